@@ -1,0 +1,56 @@
+//! The `expediente` binary: one program for clinic nodes, the hub and operators' tools.
+//!
+//! Only this crate knows argv, environment variables, exit codes and which storage backend
+//! is in use; everything else receives plain values.
+
+mod commands;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "expediente",
+    version,
+    about = "Expediente: nodo del expediente clínico digital nacional (FHIR R4)",
+    long_about = None
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Sirve la API FHIR de un nodo / Serve a node's FHIR API
+    Serve(commands::serve::ServeArgs),
+    /// Carga archivos NDJSON o Bundles FHIR / Load FHIR NDJSON or Bundle files
+    Import(commands::import::ImportArgs),
+    /// Genera una población sintética mexicana / Generate a synthetic Mexican population
+    Generate(synth::GenerateArgs),
+    /// Nodo de demostración con datos sintéticos / Demo node with synthetic data
+    Demo(commands::demo::DemoArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let outcome = match cli.command {
+        Command::Serve(args) => commands::serve::run(args),
+        Command::Import(args) => commands::import::run(args),
+        Command::Generate(args) => commands::generate::run(&args),
+        Command::Demo(args) => commands::demo::run(args),
+    };
+    match outcome {
+        Ok(code) => code,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

@@ -1,0 +1,13 @@
+//! End-to-end tests of the `expediente` binary through the doors users use: the CLI and HTTP.
+//! Each test starts real node processes on loopback with a real SQLite file.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+mod crud;
+mod durability;
+mod errors;
+mod history;
+mod import;
+mod search;
+mod transaction;

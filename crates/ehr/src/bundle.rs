@@ -1,0 +1,670 @@
+//! `transaction` and `batch` Bundles (R4 §3.1.0.11).
+//!
+//! A transaction is one store write job: all of it or none of it. Entries are processed in
+//! the order the specification fixes — DELETE, POST, PUT, then GET after the commit — and
+//! every `fullUrl` placeholder (`urn:uuid:…`) is mapped to the id the server chose (or the
+//! existing resource a conditional create/update matched) and rewritten in every reference
+//! before anything is written. A batch runs each entry on its own.
+
+use std::collections::HashMap;
+
+use fhir::{Issue, IssueCode, Json};
+use search::Handling;
+use store::{StoredResource, WriteTx};
+
+use crate::error::status_line;
+use crate::interactions::{
+    CreateOutcome, SearchRequest, WriteContext, check_resource, check_type, create_in, delete_in,
+    multiple_matches, parse_condition, update_in,
+};
+use crate::meta::{is_valid_id, new_id};
+use crate::refs::rewrite_references;
+use crate::{Ehr, Error};
+
+/// Largest number of entries accepted in one Bundle. A Synthea patient bundle has a few
+/// hundred; 10,000 bounds the memory and the length of one write transaction.
+pub const BUNDLE_ENTRIES_MAX: usize = 10_000;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BundleKind {
+    Transaction,
+    Batch,
+}
+
+/// The response Bundle plus how many entries were processed.
+#[derive(Clone, Debug)]
+pub struct BundleOutcome {
+    pub response: Json,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
+enum Method {
+    Delete,
+    Post,
+    Put,
+    Get,
+}
+
+#[derive(Clone, Debug)]
+struct Entry {
+    idx: usize,
+    method: Method,
+    full_url: Option<String>,
+    resource_type: String,
+    /// `Type/id` target, for PUT/DELETE/GET by id.
+    id: Option<String>,
+    /// The query of a conditional PUT/DELETE or a GET search.
+    query: Option<String>,
+    if_none_exist: Option<String>,
+    if_match: Option<u64>,
+    resource: Option<Json>,
+    /// `url` as received (for GET).
+    url: String,
+}
+
+/// What a write entry did, kept to build its response.
+enum Done {
+    Written(CreateOutcome),
+    Deleted,
+}
+
+impl Ehr {
+    /// # `POST /` with a Bundle of type `transaction` or `batch`
+    pub fn process_bundle(
+        &self,
+        bundle: &Json,
+        return_representation: bool,
+    ) -> Result<BundleOutcome, Error> {
+        let kind = match bundle.get("resourceType").and_then(Json::as_str) {
+            Some("Bundle") => match bundle.get("type").and_then(Json::as_str) {
+                Some("transaction") => BundleKind::Transaction,
+                Some("batch") => BundleKind::Batch,
+                other => {
+                    return Err(Error::BadRequest(vec![
+                        Issue::error(
+                            IssueCode::Invalid,
+                            format!(
+                                "Solo se procesan Bundles de tipo transaction o batch (se recibió {})",
+                                other.unwrap_or("ninguno")
+                            ),
+                            format!(
+                                "Only transaction or batch Bundles are processed (got {})",
+                                other.unwrap_or("none")
+                            ),
+                        )
+                        .at("Bundle.type"),
+                    ]));
+                }
+            },
+            _ => {
+                return Err(Error::bad_request(
+                    IssueCode::Invalid,
+                    "Se esperaba un Bundle",
+                    "A Bundle was expected",
+                ));
+            }
+        };
+        // A transaction stands or falls whole, so its resources are checked together (with
+        // `Bundle.entry[n]` paths); a batch's entries are checked one by one as they run.
+        if kind == BundleKind::Transaction {
+            let issues = fhir::validate::validate_resource(bundle);
+            if issues.iter().any(Issue::is_error) {
+                return Err(Error::BadRequest(issues));
+            }
+        }
+        let entries = parse_entries(bundle)?;
+        match kind {
+            BundleKind::Transaction => self.transaction(entries, return_representation),
+            BundleKind::Batch => Ok(self.batch(entries, return_representation)),
+        }
+    }
+
+    fn transaction(
+        &self,
+        entries: Vec<Entry>,
+        return_representation: bool,
+    ) -> Result<BundleOutcome, Error> {
+        // Check every resource before taking the write lock; report all entries' problems.
+        let mut problems = Vec::new();
+        for entry in &entries {
+            if let Some(resource) = &entry.resource {
+                let url_id = if entry.method == Method::Put {
+                    entry.id.as_deref()
+                } else {
+                    None
+                };
+                if let Err(err) = check_resource(&entry.resource_type, resource, url_id) {
+                    for mut issue in err.issues() {
+                        let at = issue.expression.take().unwrap_or_default();
+                        issue.expression =
+                            Some(format!("Bundle.entry[{}].resource.{at}", entry.idx));
+                        problems.push(issue);
+                    }
+                }
+            }
+        }
+        if !problems.is_empty() {
+            return Err(Error::BadRequest(problems));
+        }
+        let context = self.write_context();
+        let mut write_entries: Vec<Entry> = entries
+            .iter()
+            .filter(|e| e.method != Method::Get)
+            .cloned()
+            .collect();
+        write_entries.sort_by_key(|e| (e.method, e.idx));
+        let results = self.run_write(move |tx| run_transaction(tx, &context, write_entries))?;
+        let mut by_idx: HashMap<usize, Done> = results.into_iter().collect();
+        let mut response_entries = Vec::with_capacity(entries.len());
+        for entry in &entries {
+            let response = match by_idx.remove(&entry.idx) {
+                Some(done) => write_response(done, return_representation),
+                None => self.get_entry_response(entry),
+            };
+            response_entries.push(response);
+        }
+        Ok(BundleOutcome {
+            response: response_bundle("transaction-response", response_entries),
+        })
+    }
+
+    fn batch(&self, entries: Vec<Entry>, return_representation: bool) -> BundleOutcome {
+        let mut response_entries = Vec::with_capacity(entries.len());
+        for entry in &entries {
+            let outcome = match entry.method {
+                Method::Get => Ok(self.get_entry_response(entry)),
+                _ => self
+                    .batch_write(entry)
+                    .map(|done| write_response(done, return_representation)),
+            };
+            response_entries.push(outcome.unwrap_or_else(|err| error_entry(&err)));
+        }
+        BundleOutcome {
+            response: response_bundle("batch-response", response_entries),
+        }
+    }
+
+    fn batch_write(&self, entry: &Entry) -> Result<Done, Error> {
+        let resource = entry.resource.clone();
+        match (entry.method, &entry.id, &entry.query) {
+            (Method::Post, _, _) => {
+                let resource = resource.ok_or_else(missing_resource)?;
+                self.create(
+                    &entry.resource_type,
+                    resource,
+                    entry.if_none_exist.as_deref(),
+                )
+                .map(Done::Written)
+            }
+            (Method::Put, Some(id), _) => {
+                let resource = resource.ok_or_else(missing_resource)?;
+                self.update(&entry.resource_type, id, resource, entry.if_match)
+                    .map(Done::Written)
+            }
+            (Method::Put, None, Some(query)) => {
+                let resource = resource.ok_or_else(missing_resource)?;
+                self.conditional_update(&entry.resource_type, query, resource)
+                    .map(Done::Written)
+            }
+            (Method::Delete, Some(id), _) => {
+                self.delete(&entry.resource_type, id).map(|_| Done::Deleted)
+            }
+            (Method::Delete, None, Some(query)) => self
+                .conditional_delete(&entry.resource_type, query)
+                .map(|_| Done::Deleted),
+            _ => Err(bad_url(entry.idx, &entry.url)),
+        }
+    }
+
+    fn get_entry_response(&self, entry: &Entry) -> Json {
+        let outcome = match (&entry.id, &entry.query) {
+            (Some(id), _) => match entry.url.split_once("/_history/") {
+                Some((_, version)) => self.vread(&entry.resource_type, id, version),
+                None => self.read(&entry.resource_type, id),
+            }
+            .map(|stored| resource_entry(&stored, "200 OK")),
+            (None, query) => {
+                let request = SearchRequest {
+                    resource_type: entry.resource_type.clone(),
+                    params: crate::parse_query_string(query.as_deref().unwrap_or("")),
+                    handling: Handling::Lenient,
+                };
+                self.search(&request).map(|(page, _)| {
+                    let entries: Vec<Json> = page
+                        .matches
+                        .iter()
+                        .chain(page.included.iter())
+                        .map(|stored| {
+                            Json::object([
+                                (
+                                    "fullUrl",
+                                    Json::str(format!("{}/{}", stored.resource_type, stored.id)),
+                                ),
+                                ("resource", body_json(stored)),
+                            ])
+                        })
+                        .collect();
+                    let mut members = vec![
+                        ("resourceType", Json::str("Bundle")),
+                        ("type", Json::str("searchset")),
+                    ];
+                    if let Some(total) = page.total {
+                        members.push(("total", Json::int(total as i64)));
+                    }
+                    members.push(("entry", Json::Array(entries)));
+                    Json::object([
+                        ("resource", Json::object(members)),
+                        ("response", Json::object([("status", Json::str("200 OK"))])),
+                    ])
+                })
+            }
+        };
+        outcome.unwrap_or_else(|err| error_entry(&err))
+    }
+}
+
+fn missing_resource() -> Error {
+    Error::bad_request(
+        IssueCode::Required,
+        "La entrada no trae resource",
+        "The entry has no resource",
+    )
+}
+
+fn bad_url(idx: usize, url: &str) -> Error {
+    Error::BadRequest(vec![
+        Issue::error(
+            IssueCode::Invalid,
+            format!("URL de la solicitud no válida: «{url}»"),
+            format!("Invalid request url: '{url}'"),
+        )
+        .at(format!("Bundle.entry[{idx}].request.url")),
+    ])
+}
+
+fn parse_entries(bundle: &Json) -> Result<Vec<Entry>, Error> {
+    let items = bundle.get("entry").map(Json::as_list).unwrap_or(&[]);
+    if items.len() > BUNDLE_ENTRIES_MAX {
+        return Err(Error::bad_request(
+            IssueCode::TooCostly,
+            format!(
+                "El Bundle tiene {} entradas; el máximo es {BUNDLE_ENTRIES_MAX}",
+                items.len()
+            ),
+            format!(
+                "The Bundle has {} entries; the limit is {BUNDLE_ENTRIES_MAX}",
+                items.len()
+            ),
+        ));
+    }
+    let mut entries = Vec::with_capacity(items.len());
+    let mut problems = Vec::new();
+    for (idx, item) in items.iter().enumerate() {
+        match parse_entry(idx, item) {
+            Ok(entry) => entries.push(entry),
+            Err(err) => problems.extend(err.issues()),
+        }
+    }
+    if problems.is_empty() {
+        Ok(entries)
+    } else {
+        Err(Error::BadRequest(problems))
+    }
+}
+
+fn parse_entry(idx: usize, item: &Json) -> Result<Entry, Error> {
+    let request = item.get("request").ok_or_else(|| {
+        Error::BadRequest(vec![
+            Issue::error(
+                IssueCode::Required,
+                "La entrada no trae request",
+                "The entry has no request",
+            )
+            .at(format!("Bundle.entry[{idx}].request")),
+        ])
+    })?;
+    let method = match request.get("method").and_then(Json::as_str) {
+        Some("GET" | "HEAD") => Method::Get,
+        Some("POST") => Method::Post,
+        Some("PUT") => Method::Put,
+        Some("DELETE") => Method::Delete,
+        other => {
+            return Err(Error::BadRequest(vec![
+                Issue::error(
+                    IssueCode::NotSupported,
+                    format!(
+                        "Método no admitido en la entrada: {}",
+                        other.unwrap_or("ninguno")
+                    ),
+                    format!("Unsupported entry method: {}", other.unwrap_or("none")),
+                )
+                .at(format!("Bundle.entry[{idx}].request.method")),
+            ]));
+        }
+    };
+    let url = request
+        .get("url")
+        .and_then(Json::as_str)
+        .unwrap_or("")
+        .trim_start_matches('/')
+        .to_string();
+    let (path, query) = match url.split_once('?') {
+        Some((path, query)) => (path.to_string(), Some(query.to_string())),
+        None => (url.clone(), None),
+    };
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let (resource_type, id) = match segments.as_slice() {
+        [resource_type] => (resource_type.to_string(), None),
+        [resource_type, id] | [resource_type, id, "_history", _] => {
+            (resource_type.to_string(), Some(id.to_string()))
+        }
+        _ => return Err(bad_url(idx, &url)),
+    };
+    check_type(&resource_type).map_err(|_| bad_url(idx, &url))?;
+    if let Some(id) = &id {
+        if !is_valid_id(id) {
+            return Err(bad_url(idx, &url));
+        }
+    }
+    let resource = item.get("resource").cloned();
+    let needs_resource = matches!(method, Method::Post | Method::Put);
+    if needs_resource && resource.is_none() {
+        return Err(Error::BadRequest(vec![
+            missing_resource()
+                .issues()
+                .remove(0)
+                .at(format!("Bundle.entry[{idx}].resource")),
+        ]));
+    }
+    if let Some(found) = resource
+        .as_ref()
+        .and_then(|r| r.get("resourceType"))
+        .and_then(Json::as_str)
+    {
+        if found != resource_type {
+            return Err(Error::BadRequest(vec![
+                Issue::error(
+                    IssueCode::Invalid,
+                    format!("La entrada lleva un {found} pero su URL indica {resource_type}"),
+                    format!("The entry holds a {found} but its url says {resource_type}"),
+                )
+                .at(format!("Bundle.entry[{idx}].resource.resourceType")),
+            ]));
+        }
+    }
+    let valid_target = match method {
+        Method::Post => id.is_none(),
+        Method::Put | Method::Delete => id.is_some() != query.is_some(),
+        Method::Get => true,
+    };
+    if !valid_target {
+        return Err(bad_url(idx, &url));
+    }
+    let if_match = match request.get("ifMatch").and_then(Json::as_str) {
+        Some(tag) => Some(parse_etag(tag).ok_or_else(|| {
+            Error::BadRequest(vec![
+                Issue::error(
+                    IssueCode::Invalid,
+                    format!("ifMatch no válido: {tag}"),
+                    format!("Invalid ifMatch: {tag}"),
+                )
+                .at(format!("Bundle.entry[{idx}].request.ifMatch")),
+            ])
+        })?),
+        None => None,
+    };
+    Ok(Entry {
+        idx,
+        method,
+        full_url: item
+            .get("fullUrl")
+            .and_then(Json::as_str)
+            .map(str::to_string),
+        resource_type,
+        id,
+        query,
+        if_none_exist: request
+            .get("ifNoneExist")
+            .and_then(Json::as_str)
+            .map(str::to_string),
+        if_match,
+        resource,
+        url,
+    })
+}
+
+/// Parses `W/"3"` or `"3"` or `3` into a version number.
+pub fn parse_etag(tag: &str) -> Option<u64> {
+    let tag = tag.trim();
+    let tag = tag.strip_prefix("W/").unwrap_or(tag);
+    tag.trim_matches('"').parse().ok()
+}
+
+/// The write part of a transaction, inside one store job. Entries arrive sorted
+/// DELETE, POST, PUT.
+fn run_transaction(
+    tx: &mut dyn WriteTx,
+    context: &WriteContext,
+    mut entries: Vec<Entry>,
+) -> Result<Vec<(usize, Done)>, Error> {
+    // 1. Decide the target of every POST and PUT, so references can be rewritten first.
+    let mut map: HashMap<String, String> = HashMap::new();
+    let mut targets: HashMap<usize, (String, bool)> = HashMap::new(); // idx -> (id, exists)
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for entry in &entries {
+        let (id, exists) = match entry.method {
+            Method::Post => match &entry.if_none_exist {
+                Some(condition) => {
+                    let query = parse_condition(&entry.resource_type, condition, context.now_ms)?;
+                    let ids = tx.search_ids(&query, 2).map_err(Error::from)?;
+                    match ids.as_slice() {
+                        [] => (new_id(), false),
+                        [id] => (id.clone(), true),
+                        _ => return Err(multiple_matches(&entry.resource_type)),
+                    }
+                }
+                None => (new_id(), false),
+            },
+            Method::Put => match (&entry.id, &entry.query) {
+                (Some(id), _) => (id.clone(), false),
+                (None, Some(condition)) => {
+                    let query = parse_condition(&entry.resource_type, condition, context.now_ms)?;
+                    let ids = tx.search_ids(&query, 2).map_err(Error::from)?;
+                    match ids.as_slice() {
+                        [] => (
+                            entry
+                                .resource
+                                .as_ref()
+                                .and_then(|r| r.get("id"))
+                                .and_then(Json::as_str)
+                                .map_or_else(new_id, str::to_string),
+                            false,
+                        ),
+                        [id] => (id.clone(), false),
+                        _ => return Err(multiple_matches(&entry.resource_type)),
+                    }
+                }
+                (None, None) => return Err(bad_url(entry.idx, &entry.url)),
+            },
+            Method::Delete | Method::Get => continue,
+        };
+        let key = format!("{}/{id}", entry.resource_type);
+        if let Some(previous) = seen.insert(key.clone(), entry.idx) {
+            if !exists {
+                return Err(Error::BadRequest(vec![Issue::error(
+                    IssueCode::Duplicate,
+                    format!(
+                        "Las entradas {previous} y {} modifican el mismo recurso {key}",
+                        entry.idx
+                    ),
+                    format!(
+                        "Entries {previous} and {} change the same resource {key}",
+                        entry.idx
+                    ),
+                )]));
+            }
+        }
+        if let Some(full_url) = &entry.full_url {
+            map.insert(full_url.clone(), key.clone());
+        }
+        targets.insert(entry.idx, (id, exists));
+    }
+    // 2. Rewrite placeholders everywhere.
+    for entry in &mut entries {
+        if let Some(resource) = &mut entry.resource {
+            rewrite_references(resource, &map);
+        }
+    }
+    // 3. Apply in order.
+    let mut done = Vec::with_capacity(entries.len());
+    for entry in entries {
+        let target = targets.get(&entry.idx).cloned();
+        let outcome = match entry.method {
+            Method::Delete => {
+                match (&entry.id, &entry.query) {
+                    (Some(id), _) => match delete_in(tx, context, &entry.resource_type, id) {
+                        Ok(_) | Err(Error::NotFound(_)) => {}
+                        Err(err) => return Err(err),
+                    },
+                    (None, Some(condition)) => {
+                        let query =
+                            parse_condition(&entry.resource_type, condition, context.now_ms)?;
+                        let ids = tx.search_ids(&query, 2).map_err(Error::from)?;
+                        match ids.as_slice() {
+                            [] => {}
+                            [id] => {
+                                let id = id.clone();
+                                delete_in(tx, context, &entry.resource_type, &id)?;
+                            }
+                            _ => return Err(multiple_matches(&entry.resource_type)),
+                        }
+                    }
+                    (None, None) => return Err(bad_url(entry.idx, &entry.url)),
+                }
+                Done::Deleted
+            }
+            Method::Post => {
+                let (id, exists) = target.ok_or_else(|| Error::Internal("no target".into()))?;
+                let resource = entry.resource.ok_or_else(missing_resource)?;
+                if exists {
+                    let stored = tx
+                        .read(&entry.resource_type, &id)
+                        .map_err(Error::from)?
+                        .ok_or_else(|| Error::Internal("matched resource vanished".into()))?;
+                    Done::Written(CreateOutcome {
+                        resource: stored,
+                        created: false,
+                        warnings: Vec::new(),
+                    })
+                } else {
+                    Done::Written(create_in(
+                        tx,
+                        context,
+                        &entry.resource_type,
+                        resource,
+                        None,
+                        Some(id),
+                    )?)
+                }
+            }
+            Method::Put => {
+                let (id, _) = target.ok_or_else(|| Error::Internal("no target".into()))?;
+                let mut resource = entry.resource.ok_or_else(missing_resource)?;
+                if let Some(object) = resource.as_object_mut() {
+                    object.insert("id", Json::str(id.clone()));
+                }
+                Done::Written(update_in(
+                    tx,
+                    context,
+                    &entry.resource_type,
+                    &id,
+                    resource,
+                    entry.if_match,
+                )?)
+            }
+            Method::Get => continue,
+        };
+        done.push((entry.idx, outcome));
+    }
+    Ok(done)
+}
+
+pub(crate) fn body_json(stored: &StoredResource) -> Json {
+    fhir::json::parse_str(&stored.body).unwrap_or(Json::Null)
+}
+
+fn resource_entry(stored: &StoredResource, status: &str) -> Json {
+    Json::object([
+        (
+            "fullUrl",
+            Json::str(format!("{}/{}", stored.resource_type, stored.id)),
+        ),
+        ("resource", body_json(stored)),
+        (
+            "response",
+            Json::object([
+                ("status", Json::str(status)),
+                ("etag", Json::str(format!("W/\"{}\"", stored.version_id))),
+                ("lastModified", Json::str(stored.last_updated.clone())),
+            ]),
+        ),
+    ])
+}
+
+fn write_response(done: Done, return_representation: bool) -> Json {
+    match done {
+        Done::Deleted => Json::object([(
+            "response",
+            Json::object([("status", Json::str(status_line(204)))]),
+        )]),
+        Done::Written(outcome) => {
+            let stored = &outcome.resource;
+            let status = if outcome.created { 201 } else { 200 };
+            let mut members = vec![(
+                "fullUrl",
+                Json::str(format!("{}/{}", stored.resource_type, stored.id)),
+            )];
+            if return_representation {
+                members.push(("resource", body_json(stored)));
+            }
+            members.push((
+                "response",
+                Json::object([
+                    ("status", Json::str(status_line(status))),
+                    (
+                        "location",
+                        Json::str(format!(
+                            "{}/{}/_history/{}",
+                            stored.resource_type, stored.id, stored.version_id
+                        )),
+                    ),
+                    ("etag", Json::str(format!("W/\"{}\"", stored.version_id))),
+                    ("lastModified", Json::str(stored.last_updated.clone())),
+                ]),
+            ));
+            Json::object(members)
+        }
+    }
+}
+
+fn error_entry(err: &Error) -> Json {
+    Json::object([(
+        "response",
+        Json::object([
+            ("status", Json::str(status_line(err.http_status()))),
+            (
+                "outcome",
+                fhir::operation_outcome(&err.issues(), fhir::Lang::Both),
+            ),
+        ]),
+    )])
+}
+
+fn response_bundle(kind: &str, entries: Vec<Json>) -> Json {
+    Json::object([
+        ("resourceType", Json::str("Bundle")),
+        ("id", Json::str(new_id())),
+        ("type", Json::str(kind)),
+        ("entry", Json::Array(entries)),
+    ])
+}

@@ -1,0 +1,118 @@
+//! The CapabilityStatement: generated from what the node really implements — the R4 types
+//! the validator knows and the search parameters the index extractor supports — so that it
+//! never lists something that is not there.
+
+use fhir::Json;
+
+/// Builds the CapabilityStatement for a server whose FHIR base is `base_url`.
+pub fn capability_statement(base_url: &str, software_version: &str, now_text: &str) -> Json {
+    let registry = search::registry();
+    let mut resources = Vec::new();
+    for resource_type in fhir::defs::resource_types() {
+        let mut params = Vec::new();
+        let mut includes = Vec::new();
+        for param in registry.params(resource_type) {
+            params.push(Json::object([
+                ("name", Json::str(param.code.clone())),
+                ("definition", Json::str(param.url.clone())),
+                ("type", Json::str(param.kind.code())),
+            ]));
+            if param.kind == search::ParamKind::Reference {
+                includes.push(Json::str(format!("{resource_type}:{}", param.code)));
+            }
+        }
+        let mut members = vec![
+            ("type", Json::str(resource_type)),
+            (
+                "interaction",
+                Json::Array(
+                    [
+                        "read",
+                        "vread",
+                        "update",
+                        "delete",
+                        "history-instance",
+                        "history-type",
+                        "create",
+                        "search-type",
+                    ]
+                    .iter()
+                    .map(|code| Json::object([("code", Json::str(*code))]))
+                    .collect(),
+                ),
+            ),
+            ("versioning", Json::str("versioned-update")),
+            ("readHistory", Json::Bool(true)),
+            ("updateCreate", Json::Bool(true)),
+            ("conditionalCreate", Json::Bool(true)),
+            ("conditionalRead", Json::str("not-supported")),
+            ("conditionalUpdate", Json::Bool(true)),
+            ("conditionalDelete", Json::str("single")),
+        ];
+        if !includes.is_empty() {
+            members.push(("searchInclude", Json::Array(includes.clone())));
+            members.push(("searchRevInclude", Json::Array(includes)));
+        }
+        if !params.is_empty() {
+            members.push(("searchParam", Json::Array(params)));
+        }
+        if resource_type == "Patient" {
+            members.push((
+                "operation",
+                Json::Array(vec![Json::object([
+                    ("name", Json::str("everything")),
+                    (
+                        "definition",
+                        Json::str("http://hl7.org/fhir/OperationDefinition/Patient-everything"),
+                    ),
+                ])]),
+            ));
+        }
+        resources.push(Json::object(members));
+    }
+    Json::object([
+        ("resourceType", Json::str("CapabilityStatement")),
+        ("status", Json::str("active")),
+        ("date", Json::str(now_text)),
+        ("publisher", Json::str("Expediente")),
+        ("kind", Json::str("instance")),
+        (
+            "software",
+            Json::object([
+                ("name", Json::str("Expediente")),
+                ("version", Json::str(software_version)),
+            ]),
+        ),
+        (
+            "implementation",
+            Json::object([
+                (
+                    "description",
+                    Json::str("Nodo Expediente (expediente digital)"),
+                ),
+                ("url", Json::str(base_url)),
+            ]),
+        ),
+        ("fhirVersion", Json::str("4.0.1")),
+        (
+            "format",
+            Json::Array(vec![Json::str("application/fhir+json"), Json::str("json")]),
+        ),
+        (
+            "rest",
+            Json::Array(vec![Json::object([
+                ("mode", Json::str("server")),
+                ("resource", Json::Array(resources)),
+                (
+                    "interaction",
+                    Json::Array(
+                        ["transaction", "batch", "history-system"]
+                            .iter()
+                            .map(|code| Json::object([("code", Json::str(*code))]))
+                            .collect(),
+                    ),
+                ),
+            ])]),
+        ),
+    ])
+}

@@ -1,0 +1,450 @@
+//! Bulk import of NDJSON and Bundle files into the store.
+//!
+//! Resources that carry an id keep it (as update-as-create does), so an export re-imports to
+//! the same ids, and a resource identical to the stored one (ignoring `meta`) is skipped, so
+//! importing the same file twice changes nothing. Each bad resource is reported with its file,
+//! line and reason while the good ones still load (unless the caller asks for strictness).
+//! Parsing and validation run on the calling thread while the previous batch is written by
+//! the store's writer, so both cores work.
+
+use std::collections::BTreeMap;
+use std::io::BufRead;
+use std::sync::mpsc;
+
+use fhir::{Issue, Json};
+use store::WriteTx;
+
+use crate::interactions::{WriteContext, check_resource, create_in, update_in};
+use crate::meta::is_valid_id;
+use crate::{Ehr, Error};
+
+/// Resources per write job. Large enough that the per-commit fsync is amortised (a 1 KB
+/// resource costs far more to index than 1/1000 of an fsync), small enough that a batch
+/// waits little behind the writer and a failure loses little work.
+pub const IMPORT_BATCH_RESOURCES: usize = 1_000;
+
+/// Rejections kept in the report; beyond this only the counts grow. Bounds memory on a
+/// file of millions of bad lines.
+pub const IMPORT_REJECTIONS_KEPT_MAX: usize = 10_000;
+
+/// Where to read from: a name for messages and a way to open it (twice in strict mode).
+pub struct ImportSource {
+    pub name: String,
+    pub open: Box<dyn Fn() -> std::io::Result<Box<dyn BufRead>> + Send + Sync>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImportRejection {
+    pub file: String,
+    /// 1-based line for NDJSON, 1-based entry number for Bundles.
+    pub line: usize,
+    pub resource_type: String,
+    pub reason: String,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct ImportReport {
+    pub loaded: BTreeMap<String, u64>,
+    pub unchanged: BTreeMap<String, u64>,
+    pub rejected: BTreeMap<String, u64>,
+    pub rejections: Vec<ImportRejection>,
+    pub bundles: u64,
+}
+
+impl ImportReport {
+    pub fn loaded_total(&self) -> u64 {
+        self.loaded.values().sum()
+    }
+    pub fn rejected_total(&self) -> u64 {
+        self.rejected.values().sum()
+    }
+    fn reject(&mut self, rejection: ImportRejection) {
+        *self
+            .rejected
+            .entry(rejection.resource_type.clone())
+            .or_default() += 1;
+        if self.rejections.len() < IMPORT_REJECTIONS_KEPT_MAX {
+            self.rejections.push(rejection);
+        }
+    }
+}
+
+/// One resource ready to be written.
+struct Item {
+    file_idx: usize,
+    line: usize,
+    resource_type: String,
+    resource: Json,
+}
+
+enum ItemOutcome {
+    Loaded,
+    Unchanged,
+    Rejected(String),
+}
+
+/// Imports `sources` in order. `progress` is called with the number of resources read so far.
+pub fn import_source(
+    ehr: &Ehr,
+    sources: &[ImportSource],
+    strict: bool,
+    progress: &(dyn Fn(u64) + Sync),
+) -> Result<ImportReport, Error> {
+    if strict {
+        let mut report = ImportReport::default();
+        for (file_idx, source) in sources.iter().enumerate() {
+            read_source(source, file_idx, &mut report, &mut Vec::new(), &mut |_| {
+                Ok(())
+            })?;
+        }
+        if report.rejected_total() > 0 {
+            return Ok(report);
+        }
+    }
+    let mut report = ImportReport::default();
+    let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+    let mut deferred = Vec::new();
+    std::thread::scope(|scope| -> Result<(), Error> {
+        // A bounded queue of batches: parsing stays at most two batches ahead of the writer.
+        let (batches, receiver) = mpsc::sync_channel::<Vec<Item>>(2);
+        let writer = scope.spawn(move || -> Result<Vec<(Item, ItemOutcome)>, Error> {
+            let mut outcomes = Vec::new();
+            for batch in receiver {
+                outcomes.extend(write_batch(ehr, batch)?);
+            }
+            Ok(outcomes)
+        });
+        let mut read = 0u64;
+        let mut pending = Vec::with_capacity(IMPORT_BATCH_RESOURCES);
+        let mut send_result = Ok(());
+        for (file_idx, source) in sources.iter().enumerate() {
+            let outcome = read_source(source, file_idx, &mut report, &mut deferred, &mut |item| {
+                read += 1;
+                if read % 1_000 == 0 {
+                    progress(read);
+                }
+                pending.push(item);
+                if pending.len() >= IMPORT_BATCH_RESOURCES {
+                    let batch = std::mem::take(&mut pending);
+                    batches
+                        .send(batch)
+                        .map_err(|_| Error::Internal("import writer stopped".into()))?;
+                }
+                Ok(())
+            });
+            if let Err(err) = outcome {
+                send_result = Err(err);
+                break;
+            }
+        }
+        if send_result.is_ok() && !pending.is_empty() {
+            let _ = batches.send(std::mem::take(&mut pending));
+        }
+        drop(batches);
+        progress(read);
+        let outcomes = writer
+            .join()
+            .map_err(|_| Error::Internal("import writer panicked".into()))??;
+        send_result?;
+        for (item, outcome) in outcomes {
+            match outcome {
+                ItemOutcome::Loaded => {
+                    *report.loaded.entry(item.resource_type).or_default() += 1;
+                }
+                ItemOutcome::Unchanged => {
+                    *report.unchanged.entry(item.resource_type).or_default() += 1;
+                }
+                ItemOutcome::Rejected(reason) => report.reject(ImportRejection {
+                    file: names[item.file_idx].clone(),
+                    line: item.line,
+                    resource_type: item.resource_type,
+                    reason,
+                }),
+            }
+        }
+        Ok(())
+    })?;
+    // Transaction Bundles are processed whole, after the resource files.
+    for (file_idx, line, bundle) in deferred {
+        import_transaction_bundle(ehr, &bundle, &names[file_idx], line, &mut report);
+    }
+    Ok(report)
+}
+
+fn describe(issues: &[Issue]) -> String {
+    issues
+        .iter()
+        .filter(|issue| issue.is_error())
+        .map(|issue| match &issue.expression {
+            Some(at) => format!("{at}: {}", issue.message_es),
+            None => issue.message_es.clone(),
+        })
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
+/// Reads one source, calling `accept` with each valid resource and recording rejections.
+/// Transaction and batch Bundles are skipped here (see `import_transaction_bundles`).
+fn read_source(
+    source: &ImportSource,
+    file_idx: usize,
+    report: &mut ImportReport,
+    deferred: &mut Vec<(usize, usize, Json)>,
+    accept: &mut dyn FnMut(Item) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let reader = (source.open)()
+        .map_err(|err| Error::Internal(format!("no se pudo abrir {}: {err}", source.name)))?;
+    let mut offer = |line: usize, resource: Json, report: &mut ImportReport| -> Result<(), Error> {
+        let resource_type = resource
+            .get("resourceType")
+            .and_then(Json::as_str)
+            .unwrap_or("")
+            .to_string();
+        match check_item(&resource_type, &resource) {
+            Ok(()) => accept(Item {
+                file_idx,
+                line,
+                resource_type,
+                resource,
+            }),
+            Err(reason) => {
+                report.reject(ImportRejection {
+                    file: source.name.clone(),
+                    line,
+                    resource_type: if resource_type.is_empty() {
+                        "?".into()
+                    } else {
+                        resource_type
+                    },
+                    reason,
+                });
+                Ok(())
+            }
+        }
+    };
+    let mut lines = reader.lines();
+    let mut first_content: Option<(usize, String)> = None;
+    let mut line_no = 0usize;
+    // Peek at the first non-empty line: a Bundle file is one JSON document, NDJSON is not.
+    for line in lines.by_ref() {
+        line_no += 1;
+        let line = line.map_err(|err| Error::Internal(format!("{}: {err}", source.name)))?;
+        if !line.trim().is_empty() {
+            first_content = Some((line_no, line));
+            break;
+        }
+    }
+    let Some((first_no, first_line)) = first_content else {
+        return Ok(());
+    };
+    if let Ok(value) = fhir::json::parse_str(&first_line) {
+        // NDJSON (or a single-line Bundle).
+        handle_document(file_idx, first_no, value, report, deferred, &mut offer)?;
+        for line in lines {
+            line_no += 1;
+            let line = line.map_err(|err| Error::Internal(format!("{}: {err}", source.name)))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            match fhir::json::parse_str(&line) {
+                Ok(value) => {
+                    handle_document(file_idx, line_no, value, report, deferred, &mut offer)?
+                }
+                Err(err) => report.reject(ImportRejection {
+                    file: source.name.clone(),
+                    line: line_no,
+                    resource_type: "?".into(),
+                    reason: err.message_es(),
+                }),
+            }
+        }
+        return Ok(());
+    }
+    // A multi-line (pretty-printed) JSON document.
+    let mut text = first_line;
+    text.push('\n');
+    for line in lines {
+        let line = line.map_err(|err| Error::Internal(format!("{}: {err}", source.name)))?;
+        text.push_str(&line);
+        text.push('\n');
+    }
+    match fhir::json::parse_str(&text) {
+        Ok(value) => handle_document(file_idx, first_no, value, report, deferred, &mut offer),
+        Err(err) => {
+            report.reject(ImportRejection {
+                file: source.name.clone(),
+                line: err.line + first_no - 1,
+                resource_type: "?".into(),
+                reason: err.message_es(),
+            });
+            Ok(())
+        }
+    }
+}
+
+fn handle_document(
+    file_idx: usize,
+    line: usize,
+    value: Json,
+    report: &mut ImportReport,
+    deferred: &mut Vec<(usize, usize, Json)>,
+    offer: &mut dyn FnMut(usize, Json, &mut ImportReport) -> Result<(), Error>,
+) -> Result<(), Error> {
+    let is_bundle = value.get("resourceType").and_then(Json::as_str) == Some("Bundle");
+    let bundle_type = value.get("type").and_then(Json::as_str).unwrap_or("");
+    if is_bundle && matches!(bundle_type, "transaction" | "batch") {
+        deferred.push((file_idx, line, value)); // processed whole, after the resource files
+        return Ok(());
+    }
+    if is_bundle && matches!(bundle_type, "collection" | "searchset" | "history") {
+        report.bundles += 1;
+        if let Json::Object(mut object) = value {
+            if let Some(Json::Array(entries)) = object.remove("entry") {
+                for (idx, entry) in entries.into_iter().enumerate() {
+                    if let Json::Object(mut entry) = entry {
+                        if let Some(resource) = entry.remove("resource") {
+                            offer(line + idx, resource, report)?;
+                        }
+                    }
+                }
+            }
+        }
+        return Ok(());
+    }
+    offer(line, value, report)
+}
+
+fn check_item(resource_type: &str, resource: &Json) -> Result<(), String> {
+    if resource_type.is_empty() {
+        return Err("falta resourceType / resourceType is missing".into());
+    }
+    if !fhir::defs::is_resource_type(resource_type) {
+        return Err(format!("tipo de recurso desconocido: {resource_type}"));
+    }
+    if let Some(id) = resource.get("id") {
+        if !id.as_str().is_some_and(is_valid_id) {
+            return Err("id no válido".into());
+        }
+    }
+    check_resource(resource_type, resource, None)
+        .map(|_| ())
+        .map_err(|err| describe(&err.issues()))
+}
+
+/// Writes one batch as one job. A resource whose conditional references do not resolve is
+/// rejected without failing the batch (its problem is found before anything is written).
+fn write_batch(ehr: &Ehr, batch: Vec<Item>) -> Result<Vec<(Item, ItemOutcome)>, Error> {
+    let context = ehr.write_context();
+    ehr.run_write(move |tx| {
+        let mut outcomes = Vec::with_capacity(batch.len());
+        for item in batch {
+            let outcome = write_item(tx, &context, &item)?;
+            outcomes.push((item, outcome));
+        }
+        Ok(outcomes)
+    })
+}
+
+fn write_item(
+    tx: &mut dyn WriteTx,
+    context: &WriteContext,
+    item: &Item,
+) -> Result<ItemOutcome, Error> {
+    let mut resource = item.resource.clone();
+    if let Err(err) = crate::refs::resolve_conditional_references(tx, &mut resource, context.now_ms)
+    {
+        return match err {
+            Error::Unprocessable(issues) | Error::BadRequest(issues) => {
+                Ok(ItemOutcome::Rejected(describe(&issues)))
+            }
+            Error::PreconditionFailed(issue) => Ok(ItemOutcome::Rejected(issue.message_es)),
+            other => Err(other),
+        };
+    }
+    let id = resource
+        .get("id")
+        .and_then(Json::as_str)
+        .map(str::to_string);
+    match id {
+        Some(id) => {
+            if let Some(stored) = tx.read(&item.resource_type, &id).map_err(Error::from)? {
+                if !stored.deleted && same_content(&stored.body, &resource) {
+                    return Ok(ItemOutcome::Unchanged);
+                }
+            }
+            update_in(tx, context, &item.resource_type, &id, resource, None)?;
+        }
+        None => {
+            create_in(tx, context, &item.resource_type, resource, None, None)?;
+        }
+    }
+    Ok(ItemOutcome::Loaded)
+}
+
+/// Equal apart from `meta.versionId`/`meta.lastUpdated` (and an absent vs empty meta).
+fn same_content(stored_body: &str, incoming: &Json) -> bool {
+    let Ok(mut stored) = fhir::json::parse_str(stored_body) else {
+        return false;
+    };
+    let mut incoming = incoming.clone();
+    for value in [&mut stored, &mut incoming] {
+        if let Some(object) = value.as_object_mut() {
+            let mut drop_meta = false;
+            if let Some(Json::Object(meta)) = object.get_mut("meta") {
+                meta.remove("versionId");
+                meta.remove("lastUpdated");
+                drop_meta = meta.is_empty();
+            }
+            if drop_meta {
+                object.remove("meta");
+            }
+        }
+    }
+    stored == incoming
+}
+
+fn import_transaction_bundle(
+    ehr: &Ehr,
+    document: &Json,
+    file: &str,
+    line: usize,
+    report: &mut ImportReport,
+) {
+    report.bundles += 1;
+    match ehr.process_bundle(document, false) {
+        Ok(outcome) => {
+            for entry in outcome
+                .response
+                .get("entry")
+                .map(Json::as_list)
+                .unwrap_or(&[])
+            {
+                let status = entry
+                    .pointer("response.status")
+                    .and_then(Json::as_str)
+                    .unwrap_or("");
+                let location = entry
+                    .pointer("response.location")
+                    .and_then(Json::as_str)
+                    .unwrap_or("");
+                let resource_type = location.split('/').next().unwrap_or("?").to_string();
+                if status.starts_with("201") || status.starts_with("200") {
+                    *report.loaded.entry(resource_type).or_default() += 1;
+                } else if !status.starts_with("204") {
+                    report.reject(ImportRejection {
+                        file: file.to_string(),
+                        line,
+                        resource_type,
+                        reason: status.to_string(),
+                    });
+                }
+            }
+        }
+        Err(err) => report.reject(ImportRejection {
+            file: file.to_string(),
+            line,
+            resource_type: "Bundle".into(),
+            reason: describe(&err.issues()),
+        }),
+    }
+}

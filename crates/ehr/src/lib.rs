@@ -1,0 +1,55 @@
+//! The record's use cases: every FHIR interaction the node offers, over any [`store::Store`].
+//!
+//! Key decision: FHIR semantics live here, once, above the storage boundary — version
+//! numbering, `meta`, conditional create/update/delete, transaction processing with
+//! `urn:uuid:` rewriting, conditional references, import — and run inside a single store
+//! write job so that each is atomic. The REST layer only translates HTTP to these calls and
+//! [`Error`] to status codes; the web UI and the CLI call the same functions, so there is no
+//! second path to the data.
+
+mod bundle;
+mod capability;
+mod clock;
+mod error;
+mod import;
+mod interactions;
+mod meta;
+mod refs;
+
+use std::sync::Arc;
+
+pub use bundle::{BundleKind, BundleOutcome};
+pub use capability::capability_statement;
+pub use clock::{Clock, SystemClock};
+pub use error::Error;
+pub use import::{ImportRejection, ImportReport, ImportSource, import_source};
+pub use interactions::{CreateOutcome, EverythingRequest, SearchRequest};
+pub use meta::{format_http_date, format_instant, parse_instant_ms};
+
+/// The handle every interface uses to reach the record.
+#[derive(Clone)]
+pub struct Ehr {
+    store: store::SharedStore,
+    clock: Arc<dyn Clock>,
+}
+
+impl Ehr {
+    pub fn new(store: store::SharedStore, clock: Arc<dyn Clock>) -> Ehr {
+        Ehr { store, clock }
+    }
+
+    pub fn store(&self) -> &dyn store::Store {
+        self.store.as_ref()
+    }
+
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+}
+
+/// Parses a query string (`a=1&b=x%7Cy`) into decoded pairs.
+pub fn parse_query_string(query: &str) -> Vec<(String, String)> {
+    form_urlencoded::parse(query.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
+}

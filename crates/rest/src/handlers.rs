@@ -1,0 +1,654 @@
+//! One handler per FHIR interaction. Each parses the request, runs one `ehr` use case on the
+//! blocking pool and renders the result.
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::extract::{Path, RawQuery};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ehr::{CreateOutcome, EverythingRequest, SearchRequest};
+use fhir::{Issue, IssueCode};
+use search::Handling;
+use store::{HistoryScope, StoredResource};
+
+use crate::bundle::{BundleText, Subset};
+use crate::params::{
+    Query, Return, base_url, check_accept, count_param, if_match, instant_param, json_body,
+    parse_query, prefer, read_body,
+};
+use crate::{ApiError, AppState, FHIR_JSON, State};
+
+/// Default and largest page of history entries.
+const HISTORY_COUNT_DEFAULT: usize = 100;
+const HISTORY_COUNT_MAX: usize = 1_000;
+
+/// Default and largest page of `$everything`: a whole ordinary chart fits in one page.
+const EVERYTHING_COUNT_DEFAULT: usize = 1_000;
+const EVERYTHING_COUNT_MAX: usize = 5_000;
+
+/// Runs a blocking use case off the async runtime.
+async fn blocking<R, F>(state: &Arc<AppState>, f: F) -> Result<R, ApiError>
+where
+    R: Send + 'static,
+    F: FnOnce(&ehr::Ehr) -> Result<R, ehr::Error> + Send + 'static,
+{
+    let state = state.clone();
+    match tokio::task::spawn_blocking(move || f(&state.ehr)).await {
+        Ok(result) => result.map_err(ApiError::from),
+        Err(_) => Err(ApiError::from(ehr::Error::Internal(
+            "a blocking task failed".into(),
+        ))),
+    }
+}
+
+fn fhir_response(status: StatusCode, body: String) -> Response {
+    let mut response = (status, body).into_response();
+    response
+        .headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
+    response
+}
+
+fn pretty_if(body: String, pretty: bool) -> String {
+    if !pretty {
+        return body;
+    }
+    match fhir::json::parse_str(&body) {
+        Ok(value) => value.to_pretty_string(),
+        Err(_) => body,
+    }
+}
+
+fn set_version_headers(response: &mut Response, stored: &StoredResource) {
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&format!("W/\"{}\"", stored.version_id)) {
+        headers.insert(header::ETAG, value);
+    }
+    if let Ok(value) = HeaderValue::from_str(&ehr_http_date(stored.last_updated_ms)) {
+        headers.insert(header::LAST_MODIFIED, value);
+    }
+}
+
+fn ehr_http_date(ms: i64) -> String {
+    ehr::format_http_date(ms)
+}
+
+fn resource_response(stored: &StoredResource, query: &Query, status: StatusCode) -> Response {
+    let subset = Subset::from_params(query.get("_summary"), query.get("_elements"));
+    let body = crate::bundle::render(stored, &subset).into_owned();
+    let mut response = fhir_response(status, pretty_if(body, query.pretty));
+    set_version_headers(&mut response, stored);
+    response
+}
+
+/// # `GET /healthz`
+pub(crate) async fn healthz(state: State) -> Response {
+    let ok = blocking(&state.0, |ehr| {
+        ehr.store().counts().map_err(ehr::Error::from)
+    })
+    .await;
+    match ok {
+        Ok(_) => (StatusCode::OK, "{\"status\":\"ok\"}").into_response(),
+        Err(_) => (
+            StatusCode::SERVICE_UNAVAILABLE,
+            "{\"status\":\"unavailable\"}",
+        )
+            .into_response(),
+    }
+}
+
+/// # `GET /metadata`
+pub(crate) async fn metadata(
+    state: State,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let query = parse_query(raw.as_deref())?;
+    let base = base_url(&state, &headers);
+    let now = ehr::format_instant(state.ehr.now_ms());
+    let statement = ehr::capability_statement(&base, env!("CARGO_PKG_VERSION"), &now);
+    let body = if query.pretty {
+        statement.to_pretty_string()
+    } else {
+        statement.to_json_string()
+    };
+    Ok(fhir_response(StatusCode::OK, body))
+}
+
+/// # `POST /` (transaction or batch Bundle)
+pub(crate) async fn root_post(
+    state: State,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let query = parse_query(raw.as_deref())?;
+    let bundle = json_body(&state, &headers, body).await?;
+    let representation =
+        prefer(&headers).return_ == Return::Representation && headers.contains_key("prefer");
+    let outcome = blocking(&state.0, move |ehr| {
+        ehr.process_bundle(&bundle, representation)
+    })
+    .await?;
+    Ok(fhir_response(
+        StatusCode::OK,
+        pretty_if(outcome.response.to_json_string(), query.pretty),
+    ))
+}
+
+/// # `GET /{type}` (search)
+pub(crate) async fn type_get(
+    state: State,
+    Path(resource_type): Path<String>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    check_accept(&headers)?;
+    let query = parse_query(raw.as_deref())?;
+    search(state, resource_type, headers, query).await
+}
+
+async fn search(
+    state: State,
+    resource_type: String,
+    headers: HeaderMap,
+    query: Query,
+) -> Result<Response, ApiError> {
+    let handling = if prefer(&headers).strict {
+        Handling::Strict
+    } else {
+        Handling::Lenient
+    };
+    let request = SearchRequest {
+        resource_type: resource_type.clone(),
+        params: query.params.clone(),
+        handling,
+    };
+    let (page, warnings) = blocking(&state.0, move |ehr| ehr.search(&request)).await?;
+    let base = base_url(&state, &headers);
+    let summary = query.get("_summary");
+    let self_query = query.encode_without(&[]);
+    let mut links = vec![("self", link(&base, &resource_type, &self_query))];
+    let paging_query = query.encode_without(&["_cursor"]);
+    if let Some(cursor) = &page.next_cursor {
+        links.push((
+            "next",
+            link(&base, &resource_type, &with_cursor(&paging_query, cursor)),
+        ));
+    }
+    if let Some(cursor) = &page.previous_cursor {
+        links.push((
+            "previous",
+            link(&base, &resource_type, &with_cursor(&paging_query, cursor)),
+        ));
+    }
+    let mut bundle = BundleText::new("searchset", page.total, &links);
+    if summary != Some("count") {
+        let subset = Subset::from_params(summary, query.get("_elements"));
+        for stored in &page.matches {
+            bundle.search_entry(
+                &base,
+                stored,
+                &crate::bundle::render(stored, &subset),
+                "match",
+            );
+        }
+        for stored in &page.included {
+            bundle.search_entry(
+                &base,
+                stored,
+                &crate::bundle::render(stored, &subset),
+                "include",
+            );
+        }
+    }
+    bundle.outcome_entry(&warnings);
+    Ok(fhir_response(
+        StatusCode::OK,
+        pretty_if(bundle.finish(), query.pretty),
+    ))
+}
+
+fn link(base: &str, resource_type: &str, query: &str) -> String {
+    if query.is_empty() {
+        format!("{base}/{resource_type}")
+    } else {
+        format!("{base}/{resource_type}?{query}")
+    }
+}
+
+fn with_cursor(query: &str, cursor: &str) -> String {
+    let mut serializer = form_urlencoded::Serializer::new(query.to_string());
+    serializer.append_pair("_cursor", cursor);
+    serializer.finish()
+}
+
+/// # `POST /{type}` (create, conditional with `If-None-Exist`)
+pub(crate) async fn type_post(
+    state: State,
+    Path(resource_type): Path<String>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let query = parse_query(raw.as_deref())?;
+    let resource = json_body(&state, &headers, body).await?;
+    let if_none_exist = headers
+        .get("if-none-exist")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let outcome = blocking(&state.0, move |ehr| {
+        ehr.create(&resource_type, resource, if_none_exist.as_deref())
+    })
+    .await?;
+    Ok(write_response(&state, &headers, &query, outcome))
+}
+
+fn write_response(
+    state: &AppState,
+    headers: &HeaderMap,
+    query: &Query,
+    outcome: CreateOutcome,
+) -> Response {
+    let stored = &outcome.resource;
+    let status = if outcome.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    let mut response = match prefer(headers).return_ {
+        Return::Representation => {
+            fhir_response(status, pretty_if(stored.body.clone(), query.pretty))
+        }
+        Return::Minimal => status.into_response(),
+        Return::OperationOutcome => {
+            let mut issues = outcome.warnings.clone();
+            issues.push(Issue::information(
+                format!(
+                    "{}/{} guardado (versión {})",
+                    stored.resource_type, stored.id, stored.version_id
+                ),
+                format!(
+                    "{}/{} saved (version {})",
+                    stored.resource_type, stored.id, stored.version_id
+                ),
+            ));
+            fhir_response(
+                status,
+                fhir::operation_outcome(&issues, fhir::Lang::Both).to_json_string(),
+            )
+        }
+    };
+    set_version_headers(&mut response, stored);
+    let location = format!(
+        "{}/{}/{}/_history/{}",
+        base_url(state, headers),
+        stored.resource_type,
+        stored.id,
+        stored.version_id
+    );
+    if let Ok(value) = HeaderValue::from_str(&location) {
+        response.headers_mut().insert(header::LOCATION, value);
+    }
+    response
+}
+
+/// # `PUT /{type}?search` (conditional update)
+pub(crate) async fn type_put(
+    state: State,
+    Path(resource_type): Path<String>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let conditions = raw.clone().unwrap_or_default();
+    let query = parse_query(raw.as_deref())?;
+    if query.params.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            Issue::error(
+                IssueCode::NotSupported,
+                "PUT sobre un tipo requiere una condición de búsqueda (o use PUT /{tipo}/{id})",
+                "PUT on a type needs a search condition (or use PUT /{type}/{id})",
+            ),
+        ));
+    }
+    let resource = json_body(&state, &headers, body).await?;
+    let conditions = strip_render_params(&conditions);
+    let outcome = blocking(&state.0, move |ehr| {
+        ehr.conditional_update(&resource_type, &conditions, resource)
+    })
+    .await?;
+    Ok(write_response(&state, &headers, &query, outcome))
+}
+
+fn strip_render_params(raw: &str) -> String {
+    let mut serializer = form_urlencoded::Serializer::new(String::new());
+    for (key, value) in form_urlencoded::parse(raw.as_bytes()) {
+        if key != "_format" && key != "_pretty" {
+            serializer.append_pair(&key, &value);
+        }
+    }
+    serializer.finish()
+}
+
+/// # `DELETE /{type}?search` (conditional delete)
+pub(crate) async fn type_delete(
+    state: State,
+    Path(resource_type): Path<String>,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let conditions = strip_render_params(raw.as_deref().unwrap_or(""));
+    if conditions.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            Issue::error(
+                IssueCode::NotSupported,
+                "DELETE sobre un tipo requiere una condición de búsqueda",
+                "DELETE on a type needs a search condition",
+            ),
+        ));
+    }
+    let deleted = blocking(&state.0, move |ehr| {
+        ehr.conditional_delete(&resource_type, &conditions)
+    })
+    .await?;
+    Ok(delete_response(deleted))
+}
+
+fn delete_response(deleted: Option<StoredResource>) -> Response {
+    let issue = match &deleted {
+        Some(stored) => Issue::information(
+            format!("{}/{} eliminado", stored.resource_type, stored.id),
+            format!("{}/{} deleted", stored.resource_type, stored.id),
+        ),
+        None => Issue::information("No había nada que eliminar", "There was nothing to delete"),
+    };
+    let mut response = fhir_response(
+        StatusCode::OK,
+        fhir::operation_outcome(&[issue], fhir::Lang::Both).to_json_string(),
+    );
+    if let Some(stored) = &deleted {
+        if let Ok(value) = HeaderValue::from_str(&format!("W/\"{}\"", stored.version_id)) {
+            response.headers_mut().insert(header::ETAG, value);
+        }
+    }
+    response
+}
+
+/// # `GET /{type}/{id}` (read), `GET /{type}/_history`
+pub(crate) async fn instance_get(
+    state: State,
+    Path((resource_type, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    check_accept(&headers)?;
+    let query = parse_query(raw.as_deref())?;
+    if id == "_history" {
+        return history(state, HistoryScope::Type(resource_type), headers, query).await;
+    }
+    if id == "_search" {
+        return search(state, resource_type, headers, query).await;
+    }
+    let stored = blocking(&state.0, move |ehr| ehr.read(&resource_type, &id)).await?;
+    if let Some(tag) = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+    {
+        if tag.trim() == format!("W/\"{}\"", stored.version_id) {
+            let mut response = StatusCode::NOT_MODIFIED.into_response();
+            set_version_headers(&mut response, &stored);
+            return Ok(response);
+        }
+    }
+    Ok(resource_response(&stored, &query, StatusCode::OK))
+}
+
+/// # `POST /{type}/_search`
+pub(crate) async fn instance_post(
+    state: State,
+    Path((resource_type, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Body,
+) -> Result<Response, ApiError> {
+    if id != "_search" {
+        return Err(ApiError::new(
+            StatusCode::METHOD_NOT_ALLOWED,
+            Issue::error(
+                IssueCode::NotSupported,
+                "POST no se permite sobre un recurso; use PUT para actualizar",
+                "POST is not allowed on a resource instance; use PUT to update",
+            ),
+        ));
+    }
+    let media = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/x-www-form-urlencoded");
+    if !media.starts_with("application/x-www-form-urlencoded") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Issue::error(
+                IssueCode::NotSupported,
+                "_search por POST requiere application/x-www-form-urlencoded",
+                "POST _search requires application/x-www-form-urlencoded",
+            ),
+        ));
+    }
+    let bytes = read_body(&state, body).await?;
+    let form = String::from_utf8_lossy(&bytes).into_owned();
+    let combined = match raw {
+        Some(raw) if !raw.is_empty() && !form.is_empty() => format!("{raw}&{form}"),
+        Some(raw) if !raw.is_empty() => raw,
+        _ => form,
+    };
+    let query = parse_query(Some(&combined))?;
+    search(state, resource_type, headers, query).await
+}
+
+/// # `PUT /{type}/{id}` (update, update-as-create)
+pub(crate) async fn instance_put(
+    state: State,
+    Path((resource_type, id)): Path<(String, String)>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let query = parse_query(raw.as_deref())?;
+    let expected = if_match(&headers)?;
+    let resource = json_body(&state, &headers, body).await?;
+    let outcome = blocking(&state.0, move |ehr| {
+        ehr.update(&resource_type, &id, resource, expected)
+    })
+    .await?;
+    Ok(write_response(&state, &headers, &query, outcome))
+}
+
+/// # `DELETE /{type}/{id}`
+pub(crate) async fn instance_delete(
+    state: State,
+    Path((resource_type, id)): Path<(String, String)>,
+) -> Result<Response, ApiError> {
+    let deleted = blocking(&state.0, move |ehr| ehr.delete(&resource_type, &id)).await?;
+    Ok(delete_response(deleted))
+}
+
+/// # `GET /{type}/{id}/_history` and `GET /Patient/{id}/$everything`
+pub(crate) async fn instance_sub_get(
+    state: State,
+    Path((resource_type, id, segment)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    check_accept(&headers)?;
+    let query = parse_query(raw.as_deref())?;
+    match segment.as_str() {
+        "_history" => {
+            history(
+                state,
+                HistoryScope::Instance { resource_type, id },
+                headers,
+                query,
+            )
+            .await
+        }
+        "$everything" if resource_type == "Patient" => everything(state, id, headers, query).await,
+        _ => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            Issue::error(
+                IssueCode::NotSupported,
+                format!("Operación desconocida: {resource_type}/{id}/{segment}"),
+                format!("Unknown operation: {resource_type}/{id}/{segment}"),
+            ),
+        )),
+    }
+}
+
+/// # `GET /{type}/{id}/_history/{vid}`
+pub(crate) async fn vread(
+    state: State,
+    Path((resource_type, id, version_id)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    check_accept(&headers)?;
+    let query = parse_query(raw.as_deref())?;
+    let stored = blocking(&state.0, move |ehr| {
+        ehr.vread(&resource_type, &id, &version_id)
+    })
+    .await?;
+    Ok(resource_response(&stored, &query, StatusCode::OK))
+}
+
+/// # `GET /_history`
+pub(crate) async fn history_system(
+    state: State,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    check_accept(&headers)?;
+    let query = parse_query(raw.as_deref())?;
+    history(state, HistoryScope::System, headers, query).await
+}
+
+async fn history(
+    state: State,
+    scope: HistoryScope,
+    headers: HeaderMap,
+    query: Query,
+) -> Result<Response, ApiError> {
+    let count = count_param(&query, HISTORY_COUNT_DEFAULT, HISTORY_COUNT_MAX)?;
+    let since_ms = instant_param(&query, "_since")?;
+    let before_seq = match query.get("_cursor") {
+        None => None,
+        Some(text) => Some(text.parse::<i64>().map_err(|_| {
+            ApiError::bad_request(
+                format!("Cursor de paginación no válido: «{text}»"),
+                format!("Invalid paging cursor: '{text}'"),
+            )
+        })?),
+    };
+    let path = match &scope {
+        HistoryScope::System => "_history".to_string(),
+        HistoryScope::Type(resource_type) => format!("{resource_type}/_history"),
+        HistoryScope::Instance { resource_type, id } => format!("{resource_type}/{id}/_history"),
+    };
+    // One extra entry tells whether there is a next page.
+    let versions = blocking(&state.0, move |ehr| {
+        ehr.history(scope, since_ms, before_seq, count + 1)
+    })
+    .await?;
+    let base = base_url(&state, &headers);
+    let has_more = versions.len() > count;
+    let shown = &versions[..versions.len().min(count)];
+    let mut links = vec![("self", link(&base, &path, &query.encode_without(&[])))];
+    if has_more {
+        if let Some(last) = shown.last() {
+            let next = with_cursor(
+                &query.encode_without(&["_cursor"]),
+                &last.change_seq.to_string(),
+            );
+            links.push(("next", link(&base, &path, &next)));
+        }
+    }
+    let mut bundle = BundleText::new("history", None, &links);
+    for stored in shown {
+        bundle.history_entry(&base, stored);
+    }
+    Ok(fhir_response(
+        StatusCode::OK,
+        pretty_if(bundle.finish(), query.pretty),
+    ))
+}
+
+/// # `GET /Patient/{id}/$everything`
+async fn everything(
+    state: State,
+    patient_id: String,
+    headers: HeaderMap,
+    query: Query,
+) -> Result<Response, ApiError> {
+    let count = count_param(&query, EVERYTHING_COUNT_DEFAULT, EVERYTHING_COUNT_MAX)?;
+    let since_ms = instant_param(&query, "_since")?;
+    let types: Vec<String> = query
+        .get("_type")
+        .map(|list| {
+            list.split(',')
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    let offset = match query.get("_cursor") {
+        None => 0,
+        Some(text) => text.parse::<usize>().map_err(|_| {
+            ApiError::bad_request(
+                format!("Cursor de paginación no válido: «{text}»"),
+                format!("Invalid paging cursor: '{text}'"),
+            )
+        })?,
+    };
+    let request = EverythingRequest {
+        patient_id: patient_id.clone(),
+        since_ms,
+        types,
+    };
+    let resources = blocking(&state.0, move |ehr| ehr.everything(&request)).await?;
+    let base = base_url(&state, &headers);
+    let path = format!("Patient/{patient_id}/$everything");
+    let total = resources.len();
+    let page = resources
+        .get(offset.min(total)..(offset + count).min(total))
+        .unwrap_or(&[]);
+    let mut links = vec![("self", link(&base, &path, &query.encode_without(&[])))];
+    let paging = query.encode_without(&["_cursor"]);
+    if offset + count < total {
+        links.push((
+            "next",
+            link(
+                &base,
+                &path,
+                &with_cursor(&paging, &(offset + count).to_string()),
+            ),
+        ));
+    }
+    if offset > 0 {
+        links.push((
+            "previous",
+            link(
+                &base,
+                &path,
+                &with_cursor(&paging, &offset.saturating_sub(count).to_string()),
+            ),
+        ));
+    }
+    let mut bundle = BundleText::new("searchset", Some(total as u64), &links);
+    for stored in page {
+        bundle.search_entry(&base, stored, &stored.body, "match");
+    }
+    let body: String = bundle.finish();
+    Ok(fhir_response(StatusCode::OK, pretty_if(body, query.pretty)))
+}

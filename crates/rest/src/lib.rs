@@ -1,0 +1,151 @@
+//! The FHIR R4 REST API over HTTP.
+//!
+//! This crate is the only one that knows HTTP and FHIR wire details: routes, headers
+//! (`ETag`, `If-Match`, `If-None-Exist`, `Prefer`, `Location`, `Last-Modified`), `_format`,
+//! `_pretty`, `_summary`/`_elements` rendering, Bundle paging links and the mapping of
+//! errors to status codes (`error.rs`). Every handler calls one `ehr` use case on the blocking
+//! pool (SQLite is blocking) and renders the answer. Stored bodies are the exact JSON we
+//! serve, so Bundles are assembled by splicing them as text, not by re-serialising.
+
+mod bundle;
+mod error;
+mod handlers;
+mod params;
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use fhir::{Issue, IssueCode};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::compression::CompressionLayer;
+use tower_http::decompression::RequestDecompressionLayer;
+
+pub use error::ApiError;
+
+/// The media type of every FHIR response.
+pub const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
+
+/// Default largest request body: 16 MiB holds a large transaction Bundle (a Synthea patient
+/// is well under 1 MiB) while keeping a hostile upload from filling memory.
+pub const BODY_LIMIT_BYTES_DEFAULT: usize = 16 * 1024 * 1024;
+
+#[derive(Clone, Debug)]
+pub struct RestConfig {
+    pub body_limit_bytes: usize,
+    /// Public base URL of the FHIR API (e.g. `https://clinica.example/fhir`). When `None`,
+    /// it is derived from the request's `Host` header.
+    pub base_url: Option<String>,
+}
+
+impl Default for RestConfig {
+    fn default() -> Self {
+        RestConfig {
+            body_limit_bytes: BODY_LIMIT_BYTES_DEFAULT,
+            base_url: None,
+        }
+    }
+}
+
+pub(crate) struct AppState {
+    pub ehr: ehr::Ehr,
+    pub config: RestConfig,
+}
+
+pub(crate) type State = axum::extract::State<Arc<AppState>>;
+
+/// The router serving `/fhir/...` and `/healthz`.
+pub fn router(ehr: ehr::Ehr, config: RestConfig) -> Router {
+    let state = Arc::new(AppState { ehr, config });
+    // Routes are spelled out under /fhir (rather than nested) so that both `/fhir` and
+    // `/fhir/` accept transaction Bundles, as clients send either.
+    Router::new()
+        .route("/healthz", get(handlers::healthz))
+        .route("/fhir", post(handlers::root_post))
+        .route("/fhir/", post(handlers::root_post))
+        .route("/fhir/metadata", get(handlers::metadata))
+        .route("/fhir/_history", get(handlers::history_system))
+        .route(
+            "/fhir/{type}",
+            get(handlers::type_get)
+                .post(handlers::type_post)
+                .put(handlers::type_put)
+                .delete(handlers::type_delete),
+        )
+        .route(
+            "/fhir/{type}/{id}",
+            get(handlers::instance_get)
+                .post(handlers::instance_post)
+                .put(handlers::instance_put)
+                .delete(handlers::instance_delete),
+        )
+        .route(
+            "/fhir/{type}/{id}/{segment}",
+            get(handlers::instance_sub_get),
+        )
+        .route("/fhir/{type}/{id}/_history/{vid}", get(handlers::vread))
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+        .with_state(state)
+        .layer(middleware::from_fn(server_timing))
+        .layer(DefaultBodyLimit::disable())
+        .layer(RequestDecompressionLayer::new())
+        .layer(CompressionLayer::new())
+        .layer(CatchPanicLayer::custom(panic_response))
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        Issue::error(
+            IssueCode::NotSupported,
+            "Método HTTP no permitido en esta dirección",
+            "HTTP method not allowed on this endpoint",
+        ),
+    )
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        Issue::error(
+            IssueCode::NotFound,
+            "Dirección desconocida en la API FHIR",
+            "Unknown FHIR API endpoint",
+        ),
+    )
+}
+
+fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        Issue::error(
+            IssueCode::Exception,
+            "Error interno del servidor.",
+            "Internal server error.",
+        ),
+    )
+    .into_response()
+}
+
+/// Adds `Server-Timing: app;dur=…` so benchmarks can read the server-side time of a request
+/// apart from the network and the client.
+async fn server_timing(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let mut response = next.run(request).await;
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    if let Ok(value) = HeaderValue::from_str(&format!("app;dur={elapsed_ms:.3}")) {
+        response.headers_mut().insert("server-timing", value);
+    }
+    response.headers_mut().insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
+}

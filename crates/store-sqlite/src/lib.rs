@@ -1,0 +1,238 @@
+//! The embedded store of a clinic node: one SQLite file in WAL mode.
+//!
+//! Key decisions:
+//! - Durability: `synchronous=FULL` in WAL mode, so a commit is on disk (WAL fsynced) before it
+//!   is acknowledged; an acknowledged write survives `kill -9` and power loss.
+//! - One writer thread owns the only write connection and commits jobs in groups: one fsync
+//!   covers many concurrent writers, each job in its own SAVEPOINT so one failing job never
+//!   takes its neighbours down. A job is acknowledged only after the group's COMMIT.
+//! - Readers take connections from a small pool; WAL lets them run beside the writer.
+//! - All dialect-specific SQL of the embedded backend lives in this crate (`schema`, `query`).
+
+mod query;
+mod read;
+mod schema;
+mod writer;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+
+use rusqlite::{Connection, OpenFlags};
+use store::{Error, HistoryRequest, SearchPage, SearchQuery, StoredResource, WriteJob};
+
+pub use schema::schema_version_latest;
+
+/// The database file inside a node's data directory.
+pub const DB_FILE_NAME: &str = "expediente.db";
+
+/// How long a connection waits for another process's write lock (e.g. an `import` running
+/// beside `serve`) before giving up with `Busy`. Long enough for an import batch to commit.
+const BUSY_TIMEOUT_MS: u64 = 30_000;
+
+/// Idle read connections kept open. Each holds its own page cache, so the pool is bounded
+/// to keep a clinic node's memory small.
+const READ_POOL_IDLE_MAX: usize = 8;
+
+/// Page cache per read connection, in KiB (SQLite's negative `cache_size`). The OS page cache
+/// holds the rest of the file; keeping ours small keeps the node's RSS low.
+const READ_CACHE_KIB: i64 = 4_096;
+
+/// Page cache of the write connection, in KiB. Larger: index b-trees are updated randomly
+/// during imports, and cache misses there dominate the write cost.
+const WRITE_CACHE_KIB: i64 = 65_536;
+
+pub struct SqliteStore {
+    path: PathBuf,
+    writer: Mutex<Option<mpsc::Sender<writer::Request>>>,
+    writer_thread: Mutex<Option<JoinHandle<()>>>,
+    readers: Mutex<Vec<Connection>>,
+}
+
+/// Options for opening a store.
+#[derive(Clone, Debug)]
+pub struct OpenOptions {
+    /// Fsync every commit (FULL). Turning this off is only for throwaway benchmark baselines.
+    pub durable: bool,
+}
+
+impl Default for OpenOptions {
+    fn default() -> Self {
+        OpenOptions { durable: true }
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store in `data_dir`, migrating the schema.
+    pub fn open(data_dir: &Path) -> Result<Arc<SqliteStore>, Error> {
+        SqliteStore::open_with(data_dir, &OpenOptions::default())
+    }
+
+    pub fn open_with(data_dir: &Path, options: &OpenOptions) -> Result<Arc<SqliteStore>, Error> {
+        std::fs::create_dir_all(data_dir).map_err(|err| {
+            Error::Other(format!(
+                "cannot create data directory {}: {err}",
+                data_dir.display()
+            ))
+        })?;
+        let path = data_dir.join(DB_FILE_NAME);
+        let mut conn = open_connection(&path, false, options)?;
+        schema::migrate(&mut conn)
+            .map_err(sql_error)?
+            .map_err(Error::Other)?;
+        let (sender, receiver) = mpsc::channel();
+        let thread = std::thread::Builder::new()
+            .name("store-writer".into())
+            .spawn(move || writer::run(conn, receiver))
+            .map_err(|err| Error::Other(format!("cannot start the writer thread: {err}")))?;
+        Ok(Arc::new(SqliteStore {
+            path,
+            writer: Mutex::new(Some(sender)),
+            writer_thread: Mutex::new(Some(thread)),
+            readers: Mutex::new(Vec::new()),
+        }))
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Runs `f` with a pooled read connection.
+    fn with_reader<R>(&self, f: impl FnOnce(&Connection) -> Result<R, Error>) -> Result<R, Error> {
+        let pooled = lock(&self.readers).pop();
+        let conn = match pooled {
+            Some(conn) => conn,
+            None => open_connection(&self.path, true, &OpenOptions::default())?,
+        };
+        let result = f(&conn);
+        let mut idle = lock(&self.readers);
+        if idle.len() < READ_POOL_IDLE_MAX {
+            idle.push(conn);
+        }
+        result
+    }
+
+    /// Stops the writer after the jobs already queued, waiting for it.
+    pub fn close(&self) {
+        lock(&self.writer).take();
+        if let Some(handle) = lock(&self.writer_thread).take() {
+            let _ = handle.join();
+        }
+    }
+}
+
+impl Drop for SqliteStore {
+    fn drop(&mut self) {
+        self.close();
+    }
+}
+
+/// Locks a mutex, recovering the data if another thread panicked while holding it: the
+/// protected values (a pool, a sender) stay valid whatever that thread was doing.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+fn open_connection(
+    path: &Path,
+    read_only: bool,
+    options: &OpenOptions,
+) -> Result<Connection, Error> {
+    let flags = if read_only {
+        OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    } else {
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX
+    };
+    let conn = Connection::open_with_flags(path, flags).map_err(sql_error)?;
+    conn.busy_timeout(std::time::Duration::from_millis(BUSY_TIMEOUT_MS))
+        .map_err(sql_error)?;
+    if !read_only {
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(sql_error)?;
+    }
+    let synchronous = if options.durable { "FULL" } else { "OFF" };
+    conn.pragma_update(None, "synchronous", synchronous)
+        .map_err(sql_error)?;
+    let cache_kib = if read_only {
+        READ_CACHE_KIB
+    } else {
+        WRITE_CACHE_KIB
+    };
+    conn.pragma_update(None, "cache_size", -cache_kib)
+        .map_err(sql_error)?;
+    conn.pragma_update(None, "temp_store", "MEMORY")
+        .map_err(sql_error)?;
+    conn.set_prepared_statement_cache_capacity(64);
+    Ok(conn)
+}
+
+pub(crate) fn sql_error(err: rusqlite::Error) -> Error {
+    match err {
+        rusqlite::Error::SqliteFailure(code, _)
+            if code.code == rusqlite::ErrorCode::DatabaseBusy
+                || code.code == rusqlite::ErrorCode::DatabaseLocked =>
+        {
+            Error::Busy
+        }
+        other => Error::Other(other.to_string()),
+    }
+}
+
+impl store::Store for SqliteStore {
+    fn read(&self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error> {
+        self.with_reader(|conn| read::current(conn, resource_type, id))
+    }
+
+    fn vread(
+        &self,
+        resource_type: &str,
+        id: &str,
+        version_id: u64,
+    ) -> Result<Option<StoredResource>, Error> {
+        self.with_reader(|conn| read::version(conn, resource_type, id, version_id))
+    }
+
+    fn history(&self, request: &HistoryRequest) -> Result<Vec<StoredResource>, Error> {
+        self.with_reader(|conn| read::history(conn, request))
+    }
+
+    fn search(&self, query: &SearchQuery) -> Result<SearchPage, Error> {
+        self.with_reader(|conn| query::search(conn, query))
+    }
+
+    fn patient_compartment(
+        &self,
+        patient_id: &str,
+        types: &[String],
+        since_ms: Option<i64>,
+    ) -> Result<Vec<StoredResource>, Error> {
+        self.with_reader(|conn| read::compartment(conn, patient_id, types, since_ms))
+    }
+
+    fn write(&self, job: WriteJob) -> Result<(), Error> {
+        let (done, result) = mpsc::sync_channel(1);
+        {
+            let writer = lock(&self.writer);
+            let Some(sender) = writer.as_ref() else {
+                return Err(Error::Other("the store is closed".into()));
+            };
+            sender
+                .send(writer::Request { job, done })
+                .map_err(|_| Error::Other("the writer thread has stopped".into()))?;
+        }
+        result
+            .recv()
+            .map_err(|_| Error::Other("the writer thread stopped before answering".into()))?
+    }
+
+    fn counts(&self) -> Result<Vec<(String, u64)>, Error> {
+        self.with_reader(read::counts)
+    }
+}
+
+#[cfg(test)]
+mod tests;

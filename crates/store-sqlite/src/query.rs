@@ -1,0 +1,703 @@
+//! FHIR search rendered as SQLite SQL.
+//!
+//! The `search` crate has already decided every R4 semantic; this module only renders its
+//! column comparisons. Positive clauses become `r.rkey IN (SELECT rkey FROM idx_… WHERE pid = ?
+//! AND …)` so SQLite drives the search from the selective `(pid, value)` index instead of
+//! probing every resource of the type. Paging is keyset-based on the sort values plus `rkey`,
+//! so next/previous links stay correct while others write: rows present throughout are never
+//! skipped or repeated.
+
+use std::collections::HashSet;
+use std::fmt::Write as _;
+
+use fhir::Json;
+use rusqlite::{Connection, params_from_iter, types::Value as SqlValue};
+use search::{
+    Clause, Col, Filter, Include, Op, ParamKind, Predicate, SearchQuery, SortBy, Summary, Total,
+    Value,
+};
+use store::{Error, SearchPage, StoredResource};
+
+use crate::read::{RESOURCE_COLUMNS, stored_from_row};
+use crate::sql_error;
+use crate::writer::lookup_param;
+
+/// Page size when the client gives no `_count`.
+pub const PAGE_SIZE_DEFAULT: usize = 50;
+/// Largest page: bounds the memory and time of one response.
+pub const PAGE_SIZE_MAX: usize = 1_000;
+/// Most resources one search may include (`_include`/`_revinclude`), so a broad revinclude
+/// cannot turn one page into the whole database.
+pub const INCLUDED_MAX: usize = 5_000;
+
+struct Sql {
+    text: String,
+    args: Vec<SqlValue>,
+}
+
+impl Sql {
+    fn new() -> Sql {
+        Sql {
+            text: String::with_capacity(512),
+            args: Vec::new(),
+        }
+    }
+    fn push(&mut self, text: &str) {
+        self.text.push_str(text);
+    }
+    fn arg(&mut self, value: SqlValue) {
+        self.text.push('?');
+        self.args.push(value);
+    }
+}
+
+fn table(kind: ParamKind) -> &'static str {
+    match kind {
+        ParamKind::Token => "idx_token",
+        ParamKind::String => "idx_string",
+        ParamKind::Date => "idx_date",
+        ParamKind::Number => "idx_number",
+        ParamKind::Quantity => "idx_quantity",
+        ParamKind::Reference => "idx_reference",
+        ParamKind::Uri => "idx_uri",
+    }
+}
+
+/// Column name, and whether "absent" is stored as `''` (NOT NULL key columns) rather than NULL.
+fn column(col: Col) -> (&'static str, bool) {
+    match col {
+        Col::System => ("system", true),
+        Col::Code => ("code", false),
+        Col::Text => ("text", false),
+        Col::Normalized => ("normalized", false),
+        Col::Exact => ("exact", false),
+        Col::LowMs => ("low_ms", false),
+        Col::HighMs => ("high_ms", false),
+        Col::Low => ("low", false),
+        Col::High => ("high", false),
+        Col::Unit => ("unit", true),
+        Col::TargetType => ("target_type", true),
+        Col::TargetId => ("target_id", true),
+        Col::Url => ("url", true),
+        Col::IdentifierSystem => ("id_system", true),
+        Col::IdentifierValue => ("id_value", true),
+        Col::Uri => ("uri", false),
+        Col::Id => ("id", false),
+        Col::LastUpdatedMs => ("last_updated_ms", false),
+    }
+}
+
+fn sql_value(value: &Value) -> SqlValue {
+    match value {
+        Value::Str(s) => SqlValue::Text(s.clone()),
+        Value::Int(i) => SqlValue::Integer(*i),
+        Value::Float(f) => SqlValue::Real(*f),
+    }
+}
+
+fn render_predicate(sql: &mut Sql, alias: &str, predicate: &Predicate, kind: ParamKind) {
+    match predicate {
+        Predicate::Cmp(cmp) => {
+            let (name, _) = column(cmp.col);
+            let name_full = format!("{alias}.{name}");
+            match cmp.op {
+                Op::StartsWith => {
+                    let Value::Str(prefix) = &cmp.value else {
+                        sql.push("0");
+                        return;
+                    };
+                    // A range on the index instead of LIKE: index-friendly, and exact about
+                    // case (values are already folded where folding applies).
+                    sql.push("(");
+                    sql.push(&name_full);
+                    sql.push(" >= ");
+                    sql.arg(SqlValue::Text(prefix.clone()));
+                    sql.push(" AND ");
+                    sql.push(&name_full);
+                    sql.push(" < ");
+                    sql.arg(SqlValue::Text(format!("{prefix}\u{10FFFF}")));
+                    sql.push(")");
+                }
+                Op::Contains => {
+                    sql.push("instr(");
+                    sql.push(&name_full);
+                    sql.push(", ");
+                    sql.arg(sql_value(&cmp.value));
+                    sql.push(") > 0");
+                }
+                op => {
+                    sql.push(&name_full);
+                    sql.push(match op {
+                        Op::Eq => " = ",
+                        Op::Ne => " <> ",
+                        Op::Lt => " < ",
+                        Op::Le => " <= ",
+                        Op::Gt => " > ",
+                        Op::Ge => " >= ",
+                        Op::StartsWith | Op::Contains => " = ",
+                    });
+                    sql.arg(sql_value(&cmp.value));
+                }
+            }
+        }
+        Predicate::IsNull(col) => {
+            let (name, _) = column(*col);
+            let stored_as_empty = matches!(
+                (kind, col),
+                (ParamKind::Token, Col::System)
+                    | (ParamKind::Quantity, Col::System | Col::Code | Col::Unit)
+                    | (ParamKind::Reference, _)
+            );
+            if stored_as_empty {
+                let _ = write!(sql.text, "{alias}.{name} = ''");
+            } else {
+                let _ = write!(sql.text, "{alias}.{name} IS NULL");
+            }
+        }
+        Predicate::All(items) | Predicate::Any(items) => {
+            let joiner = if matches!(predicate, Predicate::All(_)) {
+                " AND "
+            } else {
+                " OR "
+            };
+            sql.push("(");
+            for (idx, item) in items.iter().enumerate() {
+                if idx > 0 {
+                    sql.push(joiner);
+                }
+                render_predicate(sql, alias, item, kind);
+            }
+            sql.push(")");
+        }
+    }
+}
+
+/// Renders one filter as a condition on resource alias `r_alias` of type `resource_type`.
+fn render_filter(
+    conn: &Connection,
+    sql: &mut Sql,
+    r_alias: &str,
+    resource_type: &str,
+    filter: &Filter,
+    depth: usize,
+) -> Result<(), Error> {
+    match filter {
+        Filter::Id { ids } => {
+            let _ = write!(sql.text, "{r_alias}.id IN (");
+            for (idx, id) in ids.iter().enumerate() {
+                if idx > 0 {
+                    sql.push(",");
+                }
+                sql.arg(SqlValue::Text(id.clone()));
+            }
+            sql.push(")");
+        }
+        Filter::LastUpdated { any_of } => {
+            sql.push("(");
+            for (idx, predicate) in any_of.iter().enumerate() {
+                if idx > 0 {
+                    sql.push(" OR ");
+                }
+                render_predicate(sql, r_alias, predicate, ParamKind::Date);
+            }
+            sql.push(")");
+        }
+        Filter::Param(clause) => render_clause(conn, sql, r_alias, resource_type, clause, depth)?,
+        Filter::Has(has) => {
+            let pid = lookup_param(conn, &has.resource_type, &has.reference.code)?.unwrap_or(-1);
+            let s = format!("s{depth}");
+            let i = format!("h{depth}");
+            let _ = write!(
+                sql.text,
+                "{r_alias}.id IN (SELECT {i}.target_id FROM idx_reference {i} JOIN resource {s} ON {s}.rkey = {i}.rkey WHERE {i}.pid = "
+            );
+            sql.arg(SqlValue::Integer(pid));
+            let _ = write!(sql.text, " AND {i}.target_type = ");
+            sql.arg(SqlValue::Text(resource_type.to_string()));
+            let _ = write!(sql.text, " AND {s}.deleted = 0 AND ");
+            render_filter(conn, sql, &s, &has.resource_type, &has.filter, depth + 1)?;
+            sql.push(")");
+        }
+    }
+    Ok(())
+}
+
+fn render_clause(
+    conn: &Connection,
+    sql: &mut Sql,
+    r_alias: &str,
+    resource_type: &str,
+    clause: &Clause,
+    depth: usize,
+) -> Result<(), Error> {
+    let table = table(clause.param.kind);
+    let pid = lookup_param(conn, resource_type, &clause.param.code)?.unwrap_or(-1);
+    let i = format!("i{depth}");
+    let negated = clause.negate || clause.missing == Some(true);
+    let _ = write!(
+        sql.text,
+        "{r_alias}.rkey {} (SELECT {i}.rkey FROM {table} {i} WHERE {i}.pid = ",
+        if negated { "NOT IN" } else { "IN" }
+    );
+    sql.arg(SqlValue::Integer(pid));
+    if clause.missing.is_none() {
+        if !clause.any_of.is_empty() {
+            sql.push(" AND (");
+            for (idx, predicate) in clause.any_of.iter().enumerate() {
+                if idx > 0 {
+                    sql.push(" OR ");
+                }
+                render_predicate(sql, &i, predicate, clause.param.kind);
+            }
+            sql.push(")");
+        }
+        if let Some(chain) = &clause.chain {
+            let t = format!("t{depth}");
+            let _ = write!(sql.text, " AND {i}.target_type = ");
+            sql.arg(SqlValue::Text(chain.resource_type.clone()));
+            let _ = write!(
+                sql.text,
+                " AND {i}.target_id IN (SELECT {t}.id FROM resource {t} WHERE {t}.resource_type = "
+            );
+            sql.arg(SqlValue::Text(chain.resource_type.clone()));
+            let _ = write!(sql.text, " AND {t}.deleted = 0 AND ");
+            render_filter(
+                conn,
+                sql,
+                &t,
+                &chain.resource_type,
+                &chain.filter,
+                depth + 1,
+            )?;
+            sql.push(")");
+        }
+    }
+    sql.push(")");
+    Ok(())
+}
+
+/// The WHERE clause (without the keyword) selecting current matches of `query`.
+fn render_where(conn: &Connection, query: &SearchQuery) -> Result<Sql, Error> {
+    let mut sql = Sql::new();
+    sql.push("r.resource_type = ");
+    sql.arg(SqlValue::Text(query.resource_type.clone()));
+    sql.push(" AND r.deleted = 0");
+    for filter in &query.filters {
+        sql.push(" AND ");
+        render_filter(conn, &mut sql, "r", &query.resource_type, filter, 0)?;
+    }
+    Ok(sql)
+}
+
+/// Ids of current matches, for conditional operations.
+pub(crate) fn search_ids(
+    conn: &Connection,
+    query: &SearchQuery,
+    limit: usize,
+) -> Result<Vec<String>, Error> {
+    let mut sql = render_where(conn, query)?;
+    sql.text = format!(
+        "SELECT r.id FROM resource r WHERE {} ORDER BY r.rkey LIMIT {limit}",
+        sql.text
+    );
+    let mut stmt = conn.prepare(&sql.text).map_err(sql_error)?;
+    let rows = stmt
+        .query_map(params_from_iter(sql.args), |row| row.get::<_, String>(0))
+        .map_err(sql_error)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(sql_error)
+}
+
+/// One sort key as an SQL expression with NULLs mapped to a sentinel that sorts last.
+struct SortExpr {
+    text: String,
+    args: Vec<SqlValue>,
+    descending: bool,
+}
+
+fn sort_exprs(conn: &Connection, query: &SearchQuery) -> Result<Vec<SortExpr>, Error> {
+    let mut exprs = Vec::new();
+    for key in &query.sort {
+        let (text, args, numeric) = match &key.by {
+            SortBy::Id => ("r.id".to_string(), Vec::new(), false),
+            SortBy::LastUpdated => ("r.last_updated_ms".to_string(), Vec::new(), true),
+            SortBy::Param(param) => {
+                let pid = lookup_param(conn, &query.resource_type, &param.code)?.unwrap_or(-1);
+                let agg = if key.descending { "max" } else { "min" };
+                let (table, col, numeric) = match param.kind {
+                    ParamKind::Date => (
+                        "idx_date",
+                        if key.descending { "high_ms" } else { "low_ms" },
+                        true,
+                    ),
+                    ParamKind::String => ("idx_string", "normalized", false),
+                    ParamKind::Token => ("idx_token", "code", false),
+                    ParamKind::Number => (
+                        "idx_number",
+                        if key.descending { "high" } else { "low" },
+                        true,
+                    ),
+                    ParamKind::Quantity => (
+                        "idx_quantity",
+                        if key.descending { "high" } else { "low" },
+                        true,
+                    ),
+                    ParamKind::Reference => ("idx_reference", "target_id", false),
+                    ParamKind::Uri => ("idx_uri", "uri", false),
+                };
+                (
+                    format!(
+                        "(SELECT {agg}(x.{col}) FROM {table} x WHERE x.rkey = r.rkey AND x.pid = ?)"
+                    ),
+                    vec![SqlValue::Integer(pid)],
+                    numeric,
+                )
+            }
+        };
+        // Resources without a value sort last in both directions.
+        let sentinel = match (numeric, key.descending) {
+            (true, false) => "1e300",
+            (true, true) => "-1e300",
+            (false, false) => "char(1114111)",
+            (false, true) => "''",
+        };
+        exprs.push(SortExpr {
+            text: format!("coalesce({text}, {sentinel})"),
+            args,
+            descending: key.descending,
+        });
+    }
+    Ok(exprs)
+}
+
+/// Position of a row in the sort order: its sort values and rkey.
+fn encode_cursor(direction: char, values: &[SqlValue], rkey: i64) -> String {
+    let mut items: Vec<Json> = values
+        .iter()
+        .map(|value| match value {
+            SqlValue::Integer(i) => Json::object([("i", Json::str(i.to_string()))]),
+            SqlValue::Real(f) => Json::object([("f", Json::str(format!("{f:e}")))]),
+            SqlValue::Text(s) => Json::object([("s", Json::str(s.clone()))]),
+            _ => Json::Null,
+        })
+        .collect();
+    items.push(Json::int(rkey));
+    format!("{direction}{}", Json::Array(items).to_json_string())
+}
+
+fn decode_cursor(cursor: &str, n_keys: usize) -> Result<(char, Vec<SqlValue>, i64), Error> {
+    let bad = || Error::Invalid(format!("invalid paging cursor '{cursor}'"));
+    let mut chars = cursor.chars();
+    let direction = chars.next().ok_or_else(bad)?;
+    if direction != 'n' && direction != 'p' {
+        return Err(bad());
+    }
+    let parsed = fhir::json::parse_str(chars.as_str()).map_err(|_| bad())?;
+    let items = parsed.as_array().ok_or_else(bad)?;
+    if items.len() != n_keys + 1 {
+        return Err(bad());
+    }
+    let mut values = Vec::with_capacity(n_keys);
+    for item in &items[..n_keys] {
+        let object = item.as_object().ok_or_else(bad)?;
+        let (tag, text) = object.iter().next().ok_or_else(bad)?;
+        let text = text.as_str().ok_or_else(bad)?;
+        values.push(match tag {
+            "i" => SqlValue::Integer(text.parse().map_err(|_| bad())?),
+            "f" => SqlValue::Real(text.parse().map_err(|_| bad())?),
+            "s" => SqlValue::Text(text.to_string()),
+            _ => return Err(bad()),
+        });
+    }
+    let rkey = items[n_keys]
+        .as_number_text()
+        .and_then(|t| t.parse().ok())
+        .ok_or_else(bad)?;
+    Ok((direction, values, rkey))
+}
+
+pub(crate) fn search(conn: &Connection, query: &SearchQuery) -> Result<SearchPage, Error> {
+    let where_sql = render_where(conn, query)?;
+    let want_total = match query.total {
+        Some(Total::None) => false,
+        _ => true,
+    } || query.summary == Some(Summary::Count);
+    let total = if want_total {
+        let sql = format!("SELECT count(*) FROM resource r WHERE {}", where_sql.text);
+        let count: i64 = conn
+            .prepare(&sql)
+            .and_then(|mut stmt| {
+                stmt.query_row(params_from_iter(where_sql.args.clone()), |row| row.get(0))
+            })
+            .map_err(sql_error)?;
+        Some(count as u64)
+    } else {
+        None
+    };
+    if query.summary == Some(Summary::Count) {
+        return Ok(SearchPage {
+            total,
+            ..SearchPage::default()
+        });
+    }
+    let page_size = query
+        .count
+        .map_or(PAGE_SIZE_DEFAULT, |c| c as usize)
+        .min(PAGE_SIZE_MAX);
+    let sorts = sort_exprs(conn, query)?;
+    let cursor = match &query.cursor {
+        Some(cursor) => Some(decode_cursor(cursor, sorts.len())?),
+        None => None,
+    };
+    let backward = matches!(cursor, Some(('p', _, _)));
+
+    // SELECT <cols>, <sort values…>, r.rkey FROM resource r WHERE … [AND keyset] ORDER BY …
+    let mut sql = Sql::new();
+    let _ = write!(sql.text, "SELECT {RESOURCE_COLUMNS}");
+    for expr in &sorts {
+        let _ = write!(sql.text, ", {}", expr.text);
+        sql.args.extend(expr.args.iter().cloned());
+    }
+    sql.push(", r.rkey FROM resource r WHERE ");
+    sql.text.push_str(&where_sql.text);
+    sql.args.extend(where_sql.args.iter().cloned());
+    if let Some((_, values, rkey)) = &cursor {
+        // Lexicographic "after" (or "before" going backward) over (sort values…, rkey).
+        sql.push(" AND (");
+        let n = sorts.len();
+        for level in 0..=n {
+            if level > 0 {
+                sql.push(" OR ");
+            }
+            sql.push("(");
+            for (idx, expr) in sorts.iter().take(level).enumerate() {
+                let _ = write!(sql.text, "{} = ", expr.text);
+                sql.args.extend(expr.args.iter().cloned());
+                sql.arg(values[idx].clone());
+                sql.push(" AND ");
+            }
+            if level < n {
+                let expr = &sorts[level];
+                let after = expr.descending == backward;
+                let _ = write!(sql.text, "{} {} ", expr.text, if after { ">" } else { "<" });
+                sql.args.extend(expr.args.iter().cloned());
+                sql.arg(values[level].clone());
+            } else {
+                let _ = write!(sql.text, "r.rkey {} ", if backward { "<" } else { ">" });
+                sql.arg(SqlValue::Integer(*rkey));
+            }
+            sql.push(")");
+        }
+        sql.push(")");
+    }
+    sql.push(" ORDER BY ");
+    for (idx, expr) in sorts.iter().enumerate() {
+        let descending = expr.descending != backward;
+        let _ = write!(
+            sql.text,
+            "{} {}, ",
+            idx + 9,
+            if descending { "DESC" } else { "ASC" }
+        );
+    }
+    let _ = write!(
+        sql.text,
+        "r.rkey {} LIMIT {}",
+        if backward { "DESC" } else { "ASC" },
+        page_size + 1
+    );
+    let mut stmt = conn.prepare(&sql.text).map_err(sql_error)?;
+    let n_sorts = sorts.len();
+    let rows = stmt
+        .query_map(params_from_iter(sql.args), |row| {
+            let stored = stored_from_row(row)?;
+            let mut values = Vec::with_capacity(n_sorts);
+            for idx in 0..n_sorts {
+                values.push(row.get::<_, SqlValue>(8 + idx)?);
+            }
+            let rkey: i64 = row.get(8 + n_sorts)?;
+            Ok((stored, values, rkey))
+        })
+        .map_err(sql_error)?;
+    let mut page: Vec<(StoredResource, Vec<SqlValue>, i64)> =
+        rows.collect::<Result<Vec<_>, _>>().map_err(sql_error)?;
+    let has_more = page.len() > page_size;
+    page.truncate(page_size);
+    if backward {
+        page.reverse();
+    }
+    let (has_next, has_previous) = if backward {
+        (true, has_more)
+    } else {
+        (has_more, cursor.is_some())
+    };
+    let next_cursor = match (has_next, page.last()) {
+        (true, Some((_, values, rkey))) => Some(encode_cursor('n', values, *rkey)),
+        _ => None,
+    };
+    let previous_cursor = match (has_previous, page.first()) {
+        (true, Some((_, values, rkey))) => Some(encode_cursor('p', values, *rkey)),
+        _ => None,
+    };
+    let rkeys: Vec<i64> = page.iter().map(|(_, _, rkey)| *rkey).collect();
+    let matches: Vec<StoredResource> = page.into_iter().map(|(stored, _, _)| stored).collect();
+    let included = includes(conn, query, &matches, &rkeys)?;
+    Ok(SearchPage {
+        matches,
+        included,
+        total,
+        next_cursor,
+        previous_cursor,
+    })
+}
+
+/// `_include` and `_revinclude` for a page, plus one `:iterate` level, without duplicates.
+fn includes(
+    conn: &Connection,
+    query: &SearchQuery,
+    matches: &[StoredResource],
+    rkeys: &[i64],
+) -> Result<Vec<StoredResource>, Error> {
+    if matches.is_empty() || (query.include.is_empty() && query.revinclude.is_empty()) {
+        return Ok(Vec::new());
+    }
+    let mut seen: HashSet<(String, String)> = matches
+        .iter()
+        .map(|m| (m.resource_type.clone(), m.id.clone()))
+        .collect();
+    let mut included = Vec::new();
+    let sources: Vec<(StoredResource, i64)> =
+        matches.iter().cloned().zip(rkeys.iter().copied()).collect();
+    let first = apply_includes(conn, query, &sources, false, &mut seen)?;
+    let iterate = query
+        .include
+        .iter()
+        .chain(&query.revinclude)
+        .any(|i| i.iterate);
+    let second = if iterate && !first.is_empty() {
+        apply_includes(conn, query, &first, true, &mut seen)?
+    } else {
+        Vec::new()
+    };
+    included.extend(first.into_iter().map(|(s, _)| s));
+    included.extend(second.into_iter().map(|(s, _)| s));
+    included.truncate(INCLUDED_MAX);
+    Ok(included)
+}
+
+fn apply_includes(
+    conn: &Connection,
+    query: &SearchQuery,
+    sources: &[(StoredResource, i64)],
+    iterating: bool,
+    seen: &mut HashSet<(String, String)>,
+) -> Result<Vec<(StoredResource, i64)>, Error> {
+    let mut found = Vec::new();
+    let select =
+        format!("SELECT {RESOURCE_COLUMNS}, r.rkey FROM resource r WHERE r.deleted = 0 AND ");
+    let run = |sql: &Sql,
+               found: &mut Vec<(StoredResource, i64)>,
+               seen: &mut HashSet<(String, String)>|
+     -> Result<(), Error> {
+        let mut stmt = conn.prepare(&sql.text).map_err(sql_error)?;
+        let rows = stmt
+            .query_map(params_from_iter(sql.args.iter()), |row| {
+                Ok((stored_from_row(row)?, row.get::<_, i64>(8)?))
+            })
+            .map_err(sql_error)?;
+        for row in rows {
+            let (stored, rkey) = row.map_err(sql_error)?;
+            if found.len() >= INCLUDED_MAX {
+                break;
+            }
+            if seen.insert((stored.resource_type.clone(), stored.id.clone())) {
+                found.push((stored, rkey));
+            }
+        }
+        Ok(())
+    };
+    for include in query.include.iter().filter(|i| i.iterate || !iterating) {
+        let source_rkeys: Vec<i64> = sources
+            .iter()
+            .filter(|(s, _)| s.resource_type == include.source_type)
+            .map(|(_, rkey)| *rkey)
+            .collect();
+        if source_rkeys.is_empty() {
+            continue;
+        }
+        let mut sql = Sql::new();
+        sql.push(&select);
+        sql.push("(r.resource_type, r.id) IN (SELECT i.target_type, i.target_id FROM idx_reference i WHERE i.rkey IN (");
+        push_list(&mut sql, source_rkeys.iter().map(|k| SqlValue::Integer(*k)));
+        sql.push(")");
+        include_param_condition(conn, &mut sql, include)?;
+        sql.push(")");
+        run(&sql, &mut found, seen)?;
+    }
+    for include in query.revinclude.iter().filter(|i| i.iterate || !iterating) {
+        let Some(param) = include.param else { continue };
+        let pid = lookup_param(conn, &include.source_type, &param.code)?.unwrap_or(-1);
+        for target_type in distinct_types(sources) {
+            if include
+                .target_type
+                .as_deref()
+                .is_some_and(|t| t != target_type)
+            {
+                continue;
+            }
+            let ids: Vec<SqlValue> = sources
+                .iter()
+                .filter(|(s, _)| s.resource_type == target_type)
+                .map(|(s, _)| SqlValue::Text(s.id.clone()))
+                .collect();
+            let mut sql = Sql::new();
+            sql.push(&select);
+            sql.push("r.resource_type = ");
+            sql.arg(SqlValue::Text(include.source_type.clone()));
+            sql.push(" AND r.rkey IN (SELECT i.rkey FROM idx_reference i WHERE i.pid = ");
+            sql.arg(SqlValue::Integer(pid));
+            sql.push(" AND i.target_type = ");
+            sql.arg(SqlValue::Text(target_type.clone()));
+            sql.push(" AND i.target_id IN (");
+            push_list(&mut sql, ids.into_iter());
+            sql.push("))");
+            run(&sql, &mut found, seen)?;
+        }
+    }
+    Ok(found)
+}
+
+fn include_param_condition(
+    conn: &Connection,
+    sql: &mut Sql,
+    include: &Include,
+) -> Result<(), Error> {
+    if let Some(param) = include.param {
+        let pid = lookup_param(conn, &include.source_type, &param.code)?.unwrap_or(-1);
+        sql.push(" AND i.pid = ");
+        sql.arg(SqlValue::Integer(pid));
+    }
+    if let Some(target_type) = &include.target_type {
+        sql.push(" AND i.target_type = ");
+        sql.arg(SqlValue::Text(target_type.clone()));
+    }
+    Ok(())
+}
+
+fn distinct_types(sources: &[(StoredResource, i64)]) -> Vec<String> {
+    let mut types: Vec<String> = sources
+        .iter()
+        .map(|(s, _)| s.resource_type.clone())
+        .collect();
+    types.sort();
+    types.dedup();
+    types
+}
+
+fn push_list(sql: &mut Sql, values: impl Iterator<Item = SqlValue>) {
+    for (idx, value) in values.enumerate() {
+        if idx > 0 {
+            sql.push(",");
+        }
+        sql.arg(value);
+    }
+}

@@ -1,0 +1,168 @@
+//! Reads that do not involve search: by id, by version, history, compartment, counts.
+
+use rusqlite::{Connection, OptionalExtension, Row, params_from_iter, types::Value};
+use store::{Error, HistoryRequest, HistoryScope, StoredResource};
+
+use crate::sql_error;
+
+/// Columns selected for a stored resource, in the order [`stored_from_row`] reads them.
+pub(crate) const RESOURCE_COLUMNS: &str = "r.resource_type, r.id, r.version_id, r.last_updated, r.last_updated_ms, r.deleted, r.change_seq, r.body";
+
+pub(crate) fn stored_from_row(row: &Row<'_>) -> rusqlite::Result<StoredResource> {
+    Ok(StoredResource {
+        resource_type: row.get(0)?,
+        id: row.get(1)?,
+        version_id: row.get::<_, i64>(2)? as u64,
+        last_updated: row.get(3)?,
+        last_updated_ms: row.get(4)?,
+        deleted: row.get::<_, i64>(5)? != 0,
+        change_seq: row.get(6)?,
+        body: row.get::<_, Option<String>>(7)?.unwrap_or_default(),
+    })
+}
+
+pub(crate) fn current(
+    conn: &Connection,
+    resource_type: &str,
+    id: &str,
+) -> Result<Option<StoredResource>, Error> {
+    let sql = format!(
+        "SELECT {RESOURCE_COLUMNS} FROM resource r WHERE r.resource_type = ?1 AND r.id = ?2"
+    );
+    conn.prepare_cached(&sql)
+        .and_then(|mut stmt| {
+            stmt.query_row((resource_type, id), stored_from_row)
+                .optional()
+        })
+        .map_err(sql_error)
+}
+
+pub(crate) fn version(
+    conn: &Connection,
+    resource_type: &str,
+    id: &str,
+    version_id: u64,
+) -> Result<Option<StoredResource>, Error> {
+    if let Some(current) = current(conn, resource_type, id)? {
+        if current.version_id == version_id {
+            return Ok(Some(current));
+        }
+    } else {
+        return Ok(None);
+    }
+    let sql = "SELECT r.resource_type, r.id, v.version_id, v.last_updated, v.last_updated_ms, v.deleted, v.change_seq, v.body \
+               FROM resource r JOIN resource_version v ON v.rkey = r.rkey \
+               WHERE r.resource_type = ?1 AND r.id = ?2 AND v.version_id = ?3";
+    conn.prepare_cached(sql)
+        .and_then(|mut stmt| {
+            stmt.query_row((resource_type, id, version_id as i64), stored_from_row)
+                .optional()
+        })
+        .map_err(sql_error)
+}
+
+/// History newest first. Each side of the union is limited and ordered on its own index so
+/// that SQLite merges two short ordered streams instead of sorting the whole log.
+pub(crate) fn history(
+    conn: &Connection,
+    request: &HistoryRequest,
+) -> Result<Vec<StoredResource>, Error> {
+    let mut filters = Vec::new();
+    let mut args: Vec<Value> = Vec::new();
+    match &request.scope {
+        HistoryScope::System => {}
+        HistoryScope::Type(resource_type) => {
+            filters.push("r.resource_type = ?");
+            args.push(Value::Text(resource_type.clone()));
+        }
+        HistoryScope::Instance { resource_type, id } => {
+            filters.push("r.resource_type = ? AND r.id = ?");
+            args.push(Value::Text(resource_type.clone()));
+            args.push(Value::Text(id.clone()));
+        }
+    }
+    let mut version_filters = filters.clone();
+    let mut version_args = args.clone();
+    if let Some(since_ms) = request.since_ms {
+        filters.push("r.last_updated_ms >= ?");
+        args.push(Value::Integer(since_ms));
+        version_filters.push("v.last_updated_ms >= ?");
+        version_args.push(Value::Integer(since_ms));
+    }
+    if let Some(before_seq) = request.before_seq {
+        filters.push("r.change_seq < ?");
+        args.push(Value::Integer(before_seq));
+        version_filters.push("v.change_seq < ?");
+        version_args.push(Value::Integer(before_seq));
+    }
+    let limit = request.count as i64;
+    let where_current = where_clause(&filters);
+    let where_versions = where_clause(&version_filters);
+    let sql = format!(
+        "SELECT * FROM (SELECT {RESOURCE_COLUMNS} FROM resource r {where_current} ORDER BY r.change_seq DESC LIMIT {limit}) \
+         UNION ALL \
+         SELECT * FROM (SELECT r.resource_type, r.id, v.version_id, v.last_updated, v.last_updated_ms, v.deleted, v.change_seq, v.body \
+            FROM resource_version v JOIN resource r ON r.rkey = v.rkey {where_versions} ORDER BY v.change_seq DESC LIMIT {limit}) \
+         ORDER BY 7 DESC LIMIT {limit}"
+    );
+    args.extend(version_args);
+    let mut stmt = conn.prepare_cached(&sql).map_err(sql_error)?;
+    let rows = stmt
+        .query_map(params_from_iter(args), stored_from_row)
+        .map_err(sql_error)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(sql_error)
+}
+
+fn where_clause(filters: &[&str]) -> String {
+    if filters.is_empty() {
+        String::new()
+    } else {
+        format!("WHERE {}", filters.join(" AND "))
+    }
+}
+
+/// The patient and every current resource that references them through a compartment
+/// parameter, newest change first.
+pub(crate) fn compartment(
+    conn: &Connection,
+    patient_id: &str,
+    types: &[String],
+    since_ms: Option<i64>,
+) -> Result<Vec<StoredResource>, Error> {
+    let mut sql = format!(
+        "SELECT {RESOURCE_COLUMNS} FROM resource r WHERE r.deleted = 0 AND (\
+           (r.resource_type = 'Patient' AND r.id = ?1) OR \
+           r.rkey IN (SELECT c.rkey FROM compartment c WHERE c.patient_id = ?1))"
+    );
+    let mut args: Vec<Value> = vec![Value::Text(patient_id.to_string())];
+    if let Some(since_ms) = since_ms {
+        sql.push_str(" AND r.last_updated_ms >= ?");
+        args.push(Value::Integer(since_ms));
+    }
+    if !types.is_empty() {
+        sql.push_str(" AND r.resource_type IN (");
+        for (idx, resource_type) in types.iter().enumerate() {
+            sql.push_str(if idx == 0 { "?" } else { ",?" });
+            args.push(Value::Text(resource_type.clone()));
+        }
+        sql.push(')');
+    }
+    sql.push_str(" ORDER BY r.change_seq DESC");
+    let mut stmt = conn.prepare_cached(&sql).map_err(sql_error)?;
+    let rows = stmt
+        .query_map(params_from_iter(args), stored_from_row)
+        .map_err(sql_error)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(sql_error)
+}
+
+pub(crate) fn counts(conn: &Connection) -> Result<Vec<(String, u64)>, Error> {
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT resource_type, count(*) FROM resource WHERE deleted = 0 GROUP BY resource_type ORDER BY resource_type",
+        )
+        .map_err(sql_error)?;
+    let rows = stmt
+        .query_map([], |row| Ok((row.get(0)?, row.get::<_, i64>(1)? as u64)))
+        .map_err(sql_error)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(sql_error)
+}

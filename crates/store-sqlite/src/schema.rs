@@ -1,0 +1,131 @@
+//! The SQLite schema and its versioned, append-only migrations.
+//!
+//! Layout, and why:
+//! - `resource` holds the current version of every resource (body = the exact JSON served), so a
+//!   read by id is one index lookup. Superseded versions move to `resource_version`; a create
+//!   writes the body once, which keeps bulk import close to the storage floor.
+//! - Index tables are clustered by `(rkey, param, …)`: rows of one resource are contiguous, so
+//!   replacing a resource's index rows is a range delete and import appends in key order. A
+//!   secondary index `(param, value…)` serves the searches.
+//! - `change_seq` orders every version ever written on this node (system history, sync).
+//! - `rkey` is an internal integer key, never shown outside the store.
+
+use rusqlite::Connection;
+
+/// Migrations in order; entry `n` moves the schema from version `n` to `n + 1`.
+/// Never edit a released entry: add a new one.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE resource (
+    rkey INTEGER PRIMARY KEY,
+    resource_type TEXT NOT NULL,
+    id TEXT NOT NULL,
+    version_id INTEGER NOT NULL,
+    last_updated TEXT NOT NULL,
+    last_updated_ms INTEGER NOT NULL,
+    deleted INTEGER NOT NULL,
+    change_seq INTEGER NOT NULL,
+    body TEXT
+);
+CREATE UNIQUE INDEX resource_type_id ON resource(resource_type, id);
+CREATE INDEX resource_change_seq ON resource(change_seq);
+CREATE INDEX resource_type_updated ON resource(resource_type, last_updated_ms);
+
+CREATE TABLE resource_version (
+    rkey INTEGER NOT NULL,
+    version_id INTEGER NOT NULL,
+    last_updated TEXT NOT NULL,
+    last_updated_ms INTEGER NOT NULL,
+    deleted INTEGER NOT NULL,
+    change_seq INTEGER NOT NULL,
+    body TEXT,
+    PRIMARY KEY (rkey, version_id)
+) WITHOUT ROWID;
+CREATE INDEX resource_version_change_seq ON resource_version(change_seq);
+
+CREATE TABLE search_param (
+    pid INTEGER PRIMARY KEY,
+    resource_type TEXT NOT NULL,
+    code TEXT NOT NULL,
+    UNIQUE (resource_type, code)
+);
+
+CREATE TABLE idx_token (
+    rkey INTEGER NOT NULL, pid INTEGER NOT NULL,
+    system TEXT NOT NULL, code TEXT NOT NULL, text TEXT,
+    PRIMARY KEY (rkey, pid, system, code)
+) WITHOUT ROWID;
+CREATE INDEX idx_token_value ON idx_token(pid, code, system);
+
+CREATE TABLE idx_string (
+    rkey INTEGER NOT NULL, pid INTEGER NOT NULL,
+    normalized TEXT NOT NULL, exact TEXT NOT NULL,
+    PRIMARY KEY (rkey, pid, normalized, exact)
+) WITHOUT ROWID;
+CREATE INDEX idx_string_value ON idx_string(pid, normalized);
+
+CREATE TABLE idx_date (
+    rkey INTEGER NOT NULL, pid INTEGER NOT NULL,
+    low_ms INTEGER NOT NULL, high_ms INTEGER NOT NULL,
+    PRIMARY KEY (rkey, pid, low_ms, high_ms)
+) WITHOUT ROWID;
+CREATE INDEX idx_date_value ON idx_date(pid, low_ms, high_ms);
+
+CREATE TABLE idx_number (
+    rkey INTEGER NOT NULL, pid INTEGER NOT NULL,
+    low REAL NOT NULL, high REAL NOT NULL,
+    PRIMARY KEY (rkey, pid, low, high)
+) WITHOUT ROWID;
+CREATE INDEX idx_number_value ON idx_number(pid, low, high);
+
+CREATE TABLE idx_quantity (
+    rkey INTEGER NOT NULL, pid INTEGER NOT NULL,
+    system TEXT NOT NULL, code TEXT NOT NULL, unit TEXT NOT NULL,
+    low REAL NOT NULL, high REAL NOT NULL,
+    PRIMARY KEY (rkey, pid, system, code, unit, low, high)
+) WITHOUT ROWID;
+CREATE INDEX idx_quantity_value ON idx_quantity(pid, low, high);
+
+CREATE TABLE idx_reference (
+    rkey INTEGER NOT NULL, pid INTEGER NOT NULL,
+    target_type TEXT NOT NULL, target_id TEXT NOT NULL, url TEXT NOT NULL,
+    id_system TEXT NOT NULL, id_value TEXT NOT NULL,
+    PRIMARY KEY (rkey, pid, target_type, target_id, url, id_system, id_value)
+) WITHOUT ROWID;
+CREATE INDEX idx_reference_value ON idx_reference(pid, target_id, target_type);
+
+CREATE TABLE idx_uri (
+    rkey INTEGER NOT NULL, pid INTEGER NOT NULL, uri TEXT NOT NULL,
+    PRIMARY KEY (rkey, pid, uri)
+) WITHOUT ROWID;
+CREATE INDEX idx_uri_value ON idx_uri(pid, uri);
+
+CREATE TABLE compartment (
+    rkey INTEGER NOT NULL, patient_id TEXT NOT NULL,
+    PRIMARY KEY (rkey, patient_id)
+) WITHOUT ROWID;
+CREATE INDEX compartment_patient ON compartment(patient_id, rkey);
+"#];
+
+/// The schema version this build expects.
+pub fn schema_version_latest() -> i64 {
+    MIGRATIONS.len() as i64
+}
+
+/// Brings the database to the latest schema, one transaction per migration.
+/// A database newer than this build is refused rather than guessed at.
+pub fn migrate(conn: &mut Connection) -> rusqlite::Result<Result<(), String>> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    let latest = schema_version_latest();
+    if current > latest {
+        return Ok(Err(format!(
+            "la base de datos tiene el esquema {current}, más nuevo que el de este programa ({latest}) / database schema {current} is newer than this build's {latest}"
+        )));
+    }
+    for (idx, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        let tx = conn.transaction()?;
+        tx.execute_batch(sql)?;
+        tx.pragma_update(None, "user_version", (idx + 1) as i64)?;
+        tx.commit()?;
+    }
+    Ok(Ok(()))
+}

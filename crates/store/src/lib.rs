@@ -1,0 +1,162 @@
+//! The storage boundary of the record: what the rest of the system may ask of a store.
+//!
+//! Key decision: the store is dumb persistence plus indexing. It keeps every version of every
+//! resource, extracts search-index rows at write time (via the `search` crate, so every backend
+//! indexes identically) and answers searches it is given as a parsed `search::SearchQuery`.
+//! FHIR rules (version numbering, conditional operations, transactions' reference rewriting)
+//! live above it, in `ehr`, and run inside one [`WriteTx`] so that they are atomic.
+//!
+//! The trait is synchronous: SQLite is blocking, and callers on the async runtime use
+//! `spawn_blocking`. Writes are jobs run by the backend's single writer, which may commit
+//! several jobs together (group commit) but acknowledges a job only after its data is durable.
+
+use std::sync::Arc;
+
+pub use search::SearchQuery;
+
+/// One version of a resource as stored. `body` is the exact JSON text served to clients.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredResource {
+    pub resource_type: String,
+    pub id: String,
+    /// FHIR `meta.versionId`, 1-based, increasing per resource.
+    pub version_id: u64,
+    /// FHIR `meta.lastUpdated` as an instant string (`2026-11-25T01:02:03.456Z`).
+    pub last_updated: String,
+    /// The same instant, as UTC epoch milliseconds, for comparisons.
+    pub last_updated_ms: i64,
+    /// True when this version records a delete; `body` is then empty.
+    pub deleted: bool,
+    /// Position of this version in the node's change log (sync, system history).
+    pub change_seq: i64,
+    pub body: String,
+}
+
+/// Version facts of the current version, without the body.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct VersionInfo {
+    pub version_id: u64,
+    pub last_updated_ms: i64,
+    pub deleted: bool,
+}
+
+/// A new version to persist. The caller (ehr) has set `id` and `meta` inside `resource`.
+#[derive(Clone, Debug)]
+pub struct NewVersion {
+    pub resource_type: String,
+    pub id: String,
+    pub version_id: u64,
+    pub last_updated: String,
+    pub last_updated_ms: i64,
+    /// `None` records a delete.
+    pub resource: Option<fhir::Json>,
+}
+
+/// What a history request covers.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HistoryScope {
+    System,
+    Type(String),
+    Instance { resource_type: String, id: String },
+}
+
+/// A history page request. Entries come newest first; `before_seq` continues a previous page.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HistoryRequest {
+    pub scope: HistoryScope,
+    pub since_ms: Option<i64>,
+    pub before_seq: Option<i64>,
+    pub count: usize,
+}
+
+/// One page of search matches and what was included alongside them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SearchPage {
+    pub matches: Vec<StoredResource>,
+    pub included: Vec<StoredResource>,
+    /// Total number of matches when it was asked for.
+    pub total: Option<u64>,
+    /// Opaque cursor for the next page, when there is one.
+    pub next_cursor: Option<String>,
+    /// Opaque cursor for the previous page, when there is one.
+    pub previous_cursor: Option<String>,
+}
+
+/// Reads and writes allowed inside a write job. All of it is one transaction.
+pub trait WriteTx {
+    fn current(&mut self, resource_type: &str, id: &str) -> Result<Option<VersionInfo>, Error>;
+    fn read(&mut self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error>;
+    /// Ids of the current, non-deleted resources matching `query`, at most `limit` of them.
+    fn search_ids(&mut self, query: &SearchQuery, limit: usize) -> Result<Vec<String>, Error>;
+    fn put(&mut self, version: NewVersion) -> Result<StoredResource, Error>;
+}
+
+/// A unit of work run by the writer; returning `Err` rolls back everything it did.
+pub type WriteJob = Box<dyn FnOnce(&mut dyn WriteTx) -> Result<(), Error> + Send>;
+
+/// The store of record.
+pub trait Store: Send + Sync {
+    /// The current version, including a delete marker (so callers can answer 410 Gone).
+    fn read(&self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error>;
+    fn vread(
+        &self,
+        resource_type: &str,
+        id: &str,
+        version_id: u64,
+    ) -> Result<Option<StoredResource>, Error>;
+    fn history(&self, request: &HistoryRequest) -> Result<Vec<StoredResource>, Error>;
+    fn search(&self, query: &SearchQuery) -> Result<SearchPage, Error>;
+    /// Every current resource in the patient's compartment, the patient included, newest
+    /// change first, optionally restricted to types and a `_since`.
+    fn patient_compartment(
+        &self,
+        patient_id: &str,
+        types: &[String],
+        since_ms: Option<i64>,
+    ) -> Result<Vec<StoredResource>, Error>;
+    /// Runs `job` in one transaction; returns once it is durable or rolled back.
+    fn write(&self, job: WriteJob) -> Result<(), Error>;
+    /// Counts of current resources per type (operators' view).
+    fn counts(&self) -> Result<Vec<(String, u64)>, Error>;
+}
+
+pub type SharedStore = Arc<dyn Store>;
+
+/// Runs a job that produces a value, on any store.
+pub fn write_with<R, F>(store: &dyn Store, job: F) -> Result<R, Error>
+where
+    R: Send + 'static,
+    F: FnOnce(&mut dyn WriteTx) -> Result<R, Error> + Send + 'static,
+{
+    let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+    store.write(Box::new(move |tx| {
+        let value = job(tx)?;
+        // The receiver lives until `write` returns, so a failed send cannot happen here;
+        // ignoring the result keeps the job total.
+        let _ = sender.send(value);
+        Ok(())
+    }))?;
+    receiver
+        .try_recv()
+        .map_err(|_| Error::Other("write job finished without a result".into()))
+}
+
+/// Storage errors callers branch on.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// The operation cannot be done because of a concurrent change (caller may retry).
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// The request is well-formed but the store cannot serve it (e.g. a bad cursor).
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    /// A job aborted itself with its caller's own error (carried through the writer unchanged,
+    /// so the caller can downcast it back).
+    #[error("aborted: {0}")]
+    Aborted(Box<dyn std::error::Error + Send + Sync>),
+    /// The store is busy beyond its wait budget.
+    #[error("store busy")]
+    Busy,
+    #[error("storage failure: {0}")]
+    Other(String),
+}

@@ -1,0 +1,17 @@
+#!/usr/bin/env bash
+# The project's test command. On a fresh machine it first installs what the tests need
+# (Python packages for the third-party FHIR client check), then runs every test.
+set -euo pipefail
+cd "$(dirname "$0")"
+
+if ! python3 -c 'import fhir.resources, requests, pytest' 2>/dev/null; then
+  echo "== installing Python test dependencies (tests/conformance/requirements.txt)"
+  python3 -m pip install --quiet --disable-pip-version-check -r tests/conformance/requirements.txt
+fi
+
+echo "== cargo test"
+cargo test --workspace --locked
+
+echo "== third-party FHIR client conformance (Python fhir.resources + requests)"
+cargo build --locked --bin expediente
+EXPEDIENTE_BIN="${CARGO_TARGET_DIR:-target}/debug/expediente" python3 -m pytest -q tests/conformance
