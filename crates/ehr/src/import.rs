@@ -77,6 +77,13 @@ struct Item {
     resource: Json,
 }
 
+/// Where a resource came from, kept for the report after its body is written and dropped.
+struct Outcome {
+    file_idx: usize,
+    line: usize,
+    resource_type: String,
+}
+
 enum ItemOutcome {
     Loaded,
     Unchanged,
@@ -103,16 +110,34 @@ pub fn import_source(
     }
     let mut report = ImportReport::default();
     let names: Vec<String> = sources.iter().map(|s| s.name.clone()).collect();
+    let names = &names;
     let mut deferred = Vec::new();
     std::thread::scope(|scope| -> Result<(), Error> {
         // A bounded queue of batches: parsing stays at most two batches ahead of the writer.
         let (batches, receiver) = mpsc::sync_channel::<Vec<Item>>(2);
-        let writer = scope.spawn(move || -> Result<Vec<(Item, ItemOutcome)>, Error> {
-            let mut outcomes = Vec::new();
+        let writer = scope.spawn(move || -> Result<ImportReport, Error> {
+            // Only counts and (bounded) rejections are kept, so memory does not grow with
+            // the size of the import.
+            let mut tally = ImportReport::default();
             for batch in receiver {
-                outcomes.extend(write_batch(ehr, batch)?);
+                for (item, outcome) in write_batch(ehr, batch)? {
+                    match outcome {
+                        ItemOutcome::Loaded => {
+                            *tally.loaded.entry(item.resource_type).or_default() += 1;
+                        }
+                        ItemOutcome::Unchanged => {
+                            *tally.unchanged.entry(item.resource_type).or_default() += 1;
+                        }
+                        ItemOutcome::Rejected(reason) => tally.reject(ImportRejection {
+                            file: names[item.file_idx].clone(),
+                            line: item.line,
+                            resource_type: item.resource_type,
+                            reason,
+                        }),
+                    }
+                }
             }
-            Ok(outcomes)
+            Ok(tally)
         });
         let mut read = 0u64;
         let mut pending = Vec::with_capacity(IMPORT_BATCH_RESOURCES);
@@ -142,26 +167,23 @@ pub fn import_source(
         }
         drop(batches);
         progress(read);
-        let outcomes = writer
+        let tally = writer
             .join()
             .map_err(|_| Error::Internal("import writer panicked".into()))??;
         send_result?;
-        for (item, outcome) in outcomes {
-            match outcome {
-                ItemOutcome::Loaded => {
-                    *report.loaded.entry(item.resource_type).or_default() += 1;
-                }
-                ItemOutcome::Unchanged => {
-                    *report.unchanged.entry(item.resource_type).or_default() += 1;
-                }
-                ItemOutcome::Rejected(reason) => report.reject(ImportRejection {
-                    file: names[item.file_idx].clone(),
-                    line: item.line,
-                    resource_type: item.resource_type,
-                    reason,
-                }),
-            }
+        for (resource_type, n) in tally.loaded {
+            *report.loaded.entry(resource_type).or_default() += n;
         }
+        for (resource_type, n) in tally.unchanged {
+            *report.unchanged.entry(resource_type).or_default() += n;
+        }
+        for (resource_type, n) in tally.rejected {
+            *report.rejected.entry(resource_type).or_default() += n;
+        }
+        let room = IMPORT_REJECTIONS_KEPT_MAX.saturating_sub(report.rejections.len());
+        report
+            .rejections
+            .extend(tally.rejections.into_iter().take(room));
         Ok(())
     })?;
     // Transaction Bundles are processed whole, after the resource files.
@@ -333,13 +355,12 @@ fn check_item(resource_type: &str, resource: &Json) -> Result<(), String> {
 
 /// Writes one batch as one job. A resource whose conditional references do not resolve is
 /// rejected without failing the batch (its problem is found before anything is written).
-fn write_batch(ehr: &Ehr, batch: Vec<Item>) -> Result<Vec<(Item, ItemOutcome)>, Error> {
+fn write_batch(ehr: &Ehr, batch: Vec<Item>) -> Result<Vec<(Outcome, ItemOutcome)>, Error> {
     let context = ehr.write_context();
     ehr.run_write(move |tx| {
         let mut outcomes = Vec::with_capacity(batch.len());
         for item in batch {
-            let outcome = write_item(tx, &context, &item)?;
-            outcomes.push((item, outcome));
+            outcomes.push(write_item(tx, &context, item)?);
         }
         Ok(outcomes)
     })
@@ -348,16 +369,28 @@ fn write_batch(ehr: &Ehr, batch: Vec<Item>) -> Result<Vec<(Item, ItemOutcome)>, 
 fn write_item(
     tx: &mut dyn WriteTx,
     context: &WriteContext,
-    item: &Item,
-) -> Result<ItemOutcome, Error> {
-    let mut resource = item.resource.clone();
+    item: Item,
+) -> Result<(Outcome, ItemOutcome), Error> {
+    let Item {
+        file_idx,
+        line,
+        resource_type,
+        mut resource,
+    } = item;
+    let outcome = Outcome {
+        file_idx,
+        line,
+        resource_type,
+    };
     if let Err(err) = crate::refs::resolve_conditional_references(tx, &mut resource, context.now_ms)
     {
         return match err {
             Error::Unprocessable(issues) | Error::BadRequest(issues) => {
-                Ok(ItemOutcome::Rejected(describe(&issues)))
+                Ok((outcome, ItemOutcome::Rejected(describe(&issues))))
             }
-            Error::PreconditionFailed(issue) => Ok(ItemOutcome::Rejected(issue.message_es)),
+            Error::PreconditionFailed(issue) => {
+                Ok((outcome, ItemOutcome::Rejected(issue.message_es)))
+            }
             other => Err(other),
         };
     }
@@ -365,20 +398,41 @@ fn write_item(
         .get("id")
         .and_then(Json::as_str)
         .map(str::to_string);
-    match id {
-        Some(id) => {
-            if let Some(stored) = tx.read(&item.resource_type, &id).map_err(Error::from)? {
-                if !stored.deleted && same_content(&stored.body, &resource) {
-                    return Ok(ItemOutcome::Unchanged);
+    let written = match id {
+        Some(id) => match tx
+            .current(&outcome.resource_type, &id)
+            .map_err(Error::from)?
+        {
+            // The common case of a first import: no lookup of a body, straight insert.
+            None => create_in(
+                tx,
+                context,
+                &outcome.resource_type,
+                resource,
+                None,
+                Some(id),
+            ),
+            Some(current) => {
+                if !current.deleted {
+                    let stored = tx.read(&outcome.resource_type, &id).map_err(Error::from)?;
+                    if stored.is_some_and(|stored| same_content(&stored.body, &resource)) {
+                        return Ok((outcome, ItemOutcome::Unchanged));
+                    }
                 }
+                update_in(tx, context, &outcome.resource_type, &id, resource, None)
             }
-            update_in(tx, context, &item.resource_type, &id, resource, None)?;
+        },
+        None => create_in(tx, context, &outcome.resource_type, resource, None, None),
+    };
+    match written {
+        Ok(_) => Ok((outcome, ItemOutcome::Loaded)),
+        // Rule violations found inside the transaction (e.g. a duplicate CURP) reject the
+        // resource; anything else (storage failures) stops the import.
+        Err(Error::Unprocessable(issues) | Error::Conflict(issues) | Error::BadRequest(issues)) => {
+            Ok((outcome, ItemOutcome::Rejected(describe(&issues))))
         }
-        None => {
-            create_in(tx, context, &item.resource_type, resource, None, None)?;
-        }
+        Err(err) => Err(err),
     }
-    Ok(ItemOutcome::Loaded)
 }
 
 /// Equal apart from `meta.versionId`/`meta.lastUpdated` (and an absent vs empty meta).

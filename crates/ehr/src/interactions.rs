@@ -348,7 +348,13 @@ pub(crate) fn check_resource(
     if issues.iter().any(Issue::is_error) {
         return Err(Error::BadRequest(issues));
     }
-    Ok(issues)
+    let mut warnings = issues;
+    let profile_issues = crate::profile::check(resource_type, resource);
+    if profile_issues.iter().any(Issue::is_error) {
+        return Err(Error::Unprocessable(profile_issues));
+    }
+    warnings.extend(profile_issues);
+    Ok(warnings)
 }
 
 pub(crate) fn parse_condition(
@@ -408,6 +414,7 @@ pub(crate) fn create_in(
     }
     refs::resolve_conditional_references(tx, &mut resource, context.now_ms)?;
     let id = forced_id.unwrap_or_else(new_id);
+    let warnings = crate::profile::check_in_tx(tx, resource_type, &resource, &id)?;
     stamp(&mut resource, &id, 1, &context.now_text);
     let stored = tx
         .put(NewVersion {
@@ -422,7 +429,7 @@ pub(crate) fn create_in(
     Ok(CreateOutcome {
         resource: stored,
         created: true,
-        warnings: Vec::new(),
+        warnings,
     })
 }
 
@@ -452,6 +459,7 @@ pub(crate) fn update_in(
         }
     }
     refs::resolve_conditional_references(tx, &mut resource, context.now_ms)?;
+    let warnings = crate::profile::check_in_tx(tx, resource_type, &resource, id)?;
     let version_id = current.map_or(1, |c| c.version_id + 1);
     // A resource that never existed, or was deleted, comes (back) into being: 201.
     let created = current.is_none_or(|c| c.deleted);
@@ -477,7 +485,7 @@ pub(crate) fn update_in(
     Ok(CreateOutcome {
         resource: stored,
         created,
-        warnings: Vec::new(),
+        warnings,
     })
 }
 

@@ -14,6 +14,7 @@ mod error;
 mod import;
 mod interactions;
 mod meta;
+mod profile;
 mod refs;
 
 use std::sync::Arc;

@@ -29,8 +29,8 @@ pub struct IndexEntry {
 #[derive(Clone, Debug, PartialEq)]
 pub enum IndexValue {
     /// From code, Coding, CodeableConcept, Identifier, ContactPoint, boolean, string.
-    /// `code` is empty for a row that only carries `text` (a CodeableConcept whose `text`
-    /// differs from every coding's display), so `:text` can find it.
+    /// `code` is empty for a row that only carries `text` (a CodeableConcept with text but no
+    /// coding), so `:text` can find it.
     Token {
         system: Option<String>,
         code: String,
@@ -90,7 +90,7 @@ pub(crate) fn extract_with(registry: &'static Registry, resource: &Json) -> Vec<
     };
     let mut values: Vec<&Json> = Vec::with_capacity(8);
     for param in registry.params(rtype) {
-        if param.on_resource_table() {
+        if param.on_resource_table() || param.stored_as.is_some() {
             continue;
         }
         let start = entries.len();
@@ -224,21 +224,29 @@ fn index_token(leaf: Leaf, value: &Json, push: &mut impl FnMut(IndexValue)) {
         }
         Leaf::CodeableConcept => {
             let cc_text = get_str(value, "text").map(normalize_string);
-            let mut text_covered = false;
+            let mut pushed = false;
             if let Some(codings) = value.get("coding") {
                 for coding in codings.as_list() {
                     let Some(code) = get_str(coding, "code") else {
                         continue;
                     };
-                    let text = get_str(coding, "display")
-                        .map(normalize_string)
-                        .or_else(|| cc_text.clone());
-                    text_covered |= text.is_some() && text == cc_text;
+                    // `:text` matches "contains" on the folded text, so the coding's display
+                    // and the concept's text share one row instead of a row each (fewer
+                    // index rows is the largest lever on import speed).
+                    let display = get_str(coding, "display").map(normalize_string);
+                    let text = match (display, &cc_text) {
+                        (Some(display), Some(cc)) if display != *cc => {
+                            Some(format!("{display} {cc}"))
+                        }
+                        (Some(display), _) => Some(display),
+                        (None, cc) => cc.clone(),
+                    };
                     push(token(get_str(coding, "system"), code, text));
+                    pushed = true;
                 }
             }
             if let Some(text) = cc_text
-                && !text_covered
+                && !pushed
                 && !text.is_empty()
             {
                 push(token(None, "", Some(text)));

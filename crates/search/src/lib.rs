@@ -32,5 +32,5 @@ pub use query::{
     SortKey, Summary, Total, Value,
 };
 pub use registry::{
-    ParamKind, Prefix, Registry, RegistryError, SearchParam, UnsupportedParam, registry,
+    ParamKind, Prefix, Registry, RegistryError, SearchParam, StoredAs, UnsupportedParam, registry,
 };

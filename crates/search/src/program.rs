@@ -100,7 +100,7 @@ impl Step {
     }
 }
 
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) struct Path {
     pub(crate) steps: Vec<Step>,
     pub(crate) leaf: Leaf,

@@ -120,7 +120,36 @@ pub struct SearchParam {
     pub comparators: Vec<Prefix>,
     /// Modifiers this crate implements for the parameter (for documentation).
     pub modifiers: Vec<String>,
+    /// Where the parameter's rows live when they are another parameter's rows (see
+    /// [`StoredAs`]); `None` when the parameter has rows of its own.
+    pub stored_as: Option<StoredAs>,
     pub(crate) program: Program,
+}
+
+/// A parameter whose values are exactly those of other parameters of the same type, so it
+/// keeps no index rows of its own. R4 defines many such pairs — `Observation.patient` is
+/// `subject.where(resolve() is Patient)`, `combo-code` is `code | component.code` — and
+/// indexing them twice made a third of all rows; searches read the other rows instead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredAs {
+    /// The parameters holding the rows (OR-ed).
+    pub codes: Vec<String>,
+    /// For reference aliases: the target type the rows must have.
+    pub target_type: Option<String>,
+}
+
+impl SearchParam {
+    /// The codes whose index rows hold this parameter's values, and the target type they
+    /// must point to (for reference aliases). Stores use this for every row lookup.
+    pub fn index_codes(&self) -> (Vec<&str>, Option<&str>) {
+        match &self.stored_as {
+            Some(stored) => (
+                stored.codes.iter().map(String::as_str).collect(),
+                stored.target_type.as_deref(),
+            ),
+            None => (vec![self.code.as_str()], None),
+        }
+    }
 }
 
 /// Parameters are identified by their type and code (unique in the registry); comparing the
@@ -176,6 +205,102 @@ pub enum RegistryError {
     Shape(String),
 }
 
+/// Finds the parameters of one type whose rows would duplicate other parameters' rows.
+fn link_aliases(params: &mut [SearchParam]) {
+    use crate::program::Step;
+    let mut found: Vec<(usize, StoredAs)> = Vec::new();
+    for (idx, param) in params.iter().enumerate() {
+        if param.program.exists_not_false || param.program.paths.is_empty() {
+            continue;
+        }
+        // `x.where(resolve() is T)` over the same paths as another reference parameter.
+        if param.kind == ParamKind::Reference {
+            let mut target: Option<&str> = None;
+            let mut stripped = Vec::new();
+            let mut all_filtered = true;
+            for path in &param.program.paths {
+                match path.steps.last() {
+                    Some(Step::ResolveIs(t)) if target.is_none_or(|seen| seen == t) => {
+                        target = Some(t);
+                        let mut bare = path.clone();
+                        bare.steps.pop();
+                        stripped.push(bare);
+                    }
+                    _ => all_filtered = false,
+                }
+            }
+            if all_filtered
+                && let Some(target) = target
+                && let Some(base) = params.iter().find(|other| {
+                    other.code != param.code
+                        && other.kind == ParamKind::Reference
+                        && !other.program.exists_not_false
+                        && other.program.paths == stripped
+                })
+            {
+                found.push((
+                    idx,
+                    StoredAs {
+                        codes: vec![base.code.clone()],
+                        target_type: Some(target.to_string()),
+                    },
+                ));
+                continue;
+            }
+        }
+        // `a | b` where `a` and `b` are exactly two other parameters of the same kind.
+        if param.program.paths.len() >= 2 {
+            let parts: Vec<&SearchParam> = params
+                .iter()
+                .filter(|other| {
+                    other.code != param.code
+                        && other.kind == param.kind
+                        && !other.program.exists_not_false
+                        && !other.program.paths.is_empty()
+                        && other
+                            .program
+                            .paths
+                            .iter()
+                            .all(|path| param.program.paths.contains(path))
+                })
+                .collect();
+            let covered = param
+                .program
+                .paths
+                .iter()
+                .all(|path| parts.iter().any(|part| part.program.paths.contains(path)));
+            let total: usize = parts.iter().map(|part| part.program.paths.len()).sum();
+            if parts.len() >= 2 && covered && total == param.program.paths.len() {
+                found.push((
+                    idx,
+                    StoredAs {
+                        codes: parts.iter().map(|part| part.code.clone()).collect(),
+                        target_type: None,
+                    },
+                ));
+            }
+        }
+    }
+    for (idx, stored) in found {
+        params[idx].stored_as = Some(stored);
+    }
+    // An alias must point at parameters that have rows of their own.
+    let with_rows: Vec<String> = params
+        .iter()
+        .filter(|p| p.stored_as.is_none())
+        .map(|p| p.code.clone())
+        .collect();
+    for param in params.iter_mut() {
+        if param
+            .stored_as
+            .as_ref()
+            .is_some_and(|stored| stored.codes.iter().any(|code| !with_rows.contains(code)))
+        {
+            param.stored_as = None;
+        }
+    }
+}
+
 /// The registry built from the embedded R4 table, parsed on first use.
 pub fn registry() -> &'static Registry {
     static REGISTRY: OnceLock<Registry> = OnceLock::new();
@@ -214,6 +339,7 @@ impl Registry {
                     type_entry.compartment.push(code.to_string());
                 }
             }
+            link_aliases(&mut type_entry.params);
             registry.types.insert(rtype.to_string(), type_entry);
         }
         Ok(registry)
@@ -356,6 +482,7 @@ fn read_param(item: &Json, rtype: &str) -> Result<ReadParam, RegistryError> {
             .filter_map(|c| Prefix::from_code(c))
             .collect(),
         modifiers: strings(item, "modifiers"),
+        stored_as: None,
         program: Program {
             paths,
             exists_not_false,

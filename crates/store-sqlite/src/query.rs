@@ -172,6 +172,39 @@ fn render_predicate(sql: &mut Sql, alias: &str, predicate: &Predicate, kind: Par
     }
 }
 
+/// The parameter ids whose rows hold `param`'s values (several for union aliases such as
+/// `combo-code`), and the target type those rows must have (reference aliases such as
+/// `patient`). Unknown ids become -1: no rows, so nothing matches.
+fn param_rows(
+    conn: &Connection,
+    resource_type: &str,
+    param: &search::SearchParam,
+) -> Result<(Vec<i64>, Option<String>), Error> {
+    let (codes, target) = param.index_codes();
+    let mut pids = Vec::with_capacity(codes.len());
+    for code in codes {
+        pids.push(lookup_param(conn, resource_type, code)?.unwrap_or(-1));
+    }
+    Ok((pids, target.map(str::to_string)))
+}
+
+/// Renders `alias.pid IN (…)` (or `=`) and the alias's target-type restriction.
+fn render_param_rows(sql: &mut Sql, alias: &str, rows: &(Vec<i64>, Option<String>)) {
+    let (pids, target) = rows;
+    if let [pid] = pids.as_slice() {
+        let _ = write!(sql.text, "{alias}.pid = ");
+        sql.arg(SqlValue::Integer(*pid));
+    } else {
+        let _ = write!(sql.text, "{alias}.pid IN (");
+        push_list(sql, pids.iter().map(|pid| SqlValue::Integer(*pid)));
+        sql.push(")");
+    }
+    if let Some(target) = target {
+        let _ = write!(sql.text, " AND {alias}.target_type = ");
+        sql.arg(SqlValue::Text(target.clone()));
+    }
+}
+
 /// Renders one filter as a condition on resource alias `r_alias` of type `resource_type`.
 fn render_filter(
     conn: &Connection,
@@ -204,14 +237,14 @@ fn render_filter(
         }
         Filter::Param(clause) => render_clause(conn, sql, r_alias, resource_type, clause, depth)?,
         Filter::Has(has) => {
-            let pid = lookup_param(conn, &has.resource_type, &has.reference.code)?.unwrap_or(-1);
+            let rows = param_rows(conn, &has.resource_type, has.reference)?;
             let s = format!("s{depth}");
             let i = format!("h{depth}");
             let _ = write!(
                 sql.text,
-                "{r_alias}.id IN (SELECT {i}.target_id FROM idx_reference {i} JOIN resource {s} ON {s}.rkey = {i}.rkey WHERE {i}.pid = "
+                "{r_alias}.id IN (SELECT {i}.target_id FROM idx_reference {i} JOIN resource {s} ON {s}.rkey = {i}.rkey WHERE "
             );
-            sql.arg(SqlValue::Integer(pid));
+            render_param_rows(sql, &i, &rows);
             let _ = write!(sql.text, " AND {i}.target_type = ");
             sql.arg(SqlValue::Text(resource_type.to_string()));
             let _ = write!(sql.text, " AND {s}.deleted = 0 AND ");
@@ -231,15 +264,15 @@ fn render_clause(
     depth: usize,
 ) -> Result<(), Error> {
     let table = table(clause.param.kind);
-    let pid = lookup_param(conn, resource_type, &clause.param.code)?.unwrap_or(-1);
+    let rows = param_rows(conn, resource_type, clause.param)?;
     let i = format!("i{depth}");
     let negated = clause.negate || clause.missing == Some(true);
     let _ = write!(
         sql.text,
-        "{r_alias}.rkey {} (SELECT {i}.rkey FROM {table} {i} WHERE {i}.pid = ",
+        "{r_alias}.rkey {} (SELECT {i}.rkey FROM {table} {i} WHERE ",
         if negated { "NOT IN" } else { "IN" }
     );
-    sql.arg(SqlValue::Integer(pid));
+    render_param_rows(sql, &i, &rows);
     if clause.missing.is_none() {
         if !clause.any_of.is_empty() {
             sql.push(" AND (");
@@ -321,7 +354,7 @@ fn sort_exprs(conn: &Connection, query: &SearchQuery) -> Result<Vec<SortExpr>, E
             SortBy::Id => ("r.id".to_string(), Vec::new(), false),
             SortBy::LastUpdated => ("r.last_updated_ms".to_string(), Vec::new(), true),
             SortBy::Param(param) => {
-                let pid = lookup_param(conn, &query.resource_type, &param.code)?.unwrap_or(-1);
+                let rows = param_rows(conn, &query.resource_type, param)?;
                 let agg = if key.descending { "max" } else { "min" };
                 let (table, col, numeric) = match param.kind {
                     ParamKind::Date => (
@@ -344,11 +377,14 @@ fn sort_exprs(conn: &Connection, query: &SearchQuery) -> Result<Vec<SortExpr>, E
                     ParamKind::Reference => ("idx_reference", "target_id", false),
                     ParamKind::Uri => ("idx_uri", "uri", false),
                 };
+                let mut condition = Sql::new();
+                render_param_rows(&mut condition, "x", &rows);
                 (
                     format!(
-                        "(SELECT {agg}(x.{col}) FROM {table} x WHERE x.rkey = r.rkey AND x.pid = ?)"
+                        "(SELECT {agg}(x.{col}) FROM {table} x WHERE x.rkey = r.rkey AND {})",
+                        condition.text
                     ),
-                    vec![SqlValue::Integer(pid)],
+                    condition.args,
                     numeric,
                 )
             }
@@ -635,7 +671,7 @@ fn apply_includes(
     }
     for include in query.revinclude.iter().filter(|i| i.iterate || !iterating) {
         let Some(param) = include.param else { continue };
-        let pid = lookup_param(conn, &include.source_type, &param.code)?.unwrap_or(-1);
+        let rows = param_rows(conn, &include.source_type, param)?;
         for target_type in distinct_types(sources) {
             if include
                 .target_type
@@ -653,8 +689,8 @@ fn apply_includes(
             sql.push(&select);
             sql.push("r.resource_type = ");
             sql.arg(SqlValue::Text(include.source_type.clone()));
-            sql.push(" AND r.rkey IN (SELECT i.rkey FROM idx_reference i WHERE i.pid = ");
-            sql.arg(SqlValue::Integer(pid));
+            sql.push(" AND r.rkey IN (SELECT i.rkey FROM idx_reference i WHERE ");
+            render_param_rows(&mut sql, "i", &rows);
             sql.push(" AND i.target_type = ");
             sql.arg(SqlValue::Text(target_type.clone()));
             sql.push(" AND i.target_id IN (");
@@ -672,9 +708,9 @@ fn include_param_condition(
     include: &Include,
 ) -> Result<(), Error> {
     if let Some(param) = include.param {
-        let pid = lookup_param(conn, &include.source_type, &param.code)?.unwrap_or(-1);
-        sql.push(" AND i.pid = ");
-        sql.arg(SqlValue::Integer(pid));
+        let rows = param_rows(conn, &include.source_type, param)?;
+        sql.push(" AND ");
+        render_param_rows(sql, "i", &rows);
     }
     if let Some(target_type) = &include.target_type {
         sql.push(" AND i.target_type = ");

@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension};
 use search::IndexValue;
 use store::{Error, NewVersion, SearchQuery, StoredResource, VersionInfo, WriteJob, WriteTx};
 
-use crate::read::{self, stored_from_row};
+use crate::read;
 use crate::sql_error;
 
 /// Jobs committed together at most. Bounds the latency a job waits behind its group and the
@@ -202,14 +202,19 @@ impl WriteTx for Tx<'_> {
         let change_seq = self.next_seq;
         self.next_seq += 1;
         let body = version.resource.as_ref().map(fhir::Json::to_json_string);
-        let existing: Option<i64> = self
-            .conn
-            .prepare_cached("SELECT rkey FROM resource WHERE resource_type = ?1 AND id = ?2")
-            .and_then(|mut stmt| {
-                stmt.query_row((&version.resource_type, &version.id), |row| row.get(0))
-                    .optional()
-            })
-            .map_err(sql_error)?;
+        // Version 1 can have no earlier row (ids are never reused after a delete: the
+        // version number keeps counting), which spares imports a lookup per resource.
+        let existing: Option<i64> = if version.version_id == 1 {
+            None
+        } else {
+            self.conn
+                .prepare_cached("SELECT rkey FROM resource WHERE resource_type = ?1 AND id = ?2")
+                .and_then(|mut stmt| {
+                    stmt.query_row((&version.resource_type, &version.id), |row| row.get(0))
+                        .optional()
+                })
+                .map_err(sql_error)?
+        };
         let deleted = i64::from(version.resource.is_none());
         let rkey = match existing {
             Some(rkey) => {
@@ -277,14 +282,17 @@ impl WriteTx for Tx<'_> {
                 resource,
             )?;
         }
-        let sql = format!(
-            "SELECT {} FROM resource r WHERE r.rkey = ?1",
-            read::RESOURCE_COLUMNS
-        );
-        self.conn
-            .prepare_cached(&sql)
-            .and_then(|mut stmt| stmt.query_row([rkey], stored_from_row))
-            .map_err(sql_error)
+        debug_assert!(self.next_seq > change_seq);
+        Ok(StoredResource {
+            resource_type: version.resource_type,
+            id: version.id,
+            version_id: version.version_id,
+            last_updated: version.last_updated,
+            last_updated_ms: version.last_updated_ms,
+            deleted: deleted != 0,
+            change_seq,
+            body: body.unwrap_or_default(),
+        })
     }
 }
 

@@ -183,14 +183,11 @@ impl Zone {
             Zone::Sonora => -7,
             Zone::Sureste => -5,
             Zone::Chihuahua => {
+                // UTC−7 with summer time until the 2022 reform; UTC−6 all year since 2022-10-30.
                 let (y, _, _) = civil_from_days(day);
-                if y > MEXICAN_DST_LAST_YEAR || day >= sunday(MEXICAN_DST_LAST_YEAR, 10, 0) {
-                    -6
-                } else if mexican_dst(day) {
-                    -6
-                } else {
-                    -7
-                }
+                let reformed =
+                    y > MEXICAN_DST_LAST_YEAR || day >= sunday(MEXICAN_DST_LAST_YEAR, 10, 0);
+                if reformed || mexican_dst(day) { -6 } else { -7 }
             }
             Zone::Noroeste => {
                 if us_dst(day) {

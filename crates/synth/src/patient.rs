@@ -1292,8 +1292,11 @@ fn plan_doses(ctx: &Context<'_>, rng: &mut Rng, p: &Person) -> Vec<Dose> {
         VaccineAdherence::Low => 150,
     };
     let childhood = p.birth >= add_months(end, -12 * 16);
+    // Doses before the window are transcribed from the Cartilla Nacional de Salud; only the childhood
+    // schedule is transcribed (adults rarely bring a record of their past campaigns).
+    const TRANSCRIBED: [&str; 3] = ["Esquema básico", "Esquema escolar", "Refuerzo adolescente"];
     let mut push = |day: Day, vaccine: Vaccine, number: u32, series: &'static str| {
-        if day >= p.birth && day < end {
+        if day >= p.birth && day < end && (day >= start || TRANSCRIBED.contains(&series)) {
             doses.push(Dose {
                 day,
                 vaccine,
@@ -1360,7 +1363,7 @@ fn plan_doses(ctx: &Context<'_>, rng: &mut Rng, p: &Person) -> Vec<Dose> {
     let (start_year, _, _) = civil_from_days(start);
     let (end_year, _, _) = civil_from_days(end);
     let mut first_season = true;
-    for y in (start_year - 1)..=end_year {
+    for y in start_year..=end_year {
         let season_start = days_from_civil(y, 10, 15);
         let months = age_months(p.birth, season_start + 30);
         let age = p.age_at(season_start);
@@ -1618,6 +1621,9 @@ struct RecordState {
     last_year_seen: i32,
     reports: Vec<(&'static str, Day, usize)>,
 }
+
+/// A reference range: optional low and high limits.
+type Range = (Option<f64>, Option<f64>);
 
 /// Values of one visit's vital signs.
 struct Vitals {
@@ -2073,7 +2079,7 @@ impl Writer<'_, '_, '_> {
         at: DateTime,
         issued: Option<DateTime>,
         performer: Ref,
-        range: Option<(Option<f64>, Option<f64>)>,
+        range: Option<Range>,
     ) -> Result<Id, Error> {
         let id = Id::random(self.rng);
         let value_quantity = value.map(|v| Quantity::ucum(v, code.unit, code.ucum));
@@ -2262,6 +2268,10 @@ impl Writer<'_, '_, '_> {
         Ok(vitals)
     }
 
+    #[expect(
+        clippy::too_many_arguments,
+        reason = "a Condition has this many independent parts"
+    )]
     fn condition(
         &mut self,
         dx: Dx,
@@ -2331,7 +2341,7 @@ impl Writer<'_, '_, '_> {
             Coding::new(sys::SNOMED, rx.med.route.0, rx.med.route.1),
             rx.med.route.1,
         );
-        let (period, unit) = if rx.every_hours % 24 == 0 {
+        let (period, unit) = if rx.every_hours.is_multiple_of(24) {
             (Num::int(i64::from(rx.every_hours / 24)), "d")
         } else {
             (Num::int(i64::from(rx.every_hours)), "h")
@@ -2413,7 +2423,7 @@ impl Writer<'_, '_, '_> {
             }
             let mut results = Vec::new();
             let rng = &mut *self.rng;
-            let mut values: Vec<(Loinc, Num, (Option<f64>, Option<f64>))> = Vec::new();
+            let mut values: Vec<(Loinc, Num, Range)> = Vec::new();
             match flag {
                 LAB_HBA1C => {
                     let a1c = rng.normal(p.hba1c_mean, if diabetic { 0.6 } else { 0.2 }, 4.0, 15.0);
@@ -3112,7 +3122,7 @@ impl Writer<'_, '_, '_> {
                 lot_number: &lot,
                 route: CC::coded_text(
                     Coding::new(sys::ROUTE_V3, d.vaccine.route.0, d.vaccine.route.1),
-                    d.vaccine.route.1,
+                    d.vaccine.route.2,
                 ),
                 dose_quantity: Quantity::ucum(
                     Num {

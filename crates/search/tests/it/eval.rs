@@ -90,10 +90,17 @@ pub fn row_matches(row: &IndexValue, predicate: &Predicate) -> bool {
 /// Whether a resource with these index rows satisfies a (non-chained) clause.
 pub fn clause_matches(entries: &[IndexEntry], clause: &Clause) -> bool {
     assert!(clause.chain.is_none(), "the test evaluator does not join");
+    let (codes, target) = clause.param.index_codes();
     let rows: Vec<&IndexValue> = entries
         .iter()
-        .filter(|e| e.param == clause.param.code)
+        .filter(|e| codes.contains(&e.param))
         .map(|e| &e.value)
+        .filter(|value| match (target, value) {
+            (Some(target), IndexValue::Reference { target_type, .. }) => {
+                target_type.as_deref() == Some(target)
+            }
+            _ => true,
+        })
         .collect();
     if let Some(missing) = clause.missing {
         return rows.is_empty() == missing;

@@ -5,11 +5,22 @@ use search::{IndexValue, extract, patient_compartment};
 
 use crate::fixtures::{AGUSTIN, all_bundles, bundle, first_of, ndjson};
 
+/// The rows that hold parameter `code`'s values: its own, or those of the parameters it is
+/// stored as (e.g. `patient` → `subject` rows pointing at a Patient).
 fn rows(resource: &Json, code: &str) -> Vec<IndexValue> {
+    let rtype = resource.get("resourceType").and_then(Json::as_str).unwrap();
+    let param = search::registry().param(rtype, code).unwrap();
+    let (codes, target) = param.index_codes();
     extract(resource)
         .into_iter()
-        .filter(|e| e.param == code)
+        .filter(|e| codes.contains(&e.param))
         .map(|e| e.value)
+        .filter(|value| match (target, value) {
+            (Some(target), IndexValue::Reference { target_type, .. }) => {
+                target_type.as_deref() == Some(target)
+            }
+            _ => true,
+        })
         .collect()
 }
 
@@ -347,7 +358,7 @@ fn synthea_immunization() {
 }
 
 #[test]
-fn codeable_concept_text_that_differs_from_displays_gets_its_own_row() {
+fn codeable_concept_text_joins_each_coding_row() {
     let condition = parse_str(
         r#"{"resourceType":"Condition","code":{"coding":[
             {"system":"http://snomed.info/sct","code":"44054006","display":"Diabetes mellitus type 2"},
@@ -361,7 +372,7 @@ fn codeable_concept_text_that_differs_from_displays_gets_its_own_row() {
             tok(
                 Some("http://snomed.info/sct"),
                 "44054006",
-                Some("diabetes mellitus type 2")
+                Some("diabetes mellitus type 2 diabetes tipo 2")
             ),
             tok(
                 Some("http://hl7.org/fhir/sid/icd-10"),

@@ -171,3 +171,33 @@ fn a_malformed_table_is_an_error_not_a_panic() {
     let reg = Registry::from_json(ok).unwrap();
     assert_eq!(reg.param("X", "a").unwrap().kind, ParamKind::Token);
 }
+
+#[test]
+fn duplicate_parameters_are_stored_as_their_originals() {
+    let registry = search::registry();
+    let patient = registry.param("Observation", "patient").unwrap();
+    assert_eq!(patient.index_codes(), (vec!["subject"], Some("Patient")));
+    let combo = registry.param("Observation", "combo-code").unwrap();
+    let (mut codes, target) = combo.index_codes();
+    codes.sort_unstable();
+    assert_eq!((codes, target), (vec!["code", "component-code"], None));
+    // Parameters with rows of their own are not aliases.
+    for (rtype, code) in [
+        ("Observation", "subject"),
+        ("Observation", "code"),
+        ("Patient", "name"),
+        ("Patient", "family"),
+    ] {
+        assert!(
+            registry.param(rtype, code).unwrap().stored_as.is_none(),
+            "{rtype}.{code}"
+        );
+    }
+    let n_aliases: usize = registry
+        .resource_types()
+        .iter()
+        .flat_map(|rtype| registry.params(rtype))
+        .filter(|p| p.stored_as.is_some())
+        .count();
+    assert!(n_aliases > 50, "{n_aliases}");
+}

@@ -518,24 +518,24 @@ pub(crate) struct Vaccine {
     pub(crate) cvx_display: &'static str,
     /// Name used in the Cartilla Nacional de Salud.
     pub(crate) text: &'static str,
-    /// v3 RouteOfAdministration code and display.
-    pub(crate) route: (&'static str, &'static str),
+    /// v3 RouteOfAdministration code, its display, and the Spanish text.
+    pub(crate) route: (&'static str, &'static str, &'static str),
     /// Dose volume in tenths of a millilitre (BCG is 0.1 mL, most others 0.5 mL).
     pub(crate) dose_ml_tenths: i64,
     /// Lot-number prefix, as printed by the usual supplier (for realism only).
     pub(crate) lot_prefix: &'static str,
 }
 
-const IM: (&str, &str) = ("IM", "Injection, intramuscular");
-const SC: (&str, &str) = ("SQ", "Injection, subcutaneous");
-const ID: (&str, &str) = ("IDINJ", "Injection, intradermal");
-const PO: (&str, &str) = ("PO", "Swallow, oral");
+const IM: (&str, &str, &str) = ("IM", "Injection, intramuscular", "Intramuscular");
+const SC: (&str, &str, &str) = ("SQ", "Injection, subcutaneous", "Subcutánea");
+const ID: (&str, &str, &str) = ("IDINJ", "Injection, intradermal", "Intradérmica");
+const PO: (&str, &str, &str) = ("PO", "Swallow, oral", "Oral");
 
 const fn vac(
     cvx: &'static str,
     cvx_display: &'static str,
     text: &'static str,
-    route: (&'static str, &'static str),
+    route: (&'static str, &'static str, &'static str),
     dose_ml_tenths: i64,
     lot_prefix: &'static str,
 ) -> Vaccine {

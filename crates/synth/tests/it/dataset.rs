@@ -11,7 +11,6 @@ use serde_json::Value;
 pub const PATIENTS: u64 = 2_000;
 
 pub struct Dataset {
-    pub dir: PathBuf,
     pub summary: synth::Summary,
     /// Resources per type, in file order.
     pub by_type: BTreeMap<String, Vec<Value>>,
@@ -21,13 +20,20 @@ pub struct Dataset {
 }
 
 pub fn args(patients: u64, seed: u64) -> synth::GenerateArgs {
-    synth::GenerateArgs { patients, seed, ..synth::GenerateArgs::default() }
+    synth::GenerateArgs {
+        patients,
+        seed,
+        ..synth::GenerateArgs::default()
+    }
 }
 
 pub fn read_dir(dir: &Path) -> (BTreeMap<String, Vec<Value>>, BTreeMap<String, Vec<u8>>) {
     let mut by_type: BTreeMap<String, Vec<Value>> = BTreeMap::new();
     let mut raw = BTreeMap::new();
-    let mut names: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut names: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     names.sort();
     for path in names {
         let bytes = std::fs::read(&path).unwrap();
@@ -49,7 +55,12 @@ pub fn dataset() -> &'static Dataset {
         let dir = tmp.path().to_path_buf();
         let summary = synth::generate_to_dir(&args(PATIENTS, 1), &dir, &|_| {}).unwrap();
         let (by_type, raw) = read_dir(&dir);
-        Dataset { dir, summary, by_type, raw, _tmp: tmp }
+        Dataset {
+            summary,
+            by_type,
+            raw,
+            _tmp: tmp,
+        }
     })
 }
 
