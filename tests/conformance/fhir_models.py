@@ -49,6 +49,23 @@ from fhir.resources import construct_fhir_element  # noqa: E402
 assert fhir.resources.__fhir_version__ == "4.0.1", fhir.resources.__fhir_version__
 
 
+# Required bindings the models do not enforce (they type codes as plain strings), checked here
+# for the resources the server itself composes (R4 value sets issue-severity, issue-type,
+# bundle-type, search-entry-mode, http-verb).
+ISSUE_SEVERITY = {"fatal", "error", "warning", "information"}
+ISSUE_TYPE = set(
+    "invalid structure required value invariant security login unknown expired forbidden suppressed "
+    "processing not-supported duplicate multiple-matches not-found deleted too-long code-invalid "
+    "extension too-costly business-rule conflict transient lock-error no-store exception timeout "
+    "incomplete throttled informational".split()
+)
+BUNDLE_TYPE = set(
+    "document message transaction transaction-response batch batch-response history searchset collection".split()
+)
+SEARCH_MODE = {"match", "include", "outcome"}
+HTTP_VERB = {"GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"}
+
+
 class InvalidFhir(AssertionError):
     """The server returned JSON that the R4 models reject."""
 
@@ -70,7 +87,17 @@ def validate(resource, expected_type=None):
         raise InvalidFhir(
             f"fhir.resources rejects the server's {resource_type}: {err}\n{str(resource)[:1500]}"
         ) from err
+    if resource_type == "OperationOutcome":
+        for issue in resource["issue"]:
+            _check_code(issue["severity"], ISSUE_SEVERITY, "OperationOutcome.issue.severity", resource)
+            _check_code(issue["code"], ISSUE_TYPE, "OperationOutcome.issue.code", resource)
     if resource_type == "Bundle":
+        _check_code(resource["type"], BUNDLE_TYPE, "Bundle.type", resource)
+        for entry in resource.get("entry", []) or []:
+            if "search" in entry and "mode" in entry["search"]:
+                _check_code(entry["search"]["mode"], SEARCH_MODE, "Bundle.entry.search.mode", resource)
+            if "request" in entry:
+                _check_code(entry["request"]["method"], HTTP_VERB, "Bundle.entry.request.method", resource)
         # Belt and braces: validate each entry on its own, so a failure names the entry.
         for entry in resource.get("entry", []) or []:
             for key in ("resource",):
@@ -80,3 +107,8 @@ def validate(resource, expected_type=None):
             if "outcome" in response:
                 validate(response["outcome"], "OperationOutcome")
     return model
+
+
+def _check_code(value, allowed, path, resource):
+    if value not in allowed:
+        raise InvalidFhir(f"{path} = {value!r} is not in its required value set: {str(resource)[:500]}")

@@ -1,24 +1,622 @@
-//! The Mexican profile on top of R4 (issue 3 fills this in): rules checked on every write of
-//! a resource, after R4 structural validation.
+//! The Mexican profile on top of R4: rules checked on every write of a resource, after R4
+//! structural validation (create, update, transaction entries and import all pass here).
+//!
+//! Two layers, because some rules need only the resource and others need the store:
+//!
+//! * [`check`] — pure rules on the resource itself: CURP format on Patient and Practitioner
+//!   (every problem by position, in Spanish and English), CURP vs `birthDate`/`gender`
+//!   (rejections: one of the two is wrong and the record cannot tell which), CURP vs names and
+//!   birth state (warnings: transliteration and particles make names fuzzy, and RENAPO's registry
+//!   may differ from its own rules), cédula profesional, CLUES on Organization/Location.
+//!   Errors become 422.
+//! * [`check_in_tx`] — rules that need the store, run inside the write transaction so they are
+//!   atomic with the write: two active patients may not share a CURP (409 naming the existing
+//!   one), the CURP placeholder becomes the "CURP pendiente" flag, a patient created without
+//!   CURP gets a node-local folio, old CURPs and folios survive updates, and every create or
+//!   demographic change is matched against the index: probable duplicates become review
+//!   `Task`s (see [`crate::mpi`]).
+//!
+//! Decisions worth knowing:
+//! * Only identifiers whose `use` is not `old` are "the" CURP; `old` CURPs are history (a civil
+//!   registry correction issues a new CURP) and are neither validated nor unique.
+//! * `XXXX999999XXXXXX99` never identifies anyone: on a Patient it is removed and replaced by the
+//!   `curp-pendiente` extension (with a warning); on a Practitioner it is rejected.
+//! * The folio is given only on a server-assigned create (`POST`), never on `PUT` (an import or a
+//!   sync carries its own identifiers, and re-importing must stay idempotent).
 
-use fhir::{Issue, Json};
+use fhir::{Issue, IssueCode, Json};
+use mexico::systems;
 use store::WriteTx;
 
 use crate::Error;
+use crate::interactions::WriteContext;
 
-/// Rules that need only the resource itself (CURP format, CURP vs birthDate/gender, CLUES,
-/// cédula…). Errors make the write fail with 422; warnings are returned to the client.
-pub(crate) fn check(_resource_type: &str, _resource: &Json) -> Vec<Issue> {
-    Vec::new()
+/// Rules that need only the resource itself. Errors make the write fail with 422; warnings
+/// are returned to the client.
+pub(crate) fn check(resource_type: &str, resource: &Json) -> Vec<Issue> {
+    match resource_type {
+        "Patient" => check_person(resource, "Patient"),
+        "Practitioner" => {
+            let mut issues = check_person(resource, "Practitioner");
+            issues.extend(check_cedulas(resource));
+            issues
+        }
+        "Organization" | "Location" => check_clues(resource, resource_type),
+        _ => Vec::new(),
+    }
 }
 
-/// Rules that need the store, run inside the write transaction (e.g. two active patients may
-/// not share a CURP). `id` is the id the resource will have.
+/// Rules that need the store, run inside the write transaction. `id` is the id the resource
+/// will have; `creating` is true for a server-assigned create (POST, transaction POST).
+/// May change the resource (folio, flags, kept identifiers) before it is stored.
 pub(crate) fn check_in_tx(
-    _tx: &mut dyn WriteTx,
-    _resource_type: &str,
-    _resource: &Json,
-    _id: &str,
+    tx: &mut dyn WriteTx,
+    context: &WriteContext,
+    resource_type: &str,
+    resource: &mut Json,
+    id: &str,
+    creating: bool,
 ) -> Result<Vec<Issue>, Error> {
-    Ok(Vec::new())
+    if resource_type != "Patient" {
+        return Ok(Vec::new());
+    }
+    let previous = if creating {
+        None
+    } else {
+        match tx.read("Patient", id).map_err(Error::from)? {
+            Some(stored) if !stored.deleted => fhir::json::parse_str(&stored.body).ok(),
+            _ => None,
+        }
+    };
+    let mut warnings = Vec::new();
+    replace_placeholder(resource, &mut warnings);
+    if let Some(previous) = &previous {
+        keep_history(previous, resource);
+    }
+    let curp = active_curp(resource).map(|(_, value)| value.to_string());
+    match &curp {
+        Some(_) => remove_extension(resource, systems::EXT_CURP_PENDING),
+        None if creating => give_folio(resource),
+        None => {}
+    }
+    if let Some(curp) = &curp {
+        if is_active(resource) {
+            check_unique_curp(tx, resource, id, curp)?;
+        }
+    }
+    if is_active(resource) {
+        warnings.extend(crate::mpi::review_duplicates(
+            tx,
+            context,
+            id,
+            resource,
+            previous.as_ref(),
+        )?);
+    }
+    Ok(warnings)
 }
+
+// ---------------------------------------------------------------------------------------------
+// Pure rules
+// ---------------------------------------------------------------------------------------------
+
+fn identifiers(resource: &Json) -> &[Json] {
+    resource.get("identifier").map_or(&[], Json::as_list)
+}
+
+fn str_member<'a>(value: &'a Json, key: &str) -> Option<&'a str> {
+    value.get(key).and_then(Json::as_str)
+}
+
+fn is_old(identifier: &Json) -> bool {
+    str_member(identifier, "use") == Some("old")
+}
+
+/// `active` absent counts as active (R4: "assumed to be active unless stated otherwise").
+pub(crate) fn is_active(resource: &Json) -> bool {
+    resource
+        .get("active")
+        .and_then(Json::as_bool)
+        .unwrap_or(true)
+}
+
+/// The current CURP of a Patient or Practitioner (first non-`old` CURP identifier that is
+/// not the placeholder), with its index in `identifier`.
+pub(crate) fn active_curp(resource: &Json) -> Option<(usize, &str)> {
+    identifiers(resource)
+        .iter()
+        .enumerate()
+        .filter(|(_, identifier)| str_member(identifier, "system") == Some(systems::CURP))
+        .filter(|(_, identifier)| !is_old(identifier))
+        .filter_map(|(idx, identifier)| str_member(identifier, "value").map(|v| (idx, v)))
+        .find(|(_, value)| *value != mexico::curp::PLACEHOLDER)
+}
+
+/// CURP format on every current CURP identifier, agreement with birth date and sex (errors) and
+/// with names and birth state (warnings).
+fn check_person(resource: &Json, resource_type: &str) -> Vec<Issue> {
+    let mut issues = Vec::new();
+    let mut valid: Option<(usize, mexico::curp::Curp)> = None;
+    for (idx, identifier) in identifiers(resource).iter().enumerate() {
+        if str_member(identifier, "system") != Some(systems::CURP) || is_old(identifier) {
+            continue;
+        }
+        let Some(value) = str_member(identifier, "value") else {
+            continue;
+        };
+        let at = format!("{resource_type}.identifier[{idx}].value");
+        if value == mexico::curp::PLACEHOLDER {
+            if resource_type == "Patient" {
+                issues.push(
+                    Issue::warning(
+                        IssueCode::Value,
+                        "XXXX999999XXXXXX99 es la CURP genérica y no identifica a nadie: se registra \
+                         al paciente sin CURP y marcado como «CURP pendiente».",
+                        "XXXX999999XXXXXX99 is the generic CURP and identifies nobody: the patient is \
+                         recorded without CURP and flagged 'CURP pending'.",
+                    )
+                    .at(at),
+                );
+            } else {
+                let error = mexico::curp::CurpError::Placeholder;
+                issues.push(
+                    Issue::error(IssueCode::Value, error.message_es(), error.message_en()).at(at),
+                );
+            }
+            continue;
+        }
+        let errors = mexico::curp::validate_all(value);
+        if !errors.is_empty() {
+            for error in errors {
+                issues.push(
+                    Issue::error(
+                        IssueCode::Value,
+                        format!("CURP {value}: {}", error.message_es()),
+                        format!("CURP {value}: {}", error.message_en()),
+                    )
+                    .at(at.clone()),
+                );
+            }
+            continue;
+        }
+        match (&valid, mexico::curp::validate(value)) {
+            (None, Ok(curp)) => valid = Some((idx, curp)),
+            (Some((_, first)), Ok(curp)) if *first != curp => issues.push(
+                Issue::error(
+                    IssueCode::BusinessRule,
+                    format!(
+                        "Hay dos CURP vigentes distintas ({first} y {curp}); una persona tiene una sola \
+                         CURP. Marque la anterior con use = \"old\"."
+                    ),
+                    format!(
+                        "There are two different current CURPs ({first} and {curp}); a person has one \
+                         CURP. Mark the previous one with use = \"old\"."
+                    ),
+                )
+                .at(at),
+            ),
+            _ => {}
+        }
+    }
+    if let Some((idx, curp)) = &valid {
+        issues.extend(curp_agreement(resource, resource_type, *idx, curp));
+    }
+    if resource_type == "Patient" {
+        issues.extend(check_birth_state_code(resource));
+    }
+    issues
+}
+
+/// Birth date and sex must agree with the CURP; names and birth state should.
+fn curp_agreement(
+    resource: &Json,
+    resource_type: &str,
+    idx: usize,
+    curp: &mexico::curp::Curp,
+) -> Vec<Issue> {
+    let mut issues = Vec::new();
+    let (year, month, day) = curp.birth_date();
+    if let Some(birth_date) = str_member(resource, "birthDate") {
+        let parts: Vec<Option<u32>> = birth_date
+            .get(..10.min(birth_date.len()))
+            .unwrap_or("")
+            .split('-')
+            .map(|p| p.parse::<u32>().ok())
+            .collect();
+        let expected = [Some(year as u32), Some(month), Some(day)];
+        let disagrees = parts.iter().zip(expected).any(|(found, expected)| *found != expected);
+        if disagrees {
+            let curp_date = format!("{year:04}-{month:02}-{day:02}");
+            issues.push(
+                Issue::error(
+                    IssueCode::BusinessRule,
+                    format!(
+                        "La fecha de nacimiento {birth_date} no coincide con la de la CURP {curp} \
+                         (posiciones 5-10 y 17: {curp_date}); corrija la que esté mal."
+                    ),
+                    format!(
+                        "Birth date {birth_date} disagrees with CURP {curp} (positions 5-10 and 17: \
+                         {curp_date}); correct whichever is wrong."
+                    ),
+                )
+                .at(format!("{resource_type}.birthDate")),
+            );
+        }
+    }
+    if let Some(gender) = str_member(resource, "gender") {
+        let expected = match curp.sex() {
+            mexico::curp::CurpSex::Hombre => "male",
+            mexico::curp::CurpSex::Mujer => "female",
+            mexico::curp::CurpSex::NoBinario => "other",
+        };
+        if gender != "unknown" && gender != expected {
+            let letter = curp.sex().as_char();
+            issues.push(
+                Issue::error(
+                    IssueCode::BusinessRule,
+                    format!(
+                        "El sexo registrado ({gender}) no coincide con la posición 11 de la CURP {curp} \
+                         ({letter}, que corresponde a «{expected}»); corrija el que esté mal."
+                    ),
+                    format!(
+                        "The recorded gender ({gender}) disagrees with position 11 of CURP {curp} \
+                         ({letter}, meaning '{expected}'); correct whichever is wrong."
+                    ),
+                )
+                .at(format!("{resource_type}.gender")),
+            );
+        }
+    }
+    issues.extend(name_agreement(resource, resource_type, idx, curp));
+    if resource_type == "Patient" {
+        if let Some((ext_idx, state)) = birth_state(resource) {
+            if mexico::states::by_curp_code(state).is_some() && state != curp.birth_state() {
+                issues.push(
+                    Issue::warning(
+                        IssueCode::BusinessRule,
+                        format!(
+                            "La entidad de nacimiento registrada ({state}) no coincide con la de la CURP \
+                             {curp} (posiciones 12-13: {}).",
+                            curp.birth_state()
+                        ),
+                        format!(
+                            "The recorded birth state ({state}) disagrees with CURP {curp} (positions \
+                             12-13: {}).",
+                            curp.birth_state()
+                        ),
+                    )
+                    .at(format!("Patient.extension[{ext_idx}]")),
+                );
+            }
+        }
+    }
+    issues
+}
+
+/// Warns when positions 1–4 and 14–16 disagree with what the recorded names give.
+fn name_agreement(
+    resource: &Json,
+    resource_type: &str,
+    curp_idx: usize,
+    curp: &mexico::curp::Curp,
+) -> Option<Issue> {
+    let value = crate::mpi::to_value(resource);
+    let record = mpi::PersonRecord::from_patient_json("", &value);
+    if record.first_surname.trim().is_empty() || record.given_names.trim().is_empty() {
+        return None;
+    }
+    let disagreements = mexico::curp::name_agreement(
+        curp,
+        &record.given_names,
+        &record.first_surname,
+        record.second_surname.as_deref(),
+    );
+    if disagreements.is_empty() {
+        return None;
+    }
+    let es: Vec<String> = disagreements.iter().map(|d| d.message_es()).collect();
+    let en: Vec<String> = disagreements.iter().map(|d| d.message_en()).collect();
+    let at = match picked_name_index(resource) {
+        Some(idx) => format!("{resource_type}.name[{idx}]"),
+        None => format!("{resource_type}.identifier[{curp_idx}].value"),
+    };
+    Some(
+        Issue::warning(
+            IssueCode::BusinessRule,
+            format!(
+                "La CURP {curp} no corresponde al nombre capturado (se guarda de todos modos; \
+                 verifique ortografía y apellidos): {}",
+                es.join(" ")
+            ),
+            format!(
+                "CURP {curp} does not correspond to the recorded name (saved anyway; check spelling \
+                 and surnames): {}",
+                en.join("; ")
+            ),
+        )
+        .at(at),
+    )
+}
+
+/// The name the matcher reads (official, else usual, else the first not `old`).
+fn picked_name_index(resource: &Json) -> Option<usize> {
+    let names = resource.get("name").map_or(&[][..], Json::as_list);
+    let by_use = |wanted: &str| names.iter().position(|n| str_member(n, "use") == Some(wanted));
+    by_use("official")
+        .or_else(|| by_use("usual"))
+        .or_else(|| names.iter().position(|n| !is_old(n)))
+        .or(if names.is_empty() { None } else { Some(0) })
+}
+
+/// The `entidad-nacimiento` extension's code and its index.
+fn birth_state(resource: &Json) -> Option<(usize, &str)> {
+    resource
+        .get("extension")
+        .map_or(&[][..], Json::as_list)
+        .iter()
+        .enumerate()
+        .filter(|(_, ext)| str_member(ext, "url") == Some(systems::EXT_BIRTH_STATE))
+        .find_map(|(idx, ext)| {
+            str_member(ext, "valueString")
+                .or_else(|| str_member(ext, "valueCode"))
+                .map(|v| (idx, v))
+        })
+}
+
+fn check_birth_state_code(resource: &Json) -> Option<Issue> {
+    let (idx, state) = birth_state(resource)?;
+    if mexico::states::by_curp_code(state).is_some() {
+        return None;
+    }
+    Some(
+        Issue::error(
+            IssueCode::CodeInvalid,
+            format!(
+                "«{state}» no es una clave de entidad de nacimiento de RENAPO (por ejemplo DF, JC, o NE \
+                 para nacidos en el extranjero)."
+            ),
+            format!(
+                "'{state}' is not a RENAPO birth-state code (e.g. DF, JC, or NE for born abroad)."
+            ),
+        )
+        .at(format!("Patient.extension[{idx}]")),
+    )
+}
+
+fn check_cedulas(resource: &Json) -> Vec<Issue> {
+    identifiers(resource)
+        .iter()
+        .enumerate()
+        .filter(|(_, identifier)| str_member(identifier, "system") == Some(systems::CEDULA))
+        .filter(|(_, identifier)| !is_old(identifier))
+        .filter_map(|(idx, identifier)| {
+            let value = str_member(identifier, "value")?;
+            let error = mexico::cedula::validate_cedula(value).err()?;
+            Some(
+                Issue::error(
+                    IssueCode::Value,
+                    format!("Cédula profesional {value}: {}", error.message_es()),
+                    format!("Professional licence {value}: {}", error.message_en()),
+                )
+                .at(format!("Practitioner.identifier[{idx}].value")),
+            )
+        })
+        .collect()
+}
+
+/// CLUES format. An unknown institution code is only a warning: the institution catalog is
+/// partial (see `mexico::clues::INSTITUTIONS`), while a wrong shape or state is certainly wrong.
+fn check_clues(resource: &Json, resource_type: &str) -> Vec<Issue> {
+    identifiers(resource)
+        .iter()
+        .enumerate()
+        .filter(|(_, identifier)| str_member(identifier, "system") == Some(systems::CLUES))
+        .filter(|(_, identifier)| !is_old(identifier))
+        .filter_map(|(idx, identifier)| {
+            let value = str_member(identifier, "value")?;
+            let error = mexico::clues::validate_clues(value).err()?;
+            let es = format!("CLUES {value}: {}", error.message_es());
+            let en = format!("CLUES {value}: {}", error.message_en());
+            let issue = match error {
+                mexico::clues::CluesError::UnknownInstitution { .. } => {
+                    Issue::warning(IssueCode::CodeInvalid, es, en)
+                }
+                _ => Issue::error(IssueCode::Value, es, en),
+            };
+            Some(issue.at(format!("{resource_type}.identifier[{idx}].value")))
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Rules that change the resource or need the store
+// ---------------------------------------------------------------------------------------------
+
+fn object_mut(resource: &mut Json) -> Option<&mut fhir::Object> {
+    resource.as_object_mut()
+}
+
+/// The identifier array, created if absent (an `identifier` that is not an array is left alone:
+/// structural validation has already rejected it).
+fn identifiers_mut(resource: &mut Json) -> Option<&mut Vec<Json>> {
+    let object = object_mut(resource)?;
+    if !object.contains_key("identifier") {
+        object.insert("identifier", Json::Array(Vec::new()));
+    }
+    match object.get_mut("identifier") {
+        Some(Json::Array(items)) => Some(items),
+        _ => None,
+    }
+}
+
+fn has_extension(resource: &Json, url: &str) -> bool {
+    resource
+        .get("extension")
+        .map_or(&[][..], Json::as_list)
+        .iter()
+        .any(|ext| str_member(ext, "url") == Some(url))
+}
+
+fn remove_extension(resource: &mut Json, url: &str) {
+    let Some(object) = object_mut(resource) else {
+        return;
+    };
+    let now_empty = match object.get_mut("extension") {
+        Some(Json::Array(items)) => {
+            items.retain(|ext| str_member(ext, "url") != Some(url));
+            items.is_empty()
+        }
+        _ => false,
+    };
+    if now_empty {
+        object.remove("extension");
+    }
+}
+
+fn add_pending_flag(resource: &mut Json) {
+    if has_extension(resource, systems::EXT_CURP_PENDING) {
+        return;
+    }
+    let Some(object) = object_mut(resource) else {
+        return;
+    };
+    let flag = Json::object([
+        ("url", Json::str(systems::EXT_CURP_PENDING)),
+        ("valueBoolean", Json::Bool(true)),
+    ]);
+    match object.get_mut("extension") {
+        Some(Json::Array(items)) => items.push(flag),
+        _ => object.insert_at(1, "extension", Json::Array(vec![flag])),
+    }
+}
+
+/// The placeholder CURP is dropped and the patient flagged "CURP pendiente" instead.
+fn replace_placeholder(resource: &mut Json, warnings: &mut Vec<Issue>) {
+    let had = identifiers(resource).iter().any(|identifier| {
+        str_member(identifier, "system") == Some(systems::CURP)
+            && str_member(identifier, "value") == Some(mexico::curp::PLACEHOLDER)
+    });
+    if !had {
+        return;
+    }
+    if let Some(items) = identifiers_mut(resource) {
+        items.retain(|identifier| {
+            !(str_member(identifier, "system") == Some(systems::CURP)
+                && str_member(identifier, "value") == Some(mexico::curp::PLACEHOLDER))
+        });
+        if items.is_empty() {
+            if let Some(object) = object_mut(resource) {
+                object.remove("identifier");
+            }
+        }
+    }
+    add_pending_flag(resource);
+    // The warning itself was produced by `check`; nothing more to say here.
+    let _ = warnings;
+}
+
+/// A server-assigned create without CURP: a node-local folio and the "CURP pendiente" flag.
+fn give_folio(resource: &mut Json) {
+    let has_folio = identifiers(resource)
+        .iter()
+        .any(|identifier| str_member(identifier, "system") == Some(systems::FOLIO));
+    if !has_folio {
+        let folio = Json::object([
+            ("use", Json::str("usual")),
+            ("system", Json::str(systems::FOLIO)),
+            ("value", Json::str(uuid::Uuid::new_v4().to_string())),
+        ]);
+        if let Some(items) = identifiers_mut(resource) {
+            items.push(folio);
+        }
+    }
+    add_pending_flag(resource);
+}
+
+/// On update: the previous current CURP, when replaced or removed, stays as an `old`
+/// identifier; previous `old` CURPs and folios are carried over when the client left them out.
+fn keep_history(previous: &Json, resource: &mut Json) {
+    let new_curp = active_curp(resource).map(|(_, v)| v.to_string());
+    let present = |resource: &Json, system: &str, value: &str| {
+        identifiers(resource).iter().any(|identifier| {
+            str_member(identifier, "system") == Some(system)
+                && str_member(identifier, "value") == Some(value)
+        })
+    };
+    let mut keep: Vec<Json> = Vec::new();
+    if let Some((_, old)) = active_curp(previous) {
+        if new_curp.as_deref() != Some(old) && !present(resource, systems::CURP, old) {
+            keep.push(Json::object([
+                ("use", Json::str("old")),
+                ("system", Json::str(systems::CURP)),
+                ("value", Json::str(old)),
+            ]));
+        }
+    }
+    for identifier in identifiers(previous) {
+        let system = str_member(identifier, "system");
+        let keepable = (system == Some(systems::CURP) && is_old(identifier))
+            || system == Some(systems::FOLIO);
+        let Some(value) = str_member(identifier, "value") else {
+            continue;
+        };
+        if keepable && !present(resource, system.unwrap_or(""), value) {
+            keep.push(identifier.clone());
+        }
+    }
+    if keep.is_empty() {
+        return;
+    }
+    if let Some(items) = identifiers_mut(resource) {
+        items.extend(keep);
+    }
+}
+
+/// Two active patients may not share a current CURP: 409 naming the existing patient.
+fn check_unique_curp(
+    tx: &mut dyn WriteTx,
+    resource: &Json,
+    id: &str,
+    curp: &str,
+) -> Result<(), Error> {
+    let value = format!("{}|{}", systems::CURP, crate::mpi::escape_search_value(curp));
+    let (query, _) = search::parse(
+        "Patient",
+        &[("identifier".to_string(), value)],
+        search::Handling::Strict,
+        0,
+    )
+    .map_err(Error::BadRequest)?;
+    for other_id in tx.search_ids(&query, 20).map_err(Error::from)? {
+        if other_id == id {
+            continue;
+        }
+        let Some(stored) = tx.read("Patient", &other_id).map_err(Error::from)? else {
+            continue;
+        };
+        let Ok(other) = fhir::json::parse_str(&stored.body) else {
+            continue;
+        };
+        if is_active(&other) && active_curp(&other).is_some_and(|(_, v)| v == curp) {
+            let idx = active_curp(resource).map_or(0, |(idx, _)| idx);
+            return Err(Error::Conflict(vec![
+                Issue::error(
+                    IssueCode::Duplicate,
+                    format!(
+                        "Ya existe Patient/{other_id} activo con la CURP {curp}; dos pacientes activos \
+                         no pueden compartir CURP. Use ese expediente (o If-None-Exist) o corrija la CURP."
+                    ),
+                    format!(
+                        "Patient/{other_id} already exists, active, with CURP {curp}; two active patients \
+                         cannot share a CURP. Use that record (or If-None-Exist) or correct the CURP."
+                    ),
+                )
+                .at(format!("Patient.identifier[{idx}].value")),
+            ]));
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests;

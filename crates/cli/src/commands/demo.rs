@@ -18,7 +18,7 @@ pub struct DemoArgs {
     #[arg(long, default_value = "127.0.0.1:8080")]
     pub listen: SocketAddr,
     /// Pacientes sintéticos a generar / Synthetic patients to generate
-    #[arg(long, default_value_t = 3_000)]
+    #[arg(long, default_value_t = 2_000)]
     pub patients: u64,
     /// Clínicas a las que pertenecen / Clinics they belong to
     #[arg(long, default_value_t = 6)]

@@ -1,0 +1,188 @@
+"""Small valid R4 resources of the types clinicians live in, for exercising interactions.
+
+Each builder takes a unique `tag` (so tests sharing a node only see their own data) and, where
+the type needs one, a patient reference. Every sample is checked against the fhir.resources
+models before use (test_samples_are_valid_r4), so a server rejection is the server's fault.
+"""
+
+TAG_SYSTEM = "https://expediente.example/conformance-tag"
+CURP_SYSTEM = "urn:oid:2.16.840.1.113883.4.629"  # RENAPO CURP (see shared/domain/mexico.md)
+
+
+def meta_tag(tag):
+    return {"tag": [{"system": TAG_SYSTEM, "code": tag}]}
+
+
+def patient(tag, family="Gómez", given=("Ana",), gender="female", birth="1980-05-17", curp=None, state="Jalisco"):
+    resource = {
+        "resourceType": "Patient",
+        "meta": meta_tag(tag),
+        "identifier": [{"system": CURP_SYSTEM, "value": curp or f"CURP{tag}".upper()[:18]}],
+        "name": [{"family": family, "given": list(given)}],
+        "gender": gender,
+        "birthDate": birth,
+        "address": [{"state": state, "country": "MX"}],
+    }
+    return resource
+
+
+def sample_resources(tag, patient_ref):
+    """One minimal-but-realistic resource of each clinician type (keyed by type)."""
+    subject = {"reference": patient_ref}
+    coding = {"system": "http://snomed.info/sct", "code": "38341003", "display": "Hypertensive disorder"}
+    return {
+        "Patient": patient(tag),
+        "Practitioner": {
+            "resourceType": "Practitioner",
+            "meta": meta_tag(tag),
+            "identifier": [{"system": "https://expediente.example/cedula", "value": f"CED-{tag}"}],
+            "name": [{"family": "Hernández", "given": ["Luis"]}],
+        },
+        "PractitionerRole": {"resourceType": "PractitionerRole", "meta": meta_tag(tag), "active": True},
+        "Organization": {
+            "resourceType": "Organization",
+            "meta": meta_tag(tag),
+            "identifier": [{"system": "urn:oid:2.16.840.1.113883.4.631", "value": f"JCSSA{tag[:6]}"}],
+            "name": f"Centro de Salud {tag}",
+        },
+        "Location": {
+            "resourceType": "Location",
+            "meta": meta_tag(tag),
+            "name": f"Consultorio {tag}",
+            "address": {"state": "Jalisco"},
+        },
+        "Encounter": {
+            "resourceType": "Encounter",
+            "meta": meta_tag(tag),
+            "status": "finished",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+            "subject": subject,
+            "period": {"start": "2024-03-01T09:00:00-06:00", "end": "2024-03-01T09:30:00-06:00"},
+        },
+        "EpisodeOfCare": {
+            "resourceType": "EpisodeOfCare",
+            "meta": meta_tag(tag),
+            "status": "active",
+            "patient": subject,
+        },
+        "Condition": {
+            "resourceType": "Condition",
+            "meta": meta_tag(tag),
+            "clinicalStatus": {
+                "coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]
+            },
+            "code": {"coding": [coding], "text": "Hipertensión arterial"},
+            "subject": subject,
+            "onsetDateTime": "2020-02-03",
+        },
+        "Observation": {
+            "resourceType": "Observation",
+            "meta": meta_tag(tag),
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7", "display": "Body weight"}]},
+            "subject": subject,
+            "effectiveDateTime": "2024-03-01T09:10:00-06:00",
+            "valueQuantity": {"value": 72.5, "unit": "kg", "system": "http://unitsofmeasure.org", "code": "kg"},
+        },
+        "DiagnosticReport": {
+            "resourceType": "DiagnosticReport",
+            "meta": meta_tag(tag),
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "58410-2"}]},
+            "subject": subject,
+        },
+        "ServiceRequest": {
+            "resourceType": "ServiceRequest",
+            "meta": meta_tag(tag),
+            "status": "active",
+            "intent": "order",
+            "subject": subject,
+        },
+        "MedicationRequest": {
+            "resourceType": "MedicationRequest",
+            "meta": meta_tag(tag),
+            "status": "active",
+            "intent": "order",
+            "medicationCodeableConcept": {"text": "Losartán 50 mg"},
+            "subject": subject,
+            "authoredOn": "2024-03-01",
+        },
+        "MedicationStatement": {
+            "resourceType": "MedicationStatement",
+            "meta": meta_tag(tag),
+            "status": "active",
+            "medicationCodeableConcept": {"text": "Metformina 850 mg"},
+            "subject": subject,
+        },
+        "AllergyIntolerance": {
+            "resourceType": "AllergyIntolerance",
+            "meta": meta_tag(tag),
+            "criticality": "high",
+            "code": {"text": "Penicilina"},
+            "patient": subject,
+        },
+        "Immunization": {
+            "resourceType": "Immunization",
+            "meta": meta_tag(tag),
+            "status": "completed",
+            "vaccineCode": {"coding": [{"system": "http://hl7.org/fhir/sid/cvx", "code": "140"}]},
+            "patient": subject,
+            "occurrenceDateTime": "2023-10-15",
+        },
+        "Procedure": {
+            "resourceType": "Procedure",
+            "meta": meta_tag(tag),
+            "status": "completed",
+            "subject": subject,
+        },
+        "CarePlan": {
+            "resourceType": "CarePlan",
+            "meta": meta_tag(tag),
+            "status": "active",
+            "intent": "plan",
+            "subject": subject,
+        },
+        "DocumentReference": {
+            "resourceType": "DocumentReference",
+            "meta": meta_tag(tag),
+            "status": "current",
+            "subject": subject,
+            "content": [{"attachment": {"contentType": "text/plain", "data": "SG9sYQ=="}}],
+        },
+        "Composition": {
+            "resourceType": "Composition",
+            "meta": meta_tag(tag),
+            "status": "final",
+            "type": {"text": "Nota de evolución"},
+            "subject": subject,
+            "date": "2024-03-01T09:30:00-06:00",
+            "author": [{"display": "Dr. Luis Hernández"}],
+            "title": "Nota de evolución",
+        },
+        "Consent": {
+            "resourceType": "Consent",
+            "meta": meta_tag(tag),
+            "status": "active",
+            "scope": {
+                "coding": [{"system": "http://terminology.hl7.org/CodeSystem/consentscope", "code": "patient-privacy"}]
+            },
+            "category": [{"coding": [{"system": "http://loinc.org", "code": "59284-0"}]}],
+            "patient": subject,
+            "policyRule": {"text": "NOM-004-SSA3-2012"},
+        },
+        "Provenance": {
+            "resourceType": "Provenance",
+            "meta": meta_tag(tag),
+            "target": [subject],
+            "recorded": "2024-03-01T09:30:00.000-06:00",
+            "agent": [{"who": {"display": "Sistema"}}],
+        },
+        "Appointment": {
+            "resourceType": "Appointment",
+            "meta": meta_tag(tag),
+            "status": "booked",
+            "start": "2024-04-01T10:00:00-06:00",
+            "end": "2024-04-01T10:20:00-06:00",
+            "participant": [{"actor": subject, "status": "accepted"}],
+        },
+    }
