@@ -15,7 +15,7 @@ mod schema;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread::JoinHandle;
 
 use rusqlite::{Connection, OpenFlags};
@@ -30,17 +30,22 @@ pub const DB_FILE_NAME: &str = "expediente.db";
 /// beside `serve`) before giving up with `Busy`. Long enough for an import batch to commit.
 const BUSY_TIMEOUT_MS: u64 = 30_000;
 
-/// Idle read connections kept open. Each holds its own page cache, so the pool is bounded
-/// to keep a clinic node's memory small.
-const READ_POOL_IDLE_MAX: usize = 8;
+/// Read connections at most. Each holds its own page cache, so the pool is bounded to keep a
+/// clinic node's memory small; more concurrent readers than this wait for a connection
+/// rather than open new ones (on a 2-core PC more would only contend for the CPU).
+const READ_POOL_MAX: usize = 8;
 
 /// Page cache per read connection, in KiB (SQLite's negative `cache_size`). The OS page cache
 /// holds the rest of the file; keeping ours small keeps the node's RSS low.
 const READ_CACHE_KIB: i64 = 4_096;
 
-/// Page cache of the write connection, in KiB. Larger: index b-trees are updated randomly
-/// during imports, and cache misses there dominate the write cost.
-const WRITE_CACHE_KIB: i64 = 65_536;
+/// Page cache of the write connection while serving, in KiB. Clinical writes are small; the
+/// OS page cache holds the rest.
+const WRITE_CACHE_KIB_DEFAULT: i64 = 16_384;
+
+/// Page cache of the write connection for bulk loads, in KiB: index b-trees are updated at
+/// random during imports, and cache misses there dominate the write cost.
+pub const WRITE_CACHE_KIB_BULK: i64 = 131_072;
 
 /// WAL size (in 4 KiB pages) that triggers a checkpoint. Larger than SQLite's 1,000 so that
 /// index pages changed by many commits are copied back to the database once, not once per
@@ -51,7 +56,15 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Option<mpsc::Sender<writer::Request>>>,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
-    readers: Mutex<Vec<Connection>>,
+    readers: Mutex<ReadPool>,
+    reader_returned: Condvar,
+}
+
+/// Idle read connections and how many exist in all.
+#[derive(Default)]
+struct ReadPool {
+    idle: Vec<Connection>,
+    open: usize,
 }
 
 /// Options for opening a store.
@@ -59,11 +72,16 @@ pub struct SqliteStore {
 pub struct OpenOptions {
     /// Fsync every commit (FULL). Turning this off is only for throwaway benchmark baselines.
     pub durable: bool,
+    /// Page cache of the write connection, in KiB.
+    pub write_cache_kib: i64,
 }
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions { durable: true }
+        OpenOptions {
+            durable: true,
+            write_cache_kib: WRITE_CACHE_KIB_DEFAULT,
+        }
     }
 }
 
@@ -94,7 +112,8 @@ impl SqliteStore {
             path,
             writer: Mutex::new(Some(sender)),
             writer_thread: Mutex::new(Some(thread)),
-            readers: Mutex::new(Vec::new()),
+            readers: Mutex::new(ReadPool::default()),
+            reader_returned: Condvar::new(),
         }))
     }
 
@@ -102,18 +121,38 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Runs `f` with a pooled read connection.
+    /// Runs `f` with a pooled read connection, waiting for one if all are busy.
     fn with_reader<R>(&self, f: impl FnOnce(&Connection) -> Result<R, Error>) -> Result<R, Error> {
-        let pooled = lock(&self.readers).pop();
-        let conn = match pooled {
+        let conn = {
+            let mut pool = lock(&self.readers);
+            loop {
+                if let Some(conn) = pool.idle.pop() {
+                    break Some(conn);
+                }
+                if pool.open < READ_POOL_MAX {
+                    pool.open += 1;
+                    break None;
+                }
+                pool = self
+                    .reader_returned
+                    .wait(pool)
+                    .unwrap_or_else(std::sync::PoisonError::into_inner);
+            }
+        };
+        let conn = match conn {
             Some(conn) => conn,
-            None => open_connection(&self.path, true, &OpenOptions::default())?,
+            None => match open_connection(&self.path, true, &OpenOptions::default()) {
+                Ok(conn) => conn,
+                Err(err) => {
+                    lock(&self.readers).open -= 1;
+                    self.reader_returned.notify_one();
+                    return Err(err);
+                }
+            },
         };
         let result = f(&conn);
-        let mut idle = lock(&self.readers);
-        if idle.len() < READ_POOL_IDLE_MAX {
-            idle.push(conn);
-        }
+        lock(&self.readers).idle.push(conn);
+        self.reader_returned.notify_one();
         result
     }
 
@@ -167,7 +206,7 @@ fn open_connection(
     let cache_kib = if read_only {
         READ_CACHE_KIB
     } else {
-        WRITE_CACHE_KIB
+        options.write_cache_kib
     };
     conn.pragma_update(None, "cache_size", -cache_kib)
         .map_err(sql_error)?;

@@ -122,7 +122,7 @@ fn where_clause(filters: &[&str]) -> String {
 }
 
 /// The patient and every current resource that references them through a compartment
-/// parameter, newest change first.
+/// parameter, in the order they were first stored.
 pub(crate) fn compartment(
     conn: &Connection,
     patient_id: &str,
@@ -130,9 +130,10 @@ pub(crate) fn compartment(
     since_ms: Option<i64>,
 ) -> Result<Vec<StoredResource>, Error> {
     let mut sql = format!(
-        "SELECT {RESOURCE_COLUMNS} FROM resource r WHERE r.deleted = 0 AND (\
-           (r.resource_type = 'Patient' AND r.id = ?1) OR \
-           r.rkey IN (SELECT c.rkey FROM compartment c WHERE c.patient_id = ?1))"
+        "SELECT {RESOURCE_COLUMNS} FROM resource r WHERE r.rkey IN (\
+           SELECT c.rkey FROM compartment c WHERE c.patient_id = ?1 \
+           UNION ALL SELECT p.rkey FROM resource p WHERE p.resource_type = 'Patient' AND p.id = ?1) \
+         AND r.deleted = 0"
     );
     let mut args: Vec<Value> = vec![Value::Text(patient_id.to_string())];
     if let Some(since_ms) = since_ms {
@@ -147,7 +148,9 @@ pub(crate) fn compartment(
         }
         sql.push(')');
     }
-    sql.push_str(" ORDER BY r.change_seq DESC");
+    // Internal-key order never changes for a resource, so offset paging over this list stays
+    // correct while other writes happen (new resources only append).
+    sql.push_str(" ORDER BY r.rkey");
     let mut stmt = conn.prepare_cached(&sql).map_err(sql_error)?;
     let rows = stmt
         .query_map(params_from_iter(args), stored_from_row)

@@ -106,8 +106,8 @@ pub trait Store: Send + Sync {
     ) -> Result<Option<StoredResource>, Error>;
     fn history(&self, request: &HistoryRequest) -> Result<Vec<StoredResource>, Error>;
     fn search(&self, query: &SearchQuery) -> Result<SearchPage, Error>;
-    /// Every current resource in the patient's compartment, the patient included, newest
-    /// change first, optionally restricted to types and a `_since`.
+    /// Every current resource in the patient's compartment, the patient included, in a
+    /// stable order (first stored first), optionally restricted to types and a `_since`.
     fn patient_compartment(
         &self,
         patient_id: &str,

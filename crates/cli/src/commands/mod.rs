@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod bench;
 pub mod demo;
 pub mod generate;
 pub mod import;
@@ -10,11 +11,17 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
-/// Opens a node's store and the use-case handle over it.
+/// Opens a node's store and the use-case handle over it. `bulk` gives the writer a larger
+/// page cache, for imports.
 pub(crate) fn open_node(
     data_dir: &Path,
+    bulk: bool,
 ) -> anyhow::Result<(Arc<store_sqlite::SqliteStore>, ehr::Ehr)> {
-    let store = store_sqlite::SqliteStore::open(data_dir)
+    let mut options = store_sqlite::OpenOptions::default();
+    if bulk {
+        options.write_cache_kib = store_sqlite::WRITE_CACHE_KIB_BULK;
+    }
+    let store = store_sqlite::SqliteStore::open_with(data_dir, &options)
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
     let ehr = ehr::Ehr::new(store.clone(), Arc::new(ehr::SystemClock));
     Ok((store, ehr))

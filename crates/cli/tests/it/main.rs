@@ -9,5 +9,6 @@ mod durability;
 mod errors;
 mod history;
 mod import;
+mod population;
 mod search;
 mod transaction;

@@ -31,7 +31,7 @@ fn world() -> World {
     let gomez = create(
         &node,
         json!({"resourceType": "Patient",
-        "identifier": [{"system": CURP, "value": "GOMA800101MDFMRR09"}],
+        "identifier": [{"system": CURP, "value": "GOMG800101MDFMRD05"}],
         "name": [{"family": "Gómez Martínez", "given": ["María", "Guadalupe"]}],
         "gender": "female", "birthDate": "1980-01-01",
         "address": [{"state": "CDMX"}],
@@ -40,7 +40,7 @@ fn world() -> World {
     let perez = create(
         &node,
         json!({"resourceType": "Patient",
-        "identifier": [{"system": CURP, "value": "PELJ750615HJCRPN02"}],
+        "identifier": [{"system": CURP, "value": "PELJ750615HJCRPN05"}],
         "name": [{"family": "Pérez López", "given": ["Juan"]}],
         "gender": "male", "birthDate": "1975-06-15",
         "address": [{"state": "Jalisco"}]}),
@@ -122,15 +122,15 @@ fn string_token_date_reference_quantity_number_and_modifiers() {
     );
     // token: system|code, |code, system|, code, OR, :not, :missing
     assert_eq!(
-        ids(n, &format!("Patient?identifier={CURP}|GOMA800101MDFMRR09")),
+        ids(n, &format!("Patient?identifier={CURP}|GOMG800101MDFMRD05")),
         vec![w.gomez.clone()]
     );
     assert_eq!(
-        ids(n, "Patient?identifier=PELJ750615HJCRPN02"),
+        ids(n, "Patient?identifier=PELJ750615HJCRPN05"),
         vec![w.perez.clone()]
     );
     assert_eq!(ids(n, &format!("Patient?identifier={CURP}|")), both);
-    assert!(ids(n, "Patient?identifier=|PELJ750615HJCRPN02").is_empty());
+    assert!(ids(n, "Patient?identifier=|PELJ750615HJCRPN05").is_empty());
     assert_eq!(ids(n, "Patient?gender=male,female"), both);
     assert_eq!(ids(n, "Patient?gender:not=male"), vec![w.gomez.clone()]);
     assert_eq!(
@@ -174,7 +174,7 @@ fn string_token_date_reference_quantity_number_and_modifiers() {
     assert_eq!(
         ids(
             n,
-            &format!("Observation?subject:Patient.identifier={CURP}|GOMA800101MDFMRR09")
+            &format!("Observation?subject:Patient.identifier={CURP}|GOMG800101MDFMRD05")
         )
         .len(),
         2
@@ -413,4 +413,45 @@ fn paging_stays_correct_while_others_write() {
         "every resource present throughout appears once"
     );
     assert_eq!(pages, 5);
+}
+
+#[test]
+fn summary_total_iterate_and_previous_links() {
+    let w = world();
+    let n = &w.node;
+    // _summary=true keeps summary elements (name, gender, birthDate) and drops the rest.
+    let reply = get(n, &format!("Patient?_id={}&_summary=true", w.gomez));
+    let resource = &reply.body["entry"][0]["resource"];
+    assert!(resource.get("name").is_some() && resource.get("birthDate").is_some());
+    assert_eq!(resource["meta"]["tag"][0]["code"], "SUBSETTED");
+    let full = get(n, &format!("Patient/{}", w.gomez));
+    assert!(full.body.get("address").is_some());
+    // _total=none omits the total.
+    let reply = get(n, "Observation?_total=none");
+    assert!(reply.body.get("total").is_none());
+    // _include:iterate follows one more level: Observation -> Patient -> Organization.
+    let reply = get(
+        n,
+        &format!(
+            "Observation?patient={}&_include=Observation:subject&_include:iterate=Patient:organization",
+            w.gomez
+        ),
+    );
+    let included: Vec<&str> = reply.body["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["search"]["mode"] == "include")
+        .map(|e| e["resource"]["resourceType"].as_str().unwrap())
+        .collect();
+    assert!(included.contains(&"Patient") && included.contains(&"Organization"), "{included:?}");
+    // previous links lead back to the first page.
+    let first = get(n, "Observation?_count=2&_sort=date");
+    let next_url = first.body["link"].as_array().unwrap().iter().find(|l| l["relation"] == "next").unwrap()["url"].as_str().unwrap().split("/fhir/").nth(1).unwrap().to_string();
+    let second = get(n, &next_url);
+    let previous_url = second.body["link"].as_array().unwrap().iter().find(|l| l["relation"] == "previous").unwrap()["url"].as_str().unwrap().split("/fhir/").nth(1).unwrap().to_string();
+    let back = get(n, &previous_url);
+    assert_eq!(match_ids(&back.body), match_ids(&first.body));
+    assert_eq!(match_ids(&second.body).len(), 2);
+    assert!(match_ids(&second.body).iter().all(|id| !match_ids(&first.body).contains(id)));
 }
