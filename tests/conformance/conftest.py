@@ -185,7 +185,16 @@ class FhirClient:
         response = self.get(resource_type, params=params, **kwargs)
         assert response.status == 200, repr(response)
         assert response.resource_type == "Bundle" and response.body["type"] == "searchset", repr(response)
+        self.check_full_urls(response)
         return response
+
+    def check_full_urls(self, response):
+        """R4: a search entry's fullUrl is the absolute URL of the resource on this server."""
+        for entry in response.body.get("entry", []):
+            resource = entry.get("resource", {})
+            if entry.get("search", {}).get("mode") in ("match", "include"):
+                expected = f"{self.base}/{resource['resourceType']}/{resource['id']}"
+                assert entry.get("fullUrl") == expected, f"fullUrl {entry.get('fullUrl')!r} != {expected!r}"
 
     def search_all(self, resource_type, params=None, max_pages=200):
         """Follows `next` links; returns every match-mode resource across pages."""
@@ -201,6 +210,7 @@ class FhirClient:
             if not nxt:
                 return found
             response = self.get(nxt).expect(200)
+            self.check_full_urls(response)
         raise AssertionError("too many pages")
 
     def ids(self, resource_type, params=None):

@@ -84,6 +84,11 @@ def validate(resource, expected_type=None):
     try:
         model = construct_fhir_element(resource_type, resource)
     except Exception as err:  # pydantic ValidationError, KeyError for unknown types, ...
+        if resource_type == "Bundle":
+            # Name the entry at fault: validate each one on its own.
+            for entry in resource.get("entry", []) or []:
+                if isinstance(entry, dict) and isinstance(entry.get("resource"), dict):
+                    validate(entry["resource"])
         raise InvalidFhir(
             f"fhir.resources rejects the server's {resource_type}: {err}\n{str(resource)[:1500]}"
         ) from err
@@ -98,14 +103,14 @@ def validate(resource, expected_type=None):
                 _check_code(entry["search"]["mode"], SEARCH_MODE, "Bundle.entry.search.mode", resource)
             if "request" in entry:
                 _check_code(entry["request"]["method"], HTTP_VERB, "Bundle.entry.request.method", resource)
-        # Belt and braces: validate each entry on its own, so a failure names the entry.
         for entry in resource.get("entry", []) or []:
-            for key in ("resource",):
-                if key in entry:
-                    validate(entry[key])
-            response = entry.get("response") or {}
-            if "outcome" in response:
-                validate(response["outcome"], "OperationOutcome")
+            # The Bundle model already parsed these; re-check what the models leave as plain codes.
+            inner = entry.get("resource")
+            if inner and inner["resourceType"] in ("OperationOutcome", "Bundle"):
+                validate(inner)
+            outcome = (entry.get("response") or {}).get("outcome")
+            if outcome:
+                validate(outcome, "OperationOutcome")
     return model
 
 

@@ -5,6 +5,8 @@ the type needs one, a patient reference. Every sample is checked against the fhi
 models before use (test_samples_are_valid_r4), so a server rejection is the server's fault.
 """
 
+import uuid
+
 TAG_SYSTEM = "https://expediente.example/conformance-tag"
 CURP_SYSTEM = "urn:oid:2.16.840.1.113883.4.629"  # RENAPO CURP (see shared/domain/mexico.md)
 
@@ -17,7 +19,7 @@ def patient(tag, family="Gómez", given=("Ana",), gender="female", birth="1980-0
     resource = {
         "resourceType": "Patient",
         "meta": meta_tag(tag),
-        "identifier": [{"system": CURP_SYSTEM, "value": curp or f"CURP{tag}".upper()[:18]}],
+        "identifier": [{"system": CURP_SYSTEM, "value": curp or uuid.uuid4().hex[:18].upper()}],
         "name": [{"family": family, "given": list(given)}],
         "gender": gender,
         "birthDate": birth,

@@ -29,6 +29,10 @@ enum Command {
     Generate(synth::GenerateArgs),
     /// Nodo de demostración con datos sintéticos / Demo node with synthetic data
     Demo(commands::demo::DemoArgs),
+    /// Índice maestro de pacientes: datos etiquetados y mediciones / Master patient index: labelled data and benchmarks
+    Mpi(commands::mpi::MpiArgs),
+    /// Mide el nodo contra líneas base de la misma corrida / Benchmark the node against same-run baselines
+    Bench(bench::BenchArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -45,6 +49,8 @@ fn main() -> std::process::ExitCode {
         Command::Import(args) => commands::import::run(args),
         Command::Generate(args) => commands::generate::run(&args),
         Command::Demo(args) => commands::demo::run(args),
+        Command::Mpi(args) => commands::mpi::run(args),
+        Command::Bench(args) => commands::bench::run(args),
     };
     match outcome {
         Ok(code) => code,

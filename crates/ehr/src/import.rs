@@ -12,7 +12,7 @@ use std::io::BufRead;
 use std::sync::mpsc;
 
 use fhir::{Issue, Json};
-use store::WriteTx;
+use store::{NewVersion, PreparedVersion, WriteTx};
 
 use crate::interactions::{WriteContext, check_resource, create_in, update_in};
 use crate::meta::is_valid_id;
@@ -74,7 +74,41 @@ struct Item {
     file_idx: usize,
     line: usize,
     resource_type: String,
-    resource: Json,
+    /// The resource, unless it was `prepared` (then its body text stands for it).
+    resource: Option<Json>,
+    /// The version already serialised and indexed as a first version, when nothing about it
+    /// needs the transaction (it has its id, no conditional references, no in-transaction
+    /// rules): the writer then only inserts rows. Dropped if the resource turns out to exist.
+    prepared: Option<PreparedVersion>,
+}
+
+/// Builds the first version of a resource on the parsing thread, when that is possible.
+fn prepare_first_version(
+    resource_type: &str,
+    resource: &mut Json,
+    now_ms: i64,
+) -> Option<PreparedVersion> {
+    if crate::profile::has_transaction_rules(resource_type) {
+        return None;
+    }
+    let id = resource.get("id").and_then(Json::as_str)?.to_string();
+    let mut conditional = false;
+    crate::refs::for_each_reference(resource, &mut |reference| {
+        conditional |= crate::refs::is_conditional(reference);
+    });
+    if conditional {
+        return None;
+    }
+    let last_updated = crate::meta::format_instant(now_ms);
+    crate::meta::stamp(resource, &id, 1, &last_updated);
+    Some(PreparedVersion::prepare(NewVersion {
+        resource_type: resource_type.to_string(),
+        id,
+        version_id: 1,
+        last_updated,
+        last_updated_ms: now_ms,
+        resource: Some(std::mem::replace(resource, Json::Null)),
+    }))
 }
 
 /// Where a resource came from, kept for the report after its body is written and dropped.
@@ -100,9 +134,14 @@ pub fn import_source(
     if strict {
         let mut report = ImportReport::default();
         for (file_idx, source) in sources.iter().enumerate() {
-            read_source(source, file_idx, &mut report, &mut Vec::new(), &mut |_| {
-                Ok(())
-            })?;
+            read_source(
+                source,
+                file_idx,
+                &mut report,
+                &mut Vec::new(),
+                None,
+                &mut |_| Ok(()),
+            )?;
         }
         if report.rejected_total() > 0 {
             return Ok(report);
@@ -143,20 +182,28 @@ pub fn import_source(
         let mut pending = Vec::with_capacity(IMPORT_BATCH_RESOURCES);
         let mut send_result = Ok(());
         for (file_idx, source) in sources.iter().enumerate() {
-            let outcome = read_source(source, file_idx, &mut report, &mut deferred, &mut |item| {
-                read += 1;
-                if read % 1_000 == 0 {
-                    progress(read);
-                }
-                pending.push(item);
-                if pending.len() >= IMPORT_BATCH_RESOURCES {
-                    let batch = std::mem::take(&mut pending);
-                    batches
-                        .send(batch)
-                        .map_err(|_| Error::Internal("import writer stopped".into()))?;
-                }
-                Ok(())
-            });
+            let now_ms = Some(ehr.now_ms());
+            let outcome = read_source(
+                source,
+                file_idx,
+                &mut report,
+                &mut deferred,
+                now_ms,
+                &mut |item| {
+                    read += 1;
+                    if read % 1_000 == 0 {
+                        progress(read);
+                    }
+                    pending.push(item);
+                    if pending.len() >= IMPORT_BATCH_RESOURCES {
+                        let batch = std::mem::take(&mut pending);
+                        batches
+                            .send(batch)
+                            .map_err(|_| Error::Internal("import writer stopped".into()))?;
+                    }
+                    Ok(())
+                },
+            );
             if let Err(err) = outcome {
                 send_result = Err(err);
                 break;
@@ -212,6 +259,7 @@ fn read_source(
     file_idx: usize,
     report: &mut ImportReport,
     deferred: &mut Vec<(usize, usize, Json)>,
+    now_ms: Option<i64>,
     accept: &mut dyn FnMut(Item) -> Result<(), Error>,
 ) -> Result<(), Error> {
     let reader = (source.open)()
@@ -223,12 +271,27 @@ fn read_source(
             .unwrap_or("")
             .to_string();
         match check_item(&resource_type, &resource) {
-            Ok(()) => accept(Item {
-                file_idx,
-                line,
-                resource_type,
-                resource,
-            }),
+            Ok(()) => {
+                let mut resource = resource;
+                let prepared = match now_ms {
+                    Some(now_ms) => prepare_first_version(&resource_type, &mut resource, now_ms),
+                    None => None,
+                };
+                // A prepared item carries its body as text only: the tree is dropped here, on
+                // the parsing thread, not by the writer.
+                let resource = if prepared.is_some() {
+                    None
+                } else {
+                    Some(resource)
+                };
+                accept(Item {
+                    file_idx,
+                    line,
+                    resource_type,
+                    resource,
+                    prepared,
+                })
+            }
             Err(reason) => {
                 report.reject(ImportRejection {
                     file: source.name.clone(),
@@ -375,12 +438,30 @@ fn write_item(
         file_idx,
         line,
         resource_type,
-        mut resource,
+        resource,
+        prepared,
     } = item;
     let outcome = Outcome {
         file_idx,
         line,
         resource_type,
+    };
+    let mut resource = match (resource, prepared) {
+        (Some(resource), _) => resource,
+        (None, Some(prepared)) => {
+            if tx
+                .current(&outcome.resource_type, &prepared.id)
+                .map_err(Error::from)?
+                .is_none()
+            {
+                tx.put_prepared(prepared).map_err(Error::from)?;
+                return Ok((outcome, ItemOutcome::Loaded));
+            }
+            // It exists after all: take the slow path from the prepared body.
+            let body = prepared.body.unwrap_or_default();
+            fhir::json::parse_str(&body).map_err(|err| Error::Internal(err.to_string()))?
+        }
+        (None, None) => return Err(Error::Internal("import item without a resource".into())),
     };
     if let Err(err) = crate::refs::resolve_conditional_references(tx, &mut resource, context.now_ms)
     {

@@ -234,9 +234,11 @@ impl Ehr {
     /// Returns the page and the warnings about ignored parameters.
     pub fn search(&self, request: &SearchRequest) -> Result<(SearchPage, Vec<Issue>), Error> {
         check_type(&request.resource_type)?;
+        // A reference to a merged patient stands for its whole merge set (issue 3).
+        let params = self.widen_patient_references(&request.resource_type, &request.params)?;
         let (query, warnings) = search::parse(
             &request.resource_type,
-            &request.params,
+            &params,
             request.handling,
             self.now_ms(),
         )
@@ -251,11 +253,21 @@ impl Ehr {
             check_type(resource_type)?;
         }
         self.read("Patient", &request.patient_id)?;
-        Ok(self.store().patient_compartment(
-            &request.patient_id,
-            &request.types,
-            request.since_ms,
-        )?)
+        // After a merge, either id gives the union of the merged patients' compartments.
+        let ids = self.merge_set(&request.patient_id)?;
+        let mut all = Vec::new();
+        for id in &ids {
+            all.extend(
+                self.store()
+                    .patient_compartment(id, &request.types, request.since_ms)?,
+            );
+        }
+        if ids.len() > 1 {
+            let mut seen = std::collections::HashSet::new();
+            all.retain(|r| seen.insert((r.resource_type.clone(), r.id.clone())));
+            all.sort_by_key(|r| std::cmp::Reverse(r.change_seq));
+        }
+        Ok(all)
     }
 }
 
@@ -414,7 +426,8 @@ pub(crate) fn create_in(
     }
     refs::resolve_conditional_references(tx, &mut resource, context.now_ms)?;
     let id = forced_id.unwrap_or_else(new_id);
-    let warnings = crate::profile::check_in_tx(tx, resource_type, &resource, &id)?;
+    let warnings =
+        crate::profile::check_in_tx(tx, context, resource_type, &mut resource, &id, true)?;
     stamp(&mut resource, &id, 1, &context.now_text);
     let stored = tx
         .put(NewVersion {
@@ -459,7 +472,8 @@ pub(crate) fn update_in(
         }
     }
     refs::resolve_conditional_references(tx, &mut resource, context.now_ms)?;
-    let warnings = crate::profile::check_in_tx(tx, resource_type, &resource, id)?;
+    let warnings =
+        crate::profile::check_in_tx(tx, context, resource_type, &mut resource, id, false)?;
     let version_id = current.map_or(1, |c| c.version_id + 1);
     // A resource that never existed, or was deleted, comes (back) into being: 201.
     let created = current.is_none_or(|c| c.deleted);

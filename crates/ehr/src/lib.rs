@@ -11,6 +11,7 @@ mod bundle;
 mod capability;
 mod clock;
 mod error;
+mod identity;
 mod import;
 mod interactions;
 mod meta;
@@ -23,6 +24,10 @@ pub use bundle::{BundleKind, BundleOutcome};
 pub use capability::capability_statement;
 pub use clock::{Clock, SystemClock};
 pub use error::Error;
+pub use identity::{
+    CurpCheck, CurpProblem, MATCH_GRADE_EXTENSION, MatchHit, MatchRequest, MergeOutcome,
+    TASK_CODE_REVIEW_DUPLICATE, TASK_CODE_SYSTEM, check_curp, score_01,
+};
 pub use import::{ImportRejection, ImportReport, ImportSource, import_source};
 pub use interactions::{CreateOutcome, EverythingRequest, SearchRequest};
 pub use meta::{format_http_date, format_instant, parse_instant_ms};

@@ -14,15 +14,16 @@
 //!   one), the CURP placeholder becomes the "CURP pendiente" flag, a patient created without
 //!   CURP gets a node-local folio, old CURPs and folios survive updates, and every create or
 //!   demographic change is matched against the index: probable duplicates become review
-//!   `Task`s (see [`crate::mpi`]).
+//!   `Task`s (see [`crate::identity`]).
 //!
 //! Decisions worth knowing:
 //! * Only identifiers whose `use` is not `old` are "the" CURP; `old` CURPs are history (a civil
 //!   registry correction issues a new CURP) and are neither validated nor unique.
 //! * `XXXX999999XXXXXX99` never identifies anyone: on a Patient it is removed and replaced by the
 //!   `curp-pendiente` extension (with a warning); on a Practitioner it is rejected.
-//! * The folio is given only on a server-assigned create (`POST`), never on `PUT` (an import or a
-//!   sync carries its own identifiers, and re-importing must stay idempotent).
+//! * The folio is given only when the server assigns the id (`POST`), never on `PUT` nor on an
+//!   import that keeps the sender's id (an import or a sync carries its own identifiers, and
+//!   re-importing must stay idempotent).
 
 use fhir::{Issue, IssueCode, Json};
 use mexico::systems;
@@ -47,8 +48,9 @@ pub(crate) fn check(resource_type: &str, resource: &Json) -> Vec<Issue> {
 }
 
 /// Rules that need the store, run inside the write transaction. `id` is the id the resource
-/// will have; `creating` is true for a server-assigned create (POST, transaction POST).
-/// May change the resource (folio, flags, kept identifiers) before it is stored.
+/// will have; `creating` is true when it is written as a first version by a create (POST,
+/// transaction POST, or an import of a new resource). May change the resource (folio, flags,
+/// kept identifiers) before it is stored.
 pub(crate) fn check_in_tx(
     tx: &mut dyn WriteTx,
     context: &WriteContext,
@@ -69,23 +71,26 @@ pub(crate) fn check_in_tx(
         }
     };
     let mut warnings = Vec::new();
-    replace_placeholder(resource, &mut warnings);
+    replace_placeholder(resource);
     if let Some(previous) = &previous {
         keep_history(previous, resource);
     }
+    // The server assigned the id (POST): an import or a sync keeps the sender's id and its
+    // identifiers, so that loading the same file twice changes nothing.
+    let server_assigned = creating && resource.get("id").and_then(Json::as_str) != Some(id);
     let curp = active_curp(resource).map(|(_, value)| value.to_string());
     match &curp {
         Some(_) => remove_extension(resource, systems::EXT_CURP_PENDING),
-        None if creating => give_folio(resource),
+        None if server_assigned => give_folio(resource),
         None => {}
     }
-    if let Some(curp) = &curp {
-        if is_active(resource) {
-            check_unique_curp(tx, resource, id, curp)?;
-        }
+    if let Some(curp) = &curp
+        && is_active(resource)
+    {
+        check_unique_curp(tx, resource, id, curp)?;
     }
     if is_active(resource) {
-        warnings.extend(crate::mpi::review_duplicates(
+        warnings.extend(crate::identity::review_duplicates(
             tx,
             context,
             id,
@@ -224,7 +229,10 @@ fn curp_agreement(
             .map(|p| p.parse::<u32>().ok())
             .collect();
         let expected = [Some(year as u32), Some(month), Some(day)];
-        let disagrees = parts.iter().zip(expected).any(|(found, expected)| *found != expected);
+        let disagrees = parts
+            .iter()
+            .zip(expected)
+            .any(|(found, expected)| *found != expected);
         if disagrees {
             let curp_date = format!("{year:04}-{month:02}-{day:02}");
             issues.push(
@@ -268,27 +276,27 @@ fn curp_agreement(
         }
     }
     issues.extend(name_agreement(resource, resource_type, idx, curp));
-    if resource_type == "Patient" {
-        if let Some((ext_idx, state)) = birth_state(resource) {
-            if mexico::states::by_curp_code(state).is_some() && state != curp.birth_state() {
-                issues.push(
-                    Issue::warning(
-                        IssueCode::BusinessRule,
-                        format!(
-                            "La entidad de nacimiento registrada ({state}) no coincide con la de la CURP \
-                             {curp} (posiciones 12-13: {}).",
-                            curp.birth_state()
-                        ),
-                        format!(
-                            "The recorded birth state ({state}) disagrees with CURP {curp} (positions \
-                             12-13: {}).",
-                            curp.birth_state()
-                        ),
-                    )
-                    .at(format!("Patient.extension[{ext_idx}]")),
-                );
-            }
-        }
+    if resource_type == "Patient"
+        && let Some((ext_idx, state)) = birth_state(resource)
+        && mexico::states::by_curp_code(state).is_some()
+        && state != curp.birth_state()
+    {
+        issues.push(
+            Issue::warning(
+                IssueCode::BusinessRule,
+                format!(
+                    "La entidad de nacimiento registrada ({state}) no coincide con la de la CURP \
+                     {curp} (posiciones 12-13: {}).",
+                    curp.birth_state()
+                ),
+                format!(
+                    "The recorded birth state ({state}) disagrees with CURP {curp} (positions \
+                     12-13: {}).",
+                    curp.birth_state()
+                ),
+            )
+            .at(format!("Patient.extension[{ext_idx}]")),
+        );
     }
     issues
 }
@@ -300,7 +308,7 @@ fn name_agreement(
     curp_idx: usize,
     curp: &mexico::curp::Curp,
 ) -> Option<Issue> {
-    let value = crate::mpi::to_value(resource);
+    let value = crate::identity::to_value(resource);
     let record = mpi::PersonRecord::from_patient_json("", &value);
     if record.first_surname.trim().is_empty() || record.given_names.trim().is_empty() {
         return None;
@@ -341,7 +349,11 @@ fn name_agreement(
 /// The name the matcher reads (official, else usual, else the first not `old`).
 fn picked_name_index(resource: &Json) -> Option<usize> {
     let names = resource.get("name").map_or(&[][..], Json::as_list);
-    let by_use = |wanted: &str| names.iter().position(|n| str_member(n, "use") == Some(wanted));
+    let by_use = |wanted: &str| {
+        names
+            .iter()
+            .position(|n| str_member(n, "use") == Some(wanted))
+    };
     by_use("official")
         .or_else(|| by_use("usual"))
         .or_else(|| names.iter().position(|n| !is_old(n)))
@@ -436,12 +448,43 @@ fn object_mut(resource: &mut Json) -> Option<&mut fhir::Object> {
     resource.as_object_mut()
 }
 
+/// Members that R4's JSON order puts before `identifier` (and `extension` itself first among them).
+const HEADER_MEMBERS: [&str; 9] = [
+    "resourceType",
+    "id",
+    "meta",
+    "implicitRules",
+    "language",
+    "text",
+    "contained",
+    "extension",
+    "modifierExtension",
+];
+
+/// Adds a member where R4 orders it: after the header members up to `after` (inclusive).
+fn insert_in_order(object: &mut fhir::Object, key: &str, value: Json, after: &str) {
+    let limit = HEADER_MEMBERS
+        .iter()
+        .position(|m| *m == after)
+        .map_or(HEADER_MEMBERS.len(), |p| p + 1);
+    let index = object
+        .keys()
+        .position(|k| !HEADER_MEMBERS[..limit].contains(&k))
+        .unwrap_or(object.len());
+    object.insert_at(index, key, value);
+}
+
 /// The identifier array, created if absent (an `identifier` that is not an array is left alone:
 /// structural validation has already rejected it).
 fn identifiers_mut(resource: &mut Json) -> Option<&mut Vec<Json>> {
     let object = object_mut(resource)?;
     if !object.contains_key("identifier") {
-        object.insert("identifier", Json::Array(Vec::new()));
+        insert_in_order(
+            object,
+            "identifier",
+            Json::Array(Vec::new()),
+            "modifierExtension",
+        );
     }
     match object.get_mut("identifier") {
         Some(Json::Array(items)) => Some(items),
@@ -486,12 +529,13 @@ fn add_pending_flag(resource: &mut Json) {
     ]);
     match object.get_mut("extension") {
         Some(Json::Array(items)) => items.push(flag),
-        _ => object.insert_at(1, "extension", Json::Array(vec![flag])),
+        _ => insert_in_order(object, "extension", Json::Array(vec![flag]), "contained"),
     }
 }
 
-/// The placeholder CURP is dropped and the patient flagged "CURP pendiente" instead.
-fn replace_placeholder(resource: &mut Json, warnings: &mut Vec<Issue>) {
+/// The placeholder CURP is dropped and the patient flagged "CURP pendiente" instead (`check`
+/// has already produced the warning that says so).
+fn replace_placeholder(resource: &mut Json) {
     let had = identifiers(resource).iter().any(|identifier| {
         str_member(identifier, "system") == Some(systems::CURP)
             && str_member(identifier, "value") == Some(mexico::curp::PLACEHOLDER)
@@ -504,15 +548,13 @@ fn replace_placeholder(resource: &mut Json, warnings: &mut Vec<Issue>) {
             !(str_member(identifier, "system") == Some(systems::CURP)
                 && str_member(identifier, "value") == Some(mexico::curp::PLACEHOLDER))
         });
-        if items.is_empty() {
-            if let Some(object) = object_mut(resource) {
-                object.remove("identifier");
-            }
+        if items.is_empty()
+            && let Some(object) = object_mut(resource)
+        {
+            object.remove("identifier");
         }
     }
     add_pending_flag(resource);
-    // The warning itself was produced by `check`; nothing more to say here.
-    let _ = warnings;
 }
 
 /// A server-assigned create without CURP: a node-local folio and the "CURP pendiente" flag.
@@ -544,19 +586,20 @@ fn keep_history(previous: &Json, resource: &mut Json) {
         })
     };
     let mut keep: Vec<Json> = Vec::new();
-    if let Some((_, old)) = active_curp(previous) {
-        if new_curp.as_deref() != Some(old) && !present(resource, systems::CURP, old) {
-            keep.push(Json::object([
-                ("use", Json::str("old")),
-                ("system", Json::str(systems::CURP)),
-                ("value", Json::str(old)),
-            ]));
-        }
+    if let Some((_, old)) = active_curp(previous)
+        && new_curp.as_deref() != Some(old)
+        && !present(resource, systems::CURP, old)
+    {
+        keep.push(Json::object([
+            ("use", Json::str("old")),
+            ("system", Json::str(systems::CURP)),
+            ("value", Json::str(old)),
+        ]));
     }
     for identifier in identifiers(previous) {
         let system = str_member(identifier, "system");
-        let keepable = (system == Some(systems::CURP) && is_old(identifier))
-            || system == Some(systems::FOLIO);
+        let keepable =
+            (system == Some(systems::CURP) && is_old(identifier)) || system == Some(systems::FOLIO);
         let Some(value) = str_member(identifier, "value") else {
             continue;
         };
@@ -579,7 +622,11 @@ fn check_unique_curp(
     id: &str,
     curp: &str,
 ) -> Result<(), Error> {
-    let value = format!("{}|{}", systems::CURP, crate::mpi::escape_search_value(curp));
+    let value = format!(
+        "{}|{}",
+        systems::CURP,
+        crate::identity::escape_search_value(curp)
+    );
     let (query, _) = search::parse(
         "Patient",
         &[("identifier".to_string(), value)],
@@ -620,3 +667,9 @@ fn check_unique_curp(
 
 #[cfg(test)]
 mod tests;
+
+/// Whether writes of this type run rules inside the transaction (see [`check_in_tx`]);
+/// bulk loads prepare other types' versions off the writer thread.
+pub(crate) fn has_transaction_rules(resource_type: &str) -> bool {
+    resource_type == "Patient"
+}

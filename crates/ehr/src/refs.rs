@@ -59,6 +59,11 @@ pub(crate) fn rewrite_references(value: &mut Json, map: &HashMap<String, String>
     }
 }
 
+/// Whether a reference is conditional (`Type?query`), to be resolved by a search.
+pub(crate) fn is_conditional(reference: &str) -> bool {
+    conditional_parts(reference).is_some()
+}
+
 /// A conditional reference is `Type?query` (no slash before the `?`).
 fn conditional_parts(reference: &str) -> Option<(&str, &str)> {
     let (resource_type, query) = reference.split_once('?')?;

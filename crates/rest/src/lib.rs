@@ -10,6 +10,7 @@
 mod bundle;
 mod error;
 mod handlers;
+mod mpi;
 mod params;
 
 use std::sync::Arc;
@@ -70,6 +71,12 @@ pub fn router(ehr: ehr::Ehr, config: RestConfig) -> Router {
         .route("/fhir/", post(handlers::root_post))
         .route("/fhir/metadata", get(handlers::metadata))
         .route("/fhir/_history", get(handlers::history_system))
+        // Operations of issue 3; literal segments win over `/fhir/{type}/{id}`.
+        .route("/fhir/Patient/$match", post(mpi::patient_match))
+        .route("/fhir/Patient/$merge", post(mpi::patient_merge))
+        .route("/fhir/Patient/$unmerge", post(mpi::patient_unmerge))
+        .route("/fhir/{type}/$validate", post(mpi::validate))
+        .route("/curp/validar", get(mpi::curp_check))
         .route(
             "/fhir/{type}",
             get(handlers::type_get)

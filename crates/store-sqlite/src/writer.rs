@@ -6,7 +6,7 @@ use std::sync::mpsc;
 
 use rusqlite::{Connection, OptionalExtension};
 use search::IndexValue;
-use store::{Error, NewVersion, SearchQuery, StoredResource, VersionInfo, WriteJob, WriteTx};
+use store::{Error, PreparedVersion, SearchQuery, StoredResource, VersionInfo, WriteJob, WriteTx};
 
 use crate::read;
 use crate::sql_error;
@@ -198,10 +198,10 @@ impl WriteTx for Tx<'_> {
         crate::query::search_ids(self.conn, query, limit)
     }
 
-    fn put(&mut self, version: NewVersion) -> Result<StoredResource, Error> {
+    fn put_prepared(&mut self, version: PreparedVersion) -> Result<StoredResource, Error> {
         let change_seq = self.next_seq;
         self.next_seq += 1;
-        let body = version.resource.as_ref().map(fhir::Json::to_json_string);
+        let body = version.body;
         // Version 1 can have no earlier row (ids are never reused after a delete: the
         // version number keeps counting), which spares imports a lookup per resource.
         let existing: Option<i64> = if version.version_id == 1 {
@@ -215,7 +215,7 @@ impl WriteTx for Tx<'_> {
                 })
                 .map_err(sql_error)?
         };
-        let deleted = i64::from(version.resource.is_none());
+        let deleted = i64::from(body.is_none());
         let rkey = match existing {
             Some(rkey) => {
                 // Keep the superseded version, then clear its index rows (a range delete:
@@ -273,14 +273,22 @@ impl WriteTx for Tx<'_> {
                 self.conn.last_insert_rowid()
             }
         };
-        if let Some(resource) = &version.resource {
+        if body.is_some() {
             insert_index_rows(
                 self.conn,
                 self.params,
                 rkey,
                 &version.resource_type,
-                resource,
+                &version.index,
             )?;
+            for patient_id in &version.compartment {
+                self.conn
+                    .prepare_cached(
+                        "INSERT OR IGNORE INTO compartment(rkey, patient_id) VALUES (?1, ?2)",
+                    )
+                    .and_then(|mut stmt| stmt.execute((rkey, patient_id)))
+                    .map_err(sql_error)?;
+            }
         }
         debug_assert!(self.next_seq > change_seq);
         Ok(StoredResource {
@@ -312,9 +320,9 @@ fn insert_index_rows(
     params: &mut ParamIds,
     rkey: i64,
     resource_type: &str,
-    resource: &fhir::Json,
+    entries: &[search::IndexEntry],
 ) -> Result<(), Error> {
-    for entry in search::extract(resource) {
+    for entry in entries {
         let pid = params.get_or_create(conn, resource_type, entry.param)?;
         let outcome = match &entry.value {
             IndexValue::Token { system, code, text } => conn
@@ -390,11 +398,6 @@ fn insert_index_rows(
                 .and_then(|mut stmt| stmt.execute((rkey, pid, uri))),
         };
         outcome.map_err(sql_error)?;
-    }
-    for patient_id in search::patient_compartment(resource) {
-        conn.prepare_cached("INSERT OR IGNORE INTO compartment(rkey, patient_id) VALUES (?1, ?2)")
-            .and_then(|mut stmt| stmt.execute((rkey, &patient_id)))
-            .map_err(sql_error)?;
     }
     Ok(())
 }

@@ -52,6 +52,46 @@ pub struct NewVersion {
     pub resource: Option<fhir::Json>,
 }
 
+/// A new version already turned into what the store writes: the body text and its index
+/// rows. Building it is pure CPU work, so bulk loads do it on another thread than the
+/// store's single writer; [`WriteTx::put`] builds it in place.
+#[derive(Clone, Debug)]
+pub struct PreparedVersion {
+    pub resource_type: String,
+    pub id: String,
+    pub version_id: u64,
+    pub last_updated: String,
+    pub last_updated_ms: i64,
+    /// The exact JSON to store and serve; `None` records a delete.
+    pub body: Option<String>,
+    pub index: Vec<search::IndexEntry>,
+    /// Patients whose compartment holds this version.
+    pub compartment: Vec<String>,
+}
+
+impl PreparedVersion {
+    pub fn prepare(version: NewVersion) -> PreparedVersion {
+        let (body, index, compartment) = match &version.resource {
+            Some(resource) => (
+                Some(resource.to_json_string()),
+                search::extract(resource),
+                search::patient_compartment(resource),
+            ),
+            None => (None, Vec::new(), Vec::new()),
+        };
+        PreparedVersion {
+            resource_type: version.resource_type,
+            id: version.id,
+            version_id: version.version_id,
+            last_updated: version.last_updated,
+            last_updated_ms: version.last_updated_ms,
+            body,
+            index,
+            compartment,
+        }
+    }
+}
+
 /// What a history request covers.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HistoryScope {
@@ -88,7 +128,10 @@ pub trait WriteTx {
     fn read(&mut self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error>;
     /// Ids of the current, non-deleted resources matching `query`, at most `limit` of them.
     fn search_ids(&mut self, query: &SearchQuery, limit: usize) -> Result<Vec<String>, Error>;
-    fn put(&mut self, version: NewVersion) -> Result<StoredResource, Error>;
+    fn put(&mut self, version: NewVersion) -> Result<StoredResource, Error> {
+        self.put_prepared(PreparedVersion::prepare(version))
+    }
+    fn put_prepared(&mut self, version: PreparedVersion) -> Result<StoredResource, Error>;
 }
 
 /// A unit of work run by the writer; returning `Err` rolls back everything it did.

@@ -273,7 +273,9 @@ pub enum ScopeError {
         resource_type: String,
     },
     /// Permissions that are neither v2 letters in `cruds` order nor `read`/`write`/`*`.
-    #[error("scope `{scope}` has invalid permissions `{permissions}` (expected letters of cruds in order, or read/write/*)")]
+    #[error(
+        "scope `{scope}` has invalid permissions `{permissions}` (expected letters of cruds in order, or read/write/*)"
+    )]
     Permissions {
         /// The offending word.
         scope: String,

@@ -86,7 +86,7 @@ fn prepare(args: &DemoArgs) -> anyhow::Result<()> {
     super::generate::run(&command.args)?;
     println!("Importando…");
     let files = super::import::expand(std::slice::from_ref(&generated))?;
-    let (store, ehr) = super::open_node(&args.data)?;
+    let (store, ehr) = super::open_node(&args.data, true)?;
     let import_started = Instant::now();
     let report = ehr::import_source(&ehr, &super::import::sources(&files), false, &|_| {})
         .map_err(|err| anyhow::anyhow!("{err}: {:?}", err.issues()))?;

@@ -31,7 +31,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     if files.is_empty() {
         bail!("no hay archivos que importar / no files to import");
     }
-    let (store, ehr) = super::open_node(&args.data)?;
+    let (store, ehr) = super::open_node(&args.data, true)?;
     let sources = sources(&files);
     let bar = ProgressBar::new_spinner();
     bar.set_style(

@@ -4,6 +4,7 @@ pub mod bench;
 pub mod demo;
 pub mod generate;
 pub mod import;
+pub mod mpi;
 pub mod serve;
 
 use std::path::Path;

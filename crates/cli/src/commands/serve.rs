@@ -37,7 +37,7 @@ pub async fn serve(
     args: ServeArgs,
     ready: Option<Box<dyn FnOnce(SocketAddr) + Send>>,
 ) -> anyhow::Result<()> {
-    let (store, ehr) = super::open_node(&args.data)?;
+    let (store, ehr) = super::open_node(&args.data, false)?;
     let config = rest::RestConfig {
         body_limit_bytes: args.body_limit_bytes,
         base_url: args.base_url.clone(),

@@ -63,3 +63,27 @@ fn acknowledged_writes_survive_sigkill() {
         assert_eq!(read.body["valueString"], value.as_str());
     }
 }
+
+#[test]
+fn sigterm_shuts_down_cleanly() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("node");
+    let mut node = Node::start_in(&data);
+    let created = post(
+        &node,
+        "Patient",
+        &patient("Tere", "Salas", "1966-06-06", "female"),
+    );
+    assert_eq!(created.status, 201);
+    let pid = node.child.id().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let exit = node.child.wait().unwrap();
+    assert!(exit.success(), "graceful exit, got {exit:?}");
+    let restarted = Node::start_in(&data);
+    let id = created.body["id"].as_str().unwrap();
+    assert_eq!(get(&restarted, &format!("Patient/{id}")).status, 200);
+}

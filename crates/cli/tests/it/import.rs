@@ -97,3 +97,27 @@ fn bad_lines_are_reported_and_good_ones_load() {
     let node = Node::start_in(&strict_data);
     assert_eq!(get(&node, "Patient?_summary=count").body["total"], 0);
 }
+
+#[test]
+fn zstd_ndjson_imports() {
+    let temp = tempfile::tempdir().unwrap();
+    let file = temp.path().join("Patient.ndjson.zst");
+    let text = format!(
+        "{}\n{}\n",
+        patient("Zoila", "Zamora", "1955-05-05", "female"),
+        patient("Zacarías", "Zamora", "1950-01-01", "male")
+    );
+    std::fs::write(&file, zstd::encode_all(text.as_bytes(), 3).unwrap()).unwrap();
+    let data = temp.path().join("node");
+    let (code, stdout, _) = run_cli(&[
+        "import",
+        "--data",
+        data.to_str().unwrap(),
+        file.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0);
+    assert!(
+        stdout.contains("total: 2 cargados, 0 rechazados"),
+        "{stdout}"
+    );
+}

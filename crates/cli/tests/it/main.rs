@@ -8,6 +8,7 @@ mod crud;
 mod durability;
 mod errors;
 mod history;
+mod identity;
 mod import;
 mod population;
 mod search;

@@ -7,10 +7,24 @@ use crate::support::*;
 fn generated_population_imports_without_a_single_rejection() {
     let temp = tempfile::tempdir().unwrap();
     let out = temp.path().join("gen");
-    let (code, stdout, stderr) = run_cli(&["generate", "--patients", "60", "--seed", "7", "--out", out.to_str().unwrap()]);
+    let (code, stdout, stderr) = run_cli(&[
+        "generate",
+        "--patients",
+        "60",
+        "--seed",
+        "7",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     let data = temp.path().join("node");
-    let (code, stdout, stderr) = run_cli(&["import", "--strict", "--data", data.to_str().unwrap(), out.to_str().unwrap()]);
+    let (code, stdout, stderr) = run_cli(&[
+        "import",
+        "--strict",
+        "--data",
+        data.to_str().unwrap(),
+        out.to_str().unwrap(),
+    ]);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(stdout.contains(" 0 rechazados"), "{stdout}");
     let node = Node::start_in(&data);
@@ -27,14 +41,26 @@ fn generated_population_imports_without_a_single_rejection() {
         .iter()
         .map(|e| e["resource"]["resourceType"].as_str().unwrap())
         .collect();
-    assert!(types.contains("Patient") && types.contains("Encounter"), "{types:?}");
+    assert!(
+        types.contains("Patient") && types.contains("Encounter"),
+        "{types:?}"
+    );
 }
 
 #[test]
 fn demo_prepares_a_node_once() {
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("demo");
-    let args = ["demo", "--data", data.to_str().unwrap(), "--patients", "40", "--clinics", "2", "--no-serve"];
+    let args = [
+        "demo",
+        "--data",
+        data.to_str().unwrap(),
+        "--patients",
+        "40",
+        "--clinics",
+        "2",
+        "--no-serve",
+    ];
     let (code, stdout, stderr) = run_cli(&args);
     assert_eq!(code, 0, "{stdout}\n{stderr}");
     assert!(stdout.contains("Nodo de demostración listo"), "{stdout}");

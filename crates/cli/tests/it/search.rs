@@ -444,14 +444,43 @@ fn summary_total_iterate_and_previous_links() {
         .filter(|e| e["search"]["mode"] == "include")
         .map(|e| e["resource"]["resourceType"].as_str().unwrap())
         .collect();
-    assert!(included.contains(&"Patient") && included.contains(&"Organization"), "{included:?}");
+    assert!(
+        included.contains(&"Patient") && included.contains(&"Organization"),
+        "{included:?}"
+    );
     // previous links lead back to the first page.
     let first = get(n, "Observation?_count=2&_sort=date");
-    let next_url = first.body["link"].as_array().unwrap().iter().find(|l| l["relation"] == "next").unwrap()["url"].as_str().unwrap().split("/fhir/").nth(1).unwrap().to_string();
+    let next_url = first.body["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["relation"] == "next")
+        .unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .split("/fhir/")
+        .nth(1)
+        .unwrap()
+        .to_string();
     let second = get(n, &next_url);
-    let previous_url = second.body["link"].as_array().unwrap().iter().find(|l| l["relation"] == "previous").unwrap()["url"].as_str().unwrap().split("/fhir/").nth(1).unwrap().to_string();
+    let previous_url = second.body["link"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["relation"] == "previous")
+        .unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .split("/fhir/")
+        .nth(1)
+        .unwrap()
+        .to_string();
     let back = get(n, &previous_url);
     assert_eq!(match_ids(&back.body), match_ids(&first.body));
     assert_eq!(match_ids(&second.body).len(), 2);
-    assert!(match_ids(&second.body).iter().all(|id| !match_ids(&first.body).contains(id)));
+    assert!(
+        match_ids(&second.body)
+            .iter()
+            .all(|id| !match_ids(&first.body).contains(id))
+    );
 }

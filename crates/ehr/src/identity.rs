@@ -1,0 +1,1468 @@
+//! The master patient index as use cases: `Patient/$match`, the duplicate review list,
+//! `Patient/$merge` / `$unmerge`, `$validate`, following merge links, and the CURP check the UI
+//! calls while a receptionist types.
+//!
+//! The matching itself is the pure `mpi` crate; this module feeds it from the store.
+//!
+//! # Candidate retrieval (blocking through the store's indexes)
+//!
+//! A write or a `$match` must not scan the patients, so candidates come from a handful of
+//! ordinary indexed FHIR searches ([`probes`]), each bounded to [`CANDIDATES_PER_PROBE`]:
+//!
+//! | probe | search | finds the duplicate despite |
+//! |---|---|---|
+//! | CURP | `identifier=<curp system>\|CURP` | any name, date or phone error |
+//! | birth date | `birthdate=YYYY-MM-DD[,YYYY-DD-MM]` | every name error, swaps, missing CURP; day/month transposed |
+//! | name | `name=<given names> <first surname>` | any date error, dropped second surname |
+//! | surnames | `family=<first surname> <second surname>` | date errors together with given-name errors |
+//! | phone | `phone=<digits>` | everything but the phone |
+//!
+//! A date probe costs one index range of one day (≈ 35 people per day of birth at a million
+//! patients); the name probes are string-prefix ranges on folded names. What the probes cannot
+//! find is a duplicate with a date error *and* errors in the given name and both surnames at once,
+//! or a common name whose candidates exceed the bound; the offline scan (`expediente mpi`) uses
+//! the engine's own blocking keys for those.
+//!
+//! # The review list: FHIR `Task`
+//!
+//! Every Patient create or demographic change is matched; each candidate graded **probable or
+//! certain** becomes a `Task` (code `tarea|revisar-duplicado`, `status = requested`, `focus` =
+//! the patient just written, `input` = the candidate with its grade, score and the comparison
+//! field by field in Spanish and English), written in the same transaction as the patient. The list
+//! is an ordinary search: `GET /fhir/Task?code=…|revisar-duplicado&status=requested`.
+//! `possible` pairs are not queued: they are mostly relatives (the engine caps twins, siblings
+//! and parent/child homonyms there), and a queue that is mostly wrong stops being read; they are
+//! still returned by `$match`. A pair with an open review task is not queued twice; `$merge` of
+//! the pair completes its tasks.
+//!
+//! # Merge
+//!
+//! `$merge(source, target)` writes new versions: the source becomes `active = false` with
+//! `link {type: replaced-by, other: target}`, the target gains `link {type: replaces, other:
+//! source}`, and a `Provenance` (activity `merge`, ISO 21089 lifecycle) records both new versions
+//! as `target` and both previous versions as `entity` (role `revision`). Nothing is deleted.
+//! `$unmerge` restores the source's pre-merge content and removes the link from the target
+//! (when the target has not changed since the merge, its pre-merge content is restored exactly),
+//! and records a Provenance with activity `unmerge`.
+//!
+//! After a merge, either id gives the whole history: `read` works on both (the source says who
+//! replaced it), `$everything` returns the union of both compartments, and searches by reference
+//! to either patient (`Observation?patient=<source>`, `subject=Patient/<target>`) are widened
+//! to every patient of the merge set ([`Ehr::widen_patient_references`]).
+
+use std::collections::{BTreeSet, HashSet};
+
+use fhir::{Issue, IssueCode, Json};
+use mexico::systems;
+use mpi::{MatchGrade, MatchResult, PersonRecord};
+use search::Handling;
+use store::{StoredResource, WriteTx};
+
+use crate::interactions::{WriteContext, check_resource, check_type, create_in, update_in};
+use crate::profile::{active_curp, is_active};
+use crate::{Ehr, Error};
+
+/// The code system of our work-queue task codes.
+pub const TASK_CODE_SYSTEM: &str = "https://expediente.salud.gob.mx/fhir/CodeSystem/tarea";
+/// The task code of a duplicate review.
+pub const TASK_CODE_REVIEW_DUPLICATE: &str = "revisar-duplicado";
+/// The code system of the named inputs of a review task.
+pub const TASK_INPUT_SYSTEM: &str = "https://expediente.salud.gob.mx/fhir/CodeSystem/tarea-entrada";
+/// R4 core extension carrying the match grade on `Bundle.entry.search`.
+pub const MATCH_GRADE_EXTENSION: &str = "http://hl7.org/fhir/StructureDefinition/match-grade";
+/// ISO 21089 record lifecycle events, used for `Provenance.activity` of merges.
+pub const LIFECYCLE_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/iso-21089-lifecycle";
+
+/// Most candidates one probe may return. At a million patients a day of birth holds ≈ 35
+/// people; common names exceed this and are cut (the other probes still apply).
+pub const CANDIDATES_PER_PROBE: usize = 100;
+/// Most review tasks one write may open (the best-scoring candidates).
+pub const REVIEW_TASKS_PER_WRITE_MAX: usize = 5;
+/// `$match` `count` when the client gives none, and the largest accepted.
+pub const MATCH_COUNT_DEFAULT: usize = 10;
+pub const MATCH_COUNT_MAX: usize = 100;
+/// How far merge links are followed (a chain of merges longer than this is data damage).
+const MERGE_CHAIN_MAX: usize = 16;
+
+const OPEN_TASK_STATUSES: &str = "draft,requested,received,accepted,ready,in-progress,on-hold";
+
+/// One `$match` result.
+#[derive(Clone, Debug)]
+pub struct MatchHit {
+    pub resource: StoredResource,
+    /// `certain`, `probable` or `possible` (the FHIR `match-grade` codes).
+    pub grade: &'static str,
+    /// 0..1, ordered like the grades (see [`score_01`]).
+    pub score: f64,
+    /// The engine's result: score in bits and the comparison field by field.
+    pub result: MatchResult,
+}
+
+/// `Patient/$match` input.
+#[derive(Clone, Debug)]
+pub struct MatchRequest {
+    pub patient: Json,
+    pub only_certain: bool,
+    pub count: usize,
+}
+
+/// What a `$merge` or `$unmerge` wrote.
+#[derive(Clone, Debug)]
+pub struct MergeOutcome {
+    pub source: StoredResource,
+    pub target: StoredResource,
+    pub provenance: StoredResource,
+}
+
+/// Result of the CURP check for the UI.
+#[derive(Clone, Debug)]
+pub struct CurpCheck {
+    /// As typed.
+    pub input: String,
+    /// Trimmed and upper-cased: what is validated and what the form should store.
+    pub normalized: String,
+    pub valid: bool,
+    /// All 18 characters present (a correct prefix is not an error while typing).
+    pub complete: bool,
+    pub errors: Vec<CurpProblem>,
+    /// Facts read from a valid CURP.
+    pub birth_date: Option<String>,
+    /// FHIR `gender` the CURP implies.
+    pub gender: Option<&'static str>,
+    pub birth_state: Option<String>,
+    pub birth_state_name: Option<&'static str>,
+}
+
+/// One problem of a CURP, by position.
+#[derive(Clone, Debug)]
+pub struct CurpProblem {
+    /// 1-based first and last positions concerned, when the problem is positional.
+    pub positions: Option<(usize, usize)>,
+    pub message_es: String,
+    pub message_en: String,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Conversions
+// ---------------------------------------------------------------------------------------------
+
+/// Our lossless JSON as a `serde_json::Value` (what the `mpi` crate reads).
+pub(crate) fn to_value(json: &Json) -> serde_json::Value {
+    serde_json::from_str(&json.to_json_string()).unwrap_or(serde_json::Value::Null)
+}
+
+fn record_of(id: &str, json: &Json) -> PersonRecord {
+    PersonRecord::from_patient_json(id, &to_value(json))
+}
+
+fn record_of_stored(stored: &StoredResource) -> Option<PersonRecord> {
+    let value: serde_json::Value = serde_json::from_str(&stored.body).ok()?;
+    Some(PersonRecord::from_patient_json(stored.id.clone(), &value))
+}
+
+/// Escapes the characters R4 search gives a meaning to inside a value (`\ , | $`).
+pub(crate) fn escape_search_value(value: &str) -> String {
+    let mut out = String::with_capacity(value.len());
+    for c in value.chars() {
+        if matches!(c, '\\' | ',' | '|' | '$') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// A grade and a Fellegi–Sunter score (bits) as a 0..1 `search.score`. Each grade has its own
+/// band — possible 0.50–0.70, probable 0.70–0.90, certain 0.90–1.00 — and the bits place the
+/// pair within it, so sorting by score never puts a lower grade above a higher one (a pair whose
+/// grade was capped by a rule keeps the top of its band, not its raw score).
+pub fn score_01(grade: MatchGrade, bits: f64) -> f64 {
+    use mpi::compare::{CERTAIN_SCORE_MIN, POSSIBLE_SCORE_MIN, PROBABLE_SCORE_MIN};
+    // (band low, band high, bits at the low end, bits at the high end); the top of a band stays
+    // one thousandth below the next band so rounding cannot merge two grades.
+    let (low, high, from, to) = match grade {
+        MatchGrade::Certain => (0.90, 1.001, CERTAIN_SCORE_MIN, 50.0),
+        MatchGrade::Probable => (0.70, 0.90, PROBABLE_SCORE_MIN, CERTAIN_SCORE_MIN),
+        MatchGrade::Possible => (0.50, 0.70, POSSIBLE_SCORE_MIN, PROBABLE_SCORE_MIN),
+        MatchGrade::NoMatch => (0.0, 0.50, 0.0, POSSIBLE_SCORE_MIN),
+    };
+    let within = ((bits - from) / (to - from)).clamp(0.0, 1.0);
+    let value = low + (high - low - 0.001) * within;
+    (value * 1000.0).round() / 1000.0
+}
+
+// ---------------------------------------------------------------------------------------------
+// Candidate retrieval
+// ---------------------------------------------------------------------------------------------
+
+/// The searches that fetch the candidates of `record` (see the module docs).
+pub(crate) fn probes(record: &PersonRecord) -> Vec<Vec<(String, String)>> {
+    let mut probes = Vec::new();
+    let param = |k: &str, v: String| (k.to_string(), v);
+    if let Some(curp) = record.curp.as_deref().filter(|c| mpi::curp::shape_ok(c)) {
+        probes.push(vec![param(
+            "identifier",
+            format!("{}|{}", systems::CURP, escape_search_value(curp)),
+        )]);
+    }
+    if let Some(date) = record
+        .birth_date
+        .as_deref()
+        .and_then(mpi::date::BirthDate::parse)
+    {
+        let mut days = vec![format!(
+            "{:04}-{:02}-{:02}",
+            date.year, date.month, date.day
+        )];
+        if date.day <= 12
+            && date.day != date.month
+            && mpi::date::BirthDate::new(date.year, date.day, date.month).is_some()
+        {
+            days.push(format!(
+                "{:04}-{:02}-{:02}",
+                date.year, date.day, date.month
+            ));
+        }
+        probes.push(vec![param("birthdate", days.join(","))]);
+    }
+    let first = record.first_surname.trim();
+    let given = record.given_names.trim();
+    if !first.is_empty() && !given.is_empty() {
+        probes.push(vec![param(
+            "name",
+            escape_search_value(&format!("{given} {first}")),
+        )]);
+    }
+    if let Some(second) = record.second_surname.as_deref().map(str::trim)
+        && !first.is_empty()
+        && !second.is_empty()
+    {
+        probes.push(vec![param(
+            "family",
+            escape_search_value(&format!("{first} {second}")),
+        )]);
+    }
+    if let Some(phone) = record
+        .phone
+        .as_deref()
+        .and_then(mpi::normalize::phone_digits)
+    {
+        probes.push(vec![param("phone", phone)]);
+    }
+    probes
+}
+
+/// Where candidates are read from: the write transaction or the store.
+trait Lookup {
+    fn search(
+        &mut self,
+        params: &[(String, String)],
+        limit: usize,
+    ) -> Result<Vec<StoredResource>, Error>;
+}
+
+struct TxLookup<'a> {
+    tx: &'a mut dyn WriteTx,
+}
+
+impl Lookup for TxLookup<'_> {
+    fn search(
+        &mut self,
+        params: &[(String, String)],
+        limit: usize,
+    ) -> Result<Vec<StoredResource>, Error> {
+        let (query, _) =
+            search::parse("Patient", params, Handling::Strict, 0).map_err(Error::BadRequest)?;
+        let ids = self.tx.search_ids(&query, limit).map_err(Error::from)?;
+        let mut found = Vec::with_capacity(ids.len());
+        for id in ids {
+            if let Some(stored) = self.tx.read("Patient", &id).map_err(Error::from)?
+                && !stored.deleted
+            {
+                found.push(stored);
+            }
+        }
+        Ok(found)
+    }
+}
+
+struct StoreLookup<'a> {
+    store: &'a dyn store::Store,
+}
+
+impl Lookup for StoreLookup<'_> {
+    fn search(
+        &mut self,
+        params: &[(String, String)],
+        limit: usize,
+    ) -> Result<Vec<StoredResource>, Error> {
+        let mut params = params.to_vec();
+        params.push(("_count".to_string(), limit.to_string()));
+        let (query, _) =
+            search::parse("Patient", &params, Handling::Strict, 0).map_err(Error::BadRequest)?;
+        Ok(self.store.search(&query)?.matches)
+    }
+}
+
+/// Ids a Patient's `link`s of the given types point at.
+fn linked_ids<'a>(patient: &'a Json, types: &'a [&str]) -> impl Iterator<Item = String> + 'a {
+    patient
+        .get("link")
+        .map_or(&[][..], Json::as_list)
+        .iter()
+        .filter(move |link| {
+            link.get("type")
+                .and_then(Json::as_str)
+                .is_some_and(|t| types.contains(&t))
+        })
+        .filter_map(|link| link.pointer("other.reference").and_then(Json::as_str))
+        .filter_map(|reference| reference.strip_prefix("Patient/"))
+        .map(|id| id.split('/').next().unwrap_or(id).to_string())
+}
+
+/// Inactive records (deactivated, or merged into another whose record stands for them) are not
+/// candidates. The substring test skips the parse for the usual active record.
+fn is_retired(body: &str) -> bool {
+    (body.contains("replaced-by") || body.contains("\"active\":false"))
+        && fhir::json::parse_str(body).is_ok_and(|json| {
+            !is_active(&json) || linked_ids(&json, &["replaced-by"]).next().is_some()
+        })
+}
+
+/// Candidates for `record`, each once, without `exclude` (the patient itself and the patients
+/// it is merged with) and without inactive patients (see [`is_retired`]).
+fn find_candidates(
+    lookup: &mut dyn Lookup,
+    record: &PersonRecord,
+    exclude: &HashSet<String>,
+) -> Result<Vec<(StoredResource, PersonRecord)>, Error> {
+    let mut seen: HashSet<String> = exclude.clone();
+    let mut found = Vec::new();
+    for probe in probes(record) {
+        for stored in lookup.search(&probe, CANDIDATES_PER_PROBE)? {
+            if !seen.insert(stored.id.clone()) || is_retired(&stored.body) {
+                continue;
+            }
+            if let Some(candidate) = record_of_stored(&stored) {
+                found.push((stored, candidate));
+            }
+        }
+    }
+    Ok(found)
+}
+
+/// Scores `record` against candidates: best first, `NoMatch` dropped, at most `count`.
+fn rank(
+    record: &PersonRecord,
+    candidates: Vec<(StoredResource, PersonRecord)>,
+    only_certain: bool,
+    count: usize,
+) -> Vec<MatchHit> {
+    let records: Vec<PersonRecord> = candidates.iter().map(|(_, r)| r.clone()).collect();
+    let mut slots: Vec<Option<StoredResource>> =
+        candidates.into_iter().map(|(s, _)| Some(s)).collect();
+    mpi::match_candidates(record, &records, only_certain, count)
+        .into_iter()
+        .filter_map(|(idx, result)| {
+            let resource = slots.get_mut(idx)?.take()?;
+            Some(MatchHit {
+                resource,
+                grade: result.grade.fhir_code(),
+                score: score_01(result.grade, result.score),
+                result,
+            })
+        })
+        .collect()
+}
+
+/// Whether a record has enough to be matched on at all.
+fn matchable(record: &PersonRecord) -> bool {
+    record.curp.is_some()
+        || record.birth_date.is_some()
+        || !record.first_surname.trim().is_empty()
+        || record.phone.is_some()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Review tasks (called from the profile on every Patient write)
+// ---------------------------------------------------------------------------------------------
+
+/// Matches a Patient being written against the index and opens review tasks for its probable
+/// and certain duplicates. Skipped when an update does not change the identifying fields.
+pub(crate) fn review_duplicates(
+    tx: &mut dyn WriteTx,
+    context: &WriteContext,
+    id: &str,
+    resource: &Json,
+    previous: Option<&Json>,
+) -> Result<Vec<Issue>, Error> {
+    let record = record_of(id, resource);
+    if !matchable(&record) {
+        return Ok(Vec::new());
+    }
+    if let Some(previous) = previous
+        && record_of(id, previous) == record
+    {
+        return Ok(Vec::new());
+    }
+    let mut exclude: HashSet<String> = HashSet::from([id.to_string()]);
+    exclude.extend(linked_ids(resource, &["replaced-by", "replaces"]));
+    let candidates = find_candidates(&mut TxLookup { tx: &mut *tx }, &record, &exclude)?;
+    let hits: Vec<MatchHit> = rank(&record, candidates, false, REVIEW_TASKS_PER_WRITE_MAX)
+        .into_iter()
+        .filter(|hit| hit.result.grade >= MatchGrade::Probable)
+        .collect();
+    let mut warnings = Vec::new();
+    for hit in hits {
+        let other = hit.resource.id.clone();
+        if open_review_exists(tx, id, &other)? {
+            continue;
+        }
+        let task = review_task(id, &other, &hit, &context.now_text);
+        let stored = create_in(tx, context, "Task", task, None, None)?.resource;
+        warnings.push(
+            Issue::warning(
+                IssueCode::Duplicate,
+                format!(
+                    "Posible registro duplicado: Patient/{other} ({}, puntaje {:.2}). Se abrió la tarea \
+                     de revisión Task/{}.",
+                    hit.result.grade.label_es(),
+                    hit.score,
+                    stored.id
+                ),
+                format!(
+                    "Possible duplicate registration: Patient/{other} ({}, score {:.2}). Review task \
+                     Task/{} was opened.",
+                    hit.grade, hit.score, stored.id
+                ),
+            )
+            .at("Patient"),
+        );
+    }
+    Ok(warnings)
+}
+
+fn review_task_query(focus: &str) -> Result<search::SearchQuery, Error> {
+    let params = vec![
+        ("focus".to_string(), format!("Patient/{focus}")),
+        (
+            "code".to_string(),
+            format!("{TASK_CODE_SYSTEM}|{TASK_CODE_REVIEW_DUPLICATE}"),
+        ),
+        ("status".to_string(), OPEN_TASK_STATUSES.to_string()),
+    ];
+    search::parse("Task", &params, Handling::Strict, 0)
+        .map(|(query, _)| query)
+        .map_err(Error::BadRequest)
+}
+
+/// The candidate a review task is about.
+fn task_candidate(task: &Json) -> Option<&str> {
+    task.get("input")
+        .map_or(&[][..], Json::as_list)
+        .iter()
+        .find_map(|input| {
+            input
+                .pointer("valueReference.reference")
+                .and_then(Json::as_str)
+        })
+        .and_then(|reference| reference.strip_prefix("Patient/"))
+}
+
+/// Open review tasks between `a` and `b` (either direction), as stored.
+fn open_reviews(tx: &mut dyn WriteTx, a: &str, b: &str) -> Result<Vec<StoredResource>, Error> {
+    let mut found = Vec::new();
+    for (focus, other) in [(a, b), (b, a)] {
+        let query = review_task_query(focus)?;
+        for task_id in tx.search_ids(&query, 200).map_err(Error::from)? {
+            let Some(stored) = tx.read("Task", &task_id).map_err(Error::from)? else {
+                continue;
+            };
+            let Ok(task) = fhir::json::parse_str(&stored.body) else {
+                continue;
+            };
+            if task_candidate(&task) == Some(other) {
+                found.push(stored);
+            }
+        }
+    }
+    Ok(found)
+}
+
+fn open_review_exists(tx: &mut dyn WriteTx, a: &str, b: &str) -> Result<bool, Error> {
+    Ok(!open_reviews(tx, a, b)?.is_empty())
+}
+
+fn coded(system: &str, code: &str, text: &str) -> Json {
+    Json::object([
+        (
+            "coding",
+            Json::Array(vec![Json::object([
+                ("system", Json::str(system)),
+                ("code", Json::str(code)),
+            ])]),
+        ),
+        ("text", Json::str(text)),
+    ])
+}
+
+fn decimal(value: f64) -> Json {
+    Json::Number(format!("{value:.2}"))
+}
+
+fn grade_extension(grade: &str) -> Json {
+    Json::object([
+        ("url", Json::str(MATCH_GRADE_EXTENSION)),
+        ("valueCode", Json::str(grade)),
+    ])
+}
+
+fn field_code(field: mpi::Field) -> String {
+    serde_json::to_value(field)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_string))
+        .unwrap_or_else(|| "campo".to_string())
+}
+
+/// The review task for the pair (`focus` just written, `candidate` already stored).
+pub(crate) fn review_task(focus: &str, candidate: &str, hit: &MatchHit, now: &str) -> Json {
+    let result = &hit.result;
+    let mut inputs = vec![
+        Json::object([
+            ("extension", Json::Array(vec![grade_extension(hit.grade)])),
+            (
+                "type",
+                coded(TASK_INPUT_SYSTEM, "candidato", "Paciente candidato"),
+            ),
+            (
+                "valueReference",
+                Json::object([("reference", Json::str(format!("Patient/{candidate}")))]),
+            ),
+        ]),
+        Json::object([
+            (
+                "type",
+                coded(TASK_INPUT_SYSTEM, "grado", "Grado de coincidencia"),
+            ),
+            ("valueCode", Json::str(hit.grade)),
+        ]),
+        Json::object([
+            (
+                "type",
+                coded(TASK_INPUT_SYSTEM, "puntaje", "Puntaje (0 a 1)"),
+            ),
+            ("valueDecimal", decimal(hit.score)),
+        ]),
+        Json::object([
+            (
+                "type",
+                coded(
+                    TASK_INPUT_SYSTEM,
+                    "puntaje-bits",
+                    "Puntaje Fellegi-Sunter (bits)",
+                ),
+            ),
+            ("valueDecimal", decimal(result.score)),
+        ]),
+    ];
+    for field in &result.fields {
+        inputs.push(Json::object([
+            (
+                "type",
+                coded(
+                    TASK_INPUT_SYSTEM,
+                    &format!("campo-{}", field_code(field.field)),
+                    field.field.label_es(),
+                ),
+            ),
+            (
+                "valueString",
+                Json::str(format!(
+                    "{:+.2} bits. {} / {}",
+                    field.weight, field.explanation_es, field.explanation_en
+                )),
+            ),
+        ]));
+    }
+    for note in &result.notes {
+        inputs.push(Json::object([
+            ("type", coded(TASK_INPUT_SYSTEM, "nota", "Observación")),
+            (
+                "valueString",
+                Json::str(format!("{} / {}", note.message_es(), note.message_en())),
+            ),
+        ]));
+    }
+    let priority = if result.grade == MatchGrade::Certain {
+        "urgent"
+    } else {
+        "routine"
+    };
+    Json::object([
+        ("resourceType", Json::str("Task")),
+        ("status", Json::str("requested")),
+        ("intent", Json::str("proposal")),
+        ("priority", Json::str(priority)),
+        (
+            "code",
+            coded(
+                TASK_CODE_SYSTEM,
+                TASK_CODE_REVIEW_DUPLICATE,
+                "Revisar posible registro duplicado",
+            ),
+        ),
+        (
+            "description",
+            Json::str(format!(
+                "Patient/{focus} y Patient/{candidate} podrían ser la misma persona ({}, puntaje {:.2}). \
+                 Si lo son, fusione con Patient/$merge; si no, cierre la tarea como rechazada.",
+                result.grade.label_es(),
+                hit.score
+            )),
+        ),
+        (
+            "focus",
+            Json::object([("reference", Json::str(format!("Patient/{focus}")))]),
+        ),
+        ("authoredOn", Json::str(now)),
+        ("lastModified", Json::str(now)),
+        ("input", Json::Array(inputs)),
+    ])
+}
+
+// ---------------------------------------------------------------------------------------------
+// Merge bookkeeping
+// ---------------------------------------------------------------------------------------------
+
+fn link(other: &str, link_type: &str) -> Json {
+    Json::object([
+        (
+            "other",
+            Json::object([("reference", Json::str(format!("Patient/{other}")))]),
+        ),
+        ("type", Json::str(link_type)),
+    ])
+}
+
+fn add_link(patient: &mut Json, other: &str, link_type: &str) {
+    let Some(object) = patient.as_object_mut() else {
+        return;
+    };
+    match object.get_mut("link") {
+        Some(Json::Array(links)) => links.push(link(other, link_type)),
+        _ => object.insert("link", Json::Array(vec![link(other, link_type)])),
+    }
+}
+
+fn remove_link(patient: &mut Json, other: &str, link_type: &str) {
+    let Some(object) = patient.as_object_mut() else {
+        return;
+    };
+    let now_empty = match object.get_mut("link") {
+        Some(Json::Array(links)) => {
+            let reference = format!("Patient/{other}");
+            links.retain(|l| {
+                !(l.get("type").and_then(Json::as_str) == Some(link_type)
+                    && l.pointer("other.reference").and_then(Json::as_str)
+                        == Some(reference.as_str()))
+            });
+            links.is_empty()
+        }
+        _ => false,
+    };
+    if now_empty {
+        object.remove("link");
+    }
+}
+
+fn provenance(
+    activity: &str,
+    text: &str,
+    targets: [(&StoredResource, u64); 2],
+    extra_entity: Option<&str>,
+    now: &str,
+) -> Json {
+    let versioned = |stored: &StoredResource, version: u64| {
+        Json::object([(
+            "reference",
+            Json::str(format!("Patient/{}/_history/{version}", stored.id)),
+        )])
+    };
+    let mut entities: Vec<Json> = targets
+        .iter()
+        .map(|(stored, _)| {
+            Json::object([
+                ("role", Json::str("revision")),
+                ("what", versioned(stored, stored.version_id)),
+            ])
+        })
+        .collect();
+    if let Some(reference) = extra_entity {
+        entities.push(Json::object([
+            ("role", Json::str("source")),
+            ("what", Json::object([("reference", Json::str(reference))])),
+        ]));
+    }
+    Json::object([
+        ("resourceType", Json::str("Provenance")),
+        (
+            "target",
+            Json::Array(
+                targets
+                    .iter()
+                    .map(|(stored, new_version)| versioned(stored, *new_version))
+                    .collect(),
+            ),
+        ),
+        ("recorded", Json::str(now)),
+        (
+            "activity",
+            Json::object([
+                (
+                    "coding",
+                    Json::Array(vec![Json::object([
+                        ("system", Json::str(LIFECYCLE_SYSTEM)),
+                        ("code", Json::str(activity)),
+                    ])]),
+                ),
+                ("text", Json::str(text)),
+            ]),
+        ),
+        (
+            "agent",
+            Json::Array(vec![Json::object([
+                (
+                    "type",
+                    coded(
+                        "http://terminology.hl7.org/CodeSystem/provenance-participant-type",
+                        "performer",
+                        "Ejecutó",
+                    ),
+                ),
+                (
+                    "who",
+                    Json::object([(
+                        "display",
+                        Json::str(format!("Expediente, operación Patient/${activity}")),
+                    )]),
+                ),
+            ])]),
+        ),
+        ("entity", Json::Array(entities)),
+    ])
+}
+
+fn unprocessable(es: String, en: String, at: &str) -> Error {
+    Error::Unprocessable(vec![
+        Issue::error(IssueCode::BusinessRule, es, en).at(at.to_string()),
+    ])
+}
+
+fn read_patient(tx: &mut dyn WriteTx, id: &str) -> Result<(StoredResource, Json), Error> {
+    match tx.read("Patient", id).map_err(Error::from)? {
+        None => Err(Error::not_found("Patient", id)),
+        Some(stored) if stored.deleted => Err(Error::gone("Patient", id)),
+        Some(stored) => {
+            let json = fhir::json::parse_str(&stored.body)
+                .map_err(|err| Error::Internal(format!("stored Patient/{id}: {err}")))?;
+            Ok((stored, json))
+        }
+    }
+}
+
+fn versioned_id(reference: &str) -> Option<(String, u64)> {
+    let rest = reference.strip_prefix("Patient/")?;
+    let (id, version) = rest.split_once("/_history/")?;
+    Some((id.to_string(), version.parse().ok()?))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Use cases
+// ---------------------------------------------------------------------------------------------
+
+fn parameter<'a>(parameters: &'a Json, name: &str) -> Option<&'a Json> {
+    parameters
+        .get("parameter")
+        .map_or(&[][..], Json::as_list)
+        .iter()
+        .find(|p| p.get("name").and_then(Json::as_str) == Some(name))
+}
+
+fn bad(es: impl Into<String>, en: impl Into<String>) -> Error {
+    Error::bad_request(IssueCode::Invalid, es, en)
+}
+
+/// A Patient id from a `$merge` parameter: `valueReference` (`Patient/id`), `valueString`
+/// or `valueId`.
+fn patient_id_parameter(parameters: &Json, names: &[&str]) -> Result<String, Error> {
+    let Some(p) = names.iter().find_map(|name| parameter(parameters, name)) else {
+        return Err(bad(
+            format!("Falta el parámetro {}", names[0]),
+            format!("Parameter {} is missing", names[0]),
+        ));
+    };
+    let text = p
+        .pointer("valueReference.reference")
+        .or_else(|| p.get("valueString"))
+        .or_else(|| p.get("valueId"))
+        .and_then(Json::as_str)
+        .unwrap_or("");
+    let id = text.strip_prefix("Patient/").unwrap_or(text);
+    if id.is_empty() || id.contains('/') || !crate::meta::is_valid_id(id) {
+        return Err(bad(
+            format!(
+                "El parámetro {} debe ser una referencia Patient/{{id}}; se recibió «{text}»",
+                names[0]
+            ),
+            format!(
+                "Parameter {} must be a reference Patient/{{id}}; got '{text}'",
+                names[0]
+            ),
+        ));
+    }
+    Ok(id.to_string())
+}
+
+impl MatchRequest {
+    /// Reads `Patient/$match` input: a `Parameters` with `resource` (a Patient),
+    /// `onlyCertainMatches` and `count`; a bare Patient is accepted too.
+    pub fn from_body(body: Json) -> Result<MatchRequest, Error> {
+        match body.get("resourceType").and_then(Json::as_str) {
+            Some("Patient") => {
+                return Ok(MatchRequest {
+                    patient: body,
+                    only_certain: false,
+                    count: MATCH_COUNT_DEFAULT,
+                });
+            }
+            Some("Parameters") => {}
+            _ => {
+                return Err(bad(
+                    "$match espera un recurso Parameters con el parámetro «resource» (un Patient)",
+                    "$match expects a Parameters resource with a 'resource' parameter (a Patient)",
+                ));
+            }
+        }
+        let patient = parameter(&body, "resource")
+            .and_then(|p| p.get("resource"))
+            .cloned()
+            .ok_or_else(|| {
+                bad(
+                    "Falta el parámetro «resource» con el Patient a buscar",
+                    "Parameter 'resource' with the Patient to match is missing",
+                )
+            })?;
+        if patient.get("resourceType").and_then(Json::as_str) != Some("Patient") {
+            return Err(bad(
+                "El parámetro «resource» debe ser un Patient",
+                "Parameter 'resource' must be a Patient",
+            ));
+        }
+        let only_certain = match parameter(&body, "onlyCertainMatches") {
+            None => false,
+            Some(p) => p
+                .get("valueBoolean")
+                .and_then(Json::as_bool)
+                .ok_or_else(|| {
+                    bad(
+                        "onlyCertainMatches debe ser valueBoolean",
+                        "onlyCertainMatches must be a valueBoolean",
+                    )
+                })?,
+        };
+        let count = match parameter(&body, "count") {
+            None => MATCH_COUNT_DEFAULT,
+            Some(p) => p
+                .get("valueInteger")
+                .or_else(|| p.get("valuePositiveInt"))
+                .and_then(Json::as_number_text)
+                .and_then(|n| n.parse::<usize>().ok())
+                .filter(|n| *n > 0)
+                .ok_or_else(|| {
+                    bad(
+                        "count debe ser un entero positivo (valueInteger)",
+                        "count must be a positive integer (valueInteger)",
+                    )
+                })?
+                .min(MATCH_COUNT_MAX),
+        };
+        Ok(MatchRequest {
+            patient,
+            only_certain,
+            count,
+        })
+    }
+}
+
+impl Ehr {
+    /// # `POST /Patient/$match`
+    ///
+    /// Candidates graded possible or better, best first. With `only_certain`, the single
+    /// certain match or nothing (R4: never an ambiguous answer in that mode).
+    pub fn match_patients(&self, request: &MatchRequest) -> Result<Vec<MatchHit>, Error> {
+        let issues = fhir::validate::validate_resource(&request.patient);
+        if issues.iter().any(Issue::is_error) {
+            return Err(Error::BadRequest(issues));
+        }
+        let own_id = request
+            .patient
+            .get("id")
+            .and_then(Json::as_str)
+            .unwrap_or("")
+            .to_string();
+        let record = record_of(&own_id, &request.patient);
+        if !matchable(&record) {
+            return Err(Error::Unprocessable(vec![Issue::error(
+                IssueCode::Required,
+                "Para buscar coincidencias se necesita al menos CURP, fecha de nacimiento, apellido o \
+                 teléfono",
+                "Matching needs at least a CURP, birth date, surname or phone",
+            )]));
+        }
+        let mut exclude = HashSet::new();
+        if !own_id.is_empty() {
+            exclude.extend(self.merge_set(&own_id)?);
+        }
+        let candidates = find_candidates(
+            &mut StoreLookup {
+                store: self.store(),
+            },
+            &record,
+            &exclude,
+        )?;
+        Ok(rank(
+            &record,
+            candidates,
+            request.only_certain,
+            request.count,
+        ))
+    }
+
+    /// # `POST /Patient/$merge`
+    ///
+    /// `parameters`: `source-patient` and `target-patient` (`valueReference`), or `source` /
+    /// `target`. The source is superseded by the target; see the module docs.
+    pub fn merge(&self, parameters: &Json) -> Result<MergeOutcome, Error> {
+        let source = patient_id_parameter(parameters, &["source-patient", "source"])?;
+        let target = patient_id_parameter(parameters, &["target-patient", "target"])?;
+        if source == target {
+            return Err(unprocessable(
+                "El paciente de origen y el de destino son el mismo".to_string(),
+                "Source and target are the same patient".to_string(),
+                "Parameters.parameter",
+            ));
+        }
+        let context = self.write_context();
+        self.run_write(move |tx| merge_in(tx, &context, &source, &target))
+    }
+
+    /// # `POST /Patient/$unmerge`
+    ///
+    /// Undoes the latest merge of `source` into `target`.
+    pub fn unmerge(&self, parameters: &Json) -> Result<MergeOutcome, Error> {
+        let source = patient_id_parameter(parameters, &["source-patient", "source"])?;
+        let target = patient_id_parameter(parameters, &["target-patient", "target"])?;
+        // Previous versions are read outside the write job (the job sees only current
+        // versions); the job then checks nothing changed in between.
+        let merge = self.find_merge(&source, &target)?;
+        let source_before = self
+            .store()
+            .vread("Patient", &source, merge.source_before)?
+            .ok_or_else(|| Error::Internal("pre-merge version of the source is gone".into()))?;
+        let target_before = self
+            .store()
+            .vread("Patient", &target, merge.target_before)?
+            .ok_or_else(|| Error::Internal("pre-merge version of the target is gone".into()))?;
+        let context = self.write_context();
+        self.run_write(move |tx| {
+            unmerge_in(
+                tx,
+                &context,
+                &source,
+                &target,
+                &merge,
+                &source_before,
+                &target_before,
+            )
+        })
+    }
+
+    /// The latest merge Provenance of `source` into `target`.
+    fn find_merge(&self, source: &str, target: &str) -> Result<MergeRecord, Error> {
+        let params = vec![
+            ("target".to_string(), format!("Patient/{source}")),
+            ("_count".to_string(), "1000".to_string()),
+        ];
+        let (query, _) = search::parse("Provenance", &params, Handling::Strict, self.now_ms())
+            .map_err(Error::BadRequest)?;
+        let page = self.store().search(&query)?;
+        let mut best: Option<(i64, MergeRecord)> = None;
+        for stored in &page.matches {
+            let Ok(json) = fhir::json::parse_str(&stored.body) else {
+                continue;
+            };
+            let is_merge = json
+                .pointer("activity")
+                .and_then(|a| a.get("coding"))
+                .map_or(&[][..], Json::as_list)
+                .iter()
+                .any(|c| {
+                    c.get("system").and_then(Json::as_str) == Some(LIFECYCLE_SYSTEM)
+                        && c.get("code").and_then(Json::as_str) == Some("merge")
+                });
+            if !is_merge {
+                continue;
+            }
+            let refs = |key: &str, inner: Option<&str>| -> Vec<(String, u64)> {
+                json.get(key)
+                    .map_or(&[][..], Json::as_list)
+                    .iter()
+                    .filter_map(|item| {
+                        let reference = match inner {
+                            Some(inner) => item.get(inner)?,
+                            None => item,
+                        };
+                        reference.get("reference").and_then(Json::as_str)
+                    })
+                    .filter_map(versioned_id)
+                    .collect()
+            };
+            let targets = refs("target", None);
+            let entities = refs("entity", Some("what"));
+            let after = |id: &str| targets.iter().find(|(i, _)| i == id).map(|(_, v)| *v);
+            let before = |id: &str| entities.iter().find(|(i, _)| i == id).map(|(_, v)| *v);
+            if let (Some(_), Some(ta), Some(sb), Some(tb)) =
+                (after(source), after(target), before(source), before(target))
+            {
+                let record = MergeRecord {
+                    provenance_id: stored.id.clone(),
+                    target_after: ta,
+                    source_before: sb,
+                    target_before: tb,
+                };
+                if best
+                    .as_ref()
+                    .is_none_or(|(seq, _)| stored.change_seq > *seq)
+                {
+                    best = Some((stored.change_seq, record));
+                }
+            }
+        }
+        best.map(|(_, record)| record).ok_or_else(|| {
+            unprocessable(
+                format!("No hay registro de una fusión de Patient/{source} en Patient/{target}"),
+                format!(
+                    "There is no record of Patient/{source} being merged into Patient/{target}"
+                ),
+                "Parameters.parameter",
+            )
+        })
+    }
+
+    /// Every patient id of the merge set `id` belongs to (itself first), following
+    /// `replaced-by` / `replaces` links in both directions.
+    pub fn merge_set(&self, id: &str) -> Result<Vec<String>, Error> {
+        let mut ids = vec![id.to_string()];
+        let mut seen: BTreeSet<String> = BTreeSet::from([id.to_string()]);
+        let mut next = 0;
+        while next < ids.len() && ids.len() < MERGE_CHAIN_MAX {
+            let current = ids[next].clone();
+            next += 1;
+            let Some(stored) = self.store().read("Patient", &current)? else {
+                continue;
+            };
+            // Fast path: most patients were never merged.
+            if stored.deleted || !stored.body.contains("\"link\"") {
+                continue;
+            }
+            let Ok(json) = fhir::json::parse_str(&stored.body) else {
+                continue;
+            };
+            for other in linked_ids(&json, &["replaced-by", "replaces"]) {
+                if seen.insert(other.clone()) {
+                    ids.push(other);
+                }
+            }
+        }
+        Ok(ids)
+    }
+
+    /// Widens search parameters that reference a merged patient to the whole merge set
+    /// (`patient=a` → `patient=a,b`), so a search by either id finds the whole history.
+    pub(crate) fn widen_patient_references(
+        &self,
+        resource_type: &str,
+        params: &[(String, String)],
+    ) -> Result<Vec<(String, String)>, Error> {
+        let registry = search::registry();
+        let mut widened = Vec::with_capacity(params.len());
+        for (key, value) in params {
+            let (code, modifier) = match key.split_once(':') {
+                Some((code, modifier)) => (code, Some(modifier)),
+                None => (key.as_str(), None),
+            };
+            let only_patient_target = registry
+                .param(resource_type, code)
+                .filter(|p| p.kind == search::ParamKind::Reference && !code.contains('.'))
+                .map(|p| {
+                    modifier == Some("Patient")
+                        || (modifier.is_none() && p.targets.len() == 1 && p.targets[0] == "Patient")
+                });
+            let Some(bare_is_patient) = only_patient_target else {
+                widened.push((key.clone(), value.clone()));
+                continue;
+            };
+            if modifier.is_some_and(|m| m != "Patient") {
+                widened.push((key.clone(), value.clone()));
+                continue;
+            }
+            let mut parts: Vec<String> = Vec::new();
+            for part in split_unescaped_commas(value) {
+                let (prefix, id) = match part.strip_prefix("Patient/") {
+                    Some(id) => ("Patient/", id),
+                    None if bare_is_patient => ("", part.as_str()),
+                    None => {
+                        parts.push(part.clone());
+                        continue;
+                    }
+                };
+                if id.is_empty() || id.contains('/') || !crate::meta::is_valid_id(id) {
+                    parts.push(part.clone());
+                    continue;
+                }
+                for member in self.merge_set(id)? {
+                    let item = format!("{prefix}{member}");
+                    if !parts.contains(&item) {
+                        parts.push(item);
+                    }
+                }
+            }
+            widened.push((key.clone(), parts.join(",")));
+        }
+        Ok(widened)
+    }
+
+    /// # `POST /{type}/$validate`
+    ///
+    /// Everything a create would check, as issues (errors included) instead of a rejection:
+    /// R4 structure, the Mexican profile and, for a Patient, the CURP's uniqueness and its
+    /// probable duplicates (as warnings).
+    pub fn validate(&self, resource_type: &str, resource: &Json) -> Result<Vec<Issue>, Error> {
+        check_type(resource_type)?;
+        let url_id = None;
+        let mut issues = match check_resource(resource_type, resource, url_id) {
+            Ok(warnings) => warnings,
+            Err(err) => return Ok(err.issues()),
+        };
+        if resource_type != "Patient" {
+            return Ok(issues);
+        }
+        let own_id = resource.get("id").and_then(Json::as_str).unwrap_or("");
+        if let Some((idx, curp)) = active_curp(resource)
+            && is_active(resource)
+        {
+            let params = vec![(
+                "identifier".to_string(),
+                format!("{}|{}", systems::CURP, escape_search_value(curp)),
+            )];
+            for stored in (StoreLookup {
+                store: self.store(),
+            })
+            .search(&params, 20)?
+            {
+                let Ok(other) = fhir::json::parse_str(&stored.body) else {
+                    continue;
+                };
+                if stored.id != own_id
+                    && is_active(&other)
+                    && active_curp(&other).is_some_and(|(_, v)| v == curp)
+                {
+                    issues.push(
+                        Issue::error(
+                            IssueCode::Duplicate,
+                            format!("Ya existe Patient/{} activo con la CURP {curp}", stored.id),
+                            format!(
+                                "Patient/{} already exists, active, with CURP {curp}",
+                                stored.id
+                            ),
+                        )
+                        .at(format!("Patient.identifier[{idx}].value")),
+                    );
+                }
+            }
+        }
+        let request = MatchRequest {
+            patient: resource.clone(),
+            only_certain: false,
+            count: REVIEW_TASKS_PER_WRITE_MAX,
+        };
+        if matchable(&record_of(own_id, resource)) {
+            for hit in self.match_patients(&request)? {
+                if hit.result.grade < MatchGrade::Probable {
+                    continue;
+                }
+                issues.push(
+                    Issue::warning(
+                        IssueCode::Duplicate,
+                        format!(
+                            "Posible registro duplicado: Patient/{} ({}, puntaje {:.2})",
+                            hit.resource.id,
+                            hit.result.grade.label_es(),
+                            hit.score
+                        ),
+                        format!(
+                            "Possible duplicate registration: Patient/{} ({}, score {:.2})",
+                            hit.resource.id, hit.grade, hit.score
+                        ),
+                    )
+                    .at("Patient"),
+                );
+            }
+        }
+        Ok(issues)
+    }
+}
+
+/// The ids and versions a merge Provenance recorded.
+#[derive(Clone, Debug)]
+struct MergeRecord {
+    provenance_id: String,
+    target_after: u64,
+    source_before: u64,
+    target_before: u64,
+}
+
+fn split_unescaped_commas(value: &str) -> Vec<String> {
+    let mut parts = Vec::new();
+    let mut current = String::new();
+    let mut escaped = false;
+    for c in value.chars() {
+        if escaped {
+            current.push(c);
+            escaped = false;
+        } else if c == '\\' {
+            current.push(c);
+            escaped = true;
+        } else if c == ',' {
+            parts.push(std::mem::take(&mut current));
+        } else {
+            current.push(c);
+        }
+    }
+    parts.push(current);
+    parts
+}
+
+fn merge_in(
+    tx: &mut dyn WriteTx,
+    context: &WriteContext,
+    source: &str,
+    target: &str,
+) -> Result<MergeOutcome, Error> {
+    let (source_stored, mut source_json) = read_patient(tx, source)?;
+    let (target_stored, mut target_json) = read_patient(tx, target)?;
+    if let Some(survivor) = linked_ids(&source_json, &["replaced-by"]).next() {
+        return Err(unprocessable(
+            format!("Patient/{source} ya fue fusionado en Patient/{survivor}"),
+            format!("Patient/{source} was already merged into Patient/{survivor}"),
+            "Parameters.parameter",
+        ));
+    }
+    if let Some(survivor) = linked_ids(&target_json, &["replaced-by"]).next() {
+        return Err(unprocessable(
+            format!(
+                "Patient/{target} fue fusionado en Patient/{survivor}; fusione en Patient/{survivor}"
+            ),
+            format!(
+                "Patient/{target} was merged into Patient/{survivor}; merge into Patient/{survivor} instead"
+            ),
+            "Parameters.parameter",
+        ));
+    }
+    if let Some(object) = source_json.as_object_mut() {
+        object.insert("active", Json::Bool(false));
+    }
+    add_link(&mut source_json, target, "replaced-by");
+    add_link(&mut target_json, source, "replaces");
+    let source_after = update_in(
+        tx,
+        context,
+        "Patient",
+        source,
+        source_json,
+        Some(source_stored.version_id),
+    )?
+    .resource;
+    let target_after = update_in(
+        tx,
+        context,
+        "Patient",
+        target,
+        target_json,
+        Some(target_stored.version_id),
+    )?
+    .resource;
+    let record = provenance(
+        "merge",
+        "MERGE",
+        [
+            (&source_stored, source_after.version_id),
+            (&target_stored, target_after.version_id),
+        ],
+        None,
+        &context.now_text,
+    );
+    let provenance = create_in(tx, context, "Provenance", record, None, None)?.resource;
+    // The pair's review tasks are settled by the merge.
+    for stored in open_reviews(tx, source, target)? {
+        let Ok(mut task) = fhir::json::parse_str(&stored.body) else {
+            continue;
+        };
+        if let Some(object) = task.as_object_mut() {
+            object.insert("status", Json::str("completed"));
+            object.insert("lastModified", Json::str(context.now_text.clone()));
+            object.insert(
+                "businessStatus",
+                Json::object([(
+                    "text",
+                    Json::str(format!(
+                        "Fusionados: Patient/{source} en Patient/{target} (Provenance/{})",
+                        provenance.id
+                    )),
+                )]),
+            );
+        }
+        update_in(
+            tx,
+            context,
+            "Task",
+            &stored.id,
+            task,
+            Some(stored.version_id),
+        )?;
+    }
+    Ok(MergeOutcome {
+        source: source_after,
+        target: target_after,
+        provenance,
+    })
+}
+
+fn unmerge_in(
+    tx: &mut dyn WriteTx,
+    context: &WriteContext,
+    source: &str,
+    target: &str,
+    merge: &MergeRecord,
+    source_before: &StoredResource,
+    target_before: &StoredResource,
+) -> Result<MergeOutcome, Error> {
+    let (source_now, source_json) = read_patient(tx, source)?;
+    let (target_now, target_json) = read_patient(tx, target)?;
+    let merged_into: Vec<String> = linked_ids(&source_json, &["replaced-by"]).collect();
+    if !merged_into.iter().any(|id| id == target) {
+        return Err(unprocessable(
+            format!("Patient/{source} no está fusionado en Patient/{target}"),
+            format!("Patient/{source} is not merged into Patient/{target}"),
+            "Parameters.parameter",
+        ));
+    }
+    let parse = |stored: &StoredResource| {
+        fhir::json::parse_str(&stored.body)
+            .map_err(|err| Error::Internal(format!("stored Patient/{}: {err}", stored.id)))
+    };
+    // The source has been inactive since the merge: its pre-merge content comes back whole.
+    let source_restored = parse(source_before)?;
+    // The target may have been edited since; only the merge's link is taken back then.
+    let target_restored = if target_now.version_id == merge.target_after {
+        parse(target_before)?
+    } else {
+        let mut json = target_json;
+        remove_link(&mut json, source, "replaces");
+        json
+    };
+    let source_after = update_in(
+        tx,
+        context,
+        "Patient",
+        source,
+        source_restored,
+        Some(source_now.version_id),
+    )?
+    .resource;
+    let target_after = update_in(
+        tx,
+        context,
+        "Patient",
+        target,
+        target_restored,
+        Some(target_now.version_id),
+    )?
+    .resource;
+    let record = provenance(
+        "unmerge",
+        "UNMERGE",
+        [
+            (&source_now, source_after.version_id),
+            (&target_now, target_after.version_id),
+        ],
+        Some(&format!("Provenance/{}", merge.provenance_id)),
+        &context.now_text,
+    );
+    let provenance = create_in(tx, context, "Provenance", record, None, None)?.resource;
+    Ok(MergeOutcome {
+        source: source_after,
+        target: target_after,
+        provenance,
+    })
+}
+
+/// # `GET /curp/validar?curp=…`
+///
+/// Trims and upper-cases, then reports every problem by position; a correct prefix is only
+/// "incomplete", so the UI can call this on every keystroke.
+pub fn check_curp(input: &str) -> CurpCheck {
+    let normalized = mexico::curp::normalize(input);
+    let errors = mexico::curp::validate_all(&normalized);
+    let complete = normalized.chars().count() >= mexico::curp::LEN;
+    let problems = errors
+        .iter()
+        .map(|error| CurpProblem {
+            positions: error.positions().map(|r| (*r.start(), *r.end())),
+            message_es: error.message_es(),
+            message_en: error.message_en(),
+        })
+        .collect();
+    let valid = mexico::curp::validate(&normalized).ok();
+    let (birth_date, gender, birth_state, birth_state_name) = match &valid {
+        Some(curp) => {
+            let (y, m, d) = curp.birth_date();
+            let gender = match curp.sex() {
+                mexico::curp::CurpSex::Hombre => "male",
+                mexico::curp::CurpSex::Mujer => "female",
+                mexico::curp::CurpSex::NoBinario => "other",
+            };
+            (
+                Some(format!("{y:04}-{m:02}-{d:02}")),
+                Some(gender),
+                Some(curp.birth_state().to_string()),
+                mexico::states::by_curp_code(curp.birth_state()).map(|s| s.name),
+            )
+        }
+        None => (None, None, None, None),
+    };
+    CurpCheck {
+        input: input.to_string(),
+        normalized,
+        valid: valid.is_some(),
+        complete,
+        errors: problems,
+        birth_date,
+        gender,
+        birth_state,
+        birth_state_name,
+    }
+}
+
+#[cfg(test)]
+mod tests;
