@@ -6,6 +6,7 @@ Why from the outside: the Rust tests prove what the code means to do; these prov
 nobody on the team wrote agrees the server speaks FHIR R4.
 """
 
+import json
 import os
 import shutil
 import signal
@@ -158,9 +159,7 @@ class FhirClient:
     def request(self, method, path, json_body=None, headers=None, **kwargs):
         headers = dict(headers or {})
         if json_body is not None:
-            import json as _json
-
-            kwargs["data"] = _json.dumps(json_body).encode()
+            kwargs["data"] = json.dumps(json_body).encode()
             headers.setdefault("Content-Type", FHIR_JSON)
         response = self.session.request(method, self.url(path), headers=headers, timeout=60, **kwargs)
         return FhirResponse(response)
@@ -242,9 +241,8 @@ def fhir(node):
     return FhirClient(node.base)
 
 
-@pytest.fixture
-def start_node(workdir):
-    """Factory for extra nodes (own data dir, extra CLI flags); stopped at teardown."""
+def node_factory(workdir):
+    """Yields `start(*extra_cli_args, data_dir=None) -> Node`; stops every node it started."""
     nodes = []
 
     def start(*extra_args, data_dir=None):
@@ -255,3 +253,15 @@ def start_node(workdir):
     yield start
     for started in nodes:
         started.stop()
+
+
+@pytest.fixture
+def start_node(workdir):
+    """Extra nodes for one test (own data dir, extra CLI flags)."""
+    yield from node_factory(workdir)
+
+
+@pytest.fixture(scope="module")
+def start_node_module(workdir):
+    """Extra nodes shared by one test module."""
+    yield from node_factory(workdir)

@@ -5,10 +5,47 @@ the type needs one, a patient reference. Every sample is checked against the fhi
 models before use (test_samples_are_valid_r4), so a server rejection is the server's fault.
 """
 
+import random
 import uuid
 
 TAG_SYSTEM = "https://expediente.example/conformance-tag"
 CURP_SYSTEM = "urn:oid:2.16.840.1.113883.4.629"  # RENAPO CURP (see shared/domain/mexico.md)
+
+
+_CURP_SYMBOLS = "0123456789ABCDEFGHIJKLMNÑOPQRSTUVWXYZ"
+_CURP_STATES = {"Jalisco": "JC", "CDMX": "DF", "Oaxaca": "OC", "Nuevo León": "NL"}
+_curp_random = random.Random()
+
+
+def make_curp(birth="1980-05-17", gender="female", state="Jalisco"):
+    """A CURP that is valid by RENAPO's rules (structure, date, sex, state, check digit) and
+    agrees with the birth date and sex, with random letters so every call is unique. The
+    server checks CURPs on every Patient write; it does not check them against names beyond a
+    warning, so generic test patients can carry one."""
+    year, month, day = birth[:10].split("-")
+    first = _curp_random.choice("BCDFGHLMNPRSTVZ") + _curp_random.choice("AEIOU")
+    first += _curp_random.choice("BCDFGHLMNPRSTVZ") + _curp_random.choice("BCDFGHLMNPRSTVZ")
+    sex = {"female": "M", "male": "H"}.get(gender, "X")
+    consonants = "".join(_curp_random.choice("BCDFGHLMNPRSTVZ") for _ in range(3))
+    homoclave = _curp_random.choice("0123456789" if int(year) < 2000 else "ABCDEFGHJKLMNPQRSTUVWXYZ")
+    prefix = (first + year[2:] + month + day + sex + _CURP_STATES.get(state, "JC") + consonants + homoclave)
+    total = sum(_CURP_SYMBOLS.index(c) * (18 - i) for i, c in enumerate(prefix))
+    return prefix + str((10 - total % 10) % 10)
+
+
+def with_demographics(resource, **changes):
+    """A copy of a Patient with `birthDate`/`gender` (and any other members) changed and, when
+    the birth date or sex changes, its CURP reissued to agree, as RENAPO does after a
+    civil-registry correction: the server rejects (422) a CURP that contradicts either."""
+    changed = dict(resource, **changes)
+    if "birthDate" in changes or "gender" in changes:
+        state = next((a["state"] for a in changed.get("address", []) if "state" in a), "Jalisco")
+        curp = make_curp(changed["birthDate"], changed.get("gender", "unknown"), state)
+        changed["identifier"] = [
+            dict(i, value=curp) if i.get("system") == CURP_SYSTEM and i.get("use") != "old" else i
+            for i in changed.get("identifier", [])
+        ]
+    return changed
 
 
 def meta_tag(tag):
@@ -19,7 +56,7 @@ def patient(tag, family="Gómez", given=("Ana",), gender="female", birth="1980-0
     resource = {
         "resourceType": "Patient",
         "meta": meta_tag(tag),
-        "identifier": [{"system": CURP_SYSTEM, "value": curp or uuid.uuid4().hex[:18].upper()}],
+        "identifier": [{"system": CURP_SYSTEM, "value": curp or make_curp(birth, gender, state)}],
         "name": [{"family": family, "given": list(given)}],
         "gender": gender,
         "birthDate": birth,

@@ -4,7 +4,7 @@ and batch (independent entries) Bundles posted to the base URL."""
 import uuid
 
 from conftest import new_tag
-from samples import CURP_SYSTEM, TAG_SYSTEM, patient
+from samples import CURP_SYSTEM, TAG_SYSTEM, make_curp, patient, with_demographics
 
 
 def urn():
@@ -95,7 +95,7 @@ def test_transaction_processing_order_and_conditional_entries(fhir):
     kept = fhir.create(patient(tag, family="Conservado"))
     kept_curp = kept["identifier"][0]["value"]
     new_patient = patient(tag, family="Nuevo")
-    new_curp = new_patient["identifier"][0]["value"] = f"NUEVO{tag}".upper()
+    new_curp = new_patient["identifier"][0]["value"] = make_curp()
     bundle = {
         "resourceType": "Bundle",
         "type": "transaction",
@@ -157,13 +157,13 @@ def test_failing_transaction_writes_nothing(fhir):
 def test_transaction_failing_on_a_stale_if_match_writes_nothing(fhir):
     tag = new_tag()
     target = fhir.create(patient(tag))
-    fhir.put(f"Patient/{target['id']}", dict(target, gender="other")).expect(200)
+    fhir.put(f"Patient/{target['id']}", with_demographics(target, gender="other")).expect(200)
     bundle = {
         "resourceType": "Bundle",
         "type": "transaction",
         "entry": [
             entry(patient(tag, family="NoDebeExistir")),
-            entry(dict(target, gender="male"), "PUT", f"Patient/{target['id']}", ifMatch='W/"1"'),
+            entry(with_demographics(target, gender="male"), "PUT", f"Patient/{target['id']}", ifMatch='W/"1"'),
         ],
     }
     response = fhir.post("", bundle)

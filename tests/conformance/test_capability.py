@@ -83,12 +83,16 @@ def test_promised_types_interactions_and_search_params_are_listed(capability):
     for resource_type in sample_resources("x", "Patient/x"):
         codes = {i["code"] for i in resources[resource_type]["interaction"]}
         assert RESOURCE_INTERACTIONS <= codes, f"{resource_type} lacks {RESOURCE_INTERACTIONS - codes}"
-    # searchRevInclude lists the _revinclude values usable when searching THIS type.
-    patient_revincludes = set(resources["Patient"].get("searchRevInclude", []))
-    for wanted in ("Observation:patient", "Encounter:patient", "Condition:patient", "Observation:subject"):
-        assert wanted in patient_revincludes, f"Patient searchRevInclude lacks {wanted}: {sorted(patient_revincludes)}"
     operations = {o["name"] for o in resources["Patient"].get("operation", [])}
     assert "everything" in operations
+
+
+def test_search_rev_include_lists_what_a_search_of_that_type_accepts(capability):
+    """R4: rest.resource.searchRevInclude holds the _revinclude values supported when searching
+    THAT type, i.e. reference parameters of other types that point at it."""
+    patient_revincludes = set(by_type(capability)["Patient"].get("searchRevInclude", []))
+    for wanted in ("Observation:patient", "Encounter:patient", "Condition:patient", "Observation:subject"):
+        assert wanted in patient_revincludes, f"Patient searchRevInclude lacks {wanted}: {sorted(patient_revincludes)}"
 
 
 def test_every_listed_search_parameter_and_include_is_accepted_strictly(fhir, capability):

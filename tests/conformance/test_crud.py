@@ -8,7 +8,7 @@ from email.utils import parsedate_to_datetime
 from datetime import datetime
 
 from conftest import FHIR_JSON, new_tag
-from samples import CURP_SYSTEM, TAG_SYSTEM, patient
+from samples import CURP_SYSTEM, TAG_SYSTEM, patient, with_demographics
 
 
 def without_meta(resource):
@@ -55,7 +55,7 @@ def test_read_and_vread(fhir):
     assert "Last-Modified" in read.headers
     assert read.headers["Content-Type"].startswith(FHIR_JSON)
 
-    changed = dict(created, gender="other")
+    changed = with_demographics(created, gender="other")
     fhir.put(f"Patient/{rid}", changed).expect(200)
     v1 = fhir.get(f"Patient/{rid}/_history/1").expect(200)
     v2 = fhir.get(f"Patient/{rid}/_history/2").expect(200)
@@ -69,21 +69,21 @@ def test_read_and_vread(fhir):
 def test_update_with_if_match(fhir):
     created = fhir.create(patient(new_tag()))
     rid = created["id"]
-    first = dict(created, birthDate="1981-01-01")
+    first = with_demographics(created, birthDate="1981-01-01")
     ok = fhir.put(f"Patient/{rid}", first, headers={"If-Match": 'W/"1"'}).expect(200)
     assert ok.body["meta"]["versionId"] == "2"
     assert ok.headers["ETag"] == 'W/"2"'
     assert instant(ok.body["meta"]["lastUpdated"]) >= instant(created["meta"]["lastUpdated"])
     assert ok.body["birthDate"] == "1981-01-01"
 
-    stale = fhir.put(f"Patient/{rid}", dict(created, birthDate="1999-09-09"), headers={"If-Match": 'W/"1"'})
+    stale = fhir.put(f"Patient/{rid}", with_demographics(created, birthDate="1999-09-09"), headers={"If-Match": 'W/"1"'})
     stale.expect(412)
     assert stale.body["issue"][0]["severity"] in ("error", "fatal")
     current = fhir.get(f"Patient/{rid}").expect(200).body
     assert current["birthDate"] == "1981-01-01" and current["meta"]["versionId"] == "2", "412 must not write"
 
     # Without If-Match an update is allowed (no version-aware updates required).
-    fhir.put(f"Patient/{rid}", dict(current, birthDate="1982-02-02")).expect(200)
+    fhir.put(f"Patient/{rid}", with_demographics(current, birthDate="1982-02-02")).expect(200)
 
 
 def test_update_as_create_with_client_id(fhir):
@@ -119,7 +119,7 @@ def test_conditional_update(fhir):
     curp = sent["identifier"][0]["value"]
     url = f"Patient?identifier={CURP_SYSTEM}|{curp}"
     created = fhir.put(url, sent).expect(201).body
-    updated = fhir.put(url, dict(sent, gender="male")).expect(200).body
+    updated = fhir.put(url, with_demographics(sent, gender="male")).expect(200).body
     assert updated["id"] == created["id"] and updated["meta"]["versionId"] == "2"
     assert updated["gender"] == "male"
 

@@ -7,7 +7,7 @@ import json
 import pytest
 
 from conftest import FHIR_JSON, FhirClient, new_tag
-from samples import patient
+from samples import patient, with_demographics
 
 
 def issue(response):
@@ -126,11 +126,11 @@ def test_gone_is_410(fhir):
 def test_version_conflict_is_412(fhir):
     created = fhir.create(patient(new_tag()))
     rid = created["id"]
-    fhir.put(f"Patient/{rid}", dict(created, gender="male")).expect(200)
-    response = fhir.put(f"Patient/{rid}", dict(created, gender="other"), headers={"If-Match": 'W/"1"'})
+    fhir.put(f"Patient/{rid}", with_demographics(created, gender="male")).expect(200)
+    response = fhir.put(f"Patient/{rid}", with_demographics(created, gender="other"), headers={"If-Match": 'W/"1"'})
     response.expect(412)
     assert issue(response)["code"] in ("conflict", "business-rule", "processing")
-    response = fhir.put(f"Patient/{rid}", dict(created, gender="other"), headers={"If-Match": "garbage"})
+    response = fhir.put(f"Patient/{rid}", with_demographics(created, gender="other"), headers={"If-Match": "garbage"})
     assert response.status in (400, 412), repr(response)
 
 
@@ -151,8 +151,9 @@ def test_xml_is_not_acceptable(fhir):
 
 
 def test_json_content_type_variants_accepted(fhir):
-    body = json.dumps(patient(new_tag())).encode()
     for content_type in ("application/json", "application/fhir+json; charset=utf-8", "application/json; charset=utf-8"):
+        # A new patient each time: two active patients may not share a CURP (409).
+        body = json.dumps(patient(new_tag())).encode()
         response = post_raw(fhir, "Patient", body, content_type=content_type)
         assert response.status == 201, f"{content_type}: {response!r}"
 

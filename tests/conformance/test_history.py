@@ -6,7 +6,7 @@ import time
 from test_crud import instant
 
 from conftest import new_tag
-from samples import TAG_SYSTEM, patient
+from samples import patient, with_demographics
 
 
 def history_entries(fhir, path, params=None, max_pages=100):
@@ -27,7 +27,7 @@ def test_instance_history_newest_first_with_requests_and_responses(fhir):
     created = fhir.create(patient(new_tag()))
     rid = created["id"]
     for gender in ("male", "other", "unknown"):
-        fhir.put(f"Patient/{rid}", dict(created, gender=gender)).expect(200)
+        fhir.put(f"Patient/{rid}", with_demographics(created, gender=gender)).expect(200)
     fhir.delete(f"Patient/{rid}")
     body = fhir.get(f"Patient/{rid}/_history").expect(200).body
     assert body["type"] == "history"
@@ -48,7 +48,7 @@ def test_instance_history_count_and_paging(fhir):
     created = fhir.create(patient(new_tag()))
     rid = created["id"]
     for n in range(6):
-        fhir.put(f"Patient/{rid}", dict(created, birthDate=f"198{n}-01-01")).expect(200)
+        fhir.put(f"Patient/{rid}", with_demographics(created, birthDate=f"198{n}-01-01")).expect(200)
     first = fhir.get(f"Patient/{rid}/_history", params={"_count": 3}).expect(200)
     assert len(first.body["entry"]) == 3
     assert first.link("next"), "more versions than _count -> next link"

@@ -7,7 +7,7 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 
 from conftest import new_tag
-from samples import CURP_SYSTEM, TAG_SYSTEM
+from samples import CURP_SYSTEM, TAG_SYSTEM, make_curp
 
 LOINC = "http://loinc.org"
 UCUM = "http://unitsofmeasure.org"
@@ -30,9 +30,14 @@ class Data:
     def tag_param(self):
         return f"{TAG_SYSTEM}|{self.tag}"
 
-    def add(self, name, resource):
+    def add(self, name, resource, client_id=None):
+        """Creates the resource (POST), or with `client_id` by update-as-create (PUT)."""
         resource = dict(resource, meta=dict(resource.get("meta", {}), tag=[{"system": TAG_SYSTEM, "code": self.tag}]))
-        created = self.fhir.create(resource)
+        if client_id is None:
+            created = self.fhir.create(resource)
+        else:
+            resource["id"] = client_id
+            created = self.fhir.put(f"{resource['resourceType']}/{client_id}", resource).expect(201).body
         self.ids[name] = created["id"]
         self.ids[created["id"]] = name
         return created
@@ -53,13 +58,15 @@ class Data:
 @pytest.fixture(scope="module")
 def data(fhir):
     d = Data(fhir, new_tag())
+    d.p1_curp = make_curp("1980-05-17", "female", "Jalisco")
+    d.p2_curp = make_curp("1975-12-31", "male", "Nuevo León")
     d.add("dr", {"resourceType": "Practitioner", "name": [{"family": "Hernández", "given": ["Luis"]}]})
     d.add(
         "p1",
         {
             "resourceType": "Patient",
             "meta": {"profile": [PROFILE]},
-            "identifier": [{"system": CURP_SYSTEM, "value": f"GOAA800517MJC{d.tag[:5]}"}],
+            "identifier": [{"system": CURP_SYSTEM, "value": d.p1_curp}],
             "name": [{"family": "Gómez", "given": ["Ana", "Lucía"]}],
             "gender": "female",
             "birthDate": "1980-05-17",
@@ -71,7 +78,7 @@ def data(fhir):
         "p2",
         {
             "resourceType": "Patient",
-            "identifier": [{"system": CURP_SYSTEM, "value": f"GOBB751231HNL{d.tag[:5]}"}],
+            "identifier": [{"system": CURP_SYSTEM, "value": d.p2_curp}],
             "name": [{"family": "Gomezcaña", "given": ["Bruno"]}],
             "gender": "male",
             "birthDate": "1975-12-31",
@@ -88,9 +95,12 @@ def data(fhir):
             "birthDate": "1980",
         },
     )
+    # p4 has no identifier at all. A POST of a patient without CURP gets a server-assigned folio
+    # (Mexican profile), an update-as-create keeps the client's identifiers as sent.
     d.add(
         "p4",
         {"resourceType": "Patient", "name": [{"family": "Zúñiga", "given": ["Ana"]}], "gender": "unknown", "birthDate": "2001-07-04"},
+        client_id=f"p4-{d.tag}",
     )
 
     def obs(name, code, category, when, value, unit, patient="p1"):
@@ -187,7 +197,7 @@ def test_token_code_system_and_or(data):
 
 
 def test_token_identifier_system_forms(data):
-    p1_curp = f"GOAA800517MJC{data.tag[:5]}"
+    p1_curp = data.p1_curp
     assert data.find("Patient", {"identifier": f"{CURP_SYSTEM}|{p1_curp}"}) == {"p1"}
     assert data.find("Patient", {"identifier": p1_curp}) == {"p1"}
     assert data.find("Patient", {"identifier": f"{CURP_SYSTEM}|"}) == {"p1", "p2"}
@@ -289,7 +299,7 @@ def test_reference_by_absolute_url_of_this_server(data):
 
 
 def test_chained_search_by_curp(data):
-    p1_curp = f"GOAA800517MJC{data.tag[:5]}"
+    p1_curp = data.p1_curp
     mine = {"weight1", "weight2", "hr", "glucose"}
     assert data.find("Observation", {"subject:Patient.identifier": f"{CURP_SYSTEM}|{p1_curp}"}) == mine
     assert data.find("Observation", {"patient.identifier": p1_curp}) == mine

@@ -103,23 +103,6 @@ def synthea_loaded(start_node_module):
     return fhir, loaded
 
 
-@pytest.fixture(scope="module")
-def start_node_module(workdir):
-    from conftest import Node
-    import uuid
-
-    nodes = []
-
-    def start(*extra, data_dir=None):
-        started = Node(data_dir or (workdir / f"mod-{uuid.uuid4().hex[:8]}"), *extra)
-        nodes.append(started)
-        return started
-
-    yield start
-    for started in nodes:
-        started.stop()
-
-
 def test_every_synthea_bundle_loads_as_a_transaction(synthea_loaded):
     _, loaded = synthea_loaded
     failures = []

@@ -228,10 +228,10 @@ fn pad_charts(dir: &Path, files: &[PathBuf], to_pad: &[(String, usize)]) -> anyh
     let reader = BufReader::with_capacity(1 << 20, open(observations)?);
     for line in reader.lines() {
         let line = line.with_context(|| format!("cannot read {}", observations.display()))?;
-        if let Some(patient) = string_after(&line, "\"reference\":\"Patient/") {
-            if let Some((id, _)) = to_pad.iter().find(|(id, _)| id == patient) {
-                templates.entry(id.as_str()).or_insert(line.clone());
-            }
+        if let Some(patient) = string_after(&line, "\"reference\":\"Patient/")
+            && let Some((id, _)) = to_pad.iter().find(|(id, _)| id == patient)
+        {
+            templates.entry(id.as_str()).or_insert(line.clone());
         }
         if templates.len() == to_pad.len() {
             break;

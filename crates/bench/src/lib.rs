@@ -541,7 +541,10 @@ pub fn run_report(args: &BenchArgs) -> anyhow::Result<Report> {
             mix_http.ops_rate(),
             "ops/s",
         )
-        .detail(format!("{} visits of 4 operations", mix_http.visits))
+        .detail(format!(
+            "{} visits of 4 operations",
+            report::format_count(mix_http.visits)
+        ))
         .baseline(
             mix_in_process.ops_rate(),
             "the same visits through `ehr` in-process",
@@ -586,12 +589,12 @@ pub fn run_report(args: &BenchArgs) -> anyhow::Result<Report> {
                 .into(),
         );
     }
-    if let Some((_, refused, _)) = &peer_figures {
-        if *refused > 0 {
-            notes.push(format!(
-                "The peer refused {refused} of the resources sent to it; the read list only holds ids it accepted."
-            ));
-        }
+    if let Some((_, refused, _)) = &peer_figures
+        && *refused > 0
+    {
+        notes.push(format!(
+            "The peer refused {refused} of the resources sent to it; the read list only holds ids it accepted."
+        ));
     }
     notes.push(format!(
         "Data: `synth` seed {}, generated in {generate_s:.0} s. Ratios are figure / baseline (for latencies and memory, lower is better). Load average (1 min) {load_before} before the run, {} after: other users of the machine add noise.",

@@ -162,10 +162,10 @@ fn wait_ready(addr: SocketAddr, path: &str) -> anyhow::Result<()> {
     let deadline = Instant::now() + READY_TIMEOUT;
     loop {
         let mut client = Client::new(addr);
-        if let Ok(response) = client.get(path) {
-            if response.status < 500 {
-                return Ok(());
-            }
+        if let Ok(response) = client.get(path)
+            && response.status < 500
+        {
+            return Ok(());
         }
         if Instant::now() > deadline {
             bail!("the server at {addr} did not answer {path} within {READY_TIMEOUT:?}");

@@ -129,15 +129,8 @@ fn quick_run_measures_every_figure_and_appends_a_well_formed_table() {
         assert_eq!(cells, bench::COLUMNS.len() + 1, "{line}");
     }
     for (idx, line) in table[2..].iter().enumerate() {
-        let cells: Vec<&str> = line
-            .replace("\\|", "¦")
-            .split('|')
-            .map(str::trim)
-            .map(|c| c.to_string())
-            .collect::<Vec<_>>()
-            .iter()
-            .map(|c| Box::leak(c.clone().into_boxed_str()) as &str)
-            .collect();
+        let escaped = line.replace("\\|", "¦");
+        let cells: Vec<&str> = escaped.split('|').map(str::trim).collect();
         assert_eq!(cells[1], (idx + 1).to_string(), "{line}");
         let figure: f64 = cells[3]
             .split_whitespace()

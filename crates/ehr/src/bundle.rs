@@ -126,6 +126,7 @@ impl Ehr {
     ) -> Result<BundleOutcome, Error> {
         // Check every resource before taking the write lock; report all entries' problems.
         let mut problems = Vec::new();
+        let mut only_rule_violations = true;
         for entry in &entries {
             if let Some(resource) = &entry.resource {
                 let url_id = if entry.method == Method::Put {
@@ -134,17 +135,22 @@ impl Ehr {
                     None
                 };
                 if let Err(err) = check_resource(&entry.resource_type, resource, url_id) {
+                    only_rule_violations &= matches!(err, Error::Unprocessable(_));
                     for mut issue in err.issues() {
                         let at = issue.expression.take().unwrap_or_default();
-                        issue.expression =
-                            Some(format!("Bundle.entry[{}].resource.{at}", entry.idx));
+                        issue.expression = Some(entry_path(entry.idx, &entry.resource_type, &at));
                         problems.push(issue);
                     }
                 }
             }
         }
         if !problems.is_empty() {
-            return Err(Error::BadRequest(problems));
+            // Profile and business-rule violations alone are 422, as for a single write.
+            return Err(if only_rule_violations {
+                Error::Unprocessable(problems)
+            } else {
+                Error::BadRequest(problems)
+            });
         }
         let context = self.write_context();
         let mut write_entries: Vec<Entry> = entries
@@ -260,6 +266,19 @@ impl Ehr {
             }
         };
         outcome.unwrap_or_else(|err| error_entry(&err))
+    }
+}
+
+/// `Patient.identifier[0]` inside entry 2 is `Bundle.entry[2].resource.identifier[0]`.
+fn entry_path(idx: usize, resource_type: &str, at: &str) -> String {
+    let inner = at
+        .strip_prefix(resource_type)
+        .map(|rest| rest.trim_start_matches('.'))
+        .unwrap_or(at);
+    if inner.is_empty() {
+        format!("Bundle.entry[{idx}].resource")
+    } else {
+        format!("Bundle.entry[{idx}].resource.{inner}")
     }
 }
 

@@ -7,6 +7,22 @@ use fhir::Json;
 /// Builds the CapabilityStatement for a server whose FHIR base is `base_url`.
 pub fn capability_statement(base_url: &str, software_version: &str, now_text: &str) -> Json {
     let registry = search::registry();
+    // `_revinclude` on type T takes `S:param` for every reference parameter of every type S
+    // whose targets include T: the reverse of each type's own reference parameters.
+    let mut reverse: std::collections::BTreeMap<String, Vec<Json>> = Default::default();
+    for source_type in fhir::defs::resource_types() {
+        for param in registry.params(source_type) {
+            if param.kind != search::ParamKind::Reference {
+                continue;
+            }
+            for target in &param.targets {
+                reverse
+                    .entry(target.clone())
+                    .or_default()
+                    .push(Json::str(format!("{source_type}:{}", param.code)));
+            }
+        }
+    }
     let mut resources = Vec::new();
     for resource_type in fhir::defs::resource_types() {
         let mut params = Vec::new();
@@ -50,8 +66,10 @@ pub fn capability_statement(base_url: &str, software_version: &str, now_text: &s
             ("conditionalDelete", Json::str("single")),
         ];
         if !includes.is_empty() {
-            members.push(("searchInclude", Json::Array(includes.clone())));
-            members.push(("searchRevInclude", Json::Array(includes)));
+            members.push(("searchInclude", Json::Array(includes)));
+        }
+        if let Some(revincludes) = reverse.remove(resource_type) {
+            members.push(("searchRevInclude", Json::Array(revincludes)));
         }
         if !params.is_empty() {
             members.push(("searchParam", Json::Array(params)));

@@ -535,7 +535,7 @@ fn same_content(stored_body: &str, incoming: &Json) -> bool {
             }
         }
     }
-    stored == incoming
+    stored.same_value(&incoming)
 }
 
 fn import_transaction_bundle(

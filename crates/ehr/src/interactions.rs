@@ -263,9 +263,10 @@ impl Ehr {
             );
         }
         if ids.len() > 1 {
+            // Concatenated in merge-set order (the id asked for first), each list in the
+            // store's stable order, so offset paging stays stable.
             let mut seen = std::collections::HashSet::new();
             all.retain(|r| seen.insert((r.resource_type.clone(), r.id.clone())));
-            all.sort_by_key(|r| std::cmp::Reverse(r.change_seq));
         }
         Ok(all)
     }

@@ -160,9 +160,28 @@ async fn search(
     } else {
         Handling::Lenient
     };
+    // A reference given as an absolute URL on this server (`http://node/fhir/Patient/1`)
+    // names the same resource as `Patient/1`, which is what the index holds.
+    let own_prefix = format!("{}/", base_url(&state, &headers));
+    let params = query
+        .params
+        .iter()
+        .map(|(key, value)| {
+            let value = if value.contains(&own_prefix) {
+                value
+                    .split(',')
+                    .map(|part| part.strip_prefix(&own_prefix).unwrap_or(part))
+                    .collect::<Vec<_>>()
+                    .join(",")
+            } else {
+                value.clone()
+            };
+            (key.clone(), value)
+        })
+        .collect();
     let request = SearchRequest {
         resource_type: resource_type.clone(),
-        params: query.params.clone(),
+        params,
         handling,
     };
     let (page, warnings) = blocking(&state.0, move |ehr| ehr.search(&request)).await?;

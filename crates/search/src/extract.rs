@@ -193,8 +193,13 @@ fn index_value(
         ParamKind::String => index_string(leaf, value, &mut push),
         ParamKind::Date => index_date(leaf, value, &mut push),
         ParamKind::Number => {
-            if let Some((_, low, high)) = number_text(value).and_then(decimal_range) {
-                push(IndexValue::Number { low, high });
+            // A stored number is a point: the search value's precision decides the match
+            // (R4: `100.00` finds values in [99.995, 100.005]), so `72.50` finds 72.5.
+            if let Some((value, _, _)) = number_text(value).and_then(decimal_range) {
+                push(IndexValue::Number {
+                    low: value,
+                    high: value,
+                });
             }
         }
         ParamKind::Quantity => index_quantity(leaf, value, &mut push),
@@ -372,12 +377,14 @@ fn index_date(leaf: Leaf, value: &Json, push: &mut impl FnMut(IndexValue)) {
     }
 }
 
-/// `(low, high)` of a Quantity's value, widened by its `comparator` (`<5` is anything below).
+/// `(low, high)` of a Quantity's value — a point, as for numbers — widened by its
+/// `comparator` (`<5` is anything below).
 fn quantity_bounds(quantity: &Json) -> Option<(f64, f64)> {
-    let (_, low, high) = quantity
+    let (value, _, _) = quantity
         .get("value")
         .and_then(number_text)
         .and_then(decimal_range)?;
+    let (low, high) = (value, value);
     Some(match get_str(quantity, "comparator") {
         Some("<" | "<=") => (f64::MIN, high),
         Some(">" | ">=") => (low, f64::MAX),
@@ -389,7 +396,7 @@ fn index_quantity(leaf: Leaf, value: &Json, push: &mut impl FnMut(IndexValue)) {
     let owned = |key: &str, v: &Json| get_str(v, key).map(str::to_string);
     match leaf {
         Leaf::Money => {
-            if let Some((_, low, high)) = value
+            if let Some((low, _, _)) = value
                 .get("value")
                 .and_then(number_text)
                 .and_then(decimal_range)
@@ -402,7 +409,7 @@ fn index_quantity(leaf: Leaf, value: &Json, push: &mut impl FnMut(IndexValue)) {
                     code: currency,
                     unit: None,
                     low,
-                    high,
+                    high: low,
                 });
             }
         }

@@ -347,14 +347,18 @@ fn duplicates(args: &DuplicatesArgs) -> anyhow::Result<ExitCode> {
         patients.push(patient_json(&copy, &new_id));
         truth.push(json!({"original": id, "duplicate": new_id, "errors": errors}));
     }
+    // The truth goes one level down, so that `expediente import DIR` loads only the Patients.
+    let truth_dir = args.out.join("ground-truth");
+    std::fs::create_dir_all(&truth_dir)?;
     let written = write_lines(&args.out.join("Patient.ndjson"), patients)?;
-    write_lines(&args.out.join("truth.ndjson"), truth)?;
+    write_lines(&truth_dir.join("truth.ndjson"), truth)?;
     std::fs::write(
-        args.out.join("error-rates.json"),
+        truth_dir.join("error-rates.json"),
         serde_json::to_string_pretty(&rates)?,
     )?;
     println!(
-        "{written} re-registros de {} personas (tasa {}) → {}/Patient.ndjson, truth.ndjson, error-rates.json",
+        "{written} re-registros de {} personas (tasa {}) → {}/Patient.ndjson; verdad / truth: \
+         ground-truth/truth.ndjson, ground-truth/error-rates.json",
         population.len(),
         args.rate,
         args.out.display()
@@ -548,7 +552,11 @@ fn bench_match(args: &BenchMatchArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// Reads every current resource of a search, page by page.
-fn search_all(ehr: &ehr::Ehr, resource_type: &str, params: &[(&str, &str)]) -> anyhow::Result<Vec<Value>> {
+fn search_all(
+    ehr: &ehr::Ehr,
+    resource_type: &str,
+    params: &[(&str, &str)],
+) -> anyhow::Result<Vec<Value>> {
     let mut out = Vec::new();
     let mut cursor: Option<String> = None;
     loop {
@@ -590,19 +598,31 @@ fn review_report(args: &ReviewReportArgs) -> anyhow::Result<ExitCode> {
         let b = value["duplicate"].as_str().unwrap_or("").to_string();
         let errors = value["errors"]
             .as_array()
-            .map(|e| e.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            .map(|e| {
+                e.iter()
+                    .filter_map(|x| x.as_str().map(str::to_string))
+                    .collect()
+            })
             .unwrap_or_default();
         truth.insert((a.clone().min(b.clone()), a.max(b)), errors);
     }
-    let stored: std::collections::HashSet<String> = search_all(&ehr, "Patient", &[("_elements", "id")])?
-        .iter()
-        .filter_map(|p| p["id"].as_str().map(str::to_string))
-        .collect();
-    let code = format!("{}|{}", ehr::TASK_CODE_SYSTEM, ehr::TASK_CODE_REVIEW_DUPLICATE);
+    let stored: std::collections::HashSet<String> =
+        search_all(&ehr, "Patient", &[("_elements", "id")])?
+            .iter()
+            .filter_map(|p| p["id"].as_str().map(str::to_string))
+            .collect();
+    let code = format!(
+        "{}|{}",
+        ehr::TASK_CODE_SYSTEM,
+        ehr::TASK_CODE_REVIEW_DUPLICATE
+    );
     let tasks = search_all(&ehr, "Task", &[("code", &code)])?;
     let mut flagged: HashMap<(String, String), String> = HashMap::new();
     for task in &tasks {
-        let focus = task["focus"]["reference"].as_str().unwrap_or("").trim_start_matches("Patient/");
+        let focus = task["focus"]["reference"]
+            .as_str()
+            .unwrap_or("")
+            .trim_start_matches("Patient/");
         let inputs = task["input"].as_array().cloned().unwrap_or_default();
         let other = inputs
             .iter()
@@ -634,11 +654,10 @@ fn review_report(args: &ReviewReportArgs) -> anyhow::Result<ExitCode> {
         .count();
     let ratio = |a: usize, b: usize| if b == 0 { 1.0 } else { a as f64 / b as f64 };
     println!(
-        "Lista de revisión / review list: {} tareas, {} pares verdaderos con ambos registros guardados          ({} de {} re-registros; el resto fue rechazado, p. ej. 409 por CURP repetida)
-
-         | grado | TP | FP | FN | precision | recall |
-|---|---:|---:|---:|---:|---:|
-         | certain | {certain_tp} | {certain_fp} | {} | {:.4} | {:.4} |
+        "Lista de revisión / review list: {} tareas, {} pares verdaderos con ambos registros \
+         guardados ({} de {} re-registros; el resto fue rechazado, p. ej. 409 por CURP repetida)\n\n\
+         | grado | TP | FP | FN | precision | recall |\n|---|---:|---:|---:|---:|---:|\n\
+         | certain | {certain_tp} | {certain_fp} | {} | {:.4} | {:.4} |\n\
          | certain + probable | {true_positives} | {false_positives} | {} | {:.4} | {:.4} |",
         tasks.len(),
         loaded.len(),
@@ -660,8 +679,7 @@ fn review_report(args: &ReviewReportArgs) -> anyhow::Result<ExitCode> {
     if !missed.is_empty() {
         let mut missed: Vec<_> = missed.into_iter().collect();
         missed.sort();
-        println!("
-Errores en los pares no encontrados / errors of the missed pairs: {missed:?}");
+        println!("\nErrores en los pares no encontrados / errors of the missed pairs: {missed:?}");
     }
     Ok(ExitCode::SUCCESS)
 }
@@ -689,7 +707,10 @@ mod tests {
         let fixed = renapo_curp("CACA510108MMCRSN09").unwrap();
         assert!(fixed.starts_with("CXCA510108MMCRSN0"));
         assert!(mexico::curp::validate(&fixed).is_ok());
-        assert_eq!(renapo_curp("HEGG560427MVZRRL04").as_deref(), Some("HEGG560427MVZRRL04"));
+        assert_eq!(
+            renapo_curp("HEGG560427MVZRRL04").as_deref(),
+            Some("HEGG560427MVZRRL04")
+        );
         assert_eq!(renapo_curp("HEGG560427MVZRRL05"), None);
     }
 

@@ -53,22 +53,8 @@ fn history_at_every_level() {
                     + entry["response"]["etag"].as_str().unwrap(),
             );
         }
-        let next = page.body["link"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|l| l["relation"] == "next")
-            .cloned();
-        match next {
-            Some(link) => {
-                url = link["url"]
-                    .as_str()
-                    .unwrap()
-                    .split("/fhir/")
-                    .nth(1)
-                    .unwrap()
-                    .to_string()
-            }
+        match link(&page.body, "next") {
+            Some(next) => url = next,
             None => break,
         }
     }

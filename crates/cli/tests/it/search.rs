@@ -384,22 +384,8 @@ fn paging_stays_correct_while_others_write() {
             body["active"] = json!(pages % 2 == 0);
             assert_eq!(put(&node, &format!("Patient/{first}"), &body).status, 200);
         }
-        let next = page.body["link"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|l| l["relation"] == "next")
-            .cloned();
-        match next {
-            Some(link) => {
-                url = link["url"]
-                    .as_str()
-                    .unwrap()
-                    .split("/fhir/")
-                    .nth(1)
-                    .unwrap()
-                    .to_string()
-            }
+        match link(&page.body, "next") {
+            Some(next) => url = next,
             None => break,
         }
     }
@@ -450,31 +436,9 @@ fn summary_total_iterate_and_previous_links() {
     );
     // previous links lead back to the first page.
     let first = get(n, "Observation?_count=2&_sort=date");
-    let next_url = first.body["link"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["relation"] == "next")
-        .unwrap()["url"]
-        .as_str()
-        .unwrap()
-        .split("/fhir/")
-        .nth(1)
-        .unwrap()
-        .to_string();
+    let next_url = link(&first.body, "next").unwrap();
     let second = get(n, &next_url);
-    let previous_url = second.body["link"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|l| l["relation"] == "previous")
-        .unwrap()["url"]
-        .as_str()
-        .unwrap()
-        .split("/fhir/")
-        .nth(1)
-        .unwrap()
-        .to_string();
+    let previous_url = link(&second.body, "previous").unwrap();
     let back = get(n, &previous_url);
     assert_eq!(match_ids(&back.body), match_ids(&first.body));
     assert_eq!(match_ids(&second.body).len(), 2);

@@ -211,3 +211,14 @@ pub fn match_ids(bundle: &Value) -> Vec<String> {
         })
         .unwrap_or_default()
 }
+
+/// The path (below `/fhir/`) of a Bundle's link with this relation (`next`, `previous`).
+pub fn link(bundle: &Value, relation: &str) -> Option<String> {
+    bundle["link"]
+        .as_array()?
+        .iter()
+        .find(|l| l["relation"] == relation)
+        .and_then(|l| l["url"].as_str())
+        .and_then(|url| url.split("/fhir/").nth(1))
+        .map(str::to_string)
+}

@@ -187,6 +187,22 @@ impl Json {
         }
     }
 
+    /// Equality that ignores the order of object members (JSON objects are unordered; array
+    /// order matters). Used to tell whether an incoming resource changes a stored one.
+    pub fn same_value(&self, other: &Json) -> bool {
+        match (self, other) {
+            (Json::Object(a), Json::Object(b)) => {
+                a.len() == b.len()
+                    && a.iter()
+                        .all(|(key, value)| b.get(key).is_some_and(|v| value.same_value(v)))
+            }
+            (Json::Array(a), Json::Array(b)) => {
+                a.len() == b.len() && a.iter().zip(b).all(|(x, y)| x.same_value(y))
+            }
+            (a, b) => a == b,
+        }
+    }
+
     pub fn kind_name(&self) -> &'static str {
         match self {
             Json::Null => "null",

@@ -89,3 +89,17 @@ fn pretty_output_parses_back_to_the_same_value() {
     assert!(pretty.contains("\n  \"a\": [\n"));
     assert_eq!(parse_str(&pretty).unwrap(), value);
 }
+
+#[test]
+fn same_value_ignores_member_order_only() {
+    let a = parse_str(r#"{"a":1,"b":[1,2],"c":{"x":"y","z":null}}"#).unwrap();
+    let b = parse_str(r#"{"c":{"z":null,"x":"y"},"b":[1,2],"a":1}"#).unwrap();
+    assert!(a.same_value(&b));
+    let reordered_array = parse_str(r#"{"a":1,"b":[2,1],"c":{"x":"y","z":null}}"#).unwrap();
+    assert!(!a.same_value(&reordered_array));
+    let precision = parse_str(r#"{"a":1.0,"b":[1,2],"c":{"x":"y","z":null}}"#).unwrap();
+    assert!(
+        !a.same_value(&precision),
+        "1 and 1.0 are different FHIR decimals"
+    );
+}

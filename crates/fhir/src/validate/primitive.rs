@@ -182,7 +182,15 @@ fn check_string(text: &str) -> Result<(), PrimitiveError> {
 fn check_number(primitive: Primitive, text: &str) -> Result<(), PrimitiveError> {
     if primitive == Primitive::Decimal {
         // The R4 decimal grammar is exactly JSON's number grammar; precision is kept as sent.
-        return Ok(());
+        // A magnitude beyond IEEE double range (`1e999999`) is refused: no receiving system
+        // could compute with it, and most JSON readers would turn it into infinity.
+        return match text.parse::<f64>() {
+            Ok(value) if value.is_finite() => Ok(()),
+            _ => Err(format(
+                "excede el intervalo de un número de doble precisión",
+                "is beyond the range of a double-precision number",
+            )),
+        };
     }
     let (negative, digits) = match text.strip_prefix('-') {
         Some(rest) => (true, rest),

@@ -472,13 +472,13 @@ fn other_datatypes() {
                 uri: "http://x.mx/P".into(),
             }],
         ),
-        // Number with implicit precision.
+        // A stored number is a point (the search value carries the precision).
         (
             r#"{"resourceType":"RiskAssessment","prediction":[{"probabilityDecimal":0.50}]}"#,
             "probability",
             vec![IndexValue::Number {
-                low: 0.495,
-                high: 0.505,
+                low: 0.5,
+                high: 0.5,
             }],
         ),
         // Range and comparator quantities.
@@ -489,8 +489,8 @@ fn other_datatypes() {
                 system: None,
                 code: None,
                 unit: Some("a".into()),
-                low: 9.5,
-                high: 20.5,
+                low: 10.0,
+                high: 20.0,
             }],
         ),
         (
@@ -501,7 +501,7 @@ fn other_datatypes() {
                 code: Some("mg".into()),
                 unit: None,
                 low: f64::MIN,
-                high: 5.5,
+                high: 5.0,
             }],
         ),
     ];

