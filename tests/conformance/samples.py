@@ -10,6 +10,10 @@ import uuid
 
 TAG_SYSTEM = "https://expediente.example/conformance-tag"
 CURP_SYSTEM = "urn:oid:2.16.840.1.113883.4.629"  # RENAPO CURP (see shared/domain/mexico.md)
+# What the server adds to a Patient created without CURP under a server-assigned id (POST):
+# a node-local folio identifier and the "CURP pendiente" flag (crates/mexico/src/systems.rs).
+FOLIO_SYSTEM = "https://expediente.salud.gob.mx/fhir/sid/folio"
+CURP_PENDING_URL = "https://expediente.salud.gob.mx/fhir/StructureDefinition/curp-pendiente"
 
 
 _CURP_SYMBOLS = "0123456789ABCDEFGHIJKLMNÑOPQRSTUVWXYZ"
@@ -46,6 +50,28 @@ def with_demographics(resource, **changes):
             for i in changed.get("identifier", [])
         ]
     return changed
+
+
+def has_current_curp(resource):
+    return any(
+        i.get("system") == CURP_SYSTEM and i.get("use") != "old" and i.get("value") != "XXXX999999XXXXXX99"
+        for i in resource.get("identifier", [])
+    )
+
+
+def with_folio_and_pending_flag(sent, stored):
+    """What the server stores for a Patient `sent` without CURP and created by POST: `sent` plus
+    one folio identifier (use `usual`, a UUID value the server picks, taken from `stored` once
+    checked) after the client's identifiers and the "CURP pendiente" flag after its extensions.
+    Everything else must come back exactly as sent."""
+    folios = [i for i in stored.get("identifier", []) if i.get("system") == FOLIO_SYSTEM]
+    assert len(folios) == 1, f"expected one folio identifier: {stored.get('identifier')}"
+    assert set(folios[0]) == {"use", "system", "value"} and folios[0]["use"] == "usual", folios[0]
+    assert uuid.UUID(folios[0]["value"]), folios[0]
+    expected = dict(sent)
+    expected["identifier"] = list(sent.get("identifier", [])) + folios
+    expected["extension"] = list(sent.get("extension", [])) + [{"url": CURP_PENDING_URL, "valueBoolean": True}]
+    return expected
 
 
 def meta_tag(tag):

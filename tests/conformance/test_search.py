@@ -359,6 +359,26 @@ def test_number_and_quantity_precision(data, resource_type, param, value, expect
     assert data.find(resource_type, {param: value}) == expected
 
 
+# The comparison prefixes compare with the search value itself, not with its precision range
+# (R4 3.1.1.4.2: "lt100: values that are less than exactly 100", likewise le, gt, ge), so `lt6`
+# finds 5.5 although un-prefixed `6` means [5.5, 6.5).
+@pytest.mark.parametrize(
+    "resource_type, param, value, expected",
+    [
+        ("Observation", "value-quantity", "lt6", {"glucose"}),
+        ("Observation", "value-quantity", "gt5", {"glucose", "weight1", "weight2", "hr", "p2weight"}),
+        ("Observation", "value-quantity", "le72", {"glucose"}),
+        ("Observation", "value-quantity", "ge73", {"weight2", "hr", "p2weight"}),
+        ("RiskAssessment", "probability", "lt0.4", {"risk-low"}),
+        ("RiskAssessment", "probability", "gt0.3", {"risk-low", "risk-high"}),
+        ("RiskAssessment", "probability", "le0.3", set()),
+        ("RiskAssessment", "probability", "ge0.4", {"risk-high"}),
+    ],
+)
+def test_number_and_quantity_comparisons_use_the_exact_value(data, resource_type, param, value, expected):
+    assert data.find(resource_type, {param: value}) == expected
+
+
 # --- uri ------------------------------------------------------------------------------------
 
 

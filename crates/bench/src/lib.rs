@@ -559,7 +559,10 @@ pub fn run_report(args: &BenchArgs) -> anyhow::Result<Report> {
                 "ms",
             )
             .detail(format!("p50 {:.2} ms", http.p50))
-            .baseline(in_process.p95, "in-process p95"),
+            .baseline(
+                in_process.p95,
+                format!("in-process p95 (p50 {:.2} ms)", in_process.p50),
+            ),
         );
     }
     if let Some(kib) = serve_peak_kib {

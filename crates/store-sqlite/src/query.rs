@@ -205,6 +205,53 @@ fn render_param_rows(sql: &mut Sql, alias: &str, rows: &(Vec<i64>, Option<String
     }
 }
 
+/// How a clause is rendered. A search is driven by one selective clause, rendered as
+/// `r.rkey IN (SELECT … FROM idx_… WHERE pid = ? AND value …)` so SQLite walks the value index;
+/// every other clause is a correlated `EXISTS` probe of the matching resource's own rows
+/// (clustered by rkey), instead of materialising every resource with, say, `status=final`.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Role {
+    Drive,
+    Check,
+}
+
+/// How well a filter narrows a search, for choosing the driving clause (0: cannot drive).
+/// A heuristic on what the clause says, not on data: an id or a reference to one resource
+/// names a handful of rows; an identifier nearly always does; codes and names narrow to a
+/// share; ranges and negations narrow least or not at all.
+fn selectivity(filter: &Filter) -> u8 {
+    match filter {
+        Filter::Id { .. } => 100,
+        Filter::Param(clause) if clause.negate || clause.missing.is_some() => 0,
+        Filter::Param(clause) => {
+            if clause.chain.is_some() {
+                return 60;
+            }
+            let names_one = |predicate: &Predicate| predicate_has_eq(predicate, Col::TargetId);
+            match clause.param.kind {
+                ParamKind::Reference if clause.any_of.iter().all(names_one) => 90,
+                ParamKind::Reference => 35,
+                ParamKind::Token if clause.param.code.contains("identifier") => 88,
+                ParamKind::Token => 50,
+                ParamKind::Uri => 45,
+                ParamKind::String => 40,
+                ParamKind::Date | ParamKind::Number | ParamKind::Quantity => 30,
+            }
+        }
+        Filter::Has(_) => 20,
+        Filter::LastUpdated { .. } => 0,
+    }
+}
+
+fn predicate_has_eq(predicate: &Predicate, col: Col) -> bool {
+    match predicate {
+        Predicate::Cmp(cmp) => cmp.col == col && cmp.op == Op::Eq,
+        Predicate::All(items) => items.iter().any(|p| predicate_has_eq(p, col)),
+        Predicate::Any(items) => items.iter().all(|p| predicate_has_eq(p, col)),
+        Predicate::IsNull(_) => false,
+    }
+}
+
 /// Renders one filter as a condition on resource alias `r_alias` of type `resource_type`.
 fn render_filter(
     conn: &Connection,
@@ -213,6 +260,26 @@ fn render_filter(
     resource_type: &str,
     filter: &Filter,
     depth: usize,
+) -> Result<(), Error> {
+    render_filter_as(
+        conn,
+        sql,
+        r_alias,
+        resource_type,
+        filter,
+        depth,
+        Role::Drive,
+    )
+}
+
+fn render_filter_as(
+    conn: &Connection,
+    sql: &mut Sql,
+    r_alias: &str,
+    resource_type: &str,
+    filter: &Filter,
+    depth: usize,
+    role: Role,
 ) -> Result<(), Error> {
     match filter {
         Filter::Id { ids } => {
@@ -235,7 +302,9 @@ fn render_filter(
             }
             sql.push(")");
         }
-        Filter::Param(clause) => render_clause(conn, sql, r_alias, resource_type, clause, depth)?,
+        Filter::Param(clause) => {
+            render_clause(conn, sql, r_alias, resource_type, clause, depth, role)?
+        }
         Filter::Has(has) => {
             let rows = param_rows(conn, &has.resource_type, has.reference)?;
             let s = format!("s{depth}");
@@ -262,16 +331,24 @@ fn render_clause(
     resource_type: &str,
     clause: &Clause,
     depth: usize,
+    role: Role,
 ) -> Result<(), Error> {
     let table = table(clause.param.kind);
     let rows = param_rows(conn, resource_type, clause.param)?;
     let i = format!("i{depth}");
     let negated = clause.negate || clause.missing == Some(true);
-    let _ = write!(
-        sql.text,
-        "{r_alias}.rkey {} (SELECT {i}.rkey FROM {table} {i} WHERE ",
-        if negated { "NOT IN" } else { "IN" }
-    );
+    if role == Role::Drive && !negated {
+        let _ = write!(
+            sql.text,
+            "{r_alias}.rkey IN (SELECT {i}.rkey FROM {table} {i} WHERE "
+        );
+    } else {
+        let _ = write!(
+            sql.text,
+            "{}EXISTS (SELECT 1 FROM {table} {i} WHERE {i}.rkey = {r_alias}.rkey AND ",
+            if negated { "NOT " } else { "" }
+        );
+    }
     render_param_rows(sql, &i, &rows);
     if clause.missing.is_none() {
         if !clause.any_of.is_empty() {
@@ -290,7 +367,7 @@ fn render_clause(
             sql.arg(SqlValue::Text(chain.resource_type.clone()));
             let _ = write!(
                 sql.text,
-                " AND {i}.target_id IN (SELECT {t}.id FROM resource {t} WHERE {t}.resource_type = "
+                " AND {i}.target_id IN (SELECT {t}.id FROM resource {t} WHERE +{t}.resource_type = "
             );
             sql.arg(SqlValue::Text(chain.resource_type.clone()));
             let _ = write!(sql.text, " AND {t}.deleted = 0 AND ");
@@ -312,12 +389,32 @@ fn render_clause(
 /// The WHERE clause (without the keyword) selecting current matches of `query`.
 fn render_where(conn: &Connection, query: &SearchQuery) -> Result<Sql, Error> {
     let mut sql = Sql::new();
-    sql.push("r.resource_type = ");
+    let driver = query
+        .filters
+        .iter()
+        .enumerate()
+        .map(|(idx, filter)| (selectivity(filter), idx))
+        .filter(|(score, _)| *score > 0)
+        .max_by_key(|(score, idx)| (*score, std::cmp::Reverse(*idx)))
+        .map(|(_, idx)| idx);
+    // With a driving clause, `+` keeps SQLite from using the type index instead (without
+    // statistics it would scan every resource of the type and probe the driver's list:
+    // 180 ms instead of 1 ms for a patient's glucose results among a million resources).
+    sql.push(if driver.is_some() {
+        "+r.resource_type = "
+    } else {
+        "r.resource_type = "
+    });
     sql.arg(SqlValue::Text(query.resource_type.clone()));
     sql.push(" AND r.deleted = 0");
-    for filter in &query.filters {
+    for (idx, filter) in query.filters.iter().enumerate() {
         sql.push(" AND ");
-        render_filter(conn, &mut sql, "r", &query.resource_type, filter, 0)?;
+        let role = if Some(idx) == driver {
+            Role::Drive
+        } else {
+            Role::Check
+        };
+        render_filter_as(conn, &mut sql, "r", &query.resource_type, filter, 0, role)?;
     }
     Ok(sql)
 }
