@@ -99,10 +99,7 @@ impl NodeImport {
 /// closes the store (as `expediente import` does).
 pub fn node(files: &[PathBuf], data_dir: &Path) -> anyhow::Result<NodeImport> {
     // The options `expediente import` opens the store with (a larger writer page cache).
-    let options = store_sqlite::OpenOptions {
-        write_cache_kib: store_sqlite::WRITE_CACHE_KIB_BULK,
-        ..store_sqlite::OpenOptions::default()
-    };
+    let options = store_sqlite::OpenOptions::bulk();
     let store = store_sqlite::SqliteStore::open_with(data_dir, &options)
         .map_err(|err| anyhow::anyhow!("cannot open the store in {}: {err}", data_dir.display()))?;
     let ehr = ehr::Ehr::new(store.clone(), Arc::new(ehr::SystemClock));

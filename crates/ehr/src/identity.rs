@@ -12,7 +12,7 @@
 //! | probe | search | finds the duplicate despite |
 //! |---|---|---|
 //! | CURP | `identifier=<curp system>\|CURP` | any name, date or phone error |
-//! | birth date | `birthdate=YYYY-MM-DD[,YYYY-DD-MM]` | every name error, swaps, missing CURP; day/month transposed |
+//! | birth date | `birthdate=YYYY-MM-DD`, and `YYYY-DD-MM` when that is a date | every name error, swaps, missing CURP; day/month transposed |
 //! | name | `name=<given names> <first surname>` | any date error, dropped second surname |
 //! | surnames | `family=<first surname> <second surname>` | date errors together with given-name errors |
 //! | phone | `phone=<digits>` | everything but the phone |
@@ -223,7 +223,11 @@ pub(crate) fn probes(record: &PersonRecord) -> Vec<Vec<(String, String)>> {
                 date.year, date.day, date.month
             ));
         }
-        probes.push(vec![param("birthdate", days.join(","))]);
+        // One probe per day: an OR of two days would keep SQLite from using the date index
+        // as a range.
+        for day in days {
+            probes.push(vec![param("birthdate", day)]);
+        }
     }
     let first = record.first_surname.trim();
     let given = record.given_names.trim();
@@ -298,6 +302,7 @@ impl Lookup for StoreLookup<'_> {
     ) -> Result<Vec<StoredResource>, Error> {
         let mut params = params.to_vec();
         params.push(("_count".to_string(), limit.to_string()));
+        params.push(("_total".to_string(), "none".to_string()));
         let (query, _) =
             search::parse("Patient", &params, Handling::Strict, 0).map_err(Error::BadRequest)?;
         Ok(self.store.search(&query)?.matches)

@@ -145,7 +145,20 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 /// apart from the network and the client.
 async fn server_timing(request: Request, next: Next) -> Response {
     let started = Instant::now();
+    let has_body = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .is_some_and(|length| length != "0")
+        || request.headers().contains_key(header::TRANSFER_ENCODING);
     let mut response = next.run(request).await;
+    // An error may be answered before the request body was read (wrong media type, unknown
+    // endpoint). The connection then cannot carry another request, and hyper drops it
+    // silently; saying `Connection: close` lets clients open a new one instead of failing.
+    if has_body && (response.status().is_client_error() || response.status().is_server_error()) {
+        response
+            .headers_mut()
+            .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    }
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     if let Ok(value) = HeaderValue::from_str(&format!("app;dur={elapsed_ms:.3}")) {
         response.headers_mut().insert("server-timing", value);

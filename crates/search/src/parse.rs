@@ -912,9 +912,23 @@ fn number_range(key: &str, text: &str) -> Result<(Bounds, Bounds), Problem> {
     Ok(((lo, hi), (lo - widen, hi + widen)))
 }
 
+/// The search range a prefix compares with: `eq`, `ne` and `ap` use the value's implicit
+/// precision (`100` is [99.5, 100.5]); the ordering prefixes compare with the exact value
+/// (R4: `lt100` is "less than exactly 100", so 99.7 matches).
+fn number_search_range(prefix: Prefix, key: &str, text: &str) -> Result<(Bounds, Bounds), Problem> {
+    let (range, widened) = number_range(key, text)?;
+    Ok(match prefix {
+        Prefix::Eq | Prefix::Ne | Prefix::Ap => (range, widened),
+        Prefix::Lt | Prefix::Le | Prefix::Gt | Prefix::Ge | Prefix::Sa | Prefix::Eb => {
+            let exact = decimal_range(text).map_or(range.0, |(v, _, _)| v);
+            ((exact, exact), widened)
+        }
+    })
+}
+
 fn number_predicate(key: &str, comparators: &[Prefix], value: &str) -> Result<Predicate, Problem> {
     let (prefix, rest) = split_prefix(key, comparators, value)?;
-    let (range, widened) = number_range(key, rest)?;
+    let (range, widened) = number_search_range(prefix, key, rest)?;
     Ok(range_predicate(
         prefix,
         (Col::Low, Col::High),
@@ -938,7 +952,7 @@ fn quantity_predicate(
             "a quantity is [prefix]number[|system|code]",
         ));
     }
-    let (range, widened) = number_range(key, parts[0])?;
+    let (range, widened) = number_search_range(prefix, key, parts[0])?;
     let mut preds = vec![range_predicate(
         prefix,
         (Col::Low, Col::High),

@@ -257,7 +257,15 @@ pub(crate) fn range_predicate<T: Copy>(
 ) -> Predicate {
     use crate::registry::Prefix;
     let c = |col: Col, op: Op, v: T| cmp(col, op, to_value(v));
-    let contained = || all(vec![c(lo, Op::Ge, s_lo), c(hi, Op::Le, s_hi)]);
+    // `lo <= s_hi` is implied (every row has lo <= hi) but gives the index an upper bound on
+    // its leading column: without it `birthdate=1984-03-07` walks every later birth date.
+    let contained = || {
+        all(vec![
+            c(lo, Op::Ge, s_lo),
+            c(lo, Op::Le, s_hi),
+            c(hi, Op::Le, s_hi),
+        ])
+    };
     match prefix {
         Prefix::Eq => contained(),
         Prefix::Ne => any(vec![c(lo, Op::Lt, s_lo), c(hi, Op::Gt, s_hi)]),

@@ -18,10 +18,11 @@ pub(crate) fn open_node(
     data_dir: &Path,
     bulk: bool,
 ) -> anyhow::Result<(Arc<store_sqlite::SqliteStore>, ehr::Ehr)> {
-    let mut options = store_sqlite::OpenOptions::default();
-    if bulk {
-        options.write_cache_kib = store_sqlite::WRITE_CACHE_KIB_BULK;
-    }
+    let options = if bulk {
+        store_sqlite::OpenOptions::bulk()
+    } else {
+        store_sqlite::OpenOptions::default()
+    };
     let store = store_sqlite::SqliteStore::open_with(data_dir, &options)
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
     let ehr = ehr::Ehr::new(store.clone(), Arc::new(ehr::SystemClock));

@@ -46,11 +46,19 @@ fn probes_use_only_indexed_searches_and_parse() {
     let names: Vec<&str> = probes.iter().map(|p| p[0].0.as_str()).collect();
     assert_eq!(
         names,
-        ["identifier", "birthdate", "name", "family", "phone"]
+        [
+            "identifier",
+            "birthdate",
+            "birthdate",
+            "name",
+            "family",
+            "phone"
+        ]
     );
-    // The date probe also covers day and month transposed.
-    assert_eq!(probes[1][0].1, "1984-03-07,1984-07-03");
-    assert_eq!(probes[4][0].1, "3312345678");
+    // The date probes also cover day and month transposed.
+    assert_eq!(probes[1][0].1, "1984-03-07");
+    assert_eq!(probes[2][0].1, "1984-07-03");
+    assert_eq!(probes[5][0].1, "3312345678");
     for probe in &probes {
         assert!(
             search::parse("Patient", probe, Handling::Strict, 0).is_ok(),

@@ -156,6 +156,7 @@ fn date_number_quantity_predicates() {
         clause("Patient", "birthdate=2020").any_of,
         vec![Predicate::All(vec![
             int(Col::LowMs, Op::Ge, y2020.0),
+            int(Col::LowMs, Op::Le, y2020.1),
             int(Col::HighMs, Op::Le, y2020.1)
         ])]
     );
@@ -173,7 +174,8 @@ fn date_number_quantity_predicates() {
     );
     assert_eq!(
         clause("RiskAssessment", "probability=lt100").any_of,
-        vec![float(Col::Low, Op::Lt, 99.5)]
+        // Ordering prefixes compare with the exact value (R4: "less than exactly 100").
+        vec![float(Col::Low, Op::Lt, 100.0)]
     );
     let q = clause(
         "Observation",
@@ -183,7 +185,7 @@ fn date_number_quantity_predicates() {
     assert_eq!(
         q,
         vec![Predicate::All(vec![
-            float(Col::High, Op::Gt, 5.45),
+            float(Col::High, Op::Gt, 5.4),
             s(Col::System, Op::Eq, "http://unitsofmeasure.org"),
             s(Col::Code, Op::Eq, "mg"),
         ])]
