@@ -21,7 +21,7 @@ use crate::{Ehr, Error};
 /// Resources per write job. Large enough that the per-commit fsync is amortised (a 1 KB
 /// resource costs far more to index than 1/1000 of an fsync), small enough that a batch
 /// waits little behind the writer and a failure loses little work.
-pub const IMPORT_BATCH_RESOURCES: usize = 5_000;
+pub const IMPORT_BATCH_RESOURCES: usize = 10_000;
 
 /// Rejections kept in the report; beyond this only the counts grow. Bounds memory on a
 /// file of millions of bad lines.

@@ -56,6 +56,10 @@ pub const WRITE_MMAP_BYTES_BULK: i64 = 8 << 30;
 /// few commits; 16,384 pages (64 MiB) bounds the WAL file and the time of one checkpoint.
 const WAL_AUTOCHECKPOINT_PAGES: i64 = 16_384;
 
+/// The same for bulk loads (256 MiB of WAL): an import rewrites the same index pages over and
+/// over, and each checkpoint copies every page changed since the last one.
+const WAL_AUTOCHECKPOINT_PAGES_BULK: i64 = 65_536;
+
 pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Option<mpsc::Sender<writer::Request>>>,
@@ -82,6 +86,8 @@ pub struct OpenOptions {
     /// loads: index pages are then read without a system call and a copy each, which is most
     /// of a large import's cache misses. Not for `serve`: mapped pages count in its RSS.
     pub write_mmap_bytes: i64,
+    /// WAL size, in pages, that triggers a checkpoint.
+    pub wal_autocheckpoint_pages: i64,
 }
 
 impl OpenOptions {
@@ -91,6 +97,7 @@ impl OpenOptions {
         OpenOptions {
             write_cache_kib: WRITE_CACHE_KIB_BULK,
             write_mmap_bytes: WRITE_MMAP_BYTES_BULK,
+            wal_autocheckpoint_pages: WAL_AUTOCHECKPOINT_PAGES_BULK,
             ..OpenOptions::default()
         }
     }
@@ -102,6 +109,7 @@ impl Default for OpenOptions {
             durable: true,
             write_cache_kib: WRITE_CACHE_KIB_DEFAULT,
             write_mmap_bytes: 0,
+            wal_autocheckpoint_pages: WAL_AUTOCHECKPOINT_PAGES,
         }
     }
 }
@@ -218,7 +226,7 @@ fn open_connection(
     if !read_only {
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(sql_error)?;
-        conn.pragma_update(None, "wal_autocheckpoint", WAL_AUTOCHECKPOINT_PAGES)
+        conn.pragma_update(None, "wal_autocheckpoint", options.wal_autocheckpoint_pages)
             .map_err(sql_error)?;
         if options.write_mmap_bytes > 0 {
             conn.pragma_update(None, "mmap_size", options.write_mmap_bytes)
