@@ -121,6 +121,46 @@ fn where_clause(filters: &[&str]) -> String {
     }
 }
 
+/// Ids of the parameters whose references put a resource in a patient's compartment (R4
+/// CompartmentDefinition `patient`), as interned in this database. The parameter ids are
+/// small integers from our own table, so they are written into the SQL as literals.
+fn compartment_param_ids(conn: &Connection) -> Result<Vec<i64>, Error> {
+    static WANTED: std::sync::OnceLock<std::collections::HashSet<(String, String)>> =
+        std::sync::OnceLock::new();
+    let wanted = WANTED.get_or_init(|| {
+        let registry = search::registry();
+        let mut wanted = std::collections::HashSet::new();
+        for resource_type in registry.resource_types() {
+            for param in registry.compartment_params(resource_type) {
+                for code in param.index_codes().0 {
+                    wanted.insert((resource_type.to_string(), code.to_string()));
+                }
+            }
+        }
+        wanted
+    });
+    let mut stmt = conn
+        .prepare_cached("SELECT pid, resource_type, code FROM search_param")
+        .map_err(sql_error)?;
+    let rows = stmt
+        .query_map([], |row| {
+            Ok((
+                row.get::<_, i64>(0)?,
+                row.get::<_, String>(1)?,
+                row.get::<_, String>(2)?,
+            ))
+        })
+        .map_err(sql_error)?;
+    let mut pids = Vec::new();
+    for row in rows {
+        let (pid, resource_type, code) = row.map_err(sql_error)?;
+        if wanted.contains(&(resource_type, code)) {
+            pids.push(pid);
+        }
+    }
+    Ok(pids)
+}
+
 /// The patient and every current resource that references them through a compartment
 /// parameter, in the order they were first stored.
 pub(crate) fn compartment(
@@ -129,11 +169,21 @@ pub(crate) fn compartment(
     types: &[String],
     since_ms: Option<i64>,
 ) -> Result<Vec<StoredResource>, Error> {
+    let pids = compartment_param_ids(conn)?;
     let mut sql = format!(
         "SELECT {RESOURCE_COLUMNS} FROM resource r WHERE r.rkey IN (\
-           SELECT c.rkey FROM compartment c WHERE c.patient_id = ?1 \
+           SELECT i.rkey FROM idx_reference i WHERE i.pid IN ({}) \
+             AND i.target_id = ?1 AND i.target_type = 'Patient' \
            UNION ALL SELECT p.rkey FROM resource p WHERE p.resource_type = 'Patient' AND p.id = ?1) \
-         AND r.deleted = 0"
+         AND r.deleted = 0",
+        if pids.is_empty() {
+            "-1".to_string()
+        } else {
+            pids.iter()
+                .map(i64::to_string)
+                .collect::<Vec<_>>()
+                .join(",")
+        }
     );
     let mut args: Vec<Value> = vec![Value::Text(patient_id.to_string())];
     if let Some(since_ms) = since_ms {

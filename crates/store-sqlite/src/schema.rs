@@ -9,12 +9,15 @@
 //!   secondary index `(param, value…)` serves the searches.
 //! - `change_seq` orders every version ever written on this node (system history, sync).
 //! - `rkey` is an internal integer key, never shown outside the store.
+//! - A patient's compartment is not stored apart: it is the `idx_reference` rows of the R4
+//!   compartment parameters that point at that Patient.
 
 use rusqlite::Connection;
 
 /// Migrations in order; entry `n` moves the schema from version `n` to `n + 1`.
 /// Never edit a released entry: add a new one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE resource (
     rkey INTEGER PRIMARY KEY,
     resource_type TEXT NOT NULL,
@@ -104,7 +107,13 @@ CREATE TABLE compartment (
     PRIMARY KEY (rkey, patient_id)
 ) WITHOUT ROWID;
 CREATE INDEX compartment_patient ON compartment(patient_id, rkey);
-"#];
+"#,
+    // The patient compartment is read from the reference index instead (the rows of the
+    // compartment parameters that point at a Patient): one less table written per resource.
+    r#"
+DROP TABLE compartment;
+"#,
+];
 
 /// The schema version this build expects.
 pub fn schema_version_latest() -> i64 {

@@ -281,14 +281,6 @@ impl WriteTx for Tx<'_> {
                 &version.resource_type,
                 &version.index,
             )?;
-            for patient_id in &version.compartment {
-                self.conn
-                    .prepare_cached(
-                        "INSERT OR IGNORE INTO compartment(rkey, patient_id) VALUES (?1, ?2)",
-                    )
-                    .and_then(|mut stmt| stmt.execute((rkey, patient_id)))
-                    .map_err(sql_error)?;
-            }
         }
         debug_assert!(self.next_seq > change_seq);
         Ok(StoredResource {
@@ -304,7 +296,7 @@ impl WriteTx for Tx<'_> {
     }
 }
 
-const INDEX_TABLES: [&str; 8] = [
+const INDEX_TABLES: [&str; 7] = [
     "idx_token",
     "idx_string",
     "idx_date",
@@ -312,7 +304,6 @@ const INDEX_TABLES: [&str; 8] = [
     "idx_quantity",
     "idx_reference",
     "idx_uri",
-    "compartment",
 ];
 
 fn insert_index_rows(

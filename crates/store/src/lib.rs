@@ -65,19 +65,13 @@ pub struct PreparedVersion {
     /// The exact JSON to store and serve; `None` records a delete.
     pub body: Option<String>,
     pub index: Vec<search::IndexEntry>,
-    /// Patients whose compartment holds this version.
-    pub compartment: Vec<String>,
 }
 
 impl PreparedVersion {
     pub fn prepare(version: NewVersion) -> PreparedVersion {
-        let (body, index, compartment) = match &version.resource {
-            Some(resource) => (
-                Some(resource.to_json_string()),
-                search::extract(resource),
-                search::patient_compartment(resource),
-            ),
-            None => (None, Vec::new(), Vec::new()),
+        let (body, index) = match &version.resource {
+            Some(resource) => (Some(resource.to_json_string()), search::extract(resource)),
+            None => (None, Vec::new()),
         };
         PreparedVersion {
             resource_type: version.resource_type,
@@ -87,7 +81,6 @@ impl PreparedVersion {
             last_updated_ms: version.last_updated_ms,
             body,
             index,
-            compartment,
         }
     }
 }
