@@ -380,10 +380,10 @@ fn parse_entry(idx: usize, item: &Json) -> Result<Entry, Error> {
         _ => return Err(bad_url(idx, &url)),
     };
     check_type(&resource_type).map_err(|_| bad_url(idx, &url))?;
-    if let Some(id) = &id {
-        if !is_valid_id(id) {
-            return Err(bad_url(idx, &url));
-        }
+    if let Some(id) = &id
+        && !is_valid_id(id)
+    {
+        return Err(bad_url(idx, &url));
     }
     let resource = item.get("resource").cloned();
     let needs_resource = matches!(method, Method::Post | Method::Put);
@@ -399,17 +399,16 @@ fn parse_entry(idx: usize, item: &Json) -> Result<Entry, Error> {
         .as_ref()
         .and_then(|r| r.get("resourceType"))
         .and_then(Json::as_str)
+        && found != resource_type
     {
-        if found != resource_type {
-            return Err(Error::BadRequest(vec![
-                Issue::error(
-                    IssueCode::Invalid,
-                    format!("La entrada lleva un {found} pero su URL indica {resource_type}"),
-                    format!("The entry holds a {found} but its url says {resource_type}"),
-                )
-                .at(format!("Bundle.entry[{idx}].resource.resourceType")),
-            ]));
-        }
+        return Err(Error::BadRequest(vec![
+            Issue::error(
+                IssueCode::Invalid,
+                format!("La entrada lleva un {found} pero su URL indica {resource_type}"),
+                format!("The entry holds a {found} but its url says {resource_type}"),
+            )
+            .at(format!("Bundle.entry[{idx}].resource.resourceType")),
+        ]));
     }
     let valid_target = match method {
         Method::Post => id.is_none(),
@@ -508,20 +507,20 @@ fn run_transaction(
             Method::Delete | Method::Get => continue,
         };
         let key = format!("{}/{id}", entry.resource_type);
-        if let Some(previous) = seen.insert(key.clone(), entry.idx) {
-            if !exists {
-                return Err(Error::BadRequest(vec![Issue::error(
-                    IssueCode::Duplicate,
-                    format!(
-                        "Las entradas {previous} y {} modifican el mismo recurso {key}",
-                        entry.idx
-                    ),
-                    format!(
-                        "Entries {previous} and {} change the same resource {key}",
-                        entry.idx
-                    ),
-                )]));
-            }
+        if let Some(previous) = seen.insert(key.clone(), entry.idx)
+            && !exists
+        {
+            return Err(Error::BadRequest(vec![Issue::error(
+                IssueCode::Duplicate,
+                format!(
+                    "Las entradas {previous} y {} modifican el mismo recurso {key}",
+                    entry.idx
+                ),
+                format!(
+                    "Entries {previous} and {} change the same resource {key}",
+                    entry.idx
+                ),
+            )]));
         }
         if let Some(full_url) = &entry.full_url {
             map.insert(full_url.clone(), key.clone());

@@ -191,7 +191,7 @@ pub fn import_source(
                 now_ms,
                 &mut |item| {
                     read += 1;
-                    if read % 1_000 == 0 {
+                    if read.is_multiple_of(1_000) {
                         progress(read);
                     }
                     pending.push(item);
@@ -383,14 +383,14 @@ fn handle_document(
     }
     if is_bundle && matches!(bundle_type, "collection" | "searchset" | "history") {
         report.bundles += 1;
-        if let Json::Object(mut object) = value {
-            if let Some(Json::Array(entries)) = object.remove("entry") {
-                for (idx, entry) in entries.into_iter().enumerate() {
-                    if let Json::Object(mut entry) = entry {
-                        if let Some(resource) = entry.remove("resource") {
-                            offer(line + idx, resource, report)?;
-                        }
-                    }
+        if let Json::Object(mut object) = value
+            && let Some(Json::Array(entries)) = object.remove("entry")
+        {
+            for (idx, entry) in entries.into_iter().enumerate() {
+                if let Json::Object(mut entry) = entry
+                    && let Some(resource) = entry.remove("resource")
+                {
+                    offer(line + idx, resource, report)?;
                 }
             }
         }
@@ -406,10 +406,10 @@ fn check_item(resource_type: &str, resource: &Json) -> Result<(), String> {
     if !fhir::defs::is_resource_type(resource_type) {
         return Err(format!("tipo de recurso desconocido: {resource_type}"));
     }
-    if let Some(id) = resource.get("id") {
-        if !id.as_str().is_some_and(is_valid_id) {
-            return Err("id no válido".into());
-        }
+    if let Some(id) = resource.get("id")
+        && !id.as_str().is_some_and(is_valid_id)
+    {
+        return Err("id no válido".into());
     }
     check_resource(resource_type, resource, None)
         .map(|_| ())

@@ -524,18 +524,18 @@ pub(crate) fn conditional_update_in(
             }
         }
         [id] => {
-            if let Some(body_id) = resource.get("id").and_then(Json::as_str) {
-                if body_id != id {
-                    return Err(Error::BadRequest(vec![Issue::error(
-                        IssueCode::Invalid,
-                        format!(
-                            "El id del recurso ({body_id}) no coincide con el recurso encontrado ({id})"
-                        ),
-                        format!(
-                            "The resource id ({body_id}) does not match the matched resource ({id})"
-                        ),
-                    )]));
-                }
+            if let Some(body_id) = resource.get("id").and_then(Json::as_str)
+                && body_id != id
+            {
+                return Err(Error::BadRequest(vec![Issue::error(
+                    IssueCode::Invalid,
+                    format!(
+                        "El id del recurso ({body_id}) no coincide con el recurso encontrado ({id})"
+                    ),
+                    format!(
+                        "The resource id ({body_id}) does not match the matched resource ({id})"
+                    ),
+                )]));
             }
             let id = id.clone();
             update_in(tx, context, resource_type, &id, resource, None)

@@ -16,11 +16,11 @@ pub(crate) fn for_each_reference(value: &Json, visit: &mut dyn FnMut(&str)) {
     match value {
         Json::Object(object) => {
             for (key, member) in object.iter() {
-                if key == "reference" {
-                    if let Some(text) = member.as_str() {
-                        visit(text);
-                        continue;
-                    }
+                if key == "reference"
+                    && let Some(text) = member.as_str()
+                {
+                    visit(text);
+                    continue;
                 }
                 for_each_reference(member, visit);
             }
@@ -39,13 +39,13 @@ pub(crate) fn rewrite_references(value: &mut Json, map: &HashMap<String, String>
     match value {
         Json::Object(object) => {
             for (key, member) in object.iter_mut() {
-                if key == "reference" {
-                    if let Json::String(text) = member {
-                        if let Some(new) = map.get(text.as_str()) {
-                            *text = new.clone();
-                        }
-                        continue;
+                if key == "reference"
+                    && let Json::String(text) = member
+                {
+                    if let Some(new) = map.get(text.as_str()) {
+                        *text = new.clone();
                     }
+                    continue;
                 }
                 rewrite_references(member, map);
             }

@@ -393,10 +393,10 @@ fn delete_response(deleted: Option<StoredResource>) -> Response {
         StatusCode::OK,
         fhir::operation_outcome(&[issue], fhir::Lang::Both).to_json_string(),
     );
-    if let Some(stored) = &deleted {
-        if let Ok(value) = HeaderValue::from_str(&format!("W/\"{}\"", stored.version_id)) {
-            response.headers_mut().insert(header::ETAG, value);
-        }
+    if let Some(stored) = &deleted
+        && let Ok(value) = HeaderValue::from_str(&format!("W/\"{}\"", stored.version_id))
+    {
+        response.headers_mut().insert(header::ETAG, value);
     }
     response
 }
@@ -425,12 +425,11 @@ pub(crate) async fn instance_get(
     if let Some(tag) = headers
         .get(header::IF_NONE_MATCH)
         .and_then(|v| v.to_str().ok())
+        && tag.trim() == format!("W/\"{}\"", stored.version_id)
     {
-        if tag.trim() == format!("W/\"{}\"", stored.version_id) {
-            let mut response = StatusCode::NOT_MODIFIED.into_response();
-            set_version_headers(&mut response, &stored);
-            return Ok(response);
-        }
+        let mut response = StatusCode::NOT_MODIFIED.into_response();
+        set_version_headers(&mut response, &stored);
+        return Ok(response);
     }
     Ok(resource_response(stored, &query, StatusCode::OK))
 }
@@ -594,14 +593,12 @@ async fn history(
     let has_more = versions.len() > count;
     let shown = &versions[..versions.len().min(count)];
     let mut links = vec![("self", link(&base, &path, &query.encode_without(&[])))];
-    if has_more {
-        if let Some(last) = shown.last() {
-            let next = with_cursor(
-                &query.encode_without(&["_cursor"]),
-                &last.change_seq.to_string(),
-            );
-            links.push(("next", link(&base, &path, &next)));
-        }
+    if has_more && let Some(last) = shown.last() {
+        let next = with_cursor(
+            &query.encode_without(&["_cursor"]),
+            &last.change_seq.to_string(),
+        );
+        links.push(("next", link(&base, &path, &next)));
     }
     let mut bundle = BundleText::new("history", None, &links);
     for stored in shown {

@@ -550,10 +550,8 @@ fn decode_cursor(cursor: &str, n_keys: usize) -> Result<(char, Vec<SqlValue>, i6
 
 pub(crate) fn search(conn: &Connection, query: &SearchQuery) -> Result<SearchPage, Error> {
     let where_sql = render_where(conn, query)?;
-    let want_total = match query.total {
-        Some(Total::None) => false,
-        _ => true,
-    } || query.summary == Some(Summary::Count);
+    let want_total =
+        !matches!(query.total, Some(Total::None)) || query.summary == Some(Summary::Count);
     let total = if want_total {
         let sql = format!("SELECT count(*) FROM resource r WHERE {}", where_sql.text);
         let count: i64 = conn

@@ -293,11 +293,7 @@ fn include_revinclude_sort_count_summary_elements() {
 
     let reply = get(n, "Observation?_summary=count");
     assert_eq!(reply.body["total"], 4);
-    assert!(
-        reply.body["entry"]
-            .as_array()
-            .map_or(true, |e| e.is_empty())
-    );
+    assert!(reply.body["entry"].as_array().is_none_or(|e| e.is_empty()));
 
     let reply = get(n, "Patient?_elements=gender&_count=1");
     let resource = &reply.body["entry"][0]["resource"];

@@ -17,7 +17,6 @@ pub fn shared_dir() -> PathBuf {
 pub struct Node {
     pub child: Child,
     pub base: String,
-    pub data: PathBuf,
     _temp: Option<tempfile::TempDir>,
 }
 
@@ -62,7 +61,6 @@ impl Node {
         Node {
             child,
             base,
-            data: data.to_path_buf(),
             _temp: None,
         }
     }
@@ -75,11 +73,6 @@ impl Node {
     pub fn kill(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-    }
-
-    /// Keeps the temporary directory alive past the process (for restarts).
-    pub fn take_temp(&mut self) -> Option<tempfile::TempDir> {
-        self._temp.take()
     }
 }
 
