@@ -13,5 +13,5 @@ echo "== cargo test"
 cargo test --workspace --locked
 
 echo "== third-party FHIR client conformance (Python fhir.resources + requests)"
-cargo build --locked --bin expediente
+# `cargo test` has already built the binary (the end-to-end tests run it).
 EXPEDIENTE_BIN="${CARGO_TARGET_DIR:-target}/debug/expediente" python3 -m pytest -q tests/conformance
