@@ -992,6 +992,47 @@ impl Ehr {
         })
     }
 
+    /// Opens review tasks for pairs found by an offline scan (`expediente mpi scan`): `focus`
+    /// is the patient registered later, `candidate` the earlier one. Pairs below probable, pairs
+    /// with an open review, and pairs where either record is gone or inactive are skipped.
+    /// Returns how many tasks were opened. One write job per call; callers pass batches.
+    pub fn queue_reviews(&self, pairs: Vec<(String, String, MatchResult)>) -> Result<usize, Error> {
+        let context = self.write_context();
+        self.run_write(move |tx| {
+            let mut opened = 0;
+            for (focus, candidate, result) in pairs {
+                if result.grade < MatchGrade::Probable
+                    || open_review_exists(tx, &focus, &candidate)?
+                {
+                    continue;
+                }
+                let mut alive = true;
+                for id in [&focus, &candidate] {
+                    alive &= match tx.read("Patient", id).map_err(Error::from)? {
+                        Some(stored) => !stored.deleted && !is_retired(&stored.body),
+                        None => false,
+                    };
+                }
+                if !alive {
+                    continue;
+                }
+                let Some(stored) = tx.read("Patient", &candidate).map_err(Error::from)? else {
+                    continue;
+                };
+                let hit = MatchHit {
+                    resource: stored,
+                    grade: result.grade.fhir_code(),
+                    score: score_01(result.grade, result.score),
+                    result,
+                };
+                let task = review_task(&focus, &candidate, &hit, &context.now_text);
+                create_in(tx, &context, "Task", task, None, None)?;
+                opened += 1;
+            }
+            Ok(opened)
+        })
+    }
+
     /// The latest merge Provenance of `source` into `target`.
     fn find_merge(&self, source: &str, target: &str) -> Result<MergeRecord, Error> {
         let params = vec![
@@ -1106,9 +1147,13 @@ impl Ehr {
                 Some((code, modifier)) => (code, Some(modifier)),
                 None => (key.as_str(), None),
             };
+            // `Patient?link=` asks about the links themselves: never widened.
+            let is_link = resource_type == "Patient" && code == "link";
             let only_patient_target = registry
                 .param(resource_type, code)
-                .filter(|p| p.kind == search::ParamKind::Reference && !code.contains('.'))
+                .filter(|p| {
+                    p.kind == search::ParamKind::Reference && !code.contains('.') && !is_link
+                })
                 .map(|p| {
                     modifier == Some("Patient")
                         || (modifier.is_none() && p.targets.len() == 1 && p.targets[0] == "Patient")

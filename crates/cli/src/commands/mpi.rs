@@ -42,6 +42,21 @@ enum MpiCommand {
     BenchMatch(BenchMatchArgs),
     /// Compara la lista de revisión (Task) de un nodo con la verdad / Score a node's review list against the truth
     ReviewReport(ReviewReportArgs),
+    /// Barrido completo de duplicados de un nodo; abre tareas de revisión / Full duplicate scan of a node; opens review tasks
+    Scan(ScanArgs),
+}
+
+#[derive(Args)]
+struct ScanArgs {
+    /// Directorio de datos del nodo / Node data directory
+    #[arg(long, default_value = "./expediente-data", env = "EXPEDIENTE_DATA")]
+    data: PathBuf,
+    /// Hilos del barrido / Scan threads
+    #[arg(long, default_value_t = 2)]
+    threads: usize,
+    /// Solo contar, sin abrir tareas / Count only, open no tasks
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Args)]
@@ -134,6 +149,7 @@ pub fn run(args: MpiArgs) -> anyhow::Result<ExitCode> {
         MpiCommand::Evaluate(args) => evaluate(&args),
         MpiCommand::BenchMatch(args) => bench_match(&args),
         MpiCommand::ReviewReport(args) => review_report(&args),
+        MpiCommand::Scan(args) => scan(&args),
     }
 }
 
@@ -551,6 +567,58 @@ fn bench_match(args: &BenchMatchArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The whole-node duplicate scan: every active patient into the engine's block index, every
+/// pair graded probable or better becomes a review task (the later registration is the focus).
+/// This is what a bulk load is followed by, and what a hub runs periodically.
+fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
+    let (_store, ehr) = super::open_node(&args.data, false)?;
+    let started = Instant::now();
+    let mut index = BlockIndex::new();
+    let mut ids = Vec::new();
+    for patient in search_all(&ehr, "Patient", &[])? {
+        let is_merged = patient["link"]
+            .as_array()
+            .is_some_and(|links| links.iter().any(|l| l["type"] == "replaced-by"));
+        if is_merged || patient["active"] == false {
+            continue;
+        }
+        let id = patient["id"].as_str().unwrap_or("").to_string();
+        index.add(&PersonRecord::from_patient_json(id.clone(), &patient));
+        ids.push(id);
+    }
+    let loaded = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let found = index.scan_with_threads(args.threads);
+    let scanned = started.elapsed().as_secs_f64();
+    let pairs: Vec<(String, String, mpi::MatchResult)> = found
+        .into_iter()
+        .filter(|(_, _, result)| result.grade >= MatchGrade::Probable)
+        .map(|(i, j, result)| (ids[j].clone(), ids[i].clone(), result))
+        .collect();
+    let certain = pairs
+        .iter()
+        .filter(|(_, _, r)| r.grade == MatchGrade::Certain)
+        .count();
+    let started = Instant::now();
+    let mut opened = 0;
+    if !args.dry_run {
+        for batch in pairs.chunks(500) {
+            opened += ehr
+                .queue_reviews(batch.to_vec())
+                .map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        }
+    }
+    let queued = started.elapsed().as_secs_f64();
+    println!(
+        "{} pacientes activos; {} pares probables o seguros ({certain} seguros); {opened} tareas nuevas\n\
+         tiempos / times: lectura {loaded:.1} s, barrido {scanned:.1} s ({} hilos), tareas {queued:.1} s",
+        ids.len(),
+        pairs.len(),
+        args.threads
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Reads every current resource of a search, page by page.
 fn search_all(
     ehr: &ehr::Ehr,
@@ -565,6 +633,7 @@ fn search_all(
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
         list.push(("_count".into(), "1000".into()));
+        list.push(("_total".into(), "none".into()));
         if let Some(cursor) = &cursor {
             list.push(("_cursor".into(), cursor.clone()));
         }
