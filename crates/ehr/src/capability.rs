@@ -74,18 +74,19 @@ pub fn capability_statement(base_url: &str, software_version: &str, now_text: &s
         if !params.is_empty() {
             members.push(("searchParam", Json::Array(params)));
         }
+        let mut operations = vec![operation("validate", "Resource-validate")];
         if resource_type == "Patient" {
-            members.push((
-                "operation",
-                Json::Array(vec![Json::object([
-                    ("name", Json::str("everything")),
-                    (
-                        "definition",
-                        Json::str("http://hl7.org/fhir/OperationDefinition/Patient-everything"),
-                    ),
-                ])]),
-            ));
+            for (name, definition) in [
+                ("everything", "Patient-everything"),
+                ("match", "Patient-match"),
+                // R4 has no OperationDefinition for merge; the R5 one is the reference.
+                ("merge", "Patient-merge"),
+                ("unmerge", "Patient-unmerge"),
+            ] {
+                operations.push(operation(name, definition));
+            }
         }
+        members.push(("operation", Json::Array(operations)));
         resources.push(Json::object(members));
     }
     Json::object([
@@ -131,6 +132,18 @@ pub fn capability_statement(base_url: &str, software_version: &str, now_text: &s
                     ),
                 ),
             ])]),
+        ),
+    ])
+}
+
+fn operation(name: &str, definition: &str) -> Json {
+    Json::object([
+        ("name", Json::str(name)),
+        (
+            "definition",
+            Json::str(format!(
+                "http://hl7.org/fhir/OperationDefinition/{definition}"
+            )),
         ),
     ])
 }

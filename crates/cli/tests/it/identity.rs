@@ -1072,3 +1072,81 @@ fn merge_rejects_bad_input() {
         410
     );
 }
+
+#[test]
+fn labelled_duplicates_and_quality_benchmark_from_the_cli() {
+    let temp = tempfile::tempdir().unwrap();
+    let population = temp.path().join("pop");
+    let duplicates = temp.path().join("dup");
+    let (code, stdout, stderr) = run_cli(&[
+        "mpi",
+        "population",
+        "--patients",
+        "400",
+        "--seed",
+        "3",
+        "--out",
+        population.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let args = [
+        "mpi",
+        "duplicates",
+        "--population",
+        population.to_str().unwrap(),
+        "--out",
+        duplicates.to_str().unwrap(),
+        "--rate",
+        "0.5",
+        "--seed",
+        "4",
+    ];
+    let (code, stdout, stderr) = run_cli(&args);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    let patients = std::fs::read_to_string(duplicates.join("Patient.ndjson")).unwrap();
+    let truth = std::fs::read_to_string(duplicates.join("ground-truth/truth.ndjson")).unwrap();
+    let patient_lines: Vec<Value> = patients
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let truth_lines: Vec<Value> = truth
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(patient_lines.len(), truth_lines.len());
+    assert!(
+        (150..=250).contains(&truth_lines.len()),
+        "{}",
+        truth_lines.len()
+    );
+    // Every duplicate is in the truth, pointing at an original of the population.
+    let originals = std::fs::read_to_string(population.join("Patient.ndjson")).unwrap();
+    for (patient, truth) in patient_lines.iter().zip(&truth_lines) {
+        assert_eq!(patient["id"], truth["duplicate"]);
+        assert!(originals.contains(truth["original"].as_str().unwrap()));
+        assert!(truth["errors"].is_array());
+    }
+    // Same seed, same files.
+    run_cli(&args);
+    assert_eq!(
+        std::fs::read_to_string(duplicates.join("Patient.ndjson")).unwrap(),
+        patients
+    );
+
+    // Custom rates: unknown names are refused, partial files keep the other defaults.
+    let rates = temp.path().join("rates.json");
+    std::fs::write(&rates, r#"{"missing_curp": 1.0}"#).unwrap();
+    let mut with_rates = args.to_vec();
+    with_rates.extend(["--error-rates", rates.to_str().unwrap()]);
+    assert_eq!(run_cli(&with_rates).0, 0);
+    let all_missing = std::fs::read_to_string(duplicates.join("Patient.ndjson")).unwrap();
+    assert!(!all_missing.contains(CURP_SYSTEM), "every CURP was dropped");
+    std::fs::write(&rates, r#"{"typos": 0.5}"#).unwrap();
+    assert_ne!(run_cli(&with_rates).0, 0);
+
+    // The quality benchmark prints the tables and meets its targets on a small run.
+    let (code, stdout, stderr) = run_cli(&["mpi", "evaluate", "--patients", "3000", "--seed", "2"]);
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(stdout.contains("| certain + probable |"), "{stdout}");
+    assert!(stdout.contains("| dropped second surname |"), "{stdout}");
+}
