@@ -277,24 +277,8 @@ pub fn ndjson_files(dir: &Path) -> anyhow::Result<Vec<PathBuf>> {
         .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("ndjson"))
         .collect();
     files.sort();
-    files.sort_by_key(|p| type_rank(file_resource_type(p)));
+    files.sort_by_key(|p| ehr::load_order(file_resource_type(p)));
     Ok(files)
-}
-
-/// The same ranks as `expediente import` (crates/cli/src/commands/import.rs).
-fn type_rank(resource_type: &str) -> u8 {
-    match resource_type {
-        "Organization" => 0,
-        "Location" => 1,
-        "Practitioner" => 2,
-        "PractitionerRole" => 3,
-        "Medication" => 4,
-        "Patient" => 5,
-        "Device" => 6,
-        "Encounter" => 7,
-        "Provenance" | "AuditEvent" => 20,
-        _ => 10,
-    }
 }
 
 /// `Observation.padding.ndjson` → `Observation`.

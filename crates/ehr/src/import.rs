@@ -583,3 +583,20 @@ fn import_transaction_bundle(
         }),
     }
 }
+
+/// Where a resource type goes in a load order: reference data first (facilities,
+/// practitioners, patients), so that conditional references in later files resolve.
+pub fn load_order(resource_type: &str) -> u8 {
+    match resource_type {
+        "Organization" => 0,
+        "Location" => 1,
+        "Practitioner" => 2,
+        "PractitionerRole" => 3,
+        "Medication" => 4,
+        "Patient" => 5,
+        "Device" => 6,
+        "Encounter" => 7,
+        "Provenance" | "AuditEvent" => 20,
+        _ => 10,
+    }
+}

@@ -28,7 +28,7 @@ const EVERYTHING_COUNT_DEFAULT: usize = 1_000;
 const EVERYTHING_COUNT_MAX: usize = 5_000;
 
 /// Runs a blocking use case off the async runtime.
-async fn blocking<R, F>(state: &Arc<AppState>, f: F) -> Result<R, ApiError>
+pub(crate) async fn blocking<R, F>(state: &Arc<AppState>, f: F) -> Result<R, ApiError>
 where
     R: Send + 'static,
     F: FnOnce(&ehr::Ehr) -> Result<R, ehr::Error> + Send + 'static,

@@ -5,31 +5,15 @@
 //! These operations get literal routes (`/fhir/Patient/$match`…), which the router prefers over
 //! `/fhir/{type}/{id}`; everything they do is one `ehr` use case, rendered here.
 
-use std::sync::Arc;
-
 use axum::body::Body;
 use axum::extract::{Path, RawQuery};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fhir::{Issue, IssueCode, Json, Lang};
 
+use crate::handlers::blocking;
 use crate::params::{base_url, json_body, parse_query};
-use crate::{ApiError, AppState, FHIR_JSON, State};
-
-/// Runs a blocking use case off the async runtime.
-async fn blocking<R, F>(state: &Arc<AppState>, f: F) -> Result<R, ApiError>
-where
-    R: Send + 'static,
-    F: FnOnce(&ehr::Ehr) -> Result<R, ehr::Error> + Send + 'static,
-{
-    let state = state.clone();
-    match tokio::task::spawn_blocking(move || f(&state.ehr)).await {
-        Ok(result) => result.map_err(ApiError::from),
-        Err(_) => Err(ApiError::from(ehr::Error::Internal(
-            "a blocking task failed".into(),
-        ))),
-    }
-}
+use crate::{ApiError, FHIR_JSON, State};
 
 fn json_response(status: StatusCode, body: &Json, pretty: bool, media: &'static str) -> Response {
     let text = if pretty {

@@ -141,19 +141,7 @@ fn is_fhir_file(path: &Path) -> bool {
 
 fn type_rank(path: &Path) -> u8 {
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
-    let resource_type = name.split(['.', '-', '_']).next().unwrap_or("");
-    match resource_type {
-        "Organization" => 0,
-        "Location" => 1,
-        "Practitioner" => 2,
-        "PractitionerRole" => 3,
-        "Medication" => 4,
-        "Patient" => 5,
-        "Device" => 6,
-        "Encounter" => 7,
-        "Provenance" | "AuditEvent" => 20,
-        _ => 10,
-    }
+    ehr::load_order(name.split(['.', '-', '_']).next().unwrap_or(""))
 }
 
 pub(crate) fn sources(files: &[PathBuf]) -> Vec<ehr::ImportSource> {
