@@ -124,17 +124,7 @@ pub(crate) async fn patient_merge(
     RawQuery(raw): RawQuery,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let query = parse_query(raw.as_deref())?;
-    let body = json_body(&state, &headers, body).await?;
-    require_parameters(&body)?;
-    let outcome = blocking(&state.0, move |ehr| ehr.merge(&body)).await?;
-    let (source, target) = (&outcome.source.id, &outcome.target.id);
-    Ok(merge_response(
-        &outcome,
-        format!("Patient/{source} fusionado en Patient/{target}"),
-        format!("Patient/{source} merged into Patient/{target}"),
-        query.pretty,
-    ))
+    merge_operation(state, headers, raw, body, MergeKind::Merge).await
 }
 
 /// # `POST /Patient/$unmerge`
@@ -144,17 +134,45 @@ pub(crate) async fn patient_unmerge(
     RawQuery(raw): RawQuery,
     body: Body,
 ) -> Result<Response, ApiError> {
+    merge_operation(state, headers, raw, body, MergeKind::Unmerge).await
+}
+
+#[derive(Clone, Copy)]
+enum MergeKind {
+    Merge,
+    Unmerge,
+}
+
+/// `$merge` and `$unmerge` read the same Parameters and answer the same way.
+async fn merge_operation(
+    state: State,
+    headers: HeaderMap,
+    raw: Option<String>,
+    body: Body,
+    kind: MergeKind,
+) -> Result<Response, ApiError> {
     let query = parse_query(raw.as_deref())?;
     let body = json_body(&state, &headers, body).await?;
     require_parameters(&body)?;
-    let outcome = blocking(&state.0, move |ehr| ehr.unmerge(&body)).await?;
+    let outcome = blocking(&state.0, move |ehr| match kind {
+        MergeKind::Merge => ehr.merge(&body),
+        MergeKind::Unmerge => ehr.unmerge(&body),
+    })
+    .await?;
     let (source, target) = (&outcome.source.id, &outcome.target.id);
-    Ok(merge_response(
-        &outcome,
-        format!("Fusión deshecha: Patient/{source} y Patient/{target} vuelven a estar separados"),
-        format!("Merge undone: Patient/{source} and Patient/{target} are separate again"),
-        query.pretty,
-    ))
+    let (es, en) = match kind {
+        MergeKind::Merge => (
+            format!("Patient/{source} fusionado en Patient/{target}"),
+            format!("Patient/{source} merged into Patient/{target}"),
+        ),
+        MergeKind::Unmerge => (
+            format!(
+                "Fusión deshecha: Patient/{source} y Patient/{target} vuelven a estar separados"
+            ),
+            format!("Merge undone: Patient/{source} and Patient/{target} are separate again"),
+        ),
+    };
+    Ok(merge_response(&outcome, es, en, query.pretty))
 }
 
 /// # `POST /{type}/$validate`
