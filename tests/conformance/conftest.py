@@ -48,12 +48,50 @@ def run_import(data_dir, files, *extra):
     )
 
 
+# The suite signs in as a third-party integration would: a system account with a client
+# secret, made with the CLI, and an OAuth2 client-credentials token from `/auth/token`.
+CLIENT_ID = "conformidad"
+CLIENT_SECRET = "s3creto-del-cliente-R4"
+TOKENS = {}
+
+
+def ensure_client_account(data_dir):
+    listed = subprocess.run(
+        [expediente_bin(), "user", "list", "--data", str(data_dir)],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert listed.returncode == 0, listed.stderr
+    if any(line.split("\t")[0] == CLIENT_ID for line in listed.stdout.splitlines()):
+        return
+    added = subprocess.run(
+        [expediente_bin(), "user", "add", "--data", str(data_dir), "--username", CLIENT_ID,
+         "--role", "system", "--password-stdin"],
+        input=CLIENT_SECRET, capture_output=True, text=True, timeout=60,
+    )
+    assert added.returncode == 0, added.stderr
+
+
+def fetch_token(base):
+    parts = urlsplit(base)
+    response = requests.post(
+        f"{parts.scheme}://{parts.netloc}/auth/token",
+        data={"grant_type": "client_credentials"},
+        auth=(CLIENT_ID, CLIENT_SECRET),
+        timeout=60,
+    )
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["token_type"] == "Bearer"
+    return body["access_token"]
+
+
 class Node:
     """One `expediente serve` process on a free port with its own data directory."""
 
     def __init__(self, data_dir, *extra_args):
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        ensure_client_account(self.data_dir)
         self.log_path = self.data_dir.parent / (self.data_dir.name + ".serve.log")
         self.err_path = self.data_dir.parent / (self.data_dir.name + ".serve.err")
         self._out = open(self.log_path, "w")
@@ -65,6 +103,7 @@ class Node:
             stdin=subprocess.DEVNULL,
         )
         self.base = self._wait_for_url()
+        TOKENS[self.base.rstrip("/")] = fetch_token(self.base)
 
     def _wait_for_url(self):
         deadline = time.monotonic() + STARTUP_TIMEOUT_S
@@ -150,6 +189,9 @@ class FhirClient:
         self.base = base.rstrip("/")
         self.session = requests.Session()
         self.session.headers["Accept"] = FHIR_JSON
+        token = TOKENS.get(self.base)
+        if token:
+            self.session.headers["Authorization"] = f"Bearer {token}"
 
     def url(self, path):
         if path.startswith("http://") or path.startswith("https://"):

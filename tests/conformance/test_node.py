@@ -10,7 +10,7 @@ import time
 
 import requests
 
-from conftest import FhirClient, Node, new_tag, run_import
+from conftest import TOKENS, FhirClient, Node, new_tag, run_import
 from samples import TAG_SYSTEM, patient
 
 
@@ -39,6 +39,7 @@ def test_acknowledged_writes_survive_sigkill(start_node, workdir):
 
     def writer():
         session = requests.Session()
+        session.headers["Authorization"] = f"Bearer {TOKENS[victim.base.rstrip('/')]}"
         while not stop.is_set():
             try:
                 response = session.post(

@@ -51,6 +51,28 @@ pub struct Client {
     conn: Option<BufReader<TcpStream>>,
 }
 
+/// Bearer tokens per server address: our node requires one on `/fhir`; the peer gets none.
+static BEARERS: std::sync::Mutex<Vec<(SocketAddr, String)>> = std::sync::Mutex::new(Vec::new());
+
+/// Makes every client of `addr` (and `wrk` runs against it) send this bearer token.
+pub fn set_bearer(addr: SocketAddr, token: &str) {
+    let mut bearers = BEARERS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    bearers.retain(|(a, _)| *a != addr);
+    bearers.push((addr, token.to_string()));
+}
+
+/// The bearer token registered for `addr`.
+pub fn bearer(addr: SocketAddr) -> Option<String> {
+    BEARERS
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .iter()
+        .find(|(a, _)| *a == addr)
+        .map(|(_, t)| t.clone())
+}
+
 impl Client {
     pub fn new(addr: SocketAddr) -> Client {
         Client { addr, conn: None }
@@ -103,6 +125,9 @@ impl Client {
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nAccept: application/fhir+json\r\n",
             self.addr
         );
+        if let Some(token) = bearer(self.addr) {
+            head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+        }
         if let Some(body) = body {
             head.push_str(&format!(
                 "Content-Type: application/fhir+json\r\nContent-Length: {}\r\n",

@@ -102,7 +102,7 @@ pub fn node(files: &[PathBuf], data_dir: &Path) -> anyhow::Result<NodeImport> {
     let options = store_sqlite::OpenOptions::bulk();
     let store = store_sqlite::SqliteStore::open_with(data_dir, &options)
         .map_err(|err| anyhow::anyhow!("cannot open the store in {}: {err}", data_dir.display()))?;
-    let ehr = ehr::Ehr::new(store.clone(), Arc::new(ehr::SystemClock));
+    let ehr = ehr::Ehr::new(store.clone(), Arc::new(ehr::SystemClock), "bench");
     let sources: Vec<ehr::ImportSource> = files
         .iter()
         .map(|path| {
@@ -119,11 +119,17 @@ pub fn node(files: &[PathBuf], data_dir: &Path) -> anyhow::Result<NodeImport> {
     let samples: Mutex<Vec<(Instant, u64)>> = Mutex::new(Vec::new());
     let rss_before_kib = memory::reset_peak_self();
     let started = Instant::now();
-    let report = ehr::import_source(&ehr, &sources, false, &|read| {
-        if let Ok(mut samples) = samples.lock() {
-            samples.push((Instant::now(), read));
-        }
-    })
+    let report = ehr::import_source(
+        &ehr,
+        &ehr::Requester::local_system("bench"),
+        &sources,
+        false,
+        &|read| {
+            if let Ok(mut samples) = samples.lock() {
+                samples.push((Instant::now(), read));
+            }
+        },
+    )
     .map_err(|err| anyhow::anyhow!("import failed: {err}"))?;
     let finished = Instant::now();
     let peak_rss_kib = memory::peak_self();

@@ -221,8 +221,15 @@ pub fn run_report(args: &BenchArgs) -> anyhow::Result<Report> {
     // (it stays open beside the server: SQLite's WAL lets both read, and writes never overlap).
     let store = store_sqlite::SqliteStore::open(&node_dir)
         .map_err(|err| anyhow::anyhow!("cannot reopen the store: {err}"))?;
-    let ehr = ehr::Ehr::new(store.clone(), Arc::new(ehr::SystemClock));
+    let ehr = ehr::Ehr::new(store.clone(), Arc::new(ehr::SystemClock), "bench");
     let queries = data::queries(&data, plan.queries, args.seed);
+    // Our node answers `/fhir` only with a token: the load runs as a system integration
+    // (as the peer's load runs with its client credentials).
+    let keys = Arc::new(
+        auth::token::KeyStore::load_or_create(&node_dir)
+            .map_err(|err| anyhow::anyhow!("signing key: {err}"))?,
+    );
+    let bench_token = bench_token(&ehr, &keys)?;
 
     // 4. The servers: the peer (loaded first), then ours.
     let read_paths: Vec<String> = data
@@ -253,11 +260,13 @@ pub fn run_report(args: &BenchArgs) -> anyhow::Result<Report> {
         None => std::env::current_exe().context("cannot find this program")?,
     };
     let start_node = || -> anyhow::Result<Node> {
-        if args.in_process {
-            Node::start_in_process(ehr.clone())
+        let node = if args.in_process {
+            Node::start_in_process(ehr.clone(), keys.clone())?
         } else {
-            Node::start_process(&exe, &node_dir, &work.join("serve.log"))
-        }
+            Node::start_process(&exe, &node_dir, &work.join("serve.log"))?
+        };
+        http::set_bearer(node.addr(), &bench_token);
+        Ok(node)
     };
     let node = start_node()?;
     let addr = node.addr();
@@ -348,7 +357,10 @@ pub fn run_report(args: &BenchArgs) -> anyhow::Result<Report> {
     // The server is stopped while the in-process rounds write: with two processes writing
     // the same file in turns, each one's page cache is invalidated by the other's commits.
     step("clinic workload (HTTP and in-process, interleaved)");
-    let clinic_in_process = workload::InProcessClinic { ehr: ehr.clone() };
+    let clinic_in_process = workload::InProcessClinic {
+        ehr: ehr.clone(),
+        who: SYSTEM.clone(),
+    };
     let mut mix_http = workload::MixResult::default();
     let mut mix_in_process = workload::MixResult::default();
     let mix_round = plan.mix / ROUNDS;
@@ -696,6 +708,37 @@ pub(crate) fn ehr_error(err: ehr::Error) -> anyhow::Error {
     anyhow::anyhow!("{err}: {:?}", err.issues())
 }
 
+/// The in-process baselines act as a system principal (the HTTP load's principal).
+static SYSTEM: std::sync::LazyLock<ehr::Requester> =
+    std::sync::LazyLock::new(|| ehr::Requester::local_system("bench"));
+
+/// A system account for the load and a token for it.
+fn bench_token(ehr: &ehr::Ehr, keys: &auth::token::KeyStore) -> anyhow::Result<String> {
+    let operator = ehr::Requester::local_system("bench");
+    let account = ehr::NewAccount {
+        username: "bench".into(),
+        role: auth::role::Role::System,
+        clues: None,
+        practitioner_id: None,
+        patient_id: None,
+        display_name: "Carga de medición".into(),
+    };
+    match ehr.add_account(&operator, account, "", auth::password::HashCost::TEST_ONLY) {
+        Ok(()) | Err(ehr::Error::Conflict(_)) => {}
+        Err(err) => return Err(ehr_error(err)),
+    }
+    let account = ehr
+        .accounts()
+        .map_err(ehr_error)?
+        .into_iter()
+        .find(|a| a.username == "bench")
+        .ok_or_else(|| anyhow::anyhow!("the bench account vanished"))?;
+    let issued = ehr
+        .issue_token(&operator, keys, &account, None, Some(8 * 3_600_000))
+        .map_err(ehr_error)?;
+    Ok(issued.token)
+}
+
 /// Reads by id through `ehr.read` for `duration`; returns (reads, seconds).
 fn in_process_reads(
     ehr: &ehr::Ehr,
@@ -707,7 +750,7 @@ fn in_process_reads(
     }
     let (reads, seconds) = load::parallel_for(IN_PROCESS_READ_THREADS, duration, |thread, n| {
         let sampled = &data.sample[(thread * 7919 + n) % data.sample.len()];
-        ehr.read(&sampled.resource_type, &sampled.id)
+        ehr.read(&SYSTEM, &sampled.resource_type, &sampled.id)
             .map_err(ehr_error)?;
         Ok(())
     })?;
@@ -737,7 +780,7 @@ fn paired_search(
             handling: search::Handling::Lenient,
         };
         let started = Instant::now();
-        ehr.search(&request).map_err(ehr_error)?;
+        ehr.search(&SYSTEM, &request).map_err(ehr_error)?;
         in_process.push(started.elapsed().as_secs_f64() * 1e3);
         let response = client.get(&format!("/fhir/{resource_type}?{query}"))?;
         if response.status != 200 {
@@ -783,7 +826,7 @@ fn paired_everything(
         let mut size = 0;
         for _ in 0..reps {
             let started = Instant::now();
-            size = ehr.everything(&request).map_err(ehr_error)?.len();
+            size = ehr.everything(&SYSTEM, &request).map_err(ehr_error)?.len();
             in_process.push(started.elapsed().as_secs_f64() * 1e3);
             let started = Instant::now();
             let response = client.get(&format!("/fhir/Patient/{patient_id}/$everything"))?;

@@ -111,7 +111,13 @@ pub fn wrk(
         std::fs::write(&script, WRK_SCRIPT)
             .with_context(|| format!("cannot write {}", script.display()))?;
     }
-    let output = Command::new("wrk")
+    let mut command = Command::new("wrk");
+    if let Some(token) = crate::http::bearer(addr) {
+        command
+            .arg("-H")
+            .arg(format!("Authorization: Bearer {token}"));
+    }
+    let output = command
         .arg(format!("-t{WRK_THREADS}"))
         .arg(format!("-c{WRK_CONNECTIONS}"))
         .arg(format!("-d{seconds}s"))

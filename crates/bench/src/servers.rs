@@ -66,7 +66,10 @@ impl Node {
     }
 
     /// Serves `ehr` with the real router on a runtime inside this process.
-    pub fn start_in_process(ehr: ehr::Ehr) -> anyhow::Result<Node> {
+    pub fn start_in_process(
+        ehr: ehr::Ehr,
+        keys: std::sync::Arc<auth::token::KeyStore>,
+    ) -> anyhow::Result<Node> {
         let listener = TcpListener::bind("127.0.0.1:0").context("cannot bind a loopback port")?;
         let addr = listener.local_addr()?;
         listener.set_nonblocking(true)?;
@@ -82,12 +85,15 @@ impl Node {
                     let Ok(listener) = tokio::net::TcpListener::from_std(listener) else {
                         return;
                     };
-                    let app = rest::router(ehr, rest::RestConfig::default());
-                    let _ = axum::serve(listener, app)
-                        .with_graceful_shutdown(async {
-                            let _ = stopped.await;
-                        })
-                        .await;
+                    let app = rest::router(ehr, keys, rest::RestConfig::default());
+                    let _ = axum::serve(
+                        listener,
+                        app.into_make_service_with_connect_info::<SocketAddr>(),
+                    )
+                    .with_graceful_shutdown(async {
+                        let _ = stopped.await;
+                    })
+                    .await;
                 });
             })?;
         let node = Node::InProcess {

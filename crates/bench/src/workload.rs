@@ -335,6 +335,8 @@ pub fn bundle_total(text: &str) -> Option<usize> {
 /// The workload through `ehr` calls in this process (no HTTP, no JSON rendering of responses).
 pub struct InProcessClinic {
     pub ehr: ehr::Ehr,
+    /// Who the workload acts as (the HTTP workload's principal).
+    pub who: ehr::Requester,
 }
 
 impl Clinic for InProcessClinic {
@@ -344,7 +346,10 @@ impl Clinic for InProcessClinic {
             params: ehr::parse_query_string(query),
             handling: search::Handling::Lenient,
         };
-        let (page, _) = self.ehr.search(&request).map_err(crate::ehr_error)?;
+        let (page, _) = self
+            .ehr
+            .search(&self.who, &request)
+            .map_err(crate::ehr_error)?;
         Ok(page.matches.first().map(|m| m.id.clone()))
     }
 
@@ -353,7 +358,7 @@ impl Clinic for InProcessClinic {
             .map_err(|err| anyhow::anyhow!("{}", err.message_es()))?;
         let outcome = self
             .ehr
-            .create("Encounter", resource, None)
+            .create(&self.who, "Encounter", resource, None)
             .map_err(crate::ehr_error)?;
         Ok(outcome.resource.id)
     }
@@ -365,7 +370,7 @@ impl Clinic for InProcessClinic {
         };
         Ok(self
             .ehr
-            .everything(&request)
+            .everything(&self.who, &request)
             .map_err(crate::ehr_error)?
             .len())
     }
@@ -374,7 +379,7 @@ impl Clinic for InProcessClinic {
         let bundle =
             fhir::json::parse_str(bundle).map_err(|err| anyhow::anyhow!("{}", err.message_es()))?;
         self.ehr
-            .process_bundle(&bundle, false)
+            .process_bundle(&self.who, &bundle, false)
             .map_err(crate::ehr_error)?;
         Ok(())
     }

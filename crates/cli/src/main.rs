@@ -33,6 +33,12 @@ enum Command {
     Mpi(commands::mpi::MpiArgs),
     /// Mide el nodo contra líneas base de la misma corrida / Benchmark the node against same-run baselines
     Bench(bench::BenchArgs),
+    /// Cuentas de usuario / User accounts
+    User(commands::security::UserArgs),
+    /// Tokens de acceso / Access tokens
+    Token(commands::security::TokenArgs),
+    /// Bitácora de auditoría / Audit trail
+    Audit(commands::security::AuditArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -51,6 +57,9 @@ fn main() -> std::process::ExitCode {
         Command::Demo(args) => commands::demo::run(args),
         Command::Mpi(args) => commands::mpi::run(args),
         Command::Bench(args) => commands::bench::run(args),
+        Command::User(args) => commands::security::run_user(args),
+        Command::Token(args) => commands::security::run_token(args),
+        Command::Audit(args) => commands::security::run_audit(args),
     };
     match outcome {
         Ok(code) => code,

@@ -8,6 +8,8 @@
 
 use std::collections::HashMap;
 
+use auth::audit::{AuditAction, Outcome};
+use auth::scope::Interaction;
 use fhir::{Issue, IssueCode, Json};
 use search::Handling;
 use store::{StoredResource, WriteTx};
@@ -19,7 +21,7 @@ use crate::interactions::{
 };
 use crate::meta::{is_valid_id, new_id};
 use crate::refs::rewrite_references;
-use crate::{Ehr, Error};
+use crate::{Ehr, Error, Requester};
 
 /// Largest number of entries accepted in one Bundle. A Synthea patient bundle has a few
 /// hundred; 10,000 bounds the memory and the length of one write transaction.
@@ -72,6 +74,7 @@ impl Ehr {
     /// # `POST /` with a Bundle of type `transaction` or `batch`
     pub fn process_bundle(
         &self,
+        who: &Requester,
         bundle: &Json,
         return_representation: bool,
     ) -> Result<BundleOutcome, Error> {
@@ -114,13 +117,14 @@ impl Ehr {
         }
         let entries = parse_entries(bundle)?;
         match kind {
-            BundleKind::Transaction => self.transaction(entries, return_representation),
-            BundleKind::Batch => Ok(self.batch(entries, return_representation)),
+            BundleKind::Transaction => self.transaction(who, entries, return_representation),
+            BundleKind::Batch => Ok(self.batch(who, entries, return_representation)),
         }
     }
 
     fn transaction(
         &self,
+        who: &Requester,
         entries: Vec<Entry>,
         return_representation: bool,
     ) -> Result<BundleOutcome, Error> {
@@ -152,6 +156,29 @@ impl Ehr {
                 Error::BadRequest(problems)
             });
         }
+        // Every write entry is decided before the write lock is taken; one refusal refuses
+        // the whole transaction (it stands or falls whole).
+        let mut patients: HashMap<usize, Option<String>> = HashMap::new();
+        for entry in entries.iter().filter(|e| e.method != Method::Get) {
+            let interaction = match entry.method {
+                Method::Post => Interaction::Create,
+                Method::Put => Interaction::Update,
+                _ => Interaction::Delete,
+            };
+            let existing = if entry.method == Method::Post {
+                None
+            } else {
+                entry.id.as_deref()
+            };
+            let patient = self.authorize_write(
+                who,
+                interaction,
+                &entry.resource_type,
+                entry.resource.as_ref(),
+                existing,
+            )?;
+            patients.insert(entry.idx, patient);
+        }
         let context = self.write_context();
         let mut write_entries: Vec<Entry> = entries
             .iter()
@@ -159,13 +186,54 @@ impl Ehr {
             .cloned()
             .collect();
         write_entries.sort_by_key(|e| (e.method, e.idx));
-        let results = self.run_write(move |tx| run_transaction(tx, &context, write_entries))?;
+        let targets: HashMap<usize, (String, Option<String>)> = write_entries
+            .iter()
+            .map(|e| (e.idx, (e.resource_type.clone(), e.id.clone())))
+            .collect();
+        let (ehr, requester) = (self.clone(), who.clone());
+        let written_types: Vec<String> = targets.values().map(|(t, _)| t.clone()).collect();
+        let results = self.run_write(move |tx| {
+            let results = run_transaction(tx, &context, write_entries)?;
+            for (idx, done) in &results {
+                let patient = patients.get(idx).cloned().flatten();
+                let entry = match done {
+                    Done::Written(outcome) => {
+                        let action = if outcome.created {
+                            AuditAction::Create
+                        } else {
+                            AuditAction::Update
+                        };
+                        ehr.write_audit(&requester, action, &outcome.resource, patient.as_deref())
+                    }
+                    Done::Deleted => {
+                        let mut entry =
+                            ehr.audit_entry(&requester, AuditAction::Delete, Outcome::Success);
+                        if let Some((rtype, id)) = targets.get(idx) {
+                            entry.resource_type = Some(rtype.clone());
+                            entry.resource_id = id.clone();
+                        }
+                        entry.patient_id = patient;
+                        entry
+                    }
+                };
+                tx.append_audit(entry).map_err(Error::from)?;
+            }
+            let mut summary =
+                ehr.audit_entry(&requester, AuditAction::Transaction, Outcome::Success);
+            summary.resource_type = Some("Bundle".into());
+            summary.details = format!("{} entradas escritas", results.len());
+            tx.append_audit(summary).map_err(Error::from)?;
+            Ok(results)
+        })?;
+        for rtype in &written_types {
+            self.access().note_write(rtype);
+        }
         let mut by_idx: HashMap<usize, Done> = results.into_iter().collect();
         let mut response_entries = Vec::with_capacity(entries.len());
         for entry in &entries {
             let response = match by_idx.remove(&entry.idx) {
                 Some(done) => write_response(done, return_representation),
-                None => self.get_entry_response(entry),
+                None => self.get_entry_response(who, entry),
             };
             response_entries.push(response);
         }
@@ -174,13 +242,18 @@ impl Ehr {
         })
     }
 
-    fn batch(&self, entries: Vec<Entry>, return_representation: bool) -> BundleOutcome {
+    fn batch(
+        &self,
+        who: &Requester,
+        entries: Vec<Entry>,
+        return_representation: bool,
+    ) -> BundleOutcome {
         let mut response_entries = Vec::with_capacity(entries.len());
         for entry in &entries {
             let outcome = match entry.method {
-                Method::Get => Ok(self.get_entry_response(entry)),
+                Method::Get => Ok(self.get_entry_response(who, entry)),
                 _ => self
-                    .batch_write(entry)
+                    .batch_write(who, entry)
                     .map(|done| write_response(done, return_representation)),
             };
             response_entries.push(outcome.unwrap_or_else(|err| error_entry(&err)));
@@ -190,12 +263,13 @@ impl Ehr {
         }
     }
 
-    fn batch_write(&self, entry: &Entry) -> Result<Done, Error> {
+    fn batch_write(&self, who: &Requester, entry: &Entry) -> Result<Done, Error> {
         let resource = entry.resource.clone();
         match (entry.method, &entry.id, &entry.query) {
             (Method::Post, _, _) => {
                 let resource = resource.ok_or_else(missing_resource)?;
                 self.create(
+                    who,
                     &entry.resource_type,
                     resource,
                     entry.if_none_exist.as_deref(),
@@ -204,29 +278,29 @@ impl Ehr {
             }
             (Method::Put, Some(id), _) => {
                 let resource = resource.ok_or_else(missing_resource)?;
-                self.update(&entry.resource_type, id, resource, entry.if_match)
+                self.update(who, &entry.resource_type, id, resource, entry.if_match)
                     .map(Done::Written)
             }
             (Method::Put, None, Some(query)) => {
                 let resource = resource.ok_or_else(missing_resource)?;
-                self.conditional_update(&entry.resource_type, query, resource)
+                self.conditional_update(who, &entry.resource_type, query, resource)
                     .map(Done::Written)
             }
-            (Method::Delete, Some(id), _) => {
-                self.delete(&entry.resource_type, id).map(|_| Done::Deleted)
-            }
+            (Method::Delete, Some(id), _) => self
+                .delete(who, &entry.resource_type, id)
+                .map(|_| Done::Deleted),
             (Method::Delete, None, Some(query)) => self
-                .conditional_delete(&entry.resource_type, query)
+                .conditional_delete(who, &entry.resource_type, query)
                 .map(|_| Done::Deleted),
             _ => Err(bad_url(entry.idx, &entry.url)),
         }
     }
 
-    fn get_entry_response(&self, entry: &Entry) -> Json {
+    fn get_entry_response(&self, who: &Requester, entry: &Entry) -> Json {
         let outcome = match (&entry.id, &entry.query) {
             (Some(id), _) => match entry.url.split_once("/_history/") {
-                Some((_, version)) => self.vread(&entry.resource_type, id, version),
-                None => self.read(&entry.resource_type, id),
+                Some((_, version)) => self.vread(who, &entry.resource_type, id, version),
+                None => self.read(who, &entry.resource_type, id),
             }
             .map(|stored| resource_entry(&stored, "200 OK")),
             (None, query) => {
@@ -235,7 +309,7 @@ impl Ehr {
                     params: crate::parse_query_string(query.as_deref().unwrap_or("")),
                     handling: Handling::Lenient,
                 };
-                self.search(&request).map(|(page, _)| {
+                self.search(who, &request).map(|(page, _)| {
                     let entries: Vec<Json> = page
                         .matches
                         .iter()

@@ -4,6 +4,9 @@
 
 use fhir::Json;
 
+/// The AuditEvent search parameters the audit trail answers (`audit_events.rs`).
+const AUDIT_EVENT_PARAMS: [&str; 5] = ["patient", "agent", "date", "action", "entity"];
+
 /// Builds the CapabilityStatement for a server whose FHIR base is `base_url`.
 pub fn capability_statement(base_url: &str, software_version: &str, now_text: &str) -> Json {
     let registry = search::registry();
@@ -11,6 +14,10 @@ pub fn capability_statement(base_url: &str, software_version: &str, now_text: &s
     // whose targets include T: the reverse of each type's own reference parameters.
     let mut reverse: std::collections::BTreeMap<String, Vec<Json>> = Default::default();
     for source_type in fhir::defs::resource_types() {
+        if source_type == "AuditEvent" {
+            // The audit trail is not in the search indexes (see `audit_events.rs`).
+            continue;
+        }
         for param in registry.params(source_type) {
             if param.kind != search::ParamKind::Reference {
                 continue;
@@ -27,13 +34,17 @@ pub fn capability_statement(base_url: &str, software_version: &str, now_text: &s
     for resource_type in fhir::defs::resource_types() {
         let mut params = Vec::new();
         let mut includes = Vec::new();
+        let audit = resource_type == "AuditEvent";
         for param in registry.params(resource_type) {
+            if audit && !AUDIT_EVENT_PARAMS.contains(&param.code.as_str()) {
+                continue;
+            }
             params.push(Json::object([
                 ("name", Json::str(param.code.clone())),
                 ("definition", Json::str(param.url.clone())),
                 ("type", Json::str(param.kind.code())),
             ]));
-            if param.kind == search::ParamKind::Reference {
+            if param.kind == search::ParamKind::Reference && !audit {
                 includes.push(Json::str(format!("{resource_type}:{}", param.code)));
             }
         }
@@ -42,16 +53,21 @@ pub fn capability_statement(base_url: &str, software_version: &str, now_text: &s
             (
                 "interaction",
                 Json::Array(
-                    [
-                        "read",
-                        "vread",
-                        "update",
-                        "delete",
-                        "history-instance",
-                        "history-type",
-                        "create",
-                        "search-type",
-                    ]
+                    if audit {
+                        // Written by the server only, never through the API.
+                        &["read", "search-type"][..]
+                    } else {
+                        &[
+                            "read",
+                            "vread",
+                            "update",
+                            "delete",
+                            "history-instance",
+                            "history-type",
+                            "create",
+                            "search-type",
+                        ][..]
+                    }
                     .iter()
                     .map(|code| Json::object([("code", Json::str(*code))]))
                     .collect(),
@@ -68,7 +84,9 @@ pub fn capability_statement(base_url: &str, software_version: &str, now_text: &s
         if !includes.is_empty() {
             members.push(("searchInclude", Json::Array(includes)));
         }
-        if let Some(revincludes) = reverse.remove(resource_type) {
+        if let Some(revincludes) = reverse.remove(resource_type)
+            && !audit
+        {
             members.push(("searchRevInclude", Json::Array(revincludes)));
         }
         if !params.is_empty() {
@@ -121,6 +139,58 @@ pub fn capability_statement(base_url: &str, software_version: &str, now_text: &s
             "rest",
             Json::Array(vec![Json::object([
                 ("mode", Json::str("server")),
+                (
+                    "security",
+                    Json::object([
+                        (
+                            "extension",
+                            Json::Array(vec![Json::object([
+                                (
+                                    "url",
+                                    Json::str(
+                                        "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
+                                    ),
+                                ),
+                                (
+                                    "extension",
+                                    Json::Array(vec![Json::object([
+                                        ("url", Json::str("token")),
+                                        (
+                                            "valueUri",
+                                            Json::str(format!(
+                                                "{}/auth/token",
+                                                base_url
+                                                    .trim_end_matches('/')
+                                                    .trim_end_matches("/fhir")
+                                            )),
+                                        ),
+                                    ])]),
+                                ),
+                            ])]),
+                        ),
+                        (
+                            "service",
+                            Json::Array(vec![Json::object([(
+                                "coding",
+                                Json::Array(vec![Json::object([
+                                    (
+                                        "system",
+                                        Json::str(
+                                            "http://terminology.hl7.org/CodeSystem/restful-security-service",
+                                        ),
+                                    ),
+                                    ("code", Json::str("SMART-on-FHIR")),
+                                ])]),
+                            )])]),
+                        ),
+                        (
+                            "description",
+                            Json::str(
+                                "Token Bearer obligatorio (OAuth2: password o client_credentials en /auth/token; alcances SMART v2). Bearer token required (OAuth2 password or client_credentials at /auth/token; SMART v2 scopes).",
+                            ),
+                        ),
+                    ]),
+                ),
                 ("resource", Json::Array(resources)),
                 (
                     "interaction",

@@ -28,6 +28,17 @@ pub enum Error {
     /// The operation is not supported (405 for methods, 501 otherwise decided by REST).
     #[error("not supported")]
     NotSupported(Issue),
+    /// The requester is not who they must be: no valid credential (401).
+    #[error("unauthorized")]
+    Unauthorized(Issue),
+    /// The requester is known but may not do this (403). Never used when the refusal depends
+    /// on the target instance: that answers as if it did not exist (404), so a refusal does
+    /// not confirm that a record exists.
+    #[error("forbidden")]
+    Forbidden(Issue),
+    /// Too many attempts (429).
+    #[error("too many requests")]
+    TooManyRequests(Issue),
     /// The store is temporarily unable to serve (503).
     #[error("busy")]
     Busy,
@@ -50,7 +61,10 @@ impl Error {
             Error::NotFound(issue)
             | Error::Gone(issue)
             | Error::PreconditionFailed(issue)
-            | Error::NotSupported(issue) => vec![issue.clone()],
+            | Error::NotSupported(issue)
+            | Error::Unauthorized(issue)
+            | Error::Forbidden(issue)
+            | Error::TooManyRequests(issue) => vec![issue.clone()],
             Error::Busy => vec![Issue::error(
                 IssueCode::Transient,
                 "El almacén está ocupado; intente de nuevo en unos segundos.",
@@ -125,6 +139,9 @@ impl Error {
             Error::Conflict(_) => 409,
             Error::PreconditionFailed(_) => 412,
             Error::NotSupported(_) => 405,
+            Error::Unauthorized(_) => 401,
+            Error::Forbidden(_) => 403,
+            Error::TooManyRequests(_) => 429,
             Error::Busy => 503,
             Error::Internal(_) => 500,
         }
@@ -138,12 +155,15 @@ pub fn status_line(status: u16) -> String {
         201 => "Created",
         204 => "No Content",
         400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
         404 => "Not Found",
         405 => "Method Not Allowed",
         409 => "Conflict",
         410 => "Gone",
         412 => "Precondition Failed",
         422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
         503 => "Service Unavailable",
         _ => "Internal Server Error",
     };

@@ -52,6 +52,8 @@
 
 use std::collections::{BTreeSet, HashSet};
 
+use auth::audit::{AuditAction, AuditEntry, Outcome as AuditOutcome};
+use auth::scope::Interaction;
 use fhir::{Issue, IssueCode, Json};
 use mexico::systems;
 use mpi::{MatchGrade, MatchResult, PersonRecord};
@@ -60,7 +62,7 @@ use store::{StoredResource, WriteTx};
 
 use crate::interactions::{WriteContext, check_resource, check_type, create_in, update_in};
 use crate::profile::{active_curp, is_active};
-use crate::{Ehr, Error};
+use crate::{Ehr, Error, Requester};
 
 /// The code system of our work-queue task codes.
 pub const TASK_CODE_SYSTEM: &str = "https://expediente.salud.gob.mx/fhir/CodeSystem/tarea";
@@ -904,7 +906,12 @@ impl Ehr {
     ///
     /// Candidates graded possible or better, best first. With `only_certain`, the single
     /// certain match or nothing (R4: never an ambiguous answer in that mode).
-    pub fn match_patients(&self, request: &MatchRequest) -> Result<Vec<MatchHit>, Error> {
+    pub fn match_patients(
+        &self,
+        who: &Requester,
+        request: &MatchRequest,
+    ) -> Result<Vec<MatchHit>, Error> {
+        self.check_type_level(who, Interaction::Search, "Patient")?;
         let issues = fhir::validate::validate_resource(&request.patient);
         if issues.iter().any(Issue::is_error) {
             return Err(Error::BadRequest(issues));
@@ -935,19 +942,69 @@ impl Ehr {
             &record,
             &exclude,
         )?;
-        Ok(rank(
-            &record,
-            candidates,
-            request.only_certain,
-            request.count,
-        ))
+        let mut hits = rank(&record, candidates, request.only_certain, request.count);
+        // Candidates the requester may not see are absent, as in a search.
+        let mut patients = Vec::new();
+        let mut kept = Vec::with_capacity(hits.len());
+        for hit in hits.drain(..) {
+            let mut one = vec![hit.resource.clone()];
+            self.filter_readable(who, &mut one, &mut patients)?;
+            if !one.is_empty() {
+                kept.push(hit);
+            }
+        }
+        self.audit_access(
+            who,
+            AuditAction::Operation,
+            "Patient",
+            None,
+            &patients,
+            "$match",
+        );
+        Ok(kept)
+    }
+
+    /// Decides a merge or unmerge: an update of both patients.
+    fn authorize_merge(&self, who: &Requester, source: &str, target: &str) -> Result<(), Error> {
+        for id in [source, target] {
+            let current = self.store().read("Patient", id)?;
+            let resource = current
+                .as_ref()
+                .filter(|c| !c.deleted)
+                .and_then(|c| fhir::json::parse_str(&c.body).ok());
+            self.authorize_write(
+                who,
+                Interaction::Update,
+                "Patient",
+                resource.as_ref(),
+                Some(id),
+            )?;
+        }
+        Ok(())
+    }
+
+    fn merge_audit(&self, who: &Requester, outcome: &MergeOutcome, what: &str) -> Vec<AuditEntry> {
+        [&outcome.source, &outcome.target]
+            .into_iter()
+            .map(|patient| {
+                let mut entry = self.audit_entry(who, AuditAction::Merge, AuditOutcome::Success);
+                entry.resource_type = Some("Patient".into());
+                entry.resource_id = Some(patient.id.clone());
+                entry.patient_id = Some(patient.id.clone());
+                entry.details = format!(
+                    "{what}: Patient/{} → Patient/{} (Provenance/{})",
+                    outcome.source.id, outcome.target.id, outcome.provenance.id
+                );
+                entry
+            })
+            .collect()
     }
 
     /// # `POST /Patient/$merge`
     ///
     /// `parameters`: `source-patient` and `target-patient` (`valueReference`), or `source` /
     /// `target`. The source is superseded by the target; see the module docs.
-    pub fn merge(&self, parameters: &Json) -> Result<MergeOutcome, Error> {
+    pub fn merge(&self, who: &Requester, parameters: &Json) -> Result<MergeOutcome, Error> {
         let source = patient_id_parameter(parameters, &["source-patient", "source"])?;
         let target = patient_id_parameter(parameters, &["target-patient", "target"])?;
         if source == target {
@@ -957,16 +1014,27 @@ impl Ehr {
                 "Parameters.parameter",
             ));
         }
+        self.authorize_merge(who, &source, &target)?;
         let context = self.write_context();
-        self.run_write(move |tx| merge_in(tx, &context, &source, &target))
+        let (ehr, who) = (self.clone(), who.clone());
+        let outcome = self.run_write(move |tx| {
+            let outcome = merge_in(tx, &context, &source, &target)?;
+            for entry in ehr.merge_audit(&who, &outcome, "$merge") {
+                tx.append_audit(entry).map_err(Error::from)?;
+            }
+            Ok(outcome)
+        })?;
+        self.access().note_write("Patient");
+        Ok(outcome)
     }
 
     /// # `POST /Patient/$unmerge`
     ///
     /// Undoes the latest merge of `source` into `target`.
-    pub fn unmerge(&self, parameters: &Json) -> Result<MergeOutcome, Error> {
+    pub fn unmerge(&self, who: &Requester, parameters: &Json) -> Result<MergeOutcome, Error> {
         let source = patient_id_parameter(parameters, &["source-patient", "source"])?;
         let target = patient_id_parameter(parameters, &["target-patient", "target"])?;
+        self.authorize_merge(who, &source, &target)?;
         // Previous versions are read outside the write job (the job sees only current
         // versions); the job then checks nothing changed in between.
         let merge = self.find_merge(&source, &target)?;
@@ -979,8 +1047,9 @@ impl Ehr {
             .vread("Patient", &target, merge.target_before)?
             .ok_or_else(|| Error::Internal("pre-merge version of the target is gone".into()))?;
         let context = self.write_context();
-        self.run_write(move |tx| {
-            unmerge_in(
+        let (ehr, who) = (self.clone(), who.clone());
+        let outcome = self.run_write(move |tx| {
+            let outcome = unmerge_in(
                 tx,
                 &context,
                 &source,
@@ -988,8 +1057,14 @@ impl Ehr {
                 &merge,
                 &source_before,
                 &target_before,
-            )
-        })
+            )?;
+            for entry in ehr.merge_audit(&who, &outcome, "$unmerge") {
+                tx.append_audit(entry).map_err(Error::from)?;
+            }
+            Ok(outcome)
+        })?;
+        self.access().note_write("Patient");
+        Ok(outcome)
     }
 
     /// Opens review tasks for pairs found by an offline scan (`expediente mpi scan`): `focus`
@@ -1197,8 +1272,16 @@ impl Ehr {
     /// Everything a create would check, as issues (errors included) instead of a rejection:
     /// R4 structure, the Mexican profile and, for a Patient, the CURP's uniqueness and its
     /// probable duplicates (as warnings).
-    pub fn validate(&self, resource_type: &str, resource: &Json) -> Result<Vec<Issue>, Error> {
+    pub fn validate(
+        &self,
+        who: &Requester,
+        resource_type: &str,
+        resource: &Json,
+    ) -> Result<Vec<Issue>, Error> {
         check_type(resource_type)?;
+        // Validation reveals what a create would meet (other patients with the same CURP):
+        // it takes the right to create.
+        self.check_type_level(who, Interaction::Create, resource_type)?;
         let url_id = None;
         let mut issues = match check_resource(resource_type, resource, url_id) {
             Ok(warnings) => warnings,
@@ -1247,7 +1330,7 @@ impl Ehr {
             count: REVIEW_TASKS_PER_WRITE_MAX,
         };
         if matchable(&record_of(own_id, resource)) {
-            for hit in self.match_patients(&request)? {
+            for hit in self.match_patients(who, &request)? {
                 if hit.result.grade < MatchGrade::Probable {
                     continue;
                 }

@@ -6,6 +6,12 @@ use fhir::{Issue, IssueCode, Json};
 use search::Handling;
 use store::{HistoryRequest, HistoryScope, NewVersion, SearchPage, StoredResource, WriteTx};
 
+use auth::audit::{AuditAction, AuditEntry, Outcome};
+use auth::policy::{Basis, Decision};
+use auth::role::Role;
+use auth::scope::Interaction;
+
+use crate::access::{Requester, TargetFacts, forbidden, refusal};
 use crate::error::abort;
 use crate::meta::{format_instant, is_valid_id, new_id, stamp};
 use crate::refs;
@@ -68,74 +74,224 @@ impl Ehr {
         store::write_with(self.store(), move |tx| job(tx).map_err(abort)).map_err(Error::from)
     }
 
+    /// Decides a write of `resource` (the new content) and, for an existing target, of its
+    /// current content too, so that nobody moves a record they may not touch. Returns the
+    /// patient the write concerns.
+    pub(crate) fn authorize_write(
+        &self,
+        who: &Requester,
+        interaction: Interaction,
+        resource_type: &str,
+        resource: Option<&Json>,
+        existing_id: Option<&str>,
+    ) -> Result<Option<String>, Error> {
+        self.check_type_level(who, interaction, resource_type)?;
+        let mut patient = None;
+        if let Some(resource) = resource {
+            let facts = TargetFacts::of_json(resource);
+            if let Decision::Deny(reason) =
+                self.decide_on(who, interaction, resource_type, &facts)?
+            {
+                self.audit_denied(
+                    who,
+                    audit_action(interaction),
+                    resource_type,
+                    existing_id,
+                    facts.patient_id.as_deref(),
+                    reason,
+                );
+                return Err(forbidden(reason));
+            }
+            patient = facts.patient_id;
+        }
+        if let Some(id) = existing_id
+            && let Some(current) = self.store().read(resource_type, id)?
+            && !current.deleted
+        {
+            let facts = TargetFacts::of_stored(&current);
+            if let Decision::Deny(reason) =
+                self.decide_on(who, interaction, resource_type, &facts)?
+            {
+                self.audit_denied(
+                    who,
+                    audit_action(interaction),
+                    resource_type,
+                    Some(id),
+                    facts.patient_id.as_deref(),
+                    reason,
+                );
+                return Err(refusal(reason, resource_type, Some(id)));
+            }
+            patient = patient.or(facts.patient_id);
+        }
+        Ok(patient)
+    }
+
+    /// The audit entry of a committed write, to append inside its transaction.
+    pub(crate) fn write_audit(
+        &self,
+        who: &Requester,
+        action: AuditAction,
+        stored: &StoredResource,
+        patient: Option<&str>,
+    ) -> AuditEntry {
+        let mut entry = self.audit_entry(who, action, Outcome::Success);
+        entry.resource_type = Some(stored.resource_type.clone());
+        entry.resource_id = Some(stored.id.clone());
+        entry.patient_id = patient
+            .map(str::to_string)
+            .or_else(|| (stored.resource_type == "Patient").then(|| stored.id.clone()));
+        entry.details = format!("version {}", stored.version_id);
+        entry
+    }
+
     /// # `POST /{type}`
     pub fn create(
         &self,
+        who: &Requester,
         resource_type: &str,
         resource: Json,
         if_none_exist: Option<&str>,
     ) -> Result<CreateOutcome, Error> {
         check_type(resource_type)?;
         let warnings = check_resource(resource_type, &resource, None)?;
+        let patient = self.authorize_write(
+            who,
+            Interaction::Create,
+            resource_type,
+            Some(&resource),
+            None,
+        )?;
         let condition = match if_none_exist {
             Some(query) => Some(parse_condition(resource_type, query, self.now_ms())?),
             None => None,
         };
         let context = self.write_context();
-        let resource_type = resource_type.to_string();
+        let rtype = resource_type.to_string();
+        let (ehr, who) = (self.clone(), who.clone());
         let mut outcome = self.run_write(move |tx| {
-            create_in(
-                tx,
-                &context,
-                &resource_type,
-                resource,
-                condition.as_ref(),
-                None,
-            )
+            let outcome = create_in(tx, &context, &rtype, resource, condition.as_ref(), None)?;
+            if outcome.created {
+                let entry = ehr.write_audit(
+                    &who,
+                    AuditAction::Create,
+                    &outcome.resource,
+                    patient.as_deref(),
+                );
+                tx.append_audit(entry).map_err(Error::from)?;
+            }
+            Ok(outcome)
         })?;
+        self.access().note_write(resource_type);
         outcome.warnings.extend(warnings);
         Ok(outcome)
     }
 
     /// # `GET /{type}/{id}`
-    pub fn read(&self, resource_type: &str, id: &str) -> Result<StoredResource, Error> {
+    pub fn read(
+        &self,
+        who: &Requester,
+        resource_type: &str,
+        id: &str,
+    ) -> Result<StoredResource, Error> {
         check_type(resource_type)?;
-        match self.store().read(resource_type, id)? {
-            None => Err(Error::not_found(resource_type, id)),
-            Some(stored) if stored.deleted => Err(Error::gone(resource_type, id)),
-            Some(stored) => Ok(stored),
+        if resource_type == "AuditEvent" {
+            let event = self.read_audit_event(who, id)?;
+            self.audit_access(who, AuditAction::Read, "AuditEvent", Some(id), &[], "");
+            return Ok(event);
+        }
+        self.check_type_level(who, Interaction::Read, resource_type)?;
+        let stored = match self.store().read(resource_type, id)? {
+            None => return Err(Error::not_found(resource_type, id)),
+            Some(stored) if stored.deleted => return Err(Error::gone(resource_type, id)),
+            Some(stored) => stored,
+        };
+        self.checked_read(who, AuditAction::Read, stored)
+    }
+
+    /// Decides and audits the read of one stored version.
+    fn checked_read(
+        &self,
+        who: &Requester,
+        action: AuditAction,
+        stored: StoredResource,
+    ) -> Result<StoredResource, Error> {
+        match self.may_read(who, Interaction::Read, &stored)? {
+            Ok(checked) => {
+                let glass = checked.basis == Basis::BreakGlass;
+                let patients: Vec<(String, bool)> =
+                    checked.patient_id.map(|p| (p, glass)).into_iter().collect();
+                self.audit_access(
+                    who,
+                    action,
+                    &stored.resource_type,
+                    Some(&stored.id),
+                    &patients,
+                    "",
+                );
+                Ok(stored)
+            }
+            Err(reason) => {
+                self.audit_denied(
+                    who,
+                    action,
+                    &stored.resource_type,
+                    Some(&stored.id),
+                    None,
+                    reason,
+                );
+                Err(refusal(reason, &stored.resource_type, Some(&stored.id)))
+            }
         }
     }
 
     /// # `GET /{type}/{id}/_history/{vid}`
     pub fn vread(
         &self,
+        who: &Requester,
         resource_type: &str,
         id: &str,
         version_id: &str,
     ) -> Result<StoredResource, Error> {
         check_type(resource_type)?;
-        let Ok(version_number) = version_id.parse::<u64>() else {
-            return Err(Error::NotFound(Issue::error(
+        self.check_type_level(who, Interaction::Read, resource_type)?;
+        let unknown = || {
+            Error::NotFound(Issue::error(
                 IssueCode::NotFound,
                 format!("No existe la versión {version_id} de {resource_type}/{id}"),
                 format!("Version {version_id} of {resource_type}/{id} is not known"),
-            )));
+            ))
         };
+        let Ok(version_number) = version_id.parse::<u64>() else {
+            return Err(unknown());
+        };
+        // The current version decides who may see the history: an old version's patient
+        // may have been corrected since.
+        if let Some(current) = self.store().read(resource_type, id)?
+            && !current.deleted
+            && let Err(reason) = self.may_read(who, Interaction::Read, &current)?
+        {
+            self.audit_denied(
+                who,
+                AuditAction::Vread,
+                resource_type,
+                Some(id),
+                None,
+                reason,
+            );
+            return Err(refusal(reason, resource_type, Some(id)));
+        }
         match self.store().vread(resource_type, id, version_number)? {
-            None => Err(Error::NotFound(Issue::error(
-                IssueCode::NotFound,
-                format!("No existe la versión {version_id} de {resource_type}/{id}"),
-                format!("Version {version_id} of {resource_type}/{id} is not known"),
-            ))),
+            None => Err(unknown()),
             Some(stored) if stored.deleted => Err(Error::gone(resource_type, id)),
-            Some(stored) => Ok(stored),
+            Some(stored) => self.checked_read(who, AuditAction::Vread, stored),
         }
     }
 
     /// # `PUT /{type}/{id}`
     pub fn update(
         &self,
+        who: &Requester,
         resource_type: &str,
         id: &str,
         resource: Json,
@@ -144,11 +300,28 @@ impl Ehr {
         check_type(resource_type)?;
         check_id(id)?;
         let warnings = check_resource(resource_type, &resource, Some(id))?;
+        let patient = self.authorize_write(
+            who,
+            Interaction::Update,
+            resource_type,
+            Some(&resource),
+            Some(id),
+        )?;
         let context = self.write_context();
-        let (resource_type, id) = (resource_type.to_string(), id.to_string());
+        let (rtype, id) = (resource_type.to_string(), id.to_string());
+        let (ehr, who) = (self.clone(), who.clone());
         let mut outcome = self.run_write(move |tx| {
-            update_in(tx, &context, &resource_type, &id, resource, if_match)
+            let outcome = update_in(tx, &context, &rtype, &id, resource, if_match)?;
+            let action = if outcome.created {
+                AuditAction::Create
+            } else {
+                AuditAction::Update
+            };
+            let entry = ehr.write_audit(&who, action, &outcome.resource, patient.as_deref());
+            tx.append_audit(entry).map_err(Error::from)?;
+            Ok(outcome)
         })?;
+        self.access().note_write(resource_type);
         outcome.warnings.extend(warnings);
         Ok(outcome)
     }
@@ -156,6 +329,7 @@ impl Ehr {
     /// # `PUT /{type}?search` (conditional update)
     pub fn conditional_update(
         &self,
+        who: &Requester,
         resource_type: &str,
         query: &str,
         resource: Json,
@@ -163,11 +337,37 @@ impl Ehr {
         check_type(resource_type)?;
         let condition = parse_condition(resource_type, query, self.now_ms())?;
         let warnings = check_resource(resource_type, &resource, None)?;
+        let patient = self.authorize_write(
+            who,
+            Interaction::Update,
+            resource_type,
+            Some(&resource),
+            None,
+        )?;
         let context = self.write_context();
-        let resource_type = resource_type.to_string();
+        let rtype = resource_type.to_string();
+        let (ehr, who) = (self.clone(), who.clone());
         let mut outcome = self.run_write(move |tx| {
-            conditional_update_in(tx, &context, &resource_type, &condition, resource)
+            let matched = tx.search_ids(&condition, 2).map_err(Error::from)?;
+            // The matched resource's current content is decided too (as in a plain update).
+            if let [id] = matched.as_slice()
+                && let Some(current) = tx.read(&rtype, id).map_err(Error::from)?
+                && !current.deleted
+                && let Err(reason) = ehr.may_read(&who, Interaction::Update, &current)?
+            {
+                return Err(refusal(reason, &rtype, Some(id)));
+            }
+            let outcome = conditional_update_in(tx, &context, &rtype, &condition, resource)?;
+            let action = if outcome.created {
+                AuditAction::Create
+            } else {
+                AuditAction::Update
+            };
+            let entry = ehr.write_audit(&who, action, &outcome.resource, patient.as_deref());
+            tx.append_audit(entry).map_err(Error::from)?;
+            Ok(outcome)
         })?;
+        self.access().note_write(resource_type);
         outcome.warnings.extend(warnings);
         Ok(outcome)
     }
@@ -175,65 +375,169 @@ impl Ehr {
     /// # `DELETE /{type}/{id}`
     ///
     /// Returns the delete marker version, or `None` when the resource was already deleted.
-    pub fn delete(&self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error> {
+    pub fn delete(
+        &self,
+        who: &Requester,
+        resource_type: &str,
+        id: &str,
+    ) -> Result<Option<StoredResource>, Error> {
         check_type(resource_type)?;
+        let patient =
+            self.authorize_write(who, Interaction::Delete, resource_type, None, Some(id))?;
         let context = self.write_context();
-        let (resource_type, id) = (resource_type.to_string(), id.to_string());
-        self.run_write(move |tx| delete_in(tx, &context, &resource_type, &id))
+        let (rtype, id) = (resource_type.to_string(), id.to_string());
+        let (ehr, who) = (self.clone(), who.clone());
+        let deleted = self.run_write(move |tx| {
+            let deleted = delete_in(tx, &context, &rtype, &id)?;
+            if let Some(marker) = &deleted {
+                let entry = ehr.write_audit(&who, AuditAction::Delete, marker, patient.as_deref());
+                tx.append_audit(entry).map_err(Error::from)?;
+            }
+            Ok(deleted)
+        })?;
+        self.access().note_write(resource_type);
+        Ok(deleted)
     }
 
     /// # `DELETE /{type}?search` (conditional delete; one match at most)
     pub fn conditional_delete(
         &self,
+        who: &Requester,
         resource_type: &str,
         query: &str,
     ) -> Result<Option<StoredResource>, Error> {
         check_type(resource_type)?;
+        self.check_type_level(who, Interaction::Delete, resource_type)?;
         let condition = parse_condition(resource_type, query, self.now_ms())?;
         let context = self.write_context();
-        let resource_type = resource_type.to_string();
-        self.run_write(move |tx| {
+        let rtype = resource_type.to_string();
+        let (ehr, who) = (self.clone(), who.clone());
+        let deleted = self.run_write(move |tx| {
             let ids = tx.search_ids(&condition, 2).map_err(Error::from)?;
-            match ids.as_slice() {
-                [] => Ok(None),
-                [id] => delete_in(tx, &context, &resource_type, id),
-                _ => Err(multiple_matches(&resource_type)),
+            let id = match ids.as_slice() {
+                [] => return Ok(None),
+                [id] => id.clone(),
+                _ => return Err(multiple_matches(&rtype)),
+            };
+            let mut patient = None;
+            if let Some(current) = tx.read(&rtype, &id).map_err(Error::from)? {
+                match ehr.may_read(&who, Interaction::Delete, &current)? {
+                    Ok(checked) => patient = checked.patient_id,
+                    Err(reason) => return Err(refusal(reason, &rtype, Some(&id))),
+                }
             }
-        })
+            let deleted = delete_in(tx, &context, &rtype, &id)?;
+            if let Some(marker) = &deleted {
+                let entry = ehr.write_audit(&who, AuditAction::Delete, marker, patient.as_deref());
+                tx.append_audit(entry).map_err(Error::from)?;
+            }
+            Ok(deleted)
+        })?;
+        self.access().note_write(resource_type);
+        Ok(deleted)
     }
 
     /// # `GET [/{type}[/{id}]]/_history`
+    ///
+    /// Entries the requester may not read are absent; `before_seq` paging is unaffected.
     pub fn history(
         &self,
+        who: &Requester,
         scope: HistoryScope,
         since_ms: Option<i64>,
         before_seq: Option<i64>,
         count: usize,
     ) -> Result<Vec<StoredResource>, Error> {
-        match &scope {
-            HistoryScope::System => {}
-            HistoryScope::Type(resource_type) => check_type(resource_type)?,
+        let (resource_type, id) = match &scope {
+            HistoryScope::System => ("Resource".to_string(), None),
+            HistoryScope::Type(resource_type) => {
+                check_type(resource_type)?;
+                self.check_type_level(who, Interaction::Search, resource_type)?;
+                (resource_type.clone(), None)
+            }
             HistoryScope::Instance { resource_type, id } => {
                 check_type(resource_type)?;
-                if self.store().read(resource_type, id)?.is_none() {
-                    return Err(Error::not_found(resource_type, id));
+                self.check_type_level(who, Interaction::Read, resource_type)?;
+                match self.store().read(resource_type, id)? {
+                    None => return Err(Error::not_found(resource_type, id)),
+                    Some(current) if !current.deleted => {
+                        if let Err(reason) = self.may_read(who, Interaction::Read, &current)? {
+                            self.audit_denied(
+                                who,
+                                AuditAction::History,
+                                resource_type,
+                                Some(id),
+                                None,
+                                reason,
+                            );
+                            return Err(refusal(reason, resource_type, Some(id)));
+                        }
+                    }
+                    Some(_) => {}
                 }
+                (resource_type.clone(), Some(id.clone()))
             }
-        }
-        let request = HistoryRequest {
+        };
+        let mut request = HistoryRequest {
             scope,
             since_ms,
             before_seq,
             count,
         };
-        Ok(self.store().history(&request)?)
+        let mut entries = Vec::with_capacity(count);
+        let mut patients = Vec::new();
+        // Hidden entries are skipped and the page is filled from further back, a bounded number
+        // of times (the client's cursor then resumes after the last entry shown).
+        for _ in 0..HISTORY_FILL_ROUNDS_MAX {
+            let mut page = self.store().history(&request)?;
+            let exhausted = page.len() < request.count;
+            let last_seq = page.last().map(|e| e.change_seq);
+            if who.role() != Role::System {
+                // Delete markers carry no content to decide on: outside an instance's own
+                // history they are shown only to system principals.
+                page.retain(|e| !e.deleted || id.is_some());
+                self.filter_readable(who, &mut page, &mut patients)?;
+            }
+            entries.extend(page);
+            match last_seq {
+                Some(seq) if !exhausted && entries.len() < count => {
+                    request.before_seq = Some(seq);
+                }
+                _ => break,
+            }
+        }
+        entries.truncate(count);
+        self.audit_access(
+            who,
+            AuditAction::History,
+            &resource_type,
+            id.as_deref(),
+            &patients,
+            "",
+        );
+        Ok(entries)
     }
 
     /// # `GET /{type}?params` and `POST /{type}/_search`
     ///
-    /// Returns the page and the warnings about ignored parameters.
-    pub fn search(&self, request: &SearchRequest) -> Result<(SearchPage, Vec<Issue>), Error> {
+    /// Returns the page and the warnings about ignored parameters. Matches and includes the
+    /// requester may not read are absent; the total is then only given when every match was
+    /// decided (a system principal, or a type with no per-record rule).
+    pub fn search(
+        &self,
+        who: &Requester,
+        request: &SearchRequest,
+    ) -> Result<(SearchPage, Vec<Issue>), Error> {
         check_type(&request.resource_type)?;
+        let details = form_urlencoded::Serializer::new(String::new())
+            .extend_pairs(request.params.iter())
+            .finish();
+        if request.resource_type == "AuditEvent" {
+            let page = self.search_audit_events(who, &request.params)?;
+            self.audit_access(who, AuditAction::Search, "AuditEvent", None, &[], &details);
+            return Ok((page, Vec::new()));
+        }
+        self.check_type_level(who, Interaction::Search, &request.resource_type)?;
         // A reference to a merged patient stands for its whole merge set (issue 3).
         let params = self.widen_patient_references(&request.resource_type, &request.params)?;
         let (query, warnings) = search::parse(
@@ -243,16 +547,58 @@ impl Ehr {
             self.now_ms(),
         )
         .map_err(Error::BadRequest)?;
-        let page = self.store().search(&query)?;
+        if who.role() != Role::System {
+            check_traversals(&query)?;
+        }
+        let basis = match self.decide_on(
+            who,
+            Interaction::Search,
+            &request.resource_type,
+            &TargetFacts::default(),
+        )? {
+            Decision::Permit(basis) => basis,
+            Decision::Deny(reason) => {
+                self.audit_denied(
+                    who,
+                    AuditAction::Search,
+                    &request.resource_type,
+                    None,
+                    None,
+                    reason,
+                );
+                return Err(forbidden(reason));
+            }
+        };
+        let mut page = self.store().search(&query)?;
+        let mut patients = Vec::new();
+        if who.role() != Role::System {
+            self.filter_readable(who, &mut page.matches, &mut patients)?;
+            self.filter_readable(who, &mut page.included, &mut patients)?;
+            if matches!(basis, Basis::FilterEachResult | Basis::OwnRecord) {
+                page.total = None;
+            }
+        }
+        self.audit_access(
+            who,
+            AuditAction::Search,
+            &request.resource_type,
+            None,
+            &patients,
+            &details,
+        );
         Ok((page, warnings))
     }
 
     /// # `GET /Patient/{id}/$everything`
-    pub fn everything(&self, request: &EverythingRequest) -> Result<Vec<StoredResource>, Error> {
+    pub fn everything(
+        &self,
+        who: &Requester,
+        request: &EverythingRequest,
+    ) -> Result<Vec<StoredResource>, Error> {
         for resource_type in &request.types {
             check_type(resource_type)?;
         }
-        self.read("Patient", &request.patient_id)?;
+        self.read(who, "Patient", &request.patient_id)?;
         // After a merge, either id gives the union of the merged patients' compartments.
         let ids = self.merge_set(&request.patient_id)?;
         let mut all = Vec::new();
@@ -268,7 +614,78 @@ impl Ehr {
             let mut seen = std::collections::HashSet::new();
             all.retain(|r| seen.insert((r.resource_type.clone(), r.id.clone())));
         }
+        let mut patients = Vec::new();
+        if who.role() != Role::System {
+            self.filter_readable(who, &mut all, &mut patients)?;
+        }
+        self.audit_access(
+            who,
+            AuditAction::Operation,
+            "Patient",
+            Some(&request.patient_id),
+            &patients,
+            "$everything",
+        );
         Ok(all)
+    }
+}
+
+/// Chains and `_has` are evaluated inside the store, before results are filtered: a chain
+/// into clinical data (`DiagnosticReport?result.code=…`, `Patient?_has:Observation:…`) would
+/// let someone learn facts of records they may not see from which results come back. For
+/// everyone but system principals they may only pass through demographic, directory and other
+/// non-clinical types.
+fn check_traversals(query: &search::SearchQuery) -> Result<(), Error> {
+    fn walk(filter: &search::Filter, out: &mut Vec<String>) {
+        match filter {
+            search::Filter::Param(clause) => {
+                if let Some(chain) = &clause.chain {
+                    out.push(chain.resource_type.clone());
+                    walk(&chain.filter, out);
+                }
+            }
+            search::Filter::Has(has) => {
+                out.push(has.resource_type.clone());
+                walk(&has.filter, out);
+            }
+            _ => {}
+        }
+    }
+    let mut types = Vec::new();
+    for filter in &query.filters {
+        walk(filter, &mut types);
+    }
+    for resource_type in types {
+        let clinical = auth::category::category_of(&resource_type).is_none_or(|category| {
+            category.is_patient_data() && category != auth::category::Category::Demographic
+        });
+        if clinical {
+            return Err(Error::Forbidden(Issue::error(
+                IssueCode::Forbidden,
+                format!(
+                    "Las búsquedas encadenadas o _has sobre {resource_type} no están permitidas: \
+                     revelarían datos a los que quizá no tiene acceso. Busque {resource_type} directamente."
+                ),
+                format!(
+                    "Chained or _has searches through {resource_type} are not allowed: they could \
+                     reveal data you may not have access to. Search {resource_type} directly."
+                ),
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Store pages read at most to fill one history page with entries the requester may see.
+const HISTORY_FILL_ROUNDS_MAX: usize = 8;
+
+pub(crate) fn audit_action(interaction: Interaction) -> AuditAction {
+    match interaction {
+        Interaction::Create => AuditAction::Create,
+        Interaction::Read => AuditAction::Read,
+        Interaction::Update => AuditAction::Update,
+        Interaction::Delete => AuditAction::Delete,
+        Interaction::Search => AuditAction::Search,
     }
 }
 

@@ -7,6 +7,9 @@
 //! [`Error`] to status codes; the web UI and the CLI call the same functions, so there is no
 //! second path to the data.
 
+mod access;
+mod accounts;
+mod audit_events;
 mod bundle;
 mod capability;
 mod clock;
@@ -20,6 +23,8 @@ mod refs;
 
 use std::sync::Arc;
 
+pub use access::Requester;
+pub use accounts::{NewAccount, requester_for_account};
 pub use bundle::{BundleKind, BundleOutcome};
 pub use capability::capability_statement;
 pub use clock::{Clock, SystemClock};
@@ -37,11 +42,18 @@ pub use meta::{format_http_date, format_instant, parse_instant_ms};
 pub struct Ehr {
     store: store::SharedStore,
     clock: Arc<dyn Clock>,
+    access: Arc<access::AccessState>,
 }
 
 impl Ehr {
-    pub fn new(store: store::SharedStore, clock: Arc<dyn Clock>) -> Ehr {
-        Ehr { store, clock }
+    /// A handle over `store`; `node` names this node in the audit trail.
+    pub fn new(store: store::SharedStore, clock: Arc<dyn Clock>, node: &str) -> Ehr {
+        let access = Arc::new(access::AccessState::new(store.clone(), node.to_string()));
+        Ehr {
+            store,
+            clock,
+            access,
+        }
     }
 
     pub fn store(&self) -> &dyn store::Store {

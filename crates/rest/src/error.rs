@@ -11,6 +11,8 @@ use crate::FHIR_JSON;
 pub struct ApiError {
     pub status: StatusCode,
     pub issues: Vec<Issue>,
+    /// `Retry-After`, for 429.
+    pub retry_after_s: Option<u64>,
 }
 
 impl ApiError {
@@ -18,6 +20,7 @@ impl ApiError {
         ApiError {
             status,
             issues: vec![issue],
+            retry_after_s: None,
         }
     }
 
@@ -40,6 +43,7 @@ impl From<ehr::Error> for ApiError {
         ApiError {
             status,
             issues: err.issues(),
+            retry_after_s: None,
         }
     }
 }
@@ -51,6 +55,18 @@ impl IntoResponse for ApiError {
         response
             .headers_mut()
             .insert(header::CONTENT_TYPE, HeaderValue::from_static(FHIR_JSON));
+        if self.status == StatusCode::UNAUTHORIZED {
+            // RFC 6750: say how to authenticate; `invalid_token` only when one was sent.
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"expediente\""),
+            );
+        }
+        if let Some(seconds) = self.retry_after_s
+            && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+        {
+            response.headers_mut().insert(header::RETRY_AFTER, value);
+        }
         response
     }
 }

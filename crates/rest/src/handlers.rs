@@ -7,11 +7,12 @@ use axum::body::Body;
 use axum::extract::{Path, RawQuery};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use ehr::{CreateOutcome, EverythingRequest, SearchRequest};
+use ehr::{CreateOutcome, EverythingRequest, Requester, SearchRequest};
 use fhir::{Issue, IssueCode};
 use search::Handling;
 use store::{HistoryScope, StoredResource};
 
+use crate::auth::Auth;
 use crate::bundle::{BundleText, Subset};
 use crate::params::{
     Query, Return, base_url, check_accept, count_param, if_match, instant_param, json_body,
@@ -124,6 +125,7 @@ pub(crate) async fn metadata(
 /// # `POST /` (transaction or batch Bundle)
 pub(crate) async fn root_post(
     state: State,
+    Auth(who): Auth,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
     body: Body,
@@ -133,7 +135,7 @@ pub(crate) async fn root_post(
     let representation =
         prefer(&headers).return_ == Return::Representation && headers.contains_key("prefer");
     let outcome = blocking(&state.0, move |ehr| {
-        ehr.process_bundle(&bundle, representation)
+        ehr.process_bundle(&who, &bundle, representation)
     })
     .await?;
     Ok(fhir_response(
@@ -145,17 +147,19 @@ pub(crate) async fn root_post(
 /// # `GET /{type}` (search)
 pub(crate) async fn type_get(
     state: State,
+    Auth(who): Auth,
     Path(resource_type): Path<String>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     check_accept(&headers)?;
     let query = parse_query(raw.as_deref())?;
-    search(state, resource_type, headers, query).await
+    search(state, who, resource_type, headers, query).await
 }
 
 async fn search(
     state: State,
+    who: Requester,
     resource_type: String,
     headers: HeaderMap,
     query: Query,
@@ -189,7 +193,7 @@ async fn search(
         params,
         handling,
     };
-    let (page, warnings) = blocking(&state.0, move |ehr| ehr.search(&request)).await?;
+    let (page, warnings) = blocking(&state.0, move |ehr| ehr.search(&who, &request)).await?;
     let base = base_url(&state, &headers);
     let summary = query.get("_summary");
     let self_query = query.encode_without(&[]);
@@ -251,6 +255,7 @@ fn with_cursor(query: &str, cursor: &str) -> String {
 /// # `POST /{type}` (create, conditional with `If-None-Exist`)
 pub(crate) async fn type_post(
     state: State,
+    Auth(who): Auth,
     Path(resource_type): Path<String>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
@@ -263,7 +268,7 @@ pub(crate) async fn type_post(
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
     let outcome = blocking(&state.0, move |ehr| {
-        ehr.create(&resource_type, resource, if_none_exist.as_deref())
+        ehr.create(&who, &resource_type, resource, if_none_exist.as_deref())
     })
     .await?;
     Ok(write_response(&state, &headers, &query, outcome))
@@ -321,6 +326,7 @@ fn write_response(
 /// # `PUT /{type}?search` (conditional update)
 pub(crate) async fn type_put(
     state: State,
+    Auth(who): Auth,
     Path(resource_type): Path<String>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
@@ -341,7 +347,7 @@ pub(crate) async fn type_put(
     let resource = json_body(&state, &headers, body).await?;
     let conditions = strip_render_params(&conditions);
     let outcome = blocking(&state.0, move |ehr| {
-        ehr.conditional_update(&resource_type, &conditions, resource)
+        ehr.conditional_update(&who, &resource_type, &conditions, resource)
     })
     .await?;
     Ok(write_response(&state, &headers, &query, outcome))
@@ -360,6 +366,7 @@ fn strip_render_params(raw: &str) -> String {
 /// # `DELETE /{type}?search` (conditional delete)
 pub(crate) async fn type_delete(
     state: State,
+    Auth(who): Auth,
     Path(resource_type): Path<String>,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
@@ -375,7 +382,7 @@ pub(crate) async fn type_delete(
         ));
     }
     let deleted = blocking(&state.0, move |ehr| {
-        ehr.conditional_delete(&resource_type, &conditions)
+        ehr.conditional_delete(&who, &resource_type, &conditions)
     })
     .await?;
     Ok(delete_response(deleted))
@@ -404,6 +411,7 @@ fn delete_response(deleted: Option<StoredResource>) -> Response {
 /// # `GET /{type}/{id}` (read), `GET /{type}/_history`
 pub(crate) async fn instance_get(
     state: State,
+    Auth(who): Auth,
     Path((resource_type, id)): Path<(String, String)>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
@@ -411,16 +419,23 @@ pub(crate) async fn instance_get(
     check_accept(&headers)?;
     let query = parse_query(raw.as_deref())?;
     if id == "_history" {
-        return history(state, HistoryScope::Type(resource_type), headers, query).await;
+        return history(
+            state,
+            who,
+            HistoryScope::Type(resource_type),
+            headers,
+            query,
+        )
+        .await;
     }
     if id == "_search" {
-        return search(state, resource_type, headers, query).await;
+        return search(state, who, resource_type, headers, query).await;
     }
     // A read by id is one index lookup (microseconds): cheaper to do here than to hand it to
     // the blocking pool and back, which doubled the cost of the most frequent request.
     let stored = state
         .ehr
-        .read(&resource_type, &id)
+        .read(&who, &resource_type, &id)
         .map_err(ApiError::from)?;
     if let Some(tag) = headers
         .get(header::IF_NONE_MATCH)
@@ -437,6 +452,7 @@ pub(crate) async fn instance_get(
 /// # `POST /{type}/_search`
 pub(crate) async fn instance_post(
     state: State,
+    Auth(who): Auth,
     Path((resource_type, id)): Path<(String, String)>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
@@ -474,12 +490,13 @@ pub(crate) async fn instance_post(
         _ => form,
     };
     let query = parse_query(Some(&combined))?;
-    search(state, resource_type, headers, query).await
+    search(state, who, resource_type, headers, query).await
 }
 
 /// # `PUT /{type}/{id}` (update, update-as-create)
 pub(crate) async fn instance_put(
     state: State,
+    Auth(who): Auth,
     Path((resource_type, id)): Path<(String, String)>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
@@ -489,7 +506,7 @@ pub(crate) async fn instance_put(
     let expected = if_match(&headers)?;
     let resource = json_body(&state, &headers, body).await?;
     let outcome = blocking(&state.0, move |ehr| {
-        ehr.update(&resource_type, &id, resource, expected)
+        ehr.update(&who, &resource_type, &id, resource, expected)
     })
     .await?;
     Ok(write_response(&state, &headers, &query, outcome))
@@ -498,15 +515,17 @@ pub(crate) async fn instance_put(
 /// # `DELETE /{type}/{id}`
 pub(crate) async fn instance_delete(
     state: State,
+    Auth(who): Auth,
     Path((resource_type, id)): Path<(String, String)>,
 ) -> Result<Response, ApiError> {
-    let deleted = blocking(&state.0, move |ehr| ehr.delete(&resource_type, &id)).await?;
+    let deleted = blocking(&state.0, move |ehr| ehr.delete(&who, &resource_type, &id)).await?;
     Ok(delete_response(deleted))
 }
 
 /// # `GET /{type}/{id}/_history` and `GET /Patient/{id}/$everything`
 pub(crate) async fn instance_sub_get(
     state: State,
+    Auth(who): Auth,
     Path((resource_type, id, segment)): Path<(String, String, String)>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
@@ -517,13 +536,16 @@ pub(crate) async fn instance_sub_get(
         "_history" => {
             history(
                 state,
+                who,
                 HistoryScope::Instance { resource_type, id },
                 headers,
                 query,
             )
             .await
         }
-        "$everything" if resource_type == "Patient" => everything(state, id, headers, query).await,
+        "$everything" if resource_type == "Patient" => {
+            everything(state, who, id, headers, query).await
+        }
         _ => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             Issue::error(
@@ -538,6 +560,7 @@ pub(crate) async fn instance_sub_get(
 /// # `GET /{type}/{id}/_history/{vid}`
 pub(crate) async fn vread(
     state: State,
+    Auth(who): Auth,
     Path((resource_type, id, version_id)): Path<(String, String, String)>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
@@ -546,7 +569,7 @@ pub(crate) async fn vread(
     let query = parse_query(raw.as_deref())?;
     let stored = state
         .ehr
-        .vread(&resource_type, &id, &version_id)
+        .vread(&who, &resource_type, &id, &version_id)
         .map_err(ApiError::from)?;
     Ok(resource_response(stored, &query, StatusCode::OK))
 }
@@ -554,16 +577,18 @@ pub(crate) async fn vread(
 /// # `GET /_history`
 pub(crate) async fn history_system(
     state: State,
+    Auth(who): Auth,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     check_accept(&headers)?;
     let query = parse_query(raw.as_deref())?;
-    history(state, HistoryScope::System, headers, query).await
+    history(state, who, HistoryScope::System, headers, query).await
 }
 
 async fn history(
     state: State,
+    who: Requester,
     scope: HistoryScope,
     headers: HeaderMap,
     query: Query,
@@ -586,7 +611,7 @@ async fn history(
     };
     // One extra entry tells whether there is a next page.
     let versions = blocking(&state.0, move |ehr| {
-        ehr.history(scope, since_ms, before_seq, count + 1)
+        ehr.history(&who, scope, since_ms, before_seq, count + 1)
     })
     .await?;
     let base = base_url(&state, &headers);
@@ -613,6 +638,7 @@ async fn history(
 /// # `GET /Patient/{id}/$everything`
 async fn everything(
     state: State,
+    who: Requester,
     patient_id: String,
     headers: HeaderMap,
     query: Query,
@@ -642,7 +668,7 @@ async fn everything(
         since_ms,
         types,
     };
-    let resources = blocking(&state.0, move |ehr| ehr.everything(&request)).await?;
+    let resources = blocking(&state.0, move |ehr| ehr.everything(&who, &request)).await?;
     let base = base_url(&state, &headers);
     let path = format!("Patient/{patient_id}/$everything");
     let total = resources.len();
@@ -677,4 +703,79 @@ async fn everything(
     }
     let body: String = bundle.finish();
     Ok(fhir_response(StatusCode::OK, pretty_if(body, query.pretty)))
+}
+
+/// # `POST /Patient/{id}/$acceso-emergencia` (break-glass)
+///
+/// Body: a `Parameters` with `reason` (valueString), or a form `reason=…`. Answers the grant
+/// (patient, reason, expiry) as a `Parameters`.
+pub(crate) async fn break_glass(
+    state: State,
+    Auth(who): Auth,
+    Path(patient_id): Path<String>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|m| m.starts_with("application/x-www-form-urlencoded"));
+    let reason = if form {
+        let bytes = read_body(&state, body).await?;
+        form_urlencoded::parse(&bytes)
+            .find(|(k, _)| k == "reason" || k == "motivo")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default()
+    } else {
+        let parameters = json_body(&state, &headers, body).await?;
+        parameters
+            .get("parameter")
+            .map(fhir::Json::as_list)
+            .unwrap_or(&[])
+            .iter()
+            .find(|p| {
+                matches!(
+                    p.get("name").and_then(fhir::Json::as_str),
+                    Some("reason" | "motivo")
+                )
+            })
+            .and_then(|p| p.get("valueString"))
+            .and_then(fhir::Json::as_str)
+            .unwrap_or("")
+            .to_string()
+    };
+    let grant = blocking(&state.0, move |ehr| {
+        ehr.break_glass(&who, &patient_id, &reason)
+    })
+    .await?;
+    let body = fhir::Json::object([
+        ("resourceType", fhir::Json::str("Parameters")),
+        (
+            "parameter",
+            fhir::Json::Array(vec![
+                fhir::Json::object([
+                    ("name", fhir::Json::str("patient")),
+                    (
+                        "valueReference",
+                        fhir::Json::object([(
+                            "reference",
+                            fhir::Json::str(format!("Patient/{}", grant.patient_id)),
+                        )]),
+                    ),
+                ]),
+                fhir::Json::object([
+                    ("name", fhir::Json::str("reason")),
+                    ("valueString", fhir::Json::str(grant.reason)),
+                ]),
+                fhir::Json::object([
+                    ("name", fhir::Json::str("expires")),
+                    (
+                        "valueInstant",
+                        fhir::Json::str(ehr::format_instant(grant.expires_ms)),
+                    ),
+                ]),
+            ]),
+        ),
+    ]);
+    Ok(fhir_response(StatusCode::OK, body.to_json_string()))
 }

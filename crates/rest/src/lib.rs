@@ -7,6 +7,7 @@
 //! pool (SQLite is blocking) and renders the answer. Stored bodies are the exact JSON we
 //! serve, so Bundles are assembled by splicing them as text, not by re-serialising.
 
+mod auth;
 mod bundle;
 mod error;
 mod handlers;
@@ -56,17 +57,37 @@ impl Default for RestConfig {
 pub(crate) struct AppState {
     pub ehr: ehr::Ehr,
     pub config: RestConfig,
+    /// The node's token signing key.
+    pub keys: Arc<::auth::token::KeyStore>,
+    pub auth: auth::AuthState,
 }
 
 pub(crate) type State = axum::extract::State<Arc<AppState>>;
 
-/// The router serving `/fhir/...` and `/healthz`.
-pub fn router(ehr: ehr::Ehr, config: RestConfig) -> Router {
-    let state = Arc::new(AppState { ehr, config });
+/// The router serving `/fhir/...`, `/auth/...` and `/healthz`. Serve it with
+/// `into_make_service_with_connect_info::<SocketAddr>()`: the audit trail and the token
+/// endpoint's throttle need the client address.
+pub fn router(ehr: ehr::Ehr, keys: Arc<::auth::token::KeyStore>, config: RestConfig) -> Router {
+    let state = Arc::new(AppState {
+        ehr,
+        config,
+        keys,
+        auth: auth::AuthState::default(),
+    });
     // Routes are spelled out under /fhir (rather than nested) so that both `/fhir` and
     // `/fhir/` accept transaction Bundles, as clients send either.
     Router::new()
         .route("/healthz", get(handlers::healthz))
+        .route("/auth/token", post(auth::token_endpoint))
+        .route("/auth/revoke", post(auth::revoke_endpoint))
+        .route(
+            "/fhir/Patient/{id}/$acceso-emergencia",
+            post(handlers::break_glass),
+        )
+        .route(
+            "/fhir/Patient/{id}/$break-glass",
+            post(handlers::break_glass),
+        )
         .route("/fhir", post(handlers::root_post))
         .route("/fhir/", post(handlers::root_post))
         .route("/fhir/metadata", get(handlers::metadata))
@@ -163,9 +184,28 @@ async fn server_timing(request: Request, next: Next) -> Response {
     if let Ok(value) = HeaderValue::from_str(&format!("app;dur={elapsed_ms:.3}")) {
         response.headers_mut().insert("server-timing", value);
     }
-    response.headers_mut().insert(
+    let headers = response.headers_mut();
+    headers.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // Health data must not be kept by shared caches or shown inside other sites' frames.
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static("no-store, private"),
+        );
+    }
+    if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"),
+        );
+    }
     response
 }

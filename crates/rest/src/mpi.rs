@@ -11,6 +11,7 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use fhir::{Issue, IssueCode, Json, Lang};
 
+use crate::auth::Auth;
 use crate::handlers::blocking;
 use crate::params::{base_url, json_body, parse_query};
 use crate::{ApiError, FHIR_JSON, State};
@@ -35,6 +36,7 @@ fn stored_json(stored: &store::StoredResource) -> Json {
 /// # `POST /Patient/$match`
 pub(crate) async fn patient_match(
     state: State,
+    Auth(who): Auth,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
     body: Body,
@@ -42,7 +44,7 @@ pub(crate) async fn patient_match(
     let query = parse_query(raw.as_deref())?;
     let body = json_body(&state, &headers, body).await?;
     let request = ehr::MatchRequest::from_body(body).map_err(ApiError::from)?;
-    let hits = blocking(&state.0, move |ehr| ehr.match_patients(&request)).await?;
+    let hits = blocking(&state.0, move |ehr| ehr.match_patients(&who, &request)).await?;
     let base = base_url(&state, &headers);
     let entries: Vec<Json> = hits
         .iter()
@@ -120,21 +122,23 @@ fn require_parameters(body: &Json) -> Result<(), ApiError> {
 /// # `POST /Patient/$merge`
 pub(crate) async fn patient_merge(
     state: State,
+    Auth(who): Auth,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
     body: Body,
 ) -> Result<Response, ApiError> {
-    merge_operation(state, headers, raw, body, MergeKind::Merge).await
+    merge_operation(state, who, headers, raw, body, MergeKind::Merge).await
 }
 
 /// # `POST /Patient/$unmerge`
 pub(crate) async fn patient_unmerge(
     state: State,
+    Auth(who): Auth,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
     body: Body,
 ) -> Result<Response, ApiError> {
-    merge_operation(state, headers, raw, body, MergeKind::Unmerge).await
+    merge_operation(state, who, headers, raw, body, MergeKind::Unmerge).await
 }
 
 #[derive(Clone, Copy)]
@@ -146,6 +150,7 @@ enum MergeKind {
 /// `$merge` and `$unmerge` read the same Parameters and answer the same way.
 async fn merge_operation(
     state: State,
+    who: ehr::Requester,
     headers: HeaderMap,
     raw: Option<String>,
     body: Body,
@@ -155,8 +160,8 @@ async fn merge_operation(
     let body = json_body(&state, &headers, body).await?;
     require_parameters(&body)?;
     let outcome = blocking(&state.0, move |ehr| match kind {
-        MergeKind::Merge => ehr.merge(&body),
-        MergeKind::Unmerge => ehr.unmerge(&body),
+        MergeKind::Merge => ehr.merge(&who, &body),
+        MergeKind::Unmerge => ehr.unmerge(&who, &body),
     })
     .await?;
     let (source, target) = (&outcome.source.id, &outcome.target.id);
@@ -181,6 +186,7 @@ async fn merge_operation(
 /// holding every finding (errors included): the operation succeeded, its result is the list.
 pub(crate) async fn validate(
     state: State,
+    Auth(who): Auth,
     Path(resource_type): Path<String>,
     headers: HeaderMap,
     RawQuery(raw): RawQuery,
@@ -204,7 +210,10 @@ pub(crate) async fn validate(
     } else {
         body
     };
-    let issues = blocking(&state.0, move |ehr| ehr.validate(&resource_type, &resource)).await?;
+    let issues = blocking(&state.0, move |ehr| {
+        ehr.validate(&who, &resource_type, &resource)
+    })
+    .await?;
     let issues = if issues.is_empty() {
         vec![Issue::information(
             "El recurso es válido.",

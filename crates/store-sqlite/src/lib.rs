@@ -12,6 +12,7 @@
 mod query;
 mod read;
 mod schema;
+mod security;
 mod writer;
 
 use std::path::{Path, PathBuf};
@@ -19,7 +20,10 @@ use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::thread::JoinHandle;
 
 use rusqlite::{Connection, OpenFlags};
-use store::{Error, HistoryRequest, SearchPage, SearchQuery, StoredResource, WriteJob};
+use store::{
+    Account, AuditQuery, BreakGlassGrant, Error, HistoryRequest, SealedEntry, SearchPage,
+    SearchQuery, StoredResource, WriteJob,
+};
 
 pub use schema::schema_version_latest;
 
@@ -310,6 +314,34 @@ impl store::Store for SqliteStore {
 
     fn counts(&self) -> Result<Vec<(String, u64)>, Error> {
         self.with_reader(read::counts)
+    }
+
+    fn account(&self, username: &str) -> Result<Option<Account>, Error> {
+        self.with_reader(|conn| security::account(conn, username))
+    }
+
+    fn accounts(&self) -> Result<Vec<Account>, Error> {
+        self.with_reader(security::accounts)
+    }
+
+    fn is_token_revoked(&self, token_id: &str) -> Result<bool, Error> {
+        self.with_reader(|conn| security::is_token_revoked(conn, token_id))
+    }
+
+    fn break_glass_grants(
+        &self,
+        username: &str,
+        now_ms: i64,
+    ) -> Result<Vec<BreakGlassGrant>, Error> {
+        self.with_reader(|conn| security::break_glass_grants(conn, username, now_ms))
+    }
+
+    fn audit_search(&self, query: &AuditQuery) -> Result<Vec<SealedEntry>, Error> {
+        self.with_reader(|conn| security::audit_search(conn, query))
+    }
+
+    fn audit_scan(&self, after_seq: u64, limit: usize) -> Result<Vec<SealedEntry>, Error> {
+        self.with_reader(|conn| security::audit_scan(conn, after_seq, limit))
     }
 }
 

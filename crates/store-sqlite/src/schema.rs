@@ -113,6 +113,66 @@ CREATE INDEX compartment_patient ON compartment(patient_id, rkey);
     r#"
 DROP TABLE compartment;
 "#,
+    // Access control (issue 6): accounts, revoked tokens, break-glass grants and the audit
+    // trail. The trail is append-only: triggers refuse UPDATE and DELETE, so only someone
+    // editing the file by hand can change it, and `audit verify` detects that by the chain.
+    r#"
+CREATE TABLE account (
+    username TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    clues TEXT,
+    practitioner_id TEXT,
+    patient_id TEXT,
+    display_name TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    disabled INTEGER NOT NULL,
+    failed_logins INTEGER NOT NULL,
+    last_failure_ms INTEGER NOT NULL,
+    locked_until_ms INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+
+CREATE TABLE revoked_token (
+    token_id TEXT PRIMARY KEY,
+    expires_ms INTEGER NOT NULL
+);
+
+CREATE TABLE break_glass (
+    username TEXT NOT NULL,
+    patient_id TEXT NOT NULL,
+    granted_ms INTEGER NOT NULL,
+    expires_ms INTEGER NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (username, patient_id, granted_ms)
+);
+
+CREATE TABLE audit_log (
+    seq INTEGER PRIMARY KEY,
+    at_ms INTEGER NOT NULL,
+    node TEXT NOT NULL,
+    username TEXT NOT NULL,
+    user_display TEXT NOT NULL,
+    role TEXT,
+    clues TEXT,
+    facility_name TEXT,
+    action TEXT NOT NULL,
+    resource_type TEXT,
+    resource_id TEXT,
+    patient_id TEXT,
+    outcome TEXT NOT NULL,
+    break_glass INTEGER NOT NULL,
+    source_ip TEXT,
+    details TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX audit_log_patient ON audit_log(patient_id, seq) WHERE patient_id IS NOT NULL;
+CREATE INDEX audit_log_user ON audit_log(username, seq);
+CREATE INDEX audit_log_at ON audit_log(at_ms);
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
+"#,
 ];
 
 /// The schema version this build expects.

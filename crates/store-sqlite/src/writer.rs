@@ -198,6 +198,26 @@ impl WriteTx for Tx<'_> {
         crate::query::search_ids(self.conn, query, limit)
     }
 
+    fn append_audit(&mut self, entry: store::AuditEntry) -> Result<u64, Error> {
+        crate::security::append_audit(self.conn, entry)
+    }
+
+    fn put_account(&mut self, account: &store::Account) -> Result<(), Error> {
+        crate::security::put_account(self.conn, account)
+    }
+
+    fn account(&mut self, username: &str) -> Result<Option<store::Account>, Error> {
+        crate::security::account(self.conn, username)
+    }
+
+    fn put_break_glass(&mut self, grant: &store::BreakGlassGrant) -> Result<(), Error> {
+        crate::security::put_break_glass(self.conn, grant)
+    }
+
+    fn revoke_token(&mut self, token_id: &str, expires_ms: i64) -> Result<(), Error> {
+        crate::security::revoke_token(self.conn, token_id, expires_ms)
+    }
+
     fn put_prepared(&mut self, version: PreparedVersion) -> Result<StoredResource, Error> {
         let change_seq = self.next_seq;
         self.next_seq += 1;

@@ -10,9 +10,12 @@
 //! `spawn_blocking`. Writes are jobs run by the backend's single writer, which may commit
 //! several jobs together (group commit) but acknowledges a job only after its data is durable.
 
+mod security;
+
 use std::sync::Arc;
 
 pub use search::SearchQuery;
+pub use security::{Account, AuditEntry, AuditQuery, BreakGlassGrant, SealedEntry};
 
 /// One version of a resource as stored. `body` is the exact JSON text served to clients.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -125,6 +128,17 @@ pub trait WriteTx {
         self.put_prepared(PreparedVersion::prepare(version))
     }
     fn put_prepared(&mut self, version: PreparedVersion) -> Result<StoredResource, Error>;
+
+    // Access control (see `security`): written in the same transaction as what they record.
+
+    /// Seals `entry` onto the audit chain (the seq and hash are assigned here) and returns its seq.
+    fn append_audit(&mut self, entry: AuditEntry) -> Result<u64, Error>;
+    /// Creates or replaces an account.
+    fn put_account(&mut self, account: &Account) -> Result<(), Error>;
+    fn account(&mut self, username: &str) -> Result<Option<Account>, Error>;
+    fn put_break_glass(&mut self, grant: &BreakGlassGrant) -> Result<(), Error>;
+    /// Marks a token id revoked until its expiry (after which it is refused anyway).
+    fn revoke_token(&mut self, token_id: &str, expires_ms: i64) -> Result<(), Error>;
 }
 
 /// A unit of work run by the writer; returning `Err` rolls back everything it did.
@@ -154,6 +168,22 @@ pub trait Store: Send + Sync {
     fn write(&self, job: WriteJob) -> Result<(), Error>;
     /// Counts of current resources per type (operators' view).
     fn counts(&self) -> Result<Vec<(String, u64)>, Error>;
+
+    // Access control (see `security`).
+
+    fn account(&self, username: &str) -> Result<Option<Account>, Error>;
+    fn accounts(&self) -> Result<Vec<Account>, Error>;
+    fn is_token_revoked(&self, token_id: &str) -> Result<bool, Error>;
+    /// The user's grants that have not expired at `now_ms`.
+    fn break_glass_grants(
+        &self,
+        username: &str,
+        now_ms: i64,
+    ) -> Result<Vec<BreakGlassGrant>, Error>;
+    /// Audit entries matching `query`, newest first.
+    fn audit_search(&self, query: &AuditQuery) -> Result<Vec<SealedEntry>, Error>;
+    /// Audit entries with `seq > after_seq` in chain order, at most `limit` (for verification).
+    fn audit_scan(&self, after_seq: u64, limit: usize) -> Result<Vec<SealedEntry>, Error>;
 }
 
 pub type SharedStore = Arc<dyn Store>;

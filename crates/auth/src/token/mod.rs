@@ -165,7 +165,9 @@ pub struct TokenRequest {
 /// integration's rights must be written down.
 pub fn default_scopes(role: Role) -> Option<Scopes> {
     let text = match role {
-        Role::Patient => "patient/*.rs",
+        // Patients read their record and write their own privacy consents (the matrix and
+        // the compartment rule still bound both).
+        Role::Patient => "patient/*.rs patient/Consent.cru",
         Role::System => return None,
         _ => "user/*.cruds",
     };

@@ -88,8 +88,15 @@ fn prepare(args: &DemoArgs) -> anyhow::Result<()> {
     let files = super::import::expand(std::slice::from_ref(&generated))?;
     let (store, ehr) = super::open_node(&args.data, true)?;
     let import_started = Instant::now();
-    let report = ehr::import_source(&ehr, &super::import::sources(&files), false, &|_| {})
-        .map_err(|err| anyhow::anyhow!("{err}: {:?}", err.issues()))?;
+    let report = ehr::import_source(
+        &ehr,
+        &ehr::Requester::local_system("demo"),
+        &super::import::sources(&files),
+        false,
+        &|_| {},
+    )
+    .map_err(|err| anyhow::anyhow!("{err}: {:?}", err.issues()))?;
+    ehr.close_audit();
     store.close();
     super::import::print_report(&report, import_started.elapsed().as_secs_f64(), false);
     println!(

@@ -41,10 +41,17 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
     let started = Instant::now();
-    let report = ehr::import_source(&ehr, &sources, args.strict, &|read| bar.set_position(read))
-        .map_err(|err| anyhow::anyhow!("{err}: {:?}", err.issues()))?;
+    let report = ehr::import_source(
+        &ehr,
+        &ehr::Requester::local_system("cli:import"),
+        &sources,
+        args.strict,
+        &|read| bar.set_position(read),
+    )
+    .map_err(|err| anyhow::anyhow!("{err}: {:?}", err.issues()))?;
     bar.finish_and_clear();
     let elapsed = started.elapsed().as_secs_f64();
+    ehr.close_audit();
     store.close();
     print_report(&report, elapsed, args.strict);
     if report.rejected_total() > 0 && args.strict {

@@ -5,12 +5,18 @@ pub mod demo;
 pub mod generate;
 pub mod import;
 pub mod mpi;
+pub mod security;
 pub mod serve;
 
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+
+/// How this node names itself in the audit trail (`AuditEvent.source.observer`).
+pub(crate) fn node_name() -> String {
+    std::env::var("EXPEDIENTE_NODE").unwrap_or_else(|_| "expediente".into())
+}
 
 /// Opens a node's store and the use-case handle over it. `bulk` gives the writer a larger
 /// page cache, for imports.
@@ -25,6 +31,6 @@ pub(crate) fn open_node(
     };
     let store = store_sqlite::SqliteStore::open_with(data_dir, &options)
         .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
-    let ehr = ehr::Ehr::new(store.clone(), Arc::new(ehr::SystemClock));
+    let ehr = ehr::Ehr::new(store.clone(), Arc::new(ehr::SystemClock), &node_name());
     Ok((store, ehr))
 }

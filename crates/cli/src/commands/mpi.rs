@@ -497,7 +497,9 @@ fn sample_patients(
             ],
             handling: search::Handling::Strict,
         };
-        let (page, _) = ehr.search(&request).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let (page, _) = ehr
+            .search(&ehr::Requester::local_system("cli:mpi"), &request)
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         if let Some(stored) = page.matches.first() {
             found.push(serde_json::from_str(&stored.body)?);
         }
@@ -537,7 +539,7 @@ fn bench_match(args: &BenchMatchArgs) -> anyhow::Result<ExitCode> {
         };
         let started = Instant::now();
         let hits = ehr
-            .match_patients(&request)
+            .match_patients(&ehr::Requester::local_system("cli:mpi"), &request)
             .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         timings.push(started.elapsed().as_secs_f64() * 1000.0);
         candidates_total += hits.len();
@@ -642,7 +644,9 @@ fn search_all(
             params: list,
             handling: search::Handling::Strict,
         };
-        let (page, _) = ehr.search(&request).map_err(|e| anyhow::anyhow!("{e:?}"))?;
+        let (page, _) = ehr
+            .search(&ehr::Requester::local_system("cli:mpi"), &request)
+            .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         for stored in &page.matches {
             out.push(serde_json::from_str(&stored.body)?);
         }

@@ -42,7 +42,9 @@ pub async fn serve(
         body_limit_bytes: args.body_limit_bytes,
         base_url: args.base_url.clone(),
     };
-    let app = rest::router(ehr, config);
+    let keys = auth::token::KeyStore::load_or_create(&args.data)
+        .map_err(|err| anyhow::anyhow!("{} ({err})", err.message_es()))?;
+    let app = rest::router(ehr.clone(), std::sync::Arc::new(keys), config);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -55,11 +57,15 @@ pub async fn serve(
     if let Some(ready) = ready {
         ready(local);
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .context("server failed")?;
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown_signal())
+    .await
+    .context("server failed")?;
     tracing::info!("shutting down: finishing queued writes");
+    ehr.close_audit();
     store.close();
     Ok(())
 }

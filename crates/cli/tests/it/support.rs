@@ -36,6 +36,7 @@ impl Node {
     }
 
     pub fn start_with(data: &Path, extra: &[&str]) -> Node {
+        prepare_access(data);
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
@@ -82,7 +83,93 @@ impl Drop for Node {
     }
 }
 
+/// The test suite's system account: every node the tests start has it, and shares one
+/// signing key, so one token (made once per test process) is accepted by all of them.
+pub const TEST_USER: &str = "pruebas";
+
+struct TestAccess {
+    key_home: tempfile::TempDir,
+    token: String,
+}
+
+fn test_access() -> &'static TestAccess {
+    static ACCESS: std::sync::OnceLock<TestAccess> = std::sync::OnceLock::new();
+    ACCESS.get_or_init(|| {
+        let key_home = tempfile::tempdir().unwrap();
+        let home = key_home.path().to_str().unwrap().to_string();
+        let (code, _, err) = run_cli(&[
+            "user",
+            "add",
+            "--data",
+            &home,
+            "--username",
+            TEST_USER,
+            "--role",
+            "system",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let (code, out, err) = run_cli(&[
+            "token", "issue", "--data", &home, "--user", TEST_USER, "--role", "system", "--ttl",
+            "8h",
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let token = out.lines().last().unwrap().trim().to_string();
+        TestAccess { key_home, token }
+    })
+}
+
+/// The bearer token every test request carries by default.
+pub fn test_token() -> &'static str {
+    &test_access().token
+}
+
+/// Gives a data directory the suite's signing key and system account (idempotent).
+pub fn prepare_access(data: &Path) {
+    let access = test_access();
+    let keys = data.join("keys");
+    if !keys.join("token-ed25519.pk8").exists() {
+        std::fs::create_dir_all(&keys).unwrap();
+        for file in ["token-ed25519.pk8", "token-ed25519.pub"] {
+            let from = access.key_home.path().join("keys").join(file);
+            if from.exists() {
+                std::fs::copy(&from, keys.join(file)).unwrap();
+            }
+        }
+    }
+    let data_text = data.to_str().unwrap();
+    let (code, out, err) = run_cli(&["user", "list", "--data", data_text]);
+    assert_eq!(code, 0, "{err}");
+    if !out.lines().any(|l| l.split('\t').next() == Some(TEST_USER)) {
+        let (code, _, err) = run_cli(&[
+            "user",
+            "add",
+            "--data",
+            data_text,
+            "--username",
+            TEST_USER,
+            "--role",
+            "system",
+        ]);
+        assert_eq!(code, 0, "{err}");
+    }
+}
+
+/// A client that sends the suite's system token (use `anonymous_client` to send none).
 pub fn client() -> reqwest::blocking::Client {
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {}", test_token()).parse().unwrap(),
+    );
+    reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(60))
+        .default_headers(headers)
+        .build()
+        .unwrap()
+}
+
+/// A client without credentials.
+pub fn anonymous_client() -> reqwest::blocking::Client {
     reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(60))
         .build()

@@ -1,0 +1,318 @@
+//! `expediente user …`, `expediente token issue` and `expediente audit verify`: the operator's
+//! tools for accounts, integration tokens and the audit trail. They open the node's store
+//! directly, so they work while `serve` runs beside them (SQLite serialises the writers, and
+//! the audit chain is extended under the write lock).
+
+use std::io::Read;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, anyhow};
+use clap::{Args, Subcommand};
+
+/// The OS user running a CLI tool, for the audit trail.
+fn operator() -> ehr::Requester {
+    let name = std::env::var("USER").unwrap_or_else(|_| "operador".into());
+    ehr::Requester::local_system(&format!("cli:{name}"))
+}
+
+fn ehr_error(err: ehr::Error) -> anyhow::Error {
+    let messages: Vec<String> = err
+        .issues()
+        .iter()
+        .map(|i| format!("{} / {}", i.message_es, i.message_en))
+        .collect();
+    anyhow!("{}", messages.join("; "))
+}
+
+#[derive(Args)]
+pub struct UserArgs {
+    #[command(subcommand)]
+    command: UserCommand,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Crea una cuenta / Create an account
+    Add(UserAdd),
+    /// Lista las cuentas / List accounts
+    List(DataArg),
+    /// Deshabilita una cuenta / Disable an account
+    Disable(UserName),
+    /// Habilita una cuenta / Enable an account
+    Enable(UserName),
+    /// Cambia la contraseña (leída de stdin) y desbloquea / Reset the password (from stdin) and unlock
+    ResetPassword(UserName),
+}
+
+#[derive(Args)]
+struct DataArg {
+    /// Directorio de datos del nodo / Node data directory
+    #[arg(long, default_value = "./expediente-data")]
+    data: PathBuf,
+}
+
+#[derive(Args)]
+struct UserName {
+    #[arg(long, default_value = "./expediente-data")]
+    data: PathBuf,
+    #[arg(long)]
+    username: String,
+}
+
+#[derive(Args)]
+struct UserAdd {
+    #[arg(long, default_value = "./expediente-data")]
+    data: PathBuf,
+    #[arg(long)]
+    username: String,
+    /// physician, nurse, receptionist, epidemiologist, auditor, admin, patient, system
+    #[arg(long)]
+    role: String,
+    /// CLUES de la unidad / Facility CLUES
+    #[arg(long)]
+    clues: Option<String>,
+    /// Practitioner vinculado / Linked Practitioner id
+    #[arg(long, conflicts_with = "patient")]
+    practitioner: Option<String>,
+    /// Patient vinculado / Linked Patient id
+    #[arg(long)]
+    patient: Option<String>,
+    /// Nombre para mostrar / Display name
+    #[arg(long, default_value = "")]
+    name: String,
+    /// Lee la contraseña de stdin / Read the password from standard input
+    #[arg(long)]
+    password_stdin: bool,
+}
+
+fn read_password(from_stdin: bool) -> anyhow::Result<String> {
+    if !from_stdin {
+        return Err(anyhow!(
+            "indique --password-stdin y escriba la contraseña en la entrada estándar / pass --password-stdin and the password on standard input"
+        ));
+    }
+    let mut text = String::new();
+    std::io::stdin()
+        .read_to_string(&mut text)
+        .context("cannot read the password from stdin")?;
+    Ok(text.trim_end_matches(['\r', '\n']).to_string())
+}
+
+pub fn run_user(args: UserArgs) -> anyhow::Result<ExitCode> {
+    let cost = auth::password::HashCost::RECOMMENDED;
+    match args.command {
+        UserCommand::Add(add) => {
+            let role = auth::role::Role::parse(&add.role)
+                .ok_or_else(|| anyhow!("rol desconocido / unknown role: {}", add.role))?;
+            let password = if role == auth::role::Role::System && !add.password_stdin {
+                String::new()
+            } else {
+                read_password(add.password_stdin)?
+            };
+            let (store, ehr) = super::open_node(&add.data, false)?;
+            ehr.add_account(
+                &operator(),
+                ehr::NewAccount {
+                    username: add.username.clone(),
+                    role,
+                    clues: add.clues,
+                    practitioner_id: add.practitioner,
+                    patient_id: add.patient,
+                    display_name: add.name,
+                },
+                &password,
+                cost,
+            )
+            .map_err(ehr_error)?;
+            ehr.close_audit();
+            store.close();
+            println!("Cuenta creada / account created: {}", add.username);
+        }
+        UserCommand::List(data) => {
+            let (store, ehr) = super::open_node(&data.data, false)?;
+            for account in ehr.accounts().map_err(ehr_error)? {
+                println!(
+                    "{}\t{}\t{}\t{}\t{}",
+                    account.username,
+                    account.role,
+                    account.clues.as_deref().unwrap_or("-"),
+                    if account.disabled {
+                        "deshabilitada"
+                    } else {
+                        "activa"
+                    },
+                    account.display_name
+                );
+            }
+            ehr.close_audit();
+            store.close();
+        }
+        UserCommand::Disable(user) => change(&user, Some(true), None)?,
+        UserCommand::Enable(user) => change(&user, Some(false), None)?,
+        UserCommand::ResetPassword(user) => {
+            let password = read_password(true)?;
+            change(&user, None, Some(&password))?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn change(user: &UserName, disabled: Option<bool>, password: Option<&str>) -> anyhow::Result<()> {
+    let (store, ehr) = super::open_node(&user.data, false)?;
+    ehr.change_account(
+        &operator(),
+        &user.username,
+        disabled,
+        password,
+        auth::password::HashCost::RECOMMENDED,
+    )
+    .map_err(ehr_error)?;
+    ehr.close_audit();
+    store.close();
+    println!("Cuenta actualizada / account updated: {}", user.username);
+    Ok(())
+}
+
+#[derive(Args)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    command: TokenCommand,
+}
+
+#[derive(Subcommand)]
+enum TokenCommand {
+    /// Emite un token firmado (última línea) / Issue a signed token (last line)
+    Issue(TokenIssue),
+}
+
+#[derive(Args)]
+struct TokenIssue {
+    #[arg(long, default_value = "./expediente-data")]
+    data: PathBuf,
+    #[arg(long)]
+    user: String,
+    /// Debe coincidir con el rol de la cuenta / Must match the account's role
+    #[arg(long)]
+    role: String,
+    /// Debe coincidir con la CLUES de la cuenta / Must match the account's CLUES
+    #[arg(long)]
+    clues: Option<String>,
+    /// Contexto de paciente (SMART launch/patient) / Patient context
+    #[arg(long)]
+    patient: Option<String>,
+    /// Alcances SMART, p. ej. "user/*.rs" / SMART scopes
+    #[arg(long)]
+    scope: Option<String>,
+    /// Vigencia, p. ej. 15m, 8h / Time to live
+    #[arg(long)]
+    ttl: Option<String>,
+}
+
+fn parse_ttl(text: &str) -> anyhow::Result<i64> {
+    let text = text.trim();
+    let (number, unit) = text.split_at(
+        text.find(|c: char| !c.is_ascii_digit())
+            .unwrap_or(text.len()),
+    );
+    let value: i64 = number
+        .parse()
+        .map_err(|_| anyhow!("vigencia no válida / invalid ttl: {text}"))?;
+    let factor = match unit {
+        "" | "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(anyhow!("vigencia no válida / invalid ttl: {text}")),
+    };
+    Ok(value.saturating_mul(factor))
+}
+
+pub fn run_token(args: TokenArgs) -> anyhow::Result<ExitCode> {
+    let TokenCommand::Issue(issue) = args.command;
+    let ttl_ms = issue.ttl.as_deref().map(parse_ttl).transpose()?;
+    let keys = auth::token::KeyStore::load_or_create(&issue.data)
+        .map_err(|err| anyhow!("{} ({err})", err.message_es()))?;
+    let (store, ehr) = super::open_node(&issue.data, false)?;
+    let mut account = ehr
+        .accounts()
+        .map_err(ehr_error)?
+        .into_iter()
+        .find(|a| a.username == issue.user)
+        .ok_or_else(|| anyhow!("no existe la cuenta / no such account: {}", issue.user))?;
+    if account.role != issue.role {
+        return Err(anyhow!(
+            "la cuenta {} tiene el rol {}, no {} / the account's role is {}",
+            account.username,
+            account.role,
+            issue.role,
+            account.role
+        ));
+    }
+    if issue.clues.is_some() && issue.clues != account.clues {
+        return Err(anyhow!(
+            "la CLUES no coincide con la de la cuenta / CLUES does not match the account's"
+        ));
+    }
+    if let Some(patient) = issue.patient {
+        if account.role == "patient" && account.patient_id.as_deref() != Some(patient.as_str()) {
+            return Err(anyhow!(
+                "un paciente solo puede tener su propio contexto / a patient can only have their own context"
+            ));
+        }
+        account.patient_id = Some(patient);
+    }
+    let issued = ehr
+        .issue_token(&operator(), &keys, &account, issue.scope.as_deref(), ttl_ms)
+        .map_err(ehr_error)?;
+    ehr.close_audit();
+    store.close();
+    eprintln!(
+        "Token para {} (rol {}, alcances «{}»), vence en {} s:",
+        account.username,
+        account.role,
+        issued.claims.scope,
+        issued.claims.exp - issued.claims.iat
+    );
+    println!("{}", issued.token);
+    Ok(ExitCode::SUCCESS)
+}
+
+#[derive(Args)]
+pub struct AuditArgs {
+    #[command(subcommand)]
+    command: AuditCommand,
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verifica la cadena de la bitácora / Verify the audit hash chain
+    Verify(DataArg),
+}
+
+pub fn run_audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
+    let AuditCommand::Verify(data) = args.command;
+    let (store, ehr) = super::open_node(&data.data, false)?;
+    let outcome = ehr.verify_audit_chain();
+    ehr.close_audit();
+    store.close();
+    match outcome {
+        Ok(Ok(entries)) => {
+            println!(
+                "Bitácora íntegra: {entries} entradas verificadas / audit trail intact: {entries} entries"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Ok(Err(err)) => {
+            println!(
+                "BITÁCORA ALTERADA: {} / AUDIT TRAIL ALTERED: {err:?}",
+                err.message_es()
+            );
+            Ok(ExitCode::from(2))
+        }
+        Err(err) => {
+            println!("BITÁCORA ALTERADA O ILEGIBLE: {}", ehr_error(err));
+            Ok(ExitCode::from(2))
+        }
+    }
+}

@@ -1,0 +1,730 @@
+//! Access control and audit around every use case: who is asking ([`Requester`]), the facts
+//! `auth::policy::decide` needs about a target (its patient, labels, categories, the care
+//! relationship between the requester's facility and that patient, the patient's consents), and
+//! the audit entry each interaction leaves.
+//!
+//! Key decisions:
+//! - Decisions are made here, in `ehr`, so the REST API, the web UI and the CLI go through the
+//!   same rules; `auth` stays pure (facts in, decision out).
+//! - A refusal that depends on the target instance answers as "not found" for a read and as
+//!   absence in a search, history, include or `$everything`, so that it never confirms that a
+//!   record exists. Type-level refusals (a receptionist reading an Observation) answer 403.
+//! - Writes append their audit entry in the same store transaction as the change. Reads cannot
+//!   wait for a disk flush without multiplying their cost, so their entries go to the
+//!   [`AuditSink`], a thread that appends them in batches (one transaction per batch, usually
+//!   within milliseconds). A crash can lose the entries of the last few milliseconds of reads;
+//!   it can never lose a write's entry.
+//! - Care relationships and consents are looked up in the store and cached briefly: positive
+//!   relationships for minutes, everything else until a write of a resource that could change
+//!   it (Patient, Encounter, Appointment, Consent, Organization, Location) bumps a generation.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+
+use auth::audit::{AuditAction, AuditEntry, Outcome};
+use auth::consent::Consent;
+use auth::label::Coding;
+use auth::policy::{Action, Basis, CareRelationship, Decision, DenyReason};
+use auth::role::{Principal, Role};
+use auth::scope::Interaction;
+use fhir::{Issue, IssueCode, Json};
+use store::{SharedStore, StoredResource};
+
+use crate::{Ehr, Error};
+
+/// Who is asking, as every use case needs to know it.
+#[derive(Clone, Debug)]
+pub struct Requester {
+    pub principal: Principal,
+    /// The person's name as patients see it in their access log.
+    pub display_name: String,
+    /// The facility's name, when known.
+    pub facility_name: Option<String>,
+    /// Client address, for the audit trail.
+    pub source_ip: Option<String>,
+}
+
+impl Requester {
+    /// A trusted local tool (the CLI's import, demo and MPI scan), acting with `system/*`
+    /// scopes. Its actions are audited under `name` like anyone else's.
+    pub fn local_system(name: &str) -> Requester {
+        Requester {
+            principal: Principal {
+                user: name.to_string(),
+                role: Role::System,
+                clues: None,
+                practitioner_id: None,
+                patient_id: None,
+                scopes: auth::scope::Scopes::parse("system/*.cruds").unwrap_or_default(),
+                token_id: String::new(),
+                break_glass: Vec::new(),
+            },
+            display_name: name.to_string(),
+            facility_name: None,
+            source_ip: None,
+        }
+    }
+
+    pub fn role(&self) -> Role {
+        self.principal.role
+    }
+}
+
+/// What access control needs to know about one stored resource.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct TargetFacts {
+    pub patient_id: Option<String>,
+    pub labels: Vec<Coding>,
+    pub categories: Vec<Coding>,
+}
+
+impl TargetFacts {
+    pub(crate) fn of_json(resource: &Json) -> TargetFacts {
+        let codings = |list: Option<&Json>| -> Vec<Coding> {
+            list.and_then(Json::as_array)
+                .map(|items| {
+                    items
+                        .iter()
+                        .filter_map(|c| {
+                            let code = c.get("code").and_then(Json::as_str)?;
+                            let system = c.get("system").and_then(Json::as_str).unwrap_or("");
+                            Some(Coding::new(system, code))
+                        })
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let labels = codings(resource.get("meta").and_then(|m| m.get("security")));
+        let categories = match resource.get("category") {
+            Some(list) if list.as_array().is_some() => list
+                .as_array()
+                .unwrap_or_default()
+                .iter()
+                .flat_map(|concept| codings(concept.get("coding")))
+                .collect(),
+            Some(concept) => codings(concept.get("coding")),
+            None => Vec::new(),
+        };
+        let patient_id = search::patient_compartment(resource).into_iter().next();
+        TargetFacts {
+            patient_id,
+            labels,
+            categories,
+        }
+    }
+
+    pub(crate) fn of_stored(stored: &StoredResource) -> TargetFacts {
+        if stored.deleted || stored.body.is_empty() {
+            return TargetFacts::default();
+        }
+        match fhir::json::parse_str(&stored.body) {
+            Ok(json) => TargetFacts::of_json(&json),
+            Err(_) => TargetFacts::default(),
+        }
+    }
+}
+
+/// How long a found care relationship is trusted without looking again.
+const RELATIONSHIP_TTL_MS: i64 = 10 * 60 * 1000;
+
+/// Entries kept per cache before it is cleared (bounded memory on a long-running node).
+const CACHE_ENTRIES_MAX: usize = 100_000;
+
+/// A facility's Organization ids and Location ids.
+#[derive(Debug, Default)]
+struct FacilityIds {
+    organizations: Vec<String>,
+    locations: Vec<String>,
+}
+
+#[derive(Default)]
+struct Caches {
+    /// (CLUES, patient) → relationship, when found, and the generation it was computed at.
+    relationships: HashMap<(String, String), (CareRelationship, u64, i64)>,
+    /// patient → consents, and the generation.
+    consents: HashMap<String, (Arc<Vec<Consent>>, u64)>,
+    /// CLUES → (Organization ids, Location ids), and the generation.
+    facilities: HashMap<String, (Arc<FacilityIds>, u64)>,
+}
+
+/// The shared access-control state of one node.
+pub(crate) struct AccessState {
+    pub node: String,
+    pub sink: AuditSink,
+    caches: Mutex<Caches>,
+    generation: AtomicU64,
+}
+
+impl AccessState {
+    pub(crate) fn new(store: SharedStore, node: String) -> AccessState {
+        AccessState {
+            node,
+            sink: AuditSink::start(store),
+            caches: Mutex::new(Caches::default()),
+            generation: AtomicU64::new(1),
+        }
+    }
+
+    fn caches(&self) -> std::sync::MutexGuard<'_, Caches> {
+        self.caches
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Called after a committed write of `resource_type`.
+    pub(crate) fn note_write(&self, resource_type: &str) {
+        if matches!(
+            resource_type,
+            "Patient" | "Encounter" | "Appointment" | "Consent" | "Organization" | "Location"
+        ) {
+            self.generation.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+}
+
+/// Appends read audit entries off the request path, in batches.
+pub(crate) struct AuditSink {
+    sender: Mutex<Option<mpsc::Sender<SinkMessage>>>,
+    thread: Mutex<Option<std::thread::JoinHandle<()>>>,
+}
+
+enum SinkMessage {
+    Entry(Box<AuditEntry>),
+    Flush(mpsc::SyncSender<()>),
+}
+
+/// Entries appended in one transaction at most.
+const SINK_BATCH_MAX: usize = 2_000;
+
+impl AuditSink {
+    fn start(store: SharedStore) -> AuditSink {
+        let (sender, receiver) = mpsc::channel::<SinkMessage>();
+        let thread = std::thread::Builder::new()
+            .name("audit-sink".into())
+            .spawn(move || sink_loop(store, receiver))
+            .ok();
+        AuditSink {
+            sender: Mutex::new(Some(sender)),
+            thread: Mutex::new(thread),
+        }
+    }
+
+    pub(crate) fn send(&self, entry: AuditEntry) {
+        let guard = self
+            .sender
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        match guard.as_ref() {
+            Some(sender) => {
+                if sender.send(SinkMessage::Entry(Box::new(entry))).is_err() {
+                    tracing::error!("the audit sink has stopped; an audit entry was not recorded");
+                }
+            }
+            None => tracing::error!("the audit sink is closed; an audit entry was not recorded"),
+        }
+    }
+
+    /// Waits until every entry sent before this call is durable.
+    pub(crate) fn flush(&self) {
+        let (done, wait) = mpsc::sync_channel(1);
+        {
+            let guard = self
+                .sender
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let Some(sender) = guard.as_ref() else { return };
+            if sender.send(SinkMessage::Flush(done)).is_err() {
+                return;
+            }
+        }
+        let _ = wait.recv_timeout(Duration::from_secs(60));
+    }
+
+    /// Flushes and stops the thread (shutdown).
+    pub(crate) fn close(&self) {
+        self.flush();
+        self.sender
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take();
+        if let Some(handle) = self
+            .thread
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .take()
+        {
+            let _ = handle.join();
+        }
+    }
+}
+
+fn sink_loop(store: SharedStore, receiver: mpsc::Receiver<SinkMessage>) {
+    while let Ok(first) = receiver.recv() {
+        let mut entries = Vec::new();
+        let mut flushes = Vec::new();
+        let mut next = Some(first);
+        while let Some(message) = next.take() {
+            match message {
+                SinkMessage::Entry(entry) => entries.push(*entry),
+                SinkMessage::Flush(done) => flushes.push(done),
+            }
+            if entries.len() >= SINK_BATCH_MAX {
+                break;
+            }
+            next = receiver.try_recv().ok();
+        }
+        if !entries.is_empty() {
+            let count = entries.len();
+            let written = store.write(Box::new(move |tx| {
+                for entry in entries {
+                    tx.append_audit(entry)?;
+                }
+                Ok(())
+            }));
+            if let Err(err) = written {
+                tracing::error!(error = %err, count, "audit entries could not be recorded");
+            }
+        }
+        for done in flushes {
+            let _ = done.send(());
+        }
+    }
+}
+
+/// The answer when access is refused: 403 for type-level refusals, "not found" when the refusal
+/// depends on the target (so that it does not confirm existence).
+pub(crate) fn refusal(reason: DenyReason, resource_type: &str, id: Option<&str>) -> Error {
+    if reason.depends_on_target() && reason != DenyReason::NoCareRelationship {
+        return match id {
+            Some(id) => Error::not_found(resource_type, id),
+            None => forbidden(reason),
+        };
+    }
+    forbidden(reason)
+}
+
+pub(crate) fn forbidden(reason: DenyReason) -> Error {
+    let (es, en) = (reason.message_es(), reason.message_en());
+    let mut issue = Issue::error(
+        IssueCode::Forbidden,
+        format!("Acceso denegado: {es}"),
+        format!("Access denied: {en}"),
+    );
+    if reason == DenyReason::NoCareRelationship {
+        issue = Issue::error(
+            IssueCode::Forbidden,
+            format!(
+                "Acceso denegado: {es}. En una urgencia puede solicitar acceso de emergencia (POST /fhir/Patient/{{id}}/$acceso-emergencia con un motivo)."
+            ),
+            format!(
+                "Access denied: {en}. In an emergency you may request break-glass access (POST /fhir/Patient/{{id}}/$acceso-emergencia with a reason)."
+            ),
+        );
+    }
+    Error::Forbidden(issue)
+}
+
+/// The outcome of checking one target.
+#[derive(Clone, Debug)]
+pub(crate) struct Checked {
+    pub basis: Basis,
+    pub patient_id: Option<String>,
+}
+
+impl Ehr {
+    pub(crate) fn access(&self) -> &AccessState {
+        &self.access
+    }
+
+    /// Flushes pending read audit entries (tests, shutdown).
+    pub fn flush_audit(&self) {
+        self.access.sink.flush();
+    }
+
+    /// Stops the audit sink after flushing it (shutdown).
+    pub fn close_audit(&self) {
+        self.access.sink.close();
+    }
+
+    /// The refusals that depend only on who asks and the type (not on any instance): they are
+    /// answered 403 before the store is read, so the answer is the same whether the target
+    /// exists or not.
+    pub(crate) fn check_type_level(
+        &self,
+        who: &Requester,
+        interaction: Interaction,
+        resource_type: &str,
+    ) -> Result<(), Error> {
+        let action = Action::new(interaction, resource_type, self.now_ms());
+        match auth::policy::decide(&who.principal, &action) {
+            Decision::Deny(reason) if !reason.depends_on_target() => {
+                let action_code = match interaction {
+                    Interaction::Search => AuditAction::Search,
+                    Interaction::Read => AuditAction::Read,
+                    Interaction::Create => AuditAction::Create,
+                    Interaction::Update => AuditAction::Update,
+                    Interaction::Delete => AuditAction::Delete,
+                };
+                self.audit_denied(who, action_code, resource_type, None, None, reason);
+                Err(forbidden(reason))
+            }
+            _ => Ok(()),
+        }
+    }
+
+    /// Decides an interaction on a target whose facts are known.
+    pub(crate) fn decide_on(
+        &self,
+        who: &Requester,
+        interaction: Interaction,
+        resource_type: &str,
+        facts: &TargetFacts,
+    ) -> Result<Decision, Error> {
+        let now_ms = self.now_ms();
+        let principal = &who.principal;
+        let needs_relationship = matches!(
+            principal.role,
+            Role::Physician | Role::Nurse | Role::Receptionist
+        );
+        let (relationship, consents) = match (&facts.patient_id, needs_relationship) {
+            (Some(patient), true) => (
+                self.care_relationship(principal.clues.as_deref(), patient)?,
+                self.consents_of(patient)?,
+            ),
+            _ => (CareRelationship::NONE, Arc::new(Vec::new())),
+        };
+        let action = Action {
+            interaction,
+            resource_type,
+            patient_compartment_of_target: facts.patient_id.as_deref(),
+            security_labels: &facts.labels,
+            categories: &facts.categories,
+            care_relationship: relationship,
+            consents: &consents,
+            now_ms,
+        };
+        Ok(auth::policy::decide(principal, &action))
+    }
+
+    /// Checks a stored resource for reading; `Ok(None)` when it must be treated as absent.
+    pub(crate) fn may_read(
+        &self,
+        who: &Requester,
+        interaction: Interaction,
+        stored: &StoredResource,
+    ) -> Result<Result<Checked, DenyReason>, Error> {
+        if who.role() == Role::System {
+            // Fast path: system principals are bounded by their scopes, not by the record.
+            let facts = TargetFacts::default();
+            return match self.decide_on(who, interaction, &stored.resource_type, &facts)? {
+                Decision::Permit(basis) => Ok(Ok(Checked {
+                    basis,
+                    patient_id: None,
+                })),
+                Decision::Deny(reason) => Ok(Err(reason)),
+            };
+        }
+        let facts = TargetFacts::of_stored(stored);
+        Ok(
+            match self.decide_on(who, interaction, &stored.resource_type, &facts)? {
+                Decision::Permit(basis) => Ok(Checked {
+                    basis,
+                    patient_id: facts.patient_id,
+                }),
+                Decision::Deny(reason) => Err(reason),
+            },
+        )
+    }
+
+    /// Keeps the resources the requester may read, in order; returns how many were dropped.
+    pub(crate) fn filter_readable(
+        &self,
+        who: &Requester,
+        resources: &mut Vec<StoredResource>,
+        seen_patients: &mut Vec<(String, bool)>,
+    ) -> Result<usize, Error> {
+        let before = resources.len();
+        let mut kept = Vec::with_capacity(resources.len());
+        for stored in resources.drain(..) {
+            if let Ok(checked) = self.may_read(who, Interaction::Read, &stored)? {
+                if let Some(patient) = checked.patient_id {
+                    let glass = checked.basis == Basis::BreakGlass;
+                    if !seen_patients.iter().any(|(p, _)| *p == patient) {
+                        seen_patients.push((patient, glass));
+                    }
+                }
+                kept.push(stored);
+            }
+        }
+        *resources = kept;
+        Ok(before - resources.len())
+    }
+
+    /// Organization and Location ids of the facility with this CLUES.
+    fn facility_ids(&self, clues: &str) -> Result<Arc<FacilityIds>, Error> {
+        let generation = self.access.generation.load(Ordering::Relaxed);
+        if let Some((ids, at)) = self.access.caches().facilities.get(clues)
+            && *at == generation
+        {
+            return Ok(ids.clone());
+        }
+        let orgs = self.ids_matching(
+            "Organization",
+            &[("identifier", format!("{}|{clues}", mexico::systems::CLUES))],
+        )?;
+        let locations = if orgs.is_empty() {
+            Vec::new()
+        } else {
+            self.ids_matching(
+                "Location",
+                &[(
+                    "organization",
+                    orgs.iter()
+                        .map(|id| format!("Organization/{id}"))
+                        .collect::<Vec<_>>()
+                        .join(","),
+                )],
+            )?
+        };
+        let ids = Arc::new(FacilityIds {
+            organizations: orgs,
+            locations,
+        });
+        let mut caches = self.access.caches();
+        if caches.facilities.len() > CACHE_ENTRIES_MAX {
+            caches.facilities.clear();
+        }
+        caches
+            .facilities
+            .insert(clues.to_string(), (ids.clone(), generation));
+        Ok(ids)
+    }
+
+    fn ids_matching(
+        &self,
+        resource_type: &str,
+        params: &[(&str, String)],
+    ) -> Result<Vec<String>, Error> {
+        let mut params: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.clone()))
+            .collect();
+        params.push(("_count".into(), "50".into()));
+        params.push(("_elements".into(), "id".into()));
+        let (query, _) = search::parse(
+            resource_type,
+            &params,
+            search::Handling::Lenient,
+            self.now_ms(),
+        )
+        .map_err(Error::BadRequest)?;
+        Ok(self
+            .store()
+            .search(&query)?
+            .matches
+            .into_iter()
+            .map(|r| r.id)
+            .collect())
+    }
+
+    /// Whether the facility `clues` has a care relationship with the patient.
+    pub(crate) fn care_relationship(
+        &self,
+        clues: Option<&str>,
+        patient_id: &str,
+    ) -> Result<CareRelationship, Error> {
+        let Some(clues) = clues else {
+            return Ok(CareRelationship::NONE);
+        };
+        let now = self.now_ms();
+        let generation = self.access.generation.load(Ordering::Relaxed);
+        let key = (clues.to_string(), patient_id.to_string());
+        if let Some((found, at, when)) = self.access.caches().relationships.get(&key) {
+            let fresh_positive = found.exists() && now - when < RELATIONSHIP_TTL_MS;
+            if fresh_positive || *at == generation {
+                return Ok(*found);
+            }
+        }
+        let facility = self.facility_ids(clues)?;
+        let (orgs, locations) = (&facility.organizations, &facility.locations);
+        let mut found = CareRelationship::NONE;
+        if !orgs.is_empty() {
+            if let Some(patient) = self.store().read("Patient", patient_id)?
+                && !patient.deleted
+                && let Ok(json) = fhir::json::parse_str(&patient.body)
+            {
+                let managing = json
+                    .get("managingOrganization")
+                    .and_then(|r| r.get("reference"))
+                    .and_then(Json::as_str)
+                    .and_then(|r| r.strip_prefix("Organization/"));
+                found.registered_here = managing.is_some_and(|id| orgs.iter().any(|o| o == id));
+            }
+            if !found.registered_here {
+                let providers = orgs
+                    .iter()
+                    .map(|id| format!("Organization/{id}"))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                found.encounter_here = !self
+                    .ids_matching(
+                        "Encounter",
+                        &[
+                            ("patient", format!("Patient/{patient_id}")),
+                            ("service-provider", providers),
+                        ],
+                    )?
+                    .is_empty();
+            }
+            if !found.exists() && !locations.is_empty() {
+                let places = locations
+                    .iter()
+                    .map(|id| format!("Location/{id}"))
+                    .collect::<Vec<_>>()
+                    .join(",");
+                found.appointment_here = !self
+                    .ids_matching(
+                        "Appointment",
+                        &[
+                            ("patient", format!("Patient/{patient_id}")),
+                            ("location", places),
+                        ],
+                    )?
+                    .is_empty();
+            }
+        }
+        let mut caches = self.access.caches();
+        if caches.relationships.len() > CACHE_ENTRIES_MAX {
+            caches.relationships.clear();
+        }
+        caches.relationships.insert(key, (found, generation, now));
+        Ok(found)
+    }
+
+    /// The patient's active privacy consents.
+    fn consents_of(&self, patient_id: &str) -> Result<Arc<Vec<Consent>>, Error> {
+        let generation = self.access.generation.load(Ordering::Relaxed);
+        if let Some((consents, at)) = self.access.caches().consents.get(patient_id)
+            && *at == generation
+        {
+            return Ok(consents.clone());
+        }
+        let mut params = vec![
+            ("patient".to_string(), format!("Patient/{patient_id}")),
+            ("_count".to_string(), "100".to_string()),
+        ];
+        params.push(("status".into(), "active".into()));
+        let (query, _) =
+            search::parse("Consent", &params, search::Handling::Lenient, self.now_ms())
+                .map_err(Error::BadRequest)?;
+        let mut consents = Vec::new();
+        for stored in self.store().search(&query)?.matches {
+            let Ok(mut consent) = Consent::parse(&stored.body) else {
+                continue;
+            };
+            consent.resolve_organizations(&|org_id| self.clues_of_organization(org_id));
+            consents.push(consent);
+        }
+        let consents = Arc::new(consents);
+        let mut caches = self.access.caches();
+        if caches.consents.len() > CACHE_ENTRIES_MAX {
+            caches.consents.clear();
+        }
+        caches
+            .consents
+            .insert(patient_id.to_string(), (consents.clone(), generation));
+        Ok(consents)
+    }
+
+    fn clues_of_organization(&self, org_id: &str) -> Option<String> {
+        let stored = self.store().read("Organization", org_id).ok()??;
+        let json = fhir::json::parse_str(&stored.body).ok()?;
+        json.get("identifier")?
+            .as_array()?
+            .iter()
+            .find(|i| i.get("system").and_then(Json::as_str) == Some(mexico::systems::CLUES))
+            .and_then(|i| i.get("value").and_then(Json::as_str))
+            .map(str::to_string)
+    }
+
+    /// An audit entry for this requester, filled with what every entry carries.
+    pub(crate) fn audit_entry(
+        &self,
+        who: &Requester,
+        action: AuditAction,
+        outcome: Outcome,
+    ) -> AuditEntry {
+        AuditEntry {
+            seq: 0,
+            at_ms: self.now_ms(),
+            node: self.access.node.clone(),
+            user: who.principal.user.clone(),
+            user_display: who.display_name.clone(),
+            role: Some(who.principal.role),
+            clues: who.principal.clues.clone(),
+            facility_name: who.facility_name.clone(),
+            action,
+            resource_type: None,
+            resource_id: None,
+            patient_id: None,
+            outcome,
+            break_glass: false,
+            source_ip: who.source_ip.clone(),
+            details: String::new(),
+        }
+    }
+
+    /// Records an entry off the request path (reads, refusals, failures).
+    pub(crate) fn audit_later(&self, entry: AuditEntry) {
+        self.access.sink.send(entry);
+    }
+
+    /// Records one read-like access of a list of resources: one entry per patient touched
+    /// (so each patient's access log shows it), or one entry when none was.
+    pub(crate) fn audit_access(
+        &self,
+        who: &Requester,
+        action: AuditAction,
+        resource_type: &str,
+        resource_id: Option<&str>,
+        patients: &[(String, bool)],
+        details: &str,
+    ) {
+        let base = || {
+            let mut entry = self.audit_entry(who, action, Outcome::Success);
+            entry.resource_type = Some(resource_type.to_string());
+            entry.resource_id = resource_id.map(str::to_string);
+            entry.details = details.to_string();
+            entry
+        };
+        if patients.is_empty() {
+            self.audit_later(base());
+        }
+        for (patient, glass) in patients {
+            let mut entry = base();
+            entry.patient_id = Some(patient.clone());
+            entry.break_glass = *glass;
+            self.audit_later(entry);
+        }
+    }
+
+    /// Records a refusal.
+    pub(crate) fn audit_denied(
+        &self,
+        who: &Requester,
+        action: AuditAction,
+        resource_type: &str,
+        resource_id: Option<&str>,
+        patient_id: Option<&str>,
+        reason: DenyReason,
+    ) {
+        let mut entry = self.audit_entry(who, action, Outcome::Denied);
+        entry.resource_type = Some(resource_type.to_string());
+        entry.resource_id = resource_id.map(str::to_string);
+        entry.patient_id = patient_id.map(str::to_string);
+        entry.details = reason.message_en().to_string();
+        self.audit_later(entry);
+    }
+}

@@ -1,0 +1,241 @@
+//! The audit trail as FHIR: `AuditEvent` reads and searches served from the hash-chained
+//! `audit_log` rows (auditors see all; a patient sees the entries about their own record), and
+//! the plain-language access log a patient reads ("who viewed my record").
+//!
+//! Why not store AuditEvent resources: see `store::security`. Supported search parameters are
+//! the ones auditors need: `patient`, `agent` (the account name, or `Practitioner/{id}` is not
+//! tracked), `date` (with `ge`/`gt`/`le`/`lt`/`eq` at any precision), `action`, `_count`.
+
+use auth::audit::{AuditEntry, SealedEntry};
+use auth::role::Role;
+use auth::scope::Interaction;
+use fhir::{Issue, IssueCode};
+use store::{AuditQuery, SearchPage, StoredResource};
+
+use crate::access::Requester;
+use crate::{Ehr, Error};
+
+const COUNT_DEFAULT: usize = 50;
+const COUNT_MAX: usize = 1_000;
+
+fn stored_event(sealed: &SealedEntry) -> StoredResource {
+    let text = auth::audit::to_audit_event_json(&sealed.entry);
+    let id = sealed.entry.seq.to_string();
+    let body = match text.strip_prefix('{') {
+        Some(rest) => format!(
+            "{{\"resourceType\":\"AuditEvent\",\"id\":\"{id}\",{}",
+            strip_type(rest)
+        ),
+        None => text,
+    };
+    StoredResource {
+        resource_type: "AuditEvent".into(),
+        id,
+        version_id: 1,
+        last_updated: crate::format_instant(sealed.entry.at_ms),
+        last_updated_ms: sealed.entry.at_ms,
+        deleted: false,
+        change_seq: 0,
+        body,
+    }
+}
+
+/// Drops a leading `"resourceType":"AuditEvent",` (it is written again first, with the id).
+fn strip_type(rest: &str) -> &str {
+    rest.strip_prefix("\"resourceType\":\"AuditEvent\",")
+        .unwrap_or(rest)
+}
+
+fn bad(es: String, en: String) -> Error {
+    Error::BadRequest(vec![Issue::error(IssueCode::Invalid, es, en)])
+}
+
+/// `date=ge2026-11-01` → bounds on `at_ms`.
+fn date_bounds(value: &str, query: &mut AuditQuery) -> Result<(), Error> {
+    let (prefix, text) = match value.get(..2) {
+        Some(p @ ("ge" | "gt" | "le" | "lt" | "eq")) => (p, &value[2..]),
+        _ => ("eq", value),
+    };
+    let Some(low) = crate::parse_instant_ms(text) else {
+        return Err(bad(
+            format!("Fecha no válida en date: «{value}»"),
+            format!("Invalid date in date: '{value}'"),
+        ));
+    };
+    // The value's precision sets the range: a day, a minute, a second or a millisecond.
+    let width = match text.len() {
+        4 => 366 * 86_400_000,
+        7 => 31 * 86_400_000,
+        10 => 86_400_000,
+        _ if text.contains('.') => 1,
+        _ => 1_000,
+    };
+    let high = low.saturating_add(width);
+    let tighten_low =
+        |q: &mut AuditQuery, v: i64| q.from_ms = Some(q.from_ms.map_or(v, |f| f.max(v)));
+    let tighten_high = |q: &mut AuditQuery, v: i64| q.to_ms = Some(q.to_ms.map_or(v, |t| t.min(v)));
+    match prefix {
+        "ge" => tighten_low(query, low),
+        "gt" => tighten_low(query, high),
+        "le" => tighten_high(query, high),
+        "lt" => tighten_high(query, low),
+        _ => {
+            tighten_low(query, low);
+            tighten_high(query, high);
+        }
+    }
+    Ok(())
+}
+
+impl Ehr {
+    /// Who may read the trail, and which part: `Some(patient)` restricts to that patient.
+    fn audit_scope(
+        &self,
+        who: &Requester,
+        interaction: Interaction,
+    ) -> Result<Option<String>, Error> {
+        self.check_type_level(who, interaction, "AuditEvent")?;
+        match who.role() {
+            Role::Auditor | Role::System => Ok(None),
+            Role::Patient => match &who.principal.patient_id {
+                Some(patient) => Ok(Some(patient.clone())),
+                None => Err(crate::access::forbidden(
+                    auth::policy::DenyReason::NoPatientLinked,
+                )),
+            },
+            _ => Err(crate::access::forbidden(
+                auth::policy::DenyReason::RoleNotPermitted,
+            )),
+        }
+    }
+
+    /// `GET /AuditEvent?patient=&agent=&date=&action=&_count=`
+    pub(crate) fn search_audit_events(
+        &self,
+        who: &Requester,
+        params: &[(String, String)],
+    ) -> Result<SearchPage, Error> {
+        let own = self.audit_scope(who, Interaction::Search)?;
+        let mut query = AuditQuery {
+            count: COUNT_DEFAULT,
+            ..AuditQuery::default()
+        };
+        for (key, value) in params {
+            match key.as_str() {
+                "patient" | "entity" => {
+                    let id = value.strip_prefix("Patient/").unwrap_or(value);
+                    query.patient_id = Some(id.to_string());
+                }
+                "agent" | "user" => query.username = Some(value.clone()),
+                "date" => date_bounds(value, &mut query)?,
+                "action" | "subtype" => query.action = Some(value.clone()),
+                "_count" => {
+                    let count: usize = value.parse().map_err(|_| {
+                        bad(
+                            format!("_count no válido: «{value}»"),
+                            format!("Invalid _count: '{value}'"),
+                        )
+                    })?;
+                    query.count = count.clamp(1, COUNT_MAX);
+                }
+                "_before" | "_cursor" => query.before_seq = value.parse().ok(),
+                "_format" | "_pretty" => {}
+                other => {
+                    return Err(bad(
+                        format!("Parámetro de búsqueda no admitido en AuditEvent: {other}"),
+                        format!("Unsupported AuditEvent search parameter: {other}"),
+                    ));
+                }
+            }
+        }
+        if let Some(own) = own {
+            // A patient's view is their own record's entries, whatever they asked.
+            if query.patient_id.as_deref().is_some_and(|p| p != own) {
+                return Ok(SearchPage::default());
+            }
+            query.patient_id = Some(own);
+        }
+        let mut fetch = query.clone();
+        fetch.count = query.count + 1;
+        let mut rows = self.store().audit_search(&fetch)?;
+        let next_cursor = if rows.len() > query.count {
+            rows.truncate(query.count);
+            rows.last().map(|r| r.entry.seq.to_string())
+        } else {
+            None
+        };
+        Ok(SearchPage {
+            matches: rows.iter().map(stored_event).collect(),
+            included: Vec::new(),
+            total: None,
+            next_cursor,
+            previous_cursor: None,
+        })
+    }
+
+    /// `GET /AuditEvent/{seq}`
+    pub(crate) fn read_audit_event(
+        &self,
+        who: &Requester,
+        id: &str,
+    ) -> Result<StoredResource, Error> {
+        let own = self.audit_scope(who, Interaction::Read)?;
+        let Ok(seq) = id.parse::<u64>() else {
+            return Err(Error::not_found("AuditEvent", id));
+        };
+        let row = self
+            .store()
+            .audit_scan(seq.saturating_sub(1), 1)?
+            .into_iter()
+            .find(|r| r.entry.seq == seq);
+        match row {
+            Some(row) if own.is_none() || row.entry.patient_id == own => Ok(stored_event(&row)),
+            _ => Err(Error::not_found("AuditEvent", id)),
+        }
+    }
+
+    /// "Who viewed my record": the patient's access log, newest first, as entries (the web UI
+    /// renders them with `auth::audit::patient_view_line`). Patients see their own; auditors
+    /// any patient's.
+    pub fn access_log(
+        &self,
+        who: &Requester,
+        patient_id: &str,
+        count: usize,
+    ) -> Result<Vec<AuditEntry>, Error> {
+        let own = self.audit_scope(who, Interaction::Search)?;
+        if own.as_deref().is_some_and(|p| p != patient_id) {
+            return Err(Error::not_found("Patient", patient_id));
+        }
+        let query = AuditQuery {
+            patient_id: Some(patient_id.to_string()),
+            count: count.clamp(1, COUNT_MAX),
+            ..AuditQuery::default()
+        };
+        Ok(self
+            .store()
+            .audit_search(&query)?
+            .into_iter()
+            .map(|r| r.entry)
+            .collect())
+    }
+
+    /// Checks the whole chain (`expediente audit verify`): `Ok(entries)` or the first bad
+    /// entry's error.
+    pub fn verify_audit_chain(&self) -> Result<Result<u64, auth::audit::ChainError>, Error> {
+        let mut verifier = auth::audit::ChainVerifier::new();
+        let mut after = 0;
+        loop {
+            let rows = self.store().audit_scan(after, 10_000)?;
+            if rows.is_empty() {
+                return Ok(Ok(verifier.head().seq));
+            }
+            for row in &rows {
+                if let Err(err) = verifier.push(row) {
+                    return Ok(Err(err));
+                }
+                after = row.entry.seq;
+            }
+        }
+    }
+}

@@ -1,0 +1,334 @@
+//! Authentication over HTTP: the bearer-token extractor every `/fhir` handler takes, the
+//! OAuth2 token endpoint (`POST /auth/token`: password for people, client credentials for
+//! systems), revocation, break-glass and the per-address throttle of the token endpoint.
+//!
+//! Key decisions:
+//! - A verified token's claims are cached by the token's text until it expires (signature
+//!   checks cost more than the read they guard); the account's state and the revocation list
+//!   are still read from the store on every request, so disabling an account or revoking a
+//!   token takes effect at once.
+//! - Unauthenticated answers are 401 with `WWW-Authenticate: Bearer` and never say whether an
+//!   account exists.
+
+use std::collections::HashMap;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex};
+
+use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use ehr::Requester;
+use fhir::{Issue, IssueCode};
+
+use crate::{ApiError, AppState};
+
+/// Verified tokens kept at most (the cache is cleared when full).
+const TOKEN_CACHE_MAX: usize = 10_000;
+
+/// Failed token endpoint attempts per client address per minute before it is refused
+/// (password guessing across accounts; each account also locks by itself).
+pub const TOKEN_FAILURES_PER_MINUTE: u32 = 20;
+
+/// The authenticated requester of a `/fhir` request.
+pub(crate) struct Auth(pub Requester);
+
+#[derive(Default)]
+pub(crate) struct AuthState {
+    verified: Mutex<HashMap<String, auth::token::Claims>>,
+    attempts: Mutex<HashMap<IpAddr, (i64, u32)>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+pub(crate) fn unauthorized(es: &str, en: &str) -> ApiError {
+    ApiError::new(
+        StatusCode::UNAUTHORIZED,
+        Issue::error(IssueCode::Login, es, en),
+    )
+}
+
+pub(crate) fn client_ip(parts_ext: &axum::http::Extensions) -> Option<IpAddr> {
+    parts_ext
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|info| info.0.ip())
+}
+
+impl FromRequestParts<Arc<AppState>> for Auth {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &Arc<AppState>,
+    ) -> Result<Self, Self::Rejection> {
+        let ip = client_ip(&parts.extensions).map(|ip| ip.to_string());
+        let token = bearer(&parts.headers).ok_or_else(|| {
+            unauthorized(
+                "Se requiere autenticación: envíe «Authorization: Bearer <token>».",
+                "Authentication required: send 'Authorization: Bearer <token>'.",
+            )
+        })?;
+        authenticate(state, token, ip).map(Auth)
+    }
+}
+
+pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then(|| token.trim())
+        .filter(|t| !t.is_empty())
+}
+
+/// Verifies a token (signature and times, cached) and resolves it to a requester (account
+/// state and revocation, every time).
+pub(crate) fn authenticate(
+    state: &AppState,
+    token: &str,
+    ip: Option<String>,
+) -> Result<Requester, ApiError> {
+    let invalid = || unauthorized("Token no válido o vencido.", "Invalid or expired token.");
+    let now = state.ehr.now_ms();
+    let cached = lock(&state.auth.verified).get(token).cloned();
+    let claims = match cached {
+        Some(claims) if now.div_euclid(1000) < claims.exp => claims,
+        _ => {
+            let claims = state
+                .keys
+                .verify(token, now, &|_| false)
+                .map_err(|_| invalid())?;
+            let mut verified = lock(&state.auth.verified);
+            if verified.len() >= TOKEN_CACHE_MAX {
+                verified.clear();
+            }
+            verified.insert(token.to_string(), claims.clone());
+            claims
+        }
+    };
+    if state
+        .ehr
+        .store()
+        .is_token_revoked(&claims.jti)
+        .map_err(|err| ApiError::from(ehr::Error::from(err)))?
+    {
+        return Err(invalid());
+    }
+    state
+        .ehr
+        .requester_for_claims(&claims, ip)
+        .map_err(ApiError::from)
+}
+
+/// Counts a failed attempt on the token endpoint from `ip`.
+fn note_failure(state: &AppState, ip: IpAddr) {
+    let minute = state.ehr.now_ms().div_euclid(60_000);
+    let mut attempts = lock(&state.auth.attempts);
+    if attempts.len() > 100_000 {
+        attempts.clear();
+    }
+    let slot = attempts.entry(ip).or_insert((minute, 0));
+    if slot.0 != minute {
+        *slot = (minute, 0);
+    }
+    slot.1 += 1;
+}
+
+/// Refuses an address that failed too often this minute.
+fn throttle(state: &AppState, ip: Option<IpAddr>) -> Result<(), ApiError> {
+    let Some(ip) = ip else { return Ok(()) };
+    let minute = state.ehr.now_ms().div_euclid(60_000);
+    let failures = lock(&state.auth.attempts)
+        .get(&ip)
+        .filter(|(at, _)| *at == minute)
+        .map_or(0, |(_, n)| *n);
+    if failures >= TOKEN_FAILURES_PER_MINUTE {
+        let mut error = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            Issue::error(
+                IssueCode::Throttled,
+                "Demasiadas solicitudes de token desde esta dirección; espere un minuto.",
+                "Too many token requests from this address; wait a minute.",
+            ),
+        );
+        error.retry_after_s = Some(60);
+        return Err(error);
+    }
+    Ok(())
+}
+
+/// An OAuth2 error answer (RFC 6749 §5.2), with the Spanish text as description.
+fn oauth_error(status: StatusCode, code: &str, description: &str) -> Response {
+    let body = serde_json::json!({"error": code, "error_description": description}).to_string();
+    let mut response = (status, body).into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Basic realm=\"expediente\""),
+        );
+    }
+    response
+}
+
+/// # `POST /auth/token`
+///
+/// `grant_type=password` (`username`, `password`) for people, `grant_type=client_credentials`
+/// (`client_id`, `client_secret`, or HTTP Basic) for systems; optional `scope` narrows the
+/// role's rights. Answers `{access_token, token_type, expires_in, scope}`.
+pub(crate) async fn token_endpoint(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: axum::body::Bytes,
+) -> Response {
+    if let Err(err) = throttle(&state, Some(addr.ip())) {
+        return err.into_response();
+    }
+    let form: HashMap<String, String> = form_urlencoded::parse(&body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let grant = form.get("grant_type").cloned().unwrap_or_default();
+    let basic = basic_credentials(&headers);
+    let (username, password) = match grant.as_str() {
+        "password" => (form.get("username").cloned(), form.get("password").cloned()),
+        "client_credentials" => match basic {
+            Some((id, secret)) => (Some(id), Some(secret)),
+            None => (
+                form.get("client_id").cloned(),
+                form.get("client_secret").cloned(),
+            ),
+        },
+        _ => {
+            return oauth_error(
+                StatusCode::BAD_REQUEST,
+                "unsupported_grant_type",
+                "grant_type debe ser password o client_credentials / grant_type must be password or client_credentials",
+            );
+        }
+    };
+    let (Some(username), Some(password)) = (username, password) else {
+        return oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_request",
+            "faltan credenciales / credentials are missing",
+        );
+    };
+    let scope = form.get("scope").cloned();
+    let ip = Some(addr.ip().to_string());
+    let st = state.clone();
+    let outcome = tokio::task::spawn_blocking(move || {
+        let account = st.ehr.sign_in(&username, &password, ip.clone())?;
+        if grant == "client_credentials" && account.role != "system" {
+            return Err(ehr::Error::Unauthorized(Issue::error(
+                IssueCode::Login,
+                "client_credentials solo para cuentas de sistema",
+                "client_credentials is for system accounts only",
+            )));
+        }
+        let who = ehr::requester_for_account(&account, ip);
+        st.ehr
+            .issue_token(&who, &st.keys, &account, scope.as_deref(), None)
+    })
+    .await;
+    if !matches!(outcome, Ok(Ok(_))) {
+        note_failure(&state, addr.ip());
+    }
+    match outcome {
+        Ok(Ok(issued)) => {
+            let expires_in = issued.claims.exp - issued.claims.iat;
+            let body = serde_json::json!({
+                "access_token": issued.token,
+                "token_type": "Bearer",
+                "expires_in": expires_in,
+                "scope": issued.claims.scope,
+            })
+            .to_string();
+            let mut response = (StatusCode::OK, body).into_response();
+            response.headers_mut().insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            );
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            response
+        }
+        Ok(Err(ehr::Error::TooManyRequests(issue))) => oauth_error(
+            StatusCode::TOO_MANY_REQUESTS,
+            "slow_down",
+            &issue.message_es,
+        ),
+        Ok(Err(ehr::Error::Unauthorized(issue))) => oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            &issue.message_es,
+        ),
+        Ok(Err(ehr::Error::Forbidden(issue))) => oauth_error(
+            StatusCode::UNAUTHORIZED,
+            "invalid_client",
+            &issue.message_es,
+        ),
+        Ok(Err(ehr::Error::BadRequest(issues))) => oauth_error(
+            StatusCode::BAD_REQUEST,
+            "invalid_scope",
+            &issues
+                .first()
+                .map(|i| i.message_es.clone())
+                .unwrap_or_default(),
+        ),
+        _ => oauth_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "server_error",
+            "error interno / internal error",
+        ),
+    }
+}
+
+fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+    use base64::Engine;
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, encoded) = value.split_once(' ')?;
+    if !scheme.eq_ignore_ascii_case("basic") {
+        return None;
+    }
+    let decoded = base64::engine::general_purpose::STANDARD
+        .decode(encoded.trim())
+        .ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (id, secret) = text.split_once(':')?;
+    Some((id.to_string(), secret.to_string()))
+}
+
+/// # `POST /auth/revoke` (RFC 7009): the holder revokes their own token (sign-out).
+pub(crate) async fn revoke_endpoint(
+    axum::extract::State(state): axum::extract::State<Arc<AppState>>,
+    Auth(who): Auth,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let Some(token) = bearer(&headers).map(str::to_string) else {
+        return Err(unauthorized("Falta el token.", "Token missing."));
+    };
+    let now = state.ehr.now_ms();
+    let claims = state
+        .keys
+        .verify(&token, now, &|_| false)
+        .map_err(|_| unauthorized("Token no válido.", "Invalid token."))?;
+    let st = state.clone();
+    crate::handlers::blocking(&state, move |ehr| {
+        ehr.revoke_token(&who, &claims.jti, claims.exp.saturating_mul(1000))
+    })
+    .await?;
+    lock(&st.auth.verified).remove(&token);
+    Ok(StatusCode::OK.into_response())
+}

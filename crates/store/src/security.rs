@@ -1,0 +1,60 @@
+//! What the store keeps for access control besides the record: accounts, revoked tokens,
+//! break-glass grants and the audit trail.
+//!
+//! Key decision: these are plain tables, not FHIR resources. Accounts hold password hashes that
+//! must never be served; the audit trail is written on every read, so it must cost one narrow
+//! row, not a resource with index rows; and the trail is append-only and hash-chained
+//! (`auth::audit`), which the store enforces below the API (triggers refuse UPDATE/DELETE).
+//! `AuditEvent` resources are rendered from the rows when an auditor or a patient asks.
+
+pub use auth::audit::{AuditEntry, SealedEntry};
+
+/// A user or system account of this node.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Account {
+    /// Unique login name.
+    pub username: String,
+    /// Role identifier (`auth::role::Role::as_str`).
+    pub role: String,
+    /// The facility the account acts for.
+    pub clues: Option<String>,
+    /// Linked `Practitioner` id (staff).
+    pub practitioner_id: Option<String>,
+    /// Linked `Patient` id (patients).
+    pub patient_id: Option<String>,
+    /// Name shown to patients in their access log ("Dra. Ana López").
+    pub display_name: String,
+    /// Argon2id PHC string; empty for accounts that cannot log in with a password.
+    pub password_hash: String,
+    pub disabled: bool,
+    /// Consecutive failed logins, and when the last one happened (login throttling).
+    pub failed_logins: u32,
+    pub last_failure_ms: i64,
+    pub locked_until_ms: i64,
+    pub created_ms: i64,
+}
+
+/// An emergency access grant.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BreakGlassGrant {
+    pub username: String,
+    pub patient_id: String,
+    pub reason: String,
+    pub granted_ms: i64,
+    pub expires_ms: i64,
+}
+
+/// A filter over the audit trail, newest first.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AuditQuery {
+    pub patient_id: Option<String>,
+    pub username: Option<String>,
+    pub action: Option<String>,
+    /// Inclusive lower bound on `at_ms`.
+    pub from_ms: Option<i64>,
+    /// Exclusive upper bound on `at_ms`.
+    pub to_ms: Option<i64>,
+    /// Only entries with a smaller seq (paging).
+    pub before_seq: Option<u64>,
+    pub count: usize,
+}
