@@ -88,7 +88,7 @@ impl Node {
                     let app = rest::router(ehr, keys, rest::RestConfig::default());
                     let _ = axum::serve(
                         listener,
-                        app.into_make_service_with_connect_info::<SocketAddr>(),
+                        app.into_make_service_with_connect_info::<rest::ClientAddr>(),
                     )
                     .with_graceful_shutdown(async {
                         let _ = stopped.await;

@@ -11,7 +11,7 @@
 //!   account exists.
 
 use std::collections::HashMap;
-use std::net::{IpAddr, SocketAddr};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
@@ -54,8 +54,8 @@ pub(crate) fn unauthorized(es: &str, en: &str) -> ApiError {
 
 pub(crate) fn client_ip(parts_ext: &axum::http::Extensions) -> Option<IpAddr> {
     parts_ext
-        .get::<ConnectInfo<SocketAddr>>()
-        .map(|info| info.0.ip())
+        .get::<ConnectInfo<crate::ClientAddr>>()
+        .map(|info| info.0.0.ip())
 }
 
 impl FromRequestParts<Arc<AppState>> for Auth {
@@ -188,7 +188,7 @@ fn oauth_error(status: StatusCode, code: &str, description: &str) -> Response {
 /// role's rights. Answers `{access_token, token_type, expires_in, scope}`.
 pub(crate) async fn token_endpoint(
     axum::extract::State(state): axum::extract::State<Arc<AppState>>,
-    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    ConnectInfo(crate::ClientAddr(addr)): ConnectInfo<crate::ClientAddr>,
     headers: HeaderMap,
     body: axum::body::Bytes,
 ) -> Response {

@@ -13,6 +13,7 @@ mod error;
 mod handlers;
 mod mpi;
 mod params;
+mod tls;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -29,6 +30,7 @@ use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
 
 pub use error::ApiError;
+pub use tls::{ClientAddr, TlsError, TlsListener, server_config as tls_server_config};
 
 /// The media type of every FHIR response.
 pub const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
@@ -43,6 +45,8 @@ pub struct RestConfig {
     /// Public base URL of the FHIR API (e.g. `https://clinica.example/fhir`). When `None`,
     /// it is derived from the request's `Host` header.
     pub base_url: Option<String>,
+    /// Served over HTTPS: responses then carry `Strict-Transport-Security`.
+    pub tls: bool,
 }
 
 impl Default for RestConfig {
@@ -50,6 +54,7 @@ impl Default for RestConfig {
         RestConfig {
             body_limit_bytes: BODY_LIMIT_BYTES_DEFAULT,
             base_url: None,
+            tls: false,
         }
     }
 }
@@ -65,9 +70,10 @@ pub(crate) struct AppState {
 pub(crate) type State = axum::extract::State<Arc<AppState>>;
 
 /// The router serving `/fhir/...`, `/auth/...` and `/healthz`. Serve it with
-/// `into_make_service_with_connect_info::<SocketAddr>()`: the audit trail and the token
+/// `into_make_service_with_connect_info::<ClientAddr>()`: the audit trail and the token
 /// endpoint's throttle need the client address.
 pub fn router(ehr: ehr::Ehr, keys: Arc<::auth::token::KeyStore>, config: RestConfig) -> Router {
+    let tls = config.tls;
     let state = Arc::new(AppState {
         ehr,
         config,
@@ -120,7 +126,7 @@ pub fn router(ehr: ehr::Ehr, keys: Arc<::auth::token::KeyStore>, config: RestCon
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
         .with_state(state)
-        .layer(middleware::from_fn(server_timing))
+        .layer(middleware::from_fn_with_state(tls, server_timing))
         .layer(DefaultBodyLimit::disable())
         .layer(RequestDecompressionLayer::new())
         .layer(CompressionLayer::new())
@@ -164,7 +170,11 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
 
 /// Adds `Server-Timing: app;dur=…` so benchmarks can read the server-side time of a request
 /// apart from the network and the client.
-async fn server_timing(request: Request, next: Next) -> Response {
+async fn server_timing(
+    axum::extract::State(tls): axum::extract::State<bool>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
     let has_body = request
         .headers()
@@ -195,6 +205,12 @@ async fn server_timing(request: Request, next: Next) -> Response {
         header::REFERRER_POLICY,
         HeaderValue::from_static("no-referrer"),
     );
+    if tls {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static("max-age=31536000"),
+        );
+    }
     if !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(
             header::CACHE_CONTROL,

@@ -42,6 +42,10 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     let db = args.data.join(store_sqlite::DB_FILE_NAME);
     if db.exists() {
         println!("Usando los datos existentes en {}", args.data.display());
+        let accounts = args.data.join(DEMO_ACCOUNTS_FILE);
+        if accounts.exists() {
+            println!("Cuentas de demostración en {}", accounts.display());
+        }
     } else {
         prepare(&args)?;
     }
@@ -59,6 +63,8 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         listen: args.listen,
         body_limit_bytes: rest::BODY_LIMIT_BYTES_DEFAULT,
         base_url: None,
+        tls_cert: None,
+        tls_key: None,
     })
 }
 
@@ -96,13 +102,162 @@ fn prepare(args: &DemoArgs) -> anyhow::Result<()> {
         &|_| {},
     )
     .map_err(|err| anyhow::anyhow!("{err}: {:?}", err.issues()))?;
+    let accounts = demo_accounts(&ehr, &args.data)?;
     ehr.close_audit();
     store.close();
     super::import::print_report(&report, import_started.elapsed().as_secs_f64(), false);
+    println!();
+    println!(
+        "Cuentas de demostración (también en {}):",
+        accounts.display()
+    );
+    if let Ok(text) = std::fs::read_to_string(&accounts) {
+        print!("{text}");
+    }
     println!(
         "Nodo de demostración listo en {:.1} s ({}).",
         started.elapsed().as_secs_f64(),
         args.data.display()
     );
     Ok(())
+}
+
+/// Where the demo writes its accounts and their generated passwords.
+const DEMO_ACCOUNTS_FILE: &str = "cuentas-demo.txt";
+
+/// One account per role at the first demo clinic (and a patient of it), with random
+/// passwords written to a file only the owner can read: synthetic data, but no shared default
+/// password that could end up on a real node.
+fn demo_accounts(ehr: &ehr::Ehr, data: &std::path::Path) -> anyhow::Result<PathBuf> {
+    use rand::Rng;
+    let tool = ehr::Requester::local_system("demo");
+    let first = |resource_type: &str,
+                 params: &[(&str, &str)]|
+     -> anyhow::Result<Option<serde_json::Value>> {
+        let request = ehr::SearchRequest {
+            resource_type: resource_type.into(),
+            params: params
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            handling: search::Handling::Lenient,
+        };
+        let (page, _) = ehr
+            .search(&tool, &request)
+            .map_err(|err| anyhow::anyhow!("{err}: {:?}", err.issues()))?;
+        Ok(match page.matches.first() {
+            Some(stored) => Some(serde_json::from_str(&stored.body)?),
+            None => None,
+        })
+    };
+    // The clinic of the first registered patient: its staff then have a care relationship
+    // with that patient, whose record is the demo's natural first stop.
+    let clues_system = mexico::systems::CLUES;
+    let patient = first(
+        "Patient",
+        &[("organization:missing", "false"), ("_count", "1")],
+    )?;
+    let patient_id = patient
+        .as_ref()
+        .and_then(|p| p["id"].as_str().map(str::to_string));
+    let org_id = patient
+        .as_ref()
+        .and_then(|p| p["managingOrganization"]["reference"].as_str())
+        .and_then(|r| r.strip_prefix("Organization/"))
+        .map(str::to_string);
+    let clinic = match &org_id {
+        Some(id) => first("Organization", &[("_id", id.as_str())])?,
+        None => None,
+    };
+    let clues = clinic
+        .as_ref()
+        .and_then(|org| org["identifier"].as_array().cloned())
+        .unwrap_or_default()
+        .iter()
+        .find(|i| i["system"] == clues_system)
+        .and_then(|i| i["value"].as_str().map(str::to_string));
+    let mut rng = rand::rng();
+    let mut lines = String::new();
+    let plan: Vec<(&str, auth::role::Role, &str)> = vec![
+        (
+            "medica",
+            auth::role::Role::Physician,
+            "Dra. Ana López (demostración)",
+        ),
+        (
+            "enfermero",
+            auth::role::Role::Nurse,
+            "Enf. Luis Pérez (demostración)",
+        ),
+        (
+            "recepcion",
+            auth::role::Role::Receptionist,
+            "Recepción (demostración)",
+        ),
+        (
+            "auditora",
+            auth::role::Role::Auditor,
+            "Auditoría (demostración)",
+        ),
+        (
+            "admin",
+            auth::role::Role::Admin,
+            "Administración (demostración)",
+        ),
+        (
+            "paciente",
+            auth::role::Role::Patient,
+            "Paciente (demostración)",
+        ),
+    ];
+    for (username, role, name) in plan {
+        let facility = role.requires_clues();
+        if (facility && clues.is_none())
+            || (role == auth::role::Role::Patient && patient_id.is_none())
+        {
+            continue;
+        }
+        let password: String = (0..16)
+            .map(|_| {
+                const CHARS: &[u8] = b"abcdefghijkmnpqrstuvwxyzABCDEFGHJKLMNPQRSTUVWXYZ23456789";
+                CHARS[rng.random_range(0..CHARS.len())] as char
+            })
+            .collect();
+        let account = ehr::NewAccount {
+            username: username.into(),
+            role,
+            clues: if facility { clues.clone() } else { None },
+            practitioner_id: None,
+            patient_id: if role == auth::role::Role::Patient {
+                patient_id.clone()
+            } else {
+                None
+            },
+            display_name: name.into(),
+        };
+        ehr.add_account(
+            &tool,
+            account,
+            &password,
+            auth::password::HashCost::RECOMMENDED,
+        )
+        .map_err(|err| anyhow::anyhow!("{err}: {:?}", err.issues()))?;
+        lines.push_str(&format!(
+            "  {username:<10} {password}  ({}{})\n",
+            role.label_es(),
+            if facility {
+                format!(", CLUES {}", clues.as_deref().unwrap_or(""))
+            } else {
+                String::new()
+            }
+        ));
+    }
+    let path = data.join(DEMO_ACCOUNTS_FILE);
+    std::fs::write(&path, &lines).with_context(|| format!("cannot write {}", path.display()))?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+    }
+    Ok(path)
 }

@@ -21,6 +21,12 @@ pub struct ServeArgs {
     /// URL pública de la API FHIR (si hay un proxy delante) / Public FHIR base URL
     #[arg(long)]
     pub base_url: Option<String>,
+    /// Certificado TLS (PEM) para servir HTTPS / TLS certificate chain (PEM) to serve HTTPS
+    #[arg(long, requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// Llave privada TLS (PEM) / TLS private key (PEM)
+    #[arg(long, requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -38,9 +44,14 @@ pub async fn serve(
     ready: Option<Box<dyn FnOnce(SocketAddr) + Send>>,
 ) -> anyhow::Result<()> {
     let (store, ehr) = super::open_node(&args.data, false)?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(rest::tls_server_config(cert, key)?),
+        _ => None,
+    };
     let config = rest::RestConfig {
         body_limit_bytes: args.body_limit_bytes,
         base_url: args.base_url.clone(),
+        tls: tls.is_some(),
     };
     let keys = auth::token::KeyStore::load_or_create(&args.data)
         .map_err(|err| anyhow::anyhow!("{} ({err})", err.message_es()))?;
@@ -49,21 +60,31 @@ pub async fn serve(
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let local = listener.local_addr()?;
-    tracing::info!(address = %local, data = %args.data.display(), "serving FHIR at http://{local}/fhir");
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    tracing::info!(address = %local, data = %args.data.display(), "serving FHIR at {scheme}://{local}/fhir");
     println!(
-        "Expediente escuchando en http://{local}/fhir  (datos: {})",
+        "Expediente escuchando en {scheme}://{local}/fhir  (datos: {})",
         args.data.display()
     );
     if let Some(ready) = ready {
         ready(local);
     }
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(shutdown_signal())
-    .await
-    .context("server failed")?;
+    let service = app.into_make_service_with_connect_info::<rest::ClientAddr>();
+    match tls {
+        Some(config) => {
+            let listener = rest::TlsListener::new(listener, config)?;
+            axum::serve(listener, service)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+                .context("server failed")?;
+        }
+        None => {
+            axum::serve(listener, service)
+                .with_graceful_shutdown(shutdown_signal())
+                .await
+                .context("server failed")?;
+        }
+    }
     tracing::info!("shutting down: finishing queued writes");
     ehr.close_audit();
     store.close();

@@ -69,4 +69,56 @@ fn demo_prepares_a_node_once() {
     let (code, stdout, _) = run_cli(&args);
     assert_eq!(code, 0);
     assert!(stdout.contains("Usando los datos existentes"), "{stdout}");
+    // The demo's accounts sign in, and the physician sees the first patient's chart.
+    let accounts = std::fs::read_to_string(data.join("cuentas-demo.txt")).unwrap();
+    let password = |user: &str| {
+        accounts
+            .lines()
+            .find(|l| l.split_whitespace().next() == Some(user))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .unwrap()
+            .to_string()
+    };
+    let node = Node::start_in(&data);
+    let origin = node.base.trim_end_matches("/fhir").to_string();
+    let sign_in = |user: &str| -> String {
+        let answer = anonymous_client()
+            .post(format!("{origin}/auth/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(format!(
+                "grant_type=password&username={user}&password={}",
+                password(user)
+            ))
+            .send()
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 200);
+        let body: serde_json::Value = answer.json().unwrap();
+        body["access_token"].as_str().unwrap().to_string()
+    };
+    let physician = sign_in("medica");
+    let patient_token = sign_in("paciente");
+    let me: serde_json::Value = anonymous_client()
+        .get(node.url("Patient"))
+        .bearer_auth(&patient_token)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let entries = me["entry"].as_array().unwrap();
+    assert_eq!(entries.len(), 1, "the patient sees only themself");
+    let id = entries[0]["resource"]["id"].as_str().unwrap();
+    let chart: serde_json::Value = anonymous_client()
+        .get(node.url(&format!("Patient/{id}/$everything")))
+        .bearer_auth(&physician)
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let types: std::collections::BTreeSet<&str> = chart["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["resource"]["resourceType"].as_str())
+        .collect();
+    assert!(types.contains("Encounter"), "{types:?}");
 }

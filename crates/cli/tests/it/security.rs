@@ -928,3 +928,61 @@ fn ten_thousand_levels_of_nesting_and_huge_bodies_are_4xx() {
     );
     assert_eq!(anonymous.status, 401);
 }
+
+#[test]
+fn https_with_a_certificate_and_security_headers() {
+    let temp = tempfile::tempdir().unwrap();
+    let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert_path = temp.path().join("cert.pem");
+    let key_path = temp.path().join("key.pem");
+    std::fs::write(&cert_path, certified.cert.pem()).unwrap();
+    std::fs::write(&key_path, certified.signing_key.serialize_pem()).unwrap();
+    let node = Node::start_with(
+        &temp.path().join("data"),
+        &[
+            "--tls-cert",
+            cert_path.to_str().unwrap(),
+            "--tls-key",
+            key_path.to_str().unwrap(),
+        ],
+    );
+    assert!(node.base.starts_with("https://"), "{}", node.base);
+    let port = node
+        .base
+        .rsplit(':')
+        .next()
+        .unwrap()
+        .split('/')
+        .next()
+        .unwrap()
+        .to_string();
+    let tls_client = reqwest::blocking::Client::builder()
+        .add_root_certificate(
+            reqwest::Certificate::from_pem(certified.cert.pem().as_bytes()).unwrap(),
+        )
+        .resolve("localhost", format!("127.0.0.1:{port}").parse().unwrap())
+        .build()
+        .unwrap();
+    let answer = tls_client
+        .get(format!("https://localhost:{port}/fhir/Patient"))
+        .bearer_auth(test_token())
+        .send()
+        .unwrap();
+    assert_eq!(answer.status().as_u16(), 200);
+    let headers = answer.headers();
+    assert!(headers.contains_key("strict-transport-security"));
+    assert_eq!(headers["x-frame-options"], "DENY");
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert!(
+        headers["cache-control"]
+            .to_str()
+            .unwrap()
+            .contains("no-store")
+    );
+    // Plain HTTP to the HTTPS port gets no answer.
+    let plain = anonymous_client()
+        .get(format!("http://127.0.0.1:{port}/fhir/metadata"))
+        .timeout(std::time::Duration::from_secs(5))
+        .send();
+    assert!(plain.is_err() || plain.unwrap().status().as_u16() >= 400);
+}

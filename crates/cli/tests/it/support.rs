@@ -50,7 +50,7 @@ impl Node {
         let mut reader = BufReader::new(stdout);
         let mut line = String::new();
         reader.read_line(&mut line).unwrap();
-        let start = line.find("http://").expect("the node prints its address");
+        let start = line.find("http").expect("the node prints its address");
         let base = line[start..].split_whitespace().next().unwrap().to_string();
         // Keep draining stdout so the child never blocks on a full pipe.
         std::thread::spawn(move || {
