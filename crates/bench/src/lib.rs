@@ -11,6 +11,7 @@
 //! loaded by `wrk` with 32 keep-alive connections; latencies come from a small built-in
 //! HTTP/1.1 client, one request at a time. Data come from `synth` into a temporary folder.
 
+mod access;
 mod data;
 mod http;
 mod import;
@@ -390,6 +391,39 @@ pub fn run_report(args: &BenchArgs) -> anyhow::Result<Report> {
         )?);
     }
     drop(clinic_in_process);
+
+    // 7b. What access control and audit add to a read (see `access.rs` for the method).
+    step("access control and audit: cost on a read (CPU time)");
+    let access_set = access::read_set(&ehr, &keys, &SYSTEM, 50, 5_000)?;
+    let (without_us, with_us) = access::in_process(&ehr, &access_set, ROUNDS * 2, plan.load / 2)?;
+    let (http_us, http_rate) = if args.in_process {
+        (None, None)
+    } else {
+        let mut node = start_node()?;
+        let pid = node.pid().context("the node has no process id")?;
+        let measured = access::http(
+            &work,
+            node.addr(),
+            pid,
+            &access_set,
+            plan.load.as_secs().max(1),
+        );
+        node.stop();
+        let (us, rate) = measured?;
+        (Some(us), Some(rate))
+    };
+    let access_cost = access::AccessCost {
+        reads_in_set: access_set.reads.len(),
+        clues: access_set.clues.clone(),
+        without_us,
+        with_us,
+        http_us,
+        http_rate,
+    };
+    step(&format!(
+        "access: {:.1} µs/read without, {:.1} with (in-process); HTTP {:?} µs/read",
+        access_cost.without_us, access_cost.with_us, access_cost.http_us
+    ));
     drop(ehr);
     store.close();
     drop(store);
@@ -429,6 +463,41 @@ pub fn run_report(args: &BenchArgs) -> anyhow::Result<Report> {
         rows.push(
             Row::new("Import peak RSS (bench process, VmHWM)", mb(peak), "MB")
                 .baseline(mb(before), "RSS of the bench process before the import"),
+        );
+    }
+    rows.push(
+        Row::new(
+            "Access control + audit, CPU added per read (physician with care relationship, in-process)",
+            access_cost.added_us(),
+            "µs",
+        )
+        .detail(format!(
+            "{:.1} µs with, {} resources of clinic {}",
+            access_cost.with_us, access_cost.reads_in_set, access_cost.clues
+        ))
+        .baseline(
+            access_cost.without_us,
+            "CPU per read without access control or audit (store read + checks)",
+        ),
+    );
+    if let (Some(http_us), Some(rate)) = (access_cost.http_us, access_cost.http_rate) {
+        let without_http = (http_us - access_cost.added_us()).max(f64::MIN_POSITIVE);
+        let share = access_cost.added_us() / without_http;
+        rows.push(
+            Row::new(
+                "Access control + audit cost on an HTTP read, % of the read without them (CPU)",
+                share * 100.0,
+                "%",
+            )
+            .detail(format!(
+                "node CPU {http_us:.1} µs per read as the physician, {} req/s",
+                report::format_count(rate.round() as u64)
+            ))
+            .baseline(
+                without_http,
+                "node CPU µs per read without them (HTTP − added)",
+            )
+            .target("≤ 15 %", share <= 0.15),
         );
     }
     let loader_label = if args.in_process {

@@ -155,6 +155,9 @@ pub(crate) struct AccessState {
     pub sink: AuditSink,
     caches: Mutex<Caches>,
     generation: AtomicU64,
+    /// Bumped by every account change, revocation and break-glass grant made through this
+    /// node, so callers caching who a token stands for can drop their copy at once.
+    security_generation: AtomicU64,
 }
 
 impl AccessState {
@@ -164,6 +167,7 @@ impl AccessState {
             sink: AuditSink::start(store),
             caches: Mutex::new(Caches::default()),
             generation: AtomicU64::new(1),
+            security_generation: AtomicU64::new(1),
         }
     }
 
@@ -171,6 +175,10 @@ impl AccessState {
         self.caches
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    pub(crate) fn note_security_change(&self) {
+        self.security_generation.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Called after a committed write of `resource_type`.
@@ -277,12 +285,7 @@ fn sink_loop(store: SharedStore, receiver: mpsc::Receiver<SinkMessage>) {
         }
         if !entries.is_empty() {
             let count = entries.len();
-            let written = store.write(Box::new(move |tx| {
-                for entry in entries {
-                    tx.append_audit(entry)?;
-                }
-                Ok(())
-            }));
+            let written = store.write(Box::new(move |tx| tx.append_audit_batch(entries)));
             if let Err(err) = written {
                 tracing::error!(error = %err, count, "audit entries could not be recorded");
             }
@@ -336,6 +339,12 @@ pub(crate) struct Checked {
 impl Ehr {
     pub(crate) fn access(&self) -> &AccessState {
         &self.access
+    }
+
+    /// Changes whenever an account, a revocation or a break-glass grant changes through this
+    /// node (see `rest`'s requester cache).
+    pub fn security_generation(&self) -> u64 {
+        self.access.security_generation.load(Ordering::Relaxed)
     }
 
     /// Flushes pending read audit entries (tests, shutdown).

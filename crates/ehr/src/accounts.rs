@@ -138,7 +138,9 @@ impl Ehr {
             tx.put_account(&stored).map_err(Error::from)?;
             tx.append_audit(entry).map_err(Error::from)?;
             Ok(())
-        })
+        })?;
+        self.access().note_security_change();
+        Ok(())
     }
 
     /// Changes an account: `disabled` and/or a new password (an administrator's reset also
@@ -193,7 +195,9 @@ impl Ehr {
             tx.put_account(&account).map_err(Error::from)?;
             tx.append_audit(entry).map_err(Error::from)?;
             Ok(())
-        })
+        })?;
+        self.access().note_security_change();
+        Ok(())
     }
 
     pub fn accounts(&self) -> Result<Vec<Account>, Error> {
@@ -466,6 +470,7 @@ impl Ehr {
             tx.put_break_glass(&to_store).map_err(Error::from)?;
             tx.append_audit(entry).map(|_| ()).map_err(Error::from)
         })?;
+        self.access().note_security_change();
         Ok(stored)
     }
 }

@@ -33,9 +33,20 @@ pub const TOKEN_FAILURES_PER_MINUTE: u32 = 20;
 /// The authenticated requester of a `/fhir` request.
 pub(crate) struct Auth(pub Requester);
 
+/// How long who a token stands for (account state, revocation, break-glass grants) is
+/// trusted before it is read again. Changes made through this node invalidate it at once (the
+/// security generation); changes made by the CLI beside it take effect within this time.
+const REQUESTER_TTL_MS: i64 = 1_000;
+
+/// A resolved token: its claims, and who it stood for when last checked.
+struct Verified {
+    claims: auth::token::Claims,
+    requester: Option<(Requester, i64, u64)>,
+}
+
 #[derive(Default)]
 pub(crate) struct AuthState {
-    verified: Mutex<HashMap<String, auth::token::Claims>>,
+    verified: Mutex<HashMap<String, Verified>>,
     attempts: Mutex<HashMap<IpAddr, (i64, u32)>>,
 }
 
@@ -85,8 +96,9 @@ pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// Verifies a token (signature and times, cached) and resolves it to a requester (account
-/// state and revocation, every time).
+/// Verifies a token (signature and times, cached until it expires) and resolves it to a
+/// requester (account state, revocation and break-glass grants, cached for
+/// [`REQUESTER_TTL_MS`] or until this node changes any of them).
 pub(crate) fn authenticate(
     state: &AppState,
     token: &str,
@@ -94,34 +106,57 @@ pub(crate) fn authenticate(
 ) -> Result<Requester, ApiError> {
     let invalid = || unauthorized("Token no válido o vencido.", "Invalid or expired token.");
     let now = state.ehr.now_ms();
-    let cached = lock(&state.auth.verified).get(token).cloned();
-    let claims = match cached {
-        Some(claims) if now.div_euclid(1000) < claims.exp => claims,
-        _ => {
+    let generation = state.ehr.security_generation();
+    let cached = lock(&state.auth.verified).get(token).map(|v| {
+        (
+            v.claims.clone(),
+            v.requester.as_ref().and_then(|(who, at, seen)| {
+                (now - at < REQUESTER_TTL_MS && *seen == generation).then(|| who.clone())
+            }),
+        )
+    });
+    let (claims, requester) = match cached {
+        Some((claims, requester)) if now.div_euclid(1000) < claims.exp => (claims, requester),
+        Some(_) => return Err(invalid()),
+        None => {
             let claims = state
                 .keys
                 .verify(token, now, &|_| false)
                 .map_err(|_| invalid())?;
+            (claims, None)
+        }
+    };
+    let mut who = match requester {
+        Some(who) => who,
+        None => {
+            if state
+                .ehr
+                .store()
+                .is_token_revoked(&claims.jti)
+                .map_err(|err| ApiError::from(ehr::Error::from(err)))?
+            {
+                return Err(invalid());
+            }
+            let who = state
+                .ehr
+                .requester_for_claims(&claims, None)
+                .map_err(ApiError::from)?;
             let mut verified = lock(&state.auth.verified);
             if verified.len() >= TOKEN_CACHE_MAX {
                 verified.clear();
             }
-            verified.insert(token.to_string(), claims.clone());
-            claims
+            verified.insert(
+                token.to_string(),
+                Verified {
+                    claims,
+                    requester: Some((who.clone(), now, generation)),
+                },
+            );
+            who
         }
     };
-    if state
-        .ehr
-        .store()
-        .is_token_revoked(&claims.jti)
-        .map_err(|err| ApiError::from(ehr::Error::from(err)))?
-    {
-        return Err(invalid());
-    }
-    state
-        .ehr
-        .requester_for_claims(&claims, ip)
-        .map_err(ApiError::from)
+    who.source_ip = ip;
+    Ok(who)
 }
 
 /// Counts a failed attempt on the token endpoint from `ip`.

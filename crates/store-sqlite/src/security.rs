@@ -160,6 +160,18 @@ fn chain_head(conn: &Connection) -> Result<ChainHead, Error> {
 
 pub(crate) fn append_audit(conn: &Connection, entry: AuditEntry) -> Result<u64, Error> {
     let mut chain = Chain::resume(chain_head(conn)?);
+    insert_sealed(conn, &mut chain, entry)
+}
+
+pub(crate) fn append_audit_batch(conn: &Connection, entries: Vec<AuditEntry>) -> Result<(), Error> {
+    let mut chain = Chain::resume(chain_head(conn)?);
+    for entry in entries {
+        insert_sealed(conn, &mut chain, entry)?;
+    }
+    Ok(())
+}
+
+fn insert_sealed(conn: &Connection, chain: &mut Chain, entry: AuditEntry) -> Result<u64, Error> {
     let sealed = chain.append(entry);
     let e = &sealed.entry;
     conn.prepare_cached(&format!(

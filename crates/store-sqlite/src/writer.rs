@@ -202,6 +202,10 @@ impl WriteTx for Tx<'_> {
         crate::security::append_audit(self.conn, entry)
     }
 
+    fn append_audit_batch(&mut self, entries: Vec<store::AuditEntry>) -> Result<(), Error> {
+        crate::security::append_audit_batch(self.conn, entries)
+    }
+
     fn put_account(&mut self, account: &store::Account) -> Result<(), Error> {
         crate::security::put_account(self.conn, account)
     }

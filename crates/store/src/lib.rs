@@ -133,6 +133,8 @@ pub trait WriteTx {
 
     /// Seals `entry` onto the audit chain (the seq and hash are assigned here) and returns its seq.
     fn append_audit(&mut self, entry: AuditEntry) -> Result<u64, Error>;
+    /// Seals several entries in order (one read of the chain head for all of them).
+    fn append_audit_batch(&mut self, entries: Vec<AuditEntry>) -> Result<(), Error>;
     /// Creates or replaces an account.
     fn put_account(&mut self, account: &Account) -> Result<(), Error>;
     fn account(&mut self, username: &str) -> Result<Option<Account>, Error>;

@@ -266,9 +266,11 @@ fn missing_forged_expired_revoked_and_disabled_credentials_are_401() {
     assert_eq!(answer.status().as_u16(), 200);
     assert_eq!(get_as(node, &revoked, "fhir/Patient").status, 401);
 
-    // A disabled account's token stops working at once.
+    // A disabled account's token stops working: the node re-reads account state at least
+    // once a second (the CLI changes it from another process).
     let (code, _, err) = run_cli(&["user", "disable", "--data", data, "--username", "medico"]);
     assert_eq!(code, 0, "{err}");
+    std::thread::sleep(std::time::Duration::from_millis(1_100));
     assert_eq!(get_as(node, &good, "fhir/Patient").status, 401);
     // The role on the command line must be the account's.
     let (code, _, _) = run_cli(&[
