@@ -9,7 +9,7 @@
 use auth::audit::{AuditEntry, SealedEntry};
 use auth::role::Role;
 use auth::scope::Interaction;
-use fhir::{Issue, IssueCode};
+use fhir::{Issue, IssueCode, Json};
 use store::{AuditQuery, SearchPage, StoredResource};
 
 use crate::access::Requester;
@@ -21,9 +21,23 @@ const COUNT_MAX: usize = 1_000;
 fn stored_event(sealed: &SealedEntry) -> StoredResource {
     let text = auth::audit::to_audit_event_json(&sealed.entry);
     let id = sealed.entry.seq.to_string();
+    // The plain-language line a patient reads ("who viewed my record") as the narrative.
+    let line =
+        auth::audit::patient_view_line(&sealed.entry, auth::audit::MEXICO_CITY_UTC_OFFSET_MINUTES);
+    let narrative = Json::object([
+        ("status", Json::str("generated")),
+        (
+            "div",
+            Json::str(format!(
+                "<div xmlns=\"http://www.w3.org/1999/xhtml\">{}</div>",
+                escape_html(&line)
+            )),
+        ),
+    ])
+    .to_json_string();
     let body = match text.strip_prefix('{') {
         Some(rest) => format!(
-            "{{\"resourceType\":\"AuditEvent\",\"id\":\"{id}\",{}",
+            "{{\"resourceType\":\"AuditEvent\",\"id\":\"{id}\",\"text\":{narrative},{}",
             strip_type(rest)
         ),
         None => text,
@@ -38,6 +52,20 @@ fn stored_event(sealed: &SealedEntry) -> StoredResource {
         change_seq: 0,
         body,
     }
+}
+
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            '"' => out.push_str("&quot;"),
+            _ => out.push(c),
+        }
+    }
+    out
 }
 
 /// Drops a leading `"resourceType":"AuditEvent",` (it is written again first, with the id).

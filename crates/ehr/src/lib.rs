@@ -9,6 +9,7 @@
 
 mod access;
 mod accounts;
+mod aggregates;
 mod audit_events;
 mod bundle;
 mod capability;
@@ -25,6 +26,7 @@ use std::sync::Arc;
 
 pub use access::Requester;
 pub use accounts::{NewAccount, requester_for_account};
+pub use aggregates::SMALL_CELL_MIN;
 pub use bundle::{BundleKind, BundleOutcome};
 pub use capability::capability_statement;
 pub use clock::{Clock, SystemClock};

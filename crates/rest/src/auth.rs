@@ -48,6 +48,8 @@ struct Verified {
 pub(crate) struct AuthState {
     verified: Mutex<HashMap<String, Verified>>,
     attempts: Mutex<HashMap<IpAddr, (i64, u32)>>,
+    /// Requests per account in the current minute (people only).
+    per_user: Mutex<HashMap<String, (i64, u32)>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -83,8 +85,45 @@ impl FromRequestParts<Arc<AppState>> for Auth {
                 "Authentication required: send 'Authorization: Bearer <token>'.",
             )
         })?;
-        authenticate(state, token, ip).map(Auth)
+        let who = authenticate(state, token, ip)?;
+        rate_limit(state, &who)?;
+        Ok(Auth(who))
     }
+}
+
+/// Refuses a person's account past its requests per minute.
+fn rate_limit(state: &AppState, who: &Requester) -> Result<(), ApiError> {
+    let limit = state.config.person_requests_per_minute;
+    if limit == 0 || who.role() == ::auth::role::Role::System {
+        return Ok(());
+    }
+    let now = state.ehr.now_ms();
+    let minute = now.div_euclid(60_000);
+    let mut counts = lock(&state.auth.per_user);
+    if counts.len() > 100_000 {
+        counts.clear();
+    }
+    let slot = counts
+        .entry(who.principal.user.clone())
+        .or_insert((minute, 0));
+    if slot.0 != minute {
+        *slot = (minute, 0);
+    }
+    slot.1 = slot.1.saturating_add(1);
+    if slot.1 > limit {
+        let mut error = ApiError::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            Issue::error(
+                IssueCode::Throttled,
+                "Demasiadas solicitudes de esta cuenta en un minuto; espere un momento.",
+                "Too many requests from this account in one minute; wait a moment.",
+            ),
+        );
+        let wait_s = 60 - now.rem_euclid(60_000) / 1000;
+        error.retry_after_s = Some(u64::try_from(wait_s).unwrap_or(60));
+        return Err(error);
+    }
+    Ok(())
 }
 
 pub(crate) fn bearer(headers: &HeaderMap) -> Option<&str> {

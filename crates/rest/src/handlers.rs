@@ -779,3 +779,22 @@ pub(crate) async fn break_glass(
     ]);
     Ok(fhir_response(StatusCode::OK, body.to_json_string()))
 }
+
+/// # `GET /$estadisticas?medida=diagnosticos|vacunas|sexo|entidad` (epidemiologists)
+pub(crate) async fn aggregates(
+    state: State,
+    Auth(who): Auth,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let query = parse_query(raw.as_deref())?;
+    let measure = query
+        .get("medida")
+        .or_else(|| query.get("measure"))
+        .unwrap_or("")
+        .to_string();
+    let body = blocking(&state.0, move |ehr| ehr.aggregates(&who, &measure)).await?;
+    Ok(fhir_response(
+        StatusCode::OK,
+        pretty_if(body.to_json_string(), query.pretty),
+    ))
+}

@@ -47,7 +47,14 @@ pub struct RestConfig {
     pub base_url: Option<String>,
     /// Served over HTTPS: responses then carry `Strict-Transport-Security`.
     pub tls: bool,
+    /// Requests per minute one person's account may make (scraping a record by hand-held
+    /// token is the threat); system integrations are not limited. 0 = unlimited.
+    pub person_requests_per_minute: u32,
 }
+
+/// Default of [`RestConfig::person_requests_per_minute`]: far above what a clinician's screen
+/// needs (a chart is a handful of requests), far below a script walking the record.
+pub const PERSON_REQUESTS_PER_MINUTE_DEFAULT: u32 = 1_200;
 
 impl Default for RestConfig {
     fn default() -> Self {
@@ -55,6 +62,7 @@ impl Default for RestConfig {
             body_limit_bytes: BODY_LIMIT_BYTES_DEFAULT,
             base_url: None,
             tls: false,
+            person_requests_per_minute: PERSON_REQUESTS_PER_MINUTE_DEFAULT,
         }
     }
 }
@@ -94,6 +102,8 @@ pub fn router(ehr: ehr::Ehr, keys: Arc<::auth::token::KeyStore>, config: RestCon
             "/fhir/Patient/{id}/$break-glass",
             post(handlers::break_glass),
         )
+        .route("/fhir/$estadisticas", get(handlers::aggregates))
+        .route("/fhir/$aggregates", get(handlers::aggregates))
         .route("/fhir", post(handlers::root_post))
         .route("/fhir/", post(handlers::root_post))
         .route("/fhir/metadata", get(handlers::metadata))

@@ -316,6 +316,10 @@ impl store::Store for SqliteStore {
         self.with_reader(read::counts)
     }
 
+    fn value_counts(&self, resource_type: &str, param: &str) -> Result<Vec<(String, u64)>, Error> {
+        self.with_reader(|conn| read::value_counts(conn, resource_type, param))
+    }
+
     fn account(&self, username: &str) -> Result<Option<Account>, Error> {
         self.with_reader(|conn| security::account(conn, username))
     }

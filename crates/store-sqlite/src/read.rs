@@ -219,3 +219,39 @@ pub(crate) fn counts(conn: &Connection) -> Result<Vec<(String, u64)>, Error> {
         .map_err(sql_error)?;
     rows.collect::<Result<Vec<_>, _>>().map_err(sql_error)
 }
+
+/// How many current resources of a type carry each value of a token or string parameter
+/// (aggregates for epidemiology: counts only, never ids). Token values come back as
+/// `system|code`, strings in their normalised form.
+pub(crate) fn value_counts(
+    conn: &Connection,
+    resource_type: &str,
+    param: &str,
+) -> Result<Vec<(String, u64)>, Error> {
+    let Some(pid) = crate::writer::lookup_param(conn, resource_type, param)? else {
+        return Ok(Vec::new());
+    };
+    let sql = match search::registry()
+        .param(resource_type, param)
+        .map(|p| p.kind)
+    {
+        Some(search::ParamKind::Token) => {
+            "SELECT system || '|' || code, count(DISTINCT rkey) FROM idx_token WHERE pid = ?1 \
+             GROUP BY system, code ORDER BY 2 DESC"
+        }
+        Some(search::ParamKind::String) => {
+            "SELECT normalized, count(DISTINCT rkey) FROM idx_string WHERE pid = ?1 \
+             GROUP BY normalized ORDER BY 2 DESC"
+        }
+        _ => {
+            return Err(Error::Invalid(format!(
+                "{resource_type}.{param} is not a token or string parameter"
+            )));
+        }
+    };
+    let mut stmt = conn.prepare_cached(sql).map_err(sql_error)?;
+    let rows = stmt
+        .query_map([pid], |row| Ok((row.get(0)?, row.get::<_, i64>(1)? as u64)))
+        .map_err(sql_error)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(sql_error)
+}

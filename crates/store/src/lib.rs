@@ -170,6 +170,9 @@ pub trait Store: Send + Sync {
     fn write(&self, job: WriteJob) -> Result<(), Error>;
     /// Counts of current resources per type (operators' view).
     fn counts(&self) -> Result<Vec<(String, u64)>, Error>;
+    /// Current resources of a type per value of a token (`system|code`) or string parameter,
+    /// most frequent first: counts only, for de-identified aggregates.
+    fn value_counts(&self, resource_type: &str, param: &str) -> Result<Vec<(String, u64)>, Error>;
 
     // Access control (see `security`).
 

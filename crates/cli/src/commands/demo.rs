@@ -65,6 +65,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         base_url: None,
         tls_cert: None,
         tls_key: None,
+        rate_limit_per_minute: rest::PERSON_REQUESTS_PER_MINUTE_DEFAULT,
     })
 }
 

@@ -21,6 +21,9 @@ pub struct ServeArgs {
     /// URL pública de la API FHIR (si hay un proxy delante) / Public FHIR base URL
     #[arg(long)]
     pub base_url: Option<String>,
+    /// Solicitudes por minuto por cuenta de persona (0 = sin límite) / Requests per minute per person's account (0 = unlimited)
+    #[arg(long, default_value_t = rest::PERSON_REQUESTS_PER_MINUTE_DEFAULT)]
+    pub rate_limit_per_minute: u32,
     /// Certificado TLS (PEM) para servir HTTPS / TLS certificate chain (PEM) to serve HTTPS
     #[arg(long, requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -52,6 +55,7 @@ pub async fn serve(
         body_limit_bytes: args.body_limit_bytes,
         base_url: args.base_url.clone(),
         tls: tls.is_some(),
+        person_requests_per_minute: args.rate_limit_per_minute,
     };
     let keys = auth::token::KeyStore::load_or_create(&args.data)
         .map_err(|err| anyhow::anyhow!("{} ({err})", err.message_es()))?;

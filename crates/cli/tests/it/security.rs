@@ -988,3 +988,90 @@ fn https_with_a_certificate_and_security_headers() {
         .send();
     assert!(plain.is_err() || plain.unwrap().status().as_u16() >= 400);
 }
+
+#[test]
+fn epidemiologists_get_deidentified_counts_with_small_cells_suppressed() {
+    let w = world();
+    let node = &w.node;
+    // Six diabetics and two with a rare diagnosis.
+    for (code, n) in [("E11.9", 6), ("A30.9", 2)] {
+        for _ in 0..n {
+            let condition = json!({
+                "resourceType": "Condition",
+                "subject": {"reference": format!("Patient/{}", w.p1)},
+                "code": {"coding": [{"system": "http://hl7.org/fhir/sid/icd-10", "code": code}]}
+            });
+            assert_eq!(post(node, "Condition", &condition).status, 201);
+        }
+    }
+    let epi = account(&w.data, "epi", "epidemiologist", &[]);
+    let counts = get_as(node, &epi, "fhir/$estadisticas?medida=diagnosticos");
+    assert_eq!(counts.status, 200, "{}", counts.text);
+    let cell = |name: &str| {
+        counts.body["parameter"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|p| p["name"] == name)
+            .cloned()
+            .unwrap()
+    };
+    assert_eq!(cell("E11.9")["valueInteger"], 6);
+    assert_eq!(cell("A30.9")["valueString"], "<5");
+    assert!(!counts.text.contains(&w.p1), "no ids in aggregates");
+    let sexes = get_as(node, &epi, "fhir/$estadisticas?medida=sexo");
+    assert_eq!(sexes.status, 200);
+    assert_eq!(
+        get_as(node, &epi, "fhir/$estadisticas?medida=nada").status,
+        400
+    );
+    // Only epidemiologists.
+    let physician = account(&w.data, "medica", "physician", &["--clues", CLUES_A]);
+    assert_eq!(
+        get_as(node, &physician, "fhir/$estadisticas?medida=diagnosticos").status,
+        403
+    );
+    // The access is audited, and AuditEvents carry a plain-language narrative.
+    let auditor = account(&w.data, "auditora", "auditor", &[]);
+    let mut found = false;
+    for _ in 0..50 {
+        let trail = get_as(node, &auditor, "fhir/AuditEvent?agent=epi");
+        if trail.text.contains("estadisticas") {
+            assert!(trail.text.contains("xhtml"), "{}", trail.text);
+            found = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(found, "the aggregates query is in the audit trail");
+}
+
+#[test]
+fn a_persons_account_is_rate_limited_and_integrations_are_not() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let node = Node::start_with(&data, &["--rate-limit-per-minute", "20"]);
+    let physician = account(&data, "medica", "physician", &["--clues", CLUES_A]);
+    let mut statuses = Vec::new();
+    let mut retry_after = None;
+    for _ in 0..25 {
+        let answer = get_as(&node, &physician, "fhir/Organization");
+        if answer.status == 429 {
+            retry_after = answer.header("retry-after");
+        }
+        statuses.push(answer.status);
+    }
+    // Near a minute boundary the window may restart once; at least a few are refused.
+    assert!(
+        statuses.iter().filter(|s| **s == 429).count() >= 1,
+        "{statuses:?}"
+    );
+    assert!(retry_after.is_some());
+    for _ in 0..25 {
+        assert_eq!(
+            get(&node, "Organization").status,
+            200,
+            "system tokens are not limited"
+        );
+    }
+}
