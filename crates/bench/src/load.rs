@@ -27,10 +27,15 @@ function setup(thread)
 end
 
 function init(args)
+  -- Headers given with -H (the bearer token) plus Accept: wrk.format replaces wrk.headers
+  -- when given a table, so they are merged here.
+  local headers = {}
+  for name, value in pairs(wrk.headers) do headers[name] = value end
+  headers["Accept"] = "application/fhir+json"
   local f = assert(io.open(args[1], "r"))
   for line in f:lines() do
     if #line > 0 then
-      requests[#requests + 1] = wrk.format("GET", line, { ["Accept"] = "application/fhir+json" })
+      requests[#requests + 1] = wrk.format("GET", line, headers)
     end
   end
   f:close()
@@ -107,10 +112,8 @@ pub fn wrk(
     seconds: u64,
 ) -> anyhow::Result<LoadResult> {
     let script = work.join("cycle.lua");
-    if !script.exists() {
-        std::fs::write(&script, WRK_SCRIPT)
-            .with_context(|| format!("cannot write {}", script.display()))?;
-    }
+    std::fs::write(&script, WRK_SCRIPT)
+        .with_context(|| format!("cannot write {}", script.display()))?;
     let mut command = Command::new("wrk");
     if let Some(token) = crate::http::bearer(addr) {
         command

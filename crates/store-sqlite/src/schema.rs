@@ -116,6 +116,8 @@ DROP TABLE compartment;
     // Access control (issue 6): accounts, revoked tokens, break-glass grants and the audit
     // trail. The trail is append-only: triggers refuse UPDATE and DELETE, so only someone
     // editing the file by hand can change it, and `audit verify` detects that by the chain.
+    // One row is written per read, so the trail has only the two indexes its readers need
+    // (a patient's access log, an agent's actions); date ranges are scanned newest first.
     r#"
 CREATE TABLE account (
     username TEXT PRIMARY KEY,
@@ -167,7 +169,6 @@ CREATE TABLE audit_log (
 );
 CREATE INDEX audit_log_patient ON audit_log(patient_id, seq) WHERE patient_id IS NOT NULL;
 CREATE INDEX audit_log_user ON audit_log(username, seq);
-CREATE INDEX audit_log_at ON audit_log(at_ms);
 CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
