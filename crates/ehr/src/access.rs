@@ -359,8 +359,9 @@ const COALESCED_READS_MAX: usize = 100;
 /// trail's cost per read stays small.
 fn coalesce_reads(entries: Vec<AuditEntry>) -> Vec<AuditEntry> {
     let mut out: Vec<AuditEntry> = Vec::with_capacity(entries.len());
-    let mut open: HashMap<(String, Option<String>, bool, Option<String>), (usize, usize)> =
-        HashMap::new();
+    // (user, patient, break-glass, address) → (index in `out`, resources listed).
+    type ReadKey = (String, Option<String>, bool, Option<String>);
+    let mut open: HashMap<ReadKey, (usize, usize)> = HashMap::new();
     for entry in entries {
         let foldable = matches!(entry.action, AuditAction::Read | AuditAction::Vread)
             && entry.outcome == Outcome::Success
