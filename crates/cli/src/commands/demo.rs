@@ -53,12 +53,17 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         "Abra http://{}/fhir/metadata o consulte http://{}/fhir/Patient?_count=10",
         args.listen, args.listen
     );
+    println!(
+        "Interfaz clínica: http://{}/  (usuario «medica», contraseña «demo-medica»)",
+        args.listen
+    );
     println!("Detener con Ctrl-C.");
     super::serve::run(super::serve::ServeArgs {
         data: args.data,
         listen: args.listen,
         body_limit_bytes: rest::BODY_LIMIT_BYTES_DEFAULT,
         base_url: None,
+        ui_dev_accounts: true,
     })
 }
 

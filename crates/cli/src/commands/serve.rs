@@ -21,6 +21,10 @@ pub struct ServeArgs {
     /// URL pública de la API FHIR (si hay un proxy delante) / Public FHIR base URL
     #[arg(long)]
     pub base_url: Option<String>,
+    /// Cuentas de demostración en la interfaz web (contraseñas públicas: solo demos y pruebas)
+    /// / Demo accounts for the web UI (public passwords: demos and tests only)
+    #[arg(long)]
+    pub ui_dev_accounts: bool,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -42,7 +46,16 @@ pub async fn serve(
         body_limit_bytes: args.body_limit_bytes,
         base_url: args.base_url.clone(),
     };
-    let app = rest::router(ehr, config);
+    // The clinician's UI shares the node's `Ehr` (one path to the data). Until access control
+    // (issue 6) provides real accounts, sign-in works only with the demo accounts, on request.
+    let sessions: std::sync::Arc<dyn web::Sessions> = if args.ui_dev_accounts {
+        tracing::warn!("web UI with demo accounts (public passwords): not for real patients");
+        std::sync::Arc::new(web::dev_sessions(&ehr))
+    } else {
+        std::sync::Arc::new(web::NoSessions)
+    };
+    let ui = web::router(ehr.clone(), sessions, web::WebConfig::default());
+    let app = rest::router(ehr, config).merge(ui);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
