@@ -147,7 +147,8 @@ impl RegisterForm {
             .join(" ")
     }
 
-    /// The CURP prefix (16 characters) the typed data imply, when complete enough.
+    /// The CURP prefix the typed data imply: 16 characters, or the first 11 (names, birth date,
+    /// sex) while the state of birth is not chosen yet.
     pub fn implied_curp_prefix(&self) -> Option<String> {
         let mut parts = self.birth_date.split('-');
         let year = parts.next()?.parse().ok()?;
@@ -161,9 +162,18 @@ impl RegisterForm {
             second_surname: (!second.is_empty()).then_some(second),
             birth_date: (year, month, day),
             sex,
-            birth_state: self.birth_state.trim(),
+            birth_state: if self.birth_state.trim().is_empty() {
+                mexico::states::BORN_ABROAD
+            } else {
+                self.birth_state.trim()
+            },
         };
-        mexico::curp::derive_prefix(&person).ok()
+        let prefix = mexico::curp::derive_prefix(&person).ok()?;
+        if self.birth_state.trim().is_empty() {
+            Some(prefix.chars().take(11).collect())
+        } else {
+            Some(prefix)
+        }
     }
 
     /// The Patient to create (or to `$match` before creating).
