@@ -208,9 +208,10 @@ mod tests {
     }
 
     #[test]
-    fn a_seven_month_old_missing_the_third_hexavalent_is_due_and_mmr_upcoming() {
+    fn a_six_month_old_missing_the_third_hexavalent_is_due_and_mmr_upcoming() {
         let birth = days_from_civil(2026, 4, 1);
-        let today = days_from_civil(2026, 11, 1);
+        // Six months and 19 days: the third dose (due at six months) is within its window.
+        let today = days_from_civil(2026, 10, 20);
         let rows = evaluate(
             birth,
             today,
