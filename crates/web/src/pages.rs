@@ -1314,7 +1314,8 @@ pub fn narrative_text(div: &str) -> Vec<String> {
                     .trim_start_matches('/')
                     .split_whitespace()
                     .next()
-                    .unwrap_or_default();
+                    .unwrap_or_default()
+                    .trim_end_matches('/');
                 if matches!(name, "p" | "br" | "li" | "div" | "tr") && !current.trim().is_empty() {
                     paragraphs.push(current.trim().to_string());
                     current.clear();
