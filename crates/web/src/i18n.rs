@@ -187,6 +187,7 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
         "Texto del addendum (corrección o ampliación)",
         "Addendum text (correction or addition)",
     ),
+    ("consult.analysis", "Análisis clínico", "Clinical reasoning"),
     (
         "consult.assessment",
         "Análisis y diagnóstico (A)",
@@ -323,6 +324,11 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
         "Immunizations (national schedule)",
     ),
     ("immunizations.dose", "Dosis", "Dose"),
+    (
+        "immunizations.none",
+        "Sin dosis pendientes del esquema para su edad ni vacunas registradas.",
+        "No scheduled doses for this age and no vaccines recorded.",
+    ),
     (
         "immunizations.other",
         "Otras vacunas aplicadas",

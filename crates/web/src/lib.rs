@@ -160,5 +160,16 @@ pub fn dev_sessions(ehr: &ehr::Ehr) -> DevSessions {
     }
 }
 
+/// The chart page rendered without a session, for the render benchmark only (handlers always
+/// go through the access check first).
+#[doc(hidden)]
+pub fn bench_chart_html(
+    ehr: &ehr::Ehr,
+    patient_id: &str,
+    now_ms: i64,
+) -> Result<String, ehr::Error> {
+    pages::bench_chart_html(ehr, patient_id, now_ms)
+}
+
 #[cfg(test)]
 mod tests;

@@ -1764,6 +1764,28 @@ pub async fn counter_referral(
     }
 }
 
+pub(crate) fn bench_chart_html(
+    ehr: &ehr::Ehr,
+    patient_id: &str,
+    now_ms: i64,
+) -> data::Result<String> {
+    let tr = Tr { lang: Lang::Es };
+    let layout = Layout {
+        tr,
+        user: None,
+        sync: (crate::no_sync())(),
+        title: tr.s("timeline"),
+        css: crate::CSS,
+        script: crate::SCRIPT,
+        lang_href: String::new(),
+        notice: None,
+    };
+    let chart = load_chart(ehr, patient_id, dates::today(now_ms))?;
+    chart_page(layout, chart, false)
+        .render()
+        .map_err(|e| ehr::Error::Internal(e.to_string()))
+}
+
 #[cfg(test)]
 mod tests;
 
