@@ -19,10 +19,10 @@ async fn sign_in_shows_name_role_and_facility_and_sign_out_ends_the_session() {
     );
     ui.fill("#user", "medica").await;
     ui.fill("#password", "wrong").await;
-    ui.click("button[type=submit].primary").await;
+    ui.navigate_by("button[type=submit].primary").await;
     assert!(ui.text("[role=alert]").await.contains("incorrectos"));
     ui.fill("#password", "demo-medica").await;
-    ui.click("button[type=submit].primary").await;
+    ui.navigate_by("button[type=submit].primary").await;
     let header = ui.text("#usuario").await;
     assert!(header.contains("Dra. Ana López Ruiz"), "{header}");
     assert!(header.contains("Médica"), "{header}");
@@ -31,10 +31,10 @@ async fn sign_in_shows_name_role_and_facility_and_sign_out_ends_the_session() {
     assert!(ui.text("#sync").await.contains("Sincronización"));
     ui.screenshot("signed-in").await;
     // English switch keeps the page and translates it.
-    ui.click("a[lang=en]").await;
+    ui.navigate_by("a[lang=en]").await;
     assert!(ui.text("h1").await.contains("Find a patient"));
     assert!(ui.text("#usuario").await.contains("Physician"));
-    ui.click("#usuario button").await;
+    ui.navigate_by("#usuario button").await;
     assert!(ui.path().await.starts_with("/ui/entrar"));
     ui.goto("/ui/buscar").await;
     assert!(ui.path().await.starts_with("/ui/entrar"));
@@ -58,14 +58,14 @@ async fn find_a_patient_by_curp_and_by_a_misspelt_name() {
         ),
     )
     .await;
-    ui.click("form[aria-labelledby=by-curp] button").await;
+    ui.navigate_by("form[aria-labelledby=by-curp] button").await;
     assert!(ui.text(".errors").await.contains("CURP no es válida"));
 
     ui.fill("#curp", &curp.to_lowercase()).await;
     // As typed, the script checks the CURP (progressive enhancement).
     let status = ui.css("#curp-status .ok-text").await.text().await.unwrap();
     assert!(status.contains('✔'), "{status}");
-    ui.click("form[aria-labelledby=by-curp] button").await;
+    ui.navigate_by("form[aria-labelledby=by-curp] button").await;
     let row = ui.text(".patient-row").await;
     assert!(row.contains(curp) && row.contains(&given), "{row}");
     ui.screenshot("by-curp").await;
@@ -79,7 +79,7 @@ async fn find_a_patient_by_curp_and_by_a_misspelt_name() {
     ui.fill("#given", &given).await;
     ui.fill("#surnames", &format!("{misspelt} {second}")).await;
     set_value(&ui, "#birth_date", patient["birthDate"].as_str().unwrap()).await;
-    ui.click("form[aria-labelledby=by-name] button").await;
+    ui.navigate_by("form[aria-labelledby=by-name] button").await;
     let rows = ui.text("table.results").await;
     assert!(rows.contains(curp), "{misspelt}: {rows}");
     // Where the person is registered is shown.
@@ -105,7 +105,7 @@ async fn register_a_patient_after_a_duplicate_warning() {
         "M"
     };
     ui.css("#sex").await.select_by_value(sex).await.unwrap();
-    ui.click("#save").await;
+    ui.navigate_by("#save").await;
     // Not saved: the likely duplicate is shown first, with the hint of the CURP the data imply.
     let warning = ui.text("#duplicate-warning").await;
     assert!(warning.contains(&given), "{warning}");
@@ -129,7 +129,7 @@ async fn register_a_patient_after_a_duplicate_warning() {
         .select_by_value("YN")
         .await
         .unwrap();
-    ui.click("#save").await;
+    ui.navigate_by("#save").await;
     assert_eq!(ui.text("#patient-name").await, "Xóchitl Itzel Tlapanco Uc");
     assert!(ui.text("#patient-curp").await.contains("CURP pendiente"));
     assert!(
@@ -230,7 +230,7 @@ async fn a_consultation_warns_of_a_repeated_lab_and_appears_in_the_timeline() {
     .await;
 
     ui.goto(&format!("/ui/pacientes/{pid}")).await;
-    ui.click("a[href$='/consulta']").await;
+    ui.navigate_by("a[href$='/consulta']").await;
     ui.fill("#weight_kg", "81.5").await;
     ui.fill("#height_cm", "164").await;
     ui.fill("#systolic", "138").await;
@@ -242,7 +242,7 @@ async fn a_consultation_warns_of_a_repeated_lab_and_appears_in_the_timeline() {
         .await;
     ui.fill("#dx_query", "diabetes no insulinodependiente")
         .await;
-    ui.click("button[value=cie10]").await;
+    ui.navigate_by("button[value=cie10]").await;
     let choice = ui.css("input[name=dx_code]").await;
     let code = choice.attr("value").await.unwrap().unwrap();
     choice.click().await.unwrap();
@@ -253,7 +253,7 @@ async fn a_consultation_warns_of_a_repeated_lab_and_appears_in_the_timeline() {
         .await;
     ui.click("#lab-2339-0").await;
     ui.click("#lab-4548-4").await;
-    ui.click("#sign").await;
+    ui.navigate_by("#sign").await;
     // Not sent: the earlier glucose is shown with its result, date and clinic.
     let warning = ui.text("#repeat-warning").await;
     assert!(warning.contains("187"), "{warning}");
@@ -270,7 +270,7 @@ async fn a_consultation_warns_of_a_repeated_lab_and_appears_in_the_timeline() {
         "Sed y poliuria desde hace un mes."
     );
     ui.click("#confirm_repeat").await;
-    ui.click("#sign").await;
+    ui.navigate_by("#sign").await;
     assert!(ui.text("[role=status]").await.contains("Nota firmada"));
     let first_visit = ui.text("#timeline li.visit").await;
     assert!(first_visit.contains(&code), "{first_visit}");
@@ -281,7 +281,7 @@ async fn a_consultation_warns_of_a_repeated_lab_and_appears_in_the_timeline() {
     assert!(ui.text("#medications").await.contains("Metformina"));
     ui.screenshot("timeline").await;
     // The signed note is read-only; a correction is an addendum.
-    ui.click("#timeline li.visit a").await;
+    ui.navigate_by("#timeline li.visit a").await;
     assert!(ui.text("#note").await.contains("Sed y poliuria"));
     assert!(
         ui.client
@@ -291,7 +291,7 @@ async fn a_consultation_warns_of_a_repeated_lab_and_appears_in_the_timeline() {
     );
     ui.fill("#text", "Corrección: la sed inició hace dos meses.")
         .await;
-    ui.click("form[action$=addendum] button").await;
+    ui.navigate_by("form[action$=addendum] button").await;
     assert!(ui.text("#addenda").await.contains("dos meses"));
     ui.screenshot("addendum").await;
 }
@@ -322,7 +322,7 @@ async fn refer_a_patient_and_record_the_counter_referral() {
     ui.fill("#summary", "Hipertensión de difícil control.")
         .await;
     ui.screenshot("form").await;
-    ui.click("#send-referral").await;
+    ui.navigate_by("#send-referral").await;
     assert!(
         ui.text("[role=status]")
             .await
@@ -332,11 +332,11 @@ async fn refer_a_patient_and_record_the_counter_referral() {
     let to_short = to_name.split(" (").next().unwrap();
     assert!(referrals.contains(to_short), "{referrals}");
     assert!(referrals.contains("Enviada"), "{referrals}");
-    ui.click("#referrals a").await;
+    ui.navigate_by("#referrals a").await;
     assert!(ui.text("#referral").await.contains("CLUES"));
     ui.fill("#text", "Se ajustó tratamiento; regresa a su unidad.")
         .await;
-    ui.click("form button.primary").await;
+    ui.navigate_by("form button.primary").await;
     assert!(ui.text("#referral-status").await.contains("Atendida"));
     ui.screenshot("counter-referral").await;
 }
@@ -348,7 +348,7 @@ async fn print_the_patient_summary() {
     let facility = ui.user_facility().await;
     let patient = ui.demo.in_care_at_two_clinics(&facility)[0];
     ui.goto(&format!("/ui/pacientes/{}", id(patient))).await;
-    ui.click("a[href$='/resumen']").await;
+    ui.navigate_by("a[href$='/resumen']").await;
     let summary = ui.text("#summary").await;
     assert!(summary.contains("Problemas activos"), "{summary}");
     assert!(ui.text("#patient-name").await.contains(&names(patient).0));
@@ -388,9 +388,9 @@ async fn a_record_without_care_relationship_opens_only_by_break_glass() {
     ui.screenshot("dialog").await;
     ui.fill("#reason", "Paciente inconsciente en urgencias")
         .await;
-    ui.click("#break-glass-open").await;
+    ui.navigate_by("#break-glass-open").await;
     ui.css("#timeline").await;
-    ui.click("a[href$='/bitacora']").await;
+    ui.navigate_by("a[href$='/bitacora']").await;
     let log = ui.text("#access-log").await;
     assert!(log.contains("Paciente inconsciente en urgencias"), "{log}");
     assert!(log.contains("Dra. Ana López Ruiz"), "{log}");

@@ -6,7 +6,7 @@ use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
-use std::sync::{Mutex, MutexGuard, OnceLock};
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use fantoccini::{Client, ClientBuilder, Locator};
@@ -24,7 +24,7 @@ const DEMO_PATIENTS: &str = "300";
 const DEMO_CLINICS: &str = "3";
 
 /// Chromium is heavy for a 2-core machine: tests take turns.
-static TURN: Mutex<()> = Mutex::new(());
+static TURN: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 static TEMPLATE: OnceLock<PathBuf> = OnceLock::new();
 
 fn target_dir() -> PathBuf {
@@ -105,14 +105,12 @@ pub struct Ui {
     _node: Killed,
     _driver: Killed,
     _data: tempfile::TempDir,
-    _turn: MutexGuard<'static, ()>,
+    _turn: tokio::sync::MutexGuard<'static, ()>,
 }
 
 impl Ui {
     pub async fn start(name: &'static str) -> Ui {
-        let turn = TURN
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let turn = TURN.lock().await;
         assert!(
             Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists(),
             "browser tests need Chromium: apt-get install -y {APT_PACKAGES}"
@@ -223,6 +221,36 @@ impl Ui {
         self.css(selector).await.click().await.unwrap();
     }
 
+    /// Clicks something that loads a new page and waits until that page has loaded (a click
+    /// can return before the navigation, and the old page's elements then go stale).
+    pub async fn navigate_by(&self, selector: &str) {
+        self.client
+            .execute("window.__oldPage = true;", vec![])
+            .await
+            .unwrap();
+        self.click(selector).await;
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let loaded = self
+                .client
+                .execute(
+                    "return window.__oldPage === undefined && document.readyState === 'complete';",
+                    vec![],
+                )
+                .await
+                .map(|v| v.as_bool() == Some(true))
+                .unwrap_or(false);
+            if loaded {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no new page after clicking {selector}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
     pub async fn path(&self) -> String {
         let url = self.client.current_url().await.unwrap();
         match url.query() {
@@ -236,7 +264,7 @@ impl Ui {
         self.goto("/").await;
         self.fill("#user", "medica").await;
         self.fill("#password", "demo-medica").await;
-        self.click("button[type=submit].primary").await;
+        self.navigate_by("button[type=submit].primary").await;
         self.css("#usuario").await;
     }
 
