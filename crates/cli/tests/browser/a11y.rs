@@ -60,6 +60,22 @@ async fn serious_violations(ui: &Ui, axe: &str, path: &str) -> Vec<String> {
 async fn main_pages_have_no_serious_accessibility_violations() {
     let axe = axe_source();
     let ui = Ui::start("accessibility").await;
+    // The check itself works: an unlabelled field on a bare page is reported.
+    ui.client
+        .goto("data:text/html,<html lang=es><title>x</title><main><input></main></html>")
+        .await
+        .unwrap();
+    ui.client.execute(&axe, vec![]).await.unwrap();
+    let bad = ui
+        .client
+        .execute_async(
+            "const done = arguments[arguments.length - 1];\
+             axe.run(document).then(r => done(r.violations.map(v => v.id)));",
+            vec![],
+        )
+        .await
+        .unwrap();
+    assert!(bad.to_string().contains("label"), "{bad}");
     let mut found = serious_violations(&ui, &axe, "/ui/entrar").await;
     ui.sign_in().await;
     let facility = ui.user_facility().await;
