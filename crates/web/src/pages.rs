@@ -1295,6 +1295,20 @@ pub async fn consult(
     }
 }
 
+/// A resource reached through a patient's URL must be about that patient: the access check
+/// was made for the patient, not for the resource id.
+fn ensure_subject(resource: &Value, patient_id: &str) -> data::Result<()> {
+    if resource["subject"]["reference"] == format!("Patient/{patient_id}").as_str() {
+        Ok(())
+    } else {
+        Err(ehr::Error::NotFound(fhir::Issue::error(
+            fhir::IssueCode::NotFound,
+            "El recurso no pertenece al expediente de este paciente",
+            "The resource is not in this patient's record",
+        )))
+    }
+}
+
 /// Plain text paragraphs of an XHTML narrative (tags dropped, entities decoded), so text from
 /// other nodes is shown escaped, never as markup.
 pub fn narrative_text(div: &str) -> Vec<String> {
@@ -1492,6 +1506,7 @@ pub async fn add_addendum(
     let (pid, nid) = (id.clone(), note_id.clone());
     let written = blocking(&app, move |ehr| {
         let note = data::read(ehr, "Composition", &nid)?;
+        ensure_subject(&note, &pid)?;
         let addendum = forms::addendum(&pid, &note, &nid, form.text.trim(), &session, &now);
         data::create(ehr, "Composition", to_json(&addendum))
     })
@@ -1741,9 +1756,10 @@ pub async fn counter_referral(
             Err(response) => return response,
         };
     let now = dates::instant_mexico(ctx.now_ms);
-    let rid = request_id.clone();
+    let (rid, pid) = (request_id.clone(), id.clone());
     let written = blocking(&app, move |ehr| {
         let mut request = data::read(ehr, "ServiceRequest", &rid)?;
+        ensure_subject(&request, &pid)?;
         let version = data::version_of(&request);
         request["status"] = Value::String("completed".to_string());
         let note = serde_json::json!({

@@ -26,6 +26,7 @@ struct World {
     ehr: ehr::Ehr,
     patient: String,
     stranger: String,
+    neighbour: String,
     _dir: tempfile::TempDir,
 }
 
@@ -63,6 +64,13 @@ fn world() -> World {
                "name": [{"use": "official", "family": "Uc Canché", "given": ["Mateo"]}],
                "gender": "male", "birthDate": "1990-01-02",
                "managingOrganization": {"reference": format!("Organization/{hospital}")}}),
+    );
+    let neighbour = create(
+        &ehr,
+        json!({"resourceType": "Patient",
+               "name": [{"use": "official", "family": "Ek Pool", "given": ["Rosa"]}],
+               "gender": "female", "birthDate": "1985-06-07",
+               "managingOrganization": {"reference": format!("Organization/{clinic}")}}),
     );
     let subject = json!({"reference": format!("Patient/{patient}")});
     for (org, start) in [
@@ -103,6 +111,7 @@ fn world() -> World {
         ehr,
         patient,
         stranger,
+        neighbour,
         _dir: dir,
     }
 }
