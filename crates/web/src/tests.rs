@@ -325,10 +325,34 @@ async fn a_repeated_lab_is_warned_before_the_signed_note_is_saved() {
     )
     .await;
     assert!(chart.body.contains("E11.9"));
-    assert!(
-        chart
-            .body
-            .contains(&format!("/notas/{}", note["id"].as_str().unwrap()))
+    let note_id = note["id"].as_str().unwrap();
+    assert!(chart.body.contains(&format!("/notas/{note_id}")));
+    // An addendum appends a new signed Composition; the note itself never changes.
+    let addendum_path = format!("/ui/pacientes/{}/notas/{note_id}/addendum", world.patient);
+    let added = send(
+        &world,
+        post(&addendum_path, &cookie, "text=Corrige+la+fecha"),
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER);
+    let note_page = send(
+        &world,
+        get(
+            &format!("/ui/pacientes/{}/notas/{note_id}", world.patient),
+            &cookie,
+        ),
+    )
+    .await;
+    assert!(note_page.body.contains("Corrige la fecha"));
+    assert_eq!(
+        world.ehr.read("Composition", note_id).unwrap().version_id,
+        1
+    );
+    // A note reached through another patient's URL is refused, even where that patient is open.
+    let wrong = format!("/ui/pacientes/{}/notas/{note_id}/addendum", world.neighbour);
+    assert_eq!(
+        send(&world, post(&wrong, &cookie, "text=x")).await.status,
+        StatusCode::NOT_FOUND
     );
 }
 
