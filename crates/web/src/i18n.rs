@@ -149,6 +149,7 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("bg.title", "Acceso de emergencia", "Emergency access"),
     ("chart.age", "Edad", "Age"),
+    ("chart.alerts", "Alertas", "Alerts"),
     ("chart.birth", "Nacimiento", "Born"),
     ("chart.consult", "Nueva consulta", "New consultation"),
     ("chart.curp_pending", "CURP pendiente", "CURP pending"),

@@ -805,6 +805,8 @@ pub struct ChartPage {
     pub chart: Chart,
     pub trends: Vec<TrendView>,
     pub truncated: bool,
+    /// Open "possible duplicate" reviews about this patient (an alert in the header).
+    pub duplicate_reviews: usize,
 }
 
 #[derive(Deserialize, Default)]
@@ -826,6 +828,7 @@ pub fn chart_page(layout: Layout, mut chart: Chart, show_all: bool) -> ChartPage
         chart,
         trends,
         truncated,
+        duplicate_reviews: 0,
     }
 }
 
@@ -849,11 +852,19 @@ pub async fn chart(
         return response;
     }
     let today = ctx.today();
-    match blocking(&app, move |ehr| load_chart(ehr, &id, today)).await {
-        Ok(chart) => render(
-            &chart_page(ctx.layout(&app, "timeline"), chart, query.todas.is_some()),
-            StatusCode::OK,
-        ),
+    let loaded = blocking(&app, move |ehr| {
+        Ok((
+            load_chart(ehr, &id, today)?,
+            data::open_duplicate_reviews(ehr, &id)?,
+        ))
+    })
+    .await;
+    match loaded {
+        Ok((chart, duplicate_reviews)) => {
+            let mut page = chart_page(ctx.layout(&app, "timeline"), chart, query.todas.is_some());
+            page.duplicate_reviews = duplicate_reviews;
+            render(&page, StatusCode::OK)
+        }
         Err(error) => ehr_error(&app, &ctx, &error),
     }
 }

@@ -383,6 +383,17 @@ async fn a_duplicate_is_warned_before_registering() {
         saved.location.starts_with("/ui/pacientes/")
             && saved.location.ends_with("?ok=register.saved")
     );
+    // The new record carries its alerts: the duplicate review the write opened, the CURP to
+    // follow up.
+    let chart = send(&world, get(&saved.location, &cookie)).await;
+    assert!(chart.body.contains("Paciente registrado."));
+    let alerts = chart.body.split("id=\"alerts\"").nth(1).unwrap_or_default();
+    assert!(
+        alerts.contains("Posible duplicado en revisión"),
+        "{}",
+        chart.body
+    );
+    assert!(alerts.contains("CURP pendiente"));
 }
 
 #[test]
