@@ -52,6 +52,11 @@ pub const TRENDS: &[Trend] = &[
     },
 ];
 
+/// LOINC codes of vital signs: never listed as laboratory results even without a category.
+pub const VITAL_SIGN_CODES: &[&str] = &[
+    "85354-9", "8480-6", "8462-4", "29463-7", "8302-2", "39156-5", "8867-4", "8310-5",
+];
+
 /// Points kept per trend (the most recent), so a chart stays small on the wire.
 pub const TREND_POINTS_MAX: usize = 40;
 
@@ -140,6 +145,15 @@ pub struct Referral {
     pub status: String,
 }
 
+/// The latest result of one laboratory test.
+#[derive(Clone, Debug)]
+pub struct LabResult {
+    pub name: String,
+    pub value: String,
+    pub unit: String,
+    pub effective: String,
+}
+
 #[derive(Clone, Debug)]
 pub struct Series {
     pub trend: Trend,
@@ -158,6 +172,8 @@ pub struct Chart {
     /// Immunizations given that the schedule does not list (campaigns, adults).
     pub other_immunizations: Vec<(String, String)>,
     pub series: Vec<Series>,
+    /// Latest result of each laboratory test (not vital signs), newest first.
+    pub lab_results: Vec<LabResult>,
     pub referrals: Vec<Referral>,
     pub resource_count: usize,
 }
@@ -178,6 +194,15 @@ fn coding_code(concept: &Value, system: &str) -> Option<String> {
         .find(|c| c["system"] == system)
         .and_then(|c| c["code"].as_str())
         .map(str::to_string)
+}
+
+/// A measured value as shown: no trailing `.0`, one decimal otherwise.
+pub fn format_value(value: f64) -> String {
+    if (value - value.round()).abs() < 1e-9 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.1}")
+    }
 }
 
 /// The display name of a Patient (or Practitioner): `text`, or given + family.
@@ -288,6 +313,7 @@ pub fn build(
     let mut given = Vec::new();
     let mut problem_codes = HashSet::new();
     let mut series: HashMap<&'static str, Vec<(i64, f64)>> = HashMap::new();
+    let mut latest_labs: HashMap<String, LabResult> = HashMap::new();
     let facility = |reference: Option<&str>| -> (String, String) {
         reference
             .and_then(|r| facilities.get(r))
@@ -447,6 +473,38 @@ pub fn build(
                     }
                 };
                 add(&resource["code"], &resource["valueQuantity"]);
+                let is_vital = resource["category"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .any(|c| c["coding"][0]["code"] == "vital-signs");
+                let code_is_vital = coding_code(&resource["code"], mexico::systems::LOINC)
+                    .is_some_and(|c| VITAL_SIGN_CODES.contains(&c.as_str()));
+                if !is_vital
+                    && !code_is_vital
+                    && let Some(number) = resource["valueQuantity"]["value"].as_f64()
+                {
+                    let code = coding_code(&resource["code"], mexico::systems::LOINC)
+                        .unwrap_or_else(|| text_of_concept(&resource["code"]));
+                    let effective = resource["effectiveDateTime"].as_str().unwrap_or_default();
+                    let newer = latest_labs
+                        .get(&code)
+                        .is_none_or(|r| r.effective.as_str() < effective);
+                    if newer {
+                        latest_labs.insert(
+                            code,
+                            LabResult {
+                                name: text_of_concept(&resource["code"]),
+                                value: format_value(number),
+                                unit: resource["valueQuantity"]["unit"]
+                                    .as_str()
+                                    .unwrap_or_default()
+                                    .to_string(),
+                                effective: effective.to_string(),
+                            },
+                        );
+                    }
+                }
                 for component in resource["component"].as_array().into_iter().flatten() {
                     add(&component["code"], &component["valueQuantity"]);
                 }
@@ -490,6 +548,10 @@ pub fn build(
             visit.notes = notes;
         }
     }
+    chart.lab_results = latest_labs.into_values().collect();
+    chart
+        .lab_results
+        .sort_by(|a, b| b.effective.cmp(&a.effective).then(a.name.cmp(&b.name)));
     chart.visits.sort_by(|a, b| b.start.cmp(&a.start));
     chart.problems.sort_by(|a, b| b.onset.cmp(&a.onset));
     chart

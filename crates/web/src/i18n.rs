@@ -341,6 +341,11 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
     ("lab.result", "Resultado", "Result"),
     ("labs.latest", "Último", "Latest"),
     (
+        "labs.latest_results",
+        "Últimos resultados de laboratorio",
+        "Latest laboratory results",
+    ),
+    (
         "labs.none",
         "Sin resultados registrados.",
         "No results recorded.",
@@ -504,6 +509,11 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
         "vitals.bp",
         "Tensión arterial (mmHg)",
         "Blood pressure (mmHg)",
+    ),
+    (
+        "vitals.bp_order",
+        "La tensión sistólica no puede ser menor que la diastólica.",
+        "Systolic pressure cannot be lower than diastolic.",
     ),
     ("vitals.diastolic", "Diastólica", "Diastolic"),
     ("vitals.height", "Talla (cm)", "Height (cm)"),

@@ -784,11 +784,7 @@ fn trend_views(chart: &Chart) -> Vec<TrendView> {
 }
 
 fn format_number(value: f64) -> String {
-    if (value - value.round()).abs() < 1e-9 {
-        format!("{value:.0}")
-    } else {
-        format!("{value:.1}")
-    }
+    chart::format_value(value)
 }
 
 /// Loads and builds the chart (blocking).
@@ -1171,6 +1167,24 @@ fn parse_consult_form(body: &[u8]) -> ConsultForm {
     form
 }
 
+/// CIE-10 entries for what was typed. When every word together finds nothing (clinicians
+/// write "diabetes tipo 2", the catalog says "no insulinodependiente"), the longest word alone
+/// is tried, so the list is rarely empty.
+fn cie10_choices(query: &str) -> Vec<(String, String)> {
+    let mut found = mexico::cie10::search_cie10(query);
+    if found.is_empty()
+        && let Some(longest) = query.split_whitespace().max_by_key(|w| w.chars().count())
+        && longest.chars().count() >= 4
+    {
+        found = mexico::cie10::search_cie10(longest);
+    }
+    found
+        .into_iter()
+        .take(CIE_CHOICES_MAX)
+        .map(|e| (e.code.to_string(), e.description.to_string()))
+        .collect()
+}
+
 /// Lab results of the last 30 days, anywhere, for the tests being ordered (blocking).
 fn repeated_labs(
     ehr: &ehr::Ehr,
@@ -1270,14 +1284,20 @@ pub async fn consult(
     page.diagnosis = chosen.map(|e| (e.code.to_string(), e.description.to_string()));
     if form.action == "cie10" || (chosen.is_none() && !form.dx_query.trim().is_empty()) {
         page.searched_cie = true;
-        page.cie_choices = mexico::cie10::search_cie10(&form.dx_query)
-            .into_iter()
-            .take(CIE_CHOICES_MAX)
-            .map(|e| (e.code.to_string(), e.description.to_string()))
-            .collect();
+        page.cie_choices = cie10_choices(&form.dx_query);
+    }
+    if let (Ok(systolic), Ok(diastolic)) = (
+        form.systolic.trim().parse::<f64>(),
+        form.diastolic.trim().parse::<f64>(),
+    ) && systolic < diastolic
+    {
+        page.errors.push(ctx.tr.s("vitals.bp_order").to_string());
     }
     if form.action != "sign" {
         return render(&page, StatusCode::OK);
+    }
+    if !page.errors.is_empty() {
+        return render(&page, StatusCode::UNPROCESSABLE_ENTITY);
     }
     let Some(entry) = chosen else {
         page.errors

@@ -357,6 +357,21 @@ async fn a_repeated_lab_is_warned_before_the_signed_note_is_saved() {
 }
 
 #[tokio::test]
+async fn inconsistent_blood_pressure_is_refused() {
+    let world = world();
+    let cookie = sign_in(&world).await;
+    let path = format!("/ui/pacientes/{}/consulta", world.patient);
+    let form = "systolic=70&diastolic=120&dx_code=I10&action=sign";
+    let refused = send(&world, post(&path, &cookie, form)).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused
+            .body
+            .contains("no puede ser menor que la diastólica")
+    );
+}
+
+#[tokio::test]
 async fn a_duplicate_is_warned_before_registering() {
     let world = world();
     let cookie = sign_in(&world).await;

@@ -60,6 +60,16 @@ fn the_chart_gathers_visits_problems_medications_and_trends() {
                    {"code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]}, "valueQuantity": {"value": 95}}]}),
         json!({"resourceType": "Observation", "effectiveDateTime": "2025-01-10",
                "code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]}, "valueQuantity": {"value": 140}}),
+        json!({"resourceType": "Observation", "effectiveDateTime": "2026-06-10",
+               "code": {"coding": [{"system": "http://loinc.org", "code": "2160-0"}], "text": "Creatinina"},
+               "valueQuantity": {"value": 1.1, "unit": "mg/dL"}}),
+        json!({"resourceType": "Observation", "effectiveDateTime": "2025-01-10",
+               "code": {"coding": [{"system": "http://loinc.org", "code": "2160-0"}], "text": "Creatinina"},
+               "valueQuantity": {"value": 0.9, "unit": "mg/dL"}}),
+        json!({"resourceType": "Observation", "effectiveDateTime": "2026-06-10",
+               "category": [{"coding": [{"code": "vital-signs"}]}],
+               "code": {"coding": [{"system": "http://loinc.org", "code": "8867-4"}], "text": "Frecuencia"},
+               "valueQuantity": {"value": 80}}),
         json!({"resourceType": "ServiceRequest", "id": "r1", "status": "active", "authoredOn": "2026-06-10",
                "category": [{"coding": [{"code": "3457005"}]}], "performer": [{"reference": "Organization/b"}]}),
     ];
@@ -93,6 +103,13 @@ fn the_chart_gathers_visits_problems_medications_and_trends() {
     assert!(chart.series.iter().all(|s| s.trend.key != "trend.height"));
     assert_eq!(chart.referrals[0].to_facility, "Hospital B");
     assert!(chart.immunizations.is_empty(), "no schedule applies at 56");
+    // Only the latest result of each laboratory test; vital signs are not lab results.
+    let labs: Vec<(&str, &str)> = chart
+        .lab_results
+        .iter()
+        .map(|r| (r.name.as_str(), r.value.as_str()))
+        .collect();
+    assert_eq!(labs, [("Creatinina", "1.1")]);
 }
 
 #[test]

@@ -42,3 +42,18 @@ fn curp_mismatches_are_reported_by_position() {
         [4, 11]
     );
 }
+
+#[test]
+fn a_cie10_search_falls_back_to_its_longest_word() {
+    let exact = cie10_choices("hipertension esencial");
+    assert!(exact.iter().any(|(code, _)| code == "I10"), "{exact:?}");
+    let loose = cie10_choices("diabetes tipo 2");
+    assert!(!loose.is_empty());
+    assert!(
+        loose
+            .iter()
+            .all(|(_, d)| d.to_lowercase().contains("diabetes")),
+        "{loose:?}"
+    );
+    assert!(cie10_choices("zzz").is_empty());
+}
