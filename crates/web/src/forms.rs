@@ -312,7 +312,10 @@ pub fn consultation_bundle(input: &ConsultInput<'_>) -> Value {
         now,
     } = input;
     let subject = json!({"reference": format!("Patient/{patient_id}")});
-    let encounter_url = format!("urn:uuid:{}", uuid::Uuid::new_v4());
+    // fullUrls only need to be unique within the Bundle (the server assigns the real ids), so
+    // they are numbered: the builder stays deterministic.
+    let local_url = |n: usize| format!("urn:uuid:00000000-0000-4000-8000-{n:012}");
+    let encounter_url = local_url(0);
     let encounter_ref = json!({"reference": encounter_url});
     let mut entries = Vec::new();
     let mut encounter = json!({
@@ -343,7 +346,7 @@ pub fn consultation_bundle(input: &ConsultInput<'_>) -> Value {
             .unwrap_or_default()
             .to_string();
         entries.push(json!({
-            "fullUrl": format!("urn:uuid:{}", uuid::Uuid::new_v4()),
+            "fullUrl": local_url(entries.len()),
             "resource": resource,
             "request": {"method": "POST", "url": resource_type}
         }));

@@ -113,6 +113,15 @@ fn a_consultation_is_one_transaction_referencing_its_encounter() {
             "Composition"
         ]
     );
+    let urls: std::collections::HashSet<&str> = entries
+        .iter()
+        .map(|e| e["fullUrl"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        urls.len(),
+        entries.len(),
+        "fullUrls are unique within the Bundle"
+    );
     let encounter_url = entries[0]["fullUrl"].as_str().unwrap();
     for entry in &entries[1..] {
         assert_eq!(entry["resource"]["encounter"]["reference"], encounter_url);
