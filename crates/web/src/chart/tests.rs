@@ -1,3 +1,5 @@
+//! Chart building from resources: what is shown and what is left out.
+
 use std::collections::HashMap;
 
 use serde_json::json;

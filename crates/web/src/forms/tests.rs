@@ -1,3 +1,5 @@
+//! What the forms write: the FHIR shapes, CURP hints, escaping.
+
 use super::*;
 
 fn gloria() -> RegisterForm {

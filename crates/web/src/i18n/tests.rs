@@ -1,3 +1,5 @@
+//! The message table: sorted, complete, and covering every key in use.
+
 use super::*;
 
 #[test]

@@ -1,3 +1,5 @@
+//! Small page helpers: safe redirects, narratives as text, CURP mismatches, CIE-10 search.
+
 use super::*;
 
 #[test]

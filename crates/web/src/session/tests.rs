@@ -1,3 +1,5 @@
+//! The dev sessions and the cookie rules.
+
 use super::*;
 
 fn dev() -> DevSessions {
