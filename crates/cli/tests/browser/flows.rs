@@ -397,3 +397,30 @@ async fn a_record_without_care_relationship_opens_only_by_break_glass() {
     ui.screenshot("access-log").await;
     tokio::time::sleep(Duration::from_millis(10)).await;
 }
+
+/// Every step works as plain HTML: scripts disabled, the clinician still signs in, finds the
+/// patient, opens the chart and signs a note.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_main_path_works_without_javascript() {
+    let ui = Ui::start_with("no-javascript", &["--blink-settings=scriptEnabled=false"]).await;
+    ui.goto("/").await;
+    ui.fill("#user", "medica").await;
+    ui.fill("#password", "demo-medica").await;
+    ui.click("button[type=submit].primary").await;
+    let facility = ui.user_facility().await;
+    let patient = ui.demo.in_care_at_two_clinics(&facility)[0];
+    ui.fill("#curp", curp(patient).unwrap()).await;
+    // Scripts really are off: the as-you-type CURP check stays silent.
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(ui.text("#curp-status").await, "");
+    ui.click("form[aria-labelledby=by-curp] button").await;
+    ui.click(".patient-row a").await;
+    ui.css("#patient-name").await;
+    ui.click("a[href$='/consulta']").await;
+    ui.fill("#subjective", "Control sin JavaScript").await;
+    ui.fill("#dx_query", "I10").await;
+    ui.click("#sign").await;
+    assert!(ui.text("[role=status]").await.contains("Nota firmada"));
+    assert!(ui.text("#timeline li.visit").await.contains("I10"));
+    ui.screenshot("signed").await;
+}

@@ -110,6 +110,11 @@ pub struct Ui {
 
 impl Ui {
     pub async fn start(name: &'static str) -> Ui {
+        Ui::start_with(name, &[]).await
+    }
+
+    /// A browser with extra Chromium flags (e.g. scripts disabled).
+    pub async fn start_with(name: &'static str, extra_args: &[&str]) -> Ui {
         let turn = TURN.lock().await;
         assert!(
             Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists(),
@@ -159,18 +164,22 @@ impl Ui {
             assert!(Instant::now() < deadline, "chromedriver did not start");
             tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        let mut args = vec![
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-dev-shm-usage",
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+            "--no-first-run",
+            // A landscape tablet.
+            "--window-size=1180,1400",
+        ];
+        args.extend_from_slice(extra_args);
         let capabilities = json!({
             "browserName": "chrome",
-            "goog:chromeOptions": {
-                "binary": CHROMIUM,
-                "args": [
-                    "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-                    "--disable-background-networking", "--disable-component-update",
-                    "--disable-sync", "--no-first-run",
-                    // A landscape tablet.
-                    "--window-size=1180,1400"
-                ]
-            }
+            "goog:chromeOptions": {"binary": CHROMIUM, "args": args}
         });
         let client = ClientBuilder::rustls()
             .unwrap()
