@@ -36,6 +36,12 @@ pub const REPEAT_LAB_WINDOW_DAYS: i64 = 30;
 
 const LANG_COOKIE: &str = "idioma";
 
+/// Nothing is loaded from elsewhere, forms post only to the node, and no other site may frame
+/// the UI (clickjacking). The inline style and script are ours (no user data in them).
+const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inline'; \
+     script-src 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; form-action 'self'; \
+     frame-ancestors 'none'; base-uri 'none'";
+
 type AppState = State<Arc<App>>;
 
 /// The request as every page sees it.
@@ -157,7 +163,11 @@ fn render(template: &impl Template, status: StatusCode) -> Response {
             status,
             [
                 (header::CONTENT_TYPE, "text/html; charset=utf-8"),
+                // Patient data must not linger in shared clinic browsers' caches.
                 (header::CACHE_CONTROL, "no-store"),
+                (header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY),
+                (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+                (header::REFERRER_POLICY, "same-origin"),
             ],
             html,
         )

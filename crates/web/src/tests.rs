@@ -118,6 +118,7 @@ fn world() -> World {
 
 struct Reply {
     status: StatusCode,
+    csp: String,
     location: String,
     cookie: String,
     body: String,
@@ -133,12 +134,14 @@ async fn send(world: &World, request: Request<Body>) -> Reply {
             .unwrap_or_default()
     };
     let (location, cookie) = (header(header::LOCATION), header(header::SET_COOKIE));
+    let csp = header(header::CONTENT_SECURITY_POLICY);
     let status = response.status();
     let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
         .await
         .unwrap();
     Reply {
         status,
+        csp,
         location,
         cookie,
         body: String::from_utf8(bytes.to_vec()).unwrap(),
@@ -202,6 +205,7 @@ async fn pages_need_a_session_and_sign_in_sets_a_strict_http_only_cookie() {
     let cookie = ok.cookie.split(';').next().unwrap().to_string();
     let page = send(&world, get("/ui/buscar", &cookie)).await;
     assert_eq!(page.status, StatusCode::OK);
+    assert!(page.csp.contains("frame-ancestors 'none'") && page.csp.contains("form-action 'self'"));
     assert!(page.body.contains("Dra. Ana López Ruiz") && page.body.contains("MSIMB000671"));
     let english = send(&world, get("/ui/buscar?lang=en", &cookie)).await;
     assert!(english.body.contains("<html lang=\"en\">") && english.body.contains("Find a patient"));
