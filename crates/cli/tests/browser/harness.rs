@@ -4,6 +4,7 @@
 use std::collections::{HashMap, HashSet};
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
@@ -47,6 +48,17 @@ fn template() -> &'static PathBuf {
         let dir = PathBuf::from(env!("CARGO_TARGET_TMPDIR"))
             .join(format!("web-demo-{}", std::process::id()));
         let _ = std::fs::remove_dir_all(&dir);
+        // Templates of earlier runs whose process is gone are only disk use.
+        if let Ok(entries) = std::fs::read_dir(env!("CARGO_TARGET_TMPDIR")) {
+            for entry in entries.flatten() {
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if let Some(pid) = name.strip_prefix("web-demo-")
+                    && !Path::new("/proc").join(pid).exists()
+                {
+                    let _ = std::fs::remove_dir_all(entry.path());
+                }
+            }
+        }
         let output = Command::new(BIN)
             .args([
                 "demo",
@@ -96,6 +108,19 @@ impl Drop for Killed {
     }
 }
 
+/// chromedriver in its own process group, killed with the browsers it started: killing
+/// chromedriver alone would leave its Chromium running after a failed test.
+struct DriverGroup(Child);
+
+impl Drop for DriverGroup {
+    fn drop(&mut self) {
+        let group = format!("-{}", self.0.id());
+        let _ = Command::new("kill").args(["-KILL", "--", &group]).status();
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// One test's world: a node, a chromedriver, a browser session.
 pub struct Ui {
     pub base: String,
@@ -103,7 +128,7 @@ pub struct Ui {
     pub demo: &'static Demo,
     name: &'static str,
     _node: Killed,
-    _driver: Killed,
+    _driver: DriverGroup,
     _data: tempfile::TempDir,
     _turn: tokio::sync::MutexGuard<'static, ()>,
 }
@@ -151,11 +176,12 @@ impl Ui {
         let node = Killed(child);
 
         let port = free_port();
-        let driver = Killed(
+        let driver = DriverGroup(
             Command::new(CHROMEDRIVER)
                 .arg(format!("--port={port}"))
                 .stdout(Stdio::null())
                 .stderr(Stdio::null())
+                .process_group(0)
                 .spawn()
                 .unwrap(),
         );
