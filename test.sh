@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # The project's test command. On a fresh machine it first installs what the tests need
-# (Python packages for the third-party FHIR client check), then runs every test.
+# (Chromium and ChromeDriver for the browser tests, Python packages for the third-party FHIR
+# client check), then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")"
 
 if ! python3 -c 'import sys; sys.path.insert(0, "tests/conformance"); import fhir_models, requests, pytest' 2>/dev/null; then
   echo "== installing Python test dependencies (tests/conformance/requirements.txt)"
   python3 -m pip install --quiet --disable-pip-version-check -r tests/conformance/requirements.txt
+fi
+
+if [ ! -x /usr/bin/chromedriver ] || [ ! -x /usr/bin/chromium ]; then
+  echo "== installing Chromium and ChromeDriver (browser tests of the web UI)"
+  SUDO=""
+  if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null; then SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
 
 echo "== cargo test"

@@ -440,6 +440,16 @@ pub(crate) fn forbidden(reason: DenyReason) -> Error {
     Error::Forbidden(issue)
 }
 
+/// Whether a requester may open a patient's clinical record (the question a screen asks
+/// before showing a chart).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordAccess {
+    Allowed,
+    /// No care relationship: a clinician may open it by break-glass, with a reason.
+    BreakGlassRequired,
+    Denied,
+}
+
 /// The outcome of checking one target.
 #[derive(Clone, Debug)]
 pub(crate) struct Checked {
@@ -456,6 +466,24 @@ impl Ehr {
     /// node (see `rest`'s requester cache).
     pub fn security_generation(&self) -> u64 {
         self.access.security_generation.load(Ordering::Relaxed)
+    }
+
+    /// May `who` read clinical content of this patient's record? Each resource is still
+    /// decided when read (labels and consents vary by resource).
+    pub fn record_access(&self, who: &Requester, patient_id: &str) -> Result<RecordAccess, Error> {
+        let facts = TargetFacts {
+            patient_id: Some(patient_id.to_string()),
+            ..TargetFacts::default()
+        };
+        Ok(
+            match self.decide_on(who, Interaction::Read, "Encounter", &facts)? {
+                Decision::Permit(_) => RecordAccess::Allowed,
+                Decision::Deny(DenyReason::NoCareRelationship) if who.role().is_clinician() => {
+                    RecordAccess::BreakGlassRequired
+                }
+                Decision::Deny(_) => RecordAccess::Denied,
+            },
+        )
     }
 
     /// Flushes pending read audit entries (tests, shutdown).

@@ -24,7 +24,7 @@ mod refs;
 
 use std::sync::Arc;
 
-pub use access::Requester;
+pub use access::{RecordAccess, Requester};
 pub use accounts::{NewAccount, requester_for_account};
 pub use aggregates::SMALL_CELL_MIN;
 pub use bundle::{BundleKind, BundleOutcome};

@@ -54,7 +54,12 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     }
     println!();
     println!(
-        "Abra http://{}/fhir/metadata o consulte http://{}/fhir/Patient?_count=10",
+        "Interfaz clínica: http://{}/  (cuentas y contraseñas en {})",
+        args.listen,
+        args.data.join(DEMO_ACCOUNTS_FILE).display()
+    );
+    println!(
+        "API FHIR: http://{}/fhir/metadata (token: POST http://{}/auth/token)",
         args.listen, args.listen
     );
     println!("Detener con Ctrl-C.");
@@ -180,16 +185,8 @@ fn demo_accounts(ehr: &ehr::Ehr, data: &std::path::Path) -> anyhow::Result<PathB
     let mut rng = rand::rng();
     let mut lines = String::new();
     let plan: Vec<(&str, auth::role::Role, &str)> = vec![
-        (
-            "medica",
-            auth::role::Role::Physician,
-            "Dra. Ana López (demostración)",
-        ),
-        (
-            "enfermero",
-            auth::role::Role::Nurse,
-            "Enf. Luis Pérez (demostración)",
-        ),
+        ("medica", auth::role::Role::Physician, "Dra. Ana López Ruiz"),
+        ("enfermero", auth::role::Role::Nurse, "Enf. Luis Pérez Soto"),
         (
             "recepcion",
             auth::role::Role::Receptionist,

@@ -57,9 +57,20 @@ pub async fn serve(
         tls: tls.is_some(),
         person_requests_per_minute: args.rate_limit_per_minute,
     };
-    let keys = auth::token::KeyStore::load_or_create(&args.data)
-        .map_err(|err| anyhow::anyhow!("{} ({err})", err.message_es()))?;
-    let app = rest::router(ehr.clone(), std::sync::Arc::new(keys), config);
+    let keys = std::sync::Arc::new(
+        auth::token::KeyStore::load_or_create(&args.data)
+            .map_err(|err| anyhow::anyhow!("{} ({err})", err.message_es()))?,
+    );
+    // The clinician's UI shares the node's `Ehr`, accounts and signing key: one path to the
+    // data, the same access rules and audit as `/fhir`.
+    let sessions: std::sync::Arc<dyn web::Sessions> =
+        std::sync::Arc::new(web::EhrSessions::new(ehr.clone(), keys.clone()));
+    let web_config = web::WebConfig {
+        secure_cookies: tls.is_some(),
+        ..web::WebConfig::default()
+    };
+    let ui = web::router(ehr.clone(), sessions, web_config);
+    let app = rest::router(ehr.clone(), keys, config).merge(ui);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

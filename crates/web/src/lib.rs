@@ -1,0 +1,167 @@
+//! The clinician's web UI: server-rendered HTML at `/` and `/ui/…`, Spanish first.
+//!
+//! Key decisions:
+//! - **Server-rendered, no SPA.** askama templates are compiled into the binary; every screen
+//!   is an HTML form or link that works without JavaScript (a few lines of script only check the
+//!   CURP as it is typed). CSS is inline and there are no fonts or external assets, so any
+//!   page fits the 60 KB budget (gzip) on a 256 kbit/s link.
+//! - **One path to the data.** Handlers call `data.rs`, which calls the `ehr` use cases that
+//!   `/fhir` uses; this crate knows HTML, never SQL nor the store.
+//! - **Access control is the record's.** [`session::EhrSessions`] signs people in with the
+//!   node's accounts and tokens; every data call acts as that user (`data::Db`), so the
+//!   screens show exactly what the API would, and every access is audited by `ehr`.
+//!
+//! Only this crate knows HTML.
+
+pub mod chart;
+pub mod data;
+pub mod dates;
+pub mod forms;
+pub mod i18n;
+mod pages;
+pub mod schedule;
+pub mod session;
+pub mod svg;
+
+use std::sync::Arc;
+
+use axum::Router;
+use axum::routing::{get, post};
+use tower_http::compression::CompressionLayer;
+
+pub use session::{EhrSessions, SessionInfo, Sessions};
+
+/// The style sheet, inlined in every page (about 6 KB; 2 KB compressed).
+pub const CSS: &str = include_str!("../static/app.css");
+
+/// The small progressive-enhancement script (CURP check while typing).
+pub const SCRIPT: &str = include_str!("../static/app.js");
+
+/// Where the node stands with the hub, for the status slot on every page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SyncState {
+    Online,
+    Offline,
+    /// Sync is not configured on this node (or not built yet).
+    Unknown,
+}
+
+#[derive(Clone, Copy, Debug)]
+pub struct SyncStatus {
+    pub state: SyncState,
+    pub pending_changes: Option<u64>,
+}
+
+impl SyncStatus {
+    pub fn message_key(&self) -> &'static str {
+        match self.state {
+            SyncState::Online => "sync.online",
+            SyncState::Offline => "sync.offline",
+            SyncState::Unknown => "sync.unknown",
+        }
+    }
+
+    pub fn css_class(&self) -> &'static str {
+        match self.state {
+            SyncState::Online => "ok",
+            SyncState::Offline => "bad",
+            SyncState::Unknown => "muted",
+        }
+    }
+}
+
+/// Reads the sync status; called once per page (the sync engine wires a real one).
+pub type SyncStatusFn = Arc<dyn Fn() -> SyncStatus + Send + Sync>;
+
+/// A status source for nodes without sync.
+pub fn no_sync() -> SyncStatusFn {
+    Arc::new(|| SyncStatus {
+        state: SyncState::Unknown,
+        pending_changes: None,
+    })
+}
+
+/// How the UI is served.
+#[derive(Clone)]
+pub struct WebConfig {
+    /// Set `Secure` on the session cookie (the node is reached over TLS).
+    pub secure_cookies: bool,
+    pub sync_status: SyncStatusFn,
+}
+
+impl Default for WebConfig {
+    fn default() -> Self {
+        WebConfig {
+            secure_cookies: false,
+            sync_status: no_sync(),
+        }
+    }
+}
+
+pub(crate) struct App {
+    pub ehr: ehr::Ehr,
+    pub sessions: Arc<dyn Sessions>,
+    pub config: WebConfig,
+}
+
+/// The UI routes: `/` and `/ui/…`. Merge them with the FHIR router.
+pub fn router(ehr: ehr::Ehr, sessions: Arc<dyn Sessions>, config: WebConfig) -> Router {
+    let app = Arc::new(App {
+        ehr,
+        sessions,
+        config,
+    });
+    Router::new()
+        .route("/", get(pages::home))
+        .route("/ui", get(pages::home))
+        .route("/ui/entrar", get(pages::login_form).post(pages::login))
+        .route("/ui/salir", post(pages::logout))
+        .route("/ui/idioma", get(pages::language))
+        .route("/ui/buscar", get(pages::find))
+        .route("/ui/curp", get(pages::curp_fragment))
+        .route(
+            "/ui/pacientes/nuevo",
+            get(pages::register_form).post(pages::register),
+        )
+        .route("/ui/pacientes/{id}", get(pages::chart))
+        .route(
+            "/ui/pacientes/{id}/acceso-emergencia",
+            post(pages::break_glass),
+        )
+        .route("/ui/pacientes/{id}/bitacora", get(pages::access_log))
+        .route(
+            "/ui/pacientes/{id}/consulta",
+            get(pages::consult_form).post(pages::consult),
+        )
+        .route("/ui/pacientes/{id}/notas/{note}", get(pages::note))
+        .route(
+            "/ui/pacientes/{id}/notas/{note}/addendum",
+            post(pages::add_addendum),
+        )
+        .route(
+            "/ui/pacientes/{id}/referencia",
+            get(pages::refer_form).post(pages::refer),
+        )
+        .route(
+            "/ui/pacientes/{id}/referencias/{request}",
+            get(pages::referral).post(pages::counter_referral),
+        )
+        .route("/ui/pacientes/{id}/resumen", get(pages::summary))
+        .with_state(app)
+        .layer(CompressionLayer::new())
+}
+
+/// The chart page rendered without a session, for the render benchmark only (handlers always
+/// go through the access check first).
+#[doc(hidden)]
+pub fn bench_chart_html(
+    ehr: &ehr::Ehr,
+    who: &ehr::Requester,
+    patient_id: &str,
+    now_ms: i64,
+) -> Result<String, ehr::Error> {
+    pages::bench_chart_html(&data::Db::new(ehr.clone(), who.clone()), patient_id, now_ms)
+}
+
+#[cfg(test)]
+mod tests;

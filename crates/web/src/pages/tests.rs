@@ -1,0 +1,61 @@
+//! Small page helpers: safe redirects, narratives as text, CURP mismatches, CIE-10 search.
+
+use super::*;
+
+#[test]
+fn redirects_stay_on_the_node() {
+    assert_eq!(safe_next("/ui/pacientes/1"), "/ui/pacientes/1");
+    assert_eq!(safe_next("//evil.example/x"), "/ui/buscar");
+    assert_eq!(safe_next("https://evil.example/"), "/ui/buscar");
+    assert_eq!(safe_next("/\\evil.example"), "/ui/buscar");
+}
+
+#[test]
+fn the_language_switch_keeps_the_rest_of_the_query() {
+    assert_eq!(
+        strip_lang_param("/ui/buscar?lang=en&curp=X"),
+        "/ui/buscar?curp=X"
+    );
+    assert_eq!(strip_lang_param("/ui/buscar?lang=en"), "/ui/buscar");
+    assert_eq!(
+        notice_of("/ui/pacientes/1?ok=consult.saved"),
+        Some("consult.saved")
+    );
+    assert_eq!(notice_of("/ui/pacientes/1?ok=<script>"), None);
+}
+
+#[test]
+fn narratives_become_plain_text_paragraphs() {
+    let div = "<div xmlns=\"http://www.w3.org/1999/xhtml\"><p>Dolor &lt;3 días&gt; &amp; fiebre</p><p>Otra<br/>línea</p><script>x</script></div>";
+    assert_eq!(
+        narrative_text(div),
+        ["Dolor <3 días> & fiebre", "Otra", "línea", "x"]
+    );
+}
+
+#[test]
+fn curp_mismatches_are_reported_by_position() {
+    assert_eq!(
+        curp_mismatch("HEGG560427MVZRRL04", "HEGG560427MVZRRL"),
+        Vec::<usize>::new()
+    );
+    assert_eq!(
+        curp_mismatch("HEGX560427HVZRRL04", "HEGG560427MVZRRL"),
+        [4, 11]
+    );
+}
+
+#[test]
+fn a_cie10_search_falls_back_to_its_longest_word() {
+    let exact = cie10_choices("hipertension esencial");
+    assert!(exact.iter().any(|(code, _)| code == "I10"), "{exact:?}");
+    let loose = cie10_choices("diabetes tipo 2");
+    assert!(!loose.is_empty());
+    assert!(
+        loose
+            .iter()
+            .all(|(_, d)| d.to_lowercase().contains("diabetes")),
+        "{loose:?}"
+    );
+    assert!(cie10_choices("zzz").is_empty());
+}

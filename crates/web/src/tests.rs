@@ -1,0 +1,500 @@
+//! The UI in process: the real router over a real SQLite store and the real `ehr` use cases,
+//! driven with plain HTTP requests (no browser).
+
+use std::sync::Arc;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode, header};
+use serde_json::{Value, json};
+use tower::ServiceExt;
+
+use super::*;
+
+/// 2026-11-25T15:00:00Z.
+const NOW_MS: i64 = 1_795_618_800_000;
+
+struct FixedClock;
+
+impl ehr::Clock for FixedClock {
+    fn now_ms(&self) -> i64 {
+        NOW_MS
+    }
+}
+
+struct World {
+    router: axum::Router,
+    ehr: ehr::Ehr,
+    patient: String,
+    stranger: String,
+    neighbour: String,
+    _dir: tempfile::TempDir,
+}
+
+fn create(ehr: &ehr::Ehr, resource: Value) -> String {
+    let resource_type = resource["resourceType"].as_str().unwrap().to_string();
+    let json = fhir::json::parse_str(&resource.to_string()).unwrap();
+    ehr.create(
+        &ehr::Requester::local_system("pruebas"),
+        &resource_type,
+        json,
+        None,
+    )
+    .unwrap()
+    .resource
+    .id
+}
+
+/// The password of the test accounts (`medica`, `enfermero`).
+pub(crate) const PASSWORD: &str = "Clave-de-prueba-2026";
+
+/// Real accounts (Argon2id at test cost) and a fresh signing key: the sessions of a node.
+fn sessions(ehr: &ehr::Ehr, clues: &str) -> Arc<EhrSessions> {
+    let operator = ehr::Requester::local_system("pruebas");
+    for (user, role, name) in [
+        ("medica", auth::role::Role::Physician, "Dra. Ana López Ruiz"),
+        ("enfermero", auth::role::Role::Nurse, "Enf. Luis Pérez Soto"),
+    ] {
+        let account = ehr::NewAccount {
+            username: user.into(),
+            role,
+            clues: Some(clues.into()),
+            practitioner_id: None,
+            patient_id: None,
+            display_name: name.into(),
+        };
+        ehr.add_account(
+            &operator,
+            account,
+            PASSWORD,
+            auth::password::HashCost::TEST_ONLY,
+        )
+        .unwrap();
+    }
+    Arc::new(EhrSessions::new(
+        ehr.clone(),
+        Arc::new(auth::token::KeyStore::generate().unwrap()),
+    ))
+}
+
+fn organization(ehr: &ehr::Ehr, name: &str, clues: &str) -> String {
+    create(
+        ehr,
+        json!({"resourceType": "Organization", "name": name,
+               "identifier": [{"system": mexico::systems::CLUES, "value": clues}]}),
+    )
+}
+
+fn world() -> World {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store_sqlite::SqliteStore::open(dir.path()).unwrap();
+    let ehr = ehr::Ehr::new(store, Arc::new(FixedClock), "prueba");
+    let clinic = organization(&ehr, "Centro de Salud Uno", "MSIMB000671");
+    let hospital = organization(&ehr, "Hospital General Dos", "MSIMB000584");
+    let patient = create(
+        &ehr,
+        json!({"resourceType": "Patient",
+               "identifier": [{"use": "official", "system": mexico::systems::CURP, "value": "HEGG560427MVZRRL04"}],
+               "name": [{"use": "official", "family": "Hernández García", "given": ["Gloria"]}],
+               "gender": "female", "birthDate": "1956-04-27",
+               "managingOrganization": {"reference": format!("Organization/{clinic}")}}),
+    );
+    let stranger = create(
+        &ehr,
+        json!({"resourceType": "Patient",
+               "name": [{"use": "official", "family": "Uc Canché", "given": ["Mateo"]}],
+               "gender": "male", "birthDate": "1990-01-02",
+               "managingOrganization": {"reference": format!("Organization/{hospital}")}}),
+    );
+    let neighbour = create(
+        &ehr,
+        json!({"resourceType": "Patient",
+               "name": [{"use": "official", "family": "Ek Pool", "given": ["Rosa"]}],
+               "gender": "female", "birthDate": "1985-06-07",
+               "managingOrganization": {"reference": format!("Organization/{clinic}")}}),
+    );
+    let subject = json!({"reference": format!("Patient/{patient}")});
+    for (org, start) in [
+        (&clinic, "2026-03-01T10:00:00-06:00"),
+        (&hospital, "2026-11-20T10:00:00-06:00"),
+    ] {
+        let encounter = create(
+            &ehr,
+            json!({"resourceType": "Encounter", "status": "finished",
+                   "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+                   "subject": subject, "period": {"start": start},
+                   "serviceProvider": {"reference": format!("Organization/{org}")}}),
+        );
+        if org == &hospital {
+            create(
+                &ehr,
+                json!({"resourceType": "Observation", "status": "final",
+                       "code": {"coding": [{"system": "http://loinc.org", "code": "2339-0"}], "text": "Glucosa"},
+                       "subject": subject, "encounter": {"reference": format!("Encounter/{encounter}")},
+                       "effectiveDateTime": start,
+                       "valueQuantity": {"value": 187, "unit": "mg/dL", "system": "http://unitsofmeasure.org", "code": "mg/dL"}}),
+            );
+        }
+    }
+    create(
+        &ehr,
+        json!({"resourceType": "AllergyIntolerance", "patient": subject,
+               "criticality": "high",
+               "code": {"text": "Penicilina <script>alert(1)</script>"}}),
+    );
+    let sessions = sessions(&ehr, "MSIMB000671");
+    World {
+        router: router(ehr.clone(), sessions, WebConfig::default()),
+        ehr,
+        patient,
+        stranger,
+        neighbour,
+        _dir: dir,
+    }
+}
+
+struct Reply {
+    status: StatusCode,
+    csp: String,
+    location: String,
+    cookie: String,
+    body: String,
+}
+
+async fn send(world: &World, request: Request<Body>) -> Reply {
+    let response = world.router.clone().oneshot(request).await.unwrap();
+    let header = |name: header::HeaderName| {
+        response
+            .headers()
+            .get(name)
+            .map(|v| v.to_str().unwrap().to_string())
+            .unwrap_or_default()
+    };
+    let (location, cookie) = (header(header::LOCATION), header(header::SET_COOKIE));
+    let csp = header(header::CONTENT_SECURITY_POLICY);
+    let status = response.status();
+    let bytes = axum::body::to_bytes(response.into_body(), usize::MAX)
+        .await
+        .unwrap();
+    Reply {
+        status,
+        csp,
+        location,
+        cookie,
+        body: String::from_utf8(bytes.to_vec()).unwrap(),
+    }
+}
+
+fn get(path: &str, cookie: &str) -> Request<Body> {
+    Request::get(path)
+        .header(header::COOKIE, cookie)
+        .body(Body::empty())
+        .unwrap()
+}
+
+fn post(path: &str, cookie: &str, form: &str) -> Request<Body> {
+    Request::post(path)
+        .header(header::COOKIE, cookie)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .body(Body::from(form.to_string()))
+        .unwrap()
+}
+
+async fn sign_in(world: &World) -> String {
+    let reply = send(
+        world,
+        post(
+            "/ui/entrar",
+            "",
+            "user=medica&password=Clave-de-prueba-2026&next=/ui/buscar",
+        ),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    reply.cookie.split(';').next().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn pages_need_a_session_and_sign_in_sets_a_strict_http_only_cookie() {
+    let world = world();
+    let reply = send(&world, get("/ui/buscar", "")).await;
+    assert_eq!(reply.status, StatusCode::SEE_OTHER);
+    assert_eq!(reply.location, "/ui/entrar?next=%2Fui%2Fbuscar");
+    let wrong = send(&world, post("/ui/entrar", "", "user=medica&password=x")).await;
+    assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
+    assert!(wrong.body.contains("Usuario o contraseña incorrectos"));
+    let ok = send(
+        &world,
+        post(
+            "/ui/entrar",
+            "",
+            "user=medica&password=Clave-de-prueba-2026&next=//evil.example/",
+        ),
+    )
+    .await;
+    // Never redirected off the node after sign-in.
+    assert_eq!(ok.location, "/ui/buscar");
+    assert!(
+        ok.cookie.contains("HttpOnly") && ok.cookie.contains("SameSite=Strict"),
+        "{}",
+        ok.cookie
+    );
+    let cookie = ok.cookie.split(';').next().unwrap().to_string();
+    let page = send(&world, get("/ui/buscar", &cookie)).await;
+    assert_eq!(page.status, StatusCode::OK);
+    assert!(page.csp.contains("frame-ancestors 'none'") && page.csp.contains("form-action 'self'"));
+    assert!(page.body.contains("Dra. Ana López Ruiz") && page.body.contains("MSIMB000671"));
+    let english = send(&world, get("/ui/buscar?lang=en", &cookie)).await;
+    assert!(english.body.contains("<html lang=\"en\">") && english.body.contains("Find a patient"));
+}
+
+#[tokio::test]
+async fn find_by_curp_shows_where_the_patient_is_registered() {
+    let world = world();
+    let cookie = sign_in(&world).await;
+    let reply = send(&world, get("/ui/buscar?curp=hegg560427mvzrrl04", &cookie)).await;
+    assert!(
+        reply
+            .body
+            .contains(&format!("/ui/pacientes/{}", world.patient)),
+        "{}",
+        reply.body
+    );
+    assert!(reply.body.contains("Centro de Salud Uno (MSIMB000671)"));
+    let bad = send(&world, get("/ui/buscar?curp=HEGG560427MVZRRL05", &cookie)).await;
+    assert!(bad.body.contains("La CURP no es válida"));
+    let by_name = send(
+        &world,
+        get(
+            "/ui/buscar?given=Gloria&surnames=Hernandes+Garcia&birth_date=1956-04-27",
+            &cookie,
+        ),
+    )
+    .await;
+    assert!(by_name.body.contains(&world.patient), "{}", by_name.body);
+}
+
+#[tokio::test]
+async fn the_chart_shows_both_clinics_and_escapes_record_text() {
+    let world = world();
+    let cookie = sign_in(&world).await;
+    let reply = send(
+        &world,
+        get(&format!("/ui/pacientes/{}", world.patient), &cookie),
+    )
+    .await;
+    assert_eq!(reply.status, StatusCode::OK);
+    assert!(
+        reply.body.contains("Centro de Salud Uno") && reply.body.contains("Hospital General Dos")
+    );
+    assert!(
+        reply.body.contains("Penicilina &#60;script&#62;")
+            || reply.body.contains("Penicilina &lt;script&gt;"),
+        "{}",
+        reply.body
+    );
+    assert!(!reply.body.contains("<script>alert"));
+    assert!(reply.body.contains("id=\"trend-glucose\""));
+}
+
+#[tokio::test]
+async fn without_care_relationship_the_chart_asks_for_break_glass() {
+    let world = world();
+    let cookie = sign_in(&world).await;
+    let path = format!("/ui/pacientes/{}", world.stranger);
+    let refused = send(&world, get(&path, &cookie)).await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN);
+    assert!(refused.body.contains("id=\"break-glass\""));
+    let empty = send(
+        &world,
+        post(&format!("{path}/acceso-emergencia"), &cookie, "reason="),
+    )
+    .await;
+    assert_eq!(empty.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let opened = send(
+        &world,
+        post(
+            &format!("{path}/acceso-emergencia"),
+            &cookie,
+            "reason=Paciente+inconsciente+en+urgencias+sin+familiares",
+        ),
+    )
+    .await;
+    assert_eq!(opened.location, path);
+    assert_eq!(
+        send(&world, get(&path, &cookie)).await.status,
+        StatusCode::OK
+    );
+    let log = send(&world, get(&format!("{path}/bitacora"), &cookie)).await;
+    assert!(log.body.contains("Paciente inconsciente en urgencias"), "{}", log.body);
+}
+
+#[tokio::test]
+async fn a_repeated_lab_is_warned_before_the_signed_note_is_saved() {
+    let world = world();
+    let cookie = sign_in(&world).await;
+    let path = format!("/ui/pacientes/{}/consulta", world.patient);
+    let form = "subjective=Sed&objective=Normal&assessment=DM&dx_code=E11.9&plan=Dieta&lab=2339-0&action=sign";
+    let warned = send(&world, post(&path, &cookie, form)).await;
+    assert_eq!(warned.status, StatusCode::OK);
+    assert!(warned.body.contains("id=\"repeat-warning\""));
+    assert!(
+        warned.body.contains("187") && warned.body.contains("Hospital General Dos (MSIMB000584)")
+    );
+    assert!(warned.body.contains("20/11/2026"));
+    let before = data::everything(
+        &data::Db::new(world.ehr.clone(), ehr::Requester::local_system("pruebas")),
+        &world.patient,
+    )
+    .unwrap()
+    .len();
+    let saved = send(
+        &world,
+        post(&path, &cookie, &format!("{form}&confirm_repeat=1")),
+    )
+    .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let after = data::everything(
+        &data::Db::new(world.ehr.clone(), ehr::Requester::local_system("pruebas")),
+        &world.patient,
+    )
+    .unwrap();
+    let new: Vec<&str> = after[..]
+        .iter()
+        .filter_map(|r| r["resourceType"].as_str())
+        .collect();
+    assert!(after.len() >= before + 4, "{new:?}");
+    let note = after
+        .iter()
+        .find(|r| r["resourceType"] == "Composition")
+        .unwrap();
+    assert_eq!(note["status"], "final");
+    let chart = send(
+        &world,
+        get(&format!("/ui/pacientes/{}", world.patient), &cookie),
+    )
+    .await;
+    assert!(chart.body.contains("E11.9"));
+    let note_id = note["id"].as_str().unwrap();
+    assert!(chart.body.contains(&format!("/notas/{note_id}")));
+    // An addendum appends a new signed Composition; the note itself never changes.
+    let addendum_path = format!("/ui/pacientes/{}/notas/{note_id}/addendum", world.patient);
+    let added = send(
+        &world,
+        post(&addendum_path, &cookie, "text=Corrige+la+fecha"),
+    )
+    .await;
+    assert_eq!(added.status, StatusCode::SEE_OTHER);
+    let note_page = send(
+        &world,
+        get(
+            &format!("/ui/pacientes/{}/notas/{note_id}", world.patient),
+            &cookie,
+        ),
+    )
+    .await;
+    assert!(note_page.body.contains("Corrige la fecha"));
+    assert_eq!(
+        world
+            .ehr
+            .read(
+                &ehr::Requester::local_system("pruebas"),
+                "Composition",
+                note_id
+            )
+            .unwrap()
+            .version_id,
+        1
+    );
+    // A note reached through another patient's URL is refused, even where that patient is open.
+    let wrong = format!("/ui/pacientes/{}/notas/{note_id}/addendum", world.neighbour);
+    assert_eq!(
+        send(&world, post(&wrong, &cookie, "text=x")).await.status,
+        StatusCode::NOT_FOUND
+    );
+}
+
+#[tokio::test]
+async fn inconsistent_blood_pressure_is_refused() {
+    let world = world();
+    let cookie = sign_in(&world).await;
+    let path = format!("/ui/pacientes/{}/consulta", world.patient);
+    let form = "systolic=70&diastolic=120&dx_code=I10&action=sign";
+    let refused = send(&world, post(&path, &cookie, form)).await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(
+        refused
+            .body
+            .contains("no puede ser menor que la diastólica")
+    );
+}
+
+#[tokio::test]
+async fn a_duplicate_is_warned_before_registering() {
+    let world = world();
+    let cookie = sign_in(&world).await;
+    let form = "given=Gloria&first_surname=Hernandez&second_surname=Garcia&birth_date=1956-04-27&sex=M&birth_state=VZ&curp=&action=save";
+    let warned = send(&world, post("/ui/pacientes/nuevo", &cookie, form)).await;
+    assert_eq!(warned.status, StatusCode::OK);
+    assert!(
+        warned.body.contains("id=\"duplicate-warning\""),
+        "{}",
+        warned.body
+    );
+    assert!(warned.body.contains("HEGG560427MVZRRL"));
+    let saved = send(
+        &world,
+        post(
+            "/ui/pacientes/nuevo",
+            &cookie,
+            &format!("{form}&not_duplicate=1"),
+        ),
+    )
+    .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER);
+    assert!(
+        saved.location.starts_with("/ui/pacientes/")
+            && saved.location.ends_with("?ok=register.saved")
+    );
+    // The new record carries its alerts: the duplicate review the write opened, the CURP to
+    // follow up.
+    let chart = send(&world, get(&saved.location, &cookie)).await;
+    assert!(chart.body.contains("Paciente registrado."));
+    let alerts = chart.body.split("id=\"alerts\"").nth(1).unwrap_or_default();
+    assert!(
+        alerts.contains("Posible duplicado en revisión"),
+        "{}",
+        chart.body
+    );
+    assert!(alerts.contains("CURP pendiente"));
+}
+
+#[test]
+fn every_message_key_returned_by_code_exists() {
+    let tr = i18n::Tr {
+        lang: i18n::Lang::En,
+    };
+    let mut keys: Vec<&'static str> = chart::TRENDS.iter().map(|t| t.key).collect();
+    for status in [
+        schedule::DoseStatus::Applied,
+        schedule::DoseStatus::Due,
+        schedule::DoseStatus::Overdue,
+        schedule::DoseStatus::Upcoming,
+    ] {
+        keys.push(status.message_key());
+    }
+    for state in [SyncState::Online, SyncState::Offline, SyncState::Unknown] {
+        keys.push(
+            SyncStatus {
+                state,
+                pending_changes: None,
+            }
+            .message_key(),
+        );
+    }
+    for status in ["active", "completed", "revoked", "weird"] {
+        keys.push(pages::referral_key(status));
+    }
+    for key in keys {
+        assert_ne!(tr.s(key), key, "missing message {key}");
+    }
+}
