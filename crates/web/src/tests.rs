@@ -325,7 +325,11 @@ async fn without_care_relationship_the_chart_asks_for_break_glass() {
         StatusCode::OK
     );
     let log = send(&world, get(&format!("{path}/bitacora"), &cookie)).await;
-    assert!(log.body.contains("Paciente inconsciente en urgencias"), "{}", log.body);
+    assert!(
+        log.body.contains("Paciente inconsciente en urgencias"),
+        "{}",
+        log.body
+    );
 }
 
 #[tokio::test]
