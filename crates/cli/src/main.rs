@@ -33,6 +33,10 @@ enum Command {
     Mpi(commands::mpi::MpiArgs),
     /// Mide el nodo contra líneas base de la misma corrida / Benchmark the node against same-run baselines
     Bench(bench::BenchArgs),
+    /// Nodos que sincronizan con el nodo central / Nodes that sync with the hub
+    Node(commands::node::NodeArgs),
+    /// Sincronización entre nodos / Sync between nodes
+    Sync(commands::node::SyncCmdArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -51,6 +55,8 @@ fn main() -> std::process::ExitCode {
         Command::Demo(args) => commands::demo::run(args),
         Command::Mpi(args) => commands::mpi::run(args),
         Command::Bench(args) => commands::bench::run(args),
+        Command::Node(args) => commands::node::run_node(args),
+        Command::Sync(args) => commands::node::run_sync(args),
     };
     match outcome {
         Ok(code) => code,

@@ -12,6 +12,7 @@
 mod query;
 mod read;
 mod schema;
+mod sync;
 mod writer;
 
 use std::path::{Path, PathBuf};

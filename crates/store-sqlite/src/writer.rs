@@ -165,8 +165,8 @@ fn clone_error(err: &Error) -> Error {
     }
 }
 
-struct Tx<'a> {
-    conn: &'a Connection,
+pub(crate) struct Tx<'a> {
+    pub(crate) conn: &'a Connection,
     params: &'a mut ParamIds,
     next_seq: i64,
 }
@@ -196,6 +196,10 @@ impl WriteTx for Tx<'_> {
 
     fn search_ids(&mut self, query: &SearchQuery, limit: usize) -> Result<Vec<String>, Error> {
         crate::query::search_ids(self.conn, query, limit)
+    }
+
+    fn sync(&mut self) -> Option<&mut dyn store::sync::SyncTx> {
+        Some(self)
     }
 
     fn put_prepared(&mut self, version: PreparedVersion) -> Result<StoredResource, Error> {

@@ -10,6 +10,8 @@
 //! `spawn_blocking`. Writes are jobs run by the backend's single writer, which may commit
 //! several jobs together (group commit) but acknowledges a job only after its data is durable.
 
+pub mod sync;
+
 use std::sync::Arc;
 
 pub use search::SearchQuery;
@@ -125,6 +127,10 @@ pub trait WriteTx {
         self.put_prepared(PreparedVersion::prepare(version))
     }
     fn put_prepared(&mut self, version: PreparedVersion) -> Result<StoredResource, Error>;
+    /// Sync's writes in the same transaction, when the backend keeps a sync log.
+    fn sync(&mut self) -> Option<&mut dyn sync::SyncTx> {
+        None
+    }
 }
 
 /// A unit of work run by the writer; returning `Err` rolls back everything it did.

@@ -59,6 +59,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         listen: args.listen,
         body_limit_bytes: rest::BODY_LIMIT_BYTES_DEFAULT,
         base_url: None,
+        sync: Default::default(),
     })
 }
 

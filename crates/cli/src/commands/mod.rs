@@ -5,6 +5,7 @@ pub mod demo;
 pub mod generate;
 pub mod import;
 pub mod mpi;
+pub mod node;
 pub mod serve;
 
 use std::path::Path;

@@ -21,6 +21,9 @@ pub struct ServeArgs {
     /// URL pública de la API FHIR (si hay un proxy delante) / Public FHIR base URL
     #[arg(long)]
     pub base_url: Option<String>,
+    /// Sync between nodes (issue 5): role, CLUES, hub.
+    #[command(flatten)]
+    pub sync: super::node::SyncArgs,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -38,11 +41,13 @@ pub async fn serve(
     ready: Option<Box<dyn FnOnce(SocketAddr) + Send>>,
 ) -> anyhow::Result<()> {
     let (store, ehr) = super::open_node(&args.data, false)?;
+    let ehr = super::node::serve_ehr(store.clone(), ehr);
     let config = rest::RestConfig {
         body_limit_bytes: args.body_limit_bytes,
         base_url: args.base_url.clone(),
     };
-    let app = rest::router(ehr, config);
+    let app = rest::router(ehr.clone(), config);
+    let app = super::node::attach(&args.sync, store.clone(), ehr, app)?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -1,0 +1,315 @@
+//! The hub's side of the protocol, without HTTP: authenticate a node, ingest its pushes,
+//! serve its feed, and hand out a patient's national record on demand.
+
+use std::sync::Arc;
+
+use store::sync::{LogKind, SyncStore};
+use store::{SharedStore, WriteTx};
+
+use crate::Error;
+use crate::apply::{self, REFERENCE_TYPES, STATE_FEED_INDEXED};
+use crate::credential;
+use crate::wire::{
+    BATCH_BYTES_MAX, BATCH_ENTRIES_MAX, FetchRequest, FetchResponse, PullRequest, PullResponse,
+    PushRequest, PushResponse, WireVersion, batch_len,
+};
+
+/// The hub's own node id (origin of versions written on the hub itself, e.g. review Tasks).
+pub const HUB_NODE_ID: &str = "hub";
+
+/// Log rows examined per pull at most: bounds the work of one request when most of the
+/// national log is for other clinics' patients; the cursor still advances past them.
+const FEED_SCAN_ROWS_MAX: usize = 20_000;
+
+/// Log rows read per step while scanning the feed.
+const FEED_SCAN_STEP_ROWS: usize = 2_000;
+
+/// Versions in one on-demand fetch at most: a patient's whole record is far smaller
+/// (a Synthea lifetime is a few thousand resources).
+const FETCH_ENTRIES_MAX: usize = 20_000;
+
+/// Patients matched by one fetch at most (a CURP names one person; duplicates awaiting review
+/// may share it).
+const FETCH_PATIENTS_MAX: usize = 5;
+
+/// The national hub.
+pub struct Hub {
+    ehr: ehr::Ehr,
+    store: SharedStore,
+    sync_store: Arc<dyn SyncStore>,
+}
+
+/// Runs a store write job returning a value, carrying `sync::Error` through.
+pub(crate) fn write<R, F>(store: &dyn store::Store, job: F) -> Result<R, Error>
+where
+    R: Send + 'static,
+    F: FnOnce(&mut dyn WriteTx) -> Result<R, Error> + Send + 'static,
+{
+    store::write_with(store, move |tx| job(tx).map_err(Error::abort)).map_err(Error::from_store)
+}
+
+/// Sets this node's id, stamping versions written before sync was configured.
+pub fn set_node_id(
+    store: &dyn store::Store,
+    sync_store: &dyn SyncStore,
+    node_id: &str,
+) -> Result<(), Error> {
+    if sync_store.node_id()?.as_deref() == Some(node_id) {
+        return Ok(());
+    }
+    let node_id = node_id.to_string();
+    write(store, move |tx| {
+        Ok(apply::sync_tx(tx)?.set_node_id(&node_id)?)
+    })
+}
+
+/// Enrolls a clinic on the hub's store and returns its new credential (shown once).
+pub fn enroll(
+    store: &dyn store::Store,
+    clues: &str,
+    random: &[u8; credential::TOKEN_RANDOM_BYTES],
+    now_ms: i64,
+) -> Result<String, Error> {
+    if clues.is_empty() || clues == HUB_NODE_ID || !clues.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        return Err(Error::BadRequest(format!(
+            "CLUES inválida «{clues}» / invalid CLUES '{clues}'"
+        )));
+    }
+    let token = credential::token_from_random(random);
+    let digest = credential::token_sha256(&token);
+    let clues = clues.to_string();
+    write(store, move |tx| {
+        Ok(apply::sync_tx(tx)?.enroll_node(&clues, &digest, now_ms)?)
+    })?;
+    Ok(token)
+}
+
+impl Hub {
+    pub fn new(
+        ehr: ehr::Ehr,
+        store: SharedStore,
+        sync_store: Arc<dyn SyncStore>,
+    ) -> Result<Hub, Error> {
+        set_node_id(store.as_ref(), sync_store.as_ref(), HUB_NODE_ID)?;
+        Ok(Hub {
+            ehr,
+            store,
+            sync_store,
+        })
+    }
+
+    pub fn sync_store(&self) -> &dyn SyncStore {
+        self.sync_store.as_ref()
+    }
+
+    /// The enrolled node whose credential is `token`.
+    pub fn authenticate(&self, token: &str) -> Result<String, Error> {
+        let nodes = self.sync_store.nodes()?;
+        credential::find_node(&nodes, token).ok_or(Error::Unauthorized)
+    }
+
+    /// Ingests versions made at `node`. Refuses the whole batch if any version claims
+    /// another origin: a clinic can only push as itself.
+    pub fn push(&self, node: &str, request: PushRequest) -> Result<PushResponse, Error> {
+        if let Some(foreign) = request.versions.iter().find(|v| v.origin != node) {
+            return Err(Error::Forbidden(format!(
+                "{}/{} viene de {} / comes from {}",
+                foreign.resource_type, foreign.id, foreign.origin, foreign.origin
+            )));
+        }
+        if request.versions.len() > BATCH_ENTRIES_MAX {
+            return Err(Error::BadRequest(format!(
+                "más de {BATCH_ENTRIES_MAX} versiones / more than {BATCH_ENTRIES_MAX} versions"
+            )));
+        }
+        let now_ms = self.ehr.now_ms();
+        let outcome = write(self.store.as_ref(), move |tx| {
+            let outcome = apply::apply_batch(tx, &request.versions, now_ms)?;
+            apply::index_feed(tx, now_ms)?;
+            Ok(outcome)
+        })?;
+        // Patients registered offline at two clinics for one person meet here first: match
+        // every new one and put probable pairs on the review list (Tasks, as in issue 3).
+        for patient_id in &outcome.new_patients {
+            if let Err(err) = self.review_new_patient(patient_id) {
+                tracing::warn!(patient = %patient_id, error = %err, "duplicate review after sync failed");
+            }
+        }
+        Ok(PushResponse {
+            applied: outcome.applied,
+            duplicates: outcome.duplicates,
+            conflicts: outcome.conflicts,
+        })
+    }
+
+    fn review_new_patient(&self, patient_id: &str) -> Result<(), Error> {
+        let stored = self.ehr.read("Patient", patient_id)?;
+        let Ok(patient) = fhir::json::parse_str(&stored.body) else {
+            return Ok(());
+        };
+        let request = ehr::MatchRequest::from_body(patient)?;
+        let hits = match self.ehr.match_patients(&request) {
+            Ok(hits) => hits,
+            // Records without anything to match on are not an error of sync.
+            Err(ehr::Error::Unprocessable(_)) => return Ok(()),
+            Err(err) => return Err(err.into()),
+        };
+        let pairs = hits
+            .into_iter()
+            .map(|hit| (patient_id.to_string(), hit.resource.id.clone(), hit.result))
+            .collect::<Vec<_>>();
+        if !pairs.is_empty() {
+            self.ehr.queue_reviews(pairs)?;
+        }
+        Ok(())
+    }
+
+    /// Makes sure versions written on the hub itself are in the feed index.
+    fn index_if_behind(&self) -> Result<i64, Error> {
+        let indexed: i64 = self
+            .sync_store
+            .state(STATE_FEED_INDEXED)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if self.sync_store.log_seq_max()? <= indexed {
+            return Ok(indexed);
+        }
+        let now_ms = self.ehr.now_ms();
+        write(self.store.as_ref(), move |tx| apply::index_feed(tx, now_ms))?;
+        Ok(self
+            .sync_store
+            .state(STATE_FEED_INDEXED)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(indexed))
+    }
+
+    /// The next part of `node`'s feed after `request.cursor`.
+    pub fn pull(&self, node: &str, request: &PullRequest) -> Result<PullResponse, Error> {
+        let upto = self.index_if_behind()?;
+        let entries_max = request.entries_max.clamp(1, BATCH_ENTRIES_MAX);
+        let bytes_max = request.bytes_max.clamp(1, BATCH_BYTES_MAX);
+        let followed = self.sync_store.followed(node)?;
+        let mut scanned_upto = request.cursor;
+        let mut chosen: Vec<store::sync::LogEntry> = Vec::new();
+        let mut scanned = 0usize;
+        'scan: while scanned < FEED_SCAN_ROWS_MAX && scanned_upto < upto {
+            let candidates =
+                self.sync_store
+                    .feed_candidates(scanned_upto, upto, FEED_SCAN_STEP_ROWS)?;
+            if candidates.is_empty() {
+                break;
+            }
+            for candidate in candidates {
+                let entry = candidate.entry;
+                let wanted = entry.kind != LogKind::Reassert
+                    && entry.stamp.origin != node
+                    && (REFERENCE_TYPES.contains(&entry.resource_type.as_str())
+                        || candidate.patients.iter().any(|p| followed.contains(p)));
+                if wanted {
+                    if chosen.len() >= entries_max {
+                        break 'scan;
+                    }
+                    chosen.push(entry.clone());
+                }
+                scanned_upto = entry.change_seq;
+                scanned += 1;
+            }
+        }
+        let seqs: Vec<i64> = chosen.iter().map(|e| e.change_seq).collect();
+        let versions = self.sync_store.versions(&seqs)?;
+        let wire: Vec<WireVersion> = chosen
+            .iter()
+            .zip(&versions)
+            .map(|(entry, version)| WireVersion::from_stored(entry, version))
+            .collect();
+        let taken = batch_len(
+            wire.iter().map(WireVersion::size_bytes),
+            entries_max,
+            bytes_max,
+        );
+        let next_cursor = if taken < wire.len() {
+            // Everything before the first version left out was either sent or not wanted.
+            chosen[taken].change_seq - 1
+        } else {
+            scanned_upto
+        };
+        let mut wire = wire;
+        wire.truncate(taken);
+        Ok(PullResponse {
+            versions: wire,
+            next_cursor,
+            more: next_cursor < upto,
+        })
+    }
+
+    /// A patient's national record (every version in the compartment), found by CURP or id;
+    /// `node` follows the patient from now on.
+    pub fn fetch(&self, node: &str, request: &FetchRequest) -> Result<FetchResponse, Error> {
+        let mut patients: Vec<String> = Vec::new();
+        if let Some(curp) = &request.curp {
+            let params = vec![(
+                "identifier".to_string(),
+                format!("{}|{}", mexico::systems::CURP, curp.trim().to_uppercase()),
+            )];
+            let (page, _) = self.ehr.search(&ehr::SearchRequest {
+                resource_type: "Patient".to_string(),
+                params,
+                handling: search::Handling::Lenient,
+            })?;
+            patients.extend(
+                page.matches
+                    .into_iter()
+                    .map(|m| m.id)
+                    .take(FETCH_PATIENTS_MAX),
+            );
+        }
+        if let Some(id) = &request.patient_id
+            && let Ok(stored) = self.ehr.read("Patient", id)
+        {
+            patients.push(stored.id);
+        }
+        patients.sort_unstable();
+        patients.dedup();
+        if patients.is_empty() {
+            return Ok(FetchResponse {
+                patients,
+                versions: Vec::new(),
+            });
+        }
+        // Follow first, then read: a change committed after the follow is in the node's feed,
+        // and one committed before it is in this answer.
+        let now_ms = self.ehr.now_ms();
+        let (node_id, to_follow) = (node.to_string(), patients.clone());
+        write(self.store.as_ref(), move |tx| {
+            apply::index_feed(tx, now_ms)?;
+            let sync = apply::sync_tx(tx)?;
+            for patient in &to_follow {
+                sync.follow(&node_id, patient, now_ms)?;
+            }
+            Ok(())
+        })?;
+        let mut entries = Vec::new();
+        for patient in &patients {
+            entries.extend(
+                self.sync_store
+                    .patient_log(patient, FETCH_ENTRIES_MAX)?
+                    .into_iter()
+                    .filter(|e| e.kind != LogKind::Reassert),
+            );
+        }
+        entries.sort_by_key(|e| e.change_seq);
+        entries.dedup_by_key(|e| e.change_seq);
+        entries.truncate(FETCH_ENTRIES_MAX);
+        let seqs: Vec<i64> = entries.iter().map(|e| e.change_seq).collect();
+        let versions = self.sync_store.versions(&seqs)?;
+        Ok(FetchResponse {
+            patients,
+            versions: entries
+                .iter()
+                .zip(&versions)
+                .map(|(entry, version)| WireVersion::from_stored(entry, version))
+                .collect(),
+        })
+    }
+}
