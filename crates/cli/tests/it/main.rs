@@ -12,4 +12,5 @@ mod identity;
 mod import;
 mod population;
 mod search;
+mod sync;
 mod transaction;
