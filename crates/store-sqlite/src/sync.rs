@@ -551,3 +551,6 @@ impl SyncStore for crate::SqliteStore {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
