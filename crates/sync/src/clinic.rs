@@ -296,30 +296,13 @@ impl Clinic {
     /// Sends the next batch of local versions; true when more are waiting.
     pub async fn push_once(&self) -> Result<bool, Error> {
         let sync_store = self.sync_store.clone();
-        let (cursor, batch) = self
-            .blocking(move || {
-                let cursor = state_i64(sync_store.as_ref(), STATE_PUSH_CURSOR)?.unwrap_or(0);
-                Ok((cursor, sync_store.outbox(cursor, BATCH_ENTRIES_MAX)?))
-            })
-            .await?;
-        if batch.is_empty() {
+        let Some(outgoing) = self
+            .blocking(move || next_push(sync_store.as_ref()))
+            .await?
+        else {
             return Ok(false);
-        }
-        let versions: Vec<WireVersion> = batch
-            .iter()
-            .map(|(entry, version)| WireVersion::from_stored(entry, version))
-            .collect();
-        let taken = batch_len(
-            versions.iter().map(WireVersion::size_bytes),
-            BATCH_ENTRIES_MAX,
-            BATCH_BYTES_MAX,
-        );
-        let last_seq = batch[taken - 1].0.change_seq;
-        let more = taken < batch.len() || batch.len() == BATCH_ENTRIES_MAX;
-        let mut versions = versions;
-        versions.truncate(taken);
-        debug_assert!(last_seq > cursor);
-        let body = wire::encode(&PushRequest { versions });
+        };
+        let body = wire::encode(&outgoing.request);
         let reply = self
             .post("push", body, self.config.request_timeout_ms)
             .await?;
@@ -327,29 +310,20 @@ impl Clinic {
             wire::decode(&reply).map_err(|e| Error::Unreachable(e.to_string()))?;
         let store = self.store.clone();
         let now_ms = self.ehr.now_ms();
-        self.blocking(move || {
-            write(store.as_ref(), move |tx| {
-                let sync = apply::sync_tx(tx)?;
-                sync.set_state(STATE_PUSH_CURSOR, &last_seq.to_string())?;
-                sync.set_state(STATE_LAST_PUSH_MS, &now_ms.to_string())?;
-                Ok(())
-            })
-        })
-        .await?;
+        let more = outgoing.more;
+        self.blocking(move || pushed(store.as_ref(), &outgoing, now_ms))
+            .await?;
         Ok(more)
     }
 
     /// Receives the next part of the feed; true when more is waiting.
     pub async fn pull_once(&self) -> Result<bool, Error> {
         let sync_store = self.sync_store.clone();
-        let cursor = self
-            .blocking(move || Ok(state_i64(sync_store.as_ref(), STATE_PULL_CURSOR)?.unwrap_or(0)))
+        let request = self
+            .blocking(move || next_pull(sync_store.as_ref()))
             .await?;
-        let body = wire::encode(&PullRequest {
-            cursor,
-            entries_max: BATCH_ENTRIES_MAX,
-            bytes_max: BATCH_BYTES_MAX,
-        });
+        let cursor = request.cursor;
+        let body = wire::encode(&request);
         let reply = self
             .post("pull", body, self.config.request_timeout_ms)
             .await?;
@@ -358,25 +332,8 @@ impl Clinic {
         let more = response.more;
         let store = self.store.clone();
         let now_ms = self.ehr.now_ms();
-        self.blocking(move || {
-            write(store.as_ref(), move |tx| {
-                apply::apply_batch(tx, &response.versions, now_ms)?;
-                let sync = apply::sync_tx(tx)?;
-                // A cursor from an answer to an older cursor (a replayed or reordered
-                // response) must not move backwards or skip: it is only taken when it
-                // continues from the cursor this transaction sees.
-                let current: i64 = sync
-                    .state(STATE_PULL_CURSOR)?
-                    .and_then(|v| v.parse().ok())
-                    .unwrap_or(0);
-                if current == cursor {
-                    sync.set_state(STATE_PULL_CURSOR, &response.next_cursor.to_string())?;
-                }
-                sync.set_state(STATE_LAST_PULL_MS, &now_ms.to_string())?;
-                Ok(())
-            })
-        })
-        .await?;
+        self.blocking(move || pulled(store.as_ref(), cursor, response, now_ms))
+            .await?;
         Ok(more)
     }
 
@@ -392,13 +349,8 @@ impl Clinic {
         let received = response.versions.len();
         let store = self.store.clone();
         let now_ms = self.ehr.now_ms();
-        self.blocking(move || {
-            write(store.as_ref(), move |tx| {
-                apply::apply_batch(tx, &response.versions, now_ms)?;
-                Ok(())
-            })
-        })
-        .await?;
+        self.blocking(move || fetched(store.as_ref(), response, now_ms))
+            .await?;
         Ok(received)
     }
 
@@ -442,4 +394,107 @@ impl Clinic {
             Err(_) => tracing::warn!("on-demand fetch timed out"),
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The clinic's steps without a transport: the background task sends what these prepare over
+// HTTP; the simulator (tests) hands it to a `Hub` directly.
+// ---------------------------------------------------------------------------------------------
+
+/// A push ready to send, and what to record once the hub has acknowledged it.
+#[derive(Debug)]
+pub struct Outgoing {
+    pub request: PushRequest,
+    /// The clinic `change_seq` of the last version in the request: the new push cursor.
+    pub last_seq: i64,
+    /// More local versions wait after this batch.
+    pub more: bool,
+}
+
+/// The next batch of local versions after the push cursor, if any.
+pub fn next_push(sync_store: &dyn SyncStore) -> Result<Option<Outgoing>, Error> {
+    let cursor = state_i64(sync_store, STATE_PUSH_CURSOR)?.unwrap_or(0);
+    let batch = sync_store.outbox(cursor, BATCH_ENTRIES_MAX)?;
+    if batch.is_empty() {
+        return Ok(None);
+    }
+    let mut versions: Vec<WireVersion> = batch
+        .iter()
+        .map(|(entry, version)| WireVersion::from_stored(entry, version))
+        .collect();
+    let taken = batch_len(
+        versions.iter().map(WireVersion::size_bytes),
+        BATCH_ENTRIES_MAX,
+        BATCH_BYTES_MAX,
+    );
+    let last_seq = batch[taken - 1].0.change_seq;
+    debug_assert!(last_seq > cursor);
+    let more = taken < batch.len() || batch.len() == BATCH_ENTRIES_MAX;
+    versions.truncate(taken);
+    Ok(Some(Outgoing {
+        request: PushRequest { versions },
+        last_seq,
+        more,
+    }))
+}
+
+/// Records that the hub acknowledged `outgoing`.
+pub fn pushed(store: &dyn store::Store, outgoing: &Outgoing, now_ms: i64) -> Result<(), Error> {
+    let last_seq = outgoing.last_seq;
+    write(store, move |tx| {
+        let sync = apply::sync_tx(tx)?;
+        // Acknowledgements of older batches (a delayed answer) never move the cursor back.
+        let current: i64 = sync
+            .state(STATE_PUSH_CURSOR)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        sync.set_state(STATE_PUSH_CURSOR, &current.max(last_seq).to_string())?;
+        sync.set_state(STATE_LAST_PUSH_MS, &now_ms.to_string())?;
+        Ok(())
+    })
+}
+
+/// The next pull request, from the saved cursor.
+pub fn next_pull(sync_store: &dyn SyncStore) -> Result<PullRequest, Error> {
+    Ok(PullRequest {
+        cursor: state_i64(sync_store, STATE_PULL_CURSOR)?.unwrap_or(0),
+        entries_max: BATCH_ENTRIES_MAX,
+        bytes_max: BATCH_BYTES_MAX,
+    })
+}
+
+/// Applies a pulled batch and moves the cursor, in one transaction.
+pub fn pulled(
+    store: &dyn store::Store,
+    cursor: i64,
+    response: PullResponse,
+    now_ms: i64,
+) -> Result<apply::BatchOutcome, Error> {
+    let versions = response.versions;
+    let next_cursor = response.next_cursor;
+    write(store, move |tx| {
+        let outcome = apply::apply_batch(tx, &versions, now_ms)?;
+        let sync = apply::sync_tx(tx)?;
+        // An answer to an older cursor (replayed or reordered) must neither move the cursor
+        // back nor skip: it is taken only when it continues from the cursor saved now.
+        let current: i64 = sync
+            .state(STATE_PULL_CURSOR)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if current == cursor {
+            sync.set_state(STATE_PULL_CURSOR, &next_cursor.to_string())?;
+        }
+        sync.set_state(STATE_LAST_PULL_MS, &now_ms.to_string())?;
+        Ok(outcome)
+    })
+}
+
+/// Stores a fetched record.
+pub fn fetched(
+    store: &dyn store::Store,
+    response: FetchResponse,
+    now_ms: i64,
+) -> Result<apply::BatchOutcome, Error> {
+    let versions = response.versions;
+    write(store, move |tx| apply::apply_batch(tx, &versions, now_ms))
 }
