@@ -1,13 +1,16 @@
-//! The SQLite side of node-to-node sync: the sync log and its triggers, cursors, enrolled
-//! nodes, followed patients, the hub's feed index and conflicts.
+//! The SQLite side of node-to-node sync: the sync log, cursors, enrolled nodes, followed
+//! patients, the hub's feed index and conflicts.
 //!
-//! Key decision: the sync log is filled by triggers on `resource`, inside the writer's own
-//! transaction, so every version written by any path (REST, import, transactions, merges)
-//! gets a stamp atomically and the writer itself needs no sync code. The trigger computes the
-//! hybrid logical clock as `max(last_updated_ms × 2^16, greatest stamp seen + 1)`: the same
-//! rule as `sync::hlc::next`, and because the greatest stamp includes versions received from
-//! other nodes, a local edit made after receiving a version always stamps higher than it,
-//! whatever this PC's clock says.
+//! Key decision: the sync log is derived from the change log, lazily. Every version already
+//! has a `change_seq`; [`SyncTx::catch_up_log`] stamps the versions after the last logged one,
+//! in `change_seq` order, before sync reads the outbox or writes anything itself. So clinical
+//! writes and bulk imports pay nothing for sync (triggers doubled import time), and no write
+//! path can be missed. The stamp is the hybrid logical clock `max(last_updated_ms × 2^16,
+//! greatest stamp logged before + 1)` (the rule of `sync::hlc::next`); versions received from
+//! other nodes are logged with their own stamps as they are applied, so a local edit made after
+//! receiving a version always stamps higher than it, whatever this PC's clock says. Stamping
+//! later instead of at write time gives the same stamps: the rule only looks at earlier
+//! `change_seq`s and at the version's own `last_updated_ms`.
 
 use std::collections::HashSet;
 
@@ -38,37 +41,6 @@ CREATE TABLE sync_log (
     kind INTEGER NOT NULL
 );
 CREATE INDEX sync_log_hlc ON sync_log(hlc);
-CREATE INDEX sync_log_resource ON sync_log(resource_type, id, hlc, origin);
-CREATE INDEX sync_log_kind ON sync_log(kind, change_seq);
-
-INSERT INTO sync_log(change_seq, resource_type, id, hlc, origin, parent_hlc, parent_origin, kind)
-SELECT change_seq, resource_type, id, last_updated_ms * 65536 + (version_id % 65536), '', NULL, NULL, 0
-FROM resource;
-INSERT INTO sync_log(change_seq, resource_type, id, hlc, origin, parent_hlc, parent_origin, kind)
-SELECT v.change_seq, r.resource_type, r.id, v.last_updated_ms * 65536 + (v.version_id % 65536), '', NULL, NULL, 0
-FROM resource_version v JOIN resource r ON r.rkey = v.rkey;
-
-CREATE TRIGGER sync_log_on_create AFTER INSERT ON resource BEGIN
-    INSERT INTO sync_log(change_seq, resource_type, id, hlc, origin, parent_hlc, parent_origin, kind)
-    VALUES (
-        NEW.change_seq, NEW.resource_type, NEW.id,
-        max(NEW.last_updated_ms * 65536, coalesce((SELECT max(hlc) FROM sync_log), 0) + 1),
-        coalesce((SELECT node_id FROM sync_self WHERE one = 1), ''),
-        NULL, NULL, 0
-    );
-END;
-
-CREATE TRIGGER sync_log_on_update AFTER UPDATE OF change_seq ON resource BEGIN
-    INSERT INTO sync_log(change_seq, resource_type, id, hlc, origin, parent_hlc, parent_origin, kind)
-    VALUES (
-        NEW.change_seq, NEW.resource_type, NEW.id,
-        max(NEW.last_updated_ms * 65536, coalesce((SELECT max(hlc) FROM sync_log), 0) + 1),
-        coalesce((SELECT node_id FROM sync_self WHERE one = 1), ''),
-        (SELECT hlc FROM sync_log WHERE change_seq = OLD.change_seq),
-        (SELECT origin FROM sync_log WHERE change_seq = OLD.change_seq),
-        0
-    );
-END;
 
 CREATE TABLE sync_state (
     key TEXT PRIMARY KEY,
@@ -191,6 +163,106 @@ fn state(conn: &Connection, key: &str) -> Result<Option<String>, Error> {
         .map_err(sql_error)
 }
 
+fn log_seq_max(conn: &Connection) -> Result<i64, Error> {
+    conn.query_row(
+        "SELECT coalesce(max(change_seq), 0) FROM sync_log",
+        [],
+        |row| row.get(0),
+    )
+    .map_err(sql_error)
+}
+
+/// The highest `change_seq` of any version on this node.
+fn change_seq_max(conn: &Connection) -> Result<i64, Error> {
+    conn.query_row(
+        "SELECT max(coalesce((SELECT max(change_seq) FROM resource), 0), \
+                    coalesce((SELECT max(change_seq) FROM resource_version), 0))",
+        [],
+        |row| row.get(0),
+    )
+    .map_err(sql_error)
+}
+
+/// Versions not logged yet (all of them local: received ones are logged as they are applied).
+fn unlogged_count(conn: &Connection) -> Result<u64, Error> {
+    let after = log_seq_max(conn)?;
+    conn.query_row(
+        "SELECT (SELECT count(*) FROM resource WHERE change_seq > ?1) \
+              + (SELECT count(*) FROM resource_version WHERE change_seq > ?1)",
+        [after],
+        |row| row.get::<_, i64>(0),
+    )
+    .map(|n| n as u64)
+    .map_err(sql_error)
+}
+
+/// Stamps up to `rows_max` versions after the last logged one, oldest first (see the module
+/// docs). Returns how many were stamped.
+fn catch_up_log(conn: &Connection, rows_max: usize) -> Result<usize, Error> {
+    let after = log_seq_max(conn)?;
+    let mut last_hlc: i64 = conn
+        .query_row("SELECT coalesce(max(hlc), 0) FROM sync_log", [], |row| {
+            row.get(0)
+        })
+        .map_err(sql_error)?;
+    let origin: String = conn
+        .query_row("SELECT node_id FROM sync_self WHERE one = 1", [], |row| {
+            row.get(0)
+        })
+        .optional()
+        .map_err(sql_error)?
+        .unwrap_or_default();
+    let rows: Vec<(i64, String, String, i64, i64, i64)> = conn
+        .prepare_cached(
+            "SELECT cs, resource_type, id, rkey, version_id, last_updated_ms FROM ( \
+             SELECT r.change_seq AS cs, r.resource_type, r.id, r.rkey, r.version_id, r.last_updated_ms \
+             FROM resource r WHERE r.change_seq > ?1 \
+             UNION ALL \
+             SELECT v.change_seq, r.resource_type, r.id, r.rkey, v.version_id, v.last_updated_ms \
+             FROM resource_version v JOIN resource r ON r.rkey = v.rkey WHERE v.change_seq > ?1) \
+             ORDER BY cs LIMIT ?2",
+        )
+        .and_then(|mut stmt| {
+            stmt.query_map((after, rows_max as i64), |row| {
+                Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?, row.get(4)?, row.get(5)?))
+            })?
+            .collect::<rusqlite::Result<Vec<_>>>()
+        })
+        .map_err(sql_error)?;
+    for (change_seq, resource_type, id, rkey, version_id, last_updated_ms) in &rows {
+        // The previous version of the resource is in history under the previous number, and
+        // was logged before this one (lower `change_seq`).
+        let parent: Option<(i64, String)> = if *version_id > 1 {
+            conn.prepare_cached(
+                "SELECT l.hlc, l.origin FROM resource_version v JOIN sync_log l ON l.change_seq = v.change_seq \
+                 WHERE v.rkey = ?1 AND v.version_id = ?2",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_row((rkey, version_id - 1), |row| Ok((row.get(0)?, row.get(1)?)))
+                    .optional()
+            })
+            .map_err(sql_error)?
+        } else {
+            None
+        };
+        let hlc = (last_updated_ms.saturating_mul(1 << 16)).max(last_hlc + 1);
+        last_hlc = hlc;
+        let (parent_hlc, parent_origin) = match parent {
+            Some((hlc, origin)) => (Some(hlc), Some(origin)),
+            None => (None, None),
+        };
+        conn.prepare_cached(
+            "INSERT INTO sync_log(change_seq, resource_type, id, hlc, origin, parent_hlc, parent_origin, kind) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)",
+        )
+        .and_then(|mut stmt| {
+            stmt.execute((change_seq, resource_type, id, hlc, &origin, parent_hlc, &parent_origin))
+        })
+        .map_err(sql_error)?;
+    }
+    Ok(rows.len())
+}
+
 fn patients_of(conn: &Connection, change_seq: i64) -> Result<Vec<String>, Error> {
     conn.prepare_cached("SELECT patient_id FROM sync_patient WHERE change_seq = ?1")
         .and_then(|mut stmt| {
@@ -231,7 +303,7 @@ impl SyncTx for Tx<'_> {
     fn stamp_known(&mut self, resource_type: &str, id: &str, stamp: &Stamp) -> Result<bool, Error> {
         self.conn
             .prepare_cached(
-                "SELECT 1 FROM sync_log WHERE resource_type = ?1 AND id = ?2 AND hlc = ?3 AND origin = ?4 LIMIT 1",
+                "SELECT 1 FROM sync_log WHERE hlc = ?3 AND origin = ?4 AND resource_type = ?1 AND id = ?2 LIMIT 1",
             )
             .and_then(|mut stmt| {
                 stmt.query_row((resource_type, id, stamp.hlc, &stamp.origin), |_| Ok(()))
@@ -248,11 +320,14 @@ impl SyncTx for Tx<'_> {
         };
         self.conn
             .prepare_cached(
-                "UPDATE sync_log SET hlc = ?2, origin = ?3, parent_hlc = ?4, parent_origin = ?5, kind = ?6 WHERE change_seq = ?1",
+                "INSERT OR REPLACE INTO sync_log(change_seq, resource_type, id, hlc, origin, parent_hlc, parent_origin, kind) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )
             .and_then(|mut stmt| {
                 stmt.execute((
                     entry.change_seq,
+                    &entry.resource_type,
+                    &entry.id,
                     entry.stamp.hlc,
                     &entry.stamp.origin,
                     parent_hlc,
@@ -262,6 +337,10 @@ impl SyncTx for Tx<'_> {
             })
             .map_err(sql_error)?;
         Ok(())
+    }
+
+    fn catch_up_log(&mut self, rows_max: usize) -> Result<usize, Error> {
+        catch_up_log(self.conn, rows_max)
     }
 
     fn record_conflict(&mut self, conflict: &Conflict) -> Result<bool, Error> {
@@ -371,7 +450,11 @@ impl SyncTx for Tx<'_> {
         let previous: Option<i64> = self
             .conn
             .prepare_cached(
-                "SELECT max(change_seq) FROM sync_log WHERE resource_type = ?1 AND id = ?2 AND change_seq < ?3",
+                "SELECT max(cs) FROM ( \
+                 SELECT v.change_seq AS cs FROM resource r JOIN resource_version v ON v.rkey = r.rkey \
+                 WHERE r.resource_type = ?1 AND r.id = ?2 AND v.change_seq < ?3 \
+                 UNION ALL \
+                 SELECT r.change_seq FROM resource r WHERE r.resource_type = ?1 AND r.id = ?2 AND r.change_seq < ?3)",
             )
             .and_then(|mut stmt| stmt.query_row((resource_type, id, before_seq), |row| row.get(0)))
             .map_err(sql_error)?;
@@ -410,14 +493,11 @@ impl SyncStore for crate::SqliteStore {
     }
 
     fn log_seq_max(&self) -> Result<i64, Error> {
-        self.with_reader(|conn| {
-            conn.query_row(
-                "SELECT coalesce(max(change_seq), 0) FROM sync_log",
-                [],
-                |row| row.get(0),
-            )
-            .map_err(sql_error)
-        })
+        self.with_reader(log_seq_max)
+    }
+
+    fn change_seq_max(&self) -> Result<i64, Error> {
+        self.with_reader(change_seq_max)
     }
 
     fn outbox(
@@ -446,11 +526,24 @@ impl SyncStore for crate::SqliteStore {
                     |row| Ok((row.get(0)?, row.get(1)?)),
                 )
                 .map_err(sql_error)?;
-            let oldest_ms = match oldest {
-                Some(seq) => version_by_seq(conn, seq)?.map(|v| v.last_updated_ms),
+            let unlogged = unlogged_count(conn)?;
+            let oldest_seq = match oldest {
+                Some(seq) => Some(seq),
+                None if unlogged > 0 => Some(log_seq_max(conn)? + 1),
                 None => None,
             };
-            Ok((count as u64, oldest_ms))
+            let oldest_ms = match oldest_seq {
+                Some(seq) => conn
+                    .query_row(
+                        "SELECT min(ms) FROM (SELECT last_updated_ms AS ms FROM resource WHERE change_seq >= ?1 \
+                         UNION ALL SELECT last_updated_ms FROM resource_version WHERE change_seq >= ?1)",
+                        [seq],
+                        |row| row.get::<_, Option<i64>>(0),
+                    )
+                    .map_err(sql_error)?,
+                None => None,
+            };
+            Ok((count as u64 + unlogged, oldest_ms))
         })
     }
 

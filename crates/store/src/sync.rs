@@ -1,12 +1,13 @@
 //! What node-to-node sync needs from a store, kept apart from the clinical `Store` trait.
 //!
-//! Key decision: every version a node writes gets a row in a sync log (keyed by its
+//! Key decision: every version a node holds gets a row in a sync log (keyed by its
 //! `change_seq`) carrying its *stamp*: a hybrid logical clock value and the node where the
 //! version was made. The stamp, not the node-local `meta.versionId`, is a version's identity
 //! across nodes: two nodes hold the same version when they hold the same stamp for the same
-//! resource. The backend fills the log for local writes itself (in the same transaction, so
-//! nothing written can be missed by sync); sync overwrites the row of a version it applied
-//! from another node with that version's own stamp.
+//! resource. The backend stamps local versions from its change log on demand
+//! ([`SyncTx::catch_up_log`], before any other sync read or write), so the clinical write path
+//! carries no sync work; sync logs a version it applied from another node with that version's
+//! own stamp.
 
 use std::collections::HashSet;
 
@@ -92,8 +93,11 @@ pub trait SyncTx {
     fn log_entry(&mut self, change_seq: i64) -> Result<Option<LogEntry>, Error>;
     /// Whether this node already holds the version with `stamp` of the resource.
     fn stamp_known(&mut self, resource_type: &str, id: &str, stamp: &Stamp) -> Result<bool, Error>;
-    /// Replaces the stamp, parent and kind of the log row `entry.change_seq`.
+    /// Writes the log row `entry.change_seq` (a version just written by sync).
     fn set_log_entry(&mut self, entry: &LogEntry) -> Result<(), Error>;
+    /// Stamps up to `rows_max` local versions not logged yet, oldest first; returns how many.
+    /// Sync calls it before reading the log or writing versions, so the log has no gaps.
+    fn catch_up_log(&mut self, rows_max: usize) -> Result<usize, Error>;
     /// Records a conflict once; returns false when it was already known.
     fn record_conflict(&mut self, conflict: &Conflict) -> Result<bool, Error>;
     fn state(&mut self, key: &str) -> Result<Option<String>, Error>;
@@ -129,13 +133,16 @@ pub trait SyncStore: Send + Sync {
     fn state(&self, key: &str) -> Result<Option<String>, Error>;
     /// The highest `change_seq` in the log (0 when empty).
     fn log_seq_max(&self) -> Result<i64, Error>;
+    /// The highest `change_seq` of any version (logged or not).
+    fn change_seq_max(&self) -> Result<i64, Error>;
     /// Versions written here (kind `Local`) after `after_seq`, oldest first, at most `limit`.
     fn outbox(
         &self,
         after_seq: i64,
         limit: usize,
     ) -> Result<Vec<(LogEntry, StoredResource)>, Error>;
-    /// How many local versions wait after `after_seq`, and the `last_updated_ms` of the oldest.
+    /// How many local versions wait after `after_seq` (logged or not yet), and the
+    /// `last_updated_ms` of the oldest.
     fn outbox_pending(&self, after_seq: i64) -> Result<(u64, Option<i64>), Error>;
     /// Log rows in `(after_seq, upto_seq]`, oldest first, at most `limit`, with their patients.
     fn feed_candidates(

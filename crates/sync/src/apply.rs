@@ -24,6 +24,18 @@ pub const REFERENCE_TYPES: [&str; 4] = [
 /// Log rows indexed per step of [`index_feed`]: bounds the memory of one step.
 const INDEX_STEP_ROWS: usize = 1_000;
 
+/// Local versions stamped per store job when catching up the log ahead of a push: bounds one
+/// transaction after a bulk import (stamping is a sequential scan and an append).
+pub const CATCH_UP_ROWS_PER_JOB: usize = 50_000;
+
+/// Stamps every local version not logged yet, in steps. Done before sync writes anything, so
+/// received versions are logged after every local version written before them.
+pub fn catch_up(tx: &mut dyn WriteTx) -> Result<(), Error> {
+    let sync = sync_tx(tx)?;
+    while sync.catch_up_log(CATCH_UP_ROWS_PER_JOB)? == CATCH_UP_ROWS_PER_JOB {}
+    Ok(())
+}
+
 /// State key: the highest `change_seq` whose patients are in the feed index (hub).
 pub const STATE_FEED_INDEXED: &str = "feed_indexed_seq";
 
@@ -54,6 +66,7 @@ pub fn apply_batch(
     versions: &[WireVersion],
     now_ms: i64,
 ) -> Result<BatchOutcome, Error> {
+    catch_up(tx)?;
     let mut outcome = BatchOutcome::default();
     for version in versions {
         let applied = apply_version(tx, version, now_ms)?;
@@ -70,7 +83,8 @@ pub fn apply_batch(
     Ok(outcome)
 }
 
-/// Applies one received version by the conflict rule (see `rule.rs`).
+/// Applies one received version by the conflict rule (see `rule.rs`). The log must be caught
+/// up ([`catch_up`]) in the same job first.
 pub fn apply_version(
     tx: &mut dyn WriteTx,
     version: &WireVersion,
@@ -264,6 +278,7 @@ fn set_meta(resource: &mut Json, version_id: u64, last_updated: &str) {
 /// whose compartment it belongs to (a delete keeps its previous version's patients), and for
 /// versions received from a clinic, the clinic now follows those patients ("seen there").
 pub fn index_feed(tx: &mut dyn WriteTx, now_ms: i64) -> Result<u64, Error> {
+    catch_up(tx)?;
     let sync = sync_tx(tx)?;
     let mut indexed_upto: i64 = sync
         .state(STATE_FEED_INDEXED)?

@@ -295,9 +295,9 @@ impl Clinic {
 
     /// Sends the next batch of local versions; true when more are waiting.
     pub async fn push_once(&self) -> Result<bool, Error> {
-        let sync_store = self.sync_store.clone();
+        let (store, sync_store) = (self.store.clone(), self.sync_store.clone());
         let Some(outgoing) = self
-            .blocking(move || next_push(sync_store.as_ref()))
+            .blocking(move || next_push(store.as_ref(), sync_store.as_ref()))
             .await?
         else {
             return Ok(false);
@@ -411,8 +411,17 @@ pub struct Outgoing {
     pub more: bool,
 }
 
-/// The next batch of local versions after the push cursor, if any.
-pub fn next_push(sync_store: &dyn SyncStore) -> Result<Option<Outgoing>, Error> {
+/// The next batch of local versions after the push cursor, if any (stamping versions written
+/// since the last time first).
+pub fn next_push(
+    store: &dyn store::Store,
+    sync_store: &dyn SyncStore,
+) -> Result<Option<Outgoing>, Error> {
+    while sync_store.change_seq_max()? > sync_store.log_seq_max()? {
+        write(store, |tx| {
+            Ok(apply::sync_tx(tx)?.catch_up_log(apply::CATCH_UP_ROWS_PER_JOB)?)
+        })?;
+    }
     let cursor = state_i64(sync_store, STATE_PUSH_CURSOR)?.unwrap_or(0);
     let batch = sync_store.outbox(cursor, BATCH_ENTRIES_MAX)?;
     if batch.is_empty() {

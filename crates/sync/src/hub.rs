@@ -172,7 +172,7 @@ impl Hub {
             .state(STATE_FEED_INDEXED)?
             .and_then(|v| v.parse().ok())
             .unwrap_or(0);
-        if self.sync_store.log_seq_max()? <= indexed {
+        if self.sync_store.change_seq_max()? <= indexed {
             return Ok(indexed);
         }
         let now_ms = self.ehr.now_ms();

@@ -1,4 +1,4 @@
-//! The sync log on SQLite: stamps and parents given by the triggers, the clock rule, node id
+//! The sync log on SQLite: stamps and parents given by the catch-up, the clock rule, node id
 //! assignment, the outbox and the feed index.
 
 use store::sync::{LogKind, Stamp, SyncStore};
@@ -29,15 +29,18 @@ fn put(store: &SqliteStore, version: NewVersion) -> i64 {
     write_with(store, move |tx| Ok(tx.put(version)?.change_seq)).unwrap()
 }
 
+/// The log row of a version, stamping what is not logged yet first (as sync does).
 fn entry(store: &SqliteStore, change_seq: i64) -> store::sync::LogEntry {
     write_with(store, move |tx| {
-        Ok(tx.sync().unwrap().log_entry(change_seq)?.unwrap())
+        let sync = tx.sync().unwrap();
+        sync.catch_up_log(1_000)?;
+        Ok(sync.log_entry(change_seq)?.unwrap())
     })
     .unwrap()
 }
 
 #[test]
-fn every_write_is_stamped_by_the_hybrid_clock_with_its_parent() {
+fn every_version_is_stamped_by_the_hybrid_clock_with_its_parent() {
     let temp = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(temp.path()).unwrap();
     let first = put(&store, version("p1", 1, T0_MS, false));
@@ -56,18 +59,23 @@ fn every_write_is_stamped_by_the_hybrid_clock_with_its_parent() {
 
     // A version received from a node whose clock is an hour ahead raises the clock: the next
     // local write, on any resource, stamps above it.
-    let remote = put(&store, version("p2", 1, T0_MS, false));
     let far = Stamp {
         hlc: (T0_MS + 3_600_000) << 16,
         origin: "OTHER".into(),
     };
-    let remote_entry = store::sync::LogEntry {
-        stamp: far.clone(),
-        kind: LogKind::Remote,
-        ..entry(&store, remote)
-    };
-    write_with(&*store, move |tx| {
-        tx.sync().unwrap().set_log_entry(&remote_entry)
+    let logged = far.clone();
+    let remote = write_with(&*store, move |tx| {
+        tx.sync().unwrap().catch_up_log(1_000)?;
+        let stored = tx.put(version("p2", 1, T0_MS, false))?;
+        tx.sync().unwrap().set_log_entry(&store::sync::LogEntry {
+            change_seq: stored.change_seq,
+            resource_type: "Patient".into(),
+            id: "p2".into(),
+            stamp: logged,
+            parent: None,
+            kind: LogKind::Remote,
+        })?;
+        Ok(stored.change_seq)
     })
     .unwrap();
     let third = put(&store, version("p1", 3, T0_MS + 1_000, true));
@@ -79,12 +87,16 @@ fn every_write_is_stamped_by_the_hybrid_clock_with_its_parent() {
     assert_eq!(entry(&store, second).parent.unwrap().origin, "DFSSA000001");
     assert_eq!(entry(&store, remote).stamp.origin, "OTHER");
 
+    // Not logged yet, but pending all the same.
+    let unlogged = put(&store, version("p3", 1, T0_MS + 2_000, false));
+    assert_eq!(store.outbox_pending(first).unwrap().0, 3);
+    assert_eq!(entry(&store, unlogged).stamp.origin, "DFSSA000001");
     // The outbox holds local versions only, in order, with their bodies (a delete has none).
     let outbox = store.outbox(0, 100).unwrap();
     let seqs: Vec<i64> = outbox.iter().map(|(e, _)| e.change_seq).collect();
-    assert_eq!(seqs, vec![first, second, third]);
+    assert_eq!(seqs, vec![first, second, third, unlogged]);
     assert!(outbox[2].1.deleted);
-    assert_eq!(store.outbox_pending(first).unwrap().0, 2);
+    assert_eq!(store.outbox_pending(first).unwrap().0, 3);
 }
 
 /// The clock rule as `sync::hlc::next` states it (this crate cannot depend on `sync`).
@@ -115,6 +127,7 @@ fn conflicts_are_recorded_once_and_follows_and_feed_index_are_kept() {
     let twice = conflict.clone();
     let recorded = write_with(&*store, move |tx| {
         let sync = tx.sync().unwrap();
+        assert_eq!(sync.catch_up_log(1_000)?, 1);
         let first = sync.record_conflict(&conflict)?;
         let second = sync.record_conflict(&twice)?;
         sync.follow("A", "p1", T0_MS)?;

@@ -159,7 +159,7 @@ impl Sim {
     fn push(&mut self, c: usize) {
         let fault = self.rng.random_range(0..10);
         let node = &self.clinics[c];
-        let Some(outgoing) = next_push(node.store.as_ref()).unwrap() else {
+        let Some(outgoing) = next_push(node.store.as_ref(), node.store.as_ref()).unwrap() else {
             return;
         };
         let request = sync::wire::PushRequest {
@@ -263,7 +263,9 @@ impl Sim {
         for _ in 0..20 {
             let mut moved = false;
             for node in &self.clinics {
-                while let Some(outgoing) = next_push(node.store.as_ref()).unwrap() {
+                while let Some(outgoing) =
+                    next_push(node.store.as_ref(), node.store.as_ref()).unwrap()
+                {
                     let request = sync::wire::PushRequest {
                         versions: outgoing.request.versions.clone(),
                     };
