@@ -621,7 +621,8 @@ fn clinics_push_pull_and_fetch_patients_on_demand() {
     let curp_juan = curp(23, 0);
     let juan = create(a, &patient(&curp_juan, 23, "Juan"));
     let juan_obs = observations(a, &juan, 20, "a");
-    let pedro = create(b, &patient(&curp(5, 1), 5, "Pedro"));
+    let curp_pedro = curp(5, 1);
+    let pedro = create(b, &patient(&curp_pedro, 5, "Pedro"));
     let pedro_obs = observations(b, &pedro, 10, "b");
 
     let reference = keys("Organization", std::slice::from_ref(&organization))
@@ -676,6 +677,15 @@ fn clinics_push_pull_and_fetch_patients_on_demand() {
     let expected_a: BTreeSet<String> = expected_c.clone();
     let expected_b: BTreeSet<String> = reference.union(&pedro_record).cloned().collect();
     converge(&cluster, &[everything, expected_a, expected_b, expected_c]);
+
+    // A `$match` naming a CURP C has never seen fetches that record too.
+    let parameters = json!({"resourceType": "Parameters", "parameter": [
+        {"name": "resource", "resource": patient(&curp_pedro, 5, "Pedro")}
+    ]});
+    let reply = fhir(c, "POST", "Patient/$match", Some(&parameters));
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert!(reply.text.contains(&pedro), "{}", reply.text);
+    assert!(snapshot(c).contains_key(&format!("Observation/{}", pedro_obs[0])));
 
     let status = sync_get(a, "status");
     assert_eq!(status["online"], true, "{status}");
