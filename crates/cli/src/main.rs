@@ -37,6 +37,8 @@ enum Command {
     Node(commands::node::NodeArgs),
     /// Sincronización entre nodos / Sync between nodes
     Sync(commands::node::SyncCmdArgs),
+    /// Mide la sincronización entre nodos (issue 5) / Benchmark sync between nodes
+    BenchSync(commands::bench_sync::BenchSyncArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -57,6 +59,7 @@ fn main() -> std::process::ExitCode {
         Command::Bench(args) => commands::bench::run(args),
         Command::Node(args) => commands::node::run_node(args),
         Command::Sync(args) => commands::node::run_sync(args),
+        Command::BenchSync(args) => commands::bench_sync::run(args),
     };
     match outcome {
         Ok(code) => code,

@@ -113,9 +113,9 @@ CREATE INDEX compartment_patient ON compartment(patient_id, rkey);
     r#"
 DROP TABLE compartment;
 "#,
-    // Issue 5, sync between nodes (see `sync.rs`): the sync log (one row per version, filled
-    // by triggers so no write path can miss it), cursors, enrolled nodes, followed patients,
-    // the hub's feed index and conflicts.
+    // Issue 5, sync between nodes (see `sync.rs`): the sync log (a stamp per version, derived
+    // from the change log), cursors, enrolled nodes, followed patients, the hub's feed index
+    // and conflicts.
     crate::sync::MIGRATION_SYNC,
 ];
 

@@ -575,9 +575,13 @@ impl SyncStore for crate::SqliteStore {
         self.with_reader(|conn| {
             let mut out = Vec::with_capacity(change_seqs.len());
             for seq in change_seqs {
-                if let Some(version) = version_by_seq(conn, *seq)? {
-                    out.push(version);
-                }
+                // Versions are never removed, so a missing one is a corrupt log, not a race.
+                let version = version_by_seq(conn, *seq)?.ok_or_else(|| {
+                    Error::Other(format!(
+                        "the sync log names change {seq}, which has no version"
+                    ))
+                })?;
+                out.push(version);
             }
             Ok(out)
         })

@@ -151,7 +151,7 @@ pub trait SyncStore: Send + Sync {
         upto_seq: i64,
         limit: usize,
     ) -> Result<Vec<FeedCandidate>, Error>;
-    /// The versions with these change sequences (in the same order; missing ones skipped).
+    /// The versions with these change sequences, in the same order (all must exist).
     fn versions(&self, change_seqs: &[i64]) -> Result<Vec<StoredResource>, Error>;
     /// Log rows of every version in the patient's compartment, oldest first, at most `limit`.
     fn patient_log(&self, patient_id: &str, limit: usize) -> Result<Vec<LogEntry>, Error>;

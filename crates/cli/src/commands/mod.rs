@@ -1,6 +1,7 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod bench_sync;
 pub mod demo;
 pub mod generate;
 pub mod import;
