@@ -746,6 +746,22 @@ fn clinics_keep_working_while_the_hub_is_down() {
         let status = sync_get(&a, "status");
         status["online"] == false && status["pending_outbound"].as_u64().unwrap() >= 51
     });
+    // Operators can ask the data directory too, beside the running node.
+    let (code, stdout, stderr) = crate::support::run_cli(&[
+        "sync",
+        "status",
+        "--data",
+        cluster.clinics[0].data.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 0, "{stderr}");
+    let status: Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(status["online"], false, "{status}");
+    assert!(
+        status["pending_outbound"].as_u64().unwrap() >= 51,
+        "{status}"
+    );
+    assert!(status["push_lag_ms"].as_i64().unwrap() > 0, "{status}");
+    assert_eq!(status["node_id"], "DFSSA000001");
     cluster.start_hub();
     let reference: BTreeSet<String> = keys("Organization", &[organization, org_b]);
     let juan_record: BTreeSet<String> = keys("Patient", std::slice::from_ref(&juan))
