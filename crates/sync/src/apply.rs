@@ -45,6 +45,8 @@ pub struct Applied {
     pub decision: Decision,
     /// The version became current and is a creation of a Patient (the hub matches it).
     pub new_patient: Option<String>,
+    /// The conflict it made, when this node had not recorded it before.
+    pub new_conflict: Option<Conflict>,
 }
 
 /// What a batch did, summed.
@@ -54,6 +56,8 @@ pub struct BatchOutcome {
     pub duplicates: u64,
     pub conflicts: u64,
     pub new_patients: Vec<String>,
+    /// Conflicts seen for the first time on this node.
+    pub new_conflicts: Vec<Conflict>,
 }
 
 pub(crate) fn sync_tx(tx: &mut dyn WriteTx) -> Result<&mut dyn SyncTx, Error> {
@@ -79,6 +83,7 @@ pub fn apply_batch(
             }
         }
         outcome.new_patients.extend(applied.new_patient);
+        outcome.new_conflicts.extend(applied.new_conflict);
     }
     Ok(outcome)
 }
@@ -111,6 +116,7 @@ pub fn apply_version(
     let body_text = version.body.as_ref().map(|b| b.get().to_string());
     let next_version_id = current.as_ref().map_or(1, |c| c.version_id + 1);
     let mut new_patient = None;
+    let mut new_conflict = None;
     match decision {
         Decision::Duplicate => {}
         Decision::Apply | Decision::WinsConflict => {
@@ -153,7 +159,7 @@ pub fn apply_version(
             (entry.stamp.clone(), stamp.clone())
         };
         let fields = changed_fields(&current.body, body_text.as_deref().unwrap_or(""));
-        sync_tx(tx)?.record_conflict(&Conflict {
+        let conflict = Conflict {
             resource_type: version.resource_type.clone(),
             id: version.id.clone(),
             winner,
@@ -161,11 +167,15 @@ pub fn apply_version(
             fields,
             detected_ms: now_ms,
             open: true,
-        })?;
+        };
+        if sync_tx(tx)?.record_conflict(&conflict)? {
+            new_conflict = Some(conflict);
+        }
     }
     Ok(Applied {
         decision,
         new_patient,
+        new_conflict,
     })
 }
 

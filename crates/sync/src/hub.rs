@@ -3,7 +3,8 @@
 
 use std::sync::Arc;
 
-use store::sync::{LogKind, SyncStore};
+use serde_json::json;
+use store::sync::{Conflict, LogKind, SyncStore};
 use store::{SharedStore, WriteTx};
 
 use crate::Error;
@@ -13,6 +14,73 @@ use crate::wire::{
     BATCH_BYTES_MAX, BATCH_ENTRIES_MAX, FetchRequest, FetchResponse, PullRequest, PullResponse,
     PushRequest, PushResponse, WireVersion, batch_len,
 };
+
+/// Task code of a conflict review (same CodeSystem as the duplicate reviews of issue 3).
+pub const TASK_CODE_REVIEW_CONFLICT: &str = "revisar-conflicto";
+
+/// The CodeSystem of Task input types (`ehr`'s review Tasks use the same one).
+const TASK_INPUT_SYSTEM: &str = "https://expediente.salud.gob.mx/fhir/CodeSystem/tarea-entrada";
+
+/// The review Task of a conflict: which record, which elements differ, which nodes (pure).
+pub fn conflict_task(conflict: &Conflict, patient: Option<&str>, now: &str) -> serde_json::Value {
+    let reference = format!("{}/{}", conflict.resource_type, conflict.id);
+    let fields = if conflict.fields.is_empty() {
+        "(ninguno / none)".to_string()
+    } else {
+        conflict.fields.join(", ")
+    };
+    let input = |code: &str, display: &str, value: &str| {
+        json!({
+            "type": {"coding": [{"system": TASK_INPUT_SYSTEM, "code": code, "display": display}]},
+            "valueString": value
+        })
+    };
+    let mut inputs = vec![
+        input(
+            "nodo-vigente",
+            "Nodo de la versión vigente",
+            &conflict.winner.origin,
+        ),
+        input(
+            "nodo-historial",
+            "Nodo de la versión en el historial",
+            &conflict.loser.origin,
+        ),
+    ];
+    inputs.extend(
+        conflict
+            .fields
+            .iter()
+            .map(|field| input("elemento", "Elemento que difiere", field)),
+    );
+    let mut task = json!({
+        "resourceType": "Task",
+        "status": "requested",
+        "intent": "proposal",
+        "priority": "routine",
+        "code": {"coding": [{
+            "system": ehr::TASK_CODE_SYSTEM,
+            "code": TASK_CODE_REVIEW_CONFLICT,
+            "display": "Revisar cambios simultáneos"
+        }]},
+        "description": format!(
+            "{reference} se modificó en {winner} y en {loser} sin que uno viera el cambio del otro. \
+             Quedó vigente la versión de {winner}; la de {loser} está en el historial. Elementos que \
+             difieren: {fields}. / {reference} was changed at {winner} and at {loser} while apart; \
+             {winner}'s version is current, {loser}'s is in history. Differing elements: {fields}.",
+            winner = conflict.winner.origin,
+            loser = conflict.loser.origin,
+        ),
+        "focus": {"reference": reference},
+        "authoredOn": now,
+        "lastModified": now,
+        "input": inputs
+    });
+    if let Some(patient) = patient {
+        task["for"] = json!({"reference": format!("Patient/{patient}")});
+    }
+    task
+}
 
 /// The hub's own node id (origin of versions written on the hub itself, e.g. review Tasks).
 pub const HUB_NODE_ID: &str = "hub";
@@ -136,11 +204,30 @@ impl Hub {
                 tracing::warn!(patient = %patient_id, error = %err, "duplicate review after sync failed");
             }
         }
+        // Concurrent edits go on the same review list, as Tasks made here once (every node
+        // records the conflict in its table; only the hub, which sees every pair, opens a Task).
+        for conflict in &outcome.new_conflicts {
+            let patient = self.patient_of(conflict);
+            let task = conflict_task(conflict, patient.as_deref(), &ehr::format_instant(now_ms));
+            let created = fhir::json::parse_str(&task.to_string())
+                .map_err(|err| Error::BadRequest(err.message_en()))
+                .and_then(|task| Ok(self.ehr.create("Task", task, None)?));
+            if let Err(err) = created {
+                tracing::warn!(resource = %conflict.id, error = %err, "conflict review task failed");
+            }
+        }
         Ok(PushResponse {
             applied: outcome.applied,
             duplicates: outcome.duplicates,
             conflicts: outcome.conflicts,
         })
+    }
+
+    /// The patient whose record the conflicting resource belongs to, if any.
+    fn patient_of(&self, conflict: &Conflict) -> Option<String> {
+        let stored = self.ehr.read(&conflict.resource_type, &conflict.id).ok()?;
+        let json = fhir::json::parse_str(&stored.body).ok()?;
+        search::patient_compartment(&json).into_iter().next()
     }
 
     fn review_new_patient(&self, patient_id: &str) -> Result<(), Error> {

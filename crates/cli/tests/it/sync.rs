@@ -842,6 +842,20 @@ fn concurrent_edits_converge_and_are_surfaced() {
     assert_eq!(conflict["loser"]["node"], "DFSSA000001");
     assert_eq!(conflict["fields"], json!(["telecom"]));
     assert_eq!(sync_get(cluster.hub(), "status")["open_conflicts"], 1);
+    // And on the review list, as a Task naming the record, the element and both nodes.
+    let tasks = fhir(cluster.hub(), "GET", "Task?code=revisar-conflicto", None);
+    assert_eq!(
+        crate::support::match_ids(&tasks.body).len(),
+        1,
+        "{}",
+        tasks.text
+    );
+    let task = &tasks.body["entry"][0]["resource"];
+    assert_eq!(task["focus"]["reference"], format!("Patient/{juan}"));
+    let inputs = task["input"].to_string();
+    for expected in ["DFSSA000001", "DFSSA000002", "telecom"] {
+        assert!(inputs.contains(expected), "{inputs}");
+    }
 }
 
 /// (4): clocks hours apart. A's clock is 3 h behind, B's 2 h ahead. B edits, A sees the edit
