@@ -130,13 +130,7 @@ async fn hub_status(State(hub): State<Arc<Hub>>) -> Response {
         let now_ms = time_now_ms();
         let mut status = serde_json::to_value(status_of(hub.sync_store(), "hub", None, now_ms)?)
             .unwrap_or_default();
-        let nodes: Vec<String> = hub
-            .sync_store()
-            .nodes()?
-            .into_iter()
-            .map(|(id, _)| id)
-            .collect();
-        status["nodes"] = serde_json::json!(nodes);
+        status["nodes"] = hub.nodes_status()?;
         status["online"] = serde_json::json!(true);
         Ok(status)
     })

@@ -1,6 +1,7 @@
 //! The hub's side of the protocol, without HTTP: authenticate a node, ingest its pushes,
 //! serve its feed, and hand out a patient's national record on demand.
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use serde_json::json;
@@ -105,6 +106,18 @@ pub struct Hub {
     ehr: ehr::Ehr,
     store: SharedStore,
     sync_store: Arc<dyn SyncStore>,
+    /// What each clinic last did, for operators (kept in memory: it is rebuilt within one
+    /// sync interval of a restart).
+    activity: std::sync::Mutex<BTreeMap<String, NodeActivity>>,
+}
+
+/// A clinic as the hub last saw it.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct NodeActivity {
+    pub last_push_ms: Option<i64>,
+    pub last_pull_ms: Option<i64>,
+    /// The cursor of its last pull: how far into the hub's log it has looked.
+    pub pull_cursor: Option<i64>,
 }
 
 /// Runs a store write job returning a value, carrying `sync::Error` through.
@@ -164,11 +177,47 @@ impl Hub {
             ehr,
             store,
             sync_store,
+            activity: std::sync::Mutex::new(BTreeMap::new()),
         })
     }
 
     pub fn sync_store(&self) -> &dyn SyncStore {
         self.sync_store.as_ref()
+    }
+
+    fn note(&self, node: &str, update: impl FnOnce(&mut NodeActivity)) {
+        let mut activity = self
+            .activity
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        update(activity.entry(node.to_string()).or_default());
+    }
+
+    /// Every enrolled clinic with what it last did and how many hub changes lie beyond its
+    /// pull cursor (`changes_behind`; it may want few of them).
+    pub fn nodes_status(&self) -> Result<serde_json::Value, Error> {
+        let seq_max = self.sync_store.change_seq_max()?;
+        let activity = self
+            .activity
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let nodes: Vec<serde_json::Value> = self
+            .sync_store
+            .nodes()?
+            .into_iter()
+            .map(|(node_id, _)| {
+                let seen = activity.get(&node_id).cloned().unwrap_or_default();
+                json!({
+                    "node_id": node_id,
+                    "last_push": seen.last_push_ms.map(ehr::format_instant),
+                    "last_pull": seen.last_pull_ms.map(ehr::format_instant),
+                    "pull_cursor": seen.pull_cursor,
+                    "changes_behind": seen.pull_cursor.map(|c| (seq_max - c).max(0)),
+                })
+            })
+            .collect();
+        Ok(json!(nodes))
     }
 
     /// The enrolled node whose credential is `token`.
@@ -216,6 +265,7 @@ impl Hub {
                 tracing::warn!(resource = %conflict.id, error = %err, "conflict review task failed");
             }
         }
+        self.note(node, |a| a.last_push_ms = Some(now_ms));
         Ok(PushResponse {
             applied: outcome.applied,
             duplicates: outcome.duplicates,
@@ -323,6 +373,11 @@ impl Hub {
         };
         let mut wire = wire;
         wire.truncate(taken);
+        let now_ms = self.ehr.now_ms();
+        self.note(node, |a| {
+            a.last_pull_ms = Some(now_ms);
+            a.pull_cursor = Some(next_cursor);
+        });
         Ok(PullResponse {
             versions: wire,
             next_cursor,

@@ -717,6 +717,10 @@ fn the_hub_refuses_unknown_nodes_and_impersonation() {
     assert_eq!(push(&token, "DFSSA000001"), 200);
     let hub_status = sync_get(cluster.hub(), "status");
     assert_eq!(hub_status["role"], "hub");
+    wait_until("the clinic to pull", Duration::from_secs(10), || {
+        let nodes = sync_get(cluster.hub(), "status")["nodes"].clone();
+        nodes[0]["node_id"] == "DFSSA000001" && nodes[0]["last_pull"].is_string()
+    });
 }
 
 /// (2): the hub is down while clinics keep writing (never blocked), then comes back.
