@@ -5,8 +5,8 @@
 //! seen, its own or received. So a version made after another was seen always stamps higher
 //! (causality), and stamps stay close to wall time when clocks are right, but a clinic whose
 //! clock is hours off cannot order its edits before ones it has already received. The store
-//! applies this rule in SQL (`store-sqlite/src/sync.rs`) so that stamping happens inside the
-//! write transaction; this module is the reference the tests hold it to.
+//! applies this rule itself when it stamps local versions (`store-sqlite/src/sync.rs`); this
+//! module is the reference the tests hold it to (`tests/it/hlc.rs`).
 
 /// Bits of the logical counter.
 pub const LOGICAL_BITS: u32 = 16;

@@ -3,4 +3,5 @@
 //! (TigerBeetle's simulator, scaled down). Any failing seed replays exactly.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod hlc;
 mod simulate;
