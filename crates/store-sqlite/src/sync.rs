@@ -41,6 +41,7 @@ CREATE TABLE sync_log (
     kind INTEGER NOT NULL
 );
 CREATE INDEX sync_log_hlc ON sync_log(hlc);
+CREATE INDEX sync_log_type ON sync_log(resource_type, change_seq);
 
 CREATE TABLE sync_state (
     key TEXT PRIMARY KEY,
@@ -568,6 +569,45 @@ impl SyncStore for crate::SqliteStore {
                     Ok(FeedCandidate { entry, patients })
                 })
                 .collect()
+        })
+    }
+
+    fn feed(
+        &self,
+        node_id: &str,
+        after_seq: i64,
+        upto_seq: i64,
+        reference_types: &[&str],
+        limit: usize,
+    ) -> Result<Vec<LogEntry>, Error> {
+        // Each arm walks an index from the cursor: the node's followed patients' changes
+        // (sync_follow, then sync_patient by patient), and each reference type's changes.
+        let mut arms = vec![
+            "SELECT p.change_seq AS cs FROM sync_follow f \
+             JOIN sync_patient p ON p.patient_id = f.patient_id AND p.change_seq > ?2 AND p.change_seq <= ?3 \
+             WHERE f.node_id = ?1"
+                .to_string(),
+        ];
+        for idx in 0..reference_types.len() {
+            arms.push(format!(
+                "SELECT change_seq FROM sync_log WHERE resource_type = ?{} AND change_seq > ?2 AND change_seq <= ?3",
+                idx + 5
+            ));
+        }
+        let sql = format!(
+            "SELECT {LOG_COLUMNS} FROM sync_log l WHERE l.change_seq IN ({}) \
+             AND l.kind != 2 AND l.origin != ?1 ORDER BY l.change_seq LIMIT ?4",
+            arms.join(" UNION ")
+        );
+        let mut values: Vec<rusqlite::types::Value> = vec![
+            node_id.to_string().into(),
+            after_seq.into(),
+            upto_seq.into(),
+            (limit as i64).into(),
+        ];
+        values.extend(reference_types.iter().map(|t| t.to_string().into()));
+        self.with_reader(|conn| {
+            query_entries(conn, &sql, rusqlite::params_from_iter(values.iter()))
         })
     }
 

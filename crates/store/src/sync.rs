@@ -151,6 +151,17 @@ pub trait SyncStore: Send + Sync {
         upto_seq: i64,
         limit: usize,
     ) -> Result<Vec<FeedCandidate>, Error>;
+    /// `node_id`'s feed in `(after_seq, upto_seq]`, oldest first, at most `limit`: versions of
+    /// `reference_types` and versions in the compartment of a patient the node follows, except
+    /// the node's own and `Reassert` rows. Cost follows what is selected, not the whole log.
+    fn feed(
+        &self,
+        node_id: &str,
+        after_seq: i64,
+        upto_seq: i64,
+        reference_types: &[&str],
+        limit: usize,
+    ) -> Result<Vec<LogEntry>, Error>;
     /// The versions with these change sequences, in the same order (all must exist).
     fn versions(&self, change_seqs: &[i64]) -> Result<Vec<StoredResource>, Error>;
     /// Log rows of every version in the patient's compartment, oldest first, at most `limit`.

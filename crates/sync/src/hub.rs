@@ -86,13 +86,6 @@ pub fn conflict_task(conflict: &Conflict, patient: Option<&str>, now: &str) -> s
 /// The hub's own node id (origin of versions written on the hub itself, e.g. review Tasks).
 pub const HUB_NODE_ID: &str = "hub";
 
-/// Log rows examined per pull at most: bounds the work of one request when most of the
-/// national log is for other clinics' patients; the cursor still advances past them.
-const FEED_SCAN_ROWS_MAX: usize = 20_000;
-
-/// Log rows read per step while scanning the feed.
-const FEED_SCAN_STEP_ROWS: usize = 2_000;
-
 /// Versions in one on-demand fetch at most: a patient's whole record is far smaller
 /// (a Synthea lifetime is a few thousand resources).
 const FETCH_ENTRIES_MAX: usize = 20_000;
@@ -326,33 +319,21 @@ impl Hub {
         let upto = self.index_if_behind()?;
         let entries_max = request.entries_max.clamp(1, BATCH_ENTRIES_MAX);
         let bytes_max = request.bytes_max.clamp(1, BATCH_BYTES_MAX);
-        let followed = self.sync_store.followed(node)?;
-        let mut scanned_upto = request.cursor;
-        let mut chosen: Vec<store::sync::LogEntry> = Vec::new();
-        let mut scanned = 0usize;
-        'scan: while scanned < FEED_SCAN_ROWS_MAX && scanned_upto < upto {
-            let candidates =
-                self.sync_store
-                    .feed_candidates(scanned_upto, upto, FEED_SCAN_STEP_ROWS)?;
-            if candidates.is_empty() {
-                break;
-            }
-            for candidate in candidates {
-                let entry = candidate.entry;
-                let wanted = entry.kind != LogKind::Reassert
-                    && entry.stamp.origin != node
-                    && (REFERENCE_TYPES.contains(&entry.resource_type.as_str())
-                        || candidate.patients.iter().any(|p| followed.contains(p)));
-                if wanted {
-                    if chosen.len() >= entries_max {
-                        break 'scan;
-                    }
-                    chosen.push(entry.clone());
-                }
-                scanned_upto = entry.change_seq;
-                scanned += 1;
-            }
-        }
+        // One more than asked: whether the feed goes on past this batch.
+        let mut chosen = self.sync_store.feed(
+            node,
+            request.cursor,
+            upto,
+            &REFERENCE_TYPES,
+            entries_max + 1,
+        )?;
+        let full = chosen.len() > entries_max;
+        chosen.truncate(entries_max);
+        // Without a full batch, everything up to `upto` was considered.
+        let considered_upto = match chosen.last() {
+            Some(last) if full => last.change_seq,
+            _ => upto,
+        };
         let seqs: Vec<i64> = chosen.iter().map(|e| e.change_seq).collect();
         let versions = self.sync_store.versions(&seqs)?;
         let wire: Vec<WireVersion> = chosen
@@ -369,7 +350,7 @@ impl Hub {
             // Everything before the first version left out was either sent or not wanted.
             chosen[taken].change_seq - 1
         } else {
-            scanned_upto
+            considered_upto.max(request.cursor)
         };
         let mut wire = wire;
         wire.truncate(taken);
