@@ -22,7 +22,7 @@ pub enum Role {
     Hub,
 }
 
-#[derive(Args, Clone, Debug, Default)]
+#[derive(Args, Clone, Debug)]
 pub struct SyncArgs {
     /// Papel del nodo / Node role
     #[arg(long, value_enum, default_value_t = Role::Clinic)]
@@ -42,6 +42,20 @@ pub struct SyncArgs {
     /// Espera máxima entre reintentos, ms / Longest retry delay, ms
     #[arg(long, default_value_t = 300_000, hide = true)]
     pub sync_backoff_max_ms: u64,
+}
+
+impl Default for SyncArgs {
+    /// Standalone, with the same intervals as the command line's defaults.
+    fn default() -> Self {
+        SyncArgs {
+            role: Role::Clinic,
+            clues: None,
+            hub: None,
+            hub_token: None,
+            sync_interval_ms: 5_000,
+            sync_backoff_max_ms: 300_000,
+        }
+    }
 }
 
 /// The clock `serve` uses: the system clock, shifted when the test-only variable says so.
