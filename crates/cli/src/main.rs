@@ -39,6 +39,12 @@ enum Command {
     Token(commands::security::TokenArgs),
     /// Bitácora de auditoría / Audit trail
     Audit(commands::security::AuditArgs),
+    /// Nodos que sincronizan con el nodo central / Nodes that sync with the hub
+    Node(commands::node::NodeArgs),
+    /// Sincronización entre nodos / Sync between nodes
+    Sync(commands::node::SyncCmdArgs),
+    /// Mide la sincronización entre nodos (issue 5) / Benchmark sync between nodes
+    BenchSync(commands::bench_sync::BenchSyncArgs),
 }
 
 fn main() -> std::process::ExitCode {
@@ -60,6 +66,9 @@ fn main() -> std::process::ExitCode {
         Command::User(args) => commands::security::run_user(args),
         Command::Token(args) => commands::security::run_token(args),
         Command::Audit(args) => commands::security::run_audit(args),
+        Command::Node(args) => commands::node::run_node(args),
+        Command::Sync(args) => commands::node::run_sync(args),
+        Command::BenchSync(args) => commands::bench_sync::run(args),
     };
     match outcome {
         Ok(code) => code,

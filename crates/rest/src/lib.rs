@@ -77,6 +77,23 @@ pub(crate) struct AppState {
 
 pub(crate) type State = axum::extract::State<Arc<AppState>>;
 
+/// Whether `headers` carry a valid bearer token of an enabled account (for layers that run in
+/// front of the handlers, such as sync's on-demand fetch).
+pub fn is_authenticated(
+    ehr: &ehr::Ehr,
+    keys: &::auth::token::KeyStore,
+    headers: &axum::http::HeaderMap,
+) -> bool {
+    let Some(token) = auth::bearer(headers) else {
+        return false;
+    };
+    let Ok(claims) = keys.verify(token, ehr.now_ms(), &|_| false) else {
+        return false;
+    };
+    matches!(ehr.store().is_token_revoked(&claims.jti), Ok(false))
+        && ehr.requester_for_claims(&claims, None).is_ok()
+}
+
 /// The router serving `/fhir/...`, `/auth/...` and `/healthz`. Serve it with
 /// `into_make_service_with_connect_info::<ClientAddr>()`: the audit trail and the token
 /// endpoint's throttle need the client address.

@@ -13,6 +13,7 @@ mod query;
 mod read;
 mod schema;
 mod security;
+mod sync;
 mod writer;
 
 use std::path::{Path, PathBuf};

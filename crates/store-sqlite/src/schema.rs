@@ -174,6 +174,10 @@ BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
 "#,
+    // Issue 5, sync between nodes (see `sync.rs`): the sync log (a stamp per version, derived
+    // from the change log), cursors, enrolled nodes, followed patients, the hub's feed index
+    // and conflicts.
+    crate::sync::MIGRATION_SYNC,
 ];
 
 /// The schema version this build expects.

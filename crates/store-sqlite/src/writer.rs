@@ -165,8 +165,8 @@ fn clone_error(err: &Error) -> Error {
     }
 }
 
-struct Tx<'a> {
-    conn: &'a Connection,
+pub(crate) struct Tx<'a> {
+    pub(crate) conn: &'a Connection,
     params: &'a mut ParamIds,
     next_seq: i64,
 }
@@ -220,6 +220,10 @@ impl WriteTx for Tx<'_> {
 
     fn revoke_token(&mut self, token_id: &str, expires_ms: i64) -> Result<(), Error> {
         crate::security::revoke_token(self.conn, token_id, expires_ms)
+    }
+
+    fn sync(&mut self) -> Option<&mut dyn store::sync::SyncTx> {
+        Some(self)
     }
 
     fn put_prepared(&mut self, version: PreparedVersion) -> Result<StoredResource, Error> {

@@ -11,6 +11,7 @@
 //! several jobs together (group commit) but acknowledges a job only after its data is durable.
 
 mod security;
+pub mod sync;
 
 use std::sync::Arc;
 
@@ -141,6 +142,10 @@ pub trait WriteTx {
     fn put_break_glass(&mut self, grant: &BreakGlassGrant) -> Result<(), Error>;
     /// Marks a token id revoked until its expiry (after which it is refused anyway).
     fn revoke_token(&mut self, token_id: &str, expires_ms: i64) -> Result<(), Error>;
+    /// Sync's writes in the same transaction, when the backend keeps a sync log.
+    fn sync(&mut self) -> Option<&mut dyn sync::SyncTx> {
+        None
+    }
 }
 
 /// A unit of work run by the writer; returning `Err` rolls back everything it did.

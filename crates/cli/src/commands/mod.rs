@@ -1,10 +1,12 @@
 //! One module per subcommand.
 
 pub mod bench;
+pub mod bench_sync;
 pub mod demo;
 pub mod generate;
 pub mod import;
 pub mod mpi;
+pub mod node;
 pub mod security;
 pub mod serve;
 

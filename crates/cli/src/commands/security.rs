@@ -234,6 +234,8 @@ pub fn run_token(args: TokenArgs) -> anyhow::Result<ExitCode> {
     let keys = auth::token::KeyStore::load_or_create(&issue.data)
         .map_err(|err| anyhow!("{} ({err})", err.message_es()))?;
     let (store, ehr) = super::open_node(&issue.data, false)?;
+    // The node's clock, as `serve` sees it (tests shift it to simulate wrong clinic clocks).
+    let ehr = super::node::serve_ehr(store.clone(), ehr);
     let mut account = ehr
         .accounts()
         .map_err(ehr_error)?

@@ -30,6 +30,9 @@ pub struct ServeArgs {
     /// Llave privada TLS (PEM) / TLS private key (PEM)
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Sync between nodes (issue 5): role, CLUES, hub.
+    #[command(flatten)]
+    pub sync: super::node::SyncArgs,
 }
 
 pub fn run(args: ServeArgs) -> anyhow::Result<ExitCode> {
@@ -47,6 +50,7 @@ pub async fn serve(
     ready: Option<Box<dyn FnOnce(SocketAddr) + Send>>,
 ) -> anyhow::Result<()> {
     let (store, ehr) = super::open_node(&args.data, false)?;
+    let ehr = super::node::serve_ehr(store.clone(), ehr);
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(rest::tls_server_config(cert, key)?),
         _ => None,
@@ -70,7 +74,15 @@ pub async fn serve(
         ..web::WebConfig::default()
     };
     let ui = web::router(ehr.clone(), sessions, web_config);
-    let app = rest::router(ehr.clone(), keys, config).merge(ui);
+    let app = rest::router(ehr.clone(), keys.clone(), config);
+    // Sync (issue 5): `/sync` routes and, on a clinic, the on-demand fetch of unseen patients,
+    // which only authenticated requests may trigger.
+    let gate_ehr = ehr.clone();
+    let gate: super::node::FetchGate =
+        std::sync::Arc::new(move |headers: &axum::http::HeaderMap| {
+            rest::is_authenticated(&gate_ehr, &keys, headers)
+        });
+    let app = super::node::attach(&args.sync, store.clone(), ehr.clone(), app, gate)?.merge(ui);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -13,4 +13,5 @@ mod import;
 mod population;
 mod search;
 mod security;
+mod sync;
 mod transaction;

@@ -1,0 +1,221 @@
+//! Sync between nodes, as the binary sees it: the `serve` flags for roles (`--role hub`,
+//! `--role clinic --clues … --hub … --hub-token …`), `expediente node enroll` and
+//! `expediente sync status`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Subcommand, ValueEnum};
+
+/// Test-only: milliseconds added to this node's clock (clock skew between clinics). Read by
+/// `serve` only, never documented to operators.
+const CLOCK_OFFSET_ENV: &str = "EXPEDIENTE_TEST_CLOCK_OFFSET_MS";
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum Role {
+    /// Nodo de clínica (con --hub: sincroniza) / Clinic node (with --hub: syncs)
+    #[default]
+    Clinic,
+    /// Nodo central nacional / National hub
+    Hub,
+}
+
+#[derive(Args, Clone, Debug)]
+pub struct SyncArgs {
+    /// Papel del nodo / Node role
+    #[arg(long, value_enum, default_value_t = Role::Clinic)]
+    pub role: Role,
+    /// CLUES de esta clínica (su identidad ante el nodo central) / This clinic's CLUES
+    #[arg(long, env = "EXPEDIENTE_CLUES")]
+    pub clues: Option<String>,
+    /// URL del nodo central (sin /sync) / Hub base URL
+    #[arg(long, env = "EXPEDIENTE_HUB")]
+    pub hub: Option<String>,
+    /// Credencial dada por `expediente node enroll` / Credential from `node enroll`
+    #[arg(long, env = "EXPEDIENTE_HUB_TOKEN", hide_env_values = true)]
+    pub hub_token: Option<String>,
+    /// Pausa entre rondas de sincronización, ms / Pause between sync rounds, ms
+    #[arg(long, default_value_t = 5_000, hide = true)]
+    pub sync_interval_ms: u64,
+    /// Espera máxima entre reintentos, ms / Longest retry delay, ms
+    #[arg(long, default_value_t = 300_000, hide = true)]
+    pub sync_backoff_max_ms: u64,
+}
+
+impl Default for SyncArgs {
+    /// Standalone, with the same intervals as the command line's defaults.
+    fn default() -> Self {
+        SyncArgs {
+            role: Role::Clinic,
+            clues: None,
+            hub: None,
+            hub_token: None,
+            sync_interval_ms: 5_000,
+            sync_backoff_max_ms: 300_000,
+        }
+    }
+}
+
+/// The clock `serve` uses: the system clock, shifted when the test-only variable says so.
+pub(crate) fn serve_ehr(store: Arc<store_sqlite::SqliteStore>, ehr: ehr::Ehr) -> ehr::Ehr {
+    match std::env::var(CLOCK_OFFSET_ENV)
+        .ok()
+        .and_then(|v| v.parse::<i64>().ok())
+    {
+        Some(offset_ms) => ehr::Ehr::new(
+            store,
+            Arc::new(OffsetClock { offset_ms }),
+            &super::node_name(),
+        ),
+        None => ehr,
+    }
+}
+
+struct OffsetClock {
+    offset_ms: i64,
+}
+
+impl ehr::Clock for OffsetClock {
+    fn now_ms(&self) -> i64 {
+        ehr::SystemClock.now_ms() + self.offset_ms
+    }
+}
+
+/// Says whether a request carries valid credentials: the on-demand fetch runs in front of
+/// `/fhir`'s own authentication, and must not let anonymous requests pull records from the hub.
+pub(crate) type FetchGate = Arc<dyn Fn(&axum::http::HeaderMap) -> bool + Send + Sync>;
+
+/// Adds the node's sync role to the served app: `/sync` routes, and for a clinic with a hub
+/// the background task and the on-demand fetch in front of `/fhir`. Call inside the runtime.
+pub(crate) fn attach(
+    args: &SyncArgs,
+    store: Arc<store_sqlite::SqliteStore>,
+    ehr: ehr::Ehr,
+    app: axum::Router,
+    gate: FetchGate,
+) -> anyhow::Result<axum::Router> {
+    let sync_store: Arc<dyn store::sync::SyncStore> = store.clone();
+    match args.role {
+        Role::Hub => {
+            let hub = sync::hub::Hub::new(ehr, store, sync_store.clone())
+                .context("cannot start the hub")?;
+            Ok(app.merge(sync::http::hub_router(Arc::new(hub), sync_store)))
+        }
+        Role::Clinic => {
+            let (Some(hub_url), Some(clues)) = (&args.hub, &args.clues) else {
+                if args.hub.is_some() {
+                    anyhow::bail!(
+                        "--hub requiere --clues (la identidad de esta clínica) / --hub needs --clues"
+                    );
+                }
+                return Ok(app);
+            };
+            let token = args.hub_token.clone().context(
+                "--hub requiere --hub-token (de `expediente node enroll` en el nodo central) / --hub needs --hub-token",
+            )?;
+            let mut config = sync::clinic::ClinicConfig::new(clues.clone(), hub_url.clone(), token);
+            config.interval_ms = args.sync_interval_ms;
+            config.backoff_max_ms = args.sync_backoff_max_ms;
+            config.backoff_base_ms = config.backoff_base_ms.min(args.sync_backoff_max_ms);
+            let clinic = sync::clinic::Clinic::new(ehr, store, sync_store.clone(), config)
+                .context("cannot start sync")?;
+            tokio::spawn(clinic.clone().run());
+            let fetcher = clinic.clone();
+            let app = app.layer(axum::middleware::from_fn(
+                move |request: axum::extract::Request, next: axum::middleware::Next| {
+                    let (fetcher, gate) = (fetcher.clone(), gate.clone());
+                    async move {
+                        if gate(request.headers()) {
+                            sync::http::on_demand_fetch(
+                                axum::extract::State(fetcher),
+                                request,
+                                next,
+                            )
+                            .await
+                        } else {
+                            next.run(request).await
+                        }
+                    }
+                },
+            ));
+            Ok(app.merge(sync::http::clinic_router(clinic, sync_store)))
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct NodeArgs {
+    #[command(subcommand)]
+    command: NodeCommand,
+}
+
+#[derive(Subcommand)]
+enum NodeCommand {
+    /// Da de alta una clínica en el nodo central e imprime su credencial (última línea) /
+    /// Enroll a clinic on the hub and print its credential (last line)
+    Enroll {
+        /// Directorio de datos del nodo central / Hub data directory
+        #[arg(long)]
+        data: PathBuf,
+        /// CLUES de la clínica / The clinic's CLUES
+        #[arg(long)]
+        clues: String,
+    },
+}
+
+pub fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        NodeCommand::Enroll { data, clues } => {
+            let (store, _ehr) = super::open_node(&data, false)?;
+            let mut random = [0u8; sync::credential::TOKEN_RANDOM_BYTES];
+            rand::fill(&mut random);
+            let now_ms = ehr::Clock::now_ms(&ehr::SystemClock);
+            let token = sync::hub::enroll(store.as_ref(), &clues, &random, now_ms)
+                .context("cannot enroll the node")?;
+            store.close();
+            println!(
+                "Clínica {clues} dada de alta. Guarde esta credencial; no se vuelve a mostrar / Clinic {clues} enrolled. Keep this credential; it is not shown again:"
+            );
+            println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+#[derive(Args)]
+pub struct SyncCmdArgs {
+    #[command(subcommand)]
+    command: SyncCommand,
+}
+
+#[derive(Subcommand)]
+enum SyncCommand {
+    /// Estado de la sincronización de un nodo, en JSON / A node's sync status, as JSON
+    Status {
+        /// Directorio de datos del nodo / Node data directory
+        #[arg(long, default_value = "./expediente-data", env = "EXPEDIENTE_DATA")]
+        data: PathBuf,
+    },
+}
+
+pub fn run_sync(args: SyncCmdArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        SyncCommand::Status { data } => {
+            let (store, _ehr) = super::open_node(&data, false)?;
+            let sync_store: &dyn store::sync::SyncStore = store.as_ref();
+            let node_id = sync_store.node_id()?;
+            let role = if node_id.as_deref() == Some(sync::hub::HUB_NODE_ID) {
+                "hub"
+            } else {
+                "clinic"
+            };
+            let now_ms = ehr::Clock::now_ms(&ehr::SystemClock);
+            let status = sync::clinic::status_of(sync_store, role, None, now_ms)?;
+            println!("{}", serde_json::to_string_pretty(&status)?);
+            store.close();
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}

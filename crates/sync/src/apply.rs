@@ -1,0 +1,324 @@
+//! Writing received versions into a node's store, and the hub's feed index.
+//!
+//! Runs inside one store write job, so the versions of a batch, their stamps, any conflicts
+//! and the cursor that says the batch was received commit together: after a crash the batch
+//! is either all there with its cursor, or absent and fetched again. Receiving a version twice
+//! changes nothing (its stamp is already held).
+
+use fhir::Json;
+use store::sync::{Conflict, LogEntry, LogKind, Stamp, SyncTx};
+use store::{PreparedVersion, StoredResource, WriteTx};
+
+use crate::Error;
+use crate::rule::{Decision, changed_fields, decide};
+use crate::wire::WireVersion;
+
+/// Resource types every clinic receives in full: the facilities and the people who work there.
+pub const REFERENCE_TYPES: [&str; 4] = [
+    "Organization",
+    "Location",
+    "Practitioner",
+    "PractitionerRole",
+];
+
+/// Log rows indexed per step of [`index_feed`]: bounds the memory of one step.
+const INDEX_STEP_ROWS: usize = 1_000;
+
+/// Local versions stamped per store job when catching up the log ahead of a push: bounds one
+/// transaction after a bulk import (stamping is a sequential scan and an append).
+pub const CATCH_UP_ROWS_PER_JOB: usize = 50_000;
+
+/// Stamps every local version not logged yet, in steps. Done before sync writes anything, so
+/// received versions are logged after every local version written before them.
+pub fn catch_up(tx: &mut dyn WriteTx) -> Result<(), Error> {
+    let sync = sync_tx(tx)?;
+    while sync.catch_up_log(CATCH_UP_ROWS_PER_JOB)? == CATCH_UP_ROWS_PER_JOB {}
+    Ok(())
+}
+
+/// State key: the highest `change_seq` whose patients are in the feed index (hub).
+pub const STATE_FEED_INDEXED: &str = "feed_indexed_seq";
+
+/// What one received version did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Applied {
+    pub decision: Decision,
+    /// The version became current and is a creation of a Patient (the hub matches it).
+    pub new_patient: Option<String>,
+    /// The conflict it made, when this node had not recorded it before.
+    pub new_conflict: Option<Conflict>,
+}
+
+/// What a batch did, summed.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct BatchOutcome {
+    pub applied: u64,
+    pub duplicates: u64,
+    pub conflicts: u64,
+    pub new_patients: Vec<String>,
+    /// Conflicts seen for the first time on this node.
+    pub new_conflicts: Vec<Conflict>,
+}
+
+pub(crate) fn sync_tx(tx: &mut dyn WriteTx) -> Result<&mut dyn SyncTx, Error> {
+    tx.sync().ok_or(Error::NoSyncLog)
+}
+
+/// Applies received versions in order.
+pub fn apply_batch(
+    tx: &mut dyn WriteTx,
+    versions: &[WireVersion],
+    now_ms: i64,
+) -> Result<BatchOutcome, Error> {
+    catch_up(tx)?;
+    let mut outcome = BatchOutcome::default();
+    for version in versions {
+        let applied = apply_version(tx, version, now_ms)?;
+        match applied.decision {
+            Decision::Duplicate => outcome.duplicates += 1,
+            Decision::Apply => outcome.applied += 1,
+            Decision::WinsConflict | Decision::LosesConflict => {
+                outcome.applied += 1;
+                outcome.conflicts += 1;
+            }
+        }
+        outcome.new_patients.extend(applied.new_patient);
+        outcome.new_conflicts.extend(applied.new_conflict);
+    }
+    Ok(outcome)
+}
+
+/// Applies one received version by the conflict rule (see `rule.rs`). The log must be caught
+/// up ([`catch_up`]) in the same job first.
+pub fn apply_version(
+    tx: &mut dyn WriteTx,
+    version: &WireVersion,
+    now_ms: i64,
+) -> Result<Applied, Error> {
+    let stamp = version.stamp();
+    let parent = version.parent();
+    let known = sync_tx(tx)?.stamp_known(&version.resource_type, &version.id, &stamp)?;
+    let current = if known {
+        None
+    } else {
+        tx.read(&version.resource_type, &version.id)?
+    };
+    let current_entry = match &current {
+        Some(current) => sync_tx(tx)?.log_entry(current.change_seq)?,
+        None => None,
+    };
+    let decision = decide(
+        &stamp,
+        parent.as_ref(),
+        known,
+        current_entry.as_ref().map(|e| &e.stamp),
+    );
+    let body_text = version.body.as_ref().map(|b| b.get().to_string());
+    let next_version_id = current.as_ref().map_or(1, |c| c.version_id + 1);
+    let mut new_patient = None;
+    let mut new_conflict = None;
+    match decision {
+        Decision::Duplicate => {}
+        Decision::Apply | Decision::WinsConflict => {
+            write_version(
+                tx,
+                version,
+                next_version_id,
+                body_text.as_deref(),
+                LogKind::Remote,
+                &stamp,
+                parent.as_ref(),
+            )?;
+            if current.is_none() && version.resource_type == "Patient" && body_text.is_some() {
+                new_patient = Some(version.id.clone());
+            }
+        }
+        Decision::LosesConflict => {
+            // The loser goes into history, then the winner is written again on top of it so
+            // that it stays current (history is append-only: no version is ever rewritten).
+            write_version(
+                tx,
+                version,
+                next_version_id,
+                body_text.as_deref(),
+                LogKind::Remote,
+                &stamp,
+                parent.as_ref(),
+            )?;
+            if let (Some(current), Some(entry)) = (&current, &current_entry) {
+                reassert(tx, current, entry, next_version_id + 1)?;
+            }
+        }
+    }
+    if let (Decision::WinsConflict | Decision::LosesConflict, Some(current), Some(entry)) =
+        (decision, &current, &current_entry)
+    {
+        let (winner, loser) = if decision == Decision::WinsConflict {
+            (stamp.clone(), entry.stamp.clone())
+        } else {
+            (entry.stamp.clone(), stamp.clone())
+        };
+        let fields = changed_fields(&current.body, body_text.as_deref().unwrap_or(""));
+        let conflict = Conflict {
+            resource_type: version.resource_type.clone(),
+            id: version.id.clone(),
+            winner,
+            loser,
+            fields,
+            detected_ms: now_ms,
+            open: true,
+        };
+        if sync_tx(tx)?.record_conflict(&conflict)? {
+            new_conflict = Some(conflict);
+        }
+    }
+    Ok(Applied {
+        decision,
+        new_patient,
+        new_conflict,
+    })
+}
+
+fn write_version(
+    tx: &mut dyn WriteTx,
+    version: &WireVersion,
+    version_id: u64,
+    body: Option<&str>,
+    kind: LogKind,
+    stamp: &Stamp,
+    parent: Option<&Stamp>,
+) -> Result<StoredResource, Error> {
+    let prepared = prepare(
+        &version.resource_type,
+        &version.id,
+        version_id,
+        version.last_updated_ms,
+        body,
+    )?;
+    let stored = tx.put_prepared(prepared)?;
+    sync_tx(tx)?.set_log_entry(&LogEntry {
+        change_seq: stored.change_seq,
+        resource_type: version.resource_type.clone(),
+        id: version.id.clone(),
+        stamp: stamp.clone(),
+        parent: parent.cloned(),
+        kind,
+    })?;
+    Ok(stored)
+}
+
+/// Writes the current version again (same body and stamp) as version `version_id`.
+fn reassert(
+    tx: &mut dyn WriteTx,
+    current: &StoredResource,
+    entry: &LogEntry,
+    version_id: u64,
+) -> Result<(), Error> {
+    let body = (!current.deleted).then_some(current.body.as_str());
+    let prepared = prepare(
+        &current.resource_type,
+        &current.id,
+        version_id,
+        current.last_updated_ms,
+        body,
+    )?;
+    let stored = tx.put_prepared(prepared)?;
+    sync_tx(tx)?.set_log_entry(&LogEntry {
+        change_seq: stored.change_seq,
+        kind: LogKind::Reassert,
+        ..entry.clone()
+    })?;
+    Ok(())
+}
+
+/// A version to store: the body with this node's `meta.versionId` (version numbers are each
+/// node's own; the stamp is the identity across nodes) and the origin's `meta.lastUpdated`.
+fn prepare(
+    resource_type: &str,
+    id: &str,
+    version_id: u64,
+    last_updated_ms: i64,
+    body: Option<&str>,
+) -> Result<PreparedVersion, Error> {
+    let last_updated = ehr::format_instant(last_updated_ms);
+    let resource = match body {
+        None => None,
+        Some(text) => {
+            let mut json = fhir::json::parse_str(text).map_err(|err| {
+                Error::BadRequest(format!("{resource_type}/{id}: {}", err.message_en()))
+            })?;
+            let ok_identity = json.get("resourceType").and_then(Json::as_str)
+                == Some(resource_type)
+                && json.get("id").and_then(Json::as_str) == Some(id);
+            if !ok_identity {
+                return Err(Error::BadRequest(format!(
+                    "{resource_type}/{id}: the body names another resource"
+                )));
+            }
+            set_meta(&mut json, version_id, &last_updated);
+            Some(json)
+        }
+    };
+    Ok(PreparedVersion::prepare(store::NewVersion {
+        resource_type: resource_type.to_string(),
+        id: id.to_string(),
+        version_id,
+        last_updated,
+        last_updated_ms,
+        resource,
+    }))
+}
+
+fn set_meta(resource: &mut Json, version_id: u64, last_updated: &str) {
+    let Some(object) = resource.as_object_mut() else {
+        return;
+    };
+    if object.get("meta").and_then(Json::as_object).is_none() {
+        object.insert("meta", Json::object(Vec::<(String, Json)>::new()));
+    }
+    if let Some(meta) = object.get_mut("meta").and_then(Json::as_object_mut) {
+        meta.remove("versionId");
+        meta.remove("lastUpdated");
+        meta.insert_at(0, "versionId", Json::str(version_id.to_string()));
+        meta.insert_at(1, "lastUpdated", Json::str(last_updated));
+    }
+}
+
+/// Brings the hub's feed index up to date: for every version not yet indexed, the patients
+/// whose compartment it belongs to (a delete keeps its previous version's patients), and for
+/// versions received from a clinic, the clinic now follows those patients ("seen there").
+pub fn index_feed(tx: &mut dyn WriteTx, now_ms: i64) -> Result<u64, Error> {
+    catch_up(tx)?;
+    let sync = sync_tx(tx)?;
+    let mut indexed_upto: i64 = sync
+        .state(STATE_FEED_INDEXED)?
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    let mut indexed = 0u64;
+    loop {
+        let rows = sync.log_after(indexed_upto, INDEX_STEP_ROWS)?;
+        if rows.is_empty() {
+            break;
+        }
+        for (entry, version) in &rows {
+            let patients = if version.deleted {
+                sync.patients_before(&entry.resource_type, &entry.id, entry.change_seq)?
+            } else {
+                match fhir::json::parse_str(&version.body) {
+                    Ok(json) => search::patient_compartment(&json),
+                    Err(_) => Vec::new(),
+                }
+            };
+            sync.index_patients(entry.change_seq, &patients)?;
+            if entry.kind == LogKind::Remote {
+                for patient in &patients {
+                    sync.follow(&entry.stamp.origin, patient, now_ms)?;
+                }
+            }
+            indexed_upto = entry.change_seq;
+            indexed += 1;
+        }
+    }
+    sync.set_state(STATE_FEED_INDEXED, &indexed_upto.to_string())?;
+    Ok(indexed)
+}

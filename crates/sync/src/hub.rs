@@ -1,0 +1,447 @@
+//! The hub's side of the protocol, without HTTP: authenticate a node, ingest its pushes,
+//! serve its feed, and hand out a patient's national record on demand.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use serde_json::json;
+use store::sync::{Conflict, LogKind, SyncStore};
+use store::{SharedStore, WriteTx};
+
+use crate::Error;
+use crate::apply::{self, REFERENCE_TYPES, STATE_FEED_INDEXED};
+use crate::credential;
+use crate::wire::{
+    BATCH_BYTES_MAX, BATCH_ENTRIES_MAX, FetchRequest, FetchResponse, PullRequest, PullResponse,
+    PushRequest, PushResponse, WireVersion, batch_len,
+};
+
+/// Task code of a conflict review (same CodeSystem as the duplicate reviews of issue 3).
+pub const TASK_CODE_REVIEW_CONFLICT: &str = "revisar-conflicto";
+
+/// The CodeSystem of Task input types (`ehr`'s review Tasks use the same one).
+const TASK_INPUT_SYSTEM: &str = "https://expediente.salud.gob.mx/fhir/CodeSystem/tarea-entrada";
+
+/// The review Task of a conflict: which record, which elements differ, which nodes (pure).
+pub fn conflict_task(conflict: &Conflict, patient: Option<&str>, now: &str) -> serde_json::Value {
+    let reference = format!("{}/{}", conflict.resource_type, conflict.id);
+    let fields = if conflict.fields.is_empty() {
+        "(ninguno / none)".to_string()
+    } else {
+        conflict.fields.join(", ")
+    };
+    let input = |code: &str, display: &str, value: &str| {
+        json!({
+            "type": {"coding": [{"system": TASK_INPUT_SYSTEM, "code": code, "display": display}]},
+            "valueString": value
+        })
+    };
+    let mut inputs = vec![
+        input(
+            "nodo-vigente",
+            "Nodo de la versión vigente",
+            &conflict.winner.origin,
+        ),
+        input(
+            "nodo-historial",
+            "Nodo de la versión en el historial",
+            &conflict.loser.origin,
+        ),
+    ];
+    inputs.extend(
+        conflict
+            .fields
+            .iter()
+            .map(|field| input("elemento", "Elemento que difiere", field)),
+    );
+    let mut task = json!({
+        "resourceType": "Task",
+        "status": "requested",
+        "intent": "proposal",
+        "priority": "routine",
+        "code": {"coding": [{
+            "system": ehr::TASK_CODE_SYSTEM,
+            "code": TASK_CODE_REVIEW_CONFLICT,
+            "display": "Revisar cambios simultáneos"
+        }]},
+        "description": format!(
+            "{reference} se modificó en {winner} y en {loser} sin que uno viera el cambio del otro. \
+             Quedó vigente la versión de {winner}; la de {loser} está en el historial. Elementos que \
+             difieren: {fields}. / {reference} was changed at {winner} and at {loser} while apart; \
+             {winner}'s version is current, {loser}'s is in history. Differing elements: {fields}.",
+            winner = conflict.winner.origin,
+            loser = conflict.loser.origin,
+        ),
+        "focus": {"reference": reference},
+        "authoredOn": now,
+        "lastModified": now,
+        "input": inputs
+    });
+    if let Some(patient) = patient {
+        task["for"] = json!({"reference": format!("Patient/{patient}")});
+    }
+    task
+}
+
+/// The hub's own node id (origin of versions written on the hub itself, e.g. review Tasks).
+pub const HUB_NODE_ID: &str = "hub";
+
+/// Versions in one on-demand fetch at most: a patient's whole record is far smaller
+/// (a Synthea lifetime is a few thousand resources).
+const FETCH_ENTRIES_MAX: usize = 20_000;
+
+/// Patients matched by one fetch at most (a CURP names one person; duplicates awaiting review
+/// may share it).
+const FETCH_PATIENTS_MAX: usize = 5;
+
+/// The national hub.
+pub struct Hub {
+    ehr: ehr::Ehr,
+    /// Who sync's own reads and writes act as in the record (audited like anyone).
+    who: ehr::Requester,
+    store: SharedStore,
+    sync_store: Arc<dyn SyncStore>,
+    /// What each clinic last did, for operators (kept in memory: it is rebuilt within one
+    /// sync interval of a restart).
+    activity: std::sync::Mutex<BTreeMap<String, NodeActivity>>,
+}
+
+/// A clinic as the hub last saw it.
+#[derive(Clone, Debug, Default, serde::Serialize)]
+pub struct NodeActivity {
+    pub last_push_ms: Option<i64>,
+    pub last_pull_ms: Option<i64>,
+    /// The cursor of its last pull: how far into the hub's log it has looked.
+    pub pull_cursor: Option<i64>,
+}
+
+/// Runs a store write job returning a value, carrying `sync::Error` through.
+pub(crate) fn write<R, F>(store: &dyn store::Store, job: F) -> Result<R, Error>
+where
+    R: Send + 'static,
+    F: FnOnce(&mut dyn WriteTx) -> Result<R, Error> + Send + 'static,
+{
+    store::write_with(store, move |tx| job(tx).map_err(Error::abort)).map_err(Error::from_store)
+}
+
+/// Sets this node's id, stamping versions written before sync was configured.
+pub fn set_node_id(
+    store: &dyn store::Store,
+    sync_store: &dyn SyncStore,
+    node_id: &str,
+) -> Result<(), Error> {
+    if sync_store.node_id()?.as_deref() == Some(node_id) {
+        return Ok(());
+    }
+    let node_id = node_id.to_string();
+    write(store, move |tx| {
+        Ok(apply::sync_tx(tx)?.set_node_id(&node_id)?)
+    })
+}
+
+/// Enrolls a clinic on the hub's store and returns its new credential (shown once).
+pub fn enroll(
+    store: &dyn store::Store,
+    clues: &str,
+    random: &[u8; credential::TOKEN_RANDOM_BYTES],
+    now_ms: i64,
+) -> Result<String, Error> {
+    if clues.is_empty() || clues == HUB_NODE_ID || !clues.bytes().all(|b| b.is_ascii_alphanumeric())
+    {
+        return Err(Error::BadRequest(format!(
+            "CLUES inválida «{clues}» / invalid CLUES '{clues}'"
+        )));
+    }
+    let token = credential::token_from_random(random);
+    let digest = credential::token_sha256(&token);
+    let clues = clues.to_string();
+    write(store, move |tx| {
+        Ok(apply::sync_tx(tx)?.enroll_node(&clues, &digest, now_ms)?)
+    })?;
+    Ok(token)
+}
+
+impl Hub {
+    pub fn new(
+        ehr: ehr::Ehr,
+        store: SharedStore,
+        sync_store: Arc<dyn SyncStore>,
+    ) -> Result<Hub, Error> {
+        set_node_id(store.as_ref(), sync_store.as_ref(), HUB_NODE_ID)?;
+        Ok(Hub {
+            ehr,
+            who: ehr::Requester::local_system("sync:hub"),
+            store,
+            sync_store,
+            activity: std::sync::Mutex::new(BTreeMap::new()),
+        })
+    }
+
+    pub fn sync_store(&self) -> &dyn SyncStore {
+        self.sync_store.as_ref()
+    }
+
+    fn note(&self, node: &str, update: impl FnOnce(&mut NodeActivity)) {
+        let mut activity = self
+            .activity
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        update(activity.entry(node.to_string()).or_default());
+    }
+
+    /// Every enrolled clinic with what it last did and how many hub changes lie beyond its
+    /// pull cursor (`changes_behind`; it may want few of them).
+    pub fn nodes_status(&self) -> Result<serde_json::Value, Error> {
+        let seq_max = self.sync_store.change_seq_max()?;
+        let activity = self
+            .activity
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone();
+        let nodes: Vec<serde_json::Value> = self
+            .sync_store
+            .nodes()?
+            .into_iter()
+            .map(|(node_id, _)| {
+                let seen = activity.get(&node_id).cloned().unwrap_or_default();
+                json!({
+                    "node_id": node_id,
+                    "last_push": seen.last_push_ms.map(ehr::format_instant),
+                    "last_pull": seen.last_pull_ms.map(ehr::format_instant),
+                    "pull_cursor": seen.pull_cursor,
+                    "changes_behind": seen.pull_cursor.map(|c| (seq_max - c).max(0)),
+                })
+            })
+            .collect();
+        Ok(json!(nodes))
+    }
+
+    /// The enrolled node whose credential is `token`.
+    pub fn authenticate(&self, token: &str) -> Result<String, Error> {
+        let nodes = self.sync_store.nodes()?;
+        credential::find_node(&nodes, token).ok_or(Error::Unauthorized)
+    }
+
+    /// Ingests versions made at `node`. Refuses the whole batch if any version claims
+    /// another origin: a clinic can only push as itself.
+    pub fn push(&self, node: &str, request: PushRequest) -> Result<PushResponse, Error> {
+        if let Some(foreign) = request.versions.iter().find(|v| v.origin != node) {
+            return Err(Error::Forbidden(format!(
+                "{}/{} viene de {} / comes from {}",
+                foreign.resource_type, foreign.id, foreign.origin, foreign.origin
+            )));
+        }
+        if request.versions.len() > BATCH_ENTRIES_MAX {
+            return Err(Error::BadRequest(format!(
+                "más de {BATCH_ENTRIES_MAX} versiones / more than {BATCH_ENTRIES_MAX} versions"
+            )));
+        }
+        let now_ms = self.ehr.now_ms();
+        let outcome = write(self.store.as_ref(), move |tx| {
+            let outcome = apply::apply_batch(tx, &request.versions, now_ms)?;
+            apply::index_feed(tx, now_ms)?;
+            Ok(outcome)
+        })?;
+        // Patients registered offline at two clinics for one person meet here first: match
+        // every new one and put probable pairs on the review list (Tasks, as in issue 3).
+        for patient_id in &outcome.new_patients {
+            if let Err(err) = self.review_new_patient(patient_id) {
+                tracing::warn!(patient = %patient_id, error = %err, "duplicate review after sync failed");
+            }
+        }
+        // Concurrent edits go on the same review list, as Tasks made here once (every node
+        // records the conflict in its table; only the hub, which sees every pair, opens a Task).
+        for conflict in &outcome.new_conflicts {
+            let patient = self.patient_of(conflict);
+            let task = conflict_task(conflict, patient.as_deref(), &ehr::format_instant(now_ms));
+            let created = fhir::json::parse_str(&task.to_string())
+                .map_err(|err| Error::BadRequest(err.message_en()))
+                .and_then(|task| Ok(self.ehr.create(&self.who, "Task", task, None)?));
+            if let Err(err) = created {
+                tracing::warn!(resource = %conflict.id, error = %err, "conflict review task failed");
+            }
+        }
+        self.note(node, |a| a.last_push_ms = Some(now_ms));
+        Ok(PushResponse {
+            applied: outcome.applied,
+            duplicates: outcome.duplicates,
+            conflicts: outcome.conflicts,
+        })
+    }
+
+    /// The patient whose record the conflicting resource belongs to, if any.
+    fn patient_of(&self, conflict: &Conflict) -> Option<String> {
+        let stored = self
+            .ehr
+            .read(&self.who, &conflict.resource_type, &conflict.id)
+            .ok()?;
+        let json = fhir::json::parse_str(&stored.body).ok()?;
+        search::patient_compartment(&json).into_iter().next()
+    }
+
+    fn review_new_patient(&self, patient_id: &str) -> Result<(), Error> {
+        let stored = self.ehr.read(&self.who, "Patient", patient_id)?;
+        let Ok(patient) = fhir::json::parse_str(&stored.body) else {
+            return Ok(());
+        };
+        let request = ehr::MatchRequest::from_body(patient)?;
+        let hits = match self.ehr.match_patients(&self.who, &request) {
+            Ok(hits) => hits,
+            // Records without anything to match on are not an error of sync.
+            Err(ehr::Error::Unprocessable(_)) => return Ok(()),
+            Err(err) => return Err(err.into()),
+        };
+        let pairs = hits
+            .into_iter()
+            .map(|hit| (patient_id.to_string(), hit.resource.id.clone(), hit.result))
+            .collect::<Vec<_>>();
+        if !pairs.is_empty() {
+            self.ehr.queue_reviews(pairs)?;
+        }
+        Ok(())
+    }
+
+    /// Makes sure versions written on the hub itself are in the feed index.
+    fn index_if_behind(&self) -> Result<i64, Error> {
+        let indexed: i64 = self
+            .sync_store
+            .state(STATE_FEED_INDEXED)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        if self.sync_store.change_seq_max()? <= indexed {
+            return Ok(indexed);
+        }
+        let now_ms = self.ehr.now_ms();
+        write(self.store.as_ref(), move |tx| apply::index_feed(tx, now_ms))?;
+        Ok(self
+            .sync_store
+            .state(STATE_FEED_INDEXED)?
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(indexed))
+    }
+
+    /// The next part of `node`'s feed after `request.cursor`.
+    pub fn pull(&self, node: &str, request: &PullRequest) -> Result<PullResponse, Error> {
+        let upto = self.index_if_behind()?;
+        let entries_max = request.entries_max.clamp(1, BATCH_ENTRIES_MAX);
+        let bytes_max = request.bytes_max.clamp(1, BATCH_BYTES_MAX);
+        // One more than asked: whether the feed goes on past this batch.
+        let mut chosen = self.sync_store.feed(
+            node,
+            request.cursor,
+            upto,
+            &REFERENCE_TYPES,
+            entries_max + 1,
+        )?;
+        let full = chosen.len() > entries_max;
+        chosen.truncate(entries_max);
+        // Without a full batch, everything up to `upto` was considered.
+        let considered_upto = match chosen.last() {
+            Some(last) if full => last.change_seq,
+            _ => upto,
+        };
+        let seqs: Vec<i64> = chosen.iter().map(|e| e.change_seq).collect();
+        let versions = self.sync_store.versions(&seqs)?;
+        let wire: Vec<WireVersion> = chosen
+            .iter()
+            .zip(&versions)
+            .map(|(entry, version)| WireVersion::from_stored(entry, version))
+            .collect();
+        let taken = batch_len(
+            wire.iter().map(WireVersion::size_bytes),
+            entries_max,
+            bytes_max,
+        );
+        let next_cursor = if taken < wire.len() {
+            // Everything before the first version left out was either sent or not wanted.
+            chosen[taken].change_seq - 1
+        } else {
+            considered_upto.max(request.cursor)
+        };
+        let mut wire = wire;
+        wire.truncate(taken);
+        let now_ms = self.ehr.now_ms();
+        self.note(node, |a| {
+            a.last_pull_ms = Some(now_ms);
+            a.pull_cursor = Some(next_cursor);
+        });
+        Ok(PullResponse {
+            versions: wire,
+            next_cursor,
+            more: next_cursor < upto,
+        })
+    }
+
+    /// A patient's national record (every version in the compartment), found by CURP or id;
+    /// `node` follows the patient from now on.
+    pub fn fetch(&self, node: &str, request: &FetchRequest) -> Result<FetchResponse, Error> {
+        let mut patients: Vec<String> = Vec::new();
+        if let Some(curp) = &request.curp {
+            let params = vec![(
+                "identifier".to_string(),
+                format!("{}|{}", mexico::systems::CURP, curp.trim().to_uppercase()),
+            )];
+            let (page, _) = self.ehr.search(
+                &self.who,
+                &ehr::SearchRequest {
+                    resource_type: "Patient".to_string(),
+                    params,
+                    handling: search::Handling::Lenient,
+                },
+            )?;
+            patients.extend(
+                page.matches
+                    .into_iter()
+                    .map(|m| m.id)
+                    .take(FETCH_PATIENTS_MAX),
+            );
+        }
+        if let Some(id) = &request.patient_id
+            && let Ok(stored) = self.ehr.read(&self.who, "Patient", id)
+        {
+            patients.push(stored.id);
+        }
+        patients.sort_unstable();
+        patients.dedup();
+        if patients.is_empty() {
+            return Ok(FetchResponse {
+                patients,
+                versions: Vec::new(),
+            });
+        }
+        // Follow first, then read: a change committed after the follow is in the node's feed,
+        // and one committed before it is in this answer.
+        let now_ms = self.ehr.now_ms();
+        let (node_id, to_follow) = (node.to_string(), patients.clone());
+        write(self.store.as_ref(), move |tx| {
+            apply::index_feed(tx, now_ms)?;
+            let sync = apply::sync_tx(tx)?;
+            for patient in &to_follow {
+                sync.follow(&node_id, patient, now_ms)?;
+            }
+            Ok(())
+        })?;
+        let mut entries = Vec::new();
+        for patient in &patients {
+            entries.extend(
+                self.sync_store
+                    .patient_log(patient, FETCH_ENTRIES_MAX)?
+                    .into_iter()
+                    .filter(|e| e.kind != LogKind::Reassert),
+            );
+        }
+        entries.sort_by_key(|e| e.change_seq);
+        entries.dedup_by_key(|e| e.change_seq);
+        entries.truncate(FETCH_ENTRIES_MAX);
+        let seqs: Vec<i64> = entries.iter().map(|e| e.change_seq).collect();
+        let versions = self.sync_store.versions(&seqs)?;
+        Ok(FetchResponse {
+            patients,
+            versions: entries
+                .iter()
+                .zip(&versions)
+                .map(|(entry, version)| WireVersion::from_stored(entry, version))
+                .collect(),
+        })
+    }
+}
