@@ -873,6 +873,9 @@ pub(crate) fn update_in(
     if_match: Option<u64>,
 ) -> Result<CreateOutcome, Error> {
     let current = tx.current(resource_type, id).map_err(Error::from)?;
+    if current.is_some_and(|c| !c.deleted) {
+        ensure_not_signed(tx, resource_type, id)?;
+    }
     if let Some(expected) = if_match {
         let current_version = current.map(|c| c.version_id);
         if current_version != Some(expected) {
@@ -961,6 +964,40 @@ pub(crate) fn conditional_update_in(
     }
 }
 
+/// A signed clinical note (a `Composition` that is `final` or `amended` and has an attester)
+/// cannot be changed or deleted: NOM-004 requires notes to be inalterable once signed, and
+/// corrections are addenda (new Compositions that `relatesTo` the note).
+fn ensure_not_signed(tx: &mut dyn WriteTx, resource_type: &str, id: &str) -> Result<(), Error> {
+    if resource_type != "Composition" {
+        return Ok(());
+    }
+    let Some(current) = tx.read(resource_type, id).map_err(Error::from)? else {
+        return Ok(());
+    };
+    let Ok(note) = fhir::json::parse_str(&current.body) else {
+        return Ok(());
+    };
+    let signed = matches!(
+        note.get("status").and_then(Json::as_str),
+        Some("final" | "amended")
+    ) && note
+        .get("attester")
+        .and_then(Json::as_array)
+        .is_some_and(|a| !a.is_empty());
+    if signed {
+        return Err(Error::Unprocessable(vec![Issue::error(
+            IssueCode::BusinessRule,
+            format!(
+                "La nota Composition/{id} está firmada y no puede modificarse ni eliminarse (NOM-004); registre un addendum que la referencie"
+            ),
+            format!(
+                "Composition/{id} is a signed note and cannot be changed or deleted (NOM-004); record an addendum referring to it"
+            ),
+        )]));
+    }
+    Ok(())
+}
+
 pub(crate) fn delete_in(
     tx: &mut dyn WriteTx,
     context: &WriteContext,
@@ -973,6 +1010,7 @@ pub(crate) fn delete_in(
     if current.deleted {
         return Ok(None);
     }
+    ensure_not_signed(tx, resource_type, id)?;
     let last_updated_ms = context.now_ms.max(current.last_updated_ms);
     let stored = tx
         .put(NewVersion {

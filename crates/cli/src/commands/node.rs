@@ -101,7 +101,8 @@ pub(crate) fn attach(
         Role::Hub => {
             let hub = sync::hub::Hub::new(ehr, store, sync_store.clone())
                 .context("cannot start the hub")?;
-            Ok(app.merge(sync::http::hub_router(Arc::new(hub), sync_store)))
+            let app = app.merge(sync::http::hub_router(Arc::new(hub), sync_store));
+            Ok(guard_sync_reports(app, gate))
         }
         Role::Clinic => {
             let (Some(hub_url), Some(clues)) = (&args.hub, &args.clues) else {
@@ -123,9 +124,10 @@ pub(crate) fn attach(
                 .context("cannot start sync")?;
             tokio::spawn(clinic.clone().run());
             let fetcher = clinic.clone();
+            let fetch_gate = gate.clone();
             let app = app.layer(axum::middleware::from_fn(
                 move |request: axum::extract::Request, next: axum::middleware::Next| {
-                    let (fetcher, gate) = (fetcher.clone(), gate.clone());
+                    let (fetcher, gate) = (fetcher.clone(), fetch_gate.clone());
                     async move {
                         if gate(request.headers()) {
                             sync::http::on_demand_fetch(
@@ -140,9 +142,61 @@ pub(crate) fn attach(
                     }
                 },
             ));
-            Ok(app.merge(sync::http::clinic_router(clinic, sync_store)))
+            let app = app.merge(sync::http::clinic_router(clinic, sync_store));
+            Ok(guard_sync_reports(app, gate))
         }
     }
+}
+
+/// The sync slot of every UI page: online/offline and pending changes of a clinic with a hub.
+pub(crate) fn ui_sync_status(
+    args: &SyncArgs,
+    store: Arc<store_sqlite::SqliteStore>,
+) -> web::SyncStatusFn {
+    if args.role != Role::Clinic || args.hub.is_none() {
+        return web::no_sync();
+    }
+    Arc::new(move || {
+        let now_ms = ehr::Clock::now_ms(&ehr::SystemClock);
+        match sync::clinic::status_of(store.as_ref(), "clinic", None, now_ms) {
+            Ok(status) => web::SyncStatus {
+                state: match status.online {
+                    Some(true) => web::SyncState::Online,
+                    Some(false) => web::SyncState::Offline,
+                    None => web::SyncState::Unknown,
+                },
+                pending_changes: Some(status.pending_outbound),
+            },
+            Err(_) => web::SyncStatus {
+                state: web::SyncState::Unknown,
+                pending_changes: None,
+            },
+        }
+    })
+}
+
+/// `/sync/status` and `/sync/conflicts` name records and nodes: only authenticated users see
+/// them (the `/sync` exchange endpoints check node credentials themselves).
+fn guard_sync_reports(app: axum::Router, gate: FetchGate) -> axum::Router {
+    app.layer(axum::middleware::from_fn(
+        move |request: axum::extract::Request, next: axum::middleware::Next| {
+            let gate = gate.clone();
+            async move {
+                let report = matches!(request.uri().path(), "/sync/status" | "/sync/conflicts");
+                if report && !gate(request.headers()) {
+                    return axum::response::IntoResponse::into_response((
+                        axum::http::StatusCode::UNAUTHORIZED,
+                        [(
+                            axum::http::header::WWW_AUTHENTICATE,
+                            "Bearer realm=\"expediente\"",
+                        )],
+                        "{\"error\":\"se requiere autenticación / authentication required\"}",
+                    ));
+                }
+                next.run(request).await
+            }
+        },
+    ))
 }
 
 #[derive(Args)]

@@ -71,7 +71,7 @@ pub async fn serve(
         std::sync::Arc::new(web::EhrSessions::new(ehr.clone(), keys.clone()));
     let web_config = web::WebConfig {
         secure_cookies: tls.is_some(),
-        ..web::WebConfig::default()
+        sync_status: super::node::ui_sync_status(&args.sync, store.clone()),
     };
     let ui = web::router(ehr.clone(), sessions, web_config);
     let app = rest::router(ehr.clone(), keys.clone(), config);

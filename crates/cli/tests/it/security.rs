@@ -1084,3 +1084,56 @@ fn a_persons_account_is_rate_limited_and_integrations_are_not() {
         );
     }
 }
+
+#[test]
+fn a_signed_note_cannot_be_changed_only_amended_by_addendum() {
+    let w = world();
+    let node = &w.node;
+    let physician = account(&w.data, "medica", "physician", &["--clues", CLUES_A]);
+    let note = json!({
+        "resourceType": "Composition",
+        "status": "final",
+        "type": {"coding": [{"system": "http://loinc.org", "code": "11506-3"}]},
+        "subject": {"reference": format!("Patient/{}", w.p1)},
+        "date": "2026-11-25T10:00:00-06:00",
+        "author": [{"display": "Dra. Ana López"}],
+        "title": "Nota de evolución",
+        "attester": [{"mode": "legal", "time": "2026-11-25T10:05:00-06:00"}]
+    });
+    let created = send_as(node, &physician, "POST", "fhir/Composition", &note);
+    assert_eq!(created.status, 201, "{}", created.text);
+    let id = created.body["id"].as_str().unwrap().to_string();
+    let mut edited = created.body.clone();
+    edited["title"] = json!("Nota cambiada");
+    let refused = send_as(
+        node,
+        &physician,
+        "PUT",
+        &format!("fhir/Composition/{id}"),
+        &edited,
+    );
+    assert_eq!(refused.status, 422, "{}", refused.text);
+    assert!(refused.diagnostics().contains("addendum"));
+    // Not even a system integration can rewrite it through the API.
+    assert_eq!(put(node, &format!("Composition/{id}"), &edited).status, 422);
+    assert_eq!(delete(node, &format!("Composition/{id}")).status, 422);
+    // The addendum is a new note that refers to it.
+    let addendum = json!({
+        "resourceType": "Composition",
+        "status": "final",
+        "type": {"coding": [{"system": "http://loinc.org", "code": "11506-3"}]},
+        "subject": {"reference": format!("Patient/{}", w.p1)},
+        "date": "2026-11-25T11:00:00-06:00",
+        "author": [{"display": "Dra. Ana López"}],
+        "title": "Addendum",
+        "relatesTo": [{"code": "appends", "targetReference": {"reference": format!("Composition/{id}")}}]
+    });
+    assert_eq!(
+        send_as(node, &physician, "POST", "fhir/Composition", &addendum).status,
+        201
+    );
+    assert_eq!(
+        get(node, &format!("Composition/{id}")).body["title"],
+        "Nota de evolución"
+    );
+}

@@ -140,12 +140,11 @@ fn fhir(root: &str, method: &str, path: &str, body: Option<&Value>) -> crate::su
 }
 
 fn sync_get(root: &str, path: &str) -> Value {
-    client()
-        .get(format!("{root}/sync/{path}"))
-        .send()
-        .unwrap()
-        .json()
-        .unwrap()
+    let mut request = client().get(format!("{root}/sync/{path}"));
+    if let Some(token) = node_tokens().lock().unwrap().get(root) {
+        request = request.bearer_auth(token);
+    }
+    request.send().unwrap().json().unwrap()
 }
 
 fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
@@ -762,6 +761,17 @@ fn the_hub_refuses_unknown_nodes_and_impersonation() {
         let nodes = sync_get(cluster.hub(), "status")["nodes"].clone();
         nodes[0]["node_id"] == "DFSSA000001" && nodes[0]["last_pull"].is_string()
     });
+    // Reports name records and nodes: not for anonymous callers, on the hub or a clinic.
+    let clinic_root = cluster.clinics[0].proc.as_ref().unwrap().root.clone();
+    for root in [cluster.hub().to_string(), clinic_root] {
+        for report in ["status", "conflicts"] {
+            let anonymous = crate::support::anonymous_client()
+                .get(format!("{root}/sync/{report}"))
+                .send()
+                .unwrap();
+            assert_eq!(anonymous.status().as_u16(), 401, "{root}/sync/{report}");
+        }
+    }
 }
 
 /// (2): the hub is down while clinics keep writing (never blocked), then comes back.
@@ -807,6 +817,19 @@ fn clinics_keep_working_while_the_hub_is_down() {
     );
     assert!(status["push_lag_ms"].as_i64().unwrap() > 0, "{status}");
     assert_eq!(status["node_id"], "DFSSA000001");
+    // The clinician's screen says so on every page (the sign-in page included).
+    let page = crate::support::anonymous_client()
+        .get(format!("{a}/ui/entrar"))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    let slot = page.split("id=\"sync\"").nth(1).unwrap_or_default();
+    let slot = slot.split("</span>").next().unwrap_or_default();
+    assert!(
+        slot.contains("Sin conexión") && slot.contains("cambios pendientes"),
+        "{slot}"
+    );
     cluster.start_hub();
     let reference: BTreeSet<String> = keys("Organization", &[organization, org_b]);
     let juan_record: BTreeSet<String> = keys("Patient", std::slice::from_ref(&juan))
