@@ -155,12 +155,16 @@ impl TargetFacts {
                 ..TargetFacts::default()
             });
         }
-        let mentions = body.matches("Patient/").count();
+        // One pass over the mentions of `Patient/`: each must be a literal reference.
         let mut patient: Option<&str> = None;
-        let mut references = 0;
-        for (at, _) in body.match_indices(REFERENCE) {
-            references += 1;
-            let rest = body.get(at + REFERENCE.len()..)?;
+        for (at, _) in body.match_indices("Patient/") {
+            let is_reference = body
+                .get(..at + "Patient/".len())
+                .is_some_and(|head| head.ends_with(REFERENCE));
+            if !is_reference {
+                return None;
+            }
+            let rest = body.get(at + "Patient/".len()..)?;
             let id = rest.split(['"', '/']).next()?;
             if id.is_empty() {
                 return None;
@@ -171,7 +175,7 @@ impl TargetFacts {
                 Some(_) => return None,
             }
         }
-        (references == mentions).then(|| TargetFacts {
+        Some(TargetFacts {
             patient_id: patient.map(str::to_string),
             ..TargetFacts::default()
         })
@@ -194,7 +198,9 @@ struct FacilityIds {
 #[derive(Default)]
 struct Caches {
     /// (CLUES, patient) → relationship, when found, and the generation it was computed at.
-    relationships: HashMap<(String, String), (CareRelationship, u64, i64)>,
+    /// CLUES → patient → (relationship, generation, when): nested so that a lookup borrows
+    /// its keys instead of allocating them (this runs on every read).
+    relationships: HashMap<String, HashMap<String, (CareRelationship, u64, i64)>>,
     /// patient → consents, and the generation.
     consents: HashMap<String, (Arc<Vec<Consent>>, u64)>,
     /// CLUES → (Organization ids, Location ids), and the generation.
@@ -692,8 +698,13 @@ impl Ehr {
         };
         let now = self.now_ms();
         let generation = self.access.generation.load(Ordering::Relaxed);
-        let key = (clues.to_string(), patient_id.to_string());
-        if let Some((found, at, when)) = self.access.caches().relationships.get(&key) {
+        if let Some((found, at, when)) = self
+            .access
+            .caches()
+            .relationships
+            .get(clues)
+            .and_then(|patients| patients.get(patient_id))
+        {
             let fresh_positive = found.exists() && now - when < RELATIONSHIP_TTL_MS;
             if fresh_positive || *at == generation {
                 return Ok(*found);
@@ -751,7 +762,11 @@ impl Ehr {
         if caches.relationships.len() > CACHE_ENTRIES_MAX {
             caches.relationships.clear();
         }
-        caches.relationships.insert(key, (found, generation, now));
+        caches
+            .relationships
+            .entry(clues.to_string())
+            .or_default()
+            .insert(patient_id.to_string(), (found, generation, now));
         Ok(found)
     }
 

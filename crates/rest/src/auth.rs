@@ -31,7 +31,7 @@ const TOKEN_CACHE_MAX: usize = 10_000;
 pub const TOKEN_FAILURES_PER_MINUTE: u32 = 20;
 
 /// The authenticated requester of a `/fhir` request.
-pub(crate) struct Auth(pub Requester);
+pub(crate) struct Auth(pub Arc<Requester>);
 
 /// How long who a token stands for (account state, revocation, break-glass grants) is
 /// trusted before it is read again. Changes made through this node invalidate it at once (the
@@ -41,7 +41,8 @@ const REQUESTER_TTL_MS: i64 = 1_000;
 /// A resolved token: its claims, and who it stood for when last checked.
 struct Verified {
     claims: auth::token::Claims,
-    requester: Option<(Requester, i64, u64)>,
+    /// Shared, not cloned, per request: a requester holds a dozen strings.
+    requester: Option<(Arc<Requester>, i64, u64)>,
 }
 
 #[derive(Default)]
@@ -142,7 +143,7 @@ pub(crate) fn authenticate(
     state: &AppState,
     token: &str,
     ip: Option<String>,
-) -> Result<Requester, ApiError> {
+) -> Result<Arc<Requester>, ApiError> {
     let invalid = || unauthorized("Token no válido o vencido.", "Invalid or expired token.");
     let now = state.ehr.now_ms();
     let generation = state.ehr.security_generation();
@@ -165,7 +166,7 @@ pub(crate) fn authenticate(
             (claims, None)
         }
     };
-    let mut who = match requester {
+    let who = match requester {
         Some(who) => who,
         None => {
             if state
@@ -176,10 +177,12 @@ pub(crate) fn authenticate(
             {
                 return Err(invalid());
             }
-            let who = state
+            let mut who = state
                 .ehr
                 .requester_for_claims(&claims, None)
                 .map_err(ApiError::from)?;
+            who.source_ip = ip.clone();
+            let who = Arc::new(who);
             let mut verified = lock(&state.auth.verified);
             if verified.len() >= TOKEN_CACHE_MAX {
                 verified.clear();
@@ -194,7 +197,13 @@ pub(crate) fn authenticate(
             who
         }
     };
-    who.source_ip = ip;
+    // The cached requester carries the address it was first seen from; another address
+    // gets its own copy (the audit trail records where each access came from).
+    if who.source_ip != ip {
+        let mut moved = (*who).clone();
+        moved.source_ip = ip;
+        return Ok(Arc::new(moved));
+    }
     Ok(who)
 }
 

@@ -159,7 +159,7 @@ pub(crate) async fn type_get(
 
 async fn search(
     state: State,
-    who: Requester,
+    who: Arc<Requester>,
     resource_type: String,
     headers: HeaderMap,
     query: Query,
@@ -588,7 +588,7 @@ pub(crate) async fn history_system(
 
 async fn history(
     state: State,
-    who: Requester,
+    who: Arc<Requester>,
     scope: HistoryScope,
     headers: HeaderMap,
     query: Query,
@@ -638,7 +638,7 @@ async fn history(
 /// # `GET /Patient/{id}/$everything`
 async fn everything(
     state: State,
-    who: Requester,
+    who: Arc<Requester>,
     patient_id: String,
     headers: HeaderMap,
     query: Query,

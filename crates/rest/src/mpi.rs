@@ -150,7 +150,7 @@ enum MergeKind {
 /// `$merge` and `$unmerge` read the same Parameters and answer the same way.
 async fn merge_operation(
     state: State,
-    who: ehr::Requester,
+    who: std::sync::Arc<ehr::Requester>,
     headers: HeaderMap,
     raw: Option<String>,
     body: Body,
