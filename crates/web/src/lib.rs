@@ -17,6 +17,7 @@ pub mod chart;
 pub mod data;
 pub mod dates;
 pub mod forms;
+pub mod growth;
 pub mod i18n;
 mod pages;
 pub mod schedule;

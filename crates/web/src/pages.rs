@@ -764,6 +764,8 @@ pub struct TrendView {
     pub unit: &'static str,
     pub latest: String,
     pub latest_date: String,
+    /// WHO percentile band of the latest value (children under five), e.g. "P15–P50".
+    pub band: String,
     pub svg: String,
 }
 
@@ -773,13 +775,33 @@ fn trend_views(chart: &Chart) -> Vec<TrendView> {
         .iter()
         .filter_map(|series| {
             let (day, value) = *series.points.last()?;
+            // Children under five: weight and height over the WHO percentile curves, and the
+            // band of the latest measurement next to it (the chart itself is decorative).
+            let measure = match series.trend.key {
+                "trend.weight" => Some(crate::growth::Measure::Weight),
+                "trend.height" => Some(crate::growth::Measure::Height),
+                _ => None,
+            };
+            let growth = measure
+                .zip(chart.header.birth_day)
+                .and_then(|(measure, born)| {
+                    let svg =
+                        crate::growth::chart(measure, &chart.header.gender, born, &series.points)?;
+                    let band = crate::growth::band(measure, &chart.header.gender, born, day, value);
+                    Some((svg, band))
+                });
+            let (svg, band) = match growth {
+                Some((svg, band)) => (svg, band.map(|b| format!("{b} OMS")).unwrap_or_default()),
+                None => (crate::svg::line_chart(&series.points), String::new()),
+            };
             Some(TrendView {
                 id: series.trend.key.replace('.', "-"),
                 key: series.trend.key,
                 unit: series.trend.unit,
                 latest: format_number(value),
                 latest_date: dates::display(day),
-                svg: crate::svg::line_chart(&series.points),
+                band,
+                svg,
             })
         })
         .collect()

@@ -502,3 +502,59 @@ fn every_message_key_returned_by_code_exists() {
         assert_ne!(tr.s(key), key, "missing message {key}");
     }
 }
+
+#[tokio::test]
+async fn a_young_childs_weight_is_drawn_over_the_who_percentiles() {
+    let world = world();
+    // A girl of the clinic, born 14 months before the fixed "now", weighed three times.
+    let child = create(
+        &world.ehr,
+        json!({"resourceType": "Patient",
+               "name": [{"use": "official", "family": "Chan Pool", "given": ["Itzel"]}],
+               "gender": "female", "birthDate": "2025-09-25",
+               "managingOrganization": {"reference": format!("Organization/{}", organization_id(&world, "MSIMB000671"))}}),
+    );
+    for (date, kg) in [
+        ("2025-10-25", 4.2),
+        ("2026-03-25", 7.0),
+        ("2026-11-20", 8.9),
+    ] {
+        create(
+            &world.ehr,
+            json!({"resourceType": "Observation", "status": "final",
+                   "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs"}]}],
+                   "code": {"coding": [{"system": "http://loinc.org", "code": "29463-7"}], "text": "Peso"},
+                   "subject": {"reference": format!("Patient/{child}")},
+                   "effectiveDateTime": date,
+                   "valueQuantity": {"value": kg, "unit": "kg", "system": "http://unitsofmeasure.org", "code": "kg"}}),
+        );
+    }
+    let cookie = sign_in(&world).await;
+    let reply = send(&world, get(&format!("/ui/pacientes/{child}"), &cookie)).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let figure = reply
+        .body
+        .split("id=\"trend-weight\"")
+        .nth(1)
+        .unwrap()
+        .split("</figure>")
+        .next()
+        .unwrap();
+    assert!(figure.contains("class=\"trend growth\""), "{figure}");
+    assert_eq!(
+        figure.matches("<polyline").count(),
+        6,
+        "five WHO curves and the child's line"
+    );
+    // 8.9 kg at 14 months for a girl: P50 is 9.2, P15 8.2 (WHO).
+    assert!(figure.contains("P15–P50 OMS"), "{figure}");
+}
+
+fn organization_id(world: &World, clues: &str) -> String {
+    let db = data::Db::new(world.ehr.clone(), ehr::Requester::local_system("pruebas"));
+    data::facility_by_clues(&db, clues)
+        .unwrap()
+        .reference
+        .trim_start_matches("Organization/")
+        .to_string()
+}

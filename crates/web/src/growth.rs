@@ -1,0 +1,214 @@
+//! Growth charts for children under five: the child's weights and heights drawn over the WHO
+//! percentile curves (P3, P15, P50, P85, P97) for their sex, and the band the latest
+//! measurement falls in, as NOM-031 asks the clinician to assess growth.
+//!
+//! Why the percentile bands and not only a trend: a child's line means little without the
+//! reference — a flat weight line is normal at four years and alarming at four months. The
+//! tables are the WHO's (see `who.rs`), drawn as inline SVG like every other trend.
+
+mod who;
+
+use std::fmt::Write;
+
+/// Children are charted against the standards up to this age, in months.
+pub const MONTHS_MAX: usize = 60;
+
+/// Average days per month, for ages in months.
+const DAYS_PER_MONTH: f64 = 30.4375;
+
+const WIDTH: f64 = 300.0;
+const HEIGHT: f64 = 120.0;
+const PAD: f64 = 6.0;
+
+/// What is charted.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Measure {
+    Weight,
+    Height,
+}
+
+/// The WHO table for a measure and a FHIR `gender` (none for other values).
+fn table(measure: Measure, gender: &str) -> Option<&'static [[f64; 5]; 61]> {
+    match (measure, gender) {
+        (Measure::Weight, "male") => Some(&who::WEIGHT_BOYS),
+        (Measure::Weight, "female") => Some(&who::WEIGHT_GIRLS),
+        (Measure::Height, "male") => Some(&who::HEIGHT_BOYS),
+        (Measure::Height, "female") => Some(&who::HEIGHT_GIRLS),
+        _ => None,
+    }
+}
+
+/// Age in (fractional) months at `day`, for a child born on `birth_day` (days since epoch).
+fn age_months(birth_day: i64, day: i64) -> f64 {
+    (day - birth_day) as f64 / DAYS_PER_MONTH
+}
+
+/// The percentile values at a fractional age, interpolated between completed months.
+fn at_age(rows: &[[f64; 5]; 61], months: f64) -> Option<[f64; 5]> {
+    if !(0.0..=MONTHS_MAX as f64).contains(&months) {
+        return None;
+    }
+    let low = months.floor() as usize;
+    let high = (low + 1).min(MONTHS_MAX);
+    let frac = months - low as f64;
+    let (a, b) = (rows.get(low)?, rows.get(high)?);
+    let mut out = [0.0; 5];
+    for (i, value) in out.iter_mut().enumerate() {
+        *value = a[i] + (b[i] - a[i]) * frac;
+    }
+    Some(out)
+}
+
+/// The band a measurement falls in: "<P3", "P3–P15", …, ">P97".
+pub fn band(
+    measure: Measure,
+    gender: &str,
+    birth_day: i64,
+    day: i64,
+    value: f64,
+) -> Option<&'static str> {
+    let rows = table(measure, gender)?;
+    let p = at_age(rows, age_months(birth_day, day))?;
+    const BANDS: [&str; 6] = ["<P3", "P3–P15", "P15–P50", "P50–P85", "P85–P97", ">P97"];
+    let idx = p.iter().take_while(|limit| value >= **limit).count();
+    BANDS.get(idx).copied()
+}
+
+/// The chart, when the child has measurements within the standards' ages and a sex they cover.
+pub fn chart(
+    measure: Measure,
+    gender: &str,
+    birth_day: i64,
+    points: &[(i64, f64)],
+) -> Option<String> {
+    let rows = table(measure, gender)?;
+    let child: Vec<(f64, f64)> = points
+        .iter()
+        .map(|(day, value)| (age_months(birth_day, *day), *value))
+        .filter(|(months, value)| (0.0..=MONTHS_MAX as f64).contains(months) && value.is_finite())
+        .collect();
+    if child.is_empty() {
+        return None;
+    }
+    // Show the months the child has lived through (at least a year), not always 0–60.
+    let last_age = child.iter().map(|p| p.0).fold(0.0, f64::max);
+    let span = (last_age.ceil() as usize + 2).clamp(12, MONTHS_MAX);
+    let (mut min_v, mut max_v) = (f64::MAX, f64::MIN);
+    for row in rows.iter().take(span + 1) {
+        min_v = min_v.min(row[0]);
+        max_v = max_v.max(row[4]);
+    }
+    for (_, value) in &child {
+        min_v = min_v.min(*value);
+        max_v = max_v.max(*value);
+    }
+    let x = |months: f64| PAD + months / span as f64 * (WIDTH - 2.0 * PAD);
+    let y = |v: f64| PAD + (max_v - v) / (max_v - min_v).max(f64::EPSILON) * (HEIGHT - 2.0 * PAD);
+    let mut out = String::with_capacity(4_000);
+    let _ = write!(
+        out,
+        r#"<svg class="trend growth" viewBox="0 0 {WIDTH} {HEIGHT}" aria-hidden="true" focusable="false">"#
+    );
+    // The percentile curves, P50 stronger; labels at the right end.
+    for (i, label) in ["P3", "P15", "P50", "P85", "P97"].iter().enumerate() {
+        let width = if i == 2 { 1.5 } else { 0.8 };
+        let _ = write!(
+            out,
+            r##"<polyline fill="none" stroke="#8a8a8a" stroke-width="{width}" points=""##
+        );
+        for (month, row) in rows.iter().enumerate().take(span + 1) {
+            if month > 0 {
+                out.push(' ');
+            }
+            let _ = write!(out, "{:.1},{:.1}", x(month as f64), y(row[i]));
+        }
+        out.push_str(r#""/>"#);
+        if let Some(row) = rows.get(span) {
+            let _ = write!(
+                out,
+                r##"<text x="{:.1}" y="{:.1}" font-size="6" fill="#595959" text-anchor="end">{label}</text>"##,
+                WIDTH - 1.0,
+                y(row[i]) - 1.0
+            );
+        }
+    }
+    out.push_str(r#"<polyline fill="none" stroke="currentColor" stroke-width="2" points=""#);
+    for (i, (months, value)) in child.iter().enumerate() {
+        if i > 0 {
+            out.push(' ');
+        }
+        let _ = write!(out, "{:.1},{:.1}", x(*months), y(*value));
+    }
+    out.push_str(r#""/>"#);
+    for (months, value) in &child {
+        let _ = write!(
+            out,
+            r#"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="currentColor"/>"#,
+            x(*months),
+            y(*value)
+        );
+    }
+    out.push_str("</svg>");
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const BORN: i64 = 20_000;
+
+    #[test]
+    fn the_tables_are_the_who_medians_and_grow_with_age() {
+        // WHO: boys' median weight 3.3 kg at birth, 18.3 kg at five; girls' length 49.1 cm at
+        // birth.
+        assert_eq!(who::WEIGHT_BOYS[0][2], 3.3);
+        assert_eq!(who::WEIGHT_BOYS[60][2], 18.3);
+        assert_eq!(who::HEIGHT_GIRLS[0][2], 49.1);
+        for rows in [
+            &who::WEIGHT_BOYS,
+            &who::WEIGHT_GIRLS,
+            &who::HEIGHT_BOYS,
+            &who::HEIGHT_GIRLS,
+        ] {
+            for row in rows.iter() {
+                assert!(
+                    row.windows(2).all(|w| w[0] < w[1]),
+                    "percentiles ascend: {row:?}"
+                );
+            }
+            assert!(rows[60][2] > rows[12][2] && rows[12][2] > rows[0][2]);
+        }
+    }
+
+    #[test]
+    fn a_measurement_falls_in_its_band() {
+        let day = |months: f64| BORN + (months * DAYS_PER_MONTH).round() as i64;
+        // A 12-month-old boy: P50 is 9.6 kg, P3 7.8 kg, P97 11.8 kg.
+        assert_eq!(
+            band(Measure::Weight, "male", BORN, day(12.0), 9.7),
+            Some("P50–P85")
+        );
+        assert_eq!(
+            band(Measure::Weight, "male", BORN, day(12.0), 7.0),
+            Some("<P3")
+        );
+        assert_eq!(
+            band(Measure::Weight, "male", BORN, day(12.0), 12.5),
+            Some(">P97")
+        );
+        // Outside the standards' ages or sexes there is no band.
+        assert_eq!(band(Measure::Weight, "male", BORN, day(70.0), 20.0), None);
+        assert_eq!(band(Measure::Weight, "unknown", BORN, day(12.0), 9.7), None);
+    }
+
+    #[test]
+    fn the_chart_draws_five_curves_and_the_childs_points() {
+        let points = [(BORN + 30, 4.5), (BORN + 180, 7.9), (BORN + 365, 9.6)];
+        let svg = chart(Measure::Weight, "female", BORN, &points).unwrap();
+        assert_eq!(svg.matches("<polyline").count(), 6);
+        assert_eq!(svg.matches("<circle").count(), 3);
+        assert!(svg.contains(">P97</text>") && svg.contains(">P3</text>"));
+        assert!(chart(Measure::Weight, "female", BORN, &[(BORN + 3_000, 20.0)]).is_none());
+    }
+}
