@@ -129,7 +129,11 @@ pub(crate) fn attach(
                 move |request: axum::extract::Request, next: axum::middleware::Next| {
                     let (fetcher, gate) = (fetcher.clone(), fetch_gate.clone());
                     async move {
-                        if gate(request.headers()) {
+                        // Only patient lookups can trigger a fetch; checking the token (a
+                        // signature) for every other request would tax every read.
+                        let path = request.uri().path().trim_end_matches('/');
+                        let lookup = path == "/fhir/Patient" || path == "/fhir/Patient/$match";
+                        if lookup && gate(request.headers()) {
                             sync::http::on_demand_fetch(
                                 axum::extract::State(fetcher),
                                 request,

@@ -757,7 +757,7 @@ fn the_hub_refuses_unknown_nodes_and_impersonation() {
     assert_eq!(push(&token, "DFSSA000001"), 200);
     let hub_status = sync_get(cluster.hub(), "status");
     assert_eq!(hub_status["role"], "hub");
-    wait_until("the clinic to pull", Duration::from_secs(10), || {
+    wait_until("the clinic to pull", Duration::from_secs(30), || {
         let nodes = sync_get(cluster.hub(), "status")["nodes"].clone();
         nodes[0]["node_id"] == "DFSSA000001" && nodes[0]["last_pull"].is_string()
     });
@@ -793,11 +793,13 @@ fn clinics_keep_working_while_the_hub_is_down() {
         &b,
         &json!({"resourceType": "Organization", "name": "Sin red"}),
     );
+    // Not a speed test: a write that waited on the unreachable hub would hang for the
+    // client's whole timeout; the bound only has to be far below that on a loaded machine.
     assert!(
-        started.elapsed() < Duration::from_secs(5),
+        started.elapsed() < Duration::from_secs(30),
         "writes never wait on the hub"
     );
-    wait_until("clinic A to notice", Duration::from_secs(10), || {
+    wait_until("clinic A to notice", Duration::from_secs(30), || {
         let status = sync_get(&a, "status");
         status["online"] == false && status["pending_outbound"].as_u64().unwrap() >= 51
     });
@@ -839,7 +841,7 @@ fn clinics_keep_working_while_the_hub_is_down() {
     let all: BTreeSet<String> = reference.union(&juan_record).cloned().collect();
     let snapshots = converge(&cluster, &[all.clone(), all.clone(), reference]);
     assert_eq!(snapshots[0].len(), all.len());
-    wait_until("clinic A back online", Duration::from_secs(10), || {
+    wait_until("clinic A back online", Duration::from_secs(30), || {
         let status = sync_get(&a, "status");
         status["online"] == true && status["pending_outbound"] == 0
     });
@@ -936,7 +938,7 @@ fn skewed_clocks_do_not_reorder_causal_edits() {
     let (a, b) = (cluster.clinic(0), cluster.clinic(1));
     let curp_juan = curp(23, 0);
     let juan = create(a, &patient(&curp_juan, 23, "Juan"));
-    wait_until("the hub to hold Juan", Duration::from_secs(20), || {
+    wait_until("the hub to hold Juan", Duration::from_secs(40), || {
         !lookup_by_curp(cluster.hub(), &curp_juan).is_empty()
     });
     assert_eq!(lookup_by_curp(b, &curp_juan), vec![juan.clone()]);
@@ -947,7 +949,7 @@ fn skewed_clocks_do_not_reorder_causal_edits() {
         fhir(b, "PUT", &format!("Patient/{juan}"), Some(&edit_b)).status,
         200
     );
-    wait_until("A to receive B's edit", Duration::from_secs(20), || {
+    wait_until("A to receive B's edit", Duration::from_secs(40), || {
         fhir(a, "GET", &format!("Patient/{juan}"), None).body["telecom"][0]["value"] == "5550000001"
     });
     let mut edit_a = edit_b.clone();
@@ -994,7 +996,7 @@ fn thirty_days_offline_catch_up_survives_kills() {
     let curp_juan = curp(23, 0);
     let juan = create(cluster.clinic(1), &patient(&curp_juan, 23, "Juan"));
     let a = cluster.clinic(0).to_string();
-    wait_until("the hub to hold Juan", Duration::from_secs(20), || {
+    wait_until("the hub to hold Juan", Duration::from_secs(40), || {
         !lookup_by_curp(cluster.hub(), &curp_juan).is_empty()
     });
     assert_eq!(lookup_by_curp(&a, &curp_juan), vec![juan.clone()]);
