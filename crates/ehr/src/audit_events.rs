@@ -18,6 +18,17 @@ use crate::{Ehr, Error};
 const COUNT_DEFAULT: usize = 50;
 const COUNT_MAX: usize = 1_000;
 
+/// What a patient sees of an entry about their record: who, when, what, from where, and the
+/// reason of an emergency access — but not the text of a search, which may name other people
+/// (`identifier=<someone else's CURP>,<theirs>`).
+fn for_patient(sealed: &SealedEntry) -> SealedEntry {
+    let mut shown = sealed.clone();
+    if shown.entry.action != auth::audit::AuditAction::BreakGlass {
+        shown.entry.details.clear();
+    }
+    shown
+}
+
 fn stored_event(sealed: &SealedEntry) -> StoredResource {
     let text = auth::audit::to_audit_event_json(&sealed.entry);
     let id = sealed.entry.seq.to_string();
@@ -176,12 +187,12 @@ impl Ehr {
                 }
             }
         }
-        if let Some(own) = own {
+        if let Some(own) = &own {
             // A patient's view is their own record's entries, whatever they asked.
             if query.patient_id.as_deref().is_some_and(|p| p != own) {
                 return Ok(SearchPage::default());
             }
-            query.patient_id = Some(own);
+            query.patient_id = Some(own.clone());
         }
         let mut fetch = query.clone();
         fetch.count = query.count + 1;
@@ -193,7 +204,13 @@ impl Ehr {
             None
         };
         Ok(SearchPage {
-            matches: rows.iter().map(stored_event).collect(),
+            matches: rows
+                .iter()
+                .map(|row| match &own {
+                    Some(_) => stored_event(&for_patient(row)),
+                    None => stored_event(row),
+                })
+                .collect(),
             included: Vec::new(),
             total: None,
             next_cursor,
@@ -217,7 +234,8 @@ impl Ehr {
             .into_iter()
             .find(|r| r.entry.seq == seq);
         match row {
-            Some(row) if own.is_none() || row.entry.patient_id == own => Ok(stored_event(&row)),
+            Some(row) if own.is_none() => Ok(stored_event(&row)),
+            Some(row) if row.entry.patient_id == own => Ok(stored_event(&for_patient(&row))),
             _ => Err(Error::not_found("AuditEvent", id)),
         }
     }
@@ -249,7 +267,13 @@ impl Ehr {
             .store()
             .audit_search(&query)?
             .into_iter()
-            .map(|r| r.entry)
+            .map(|r| {
+                if who.role() == Role::Patient {
+                    for_patient(&r).entry
+                } else {
+                    r.entry
+                }
+            })
             .collect())
     }
 

@@ -466,6 +466,29 @@ fn a_patient_never_reaches_another_patients_record() {
     assert!(!log.text.contains(&format!("Patient/{}", w.p2)));
     let other_log = get_as(node, &me, &format!("fhir/AuditEvent?patient={}", w.p2));
     assert_eq!(ids_of(&other_log.body).len(), 0);
+    // A search that touched this patient shows in their log without its text, which could
+    // name someone else.
+    let nosy = account(&w.data, "medica", "physician", &["--clues", CLUES_A]);
+    let both = format!("fhir/Patient?_id={},{}", w.p1, w.p2);
+    assert_eq!(ids_of(&get_as(node, &nosy, &both).body).len(), 2);
+    let mut seen_search = false;
+    for _ in 0..50 {
+        let log = get_as(node, &me, "fhir/AuditEvent?_count=200");
+        if log.text.contains("medica") {
+            assert!(
+                !log.text.contains(&w.p2),
+                "the search text is not shown: {}",
+                log.text
+            );
+            seen_search = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(
+        seen_search,
+        "the physician's search is in the patient's log"
+    );
 }
 
 #[test]
