@@ -147,11 +147,33 @@ pub struct BreakGlassRefused {
 pub struct EhrSessions {
     ehr: ehr::Ehr,
     keys: Arc<auth::token::KeyStore>,
+    /// Facility names by CLUES for the header: looked up once, not on every page view.
+    facilities: std::sync::Mutex<std::collections::HashMap<String, crate::data::Facility>>,
 }
 
 impl EhrSessions {
     pub fn new(ehr: ehr::Ehr, keys: Arc<auth::token::KeyStore>) -> EhrSessions {
-        EhrSessions { ehr, keys }
+        EhrSessions {
+            ehr,
+            keys,
+            facilities: std::sync::Mutex::new(std::collections::HashMap::new()),
+        }
+    }
+
+    fn facility(&self, who: &ehr::Requester, clues: &str) -> Option<crate::data::Facility> {
+        let mut known = self
+            .facilities
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if let Some(facility) = known.get(clues) {
+            return Some(facility.clone());
+        }
+        let found = crate::data::facility_by_clues(
+            &crate::data::Db::new(self.ehr.clone(), who.clone()),
+            clues,
+        )?;
+        known.insert(clues.to_string(), found.clone());
+        Some(found)
     }
 
     fn info(&self, token: String, who: ehr::Requester) -> SessionInfo {
@@ -160,10 +182,7 @@ impl EhrSessions {
         let facility = if clues.is_empty() {
             None
         } else {
-            crate::data::facility_by_clues(
-                &crate::data::Db::new(self.ehr.clone(), who.clone()),
-                &clues,
-            )
+            self.facility(&who, &clues)
         };
         SessionInfo {
             token,
