@@ -1,6 +1,6 @@
-//! Growth charts for children under five: the child's weights and heights drawn over the WHO
-//! percentile curves (P3, P15, P50, P85, P97) for their sex, and the band the latest
-//! measurement falls in, as NOM-031 asks the clinician to assess growth.
+//! Growth charts for children: the child's weight (to five years), height and BMI (to 19
+//! years) drawn over the WHO percentile curves (P3, P15, P50, P85, P97) for their sex, and the
+//! band the latest measurement falls in, as NOM-031 asks the clinician to assess growth.
 //!
 //! Why the percentile bands and not only a trend: a child's line means little without the
 //! reference — a flat weight line is normal at four years and alarming at four months. The
@@ -9,9 +9,6 @@
 mod who;
 
 use std::fmt::Write;
-
-/// Children are charted against the standards up to this age, in months.
-pub const MONTHS_MAX: usize = 60;
 
 /// Average days per month, for ages in months.
 const DAYS_PER_MONTH: f64 = 30.4375;
@@ -23,19 +20,31 @@ const PAD: f64 = 6.0;
 /// What is charted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Measure {
+    /// Weight-for-age, 0–5 years (the WHO recommends BMI-for-age after five).
     Weight,
+    /// Length/height-for-age, 0–19 years.
     Height,
+    /// BMI-for-age, 0–19 years.
+    Bmi,
 }
 
-/// The WHO table for a measure and a FHIR `gender` (none for other values).
-fn table(measure: Measure, gender: &str) -> Option<&'static [[f64; 5]; 61]> {
+/// The WHO table (one row per completed month from birth) for a measure and a FHIR `gender`
+/// (none for other values).
+fn table(measure: Measure, gender: &str) -> Option<&'static [[f64; 5]]> {
     match (measure, gender) {
         (Measure::Weight, "male") => Some(&who::WEIGHT_BOYS),
         (Measure::Weight, "female") => Some(&who::WEIGHT_GIRLS),
         (Measure::Height, "male") => Some(&who::HEIGHT_BOYS),
         (Measure::Height, "female") => Some(&who::HEIGHT_GIRLS),
+        (Measure::Bmi, "male") => Some(&who::BMI_BOYS),
+        (Measure::Bmi, "female") => Some(&who::BMI_GIRLS),
         _ => None,
     }
+}
+
+/// The last month a table covers.
+fn months_max(rows: &[[f64; 5]]) -> usize {
+    rows.len().saturating_sub(1)
 }
 
 /// Age in (fractional) months at `day`, for a child born on `birth_day` (days since epoch).
@@ -44,12 +53,13 @@ fn age_months(birth_day: i64, day: i64) -> f64 {
 }
 
 /// The percentile values at a fractional age, interpolated between completed months.
-fn at_age(rows: &[[f64; 5]; 61], months: f64) -> Option<[f64; 5]> {
-    if !(0.0..=MONTHS_MAX as f64).contains(&months) {
+fn at_age(rows: &[[f64; 5]], months: f64) -> Option<[f64; 5]> {
+    let last = months_max(rows);
+    if !(0.0..=last as f64).contains(&months) {
         return None;
     }
     let low = months.floor() as usize;
-    let high = (low + 1).min(MONTHS_MAX);
+    let high = (low + 1).min(last);
     let frac = months - low as f64;
     let (a, b) = (rows.get(low)?, rows.get(high)?);
     let mut out = [0.0; 5];
@@ -82,19 +92,24 @@ pub fn chart(
     points: &[(i64, f64)],
 ) -> Option<String> {
     let rows = table(measure, gender)?;
+    let last = months_max(rows);
     let child: Vec<(f64, f64)> = points
         .iter()
         .map(|(day, value)| (age_months(birth_day, *day), *value))
-        .filter(|(months, value)| (0.0..=MONTHS_MAX as f64).contains(months) && value.is_finite())
+        .filter(|(months, value)| (0.0..=last as f64).contains(months) && value.is_finite())
         .collect();
     if child.is_empty() {
         return None;
     }
-    // Show the months the child has lived through (at least a year), not always 0–60.
+    // Show the ages the measurements cover (at least a year), not the whole table.
+    let first_age = child.iter().map(|p| p.0).fold(f64::MAX, f64::min);
     let last_age = child.iter().map(|p| p.0).fold(0.0, f64::max);
-    let span = (last_age.ceil() as usize + 2).clamp(12, MONTHS_MAX);
+    let span = (last_age.ceil() as usize + 2).clamp(12, last);
+    let start = (first_age.floor() as usize)
+        .saturating_sub(2)
+        .min(span.saturating_sub(12));
     let (mut min_v, mut max_v) = (f64::MAX, f64::MIN);
-    for row in rows.iter().take(span + 1) {
+    for row in rows.iter().take(span + 1).skip(start) {
         min_v = min_v.min(row[0]);
         max_v = max_v.max(row[4]);
     }
@@ -102,7 +117,9 @@ pub fn chart(
         min_v = min_v.min(*value);
         max_v = max_v.max(*value);
     }
-    let x = |months: f64| PAD + months / span as f64 * (WIDTH - 2.0 * PAD);
+    let x = |months: f64| {
+        PAD + (months - start as f64) / (span - start).max(1) as f64 * (WIDTH - 2.0 * PAD)
+    };
     let y = |v: f64| PAD + (max_v - v) / (max_v - min_v).max(f64::EPSILON) * (HEIGHT - 2.0 * PAD);
     let mut out = String::with_capacity(4_000);
     let _ = write!(
@@ -116,8 +133,8 @@ pub fn chart(
             out,
             r##"<polyline fill="none" stroke="#8a8a8a" stroke-width="{width}" points=""##
         );
-        for (month, row) in rows.iter().enumerate().take(span + 1) {
-            if month > 0 {
+        for (month, row) in rows.iter().enumerate().take(span + 1).skip(start) {
+            if month > start {
                 out.push(' ');
             }
             let _ = write!(out, "{:.1},{:.1}", x(month as f64), y(row[i]));
@@ -165,20 +182,31 @@ mod tests {
         assert_eq!(who::WEIGHT_BOYS[0][2], 3.3);
         assert_eq!(who::WEIGHT_BOYS[60][2], 18.3);
         assert_eq!(who::HEIGHT_GIRLS[0][2], 49.1);
-        for rows in [
-            &who::WEIGHT_BOYS,
-            &who::WEIGHT_GIRLS,
-            &who::HEIGHT_BOYS,
-            &who::HEIGHT_GIRLS,
-        ] {
-            for row in rows.iter() {
+        let tables: [&[[f64; 5]]; 6] = [
+            &who::WEIGHT_BOYS[..],
+            &who::WEIGHT_GIRLS[..],
+            &who::HEIGHT_BOYS[..],
+            &who::HEIGHT_GIRLS[..],
+            &who::BMI_BOYS[..],
+            &who::BMI_GIRLS[..],
+        ];
+        for rows in tables {
+            for row in rows {
                 assert!(
                     row.windows(2).all(|w| w[0] < w[1]),
                     "percentiles ascend: {row:?}"
                 );
             }
+        }
+        for rows in [
+            &who::WEIGHT_BOYS[..],
+            &who::HEIGHT_GIRLS[..],
+            &who::HEIGHT_BOYS[..],
+        ] {
             assert!(rows[60][2] > rows[12][2] && rows[12][2] > rows[0][2]);
         }
+        assert_eq!(who::HEIGHT_BOYS.len(), 229);
+        assert_eq!(who::BMI_GIRLS.len(), 229);
     }
 
     #[test]
@@ -210,5 +238,30 @@ mod tests {
         assert_eq!(svg.matches("<circle").count(), 3);
         assert!(svg.contains(">P97</text>") && svg.contains(">P3</text>"));
         assert!(chart(Measure::Weight, "female", BORN, &[(BORN + 3_000, 20.0)]).is_none());
+    }
+
+    #[test]
+    fn height_and_bmi_reach_nineteen_years_from_the_2007_reference() {
+        let day = |years: f64| BORN + (years * 12.0 * DAYS_PER_MONTH).round() as i64;
+        // WHO 2007: a 10-year-old girl's median height 138.6 cm; a 15-year-old boy's median
+        // BMI 19.8.
+        assert_eq!(
+            band(Measure::Height, "female", BORN, day(10.0), 138.0),
+            Some("P15–P50")
+        );
+        assert_eq!(
+            band(Measure::Bmi, "male", BORN, day(15.0), 27.0),
+            Some(">P97")
+        );
+        assert_eq!(
+            band(Measure::Bmi, "male", BORN, day(15.0), 20.0),
+            Some("P50–P85")
+        );
+        // Weight-for-age stops at five; adults have no reference.
+        assert_eq!(band(Measure::Weight, "male", BORN, day(7.0), 25.0), None);
+        assert_eq!(band(Measure::Height, "male", BORN, day(30.0), 175.0), None);
+        let teen = [(day(12.0), 150.0), (day(13.0), 156.0), (day(14.0), 162.0)];
+        let svg = chart(Measure::Height, "male", BORN, &teen).unwrap();
+        assert_eq!(svg.matches("<circle").count(), 3);
     }
 }

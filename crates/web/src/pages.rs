@@ -780,6 +780,7 @@ fn trend_views(chart: &Chart) -> Vec<TrendView> {
             let measure = match series.trend.key {
                 "trend.weight" => Some(crate::growth::Measure::Weight),
                 "trend.height" => Some(crate::growth::Measure::Height),
+                "trend.bmi" => Some(crate::growth::Measure::Bmi),
                 _ => None,
             };
             let growth = measure
