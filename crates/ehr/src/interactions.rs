@@ -388,14 +388,27 @@ impl Ehr {
         let (rtype, id) = (resource_type.to_string(), id.to_string());
         let (ehr, who) = (self.clone(), who.clone());
         let deleted = self.run_write(move |tx| {
-            let deleted = delete_in(tx, &context, &rtype, &id)?;
-            if let Some(marker) = &deleted {
-                let entry = ehr.write_audit(&who, AuditAction::Delete, marker, patient.as_deref());
-                tx.append_audit(entry).map_err(Error::from)?;
-            }
-            Ok(deleted)
+            ehr.delete_audited(tx, &who, &context, &rtype, &id, patient.as_deref())
         })?;
         self.access().note_write(resource_type);
+        Ok(deleted)
+    }
+
+    /// Deletes inside a job and appends the delete's audit entry to the same transaction.
+    fn delete_audited(
+        &self,
+        tx: &mut dyn WriteTx,
+        who: &Requester,
+        context: &WriteContext,
+        resource_type: &str,
+        id: &str,
+        patient: Option<&str>,
+    ) -> Result<Option<StoredResource>, Error> {
+        let deleted = delete_in(tx, context, resource_type, id)?;
+        if let Some(marker) = &deleted {
+            let entry = self.write_audit(who, AuditAction::Delete, marker, patient);
+            tx.append_audit(entry).map_err(Error::from)?;
+        }
         Ok(deleted)
     }
 
@@ -426,12 +439,7 @@ impl Ehr {
                     Err(reason) => return Err(refusal(reason, &rtype, Some(&id))),
                 }
             }
-            let deleted = delete_in(tx, &context, &rtype, &id)?;
-            if let Some(marker) = &deleted {
-                let entry = ehr.write_audit(&who, AuditAction::Delete, marker, patient.as_deref());
-                tx.append_audit(entry).map_err(Error::from)?;
-            }
-            Ok(deleted)
+            ehr.delete_audited(tx, &who, &context, &rtype, &id, patient.as_deref())
         })?;
         self.access().note_write(resource_type);
         Ok(deleted)

@@ -634,7 +634,6 @@ async fn open_record(
     app: &Arc<App>,
     ctx: &Ctx,
     patient_id: &str,
-    action: (&str, &str),
 ) -> Result<(SessionInfo, Value), Response> {
     let Some(session) = ctx.session.clone() else {
         return Err(to_login(ctx));
@@ -647,7 +646,6 @@ async fn open_record(
         Ok(patient) => patient,
         Err(error) => return Err(ehr_error(app, ctx, &error)),
     };
-    let _ = action;
     match app.sessions.access(&session, patient_id) {
         Access::Allowed => Ok((session, patient)),
         Access::BreakGlassRequired => Err(render(
@@ -730,14 +728,7 @@ pub async fn access_log(
     Path(id): Path<String>,
 ) -> Response {
     let ctx = Ctx::new(&app, &headers, &uri);
-    let (session, patient) = match open_record(
-        &app,
-        &ctx,
-        &id,
-        ("Consulta de la bitácora de accesos", "Access log viewed"),
-    )
-    .await
-    {
+    let (session, patient) = match open_record(&app, &ctx, &id).await {
         Ok(open) => open,
         Err(response) => return response,
     };
@@ -862,14 +853,7 @@ pub async fn chart(
     Query(query): Query<ChartQuery>,
 ) -> Response {
     let ctx = Ctx::new(&app, &headers, &uri);
-    if let Err(response) = open_record(
-        &app,
-        &ctx,
-        &id,
-        ("Consulta del expediente", "Record viewed"),
-    )
-    .await
-    {
+    if let Err(response) = open_record(&app, &ctx, &id).await {
         return response;
     }
     let today = ctx.today();
@@ -908,14 +892,7 @@ pub async fn summary(
     Path(id): Path<String>,
 ) -> Response {
     let ctx = Ctx::new(&app, &headers, &uri);
-    let session = match open_record(
-        &app,
-        &ctx,
-        &id,
-        ("Impresión del resumen clínico", "Summary printed"),
-    )
-    .await
-    {
+    let session = match open_record(&app, &ctx, &id).await {
         Ok((session, _)) => session,
         Err(response) => return response,
     };
@@ -1157,7 +1134,7 @@ pub async fn consult_form(
     Path(id): Path<String>,
 ) -> Response {
     let ctx = Ctx::new(&app, &headers, &uri);
-    let patient = match open_record(&app, &ctx, &id, ("Nueva consulta", "New consultation")).await {
+    let patient = match open_record(&app, &ctx, &id).await {
         Ok((_, patient)) => patient,
         Err(response) => return response,
     };
@@ -1274,11 +1251,10 @@ pub async fn consult(
     body: Bytes,
 ) -> Response {
     let ctx = Ctx::new(&app, &headers, &uri);
-    let (session, patient) =
-        match open_record(&app, &ctx, &id, ("Nueva consulta", "New consultation")).await {
-            Ok(open) => open,
-            Err(response) => return response,
-        };
+    let (session, patient) = match open_record(&app, &ctx, &id).await {
+        Ok(open) => open,
+        Err(response) => return response,
+    };
     let form = parse_consult_form(&body);
     let today = ctx.today();
     let since = dates::iso(today - REPEAT_LAB_WINDOW_DAYS);
@@ -1443,7 +1419,7 @@ pub async fn note(
     Path((id, note_id)): Path<(String, String)>,
 ) -> Response {
     let ctx = Ctx::new(&app, &headers, &uri);
-    let patient = match open_record(&app, &ctx, &id, ("Lectura de nota", "Note read")).await {
+    let patient = match open_record(&app, &ctx, &id).await {
         Ok((_, patient)) => patient,
         Err(response) => return response,
     };
@@ -1555,7 +1531,7 @@ pub async fn add_addendum(
     axum::Form(form): axum::Form<TextForm>,
 ) -> Response {
     let ctx = Ctx::new(&app, &headers, &uri);
-    let session = match open_record(&app, &ctx, &id, ("Addendum a nota", "Note addendum")).await {
+    let session = match open_record(&app, &ctx, &id).await {
         Ok((session, _)) => session,
         Err(response) => return response,
     };
@@ -1660,7 +1636,7 @@ pub async fn refer_form(
     Path(id): Path<String>,
 ) -> Response {
     let ctx = Ctx::new(&app, &headers, &uri);
-    let (session, patient) = match open_record(&app, &ctx, &id, ("Referencia", "Referral")).await {
+    let (session, patient) = match open_record(&app, &ctx, &id).await {
         Ok(open) => open,
         Err(response) => return response,
     };
@@ -1679,7 +1655,7 @@ pub async fn refer(
     axum::Form(form): axum::Form<ReferForm>,
 ) -> Response {
     let ctx = Ctx::new(&app, &headers, &uri);
-    let (session, patient) = match open_record(&app, &ctx, &id, ("Referencia", "Referral")).await {
+    let (session, patient) = match open_record(&app, &ctx, &id).await {
         Ok(open) => open,
         Err(response) => return response,
     };
@@ -1747,14 +1723,7 @@ pub async fn referral(
     Path((id, request_id)): Path<(String, String)>,
 ) -> Response {
     let ctx = Ctx::new(&app, &headers, &uri);
-    let patient = match open_record(
-        &app,
-        &ctx,
-        &id,
-        ("Consulta de referencia", "Referral viewed"),
-    )
-    .await
-    {
+    let patient = match open_record(&app, &ctx, &id).await {
         Ok((_, patient)) => patient,
         Err(response) => return response,
     };
@@ -1814,11 +1783,10 @@ pub async fn counter_referral(
     axum::Form(form): axum::Form<TextForm>,
 ) -> Response {
     let ctx = Ctx::new(&app, &headers, &uri);
-    let session =
-        match open_record(&app, &ctx, &id, ("Contrarreferencia", "Counter-referral")).await {
-            Ok((session, _)) => session,
-            Err(response) => return response,
-        };
+    let session = match open_record(&app, &ctx, &id).await {
+        Ok((session, _)) => session,
+        Err(response) => return response,
+    };
     let now = dates::instant_mexico(ctx.now_ms);
     let (rid, pid) = (request_id.clone(), id.clone());
     let written = blocking(&app, &ctx, move |ehr| {
