@@ -117,34 +117,28 @@ pub fn apply_version(
     let next_version_id = current.as_ref().map_or(1, |c| c.version_id + 1);
     let mut new_patient = None;
     let mut new_conflict = None;
+    // Every decision but a duplicate keeps the received version (a loser goes to history).
+    if decision != Decision::Duplicate {
+        write_version(
+            tx,
+            version,
+            next_version_id,
+            body_text.as_deref(),
+            LogKind::Remote,
+            &stamp,
+            parent.as_ref(),
+        )?;
+    }
     match decision {
         Decision::Duplicate => {}
         Decision::Apply | Decision::WinsConflict => {
-            write_version(
-                tx,
-                version,
-                next_version_id,
-                body_text.as_deref(),
-                LogKind::Remote,
-                &stamp,
-                parent.as_ref(),
-            )?;
             if current.is_none() && version.resource_type == "Patient" && body_text.is_some() {
                 new_patient = Some(version.id.clone());
             }
         }
         Decision::LosesConflict => {
-            // The loser goes into history, then the winner is written again on top of it so
+            // The loser went into history above; the winner is written again on top of it so
             // that it stays current (history is append-only: no version is ever rewritten).
-            write_version(
-                tx,
-                version,
-                next_version_id,
-                body_text.as_deref(),
-                LogKind::Remote,
-                &stamp,
-                parent.as_ref(),
-            )?;
             if let (Some(current), Some(entry)) = (&current, &current_entry) {
                 reassert(tx, current, entry, next_version_id + 1)?;
             }

@@ -209,39 +209,6 @@ pub fn all_facilities(db: &Db) -> Result<Vec<Facility>> {
     Ok(list)
 }
 
-/// The facility of the node's first registered patient, or else the first facility with a
-/// CLUES: where the dev accounts work on a demo node (so they have patients in care).
-pub fn first_facility(db: &Db) -> Result<Option<Facility>> {
-    let first_patient = search(db, "Patient", &[("_count", "1".to_string())])?;
-    let managing = first_patient
-        .first()
-        .and_then(|p| p["managingOrganization"]["reference"].as_str())
-        .map(str::to_string);
-    if let Some(reference) = managing
-        && let Some(facility) = facilities(db, [reference.clone()])?.remove(&reference)
-    {
-        return Ok(Some(facility));
-    }
-    Ok(search(db, "Organization", &[("_count", "50".to_string())])?
-        .iter()
-        .map(facility_of)
-        .find(|f| !f.clues.is_empty()))
-}
-
-/// Whether the patient has an encounter at this facility.
-pub fn seen_at(db: &Db, patient_id: &str, organization: &str) -> Result<bool> {
-    Ok(!search(
-        db,
-        "Encounter",
-        &[
-            ("patient", format!("Patient/{patient_id}")),
-            ("service-provider", organization.to_string()),
-            ("_count", "1".to_string()),
-        ],
-    )?
-    .is_empty())
-}
-
 /// Results of these LOINC codes for the patient, effective on or after `since` (`YYYY-MM-DD`),
 /// from every facility.
 pub fn recent_results(
