@@ -11,13 +11,14 @@
 
 mod query;
 mod read;
+mod readers;
 mod schema;
 mod security;
 mod sync;
 mod writer;
 
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, mpsc};
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 
 use rusqlite::{Connection, OpenFlags};
@@ -34,11 +35,6 @@ pub const DB_FILE_NAME: &str = "expediente.db";
 /// How long a connection waits for another process's write lock (e.g. an `import` running
 /// beside `serve`) before giving up with `Busy`. Long enough for an import batch to commit.
 const BUSY_TIMEOUT_MS: u64 = 30_000;
-
-/// Read connections at most. Each holds its own page cache, so the pool is bounded to keep a
-/// clinic node's memory small; more concurrent readers than this wait for a connection
-/// rather than open new ones (on a 2-core PC more would only contend for the CPU).
-const READ_POOL_MAX: usize = 8;
 
 /// Page cache per read connection, in KiB (SQLite's negative `cache_size`). The OS page cache
 /// holds the rest of the file; keeping ours small keeps the node's RSS low.
@@ -69,15 +65,7 @@ pub struct SqliteStore {
     path: PathBuf,
     writer: Mutex<Option<mpsc::Sender<writer::Request>>>,
     writer_thread: Mutex<Option<JoinHandle<()>>>,
-    readers: Mutex<ReadPool>,
-    reader_returned: Condvar,
-}
-
-/// Idle read connections and how many exist in all.
-#[derive(Default)]
-struct ReadPool {
-    idle: Vec<Connection>,
-    open: usize,
+    readers: readers::ReadPool,
 }
 
 /// Options for opening a store.
@@ -138,16 +126,21 @@ impl SqliteStore {
             .map_err(sql_error)?
             .map_err(Error::Other)?;
         let (sender, receiver) = mpsc::channel();
+        let generation = Arc::new(readers::WriteGeneration::default());
+        let readers = readers::ReadPool::new(path.clone(), generation.clone());
+        let checkpoints = writer::Checkpoints {
+            wal_pages_max: options.wal_autocheckpoint_pages,
+            idle_snapshots: readers.idle_snapshots(),
+        };
         let thread = std::thread::Builder::new()
             .name("store-writer".into())
-            .spawn(move || writer::run(conn, receiver))
+            .spawn(move || writer::run(conn, receiver, &generation, checkpoints))
             .map_err(|err| Error::Other(format!("cannot start the writer thread: {err}")))?;
         Ok(Arc::new(SqliteStore {
-            path,
             writer: Mutex::new(Some(sender)),
             writer_thread: Mutex::new(Some(thread)),
-            readers: Mutex::new(ReadPool::default()),
-            reader_returned: Condvar::new(),
+            readers,
+            path,
         }))
     }
 
@@ -155,43 +148,14 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Runs `f` with a pooled read connection, waiting for one if all are busy.
+    /// Runs `f` with a pooled read connection (see `readers` for the snapshot it may reuse).
     fn with_reader<R>(&self, f: impl FnOnce(&Connection) -> Result<R, Error>) -> Result<R, Error> {
-        let conn = {
-            let mut pool = lock(&self.readers);
-            loop {
-                if let Some(conn) = pool.idle.pop() {
-                    break Some(conn);
-                }
-                if pool.open < READ_POOL_MAX {
-                    pool.open += 1;
-                    break None;
-                }
-                pool = self
-                    .reader_returned
-                    .wait(pool)
-                    .unwrap_or_else(std::sync::PoisonError::into_inner);
-            }
-        };
-        let conn = match conn {
-            Some(conn) => conn,
-            None => match open_connection(&self.path, true, &OpenOptions::default()) {
-                Ok(conn) => conn,
-                Err(err) => {
-                    lock(&self.readers).open -= 1;
-                    self.reader_returned.notify_one();
-                    return Err(err);
-                }
-            },
-        };
-        let result = f(&conn);
-        lock(&self.readers).idle.push(conn);
-        self.reader_returned.notify_one();
-        result
+        self.readers.with_reader(f)
     }
 
     /// Stops the writer after the jobs already queued, waiting for it.
     pub fn close(&self) {
+        self.readers.close();
         lock(&self.writer).take();
         if let Some(handle) = lock(&self.writer_thread).take() {
             let _ = handle.join();
@@ -213,7 +177,7 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
         .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
-fn open_connection(
+pub(crate) fn open_connection(
     path: &Path,
     read_only: bool,
     options: &OpenOptions,

@@ -2,13 +2,15 @@
 
 use std::collections::HashMap;
 use std::panic::{AssertUnwindSafe, catch_unwind};
-use std::sync::mpsc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, mpsc};
 
 use rusqlite::{Connection, OptionalExtension};
 use search::IndexValue;
 use store::{Error, PreparedVersion, SearchQuery, StoredResource, VersionInfo, WriteJob, WriteTx};
 
 use crate::read;
+use crate::readers::{IdleSnapshots, WriteGeneration};
 use crate::sql_error;
 
 /// Jobs committed together at most. Bounds the latency a job waits behind its group and the
@@ -64,9 +66,35 @@ pub(crate) fn lookup_param(
         .map_err(sql_error)
 }
 
+/// When and how the writer checkpoints the WAL. SQLite's automatic checkpoint runs inside
+/// COMMIT, while readers still hold snapshots from before it (see `readers`), so it could never
+/// copy everything back and the WAL could not restart. The writer checkpoints after COMMIT
+/// instead, once the idle connections have let their snapshots go.
+pub(crate) struct Checkpoints {
+    /// WAL size, in pages, from which the writer checkpoints after each commit.
+    pub wal_pages_max: i64,
+    pub idle_snapshots: IdleSnapshots,
+}
+
 /// The writer thread's loop: take one job, add whatever else is queued (up to the group
 /// limit), run each in a savepoint, commit once, then answer every job.
-pub(crate) fn run(conn: Connection, requests: mpsc::Receiver<Request>) {
+pub(crate) fn run(
+    mut conn: Connection,
+    requests: mpsc::Receiver<Request>,
+    generation: &WriteGeneration,
+    checkpoints: Checkpoints,
+) {
+    // The hook replaces SQLite's automatic checkpoint; it only notes the WAL's size.
+    let wal_pages = Arc::new(AtomicI64::new(0));
+    let noted = wal_pages.clone();
+    let hooked = conn.wal_hook(Some(move |_: &mut rusqlite::hooks::Wal, pages: i32| {
+        noted.store(i64::from(pages), Ordering::Relaxed);
+        Ok(())
+    }));
+    if let Err(err) = hooked {
+        // SQLite's automatic checkpoint stays in place: slower to restart the WAL, still correct.
+        tracing::warn!(error = %err, "cannot install the WAL hook");
+    }
     let mut params = ParamIds::default();
     while let Ok(first) = requests.recv() {
         let mut group = vec![first];
@@ -76,11 +104,25 @@ pub(crate) fn run(conn: Connection, requests: mpsc::Receiver<Request>) {
                 Err(_) => break,
             }
         }
-        commit_group(&conn, &mut params, group);
+        commit_group(&conn, &mut params, group, generation);
+        if wal_pages.load(Ordering::Relaxed) >= checkpoints.wal_pages_max {
+            checkpoints.idle_snapshots.release();
+            // PASSIVE never waits: it copies what no reader still needs, and the next commits
+            // try again while the WAL stays large.
+            if let Err(err) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+                tracing::warn!(error = %err, "WAL checkpoint failed");
+            }
+            wal_pages.store(0, Ordering::Relaxed);
+        }
     }
 }
 
-fn commit_group(conn: &Connection, params: &mut ParamIds, group: Vec<Request>) {
+fn commit_group(
+    conn: &Connection,
+    params: &mut ParamIds,
+    group: Vec<Request>,
+    generation: &WriteGeneration,
+) {
     if let Err(err) = conn.execute_batch("BEGIN IMMEDIATE") {
         let err = sql_error(err);
         for request in group {
@@ -109,6 +151,10 @@ fn commit_group(conn: &Connection, params: &mut ParamIds, group: Vec<Request>) {
         outcomes.push((request.done, outcome));
     }
     let committed = conn.execute_batch("COMMIT").map_err(sql_error);
+    if committed.is_ok() {
+        // Before anyone is answered: their next read must not reuse an older snapshot.
+        generation.bump();
+    }
     if let Err(err) = &committed {
         let _ = conn.execute_batch("ROLLBACK");
         params.ids.clear();
