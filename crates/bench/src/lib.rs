@@ -443,7 +443,10 @@ pub fn run_report(args: &BenchArgs) -> anyhow::Result<Report> {
         ))
         .baseline(
             floor.rate(),
-            "bare SQLite table of JSON blobs, no index, WAL + synchronous=FULL, 1,000 rows/tx",
+            format!(
+                "bare SQLite table of JSON blobs, no index, WAL + synchronous=FULL, {} rows/tx",
+                report::format_count(ehr::IMPORT_BATCH_RESOURCES as u64)
+            ),
         )
         .target("≥ 20,000 res/s", node_import.rate() >= IMPORT_TARGET_PER_S),
     );

@@ -19,10 +19,14 @@ use crate::interactions::{WriteContext, check_resource, create_in, update_in};
 use crate::meta::is_valid_id;
 use crate::{Ehr, Error, Requester};
 
-/// Resources per write job. Large enough that the per-commit fsync is amortised (a 1 KB
-/// resource costs far more to index than 1/1000 of an fsync), small enough that a batch
-/// waits little behind the writer and a failure loses little work.
-pub const IMPORT_BATCH_RESOURCES: usize = 10_000;
+/// Resources per write job (one transaction). Index B-trees whose keys arrive in random order
+/// (dates, quantities, references to encounters) get a row on most of their pages in every
+/// large commit, and each commit writes every page it changed to the WAL (then the checkpoint
+/// writes it again): so the pages written per resource fall as the commit grows. 50,000
+/// resources (~50 MB of JSON) took a 10^6-resource import from 21,000 to 26,000 res/s
+/// (BENCHMARKS.md); a failed commit loses at most that much work, which re-importing redoes
+/// (ids are kept).
+pub const IMPORT_BATCH_RESOURCES: usize = 50_000;
 
 /// Rejections kept in the report; beyond this only the counts grow. Bounds memory on a
 /// file of millions of bad lines.
@@ -125,7 +129,8 @@ enum ItemOutcome {
     Rejected(String),
 }
 
-/// Imports `sources` in order. `progress` is called with the number of resources read so far.
+/// Imports `sources` in order. `progress` is called with the number of resources committed
+/// (written, unchanged or rejected by the writer) so far, after each batch's commit.
 pub fn import_source(
     ehr: &Ehr,
     who: &Requester,
@@ -160,7 +165,9 @@ pub fn import_source(
             // Only counts and (bounded) rejections are kept, so memory does not grow with
             // the size of the import.
             let mut tally = ImportReport::default();
+            let mut committed = 0u64;
             for batch in receiver {
+                committed += batch.len() as u64;
                 for (item, outcome) in write_batch(ehr, who, batch)? {
                     match outcome {
                         ItemOutcome::Loaded => {
@@ -177,10 +184,10 @@ pub fn import_source(
                         }),
                     }
                 }
+                progress(committed);
             }
             Ok(tally)
         });
-        let mut read = 0u64;
         let mut pending = Vec::with_capacity(IMPORT_BATCH_RESOURCES);
         let mut send_result = Ok(());
         for (file_idx, source) in sources.iter().enumerate() {
@@ -192,10 +199,6 @@ pub fn import_source(
                 &mut deferred,
                 now_ms,
                 &mut |item| {
-                    read += 1;
-                    if read.is_multiple_of(1_000) {
-                        progress(read);
-                    }
                     pending.push(item);
                     if pending.len() >= IMPORT_BATCH_RESOURCES {
                         let batch = std::mem::take(&mut pending);
@@ -215,7 +218,6 @@ pub fn import_source(
             let _ = batches.send(std::mem::take(&mut pending));
         }
         drop(batches);
-        progress(read);
         let tally = writer
             .join()
             .map_err(|_| Error::Internal("import writer panicked".into()))??;

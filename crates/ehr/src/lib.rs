@@ -35,7 +35,9 @@ pub use identity::{
     CurpCheck, CurpProblem, MATCH_GRADE_EXTENSION, MatchHit, MatchRequest, MergeOutcome,
     TASK_CODE_REVIEW_DUPLICATE, TASK_CODE_SYSTEM, check_curp, score_01,
 };
-pub use import::{ImportRejection, ImportReport, ImportSource, import_source, load_order};
+pub use import::{
+    IMPORT_BATCH_RESOURCES, ImportRejection, ImportReport, ImportSource, import_source, load_order,
+};
 pub use interactions::{CreateOutcome, EverythingRequest, SearchRequest};
 pub use meta::{format_http_date, format_instant, parse_instant_ms};
 

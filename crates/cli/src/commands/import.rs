@@ -36,10 +36,12 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     let bar = ProgressBar::new_spinner();
     bar.set_style(
         ProgressStyle::with_template(
-            "{spinner} {elapsed_precise} {pos} recursos leídos ({per_sec})",
+            "{spinner} {elapsed_precise} {pos} recursos guardados / resources stored ({per_sec})",
         )
         .unwrap_or_else(|_| ProgressStyle::default_spinner()),
     );
+    // Progress arrives once per committed batch (a few seconds apart); the spinner keeps moving.
+    bar.enable_steady_tick(std::time::Duration::from_millis(250));
     let started = Instant::now();
     let report = ehr::import_source(
         &ehr,
