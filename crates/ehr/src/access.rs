@@ -263,7 +263,7 @@ enum SinkMessage {
 }
 
 /// Entries appended in one transaction at most.
-const SINK_BATCH_MAX: usize = 2_000;
+const SINK_BATCH_MAX: usize = 20_000;
 
 /// How long the sink gathers read entries before writing them: the most a crash can lose of
 /// the trail of reads (writes' entries are in their own transactions).
@@ -332,6 +332,9 @@ impl AuditSink {
 }
 
 fn sink_loop(store: SharedStore, receiver: mpsc::Receiver<SinkMessage>) {
+    // Whether the last batch left entries queued: then the sink writes on without waiting, or
+    // reads arriving faster than one batch per window would pile up in memory.
+    let mut behind = false;
     while let Ok(first) = receiver.recv() {
         let mut entries = Vec::new();
         let mut flushes = Vec::new();
@@ -343,15 +346,21 @@ fn sink_loop(store: SharedStore, receiver: mpsc::Receiver<SinkMessage>) {
         match first {
             SinkMessage::Entry(entry) => {
                 entries.push(*entry);
-                std::thread::sleep(SINK_WINDOW);
+                if !behind {
+                    std::thread::sleep(SINK_WINDOW);
+                }
             }
             SinkMessage::Flush(done) => flushes.push(done),
         }
+        behind = true;
         while entries.len() < SINK_BATCH_MAX {
             match receiver.try_recv() {
                 Ok(SinkMessage::Entry(entry)) => entries.push(*entry),
                 Ok(SinkMessage::Flush(done)) => flushes.push(done),
-                Err(_) => break,
+                Err(_) => {
+                    behind = false;
+                    break;
+                }
             }
         }
         if !entries.is_empty() {
