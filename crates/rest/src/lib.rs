@@ -30,7 +30,9 @@ use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
 
 pub use error::ApiError;
-pub use tls::{ClientAddr, TlsError, TlsListener, server_config as tls_server_config};
+pub use tls::{
+    ClientAddr, PlainListener, TlsError, TlsListener, server_config as tls_server_config,
+};
 
 /// The media type of every FHIR response.
 pub const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";

@@ -35,6 +35,12 @@ impl Connected<IncomingStream<'_, TcpListener>> for ClientAddr {
     }
 }
 
+impl Connected<IncomingStream<'_, PlainListener>> for ClientAddr {
+    fn connect_info(stream: IncomingStream<'_, PlainListener>) -> Self {
+        ClientAddr(*stream.remote_addr())
+    }
+}
+
 impl Connected<IncomingStream<'_, TlsListener>> for ClientAddr {
     fn connect_info(stream: IncomingStream<'_, TlsListener>) -> Self {
         ClientAddr(*stream.remote_addr())
@@ -109,6 +115,7 @@ impl TlsListener {
                         continue;
                     }
                 };
+                let _ = stream.set_nodelay(true);
                 if sender.is_closed() {
                     break;
                 }
@@ -124,6 +131,31 @@ impl TlsListener {
             }
         });
         Ok(TlsListener { local, ready })
+    }
+}
+
+/// Plain HTTP: TCP connections with Nagle's algorithm off. Responses are written whole, and
+/// Nagle would only hold back the tail of a large one until the client's delayed ACK.
+pub struct PlainListener(TcpListener);
+
+impl PlainListener {
+    pub fn new(listener: TcpListener) -> PlainListener {
+        PlainListener(listener)
+    }
+}
+
+impl Listener for PlainListener {
+    type Io = TcpStream;
+    type Addr = SocketAddr;
+
+    async fn accept(&mut self) -> (Self::Io, Self::Addr) {
+        let (stream, addr) = Listener::accept(&mut self.0).await;
+        let _ = stream.set_nodelay(true);
+        (stream, addr)
+    }
+
+    fn local_addr(&self) -> std::io::Result<Self::Addr> {
+        Listener::local_addr(&self.0)
     }
 }
 

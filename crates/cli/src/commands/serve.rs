@@ -106,7 +106,7 @@ pub async fn serve(
                 .context("server failed")?;
         }
         None => {
-            axum::serve(listener, service)
+            axum::serve(rest::PlainListener::new(listener), service)
                 .with_graceful_shutdown(shutdown_signal())
                 .await
                 .context("server failed")?;
