@@ -381,7 +381,9 @@ fn sink_loop(store: SharedStore, receiver: mpsc::Receiver<SinkMessage>) {
 const COALESCED_READS_MAX: usize = 100;
 
 /// Folds the successful reads of one patient's record by one user, arriving together (in one
-/// sink batch, i.e. within milliseconds), into one entry that lists every resource read.
+/// sink batch, i.e. within milliseconds), into one entry that lists every resource read. Reads
+/// that name no patient (directories, and system accounts, which are not attributed) fold per
+/// user the same way.
 /// Every read stays recorded — which resources, by whom, when — in a fraction of the rows:
 /// one chart opened is one access event, as a patient reading their log expects, and the
 /// trail's cost per read stays small.
@@ -393,7 +395,6 @@ fn coalesce_reads(entries: Vec<AuditEntry>) -> Vec<AuditEntry> {
     for entry in entries {
         let foldable = matches!(entry.action, AuditAction::Read | AuditAction::Vread)
             && entry.outcome == Outcome::Success
-            && entry.patient_id.is_some()
             && entry.details.is_empty();
         if !foldable {
             out.push(entry);
@@ -984,6 +985,29 @@ mod tests {
             .map(|e| e.details.matches("Observation/").count())
             .sum();
         assert_eq!(listed, 5);
+    }
+
+    /// Reads that name no patient fold per user too (a system account's reads, directories).
+    #[test]
+    fn reads_without_a_patient_fold_per_user() {
+        let unattributed = |user: &str, id: &str| {
+            let mut entry = read_entry(user, "-", id);
+            entry.patient_id = None;
+            entry
+        };
+        let folded = coalesce_reads(vec![
+            unattributed("sistema", "o1"),
+            unattributed("sistema", "o2"),
+            unattributed("otro", "o3"),
+            read_entry("sistema", "p1", "o4"),
+        ]);
+        assert_eq!(folded.len(), 3);
+        assert_eq!(
+            folded[0].details,
+            "lecturas: Observation/o1, Observation/o2"
+        );
+        assert_eq!(folded[1].details, "lecturas: Observation/o3");
+        assert_eq!(folded[2].patient_id.as_deref(), Some("p1"));
     }
 
     /// The text shortcut agrees with the full parse wherever it answers, and declines
