@@ -20,13 +20,13 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError, Weak};
+use std::sync::{Arc, Condvar, Mutex, PoisonError, Weak};
 use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 use store::Error;
 
-use crate::OpenOptions;
+use crate::{OpenOptions, lock};
 
 /// Read connections at most. Each holds its own page cache, so the pool is bounded to keep a
 /// clinic node's memory small; more concurrent readers than this wait for a connection
@@ -207,12 +207,8 @@ impl ReadPool {
 
     /// Ends every idle snapshot and stops the reaper.
     pub(crate) fn close(&self) {
-        let mut state = lock(&self.shared.state);
-        state.closed = true;
-        for reader in &mut state.idle {
-            reader.end_snapshot();
-        }
-        drop(state);
+        lock(&self.shared.state).closed = true;
+        self.idle_snapshots().release();
         self.shared.reaper.notify_one();
     }
 }
@@ -283,10 +279,4 @@ fn reap(shared: Weak<Shared>) {
             }
         }
     }
-}
-
-/// Locks a mutex, recovering the data if another thread panicked while holding it: the pool
-/// stays valid whatever that thread was doing.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(PoisonError::into_inner)
 }
