@@ -26,6 +26,7 @@
 //! | receptionist | crus | crus | rs | – | – | – | – | – | rs | rs | – |
 //! | epidemiologist | – | – | – | – | – | – | – | – | – | – | – |
 //! | auditor | – | – | – | – | – | rs | – | – | – | – | – |
+//! | steward | rus | – | rs | – | – | – | – | – | rs | rs | – |
 //! | admin | – | – | cruds | – | – | – | – | cruds | cruds | cruds | cruds |
 //! | patient | rs | rs | rs | rs | crus | rs | rs | rs | rs | rs | – |
 //! | system | cruds | cruds | cruds | cruds | cruds | rs | cruds | cruds | cruds | cruds | cruds |
@@ -39,10 +40,15 @@
 //! * **Patients** see only their own compartment (including their own `AuditEvent`s, "who viewed
 //!   my record"), and may create and update their own `Consent`s.
 //! * **Physicians, nurses and receptionists** need a *care relationship* (the patient is
-//!   registered, or has an Encounter or Appointment, at their CLUES) for every patient-data category
-//!   except demographics (needed to find and register people; `V`-labelled ones excepted), and
-//!   except creating the `Encounter` (physicians) or `Appointment` that starts care. Without one,
-//!   physicians and nurses may read under break-glass.
+//!   registered, seen, booked, referred or taken into care at their CLUES; `ehr` computes it) for
+//!   every patient-data category, except reading, searching and creating demographics (needed to
+//!   find and register people; `V`-labelled ones excepted). No ordinary write creates a
+//!   relationship for the writer's own facility: an explicit *inicio de atención* does
+//!   ([`policy::CareEvent`]), and moving a registration is a *cambio de unidad*; both are audited
+//!   and listed for review. Without a relationship, physicians and nurses may read under
+//!   break-glass.
+//! * **Identity stewards** read and correct demographics nationally and merge registrations
+//!   of one person ([`policy::Operation::MergePatients`]); no clinical content.
 //! * **Epidemiologists** have no direct record access; they use the de-identified aggregates
 //!   endpoint ([`policy::Operation::ReadAggregates`]).
 //! * **System** principals are bounded by this row and decided by their `system/` scopes; care

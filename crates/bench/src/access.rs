@@ -216,13 +216,15 @@ fn cpu_round(
 }
 
 /// The in-process comparison, in interleaved rounds.
+/// `store` is the one `ehr` reads: the baseline is the same read without access control and
+/// audit.
 pub fn in_process(
     ehr: &ehr::Ehr,
+    store: &dyn store::Store,
     set: &ReadSet,
     rounds: u32,
     round: Duration,
 ) -> anyhow::Result<(f64, f64)> {
-    let store = ehr.store();
     let without = |n: usize| -> anyhow::Result<()> {
         let (resource_type, id) = &set.reads[n % set.reads.len()];
         match store.read(resource_type, id) {

@@ -395,7 +395,8 @@ pub fn run_report(args: &BenchArgs) -> anyhow::Result<Report> {
     // 7b. What access control and audit add to a read (see `access.rs` for the method).
     step("access control and audit: cost on a read (CPU time)");
     let access_set = access::read_set(&ehr, &keys, &SYSTEM, 50, 5_000)?;
-    let (without_us, with_us) = access::in_process(&ehr, &access_set, ROUNDS * 2, plan.load / 2)?;
+    let (without_us, with_us) =
+        access::in_process(&ehr, store.as_ref(), &access_set, ROUNDS * 2, plan.load / 2)?;
     let (http_us, http_rate) = if args.in_process {
         (None, None)
     } else {

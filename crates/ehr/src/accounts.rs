@@ -20,8 +20,7 @@ use auth::token::{Claims, IssuedToken, KeyStore, TokenRequest};
 use fhir::{Issue, IssueCode};
 use store::{Account, BreakGlassGrant};
 
-use crate::access::Requester;
-use crate::{Ehr, Error};
+use crate::{Ehr, Error, Requester};
 
 /// A new account, as `expediente user add` or an administrator gives it.
 #[derive(Clone, Debug)]
@@ -136,7 +135,7 @@ impl Ehr {
                 )]));
             }
             tx.put_account(&stored).map_err(Error::from)?;
-            tx.append_audit(entry).map_err(Error::from)?;
+            tx.append_audit(entry.clone()).map_err(Error::from)?;
             Ok(())
         })?;
         self.access().note_security_change();
@@ -187,13 +186,13 @@ impl Ehr {
             if let Some(disabled) = disabled {
                 account.disabled = disabled;
             }
-            if let Some(hash) = hash {
-                account.password_hash = hash;
+            if let Some(hash) = &hash {
+                account.password_hash = hash.clone();
                 account.failed_logins = 0;
                 account.locked_until_ms = 0;
             }
             tx.put_account(&account).map_err(Error::from)?;
-            tx.append_audit(entry).map_err(Error::from)?;
+            tx.append_audit(entry.clone()).map_err(Error::from)?;
             Ok(())
         })?;
         self.access().note_security_change();
@@ -232,7 +231,11 @@ impl Ehr {
         let Some(account) = account else {
             let _ = auth::password::verify_password(password, dummy_hash());
             let entry = failed("usuario desconocido", None);
-            self.run_write(move |tx| tx.append_audit(entry).map(|_| ()).map_err(Error::from))?;
+            self.run_write(move |tx| {
+                tx.append_audit(entry.clone())
+                    .map(|_| ())
+                    .map_err(Error::from)
+            })?;
             return Err(login_failed());
         };
         let throttle = Throttle {
@@ -252,7 +255,11 @@ impl Ehr {
             }
             Gate::LockedUntil { .. } => {
                 let entry = failed("cuenta bloqueada por intentos fallidos", Some(&account));
-                self.run_write(move |tx| tx.append_audit(entry).map(|_| ()).map_err(Error::from))?;
+                self.run_write(move |tx| {
+                    tx.append_audit(entry.clone())
+                        .map(|_| ())
+                        .map_err(Error::from)
+                })?;
                 return Err(Error::Unauthorized(Issue::error(
                     IssueCode::Login,
                     "Cuenta bloqueada temporalmente por intentos fallidos; consulte al administrador.",
@@ -280,7 +287,9 @@ impl Ehr {
             );
             self.run_write(move |tx| {
                 tx.put_account(&updated).map_err(Error::from)?;
-                tx.append_audit(entry).map(|_| ()).map_err(Error::from)
+                tx.append_audit(entry.clone())
+                    .map(|_| ())
+                    .map_err(Error::from)
             })?;
             return Err(login_failed());
         }
@@ -292,7 +301,9 @@ impl Ehr {
         let entry = self.audit_entry(&who, AuditAction::Login, Outcome::Success);
         self.run_write(move |tx| {
             tx.put_account(&updated).map_err(Error::from)?;
-            tx.append_audit(entry).map(|_| ()).map_err(Error::from)
+            tx.append_audit(entry.clone())
+                .map(|_| ())
+                .map_err(Error::from)
         })?;
         Ok(account)
     }
@@ -351,7 +362,11 @@ impl Ehr {
             issued.claims.scope,
             crate::format_instant(issued.claims.exp.saturating_mul(1000))
         );
-        self.run_write(move |tx| tx.append_audit(entry).map(|_| ()).map_err(Error::from))?;
+        self.run_write(move |tx| {
+            tx.append_audit(entry.clone())
+                .map(|_| ())
+                .map_err(Error::from)
+        })?;
         Ok(issued)
     }
 
@@ -413,7 +428,9 @@ impl Ehr {
         self.run_write(move |tx| {
             tx.revoke_token(&token_id, expires_ms)
                 .map_err(Error::from)?;
-            tx.append_audit(entry).map(|_| ()).map_err(Error::from)
+            tx.append_audit(entry.clone())
+                .map(|_| ())
+                .map_err(Error::from)
         })
     }
 
@@ -468,7 +485,9 @@ impl Ehr {
         let to_store = stored.clone();
         self.run_write(move |tx| {
             tx.put_break_glass(&to_store).map_err(Error::from)?;
-            tx.append_audit(entry).map(|_| ()).map_err(Error::from)
+            tx.append_audit(entry.clone())
+                .map(|_| ())
+                .map_err(Error::from)
         })?;
         self.access().note_security_change();
         Ok(stored)

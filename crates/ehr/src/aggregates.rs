@@ -10,8 +10,7 @@ use auth::audit::{AuditAction, Outcome};
 use auth::policy::{Decision, Operation};
 use fhir::{Issue, IssueCode, Json};
 
-use crate::access::Requester;
-use crate::{Ehr, Error};
+use crate::{Ehr, Error, Requester};
 
 /// Cells with fewer records than this are suppressed.
 pub const SMALL_CELL_MIN: u64 = 5;
@@ -59,7 +58,7 @@ impl Ehr {
                 None,
                 reason,
             );
-            return Err(crate::access::forbidden(reason));
+            return Err(crate::guard::forbidden(reason));
         }
         let Some((name, resource_type, param, label, system)) =
             MEASURES.iter().find(|(name, ..)| *name == measure).copied()

@@ -10,10 +10,12 @@ use auth::audit::{AuditEntry, SealedEntry};
 use auth::role::Role;
 use auth::scope::Interaction;
 use fhir::{Issue, IssueCode, Json};
-use store::{AuditQuery, SearchPage, StoredResource};
+use store::{AuditQuery, StoredResource};
 
-use crate::access::Requester;
-use crate::{Ehr, Error};
+use crate::read::Page;
+use crate::read::cursor::{CursorKind, query_scope};
+
+use crate::{Ehr, Error, Requester};
 
 const COUNT_DEFAULT: usize = 50;
 const COUNT_MAX: usize = 1_000;
@@ -23,7 +25,7 @@ const COUNT_MAX: usize = 1_000;
 /// (`identifier=<someone else's CURP>,<theirs>`).
 fn for_patient(sealed: &SealedEntry) -> SealedEntry {
     let mut shown = sealed.clone();
-    if shown.entry.action != auth::audit::AuditAction::BreakGlass {
+    if !shown.entry.action.needs_review() {
         shown.entry.details.clear();
     }
     shown
@@ -138,11 +140,11 @@ impl Ehr {
             Role::Auditor | Role::System => Ok(None),
             Role::Patient => match &who.principal.patient_id {
                 Some(patient) => Ok(Some(patient.clone())),
-                None => Err(crate::access::forbidden(
+                None => Err(crate::guard::forbidden(
                     auth::policy::DenyReason::NoPatientLinked,
                 )),
             },
-            _ => Err(crate::access::forbidden(
+            _ => Err(crate::guard::forbidden(
                 auth::policy::DenyReason::RoleNotPermitted,
             )),
         }
@@ -153,8 +155,9 @@ impl Ehr {
         &self,
         who: &Requester,
         params: &[(String, String)],
-    ) -> Result<SearchPage, Error> {
+    ) -> Result<Page, Error> {
         let own = self.audit_scope(who, Interaction::Search)?;
+        let scope = query_scope("AuditEvent", params);
         let mut query = AuditQuery {
             count: COUNT_DEFAULT,
             ..AuditQuery::default()
@@ -177,7 +180,13 @@ impl Ehr {
                     })?;
                     query.count = count.clamp(1, COUNT_MAX);
                 }
-                "_before" | "_cursor" => query.before_seq = value.parse().ok(),
+                "_cursor" => {
+                    query.before_seq = Some(
+                        self.open_cursor(CursorKind::AuditEvents, who, &scope, value)?
+                            .parse()
+                            .map_err(|_| Error::Internal("sealed audit position".into()))?,
+                    );
+                }
                 "_format" | "_pretty" => {}
                 other => {
                     return Err(bad(
@@ -190,20 +199,29 @@ impl Ehr {
         if let Some(own) = &own {
             // A patient's view is their own record's entries, whatever they asked.
             if query.patient_id.as_deref().is_some_and(|p| p != own) {
-                return Ok(SearchPage::default());
+                return Ok(Page::default());
             }
             query.patient_id = Some(own.clone());
         }
         let mut fetch = query.clone();
         fetch.count = query.count + 1;
         let mut rows = self.store().audit_search(&fetch)?;
-        let next_cursor = if rows.len() > query.count {
+        let next = if rows.len() > query.count {
             rows.truncate(query.count);
-            rows.last().map(|r| r.entry.seq.to_string())
+            rows.last()
+                .map(|r| {
+                    self.seal_cursor(
+                        CursorKind::AuditEvents,
+                        who,
+                        &scope,
+                        &r.entry.seq.to_string(),
+                    )
+                })
+                .transpose()?
         } else {
             None
         };
-        Ok(SearchPage {
+        Ok(Page {
             matches: rows
                 .iter()
                 .map(|row| match &own {
@@ -211,10 +229,8 @@ impl Ehr {
                     None => stored_event(row),
                 })
                 .collect(),
-            included: Vec::new(),
-            total: None,
-            next_cursor,
-            previous_cursor: None,
+            next,
+            ..Page::default()
         })
     }
 

@@ -12,15 +12,15 @@ use auth::audit::{AuditAction, Outcome};
 use auth::scope::Interaction;
 use fhir::{Issue, IssueCode, Json};
 use search::Handling;
-use store::{StoredResource, WriteTx};
+use store::StoredResource;
 
 use crate::error::status_line;
-use crate::interactions::{
-    CreateOutcome, SearchRequest, WriteContext, check_resource, check_type, create_in, delete_in,
-    multiple_matches, parse_condition, update_in,
-};
+use crate::guard::Authority;
+use crate::interactions::{CreateOutcome, SearchRequest};
 use crate::meta::{is_valid_id, new_id};
-use crate::refs::rewrite_references;
+use crate::write::check::{check_resource, check_type, multiple_matches, parse_condition};
+use crate::write::refs::rewrite_references;
+use crate::write::{Target, Writer};
 use crate::{Ehr, Error, Requester};
 
 /// Largest number of entries accepted in one Bundle. A Synthea patient bundle has a few
@@ -67,6 +67,9 @@ struct Entry {
 /// What a write entry did, kept to build its response.
 enum Done {
     Written(CreateOutcome),
+    /// A conditional create whose condition matched a resource the requester may see: that
+    /// resource is answered instead of a write.
+    Matched(StoredResource),
     Deleted,
 }
 
@@ -156,77 +159,40 @@ impl Ehr {
                 Error::BadRequest(problems)
             });
         }
-        // Every write entry is decided before the write lock is taken; one refusal refuses
-        // the whole transaction (it stands or falls whole).
-        let mut patients: HashMap<usize, Option<String>> = HashMap::new();
+        // Type-level refusals answer 403 before anything is read; each entry is then decided
+        // by the write guard inside the transaction, on its target's current content and its
+        // new content, like any other write (one refusal refuses the whole transaction).
         for entry in entries.iter().filter(|e| e.method != Method::Get) {
             let interaction = match entry.method {
                 Method::Post => Interaction::Create,
                 Method::Put => Interaction::Update,
                 _ => Interaction::Delete,
             };
-            let existing = if entry.method == Method::Post {
-                None
-            } else {
-                entry.id.as_deref()
-            };
-            let patient = self.authorize_write(
-                who,
-                interaction,
-                &entry.resource_type,
-                entry.resource.as_ref(),
-                existing,
-            )?;
-            patients.insert(entry.idx, patient);
+            self.check_type_level(who, interaction, &entry.resource_type)?;
         }
-        let context = self.write_context();
         let mut write_entries: Vec<Entry> = entries
             .iter()
             .filter(|e| e.method != Method::Get)
             .cloned()
             .collect();
         write_entries.sort_by_key(|e| (e.method, e.idx));
-        let targets: HashMap<usize, (String, Option<String>)> = write_entries
-            .iter()
-            .map(|e| (e.idx, (e.resource_type.clone(), e.id.clone())))
-            .collect();
-        let (ehr, requester) = (self.clone(), who.clone());
-        let written_types: Vec<String> = targets.values().map(|(t, _)| t.clone()).collect();
-        let results = self.run_write(move |tx| {
-            let results = run_transaction(tx, &context, write_entries)?;
-            for (idx, done) in &results {
-                let patient = patients.get(idx).cloned().flatten();
-                let entry = match done {
-                    Done::Written(outcome) => {
-                        let action = if outcome.created {
-                            AuditAction::Create
-                        } else {
-                            AuditAction::Update
-                        };
-                        ehr.write_audit(&requester, action, &outcome.resource, patient.as_deref())
-                    }
-                    Done::Deleted => {
-                        let mut entry =
-                            ehr.audit_entry(&requester, AuditAction::Delete, Outcome::Success);
-                        if let Some((rtype, id)) = targets.get(idx) {
-                            entry.resource_type = Some(rtype.clone());
-                            entry.resource_id = id.clone();
-                        }
-                        entry.patient_id = patient;
-                        entry
-                    }
-                };
-                tx.append_audit(entry).map_err(Error::from)?;
-            }
+        let written = write_entries.len();
+        let results = self.write(who, move |writer| {
+            let results = run_transaction(writer, &write_entries)?;
             let mut summary =
-                ehr.audit_entry(&requester, AuditAction::Transaction, Outcome::Success);
+                writer
+                    .ehr()
+                    .audit_entry(writer.who(), AuditAction::Transaction, Outcome::Success);
             summary.resource_type = Some("Bundle".into());
-            summary.details = format!("{} entradas escritas", results.len());
-            tx.append_audit(summary).map_err(Error::from)?;
+            summary.details = format!("{written} entradas escritas");
+            writer.append_audit(summary)?;
             Ok(results)
         })?;
-        for rtype in &written_types {
-            self.access().note_write(rtype);
+        for (_, done) in &results {
+            if let Done::Matched(stored) = done {
+                // A conditional create's existing match is shown: that is a read.
+                self.audit_shown(who, AuditAction::Read, stored);
+            }
         }
         let mut by_idx: HashMap<usize, Done> = results.into_iter().collect();
         let mut response_entries = Vec::with_capacity(entries.len());
@@ -533,46 +499,48 @@ pub fn parse_etag(tag: &str) -> Option<u64> {
 }
 
 /// The write part of a transaction, inside one store job. Entries arrive sorted
-/// DELETE, POST, PUT.
+/// DELETE, POST, PUT. Conditions match only what the requester may see.
 fn run_transaction(
-    tx: &mut dyn WriteTx,
-    context: &WriteContext,
-    mut entries: Vec<Entry>,
+    writer: &mut Writer<'_>,
+    entries: &[Entry],
 ) -> Result<Vec<(usize, Done)>, Error> {
+    let now_ms = writer.now_ms();
     // 1. Decide the target of every POST and PUT, so references can be rewritten first.
     let mut map: HashMap<String, String> = HashMap::new();
-    let mut targets: HashMap<usize, (String, bool)> = HashMap::new(); // idx -> (id, exists)
+    // idx -> (id, the existing match of a conditional create, shown instead of a write)
+    let mut targets: HashMap<usize, (String, Option<StoredResource>)> = HashMap::new();
     let mut seen: HashMap<String, usize> = HashMap::new();
-    for entry in &entries {
-        let (id, exists) = match entry.method {
+    for entry in entries {
+        let (id, existing) = match entry.method {
             Method::Post => match &entry.if_none_exist {
                 Some(condition) => {
-                    let query = parse_condition(&entry.resource_type, condition, context.now_ms)?;
-                    let ids = tx.search_ids(&query, 2).map_err(Error::from)?;
-                    match ids.as_slice() {
-                        [] => (new_id(), false),
-                        [id] => (id.clone(), true),
+                    let query = parse_condition(&entry.resource_type, condition, now_ms)?;
+                    lock_condition(writer, &entry.resource_type, condition)?;
+                    match writer.visible_matches(&query, 2)?.as_slice() {
+                        [] => (new_id(), None),
+                        [one] => (one.id.clone(), Some(one.clone())),
                         _ => return Err(multiple_matches(&entry.resource_type)),
                     }
                 }
-                None => (new_id(), false),
+                None => (new_id(), None),
             },
             Method::Put => match (&entry.id, &entry.query) {
-                (Some(id), _) => (id.clone(), false),
+                (Some(id), _) => (id.clone(), None),
                 (None, Some(condition)) => {
-                    let query = parse_condition(&entry.resource_type, condition, context.now_ms)?;
-                    let ids = tx.search_ids(&query, 2).map_err(Error::from)?;
-                    match ids.as_slice() {
+                    let query = parse_condition(&entry.resource_type, condition, now_ms)?;
+                    lock_condition(writer, &entry.resource_type, condition)?;
+                    match writer.visible_matches(&query, 2)?.as_slice() {
                         [] => (
                             entry
                                 .resource
                                 .as_ref()
                                 .and_then(|r| r.get("id"))
                                 .and_then(Json::as_str)
+                                .filter(|id| is_valid_id(id))
                                 .map_or_else(new_id, str::to_string),
-                            false,
+                            None,
                         ),
-                        [id] => (id.clone(), false),
+                        [one] => (one.id.clone(), None),
                         _ => return Err(multiple_matches(&entry.resource_type)),
                     }
                 }
@@ -582,7 +550,7 @@ fn run_transaction(
         };
         let key = format!("{}/{id}", entry.resource_type);
         if let Some(previous) = seen.insert(key.clone(), entry.idx)
-            && !exists
+            && existing.is_none()
         {
             return Err(Error::BadRequest(vec![Issue::error(
                 IssueCode::Duplicate,
@@ -599,34 +567,37 @@ fn run_transaction(
         if let Some(full_url) = &entry.full_url {
             map.insert(full_url.clone(), key.clone());
         }
-        targets.insert(entry.idx, (id, exists));
+        targets.insert(entry.idx, (id, existing));
     }
-    // 2. Rewrite placeholders everywhere.
-    for entry in &mut entries {
-        if let Some(resource) = &mut entry.resource {
-            rewrite_references(resource, &map);
-        }
-    }
-    // 3. Apply in order.
+    // 2. and 3. Rewrite placeholders in each resource and apply, in order.
     let mut done = Vec::with_capacity(entries.len());
     for entry in entries {
-        let target = targets.get(&entry.idx).cloned();
+        let mut resource = entry.resource.clone();
+        if let Some(resource) = &mut resource {
+            rewrite_references(resource, &map);
+        }
+        let target = targets.remove(&entry.idx);
         let outcome = match entry.method {
             Method::Delete => {
                 match (&entry.id, &entry.query) {
-                    (Some(id), _) => match delete_in(tx, context, &entry.resource_type, id) {
-                        Ok(_) | Err(Error::NotFound(_)) => {}
-                        Err(err) => return Err(err),
-                    },
+                    (Some(id), _) => {
+                        match writer.delete(&entry.resource_type, id, Authority::Requester) {
+                            Ok(_) | Err(Error::NotFound(_)) => {}
+                            Err(err) => return Err(err),
+                        }
+                    }
                     (None, Some(condition)) => {
-                        let query =
-                            parse_condition(&entry.resource_type, condition, context.now_ms)?;
-                        let ids = tx.search_ids(&query, 2).map_err(Error::from)?;
-                        match ids.as_slice() {
+                        let query = parse_condition(&entry.resource_type, condition, now_ms)?;
+                        lock_condition(writer, &entry.resource_type, condition)?;
+                        let found = writer.visible_matches(&query, 2)?;
+                        match found.as_slice() {
                             [] => {}
-                            [id] => {
-                                let id = id.clone();
-                                delete_in(tx, context, &entry.resource_type, &id)?;
+                            [one] => {
+                                writer.delete(
+                                    &entry.resource_type,
+                                    &one.id,
+                                    Authority::Requester,
+                                )?;
                             }
                             _ => return Err(multiple_matches(&entry.resource_type)),
                         }
@@ -636,42 +607,31 @@ fn run_transaction(
                 Done::Deleted
             }
             Method::Post => {
-                let (id, exists) = target.ok_or_else(|| Error::Internal("no target".into()))?;
-                let resource = entry.resource.ok_or_else(missing_resource)?;
-                if exists {
-                    let stored = tx
-                        .read(&entry.resource_type, &id)
-                        .map_err(Error::from)?
-                        .ok_or_else(|| Error::Internal("matched resource vanished".into()))?;
-                    Done::Written(CreateOutcome {
-                        resource: stored,
-                        created: false,
-                        warnings: Vec::new(),
-                    })
-                } else {
-                    Done::Written(create_in(
-                        tx,
-                        context,
+                let (id, existing) = target.ok_or_else(|| Error::Internal("no target".into()))?;
+                let resource = resource.ok_or_else(missing_resource)?;
+                match existing {
+                    Some(stored) => Done::Matched(stored),
+                    None => Done::Written(writer.put(
                         &entry.resource_type,
+                        Target::Create(Some(id)),
                         resource,
                         None,
-                        Some(id),
-                    )?)
+                        Authority::Requester,
+                    )?),
                 }
             }
             Method::Put => {
                 let (id, _) = target.ok_or_else(|| Error::Internal("no target".into()))?;
-                let mut resource = entry.resource.ok_or_else(missing_resource)?;
+                let mut resource = resource.ok_or_else(missing_resource)?;
                 if let Some(object) = resource.as_object_mut() {
                     object.insert("id", Json::str(id.clone()));
                 }
-                Done::Written(update_in(
-                    tx,
-                    context,
+                Done::Written(writer.put(
                     &entry.resource_type,
-                    &id,
+                    Target::Id(id),
                     resource,
                     entry.if_match,
+                    Authority::Requester,
                 )?)
             }
             Method::Get => continue,
@@ -679,6 +639,18 @@ fn run_transaction(
         done.push((entry.idx, outcome));
     }
     Ok(done)
+}
+
+/// Serialises identical conditions of concurrent transactions (see `WriteTx::lock`).
+fn lock_condition(
+    writer: &mut Writer<'_>,
+    resource_type: &str,
+    condition: &str,
+) -> Result<(), Error> {
+    writer
+        .tx()
+        .lock(&format!("conditional:{resource_type}?{condition}"))
+        .map_err(Error::from)
 }
 
 pub(crate) fn body_json(stored: &StoredResource) -> Json {
@@ -704,39 +676,40 @@ fn resource_entry(stored: &StoredResource, status: &str) -> Json {
 }
 
 fn write_response(done: Done, return_representation: bool) -> Json {
-    match done {
-        Done::Deleted => Json::object([(
-            "response",
-            Json::object([("status", Json::str(status_line(204)))]),
-        )]),
-        Done::Written(outcome) => {
-            let stored = &outcome.resource;
-            let status = if outcome.created { 201 } else { 200 };
-            let mut members = vec![(
-                "fullUrl",
-                Json::str(format!("{}/{}", stored.resource_type, stored.id)),
-            )];
-            if return_representation {
-                members.push(("resource", body_json(stored)));
-            }
-            members.push((
+    let (stored, created) = match done {
+        Done::Deleted => {
+            return Json::object([(
                 "response",
-                Json::object([
-                    ("status", Json::str(status_line(status))),
-                    (
-                        "location",
-                        Json::str(format!(
-                            "{}/{}/_history/{}",
-                            stored.resource_type, stored.id, stored.version_id
-                        )),
-                    ),
-                    ("etag", Json::str(format!("W/\"{}\"", stored.version_id))),
-                    ("lastModified", Json::str(stored.last_updated.clone())),
-                ]),
-            ));
-            Json::object(members)
+                Json::object([("status", Json::str(status_line(204)))]),
+            )]);
         }
+        Done::Matched(stored) => (stored, false),
+        Done::Written(outcome) => (outcome.resource, outcome.created),
+    };
+    let status = if created { 201 } else { 200 };
+    let mut members = vec![(
+        "fullUrl",
+        Json::str(format!("{}/{}", stored.resource_type, stored.id)),
+    )];
+    if return_representation {
+        members.push(("resource", body_json(&stored)));
     }
+    members.push((
+        "response",
+        Json::object([
+            ("status", Json::str(status_line(status))),
+            (
+                "location",
+                Json::str(format!(
+                    "{}/{}/_history/{}",
+                    stored.resource_type, stored.id, stored.version_id
+                )),
+            ),
+            ("etag", Json::str(format!("W/\"{}\"", stored.version_id))),
+            ("lastModified", Json::str(stored.last_updated.clone())),
+        ]),
+    ));
+    Json::object(members)
 }
 
 fn error_entry(err: &Error) -> Json {

@@ -13,10 +13,12 @@ use std::sync::mpsc;
 
 use auth::audit::{AuditAction, Outcome as AuditOutcome};
 use fhir::{Issue, Json};
-use store::{NewVersion, PreparedVersion, WriteTx};
+use store::{NewVersion, PreparedVersion};
 
-use crate::interactions::{WriteContext, check_resource, create_in, update_in};
+use crate::guard::Authority;
 use crate::meta::is_valid_id;
+use crate::write::check::check_resource;
+use crate::write::{Target, Writer};
 use crate::{Ehr, Error, Requester};
 
 /// Resources per write job (one transaction). Index B-trees whose keys arrive in random order
@@ -93,13 +95,13 @@ fn prepare_first_version(
     resource: &mut Json,
     now_ms: i64,
 ) -> Option<PreparedVersion> {
-    if crate::profile::has_transaction_rules(resource_type) {
+    if crate::write::profile::has_transaction_rules(resource_type) {
         return None;
     }
     let id = resource.get("id").and_then(Json::as_str)?.to_string();
     let mut conditional = false;
-    crate::refs::for_each_reference(resource, &mut |reference| {
-        conditional |= crate::refs::is_conditional(reference);
+    crate::write::refs::for_each_reference(resource, &mut |reference| {
+        conditional |= crate::write::refs::is_conditional(reference);
     });
     if conditional {
         return None;
@@ -430,29 +432,36 @@ fn write_batch(
     who: &Requester,
     batch: Vec<Item>,
 ) -> Result<Vec<(Outcome, ItemOutcome)>, Error> {
-    let context = ehr.write_context();
     let mut audit = ehr.audit_entry(who, AuditAction::Create, AuditOutcome::Success);
     audit.resource_type = Some("Bundle".into());
-    ehr.run_write(move |tx| {
+    // A batch is tens of megabytes: it is moved into the job, not copied for a possible
+    // second run. An engine that must run the job again (a serialization failure) gets a
+    // conflict instead, and the import reports it; importing the file again is idempotent.
+    let mut batch = Some(batch);
+    ehr.write(who, move |writer| {
+        let Some(batch) = batch.take() else {
+            return Err(Error::Conflict(vec![Issue::error(
+                fhir::IssueCode::Transient,
+                "El lote de importación chocó con escrituras simultáneas; vuelva a importar el archivo (los recursos ya cargados no cambian).",
+                "The import batch collided with concurrent writes; import the file again (resources already loaded do not change).",
+            )]));
+        };
         let mut outcomes = Vec::with_capacity(batch.len());
         for item in batch {
-            outcomes.push(write_item(tx, &context, item)?);
+            outcomes.push(write_item(writer, item)?);
         }
         let loaded = outcomes
             .iter()
             .filter(|(_, o)| !matches!(o, ItemOutcome::Rejected(_)))
             .count();
+        let mut audit = audit.clone();
         audit.details = format!("importación: {loaded} recursos escritos o sin cambio");
-        tx.append_audit(audit).map_err(Error::from)?;
+        writer.append_audit(audit)?;
         Ok(outcomes)
     })
 }
 
-fn write_item(
-    tx: &mut dyn WriteTx,
-    context: &WriteContext,
-    item: Item,
-) -> Result<(Outcome, ItemOutcome), Error> {
+fn write_item(writer: &mut Writer<'_>, item: Item) -> Result<(Outcome, ItemOutcome), Error> {
     let Item {
         file_idx,
         line,
@@ -465,25 +474,22 @@ fn write_item(
         line,
         resource_type,
     };
-    let mut resource = match (resource, prepared) {
+    let resource = match (resource, prepared) {
         (Some(resource), _) => resource,
         (None, Some(prepared)) => {
-            if tx
-                .current(&outcome.resource_type, &prepared.id)
-                .map_err(Error::from)?
-                .is_none()
-            {
-                tx.put_prepared(prepared).map_err(Error::from)?;
+            let body = prepared.body.clone().unwrap_or_default();
+            if writer.put_prepared(prepared)? {
                 return Ok((outcome, ItemOutcome::Loaded));
             }
-            // It exists after all: take the slow path from the prepared body.
-            let body = prepared.body.unwrap_or_default();
+            // It exists after all: take the full path from the prepared body.
             fhir::json::parse_str(&body).map_err(|err| Error::Internal(err.to_string()))?
         }
         (None, None) => return Err(Error::Internal("import item without a resource".into())),
     };
-    if let Err(err) = crate::refs::resolve_conditional_references(tx, &mut resource, context.now_ms)
-    {
+    // References are resolved first so that a re-import compares like with like (the
+    // stored version holds the resolved references).
+    let mut resource = resource;
+    if let Err(err) = crate::write::refs::resolve_conditional_references(writer, &mut resource) {
         return match err {
             Error::Unprocessable(issues) | Error::BadRequest(issues) => {
                 Ok((outcome, ItemOutcome::Rejected(describe(&issues))))
@@ -498,38 +504,39 @@ fn write_item(
         .get("id")
         .and_then(Json::as_str)
         .map(str::to_string);
-    let written = match id {
-        Some(id) => match tx
-            .current(&outcome.resource_type, &id)
+    if let Some(id) = &id
+        && let Some(current) = writer
+            .tx()
+            .read(&outcome.resource_type, id)
             .map_err(Error::from)?
-        {
-            // The common case of a first import: no lookup of a body, straight insert.
-            None => create_in(
-                tx,
-                context,
-                &outcome.resource_type,
-                resource,
-                None,
-                Some(id),
-            ),
-            Some(current) => {
-                if !current.deleted {
-                    let stored = tx.read(&outcome.resource_type, &id).map_err(Error::from)?;
-                    if stored.is_some_and(|stored| same_content(&stored.body, &resource)) {
-                        return Ok((outcome, ItemOutcome::Unchanged));
-                    }
-                }
-                update_in(tx, context, &outcome.resource_type, &id, resource, None)
-            }
-        },
-        None => create_in(tx, context, &outcome.resource_type, resource, None, None),
+        && !current.deleted
+        && same_content(&current.body, &resource)
+    {
+        return Ok((outcome, ItemOutcome::Unchanged));
+    }
+    // Resources keep their ids (as update-as-create does), so an export re-imports to the
+    // same ids; without one the server assigns it.
+    let target = match id {
+        Some(id) => Target::Id(id),
+        None => Target::Create(None),
     };
+    let written = writer.put(
+        &outcome.resource_type,
+        target,
+        resource,
+        None,
+        Authority::Requester,
+    );
     match written {
         Ok(_) => Ok((outcome, ItemOutcome::Loaded)),
-        // Rule violations found inside the transaction (e.g. a duplicate CURP) reject the
-        // resource; anything else (storage failures) stops the import.
+        // Rule violations found inside the transaction (a duplicate CURP, a conditional
+        // reference that resolves to nothing) reject the resource; anything else (storage
+        // failures) stops the import.
         Err(Error::Unprocessable(issues) | Error::Conflict(issues) | Error::BadRequest(issues)) => {
             Ok((outcome, ItemOutcome::Rejected(describe(&issues))))
+        }
+        Err(Error::PreconditionFailed(issue)) => {
+            Ok((outcome, ItemOutcome::Rejected(issue.message_es)))
         }
         Err(err) => Err(err),
     }

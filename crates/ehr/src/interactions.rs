@@ -1,21 +1,29 @@
-//! The FHIR RESTful interactions as use cases: create, read, vread, update, delete, history,
-//! search and `$everything`. Writes run as one store job each, so their checks and their
-//! effects are atomic.
+//! The FHIR RESTful interactions as use cases: create, read, vread, update, delete (and their
+//! conditional forms), history, search and `$everything`.
+//!
+//! Each is thin: a write opens one store job and writes through the write path
+//! (`crate::write`), which decides it with the write guard on current and new content; a read
+//! goes through the read path (`crate::read`), which shows only what the read guard lets
+//! through and builds totals, includes and cursors from that alone.
 
 use fhir::{Issue, IssueCode, Json};
 use search::Handling;
-use store::{HistoryRequest, HistoryScope, NewVersion, SearchPage, StoredResource, WriteTx};
+use store::{HistoryRequest, HistoryScope, StoredResource};
 
-use auth::audit::{AuditAction, AuditEntry, Outcome};
+use auth::audit::AuditAction;
 use auth::policy::{Basis, Decision};
 use auth::role::Role;
 use auth::scope::Interaction;
 
-use crate::access::{Requester, TargetFacts, forbidden, refusal};
-use crate::error::abort;
-use crate::meta::{format_instant, is_valid_id, new_id, stamp};
-use crate::refs;
-use crate::{Ehr, Error};
+use crate::guard::{Authority, TargetFacts, forbidden, refusal};
+use crate::lookup::StoreLookup;
+use crate::read::Page;
+use crate::read::cursor::{CursorKind, query_scope};
+use crate::write::Target;
+use crate::write::check::{
+    check_id, check_resource, check_type, multiple_matches, parse_condition,
+};
+use crate::{Ehr, Error, Requester};
 
 /// The result of a create or update: the stored version and whether it was new.
 #[derive(Clone, Debug)]
@@ -28,7 +36,7 @@ pub struct CreateOutcome {
     pub warnings: Vec<Issue>,
 }
 
-/// A search as the REST layer received it.
+/// A search as the REST layer received it (`_cursor` included, as the client sent it).
 #[derive(Clone, Debug)]
 pub struct SearchRequest {
     pub resource_type: String,
@@ -44,107 +52,17 @@ pub struct EverythingRequest {
     pub types: Vec<String>,
 }
 
-/// Write-time context shared by the writes of one job (one instant for a whole transaction).
+/// A history request as the REST layer received it.
 #[derive(Clone, Debug)]
-pub(crate) struct WriteContext {
-    pub now_ms: i64,
-    pub now_text: String,
-}
-
-impl WriteContext {
-    pub(crate) fn at(now_ms: i64) -> WriteContext {
-        WriteContext {
-            now_ms,
-            now_text: format_instant(now_ms),
-        }
-    }
+pub struct HistoryQuery {
+    pub scope: HistoryScope,
+    pub since_ms: Option<i64>,
+    /// The `_cursor` of a previous page, as the client sent it.
+    pub cursor: Option<String>,
+    pub count: usize,
 }
 
 impl Ehr {
-    pub(crate) fn write_context(&self) -> WriteContext {
-        WriteContext::at(self.now_ms())
-    }
-
-    /// Runs `job` as one atomic store write, carrying `ehr::Error`s through unchanged.
-    pub(crate) fn run_write<R, F>(&self, job: F) -> Result<R, Error>
-    where
-        R: Send + 'static,
-        F: FnOnce(&mut dyn WriteTx) -> Result<R, Error> + Send + 'static,
-    {
-        store::write_with(self.store(), move |tx| job(tx).map_err(abort)).map_err(Error::from)
-    }
-
-    /// Decides a write of `resource` (the new content) and, for an existing target, of its
-    /// current content too, so that nobody moves a record they may not touch. Returns the
-    /// patient the write concerns.
-    pub(crate) fn authorize_write(
-        &self,
-        who: &Requester,
-        interaction: Interaction,
-        resource_type: &str,
-        resource: Option<&Json>,
-        existing_id: Option<&str>,
-    ) -> Result<Option<String>, Error> {
-        self.check_type_level(who, interaction, resource_type)?;
-        let mut patient = None;
-        if let Some(resource) = resource {
-            let facts = TargetFacts::of_json(resource);
-            if let Decision::Deny(reason) =
-                self.decide_on(who, interaction, resource_type, &facts)?
-            {
-                self.audit_denied(
-                    who,
-                    audit_action(interaction),
-                    resource_type,
-                    existing_id,
-                    facts.patient_id.as_deref(),
-                    reason,
-                );
-                return Err(forbidden(reason));
-            }
-            patient = facts.patient_id;
-        }
-        if let Some(id) = existing_id
-            && let Some(current) = self.store().read(resource_type, id)?
-            && !current.deleted
-        {
-            let facts = TargetFacts::of_stored(&current);
-            if let Decision::Deny(reason) =
-                self.decide_on(who, interaction, resource_type, &facts)?
-            {
-                self.audit_denied(
-                    who,
-                    audit_action(interaction),
-                    resource_type,
-                    Some(id),
-                    facts.patient_id.as_deref(),
-                    reason,
-                );
-                return Err(refusal(reason, resource_type, Some(id)));
-            }
-            patient = patient.or(facts.patient_id);
-        }
-        Ok(patient)
-    }
-
-    /// The audit entry of a committed write, to append inside its transaction.
-    pub(crate) fn write_audit(
-        &self,
-        who: &Requester,
-        action: AuditAction,
-        stored: &StoredResource,
-        patient: Option<&str>,
-    ) -> AuditEntry {
-        let mut entry = self.audit_entry(who, action, Outcome::Success);
-        entry.resource_type = Some(stored.resource_type.clone());
-        entry.resource_id = Some(stored.id.clone());
-        entry.patient_id = patient
-            .map(str::to_string)
-            .or_else(|| (stored.resource_type == "Patient").then(|| stored.id.clone()));
-        entry.details = format!("version {}", stored.version_id);
-        entry
-    }
-
     /// # `POST /{type}`
     pub fn create(
         &self,
@@ -155,36 +73,69 @@ impl Ehr {
     ) -> Result<CreateOutcome, Error> {
         check_type(resource_type)?;
         let warnings = check_resource(resource_type, &resource, None)?;
-        let patient = self.authorize_write(
-            who,
-            Interaction::Create,
-            resource_type,
-            Some(&resource),
-            None,
-        )?;
+        self.check_type_level(who, Interaction::Create, resource_type)?;
         let condition = match if_none_exist {
-            Some(query) => Some(parse_condition(resource_type, query, self.now_ms())?),
+            Some(query) => Some((
+                parse_condition(resource_type, query, self.now_ms())?,
+                format!("conditional:{resource_type}?{query}"),
+            )),
             None => None,
         };
-        let context = self.write_context();
         let rtype = resource_type.to_string();
-        let (ehr, who) = (self.clone(), who.clone());
-        let mut outcome = self.run_write(move |tx| {
-            let outcome = create_in(tx, &context, &rtype, resource, condition.as_ref(), None)?;
-            if outcome.created {
-                let entry = ehr.write_audit(
-                    &who,
-                    AuditAction::Create,
-                    &outcome.resource,
-                    patient.as_deref(),
-                );
-                tx.append_audit(entry).map_err(Error::from)?;
+        let mut outcome = self.write(who, move |writer| {
+            if let Some((condition, lock_key)) = &condition {
+                // Two identical conditional creates at once must not both create.
+                writer.tx().lock(lock_key).map_err(Error::from)?;
+                // Only matches the requester may see count: a hidden match is absent, so the
+                // condition answers nothing about records the requester may not read.
+                match writer.visible_matches(condition, 2)?.as_slice() {
+                    [] => {}
+                    [existing] => {
+                        return Ok(CreateOutcome {
+                            resource: existing.clone(),
+                            created: false,
+                            warnings: Vec::new(),
+                        });
+                    }
+                    _ => return Err(multiple_matches(&rtype)),
+                }
             }
-            Ok(outcome)
+            writer.put(
+                &rtype,
+                Target::Create(None),
+                resource.clone(),
+                None,
+                Authority::Requester,
+            )
         })?;
-        self.access().note_write(resource_type);
+        if !outcome.created {
+            // The existing match is shown to the requester: that is a read.
+            self.audit_shown(who, AuditAction::Read, &outcome.resource);
+        }
         outcome.warnings.extend(warnings);
         Ok(outcome)
+    }
+
+    /// Audits a resource shown to the requester outside a read interaction.
+    pub(crate) fn audit_shown(
+        &self,
+        who: &Requester,
+        action: AuditAction,
+        stored: &StoredResource,
+    ) {
+        let patients: Vec<(String, bool)> = TargetFacts::for_read(stored)
+            .patient_id
+            .map(|p| (p, false))
+            .into_iter()
+            .collect();
+        self.audit_access(
+            who,
+            action,
+            &stored.resource_type,
+            Some(&stored.id),
+            &patients,
+            "",
+        );
     }
 
     /// # `GET /{type}/{id}`
@@ -216,7 +167,7 @@ impl Ehr {
         action: AuditAction,
         stored: StoredResource,
     ) -> Result<StoredResource, Error> {
-        match self.may_read(who, Interaction::Read, &stored)? {
+        match self.check_read(who, &stored)? {
             Ok(checked) => {
                 let glass = checked.basis == Basis::BreakGlass;
                 let patients: Vec<(String, bool)> =
@@ -269,7 +220,7 @@ impl Ehr {
         // may have been corrected since.
         if let Some(current) = self.store().read(resource_type, id)?
             && !current.deleted
-            && let Err(reason) = self.may_read(who, Interaction::Read, &current)?
+            && let Err(reason) = self.check_read(who, &current)?
         {
             self.audit_denied(
                 who,
@@ -300,28 +251,17 @@ impl Ehr {
         check_type(resource_type)?;
         check_id(id)?;
         let warnings = check_resource(resource_type, &resource, Some(id))?;
-        let patient = self.authorize_write(
-            who,
-            Interaction::Update,
-            resource_type,
-            Some(&resource),
-            Some(id),
-        )?;
-        let context = self.write_context();
+        self.check_type_level(who, Interaction::Update, resource_type)?;
         let (rtype, id) = (resource_type.to_string(), id.to_string());
-        let (ehr, who) = (self.clone(), who.clone());
-        let mut outcome = self.run_write(move |tx| {
-            let outcome = update_in(tx, &context, &rtype, &id, resource, if_match)?;
-            let action = if outcome.created {
-                AuditAction::Create
-            } else {
-                AuditAction::Update
-            };
-            let entry = ehr.write_audit(&who, action, &outcome.resource, patient.as_deref());
-            tx.append_audit(entry).map_err(Error::from)?;
-            Ok(outcome)
+        let mut outcome = self.write(who, move |writer| {
+            writer.put(
+                &rtype,
+                Target::Id(id.clone()),
+                resource.clone(),
+                if_match,
+                Authority::Requester,
+            )
         })?;
-        self.access().note_write(resource_type);
         outcome.warnings.extend(warnings);
         Ok(outcome)
     }
@@ -337,37 +277,13 @@ impl Ehr {
         check_type(resource_type)?;
         let condition = parse_condition(resource_type, query, self.now_ms())?;
         let warnings = check_resource(resource_type, &resource, None)?;
-        let patient = self.authorize_write(
-            who,
-            Interaction::Update,
-            resource_type,
-            Some(&resource),
-            None,
-        )?;
-        let context = self.write_context();
+        self.check_type_level(who, Interaction::Update, resource_type)?;
         let rtype = resource_type.to_string();
-        let (ehr, who) = (self.clone(), who.clone());
-        let mut outcome = self.run_write(move |tx| {
-            let matched = tx.search_ids(&condition, 2).map_err(Error::from)?;
-            // The matched resource's current content is decided too (as in a plain update).
-            if let [id] = matched.as_slice()
-                && let Some(current) = tx.read(&rtype, id).map_err(Error::from)?
-                && !current.deleted
-                && let Err(reason) = ehr.may_read(&who, Interaction::Update, &current)?
-            {
-                return Err(refusal(reason, &rtype, Some(id)));
-            }
-            let outcome = conditional_update_in(tx, &context, &rtype, &condition, resource)?;
-            let action = if outcome.created {
-                AuditAction::Create
-            } else {
-                AuditAction::Update
-            };
-            let entry = ehr.write_audit(&who, action, &outcome.resource, patient.as_deref());
-            tx.append_audit(entry).map_err(Error::from)?;
-            Ok(outcome)
+        let lock_key = format!("conditional:{resource_type}?{query}");
+        let mut outcome = self.write(who, move |writer| {
+            writer.tx().lock(&lock_key).map_err(Error::from)?;
+            conditional_update_in(writer, &rtype, &condition, resource.clone())
         })?;
-        self.access().note_write(resource_type);
         outcome.warnings.extend(warnings);
         Ok(outcome)
     }
@@ -382,34 +298,11 @@ impl Ehr {
         id: &str,
     ) -> Result<Option<StoredResource>, Error> {
         check_type(resource_type)?;
-        let patient =
-            self.authorize_write(who, Interaction::Delete, resource_type, None, Some(id))?;
-        let context = self.write_context();
+        self.check_type_level(who, Interaction::Delete, resource_type)?;
         let (rtype, id) = (resource_type.to_string(), id.to_string());
-        let (ehr, who) = (self.clone(), who.clone());
-        let deleted = self.run_write(move |tx| {
-            ehr.delete_audited(tx, &who, &context, &rtype, &id, patient.as_deref())
-        })?;
-        self.access().note_write(resource_type);
-        Ok(deleted)
-    }
-
-    /// Deletes inside a job and appends the delete's audit entry to the same transaction.
-    fn delete_audited(
-        &self,
-        tx: &mut dyn WriteTx,
-        who: &Requester,
-        context: &WriteContext,
-        resource_type: &str,
-        id: &str,
-        patient: Option<&str>,
-    ) -> Result<Option<StoredResource>, Error> {
-        let deleted = delete_in(tx, context, resource_type, id)?;
-        if let Some(marker) = &deleted {
-            let entry = self.write_audit(who, AuditAction::Delete, marker, patient);
-            tx.append_audit(entry).map_err(Error::from)?;
-        }
-        Ok(deleted)
+        self.write(who, move |writer| {
+            writer.delete(&rtype, &id, Authority::Requester)
+        })
     }
 
     /// # `DELETE /{type}?search` (conditional delete; one match at most)
@@ -422,41 +315,19 @@ impl Ehr {
         check_type(resource_type)?;
         self.check_type_level(who, Interaction::Delete, resource_type)?;
         let condition = parse_condition(resource_type, query, self.now_ms())?;
-        let context = self.write_context();
         let rtype = resource_type.to_string();
-        let (ehr, who) = (self.clone(), who.clone());
-        let deleted = self.run_write(move |tx| {
-            let ids = tx.search_ids(&condition, 2).map_err(Error::from)?;
-            let id = match ids.as_slice() {
-                [] => return Ok(None),
-                [id] => id.clone(),
-                _ => return Err(multiple_matches(&rtype)),
-            };
-            let mut patient = None;
-            if let Some(current) = tx.read(&rtype, &id).map_err(Error::from)? {
-                match ehr.may_read(&who, Interaction::Delete, &current)? {
-                    Ok(checked) => patient = checked.patient_id,
-                    Err(reason) => return Err(refusal(reason, &rtype, Some(&id))),
-                }
-            }
-            ehr.delete_audited(tx, &who, &context, &rtype, &id, patient.as_deref())
-        })?;
-        self.access().note_write(resource_type);
-        Ok(deleted)
+        self.write(who, move |writer| {
+            conditional_delete_in(writer, &rtype, &condition)
+        })
     }
 
     /// # `GET [/{type}[/{id}]]/_history`
     ///
-    /// Entries the requester may not read are absent; `before_seq` paging is unaffected.
-    pub fn history(
-        &self,
-        who: &Requester,
-        scope: HistoryScope,
-        since_ms: Option<i64>,
-        before_seq: Option<i64>,
-        count: usize,
-    ) -> Result<Vec<StoredResource>, Error> {
-        let (resource_type, id) = match &scope {
+    /// Entries the requester may not read are absent, and the page is refilled from further
+    /// back; the next-page cursor is the position of the last entry shown.
+    pub fn history(&self, who: &Requester, query: &HistoryQuery) -> Result<Page, Error> {
+        let scope = &query.scope;
+        let (resource_type, id) = match scope {
             HistoryScope::System => ("Resource".to_string(), None),
             HistoryScope::Type(resource_type) => {
                 check_type(resource_type)?;
@@ -469,7 +340,7 @@ impl Ehr {
                 match self.store().read(resource_type, id)? {
                     None => return Err(Error::not_found(resource_type, id)),
                     Some(current) if !current.deleted => {
-                        if let Err(reason) = self.may_read(who, Interaction::Read, &current)? {
+                        if let Err(reason) = self.check_read(who, &current)? {
                             self.audit_denied(
                                 who,
                                 AuditAction::History,
@@ -486,35 +357,30 @@ impl Ehr {
                 (resource_type.clone(), Some(id.clone()))
             }
         };
-        let mut request = HistoryRequest {
-            scope,
-            since_ms,
-            before_seq,
-            count,
+        let cursor_scope = format!(
+            "{resource_type}/{}\u{1f}{}",
+            id.as_deref().unwrap_or(""),
+            query.since_ms.map_or(String::new(), |s| s.to_string())
+        );
+        let before_seq = match &query.cursor {
+            None => None,
+            Some(cursor) => Some(
+                self.open_cursor(CursorKind::History, who, &cursor_scope, cursor)?
+                    .parse::<i64>()
+                    .map_err(|_| {
+                        Error::Internal("sealed history position is not a number".into())
+                    })?,
+            ),
         };
-        let mut entries = Vec::with_capacity(count);
+        let request = HistoryRequest {
+            scope: scope.clone(),
+            since_ms: query.since_ms,
+            before_seq,
+            count: query.count,
+        };
         let mut patients = Vec::new();
-        // Hidden entries are skipped and the page is filled from further back, a bounded number
-        // of times (the client's cursor then resumes after the last entry shown).
-        for _ in 0..HISTORY_FILL_ROUNDS_MAX {
-            let mut page = self.store().history(&request)?;
-            let exhausted = page.len() < request.count;
-            let last_seq = page.last().map(|e| e.change_seq);
-            if who.role() != Role::System {
-                // Delete markers carry no content to decide on: outside an instance's own
-                // history they are shown only to system principals.
-                page.retain(|e| !e.deleted || id.is_some());
-                self.filter_readable(who, &mut page, &mut patients)?;
-            }
-            entries.extend(page);
-            match last_seq {
-                Some(seq) if !exhausted && entries.len() < count => {
-                    request.before_seq = Some(seq);
-                }
-                _ => break,
-            }
-        }
-        entries.truncate(count);
+        let page =
+            self.history_visible(who, request, id.is_some(), &cursor_scope, &mut patients)?;
         self.audit_access(
             who,
             AuditAction::History,
@@ -523,7 +389,7 @@ impl Ehr {
             &patients,
             "",
         );
-        Ok(entries)
+        Ok(page)
     }
 
     /// # `GET /{type}?params` and `POST /{type}/_search`
@@ -535,10 +401,10 @@ impl Ehr {
         &self,
         who: &Requester,
         request: &SearchRequest,
-    ) -> Result<(SearchPage, Vec<Issue>), Error> {
+    ) -> Result<(Page, Vec<Issue>), Error> {
         check_type(&request.resource_type)?;
         let details = form_urlencoded::Serializer::new(String::new())
-            .extend_pairs(request.params.iter())
+            .extend_pairs(request.params.iter().filter(|(k, _)| k != "_cursor"))
             .finish();
         if request.resource_type == "AuditEvent" {
             let page = self.search_audit_events(who, &request.params)?;
@@ -546,23 +412,42 @@ impl Ehr {
             return Ok((page, Vec::new()));
         }
         self.check_type_level(who, Interaction::Search, &request.resource_type)?;
+        let scope = query_scope(&request.resource_type, &request.params);
+        let cursor = request
+            .params
+            .iter()
+            .find(|(k, _)| k == "_cursor")
+            .map(|(_, v)| self.open_cursor(CursorKind::Search, who, &scope, v))
+            .transpose()?;
+        let params: Vec<(String, String)> = request
+            .params
+            .iter()
+            .filter(|(k, _)| k != "_cursor")
+            .cloned()
+            .collect();
         // A reference to a merged patient stands for its whole merge set (issue 3).
-        let params = self.widen_patient_references(&request.resource_type, &request.params)?;
-        let (query, warnings) = search::parse(
+        let params = self.widen_patient_references(&request.resource_type, &params)?;
+        let (mut query, warnings) = search::parse(
             &request.resource_type,
             &params,
             request.handling,
             self.now_ms(),
         )
         .map_err(Error::BadRequest)?;
+        query.cursor = cursor;
         if who.role() != Role::System {
             check_traversals(&query)?;
         }
+        let mut lookup = StoreLookup {
+            store: self.store(),
+        };
         let basis = match self.decide_on(
             who,
             Interaction::Search,
             &request.resource_type,
             &TargetFacts::default(),
+            None,
+            &mut lookup,
         )? {
             Decision::Permit(basis) => basis,
             Decision::Deny(reason) => {
@@ -577,15 +462,8 @@ impl Ehr {
                 return Err(forbidden(reason));
             }
         };
-        let mut page = self.store().search(&query)?;
         let mut patients = Vec::new();
-        if who.role() != Role::System {
-            self.filter_readable(who, &mut page.matches, &mut patients)?;
-            self.filter_readable(who, &mut page.included, &mut patients)?;
-            if matches!(basis, Basis::FilterEachResult | Basis::OwnRecord) {
-                page.total = None;
-            }
-        }
+        let page = self.search_visible(who, &query, &scope, basis, &mut patients)?;
         self.audit_access(
             who,
             AuditAction::Search,
@@ -597,7 +475,7 @@ impl Ehr {
         Ok((page, warnings))
     }
 
-    /// # `GET /Patient/{id}/$everything`
+    /// # `GET /Patient/{id}/$everything`, the whole list (the web UI's chart).
     pub fn everything(
         &self,
         who: &Requester,
@@ -636,6 +514,92 @@ impl Ehr {
         );
         Ok(all)
     }
+
+    /// # `GET /Patient/{id}/$everything`, one page (`_count`, `_cursor`).
+    pub fn everything_page(
+        &self,
+        who: &Requester,
+        request: &EverythingRequest,
+        cursor: Option<&str>,
+        count: usize,
+    ) -> Result<Page, Error> {
+        let scope = format!(
+            "{}\u{1f}{}\u{1f}{}",
+            request.patient_id,
+            request.types.join(","),
+            request.since_ms.map_or(String::new(), |s| s.to_string())
+        );
+        // The cursor is opened before the record is read, so a bad one costs nothing.
+        if let Some(cursor) = cursor {
+            self.open_cursor(CursorKind::Everything, who, &scope, cursor)?;
+        }
+        let all = self.everything(who, request)?;
+        self.offset_page(who, all, cursor, count, &scope)
+    }
+}
+
+/// `PUT /{type}?search` inside a job.
+fn conditional_update_in(
+    writer: &mut crate::write::Writer<'_>,
+    resource_type: &str,
+    condition: &search::SearchQuery,
+    resource: Json,
+) -> Result<CreateOutcome, Error> {
+    match writer.visible_matches(condition, 2)?.as_slice() {
+        [] => {
+            // No visible match: the resource is created, at the id it carries (which the
+            // write guard then decides on that id's current content, if it exists) or at a
+            // new one.
+            let target = match resource.get("id").and_then(Json::as_str) {
+                Some(id) => {
+                    check_id(id)?;
+                    Target::Id(id.to_string())
+                }
+                None => Target::Create(None),
+            };
+            writer.put(resource_type, target, resource, None, Authority::Requester)
+        }
+        [matched] => {
+            if let Some(body_id) = resource.get("id").and_then(Json::as_str)
+                && body_id != matched.id
+            {
+                return Err(Error::BadRequest(vec![Issue::error(
+                    IssueCode::Invalid,
+                    format!(
+                        "El id del recurso ({body_id}) no coincide con el recurso encontrado ({})",
+                        matched.id
+                    ),
+                    format!(
+                        "The resource id ({body_id}) does not match the matched resource ({})",
+                        matched.id
+                    ),
+                )]));
+            }
+            let id = matched.id.clone();
+            writer.put(
+                resource_type,
+                Target::Id(id),
+                resource,
+                None,
+                Authority::Requester,
+            )
+        }
+        _ => Err(multiple_matches(resource_type)),
+    }
+}
+
+/// `DELETE /{type}?search` inside a job.
+fn conditional_delete_in(
+    writer: &mut crate::write::Writer<'_>,
+    resource_type: &str,
+    condition: &search::SearchQuery,
+) -> Result<Option<StoredResource>, Error> {
+    let id = match writer.visible_matches(condition, 2)?.as_slice() {
+        [] => return Ok(None),
+        [matched] => matched.id.clone(),
+        _ => return Err(multiple_matches(resource_type)),
+    };
+    writer.delete(resource_type, &id, Authority::Requester)
 }
 
 /// Chains and `_has` are evaluated inside the store, before results are filtered: a chain
@@ -682,353 +646,4 @@ fn check_traversals(query: &search::SearchQuery) -> Result<(), Error> {
         }
     }
     Ok(())
-}
-
-/// Store pages read at most to fill one history page with entries the requester may see.
-const HISTORY_FILL_ROUNDS_MAX: usize = 8;
-
-pub(crate) fn audit_action(interaction: Interaction) -> AuditAction {
-    match interaction {
-        Interaction::Create => AuditAction::Create,
-        Interaction::Read => AuditAction::Read,
-        Interaction::Update => AuditAction::Update,
-        Interaction::Delete => AuditAction::Delete,
-        Interaction::Search => AuditAction::Search,
-    }
-}
-
-pub(crate) fn check_type(resource_type: &str) -> Result<(), Error> {
-    if fhir::defs::is_resource_type(resource_type) {
-        Ok(())
-    } else {
-        Err(Error::UnknownType(resource_type.to_string()))
-    }
-}
-
-fn check_id(id: &str) -> Result<(), Error> {
-    if is_valid_id(id) {
-        Ok(())
-    } else {
-        Err(Error::bad_request(
-            IssueCode::Invalid,
-            format!(
-                "Identificador inválido: «{id}» (se permiten letras, dígitos, «-» y «.», hasta 64)"
-            ),
-            format!("Invalid id: '{id}' (letters, digits, '-' and '.', up to 64)"),
-        ))
-    }
-}
-
-/// Checks a resource against R4 and the URL it came with; returns warnings on success.
-pub(crate) fn check_resource(
-    resource_type: &str,
-    resource: &Json,
-    url_id: Option<&str>,
-) -> Result<Vec<Issue>, Error> {
-    let Some(object) = resource.as_object() else {
-        return Err(Error::bad_request(
-            IssueCode::Structure,
-            "El cuerpo debe ser un objeto JSON con un recurso FHIR",
-            "The body must be a JSON object holding a FHIR resource",
-        ));
-    };
-    match object.get("resourceType").and_then(Json::as_str) {
-        Some(found) if found == resource_type => {}
-        Some(found) => {
-            return Err(Error::BadRequest(vec![
-                Issue::error(
-                    IssueCode::Invalid,
-                    format!("El recurso es de tipo {found} pero la URL indica {resource_type}"),
-                    format!("The resource is a {found} but the URL says {resource_type}"),
-                )
-                .at("resourceType"),
-            ]));
-        }
-        None => {
-            return Err(Error::BadRequest(vec![
-                Issue::error(
-                    IssueCode::Required,
-                    "Falta resourceType",
-                    "resourceType is missing",
-                )
-                .at("resourceType"),
-            ]));
-        }
-    }
-    if let Some(url_id) = url_id {
-        match object.get("id").and_then(Json::as_str) {
-            Some(body_id) if body_id == url_id => {}
-            Some(body_id) => {
-                return Err(Error::BadRequest(vec![
-                    Issue::error(
-                        IssueCode::Invalid,
-                        format!(
-                            "El id del recurso ({body_id}) no coincide con el de la URL ({url_id})"
-                        ),
-                        format!("The resource id ({body_id}) does not match the URL id ({url_id})"),
-                    )
-                    .at(format!("{resource_type}.id")),
-                ]));
-            }
-            None => {
-                return Err(Error::BadRequest(vec![
-                    Issue::error(
-                        IssueCode::Required,
-                        "En una actualización (PUT) el recurso debe llevar su id",
-                        "An update (PUT) must carry the resource id",
-                    )
-                    .at(format!("{resource_type}.id")),
-                ]));
-            }
-        }
-    }
-    let issues = fhir::validate::validate_resource(resource);
-    if issues.iter().any(Issue::is_error) {
-        return Err(Error::BadRequest(issues));
-    }
-    let mut warnings = issues;
-    let profile_issues = crate::profile::check(resource_type, resource);
-    if profile_issues.iter().any(Issue::is_error) {
-        return Err(Error::Unprocessable(profile_issues));
-    }
-    warnings.extend(profile_issues);
-    Ok(warnings)
-}
-
-pub(crate) fn parse_condition(
-    resource_type: &str,
-    query: &str,
-    now_ms: i64,
-) -> Result<search::SearchQuery, Error> {
-    let query = query.strip_prefix('?').unwrap_or(query);
-    let params = crate::parse_query_string(query);
-    if params.is_empty() {
-        return Err(Error::bad_request(
-            IssueCode::Invalid,
-            "La condición de búsqueda está vacía",
-            "The search condition is empty",
-        ));
-    }
-    let (parsed, _) = search::parse(resource_type, &params, Handling::Strict, now_ms)
-        .map_err(Error::BadRequest)?;
-    Ok(parsed)
-}
-
-pub(crate) fn multiple_matches(resource_type: &str) -> Error {
-    Error::PreconditionFailed(Issue::error(
-        IssueCode::MultipleMatches,
-        format!("La condición coincide con más de un recurso {resource_type}"),
-        format!("The condition matches more than one {resource_type}"),
-    ))
-}
-
-/// Creates inside a job. `forced_id` is the id a transaction pre-assigned (so `urn:uuid:`
-/// references could be rewritten before the write).
-pub(crate) fn create_in(
-    tx: &mut dyn WriteTx,
-    context: &WriteContext,
-    resource_type: &str,
-    mut resource: Json,
-    condition: Option<&search::SearchQuery>,
-    forced_id: Option<String>,
-) -> Result<CreateOutcome, Error> {
-    if let Some(condition) = condition {
-        let ids = tx.search_ids(condition, 2).map_err(Error::from)?;
-        match ids.as_slice() {
-            [] => {}
-            [id] => {
-                let existing = tx
-                    .read(resource_type, id)
-                    .map_err(Error::from)?
-                    .ok_or_else(|| Error::Internal("matched resource vanished".into()))?;
-                return Ok(CreateOutcome {
-                    resource: existing,
-                    created: false,
-                    warnings: Vec::new(),
-                });
-            }
-            _ => return Err(multiple_matches(resource_type)),
-        }
-    }
-    refs::resolve_conditional_references(tx, &mut resource, context.now_ms)?;
-    let id = forced_id.unwrap_or_else(new_id);
-    let warnings =
-        crate::profile::check_in_tx(tx, context, resource_type, &mut resource, &id, true)?;
-    stamp(&mut resource, &id, 1, &context.now_text);
-    let stored = tx
-        .put(NewVersion {
-            resource_type: resource_type.to_string(),
-            id,
-            version_id: 1,
-            last_updated: context.now_text.clone(),
-            last_updated_ms: context.now_ms,
-            resource: Some(resource),
-        })
-        .map_err(Error::from)?;
-    Ok(CreateOutcome {
-        resource: stored,
-        created: true,
-        warnings,
-    })
-}
-
-pub(crate) fn update_in(
-    tx: &mut dyn WriteTx,
-    context: &WriteContext,
-    resource_type: &str,
-    id: &str,
-    mut resource: Json,
-    if_match: Option<u64>,
-) -> Result<CreateOutcome, Error> {
-    let current = tx.current(resource_type, id).map_err(Error::from)?;
-    if current.is_some_and(|c| !c.deleted) {
-        ensure_not_signed(tx, resource_type, id)?;
-    }
-    if let Some(expected) = if_match {
-        let current_version = current.map(|c| c.version_id);
-        if current_version != Some(expected) {
-            let found = current_version.map_or_else(|| "ninguna".to_string(), |v| v.to_string());
-            let found_en = current_version.map_or_else(|| "none".to_string(), |v| v.to_string());
-            return Err(Error::PreconditionFailed(Issue::error(
-                IssueCode::Conflict,
-                format!(
-                    "If-Match pide la versión {expected} de {resource_type}/{id}, pero la actual es {found}"
-                ),
-                format!(
-                    "If-Match asks for version {expected} of {resource_type}/{id}, but the current one is {found_en}"
-                ),
-            )));
-        }
-    }
-    refs::resolve_conditional_references(tx, &mut resource, context.now_ms)?;
-    let warnings =
-        crate::profile::check_in_tx(tx, context, resource_type, &mut resource, id, false)?;
-    let version_id = current.map_or(1, |c| c.version_id + 1);
-    // A resource that never existed, or was deleted, comes (back) into being: 201.
-    let created = current.is_none_or(|c| c.deleted);
-    let last_updated_ms = context
-        .now_ms
-        .max(current.map_or(i64::MIN, |c| c.last_updated_ms));
-    let last_updated = if last_updated_ms == context.now_ms {
-        context.now_text.clone()
-    } else {
-        format_instant(last_updated_ms)
-    };
-    stamp(&mut resource, id, version_id, &last_updated);
-    let stored = tx
-        .put(NewVersion {
-            resource_type: resource_type.to_string(),
-            id: id.to_string(),
-            version_id,
-            last_updated,
-            last_updated_ms,
-            resource: Some(resource),
-        })
-        .map_err(Error::from)?;
-    Ok(CreateOutcome {
-        resource: stored,
-        created,
-        warnings,
-    })
-}
-
-pub(crate) fn conditional_update_in(
-    tx: &mut dyn WriteTx,
-    context: &WriteContext,
-    resource_type: &str,
-    condition: &search::SearchQuery,
-    resource: Json,
-) -> Result<CreateOutcome, Error> {
-    let ids = tx.search_ids(condition, 2).map_err(Error::from)?;
-    match ids.as_slice() {
-        [] => {
-            let id = resource
-                .get("id")
-                .and_then(Json::as_str)
-                .map(str::to_string);
-            match id {
-                Some(id) => update_in(tx, context, resource_type, &id, resource, None),
-                None => create_in(tx, context, resource_type, resource, None, None),
-            }
-        }
-        [id] => {
-            if let Some(body_id) = resource.get("id").and_then(Json::as_str)
-                && body_id != id
-            {
-                return Err(Error::BadRequest(vec![Issue::error(
-                    IssueCode::Invalid,
-                    format!(
-                        "El id del recurso ({body_id}) no coincide con el recurso encontrado ({id})"
-                    ),
-                    format!(
-                        "The resource id ({body_id}) does not match the matched resource ({id})"
-                    ),
-                )]));
-            }
-            let id = id.clone();
-            update_in(tx, context, resource_type, &id, resource, None)
-        }
-        _ => Err(multiple_matches(resource_type)),
-    }
-}
-
-/// A signed clinical note (a `Composition` that is `final` or `amended` and has an attester)
-/// cannot be changed or deleted: NOM-004 requires notes to be inalterable once signed, and
-/// corrections are addenda (new Compositions that `relatesTo` the note).
-fn ensure_not_signed(tx: &mut dyn WriteTx, resource_type: &str, id: &str) -> Result<(), Error> {
-    if resource_type != "Composition" {
-        return Ok(());
-    }
-    let Some(current) = tx.read(resource_type, id).map_err(Error::from)? else {
-        return Ok(());
-    };
-    let Ok(note) = fhir::json::parse_str(&current.body) else {
-        return Ok(());
-    };
-    let signed = matches!(
-        note.get("status").and_then(Json::as_str),
-        Some("final" | "amended")
-    ) && note
-        .get("attester")
-        .and_then(Json::as_array)
-        .is_some_and(|a| !a.is_empty());
-    if signed {
-        return Err(Error::Unprocessable(vec![Issue::error(
-            IssueCode::BusinessRule,
-            format!(
-                "La nota Composition/{id} está firmada y no puede modificarse ni eliminarse (NOM-004); registre un addendum que la referencie"
-            ),
-            format!(
-                "Composition/{id} is a signed note and cannot be changed or deleted (NOM-004); record an addendum referring to it"
-            ),
-        )]));
-    }
-    Ok(())
-}
-
-pub(crate) fn delete_in(
-    tx: &mut dyn WriteTx,
-    context: &WriteContext,
-    resource_type: &str,
-    id: &str,
-) -> Result<Option<StoredResource>, Error> {
-    let Some(current) = tx.current(resource_type, id).map_err(Error::from)? else {
-        return Err(Error::not_found(resource_type, id));
-    };
-    if current.deleted {
-        return Ok(None);
-    }
-    ensure_not_signed(tx, resource_type, id)?;
-    let last_updated_ms = context.now_ms.max(current.last_updated_ms);
-    let stored = tx
-        .put(NewVersion {
-            resource_type: resource_type.to_string(),
-            id: id.to_string(),
-            version_id: current.version_id + 1,
-            last_updated: format_instant(last_updated_ms),
-            last_updated_ms,
-            resource: None,
-        })
-        .map_err(Error::from)?;
-    Ok(Some(stored))
 }

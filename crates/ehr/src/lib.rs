@@ -4,68 +4,131 @@
 //! numbering, `meta`, conditional create/update/delete, transaction processing with
 //! `urn:uuid:` rewriting, conditional references, import — and run inside a single store
 //! write job so that each is atomic. The REST layer only translates HTTP to these calls and
-//! [`Error`] to status codes; the web UI and the CLI call the same functions, so there is no
-//! second path to the data.
+//! [`Error`] to status codes; the web UI, sync and the CLI call the same functions, so there
+//! is no second path to the data.
+//!
+//! Layers, each calling only the ones below it:
+//! - use cases: `interactions` (REST interactions), `bundle` (transaction, batch), `identity`
+//!   (MPI operations), `care` (inicio de atención, cambio de unidad), `import`, `accounts`,
+//!   `audit_events`, `aggregates`, `capability`;
+//! - the read path (`read`: filtering, includes, totals, sealed cursors) and the write path
+//!   (`write`: the one ordered pipeline every version goes through);
+//! - the guards (`guard`: one read guard and one write guard, and the care-relationship rule)
+//!   and the audit trail (`audit`);
+//! - `lookup` (the committed store or the write transaction) and `matching` (MPI candidates).
+//!
+//! The store itself is private to this crate: nothing above `ehr` reaches it.
 
-mod access;
 mod accounts;
 mod aggregates;
+mod audit;
 mod audit_events;
 mod bundle;
 mod capability;
+mod care;
 mod clock;
 mod error;
+mod guard;
 mod identity;
 mod import;
 mod interactions;
+mod lookup;
+mod matching;
 mod meta;
-mod profile;
-mod refs;
+mod read;
+mod requester;
+mod write;
 
 use std::sync::Arc;
 
-pub use access::{RecordAccess, Requester};
 pub use accounts::{NewAccount, requester_for_account};
 pub use aggregates::SMALL_CELL_MIN;
 pub use bundle::{BundleKind, BundleOutcome};
 pub use capability::capability_statement;
+pub use care::CareEventRequest;
 pub use clock::{Clock, SystemClock};
 pub use error::Error;
-pub use identity::{
-    CurpCheck, CurpProblem, MATCH_GRADE_EXTENSION, MatchHit, MatchRequest, MergeOutcome,
-    TASK_CODE_REVIEW_DUPLICATE, TASK_CODE_SYSTEM, check_curp, score_01,
-};
+pub use guard::RecordAccess;
+pub use identity::{CurpCheck, CurpProblem, MatchRequest, MergeOutcome, check_curp};
 pub use import::{
     IMPORT_BATCH_RESOURCES, ImportRejection, ImportReport, ImportSource, import_source, load_order,
 };
-pub use interactions::{CreateOutcome, EverythingRequest, SearchRequest};
+pub use interactions::{CreateOutcome, EverythingRequest, HistoryQuery, SearchRequest};
+pub use matching::{MATCH_GRADE_EXTENSION, MatchHit, score_01};
 pub use meta::{format_http_date, format_instant, parse_instant_ms};
+pub use read::Page;
+pub use requester::Requester;
+pub use write::duplicates::{TASK_CODE_REVIEW_DUPLICATE, TASK_CODE_SYSTEM};
 
 /// The handle every interface uses to reach the record.
 #[derive(Clone)]
 pub struct Ehr {
     store: store::SharedStore,
     clock: Arc<dyn Clock>,
-    access: Arc<access::AccessState>,
+    access: Arc<guard::AccessState>,
+    cursor_key: Arc<std::sync::RwLock<Option<read::cursor::CursorKey>>>,
 }
 
 impl Ehr {
-    /// A handle over `store`; `node` names this node in the audit trail.
+    /// A handle over `store`; `node` names this node in the audit trail. Paging cursors are
+    /// sealed with a random key until [`Ehr::set_cursor_secret`] gives the node's own.
     pub fn new(store: store::SharedStore, clock: Arc<dyn Clock>, node: &str) -> Ehr {
-        let access = Arc::new(access::AccessState::new(store.clone(), node.to_string()));
+        let access = Arc::new(guard::AccessState::new(store.clone(), node.to_string()));
         Ehr {
             store,
             clock,
             access,
+            cursor_key: Arc::new(std::sync::RwLock::new(read::cursor::CursorKey::random())),
         }
     }
 
-    pub fn store(&self) -> &dyn store::Store {
+    /// The secret paging cursors are sealed with: derived from the node key, so that every
+    /// process of the node (and of a hub) accepts the cursors of the others.
+    pub fn set_cursor_secret(&self, secret: &[u8; 32]) {
+        let key = read::cursor::CursorKey::new(secret);
+        *self
+            .cursor_key
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = key;
+    }
+
+    pub(crate) fn cursor_key(
+        &self,
+    ) -> Result<std::sync::RwLockReadGuard<'_, Option<read::cursor::CursorKey>>, Error> {
+        let guard = self
+            .cursor_key
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if guard.is_none() {
+            return Err(Error::Internal("no paging cursor key".into()));
+        }
+        Ok(guard)
+    }
+
+    pub(crate) fn store(&self) -> &dyn store::Store {
         self.store.as_ref()
     }
 
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
+    }
+
+    /// Counts of current resources per type, for operators (`expediente` status commands).
+    /// Not a patient-data read: no content leaves, only how many of each type.
+    pub fn resource_counts(&self) -> Result<Vec<(String, u64)>, Error> {
+        Ok(self.store().counts()?)
+    }
+
+    /// Whether the store answers (the health check): one read by id, whatever its answer.
+    pub fn store_responds(&self) -> bool {
+        self.store()
+            .read("Organization", "expediente-health-check")
+            .is_ok()
+    }
+
+    /// Whether a token id was revoked (sign-out, password reset).
+    pub fn is_token_revoked(&self, token_id: &str) -> Result<bool, Error> {
+        Ok(self.store().is_token_revoked(token_id)?)
     }
 }
 

@@ -171,9 +171,8 @@ pub(crate) fn authenticate(
         None => {
             if state
                 .ehr
-                .store()
                 .is_token_revoked(&claims.jti)
-                .map_err(|err| ApiError::from(ehr::Error::from(err)))?
+                .map_err(ApiError::from)?
             {
                 return Err(invalid());
             }

@@ -92,7 +92,7 @@ pub fn is_authenticated(
     let Ok(claims) = keys.verify(token, ehr.now_ms(), &|_| false) else {
         return false;
     };
-    matches!(ehr.store().is_token_revoked(&claims.jti), Ok(false))
+    matches!(ehr.is_token_revoked(&claims.jti), Ok(false))
         && ehr.requester_for_claims(&claims, None).is_ok()
 }
 
@@ -120,6 +120,14 @@ pub fn router(ehr: ehr::Ehr, keys: Arc<::auth::token::KeyStore>, config: RestCon
         .route(
             "/fhir/Patient/{id}/$break-glass",
             post(handlers::break_glass),
+        )
+        .route(
+            "/fhir/Patient/{id}/$iniciar-atencion",
+            post(handlers::start_care),
+        )
+        .route(
+            "/fhir/Patient/{id}/$cambio-unidad",
+            post(handlers::move_registration),
         )
         .route("/fhir/$estadisticas", get(handlers::aggregates))
         .route("/fhir/$aggregates", get(handlers::aggregates))

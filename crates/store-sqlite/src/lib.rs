@@ -23,8 +23,8 @@ use std::thread::JoinHandle;
 
 use rusqlite::{Connection, OpenFlags};
 use store::{
-    Account, AuditQuery, BreakGlassGrant, Error, HistoryRequest, SealedEntry, SearchPage,
-    SearchQuery, StoredResource, WriteJob,
+    Account, AuditQuery, BreakGlassGrant, Error, HistoryRequest, IncludeLevel, SealedEntry,
+    SearchPage, SearchQuery, StoredResource, WriteJob,
 };
 
 pub use schema::schema_version_latest;
@@ -250,6 +250,15 @@ impl store::Store for SqliteStore {
 
     fn search(&self, query: &SearchQuery) -> Result<SearchPage, Error> {
         self.with_reader(|conn| query::search(conn, query))
+    }
+
+    fn includes(
+        &self,
+        query: &SearchQuery,
+        sources: &[StoredResource],
+        level: IncludeLevel,
+    ) -> Result<Vec<StoredResource>, Error> {
+        self.with_reader(|conn| query::includes(conn, query, sources, level))
     }
 
     fn patient_compartment(

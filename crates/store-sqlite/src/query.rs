@@ -11,24 +11,18 @@ use std::collections::HashSet;
 use std::fmt::Write as _;
 
 use fhir::Json;
-use rusqlite::{Connection, params_from_iter, types::Value as SqlValue};
+use rusqlite::{Connection, OptionalExtension, params_from_iter, types::Value as SqlValue};
 use search::{
     Clause, Col, Filter, Include, Op, ParamKind, Predicate, SearchQuery, SortBy, Summary, Total,
     Value,
 };
-use store::{Error, SearchPage, StoredResource};
+use store::{Error, IncludeLevel, SearchPage, StoredResource};
 
 use crate::read::{RESOURCE_COLUMNS, stored_from_row};
 use crate::sql_error;
 use crate::writer::lookup_param;
 
-/// Page size when the client gives no `_count`.
-pub const PAGE_SIZE_DEFAULT: usize = 50;
-/// Largest page: bounds the memory and time of one response.
-pub const PAGE_SIZE_MAX: usize = 1_000;
-/// Most resources one search may include (`_include`/`_revinclude`), so a broad revinclude
-/// cannot turn one page into the whole database.
-pub const INCLUDED_MAX: usize = 5_000;
+use store::{INCLUDED_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX};
 
 struct Sql {
     text: String,
@@ -503,7 +497,7 @@ fn sort_exprs(conn: &Connection, query: &SearchQuery) -> Result<Vec<SortExpr>, E
 }
 
 /// Position of a row in the sort order: its sort values and rkey.
-fn encode_cursor(direction: char, values: &[SqlValue], rkey: i64) -> String {
+fn encode_position(values: &[SqlValue], rkey: i64) -> String {
     let mut items: Vec<Json> = values
         .iter()
         .map(|value| match value {
@@ -514,7 +508,7 @@ fn encode_cursor(direction: char, values: &[SqlValue], rkey: i64) -> String {
         })
         .collect();
     items.push(Json::int(rkey));
-    format!("{direction}{}", Json::Array(items).to_json_string())
+    Json::Array(items).to_json_string()
 }
 
 fn decode_cursor(cursor: &str, n_keys: usize) -> Result<(char, Vec<SqlValue>, i64), Error> {
@@ -656,63 +650,50 @@ pub(crate) fn search(conn: &Connection, query: &SearchQuery) -> Result<SearchPag
     if backward {
         page.reverse();
     }
-    let (has_next, has_previous) = if backward {
-        (true, has_more)
-    } else {
-        (has_more, cursor.is_some())
-    };
-    let next_cursor = match (has_next, page.last()) {
-        (true, Some((_, values, rkey))) => Some(encode_cursor('n', values, *rkey)),
-        _ => None,
-    };
-    let previous_cursor = match (has_previous, page.first()) {
-        (true, Some((_, values, rkey))) => Some(encode_cursor('p', values, *rkey)),
-        _ => None,
-    };
-    let rkeys: Vec<i64> = page.iter().map(|(_, _, rkey)| *rkey).collect();
+    let positions = page
+        .iter()
+        .map(|(_, values, rkey)| encode_position(values, *rkey))
+        .collect();
     let matches: Vec<StoredResource> = page.into_iter().map(|(stored, _, _)| stored).collect();
-    let included = includes(conn, query, &matches, &rkeys)?;
     Ok(SearchPage {
         matches,
-        included,
+        positions,
         total,
-        next_cursor,
-        previous_cursor,
+        more: has_more,
     })
 }
 
-/// `_include` and `_revinclude` for a page, plus one `:iterate` level, without duplicates.
-fn includes(
+/// What `query`'s `_include`/`_revinclude` directives reach from `sources`, without
+/// duplicates and without the sources themselves (see [`store::Store::includes`]).
+pub(crate) fn includes(
     conn: &Connection,
     query: &SearchQuery,
-    matches: &[StoredResource],
-    rkeys: &[i64],
+    sources: &[StoredResource],
+    level: IncludeLevel,
 ) -> Result<Vec<StoredResource>, Error> {
-    if matches.is_empty() || (query.include.is_empty() && query.revinclude.is_empty()) {
+    if sources.is_empty() || (query.include.is_empty() && query.revinclude.is_empty()) {
         return Ok(Vec::new());
     }
-    let mut seen: HashSet<(String, String)> = matches
+    let mut seen: HashSet<(String, String)> = sources
         .iter()
         .map(|m| (m.resource_type.clone(), m.id.clone()))
         .collect();
-    let mut included = Vec::new();
-    let sources: Vec<(StoredResource, i64)> =
-        matches.iter().cloned().zip(rkeys.iter().copied()).collect();
-    let first = apply_includes(conn, query, &sources, false, &mut seen)?;
-    let iterate = query
-        .include
-        .iter()
-        .chain(&query.revinclude)
-        .any(|i| i.iterate);
-    let second = if iterate && !first.is_empty() {
-        apply_includes(conn, query, &first, true, &mut seen)?
-    } else {
-        Vec::new()
-    };
-    included.extend(first.into_iter().map(|(s, _)| s));
-    included.extend(second.into_iter().map(|(s, _)| s));
-    included.truncate(INCLUDED_MAX);
-    Ok(included)
+    let mut keyed = Vec::with_capacity(sources.len());
+    for source in sources {
+        let rkey: Option<i64> = conn
+            .prepare_cached("SELECT rkey FROM resource WHERE resource_type = ?1 AND id = ?2")
+            .and_then(|mut stmt| {
+                stmt.query_row((&source.resource_type, &source.id), |row| row.get(0))
+                    .optional()
+            })
+            .map_err(sql_error)?;
+        if let Some(rkey) = rkey {
+            keyed.push((source.clone(), rkey));
+        }
+    }
+    let iterating = level == IncludeLevel::Iterate;
+    let found = apply_includes(conn, query, &keyed, iterating, &mut seen)?;
+    Ok(found.into_iter().map(|(stored, _)| stored).collect())
 }
 
 fn apply_includes(

@@ -169,7 +169,7 @@ fn commit_group(
     }
 }
 
-fn run_job(tx: &mut Tx<'_>, job: WriteJob) -> Result<(), Error> {
+fn run_job(tx: &mut Tx<'_>, mut job: WriteJob) -> Result<(), Error> {
     tx.conn.execute_batch("SAVEPOINT job").map_err(sql_error)?;
     let seq_before = tx.next_seq;
     let outcome = match catch_unwind(AssertUnwindSafe(|| job(tx))) {

@@ -106,17 +106,41 @@ pub struct HistoryRequest {
     pub count: usize,
 }
 
-/// One page of search matches and what was included alongside them.
+/// Page size when the client gives no `_count` (every engine pages alike).
+pub const PAGE_SIZE_DEFAULT: usize = 50;
+/// Largest page: bounds the memory and time of one response.
+pub const PAGE_SIZE_MAX: usize = 1_000;
+/// Most resources one search may include (`_include`/`_revinclude`), so a broad revinclude
+/// cannot turn one page into the whole database.
+pub const INCLUDED_MAX: usize = 5_000;
+
+/// One page of search matches, in the query's sort order.
+///
+/// Includes are not part of a page: the caller decides which matches the requester may see and
+/// asks [`Store::includes`] for what those (and only those) reference, so that an included
+/// resource never betrays a hidden match. Likewise the store builds no paging links: it gives
+/// each match its position, and the caller builds cursors from the matches it shows.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SearchPage {
     pub matches: Vec<StoredResource>,
-    pub included: Vec<StoredResource>,
+    /// Each match's position in the sort order, store-specific text (parallel to `matches`).
+    /// `SearchQuery::cursor` = `n` + a position continues after that match, `p` + a position
+    /// reads the matches before it.
+    pub positions: Vec<String>,
     /// Total number of matches when it was asked for.
     pub total: Option<u64>,
-    /// Opaque cursor for the next page, when there is one.
-    pub next_cursor: Option<String>,
-    /// Opaque cursor for the previous page, when there is one.
-    pub previous_cursor: Option<String>,
+    /// Whether more matches follow this page in the direction it was read (after it, or
+    /// before it for a `p` cursor).
+    pub more: bool,
+}
+
+/// Which `_include`/`_revinclude` directives [`Store::includes`] applies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum IncludeLevel {
+    /// Every directive, from the page's matches.
+    Matches,
+    /// Only the `:iterate` directives, from resources included at the previous level.
+    Iterate,
 }
 
 /// Reads and writes allowed inside a write job. All of it is one transaction.
@@ -142,14 +166,29 @@ pub trait WriteTx {
     fn put_break_glass(&mut self, grant: &BreakGlassGrant) -> Result<(), Error>;
     /// Marks a token id revoked until its expiry (after which it is refused anyway).
     fn revoke_token(&mut self, token_id: &str, expires_ms: i64) -> Result<(), Error>;
+    /// Serialises this job with every other job that locks the same `key`, until the end of
+    /// the transaction: a job that reads before it writes (is this CURP taken? does a resource
+    /// match this condition?) locks what it is about to decide. Engines with one writer run
+    /// jobs one at a time and need nothing; engines with concurrent writers take a
+    /// transaction-scoped lock (PostgreSQL: `pg_advisory_xact_lock` on a hash of the key).
+    fn lock(&mut self, key: &str) -> Result<(), Error> {
+        let _ = key;
+        Ok(())
+    }
     /// Sync's writes in the same transaction, when the backend keeps a sync log.
     fn sync(&mut self) -> Option<&mut dyn sync::SyncTx> {
         None
     }
 }
 
-/// A unit of work run by the writer; returning `Err` rolls back everything it did.
-pub type WriteJob = Box<dyn FnOnce(&mut dyn WriteTx) -> Result<(), Error> + Send>;
+/// A unit of work run in one transaction; returning `Err` rolls back everything it did.
+///
+/// A backend may run a job more than once: engines with concurrent writers (PostgreSQL) roll a
+/// transaction back on a serialization failure or deadlock and run the job again from the
+/// start, in a fresh transaction, and report [`Error::Conflict`] only when retries are
+/// exhausted. So a job must not consume its inputs: it takes them by reference or clones
+/// them, and whatever it computes is only kept from the run that committed.
+pub type WriteJob = Box<dyn FnMut(&mut dyn WriteTx) -> Result<(), Error> + Send>;
 
 /// The store of record.
 pub trait Store: Send + Sync {
@@ -163,6 +202,14 @@ pub trait Store: Send + Sync {
     ) -> Result<Option<StoredResource>, Error>;
     fn history(&self, request: &HistoryRequest) -> Result<Vec<StoredResource>, Error>;
     fn search(&self, query: &SearchQuery) -> Result<SearchPage, Error>;
+    /// The current resources that `query`'s `_include`/`_revinclude` directives reach from
+    /// `sources` (at most a bounded number), excluding `sources` themselves.
+    fn includes(
+        &self,
+        query: &SearchQuery,
+        sources: &[StoredResource],
+        level: IncludeLevel,
+    ) -> Result<Vec<StoredResource>, Error>;
     /// Every current resource in the patient's compartment, the patient included, in a
     /// stable order (first stored first), optionally restricted to types and a `_since`.
     fn patient_compartment(
@@ -198,23 +245,26 @@ pub trait Store: Send + Sync {
 
 pub type SharedStore = Arc<dyn Store>;
 
-/// Runs a job that produces a value, on any store.
-pub fn write_with<R, F>(store: &dyn Store, job: F) -> Result<R, Error>
+/// Runs a job that produces a value, on any store (see [`WriteJob`]: it may run more than
+/// once; the value of the run that committed is returned).
+pub fn write_with<R, F>(store: &dyn Store, mut job: F) -> Result<R, Error>
 where
     R: Send + 'static,
-    F: FnOnce(&mut dyn WriteTx) -> Result<R, Error> + Send + 'static,
+    F: FnMut(&mut dyn WriteTx) -> Result<R, Error> + Send + 'static,
 {
-    let (sender, receiver) = std::sync::mpsc::sync_channel(1);
+    let slot: Arc<std::sync::Mutex<Option<R>>> = Arc::new(std::sync::Mutex::new(None));
+    let out = slot.clone();
     store.write(Box::new(move |tx| {
         let value = job(tx)?;
-        // The receiver lives until `write` returns, so a failed send cannot happen here;
-        // ignoring the result keeps the job total.
-        let _ = sender.send(value);
+        *out.lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(value);
         Ok(())
     }))?;
-    receiver
-        .try_recv()
-        .map_err(|_| Error::Other("write job finished without a result".into()))
+    let value = slot
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .take();
+    value.ok_or_else(|| Error::Other("write job finished without a result".into()))
 }
 
 /// Storage errors callers branch on.

@@ -116,10 +116,10 @@ pub struct NodeActivity {
 }
 
 /// Runs a store write job returning a value, carrying `sync::Error` through.
-pub(crate) fn write<R, F>(store: &dyn store::Store, job: F) -> Result<R, Error>
+pub(crate) fn write<R, F>(store: &dyn store::Store, mut job: F) -> Result<R, Error>
 where
     R: Send + 'static,
-    F: FnOnce(&mut dyn WriteTx) -> Result<R, Error> + Send + 'static,
+    F: FnMut(&mut dyn WriteTx) -> Result<R, Error> + Send + 'static,
 {
     store::write_with(store, move |tx| job(tx).map_err(Error::abort)).map_err(Error::from_store)
 }
@@ -296,7 +296,7 @@ impl Hub {
             .map(|hit| (patient_id.to_string(), hit.resource.id.clone(), hit.result))
             .collect::<Vec<_>>();
         if !pairs.is_empty() {
-            self.ehr.queue_reviews(pairs)?;
+            self.ehr.queue_reviews(&self.who, pairs)?;
         }
         Ok(())
     }

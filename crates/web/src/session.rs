@@ -236,7 +236,7 @@ impl Sessions for EhrSessions {
 
     fn lookup(&self, token: &str, now_ms: i64) -> Option<SessionInfo> {
         let claims = self.keys.verify(token, now_ms, &|_| false).ok()?;
-        if self.ehr.store().is_token_revoked(&claims.jti).ok()? {
+        if self.ehr.is_token_revoked(&claims.jti).ok()? {
             return None;
         }
         let who = self.ehr.requester_for_claims(&claims, None).ok()?;

@@ -189,6 +189,10 @@ fn classify(action: AuditAction) -> (Coding, Coding, &'static str) {
             ours("user-change", "Cambio de cuenta de usuario"),
             "U",
         ),
+        AuditAction::CareStart => (rest(), ours("care-start", "Inicio de atención"), "C"),
+        AuditAction::RegistrationMove => {
+            (rest(), ours("registration-move", "Cambio de unidad"), "U")
+        }
     }
 }
 
@@ -371,6 +375,8 @@ pub fn patient_view_line(entry: &AuditEntry, utc_offset_minutes: i32) -> String 
         AuditAction::Delete => "eliminó un registro de su expediente",
         AuditAction::Export => "exportó su expediente",
         AuditAction::BreakGlass => "abrió su expediente con acceso de emergencia",
+        AuditAction::CareStart => "inició su atención en el establecimiento",
+        AuditAction::RegistrationMove => "cambió su unidad de adscripción",
         _ => "consultó su expediente",
     };
     let mut line = if entry.outcome == Outcome::Success {
@@ -385,7 +391,7 @@ pub fn patient_view_line(entry: &AuditEntry, utc_offset_minutes: i32) -> String 
         };
         format!("{when} — {who} {attempt} (acceso denegado)")
     };
-    if entry.action == AuditAction::BreakGlass {
+    if entry.action.needs_review() {
         if let Some(reason) = non_empty(&entry.details) {
             line.push_str(&format!("; motivo: «{reason}»"));
         }

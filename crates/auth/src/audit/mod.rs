@@ -72,11 +72,17 @@ pub enum AuditAction {
     BreakGlass,
     /// An account created, disabled, its role or password changed.
     UserChange,
+    /// An *inicio de atención*: a facility started caring for a patient (the reason goes in
+    /// `details`); listed for review like a break-glass.
+    CareStart,
+    /// A *cambio de unidad*: a patient's registration moved to another facility (the reason
+    /// goes in `details`); listed for review.
+    RegistrationMove,
 }
 
 impl AuditAction {
     /// Every action.
-    pub const ALL: [AuditAction; 18] = [
+    pub const ALL: [AuditAction; 20] = [
         AuditAction::Create,
         AuditAction::Read,
         AuditAction::Vread,
@@ -95,6 +101,8 @@ impl AuditAction {
         AuditAction::TokenRevoke,
         AuditAction::BreakGlass,
         AuditAction::UserChange,
+        AuditAction::CareStart,
+        AuditAction::RegistrationMove,
     ];
 
     /// The stored code (also used in the canonical form; never change one).
@@ -118,12 +126,23 @@ impl AuditAction {
             AuditAction::TokenRevoke => "token-revoke",
             AuditAction::BreakGlass => "break-glass",
             AuditAction::UserChange => "user-change",
+            AuditAction::CareStart => "care-start",
+            AuditAction::RegistrationMove => "registration-move",
         }
     }
 
     /// Parses a stored code.
     pub fn parse(code: &str) -> Option<AuditAction> {
         AuditAction::ALL.into_iter().find(|a| a.as_str() == code)
+    }
+
+    /// Actions an auditor reviews one by one (exceptions to the ordinary rules, each with a
+    /// reason): break-glass, inicio de atención, cambio de unidad.
+    pub fn needs_review(self) -> bool {
+        matches!(
+            self,
+            AuditAction::BreakGlass | AuditAction::CareStart | AuditAction::RegistrationMove
+        )
     }
 }
 

@@ -13,10 +13,14 @@
 //! 5. Patient-data categories ([`Category::is_patient_data`]) then need, per role:
 //!    * patient: the target is in their own compartment;
 //!    * physician, nurse, receptionist: a care relationship with the target's patient, except for
-//!      demographics (staff must find and register patients; `V`-labelled demographics excepted)
-//!      and for creating the `Encounter` or `Appointment` that starts care. Without a relationship,
-//!      physicians and nurses may read and search under an active break-glass grant;
-//!    * auditor: no patient restriction on `AuditEvent` (reviewing access is the job).
+//!      reading, searching and creating demographics (staff must find and register patients;
+//!      `V`-labelled demographics excepted) and for the explicit care events ([`CareEvent`]: an
+//!      *inicio de atención* creates the relationship, a *cambio de unidad* moves the
+//!      registration), which their operations make and the audit trail lists for review.
+//!      Without a relationship, physicians and nurses may read and search under an active
+//!      break-glass grant;
+//!    * auditor: no patient restriction on `AuditEvent` (reviewing access is the job);
+//!    * identity steward: demographics of every patient (telling registrations apart).
 //! 6. Consent restricts reads and searches by staff (not under break-glass, see [`crate::consent`]).
 //!
 //! A `Search` decision is made before the search runs, usually without a target patient; a
@@ -43,7 +47,7 @@ pub const VITAL_SIGNS_CATEGORY: (&str, &str) = (
 /// [`Category::ALL`] order) as SMART letters. The crate docs show the same table; a test keeps
 /// them equal. The `system` row is an upper bound: the integration's `system/` scopes decide.
 /// Nurse writes on clinical content are the special rule in [`decide`], not in this table.
-pub const MATRIX: [(Role, [&str; 11]); 8] = [
+pub const MATRIX: [(Role, [&str; 11]); 9] = [
     //                 Demo    Sched   Dir      Clin    Priv    Audit Fin   Know     Conf     Term     Exch
     (
         Role::Physician,
@@ -66,6 +70,10 @@ pub const MATRIX: [(Role, [&str; 11]); 8] = [
     (
         Role::Auditor,
         ["", "", "", "", "", "rs", "", "", "", "", ""],
+    ),
+    (
+        Role::Steward,
+        ["rus", "", "rs", "", "", "", "", "", "rs", "rs", ""],
     ),
     (
         Role::Admin,
@@ -100,16 +108,21 @@ pub fn matrix_allows(role: Role, category: Category, interaction: Interaction) -
 }
 
 /// Facts that tie the requester's facility to the target patient, computed by the caller from
-/// the store for the principal's CLUES.
+/// the store for the principal's CLUES (the rule of what counts is the caller's, in one place:
+/// `ehr`'s `guard::care`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub struct CareRelationship {
-    /// The patient is registered at the facility (`managingOrganization`, or a FOLIO identifier
-    /// assigned by it).
+    /// The patient is registered at the facility (`managingOrganization`, by reference or by
+    /// CLUES identifier).
     pub registered_here: bool,
     /// The patient has an Encounter at the facility.
     pub encounter_here: bool,
     /// The patient has an Appointment at the facility.
     pub appointment_here: bool,
+    /// The patient was referred to the facility (a `ServiceRequest` it is to perform).
+    pub referred_here: bool,
+    /// Care was started at the facility by an explicit, audited *inicio de atención*.
+    pub care_started_here: bool,
 }
 
 impl CareRelationship {
@@ -118,11 +131,45 @@ impl CareRelationship {
         registered_here: false,
         encounter_here: false,
         appointment_here: false,
+        referred_here: false,
+        care_started_here: false,
     };
 
     /// Whether any of the facts holds.
     pub fn exists(self) -> bool {
-        self.registered_here || self.encounter_here || self.appointment_here
+        self.registered_here
+            || self.encounter_here
+            || self.appointment_here
+            || self.referred_here
+            || self.care_started_here
+    }
+}
+
+/// The resource type that records an *inicio de atención*: an `EpisodeOfCare` managed by the
+/// facility (its `status` active while the facility cares for the patient).
+pub const CARE_START_TYPE: &str = "EpisodeOfCare";
+
+/// An explicit event that changes which facilities care for a patient. Ordinary writes never
+/// create or move a care relationship for the writer's own facility; these events do, through
+/// their own operations, each audited and listed for review.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CareEvent {
+    /// *Inicio de atención*: the facility starts caring for a patient it has no relationship
+    /// with (a patient from elsewhere walks in). Creates the record of it (an `EpisodeOfCare`).
+    StartCare,
+    /// *Cambio de unidad*: the patient's registration (`managingOrganization`) moves.
+    MoveRegistration,
+}
+
+impl CareEvent {
+    /// The roles that may make this event happen.
+    pub fn permitted_to(self, role: Role) -> bool {
+        match self {
+            CareEvent::StartCare => {
+                matches!(role, Role::Physician | Role::Nurse | Role::Receptionist)
+            }
+            CareEvent::MoveRegistration => matches!(role, Role::Physician | Role::Receptionist),
+        }
     }
 }
 
@@ -149,6 +196,8 @@ pub struct Action<'a> {
     pub consents: &'a [Consent],
     /// The current time, for break-glass expiry and consent periods.
     pub now_ms: i64,
+    /// The explicit care event this write is part of, when made through its operation.
+    pub care_event: Option<CareEvent>,
 }
 
 impl<'a> Action<'a> {
@@ -164,6 +213,7 @@ impl<'a> Action<'a> {
             care_relationship: CareRelationship::NONE,
             consents: &[],
             now_ms,
+            care_event: None,
         }
     }
 }
@@ -182,8 +232,10 @@ pub enum Basis {
     OwnRecord,
     /// A care relationship between the principal's facility and the patient.
     CareRelationship,
-    /// Creating the `Encounter` or `Appointment` that starts care (the audit trail shows who).
+    /// An explicit *inicio de atención* ([`CareEvent::StartCare`]): audited and reviewed.
     StartsCare,
+    /// An explicit *cambio de unidad* ([`CareEvent::MoveRegistration`]): audited and reviewed.
+    RegistrationMove,
     /// An active break-glass grant: the audit entry must be flagged `break-glass`.
     BreakGlass,
     /// A search across patients: each result must pass `decide` with [`Interaction::Read`].
@@ -332,9 +384,17 @@ pub fn decide(principal: &Principal, action: &Action<'_>) -> Decision {
         return Deny(reason);
     }
 
+    // The record of an inicio de atención is written by the roles whose job it is, whatever the
+    // matrix says of its type (receptionists start care at the desk; they write no other
+    // clinical content).
+    let care_start_record = action.care_event == Some(CareEvent::StartCare)
+        && CareEvent::StartCare.permitted_to(principal.role)
+        && interaction == Interaction::Create
+        && action.resource_type == CARE_START_TYPE;
     let nurse_clinical_write =
         principal.role == Role::Nurse && category == Category::Clinical && interaction.is_write();
-    if nurse_clinical_write {
+    if care_start_record {
+    } else if nurse_clinical_write {
         if !nurse_may_write(action) {
             return Deny(DenyReason::NurseWriteOutsideVitalSigns);
         }
@@ -370,8 +430,10 @@ pub fn decide(principal: &Principal, action: &Action<'_>) -> Decision {
             staff_decision(principal, action, category)
         }
         // The matrix gives the auditor only AuditEvent, and reviewing every patient's access
-        // log is the auditor's job; the remaining roles have no patient-data rights at all.
-        Role::Auditor => Permit(Basis::Role),
+        // log is the auditor's job; the identity steward only demographics, nationally,
+        // because telling two registrations of one person apart is the job. The remaining
+        // roles have no patient-data rights at all.
+        Role::Auditor | Role::Steward => Permit(Basis::Role),
         Role::Epidemiologist | Role::Admin | Role::System => Deny(DenyReason::RoleNotPermitted),
     }
 }
@@ -438,33 +500,38 @@ fn staff_decision(principal: &Principal, action: &Action<'_>, category: Category
             Permit(Basis::Role)
         };
     };
-    let demographic_open =
-        category == Category::Demographic && !is_very_restricted(action.security_labels);
-    let starts_care = interaction == Interaction::Create
+    // Demographics are open for finding and registering people (a receptionist must see that
+    // a person is already registered elsewhere); changing a registered person's data is not.
+    let demographic_open = category == Category::Demographic
+        && !is_very_restricted(action.security_labels)
         && matches!(
-            (principal.role, action.resource_type),
-            (Role::Physician, "Encounter")
-                | (
-                    Role::Physician | Role::Nurse | Role::Receptionist,
-                    "Appointment"
-                )
+            interaction,
+            Interaction::Read | Interaction::Search | Interaction::Create
         );
+    let care_event = action
+        .care_event
+        .filter(|event| event.permitted_to(principal.role));
     // Break-glass opens the record for reading, consent restrictions included (the emergency
-    // exception of the data-protection law); care given in the emergency is recorded by first
-    // creating the Encounter, which establishes the relationship.
+    // exception of the data-protection law); care given in the emergency is recorded after an
+    // explicit inicio de atención, which establishes the relationship.
     let break_glass = principal.role.is_clinician()
         && !interaction.is_write()
         && principal.break_glass_for(patient, action.now_ms).is_some();
-    let basis = if action.care_relationship.exists() {
-        Basis::CareRelationship
-    } else if demographic_open {
-        Basis::Role
-    } else if starts_care {
-        Basis::StartsCare
-    } else if break_glass {
-        return Permit(Basis::BreakGlass);
-    } else {
-        return Deny(DenyReason::NoCareRelationship);
+    let basis = match care_event {
+        Some(CareEvent::StartCare)
+            if interaction == Interaction::Create && action.resource_type == CARE_START_TYPE =>
+        {
+            Basis::StartsCare
+        }
+        Some(CareEvent::MoveRegistration)
+            if interaction == Interaction::Update && action.resource_type == "Patient" =>
+        {
+            Basis::RegistrationMove
+        }
+        _ if action.care_relationship.exists() => Basis::CareRelationship,
+        _ if demographic_open => Basis::Role,
+        _ if break_glass => return Permit(Basis::BreakGlass),
+        _ => return Deny(DenyReason::NoCareRelationship),
     };
     if !interaction.is_write() {
         let target = ConsentTarget {
@@ -496,6 +563,8 @@ pub enum Operation {
     RequestBreakGlass,
     /// Issuing tokens for other accounts or integrations.
     IssueTokens,
+    /// `$merge` / `$unmerge`: deciding that two registrations are one person (MPI stewardship).
+    MergePatients,
 }
 
 /// Decides an [`Operation`] by role alone.
@@ -505,6 +574,7 @@ pub fn decide_operation(principal: &Principal, operation: Operation) -> Decision
         Operation::ManageUsers | Operation::IssueTokens => principal.role == Role::Admin,
         Operation::ReviewAudit => matches!(principal.role, Role::Auditor | Role::Admin),
         Operation::RequestBreakGlass => principal.role.is_clinician(),
+        Operation::MergePatients => matches!(principal.role, Role::Steward | Role::System),
     };
     if permitted {
         Decision::Permit(Basis::Role)

@@ -98,8 +98,7 @@ fn render(rows: &[(&str, String)]) -> String {
 
 const WITH_CARE: CareRelationship = CareRelationship {
     registered_here: true,
-    encounter_here: false,
-    appointment_here: false,
+    ..CareRelationship::NONE
 };
 
 /// Every role × representative type × interaction, with a care relationship in place (so that
@@ -147,22 +146,23 @@ fn role_matrix_with_care_relationship() {
     }
 }
 
-/// Without a care relationship, staff keep demographics and may start care (Encounter by a
-/// physician, Appointment by anyone at the desk), and nothing else about the patient.
+/// Without a care relationship, staff may find, read and register people (demographics) and
+/// nothing else about the patient: no ordinary write starts care (issue 12: a receptionist gave
+/// her clinic a relationship by creating an appointment or moving the registration).
 #[test]
 fn staff_without_care_relationship() {
     let expected = [
         (
             Role::Physician,
-            "Patient=crus Appointment=c Organization=rs Condition=- Obs(vital)=- Obs(lab)=- Immunization=- Consent=- AuditEvent=- Claim=- Questionnaire=rs StructureDef=rs ValueSet=rs Subscription=-",
+            "Patient=crs Appointment=- Organization=rs Condition=- Obs(vital)=- Obs(lab)=- Immunization=- Consent=- AuditEvent=- Claim=- Questionnaire=rs StructureDef=rs ValueSet=rs Subscription=-",
         ),
         (
             Role::Nurse,
-            "Patient=rs Appointment=c Organization=rs Condition=- Obs(vital)=- Obs(lab)=- Immunization=- Consent=- AuditEvent=- Claim=- Questionnaire=rs StructureDef=rs ValueSet=rs Subscription=-",
+            "Patient=rs Appointment=- Organization=rs Condition=- Obs(vital)=- Obs(lab)=- Immunization=- Consent=- AuditEvent=- Claim=- Questionnaire=rs StructureDef=rs ValueSet=rs Subscription=-",
         ),
         (
             Role::Receptionist,
-            "Patient=crus Appointment=c Organization=rs Condition=- Obs(vital)=- Obs(lab)=- Immunization=- Consent=- AuditEvent=- Claim=- Questionnaire=- StructureDef=rs ValueSet=rs Subscription=-",
+            "Patient=crs Appointment=- Organization=rs Condition=- Obs(vital)=- Obs(lab)=- Immunization=- Consent=- AuditEvent=- Claim=- Questionnaire=- StructureDef=rs ValueSet=rs Subscription=-",
         ),
     ];
     for (role, want) in expected {
@@ -170,19 +170,17 @@ fn staff_without_care_relationship() {
         assert_eq!(got, want, "role {role}");
     }
     let physician = principal(Role::Physician);
-    let encounter = Action {
-        patient_compartment_of_target: Some("p1"),
-        ..Action::new(Interaction::Create, "Encounter", NOW)
-    };
-    assert_eq!(
-        decide(&physician, &encounter),
-        Decision::Permit(Basis::StartsCare)
-    );
-    let nurse_encounter = decide(&principal(Role::Nurse), &encounter);
-    assert_eq!(
-        nurse_encounter,
-        Decision::Deny(DenyReason::NurseWriteOutsideVitalSigns)
-    );
+    for resource_type in ["Encounter", "Appointment", "EpisodeOfCare"] {
+        let create = Action {
+            patient_compartment_of_target: Some("p1"),
+            ..Action::new(Interaction::Create, resource_type, NOW)
+        };
+        assert_eq!(
+            decide(&physician, &create),
+            Decision::Deny(DenyReason::NoCareRelationship),
+            "{resource_type}"
+        );
+    }
     let read = Action {
         patient_compartment_of_target: Some("p1"),
         ..Action::new(Interaction::Read, "Condition", NOW)
@@ -194,11 +192,87 @@ fn staff_without_care_relationship() {
     assert!(DenyReason::NoCareRelationship.depends_on_target());
 }
 
-/// Each of the three facts suffices on its own.
+/// The explicit care events are the only way a facility's staff start caring for a patient or
+/// move a registration; each is allowed to the roles whose job it is, and only as the write
+/// the event makes.
+#[test]
+fn care_events_are_the_only_way_to_start_care_or_move_a_registration() {
+    let start = |role: Role, interaction: Interaction, resource_type: &str| {
+        let action = Action {
+            patient_compartment_of_target: Some("p1"),
+            care_event: Some(super::CareEvent::StartCare),
+            ..Action::new(interaction, resource_type, NOW)
+        };
+        decide(&principal(role), &action)
+    };
+    for role in [Role::Physician, Role::Nurse, Role::Receptionist] {
+        assert_eq!(
+            start(role, Interaction::Create, "EpisodeOfCare"),
+            Decision::Permit(Basis::StartsCare),
+            "{role}"
+        );
+        // The event is not a licence for anything else.
+        assert!(
+            !start(role, Interaction::Read, "Condition").is_permit(),
+            "{role}"
+        );
+        assert!(
+            !start(role, Interaction::Create, "Condition").is_permit(),
+            "{role}"
+        );
+    }
+    for role in [
+        Role::Epidemiologist,
+        Role::Auditor,
+        Role::Admin,
+        Role::Steward,
+    ] {
+        assert!(
+            !start(role, Interaction::Create, "EpisodeOfCare").is_permit(),
+            "{role}"
+        );
+    }
+    let moving = |role: Role| {
+        let action = Action {
+            patient_compartment_of_target: Some("p1"),
+            care_event: Some(super::CareEvent::MoveRegistration),
+            ..Action::new(Interaction::Update, "Patient", NOW)
+        };
+        decide(&principal(role), &action)
+    };
+    assert_eq!(
+        moving(Role::Receptionist),
+        Decision::Permit(Basis::RegistrationMove)
+    );
+    assert_eq!(
+        moving(Role::Physician),
+        Decision::Permit(Basis::RegistrationMove)
+    );
+    assert!(!moving(Role::Nurse).is_permit());
+    // Without the event, updating a patient the facility does not care for is refused.
+    let update = Action {
+        patient_compartment_of_target: Some("p1"),
+        ..Action::new(Interaction::Update, "Patient", NOW)
+    };
+    assert_eq!(
+        decide(&principal(Role::Receptionist), &update),
+        Decision::Deny(DenyReason::NoCareRelationship)
+    );
+}
+
+/// Each of the care facts suffices on its own.
 #[test]
 fn any_care_fact_suffices() {
     let physician = principal(Role::Physician);
     for care in [
+        CareRelationship {
+            referred_here: true,
+            ..CareRelationship::NONE
+        },
+        CareRelationship {
+            care_started_here: true,
+            ..CareRelationship::NONE
+        },
         CareRelationship {
             registered_here: true,
             ..CareRelationship::NONE

@@ -25,6 +25,9 @@ pub enum Role {
     Epidemiologist,
     /// Auditoría: the audit trail, read-only.
     Auditor,
+    /// Gestión de identidad (MPI): reviews probable duplicate registrations and merges or
+    /// unmerges patients; reads and corrects demographics, never clinical content.
+    Steward,
     /// Administración: accounts and configuration, no clinical or personal content.
     Admin,
     /// The patient: their own record and who viewed it.
@@ -35,12 +38,13 @@ pub enum Role {
 
 impl Role {
     /// Every role, in a fixed order (tables and tests iterate over it).
-    pub const ALL: [Role; 8] = [
+    pub const ALL: [Role; 9] = [
         Role::Physician,
         Role::Nurse,
         Role::Receptionist,
         Role::Epidemiologist,
         Role::Auditor,
+        Role::Steward,
         Role::Admin,
         Role::Patient,
         Role::System,
@@ -55,6 +59,7 @@ impl Role {
             Role::Receptionist => "receptionist",
             Role::Epidemiologist => "epidemiologist",
             Role::Auditor => "auditor",
+            Role::Steward => "steward",
             Role::Admin => "admin",
             Role::Patient => "patient",
             Role::System => "system",
@@ -75,6 +80,7 @@ impl Role {
             Role::Receptionist => "recepción",
             Role::Epidemiologist => "epidemiología",
             Role::Auditor => "auditoría",
+            Role::Steward => "gestión de identidad",
             Role::Admin => "administración",
             Role::Patient => "paciente",
             Role::System => "sistema",
@@ -89,6 +95,7 @@ impl Role {
             Role::Receptionist => "receptionist",
             Role::Epidemiologist => "epidemiologist",
             Role::Auditor => "auditor",
+            Role::Steward => "identity steward",
             Role::Admin => "administrator",
             Role::Patient => "patient",
             Role::System => "system",

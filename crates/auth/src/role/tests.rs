@@ -14,6 +14,7 @@ fn role_identifiers_round_trip_and_are_exact() {
         "receptionist",
         "epidemiologist",
         "auditor",
+        "steward",
         "admin",
         "patient",
         "system",

@@ -189,6 +189,10 @@ pub struct KeyStore {
     decoding: DecodingKey,
     public_key: Vec<u8>,
     key_id: String,
+    /// A secret drawn from the private key, from which [`KeyStore::derive_secret`] derives
+    /// keys for other purposes (sealed paging cursors), so that every process of a node (and
+    /// every hub process sharing the key file) derives the same ones.
+    secret_seed: [u8; 32],
 }
 
 impl std::fmt::Debug for KeyStore {
@@ -267,12 +271,31 @@ impl KeyStore {
         })?;
         let public_key = pair.public_key().as_ref().to_vec();
         let key_id = key_id_of(&public_key);
+        let secret_seed = {
+            use sha2::Digest;
+            let mut hasher = sha2::Sha256::new();
+            hasher.update(b"expediente-node-secret-v1\n");
+            hasher.update(der);
+            hasher.finalize().into()
+        };
         Ok(KeyStore {
             encoding: EncodingKey::from_ed_der(der),
             decoding: DecodingKey::from_ed_der(&public_key),
             public_key,
             key_id,
+            secret_seed,
         })
+    }
+
+    /// A 256-bit secret for `purpose` (e.g. `"paging-cursor"`), derived from the node key
+    /// (HMAC-SHA256): the same on every process that holds the key, different per purpose, and
+    /// revealing nothing about the signing key.
+    pub fn derive_secret(&self, purpose: &str) -> [u8; 32] {
+        let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, &self.secret_seed);
+        let tag = aws_lc_rs::hmac::sign(&key, purpose.as_bytes());
+        let mut secret = [0u8; 32];
+        secret.copy_from_slice(tag.as_ref());
+        secret
     }
 
     /// The key id put in every token header.

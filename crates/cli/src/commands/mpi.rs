@@ -549,7 +549,9 @@ fn bench_match(args: &BenchMatchArgs) -> anyhow::Result<ExitCode> {
     }
     timings.sort_by(f64::total_cmp);
     let at = |q: f64| timings[((timings.len() - 1) as f64 * q).round() as usize];
-    let counts = ehr.store().counts().map_err(|e| anyhow::anyhow!("{e}"))?;
+    let counts = ehr
+        .resource_counts()
+        .map_err(|e| anyhow::anyhow!("{e:?}"))?;
     let patients_stored = counts
         .iter()
         .find(|(t, _)| t == "Patient")
@@ -606,7 +608,7 @@ fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
     if !args.dry_run {
         for batch in pairs.chunks(500) {
             opened += ehr
-                .queue_reviews(batch.to_vec())
+                .queue_reviews(&ehr::Requester::local_system("cli:mpi"), batch.to_vec())
                 .map_err(|e| anyhow::anyhow!("{e:?}"))?;
         }
     }
@@ -650,7 +652,7 @@ fn search_all(
         for stored in &page.matches {
             out.push(serde_json::from_str(&stored.body)?);
         }
-        match page.next_cursor {
+        match page.next {
             Some(next) => cursor = Some(next),
             None => return Ok(out),
         }

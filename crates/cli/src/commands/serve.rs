@@ -65,6 +65,8 @@ pub async fn serve(
         auth::token::KeyStore::load_or_create(&args.data)
             .map_err(|err| anyhow::anyhow!("{} ({err})", err.message_es()))?,
     );
+    // Paging cursors sealed with the node's own key: every process of the node accepts them.
+    ehr.set_cursor_secret(&keys.derive_secret("paging-cursor"));
     // The clinician's UI shares the node's `Ehr`, accounts and signing key: one path to the
     // data, the same access rules and audit as `/fhir`.
     let sessions: std::sync::Arc<dyn web::Sessions> =

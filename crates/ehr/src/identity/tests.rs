@@ -2,6 +2,10 @@
 //! merge Provenance shapes (valid R4), and the CURP check.
 
 use super::*;
+use crate::matching::{escape_search_value, probes};
+use crate::write::duplicates::task_candidate;
+use mpi::PersonRecord;
+use search::Handling;
 
 fn record(given: &str, first: &str, second: Option<&str>, date: Option<&str>) -> PersonRecord {
     PersonRecord {
@@ -67,11 +71,11 @@ fn probes_use_only_indexed_searches_and_parse() {
     }
     // Day 13 cannot be a month: no transposed date.
     let r = record("Ana", "Soto", None, Some("2001-05-13"));
-    let probes = super::probes(&r);
+    let probes = crate::matching::probes(&r);
     assert_eq!(probes[0][0].1, "2001-05-13");
     assert_eq!(probes.len(), 2, "{probes:?}");
     // Nothing identifying: nothing to search.
-    assert!(super::probes(&PersonRecord::default()).is_empty());
+    assert!(crate::matching::probes(&PersonRecord::default()).is_empty());
 }
 
 #[test]

@@ -26,7 +26,7 @@ fn version(id: &str, version_id: u64, at_ms: i64, deleted: bool) -> NewVersion {
 }
 
 fn put(store: &SqliteStore, version: NewVersion) -> i64 {
-    write_with(store, move |tx| Ok(tx.put(version)?.change_seq)).unwrap()
+    write_with(store, move |tx| Ok(tx.put(version.clone())?.change_seq)).unwrap()
 }
 
 /// The log row of a version, stamping what is not logged yet first (as sync does).
@@ -71,7 +71,7 @@ fn every_version_is_stamped_by_the_hybrid_clock_with_its_parent() {
             change_seq: stored.change_seq,
             resource_type: "Patient".into(),
             id: "p2".into(),
-            stamp: logged,
+            stamp: logged.clone(),
             parent: None,
             kind: LogKind::Remote,
         })?;

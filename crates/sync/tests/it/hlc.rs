@@ -38,7 +38,7 @@ fn the_store_stamps_by_the_reference_clock_rule() {
                 sync.set_log_entry(&LogEntry {
                     change_seq: stored.change_seq,
                     resource_type: "Basic".into(),
-                    id,
+                    id: id.clone(),
                     stamp: Stamp {
                         hlc: remote_hlc,
                         origin: "AHEAD".into(),

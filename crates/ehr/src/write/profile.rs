@@ -27,10 +27,10 @@
 
 use fhir::{Issue, IssueCode, Json};
 use mexico::systems;
-use store::WriteTx;
 
 use crate::Error;
-use crate::interactions::WriteContext;
+use crate::lookup::{Lookup, TxLookup, internal_query};
+use crate::write::Writer;
 
 /// Rules that need only the resource itself. Errors make the write fail with 422; warnings
 /// are returned to the client.
@@ -48,36 +48,27 @@ pub(crate) fn check(resource_type: &str, resource: &Json) -> Vec<Issue> {
 }
 
 /// Rules that need the store, run inside the write transaction. `id` is the id the resource
-/// will have; `creating` is true when it is written as a first version by a create (POST,
-/// transaction POST, or an import of a new resource). May change the resource (folio, flags,
-/// kept identifiers) before it is stored.
+/// will have; `previous` is its current content when it exists; `server_assigned` is true when
+/// the server chose the id (a `POST`). May change the resource (folio, flags, kept
+/// identifiers) before it is stored.
 pub(crate) fn check_in_tx(
-    tx: &mut dyn WriteTx,
-    context: &WriteContext,
+    writer: &mut Writer<'_>,
     resource_type: &str,
     resource: &mut Json,
     id: &str,
-    creating: bool,
+    previous: Option<&Json>,
+    server_assigned: bool,
 ) -> Result<Vec<Issue>, Error> {
     if resource_type != "Patient" {
         return Ok(Vec::new());
     }
-    let previous = if creating {
-        None
-    } else {
-        match tx.read("Patient", id).map_err(Error::from)? {
-            Some(stored) if !stored.deleted => fhir::json::parse_str(&stored.body).ok(),
-            _ => None,
-        }
-    };
     let mut warnings = Vec::new();
     replace_placeholder(resource);
-    if let Some(previous) = &previous {
+    if let Some(previous) = previous {
         keep_history(previous, resource);
     }
     // The server assigned the id (POST): an import or a sync keeps the sender's id and its
     // identifiers, so that loading the same file twice changes nothing.
-    let server_assigned = creating && resource.get("id").and_then(Json::as_str) != Some(id);
     let curp = active_curp(resource).map(|(_, value)| value.to_string());
     match &curp {
         Some(_) => remove_extension(resource, systems::EXT_CURP_PENDING),
@@ -87,15 +78,11 @@ pub(crate) fn check_in_tx(
     if let Some(curp) = &curp
         && is_active(resource)
     {
-        check_unique_curp(tx, resource, id, curp)?;
+        check_unique_curp(writer, resource, id, curp)?;
     }
     if is_active(resource) {
-        warnings.extend(crate::identity::review_duplicates(
-            tx,
-            context,
-            id,
-            resource,
-            previous.as_ref(),
+        warnings.extend(crate::write::duplicates::review_duplicates(
+            writer, id, resource, previous,
         )?);
     }
     Ok(warnings)
@@ -308,7 +295,7 @@ fn name_agreement(
     curp_idx: usize,
     curp: &mexico::curp::Curp,
 ) -> Option<Issue> {
-    let value = crate::identity::to_value(resource);
+    let value = crate::matching::to_value(resource);
     let record = mpi::PersonRecord::from_patient_json("", &value);
     if record.first_surname.trim().is_empty() || record.given_names.trim().is_empty() {
         return None;
@@ -617,53 +604,78 @@ fn keep_history(previous: &Json, resource: &mut Json) {
 
 /// Two active patients may not share a current CURP: 409 naming the existing patient.
 fn check_unique_curp(
-    tx: &mut dyn WriteTx,
+    writer: &mut Writer<'_>,
     resource: &Json,
     id: &str,
     curp: &str,
 ) -> Result<(), Error> {
+    // Two clinicians registering the same CURP at the same instant on an engine with
+    // concurrent writers: the second waits here until the first commits, then sees it.
+    writer
+        .tx()
+        .lock(&format!("curp:{curp}"))
+        .map_err(Error::from)?;
     let value = format!(
         "{}|{}",
         systems::CURP,
-        crate::identity::escape_search_value(curp)
+        crate::matching::escape_search_value(curp)
     );
-    let (query, _) = search::parse(
-        "Patient",
-        &[("identifier".to_string(), value)],
-        search::Handling::Strict,
-        0,
-    )
-    .map_err(Error::BadRequest)?;
-    for other_id in tx.search_ids(&query, 20).map_err(Error::from)? {
-        if other_id == id {
+    let query = internal_query("Patient", &[("identifier".to_string(), value)], 0)?;
+    let mut lookup = TxLookup { tx: writer.tx() };
+    for stored in lookup.search(&query, CURP_HOLDERS_MAX)? {
+        if stored.id == id {
             continue;
         }
-        let Some(stored) = tx.read("Patient", &other_id).map_err(Error::from)? else {
-            continue;
-        };
         let Ok(other) = fhir::json::parse_str(&stored.body) else {
             continue;
         };
-        if is_active(&other) && active_curp(&other).is_some_and(|(_, v)| v == curp) {
-            let idx = active_curp(resource).map_or(0, |(idx, _)| idx);
-            return Err(Error::Conflict(vec![
-                Issue::error(
-                    IssueCode::Duplicate,
-                    format!(
-                        "Ya existe Patient/{other_id} activo con la CURP {curp}; dos pacientes activos \
-                         no pueden compartir CURP. Use ese expediente (o If-None-Exist) o corrija la CURP."
-                    ),
-                    format!(
-                        "Patient/{other_id} already exists, active, with CURP {curp}; two active patients \
-                         cannot share a CURP. Use that record (or If-None-Exist) or correct the CURP."
-                    ),
-                )
-                .at(format!("Patient.identifier[{idx}].value")),
-            ]));
+        if !(is_active(&other) && active_curp(&other).is_some_and(|(_, v)| v == curp)) {
+            continue;
         }
+        let idx = active_curp(resource).map_or(0, |(idx, _)| idx);
+        // The existing record is named only to someone who may see it (a very restricted
+        // registration stays hidden); either way the CURP is known to the writer already.
+        let visible = {
+            let (ehr, who) = (writer.ehr().clone(), writer.who().clone());
+            let mut lookup = TxLookup { tx: writer.tx() };
+            ehr.check_read_in(&who, auth::scope::Interaction::Read, &stored, &mut lookup)?
+                .is_ok()
+        };
+        let (es, en) = if visible {
+            (
+                format!(
+                    "Ya existe Patient/{} activo con la CURP {curp}; dos pacientes activos \
+                     no pueden compartir CURP. Use ese expediente (o If-None-Exist) o corrija la CURP.",
+                    stored.id
+                ),
+                format!(
+                    "Patient/{} already exists, active, with CURP {curp}; two active patients \
+                     cannot share a CURP. Use that record (or If-None-Exist) or correct the CURP.",
+                    stored.id
+                ),
+            )
+        } else {
+            (
+                format!(
+                    "Ya hay un paciente activo con la CURP {curp}; dos pacientes activos no pueden \
+                     compartir CURP. Verifique la CURP."
+                ),
+                format!(
+                    "An active patient with CURP {curp} already exists; two active patients cannot \
+                     share a CURP. Check the CURP."
+                ),
+            )
+        };
+        return Err(Error::Conflict(vec![
+            Issue::error(IssueCode::Duplicate, es, en)
+                .at(format!("Patient.identifier[{idx}].value")),
+        ]));
     }
     Ok(())
 }
+
+/// Patients read at most when checking that a CURP is unique (normally one holds it).
+const CURP_HOLDERS_MAX: usize = 20;
 
 #[cfg(test)]
 mod tests;

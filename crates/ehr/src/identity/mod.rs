@@ -1,43 +1,14 @@
-//! The master patient index as use cases: `Patient/$match`, the duplicate review list,
-//! `Patient/$merge` / `$unmerge`, `$validate`, following merge links, and the CURP check the UI
-//! calls while a receptionist types.
+//! The master patient index as use cases: `Patient/$match`, `Patient/$merge` / `$unmerge`,
+//! `$validate`, the offline scan's review queue, following merge links, and the CURP check
+//! the UI calls while a receptionist types.
 //!
-//! The matching itself is the pure `mpi` crate; this module feeds it from the store.
-//!
-//! # Candidate retrieval (blocking through the store's indexes)
-//!
-//! A write or a `$match` must not scan the patients, so candidates come from a handful of
-//! ordinary indexed FHIR searches ([`probes`]), each bounded to [`CANDIDATES_PER_PROBE`]:
-//!
-//! | probe | search | finds the duplicate despite |
-//! |---|---|---|
-//! | CURP | `identifier=<curp system>\|CURP` | any name, date or phone error |
-//! | birth date | `birthdate=YYYY-MM-DD`, and `YYYY-DD-MM` when that is a date | every name error, swaps, missing CURP; day/month transposed |
-//! | name | `name=<given names> <first surname>` | any date error, dropped second surname |
-//! | surnames | `family=<first surname> <second surname>` | date errors together with given-name errors |
-//! | phone | `phone=<digits>` | everything but the phone |
-//!
-//! A date probe costs one index range of one day (≈ 35 people per day of birth at a million
-//! patients); the name probes are string-prefix ranges on folded names. What the probes cannot
-//! find is a duplicate with a date error *and* errors in the given name and both surnames at once,
-//! or a common name whose candidates exceed the bound; the offline scan (`expediente mpi`) uses
-//! the engine's own blocking keys for those.
-//!
-//! # The review list: FHIR `Task`
-//!
-//! Every Patient create or demographic change is matched; each candidate graded **probable or
-//! certain** becomes a `Task` (code `tarea|revisar-duplicado`, `status = requested`, `focus` =
-//! the patient just written, `input` = the candidate with its grade, score and the comparison
-//! field by field in Spanish and English), written in the same transaction as the patient. The list
-//! is an ordinary search: `GET /fhir/Task?code=…|revisar-duplicado&status=requested`.
-//! `possible` pairs are not queued: they are mostly relatives (the engine caps twins, siblings
-//! and parent/child homonyms there), and a queue that is mostly wrong stops being read; they are
-//! still returned by `$match`. A pair with an open review task is not queued twice; `$merge` of
-//! the pair completes its tasks.
+//! Candidate retrieval and scoring are `crate::matching`; the review `Task`s opened on every
+//! Patient write are `crate::write::duplicates`.
 //!
 //! # Merge
 //!
-//! `$merge(source, target)` writes new versions: the source becomes `active = false` with
+//! `$merge(source, target)` — for the identity steward (MPI stewardship, not every
+//! receptionist) — writes new versions: the source becomes `active = false` with
 //! `link {type: replaced-by, other: target}`, the target gains `link {type: replaces, other:
 //! source}`, and a `Provenance` (activity `merge`, ISO 21089 lifecycle) records both new versions
 //! as `target` and both previous versions as `entity` (role `revision`). Nothing is deleted.
@@ -53,52 +24,32 @@
 use std::collections::{BTreeSet, HashSet};
 
 use auth::audit::{AuditAction, AuditEntry, Outcome as AuditOutcome};
+use auth::policy::{Decision, Operation};
 use auth::scope::Interaction;
 use fhir::{Issue, IssueCode, Json};
 use mexico::systems;
-use mpi::{MatchGrade, MatchResult, PersonRecord};
-use search::Handling;
-use store::{StoredResource, WriteTx};
+use mpi::{MatchGrade, MatchResult};
+use store::StoredResource;
 
-use crate::interactions::{WriteContext, check_resource, check_type, create_in, update_in};
-use crate::profile::{active_curp, is_active};
+use crate::guard::{Authority, forbidden};
+use crate::lookup::{Lookup, StoreLookup, TxLookup, internal_query};
+use crate::matching::{
+    MATCH_COUNT_DEFAULT, MATCH_COUNT_MAX, MatchHit, REVIEW_TASKS_PER_WRITE_MAX, find_candidates,
+    is_retired, linked_ids, matchable, rank, record_of, score_01,
+};
+use crate::write::check::{check_resource, check_type};
+use crate::write::duplicates::{coded, open_review_exists, open_reviews, review_task};
+use crate::write::profile::{active_curp, is_active};
+use crate::write::{Target, Writer};
 use crate::{Ehr, Error, Requester};
 
-/// The code system of our work-queue task codes.
-pub const TASK_CODE_SYSTEM: &str = "https://expediente.salud.gob.mx/fhir/CodeSystem/tarea";
-/// The task code of a duplicate review.
-pub const TASK_CODE_REVIEW_DUPLICATE: &str = "revisar-duplicado";
-/// The code system of the named inputs of a review task.
-pub const TASK_INPUT_SYSTEM: &str = "https://expediente.salud.gob.mx/fhir/CodeSystem/tarea-entrada";
-/// R4 core extension carrying the match grade on `Bundle.entry.search`.
-pub const MATCH_GRADE_EXTENSION: &str = "http://hl7.org/fhir/StructureDefinition/match-grade";
 /// ISO 21089 record lifecycle events, used for `Provenance.activity` of merges.
 pub const LIFECYCLE_SYSTEM: &str = "http://terminology.hl7.org/CodeSystem/iso-21089-lifecycle";
 
-/// Most candidates one probe may return. At a million patients a day of birth holds ≈ 35
-/// people; common names exceed this and are cut (the other probes still apply).
-pub const CANDIDATES_PER_PROBE: usize = 100;
-/// Most review tasks one write may open (the best-scoring candidates).
-pub const REVIEW_TASKS_PER_WRITE_MAX: usize = 5;
-/// `$match` `count` when the client gives none, and the largest accepted.
-pub const MATCH_COUNT_DEFAULT: usize = 10;
-pub const MATCH_COUNT_MAX: usize = 100;
+/// Merge Provenances of one patient read at most.
+const MERGE_PROVENANCES_MAX: usize = 1_000;
 /// How far merge links are followed (a chain of merges longer than this is data damage).
 const MERGE_CHAIN_MAX: usize = 16;
-
-const OPEN_TASK_STATUSES: &str = "draft,requested,received,accepted,ready,in-progress,on-hold";
-
-/// One `$match` result.
-#[derive(Clone, Debug)]
-pub struct MatchHit {
-    pub resource: StoredResource,
-    /// `certain`, `probable` or `possible` (the FHIR `match-grade` codes).
-    pub grade: &'static str,
-    /// 0..1, ordered like the grades (see [`score_01`]).
-    pub score: f64,
-    /// The engine's result: score in bits and the comparison field by field.
-    pub result: MatchResult,
-}
 
 /// `Patient/$match` input.
 #[derive(Clone, Debug)]
@@ -142,499 +93,6 @@ pub struct CurpProblem {
     pub positions: Option<(usize, usize)>,
     pub message_es: String,
     pub message_en: String,
-}
-
-// ---------------------------------------------------------------------------------------------
-// Conversions
-// ---------------------------------------------------------------------------------------------
-
-/// Our lossless JSON as a `serde_json::Value` (what the `mpi` crate reads).
-pub(crate) fn to_value(json: &Json) -> serde_json::Value {
-    serde_json::from_str(&json.to_json_string()).unwrap_or(serde_json::Value::Null)
-}
-
-fn record_of(id: &str, json: &Json) -> PersonRecord {
-    PersonRecord::from_patient_json(id, &to_value(json))
-}
-
-fn record_of_stored(stored: &StoredResource) -> Option<PersonRecord> {
-    let value: serde_json::Value = serde_json::from_str(&stored.body).ok()?;
-    Some(PersonRecord::from_patient_json(stored.id.clone(), &value))
-}
-
-/// Escapes the characters R4 search gives a meaning to inside a value (`\ , | $`).
-pub(crate) fn escape_search_value(value: &str) -> String {
-    let mut out = String::with_capacity(value.len());
-    for c in value.chars() {
-        if matches!(c, '\\' | ',' | '|' | '$') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-/// A grade and a Fellegi–Sunter score (bits) as a 0..1 `search.score`. Each grade has its own
-/// band — possible 0.50–0.70, probable 0.70–0.90, certain 0.90–1.00 — and the bits place the
-/// pair within it, so sorting by score never puts a lower grade above a higher one (a pair whose
-/// grade was capped by a rule keeps the top of its band, not its raw score).
-pub fn score_01(grade: MatchGrade, bits: f64) -> f64 {
-    use mpi::compare::{CERTAIN_SCORE_MIN, POSSIBLE_SCORE_MIN, PROBABLE_SCORE_MIN};
-    // (band low, band high, bits at the low end, bits at the high end); the top of a band stays
-    // one thousandth below the next band so rounding cannot merge two grades.
-    let (low, high, from, to) = match grade {
-        MatchGrade::Certain => (0.90, 1.001, CERTAIN_SCORE_MIN, 50.0),
-        MatchGrade::Probable => (0.70, 0.90, PROBABLE_SCORE_MIN, CERTAIN_SCORE_MIN),
-        MatchGrade::Possible => (0.50, 0.70, POSSIBLE_SCORE_MIN, PROBABLE_SCORE_MIN),
-        MatchGrade::NoMatch => (0.0, 0.50, 0.0, POSSIBLE_SCORE_MIN),
-    };
-    let within = ((bits - from) / (to - from)).clamp(0.0, 1.0);
-    let value = low + (high - low - 0.001) * within;
-    (value * 1000.0).round() / 1000.0
-}
-
-// ---------------------------------------------------------------------------------------------
-// Candidate retrieval
-// ---------------------------------------------------------------------------------------------
-
-/// The searches that fetch the candidates of `record` (see the module docs).
-pub(crate) fn probes(record: &PersonRecord) -> Vec<Vec<(String, String)>> {
-    let mut probes = Vec::new();
-    let param = |k: &str, v: String| (k.to_string(), v);
-    if let Some(curp) = record.curp.as_deref().filter(|c| mpi::curp::shape_ok(c)) {
-        probes.push(vec![param(
-            "identifier",
-            format!("{}|{}", systems::CURP, escape_search_value(curp)),
-        )]);
-    }
-    if let Some(date) = record
-        .birth_date
-        .as_deref()
-        .and_then(mpi::date::BirthDate::parse)
-    {
-        let mut days = vec![format!(
-            "{:04}-{:02}-{:02}",
-            date.year, date.month, date.day
-        )];
-        if date.day <= 12
-            && date.day != date.month
-            && mpi::date::BirthDate::new(date.year, date.day, date.month).is_some()
-        {
-            days.push(format!(
-                "{:04}-{:02}-{:02}",
-                date.year, date.day, date.month
-            ));
-        }
-        // One probe per day: an OR of two days would keep SQLite from using the date index
-        // as a range.
-        for day in days {
-            probes.push(vec![param("birthdate", day)]);
-        }
-    }
-    let first = record.first_surname.trim();
-    let given = record.given_names.trim();
-    if !first.is_empty() && !given.is_empty() {
-        probes.push(vec![param(
-            "name",
-            escape_search_value(&format!("{given} {first}")),
-        )]);
-    }
-    if let Some(second) = record.second_surname.as_deref().map(str::trim)
-        && !first.is_empty()
-        && !second.is_empty()
-    {
-        probes.push(vec![param(
-            "family",
-            escape_search_value(&format!("{first} {second}")),
-        )]);
-    }
-    if let Some(phone) = record
-        .phone
-        .as_deref()
-        .and_then(mpi::normalize::phone_digits)
-    {
-        probes.push(vec![param("phone", phone)]);
-    }
-    probes
-}
-
-/// Where candidates are read from: the write transaction or the store.
-trait Lookup {
-    fn search(
-        &mut self,
-        params: &[(String, String)],
-        limit: usize,
-    ) -> Result<Vec<StoredResource>, Error>;
-}
-
-struct TxLookup<'a> {
-    tx: &'a mut dyn WriteTx,
-}
-
-impl Lookup for TxLookup<'_> {
-    fn search(
-        &mut self,
-        params: &[(String, String)],
-        limit: usize,
-    ) -> Result<Vec<StoredResource>, Error> {
-        let (query, _) =
-            search::parse("Patient", params, Handling::Strict, 0).map_err(Error::BadRequest)?;
-        let ids = self.tx.search_ids(&query, limit).map_err(Error::from)?;
-        let mut found = Vec::with_capacity(ids.len());
-        for id in ids {
-            if let Some(stored) = self.tx.read("Patient", &id).map_err(Error::from)?
-                && !stored.deleted
-            {
-                found.push(stored);
-            }
-        }
-        Ok(found)
-    }
-}
-
-struct StoreLookup<'a> {
-    store: &'a dyn store::Store,
-}
-
-impl Lookup for StoreLookup<'_> {
-    fn search(
-        &mut self,
-        params: &[(String, String)],
-        limit: usize,
-    ) -> Result<Vec<StoredResource>, Error> {
-        let mut params = params.to_vec();
-        params.push(("_count".to_string(), limit.to_string()));
-        params.push(("_total".to_string(), "none".to_string()));
-        let (query, _) =
-            search::parse("Patient", &params, Handling::Strict, 0).map_err(Error::BadRequest)?;
-        Ok(self.store.search(&query)?.matches)
-    }
-}
-
-/// Ids a Patient's `link`s of the given types point at.
-fn linked_ids<'a>(patient: &'a Json, types: &'a [&str]) -> impl Iterator<Item = String> + 'a {
-    patient
-        .get("link")
-        .map_or(&[][..], Json::as_list)
-        .iter()
-        .filter(move |link| {
-            link.get("type")
-                .and_then(Json::as_str)
-                .is_some_and(|t| types.contains(&t))
-        })
-        .filter_map(|link| link.pointer("other.reference").and_then(Json::as_str))
-        .filter_map(|reference| reference.strip_prefix("Patient/"))
-        .map(|id| id.split('/').next().unwrap_or(id).to_string())
-}
-
-/// Inactive records (deactivated, or merged into another whose record stands for them) are not
-/// candidates. The substring test skips the parse for the usual active record.
-fn is_retired(body: &str) -> bool {
-    (body.contains("replaced-by") || body.contains("\"active\":false"))
-        && fhir::json::parse_str(body).is_ok_and(|json| {
-            !is_active(&json) || linked_ids(&json, &["replaced-by"]).next().is_some()
-        })
-}
-
-/// Candidates for `record`, each once, without `exclude` (the patient itself and the patients
-/// it is merged with) and without inactive patients (see [`is_retired`]).
-fn find_candidates(
-    lookup: &mut dyn Lookup,
-    record: &PersonRecord,
-    exclude: &HashSet<String>,
-) -> Result<Vec<(StoredResource, PersonRecord)>, Error> {
-    let mut seen: HashSet<String> = exclude.clone();
-    let mut found = Vec::new();
-    for probe in probes(record) {
-        for stored in lookup.search(&probe, CANDIDATES_PER_PROBE)? {
-            if !seen.insert(stored.id.clone()) || is_retired(&stored.body) {
-                continue;
-            }
-            if let Some(candidate) = record_of_stored(&stored) {
-                found.push((stored, candidate));
-            }
-        }
-    }
-    Ok(found)
-}
-
-/// Scores `record` against candidates: best first, `NoMatch` dropped, at most `count`.
-fn rank(
-    record: &PersonRecord,
-    candidates: Vec<(StoredResource, PersonRecord)>,
-    only_certain: bool,
-    count: usize,
-) -> Vec<MatchHit> {
-    let records: Vec<PersonRecord> = candidates.iter().map(|(_, r)| r.clone()).collect();
-    let mut slots: Vec<Option<StoredResource>> =
-        candidates.into_iter().map(|(s, _)| Some(s)).collect();
-    mpi::match_candidates(record, &records, only_certain, count)
-        .into_iter()
-        .filter_map(|(idx, result)| {
-            let resource = slots.get_mut(idx)?.take()?;
-            Some(MatchHit {
-                resource,
-                grade: result.grade.fhir_code(),
-                score: score_01(result.grade, result.score),
-                result,
-            })
-        })
-        .collect()
-}
-
-/// Whether a record has enough to be matched on at all.
-fn matchable(record: &PersonRecord) -> bool {
-    record.curp.is_some()
-        || record.birth_date.is_some()
-        || !record.first_surname.trim().is_empty()
-        || record.phone.is_some()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Review tasks (called from the profile on every Patient write)
-// ---------------------------------------------------------------------------------------------
-
-/// Matches a Patient being written against the index and opens review tasks for its probable
-/// and certain duplicates. Skipped when an update does not change the identifying fields.
-pub(crate) fn review_duplicates(
-    tx: &mut dyn WriteTx,
-    context: &WriteContext,
-    id: &str,
-    resource: &Json,
-    previous: Option<&Json>,
-) -> Result<Vec<Issue>, Error> {
-    let record = record_of(id, resource);
-    if !matchable(&record) {
-        return Ok(Vec::new());
-    }
-    if let Some(previous) = previous
-        && record_of(id, previous) == record
-    {
-        return Ok(Vec::new());
-    }
-    let mut exclude: HashSet<String> = HashSet::from([id.to_string()]);
-    exclude.extend(linked_ids(resource, &["replaced-by", "replaces"]));
-    let candidates = find_candidates(&mut TxLookup { tx: &mut *tx }, &record, &exclude)?;
-    let hits: Vec<MatchHit> = rank(&record, candidates, false, REVIEW_TASKS_PER_WRITE_MAX)
-        .into_iter()
-        .filter(|hit| hit.result.grade >= MatchGrade::Probable)
-        .collect();
-    let mut warnings = Vec::new();
-    for hit in hits {
-        let other = hit.resource.id.clone();
-        if open_review_exists(tx, id, &other)? {
-            continue;
-        }
-        let task = review_task(id, &other, &hit, &context.now_text);
-        let stored = create_in(tx, context, "Task", task, None, None)?.resource;
-        warnings.push(
-            Issue::warning(
-                IssueCode::Duplicate,
-                format!(
-                    "Posible registro duplicado: Patient/{other} ({}, puntaje {:.2}). Se abrió la tarea \
-                     de revisión Task/{}.",
-                    hit.result.grade.label_es(),
-                    hit.score,
-                    stored.id
-                ),
-                format!(
-                    "Possible duplicate registration: Patient/{other} ({}, score {:.2}). Review task \
-                     Task/{} was opened.",
-                    hit.grade, hit.score, stored.id
-                ),
-            )
-            .at("Patient"),
-        );
-    }
-    Ok(warnings)
-}
-
-fn review_task_query(focus: &str) -> Result<search::SearchQuery, Error> {
-    let params = vec![
-        ("focus".to_string(), format!("Patient/{focus}")),
-        (
-            "code".to_string(),
-            format!("{TASK_CODE_SYSTEM}|{TASK_CODE_REVIEW_DUPLICATE}"),
-        ),
-        ("status".to_string(), OPEN_TASK_STATUSES.to_string()),
-    ];
-    search::parse("Task", &params, Handling::Strict, 0)
-        .map(|(query, _)| query)
-        .map_err(Error::BadRequest)
-}
-
-/// The candidate a review task is about.
-fn task_candidate(task: &Json) -> Option<&str> {
-    task.get("input")
-        .map_or(&[][..], Json::as_list)
-        .iter()
-        .find_map(|input| {
-            input
-                .pointer("valueReference.reference")
-                .and_then(Json::as_str)
-        })
-        .and_then(|reference| reference.strip_prefix("Patient/"))
-}
-
-/// Open review tasks between `a` and `b` (either direction), as stored.
-fn open_reviews(tx: &mut dyn WriteTx, a: &str, b: &str) -> Result<Vec<StoredResource>, Error> {
-    let mut found = Vec::new();
-    for (focus, other) in [(a, b), (b, a)] {
-        let query = review_task_query(focus)?;
-        for task_id in tx.search_ids(&query, 200).map_err(Error::from)? {
-            let Some(stored) = tx.read("Task", &task_id).map_err(Error::from)? else {
-                continue;
-            };
-            let Ok(task) = fhir::json::parse_str(&stored.body) else {
-                continue;
-            };
-            if task_candidate(&task) == Some(other) {
-                found.push(stored);
-            }
-        }
-    }
-    Ok(found)
-}
-
-fn open_review_exists(tx: &mut dyn WriteTx, a: &str, b: &str) -> Result<bool, Error> {
-    Ok(!open_reviews(tx, a, b)?.is_empty())
-}
-
-fn coded(system: &str, code: &str, text: &str) -> Json {
-    Json::object([
-        (
-            "coding",
-            Json::Array(vec![Json::object([
-                ("system", Json::str(system)),
-                ("code", Json::str(code)),
-            ])]),
-        ),
-        ("text", Json::str(text)),
-    ])
-}
-
-fn decimal(value: f64) -> Json {
-    Json::Number(format!("{value:.2}"))
-}
-
-fn grade_extension(grade: &str) -> Json {
-    Json::object([
-        ("url", Json::str(MATCH_GRADE_EXTENSION)),
-        ("valueCode", Json::str(grade)),
-    ])
-}
-
-fn field_code(field: mpi::Field) -> String {
-    serde_json::to_value(field)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string))
-        .unwrap_or_else(|| "campo".to_string())
-}
-
-/// The review task for the pair (`focus` just written, `candidate` already stored).
-pub(crate) fn review_task(focus: &str, candidate: &str, hit: &MatchHit, now: &str) -> Json {
-    let result = &hit.result;
-    let mut inputs = vec![
-        Json::object([
-            ("extension", Json::Array(vec![grade_extension(hit.grade)])),
-            (
-                "type",
-                coded(TASK_INPUT_SYSTEM, "candidato", "Paciente candidato"),
-            ),
-            (
-                "valueReference",
-                Json::object([("reference", Json::str(format!("Patient/{candidate}")))]),
-            ),
-        ]),
-        Json::object([
-            (
-                "type",
-                coded(TASK_INPUT_SYSTEM, "grado", "Grado de coincidencia"),
-            ),
-            ("valueCode", Json::str(hit.grade)),
-        ]),
-        Json::object([
-            (
-                "type",
-                coded(TASK_INPUT_SYSTEM, "puntaje", "Puntaje (0 a 1)"),
-            ),
-            ("valueDecimal", decimal(hit.score)),
-        ]),
-        Json::object([
-            (
-                "type",
-                coded(
-                    TASK_INPUT_SYSTEM,
-                    "puntaje-bits",
-                    "Puntaje Fellegi-Sunter (bits)",
-                ),
-            ),
-            ("valueDecimal", decimal(result.score)),
-        ]),
-    ];
-    for field in &result.fields {
-        inputs.push(Json::object([
-            (
-                "type",
-                coded(
-                    TASK_INPUT_SYSTEM,
-                    &format!("campo-{}", field_code(field.field)),
-                    field.field.label_es(),
-                ),
-            ),
-            (
-                "valueString",
-                Json::str(format!(
-                    "{:+.2} bits. {} / {}",
-                    field.weight, field.explanation_es, field.explanation_en
-                )),
-            ),
-        ]));
-    }
-    for note in &result.notes {
-        inputs.push(Json::object([
-            ("type", coded(TASK_INPUT_SYSTEM, "nota", "Observación")),
-            (
-                "valueString",
-                Json::str(format!("{} / {}", note.message_es(), note.message_en())),
-            ),
-        ]));
-    }
-    let priority = if result.grade == MatchGrade::Certain {
-        "urgent"
-    } else {
-        "routine"
-    };
-    Json::object([
-        ("resourceType", Json::str("Task")),
-        ("status", Json::str("requested")),
-        ("intent", Json::str("proposal")),
-        ("priority", Json::str(priority)),
-        (
-            "code",
-            coded(
-                TASK_CODE_SYSTEM,
-                TASK_CODE_REVIEW_DUPLICATE,
-                "Revisar posible registro duplicado",
-            ),
-        ),
-        (
-            "description",
-            Json::str(format!(
-                "Patient/{focus} y Patient/{candidate} podrían ser la misma persona ({}, puntaje {:.2}). \
-                 Si lo son, fusione con Patient/$merge; si no, cierre la tarea como rechazada.",
-                result.grade.label_es(),
-                hit.score
-            )),
-        ),
-        (
-            "focus",
-            Json::object([("reference", Json::str(format!("Patient/{focus}")))]),
-        ),
-        ("authoredOn", Json::str(now)),
-        ("lastModified", Json::str(now)),
-        ("input", Json::Array(inputs)),
-    ])
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -765,8 +223,8 @@ fn unprocessable(es: String, en: String, at: &str) -> Error {
     ])
 }
 
-fn read_patient(tx: &mut dyn WriteTx, id: &str) -> Result<(StoredResource, Json), Error> {
-    match tx.read("Patient", id).map_err(Error::from)? {
+fn read_patient(writer: &mut Writer<'_>, id: &str) -> Result<(StoredResource, Json), Error> {
+    match writer.tx().read("Patient", id).map_err(Error::from)? {
         None => Err(Error::not_found("Patient", id)),
         Some(stored) if stored.deleted => Err(Error::gone("Patient", id)),
         Some(stored) => {
@@ -964,21 +422,14 @@ impl Ehr {
         Ok(kept)
     }
 
-    /// Decides a merge or unmerge: an update of both patients.
-    fn authorize_merge(&self, who: &Requester, source: &str, target: &str) -> Result<(), Error> {
-        for id in [source, target] {
-            let current = self.store().read("Patient", id)?;
-            let resource = current
-                .as_ref()
-                .filter(|c| !c.deleted)
-                .and_then(|c| fhir::json::parse_str(&c.body).ok());
-            self.authorize_write(
-                who,
-                Interaction::Update,
-                "Patient",
-                resource.as_ref(),
-                Some(id),
-            )?;
+    /// Decides a merge or unmerge: deciding that two registrations are one person is the
+    /// identity steward's job (MPI stewardship), not every receptionist's.
+    fn authorize_merge(&self, who: &Requester) -> Result<(), Error> {
+        if let Decision::Deny(reason) =
+            auth::policy::decide_operation(&who.principal, Operation::MergePatients)
+        {
+            self.audit_denied(who, AuditAction::Merge, "Patient", None, None, reason);
+            return Err(forbidden(reason));
         }
         Ok(())
     }
@@ -1014,18 +465,15 @@ impl Ehr {
                 "Parameters.parameter",
             ));
         }
-        self.authorize_merge(who, &source, &target)?;
-        let context = self.write_context();
-        let (ehr, who) = (self.clone(), who.clone());
-        let outcome = self.run_write(move |tx| {
-            let outcome = merge_in(tx, &context, &source, &target)?;
-            for entry in ehr.merge_audit(&who, &outcome, "$merge") {
-                tx.append_audit(entry).map_err(Error::from)?;
+        self.authorize_merge(who)?;
+        self.write(who, move |writer| {
+            let outcome = merge_in(writer, &source, &target)?;
+            let entries = writer.ehr().merge_audit(writer.who(), &outcome, "$merge");
+            for entry in entries {
+                writer.append_audit(entry)?;
             }
             Ok(outcome)
-        })?;
-        self.access().note_write("Patient");
-        Ok(outcome)
+        })
     }
 
     /// # `POST /Patient/$unmerge`
@@ -1034,7 +482,7 @@ impl Ehr {
     pub fn unmerge(&self, who: &Requester, parameters: &Json) -> Result<MergeOutcome, Error> {
         let source = patient_id_parameter(parameters, &["source-patient", "source"])?;
         let target = patient_id_parameter(parameters, &["target-patient", "target"])?;
-        self.authorize_merge(who, &source, &target)?;
+        self.authorize_merge(who)?;
         // Previous versions are read outside the write job (the job sees only current
         // versions); the job then checks nothing changed in between.
         let merge = self.find_merge(&source, &target)?;
@@ -1046,44 +494,44 @@ impl Ehr {
             .store()
             .vread("Patient", &target, merge.target_before)?
             .ok_or_else(|| Error::Internal("pre-merge version of the target is gone".into()))?;
-        let context = self.write_context();
-        let (ehr, who) = (self.clone(), who.clone());
-        let outcome = self.run_write(move |tx| {
+        self.write(who, move |writer| {
             let outcome = unmerge_in(
-                tx,
-                &context,
+                writer,
                 &source,
                 &target,
                 &merge,
                 &source_before,
                 &target_before,
             )?;
-            for entry in ehr.merge_audit(&who, &outcome, "$unmerge") {
-                tx.append_audit(entry).map_err(Error::from)?;
+            let entries = writer.ehr().merge_audit(writer.who(), &outcome, "$unmerge");
+            for entry in entries {
+                writer.append_audit(entry)?;
             }
             Ok(outcome)
-        })?;
-        self.access().note_write("Patient");
-        Ok(outcome)
+        })
     }
 
     /// Opens review tasks for pairs found by an offline scan (`expediente mpi scan`): `focus`
     /// is the patient registered later, `candidate` the earlier one. Pairs below probable, pairs
     /// with an open review, and pairs where either record is gone or inactive are skipped.
     /// Returns how many tasks were opened. One write job per call; callers pass batches.
-    pub fn queue_reviews(&self, pairs: Vec<(String, String, MatchResult)>) -> Result<usize, Error> {
-        let context = self.write_context();
-        self.run_write(move |tx| {
+    pub fn queue_reviews(
+        &self,
+        who: &Requester,
+        pairs: Vec<(String, String, MatchResult)>,
+    ) -> Result<usize, Error> {
+        self.check_type_level(who, Interaction::Create, "Task")?;
+        self.write(who, move |writer| {
             let mut opened = 0;
-            for (focus, candidate, result) in pairs {
+            for (focus, candidate, result) in &pairs {
                 if result.grade < MatchGrade::Probable
-                    || open_review_exists(tx, &focus, &candidate)?
+                    || open_review_exists(&mut TxLookup { tx: writer.tx() }, focus, candidate)?
                 {
                     continue;
                 }
                 let mut alive = true;
-                for id in [&focus, &candidate] {
-                    alive &= match tx.read("Patient", id).map_err(Error::from)? {
+                for id in [focus, candidate] {
+                    alive &= match writer.tx().read("Patient", id).map_err(Error::from)? {
                         Some(stored) => !stored.deleted && !is_retired(&stored.body),
                         None => false,
                     };
@@ -1091,17 +539,27 @@ impl Ehr {
                 if !alive {
                     continue;
                 }
-                let Some(stored) = tx.read("Patient", &candidate).map_err(Error::from)? else {
+                let Some(stored) = writer
+                    .tx()
+                    .read("Patient", candidate)
+                    .map_err(Error::from)?
+                else {
                     continue;
                 };
                 let hit = MatchHit {
                     resource: stored,
                     grade: result.grade.fhir_code(),
                     score: score_01(result.grade, result.score),
-                    result,
+                    result: result.clone(),
                 };
-                let task = review_task(&focus, &candidate, &hit, &context.now_text);
-                create_in(tx, &context, "Task", task, None, None)?;
+                let task = review_task(focus, candidate, &hit, &writer.now_text());
+                writer.put(
+                    "Task",
+                    Target::Create(None),
+                    task,
+                    None,
+                    Authority::Requester,
+                )?;
                 opened += 1;
             }
             Ok(opened)
@@ -1110,15 +568,14 @@ impl Ehr {
 
     /// The latest merge Provenance of `source` into `target`.
     fn find_merge(&self, source: &str, target: &str) -> Result<MergeRecord, Error> {
-        let params = vec![
-            ("target".to_string(), format!("Patient/{source}")),
-            ("_count".to_string(), "1000".to_string()),
-        ];
-        let (query, _) = search::parse("Provenance", &params, Handling::Strict, self.now_ms())
-            .map_err(Error::BadRequest)?;
-        let page = self.store().search(&query)?;
+        let params = vec![("target".to_string(), format!("Patient/{source}"))];
+        let query = internal_query("Provenance", &params, self.now_ms())?;
+        let matches = StoreLookup {
+            store: self.store(),
+        }
+        .search(&query, MERGE_PROVENANCES_MAX)?;
         let mut best: Option<(i64, MergeRecord)> = None;
-        for stored in &page.matches {
+        for stored in &matches {
             let Ok(json) = fhir::json::parse_str(&stored.body) else {
                 continue;
             };
@@ -1296,12 +753,17 @@ impl Ehr {
         {
             let params = vec![(
                 "identifier".to_string(),
-                format!("{}|{}", systems::CURP, escape_search_value(curp)),
+                format!(
+                    "{}|{}",
+                    systems::CURP,
+                    crate::matching::escape_search_value(curp)
+                ),
             )];
+            let query = internal_query("Patient", &params, self.now_ms())?;
             for stored in (StoreLookup {
                 store: self.store(),
             })
-            .search(&params, 20)?
+            .search(&query, 20)?
             {
                 let Ok(other) = fhir::json::parse_str(&stored.body) else {
                     continue;
@@ -1386,14 +848,9 @@ fn split_unescaped_commas(value: &str) -> Vec<String> {
     parts
 }
 
-fn merge_in(
-    tx: &mut dyn WriteTx,
-    context: &WriteContext,
-    source: &str,
-    target: &str,
-) -> Result<MergeOutcome, Error> {
-    let (source_stored, mut source_json) = read_patient(tx, source)?;
-    let (target_stored, mut target_json) = read_patient(tx, target)?;
+fn merge_in(writer: &mut Writer<'_>, source: &str, target: &str) -> Result<MergeOutcome, Error> {
+    let (source_stored, mut source_json) = read_patient(writer, source)?;
+    let (target_stored, mut target_json) = read_patient(writer, target)?;
     if let Some(survivor) = linked_ids(&source_json, &["replaced-by"]).next() {
         return Err(unprocessable(
             format!("Patient/{source} ya fue fusionado en Patient/{survivor}"),
@@ -1417,24 +874,25 @@ fn merge_in(
     }
     add_link(&mut source_json, target, "replaced-by");
     add_link(&mut target_json, source, "replaces");
-    let source_after = update_in(
-        tx,
-        context,
-        "Patient",
-        source,
-        source_json,
-        Some(source_stored.version_id),
-    )?
-    .resource;
-    let target_after = update_in(
-        tx,
-        context,
-        "Patient",
-        target,
-        target_json,
-        Some(target_stored.version_id),
-    )?
-    .resource;
+    let source_after = writer
+        .put(
+            "Patient",
+            Target::Id(source.to_string()),
+            source_json,
+            Some(source_stored.version_id),
+            Authority::Derived,
+        )?
+        .resource;
+    let target_after = writer
+        .put(
+            "Patient",
+            Target::Id(target.to_string()),
+            target_json,
+            Some(target_stored.version_id),
+            Authority::Derived,
+        )?
+        .resource;
+    let now = writer.now_text();
     let record = provenance(
         "merge",
         "MERGE",
@@ -1443,17 +901,26 @@ fn merge_in(
             (&target_stored, target_after.version_id),
         ],
         None,
-        &context.now_text,
+        &now,
     );
-    let provenance = create_in(tx, context, "Provenance", record, None, None)?.resource;
+    let provenance = writer
+        .put(
+            "Provenance",
+            Target::Create(None),
+            record,
+            None,
+            Authority::Derived,
+        )?
+        .resource;
     // The pair's review tasks are settled by the merge.
-    for stored in open_reviews(tx, source, target)? {
+    let settled = open_reviews(&mut TxLookup { tx: writer.tx() }, source, target)?;
+    for stored in settled {
         let Ok(mut task) = fhir::json::parse_str(&stored.body) else {
             continue;
         };
         if let Some(object) = task.as_object_mut() {
             object.insert("status", Json::str("completed"));
-            object.insert("lastModified", Json::str(context.now_text.clone()));
+            object.insert("lastModified", Json::str(now.clone()));
             object.insert(
                 "businessStatus",
                 Json::object([(
@@ -1465,13 +932,12 @@ fn merge_in(
                 )]),
             );
         }
-        update_in(
-            tx,
-            context,
+        writer.put(
             "Task",
-            &stored.id,
+            Target::Id(stored.id.clone()),
             task,
             Some(stored.version_id),
+            Authority::Derived,
         )?;
     }
     Ok(MergeOutcome {
@@ -1482,16 +948,15 @@ fn merge_in(
 }
 
 fn unmerge_in(
-    tx: &mut dyn WriteTx,
-    context: &WriteContext,
+    writer: &mut Writer<'_>,
     source: &str,
     target: &str,
     merge: &MergeRecord,
     source_before: &StoredResource,
     target_before: &StoredResource,
 ) -> Result<MergeOutcome, Error> {
-    let (source_now, source_json) = read_patient(tx, source)?;
-    let (target_now, target_json) = read_patient(tx, target)?;
+    let (source_now, source_json) = read_patient(writer, source)?;
+    let (target_now, target_json) = read_patient(writer, target)?;
     let merged_into: Vec<String> = linked_ids(&source_json, &["replaced-by"]).collect();
     if !merged_into.iter().any(|id| id == target) {
         return Err(unprocessable(
@@ -1514,24 +979,25 @@ fn unmerge_in(
         remove_link(&mut json, source, "replaces");
         json
     };
-    let source_after = update_in(
-        tx,
-        context,
-        "Patient",
-        source,
-        source_restored,
-        Some(source_now.version_id),
-    )?
-    .resource;
-    let target_after = update_in(
-        tx,
-        context,
-        "Patient",
-        target,
-        target_restored,
-        Some(target_now.version_id),
-    )?
-    .resource;
+    let source_after = writer
+        .put(
+            "Patient",
+            Target::Id(source.to_string()),
+            source_restored,
+            Some(source_now.version_id),
+            Authority::Derived,
+        )?
+        .resource;
+    let target_after = writer
+        .put(
+            "Patient",
+            Target::Id(target.to_string()),
+            target_restored,
+            Some(target_now.version_id),
+            Authority::Derived,
+        )?
+        .resource;
+    let now = writer.now_text();
     let record = provenance(
         "unmerge",
         "UNMERGE",
@@ -1540,9 +1006,17 @@ fn unmerge_in(
             (&target_now, target_after.version_id),
         ],
         Some(&format!("Provenance/{}", merge.provenance_id)),
-        &context.now_text,
+        &now,
     );
-    let provenance = create_in(tx, context, "Provenance", record, None, None)?.resource;
+    let provenance = writer
+        .put(
+            "Provenance",
+            Target::Create(None),
+            record,
+            None,
+            Authority::Derived,
+        )?
+        .resource;
     Ok(MergeOutcome {
         source: source_after,
         target: target_after,

@@ -4,11 +4,10 @@
 
 use std::collections::{BTreeSet, HashMap};
 
-use fhir::{Issue, IssueCode, Json};
-use store::WriteTx;
-
 use crate::Error;
-use crate::interactions::{check_type, multiple_matches, parse_condition};
+use crate::write::Writer;
+use crate::write::check::{check_type, multiple_matches, parse_condition};
+use fhir::{Issue, IssueCode, Json};
 
 /// Calls `visit` with every `Reference.reference` string in the resource (including those in
 /// contained resources and extensions).
@@ -73,12 +72,14 @@ fn conditional_parts(reference: &str) -> Option<(&str, &str)> {
     Some((resource_type, query))
 }
 
-/// Resolves conditional references to exactly one existing resource each, or fails.
+/// Resolves conditional references to exactly one existing resource each, or fails. Only
+/// resources the writer may see count, so a conditional reference is not an oracle about
+/// hidden records.
 pub(crate) fn resolve_conditional_references(
-    tx: &mut dyn WriteTx,
+    writer: &mut Writer<'_>,
     resource: &mut Json,
-    now_ms: i64,
 ) -> Result<(), Error> {
+    let now_ms = writer.now_ms();
     let mut wanted = BTreeSet::new();
     for_each_reference(resource, &mut |reference| {
         if conditional_parts(reference).is_some() {
@@ -95,10 +96,10 @@ pub(crate) fn resolve_conditional_references(
         };
         check_type(resource_type)?;
         let condition = parse_condition(resource_type, query, now_ms)?;
-        let ids = tx.search_ids(&condition, 2).map_err(Error::from)?;
-        match ids.as_slice() {
-            [id] => {
-                resolved.insert(reference.clone(), format!("{resource_type}/{id}"));
+        let found = writer.visible_matches(&condition, 2)?;
+        match found.as_slice() {
+            [one] => {
+                resolved.insert(reference.clone(), format!("{resource_type}/{}", one.id));
             }
             [] => {
                 return Err(Error::Unprocessable(vec![Issue::error(
