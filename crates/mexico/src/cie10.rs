@@ -280,7 +280,7 @@ impl Cie10Entry {
                 source: GIIS_SUBCATEGORY,
             });
         }
-        issues.sort_by(|a, b| b.strength.cmp(&a.strength));
+        issues.sort_by_key(|issue| std::cmp::Reverse(issue.strength));
         issues
     }
 }
