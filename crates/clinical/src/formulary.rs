@@ -2,7 +2,7 @@
 //! name, form, strength, presentation, route, ATC code and ingredients.
 //!
 //! **Provenance (read before trusting a key).** No package reachable from the development
-//! machines ships the Compendio Nacional de Insumos para la Salud. The 28 keys the synthetic
+//! machines ships the Compendio Nacional de Insumos para la Salud. The 29 keys the synthetic
 //! generator lists as in common use (`crates/synth/README.md`) are [`KeyStatus::GeneratorCommonUse`];
 //! every other key, including the generator's three "plausible but unverified" ones, is
 //! [`KeyStatus::Unverified`]: written from memory of the Cuadro Básico and *not* checked against a
