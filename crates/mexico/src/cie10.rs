@@ -1,5 +1,5 @@
-//! CIE-10 (ICD-10) codes: the three written forms, conversion to the FHIR form, and a small catalog of
-//! the diagnoses that fill Mexican primary care, with Spanish descriptions and DGIS-style limits.
+//! CIE-10 (ICD-10) codes: the three written forms, conversion to the FHIR form, the full Spanish
+//! catalogue with sex and age limits, everyday-Spanish synonyms, and typeahead search.
 //!
 //! Forms accepted by [`validate_cie10`] (mexico.md §A3):
 //! * dotted, as FHIR and clinicians write it: `E11.9`;
@@ -7,21 +7,30 @@
 //! * DGIS/GIIS files: four characters without the dot, categories padded with `X`: `E119`, `I10X`.
 //!
 //! Every valid code is stored in the dotted form ([`Cie10Code::as_str`]), the one FHIR's
-//! `http://hl7.org/fhir/sid/icd-10` system uses; [`Cie10Code::dgis`] gives the file form back.
-//! Validation is structural: the full CIE-10 has ~12,000 codes and DGIS's `DIAGNOSTICO_SIS` catalog is the
-//! authority on which exist. The built-in [`CATALOG`] is for search and tests, not for acceptance.
-//! DGIS's local non-CIE codes (`MT01`, `CP13`...) are not handled here.
+//! `http://hl7.org/fhir/sid/icd-10` system uses; [`Cie10Code::dgis`] gives the GIIS file form back.
+//!
+//! The [`CATALOG`] holds about 14,200 codes (every category and four-character subcategory of the
+//! WHO edition in its Spanish wording, plus the external-cause place-of-occurrence subdivisions)
+//! generated at development time from a published package; `crates/mexico/data/README.md` says
+//! what is official and what is ours. Sex and age limits come from a reviewed rule table
+//! ([`limits`]), not yet from DGIS's `DIAGNOSTICO_SIS`, which remains the authority for GIIS
+//! acceptance. [`search`] ranks codes, [`synonyms`] and titles for typeahead;
+//! [`Cie10Entry::check`] tells whether a code fits a patient. DGIS's local non-CIE codes (`MT01`,
+//! `CP13`...) are not handled here.
 
 #[cfg(test)]
 mod tests;
 
 mod catalog;
+pub mod limits;
+mod search;
+mod synonyms;
 
 use std::fmt;
 
 pub use catalog::CATALOG;
-
-use crate::text;
+pub use search::{Cie10Hit, Cie10Match, search};
+pub use synonyms::{Synonym, synonyms};
 
 /// Which patients a catalog code may be used for, by biological sex (DGIS `LSEX`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
@@ -46,43 +55,233 @@ pub enum BiologicalSex {
     Intersexual,
 }
 
-/// One entry of the built-in catalog.
+/// What the UI does when a limit is not met: refuse the code, or ask the clinician to confirm.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+pub enum LimitStrength {
+    /// Ask to confirm (the code is unusual for this patient, not impossible).
+    Confirm,
+    /// Refuse (GIIS-B015 rejects it).
+    Refuse,
+}
+
+/// One end of an age limit, in the unit DGIS writes it in (`028D`, `059A`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum AgeBound {
+    /// Completed days of life.
+    Days(u16),
+    /// Completed years.
+    Years(u16),
+}
+
+impl AgeBound {
+    fn at_least(self, age: PatientAge) -> bool {
+        match self {
+            AgeBound::Days(days) => age.days >= u32::from(days),
+            AgeBound::Years(years) => age.years >= u32::from(years),
+        }
+    }
+
+    fn at_most(self, age: PatientAge) -> bool {
+        match self {
+            AgeBound::Days(days) => age.days <= u32::from(days),
+            AgeBound::Years(years) => age.years <= u32::from(years),
+        }
+    }
+}
+
+/// An inclusive age range a code is limited to (DGIS `LINF`/`LSUP`), how strictly, and why.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct AgeLimit {
+    /// Youngest allowed age.
+    pub min: AgeBound,
+    /// Oldest allowed age.
+    pub max: AgeBound,
+    /// Refuse or confirm outside the range.
+    pub strength: LimitStrength,
+    /// The rule's source (see [`limits`]).
+    pub source: &'static str,
+}
+
+/// A patient's age: completed years and completed days of life, both from the birth date.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub struct PatientAge {
+    /// Completed years.
+    pub years: u32,
+    /// Completed days since birth.
+    pub days: u32,
+}
+
+impl PatientAge {
+    /// The age on `on` of someone born on `birth`, both `(year, month, day)`. `None` when either
+    /// date does not exist or the birth is after `on` (the caller reports a future birth date).
+    pub fn between(birth: (i32, u8, u8), on: (i32, u8, u8)) -> Option<PatientAge> {
+        let born = days_from_civil(birth)?;
+        let today = days_from_civil(on)?;
+        let days = u32::try_from(today - born).ok()?;
+        let mut years = on.0 - birth.0;
+        if (on.1, on.2) < (birth.1, birth.2) {
+            years -= 1;
+        }
+        Some(PatientAge {
+            years: u32::try_from(years).ok()?,
+            days,
+        })
+    }
+
+    /// An age known only in whole years (the day count is the lowest it can be).
+    pub fn from_years(years: u32) -> PatientAge {
+        PatientAge {
+            years,
+            days: years.saturating_mul(365).saturating_add(years / 4),
+        }
+    }
+}
+
+/// Days since 1970-01-01 of a proleptic Gregorian date, or `None` if the date does not exist
+/// (H. Hinnant's `days_from_civil`).
+fn days_from_civil((year, month, day): (i32, u8, u8)) -> Option<i64> {
+    let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+    let month_days = match month {
+        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+        4 | 6 | 9 | 11 => 30,
+        2 if leap => 29,
+        2 => 28,
+        _ => return None,
+    };
+    if day == 0 || day > month_days {
+        return None;
+    }
+    let y = i64::from(year) - i64::from(month <= 2);
+    let era = y.div_euclid(400);
+    let yoe = y - era * 400;
+    let m = i64::from(month);
+    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(day) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    Some(era * 146_097 + doe - 719_468)
+}
+
+/// Where an entry's title comes from (see `crates/mexico/data/README.md`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+pub enum Origin {
+    /// The OPS/WHO Spanish title as published by icdcode.info (in PyPI `cie` 0.208).
+    IcdCodeInfo,
+    /// Chile DEIS's list (in PyPI `cie` 0.208), accents restored by `xtask cie10`.
+    DeisChile,
+    /// Added by us (codes the source lacks).
+    Ours,
+}
+
+/// One entry of the catalogue.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
 pub struct Cie10Entry {
     /// Dotted code (`E11.9`) or category (`I10`).
     pub code: &'static str,
-    /// Spanish description.
+    /// Spanish title.
     pub description: &'static str,
-    /// DGIS `LSEX`.
+    /// Sex limit (DGIS `LSEX`), from the rule table.
     pub sex: SexLimit,
-    /// Inclusive age range in whole years (DGIS `LINF`/`LSUP`), when limited.
-    pub age_years: Option<(u8, u8)>,
+    /// Age limit (DGIS `LINF`/`LSUP`), from the rule table.
+    pub age: Option<AgeLimit>,
+    /// No subcategory exists: the code can be reported as is (`I10`, `E11.9`; not `E11`).
+    pub leaf: bool,
+    /// One of the codes that fill Mexican primary care (ranked first by search).
+    pub primary_care: bool,
+    /// Where the title comes from.
+    pub origin: Origin,
 }
 
+/// A reason a code does not fit a patient, and whether to refuse it or ask to confirm.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Cie10Issue {
+    /// Refuse or confirm.
+    pub strength: LimitStrength,
+    /// What is wrong; `message_es()`/`message_en()` for the UI.
+    pub error: Cie10Error,
+    /// The source of the rule that raised it.
+    pub source: &'static str,
+}
+
+/// Source of the "choose a subcategory" rule.
+pub const GIIS_SUBCATEGORY: &str =
+    "DGIS, GIIS-B015: el diagnóstico se informa con 4 caracteres (categoría sin subcategorías + X)";
+
 impl Cie10Entry {
-    /// Checks the code's sex and age limits for a patient. A sex mismatch is reported before age.
+    /// The GIIS file form (`E119`, `I10X`).
+    pub fn dgis(&self) -> String {
+        match self.code.get(4..) {
+            Some(sub) => format!("{}{sub}", &self.code[..3]),
+            None => format!("{}X", self.code),
+        }
+    }
+
+    /// Checks the code's refusing sex and age limits for a patient whose age is known in whole
+    /// years. A sex mismatch is reported before age. Limits that only ask for confirmation, and
+    /// day-based limits, are left to [`Cie10Entry::check`].
     pub fn check_patient(&self, sex: BiologicalSex, age_years: u32) -> Result<(), Cie10Error> {
-        let sex_ok = !matches!(
+        let age = PatientAge::from_years(age_years);
+        match self.check(Some(sex), Some(age)).into_iter().find(|issue| {
+            issue.strength == LimitStrength::Refuse
+                && !matches!(issue.error, Cie10Error::NotLeaf { .. })
+        }) {
+            Some(issue) => Err(issue.error),
+            None => Ok(()),
+        }
+    }
+
+    /// Everything that makes this code wrong or unusual for the patient: a sex limit (refused), an
+    /// age limit (refused or confirmed, per rule), and a category that has subcategories (refused:
+    /// GIIS-B015 needs four characters). Unknown sex or age skips those checks. Ordered by
+    /// strength, refusals first.
+    pub fn check(&self, sex: Option<BiologicalSex>, age: Option<PatientAge>) -> Vec<Cie10Issue> {
+        let mut issues = Vec::new();
+        let sex_mismatch = matches!(
             (self.sex, sex),
-            (SexLimit::Hombre, BiologicalSex::Mujer) | (SexLimit::Mujer, BiologicalSex::Hombre)
+            (SexLimit::Hombre, Some(BiologicalSex::Mujer))
+                | (SexLimit::Mujer, Some(BiologicalSex::Hombre))
         );
-        if !sex_ok {
-            return Err(Cie10Error::SexNotAllowed {
-                code: self.code.to_owned(),
-                allowed: self.sex,
+        if sex_mismatch {
+            issues.push(Cie10Issue {
+                strength: LimitStrength::Refuse,
+                error: Cie10Error::SexNotAllowed {
+                    code: self.code.to_owned(),
+                    allowed: self.sex,
+                },
+                source: limits::sex_rule(self.code).map_or(limits::WHO_VOL2, |(_, source)| source),
             });
         }
-        if let Some((min, max)) = self.age_years
-            && !(u32::from(min)..=u32::from(max)).contains(&age_years)
+        if let (Some(limit), Some(age)) = (self.age, age)
+            && !(limit.min.at_least(age) && limit.max.at_most(age))
         {
-            return Err(Cie10Error::AgeNotAllowed {
-                code: self.code.to_owned(),
-                age_years,
-                min,
-                max,
+            let error = match (limit.min, limit.max) {
+                (AgeBound::Years(min), AgeBound::Years(max)) => Cie10Error::AgeNotAllowed {
+                    code: self.code.to_owned(),
+                    age_years: age.years,
+                    min: u8::try_from(min).unwrap_or(u8::MAX),
+                    max: u8::try_from(max).unwrap_or(u8::MAX),
+                },
+                _ => Cie10Error::AgeUnexpected {
+                    code: self.code.to_owned(),
+                    min: limit.min,
+                    max: limit.max,
+                },
+            };
+            issues.push(Cie10Issue {
+                strength: limit.strength,
+                error,
+                source: limit.source,
             });
         }
-        Ok(())
+        if !self.leaf {
+            issues.push(Cie10Issue {
+                strength: LimitStrength::Refuse,
+                error: Cie10Error::NotLeaf {
+                    code: self.code.to_owned(),
+                },
+                source: GIIS_SUBCATEGORY,
+            });
+        }
+        issues.sort_by_key(|issue| std::cmp::Reverse(issue.strength));
+        issues
     }
 }
 
@@ -167,6 +366,40 @@ pub enum Cie10Error {
         /// Oldest allowed age.
         max: u8,
     },
+    /// The code is unusual at the patient's age (a limit that asks for confirmation).
+    #[error("CIE-10 {code} is expected between {} and {}", describe_bound_en(*.min), describe_bound_en(*.max))]
+    AgeUnexpected {
+        /// Dotted code.
+        code: String,
+        /// Youngest expected age.
+        min: AgeBound,
+        /// Oldest expected age.
+        max: AgeBound,
+    },
+    /// A category that has subcategories: GIIS-B015 needs one of them.
+    #[error("CIE-10 {code} has subcategories; choose a four-character code")]
+    NotLeaf {
+        /// Dotted code.
+        code: String,
+    },
+}
+
+fn describe_bound_en(bound: AgeBound) -> String {
+    match bound {
+        AgeBound::Days(1) => "1 day".to_owned(),
+        AgeBound::Days(n) => format!("{n} days"),
+        AgeBound::Years(1) => "1 year".to_owned(),
+        AgeBound::Years(n) => format!("{n} years"),
+    }
+}
+
+fn describe_bound_es(bound: AgeBound) -> String {
+    match bound {
+        AgeBound::Days(1) => "1 día".to_owned(),
+        AgeBound::Days(n) => format!("{n} días"),
+        AgeBound::Years(1) => "1 año".to_owned(),
+        AgeBound::Years(n) => format!("{n} años"),
+    }
 }
 
 impl Cie10Error {
@@ -204,6 +437,14 @@ impl Cie10Error {
                 max,
             } => format!(
                 "El código CIE-10 {code} solo se usa entre los {min} y los {max} años; el paciente tiene {age_years}."
+            ),
+            Cie10Error::AgeUnexpected { code, min, max } => format!(
+                "El código CIE-10 {code} se espera entre {} y {} de edad; confirme que corresponde a este paciente.",
+                describe_bound_es(*min),
+                describe_bound_es(*max)
+            ),
+            Cie10Error::NotLeaf { code } => format!(
+                "El código CIE-10 {code} tiene subcategorías; elija un código de cuatro caracteres."
             ),
         }
     }
@@ -302,7 +543,7 @@ pub fn normalize_cie10(code: &str) -> Result<String, Cie10Error> {
     validate_cie10(&code.trim().to_uppercase()).map(String::from)
 }
 
-/// Looks a code up in the built-in catalog, in any accepted form and case.
+/// Looks a code up in the catalogue, in any accepted form and case (`e119`, `I10X`, `E11.9`).
 pub fn lookup_cie10(code: &str) -> Option<&'static Cie10Entry> {
     let dotted = normalize_cie10(code).ok()?;
     CATALOG
@@ -311,50 +552,11 @@ pub fn lookup_cie10(code: &str) -> Option<&'static Cie10Entry> {
         .and_then(|idx| CATALOG.get(idx))
 }
 
-/// The catalog code without its dot, for prefix matching (`E11.9` → `E119`).
-fn undotted(code: &str) -> String {
-    code.chars().filter(|&c| c != '.').collect()
-}
-
-/// If `query` looks like the start of a code (`e`, `E1`, `E11`, `e11.`, `E11.9`, `E119`, `I10X`),
-/// the undotted uppercase prefix to match.
-fn code_prefix(query: &str) -> Option<String> {
-    let mut prefix = undotted(&query.trim().to_uppercase());
-    if prefix.len() == 4 && prefix.ends_with('X') {
-        prefix.pop();
-    }
-    let mut chars = prefix.chars();
-    let starts_with_letter = chars.next().is_some_and(|c| c.is_ascii_uppercase());
-    (starts_with_letter && prefix.len() <= 4 && chars.all(|c| c.is_ascii_digit())).then_some(prefix)
-}
-
-/// The UI's CIE-10 search over the built-in catalog, case- and accent-insensitive.
-///
-/// Entries whose code starts with the query (any form: `e11`, `E11.9`, `I10X`) come first; then entries
-/// whose description has, for every word of the query, a word starting with it (`diab tipo`,
-/// `hipertension`, `infeccion vias urinarias`). Catalog order within each group; no duplicates.
+/// The UI's CIE-10 search, every match (see [`search`] for the ranking; the UI should call
+/// [`search`] with its page size instead, which does the same work but copies less).
 pub fn search_cie10(query: &str) -> Vec<&'static Cie10Entry> {
-    let words_query = text::search_fold(query);
-    if words_query.is_empty() {
-        return Vec::new();
-    }
-    let mut found: Vec<&'static Cie10Entry> = Vec::new();
-    if let Some(prefix) = code_prefix(query) {
-        found.extend(
-            CATALOG
-                .iter()
-                .filter(|e| undotted(e.code).starts_with(&prefix)),
-        );
-    }
-    let tokens: Vec<&str> = words_query.split(' ').collect();
-    for entry in CATALOG.iter() {
-        let description = text::search_fold(entry.description);
-        let matches = tokens
-            .iter()
-            .all(|token| description.split(' ').any(|word| word.starts_with(token)));
-        if matches && !found.contains(&entry) {
-            found.push(entry);
-        }
-    }
-    found
+    search(query, usize::MAX)
+        .into_iter()
+        .map(|hit| hit.entry)
+        .collect()
 }

@@ -1,0 +1,50 @@
+//! Accent- and case-insensitive folding for matching drug and allergy names in free text.
+
+use unicode_normalization::UnicodeNormalization;
+use unicode_normalization::char::is_combining_mark;
+
+/// Lowercase ASCII letters and digits separated by single spaces (`Ácido acetilsalicílico` →
+/// `acido acetilsalicilico`; `Trimetoprima/sulfametoxazol` → `trimetoprima sulfametoxazol`).
+pub(crate) fn fold(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut pending_space = false;
+    for c in raw.nfd() {
+        if is_combining_mark(c) {
+            continue;
+        }
+        if c.is_ascii_alphanumeric() {
+            if pending_space && !out.is_empty() {
+                out.push(' ');
+            }
+            pending_space = false;
+            out.push(c.to_ascii_lowercase());
+        } else {
+            pending_space = true;
+        }
+    }
+    out
+}
+
+/// Whether the folded `phrase` occurs in the folded `text` as whole words.
+pub(crate) fn contains_phrase(text: &str, phrase: &str) -> bool {
+    if phrase.is_empty() {
+        return false;
+    }
+    let padded_text = format!(" {text} ");
+    let padded_phrase = format!(" {phrase} ");
+    padded_text.contains(&padded_phrase)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folds_and_matches_whole_words() {
+        assert_eq!(fold("Ácido  Acetilsalicílico"), "acido acetilsalicilico");
+        assert_eq!(fold("TMP/SMX"), "tmp smx");
+        assert!(contains_phrase("alergia a la penicilina", "penicilina"));
+        assert!(!contains_phrase("bencilpenicilina", "penicilina"));
+        assert!(!contains_phrase("algo", ""));
+    }
+}
