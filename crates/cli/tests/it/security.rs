@@ -11,11 +11,11 @@ use serde_json::{Value, json};
 
 use crate::support::*;
 
-const CLUES_A: &str = "DFSSA001234";
-const CLUES_B: &str = "JCSSA000001";
+pub(crate) const CLUES_A: &str = "DFSSA001234";
+pub(crate) const CLUES_B: &str = "JCSSA000001";
 
 /// Runs the CLI with `stdin` as standard input.
-fn run_cli_stdin(args: &[&str], stdin: &str) -> (i32, String, String) {
+pub(crate) fn run_cli_stdin(args: &[&str], stdin: &str) -> (i32, String, String) {
     let mut child = Command::new(BIN)
         .args(args)
         .stdin(Stdio::piped())
@@ -37,10 +37,10 @@ fn run_cli_stdin(args: &[&str], stdin: &str) -> (i32, String, String) {
     )
 }
 
-const PASSWORD: &str = "Clave-de-prueba-2026";
+pub(crate) const PASSWORD: &str = "Clave-de-prueba-2026";
 
 /// Creates an account (password `PASSWORD`) and returns a token for it.
-fn account(data: &Path, user: &str, role: &str, extra: &[&str]) -> String {
+pub(crate) fn account(data: &Path, user: &str, role: &str, extra: &[&str]) -> String {
     let data = data.to_str().unwrap();
     let mut args = vec![
         "user",
@@ -59,7 +59,7 @@ fn account(data: &Path, user: &str, role: &str, extra: &[&str]) -> String {
     token(data, user, role)
 }
 
-fn token(data: &str, user: &str, role: &str) -> String {
+pub(crate) fn token(data: &str, user: &str, role: &str) -> String {
     let (code, out, err) = run_cli(&[
         "token", "issue", "--data", data, "--user", user, "--role", role,
     ]);
@@ -68,12 +68,12 @@ fn token(data: &str, user: &str, role: &str) -> String {
 }
 
 /// A path under the node's origin: `fhir/…` or `auth/…`.
-fn url_of(node: &Node, path: &str) -> String {
+pub(crate) fn url_of(node: &Node, path: &str) -> String {
     let origin = node.base.trim_end_matches('/').trim_end_matches("/fhir");
     format!("{origin}/{}", path.trim_start_matches('/'))
 }
 
-fn get_as(node: &Node, token: &str, path: &str) -> Reply {
+pub(crate) fn get_as(node: &Node, token: &str, path: &str) -> Reply {
     reply(
         anonymous_client()
             .get(url_of(node, path))
@@ -83,7 +83,7 @@ fn get_as(node: &Node, token: &str, path: &str) -> Reply {
     )
 }
 
-fn send_as(node: &Node, token: &str, method: &str, path: &str, body: &Value) -> Reply {
+pub(crate) fn send_as(node: &Node, token: &str, method: &str, path: &str, body: &Value) -> Reply {
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
     reply(
         anonymous_client()
@@ -96,7 +96,7 @@ fn send_as(node: &Node, token: &str, method: &str, path: &str, body: &Value) -> 
     )
 }
 
-fn ids_of(bundle: &Value) -> Vec<String> {
+pub(crate) fn ids_of(bundle: &Value) -> Vec<String> {
     bundle["entry"]
         .as_array()
         .map(|entries| {
@@ -109,17 +109,17 @@ fn ids_of(bundle: &Value) -> Vec<String> {
 }
 
 /// Two clinics (A and B), two patients registered at A, each with an Observation.
-struct World {
-    node: Node,
-    data: std::path::PathBuf,
-    _temp: tempfile::TempDir,
-    p1: String,
-    p2: String,
-    obs1: String,
-    obs2: String,
+pub(crate) struct World {
+    pub node: Node,
+    pub data: std::path::PathBuf,
+    pub _temp: tempfile::TempDir,
+    pub p1: String,
+    pub p2: String,
+    pub obs1: String,
+    pub obs2: String,
 }
 
-fn organization(clues: &str, name: &str) -> Value {
+pub(crate) fn organization(clues: &str, name: &str) -> Value {
     json!({
         "resourceType": "Organization",
         "identifier": [{"system": "https://expediente.salud.gob.mx/fhir/sid/clues", "value": clues}],
@@ -127,7 +127,7 @@ fn organization(clues: &str, name: &str) -> Value {
     })
 }
 
-fn observation(patient: &str, labels: &[&str]) -> Value {
+pub(crate) fn observation(patient: &str, labels: &[&str]) -> Value {
     let mut obs = json!({
         "resourceType": "Observation",
         "status": "final",
@@ -146,7 +146,7 @@ fn observation(patient: &str, labels: &[&str]) -> Value {
     obs
 }
 
-fn world() -> World {
+pub(crate) fn world() -> World {
     let temp = tempfile::tempdir().unwrap();
     let data = temp.path().join("data");
     let node = Node::start_in(&data);
