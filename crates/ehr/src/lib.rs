@@ -25,7 +25,10 @@ mod refs;
 use std::sync::Arc;
 
 pub use access::{RecordAccess, Requester};
-pub use accounts::{NewAccount, requester_for_account};
+pub use accounts::{
+    NewAccount, PASSWORD_HASHES_CONCURRENT_MAX, SIGN_INS_WAITING_MAX, SignInError,
+    requester_for_account,
+};
 pub use aggregates::SMALL_CELL_MIN;
 pub use bundle::{BundleKind, BundleOutcome};
 pub use capability::capability_statement;
@@ -47,6 +50,9 @@ pub struct Ehr {
     store: store::SharedStore,
     clock: Arc<dyn Clock>,
     access: Arc<access::AccessState>,
+    /// Sign-in throttling and the cap on concurrent password hashes, shared by every
+    /// interface of this node (API, web UI).
+    sign_in: Arc<accounts::SignInGate>,
 }
 
 impl Ehr {
@@ -57,6 +63,7 @@ impl Ehr {
             store,
             clock,
             access,
+            sign_in: Arc::new(accounts::SignInGate::new()),
         }
     }
 
