@@ -419,6 +419,8 @@ impl Ehr {
             }
         };
         let enabled = account.as_ref().is_some_and(|a| !a.disabled);
+        // Delays count from the answer, not from the start of the (slow) check.
+        let now = self.now_ms();
         let audit_failure = |details: &str, account: Option<&Account>| {
             let mut entry = self.audit_entry(
                 &Requester {

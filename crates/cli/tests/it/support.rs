@@ -37,6 +37,12 @@ impl Node {
 
     pub fn start_with(data: &Path, extra: &[&str]) -> Node {
         prepare_access(data);
+        Node::start_plain(data, extra)
+    }
+
+    /// A node over `data` exactly as an operator starts it: without the suite's signing key
+    /// and system account (nothing is written to `data` by the test process).
+    pub fn start_plain(data: &Path, extra: &[&str]) -> Node {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
