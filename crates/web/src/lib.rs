@@ -7,9 +7,31 @@
 //!   page fits the 60 KB budget (gzip) on a 256 kbit/s link.
 //! - **One path to the data.** Handlers call `data.rs`, which calls the `ehr` use cases that
 //!   `/fhir` uses; this crate knows HTML, never SQL nor the store.
-//! - **Access control is the record's.** [`session::EhrSessions`] signs people in with the
-//!   node's accounts and tokens; every data call acts as that user (`data::Db`), so the
+//! - **Access control is the record's.** Sign-in is `ehr`'s (the same throttled use case as the
+//!   API's token endpoint); every data call acts as the signed-in user (`data::Db`), so the
 //!   screens show exactly what the API would, and every access is audited by `ehr`.
+//! - **A session is the UI's own, not an API token** ([`session`]): an opaque random secret in
+//!   an HttpOnly `SameSite=Strict` cookie (`__Host-` over TLS), known to the server by its
+//!   digest, ended after 30 minutes idle, 8 hours at most, at sign-out, and at once by a
+//!   password reset or a disable. `/fhir` refuses it.
+//!
+//! # Adding a screen: sessions, forms and CSRF
+//! Another screen needs nothing new for its security, if it keeps these rules:
+//! - A handler takes `pages`' `Ctx` extractor (session, language, client address) and
+//!   reaches data only through `pages::blocking(&app, &ctx, |db| …)`, which acts as the
+//!   session's user (no session, no data). A page without a session redirects to sign-in.
+//! - GET never changes anything. Anything that does is a `<form method="post">` whose first
+//!   child is `{% include "csrf.html" %}` (the template's struct has the usual
+//!   `layout: Layout`, which carries the token). Nothing else: `guard.rs` runs before every
+//!   non-GET route of this router and refuses (403, the UI's error page) a request whose
+//!   `Origin`/`Sec-Fetch-Site` is another site or whose `csrf` field is not the session's
+//!   token, and (413) a body over [`FORM_BYTES_MAX`], before the handler runs.
+//! - Writes answer with a redirect (post/redirect/get); a redirect to a path that came from
+//!   the request goes through `pages::safe_next` (pages of this UI only).
+//! - The end-to-end test `every_form_carries_the_token_and_every_post_checks_it` walks the
+//!   served pages, checks every POST form's token and that a form exists for every POST route
+//!   declared here; a new POST route without a reachable form fails it (add the route to its
+//!   walk if the form is on a page it does not reach).
 //!
 //! Only this crate knows HTML.
 

@@ -461,7 +461,11 @@ pub async fn login(
     };
     match outcome {
         Ok(info) => {
-            // A fresh pre-session for the next sign-in form: the used one is spent.
+            // Signing in again in this browser ends its previous session (another user's,
+            // perhaps), rather than leaving it open on the server until it times out.
+            if let Some(previous) = &ctx.session {
+                app.sessions.logout(previous);
+            }
             let mut response = see_other(&safe_next(&form.next));
             if let Ok(cookie) = HeaderValue::from_str(&session::session_cookie(
                 &info.secret,
