@@ -752,3 +752,6 @@ fn anonymous(username: &str) -> Principal {
         break_glass: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests;
