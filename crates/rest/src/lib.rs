@@ -5,7 +5,10 @@
 //! `_pretty`, `_summary`/`_elements` rendering, Bundle paging links and the mapping of
 //! errors to status codes (`error.rs`). Every handler calls one `ehr` use case on the blocking
 //! pool (SQLite is blocking) and renders the answer. Stored bodies are the exact JSON we
-//! serve, so Bundles are assembled by splicing them as text, not by re-serialising.
+//! serve, so Bundles are assembled by splicing them as text, not by re-serialising. Every
+//! request body is bounded after decompression (`bound_body`: `/fhir` by the configured
+//! limit, `/auth/*` by [`AUTH_BODY_BYTES_MAX`]), so a small gzip bomb cannot become a large
+//! body.
 
 mod auth;
 mod bundle;

@@ -65,7 +65,13 @@ pub(crate) fn make_db_files_private(db: &Path) -> io::Result<()> {
             let path = Path::new(&file);
             match std::fs::metadata(path) {
                 Ok(meta) if meta.permissions().mode() & 0o077 != 0 => {
-                    std::fs::set_permissions(path, std::fs::Permissions::from_mode(FILE_MODE))?;
+                    // Best effort on files that exist (a file system without Unix modes must
+                    // not keep the node from starting); new files are created 0600 above.
+                    if let Err(err) =
+                        std::fs::set_permissions(path, std::fs::Permissions::from_mode(FILE_MODE))
+                    {
+                        tracing::warn!(file = %path.display(), %err, "cannot make the file owner-only");
+                    }
                 }
                 Ok(_) => {}
                 Err(err) if err.kind() == io::ErrorKind::NotFound => {}
