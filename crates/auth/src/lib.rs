@@ -1,6 +1,7 @@
 //! Access control for the record: who is asking ([`role::Principal`]), what their token allows
 //! ([`scope`]), what their role allows ([`policy`]), what the patient allows ([`consent`]), the
-//! emergency exception ([`break_glass`]), how they proved who they are ([`password`], [`token`]),
+//! emergency exception ([`break_glass`]), how they proved who they are ([`password`], [`token`],
+//! the opaque web-session secrets of [`secret`]), how guessing is slowed down ([`throttle`]),
 //! and the tamper-evident trail of what they did ([`audit`]).
 //!
 //! # Key design decision: facts in, decision out
@@ -11,8 +12,8 @@
 //! clock, the same rules apply identically to read, search results, `_include`, `$everything`,
 //! history and export (each returned resource is one [`policy::decide`] call with
 //! [`scope::Interaction::Read`]), and every rule is tested with plain values. The only I/O is
-//! [`token::KeyStore::load_or_create`] (the signing key file); the only randomness is key generation
-//! and [`password::new_salt`].
+//! [`token::KeyStore::load_or_create`] (the signing key file); the only randomness is key generation,
+//! [`password::new_salt`] and [`secret::random_secret`].
 //!
 //! # The role matrix
 //! Letters are SMART v2 permissions: **c**reate, **r**ead, **u**pdate, **d**elete, **s**earch.
@@ -76,5 +77,7 @@ pub mod password;
 pub mod policy;
 pub mod role;
 pub mod scope;
+pub mod secret;
 pub mod systems;
+pub mod throttle;
 pub mod token;

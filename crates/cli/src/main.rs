@@ -47,7 +47,16 @@ enum Command {
     BenchSync(commands::bench_sync::BenchSyncArgs),
 }
 
+/// Permission bits removed from every file and directory this process creates: health data
+/// (the database and its WAL, keys, demo accounts, exports, generated files) is readable by the
+/// node's OS user only, files `0600` and directories `0700` (issue 12). Set first, for the
+/// whole process, so that no path (SQLite's own journal files, a future export) can forget it.
+#[cfg(unix)]
+const UMASK: u32 = 0o077;
+
 fn main() -> std::process::ExitCode {
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(UMASK));
     let cli = Cli::parse();
     tracing_subscriber::fmt()
         .with_env_filter(

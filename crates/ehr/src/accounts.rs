@@ -10,12 +10,26 @@
 //!   grant is audited in the same transaction as its effect (failed sign-ins have no other
 //!   effect than the throttle update, which is that transaction).
 //! - Sign-in answers the same error for an unknown user and a wrong password, and verifies a
-//!   dummy hash for unknown users so that timing does not tell them apart.
+//!   dummy hash for unknown users (and for accounts without a password) so that timing does
+//!   not tell them apart; names without an account are delayed on the same curve as accounts.
+//! - Sign-in is one async use case, [`Ehr::sign_in`], for every interface (API token endpoint,
+//!   web UI): the per-address and per-name throttle (`auth::throttle`) is checked first, at no
+//!   cost; then the password is checked on tokio's blocking pool, at most
+//!   [`PASSWORD_HASHES_CONCURRENT_MAX`] at a time, so that a burst of sign-ins neither stalls the
+//!   async workers that serve every page nor takes all the cores and memory (Argon2id takes
+//!   19 MiB and ~50 ms of a core per check). There is no lockout (see `auth::throttle`).
+//! - A password reset or a disable moves the account's credential epoch on: every token and UI
+//!   session carries the epoch it was issued in and is refused once it has moved.
+
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use auth::audit::{AuditAction, Outcome};
-use auth::password::{Gate, HashCost, Throttle};
+use auth::password::HashCost;
 use auth::role::{Principal, Role};
 use auth::scope::Scopes;
+use auth::throttle::{ACCOUNT_CURVE, Failures, Refusal, SignInLimits};
 use auth::token::{Claims, IssuedToken, KeyStore, TokenRequest};
 use fhir::{Issue, IssueCode};
 use store::{Account, BreakGlassGrant};
@@ -44,12 +58,116 @@ fn dummy_hash() -> &'static str {
     })
 }
 
-fn login_failed() -> Error {
-    Error::Unauthorized(Issue::error(
-        IssueCode::Login,
-        "Usuario o contraseña incorrectos.",
-        "Wrong user name or password.",
-    ))
+/// Password checks run at once, at most. Each Argon2id check holds 19 MiB and one core for
+/// ~50 ms (release build); more at once only queue on the cores and multiply the memory. The
+/// real cap is half the cores (at least one), so the other half keeps serving pages while a
+/// shift signs in; this constant bounds it on big machines (4 × 19 MiB).
+pub const PASSWORD_HASHES_CONCURRENT_MAX: usize = 4;
+
+/// Sign-ins waiting for a password check, at most; more are answered 503 at once. 256 × ~50 ms
+/// is about 13 s of queue on a 2-core node: beyond that, waiting only holds connections.
+pub const SIGN_INS_WAITING_MAX: usize = 256;
+
+/// The sign-in state every interface of a node shares (held by [`Ehr`]).
+pub(crate) struct SignInGate {
+    limits: Mutex<SignInLimits>,
+    hashes: Arc<tokio::sync::Semaphore>,
+    waiting: AtomicUsize,
+}
+
+impl SignInGate {
+    pub(crate) fn new() -> SignInGate {
+        let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let permits = (cores / 2).clamp(1, PASSWORD_HASHES_CONCURRENT_MAX);
+        SignInGate {
+            limits: Mutex::new(SignInLimits::default()),
+            hashes: Arc::new(tokio::sync::Semaphore::new(permits)),
+            waiting: AtomicUsize::new(0),
+        }
+    }
+
+    fn limits(&self) -> std::sync::MutexGuard<'_, SignInLimits> {
+        self.limits
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+/// Why a sign-in did not succeed. The messages never say whether the user name exists.
+#[derive(Debug)]
+pub enum SignInError {
+    /// Wrong user name or password: also an unknown name, a disabled account or an account
+    /// without a password.
+    BadCredentials,
+    /// Too many failures (from this address, or for this name): wait, the password was not
+    /// checked.
+    Throttled { retry_after_s: u64 },
+    /// Too many sign-ins are already waiting for a password check.
+    Busy,
+    /// The store failed.
+    Other(Error),
+}
+
+impl SignInError {
+    pub fn message_es(&self) -> String {
+        match self {
+            SignInError::BadCredentials => "Usuario o contraseña incorrectos.".into(),
+            SignInError::Throttled { retry_after_s } => {
+                format!("Demasiados intentos fallidos; espere {retry_after_s} s.")
+            }
+            SignInError::Busy => {
+                "El servidor está ocupado; intente de nuevo en unos segundos.".into()
+            }
+            SignInError::Other(_) => "Error interno del servidor.".into(),
+        }
+    }
+
+    pub fn message_en(&self) -> String {
+        match self {
+            SignInError::BadCredentials => "Wrong user name or password.".into(),
+            SignInError::Throttled { retry_after_s } => {
+                format!("Too many failed attempts; wait {retry_after_s} s.")
+            }
+            SignInError::Busy => "The server is busy; try again in a few seconds.".into(),
+            SignInError::Other(_) => "Internal server error.".into(),
+        }
+    }
+
+    /// Seconds to wait before retrying, for `Retry-After`.
+    pub fn retry_after_s(&self) -> Option<u64> {
+        match self {
+            SignInError::Throttled { retry_after_s } => Some(*retry_after_s),
+            SignInError::Busy => Some(1),
+            _ => None,
+        }
+    }
+}
+
+impl From<Error> for SignInError {
+    fn from(error: Error) -> Self {
+        SignInError::Other(error)
+    }
+}
+
+impl From<store::Error> for SignInError {
+    fn from(error: store::Error) -> Self {
+        SignInError::Other(Error::from(error))
+    }
+}
+
+fn throttled(refusal: Refusal, now_ms: i64) -> SignInError {
+    SignInError::Throttled {
+        retry_after_s: u64::try_from(refusal.wait_s(now_ms)).unwrap_or(1),
+    }
+}
+
+/// Releases a waiting slot however the sign-in ends (also when the request is dropped).
+struct Waiting<'a>(&'a AtomicUsize);
+
+impl Drop for Waiting<'_> {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 fn invalid(es: String, en: String) -> Error {
@@ -121,8 +239,9 @@ impl Ehr {
             disabled: false,
             failed_logins: 0,
             last_failure_ms: 0,
-            locked_until_ms: 0,
             created_ms: now,
+            credential_epoch: 0,
+            last_login_ip: None,
         };
         let mut entry = self.audit_entry(who, AuditAction::UserChange, Outcome::Success);
         entry.details = format!("alta de la cuenta {username} con rol {}", stored.role);
@@ -142,8 +261,9 @@ impl Ehr {
         Ok(())
     }
 
-    /// Changes an account: `disabled` and/or a new password (an administrator's reset also
-    /// clears the lock).
+    /// Changes an account: `disabled` and/or a new password. A reset or a disable ends the
+    /// account's open sessions and tokens at once (its credential epoch moves on), and a reset
+    /// clears its failure count.
     pub fn change_account(
         &self,
         who: &Requester,
@@ -170,9 +290,13 @@ impl Ehr {
         let username = username.to_string();
         let mut entry = self.audit_entry(who, AuditAction::UserChange, Outcome::Success);
         entry.details = match (disabled, hash.is_some()) {
-            (Some(true), _) => format!("cuenta {username} deshabilitada"),
+            (Some(true), _) => {
+                format!("cuenta {username} deshabilitada; sesiones y tokens terminados")
+            }
             (Some(false), _) => format!("cuenta {username} habilitada"),
-            (None, true) => format!("contraseña de {username} restablecida"),
+            (None, true) => {
+                format!("contraseña de {username} restablecida; sesiones y tokens terminados")
+            }
             (None, false) => format!("cuenta {username} sin cambios"),
         };
         self.run_write(move |tx| {
@@ -183,13 +307,16 @@ impl Ehr {
                     format!("No account named {username}"),
                 ))
             })?;
+            if disabled == Some(true) || hash.is_some() {
+                account.credential_epoch = account.credential_epoch.wrapping_add(1);
+            }
             if let Some(disabled) = disabled {
                 account.disabled = disabled;
             }
             if let Some(hash) = &hash {
                 account.password_hash = hash.clone();
                 account.failed_logins = 0;
-                account.locked_until_ms = 0;
+                account.last_failure_ms = 0;
             }
             tx.put_account(&account).map_err(Error::from)?;
             tx.append_audit(entry.clone()).map_err(Error::from)?;
@@ -203,22 +330,103 @@ impl Ehr {
         Ok(self.store().accounts()?)
     }
 
-    /// Checks a user name and password; on success returns the account.
-    pub fn sign_in(
+    /// Checks a user name and password; on success returns the account. The one sign-in of
+    /// every interface (see the module docs for the order of checks and why it is async).
+    pub async fn sign_in(
         &self,
         username: &str,
         password: &str,
-        source_ip: Option<String>,
-    ) -> Result<Account, Error> {
+        source_ip: Option<IpAddr>,
+    ) -> Result<Account, SignInError> {
         let now = self.now_ms();
+        self.sign_in
+            .limits()
+            .check(username, source_ip, now)
+            .map_err(|refusal| throttled(refusal, now))?;
+        let gate = &self.sign_in;
+        if gate.waiting.fetch_add(1, Ordering::Relaxed) >= SIGN_INS_WAITING_MAX {
+            gate.waiting.fetch_sub(1, Ordering::Relaxed);
+            return Err(SignInError::Busy);
+        }
+        let waiting = Waiting(&gate.waiting);
+        let permit = gate
+            .hashes
+            .clone()
+            .acquire_owned()
+            .await
+            .map_err(|_| SignInError::Busy)?;
+        drop(waiting);
+        let ehr = self.clone();
+        let username = username.to_string();
+        let password = password.to_string();
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            ehr.check_password(&username, &password, source_ip)
+        })
+        .await
+        .unwrap_or_else(|err| {
+            Err(SignInError::Other(Error::Internal(format!(
+                "sign-in task failed: {err}"
+            ))))
+        })
+    }
+
+    /// The blocking part of [`Ehr::sign_in`]: the account-wide delay, the password check and
+    /// its record (counts, audit entry).
+    fn check_password(
+        &self,
+        username: &str,
+        password: &str,
+        source_ip: Option<IpAddr>,
+    ) -> Result<Account, SignInError> {
+        let now = self.now_ms();
+        let ip_text = source_ip.map(|ip| ip.to_string());
+        // Made before the lookup, so the first sign-in pays for it whichever kind it is.
+        let dummy = dummy_hash();
         let account = self.store().account(username)?;
-        let failed = |details: &str, account: Option<&Account>| {
+        let failures = |account: &Account| Failures {
+            count: account.failed_logins,
+            last_ms: (account.last_failure_ms > 0).then_some(account.last_failure_ms),
+        };
+        // The account-wide delay: in memory for names without an account, stored with the
+        // account otherwise, except at the address the account last signed in from.
+        match &account {
+            None => self
+                .sign_in
+                .limits()
+                .check_unknown(username, now)
+                .map_err(|refusal| throttled(refusal, now))?,
+            Some(account) => {
+                let familiar = ip_text.is_some() && account.last_login_ip == ip_text;
+                if !familiar && let Some(at_ms) = failures(account).retry_at(&ACCOUNT_CURVE, now) {
+                    return Err(throttled(Refusal::Delay { at_ms }, now));
+                }
+            }
+        }
+        let has_password = account
+            .as_ref()
+            .is_some_and(|a| !a.password_hash.is_empty());
+        // Exactly one Argon2id check on every path (the dummy for names without an account or
+        // accounts without a password), so the time does not tell them apart.
+        let matches = match account.as_ref().filter(|_| has_password) {
+            Some(account) => {
+                auth::password::verify_password(password, &account.password_hash).unwrap_or(false)
+            }
+            None => {
+                let _ = auth::password::verify_password(password, dummy);
+                false
+            }
+        };
+        let enabled = account.as_ref().is_some_and(|a| !a.disabled);
+        // Delays count from the answer, not from the start of the (slow) check.
+        let now = self.now_ms();
+        let audit_failure = |details: &str, account: Option<&Account>| {
             let mut entry = self.audit_entry(
                 &Requester {
                     principal: anonymous(username),
                     display_name: String::new(),
                     facility_name: None,
-                    source_ip: source_ip.clone(),
+                    source_ip: ip_text.clone(),
                 },
                 AuditAction::LoginFailed,
                 Outcome::Denied,
@@ -229,57 +437,30 @@ impl Ehr {
             entry
         };
         let Some(account) = account else {
-            let _ = auth::password::verify_password(password, dummy_hash());
-            let entry = failed("usuario desconocido", None);
+            self.sign_in
+                .limits()
+                .note_failure(username, source_ip, false, now);
+            let entry = audit_failure("usuario desconocido", None);
             self.run_write(move |tx| {
                 tx.append_audit(entry.clone())
                     .map(|_| ())
                     .map_err(Error::from)
             })?;
-            return Err(login_failed());
+            return Err(SignInError::BadCredentials);
         };
-        let throttle = Throttle {
-            failed_count: account.failed_logins,
-            last_failure_ms: (account.last_failure_ms > 0).then_some(account.last_failure_ms),
-            locked_until_ms: (account.locked_until_ms > 0).then_some(account.locked_until_ms),
-        };
-        match throttle.gate(now) {
-            Gate::Open => {}
-            Gate::RetryAt { at_ms } => {
-                let seconds = (at_ms - now).div_euclid(1000) + 1;
-                return Err(Error::TooManyRequests(Issue::error(
-                    IssueCode::Throttled,
-                    format!("Demasiados intentos fallidos; espere {seconds} s."),
-                    format!("Too many failed attempts; wait {seconds} s."),
-                )));
-            }
-            Gate::LockedUntil { .. } => {
-                let entry = failed("cuenta bloqueada por intentos fallidos", Some(&account));
-                self.run_write(move |tx| {
-                    tx.append_audit(entry.clone())
-                        .map(|_| ())
-                        .map_err(Error::from)
-                })?;
-                return Err(Error::Unauthorized(Issue::error(
-                    IssueCode::Login,
-                    "Cuenta bloqueada temporalmente por intentos fallidos; consulte al administrador.",
-                    "Account temporarily locked after failed attempts; ask an administrator.",
-                )));
-            }
-        }
-        let matches = !account.password_hash.is_empty()
-            && auth::password::verify_password(password, &account.password_hash).unwrap_or(false);
-        if !matches || account.disabled {
+        if !matches || !enabled {
+            self.sign_in
+                .limits()
+                .note_failure(username, source_ip, true, now);
+            let next = failures(&account).after_failure(&ACCOUNT_CURVE, now);
             let mut updated = account.clone();
-            if !matches {
-                let next = throttle.after_failure(now);
-                updated.failed_logins = next.failed_count;
-                updated.last_failure_ms = next.last_failure_ms.unwrap_or(0);
-                updated.locked_until_ms = next.locked_until_ms.unwrap_or(0);
-            }
-            let entry = failed(
+            updated.failed_logins = next.count;
+            updated.last_failure_ms = next.last_ms.unwrap_or(now);
+            let entry = audit_failure(
                 if account.disabled {
                     "cuenta deshabilitada"
+                } else if !has_password {
+                    "cuenta sin contraseña"
                 } else {
                     "contraseña incorrecta"
                 },
@@ -291,21 +472,25 @@ impl Ehr {
                     .map(|_| ())
                     .map_err(Error::from)
             })?;
-            return Err(login_failed());
+            return Err(SignInError::BadCredentials);
         }
+        self.sign_in.limits().note_success(username, source_ip);
         let mut updated = account.clone();
         updated.failed_logins = 0;
         updated.last_failure_ms = 0;
-        updated.locked_until_ms = 0;
-        let who = requester_for_account(&account, source_ip);
+        if ip_text.is_some() {
+            updated.last_login_ip = ip_text.clone();
+        }
+        let who = requester_for_account(&account, ip_text);
         let entry = self.audit_entry(&who, AuditAction::Login, Outcome::Success);
+        let returned = updated.clone();
         self.run_write(move |tx| {
             tx.put_account(&updated).map_err(Error::from)?;
             tx.append_audit(entry.clone())
                 .map(|_| ())
                 .map_err(Error::from)
         })?;
-        Ok(account)
+        Ok(returned)
     }
 
     /// Issues a token for an account (after sign-in, or by an operator with the CLI).
@@ -346,6 +531,7 @@ impl Ehr {
             practitioner_id: account.practitioner_id.clone(),
             scopes,
             ttl_ms,
+            epoch: account.credential_epoch,
         };
         let jti = uuid::Uuid::now_v7().to_string();
         let issued = keys.issue(&request, self.now_ms(), &jti).map_err(|err| {
@@ -392,27 +578,77 @@ impl Ehr {
                 "The account is disabled.",
             ));
         }
-        if account.role != claims.role {
+        // A password reset or a disable since the token was issued voids it.
+        if account.role != claims.role || account.credential_epoch != claims.epoch {
             return Err(unauthorized("Token no válido.", "Invalid token."));
         }
-        if principal.role.is_clinician() {
-            let now = self.now_ms();
-            principal.break_glass = self
-                .store()
-                .break_glass_grants(&principal.user, now)?
-                .into_iter()
-                .map(|grant| auth::break_glass::BreakGlass {
-                    patient_id: grant.patient_id,
-                    reason: grant.reason,
-                    granted_ms: grant.granted_ms,
-                    expires_ms: grant.expires_ms,
-                    needs_review: true,
-                })
-                .collect();
-        }
+        principal.break_glass = self.break_glass_of(&principal)?;
         let mut who = requester_for_account(&account, source_ip);
         who.principal = principal;
         Ok(who)
+    }
+
+    /// The requester of a web UI session opened for `username` in credential epoch `epoch`:
+    /// refused once the account is gone, disabled, or its epoch has moved on (a password reset
+    /// or a disable ends open sessions at once).
+    pub fn requester_for_session(
+        &self,
+        username: &str,
+        epoch: u32,
+        source_ip: Option<String>,
+    ) -> Result<Requester, Error> {
+        let ended = || {
+            Error::Unauthorized(Issue::error(
+                IssueCode::Login,
+                "La sesión terminó; inicie sesión de nuevo.",
+                "The session has ended; sign in again.",
+            ))
+        };
+        let account = self.store().account(username)?.ok_or_else(ended)?;
+        if account.disabled || account.credential_epoch != epoch {
+            return Err(ended());
+        }
+        let mut who = requester_for_account(&account, source_ip);
+        who.principal.break_glass = self.break_glass_of(&who.principal)?;
+        Ok(who)
+    }
+
+    /// Records the end of a web UI session (sign-out).
+    pub fn sign_out(&self, who: &Requester) -> Result<(), Error> {
+        let mut entry = self.audit_entry(who, AuditAction::Logout, Outcome::Success);
+        entry.details = "cierre de sesión en la interfaz web".into();
+        self.run_write(move |tx| {
+            tx.append_audit(entry.clone())
+                .map(|_| ())
+                .map_err(Error::from)
+        })
+    }
+
+    /// Whether a token id has been revoked (sign-out, `POST /auth/revoke`).
+    pub fn is_token_revoked(&self, token_id: &str) -> Result<bool, Error> {
+        Ok(self.store().is_token_revoked(token_id)?)
+    }
+
+    /// The active break-glass grants of a clinician (none for other roles).
+    fn break_glass_of(
+        &self,
+        principal: &Principal,
+    ) -> Result<Vec<auth::break_glass::BreakGlass>, Error> {
+        if !principal.role.is_clinician() {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .store()
+            .break_glass_grants(&principal.user, self.now_ms())?
+            .into_iter()
+            .map(|grant| auth::break_glass::BreakGlass {
+                patient_id: grant.patient_id,
+                reason: grant.reason,
+                granted_ms: grant.granted_ms,
+                expires_ms: grant.expires_ms,
+                needs_review: true,
+            })
+            .collect())
     }
 
     /// Revokes a token by its id until it expires.
@@ -535,3 +771,6 @@ fn anonymous(username: &str) -> Principal {
         break_glass: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests;

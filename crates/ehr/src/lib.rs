@@ -41,7 +41,10 @@ mod write;
 
 use std::sync::Arc;
 
-pub use accounts::{NewAccount, requester_for_account};
+pub use accounts::{
+    NewAccount, PASSWORD_HASHES_CONCURRENT_MAX, SIGN_INS_WAITING_MAX, SignInError,
+    requester_for_account,
+};
 pub use aggregates::SMALL_CELL_MIN;
 pub use bundle::{BundleKind, BundleOutcome};
 pub use capability::capability_statement;
@@ -67,6 +70,9 @@ pub struct Ehr {
     clock: Arc<dyn Clock>,
     access: Arc<guard::AccessState>,
     cursor_key: Arc<std::sync::RwLock<Option<read::cursor::CursorKey>>>,
+    /// Sign-in throttling and the cap on concurrent password hashes, shared by every
+    /// interface of this node (API, web UI).
+    sign_in: Arc<accounts::SignInGate>,
 }
 
 impl Ehr {
@@ -79,6 +85,7 @@ impl Ehr {
             clock,
             access,
             cursor_key: Arc::new(std::sync::RwLock::new(read::cursor::CursorKey::random())),
+            sign_in: Arc::new(accounts::SignInGate::new()),
         }
     }
 
@@ -124,11 +131,6 @@ impl Ehr {
         self.store()
             .read("Organization", "expediente-health-check")
             .is_ok()
-    }
-
-    /// Whether a token id was revoked (sign-out, password reset).
-    pub fn is_token_revoked(&self, token_id: &str) -> Result<bool, Error> {
-        Ok(self.store().is_token_revoked(token_id)?)
     }
 }
 

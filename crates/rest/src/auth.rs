@@ -1,6 +1,8 @@
 //! Authentication over HTTP: the bearer-token extractor every `/fhir` handler takes, the
 //! OAuth2 token endpoint (`POST /auth/token`: password for people, client credentials for
-//! systems), revocation, break-glass and the per-address throttle of the token endpoint.
+//! systems), revocation, break-glass and the request-rate limit of people's accounts. Sign-in
+//! throttling (per address, per name) and the cap on concurrent password hashes are `ehr`'s
+//! [`ehr::Ehr::sign_in`], shared with the web UI.
 //!
 //! Key decisions:
 //! - A verified token's claims are cached by the token's text until it expires (signature
@@ -26,10 +28,6 @@ use crate::{ApiError, AppState};
 /// Verified tokens kept at most (the cache is cleared when full).
 const TOKEN_CACHE_MAX: usize = 10_000;
 
-/// Failed token endpoint attempts per client address per minute before it is refused
-/// (password guessing across accounts; each account also locks by itself).
-pub const TOKEN_FAILURES_PER_MINUTE: u32 = 20;
-
 /// The authenticated requester of a `/fhir` request.
 pub(crate) struct Auth(pub Arc<Requester>);
 
@@ -45,12 +43,16 @@ struct Verified {
     requester: Option<(Arc<Requester>, i64, u64)>,
 }
 
+/// Accounts whose request rate is tracked at most (about 100 B each); entries whose bucket is
+/// full again are dropped first when the table is full.
+const RATE_TABLE_MAX: usize = 100_000;
+
 #[derive(Default)]
 pub(crate) struct AuthState {
     verified: Mutex<HashMap<String, Verified>>,
-    attempts: Mutex<HashMap<IpAddr, (i64, u32)>>,
-    /// Requests per account in the current minute (people only).
-    per_user: Mutex<HashMap<String, (i64, u32)>>,
+    /// Request-rate buckets of people's accounts (a continuous token bucket, no calendar
+    /// minutes: a burst straddling a minute boundary gets no double budget).
+    per_user: Mutex<HashMap<String, ::auth::throttle::RateBucket>>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -66,7 +68,8 @@ pub(crate) fn unauthorized(es: &str, en: &str) -> ApiError {
     )
 }
 
-pub(crate) fn client_ip(parts_ext: &axum::http::Extensions) -> Option<IpAddr> {
+/// The client's address, as `serve` records it (`ConnectInfo<ClientAddr>`).
+pub fn client_ip(parts_ext: &axum::http::Extensions) -> Option<IpAddr> {
     parts_ext
         .get::<ConnectInfo<crate::ClientAddr>>()
         .map(|info| info.0.0.ip())
@@ -99,19 +102,15 @@ fn rate_limit(state: &AppState, who: &Requester) -> Result<(), ApiError> {
         return Ok(());
     }
     let now = state.ehr.now_ms();
-    let minute = now.div_euclid(60_000);
-    let mut counts = lock(&state.auth.per_user);
-    if counts.len() > 100_000 {
-        counts.clear();
+    let mut buckets = lock(&state.auth.per_user);
+    if buckets.len() >= RATE_TABLE_MAX {
+        buckets.retain(|_, bucket| !bucket.is_full(now));
+        if buckets.len() >= RATE_TABLE_MAX {
+            buckets.clear();
+        }
     }
-    let slot = counts
-        .entry(who.principal.user.clone())
-        .or_insert((minute, 0));
-    if slot.0 != minute {
-        *slot = (minute, 0);
-    }
-    slot.1 = slot.1.saturating_add(1);
-    if slot.1 > limit {
+    let bucket = buckets.entry(who.principal.user.clone()).or_default();
+    if let Err(at_ms) = bucket.take(limit, now) {
         let mut error = ApiError::new(
             StatusCode::TOO_MANY_REQUESTS,
             Issue::error(
@@ -120,8 +119,8 @@ fn rate_limit(state: &AppState, who: &Requester) -> Result<(), ApiError> {
                 "Too many requests from this account in one minute; wait a moment.",
             ),
         );
-        let wait_s = 60 - now.rem_euclid(60_000) / 1000;
-        error.retry_after_s = Some(u64::try_from(wait_s).unwrap_or(60));
+        let wait_s = (at_ms - now + 999) / 1000;
+        error.retry_after_s = Some(u64::try_from(wait_s.max(1)).unwrap_or(60));
         return Err(error);
     }
     Ok(())
@@ -206,43 +205,6 @@ pub(crate) fn authenticate(
     Ok(who)
 }
 
-/// Counts a failed attempt on the token endpoint from `ip`.
-fn note_failure(state: &AppState, ip: IpAddr) {
-    let minute = state.ehr.now_ms().div_euclid(60_000);
-    let mut attempts = lock(&state.auth.attempts);
-    if attempts.len() > 100_000 {
-        attempts.clear();
-    }
-    let slot = attempts.entry(ip).or_insert((minute, 0));
-    if slot.0 != minute {
-        *slot = (minute, 0);
-    }
-    slot.1 += 1;
-}
-
-/// Refuses an address that failed too often this minute.
-fn throttle(state: &AppState, ip: Option<IpAddr>) -> Result<(), ApiError> {
-    let Some(ip) = ip else { return Ok(()) };
-    let minute = state.ehr.now_ms().div_euclid(60_000);
-    let failures = lock(&state.auth.attempts)
-        .get(&ip)
-        .filter(|(at, _)| *at == minute)
-        .map_or(0, |(_, n)| *n);
-    if failures >= TOKEN_FAILURES_PER_MINUTE {
-        let mut error = ApiError::new(
-            StatusCode::TOO_MANY_REQUESTS,
-            Issue::error(
-                IssueCode::Throttled,
-                "Demasiadas solicitudes de token desde esta dirección; espere un minuto.",
-                "Too many token requests from this address; wait a minute.",
-            ),
-        );
-        error.retry_after_s = Some(60);
-        return Err(error);
-    }
-    Ok(())
-}
-
 /// An OAuth2 error answer (RFC 6749 §5.2), with the Spanish text as description.
 fn oauth_error(status: StatusCode, code: &str, description: &str) -> Response {
     let body = serde_json::json!({"error": code, "error_description": description}).to_string();
@@ -272,11 +234,12 @@ pub(crate) async fn token_endpoint(
     axum::extract::State(state): axum::extract::State<Arc<AppState>>,
     ConnectInfo(crate::ClientAddr(addr)): ConnectInfo<crate::ClientAddr>,
     headers: HeaderMap,
-    body: axum::body::Bytes,
+    body: axum::body::Body,
 ) -> Response {
-    if let Err(err) = throttle(&state, Some(addr.ip())) {
-        return err.into_response();
-    }
+    let body = match crate::params::read_body_max(body, crate::AUTH_BODY_BYTES_MAX).await {
+        Ok(body) => body,
+        Err(err) => return err.into_response(),
+    };
     let form: HashMap<String, String> = form_urlencoded::parse(&body)
         .map(|(k, v)| (k.into_owned(), v.into_owned()))
         .collect();
@@ -307,10 +270,40 @@ pub(crate) async fn token_endpoint(
         );
     };
     let scope = form.get("scope").cloned();
+    let account = match state
+        .ehr
+        .sign_in(&username, &password, Some(addr.ip()))
+        .await
+    {
+        Ok(account) => account,
+        Err(err) => {
+            let (status, code) = match err {
+                ehr::SignInError::BadCredentials => (StatusCode::UNAUTHORIZED, "invalid_client"),
+                ehr::SignInError::Throttled { .. } => (StatusCode::TOO_MANY_REQUESTS, "slow_down"),
+                ehr::SignInError::Busy => {
+                    (StatusCode::SERVICE_UNAVAILABLE, "temporarily_unavailable")
+                }
+                ehr::SignInError::Other(ref error) => {
+                    tracing::error!(?error, "sign-in failed");
+                    (StatusCode::INTERNAL_SERVER_ERROR, "server_error")
+                }
+            };
+            let mut response = oauth_error(
+                status,
+                code,
+                &format!("{} / {}", err.message_es(), err.message_en()),
+            );
+            if let Some(seconds) = err.retry_after_s()
+                && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+            {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            return response;
+        }
+    };
     let ip = Some(addr.ip().to_string());
     let st = state.clone();
     let outcome = tokio::task::spawn_blocking(move || {
-        let account = st.ehr.sign_in(&username, &password, ip.clone())?;
         if grant == "client_credentials" && account.role != "system" {
             return Err(ehr::Error::Unauthorized(Issue::error(
                 IssueCode::Login,
@@ -323,9 +316,6 @@ pub(crate) async fn token_endpoint(
             .issue_token(&who, &st.keys, &account, scope.as_deref(), None)
     })
     .await;
-    if !matches!(outcome, Ok(Ok(_))) {
-        note_failure(&state, addr.ip());
-    }
     match outcome {
         Ok(Ok(issued)) => {
             let expires_in = issued.claims.exp - issued.claims.iat;
@@ -346,11 +336,6 @@ pub(crate) async fn token_endpoint(
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
         }
-        Ok(Err(ehr::Error::TooManyRequests(issue))) => oauth_error(
-            StatusCode::TOO_MANY_REQUESTS,
-            "slow_down",
-            &issue.message_es,
-        ),
         Ok(Err(ehr::Error::Unauthorized(issue))) => oauth_error(
             StatusCode::UNAUTHORIZED,
             "invalid_client",

@@ -5,7 +5,10 @@
 //! `_pretty`, `_summary`/`_elements` rendering, Bundle paging links and the mapping of
 //! errors to status codes (`error.rs`). Every handler calls one `ehr` use case on the blocking
 //! pool (SQLite is blocking) and renders the answer. Stored bodies are the exact JSON we
-//! serve, so Bundles are assembled by splicing them as text, not by re-serialising.
+//! serve, so Bundles are assembled by splicing them as text, not by re-serialising. Every
+//! request body is bounded after decompression (`bound_body`: `/fhir` by the configured
+//! limit, `/auth/*` by [`AUTH_BODY_BYTES_MAX`]), so a small gzip bomb cannot become a large
+//! body.
 
 mod auth;
 mod bundle;
@@ -29,6 +32,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::compression::CompressionLayer;
 use tower_http::decompression::RequestDecompressionLayer;
 
+pub use auth::client_ip;
 pub use error::ApiError;
 pub use tls::{
     ClientAddr, PlainListener, TlsError, TlsListener, server_config as tls_server_config,
@@ -37,9 +41,14 @@ pub use tls::{
 /// The media type of every FHIR response.
 pub const FHIR_JSON: &str = "application/fhir+json; charset=utf-8";
 
-/// Default largest request body: 16 MiB holds a large transaction Bundle (a Synthea patient
-/// is well under 1 MiB) while keeping a hostile upload from filling memory.
+/// Default largest request body, after decompression: 16 MiB holds a large transaction Bundle
+/// (a Synthea patient is well under 1 MiB) while keeping a hostile upload from filling memory.
 pub const BODY_LIMIT_BYTES_DEFAULT: usize = 16 * 1024 * 1024;
+
+/// Largest body of `/auth/token` and `/auth/revoke`, after decompression: a sign-in form is a
+/// few hundred bytes (passwords are at most 256); 16 KiB leaves room for long scope lists. These
+/// routes answer before authentication, so they get the smallest bound.
+pub const AUTH_BODY_BYTES_MAX: usize = 16 * 1024;
 
 #[derive(Clone, Debug)]
 pub struct RestConfig {
@@ -101,6 +110,7 @@ pub fn is_authenticated(
 /// endpoint's throttle need the client address.
 pub fn router(ehr: ehr::Ehr, keys: Arc<::auth::token::KeyStore>, config: RestConfig) -> Router {
     let tls = config.tls;
+    let body_limit = config.body_limit_bytes;
     let state = Arc::new(AppState {
         ehr,
         config,
@@ -164,6 +174,10 @@ pub fn router(ehr: ehr::Ehr, keys: Arc<::auth::token::KeyStore>, config: RestCon
         .fallback(not_found)
         .with_state(state)
         .layer(middleware::from_fn_with_state(tls, server_timing))
+        // Inside the decompression layer: the bound applies to the decompressed bytes, so a
+        // small gzip bomb cannot grow into a large body (issue 12). Handlers read bodies with
+        // their own bound too (`params::read_body`); this one covers every route at once.
+        .layer(middleware::from_fn_with_state(body_limit, bound_body))
         .layer(DefaultBodyLimit::disable())
         .layer(RequestDecompressionLayer::new())
         .layer(CompressionLayer::new())
@@ -203,6 +217,70 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
         ),
     )
     .into_response()
+}
+
+/// The largest body a route takes, after decompression.
+fn body_limit_of(path: &str, fhir_limit: usize) -> usize {
+    if path.starts_with("/auth/") {
+        AUTH_BODY_BYTES_MAX
+    } else {
+        fhir_limit
+    }
+}
+
+/// Bounds every request body (after decompression) and answers 413 with an OperationOutcome:
+/// at once when `Content-Length` says so, otherwise as soon as a reader passes the bound.
+async fn bound_body(
+    axum::extract::State(fhir_limit): axum::extract::State<usize>,
+    request: Request,
+    next: Next,
+) -> Response {
+    let limit = body_limit_of(request.uri().path(), fhir_limit);
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|length| length > limit as u64) {
+        return too_large(limit).into_response();
+    }
+    let (parts, body) = request.into_parts();
+    let bounded = axum::body::Body::new(http_body_util::Limited::new(body, limit));
+    let response = next.run(Request::from_parts(parts, bounded)).await;
+    // Extractors that hit the bound answer a plain-text 413; say it as FHIR does.
+    let is_fhir = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("fhir+json"));
+    if response.status() == StatusCode::PAYLOAD_TOO_LARGE && !is_fhir {
+        return too_large(limit).into_response();
+    }
+    response
+}
+
+/// The 413 answer of a body past `limit` bytes.
+pub(crate) fn too_large(limit: usize) -> ApiError {
+    ApiError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        Issue::error(
+            IssueCode::TooLong,
+            format!("El cuerpo de la solicitud excede el límite de {limit} bytes"),
+            format!("The request body exceeds the limit of {limit} bytes"),
+        ),
+    )
+}
+
+/// Whether a body read failed on the size bound (rather than, say, corrupt gzip).
+pub(crate) fn is_length_limit(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut source = Some(error);
+    while let Some(current) = source {
+        if current.is::<http_body_util::LengthLimitError>() {
+            return true;
+        }
+        source = current.source();
+    }
+    false
 }
 
 /// Adds `Server-Timing: app;dur=…` so benchmarks can read the server-side time of a request

@@ -170,15 +170,21 @@ pub(crate) async fn json_body(
 }
 
 pub(crate) async fn read_body(state: &AppState, body: Body) -> Result<Vec<u8>, ApiError> {
-    let limit = state.config.body_limit_bytes;
+    read_body_max(body, state.config.body_limit_bytes).await
+}
+
+/// Reads a (decompressed) body of at most `limit` bytes: 413 past it, 400 if it cannot be read
+/// (corrupt compression, a dropped connection).
+pub(crate) async fn read_body_max(body: Body, limit: usize) -> Result<Vec<u8>, ApiError> {
     match axum::body::to_bytes(body, limit).await {
         Ok(bytes) => Ok(bytes.to_vec()),
+        Err(err) if crate::is_length_limit(&err) => Err(crate::too_large(limit)),
         Err(_) => Err(ApiError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
+            StatusCode::BAD_REQUEST,
             Issue::error(
-                IssueCode::TooLong,
-                format!("El cuerpo de la solicitud excede el límite de {limit} bytes"),
-                format!("The request body exceeds the limit of {limit} bytes"),
+                IssueCode::Structure,
+                "No se pudo leer el cuerpo de la solicitud (¿compresión no válida?)",
+                "The request body could not be read (invalid compression?)",
             ),
         )),
     }

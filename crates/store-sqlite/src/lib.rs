@@ -9,6 +9,7 @@
 //! - Readers take connections from a small pool; WAL lets them run beside the writer.
 //! - All dialect-specific SQL of the embedded backend lives in this crate (`schema`, `query`).
 
+mod files;
 mod query;
 mod read;
 mod readers;
@@ -114,13 +115,19 @@ impl SqliteStore {
     }
 
     pub fn open_with(data_dir: &Path, options: &OpenOptions) -> Result<Arc<SqliteStore>, Error> {
-        std::fs::create_dir_all(data_dir).map_err(|err| {
+        files::create_private_dir(data_dir).map_err(|err| {
             Error::Other(format!(
                 "cannot create data directory {}: {err}",
                 data_dir.display()
             ))
         })?;
         let path = data_dir.join(DB_FILE_NAME);
+        files::make_db_files_private(&path).map_err(|err| {
+            Error::Other(format!(
+                "cannot make {} readable by its owner only: {err}",
+                path.display()
+            ))
+        })?;
         let mut conn = open_connection(&path, false, options)?;
         schema::migrate(&mut conn)
             .map_err(sql_error)?

@@ -178,6 +178,15 @@ BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
     // from the change log), cursors, enrolled nodes, followed patients, the hub's feed index
     // and conflicts.
     crate::sync::MIGRATION_SYNC,
+    // Issue 12: accounts are never locked any more (`locked_until_ms` stays, always 0). The
+    // credential epoch moves on at a password reset or a disable and voids every token and UI
+    // session issued before; the address an account last signed in from is exempt from the
+    // account-wide sign-in delay (`auth::throttle`).
+    r#"
+ALTER TABLE account ADD COLUMN credential_epoch INTEGER NOT NULL DEFAULT 0;
+ALTER TABLE account ADD COLUMN last_login_ip TEXT;
+UPDATE account SET locked_until_ms = 0;
+"#,
 ];
 
 /// The schema version this build expects.

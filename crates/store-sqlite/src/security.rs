@@ -8,8 +8,11 @@ use store::{Account, AuditQuery, BreakGlassGrant, Error};
 
 use crate::sql_error;
 
+/// `locked_until_ms` (migration 3) is no longer read: accounts are never locked (issue 12); it
+/// is written as 0.
 const ACCOUNT_COLUMNS: &str = "username, role, clues, practitioner_id, patient_id, display_name, \
-     password_hash, disabled, failed_logins, last_failure_ms, locked_until_ms, created_ms";
+     password_hash, disabled, failed_logins, last_failure_ms, locked_until_ms, created_ms, \
+     credential_epoch, last_login_ip";
 
 const AUDIT_COLUMNS: &str = "seq, at_ms, node, username, user_display, role, clues, facility_name, \
      action, resource_type, resource_id, patient_id, outcome, break_glass, source_ip, details, hash";
@@ -26,8 +29,9 @@ fn account_from_row(row: &Row<'_>) -> rusqlite::Result<Account> {
         disabled: row.get::<_, i64>(7)? != 0,
         failed_logins: u32::try_from(row.get::<_, i64>(8)?).unwrap_or(u32::MAX),
         last_failure_ms: row.get(9)?,
-        locked_until_ms: row.get(10)?,
         created_ms: row.get(11)?,
+        credential_epoch: u32::try_from(row.get::<_, i64>(12)?).unwrap_or(u32::MAX),
+        last_login_ip: row.get(13)?,
     })
 }
 
@@ -51,7 +55,7 @@ pub(crate) fn accounts(conn: &Connection) -> Result<Vec<Account>, Error> {
 
 pub(crate) fn put_account(conn: &Connection, account: &Account) -> Result<(), Error> {
     conn.prepare_cached(&format!(
-        "INSERT OR REPLACE INTO account ({ACCOUNT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)"
+        "INSERT OR REPLACE INTO account ({ACCOUNT_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
     ))
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -65,8 +69,10 @@ pub(crate) fn put_account(conn: &Connection, account: &Account) -> Result<(), Er
             i64::from(account.disabled),
             i64::from(account.failed_logins),
             account.last_failure_ms,
-            account.locked_until_ms,
+            0_i64,
             account.created_ms,
+            i64::from(account.credential_epoch),
+            account.last_login_ip,
         ])
     })
     .map(|_| ())

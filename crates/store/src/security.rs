@@ -27,11 +27,17 @@ pub struct Account {
     /// Argon2id PHC string; empty for accounts that cannot log in with a password.
     pub password_hash: String,
     pub disabled: bool,
-    /// Consecutive failed logins, and when the last one happened (login throttling).
+    /// Consecutive failed logins, and when the last one happened: the account-wide delay of
+    /// `auth::throttle::ACCOUNT_CURVE` (there is no lock).
     pub failed_logins: u32,
     pub last_failure_ms: i64,
-    pub locked_until_ms: i64,
     pub created_ms: i64,
+    /// Moves on at a password reset or a disable: tokens and UI sessions carry the epoch they
+    /// were issued in and are refused once it has moved on.
+    pub credential_epoch: u32,
+    /// The address of the last successful sign-in, exempt from the account-wide delay (so an
+    /// attacker elsewhere cannot keep the owner out).
+    pub last_login_ip: Option<String>,
 }
 
 /// An emergency access grant.

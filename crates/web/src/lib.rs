@@ -7,9 +7,31 @@
 //!   page fits the 60 KB budget (gzip) on a 256 kbit/s link.
 //! - **One path to the data.** Handlers call `data.rs`, which calls the `ehr` use cases that
 //!   `/fhir` uses; this crate knows HTML, never SQL nor the store.
-//! - **Access control is the record's.** [`session::EhrSessions`] signs people in with the
-//!   node's accounts and tokens; every data call acts as that user (`data::Db`), so the
+//! - **Access control is the record's.** Sign-in is `ehr`'s (the same throttled use case as the
+//!   API's token endpoint); every data call acts as the signed-in user (`data::Db`), so the
 //!   screens show exactly what the API would, and every access is audited by `ehr`.
+//! - **A session is the UI's own, not an API token** ([`session`]): an opaque random secret in
+//!   an HttpOnly `SameSite=Strict` cookie (`__Host-` over TLS), known to the server by its
+//!   digest, ended after 30 minutes idle, 8 hours at most, at sign-out, and at once by a
+//!   password reset or a disable. `/fhir` refuses it.
+//!
+//! # Adding a screen: sessions, forms and CSRF
+//! Another screen needs nothing new for its security, if it keeps these rules:
+//! - A handler takes `pages`' `Ctx` extractor (session, language, client address) and
+//!   reaches data only through `pages::blocking(&app, &ctx, |db| …)`, which acts as the
+//!   session's user (no session, no data). A page without a session redirects to sign-in.
+//! - GET never changes anything. Anything that does is a `<form method="post">` whose first
+//!   child is `{% include "csrf.html" %}` (the template's struct has the usual
+//!   `layout: Layout`, which carries the token). Nothing else: `guard.rs` runs before every
+//!   non-GET route of this router and refuses (403, the UI's error page) a request whose
+//!   `Origin`/`Sec-Fetch-Site` is another site or whose `csrf` field is not the session's
+//!   token, and (413) a body over [`FORM_BYTES_MAX`], before the handler runs.
+//! - Writes answer with a redirect (post/redirect/get); a redirect to a path that came from
+//!   the request goes through `pages::safe_next` (pages of this UI only).
+//! - The end-to-end test `every_form_carries_the_token_and_every_post_checks_it` walks the
+//!   served pages, checks every POST form's token and that a form exists for every POST route
+//!   declared here; a new POST route without a reachable form fails it (add the route to its
+//!   walk if the form is on a page it does not reach).
 //!
 //! Only this crate knows HTML.
 
@@ -18,6 +40,7 @@ pub mod data;
 pub mod dates;
 pub mod forms;
 pub mod growth;
+mod guard;
 pub mod i18n;
 mod pages;
 pub mod schedule;
@@ -26,11 +49,15 @@ pub mod svg;
 
 use std::sync::Arc;
 
+use std::net::IpAddr;
+
 use axum::Router;
+use axum::middleware;
 use axum::routing::{get, post};
 use tower_http::compression::CompressionLayer;
 
-pub use session::{EhrSessions, SessionInfo, Sessions};
+pub use guard::{CSRF_FIELD, FORM_BYTES_MAX};
+pub use session::{EhrSessions, PreSession, SessionInfo, Sessions};
 
 /// The style sheet, inlined in every page (about 6 KB; 2 KB compressed).
 pub const CSS: &str = include_str!("../static/app.css");
@@ -82,12 +109,29 @@ pub fn no_sync() -> SyncStatusFn {
     })
 }
 
+/// Reads the client's address from a request's extensions (the server's connection info).
+pub type ClientIpFn = fn(&axum::http::Extensions) -> Option<IpAddr>;
+
+/// The client address as `axum::serve(…into_make_service_with_connect_info::<SocketAddr>())`
+/// records it.
+pub fn socket_client_ip(extensions: &axum::http::Extensions) -> Option<IpAddr> {
+    extensions
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|info| info.0.ip())
+}
+
 /// How the UI is served.
 #[derive(Clone)]
 pub struct WebConfig {
-    /// Set `Secure` on the session cookie (the node is reached over TLS).
+    /// The node is reached over TLS: cookies are `Secure` and `__Host-` prefixed, and the
+    /// expected `Origin` of forms is `https://…`.
     pub secure_cookies: bool,
     pub sync_status: SyncStatusFn,
+    /// The origin browsers reach the UI at (`https://clinica.example`), when a proxy stands in
+    /// front; `None` = the scheme and `Host` of each request.
+    pub public_origin: Option<String>,
+    /// Where the client's address comes from (audit trail, sign-in throttle).
+    pub client_ip: ClientIpFn,
 }
 
 impl Default for WebConfig {
@@ -95,6 +139,8 @@ impl Default for WebConfig {
         WebConfig {
             secure_cookies: false,
             sync_status: no_sync(),
+            public_origin: None,
+            client_ip: socket_client_ip,
         }
     }
 }
@@ -103,16 +149,31 @@ pub(crate) struct App {
     pub ehr: ehr::Ehr,
     pub sessions: Arc<dyn Sessions>,
     pub config: WebConfig,
+    /// The key of the sign-in form's CSRF tokens (per process).
+    pub pre_session: PreSession,
 }
 
-/// The UI routes: `/` and `/ui/…`. Merge them with the FHIR router.
-pub fn router(ehr: ehr::Ehr, sessions: Arc<dyn Sessions>, config: WebConfig) -> Router {
+/// Why the UI could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum WebError {
+    #[error("no se pudo generar la llave de los formularios / cannot generate the form key: {0}")]
+    Random(#[from] auth::secret::RandomError),
+}
+
+/// The UI routes: `/` and `/ui/…`. Merge them with the FHIR router. Every non-GET request
+/// passes `guard.rs` (origin, size, CSRF token) before its handler.
+pub fn router(
+    ehr: ehr::Ehr,
+    sessions: Arc<dyn Sessions>,
+    config: WebConfig,
+) -> Result<Router, WebError> {
     let app = Arc::new(App {
         ehr,
         sessions,
         config,
+        pre_session: PreSession::new()?,
     });
-    Router::new()
+    Ok(Router::new()
         .route("/", get(pages::home))
         .route("/ui", get(pages::home))
         .route("/ui/entrar", get(pages::login_form).post(pages::login))
@@ -148,8 +209,9 @@ pub fn router(ehr: ehr::Ehr, sessions: Arc<dyn Sessions>, config: WebConfig) -> 
             get(pages::referral).post(pages::counter_referral),
         )
         .route("/ui/pacientes/{id}/resumen", get(pages::summary))
-        .with_state(app)
-        .layer(CompressionLayer::new())
+        .with_state(app.clone())
+        .layer(middleware::from_fn_with_state(app, guard::guard))
+        .layer(CompressionLayer::new()))
 }
 
 /// The chart page rendered without a session, for the render benchmark only (handlers always

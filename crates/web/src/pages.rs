@@ -44,16 +44,40 @@ const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; style-src 'unsafe-inl
 
 type AppState = State<Arc<App>>;
 
-/// The request as every page sees it.
-struct Ctx {
+/// The request as every page sees it: language, session, path and the time; handlers take it
+/// as an extractor.
+pub(crate) struct Ctx {
     tr: Tr,
     session: Option<SessionInfo>,
     path: String,
     now_ms: i64,
+    /// The client's address (audit trail, sign-in throttle).
+    ip: Option<std::net::IpAddr>,
+    /// The pre-session cookie's value, if the browser sent one.
+    pre_session: Option<String>,
+    /// A pre-session created for this response (its cookie must be set).
+    new_pre_session: Option<String>,
+}
+
+impl axum::extract::FromRequestParts<Arc<App>> for Ctx {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        app: &Arc<App>,
+    ) -> Result<Ctx, Self::Rejection> {
+        let ip = (app.config.client_ip)(&parts.extensions);
+        Ok(Ctx::new(app, &parts.headers, &parts.uri, ip))
+    }
 }
 
 impl Ctx {
-    fn new(app: &App, headers: &HeaderMap, uri: &Uri) -> Ctx {
+    pub(crate) fn new(
+        app: &App,
+        headers: &HeaderMap,
+        uri: &Uri,
+        ip: Option<std::net::IpAddr>,
+    ) -> Ctx {
         let cookies = headers
             .get(header::COOKIE)
             .and_then(|v| v.to_str().ok())
@@ -67,9 +91,13 @@ impl Ctx {
             .or_else(|| session::cookie_value(cookies, LANG_COOKIE).and_then(Lang::parse))
             .unwrap_or_default();
         let now_ms = app.ehr.now_ms();
-        let session = session::cookie_value(cookies, session::SESSION_COOKIE)
-            .filter(|t| !t.is_empty())
-            .and_then(|token| app.sessions.lookup(token, now_ms));
+        let secure = app.config.secure_cookies;
+        let session = session::cookie_value(cookies, session::session_cookie_name(secure))
+            .filter(|secret| !secret.is_empty())
+            .and_then(|secret| app.sessions.lookup(secret, ip, now_ms));
+        let pre_session = session::cookie_value(cookies, session::pre_session_cookie_name(secure))
+            .filter(|value| !value.is_empty())
+            .map(str::to_string);
         Ctx {
             tr: Tr { lang },
             session,
@@ -77,10 +105,44 @@ impl Ctx {
                 .path_and_query()
                 .map_or_else(|| "/".to_string(), |p| p.as_str().to_string()),
             now_ms,
+            ip,
+            pre_session,
+            new_pre_session: None,
         }
     }
 
-    fn layout(&self, app: &App, title: &'static str) -> Layout {
+    /// Makes sure the browser has a pre-session (the sign-in form's CSRF token is bound to it).
+    fn ensure_pre_session(&mut self) {
+        if self.pre_session.is_none() {
+            let value = auth::secret::random_secret().ok();
+            self.new_pre_session.clone_from(&value);
+            self.pre_session = value;
+        }
+    }
+
+    /// The CSRF token the forms of this page carry: the session's, or before sign-in the
+    /// pre-session's.
+    fn csrf(&self, app: &App) -> String {
+        match (&self.session, &self.pre_session) {
+            (Some(session), _) => session.csrf.clone(),
+            (None, Some(pre)) => app.pre_session.token(pre),
+            (None, None) => String::new(),
+        }
+    }
+
+    /// Adds the pre-session cookie to a response, if this request created one.
+    fn set_pre_session_cookie(&self, app: &App, response: &mut Response) {
+        if let Some(value) = &self.new_pre_session
+            && let Ok(cookie) = HeaderValue::from_str(&session::pre_session_cookie(
+                value,
+                app.config.secure_cookies,
+            ))
+        {
+            response.headers_mut().append(header::SET_COOKIE, cookie);
+        }
+    }
+
+    pub(crate) fn layout(&self, app: &App, title: &'static str) -> Layout {
         let path = strip_lang_param(&self.path);
         Layout {
             tr: self.tr,
@@ -95,6 +157,7 @@ impl Ctx {
                 form_urlencoded::byte_serialize(path.as_bytes()).collect::<String>()
             ),
             notice: notice_of(&self.path),
+            csrf: self.csrf(app),
         }
     }
 
@@ -113,6 +176,8 @@ pub struct Layout {
     pub script: &'static str,
     pub lang_href: String,
     pub notice: Option<&'static str>,
+    /// The CSRF token of this page's forms (`templates/csrf.html` puts it in each one).
+    pub csrf: String,
 }
 
 /// Only known message keys may be shown from the URL (`?ok=…`).
@@ -148,13 +213,68 @@ fn strip_lang_param(path: &str) -> String {
     format!("{base}?{}", serializer.finish())
 }
 
-/// A local path to go back to after sign-in or a language switch (never another site).
-fn safe_next(next: &str) -> String {
-    if next.starts_with('/') && !next.starts_with("//") && !next.contains('\\') {
+/// Longest `next` accepted: a page path with its query.
+const NEXT_BYTES_MAX: usize = 512;
+
+/// Where to go after sign-in or a language switch when `next` is refused.
+const NEXT_DEFAULT: &str = "/ui/buscar";
+
+/// A page of this UI to go back to after sign-in or a language switch: `/` or a path under
+/// `/ui`, never another site. Browsers read `/\evil`, `/\t/evil` (tabs and newlines are
+/// dropped) and `//evil` as other hosts, and decode `%2F`/`%5C` in some places, so only plain
+/// path characters are accepted, and neither the text nor its percent-decoding may contain
+/// `//`, `\\`, a control character or a `..` segment.
+pub(crate) fn safe_next(next: &str) -> String {
+    if is_local_page(next) {
         next.to_string()
     } else {
-        "/ui/buscar".to_string()
+        NEXT_DEFAULT.to_string()
     }
+}
+
+fn is_local_page(next: &str) -> bool {
+    let plain = |c: char| c.is_ascii_alphanumeric() || "/-._~?=&%+,;:".contains(c);
+    if next.is_empty() || next.len() > NEXT_BYTES_MAX || !next.chars().all(plain) {
+        return false;
+    }
+    let decoded: Vec<u8> = percent_decode(next.as_bytes());
+    let Ok(decoded) = std::str::from_utf8(&decoded) else {
+        return false;
+    };
+    [next, decoded].iter().all(|text| {
+        let path = text.split('?').next().unwrap_or_default();
+        (path == "/" || path == "/ui" || path.starts_with("/ui/"))
+            && !text.contains("//")
+            && !text.contains('\\')
+            && !text.chars().any(char::is_control)
+            && !path.split('/').any(|segment| segment == "..")
+    })
+}
+
+/// `%XX` sequences decoded once (others kept as they are).
+fn percent_decode(bytes: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| {
+        char::from(b)
+            .to_digit(16)
+            .and_then(|d| u8::try_from(d).ok())
+    };
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut idx = 0;
+    while idx < bytes.len() {
+        if bytes[idx] == b'%'
+            && let (Some(hi), Some(lo)) = (
+                bytes.get(idx + 1).copied().and_then(hex),
+                bytes.get(idx + 2).copied().and_then(hex),
+            )
+        {
+            out.push(hi * 16 + lo);
+            idx += 3;
+        } else {
+            out.push(bytes[idx]);
+            idx += 1;
+        }
+    }
+    out
 }
 
 fn render(template: &impl Template, status: StatusCode) -> Response {
@@ -191,7 +311,12 @@ struct ErrorPage {
     back: Option<String>,
 }
 
-fn error_page(app: &App, ctx: &Ctx, status: StatusCode, messages: Vec<String>) -> Response {
+pub(crate) fn error_page(
+    app: &App,
+    ctx: &Ctx,
+    status: StatusCode,
+    messages: Vec<String>,
+) -> Response {
     render(
         &ErrorPage {
             layout: ctx.layout(app, "error.title"),
@@ -200,6 +325,21 @@ fn error_page(app: &App, ctx: &Ctx, status: StatusCode, messages: Vec<String>) -
         },
         status,
     )
+}
+
+/// An error page for a request refused before its handler (`guard.rs`).
+pub(crate) fn refusal(
+    app: &App,
+    headers: &HeaderMap,
+    uri: &Uri,
+    ip: Option<std::net::IpAddr>,
+    status: StatusCode,
+    es: &str,
+    en: &str,
+) -> Response {
+    let ctx = Ctx::new(app, headers, uri, ip);
+    let message = ctx.tr.pick(es, en).to_string();
+    error_page(app, &ctx, status, vec![message])
 }
 
 fn ehr_error(app: &App, ctx: &Ctx, error: &ehr::Error) -> Response {
@@ -253,8 +393,7 @@ fn see_other(location: &str) -> Response {
 // ---------------------------------------------------------------------------------------------
 
 /// # `GET /`
-pub async fn home(State(app): AppState, headers: HeaderMap, uri: Uri) -> Response {
-    let ctx = Ctx::new(&app, &headers, &uri);
+pub async fn home(ctx: Ctx) -> Response {
     if ctx.session.is_some() {
         see_other("/ui/buscar")
     } else {
@@ -266,7 +405,7 @@ pub async fn home(State(app): AppState, headers: HeaderMap, uri: Uri) -> Respons
 #[template(path = "login.html")]
 struct LoginPage {
     layout: Layout,
-    error: Option<&'static str>,
+    error: Option<String>,
     next: String,
     user: String,
 }
@@ -280,12 +419,11 @@ pub struct NextQuery {
 /// # `GET /ui/entrar`
 pub async fn login_form(
     State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
+    mut ctx: Ctx,
     Query(query): Query<NextQuery>,
 ) -> Response {
-    let ctx = Ctx::new(&app, &headers, &uri);
-    render(
+    ctx.ensure_pre_session();
+    let mut response = render(
         &LoginPage {
             layout: ctx.layout(&app, "login.title"),
             error: None,
@@ -293,7 +431,9 @@ pub async fn login_form(
             user: String::new(),
         },
         StatusCode::OK,
-    )
+    );
+    ctx.set_pre_session_cookie(&app, &mut response);
+    response
 }
 
 #[derive(Deserialize, Default)]
@@ -305,45 +445,65 @@ pub struct LoginForm {
 }
 
 /// # `POST /ui/entrar`
+///
+/// The same sign-in as the API's token endpoint (`ehr::Ehr::sign_in`: per-address and per-name
+/// throttle, password checks off the async workers, the client address in the audit trail);
+/// on success a UI session (see `session.rs`), never an API token.
 pub async fn login(
     State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
+    mut ctx: Ctx,
     axum::Form(form): axum::Form<LoginForm>,
 ) -> Response {
-    let ctx = Ctx::new(&app, &headers, &uri);
-    // The client address needs `into_make_service_with_connect_info` in `serve`; until the
-    // lead wires it, sign-in is recorded without it.
-    let ip = None;
-    match app
-        .sessions
-        .login(&form.user, &form.password, ip, ctx.now_ms)
-    {
+    let username = form.user.trim();
+    let outcome = match app.ehr.sign_in(username, &form.password, ctx.ip).await {
+        Ok(account) => app.sessions.open(&account, ctx.ip, ctx.now_ms),
+        Err(error) => Err(session::LoginError::of_sign_in(&error)),
+    };
+    match outcome {
         Ok(info) => {
+            // Signing in again in this browser ends its previous session (another user's,
+            // perhaps), rather than leaving it open on the server until it times out.
+            if let Some(previous) = &ctx.session {
+                app.sessions.logout(previous);
+            }
             let mut response = see_other(&safe_next(&form.next));
             if let Ok(cookie) = HeaderValue::from_str(&session::session_cookie(
-                &info.token,
+                &info.secret,
                 app.config.secure_cookies,
             )) {
-                response.headers_mut().insert(header::SET_COOKIE, cookie);
+                response.headers_mut().append(header::SET_COOKIE, cookie);
             }
             response
         }
-        Err(error) => render(
-            &LoginPage {
-                layout: ctx.layout(&app, "login.title"),
-                error: Some(ctx.tr.pick(error.message_es(), error.message_en())),
-                next: safe_next(&form.next),
-                user: form.user,
-            },
-            StatusCode::UNAUTHORIZED,
-        ),
+        Err(error) => {
+            ctx.ensure_pre_session();
+            let status = StatusCode::from_u16(error.status()).unwrap_or(StatusCode::UNAUTHORIZED);
+            let message = ctx
+                .tr
+                .pick(&error.message_es(), &error.message_en())
+                .to_string();
+            let mut response = render(
+                &LoginPage {
+                    layout: ctx.layout(&app, "login.title"),
+                    error: Some(message),
+                    next: safe_next(&form.next),
+                    user: form.user,
+                },
+                status,
+            );
+            ctx.set_pre_session_cookie(&app, &mut response);
+            if let session::LoginError::Throttled(seconds) = error
+                && let Ok(value) = HeaderValue::from_str(&seconds.to_string())
+            {
+                response.headers_mut().insert(header::RETRY_AFTER, value);
+            }
+            response
+        }
     }
 }
 
 /// # `POST /ui/salir`
-pub async fn logout(State(app): AppState, headers: HeaderMap, uri: Uri) -> Response {
-    let ctx = Ctx::new(&app, &headers, &uri);
+pub async fn logout(State(app): AppState, ctx: Ctx) -> Response {
     if let Some(session) = &ctx.session {
         app.sessions.logout(session);
     }
@@ -494,13 +654,7 @@ fn curp_status_html(tr: Tr, input: &str) -> String {
 }
 
 /// # `GET /ui/curp?curp=…` (fragment for the as-you-type check)
-pub async fn curp_fragment(
-    State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(query): Query<FindQuery>,
-) -> Response {
-    let ctx = Ctx::new(&app, &headers, &uri);
+pub async fn curp_fragment(ctx: Ctx, Query(query): Query<FindQuery>) -> Response {
     if ctx.session.is_none() {
         return StatusCode::UNAUTHORIZED.into_response();
     }
@@ -512,13 +666,7 @@ pub async fn curp_fragment(
 }
 
 /// # `GET /ui/buscar`
-pub async fn find(
-    State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
-    Query(query): Query<FindQuery>,
-) -> Response {
-    let ctx = Ctx::new(&app, &headers, &uri);
+pub async fn find(State(app): AppState, ctx: Ctx, Query(query): Query<FindQuery>) -> Response {
     if ctx.session.is_none() {
         return to_login(&ctx);
     }
@@ -674,12 +822,10 @@ pub struct ReasonForm {
 /// # `POST /ui/pacientes/{id}/acceso-emergencia`
 pub async fn break_glass(
     State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
+    ctx: Ctx,
     Path(id): Path<String>,
     axum::Form(form): axum::Form<ReasonForm>,
 ) -> Response {
-    let ctx = Ctx::new(&app, &headers, &uri);
     let Some(session) = ctx.session.clone() else {
         return to_login(&ctx);
     };
@@ -721,13 +867,7 @@ struct AccessLogPage {
 }
 
 /// # `GET /ui/pacientes/{id}/bitacora`
-pub async fn access_log(
-    State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(id): Path<String>,
-) -> Response {
-    let ctx = Ctx::new(&app, &headers, &uri);
+pub async fn access_log(State(app): AppState, ctx: Ctx, Path(id): Path<String>) -> Response {
     let (session, patient) = match open_record(&app, &ctx, &id).await {
         Ok(open) => open,
         Err(response) => return response,
@@ -847,12 +987,10 @@ pub fn chart_page(layout: Layout, mut chart: Chart, show_all: bool) -> ChartPage
 /// # `GET /ui/pacientes/{id}`
 pub async fn chart(
     State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
+    ctx: Ctx,
     Path(id): Path<String>,
     Query(query): Query<ChartQuery>,
 ) -> Response {
-    let ctx = Ctx::new(&app, &headers, &uri);
     if let Err(response) = open_record(&app, &ctx, &id).await {
         return response;
     }
@@ -885,13 +1023,7 @@ struct SummaryPage {
 }
 
 /// # `GET /ui/pacientes/{id}/resumen`
-pub async fn summary(
-    State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(id): Path<String>,
-) -> Response {
-    let ctx = Ctx::new(&app, &headers, &uri);
+pub async fn summary(State(app): AppState, ctx: Ctx, Path(id): Path<String>) -> Response {
     let session = match open_record(&app, &ctx, &id).await {
         Ok((session, _)) => session,
         Err(response) => return response,
@@ -957,11 +1089,9 @@ fn register_page(ctx: &Ctx, app: &App, form: RegisterForm) -> RegisterPage {
 /// # `GET /ui/pacientes/nuevo`
 pub async fn register_form(
     State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
+    ctx: Ctx,
     Query(form): Query<RegisterForm>,
 ) -> Response {
-    let ctx = Ctx::new(&app, &headers, &uri);
     if ctx.session.is_none() {
         return to_login(&ctx);
     }
@@ -981,11 +1111,9 @@ fn curp_mismatch(curp: &str, prefix: &str) -> Vec<usize> {
 /// # `POST /ui/pacientes/nuevo`
 pub async fn register(
     State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
+    ctx: Ctx,
     axum::Form(form): axum::Form<RegisterForm>,
 ) -> Response {
-    let ctx = Ctx::new(&app, &headers, &uri);
     let Some(session) = ctx.session.clone() else {
         return to_login(&ctx);
     };
@@ -1127,13 +1255,7 @@ fn consult_page(
 }
 
 /// # `GET /ui/pacientes/{id}/consulta`
-pub async fn consult_form(
-    State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(id): Path<String>,
-) -> Response {
-    let ctx = Ctx::new(&app, &headers, &uri);
+pub async fn consult_form(State(app): AppState, ctx: Ctx, Path(id): Path<String>) -> Response {
     let patient = match open_record(&app, &ctx, &id).await {
         Ok((_, patient)) => patient,
         Err(response) => return response,
@@ -1245,12 +1367,10 @@ fn repeated_labs(
 /// # `POST /ui/pacientes/{id}/consulta`
 pub async fn consult(
     State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
+    ctx: Ctx,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Response {
-    let ctx = Ctx::new(&app, &headers, &uri);
     let (session, patient) = match open_record(&app, &ctx, &id).await {
         Ok(open) => open,
         Err(response) => return response,
@@ -1414,11 +1534,9 @@ struct NotePage {
 /// # `GET /ui/pacientes/{id}/notas/{note}`
 pub async fn note(
     State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
+    ctx: Ctx,
     Path((id, note_id)): Path<(String, String)>,
 ) -> Response {
-    let ctx = Ctx::new(&app, &headers, &uri);
     let patient = match open_record(&app, &ctx, &id).await {
         Ok((_, patient)) => patient,
         Err(response) => return response,
@@ -1525,12 +1643,10 @@ pub struct TextForm {
 /// # `POST /ui/pacientes/{id}/notas/{note}/addendum`
 pub async fn add_addendum(
     State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
+    ctx: Ctx,
     Path((id, note_id)): Path<(String, String)>,
     axum::Form(form): axum::Form<TextForm>,
 ) -> Response {
-    let ctx = Ctx::new(&app, &headers, &uri);
     let session = match open_record(&app, &ctx, &id).await {
         Ok((session, _)) => session,
         Err(response) => return response,
@@ -1629,13 +1745,7 @@ async fn refer_page(
 }
 
 /// # `GET /ui/pacientes/{id}/referencia`
-pub async fn refer_form(
-    State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
-    Path(id): Path<String>,
-) -> Response {
-    let ctx = Ctx::new(&app, &headers, &uri);
+pub async fn refer_form(State(app): AppState, ctx: Ctx, Path(id): Path<String>) -> Response {
     let (session, patient) = match open_record(&app, &ctx, &id).await {
         Ok(open) => open,
         Err(response) => return response,
@@ -1649,12 +1759,10 @@ pub async fn refer_form(
 /// # `POST /ui/pacientes/{id}/referencia`
 pub async fn refer(
     State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
+    ctx: Ctx,
     Path(id): Path<String>,
     axum::Form(form): axum::Form<ReferForm>,
 ) -> Response {
-    let ctx = Ctx::new(&app, &headers, &uri);
     let (session, patient) = match open_record(&app, &ctx, &id).await {
         Ok(open) => open,
         Err(response) => return response,
@@ -1718,11 +1826,9 @@ struct ReferralPage {
 /// # `GET /ui/pacientes/{id}/referencias/{request}`
 pub async fn referral(
     State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
+    ctx: Ctx,
     Path((id, request_id)): Path<(String, String)>,
 ) -> Response {
-    let ctx = Ctx::new(&app, &headers, &uri);
     let patient = match open_record(&app, &ctx, &id).await {
         Ok((_, patient)) => patient,
         Err(response) => return response,
@@ -1777,12 +1883,10 @@ pub async fn referral(
 /// # `POST /ui/pacientes/{id}/referencias/{request}` (counter-referral received)
 pub async fn counter_referral(
     State(app): AppState,
-    headers: HeaderMap,
-    uri: Uri,
+    ctx: Ctx,
     Path((id, request_id)): Path<(String, String)>,
     axum::Form(form): axum::Form<TextForm>,
 ) -> Response {
-    let ctx = Ctx::new(&app, &headers, &uri);
     let session = match open_record(&app, &ctx, &id).await {
         Ok((session, _)) => session,
         Err(response) => return response,
@@ -1827,6 +1931,7 @@ pub(crate) fn bench_chart_html(
         script: crate::SCRIPT,
         lang_href: String::new(),
         notice: None,
+        csrf: String::new(),
     };
     let chart = load_chart(ehr, patient_id, dates::today(now_ms))?;
     chart_page(layout, chart, false)

@@ -1,19 +1,57 @@
-//! The seam between the UI and access control: who is signed in, whether they may open a
-//! patient's record, break-glass, and the patient's access log.
+//! Web UI sessions: who is signed in, the CSRF token of their forms, and the seam between the
+//! UI and access control.
 //!
-//! [`EhrSessions`] is the implementation: the node's accounts (Argon2id, lockout), a session
-//! is the same signed bearer token the API uses (kept in an HttpOnly, SameSite=Strict cookie,
-//! revoked at sign-out), and every decision and audit entry comes from `ehr` — the UI has no
-//! access rules of its own. The trait stays so that screens can be tested without a node.
+//! # The session credential (issue 12)
+//! A UI session is **not** an API token. Sign-in ([`ehr::Ehr::sign_in`], the same throttled use
+//! case as `POST /auth/token`) opens a session in [`EhrSessions`]' server-side table: the
+//! browser holds an opaque 256-bit random secret in an HttpOnly, `SameSite=Strict` cookie
+//! (`__Host-` prefixed and `Secure` over TLS), and the server keys the session by the secret's
+//! SHA-256, so its table cannot be replayed as cookies. The secret means nothing to `/fhir`
+//! (not a JWT, and `/fhir` reads no cookies), so a stolen cookie is no API credential.
+//! - **Timeouts**: a session ends after [`SESSION_IDLE_MS`] without a request, and at the
+//!   latest [`SESSION_ABSOLUTE_MS`] after sign-in, whatever its use.
+//! - **Ends at once** at sign-out, and at a password reset or a disable of the account
+//!   (`expediente user reset-password|disable`, even from the CLI beside `serve`): every
+//!   request re-reads the account and compares its credential epoch with the session's.
+//! - **Bounded**: [`SESSIONS_MAX`] sessions in all, [`SESSIONS_PER_USER_MAX`] per account (a
+//!   further sign-in ends the user's least recently used one). The table lives in memory: a
+//!   restart of the node signs everyone out.
+//! - **CSRF**: each session has a random token that every form carries in a hidden field
+//!   (`templates/csrf.html`), checked on every POST by `guard.rs` together with `Origin`.
+//!   Before sign-in, the sign-in form carries a MAC of a random pre-session cookie
+//!   ([`PreSession`]), so a login CSRF needs the victim's cookie too.
+//!
+//! The [`Sessions`] trait stays so that screens can be tested without a node.
 
+use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Arc;
+use std::sync::Mutex;
 
-/// Name of the session cookie (HttpOnly, SameSite=Strict, Secure over TLS).
+/// Name of the session cookie over plain HTTP (HttpOnly, SameSite=Strict).
 pub const SESSION_COOKIE: &str = "expediente_sesion";
 
-/// How long a UI session lasts (a clinic shift); the token expires with it.
-pub const SESSION_TTL_MS: i64 = 8 * 60 * 60 * 1000;
+/// Name of the session cookie over TLS: the `__Host-` prefix makes the browser refuse it unless
+/// it is `Secure`, host-only and `Path=/`, so a sibling host cannot plant one (cookie tossing).
+pub const SESSION_COOKIE_TLS: &str = "__Host-expediente_sesion";
+
+/// Name of the pre-session cookie that binds the sign-in form's CSRF token.
+pub const PRE_SESSION_COOKIE: &str = "expediente_pre";
+
+/// Its name over TLS (see [`SESSION_COOKIE_TLS`]).
+pub const PRE_SESSION_COOKIE_TLS: &str = "__Host-expediente_pre";
+
+/// A session ends after 30 minutes without a request: a clinic PC left signed in at the
+/// nurses' station closes itself (NOM-024 asks for session closure after inactivity).
+pub const SESSION_IDLE_MS: i64 = 30 * 60 * 1000;
+
+/// A session ends 8 hours after sign-in at the latest (a clinic shift), even if in use.
+pub const SESSION_ABSOLUTE_MS: i64 = 8 * 60 * 60 * 1000;
+
+/// Open sessions kept at most (about 300 B each): far above a clinic's staff, and a hub's.
+pub const SESSIONS_MAX: usize = 10_000;
+
+/// Open sessions per account: a person on a few devices. One more ends the least recently used.
+pub const SESSIONS_PER_USER_MAX: usize = 10;
 
 /// Access-log entries shown at most.
 pub const ACCESS_LOG_ENTRIES_MAX: usize = 500;
@@ -21,8 +59,10 @@ pub const ACCESS_LOG_ENTRIES_MAX: usize = 500;
 /// The signed-in user as the header shows them and the forms record them.
 #[derive(Clone, Debug)]
 pub struct SessionInfo {
-    /// The opaque value of the session cookie.
-    pub token: String,
+    /// The opaque secret of the session cookie.
+    pub secret: String,
+    /// The CSRF token every form of this session carries.
+    pub csrf: String,
     pub username: String,
     /// Full name, as printed on notes and in the header.
     pub display_name: String,
@@ -41,45 +81,74 @@ pub struct SessionInfo {
     pub requester: ehr::Requester,
 }
 
-/// Why a sign-in failed. Messages never say which of user or password was wrong.
+/// Why a sign-in failed. Messages never say which of user or password was wrong, nor whether
+/// the user exists.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum LoginError {
     BadCredentials,
-    /// Too many failures; try again later.
-    Locked,
-    /// No accounts are configured on this node.
+    /// Too many failures; try again in this many seconds.
+    Throttled(u64),
+    /// Too many sign-ins at once, or the session table is full; try again shortly.
+    Busy,
+    /// The node could not check (store failure).
     Unavailable,
 }
 
 impl std::fmt::Display for LoginError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.message_en())
+        f.write_str(&self.message_en())
     }
 }
 
 impl std::error::Error for LoginError {}
 
 impl LoginError {
-    pub fn message_es(&self) -> &'static str {
+    pub fn message_es(&self) -> String {
         match self {
-            LoginError::BadCredentials => "Usuario o contraseña incorrectos.",
-            LoginError::Locked => {
-                "Demasiados intentos fallidos. Espere unos minutos o pida ayuda al administrador."
+            LoginError::BadCredentials => "Usuario o contraseña incorrectos.".into(),
+            LoginError::Throttled(seconds) => format!(
+                "Demasiados intentos fallidos. Espere {seconds} s antes de intentar de nuevo."
+            ),
+            LoginError::Busy => {
+                "El servidor está ocupado. Intente de nuevo en unos segundos.".into()
             }
             LoginError::Unavailable => {
-                "Este nodo no tiene cuentas de usuario configuradas. Pida ayuda al administrador."
+                "No se pudo iniciar la sesión. Pida ayuda al administrador.".into()
             }
         }
     }
 
-    pub fn message_en(&self) -> &'static str {
+    pub fn message_en(&self) -> String {
         match self {
-            LoginError::BadCredentials => "Wrong user name or password.",
-            LoginError::Locked => {
-                "Too many failed attempts. Wait a few minutes or ask the administrator."
+            LoginError::BadCredentials => "Wrong user name or password.".into(),
+            LoginError::Throttled(seconds) => {
+                format!("Too many failed attempts. Wait {seconds} s before trying again.")
             }
+            LoginError::Busy => "The server is busy. Try again in a few seconds.".into(),
             LoginError::Unavailable => {
-                "This node has no user accounts configured. Ask the administrator."
+                "The session could not be opened. Ask the administrator.".into()
+            }
+        }
+    }
+
+    /// The HTTP status of the sign-in page that shows it.
+    pub fn status(&self) -> u16 {
+        match self {
+            LoginError::BadCredentials => 401,
+            LoginError::Throttled(_) => 429,
+            LoginError::Busy | LoginError::Unavailable => 503,
+        }
+    }
+
+    /// The answer to a failed [`ehr::Ehr::sign_in`].
+    pub fn of_sign_in(error: &ehr::SignInError) -> LoginError {
+        match error {
+            ehr::SignInError::BadCredentials => LoginError::BadCredentials,
+            ehr::SignInError::Throttled { retry_after_s } => LoginError::Throttled(*retry_after_s),
+            ehr::SignInError::Busy => LoginError::Busy,
+            ehr::SignInError::Other(error) => {
+                tracing::error!(?error, "sign-in failed");
+                LoginError::Unavailable
             }
         }
     }
@@ -111,16 +180,19 @@ pub struct AccessLogEntry {
 
 /// Access control as the UI sees it.
 pub trait Sessions: Send + Sync {
-    /// Checks the password and opens a session.
-    fn login(
+    /// Opens a session for an account that has just proved its password
+    /// ([`ehr::Ehr::sign_in`]).
+    fn open(
         &self,
-        username: &str,
-        password: &str,
+        account: &store::Account,
         ip: Option<IpAddr>,
         now_ms: i64,
     ) -> Result<SessionInfo, LoginError>;
-    /// The session behind a cookie value, if it is open.
-    fn lookup(&self, token: &str, now_ms: i64) -> Option<SessionInfo>;
+    /// The session behind a cookie's secret, if it is open (its idle time starts again).
+    fn lookup(&self, secret: &str, ip: Option<IpAddr>, now_ms: i64) -> Option<SessionInfo>;
+    /// The CSRF token of an open session, from memory only (no account check): what a form
+    /// posted with this session's cookie must carry.
+    fn csrf_token(&self, secret: &str, now_ms: i64) -> Option<String>;
     fn logout(&self, session: &SessionInfo);
     /// May this session read this patient's record?
     fn access(&self, session: &SessionInfo, patient_id: &str) -> Access;
@@ -143,40 +215,68 @@ pub struct BreakGlassRefused {
     pub message_en: String,
 }
 
-/// Sessions over the node's accounts and tokens (see the module docs).
+/// One open session, as the server keeps it (keyed by the SHA-256 of its secret).
+#[derive(Clone, Debug)]
+struct UiSession {
+    username: String,
+    /// The account's credential epoch at sign-in.
+    epoch: u32,
+    csrf: String,
+    created_ms: i64,
+    last_seen_ms: i64,
+}
+
+impl UiSession {
+    fn is_open(&self, now_ms: i64) -> bool {
+        now_ms.saturating_sub(self.last_seen_ms) < SESSION_IDLE_MS
+            && now_ms.saturating_sub(self.created_ms) < SESSION_ABSOLUTE_MS
+    }
+}
+
+/// Sessions over the node's accounts (see the module docs).
 pub struct EhrSessions {
     ehr: ehr::Ehr,
-    keys: Arc<auth::token::KeyStore>,
+    table: Mutex<HashMap<[u8; 32], UiSession>>,
     /// Facility names by CLUES for the header: looked up once, not on every page view.
-    facilities: std::sync::Mutex<std::collections::HashMap<String, crate::data::Facility>>,
+    facilities: Mutex<HashMap<String, crate::data::Facility>>,
+}
+
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
 impl EhrSessions {
-    pub fn new(ehr: ehr::Ehr, keys: Arc<auth::token::KeyStore>) -> EhrSessions {
+    pub fn new(ehr: ehr::Ehr) -> EhrSessions {
         EhrSessions {
             ehr,
-            keys,
-            facilities: std::sync::Mutex::new(std::collections::HashMap::new()),
+            table: Mutex::new(HashMap::new()),
+            facilities: Mutex::new(HashMap::new()),
         }
     }
 
+    /// Open sessions now (for tests and the status page).
+    pub fn open_count(&self, now_ms: i64) -> usize {
+        lock(&self.table)
+            .values()
+            .filter(|s| s.is_open(now_ms))
+            .count()
+    }
+
     fn facility(&self, who: &ehr::Requester, clues: &str) -> Option<crate::data::Facility> {
-        let mut known = self
-            .facilities
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if let Some(facility) = known.get(clues) {
+        if let Some(facility) = lock(&self.facilities).get(clues) {
             return Some(facility.clone());
         }
         let found = crate::data::facility_by_clues(
             &crate::data::Db::new(self.ehr.clone(), who.clone()),
             clues,
         )?;
-        known.insert(clues.to_string(), found.clone());
+        lock(&self.facilities).insert(clues.to_string(), found.clone());
         Some(found)
     }
 
-    fn info(&self, token: String, who: ehr::Requester) -> SessionInfo {
+    fn info(&self, secret: String, csrf: String, who: ehr::Requester) -> SessionInfo {
         let role = who.principal.role;
         let clues = who.principal.clues.clone().unwrap_or_default();
         let facility = if clues.is_empty() {
@@ -185,7 +285,8 @@ impl EhrSessions {
             self.facility(&who, &clues)
         };
         SessionInfo {
-            token,
+            secret,
+            csrf,
             username: who.principal.user.clone(),
             display_name: who.display_name.clone(),
             role: role.as_str().to_string(),
@@ -202,57 +303,109 @@ impl EhrSessions {
             requester: who,
         }
     }
+
+    /// Makes room for one more session of `username`: drops closed sessions when the table is
+    /// full, and the user's least recently used one past [`SESSIONS_PER_USER_MAX`].
+    fn make_room(
+        table: &mut HashMap<[u8; 32], UiSession>,
+        username: &str,
+        now_ms: i64,
+    ) -> Result<(), LoginError> {
+        if table.len() >= SESSIONS_MAX {
+            table.retain(|_, session| session.is_open(now_ms));
+        }
+        let mut own: Vec<([u8; 32], i64)> = table
+            .iter()
+            .filter(|(_, s)| s.username == username)
+            .map(|(key, s)| (*key, s.last_seen_ms))
+            .collect();
+        if own.len() >= SESSIONS_PER_USER_MAX {
+            own.sort_by_key(|(_, last_seen_ms)| *last_seen_ms);
+            for (key, _) in own.iter().take(own.len() + 1 - SESSIONS_PER_USER_MAX) {
+                table.remove(key);
+            }
+        }
+        if table.len() >= SESSIONS_MAX {
+            return Err(LoginError::Busy);
+        }
+        Ok(())
+    }
 }
 
 impl Sessions for EhrSessions {
-    fn login(
+    fn open(
         &self,
-        username: &str,
-        password: &str,
+        account: &store::Account,
         ip: Option<IpAddr>,
-        _now_ms: i64,
+        now_ms: i64,
     ) -> Result<SessionInfo, LoginError> {
-        let ip = ip.map(|ip| ip.to_string());
-        let account = match self.ehr.sign_in(username.trim(), password, ip.clone()) {
-            Ok(account) => account,
-            Err(ehr::Error::TooManyRequests(_)) => return Err(LoginError::Locked),
-            Err(ehr::Error::Unauthorized(issue)) if issue.message_es.contains("bloqueada") => {
-                return Err(LoginError::Locked);
-            }
-            Err(ehr::Error::Unauthorized(_)) => return Err(LoginError::BadCredentials),
-            Err(_) => return Err(LoginError::Unavailable),
+        let (Ok(secret), Ok(csrf)) = (auth::secret::random_secret(), auth::secret::random_secret())
+        else {
+            return Err(LoginError::Unavailable);
         };
-        let who = ehr::requester_for_account(&account, ip.clone());
-        let issued = self
-            .ehr
-            .issue_token(&who, &self.keys, &account, None, Some(SESSION_TTL_MS))
-            .map_err(|_| LoginError::Unavailable)?;
         let who = self
             .ehr
-            .requester_for_claims(&issued.claims, ip)
+            .requester_for_session(
+                &account.username,
+                account.credential_epoch,
+                ip.map(|ip| ip.to_string()),
+            )
             .map_err(|_| LoginError::Unavailable)?;
-        Ok(self.info(issued.token, who))
+        {
+            let mut table = lock(&self.table);
+            EhrSessions::make_room(&mut table, &account.username, now_ms)?;
+            table.insert(
+                auth::secret::digest(&secret),
+                UiSession {
+                    username: account.username.clone(),
+                    epoch: account.credential_epoch,
+                    csrf: csrf.clone(),
+                    created_ms: now_ms,
+                    last_seen_ms: now_ms,
+                },
+            );
+        }
+        Ok(self.info(secret, csrf, who))
     }
 
-    fn lookup(&self, token: &str, now_ms: i64) -> Option<SessionInfo> {
-        let claims = self.keys.verify(token, now_ms, &|_| false).ok()?;
-        if self.ehr.is_token_revoked(&claims.jti).ok()? {
-            return None;
+    fn lookup(&self, secret: &str, ip: Option<IpAddr>, now_ms: i64) -> Option<SessionInfo> {
+        let key = auth::secret::digest(secret);
+        let session = {
+            let mut table = lock(&self.table);
+            let session = table.get_mut(&key)?;
+            if !session.is_open(now_ms) {
+                table.remove(&key);
+                return None;
+            }
+            session.last_seen_ms = now_ms;
+            session.clone()
+        };
+        match self.ehr.requester_for_session(
+            &session.username,
+            session.epoch,
+            ip.map(|ip| ip.to_string()),
+        ) {
+            Ok(who) => Some(self.info(secret.to_string(), session.csrf, who)),
+            Err(ehr::Error::Unauthorized(_)) => {
+                // Disabled, reset or removed: this session is over for good.
+                lock(&self.table).remove(&key);
+                None
+            }
+            Err(_) => None,
         }
-        let who = self.ehr.requester_for_claims(&claims, None).ok()?;
-        Some(self.info(token.to_string(), who))
+    }
+
+    fn csrf_token(&self, secret: &str, now_ms: i64) -> Option<String> {
+        lock(&self.table)
+            .get(&auth::secret::digest(secret))
+            .filter(|session| session.is_open(now_ms))
+            .map(|session| session.csrf.clone())
     }
 
     fn logout(&self, session: &SessionInfo) {
-        if let Ok(claims) = self
-            .keys
-            .verify(&session.token, self.ehr.now_ms(), &|_| false)
-        {
-            let _ = self.ehr.revoke_token(
-                &session.requester,
-                &claims.jti,
-                claims.exp.saturating_mul(1000),
-            );
+        lock(&self.table).remove(&auth::secret::digest(&session.secret));
+        if let Err(error) = self.ehr.sign_out(&session.requester) {
+            tracing::warn!(?error, "sign-out not recorded");
         }
     }
 
@@ -329,6 +482,32 @@ impl Sessions for EhrSessions {
     }
 }
 
+/// The pre-session that binds the sign-in form's CSRF token: a random cookie value, and a MAC
+/// of it under a key that lives only in this process. Stateless on the server, so anonymous
+/// page views cost no memory; a restart voids open sign-in forms (the page is simply shown
+/// again with a fresh token).
+pub struct PreSession {
+    key: [u8; auth::secret::SECRET_BYTES],
+}
+
+impl PreSession {
+    pub fn new() -> Result<PreSession, auth::secret::RandomError> {
+        Ok(PreSession {
+            key: auth::secret::random_key()?,
+        })
+    }
+
+    /// The sign-in form's token for a pre-session cookie value.
+    pub fn token(&self, cookie_value: &str) -> String {
+        auth::secret::mac(&self.key, "ui/entrar", cookie_value)
+    }
+
+    /// Whether `token` is the sign-in form's token for `cookie_value`.
+    pub fn verify(&self, cookie_value: &str, token: &str) -> bool {
+        !cookie_value.is_empty() && auth::secret::same(&self.token(cookie_value), token)
+    }
+}
+
 fn capitalized(label: &str) -> String {
     let mut chars = label.chars();
     match chars.next() {
@@ -362,16 +541,45 @@ fn action_labels(entry: &auth::audit::AuditEntry) -> (String, String) {
     }
 }
 
-/// The `Set-Cookie` value that opens a session.
-pub fn session_cookie(token: &str, secure: bool) -> String {
+/// The session cookie's name: `__Host-` prefixed over TLS.
+pub fn session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        SESSION_COOKIE_TLS
+    } else {
+        SESSION_COOKIE
+    }
+}
+
+/// The pre-session cookie's name: `__Host-` prefixed over TLS.
+pub fn pre_session_cookie_name(secure: bool) -> &'static str {
+    if secure {
+        PRE_SESSION_COOKIE_TLS
+    } else {
+        PRE_SESSION_COOKIE
+    }
+}
+
+fn cookie(name: &str, value: &str, secure: bool, max_age: Option<i64>) -> String {
     let secure = if secure { "; Secure" } else { "" };
-    format!("{SESSION_COOKIE}={token}; Path=/; HttpOnly; SameSite=Strict{secure}")
+    let max_age = max_age.map_or_else(String::new, |s| format!("; Max-Age={s}"));
+    format!("{name}={value}; Path=/; HttpOnly; SameSite=Strict{max_age}{secure}")
+}
+
+/// The `Set-Cookie` value that opens a session (no `Max-Age`: it ends with the browser, and
+/// the server ends it sooner by its own timeouts).
+pub fn session_cookie(secret: &str, secure: bool) -> String {
+    cookie(session_cookie_name(secure), secret, secure, None)
 }
 
 /// The `Set-Cookie` value that closes it.
 pub fn clear_session_cookie(secure: bool) -> String {
-    let secure = if secure { "; Secure" } else { "" };
-    format!("{SESSION_COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict{secure}")
+    cookie(session_cookie_name(secure), "", secure, Some(0))
+}
+
+/// The `Set-Cookie` value of a new pre-session (a day: a sign-in page left open overnight
+/// still works in the morning).
+pub fn pre_session_cookie(value: &str, secure: bool) -> String {
+    cookie(pre_session_cookie_name(secure), value, secure, Some(86_400))
 }
 
 /// A cookie's value from a `Cookie` request header.

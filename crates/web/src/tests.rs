@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::{Request, StatusCode, header};
+use ehr::Clock as _;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -13,17 +14,20 @@ use super::*;
 /// 2026-11-25T15:00:00Z.
 const NOW_MS: i64 = 1_795_618_800_000;
 
-struct FixedClock;
+/// The node's clock, moved by the tests (session timeouts).
+struct TestClock(std::sync::atomic::AtomicI64);
 
-impl ehr::Clock for FixedClock {
+impl ehr::Clock for TestClock {
     fn now_ms(&self) -> i64 {
-        NOW_MS
+        self.0.load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
 struct World {
     router: axum::Router,
     ehr: ehr::Ehr,
+    clock: Arc<TestClock>,
+    sessions: Arc<EhrSessions>,
     patient: String,
     stranger: String,
     neighbour: String,
@@ -70,10 +74,7 @@ fn sessions(ehr: &ehr::Ehr, clues: &str) -> Arc<EhrSessions> {
         )
         .unwrap();
     }
-    Arc::new(EhrSessions::new(
-        ehr.clone(),
-        Arc::new(auth::token::KeyStore::generate().unwrap()),
-    ))
+    Arc::new(EhrSessions::new(ehr.clone()))
 }
 
 fn organization(ehr: &ehr::Ehr, name: &str, clues: &str) -> String {
@@ -87,7 +88,8 @@ fn organization(ehr: &ehr::Ehr, name: &str, clues: &str) -> String {
 fn world() -> World {
     let dir = tempfile::tempdir().unwrap();
     let store = store_sqlite::SqliteStore::open(dir.path()).unwrap();
-    let ehr = ehr::Ehr::new(store, Arc::new(FixedClock), "prueba");
+    let clock = Arc::new(TestClock(std::sync::atomic::AtomicI64::new(NOW_MS)));
+    let ehr = ehr::Ehr::new(store, clock.clone(), "prueba");
     let clinic = organization(&ehr, "Centro de Salud Uno", "MSIMB000671");
     let hospital = organization(&ehr, "Hospital General Dos", "MSIMB000584");
     let patient = create(
@@ -143,8 +145,10 @@ fn world() -> World {
     );
     let sessions = sessions(&ehr, "MSIMB000671");
     World {
-        router: router(ehr.clone(), sessions, WebConfig::default()),
+        router: router(ehr.clone(), sessions.clone(), WebConfig::default()).unwrap(),
         ehr,
+        clock,
+        sessions,
         patient,
         stranger,
         neighbour,
@@ -184,33 +188,112 @@ async fn send(world: &World, request: Request<Body>) -> Reply {
     }
 }
 
-fn get(path: &str, cookie: &str) -> Request<Body> {
+/// What a browser sends back: its cookies, and the CSRF token of the page it is on.
+trait Browser {
+    fn cookie(&self) -> String;
+    fn csrf(&self) -> String;
+}
+
+/// A bare cookie header (or `""` for none), without any page's token.
+impl Browser for str {
+    fn cookie(&self) -> String {
+        self.to_string()
+    }
+    fn csrf(&self) -> String {
+        String::new()
+    }
+}
+
+/// A signed-in browser.
+struct Session {
+    cookie: String,
+    csrf: String,
+}
+
+impl Browser for Session {
+    fn cookie(&self) -> String {
+        self.cookie.clone()
+    }
+    fn csrf(&self) -> String {
+        self.csrf.clone()
+    }
+}
+
+fn get(path: &str, browser: &(impl Browser + ?Sized)) -> Request<Body> {
     Request::get(path)
-        .header(header::COOKIE, cookie)
+        .header(header::COOKIE, browser.cookie())
         .body(Body::empty())
         .unwrap()
 }
 
-fn post(path: &str, cookie: &str, form: &str) -> Request<Body> {
+/// A form post as the browser sends it: with the page's CSRF token, if it has one.
+fn post(path: &str, browser: &(impl Browser + ?Sized), form: &str) -> Request<Body> {
+    let csrf = browser.csrf();
+    let body = if csrf.is_empty() {
+        form.to_string()
+    } else {
+        format!("{form}&csrf={csrf}")
+    };
     Request::post(path)
-        .header(header::COOKIE, cookie)
+        .header(header::COOKIE, browser.cookie())
         .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
-        .body(Body::from(form.to_string()))
+        .body(Body::from(body))
         .unwrap()
 }
 
-async fn sign_in(world: &World) -> String {
+/// The value of the hidden CSRF field of a page (every form carries the same one).
+fn csrf_of(html: &str) -> String {
+    html.split("name=\"csrf\" value=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// The `name=value` of a `Set-Cookie` header.
+fn cookie_pair(set_cookie: &str) -> String {
+    set_cookie.split(';').next().unwrap_or_default().to_string()
+}
+
+/// The sign-in page as a browser first sees it: its pre-session cookie and the form's token.
+async fn login_page(world: &World) -> Session {
+    let page = send(world, get("/ui/entrar", "")).await;
+    assert_eq!(page.status, StatusCode::OK);
+    let cookie = cookie_pair(&page.cookie);
+    assert!(cookie.starts_with("expediente_pre="), "{}", page.cookie);
+    Session {
+        cookie,
+        csrf: csrf_of(&page.body),
+    }
+}
+
+async fn sign_in_as(world: &World, user: &str) -> Session {
+    let login = login_page(world).await;
     let reply = send(
         world,
         post(
             "/ui/entrar",
-            "",
-            "user=medica&password=Clave-de-prueba-2026&next=/ui/buscar",
+            &login,
+            &format!("user={user}&password=Clave-de-prueba-2026&next=/ui/buscar"),
         ),
     )
     .await;
-    assert_eq!(reply.status, StatusCode::SEE_OTHER);
-    reply.cookie.split(';').next().unwrap().to_string()
+    assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+    let cookie = cookie_pair(&reply.cookie);
+    let page = send(world, get("/ui/buscar", cookie.as_str())).await;
+    let csrf = csrf_of(&page.body);
+    assert!(!csrf.is_empty(), "{}", page.body);
+    Session { cookie, csrf }
+}
+
+/// The status of the search page for a browser: 200 while its session is open, a redirect to
+/// sign-in once it has ended.
+async fn page(world: &World, browser: &Session) -> StatusCode {
+    send(world, get("/ui/buscar", browser)).await.status
+}
+
+async fn sign_in(world: &World) -> Session {
+    sign_in_as(world, "medica").await
 }
 
 #[tokio::test]
@@ -219,14 +302,15 @@ async fn pages_need_a_session_and_sign_in_sets_a_strict_http_only_cookie() {
     let reply = send(&world, get("/ui/buscar", "")).await;
     assert_eq!(reply.status, StatusCode::SEE_OTHER);
     assert_eq!(reply.location, "/ui/entrar?next=%2Fui%2Fbuscar");
-    let wrong = send(&world, post("/ui/entrar", "", "user=medica&password=x")).await;
+    let login = login_page(&world).await;
+    let wrong = send(&world, post("/ui/entrar", &login, "user=medica&password=x")).await;
     assert_eq!(wrong.status, StatusCode::UNAUTHORIZED);
     assert!(wrong.body.contains("Usuario o contraseña incorrectos"));
     let ok = send(
         &world,
         post(
             "/ui/entrar",
-            "",
+            &login,
             "user=medica&password=Clave-de-prueba-2026&next=//evil.example/",
         ),
     )
@@ -238,13 +322,200 @@ async fn pages_need_a_session_and_sign_in_sets_a_strict_http_only_cookie() {
         "{}",
         ok.cookie
     );
-    let cookie = ok.cookie.split(';').next().unwrap().to_string();
-    let page = send(&world, get("/ui/buscar", &cookie)).await;
+    let cookie = cookie_pair(&ok.cookie);
+    let page = send(&world, get("/ui/buscar", cookie.as_str())).await;
     assert_eq!(page.status, StatusCode::OK);
     assert!(page.csp.contains("frame-ancestors 'none'") && page.csp.contains("form-action 'self'"));
     assert!(page.body.contains("Dra. Ana López Ruiz") && page.body.contains("MSIMB000671"));
-    let english = send(&world, get("/ui/buscar?lang=en", &cookie)).await;
+    let english = send(&world, get("/ui/buscar?lang=en", cookie.as_str())).await;
     assert!(english.body.contains("<html lang=\"en\">") && english.body.contains("Find a patient"));
+}
+
+/// The session is the server's, opaque, and ends by itself: after 30 minutes idle, after 8
+/// hours whatever its use, at sign-out, and at a password reset or a disable.
+#[tokio::test]
+async fn sessions_are_opaque_and_end_idle_at_the_shift_end_at_reset_and_at_sign_out() {
+    let world = world();
+    let session = sign_in(&world).await;
+    let secret = session.cookie.split_once('=').unwrap().1.to_string();
+    // Not a JWT: no dots, 43 base64url characters of randomness.
+    assert_eq!(secret.len(), 43);
+    assert!(!secret.contains('.'));
+    // Idle: used every 29 minutes it lives on; 30 minutes untouched ends it.
+    for _ in 0..4 {
+        world.clock.0.fetch_add(
+            session::SESSION_IDLE_MS - 60_000,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        assert_eq!(page(&world, &session).await, StatusCode::OK);
+    }
+    world.clock.0.fetch_add(
+        session::SESSION_IDLE_MS,
+        std::sync::atomic::Ordering::Relaxed,
+    );
+    assert_eq!(page(&world, &session).await, StatusCode::SEE_OTHER);
+    // Absolute: in use all along, it still ends 8 hours after sign-in.
+    let session = sign_in(&world).await;
+    let started = world.clock.now_ms();
+    while world.clock.now_ms() < started + session::SESSION_ABSOLUTE_MS - 600_000 {
+        world
+            .clock
+            .0
+            .fetch_add(600_000, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(page(&world, &session).await, StatusCode::OK);
+    }
+    world
+        .clock
+        .0
+        .fetch_add(600_000, std::sync::atomic::Ordering::Relaxed);
+    assert_eq!(page(&world, &session).await, StatusCode::SEE_OTHER);
+    // A password reset ends the user's open sessions at once, not another user's.
+    let medica = sign_in(&world).await;
+    let enfermero = sign_in_as(&world, "enfermero").await;
+    world
+        .ehr
+        .change_account(
+            &ehr::Requester::local_system("pruebas"),
+            "medica",
+            None,
+            Some("Otra-clave-segura-2027"),
+            auth::password::HashCost::TEST_ONLY,
+        )
+        .unwrap();
+    assert_eq!(page(&world, &medica).await, StatusCode::SEE_OTHER);
+    assert_eq!(page(&world, &enfermero).await, StatusCode::OK);
+    // So does a disable.
+    world
+        .ehr
+        .change_account(
+            &ehr::Requester::local_system("pruebas"),
+            "enfermero",
+            Some(true),
+            None,
+            auth::password::HashCost::TEST_ONLY,
+        )
+        .unwrap();
+    assert_eq!(page(&world, &enfermero).await, StatusCode::SEE_OTHER);
+    // Sign-out ends it on the server, whatever the browser keeps.
+    world
+        .ehr
+        .change_account(
+            &ehr::Requester::local_system("pruebas"),
+            "enfermero",
+            Some(false),
+            Some("Clave-de-prueba-2026"),
+            auth::password::HashCost::TEST_ONLY,
+        )
+        .unwrap();
+    let again = sign_in_as(&world, "enfermero").await;
+    let out = send(&world, post("/ui/salir", &again, "")).await;
+    assert_eq!(out.status, StatusCode::SEE_OTHER);
+    assert_eq!(page(&world, &again).await, StatusCode::SEE_OTHER);
+    assert_eq!(world.sessions.open_count(world.clock.now_ms()), 0);
+}
+
+/// Every POST needs the page's token and this node's origin; the sign-in form needs the token
+/// of the browser's own pre-session (login CSRF).
+#[tokio::test]
+async fn posts_without_the_token_or_from_another_origin_are_refused() {
+    let world = world();
+    let session = sign_in(&world).await;
+    let path = format!("/ui/pacientes/{}/acceso-emergencia", world.stranger);
+    let form = "reason=Paciente+inconsciente+en+urgencias+sin+familiares";
+    // No token, a wrong one, another session's.
+    let other = sign_in_as(&world, "enfermero").await;
+    for browser in [
+        Session {
+            cookie: session.cookie.clone(),
+            csrf: String::new(),
+        },
+        Session {
+            cookie: session.cookie.clone(),
+            csrf: "x".repeat(43),
+        },
+        Session {
+            cookie: session.cookie.clone(),
+            csrf: other.csrf.clone(),
+        },
+    ] {
+        let refused = send(&world, post(&path, &browser, form)).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.body);
+        assert!(
+            refused.body.contains("El formulario venció"),
+            "{}",
+            refused.body
+        );
+    }
+    // The right token from another origin (a sibling host is same-site for cookies).
+    for (name, value) in [
+        ("origin", "http://evil.localhost"),
+        ("origin", "null"),
+        ("sec-fetch-site", "same-site"),
+        ("sec-fetch-site", "cross-site"),
+    ] {
+        let mut request = post(&path, &session, form);
+        request
+            .headers_mut()
+            .insert(header::HOST, "localhost".parse().unwrap());
+        request.headers_mut().insert(name, value.parse().unwrap());
+        let refused = send(&world, request).await;
+        assert_eq!(refused.status, StatusCode::FORBIDDEN, "{name}: {value}");
+        assert!(refused.body.contains("no proviene de este sitio"));
+    }
+    // Nothing was opened by the refused posts.
+    let log = send(
+        &world,
+        get(
+            &format!("/ui/pacientes/{}/bitacora", world.stranger),
+            &session,
+        ),
+    )
+    .await;
+    assert!(!log.body.contains("Paciente inconsciente"));
+    // The right token from this origin passes.
+    let mut request = post(&path, &session, form);
+    request
+        .headers_mut()
+        .insert(header::HOST, "localhost".parse().unwrap());
+    request
+        .headers_mut()
+        .insert("origin", "http://localhost".parse().unwrap());
+    assert_eq!(send(&world, request).await.status, StatusCode::SEE_OTHER);
+    // Login CSRF: a sign-in post without the pre-session's token, or with another browser's.
+    let credentials = "user=medica&password=Clave-de-prueba-2026";
+    let bare = send(&world, post("/ui/entrar", "", credentials)).await;
+    assert_eq!(bare.status, StatusCode::FORBIDDEN);
+    let mine = login_page(&world).await;
+    let theirs = login_page(&world).await;
+    let crossed = Session {
+        cookie: mine.cookie.clone(),
+        csrf: theirs.csrf.clone(),
+    };
+    assert_eq!(
+        send(&world, post("/ui/entrar", &crossed, credentials))
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        send(&world, post("/ui/entrar", &mine, credentials))
+            .await
+            .status,
+        StatusCode::SEE_OTHER
+    );
+    // A form too large for any screen is refused before it is parsed.
+    let huge = format!("text={}", "a".repeat(FORM_BYTES_MAX));
+    let refused = send(
+        &world,
+        post(
+            &format!("/ui/pacientes/{}/consulta", world.patient),
+            &session,
+            &huge,
+        ),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::PAYLOAD_TOO_LARGE);
+    assert!(refused.body.contains("excede el límite"));
 }
 
 #[tokio::test]

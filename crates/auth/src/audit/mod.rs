@@ -60,7 +60,7 @@ pub enum AuditAction {
     Transaction,
     /// Successful login.
     Login,
-    /// Failed login (unknown user, wrong password, locked).
+    /// Failed login (unknown user, wrong password, disabled account).
     LoginFailed,
     /// Logout.
     Logout,

@@ -9,7 +9,8 @@
 //!
 //! [`KeyStore::load_or_create`] is the crate's only file I/O: `DIR/keys/token-ed25519.pk8`
 //! (PKCS#8 v2 DER, mode 0600) and `DIR/keys/token-ed25519.pub` (the raw public key, base64url, for
-//! operators and for peers that verify our tokens). The key id (`kid`) is the first 16 hex digits of
+//! operators and for peers that verify our tokens; also 0600, like every file the node creates),
+//! in a directory created 0700. The key id (`kid`) is the first 16 hex digits of
 //! SHA-256(public key), so a later key rotation can keep old keys for verification.
 
 #[cfg(test)]
@@ -138,6 +139,11 @@ pub struct Claims {
     pub iat: i64,
     /// Unique token id, for revocation and audit.
     pub jti: String,
+    /// The account's credential epoch when the token was issued. A password reset or a disable
+    /// moves the account's epoch on, which voids every token issued before at once (tokens are
+    /// not stored, so they cannot be listed and revoked one by one). Absent in older tokens: 0.
+    #[serde(default)]
+    pub epoch: u32,
 }
 
 /// What to put in a token.
@@ -158,6 +164,8 @@ pub struct TokenRequest {
     pub scopes: Option<Scopes>,
     /// Lifetime; `None` = [`TTL_DEFAULT_MS`].
     pub ttl_ms: Option<i64>,
+    /// The account's credential epoch ([`Claims::epoch`]).
+    pub epoch: u32,
 }
 
 /// The scopes a token gets when none are asked for: everything the role matrix allows
@@ -218,7 +226,7 @@ impl KeyStore {
             Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
             Err(source) => return Err(TokenError::KeyIo { path, source }),
         }
-        std::fs::create_dir_all(&dir).map_err(|source| TokenError::KeyIo {
+        create_private_dir(&dir).map_err(|source| TokenError::KeyIo {
             path: dir.clone(),
             source,
         })?;
@@ -249,11 +257,10 @@ impl KeyStore {
         let store = KeyStore::from_pkcs8(&der)
             .map_err(|_| TokenError::KeyInvalid { path: path.clone() })?;
         let public_path = dir.join(PUBLIC_KEY_FILE);
-        std::fs::write(&public_path, format!("{}\n", store.public_key_base64url())).map_err(
-            |source| TokenError::KeyIo {
-                path: public_path,
-                source,
-            },
+        let _ = std::fs::remove_file(&public_path);
+        write_private(
+            &public_path,
+            format!("{}\n", store.public_key_base64url()).as_bytes(),
         )?;
         Ok(store)
     }
@@ -442,6 +449,7 @@ fn claims_for(
         exp,
         iat,
         jti: jti.to_owned(),
+        epoch: request.epoch,
     })
 }
 
@@ -489,6 +497,19 @@ fn key_id_of(public_key: &[u8]) -> String {
     crate::audit::hex(digest.get(..8).unwrap_or_default())
 }
 
+/// Creates the key directory (and missing parents) accessible by the owner only.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Writes a new file readable by the owner only (it must not exist).
 fn write_private(path: &Path, der: &[u8]) -> Result<(), TokenError> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();

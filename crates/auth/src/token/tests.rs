@@ -29,6 +29,7 @@ fn physician_request() -> TokenRequest {
         practitioner_id: Some("pr1".into()),
         scopes: None,
         ttl_ms: None,
+        epoch: 3,
     }
 }
 
@@ -75,6 +76,8 @@ fn expiry_with_injected_time() {
         ..physician_request()
     };
     let issued = keys.issue(&request, T0, "j").unwrap();
+    // The credential epoch travels in the token (a reset moves the account's on).
+    assert_eq!(issued.claims.epoch, 3);
     assert!(
         keys.verify(&issued.token, T0 + 59_999, &never_revoked)
             .is_ok()

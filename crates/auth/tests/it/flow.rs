@@ -20,6 +20,7 @@ fn nurse_records_vital_signs_then_is_refused_a_diagnosis() {
                 practitioner_id: Some("pr7".into()),
                 scopes: None,
                 ttl_ms: None,
+                epoch: 0,
             },
             now,
             "0195d1e2-jti",

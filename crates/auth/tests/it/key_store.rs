@@ -12,6 +12,7 @@ fn request() -> TokenRequest {
         practitioner_id: None,
         scopes: None,
         ttl_ms: None,
+        epoch: 0,
     }
 }
 
@@ -31,6 +32,15 @@ fn creates_once_then_reloads_the_same_key() {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&private).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600, "private key must be owner-only");
+        let mode = std::fs::metadata(&public).unwrap().permissions().mode();
+        assert_eq!(
+            mode & 0o777,
+            0o600,
+            "every file the node creates is owner-only"
+        );
+        let keys = dir.path().join("keys");
+        let mode = std::fs::metadata(&keys).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o700, "the key directory is owner-only");
     }
     let second = KeyStore::load_or_create(dir.path()).unwrap();
     assert_eq!(first.key_id(), second.key_id());

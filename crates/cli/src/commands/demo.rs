@@ -252,11 +252,25 @@ fn demo_accounts(ehr: &ehr::Ehr, data: &std::path::Path) -> anyhow::Result<PathB
         ));
     }
     let path = data.join(DEMO_ACCOUNTS_FILE);
-    std::fs::write(&path, &lines).with_context(|| format!("cannot write {}", path.display()))?;
+    // Created 0600 (never briefly world-readable): it holds passwords.
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        let _ = std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600));
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
     }
+    let write = |options: &std::fs::OpenOptions| -> std::io::Result<()> {
+        use std::io::Write;
+        let mut file = options.open(&path)?;
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            file.set_permissions(std::fs::Permissions::from_mode(0o600))?;
+        }
+        file.write_all(lines.as_bytes())?;
+        file.sync_all()
+    };
+    write(&options).with_context(|| format!("cannot write {}", path.display()))?;
     Ok(path)
 }

@@ -69,13 +69,16 @@ pub async fn serve(
     ehr.set_cursor_secret(&keys.derive_secret("paging-cursor"));
     // The clinician's UI shares the node's `Ehr`, accounts and signing key: one path to the
     // data, the same access rules and audit as `/fhir`.
+    // Its sessions are its own (server-side, UI-only), not API tokens.
     let sessions: std::sync::Arc<dyn web::Sessions> =
-        std::sync::Arc::new(web::EhrSessions::new(ehr.clone(), keys.clone()));
+        std::sync::Arc::new(web::EhrSessions::new(ehr.clone()));
     let web_config = web::WebConfig {
         secure_cookies: tls.is_some(),
         sync_status: super::node::ui_sync_status(&args.sync, store.clone()),
+        public_origin: args.base_url.as_deref().and_then(origin_of),
+        client_ip: rest::client_ip,
     };
-    let ui = web::router(ehr.clone(), sessions, web_config);
+    let ui = web::router(ehr.clone(), sessions, web_config)?;
     let app = rest::router(ehr.clone(), keys.clone(), config);
     // Sync (issue 5): `/sync` routes and, on a clinic, the on-demand fetch of unseen patients,
     // which only authenticated requests may trigger.
@@ -118,6 +121,17 @@ pub async fn serve(
     ehr.close_audit();
     store.close();
     Ok(())
+}
+
+/// The origin (`scheme://host[:port]`) of a public base URL such as `https://clinica.example/fhir`.
+fn origin_of(base_url: &str) -> Option<String> {
+    let (scheme, rest) = base_url.split_once("://")?;
+    let host = rest.split('/').next().filter(|h| !h.is_empty())?;
+    Some(format!(
+        "{}://{}",
+        scheme.to_ascii_lowercase(),
+        host.to_ascii_lowercase()
+    ))
 }
 
 async fn shutdown_signal() {

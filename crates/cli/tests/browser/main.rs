@@ -12,4 +12,5 @@ mod harness;
 
 mod a11y;
 mod flows;
+mod security;
 mod weight;

@@ -14,5 +14,6 @@ mod population;
 mod search;
 mod security;
 mod security_doors;
+mod security_web;
 mod sync;
 mod transaction;

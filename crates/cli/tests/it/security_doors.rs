@@ -125,7 +125,11 @@ fn conditional_create_neither_returns_nor_reveals_hidden_records() {
     });
     let tx = send_as(node, &doctor_b, "POST", "fhir", &bundle);
     assert_eq!(tx.status, 200, "{}", tx.text);
-    assert!(!tx.text.contains(&w.obs1) && !tx.text.contains(SECRET), "{}", tx.text);
+    assert!(
+        !tx.text.contains(&w.obs1) && !tx.text.contains(SECRET),
+        "{}",
+        tx.text
+    );
     assert!(tx.text.contains("201"), "{}", tx.text);
 }
 
@@ -257,7 +261,11 @@ fn paging_links_carry_nothing_hidden_and_are_sealed() {
     // A search whose only matches are hidden gives no page and no link to follow.
     let hidden_only = get_as(node, &doctor_b, "fhir/Condition?code=B20&_count=1");
     assert_eq!(ids_of(&hidden_only.body).len(), 0);
-    assert!(link(&hidden_only.body, "next").is_none(), "{}", hidden_only.text);
+    assert!(
+        link(&hidden_only.body, "next").is_none(),
+        "{}",
+        hidden_only.text
+    );
 }
 
 /// Class 2, includes. An `_include` computed before filtering named what a hidden match points
@@ -291,7 +299,12 @@ fn includes_do_not_betray_hidden_matches() {
         &format!("fhir/Patient?_id={}&_revinclude=Observation:subject", w.p1),
     );
     assert_eq!(reverse.status, 200, "{}", reverse.text);
-    assert_eq!(ids_of(&reverse.body), vec![w.p1.clone()], "{}", reverse.text);
+    assert_eq!(
+        ids_of(&reverse.body),
+        vec![w.p1.clone()],
+        "{}",
+        reverse.text
+    );
 }
 
 /// Class 3. A receptionist moved a patient's registration to her clinic and her clinic's
@@ -381,7 +394,11 @@ fn care_starts_only_by_an_audited_inicio_de_atencion() {
     });
     let refused = send_as(node, &doctor_b, "POST", "fhir/Encounter", &encounter);
     assert_eq!(refused.status, 403, "{}", refused.text);
-    assert!(refused.diagnostics().contains("iniciar-atencion"), "{}", refused.text);
+    assert!(
+        refused.diagnostics().contains("iniciar-atencion"),
+        "{}",
+        refused.text
+    );
     let appointment = json!({
         "resourceType": "Appointment", "status": "booked",
         "participant": [{"actor": {"reference": format!("Patient/{}", w.p1)}, "status": "accepted"}]
@@ -449,12 +466,15 @@ fn logical_clues_references_establish_care() {
     let node = &w.node;
     let doctor_b = account(&w.data, "dr-b", "physician", &["--clues", CLUES_B]);
     let mut registered = patient("Fidel", "Mora", "1970-02-02", "male");
-    registered["managingOrganization"] =
-        json!({"identifier": {"system": CLUES, "value": CLUES_B}});
+    registered["managingOrganization"] = json!({"identifier": {"system": CLUES, "value": CLUES_B}});
     let registered = post(node, "Patient", &registered);
     assert_eq!(registered.status, 201, "{}", registered.text);
     let registered = registered.body["id"].as_str().unwrap().to_string();
-    let seen = post(node, "Patient", &patient("Gala", "Mora", "1971-03-03", "female"));
+    let seen = post(
+        node,
+        "Patient",
+        &patient("Gala", "Mora", "1971-03-03", "female"),
+    );
     let seen = seen.body["id"].as_str().unwrap().to_string();
     let visit = post(
         node,

@@ -37,6 +37,12 @@ impl Node {
 
     pub fn start_with(data: &Path, extra: &[&str]) -> Node {
         prepare_access(data);
+        Node::start_plain(data, extra)
+    }
+
+    /// A node over `data` exactly as an operator starts it: without the suite's signing key
+    /// and system account (nothing is written to `data` by the test process).
+    pub fn start_plain(data: &Path, extra: &[&str]) -> Node {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
@@ -128,7 +134,13 @@ pub fn prepare_access(data: &Path) {
     let access = test_access();
     let keys = data.join("keys");
     if !keys.join("token-ed25519.pk8").exists() {
-        std::fs::create_dir_all(&keys).unwrap();
+        // Owner-only, as the node itself creates them (it warns about anything wider).
+        use std::os::unix::fs::DirBuilderExt;
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&keys)
+            .unwrap();
         for file in ["token-ed25519.pk8", "token-ed25519.pub"] {
             let from = access.key_home.path().join("keys").join(file);
             if from.exists() {

@@ -64,7 +64,8 @@ fn a_patient_without_curp_is_flagged_pending_and_keeps_its_birth_state() {
 
 fn session() -> SessionInfo {
     SessionInfo {
-        token: "t".into(),
+        secret: "t".into(),
+        csrf: "c".into(),
         username: "medica".into(),
         display_name: "Dra. Ana López".into(),
         role: "medico".into(),

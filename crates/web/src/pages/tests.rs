@@ -2,12 +2,55 @@
 
 use super::*;
 
+/// Every way browsers are known to read a "local" path as another host is refused; pages of
+/// the UI pass with their queries.
 #[test]
 fn redirects_stay_on_the_node() {
-    assert_eq!(safe_next("/ui/pacientes/1"), "/ui/pacientes/1");
-    assert_eq!(safe_next("//evil.example/x"), "/ui/buscar");
-    assert_eq!(safe_next("https://evil.example/"), "/ui/buscar");
-    assert_eq!(safe_next("/\\evil.example"), "/ui/buscar");
+    for local in [
+        "/",
+        "/ui",
+        "/ui/buscar",
+        "/ui/pacientes/0192f5e2-7c1a-7000-8000-000000000001",
+        "/ui/pacientes/1?ok=consult.saved",
+        "/ui/buscar?curp=HEGG560427MVZRRL04&given=Mar%C3%ADa",
+    ] {
+        assert_eq!(safe_next(local), local);
+    }
+    for hostile in [
+        "",
+        "//evil.example/x",
+        "///evil.example",
+        "https://evil.example/",
+        "http:evil.example",
+        "HTTPS://evil.example",
+        "javascript:alert(1)",
+        "/\\evil.example",
+        "\\\\evil.example",
+        "/\t/evil.example",
+        "/\n/evil.example",
+        "/\r/evil.example",
+        "/ /evil.example",
+        "/%09/evil.example",
+        "/%2F/evil.example",
+        "/%2f%2fevil.example",
+        "/%5Cevil.example",
+        "/%5cevil.example",
+        "/ui/%2F%2Fevil.example",
+        "/ui/..%2F..%2F/evil.example",
+        "/ui/../..//evil.example",
+        "/ui/..",
+        "/fhir/Patient",
+        "/evil.example",
+        "evil.example",
+        "/ui/buscar#@evil.example",
+        "/ui/buscar@evil.example\\",
+        "/\u{3000}/evil.example",
+        "/ｕｉ/buscar",
+        "/ui/\u{0}x",
+        &format!("/ui/{}", "a".repeat(600)),
+    ] {
+        assert_eq!(safe_next(hostile), "/ui/buscar", "{hostile:?}");
+    }
 }
 
 #[test]
