@@ -563,7 +563,7 @@ fn no_other_door_shows_a_hidden_record() {
         format!("fhir/Patient/{p1}/$everything"),
         format!("fhir/Patient/{p1}/$everything?_type=Condition"),
         format!("fhir/Patient/{p1}/$everything?_since=2000-01-01"),
-        format!("fhir/Patient?_has:Condition:subject:code=B20"),
+        "fhir/Patient?_has:Condition:subject:code=B20".to_string(),
         format!("fhir/Encounter?patient.identifier=x&subject:Patient._id={p1}"),
         format!("fhir/AuditEvent?patient={p1}"),
     ];
