@@ -533,7 +533,7 @@ impl Ehr {
             ttl_ms,
             epoch: account.credential_epoch,
         };
-        let jti = uuid::Uuid::now_v7().to_string();
+        let jti = crate::meta::new_id();
         let issued = keys.issue(&request, self.now_ms(), &jti).map_err(|err| {
             invalid(
                 format!("No se pudo emitir el token: {}", err.message_es()),

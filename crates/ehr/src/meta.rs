@@ -80,7 +80,8 @@ pub(crate) fn stamp(resource: &mut Json, id: &str, version_id: u64, last_updated
 }
 
 /// A new server-assigned id: a UUIDv7, unique without coordination between nodes and
-/// roughly time-ordered (index-friendly).
+/// roughly time-ordered (index-friendly). The one place ids are drawn (ids read the clock;
+/// a tidy test keeps other code from drawing its own).
 pub(crate) fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }

@@ -54,12 +54,9 @@ impl CursorKey {
     /// A key from the system's random generator (a node without a key file).
     pub(crate) fn random() -> Option<CursorKey> {
         let mut secret = [0u8; 32];
-        if aws_lc_rs::rand::fill(&mut secret).is_err() {
-            // No randomness at all: fall back to the clock and the process id, so that
-            // cursors are at least unpredictable across restarts; the seal still binds them.
-            let seed = format!("{:?}{}", std::time::SystemTime::now(), std::process::id());
-            secret = sha2::Sha256::digest(seed.as_bytes()).into();
-        }
+        // Without randomness there is no key: paging answers an internal error rather than
+        // sealing cursors with something guessable.
+        aws_lc_rs::rand::fill(&mut secret).ok()?;
         CursorKey::new(&secret)
     }
 

@@ -553,7 +553,7 @@ fn give_folio(resource: &mut Json) {
         let folio = Json::object([
             ("use", Json::str("usual")),
             ("system", Json::str(systems::FOLIO)),
-            ("value", Json::str(uuid::Uuid::new_v4().to_string())),
+            ("value", Json::str(crate::meta::new_id())),
         ]);
         if let Some(items) = identifiers_mut(resource) {
             items.push(folio);
