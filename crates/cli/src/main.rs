@@ -43,7 +43,7 @@ enum Command {
     Node(commands::node::NodeArgs),
     /// Sincronización entre nodos / Sync between nodes
     Sync(commands::node::SyncCmdArgs),
-    /// Mide la sincronización entre nodos (issue 5) / Benchmark sync between nodes
+    /// Mide la sincronización entre nodos / Benchmark sync between nodes
     BenchSync(commands::bench_sync::BenchSyncArgs),
 }
 

@@ -2,42 +2,52 @@
 
 use fhir::{Issue, IssueCode};
 
+/// The English messages of some issues, for logs (`Display` keeps the detail, so a log line
+/// says what went wrong, not only which kind of thing).
+fn messages(issues: &[Issue]) -> String {
+    issues
+        .iter()
+        .map(|issue| issue.message_en.as_str())
+        .collect::<Vec<_>>()
+        .join("; ")
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum Error {
     /// The request or resource is malformed or fails R4 structure rules (400).
-    #[error("bad request")]
+    #[error("bad request: {}", messages(.0))]
     BadRequest(Vec<Issue>),
     /// Well-formed but violates a profile or business rule (422).
-    #[error("unprocessable")]
+    #[error("unprocessable: {}", messages(.0))]
     Unprocessable(Vec<Issue>),
     /// The resource type is not an R4 type (404).
     #[error("unknown resource type {0}")]
     UnknownType(String),
     /// No such resource or version (404).
-    #[error("not found")]
+    #[error("not found: {}", .0.message_en)]
     NotFound(Issue),
     /// The resource was deleted (410).
-    #[error("gone")]
+    #[error("gone: {}", .0.message_en)]
     Gone(Issue),
     /// A version conflict detected without a precondition header (409).
-    #[error("conflict")]
+    #[error("conflict: {}", messages(.0))]
     Conflict(Vec<Issue>),
     /// `If-Match` or a conditional operation's precondition failed (412).
-    #[error("precondition failed")]
+    #[error("precondition failed: {}", .0.message_en)]
     PreconditionFailed(Issue),
     /// The operation is not supported (405 for methods, 501 otherwise decided by REST).
-    #[error("not supported")]
+    #[error("not supported: {}", .0.message_en)]
     NotSupported(Issue),
     /// The requester is not who they must be: no valid credential (401).
-    #[error("unauthorized")]
+    #[error("unauthorized: {}", .0.message_en)]
     Unauthorized(Issue),
     /// The requester is known but may not do this (403). Never used when the refusal depends
     /// on the target instance: that answers as if it did not exist (404), so a refusal does
     /// not confirm that a record exists.
-    #[error("forbidden")]
+    #[error("forbidden: {}", .0.message_en)]
     Forbidden(Issue),
     /// Too many attempts (429).
-    #[error("too many requests")]
+    #[error("too many requests: {}", .0.message_en)]
     TooManyRequests(Issue),
     /// The store is temporarily unable to serve (503).
     #[error("busy")]

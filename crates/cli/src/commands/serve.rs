@@ -30,7 +30,7 @@ pub struct ServeArgs {
     /// Llave privada TLS (PEM) / TLS private key (PEM)
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
-    /// Sync between nodes (issue 5): role, CLUES, hub.
+    /// Sync between nodes: role, CLUES, hub.
     #[command(flatten)]
     pub sync: super::node::SyncArgs,
 }
