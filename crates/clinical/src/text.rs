@@ -1,28 +1,10 @@
 //! Accent- and case-insensitive folding for matching drug and allergy names in free text.
 
-use unicode_normalization::UnicodeNormalization;
-use unicode_normalization::char::is_combining_mark;
-
 /// Lowercase ASCII letters and digits separated by single spaces (`Ácido acetilsalicílico` →
-/// `acido acetilsalicilico`; `Trimetoprima/sulfametoxazol` → `trimetoprima sulfametoxazol`).
+/// `acido acetilsalicilico`; `Trimetoprima/sulfametoxazol` → `trimetoprima sulfametoxazol`):
+/// the same folding the CIE-10 search uses.
 pub(crate) fn fold(raw: &str) -> String {
-    let mut out = String::with_capacity(raw.len());
-    let mut pending_space = false;
-    for c in raw.nfd() {
-        if is_combining_mark(c) {
-            continue;
-        }
-        if c.is_ascii_alphanumeric() {
-            if pending_space && !out.is_empty() {
-                out.push(' ');
-            }
-            pending_space = false;
-            out.push(c.to_ascii_lowercase());
-        } else {
-            pending_space = true;
-        }
-    }
-    out
+    mexico::search_fold(raw)
 }
 
 /// Whether the folded `phrase` occurs in the folded `text` as whole words.

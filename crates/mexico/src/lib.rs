@@ -47,3 +47,5 @@ pub mod states;
 pub mod systems;
 
 mod text;
+
+pub use text::search_fold;

@@ -37,7 +37,7 @@ pub(crate) fn curp_name_words(raw: &str) -> Vec<String> {
 
 /// Folds text for accent- and case-insensitive search: lowercase ASCII letters and digits separated by
 /// single spaces. Ñ folds to N here (unlike CURP folding).
-pub(crate) fn search_fold(raw: &str) -> String {
+pub fn search_fold(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
     let mut pending_space = false;
     for c in raw.nfd() {
