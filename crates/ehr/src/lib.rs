@@ -21,6 +21,7 @@ mod interactions;
 mod meta;
 mod profile;
 mod refs;
+mod replicated;
 
 use std::sync::Arc;
 
@@ -40,6 +41,7 @@ pub use import::{
 };
 pub use interactions::{CreateOutcome, EverythingRequest, SearchRequest};
 pub use meta::{format_http_date, format_instant, parse_instant_ms};
+pub use replicated::{ReplicatedRefusal, ReplicatedReview, ReplicatedVerdict, ReplicatedVersion};
 
 /// The handle every interface uses to reach the record.
 #[derive(Clone)]

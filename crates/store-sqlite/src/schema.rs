@@ -178,6 +178,9 @@ BEGIN SELECT RAISE(ABORT, 'audit_log is append-only'); END;
     // from the change log), cursors, enrolled nodes, followed patients, the hub's feed index
     // and conflicts.
     crate::sync::MIGRATION_SYNC,
+    // Issue 12, the hub trusts no clinic blindly: revoked node credentials, versions the hub
+    // refused (kept on the clinic for its operator), and signed heads of audit chains.
+    crate::sync::MIGRATION_SYNC_TRUST,
 ];
 
 /// The schema version this build expects.

@@ -60,11 +60,37 @@ pub struct BatchOutcome {
     pub new_conflicts: Vec<Conflict>,
 }
 
+impl BatchOutcome {
+    /// Counts one received version.
+    pub fn add(&mut self, applied: Applied) {
+        match applied.decision {
+            Decision::Duplicate => self.duplicates += 1,
+            Decision::Apply => self.applied += 1,
+            Decision::WinsConflict | Decision::LosesConflict => {
+                self.applied += 1;
+                self.conflicts += 1;
+            }
+        }
+        self.new_patients.extend(applied.new_patient);
+        self.new_conflicts.extend(applied.new_conflict);
+    }
+
+    /// Adds another part of the same batch.
+    pub fn merge(&mut self, other: BatchOutcome) {
+        self.applied += other.applied;
+        self.duplicates += other.duplicates;
+        self.conflicts += other.conflicts;
+        self.new_patients.extend(other.new_patients);
+        self.new_conflicts.extend(other.new_conflicts);
+    }
+}
+
 pub(crate) fn sync_tx(tx: &mut dyn WriteTx) -> Result<&mut dyn SyncTx, Error> {
     tx.sync().ok_or(Error::NoSyncLog)
 }
 
-/// Applies received versions in order.
+/// Applies received versions in order, as they are: for what a clinic receives from the hub.
+/// The hub applies what clinics push through `ingest.rs`, which decides each version first.
 pub fn apply_batch(
     tx: &mut dyn WriteTx,
     versions: &[WireVersion],
@@ -73,17 +99,7 @@ pub fn apply_batch(
     catch_up(tx)?;
     let mut outcome = BatchOutcome::default();
     for version in versions {
-        let applied = apply_version(tx, version, now_ms)?;
-        match applied.decision {
-            Decision::Duplicate => outcome.duplicates += 1,
-            Decision::Apply => outcome.applied += 1,
-            Decision::WinsConflict | Decision::LosesConflict => {
-                outcome.applied += 1;
-                outcome.conflicts += 1;
-            }
-        }
-        outcome.new_patients.extend(applied.new_patient);
-        outcome.new_conflicts.extend(applied.new_conflict);
+        outcome.add(apply_version(tx, version, now_ms)?);
     }
     Ok(outcome)
 }

@@ -239,7 +239,7 @@ fn clinic(
 ) -> anyhow::Result<Arc<sync::clinic::Clinic>> {
     let mut random = [0u8; sync::credential::TOKEN_RANDOM_BYTES];
     rand::fill(&mut random);
-    let token = sync::hub::enroll(hub.store.as_ref(), clues, &random, ehr.now_ms())?;
+    let token = sync::hub::enroll(hub.store.as_ref(), clues, &random, ehr.now_ms(), None)?;
     let mut config = sync::clinic::ClinicConfig::new(clues.to_string(), url.to_string(), token);
     config.fetch_timeout_ms = 60_000;
     let sync_store: Arc<dyn store::sync::SyncStore> = store.clone();

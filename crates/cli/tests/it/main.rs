@@ -13,5 +13,6 @@ mod import;
 mod population;
 mod search;
 mod security;
+mod security_sync;
 mod sync;
 mod transaction;

@@ -1,0 +1,393 @@
+//! The hub's guard on versions a clinic node pushes (issue 12, class 4): a clinic's credential
+//! sits on an ordinary clinic PC, so the hub trusts a push no more than it would trust that
+//! clinic's own staff.
+//!
+//! Key decisions:
+//! - A clinic is a principal per CLUES (its node id). It may push what the clinic's staff could
+//!   write through the API: physicians (patient data, under the care-relationship rule) and
+//!   administrators (the directory, catalogs and conformance resources), with the same
+//!   `auth::policy::decide` and the same care relationships computed on the hub's store. So a
+//!   clinic cannot delete patient data (nobody can through the API), nor write clinical content
+//!   of a patient it has no care relationship with.
+//! - Both the hub's current content and the pushed content are decided. Changing or deleting a
+//!   resource that is in a patient's record needs a care relationship with that patient, for
+//!   demographics too: a push is not a person looking someone up at the front desk, it replaces
+//!   the national copy.
+//! - Organizations and Locations ground the care relationships of every facility, so a clinic
+//!   may change one only when the hub's current version came from that clinic and it names no
+//!   other facility's CLUES.
+//! - Every pushed body passes the same R4 structural validation and Mexican profile rules as a
+//!   write through the API (`check_resource`). The rules that need the store (CURP uniqueness,
+//!   folios, duplicate probes) are the clinic's: two clinics that registered the same person
+//!   while apart must both reach the hub, where the duplicate goes to the review list.
+//! - Sync writes versions below the clinical write path, which is what invalidates the access
+//!   caches; a review therefore starts by dropping the cached relationships and consents, so
+//!   versions the hub applied since the last review count.
+//!
+//! Everything a review decides goes through [`ReplicatedReview::check`], so the lead's single
+//! write guard can take its place without the sync engine changing. The review also makes the
+//! audit entry of a record sent to the clinic ([`ReplicatedReview::shipped_entry`]), so every
+//! entry naming a clinic is built in one place.
+
+use auth::audit::{AuditAction, AuditEntry, Outcome};
+use auth::policy::{Decision, DenyReason};
+use auth::role::{Principal, Role};
+use auth::scope::{Interaction, Scopes};
+use fhir::{Issue, IssueCode, Json};
+use store::StoredResource;
+
+use crate::access::{Requester, TargetFacts};
+use crate::interactions::{check_resource, check_type};
+use crate::{Ehr, Error};
+
+/// The clinic staff roles whose rights, together, bound what a clinic may push. Nurses and
+/// receptionists may do less than physicians; patients' own writes (their Consents) are
+/// physicians' rights too.
+const CLINIC_ROLES: [Role; 2] = [Role::Physician, Role::Admin];
+
+/// Resource types that define facilities: care relationships are computed from them.
+const FACILITY_TYPES: [&str; 2] = ["Organization", "Location"];
+
+/// One version a clinic pushed, as the hub sees it inside the write transaction that would
+/// apply it.
+#[derive(Clone, Copy, Debug)]
+pub struct ReplicatedVersion<'a> {
+    pub resource_type: &'a str,
+    pub id: &'a str,
+    /// The hub's current version (a delete marker included), as the transaction sees it.
+    pub current: Option<&'a StoredResource>,
+    /// The node whose version is current on the hub.
+    pub current_origin: Option<&'a str>,
+    /// The pushed content; `None` for a delete.
+    pub body: Option<&'a Json>,
+    /// Problems the sync layer already found (a stamp beyond the allowed clock skew): any error
+    /// among them refuses the version.
+    pub problems: &'a [Issue],
+}
+
+/// What the hub does with one pushed version.
+#[derive(Clone, Debug)]
+pub enum ReplicatedVerdict {
+    /// Apply it. `audit` records it (success, naming the clinic and the patient), for the
+    /// caller to append in the transaction that applies it, alone or folded with the rest of
+    /// the batch.
+    Accept {
+        audit: AuditEntry,
+        /// Every patient whose record the version touches (current and new content).
+        patients: Vec<String>,
+    },
+    /// Refuse it.
+    Refuse(ReplicatedRefusal),
+}
+
+/// Why a version was refused.
+#[derive(Clone, Debug)]
+pub struct ReplicatedRefusal {
+    /// The reasons, in Spanish and English.
+    pub issues: Vec<Issue>,
+    /// Refused only for want of a care relationship: another version of the same batch (an
+    /// Encounter, the patient's registration) may establish it once applied, so the caller may
+    /// decide again after committing those.
+    pub awaits_care_relationship: bool,
+    /// The refusal's audit entry (outcome denied), for the caller to append once the refusal
+    /// is final.
+    pub audit: AuditEntry,
+}
+
+/// A review of versions pushed by one clinic, made with the access facts as of its start.
+pub struct ReplicatedReview {
+    ehr: Ehr,
+    clues: String,
+    /// The clinic as each staff role it is bounded by.
+    staff: Vec<Requester>,
+    /// The clinic as the audit trail names it.
+    node: Requester,
+}
+
+impl Ehr {
+    /// Starts reviewing versions pushed by the clinic `clues` (its node id). Start one per
+    /// transaction: the review sees the versions committed before it started.
+    pub fn review_replicated(&self, clues: &str) -> ReplicatedReview {
+        // Sync's writes bypass the write path that invalidates the access caches: drop them,
+        // so relationships established by versions applied since the last review count.
+        self.access().note_write("Patient");
+        let requester = |user: String, role: Role, scopes: &str| Requester {
+            principal: Principal {
+                user,
+                role,
+                clues: Some(clues.to_string()),
+                practitioner_id: None,
+                patient_id: None,
+                scopes: Scopes::parse(scopes).unwrap_or_default(),
+                token_id: String::new(),
+                break_glass: Vec::new(),
+            },
+            display_name: format!("Nodo {clues} (sincronización)"),
+            facility_name: None,
+            source_ip: None,
+        };
+        let user = format!("nodo:{clues}");
+        ReplicatedReview {
+            ehr: self.clone(),
+            clues: clues.to_string(),
+            staff: CLINIC_ROLES
+                .iter()
+                .map(|role| requester(user.clone(), *role, "user/*.cruds"))
+                .collect(),
+            node: requester(user, Role::System, "system/*.cruds"),
+        }
+    }
+}
+
+impl ReplicatedReview {
+    /// Decides one pushed version: its content (R4 and the Mexican profile), and access on the
+    /// hub's current content and on the new content.
+    pub fn check(&self, version: &ReplicatedVersion<'_>) -> Result<ReplicatedVerdict, Error> {
+        let live = version.current.filter(|c| !c.deleted);
+        let interaction = match (version.body, live) {
+            (None, _) => Interaction::Delete,
+            (Some(_), Some(_)) => Interaction::Update,
+            (Some(_), None) => Interaction::Create,
+        };
+        let current_facts = live.map(TargetFacts::of_stored);
+        let current_patients = live.map(compartment_of_stored).unwrap_or_default();
+        let new_patients = version
+            .body
+            .map(search::patient_compartment)
+            .unwrap_or_default();
+        let mut patients = current_patients.clone();
+        for patient in &new_patients {
+            if !patients.contains(patient) {
+                patients.push(patient.clone());
+            }
+        }
+        let refuse = |issues: Vec<Issue>, awaits: bool| {
+            let details = issues
+                .iter()
+                .map(|i| i.message_en.clone())
+                .collect::<Vec<_>>()
+                .join("; ");
+            ReplicatedVerdict::Refuse(ReplicatedRefusal {
+                audit: self.entry(version, interaction, Outcome::Denied, &patients, details),
+                issues,
+                awaits_care_relationship: awaits,
+            })
+        };
+
+        if version.problems.iter().any(Issue::is_error) {
+            return Ok(refuse(version.problems.to_vec(), false));
+        }
+        if let Err(err) = check_type(version.resource_type) {
+            return Ok(refuse(err.issues(), false));
+        }
+        if let Some(body) = version.body
+            && let Err(err) = check_resource(version.resource_type, body, Some(version.id))
+        {
+            return Ok(refuse(err.issues(), false));
+        }
+
+        // The content as it is on the hub now.
+        if let (Some(current), Some(facts)) = (live, &current_facts) {
+            if let Err(issue) = self.owns_facility(version, current) {
+                return Ok(refuse(vec![issue], false));
+            }
+            if let Some(reason) = self.denied(interaction, version.resource_type, facts)? {
+                return Ok(refuse(
+                    vec![self.denial(reason, interaction)],
+                    awaits(reason),
+                ));
+            }
+            for patient in &current_patients {
+                if !self
+                    .ehr
+                    .care_relationship(Some(&self.clues), patient)?
+                    .exists()
+                {
+                    let reason = DenyReason::NoCareRelationship;
+                    return Ok(refuse(vec![self.denial(reason, interaction)], true));
+                }
+            }
+        }
+        // The content pushed: every patient whose record it enters is decided.
+        if let Some(body) = version.body {
+            let base = TargetFacts::of_json(body);
+            let mut each = vec![base.clone()];
+            for patient in new_patients.iter().skip(1) {
+                each.push(TargetFacts {
+                    patient_id: Some(patient.clone()),
+                    ..base.clone()
+                });
+            }
+            for facts in &each {
+                if let Some(reason) = self.denied(interaction, version.resource_type, facts)? {
+                    return Ok(refuse(
+                        vec![self.denial(reason, interaction)],
+                        awaits(reason),
+                    ));
+                }
+            }
+        } else if current_facts.is_none() {
+            // Deleting what the hub does not hold (or already deleted) changes nothing there,
+            // but the type must still be one a clinic may delete.
+            if let Some(reason) =
+                self.denied(interaction, version.resource_type, &TargetFacts::default())?
+            {
+                return Ok(refuse(vec![self.denial(reason, interaction)], false));
+            }
+        }
+        Ok(ReplicatedVerdict::Accept {
+            audit: self.entry(
+                version,
+                interaction,
+                Outcome::Success,
+                &patients,
+                String::new(),
+            ),
+            patients,
+        })
+    }
+
+    /// The audit entry of a patient's national record sent to this clinic (an on-demand
+    /// fetch), naming the clinic and the patient, for the caller to append as it ships it.
+    pub fn shipped_entry(&self, patient_id: &str, details: String) -> AuditEntry {
+        let mut entry = self
+            .ehr
+            .audit_entry(&self.node, AuditAction::Export, Outcome::Success);
+        entry.resource_type = Some("Patient".to_string());
+        entry.resource_id = Some(patient_id.to_string());
+        entry.patient_id = Some(patient_id.to_string());
+        entry.details = details;
+        entry
+    }
+
+    /// The refusal when no clinic role may do it; `None` when one may.
+    fn denied(
+        &self,
+        interaction: Interaction,
+        resource_type: &str,
+        facts: &TargetFacts,
+    ) -> Result<Option<DenyReason>, Error> {
+        let mut refusal = None;
+        for who in &self.staff {
+            match self.ehr.decide_on(who, interaction, resource_type, facts)? {
+                Decision::Permit(_) => return Ok(None),
+                // A missing relationship is what another version of the batch may supply, so
+                // it is the reason worth reporting.
+                Decision::Deny(reason) => {
+                    if refusal.is_none() || reason == DenyReason::NoCareRelationship {
+                        refusal = Some(reason);
+                    }
+                }
+            }
+        }
+        Ok(refusal)
+    }
+
+    /// Changing a facility (Organization, Location) is for the clinic that made its current
+    /// version, and never for one carrying another facility's CLUES.
+    fn owns_facility(
+        &self,
+        version: &ReplicatedVersion<'_>,
+        current: &StoredResource,
+    ) -> Result<(), Issue> {
+        if !FACILITY_TYPES.contains(&version.resource_type) {
+            return Ok(());
+        }
+        let other_clues = fhir::json::parse_str(&current.body).ok().and_then(|json| {
+            json.get("identifier")?
+                .as_array()?
+                .iter()
+                .filter(|i| i.get("system").and_then(Json::as_str) == Some(mexico::systems::CLUES))
+                .filter_map(|i| i.get("value").and_then(Json::as_str))
+                .find(|value| *value != self.clues)
+                .map(str::to_string)
+        });
+        let made_here = version.current_origin == Some(self.clues.as_str());
+        if made_here && other_clues.is_none() {
+            return Ok(());
+        }
+        let (es, en) = match other_clues {
+            Some(other) => (
+                format!(
+                    "{}/{} pertenece al establecimiento {other}; el nodo {} no puede modificarlo ni eliminarlo",
+                    version.resource_type, version.id, self.clues
+                ),
+                format!(
+                    "{}/{} belongs to facility {other}; node {} may not change or delete it",
+                    version.resource_type, version.id, self.clues
+                ),
+            ),
+            None => (
+                format!(
+                    "{}/{} no fue registrado por el nodo {}; solo quien lo registró (o el nodo central) puede modificarlo o eliminarlo",
+                    version.resource_type, version.id, self.clues
+                ),
+                format!(
+                    "{}/{} was not registered by node {}; only the node that registered it (or the hub) may change or delete it",
+                    version.resource_type, version.id, self.clues
+                ),
+            ),
+        };
+        Err(Issue::error(IssueCode::Forbidden, es, en))
+    }
+
+    fn denial(&self, reason: DenyReason, interaction: Interaction) -> Issue {
+        if interaction == Interaction::Delete && reason == DenyReason::RoleNotPermitted {
+            return Issue::error(
+                IssueCode::Forbidden,
+                format!(
+                    "El nodo {} no puede eliminar este tipo de recurso: los datos de pacientes no se eliminan (NOM-004; las correcciones son versiones nuevas)",
+                    self.clues
+                ),
+                format!(
+                    "Node {} may not delete this resource type: patient data is never deleted (NOM-004; corrections are new versions)",
+                    self.clues
+                ),
+            );
+        }
+        Issue::error(
+            IssueCode::Forbidden,
+            format!(
+                "Acceso denegado al nodo {}: {}",
+                self.clues,
+                reason.message_es()
+            ),
+            format!(
+                "Access denied to node {}: {}",
+                self.clues,
+                reason.message_en()
+            ),
+        )
+    }
+
+    fn entry(
+        &self,
+        version: &ReplicatedVersion<'_>,
+        interaction: Interaction,
+        outcome: Outcome,
+        patients: &[String],
+        details: String,
+    ) -> AuditEntry {
+        let action = match interaction {
+            Interaction::Create => AuditAction::Create,
+            Interaction::Delete => AuditAction::Delete,
+            _ => AuditAction::Update,
+        };
+        let mut entry = self.ehr.audit_entry(&self.node, action, outcome);
+        entry.resource_type = Some(version.resource_type.to_string());
+        entry.resource_id = Some(version.id.to_string());
+        entry.patient_id = patients.first().cloned();
+        entry.details = details;
+        entry
+    }
+}
+
+fn awaits(reason: DenyReason) -> bool {
+    reason == DenyReason::NoCareRelationship
+}
+
+fn compartment_of_stored(stored: &StoredResource) -> Vec<String> {
+    fhir::json::parse_str(&stored.body)
+        .map(|json| search::patient_compartment(&json))
+        .unwrap_or_default()
+}
