@@ -14,8 +14,8 @@
 //!   demographics too: a push is not a person looking someone up at the front desk, it replaces
 //!   the national copy.
 //! - Organizations and Locations ground the care relationships of every facility, so a clinic
-//!   may change one only when the hub's current version came from that clinic and it names no
-//!   other facility's CLUES.
+//!   registers only its own (no other facility's CLUES), and changes or deletes one only when
+//!   the hub's current version carries its CLUES or, carrying none, came from that clinic.
 //! - Every pushed body passes the same R4 structural validation and Mexican profile rules as a
 //!   write through the API (`check_resource`). The rules that need the store (CURP uniqueness,
 //!   folios, duplicate probes) are the clinic's: two clinics that registered the same person
@@ -186,11 +186,11 @@ impl ReplicatedReview {
             return Ok(refuse(err.issues(), false));
         }
 
+        if let Err(issue) = self.owns_facility(version, live) {
+            return Ok(refuse(vec![issue], false));
+        }
         // The content as it is on the hub now.
-        if let (Some(current), Some(facts)) = (live, &current_facts) {
-            if let Err(issue) = self.owns_facility(version, current) {
-                return Ok(refuse(vec![issue], false));
-            }
+        if let Some(facts) = &current_facts {
             if let Some(reason) = self.denied(interaction, version.resource_type, facts)? {
                 return Ok(refuse(
                     vec![self.denial(reason, interaction)],
@@ -283,52 +283,88 @@ impl ReplicatedReview {
         Ok(refusal)
     }
 
-    /// Changing a facility (Organization, Location) is for the clinic that made its current
-    /// version, and never for one carrying another facility's CLUES.
+    /// Facilities (Organization, Location) ground every clinic's care relationships, so a
+    /// clinic may register only its own (no other CLUES in what it pushes), and may change or
+    /// delete one only when the hub's current version carries its own CLUES, or, carrying none,
+    /// was made by it. Other facilities are the hub directory's to register.
     fn owns_facility(
         &self,
         version: &ReplicatedVersion<'_>,
-        current: &StoredResource,
+        live: Option<&StoredResource>,
     ) -> Result<(), Issue> {
         if !FACILITY_TYPES.contains(&version.resource_type) {
             return Ok(());
         }
-        let other_clues = fhir::json::parse_str(&current.body).ok().and_then(|json| {
-            json.get("identifier")?
-                .as_array()?
-                .iter()
-                .filter(|i| i.get("system").and_then(Json::as_str) == Some(mexico::systems::CLUES))
-                .filter_map(|i| i.get("value").and_then(Json::as_str))
-                .find(|value| *value != self.clues)
-                .map(str::to_string)
-        });
-        let made_here = version.current_origin == Some(self.clues.as_str());
-        if made_here && other_clues.is_none() {
+        let what = format!("{}/{}", version.resource_type, version.id);
+        if let Some(other) = version.body.and_then(|body| self.clues_in(body).1) {
+            return Err(Issue::error(
+                IssueCode::Forbidden,
+                format!(
+                    "{what} lleva la CLUES {other}: el nodo {} solo registra su propio establecimiento; los demás los registra el directorio del nodo central",
+                    self.clues
+                ),
+                format!(
+                    "{what} carries CLUES {other}: node {} registers only its own facility; others are registered by the hub's directory",
+                    self.clues
+                ),
+            ));
+        }
+        let Some(current) = live else {
+            return Ok(());
+        };
+        let (own, other) = fhir::json::parse_str(&current.body)
+            .map(|json| self.clues_in(&json))
+            .unwrap_or((false, None));
+        if let Some(other) = other {
+            return Err(Issue::error(
+                IssueCode::Forbidden,
+                format!(
+                    "{what} pertenece al establecimiento {other}; el nodo {} no puede modificarlo ni eliminarlo",
+                    self.clues
+                ),
+                format!(
+                    "{what} belongs to facility {other}; node {} may not change or delete it",
+                    self.clues
+                ),
+            ));
+        }
+        if own || version.current_origin == Some(self.clues.as_str()) {
             return Ok(());
         }
-        let (es, en) = match other_clues {
-            Some(other) => (
-                format!(
-                    "{}/{} pertenece al establecimiento {other}; el nodo {} no puede modificarlo ni eliminarlo",
-                    version.resource_type, version.id, self.clues
-                ),
-                format!(
-                    "{}/{} belongs to facility {other}; node {} may not change or delete it",
-                    version.resource_type, version.id, self.clues
-                ),
+        Err(Issue::error(
+            IssueCode::Forbidden,
+            format!(
+                "{what} no es del establecimiento {clues} ni lo registró el nodo {clues}; solo quien lo registró (o el nodo central) puede modificarlo o eliminarlo",
+                clues = self.clues
             ),
-            None => (
-                format!(
-                    "{}/{} no fue registrado por el nodo {}; solo quien lo registró (o el nodo central) puede modificarlo o eliminarlo",
-                    version.resource_type, version.id, self.clues
-                ),
-                format!(
-                    "{}/{} was not registered by node {}; only the node that registered it (or the hub) may change or delete it",
-                    version.resource_type, version.id, self.clues
-                ),
+            format!(
+                "{what} is neither facility {clues}'s nor registered by node {clues}; only the node that registered it (or the hub) may change or delete it",
+                clues = self.clues
             ),
-        };
-        Err(Issue::error(IssueCode::Forbidden, es, en))
+        ))
+    }
+
+    /// Whether a resource carries this clinic's CLUES, and the first other CLUES it carries.
+    fn clues_in(&self, resource: &Json) -> (bool, Option<String>) {
+        let values: Vec<&str> = resource
+            .get("identifier")
+            .and_then(Json::as_array)
+            .map(|identifiers| {
+                identifiers
+                    .iter()
+                    .filter(|i| {
+                        i.get("system").and_then(Json::as_str) == Some(mexico::systems::CLUES)
+                    })
+                    .filter_map(|i| i.get("value").and_then(Json::as_str))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let own = values.iter().any(|value| *value == self.clues);
+        let other = values
+            .into_iter()
+            .find(|value| *value != self.clues)
+            .map(str::to_string);
+        (own, other)
     }
 
     fn denial(&self, reason: DenyReason, interaction: Interaction) -> Issue {

@@ -322,6 +322,94 @@ fn a_clinic_cannot_overwrite_another_clinics_patient() {
     );
 }
 
+/// Facilities ground every clinic's care relationships: with A's credential, an attacker
+/// re-labels B's Organization with A's CLUES (B's patients would count as registered at A),
+/// and registers a new Organization under B's CLUES. Both refused, B's entry unchanged; A may
+/// still keep its own entry up to date.
+#[test]
+fn a_clinic_cannot_redefine_another_facility() {
+    let hub = Hub::start();
+    // The directory entries as a clinic receives them, with their stamps.
+    let pull = json!({"cursor": 0, "entries_max": 100, "bytes_max": 1_000_000});
+    let (status, feed) = sync_post(&hub.root(), &hub.token(CLINIC_A), "pull", &pull);
+    assert_eq!(status, 200, "{feed}");
+    let stamp_of = |id: &str| -> i64 {
+        feed["versions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["i"] == id)
+            .unwrap_or_else(|| panic!("{id} in the feed: {feed}"))["h"]
+            .as_i64()
+            .unwrap()
+    };
+    let org_a = hub.organization(CLINIC_A);
+    let org_b = hub.organization(CLINIC_B);
+    let before = hub.read(&format!("Organization/{org_b}"));
+    let (hlc, at) = stamp_now(10);
+    let relabelled = json!({"resourceType": "Organization",
+        "identifier": [{"system": mexico::systems::CLUES, "value": CLINIC_A}],
+        "name": "Centro de Salud 1"});
+    let impostor = json!({"resourceType": "Organization",
+        "identifier": [{"system": mexico::systems::CLUES, "value": CLINIC_B}],
+        "name": "Otra unidad de B"});
+    let mut own = hub.read(&format!("Organization/{org_a}")).body;
+    own["telecom"] = json!([{"system": "phone", "value": "5550001111"}]);
+    let (status, answer) = hub.push(
+        CLINIC_A,
+        vec![
+            version(
+                "Organization",
+                &org_b,
+                hlc,
+                CLINIC_A,
+                Some(stamp_of(&org_b)),
+                at,
+                Some(relabelled),
+            ),
+            version(
+                "Organization",
+                "impostora",
+                hlc + 1,
+                CLINIC_A,
+                None,
+                at,
+                Some(impostor),
+            ),
+            version(
+                "Organization",
+                &org_a,
+                hlc + 2,
+                CLINIC_A,
+                Some(stamp_of(&org_a)),
+                at,
+                Some(own),
+            ),
+        ],
+    );
+    assert_eq!(status, 200, "{answer}");
+    let refusals = refused(&answer);
+    let ids: Vec<&str> = refusals.iter().map(|r| r["i"].as_str().unwrap()).collect();
+    assert_eq!(ids, [org_b.as_str(), "impostora"], "{answer}");
+    assert!(
+        refusals[0]["reason_es"]
+            .as_str()
+            .unwrap()
+            .contains(CLINIC_B),
+        "{answer}"
+    );
+    assert_eq!(answer["applied"], 1, "A's own entry: {answer}");
+    assert_eq!(hub.read(&format!("Organization/{org_b}")).body, before.body);
+    assert_eq!(hub.read("Organization/impostora").status, 404);
+    assert_eq!(
+        hub.read(&format!("Organization/{org_a}")).body["telecom"][0]["value"],
+        "5550001111"
+    );
+    let trail = hub.audit(&format!("agent=nodo:{CLINIC_A}"));
+    assert!(trail.contains(&format!("Organization/{org_b}")), "{trail}");
+    assert!(trail.contains("\"outcome\":\"4\""), "{trail}");
+}
+
 /// A clinic deletes a Patient by push (the API forbids deleting patient data): refused, the
 /// patient stays on the hub, the refusal is audited. Deleting its own directory entry (which
 /// its administrator may do through the API) applies.
