@@ -63,6 +63,9 @@ pub struct ReplicatedVersion<'a> {
     /// Problems the sync layer already found (a stamp beyond the allowed clock skew): any error
     /// among them refuses the version.
     pub problems: &'a [Issue],
+    /// The body already passed [`ReplicatedReview::check_content`] (done by the caller off the
+    /// store's writer thread); otherwise `check` validates it.
+    pub content_checked: bool,
 }
 
 /// What the hub does with one pushed version.
@@ -177,13 +180,10 @@ impl ReplicatedReview {
         if version.problems.iter().any(Issue::is_error) {
             return Ok(refuse(version.problems.to_vec(), false));
         }
-        if let Err(err) = check_type(version.resource_type) {
-            return Ok(refuse(err.issues(), false));
-        }
-        if let Some(body) = version.body
-            && let Err(err) = check_resource(version.resource_type, body, Some(version.id))
+        if !version.content_checked
+            && let Err(issues) = self.check_content(version.resource_type, version.id, version.body)
         {
-            return Ok(refuse(err.issues(), false));
+            return Ok(refuse(issues, false));
         }
 
         if let Err(issue) = self.owns_facility(version, live) {
@@ -245,6 +245,22 @@ impl ReplicatedReview {
             ),
             patients,
         })
+    }
+
+    /// The content rules alone (the type; R4 structure and the Mexican profile of a body, which
+    /// must name this type and id): what needs no store, so a caller may run it on its own
+    /// thread before the transaction and tell [`ReplicatedReview::check`] it did.
+    pub fn check_content(
+        &self,
+        resource_type: &str,
+        id: &str,
+        body: Option<&Json>,
+    ) -> Result<(), Vec<Issue>> {
+        check_type(resource_type).map_err(|err| err.issues())?;
+        if let Some(body) = body {
+            check_resource(resource_type, body, Some(id)).map_err(|err| err.issues())?;
+        }
+        Ok(())
     }
 
     /// The audit entry of a patient's national record sent to this clinic (an on-demand

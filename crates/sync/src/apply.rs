@@ -111,6 +111,17 @@ pub fn apply_version(
     version: &WireVersion,
     now_ms: i64,
 ) -> Result<Applied, Error> {
+    apply_version_parsed(tx, version, None, now_ms)
+}
+
+/// [`apply_version`] with the body already parsed by the caller (the hub parses each pushed
+/// body once, outside the write job, to decide it).
+pub(crate) fn apply_version_parsed(
+    tx: &mut dyn WriteTx,
+    version: &WireVersion,
+    parsed: Option<&Json>,
+    now_ms: i64,
+) -> Result<Applied, Error> {
     let stamp = version.stamp();
     let parent = version.parent();
     let known = sync_tx(tx)?.stamp_known(&version.resource_type, &version.id, &stamp)?;
@@ -135,11 +146,16 @@ pub fn apply_version(
     let mut new_conflict = None;
     // Every decision but a duplicate keeps the received version (a loser goes to history).
     if decision != Decision::Duplicate {
+        let body = match (parsed, &body_text) {
+            (Some(json), _) => Some(Body::Parsed(json)),
+            (None, Some(text)) => Some(Body::Text(text)),
+            (None, None) => None,
+        };
         write_version(
             tx,
             version,
             next_version_id,
-            body_text.as_deref(),
+            body,
             LogKind::Remote,
             &stamp,
             parent.as_ref(),
@@ -189,11 +205,17 @@ pub fn apply_version(
     })
 }
 
+/// A version's body, as text or already parsed.
+enum Body<'a> {
+    Text(&'a str),
+    Parsed(&'a Json),
+}
+
 fn write_version(
     tx: &mut dyn WriteTx,
     version: &WireVersion,
     version_id: u64,
-    body: Option<&str>,
+    body: Option<Body<'_>>,
     kind: LogKind,
     stamp: &Stamp,
     parent: Option<&Stamp>,
@@ -224,7 +246,7 @@ fn reassert(
     entry: &LogEntry,
     version_id: u64,
 ) -> Result<(), Error> {
-    let body = (!current.deleted).then_some(current.body.as_str());
+    let body = (!current.deleted).then_some(Body::Text(current.body.as_str()));
     let prepared = prepare(
         &current.resource_type,
         &current.id,
@@ -248,15 +270,18 @@ fn prepare(
     id: &str,
     version_id: u64,
     last_updated_ms: i64,
-    body: Option<&str>,
+    body: Option<Body<'_>>,
 ) -> Result<PreparedVersion, Error> {
     let last_updated = ehr::format_instant(last_updated_ms);
     let resource = match body {
         None => None,
-        Some(text) => {
-            let mut json = fhir::json::parse_str(text).map_err(|err| {
-                Error::BadRequest(format!("{resource_type}/{id}: {}", err.message_en()))
-            })?;
+        Some(body) => {
+            let mut json = match body {
+                Body::Parsed(json) => json.clone(),
+                Body::Text(text) => fhir::json::parse_str(text).map_err(|err| {
+                    Error::BadRequest(format!("{resource_type}/{id}: {}", err.message_en()))
+                })?,
+            };
             let ok_identity = json.get("resourceType").and_then(Json::as_str)
                 == Some(resource_type)
                 && json.get("id").and_then(Json::as_str) == Some(id);

@@ -120,7 +120,7 @@ pub struct Status {
     pub refused: Vec<RefusedView>,
     /// The position of the audit chain's head in the newest signed anchor (`anchor.rs`).
     pub audit_anchor_seq: Option<u64>,
-    /// Signed anchors the hub does not hold yet.
+    /// Signed anchors the hub does not hold yet (counted up to 100: normally 0 or 1).
     pub audit_anchors_unshipped: u64,
 }
 
@@ -136,6 +136,9 @@ pub struct RefusedView {
 
 /// Refusals listed in the status at most (the count gives the rest).
 const REFUSED_SHOWN_MAX: usize = 20;
+
+/// Unshipped anchors counted at most by the status (it is read on every page of the UI).
+const UNSHIPPED_COUNTED_MAX: usize = 100;
 
 fn state_i64(store: &dyn SyncStore, key: &str) -> Result<Option<i64>, Error> {
     Ok(store.state(key)?.and_then(|v| v.parse().ok()))
@@ -170,7 +173,12 @@ pub fn status_of(
         .collect();
     let node_id = sync_store.node_id()?;
     let audit_anchors_unshipped = match &node_id {
-        Some(node) if role == "clinic" => anchor::unshipped(sync_store, node)?.len() as u64,
+        Some(node) if role == "clinic" => {
+            let shipped = state_i64(sync_store, anchor::STATE_ANCHOR_SHIPPED)?.unwrap_or(0);
+            sync_store
+                .anchors(node, shipped.max(0) as u64, UNSHIPPED_COUNTED_MAX)?
+                .len() as u64
+        }
         _ => 0,
     };
     Ok(Status {

@@ -284,7 +284,7 @@ impl Hub {
                     "last_push": seen.last_push_ms.map(ehr::format_instant),
                     "last_pull": seen.last_pull_ms.map(ehr::format_instant),
                     "pull_cursor": seen.pull_cursor,
-                    "changes_behind": seen.pull_cursor.map(|c| (seq_max - c).max(0)),
+                    "changes_behind": seen.pull_cursor.map(|c| seq_max.saturating_sub(c).max(0)),
                 })
             })
             .collect();

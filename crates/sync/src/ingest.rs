@@ -14,7 +14,7 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::Arc;
 
 use auth::audit::{AuditAction, AuditEntry};
-use fhir::{Issue, IssueCode};
+use fhir::{Issue, IssueCode, Json};
 use store::WriteTx;
 
 use crate::Error;
@@ -50,7 +50,15 @@ pub(crate) fn ingest(
     versions: Vec<WireVersion>,
     now_ms: i64,
 ) -> Result<Ingested, Error> {
-    let versions = Arc::new(versions);
+    // Parsing and the content rules run here, on the request's thread, not on the store's
+    // single writer (they need no store).
+    let review = ehr.review_replicated(node);
+    let versions: Arc<Vec<Received>> = Arc::new(
+        versions
+            .into_iter()
+            .map(|version| Received::of(version, &review))
+            .collect(),
+    );
     let mut pending: Vec<usize> = (0..versions.len()).collect();
     let mut total = Ingested::default();
     for round in 0..ROUNDS_MAX {
@@ -70,6 +78,46 @@ pub(crate) fn ingest(
     Ok(total)
 }
 
+/// A pushed version with its body parsed and its content checked.
+struct Received {
+    version: WireVersion,
+    body: Option<Json>,
+    /// Why the body cannot be stored (not JSON, not R4, against the Mexican profile).
+    content_problems: Vec<Issue>,
+}
+
+impl Received {
+    fn of(version: WireVersion, review: &ehr::ReplicatedReview) -> Received {
+        let (body, content_problems) = match &version.body {
+            None => (None, Vec::new()),
+            Some(raw) => match fhir::json::parse_str(raw.get()) {
+                Ok(json) => (Some(json), Vec::new()),
+                Err(err) => (
+                    None,
+                    vec![Issue::error(
+                        IssueCode::Structure,
+                        format!("el cuerpo no es JSON válido: {}", err.message_es()),
+                        format!("the body is not valid JSON: {}", err.message_en()),
+                    )],
+                ),
+            },
+        };
+        let content_problems = if content_problems.is_empty() {
+            review
+                .check_content(&version.resource_type, &version.id, body.as_ref())
+                .err()
+                .unwrap_or_default()
+        } else {
+            content_problems
+        };
+        Received {
+            version,
+            body,
+            content_problems,
+        }
+    }
+}
+
 /// One round: one transaction.
 #[derive(Default)]
 struct Round {
@@ -83,7 +131,7 @@ fn run_round(
     tx: &mut dyn WriteTx,
     ehr: &ehr::Ehr,
     node: &str,
-    versions: &[WireVersion],
+    versions: &[Received],
     pending: &[usize],
     now_ms: i64,
     last: bool,
@@ -97,9 +145,10 @@ fn run_round(
     let mut accepted: Vec<(AuditEntry, Vec<String>)> = Vec::new();
     let mut denied: Vec<AuditEntry> = Vec::new();
     for &idx in pending {
-        let Some(version) = versions.get(idx) else {
+        let Some(received) = versions.get(idx) else {
             continue;
         };
+        let version = &received.version;
         let key = (version.resource_type.as_str(), version.id.as_str());
         if blocked.contains(&key) {
             round.waiting.push(idx);
@@ -111,20 +160,7 @@ fn run_round(
             continue;
         }
         let mut problems = bounds::stamp_problems(version, now_ms);
-        let body = match &version.body {
-            None => None,
-            Some(raw) => match fhir::json::parse_str(raw.get()) {
-                Ok(json) => Some(json),
-                Err(err) => {
-                    problems.push(Issue::error(
-                        IssueCode::Structure,
-                        format!("el cuerpo no es JSON válido: {}", err.message_es()),
-                        format!("the body is not valid JSON: {}", err.message_en()),
-                    ));
-                    None
-                }
-            },
-        };
+        problems.extend(received.content_problems.iter().cloned());
         let current = tx.read(&version.resource_type, &version.id)?;
         let current_origin = match &current {
             Some(current) => apply::sync_tx(tx)?
@@ -137,14 +173,18 @@ fn run_round(
             id: &version.id,
             current: current.as_ref(),
             current_origin: current_origin.as_deref(),
-            body: body.as_ref(),
+            body: received.body.as_ref(),
             problems: &problems,
+            content_checked: true,
         })?;
         match verdict {
             ehr::ReplicatedVerdict::Accept { audit, patients } => {
-                round
-                    .outcome
-                    .add(apply::apply_version(tx, version, now_ms)?);
+                round.outcome.add(apply::apply_version_parsed(
+                    tx,
+                    version,
+                    received.body.as_ref(),
+                    now_ms,
+                )?);
                 accepted.push((audit, patients));
             }
             ehr::ReplicatedVerdict::Refuse(refusal)
@@ -164,8 +204,10 @@ fn run_round(
         // Nothing was applied, so nothing new can open a relationship: waiting is over.
         for (idx, refusal) in deferred {
             round.waiting.retain(|waiting| *waiting != idx);
-            if let Some(version) = versions.get(idx) {
-                round.refused.push(refused(version, &refusal.issues));
+            if let Some(received) = versions.get(idx) {
+                round
+                    .refused
+                    .push(refused(&received.version, &refusal.issues));
             }
             denied.push(refusal.audit);
         }
