@@ -541,12 +541,19 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
     // batch at a time, on two fresh hubs with the same directory: as received (what a clinic
     // does with the hub's feed) and through the hub's checks (`Hub::push`: bounds, validation,
     // access, rounds, audit; duplicate matching too, which the hub did before issue 12 as well).
-    let (plain_s, checked_s) = decision_cost(
-        &temp,
-        &ingest_country.directory,
-        &backlogs,
-        hub.ehr.now_ms(),
-    )?;
+    // Alternated and repeated, best of each kept: the machine is shared, and a slow moment
+    // should not land on one side only.
+    let (mut plain_s, mut checked_s) = (f64::MAX, f64::MAX);
+    for rep in 0..DECISION_COST_REPEATS {
+        let (plain, checked) = decision_cost(
+            &temp.join(format!("decision-{rep}")),
+            &ingest_country.directory,
+            &backlogs,
+            hub.ehr.now_ms(),
+        )?;
+        plain_s = plain_s.min(plain);
+        checked_s = checked_s.min(checked);
+    }
 
     println!("| figure | measured | target |");
     println!("|---|---|---|");
@@ -578,6 +585,9 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Runs of the in-process ingest comparison (best of each side kept).
+const DECISION_COST_REPEATS: usize = 3;
+
 /// A clinic's whole outbox, in push-sized batches.
 fn backlog(
     sync_store: &dyn store::sync::SyncStore,
@@ -598,17 +608,18 @@ fn backlog(
     }
 }
 
-/// Seconds to apply `backlogs` as received, and through `Hub::push`, on two fresh hubs.
+/// Seconds to apply `backlogs` as received, and through `Hub::push`, on two fresh hubs in
+/// `dir`.
 fn decision_cost(
-    temp: &Path,
+    dir: &Path,
     directory: &[String],
     backlogs: &[(String, Vec<Vec<sync::wire::WireVersion>>)],
     now_ms: i64,
 ) -> anyhow::Result<(f64, f64)> {
-    let (plain, plain_ehr) = super::open_node(&temp.join("hub-plain"), false)?;
+    let (plain, plain_ehr) = super::open_node(&dir.join("hub-plain"), false)?;
     sync::hub::set_node_id(plain.as_ref(), plain.as_ref(), sync::hub::HUB_NODE_ID)?;
     import_into(&plain_ehr, directory.to_vec())?;
-    let (checked_store, checked_ehr) = super::open_node(&temp.join("hub-checked"), false)?;
+    let (checked_store, checked_ehr) = super::open_node(&dir.join("hub-checked"), false)?;
     let checked = sync::hub::Hub::new(
         checked_ehr.clone(),
         checked_store.clone(),
