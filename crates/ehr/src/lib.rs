@@ -36,6 +36,7 @@ mod lookup;
 mod matching;
 mod meta;
 mod read;
+mod replicated;
 mod requester;
 mod write;
 
@@ -60,6 +61,7 @@ pub use interactions::{CreateOutcome, EverythingRequest, HistoryQuery, SearchReq
 pub use matching::{MATCH_GRADE_EXTENSION, MatchHit, score_01};
 pub use meta::{format_http_date, format_instant, parse_instant_ms};
 pub use read::Page;
+pub use replicated::{ReplicatedRefusal, ReplicatedReview, ReplicatedVerdict, ReplicatedVersion};
 pub use requester::Requester;
 pub use write::duplicates::{TASK_CODE_REVIEW_DUPLICATE, TASK_CODE_SYSTEM};
 

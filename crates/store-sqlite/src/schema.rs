@@ -187,6 +187,9 @@ ALTER TABLE account ADD COLUMN credential_epoch INTEGER NOT NULL DEFAULT 0;
 ALTER TABLE account ADD COLUMN last_login_ip TEXT;
 UPDATE account SET locked_until_ms = 0;
 "#,
+    // Issue 12, the hub trusts no clinic blindly: revoked node credentials, versions the hub
+    // refused (kept on the clinic for its operator), and signed heads of audit chains.
+    crate::sync::MIGRATION_SYNC_TRUST,
 ];
 
 /// The schema version this build expects.

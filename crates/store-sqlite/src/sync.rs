@@ -17,7 +17,9 @@ use std::collections::HashSet;
 use rusqlite::{Connection, OptionalExtension, Row};
 use store::Error;
 use store::StoredResource;
-use store::sync::{Conflict, FeedCandidate, LogEntry, LogKind, Stamp, SyncStore, SyncTx};
+use store::sync::{
+    AuditAnchor, Conflict, FeedCandidate, LogEntry, LogKind, Refused, Stamp, SyncStore, SyncTx,
+};
 
 use crate::read::stored_from_row;
 use crate::sql_error;
@@ -81,6 +83,43 @@ CREATE TABLE sync_conflict (
     open INTEGER NOT NULL,
     UNIQUE (resource_type, id, loser_hlc, loser_origin)
 );
+"#;
+
+/// Issue 12 (appended to `schema::MIGRATIONS` after [`MIGRATION_SYNC`]): revoked credentials,
+/// refused versions and audit anchors. Anchors are append-only like the trail they anchor
+/// (triggers refuse UPDATE and DELETE); `aid` keeps the order they were stored in, which is
+/// what the hub compares to notice a chain that went backwards.
+pub(crate) const MIGRATION_SYNC_TRUST: &str = r#"
+ALTER TABLE sync_node ADD COLUMN revoked_ms INTEGER;
+
+CREATE TABLE sync_refused (
+    rid INTEGER PRIMARY KEY,
+    resource_type TEXT NOT NULL,
+    id TEXT NOT NULL,
+    hlc INTEGER NOT NULL,
+    origin TEXT NOT NULL,
+    reason_es TEXT NOT NULL,
+    reason_en TEXT NOT NULL,
+    refused_ms INTEGER NOT NULL,
+    UNIQUE (resource_type, id, hlc, origin)
+);
+
+CREATE TABLE audit_anchor (
+    aid INTEGER PRIMARY KEY,
+    node_id TEXT NOT NULL,
+    seq INTEGER NOT NULL,
+    hash TEXT NOT NULL,
+    at_ms INTEGER NOT NULL,
+    public_key TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    received_ms INTEGER NOT NULL,
+    UNIQUE (node_id, seq, hash, at_ms)
+);
+CREATE INDEX audit_anchor_node ON audit_anchor(node_id, aid);
+CREATE TRIGGER audit_anchor_no_update BEFORE UPDATE ON audit_anchor
+BEGIN SELECT RAISE(ABORT, 'audit_anchor is append-only'); END;
+CREATE TRIGGER audit_anchor_no_delete BEFORE DELETE ON audit_anchor
+BEGIN SELECT RAISE(ABORT, 'audit_anchor is append-only'); END;
 "#;
 
 const LOG_COLUMNS: &str =
@@ -246,7 +285,8 @@ fn catch_up_log(conn: &Connection, rows_max: usize) -> Result<usize, Error> {
         } else {
             None
         };
-        let hlc = (last_updated_ms.saturating_mul(1 << 16)).max(last_hlc + 1);
+        // Saturating, as `sync::hlc::next`: a stamp at the end of `i64` must not wrap.
+        let hlc = (last_updated_ms.saturating_mul(1 << 16)).max(last_hlc.saturating_add(1));
         last_hlc = hlc;
         let (parent_hlc, parent_origin) = match parent {
             Some((hlc, origin)) => (Some(hlc), Some(origin)),
@@ -476,6 +516,79 @@ impl SyncTx for Tx<'_> {
         }
         Ok(())
     }
+
+    fn record_refused(&mut self, refused: &Refused) -> Result<bool, Error> {
+        let changed = self
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO sync_refused(resource_type, id, hlc, origin, reason_es, reason_en, refused_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute((
+                    &refused.resource_type,
+                    &refused.id,
+                    refused.stamp.hlc,
+                    &refused.stamp.origin,
+                    &refused.reason_es,
+                    &refused.reason_en,
+                    refused.refused_ms,
+                ))
+            })
+            .map_err(sql_error)?;
+        Ok(changed > 0)
+    }
+
+    fn revoke_node(&mut self, node_id: &str, now_ms: i64) -> Result<bool, Error> {
+        // The digest is blanked too: a revoked credential matches nothing even if a reader
+        // forgot the `revoked_ms` filter.
+        let changed = self
+            .conn
+            .execute(
+                "UPDATE sync_node SET revoked_ms = coalesce(revoked_ms, ?2), token_sha256 = x'' WHERE node_id = ?1",
+                (node_id, now_ms),
+            )
+            .map_err(sql_error)?;
+        Ok(changed > 0)
+    }
+
+    fn rotate_node(
+        &mut self,
+        node_id: &str,
+        token_sha256: &[u8],
+        now_ms: i64,
+    ) -> Result<bool, Error> {
+        let changed = self
+            .conn
+            .execute(
+                "UPDATE sync_node SET token_sha256 = ?2, enrolled_ms = ?3, revoked_ms = NULL WHERE node_id = ?1",
+                (node_id, token_sha256, now_ms),
+            )
+            .map_err(sql_error)?;
+        Ok(changed > 0)
+    }
+
+    fn record_anchor(&mut self, anchor: &AuditAnchor) -> Result<bool, Error> {
+        let changed = self
+            .conn
+            .prepare_cached(
+                "INSERT OR IGNORE INTO audit_anchor(node_id, seq, hash, at_ms, public_key, signature, received_ms) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )
+            .and_then(|mut stmt| {
+                stmt.execute((
+                    &anchor.node_id,
+                    i64::try_from(anchor.seq).unwrap_or(i64::MAX),
+                    &anchor.hash,
+                    anchor.at_ms,
+                    &anchor.public_key,
+                    &anchor.signature,
+                    anchor.received_ms,
+                ))
+            })
+            .map_err(sql_error)?;
+        Ok(changed > 0)
+    }
 }
 
 impl SyncStore for crate::SqliteStore {
@@ -653,7 +766,9 @@ impl SyncStore for crate::SqliteStore {
 
     fn nodes(&self) -> Result<Vec<(String, Vec<u8>)>, Error> {
         self.with_reader(|conn| {
-            conn.prepare_cached("SELECT node_id, token_sha256 FROM sync_node ORDER BY node_id")
+            conn.prepare_cached(
+                "SELECT node_id, token_sha256 FROM sync_node WHERE revoked_ms IS NULL ORDER BY node_id",
+            )
                 .and_then(|mut stmt| {
                     stmt.query_map([], |row| Ok((row.get(0)?, row.get(1)?)))?
                         .collect::<rusqlite::Result<Vec<_>>>()
@@ -671,6 +786,74 @@ impl SyncStore for crate::SqliteStore {
             .and_then(|mut stmt| {
                 stmt.query_map([limit as i64], conflict_from_row)?
                     .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(sql_error)
+        })
+    }
+
+    fn refused(&self, limit: usize) -> Result<Vec<Refused>, Error> {
+        self.with_reader(|conn| {
+            conn.prepare_cached(
+                "SELECT resource_type, id, hlc, origin, reason_es, reason_en, refused_ms \
+                 FROM sync_refused ORDER BY rid DESC LIMIT ?1",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map([limit as i64], |row| {
+                    Ok(Refused {
+                        resource_type: row.get(0)?,
+                        id: row.get(1)?,
+                        stamp: Stamp {
+                            hlc: row.get(2)?,
+                            origin: row.get(3)?,
+                        },
+                        reason_es: row.get(4)?,
+                        reason_en: row.get(5)?,
+                        refused_ms: row.get(6)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
+            })
+            .map_err(sql_error)
+        })
+    }
+
+    fn refused_count(&self) -> Result<u64, Error> {
+        self.with_reader(|conn| {
+            conn.query_row("SELECT count(*) FROM sync_refused", [], |row| {
+                row.get::<_, i64>(0)
+            })
+            .map(|n| n as u64)
+            .map_err(sql_error)
+        })
+    }
+
+    fn anchors(
+        &self,
+        node_id: &str,
+        after_position: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditAnchor>, Error> {
+        let after = i64::try_from(after_position).unwrap_or(i64::MAX);
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        self.with_reader(|conn| {
+            conn.prepare_cached(
+                "SELECT aid, node_id, seq, hash, at_ms, public_key, signature, received_ms \
+                 FROM audit_anchor WHERE node_id = ?1 AND aid > ?2 ORDER BY aid LIMIT ?3",
+            )
+            .and_then(|mut stmt| {
+                stmt.query_map((node_id, after, limit), |row| {
+                    Ok(AuditAnchor {
+                        position: row.get::<_, i64>(0)?.max(0) as u64,
+                        node_id: row.get(1)?,
+                        seq: row.get::<_, i64>(2)?.max(0) as u64,
+                        hash: row.get(3)?,
+                        at_ms: row.get(4)?,
+                        public_key: row.get(5)?,
+                        signature: row.get(6)?,
+                        received_ms: row.get(7)?,
+                    })
+                })?
+                .collect::<rusqlite::Result<Vec<_>>>()
             })
             .map_err(sql_error)
         })

@@ -86,6 +86,38 @@ pub struct Conflict {
     pub open: bool,
 }
 
+/// A version this clinic pushed and the hub refused (kept so the operator sees it; never sent
+/// again).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Refused {
+    pub resource_type: String,
+    pub id: String,
+    pub stamp: Stamp,
+    pub reason_es: String,
+    pub reason_en: String,
+    pub refused_ms: i64,
+}
+
+/// A signed head of a node's audit chain: on a clinic, the ones it made; on the hub, the ones
+/// each clinic shipped.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AuditAnchor {
+    /// Where this node stored it, in storage order (assigned by the store; 0 before).
+    pub position: u64,
+    pub node_id: String,
+    pub seq: u64,
+    /// The chain hash at `seq`, lowercase hex.
+    pub hash: String,
+    /// When the node signed it, by its clock.
+    pub at_ms: i64,
+    /// The signing node's Ed25519 public key, base64url.
+    pub public_key: String,
+    /// The signature, base64url.
+    pub signature: String,
+    /// When this node stored it.
+    pub received_ms: i64,
+}
+
 /// Sync writes, available inside a store write job (see [`crate::WriteTx::sync`]), so that
 /// data, stamps and cursors change in one transaction.
 pub trait SyncTx {
@@ -124,6 +156,19 @@ pub trait SyncTx {
     ) -> Result<Vec<String>, Error>;
     /// Records the patients a version belongs to (the hub's feed index).
     fn index_patients(&mut self, change_seq: i64, patients: &[String]) -> Result<(), Error>;
+    /// Records a version the hub refused (clinic); false when it was already recorded.
+    fn record_refused(&mut self, refused: &Refused) -> Result<bool, Error>;
+    /// Stops a node's credential from working (hub); false when the node is not enrolled.
+    fn revoke_node(&mut self, node_id: &str, now_ms: i64) -> Result<bool, Error>;
+    /// Replaces an enrolled node's credential, revoked or not (hub); false when not enrolled.
+    fn rotate_node(
+        &mut self,
+        node_id: &str,
+        token_sha256: &[u8],
+        now_ms: i64,
+    ) -> Result<bool, Error>;
+    /// Stores an audit anchor once; false when it was already held. Anchors are append-only.
+    fn record_anchor(&mut self, anchor: &AuditAnchor) -> Result<bool, Error>;
 }
 
 /// Sync reads, outside write jobs.
@@ -167,8 +212,19 @@ pub trait SyncStore: Send + Sync {
     /// Log rows of every version in the patient's compartment, oldest first, at most `limit`.
     fn patient_log(&self, patient_id: &str, limit: usize) -> Result<Vec<LogEntry>, Error>;
     fn followed(&self, node_id: &str) -> Result<HashSet<String>, Error>;
-    /// Enrolled nodes and the SHA-256 of their credentials.
+    /// Enrolled nodes and the SHA-256 of their credentials (revoked ones are left out).
     fn nodes(&self) -> Result<Vec<(String, Vec<u8>)>, Error>;
+    /// Refused versions, newest first, at most `limit`.
+    fn refused(&self, limit: usize) -> Result<Vec<Refused>, Error>;
+    fn refused_count(&self) -> Result<u64, Error>;
+    /// `node_id`'s audit anchors stored after `after_position`, in the order they were stored,
+    /// at most `limit`.
+    fn anchors(
+        &self,
+        node_id: &str,
+        after_position: u64,
+        limit: usize,
+    ) -> Result<Vec<AuditAnchor>, Error>;
     /// Recorded conflicts, newest first, at most `limit`.
     fn conflicts(&self, limit: usize) -> Result<Vec<Conflict>, Error>;
     fn conflicts_open(&self) -> Result<u64, Error>;

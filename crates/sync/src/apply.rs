@@ -60,11 +60,37 @@ pub struct BatchOutcome {
     pub new_conflicts: Vec<Conflict>,
 }
 
+impl BatchOutcome {
+    /// Counts one received version.
+    pub fn add(&mut self, applied: Applied) {
+        match applied.decision {
+            Decision::Duplicate => self.duplicates += 1,
+            Decision::Apply => self.applied += 1,
+            Decision::WinsConflict | Decision::LosesConflict => {
+                self.applied += 1;
+                self.conflicts += 1;
+            }
+        }
+        self.new_patients.extend(applied.new_patient);
+        self.new_conflicts.extend(applied.new_conflict);
+    }
+
+    /// Adds another part of the same batch.
+    pub fn merge(&mut self, other: BatchOutcome) {
+        self.applied += other.applied;
+        self.duplicates += other.duplicates;
+        self.conflicts += other.conflicts;
+        self.new_patients.extend(other.new_patients);
+        self.new_conflicts.extend(other.new_conflicts);
+    }
+}
+
 pub(crate) fn sync_tx(tx: &mut dyn WriteTx) -> Result<&mut dyn SyncTx, Error> {
     tx.sync().ok_or(Error::NoSyncLog)
 }
 
-/// Applies received versions in order.
+/// Applies received versions in order, as they are: for what a clinic receives from the hub.
+/// The hub applies what clinics push through `ingest.rs`, which decides each version first.
 pub fn apply_batch(
     tx: &mut dyn WriteTx,
     versions: &[WireVersion],
@@ -73,17 +99,7 @@ pub fn apply_batch(
     catch_up(tx)?;
     let mut outcome = BatchOutcome::default();
     for version in versions {
-        let applied = apply_version(tx, version, now_ms)?;
-        match applied.decision {
-            Decision::Duplicate => outcome.duplicates += 1,
-            Decision::Apply => outcome.applied += 1,
-            Decision::WinsConflict | Decision::LosesConflict => {
-                outcome.applied += 1;
-                outcome.conflicts += 1;
-            }
-        }
-        outcome.new_patients.extend(applied.new_patient);
-        outcome.new_conflicts.extend(applied.new_conflict);
+        outcome.add(apply_version(tx, version, now_ms)?);
     }
     Ok(outcome)
 }
@@ -93,6 +109,17 @@ pub fn apply_batch(
 pub fn apply_version(
     tx: &mut dyn WriteTx,
     version: &WireVersion,
+    now_ms: i64,
+) -> Result<Applied, Error> {
+    apply_version_parsed(tx, version, None, now_ms)
+}
+
+/// [`apply_version`] with the body already parsed by the caller (the hub parses each pushed
+/// body once, outside the write job, to decide it).
+pub(crate) fn apply_version_parsed(
+    tx: &mut dyn WriteTx,
+    version: &WireVersion,
+    parsed: Option<&Json>,
     now_ms: i64,
 ) -> Result<Applied, Error> {
     let stamp = version.stamp();
@@ -119,11 +146,16 @@ pub fn apply_version(
     let mut new_conflict = None;
     // Every decision but a duplicate keeps the received version (a loser goes to history).
     if decision != Decision::Duplicate {
+        let body = match (parsed, &body_text) {
+            (Some(json), _) => Some(Body::Parsed(json)),
+            (None, Some(text)) => Some(Body::Text(text)),
+            (None, None) => None,
+        };
         write_version(
             tx,
             version,
             next_version_id,
-            body_text.as_deref(),
+            body,
             LogKind::Remote,
             &stamp,
             parent.as_ref(),
@@ -173,11 +205,17 @@ pub fn apply_version(
     })
 }
 
+/// A version's body, as text or already parsed.
+enum Body<'a> {
+    Text(&'a str),
+    Parsed(&'a Json),
+}
+
 fn write_version(
     tx: &mut dyn WriteTx,
     version: &WireVersion,
     version_id: u64,
-    body: Option<&str>,
+    body: Option<Body<'_>>,
     kind: LogKind,
     stamp: &Stamp,
     parent: Option<&Stamp>,
@@ -208,7 +246,7 @@ fn reassert(
     entry: &LogEntry,
     version_id: u64,
 ) -> Result<(), Error> {
-    let body = (!current.deleted).then_some(current.body.as_str());
+    let body = (!current.deleted).then_some(Body::Text(current.body.as_str()));
     let prepared = prepare(
         &current.resource_type,
         &current.id,
@@ -232,15 +270,18 @@ fn prepare(
     id: &str,
     version_id: u64,
     last_updated_ms: i64,
-    body: Option<&str>,
+    body: Option<Body<'_>>,
 ) -> Result<PreparedVersion, Error> {
     let last_updated = ehr::format_instant(last_updated_ms);
     let resource = match body {
         None => None,
-        Some(text) => {
-            let mut json = fhir::json::parse_str(text).map_err(|err| {
-                Error::BadRequest(format!("{resource_type}/{id}: {}", err.message_en()))
-            })?;
+        Some(body) => {
+            let mut json = match body {
+                Body::Parsed(json) => json.clone(),
+                Body::Text(text) => fhir::json::parse_str(text).map_err(|err| {
+                    Error::BadRequest(format!("{resource_type}/{id}: {}", err.message_en()))
+                })?,
+            };
             let ok_identity = json.get("resourceType").and_then(Json::as_str)
                 == Some(resource_type)
                 && json.get("id").and_then(Json::as_str) == Some(id);

@@ -11,15 +11,16 @@ use std::time::Duration;
 
 use serde::Serialize;
 use store::SharedStore;
-use store::sync::SyncStore;
+use store::sync::{Refused, SyncStore};
 
 use crate::Error;
-use crate::apply;
 use crate::hub::{set_node_id, write};
 use crate::wire::{
-    self, BATCH_BYTES_MAX, BATCH_ENTRIES_MAX, FetchRequest, FetchResponse, PullRequest,
-    PullResponse, PushRequest, PushResponse, WireVersion, batch_len,
+    self, AnchorRequest, AnchorResponse, BATCH_BYTES_MAX, BATCH_ENTRIES_MAX, FetchRequest,
+    FetchResponse, PullRequest, PullResponse, PushRequest, PushResponse, RefusedVersion,
+    WireVersion, batch_len,
 };
+use crate::{anchor, apply};
 
 /// State keys kept in the store.
 pub const STATE_PUSH_CURSOR: &str = "push_cursor";
@@ -47,6 +48,10 @@ pub struct ClinicConfig {
     pub request_timeout_ms: u64,
     /// Budget of an on-demand fetch, which a clinician waits for: short, then local only.
     pub fetch_timeout_ms: u64,
+    /// The node key that signs the audit chain's head (`anchor.rs`); `None`: no anchors.
+    pub audit_keys: Option<Arc<auth::token::KeyStore>>,
+    /// Least time between two anchors of the audit chain.
+    pub anchor_interval_ms: u64,
 }
 
 impl ClinicConfig {
@@ -60,6 +65,8 @@ impl ClinicConfig {
             backoff_max_ms: 300_000,
             request_timeout_ms: 60_000,
             fetch_timeout_ms: 3_000,
+            audit_keys: None,
+            anchor_interval_ms: anchor::ANCHOR_INTERVAL_MS_DEFAULT,
         }
     }
 }
@@ -69,6 +76,8 @@ impl ClinicConfig {
 struct Live {
     online: Option<bool>,
     last_error: Option<String>,
+    /// When the audit chain's head was last signed.
+    last_anchor_ms: Option<i64>,
 }
 
 /// A clinic node's sync engine.
@@ -105,7 +114,31 @@ pub struct Status {
     pub pull_cursor: i64,
     pub open_conflicts: u64,
     pub last_error: Option<String>,
+    /// Local versions the hub refused (final: they stay here, and are not sent again).
+    pub refused_versions: u64,
+    /// The latest refusals, newest first, with the hub's reasons.
+    pub refused: Vec<RefusedView>,
+    /// The position of the audit chain's head in the newest signed anchor (`anchor.rs`).
+    pub audit_anchor_seq: Option<u64>,
+    /// Signed anchors the hub does not hold yet (counted up to 100: normally 0 or 1).
+    pub audit_anchors_unshipped: u64,
 }
+
+/// A refused version as `/sync/status` shows it.
+#[derive(Clone, Debug, Serialize)]
+pub struct RefusedView {
+    pub resource: String,
+    pub hlc: i64,
+    pub refused: String,
+    pub reason_es: String,
+    pub reason_en: String,
+}
+
+/// Refusals listed in the status at most (the count gives the rest).
+const REFUSED_SHOWN_MAX: usize = 20;
+
+/// Unshipped anchors counted at most by the status (it is read on every page of the UI).
+const UNSHIPPED_COUNTED_MAX: usize = 100;
 
 fn state_i64(store: &dyn SyncStore, key: &str) -> Result<Option<i64>, Error> {
     Ok(store.state(key)?.and_then(|v| v.parse().ok()))
@@ -127,9 +160,30 @@ pub fn status_of(
     } else {
         (0, None)
     };
+    let refused = sync_store
+        .refused(REFUSED_SHOWN_MAX)?
+        .into_iter()
+        .map(|r| RefusedView {
+            resource: format!("{}/{}", r.resource_type, r.id),
+            hlc: r.stamp.hlc,
+            refused: ehr::format_instant(r.refused_ms),
+            reason_es: r.reason_es,
+            reason_en: r.reason_en,
+        })
+        .collect();
+    let node_id = sync_store.node_id()?;
+    let audit_anchors_unshipped = match &node_id {
+        Some(node) if role == "clinic" => {
+            let shipped = state_i64(sync_store, anchor::STATE_ANCHOR_SHIPPED)?.unwrap_or(0);
+            sync_store
+                .anchors(node, shipped.max(0) as u64, UNSHIPPED_COUNTED_MAX)?
+                .len() as u64
+        }
+        _ => 0,
+    };
     Ok(Status {
         role: role.to_string(),
-        node_id: sync_store.node_id()?,
+        node_id,
         hub: hub.map(str::to_string),
         online: sync_store.state(STATE_ONLINE)?.map(|v| v == "true"),
         last_push_ms,
@@ -137,12 +191,16 @@ pub fn status_of(
         last_pull_ms,
         last_pull: last_pull_ms.map(ehr::format_instant),
         pending_outbound,
-        push_lag_ms: oldest_ms.map_or(0, |oldest| (now_ms - oldest).max(0)),
-        pull_lag_ms: last_pull_ms.map(|at| (now_ms - at).max(0)),
+        push_lag_ms: oldest_ms.map_or(0, |oldest| now_ms.saturating_sub(oldest).max(0)),
+        pull_lag_ms: last_pull_ms.map(|at| now_ms.saturating_sub(at).max(0)),
         push_cursor,
         pull_cursor,
         open_conflicts: sync_store.conflicts_open()?,
         last_error: sync_store.state(STATE_LAST_ERROR)?,
+        refused_versions: sync_store.refused_count()?,
+        refused,
+        audit_anchor_seq: anchor::anchored_head(sync_store)?.map(|(seq, _)| seq),
+        audit_anchors_unshipped,
     })
 }
 
@@ -250,11 +308,64 @@ impl Clinic {
         }
     }
 
-    /// One push and one pull; true when more is waiting on either side.
+    /// One push and one pull (and the audit chain's head signed and shipped when due); true
+    /// when more is waiting on either side.
     pub async fn round(&self) -> Result<bool, Error> {
         let more_out = self.push_once().await?;
         let more_in = self.pull_once().await?;
+        // Anchoring never holds up the record's sync: a failure is logged and retried next
+        // round.
+        if let Err(err) = self.anchor_once().await {
+            tracing::warn!(error = %err, "audit anchor not made or not shipped");
+        }
         Ok(more_out || more_in)
+    }
+
+    /// Signs the audit chain's head when it moved and the interval has passed, then ships the
+    /// anchors the hub does not hold yet.
+    pub async fn anchor_once(&self) -> Result<(), Error> {
+        let Some(keys) = self.config.audit_keys.clone() else {
+            return Ok(());
+        };
+        let now_ms = self.ehr.now_ms();
+        let due = self.live().last_anchor_ms.is_none_or(|at| {
+            now_ms.saturating_sub(at)
+                >= i64::try_from(self.config.anchor_interval_ms).unwrap_or(i64::MAX)
+        });
+        let (store, sync_store, node) = (
+            self.store.clone(),
+            self.sync_store.clone(),
+            self.config.clues.clone(),
+        );
+        let unshipped = self
+            .blocking(move || {
+                if due {
+                    anchor::make_anchor(store.as_ref(), sync_store.as_ref(), &keys, &node, now_ms)?;
+                }
+                anchor::unshipped(sync_store.as_ref(), &node)
+            })
+            .await?;
+        if due {
+            self.live().last_anchor_ms = Some(now_ms);
+        }
+        let Some(newest) = unshipped.iter().map(|a| a.position).max() else {
+            return Ok(());
+        };
+        let request = AnchorRequest {
+            anchors: unshipped.iter().map(anchor::to_wire).collect(),
+        };
+        let reply = self
+            .post(
+                "anchor",
+                wire::encode(&request),
+                self.config.request_timeout_ms,
+            )
+            .await?;
+        let _: AnchorResponse =
+            wire::decode(&reply).map_err(|e| Error::Unreachable(e.to_string()))?;
+        let store = self.store.clone();
+        self.blocking(move || anchor::shipped(store.as_ref(), newest))
+            .await
     }
 
     async fn blocking<R, F>(&self, f: F) -> Result<R, Error>
@@ -309,12 +420,19 @@ impl Clinic {
         let reply = self
             .post("push", body, self.config.request_timeout_ms)
             .await?;
-        let _: PushResponse =
+        let response: PushResponse =
             wire::decode(&reply).map_err(|e| Error::Unreachable(e.to_string()))?;
+        for refused in &response.refused {
+            tracing::warn!(
+                resource = %format!("{}/{}", refused.resource_type, refused.id),
+                reason = %refused.reason_en,
+                "the hub refused a version; it stays here and is not sent again"
+            );
+        }
         let store = self.store.clone();
         let now_ms = self.ehr.now_ms();
         let more = outgoing.more;
-        self.blocking(move || pushed(store.as_ref(), &outgoing, now_ms))
+        self.blocking(move || pushed(store.as_ref(), &outgoing, &response.refused, now_ms))
             .await?;
         Ok(more)
     }
@@ -453,11 +571,39 @@ pub fn next_push(
     }))
 }
 
-/// Records that the hub acknowledged `outgoing`.
-pub fn pushed(store: &dyn store::Store, outgoing: &Outgoing, now_ms: i64) -> Result<(), Error> {
+/// Records that the hub acknowledged `outgoing`, and the versions it refused: those are final
+/// (the cursor moves past them like the rest, so they are never sent again) and are kept for
+/// the operator (`/sync/status`).
+pub fn pushed(
+    store: &dyn store::Store,
+    outgoing: &Outgoing,
+    refused: &[RefusedVersion],
+    now_ms: i64,
+) -> Result<(), Error> {
     let last_seq = outgoing.last_seq;
+    // Only versions of this batch count: an answer cannot make the clinic record anything else.
+    let refused: Vec<Refused> = refused
+        .iter()
+        .filter_map(|r| {
+            let version =
+                outgoing.request.versions.iter().find(|v| {
+                    v.resource_type == r.resource_type && v.id == r.id && v.hlc == r.hlc
+                })?;
+            Some(Refused {
+                resource_type: r.resource_type.clone(),
+                id: r.id.clone(),
+                stamp: version.stamp(),
+                reason_es: r.reason_es.clone(),
+                reason_en: r.reason_en.clone(),
+                refused_ms: now_ms,
+            })
+        })
+        .collect();
     write(store, move |tx| {
         let sync = apply::sync_tx(tx)?;
+        for refusal in &refused {
+            sync.record_refused(refusal)?;
+        }
         // Acknowledgements of older batches (a delayed answer) never move the cursor back.
         let current: i64 = sync
             .state(STATE_PUSH_CURSOR)?

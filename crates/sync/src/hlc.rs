@@ -11,9 +11,21 @@
 /// Bits of the logical counter.
 pub const LOGICAL_BITS: u32 = 16;
 
-/// The stamp that follows `last` at wall time `now_ms`.
+/// The stamp that follows `last` at wall time `now_ms`. Saturating: a stamp or a clock at the
+/// end of `i64` stays there instead of wrapping to the past (pushes are bounded well before it,
+/// see `bounds.rs`).
 pub fn next(last: i64, now_ms: i64) -> i64 {
-    (now_ms << LOGICAL_BITS).max(last.saturating_add(1))
+    of_ms(now_ms).max(last.saturating_add(1))
+}
+
+/// The first stamp of the millisecond `ms` (logical counter 0), saturating.
+pub fn of_ms(ms: i64) -> i64 {
+    ms.saturating_mul(1 << LOGICAL_BITS)
+}
+
+/// The last stamp of the millisecond `ms` (logical counter full), saturating.
+pub fn last_of_ms(ms: i64) -> i64 {
+    of_ms(ms).saturating_add((1 << LOGICAL_BITS) - 1)
 }
 
 /// The physical part of a stamp, in epoch milliseconds.
@@ -45,5 +57,18 @@ mod tests {
         assert!(after > seen_from_the_future);
         assert_eq!((physical_ms(after), logical(after)), (10_000, 1));
         assert_eq!(logical(next(after, 4_000)), 2);
+    }
+
+    #[test]
+    fn the_end_of_time_saturates_instead_of_wrapping() {
+        assert_eq!(next(i64::MAX, 1_000), i64::MAX);
+        assert_eq!(next(0, i64::MAX), i64::MAX);
+        assert!(
+            next(0, i64::MAX / 1_000) > 0,
+            "a far-future clock stays in the future"
+        );
+        assert_eq!(of_ms(i64::MIN), i64::MIN);
+        assert_eq!(last_of_ms(i64::MAX), i64::MAX);
+        assert_eq!(physical_ms(last_of_ms(5)), 5);
     }
 }

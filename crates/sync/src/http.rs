@@ -17,7 +17,7 @@ use axum::routing::{get, post};
 use crate::Error;
 use crate::clinic::{Clinic, status_of};
 use crate::hub::Hub;
-use crate::wire::{self, FetchRequest, PullRequest, PushRequest};
+use crate::wire::{self, AnchorRequest, FetchRequest, PullRequest, PushRequest};
 
 /// Largest request body read by a sync endpoint (compressed): a batch is at most
 /// `BATCH_BYTES_MAX` before compression.
@@ -124,6 +124,14 @@ async fn fetch(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: Bytes) -> 
     .await
 }
 
+/// # `POST /sync/anchor`
+async fn anchor(State(hub): State<Arc<Hub>>, headers: HeaderMap, body: Bytes) -> Response {
+    hub_call(hub, headers, body, |hub, node, request: AnchorRequest| {
+        hub.receive_anchors(node, request)
+    })
+    .await
+}
+
 /// # `GET /sync/status` (hub)
 async fn hub_status(State(hub): State<Arc<Hub>>) -> Response {
     let outcome = blocking(move || {
@@ -176,6 +184,7 @@ pub fn hub_router(hub: Arc<Hub>, sync_store: Arc<dyn store::sync::SyncStore>) ->
         .route("/sync/push", post(push))
         .route("/sync/pull", post(pull))
         .route("/sync/fetch", post(fetch))
+        .route("/sync/anchor", post(anchor))
         .route("/sync/status", get(hub_status))
         .with_state(hub)
         .route(

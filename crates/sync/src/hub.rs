@@ -4,17 +4,18 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
+use auth::audit::AuditEntry;
 use serde_json::json;
 use store::sync::{Conflict, LogKind, SyncStore};
 use store::{SharedStore, WriteTx};
 
 use crate::Error;
 use crate::apply::{self, REFERENCE_TYPES, STATE_FEED_INDEXED};
-use crate::credential;
 use crate::wire::{
-    BATCH_BYTES_MAX, BATCH_ENTRIES_MAX, FetchRequest, FetchResponse, PullRequest, PullResponse,
-    PushRequest, PushResponse, WireVersion, batch_len,
+    AnchorRequest, AnchorResponse, BATCH_BYTES_MAX, BATCH_ENTRIES_MAX, FetchRequest, FetchResponse,
+    PullRequest, PullResponse, PushRequest, PushResponse, WireVersion, batch_len,
 };
+use crate::{anchor, credential, ingest};
 
 /// Task code of a conflict review (same CodeSystem as the duplicate reviews of issue 3).
 pub const TASK_CODE_REVIEW_CONFLICT: &str = "revisar-conflicto";
@@ -83,6 +84,14 @@ pub fn conflict_task(conflict: &Conflict, patient: Option<&str>, now: &str) -> s
     task
 }
 
+/// The clinic `node` as the hub's audit trail names it when it acts for itself (fetches).
+fn node_requester(node: &str) -> ehr::Requester {
+    let mut who = ehr::Requester::local_system(&format!("nodo:{node}"));
+    who.principal.clues = Some(node.to_string());
+    who.display_name = format!("Nodo {node} (sincronización)");
+    who
+}
+
 /// The hub's own node id (origin of versions written on the hub itself, e.g. review Tasks).
 pub const HUB_NODE_ID: &str = "hub";
 
@@ -139,26 +148,92 @@ pub fn set_node_id(
     })
 }
 
-/// Enrolls a clinic on the hub's store and returns its new credential (shown once).
-pub fn enroll(
-    store: &dyn store::Store,
-    clues: &str,
-    random: &[u8; credential::TOKEN_RANDOM_BYTES],
-    now_ms: i64,
-) -> Result<String, Error> {
+fn check_clues(clues: &str) -> Result<(), Error> {
     if clues.is_empty() || clues == HUB_NODE_ID || !clues.bytes().all(|b| b.is_ascii_alphanumeric())
     {
         return Err(Error::BadRequest(format!(
             "CLUES inválida «{clues}» / invalid CLUES '{clues}'"
         )));
     }
+    Ok(())
+}
+
+fn not_enrolled(clues: &str) -> Error {
+    Error::BadRequest(format!(
+        "la clínica {clues} no está dada de alta en este nodo central (use `expediente node enroll`) / clinic {clues} is not enrolled on this hub (use `expediente node enroll`)"
+    ))
+}
+
+/// Enrolls a clinic on the hub's store and returns its new credential (shown once). `audit`,
+/// when given, is appended in the same transaction (the operator's CLI records who did it).
+pub fn enroll(
+    store: &dyn store::Store,
+    clues: &str,
+    random: &[u8; credential::TOKEN_RANDOM_BYTES],
+    now_ms: i64,
+    audit: Option<AuditEntry>,
+) -> Result<String, Error> {
+    check_clues(clues)?;
     let token = credential::token_from_random(random);
     let digest = credential::token_sha256(&token);
     let clues = clues.to_string();
     write(store, move |tx| {
-        Ok(apply::sync_tx(tx)?.enroll_node(&clues, &digest, now_ms)?)
+        apply::sync_tx(tx)?.enroll_node(&clues, &digest, now_ms)?;
+        if let Some(entry) = &audit {
+            tx.append_audit(entry.clone())?;
+        }
+        Ok(())
     })?;
     Ok(token)
+}
+
+/// Gives an enrolled clinic a new credential; the old one stops working with this commit (the
+/// hub looks credentials up on every request). Returns the new credential (shown once).
+pub fn rotate(
+    store: &dyn store::Store,
+    clues: &str,
+    random: &[u8; credential::TOKEN_RANDOM_BYTES],
+    now_ms: i64,
+    audit: AuditEntry,
+) -> Result<String, Error> {
+    check_clues(clues)?;
+    let token = credential::token_from_random(random);
+    let digest = credential::token_sha256(&token);
+    let node = clues.to_string();
+    let rotated = write(store, move |tx| {
+        if !apply::sync_tx(tx)?.rotate_node(&node, &digest, now_ms)? {
+            return Ok(false);
+        }
+        tx.append_audit(audit.clone())?;
+        Ok(true)
+    })?;
+    if !rotated {
+        return Err(not_enrolled(clues));
+    }
+    Ok(token)
+}
+
+/// Revokes a clinic's credential: its pushes, pulls and fetches are refused (401) from this
+/// commit on, until `rotate` gives it a new one. What it already pushed stays.
+pub fn revoke(
+    store: &dyn store::Store,
+    clues: &str,
+    now_ms: i64,
+    audit: AuditEntry,
+) -> Result<(), Error> {
+    check_clues(clues)?;
+    let node = clues.to_string();
+    let revoked = write(store, move |tx| {
+        if !apply::sync_tx(tx)?.revoke_node(&node, now_ms)? {
+            return Ok(false);
+        }
+        tx.append_audit(audit.clone())?;
+        Ok(true)
+    })?;
+    if !revoked {
+        return Err(not_enrolled(clues));
+    }
+    Ok(())
 }
 
 impl Hub {
@@ -209,7 +284,7 @@ impl Hub {
                     "last_push": seen.last_push_ms.map(ehr::format_instant),
                     "last_pull": seen.last_pull_ms.map(ehr::format_instant),
                     "pull_cursor": seen.pull_cursor,
-                    "changes_behind": seen.pull_cursor.map(|c| (seq_max - c).max(0)),
+                    "changes_behind": seen.pull_cursor.map(|c| seq_max.saturating_sub(c).max(0)),
                 })
             })
             .collect();
@@ -222,8 +297,9 @@ impl Hub {
         credential::find_node(&nodes, token).ok_or(Error::Unauthorized)
     }
 
-    /// Ingests versions made at `node`. Refuses the whole batch if any version claims
-    /// another origin: a clinic can only push as itself.
+    /// Ingests versions made at `node`, each decided as that clinic's staff would be
+    /// (`ingest.rs`); refused versions are listed in the answer. Refuses the whole batch if any
+    /// version claims another origin: a clinic can only push as itself.
     pub fn push(&self, node: &str, request: PushRequest) -> Result<PushResponse, Error> {
         if let Some(foreign) = request.versions.iter().find(|v| v.origin != node) {
             return Err(Error::Forbidden(format!(
@@ -237,11 +313,22 @@ impl Hub {
             )));
         }
         let now_ms = self.ehr.now_ms();
-        let outcome = write(self.store.as_ref(), move |tx| {
-            let outcome = apply::apply_batch(tx, &request.versions, now_ms)?;
-            apply::index_feed(tx, now_ms)?;
-            Ok(outcome)
-        })?;
+        let ingested = ingest::ingest(
+            &self.ehr,
+            self.store.as_ref(),
+            node,
+            request.versions,
+            now_ms,
+        )?;
+        let outcome = ingested.outcome;
+        if !ingested.refused.is_empty() {
+            tracing::warn!(
+                node,
+                refused = ingested.refused.len(),
+                first = %ingested.refused[0].reason_en,
+                "pushed versions refused"
+            );
+        }
         // Patients registered offline at two clinics for one person meet here first: match
         // every new one and put probable pairs on the review list (Tasks, as in issue 3).
         for patient_id in &outcome.new_patients {
@@ -266,7 +353,22 @@ impl Hub {
             applied: outcome.applied,
             duplicates: outcome.duplicates,
             conflicts: outcome.conflicts,
+            refused: ingested.refused,
         })
+    }
+
+    /// Stores `node`'s signed audit-chain heads (`anchor.rs`).
+    pub fn receive_anchors(
+        &self,
+        node: &str,
+        request: AnchorRequest,
+    ) -> Result<AnchorResponse, Error> {
+        anchor::receive(
+            self.store.as_ref(),
+            node,
+            request.anchors,
+            self.ehr.now_ms(),
+        )
     }
 
     /// The patient whose record the conflicting resource belongs to, if any.
@@ -375,6 +477,9 @@ impl Hub {
     /// A patient's national record (every version in the compartment), found by CURP or id;
     /// `node` follows the patient from now on.
     pub fn fetch(&self, node: &str, request: &FetchRequest) -> Result<FetchResponse, Error> {
+        // The lookup is audited as the clinic's (a system principal: the national record is
+        // the clinic's to hold; its users are then decided on the clinic).
+        let who = node_requester(node);
         let mut patients: Vec<String> = Vec::new();
         if let Some(curp) = &request.curp {
             let params = vec![(
@@ -382,7 +487,7 @@ impl Hub {
                 format!("{}|{}", mexico::systems::CURP, curp.trim().to_uppercase()),
             )];
             let (page, _) = self.ehr.search(
-                &self.who,
+                &who,
                 &ehr::SearchRequest {
                     resource_type: "Patient".to_string(),
                     params,
@@ -397,7 +502,7 @@ impl Hub {
             );
         }
         if let Some(id) = &request.patient_id
-            && let Ok(stored) = self.ehr.read(&self.who, "Patient", id)
+            && let Ok(stored) = self.ehr.read(&who, "Patient", id)
         {
             patients.push(stored.id);
         }
@@ -413,12 +518,25 @@ impl Hub {
         // and one committed before it is in this answer.
         let now_ms = self.ehr.now_ms();
         let (node_id, to_follow) = (node.to_string(), patients.clone());
+        // Each record sent is in the hub's trail, naming the clinic and the patient (the
+        // patient's access log shows which clinic holds a copy).
+        let review = self.ehr.review_replicated(node);
+        let shipped: Vec<AuditEntry> = patients
+            .iter()
+            .map(|patient| {
+                review.shipped_entry(
+                    patient,
+                    format!("expediente enviado al nodo {node} (sincronización bajo demanda)"),
+                )
+            })
+            .collect();
         write(self.store.as_ref(), move |tx| {
             apply::index_feed(tx, now_ms)?;
             let sync = apply::sync_tx(tx)?;
             for patient in &to_follow {
                 sync.follow(&node_id, patient, now_ms)?;
             }
+            tx.append_audit_batch(shipped.clone())?;
             Ok(())
         })?;
         let mut entries = Vec::new();

@@ -12,17 +12,25 @@
 //!   sync resumes after any crash; receiving a version twice changes nothing.
 //! - The hub serves each clinic a feed: reference data plus every change to the patients the
 //!   clinic follows (registered or seen there, or fetched on demand).
+//! - The hub trusts no clinic blindly: every pushed version is bounded in time (`bounds.rs`)
+//!   and decided by `ehr`'s guard as that clinic's staff would be (`ingest.rs`); refusals are
+//!   per version, final, and recorded on the clinic for its operator.
+//! - Clinics sign the head of their audit chain with the node key and ship it to the hub
+//!   (`anchor.rs`), so a trail cut or rewritten later is detected against the hub's copy.
 //!
-//! `hlc`, `rule` and `wire` are pure. `apply` and `hub` work on a store; `clinic` and `http`
-//! are the edges (HTTP client and server, the clock, randomness for jitter).
+//! `hlc`, `rule`, `bounds` and `wire` are pure. `apply`, `ingest`, `anchor` and `hub` work on a
+//! store; `clinic` and `http` are the edges (HTTP client and server, the clock, randomness for jitter).
 
+pub mod anchor;
 pub mod apply;
+pub mod bounds;
 pub mod clinic;
 pub mod credential;
 mod error;
 pub mod hlc;
 pub mod http;
 pub mod hub;
+mod ingest;
 pub mod rule;
 pub mod wire;
 

@@ -111,6 +111,50 @@ pub struct PushResponse {
     pub applied: u64,
     pub duplicates: u64,
     pub conflicts: u64,
+    /// Versions the hub refused (invalid, not permitted to this clinic, stamped beyond the
+    /// allowed clock skew): final; the clinic records them and does not send them again.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub refused: Vec<RefusedVersion>,
+}
+
+/// A pushed version the hub refused, and why (Spanish and English).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct RefusedVersion {
+    #[serde(rename = "t")]
+    pub resource_type: String,
+    #[serde(rename = "i")]
+    pub id: String,
+    #[serde(rename = "h")]
+    pub hlc: i64,
+    pub reason_es: String,
+    pub reason_en: String,
+}
+
+/// `POST /sync/anchor`: signed heads of the sending node's audit chain, oldest first.
+#[derive(Debug, Default, Serialize, Deserialize)]
+pub struct AnchorRequest {
+    pub anchors: Vec<WireAnchor>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize, PartialEq, Eq)]
+pub struct AnchorResponse {
+    /// Anchors stored (already held ones are not counted).
+    pub stored: u64,
+}
+
+/// One signed head of a node's audit chain (see `anchor.rs`).
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq, Eq)]
+pub struct WireAnchor {
+    pub node: String,
+    pub seq: u64,
+    /// The chain hash at `seq`, lowercase hex.
+    pub hash: String,
+    /// When the node signed it (its clock), epoch milliseconds.
+    pub at_ms: i64,
+    /// The node's Ed25519 public key, base64url.
+    pub key: String,
+    /// Ed25519 signature of `auth::audit::anchor_message`, base64url.
+    pub sig: String,
 }
 
 /// `POST /sync/pull`: the changes the node should have after `cursor` (a hub `change_seq`).

@@ -65,7 +65,10 @@ pub const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
             "auth", "clinical", "ehr", "fhir", "mexico", "search", "store",
         ],
     ),
-    ("sync", &["ehr", "fhir", "mexico", "search", "store"]),
+    (
+        "sync",
+        &["auth", "ehr", "fhir", "mexico", "search", "store"],
+    ),
     (
         "bench",
         &[

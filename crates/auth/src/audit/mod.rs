@@ -19,14 +19,16 @@
 //! `hash_n = SHA-256(hash_{n-1} ‖ canonical(entry_n))` over the raw 32-byte hashes, with
 //! `hash_0` = 32 zero bytes ([`ChainHash::GENESIS`]) and `seq` starting at 1 with no gaps. The seq is
 //! inside the hashed bytes, so renumbering is detected too. Truncating the tail is only detectable
-//! against a head recorded elsewhere ([`verify_chain_to`]); the lead should periodically copy the
-//! head to the hub (and may sign it).
+//! against a head recorded elsewhere ([`verify_chain_to`]): clinics sign their head with the node
+//! key ([`anchor_message`]) and ship it to the hub (`sync`'s anchors).
 
 #[cfg(test)]
 mod tests;
 
+mod anchor;
 mod event;
 
+pub use anchor::{ANCHOR_DOMAIN, anchor_message};
 pub use event::{MEXICO_CITY_UTC_OFFSET_MINUTES, patient_view_line, to_audit_event_json};
 
 use sha2::{Digest, Sha256};

@@ -193,6 +193,8 @@ pub struct IssuedToken {
 
 /// The node's token key pair.
 pub struct KeyStore {
+    /// The same key, for signatures that are not tokens (audit anchors, `sign`).
+    pair: Ed25519KeyPair,
     encoding: EncodingKey,
     decoding: DecodingKey,
     public_key: Vec<u8>,
@@ -286,6 +288,7 @@ impl KeyStore {
             hasher.finalize().into()
         };
         Ok(KeyStore {
+            pair,
             encoding: EncodingKey::from_ed_der(der),
             decoding: DecodingKey::from_ed_der(&public_key),
             public_key,
@@ -313,6 +316,12 @@ impl KeyStore {
     /// The raw public key, base64url without padding (the JWK `x` value).
     pub fn public_key_base64url(&self) -> String {
         base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(&self.public_key)
+    }
+
+    /// An Ed25519 signature of `message` with the node key, base64url (no padding). Callers
+    /// sign their own domain-separated messages (see `audit::anchor_message`), never token text.
+    pub fn sign(&self, message: &[u8]) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(self.pair.sign(message).as_ref())
     }
 
     /// Issues a token at `now_ms` with the given unique `jti` (the caller draws a UUIDv4/v7).
@@ -379,6 +388,18 @@ impl KeyStore {
         }
         Ok(claims)
     }
+}
+
+/// Whether `signature` (base64url) is `public_key`'s (base64url, raw Ed25519) signature of
+/// `message`. Malformed inputs are simply not valid.
+pub fn verify_signature(public_key: &str, message: &[u8], signature: &str) -> bool {
+    let engine = base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    let (Ok(key), Ok(signature)) = (engine.decode(public_key), engine.decode(signature)) else {
+        return false;
+    };
+    aws_lc_rs::signature::UnparsedPublicKey::new(&aws_lc_rs::signature::ED25519, key)
+        .verify(message, &signature)
+        .is_ok()
 }
 
 impl Claims {

@@ -3,7 +3,10 @@
 //! A hub and clinic engines run in this process; the slow rural link is simulated by a TCP
 //! proxy that delays every chunk by half the round trip and serialises it at the link's bit
 //! rate (each direction separately, as on a full-duplex link). The data is the synthetic
-//! population (`synth`), so bodies have realistic size and redundancy. Figures:
+//! population (`synth`), so bodies have realistic size and redundancy. Since issue 12 the hub
+//! decides every pushed version as the clinic's staff would be, so the bench is shaped like the
+//! country: the facilities are in the hub's directory, each clinic node is one health centre
+//! (its CLUES), and it pushes the records of the patients registered there. Figures:
 //! - bytes on the wire per synced resource as a share of its JSON (target ≤ 35 %);
 //! - a clinic back after 30 days: its new resources pushed and the hub's pulled, over the link;
 //! - hub ingest with many clinics pushing at once (direct loopback);
@@ -58,12 +61,13 @@ struct Line {
     patient: Option<String>,
 }
 
-fn population(args: &BenchSyncArgs, dir: &Path) -> anyhow::Result<Vec<Line>> {
+/// A population living around `centres` health centres of one state (with its hospitals).
+fn population(args: &BenchSyncArgs, dir: &Path, centres: u64) -> anyhow::Result<Vec<Line>> {
     let generate = synth::GenerateArgs {
         patients: args.patients,
         seed: args.seed,
         out: dir.to_path_buf(),
-        facilities_per_state: Some(1),
+        clinics: Some(centres),
         ..synth::GenerateArgs::default()
     };
     synth::generate_to_dir(&generate, dir, &|_| {})
@@ -103,12 +107,84 @@ fn population(args: &BenchSyncArgs, dir: &Path) -> anyhow::Result<Vec<Line>> {
     Ok(lines)
 }
 
+/// A population as the country holds it: the directory (facilities and their staff: no
+/// patient) and each patient's record under the CLUES of the facility where the patient is
+/// registered.
+struct Split {
+    directory: Vec<String>,
+    by_clues: BTreeMap<String, Vec<String>>,
+    /// The patients registered at each CLUES.
+    patients_by_clues: BTreeMap<String, std::collections::BTreeSet<String>>,
+}
+
+fn split(lines: &[Line]) -> Split {
+    let mut clues_of_org: BTreeMap<String, String> = BTreeMap::new();
+    let mut home: BTreeMap<String, String> = BTreeMap::new();
+    for line in lines {
+        let Ok(json) = serde_json::from_str::<serde_json::Value>(&line.json) else {
+            continue;
+        };
+        let id = json["id"].as_str().unwrap_or_default().to_string();
+        match line.resource_type.as_str() {
+            "Organization" => {
+                let clues = json["identifier"].as_array().and_then(|ids| {
+                    ids.iter()
+                        .find(|i| i["system"] == mexico::systems::CLUES)
+                        .and_then(|i| i["value"].as_str())
+                });
+                if let Some(clues) = clues {
+                    clues_of_org.insert(id, clues.to_string());
+                }
+            }
+            "Patient" => {
+                if let Some(org) = json["managingOrganization"]["reference"]
+                    .as_str()
+                    .and_then(|r| r.strip_prefix("Organization/"))
+                {
+                    home.insert(id, org.to_string());
+                }
+            }
+            _ => {}
+        }
+    }
+    let mut out = Split {
+        directory: Vec::new(),
+        by_clues: BTreeMap::new(),
+        patients_by_clues: BTreeMap::new(),
+    };
+    for line in lines {
+        match &line.patient {
+            None => out.directory.push(line.json.clone()),
+            Some(patient) => {
+                let clues = home.get(patient).and_then(|org| clues_of_org.get(org));
+                if let Some(clues) = clues {
+                    out.by_clues
+                        .entry(clues.clone())
+                        .or_default()
+                        .push(line.json.clone());
+                    out.patients_by_clues
+                        .entry(clues.clone())
+                        .or_default()
+                        .insert(patient.clone());
+                }
+            }
+        }
+    }
+    out
+}
+
 /// Imports lines into a new node store.
 fn import(
     dir: &Path,
     lines: Vec<String>,
 ) -> anyhow::Result<(Arc<store_sqlite::SqliteStore>, ehr::Ehr)> {
     let (store, ehr) = super::open_node(dir, true)?;
+    import_into(&ehr, lines)?;
+    Ok((store, ehr))
+}
+
+/// Imports lines through a node's `Ehr` (the hub's directory, before clinics push).
+fn import_into(ehr: &ehr::Ehr, lines: Vec<String>) -> anyhow::Result<()> {
     let text = Arc::new(lines.join("\n"));
     let source = ehr::ImportSource {
         name: "bench".to_string(),
@@ -117,7 +193,7 @@ fn import(
         }),
     };
     let report = ehr::import_source(
-        &ehr,
+        ehr,
         &ehr::Requester::local_system("bench-sync"),
         &[source],
         false,
@@ -130,7 +206,7 @@ fn import(
         report.rejected_total(),
         report.rejections.first()
     );
-    Ok((store, ehr))
+    Ok(())
 }
 
 /// Bytes that crossed the simulated link, per direction.
@@ -214,20 +290,25 @@ async fn pipe(
 
 struct Hub {
     store: Arc<store_sqlite::SqliteStore>,
+    ehr: ehr::Ehr,
     address: std::net::SocketAddr,
 }
 
 async fn start_hub(dir: &Path) -> anyhow::Result<Hub> {
     let (store, ehr) = super::open_node(dir, false)?;
     let sync_store: Arc<dyn store::sync::SyncStore> = store.clone();
-    let hub = sync::hub::Hub::new(ehr, store.clone(), sync_store.clone())?;
+    let hub = sync::hub::Hub::new(ehr.clone(), store.clone(), sync_store.clone())?;
     let app = sync::http::hub_router(Arc::new(hub), sync_store);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
     });
-    Ok(Hub { store, address })
+    Ok(Hub {
+        store,
+        ehr,
+        address,
+    })
 }
 
 fn clinic(
@@ -239,7 +320,7 @@ fn clinic(
 ) -> anyhow::Result<Arc<sync::clinic::Clinic>> {
     let mut random = [0u8; sync::credential::TOKEN_RANDOM_BYTES];
     rand::fill(&mut random);
-    let token = sync::hub::enroll(hub.store.as_ref(), clues, &random, ehr.now_ms())?;
+    let token = sync::hub::enroll(hub.store.as_ref(), clues, &random, ehr.now_ms(), None)?;
     let mut config = sync::clinic::ClinicConfig::new(clues.to_string(), url.to_string(), token);
     config.fetch_timeout_ms = 60_000;
     let sync_store: Arc<dyn store::sync::SyncStore> = store.clone();
@@ -254,7 +335,7 @@ async fn sync_all(clinic: &sync::clinic::Clinic) -> anyhow::Result<()> {
 
 /// A Patient with `n - 1` Observations (the population's own, re-pointed at it), for the fetch
 /// figure: distinct synthetic bodies, so compression is not flattered by copies.
-fn chart(lines: &[Line], n: usize) -> anyhow::Result<(String, Vec<String>)> {
+fn chart(lines: &[Line], n: usize, organization: &str) -> anyhow::Result<(String, Vec<String>)> {
     let curp = "PEGJ901123HDFRMN03";
     let patient_id = "bench-chart";
     let observations: Vec<&Line> = lines
@@ -266,7 +347,7 @@ fn chart(lines: &[Line], n: usize) -> anyhow::Result<(String, Vec<String>)> {
         "the population has no Observation"
     );
     let mut out = vec![format!(
-        r#"{{"resourceType":"Patient","id":"{patient_id}","identifier":[{{"use":"official","system":"{}","value":"{curp}"}}],"name":[{{"family":"Pérez","given":["Juan"]}}],"gender":"male","birthDate":"1990-11-23"}}"#,
+        r#"{{"resourceType":"Patient","id":"{patient_id}","identifier":[{{"use":"official","system":"{}","value":"{curp}"}}],"name":[{{"family":"Pérez","given":["Juan"]}}],"gender":"male","birthDate":"1990-11-23","managingOrganization":{{"reference":"Organization/{organization}"}}}}"#,
         mexico::systems::CURP
     )];
     for idx in 1..n {
@@ -284,66 +365,65 @@ fn chart(lines: &[Line], n: usize) -> anyhow::Result<(String, Vec<String>)> {
 
 async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
     let temp = tempfile_dir()?;
-    let lines = population(&args, &temp.join("population"))?;
-    let mut patients: Vec<String> = lines.iter().filter_map(|l| l.patient.clone()).collect();
-    patients.sort();
-    patients.dedup();
-    let half: std::collections::HashSet<&String> = patients.iter().step_by(2).collect();
+    // Two health centres: clinic B (the rest of the country, a fast link) and clinic A (back
+    // after 30 days offline, a slow link).
+    let lines = population(&args, &temp.join("population"), 2)?;
+    let country = split(&lines);
+    let mut centres = country.by_clues.keys().cloned();
+    let (Some(clues_a), Some(clues_b)) = (centres.next(), centres.next()) else {
+        anyhow::bail!("the population has fewer than two health centres with patients");
+    };
     let hub = start_hub(&temp.join("hub")).await?;
-
-    // The rest of the country (clinic B, a fast link) has the reference data, the other half
-    // of the patients and a 500-resource record.
-    let (chart_curp, chart_lines) = chart(&lines, args.chart_resources)?;
-    let mut b_lines: Vec<String> = lines
+    // The national directory is the hub's own.
+    import_into(&hub.ehr, country.directory.clone())?;
+    let directory_pulled = lines
         .iter()
-        .filter(|l| match &l.patient {
-            Some(p) => !half.contains(p),
-            None => true,
+        .filter(|l| {
+            l.patient.is_none() && sync::apply::REFERENCE_TYPES.contains(&l.resource_type.as_str())
         })
-        .map(|l| l.json.clone())
-        .collect();
-    let hub_side = b_lines.len();
+        .count();
+
+    // Clinic B has its patients and a 500-resource record registered there.
+    let organization_b = organization_of(&lines, &clues_b)?;
+    let (chart_curp, chart_lines) = chart(&lines, args.chart_resources, &organization_b)?;
+    let mut b_lines = country.by_clues.get(&clues_b).cloned().unwrap_or_default();
+    let b_patients_side = b_lines.len();
     b_lines.extend(chart_lines);
     let (b_store, b_ehr) = import(&temp.join("b"), b_lines)?;
     let b = clinic(
         &hub,
-        "BENCH00000B",
+        &clues_b,
         &format!("http://{}", hub.address),
         b_store,
         b_ehr,
     )?;
     sync_all(&b).await?;
+    let hub_side = b_patients_side + directory_pulled;
 
-    // Clinic A wrote its half of the patients while offline; it follows the other half too
-    // (they were seen there before), so it pulls their changes and the reference data.
-    let a_lines: Vec<(String, usize)> = lines
-        .iter()
-        .filter(|l| l.patient.as_ref().is_some_and(|p| half.contains(p)))
-        .map(|l| (l.json.clone(), l.json.len()))
-        .collect();
+    // Clinic A wrote its patients' records while offline; it follows B's patients too (they
+    // were seen there before), so it pulls their changes and the directory.
+    let a_lines: Vec<String> = country.by_clues.get(&clues_a).cloned().unwrap_or_default();
     let a_side = a_lines.len();
-    let (a_store, a_ehr) = import(
-        &temp.join("a"),
-        a_lines.into_iter().map(|(j, _)| j).collect(),
-    )?;
-    let others: Vec<String> = patients
-        .iter()
-        .filter(|p| !half.contains(p))
-        .cloned()
-        .collect();
+    let (a_store, a_ehr) = import(&temp.join("a"), a_lines)?;
+    let others: Vec<String> = country
+        .patients_by_clues
+        .get(&clues_b)
+        .map(|patients| patients.iter().cloned().collect())
+        .unwrap_or_default();
     let hub_store = hub.store.clone();
     let now_ms = a_ehr.now_ms();
+    let follower = clues_a.clone();
     store::write_with(hub_store.as_ref(), move |tx| {
         let Some(sync) = tx.sync() else {
             return Err(store::Error::Other("no sync log".into()));
         };
         for patient in &others {
-            sync.follow("BENCH00000A", patient, now_ms)?;
+            sync.follow(&follower, patient, now_ms)?;
         }
         Ok(())
     })?;
     let (a_url, a_wire) = slow_link(hub.address, args.link_kbit, args.rtt_ms).await?;
-    let a = clinic(&hub, "BENCH00000A", &a_url, a_store.clone(), a_ehr)?;
+    let a = clinic(&hub, &clues_a, &a_url, a_store.clone(), a_ehr)?;
     // Stamping the offline backlog is local work; the figure is the exchange.
     let sync_store: &dyn store::sync::SyncStore = a_store.as_ref();
     let _ = sync::clinic::next_push(a_store.as_ref(), sync_store)?;
@@ -352,6 +432,12 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
     sync_all(&a).await?;
     let catch_up_s = started.elapsed().as_secs_f64();
     let catch_up_bytes = a_wire.take();
+    let refused = sync_store.refused_count()?;
+    anyhow::ensure!(
+        refused == 0,
+        "the hub refused {refused} of clinic A's versions: {:?}",
+        sync_store.refused(3)?
+    );
     let held: u64 = store::Store::counts(a_store.as_ref())?
         .iter()
         .map(|(_, n)| n)
@@ -378,38 +464,36 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
     let fetch_s = started.elapsed().as_secs_f64();
     let fetch_bytes = c_wire.take();
 
-    // Hub ingest: many clinics push their backlogs at once (no link simulation). The
-    // patients' resources (of another population: new ids) are dealt round-robin, so every
-    // clinic has a share.
+    // Hub ingest: many clinics push their backlogs at once (no link simulation). Another
+    // population around `--clinics` health centres (new ids); each centre is a clinic node
+    // pushing the records of the patients registered there, the directory being the hub's.
     let other = BenchSyncArgs {
         seed: args.seed + 1,
         ..args.clone()
     };
-    let ingest_lines = population(&other, &temp.join("population-ingest"))?;
+    let ingest_lines = population(
+        &other,
+        &temp.join("population-ingest"),
+        args.clinics.max(1) as u64,
+    )?;
+    let ingest_country = split(&ingest_lines);
+    import_into(&hub.ehr, ingest_country.directory.clone())?;
     let hub_before: u64 = store::Store::counts(hub.store.as_ref())?
         .iter()
         .map(|(_, n)| n)
         .sum();
-    let mut per_clinic: BTreeMap<usize, Vec<String>> = BTreeMap::new();
-    for (idx, line) in ingest_lines
-        .iter()
-        .filter(|l| l.patient.is_some())
-        .enumerate()
-    {
-        per_clinic
-            .entry(idx % args.clinics.max(1))
-            .or_default()
-            .push(line.json.clone());
-    }
     let mut ingest_clinics = Vec::new();
+    let mut ingest_stores = Vec::new();
+    // Each clinic's backlog as the batches it pushes, for the in-process baseline below.
+    let mut backlogs: Vec<(String, Vec<Vec<sync::wire::WireVersion>>)> = Vec::new();
     let mut ingest_total = 0usize;
-    for (idx, lines) in per_clinic {
+    for (idx, (clues, lines)) in ingest_country.by_clues.into_iter().enumerate() {
         ingest_total += lines.len();
         let dir = temp.join(format!("ingest-{idx}"));
         let (store, ehr) = import(&dir, lines)?;
         let engine = clinic(
             &hub,
-            &format!("BENCHI{idx:05}"),
+            &clues,
             &format!("http://{}", hub.address),
             store.clone(),
             ehr,
@@ -417,7 +501,9 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
         // Stamp before the clock starts: that is the clinic's work, not the hub's.
         let sync_store: &dyn store::sync::SyncStore = store.as_ref();
         let _ = sync::clinic::next_push(store.as_ref(), sync_store)?;
+        backlogs.push((clues.clone(), backlog(sync_store)?));
         ingest_clinics.push(engine);
+        ingest_stores.push(store);
     }
     let n_ingest_clinics = ingest_clinics.len();
     let started = Instant::now();
@@ -432,6 +518,15 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
         task.await??;
     }
     let ingest_s = started.elapsed().as_secs_f64();
+    for store in &ingest_stores {
+        let sync_store: &dyn store::sync::SyncStore = store.as_ref();
+        let refused = sync_store.refused_count()?;
+        anyhow::ensure!(
+            refused == 0,
+            "the hub refused {refused} versions of an ingest clinic: {:?}",
+            sync_store.refused(3)?
+        );
+    }
     let on_hub: u64 = store::Store::counts(hub.store.as_ref())?
         .iter()
         .map(|(_, n)| n)
@@ -441,6 +536,24 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
         "the hub gained {} resources, fewer than the {ingest_total} pushed",
         on_hub - hub_before
     );
+
+    // The cost of deciding (issue 12), same run: the same backlogs applied in-process, one
+    // batch at a time, on two fresh hubs with the same directory: as received (what a clinic
+    // does with the hub's feed) and through the hub's checks (`Hub::push`: bounds, validation,
+    // access, rounds, audit; duplicate matching too, which the hub did before issue 12 as well).
+    // Alternated and repeated, best of each kept: the machine is shared, and a slow moment
+    // should not land on one side only.
+    let (mut plain_s, mut checked_s) = (f64::MAX, f64::MAX);
+    for rep in 0..DECISION_COST_REPEATS {
+        let (plain, checked) = decision_cost(
+            &temp.join(format!("decision-{rep}")),
+            &ingest_country.directory,
+            &backlogs,
+            hub.ehr.now_ms(),
+        )?;
+        plain_s = plain_s.min(plain);
+        checked_s = checked_s.min(checked);
+    }
 
     println!("| figure | measured | target |");
     println!("|---|---|---|");
@@ -462,8 +575,107 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
         "| hub ingest, {n_ingest_clinics} clinics pushing at once ({ingest_total} resources) | {:.0} resources/s | ≥ 5,000/s |",
         ingest_total as f64 / ingest_s
     );
+    println!(
+        "| hub ingest in-process, one batch at a time: as received vs through `Hub::push` (checks, rounds, audit; duplicate matching, which the hub did before too) | {:.0} vs {:.0} resources/s (checks cost ×{:.2}) | — |",
+        ingest_total as f64 / plain_s,
+        ingest_total as f64 / checked_s,
+        checked_s / plain_s
+    );
     let _ = std::fs::remove_dir_all(&temp);
     Ok(())
+}
+
+/// Runs of the in-process ingest comparison (best of each side kept).
+const DECISION_COST_REPEATS: usize = 3;
+
+/// A clinic's whole outbox, in push-sized batches.
+fn backlog(
+    sync_store: &dyn store::sync::SyncStore,
+) -> anyhow::Result<Vec<Vec<sync::wire::WireVersion>>> {
+    let mut batches = Vec::new();
+    let mut cursor = 0;
+    loop {
+        let rows = sync_store.outbox(cursor, sync::wire::BATCH_ENTRIES_MAX)?;
+        let Some(last) = rows.last() else {
+            return Ok(batches);
+        };
+        cursor = last.0.change_seq;
+        batches.push(
+            rows.iter()
+                .map(|(entry, version)| sync::wire::WireVersion::from_stored(entry, version))
+                .collect(),
+        );
+    }
+}
+
+/// Seconds to apply `backlogs` as received, and through `Hub::push`, on two fresh hubs in
+/// `dir`.
+fn decision_cost(
+    dir: &Path,
+    directory: &[String],
+    backlogs: &[(String, Vec<Vec<sync::wire::WireVersion>>)],
+    now_ms: i64,
+) -> anyhow::Result<(f64, f64)> {
+    let (plain, plain_ehr) = super::open_node(&dir.join("hub-plain"), false)?;
+    sync::hub::set_node_id(plain.as_ref(), plain.as_ref(), sync::hub::HUB_NODE_ID)?;
+    import_into(&plain_ehr, directory.to_vec())?;
+    let (checked_store, checked_ehr) = super::open_node(&dir.join("hub-checked"), false)?;
+    let checked = sync::hub::Hub::new(
+        checked_ehr.clone(),
+        checked_store.clone(),
+        checked_store.clone(),
+    )?;
+    import_into(&checked_ehr, directory.to_vec())?;
+
+    let started = Instant::now();
+    for (_, batches) in backlogs {
+        for versions in batches {
+            let versions = versions.clone();
+            store::write_with(plain.as_ref(), move |tx| {
+                let fail = |err: sync::Error| store::Error::Other(err.to_string());
+                sync::apply::apply_batch(tx, &versions, now_ms).map_err(fail)?;
+                sync::apply::index_feed(tx, now_ms).map_err(fail)?;
+                Ok(())
+            })?;
+        }
+    }
+    let plain_s = started.elapsed().as_secs_f64();
+
+    let started = Instant::now();
+    for (clues, batches) in backlogs {
+        for versions in batches {
+            let request = sync::wire::PushRequest {
+                versions: versions.clone(),
+            };
+            let answer = checked.push(clues, request)?;
+            anyhow::ensure!(
+                answer.refused.is_empty(),
+                "the checked hub refused {:?}",
+                answer.refused.first()
+            );
+        }
+    }
+    let checked_s = started.elapsed().as_secs_f64();
+    plain_ehr.close_audit();
+    checked_ehr.close_audit();
+    plain.close();
+    checked_store.close();
+    Ok((plain_s, checked_s))
+}
+
+/// The id of the Organization with this CLUES.
+fn organization_of(lines: &[Line], clues: &str) -> anyhow::Result<String> {
+    lines
+        .iter()
+        .filter(|l| l.resource_type == "Organization")
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(&l.json).ok())
+        .find(|json| {
+            json["identifier"]
+                .as_array()
+                .is_some_and(|ids| ids.iter().any(|i| i["value"] == clues))
+        })
+        .and_then(|json| json["id"].as_str().map(str::to_string))
+        .with_context(|| format!("no Organization with CLUES {clues}"))
 }
 
 fn tempfile_dir() -> anyhow::Result<std::path::PathBuf> {

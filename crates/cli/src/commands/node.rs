@@ -1,6 +1,6 @@
 //! Sync between nodes, as the binary sees it: the `serve` flags for roles (`--role hub`,
-//! `--role clinic --clues … --hub … --hub-token …`), `expediente node enroll` and
-//! `expediente sync status`.
+//! `--role clinic --clues … --hub … --hub-token …`), `expediente node enroll|revoke|rotate`
+//! and `expediente sync status`.
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -42,6 +42,10 @@ pub struct SyncArgs {
     /// Espera máxima entre reintentos, ms / Longest retry delay, ms
     #[arg(long, default_value_t = 300_000, hide = true)]
     pub sync_backoff_max_ms: u64,
+    /// Tiempo mínimo entre dos anclas firmadas de la bitácora, ms / Least time between two
+    /// signed anchors of the audit trail, ms
+    #[arg(long, default_value_t = sync::anchor::ANCHOR_INTERVAL_MS_DEFAULT, hide = true)]
+    pub audit_anchor_interval_ms: u64,
 }
 
 impl Default for SyncArgs {
@@ -54,6 +58,7 @@ impl Default for SyncArgs {
             hub_token: None,
             sync_interval_ms: 5_000,
             sync_backoff_max_ms: 300_000,
+            audit_anchor_interval_ms: sync::anchor::ANCHOR_INTERVAL_MS_DEFAULT,
         }
     }
 }
@@ -93,6 +98,7 @@ pub(crate) fn attach(
     args: &SyncArgs,
     store: Arc<store_sqlite::SqliteStore>,
     ehr: ehr::Ehr,
+    keys: Arc<auth::token::KeyStore>,
     app: axum::Router,
     gate: FetchGate,
 ) -> anyhow::Result<axum::Router> {
@@ -120,6 +126,9 @@ pub(crate) fn attach(
             config.interval_ms = args.sync_interval_ms;
             config.backoff_max_ms = args.sync_backoff_max_ms;
             config.backoff_base_ms = config.backoff_base_ms.min(args.sync_backoff_max_ms);
+            // The node key signs the audit chain's head, shipped to the hub (issue 12).
+            config.audit_keys = Some(keys);
+            config.anchor_interval_ms = args.audit_anchor_interval_ms;
             let clinic = sync::clinic::Clinic::new(ehr, store, sync_store.clone(), config)
                 .context("cannot start sync")?;
             tokio::spawn(clinic.clone().run());
@@ -209,32 +218,100 @@ pub struct NodeArgs {
     command: NodeCommand,
 }
 
+#[derive(Args)]
+struct NodeTarget {
+    /// Directorio de datos del nodo central / Hub data directory
+    #[arg(long)]
+    data: PathBuf,
+    /// CLUES de la clínica / The clinic's CLUES
+    #[arg(long)]
+    clues: String,
+}
+
 #[derive(Subcommand)]
 enum NodeCommand {
     /// Da de alta una clínica en el nodo central e imprime su credencial (última línea) /
     /// Enroll a clinic on the hub and print its credential (last line)
-    Enroll {
-        /// Directorio de datos del nodo central / Hub data directory
-        #[arg(long)]
-        data: PathBuf,
-        /// CLUES de la clínica / The clinic's CLUES
-        #[arg(long)]
-        clues: String,
-    },
+    Enroll(NodeTarget),
+    /// Revoca la credencial de una clínica: deja de funcionar de inmediato /
+    /// Revoke a clinic's credential: it stops working at once
+    Revoke(NodeTarget),
+    /// Da a una clínica una credencial nueva (última línea); la anterior deja de funcionar de
+    /// inmediato / Give a clinic a new credential (last line); the old one stops working at once
+    Rotate(NodeTarget),
+}
+
+/// The audit entry of an operator's change to a clinic's credential, on the hub's trail.
+fn credential_audit(
+    action: auth::audit::AuditAction,
+    clues: &str,
+    what_es: &str,
+    now_ms: i64,
+) -> auth::audit::AuditEntry {
+    let operator = std::env::var("USER").unwrap_or_else(|_| "operador".into());
+    let user = format!("cli:{operator}");
+    auth::audit::AuditEntry {
+        seq: 0,
+        at_ms: now_ms,
+        node: super::node_name(),
+        user: user.clone(),
+        user_display: user,
+        role: Some(auth::role::Role::System),
+        clues: Some(clues.to_string()),
+        facility_name: None,
+        action,
+        resource_type: None,
+        resource_id: None,
+        patient_id: None,
+        outcome: auth::audit::Outcome::Success,
+        break_glass: false,
+        source_ip: None,
+        details: format!("credencial de sincronización del nodo {clues}: {what_es}"),
+    }
 }
 
 pub fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
+    let now_ms = ehr::Clock::now_ms(&ehr::SystemClock);
+    let mut random = [0u8; sync::credential::TOKEN_RANDOM_BYTES];
+    rand::fill(&mut random);
+    use auth::audit::AuditAction;
     match args.command {
-        NodeCommand::Enroll { data, clues } => {
+        NodeCommand::Enroll(NodeTarget { data, clues }) => {
             let (store, _ehr) = super::open_node(&data, false)?;
-            let mut random = [0u8; sync::credential::TOKEN_RANDOM_BYTES];
-            rand::fill(&mut random);
-            let now_ms = ehr::Clock::now_ms(&ehr::SystemClock);
-            let token = sync::hub::enroll(store.as_ref(), &clues, &random, now_ms)
+            let audit = credential_audit(AuditAction::TokenIssue, &clues, "alta", now_ms);
+            let token = sync::hub::enroll(store.as_ref(), &clues, &random, now_ms, Some(audit))
                 .context("cannot enroll the node")?;
             store.close();
             println!(
                 "Clínica {clues} dada de alta. Guarde esta credencial; no se vuelve a mostrar / Clinic {clues} enrolled. Keep this credential; it is not shown again:"
+            );
+            println!("{token}");
+            Ok(ExitCode::SUCCESS)
+        }
+        NodeCommand::Revoke(NodeTarget { data, clues }) => {
+            let (store, _ehr) = super::open_node(&data, false)?;
+            let audit = credential_audit(AuditAction::TokenRevoke, &clues, "revocada", now_ms);
+            let revoked = sync::hub::revoke(store.as_ref(), &clues, now_ms, audit);
+            store.close();
+            revoked.context("cannot revoke the node's credential")?;
+            println!(
+                "Credencial de la clínica {clues} revocada: el nodo central ya no la acepta / Clinic {clues}'s credential revoked: the hub no longer accepts it"
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        NodeCommand::Rotate(NodeTarget { data, clues }) => {
+            let (store, _ehr) = super::open_node(&data, false)?;
+            let audit = credential_audit(
+                AuditAction::TokenIssue,
+                &clues,
+                "renovada (rotación)",
+                now_ms,
+            );
+            let token = sync::hub::rotate(store.as_ref(), &clues, &random, now_ms, audit);
+            store.close();
+            let token = token.context("cannot rotate the node's credential")?;
+            println!(
+                "Credencial nueva de la clínica {clues}; la anterior ya no funciona. Guárdela; no se vuelve a mostrar / New credential for clinic {clues}; the old one no longer works. Keep it; it is not shown again:"
             );
             println!("{token}");
             Ok(ExitCode::SUCCESS)

@@ -288,33 +288,137 @@ pub struct AuditArgs {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Verifica la cadena de la bitácora / Verify the audit hash chain
-    Verify(DataArg),
+    /// Verifica la cadena de la bitácora y sus anclas firmadas / Verify the audit hash chain and
+    /// its signed anchors
+    Verify(AuditVerify),
+}
+
+#[derive(Args)]
+struct AuditVerify {
+    /// Directorio de datos del nodo / Node data directory
+    #[arg(long, default_value = "./expediente-data")]
+    data: PathBuf,
+    /// En el nodo central: la clínica (CLUES) cuyas anclas revisar / On the hub: the clinic
+    /// (CLUES) whose anchors to check
+    #[arg(long)]
+    node: Option<String>,
+    /// Copia del directorio de datos de esa clínica, para revisar su bitácora contra las anclas
+    /// que envió / A copy of that clinic's data directory, to check its trail against the
+    /// anchors it shipped
+    #[arg(long, requires = "node")]
+    trail: Option<PathBuf>,
+}
+
+/// The chain of a store: `None` when intact (with the number of entries printed), or the
+/// problem found.
+fn verify_chain(ehr: &ehr::Ehr, label: &str) -> Option<String> {
+    match ehr.verify_audit_chain() {
+        Ok(Ok(entries)) => {
+            println!(
+                "{label}: cadena íntegra, {entries} entradas verificadas / chain intact: {entries} entries"
+            );
+            None
+        }
+        Ok(Err(err)) => Some(format!("{} / {err:?}", err.message_es())),
+        Err(err) => Some(format!("ilegible / unreadable: {}", ehr_error(err))),
+    }
+}
+
+fn findings_text(findings: Vec<sync::anchor::Finding>) -> Vec<String> {
+    findings
+        .into_iter()
+        .map(|f| format!("{} / {}", f.es, f.en))
+        .collect()
+}
+
+/// The node's own public key, as its anchors carry it (read, never created here).
+fn own_public_key(data: &std::path::Path) -> Option<String> {
+    std::fs::read_to_string(data.join("keys").join("token-ed25519.pub"))
+        .ok()
+        .map(|text| text.trim().to_string())
+        .filter(|text| !text.is_empty())
 }
 
 pub fn run_audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
-    let AuditCommand::Verify(data) = args.command;
-    let (store, ehr) = super::open_node(&data.data, false)?;
-    let outcome = ehr.verify_audit_chain();
+    let AuditCommand::Verify(verify) = args.command;
+    let (store, ehr) = super::open_node(&verify.data, false)?;
+    let outcome = audit_problems(&verify, &store, &ehr);
     ehr.close_audit();
     store.close();
-    match outcome {
-        Ok(Ok(entries)) => {
-            println!(
-                "Bitácora íntegra: {entries} entradas verificadas / audit trail intact: {entries} entries"
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        Ok(Err(err)) => {
-            println!(
-                "BITÁCORA ALTERADA: {} / AUDIT TRAIL ALTERED: {err:?}",
-                err.message_es()
-            );
-            Ok(ExitCode::from(2))
-        }
-        Err(err) => {
-            println!("BITÁCORA ALTERADA O ILEGIBLE: {}", ehr_error(err));
-            Ok(ExitCode::from(2))
-        }
+    let problems = outcome?;
+    if problems.is_empty() {
+        println!("Bitácora íntegra / audit trail intact");
+        return Ok(ExitCode::SUCCESS);
     }
+    for problem in &problems {
+        println!("BITÁCORA ALTERADA: {problem} / AUDIT TRAIL ALTERED");
+    }
+    Ok(ExitCode::from(2))
+}
+
+/// Everything wrong with the trail(s) `verify` names.
+fn audit_problems(
+    verify: &AuditVerify,
+    store: &std::sync::Arc<store_sqlite::SqliteStore>,
+    ehr: &ehr::Ehr,
+) -> anyhow::Result<Vec<String>> {
+    let sync_store: &dyn store::sync::SyncStore = store.as_ref();
+    let mut problems = Vec::new();
+    let Some(node) = &verify.node else {
+        // This node's own trail: its chain, then its own signed heads (a clinic that syncs) or
+        // the heads every clinic shipped (the hub).
+        if let Some(problem) = verify_chain(ehr, "Este nodo / this node") {
+            problems.push(problem);
+            return Ok(problems);
+        }
+        match sync_store.node_id()?.as_deref() {
+            Some(sync::hub::HUB_NODE_ID) => {
+                for (clinic, _) in sync_store.nodes()? {
+                    let anchors = sync::anchor::all_anchors(sync_store, &clinic)?;
+                    problems.extend(findings_text(sync::anchor::check_sequence(&anchors)));
+                }
+            }
+            Some(own) => {
+                let anchors = sync::anchor::all_anchors(sync_store, own)?;
+                let key = own_public_key(&verify.data);
+                let findings = sync::anchor::check_trail(store.as_ref(), &anchors, key.as_deref())?;
+                println!(
+                    "Anclas firmadas revisadas: {} / signed anchors checked: {}",
+                    anchors.len(),
+                    anchors.len()
+                );
+                problems.extend(findings_text(findings));
+            }
+            None => {}
+        }
+        return Ok(problems);
+    };
+    // On the hub: a clinic's shipped heads, alone and against a copy of its trail.
+    let anchors = sync::anchor::all_anchors(sync_store, node)?;
+    println!(
+        "Anclas de {node} en este nodo central: {} / {node}'s anchors on this hub: {}",
+        anchors.len(),
+        anchors.len()
+    );
+    problems.extend(findings_text(sync::anchor::check_sequence(&anchors)));
+    if let Some(trail) = &verify.trail {
+        let (copy_store, copy_ehr) = super::open_node(trail, false)
+            .with_context(|| format!("cannot open the trail copy in {}", trail.display()))?;
+        let label = format!("Copia de {node} / copy of {node}");
+        match verify_chain(&copy_ehr, &label) {
+            Some(problem) => problems.push(format!("{label}: {problem}")),
+            None => {
+                let key = anchors.first().map(|a| a.public_key.clone());
+                let findings =
+                    sync::anchor::check_trail(copy_store.as_ref(), &anchors, key.as_deref());
+                match findings {
+                    Ok(findings) => problems.extend(findings_text(findings)),
+                    Err(err) => problems.push(format!("{label}: {err}")),
+                }
+            }
+        }
+        copy_ehr.close_audit();
+        copy_store.close();
+    }
+    Ok(problems)
 }

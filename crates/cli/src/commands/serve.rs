@@ -83,11 +83,13 @@ pub async fn serve(
     // Sync (issue 5): `/sync` routes and, on a clinic, the on-demand fetch of unseen patients,
     // which only authenticated requests may trigger.
     let gate_ehr = ehr.clone();
+    let gate_keys = keys.clone();
     let gate: super::node::FetchGate =
         std::sync::Arc::new(move |headers: &axum::http::HeaderMap| {
-            rest::is_authenticated(&gate_ehr, &keys, headers)
+            rest::is_authenticated(&gate_ehr, &gate_keys, headers)
         });
-    let app = super::node::attach(&args.sync, store.clone(), ehr.clone(), app, gate)?.merge(ui);
+    let app =
+        super::node::attach(&args.sync, store.clone(), ehr.clone(), keys, app, gate)?.merge(ui);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

@@ -94,12 +94,14 @@ fn template() -> &'static PathBuf {
 }
 
 fn copy_dir(from: &Path, to: &Path) {
-    use std::os::unix::fs::DirBuilderExt;
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
     std::fs::DirBuilder::new()
         .recursive(true)
         .mode(0o700)
         .create(to)
         .unwrap();
+    // Owner-only, as the node creates its own (a temporary directory may be wider).
+    std::fs::set_permissions(to, std::fs::Permissions::from_mode(0o700)).unwrap();
     for entry in std::fs::read_dir(from).unwrap() {
         let entry = entry.unwrap();
         if entry.file_type().unwrap().is_file() {

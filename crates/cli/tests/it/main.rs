@@ -14,6 +14,7 @@ mod population;
 mod search;
 mod security;
 mod security_doors;
+mod security_sync;
 mod security_web;
 mod sync;
 mod transaction;

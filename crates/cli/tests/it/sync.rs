@@ -349,6 +349,9 @@ fn serve_connection(
 
 struct Clinic {
     clues: String,
+    /// The clinic's Organization (with its CLUES) in the hub's directory: where its patients
+    /// are registered, and what the hub computes its care relationships from.
+    organization: String,
     data: PathBuf,
     token: String,
     clock_offset_ms: i64,
@@ -383,6 +386,7 @@ impl Cluster {
             assert!(token.starts_with("exps_"), "{stdout}");
             clinics.push(Clinic {
                 clues,
+                organization: String::new(),
                 data: temp.path().join(format!("clinic-{idx}")),
                 token,
                 clock_offset_ms: *offset,
@@ -397,10 +401,59 @@ impl Cluster {
             _temp: temp,
         };
         cluster.start_hub();
+        // The national directory lists every clinic with its CLUES (issue 12: the hub decides
+        // each push by the clinic's care relationships, computed from it).
+        for idx in 0..cluster.clinics.len() {
+            let organization = json!({
+                "resourceType": "Organization",
+                "identifier": [{"system": mexico::systems::CLUES, "value": cluster.clinics[idx].clues}],
+                "name": format!("Centro de Salud {idx}")
+            });
+            cluster.clinics[idx].organization = create(cluster.hub(), &organization);
+        }
         for idx in 0..cluster.clinics.len() {
             cluster.start_clinic(idx);
         }
         cluster
+    }
+
+    /// The clinics' Organizations: reference data every node holds besides what a scenario
+    /// writes.
+    fn directory(&self) -> BTreeSet<String> {
+        self.clinics
+            .iter()
+            .map(|c| format!("Organization/{}", c.organization))
+            .collect()
+    }
+
+    /// A patient registered at clinic `idx` (as its front desk does: `managingOrganization`).
+    fn registered(&self, idx: usize, mut patient: Value) -> Value {
+        patient["managingOrganization"] =
+            json!({"reference": format!("Organization/{}", self.clinics[idx].organization)});
+        patient
+    }
+
+    /// A visit of a patient registered elsewhere at clinic `idx`: the Encounter that starts
+    /// care there, without which the hub refuses the clinic's writes in the record.
+    fn visit(&self, idx: usize, patient_id: &str) {
+        // A patient registered elsewhere: the clinic first starts care (the record an inicio
+        // de atención writes; the hub accepts it as that event), then records the visit.
+        let organization = &self.clinics[idx].organization;
+        let episode = json!({
+            "resourceType": "EpisodeOfCare",
+            "status": "active",
+            "patient": {"reference": format!("Patient/{patient_id}")},
+            "managingOrganization": {"reference": format!("Organization/{organization}")}
+        });
+        create(self.clinic(idx), &episode);
+        let encounter = json!({
+            "resourceType": "Encounter",
+            "status": "finished",
+            "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+            "subject": {"reference": format!("Patient/{patient_id}")},
+            "serviceProvider": {"reference": format!("Organization/{}", self.clinics[idx].organization)}
+        });
+        create(self.clinic(idx), &encounter);
     }
 
     fn start_hub(&mut self) {
@@ -572,14 +625,21 @@ fn snapshot(root: &str) -> BTreeMap<String, Value> {
 
 /// Waits until every node holds `expected[node]` (keys) and every resource held by several
 /// nodes is identical on all of them; returns the final snapshots.
+/// The clinics' directory Organizations are expected on every node and left out of the
+/// snapshots returned, so scenarios count only what they wrote.
 fn converge(cluster: &Cluster, expected: &[BTreeSet<String>]) -> Vec<BTreeMap<String, Value>> {
     let roots = cluster.roots();
     assert_eq!(roots.len(), expected.len());
+    let directory = cluster.directory();
+    let expected: Vec<BTreeSet<String>> = expected
+        .iter()
+        .map(|wanted| wanted.union(&directory).cloned().collect())
+        .collect();
     let started = Instant::now();
     loop {
         let snapshots: Vec<BTreeMap<String, Value>> = roots.iter().map(|r| snapshot(r)).collect();
         let mut problems = Vec::new();
-        for (idx, (snapshot, wanted)) in snapshots.iter().zip(expected).enumerate() {
+        for (idx, (snapshot, wanted)) in snapshots.iter().zip(&expected).enumerate() {
             let missing = wanted.iter().filter(|k| !snapshot.contains_key(*k)).count();
             if missing > 0 {
                 problems.push(format!("node {idx} misses {missing} resources"));
@@ -602,7 +662,13 @@ fn converge(cluster: &Cluster, expected: &[BTreeSet<String>]) -> Vec<BTreeMap<St
             }
         }
         if problems.is_empty() {
-            return snapshots;
+            return snapshots
+                .into_iter()
+                .map(|mut snapshot| {
+                    snapshot.retain(|key, _| !directory.contains(key));
+                    snapshot
+                })
+                .collect();
         }
         assert!(
             started.elapsed() < CONVERGE_TIMEOUT,
@@ -659,10 +725,10 @@ fn clinics_push_pull_and_fetch_patients_on_demand() {
         &json!({"resourceType": "Practitioner", "name": [{"family": "López"}]}),
     );
     let curp_juan = curp(23, 0);
-    let juan = create(a, &patient(&curp_juan, 23, "Juan"));
+    let juan = create(a, &cluster.registered(0, patient(&curp_juan, 23, "Juan")));
     let juan_obs = observations(a, &juan, 20, "a");
     let curp_pedro = curp(5, 1);
-    let pedro = create(b, &patient(&curp_pedro, 5, "Pedro"));
+    let pedro = create(b, &cluster.registered(1, patient(&curp_pedro, 5, "Pedro")));
     let pedro_obs = observations(b, &pedro, 10, "b");
 
     let reference = keys("Organization", std::slice::from_ref(&organization))
@@ -787,7 +853,10 @@ fn clinics_keep_working_while_the_hub_is_down() {
     converge(&cluster, &[before.clone(), before.clone(), before]);
     cluster.kill_hub();
     let started = Instant::now();
-    let juan = create(&a, &patient(&curp(23, 0), 23, "Juan"));
+    let juan = create(
+        &a,
+        &cluster.registered(0, patient(&curp(23, 0), 23, "Juan")),
+    );
     let juan_obs = observations(&a, &juan, 50, "offline-a");
     let org_b = create(
         &b,
@@ -855,7 +924,7 @@ fn concurrent_edits_converge_and_are_surfaced() {
     let mut cluster = Cluster::start(&[0, 60_000], 4);
     let (a, b) = (cluster.clinic(0).to_string(), cluster.clinic(1).to_string());
     let curp_juan = curp(23, 0);
-    let juan = create(&a, &patient(&curp_juan, 23, "Juan"));
+    let juan = create(&a, &cluster.registered(0, patient(&curp_juan, 23, "Juan")));
     converge(
         &cluster,
         &[
@@ -865,11 +934,13 @@ fn concurrent_edits_converge_and_are_surfaced() {
         ],
     );
     assert_eq!(lookup_by_curp(&b, &curp_juan), vec![juan.clone()]);
+    // Juan is seen at B too: the visit is what lets B change his record.
+    cluster.visit(1, &juan);
     cluster.kill_hub();
-    let mut edit_a = patient(&curp_juan, 23, "Juan");
+    let mut edit_a = cluster.registered(0, patient(&curp_juan, 23, "Juan"));
     edit_a["id"] = json!(juan);
     edit_a["telecom"] = json!([{"system": "phone", "value": "5551112222"}]);
-    let mut edit_b = patient(&curp_juan, 23, "Juan");
+    let mut edit_b = cluster.registered(0, patient(&curp_juan, 23, "Juan"));
     edit_b["id"] = json!(juan);
     edit_b["gender"] = json!("male");
     edit_b["telecom"] = json!([{"system": "phone", "value": "5553334444"}]);
@@ -937,12 +1008,13 @@ fn skewed_clocks_do_not_reorder_causal_edits() {
     let cluster = Cluster::start(&[-3 * hour, 2 * hour], 5);
     let (a, b) = (cluster.clinic(0), cluster.clinic(1));
     let curp_juan = curp(23, 0);
-    let juan = create(a, &patient(&curp_juan, 23, "Juan"));
+    let juan = create(a, &cluster.registered(0, patient(&curp_juan, 23, "Juan")));
     wait_until("the hub to hold Juan", Duration::from_secs(40), || {
         !lookup_by_curp(cluster.hub(), &curp_juan).is_empty()
     });
     assert_eq!(lookup_by_curp(b, &curp_juan), vec![juan.clone()]);
-    let mut edit_b = patient(&curp_juan, 23, "Juan");
+    cluster.visit(1, &juan);
+    let mut edit_b = cluster.registered(0, patient(&curp_juan, 23, "Juan"));
     edit_b["id"] = json!(juan);
     edit_b["telecom"] = json!([{"system": "phone", "value": "5550000001"}]);
     assert_eq!(
@@ -976,8 +1048,14 @@ fn duplicates_registered_offline_are_put_on_the_review_list() {
     let mut cluster = Cluster::start(&[0, 0], 6);
     cluster.kill_hub();
     let curp_juan = curp(23, 0);
-    let at_a = create(cluster.clinic(0), &patient(&curp_juan, 23, "Juan"));
-    let at_b = create(cluster.clinic(1), &patient(&curp_juan, 23, "Juan"));
+    let at_a = create(
+        cluster.clinic(0),
+        &cluster.registered(0, patient(&curp_juan, 23, "Juan")),
+    );
+    let at_b = create(
+        cluster.clinic(1),
+        &cluster.registered(1, patient(&curp_juan, 23, "Juan")),
+    );
     cluster.start_hub();
     wait_until("a review task on the hub", Duration::from_secs(30), || {
         let reply = fhir(cluster.hub(), "GET", "Task?code=revisar-duplicado", None);
@@ -994,7 +1072,10 @@ fn thirty_days_offline_catch_up_survives_kills() {
     let day = 86_400_000;
     let mut cluster = Cluster::start(&[-30 * day, 0], 7);
     let curp_juan = curp(23, 0);
-    let juan = create(cluster.clinic(1), &patient(&curp_juan, 23, "Juan"));
+    let juan = create(
+        cluster.clinic(1),
+        &cluster.registered(1, patient(&curp_juan, 23, "Juan")),
+    );
     let a = cluster.clinic(0).to_string();
     wait_until("the hub to hold Juan", Duration::from_secs(40), || {
         !lookup_by_curp(cluster.hub(), &curp_juan).is_empty()
@@ -1002,6 +1083,8 @@ fn thirty_days_offline_catch_up_survives_kills() {
     assert_eq!(lookup_by_curp(&a, &curp_juan), vec![juan.clone()]);
     // Thirty days without the hub at clinic A, while B keeps writing for the same patient.
     cluster.kill_hub();
+    // Juan comes to A (registered at B): the visit that lets A write in his record.
+    cluster.visit(0, &juan);
     let mut obs_a = Vec::new();
     for batch in 0..3 {
         obs_a.extend(observations(&a, &juan, 1_000, &format!("a{batch}")));
@@ -1060,7 +1143,10 @@ fn a_faulty_network_still_converges() {
         delay_ms_max: 50,
     });
     let curp_juan = curp(23, 0);
-    let juan = create(cluster.clinic(0), &patient(&curp_juan, 23, "Juan"));
+    let juan = create(
+        cluster.clinic(0),
+        &cluster.registered(0, patient(&curp_juan, 23, "Juan")),
+    );
     let mut expected_record = keys("Patient", std::slice::from_ref(&juan));
     let mut organizations = Vec::new();
     for round in 0..5 {

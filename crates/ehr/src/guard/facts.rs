@@ -8,7 +8,11 @@ use store::StoredResource;
 /// What access control needs to know about one stored resource.
 #[derive(Clone, Debug, Default)]
 pub(crate) struct TargetFacts {
+    /// The patient whose compartment holds the target (the first, when several do).
     pub patient_id: Option<String>,
+    /// Other patients whose compartments hold it too (a resource about two people): each is
+    /// decided as well, so nobody reaches one person's data through another's record.
+    pub other_patients: Vec<String>,
     pub labels: Vec<Coding>,
     pub categories: Vec<Coding>,
 }
@@ -40,9 +44,11 @@ impl TargetFacts {
             Some(concept) => codings(concept.get("coding")),
             None => Vec::new(),
         };
-        let patient_id = search::patient_compartment(resource).into_iter().next();
+        let mut patients = search::patient_compartment(resource).into_iter();
+        let patient_id = patients.next();
         TargetFacts {
             patient_id,
+            other_patients: patients.collect(),
             labels,
             categories,
         }

@@ -248,13 +248,54 @@ impl Ehr {
         care_event: Option<CareEvent>,
         lookup: &mut dyn Lookup,
     ) -> Result<Decision, Error> {
+        let decision = self.decide_for_patient(
+            who,
+            interaction,
+            resource_type,
+            facts,
+            facts.patient_id.as_deref(),
+            care_event,
+            lookup,
+        )?;
+        if !decision.is_permit() {
+            return Ok(decision);
+        }
+        for other in &facts.other_patients {
+            let also = self.decide_for_patient(
+                who,
+                interaction,
+                resource_type,
+                facts,
+                Some(other),
+                care_event,
+                lookup,
+            )?;
+            if !also.is_permit() {
+                return Ok(also);
+            }
+        }
+        Ok(decision)
+    }
+
+    /// One decision with `patient` as the target's patient.
+    #[allow(clippy::too_many_arguments)]
+    fn decide_for_patient(
+        &self,
+        who: &Requester,
+        interaction: Interaction,
+        resource_type: &str,
+        facts: &TargetFacts,
+        patient: Option<&str>,
+        care_event: Option<CareEvent>,
+        lookup: &mut dyn Lookup,
+    ) -> Result<Decision, Error> {
         let now_ms = self.now_ms();
         let principal = &who.principal;
         let needs_relationship = matches!(
             principal.role,
             Role::Physician | Role::Nurse | Role::Receptionist
         );
-        let (relationship, consents) = match (&facts.patient_id, needs_relationship) {
+        let (relationship, consents) = match (patient, needs_relationship) {
             (Some(patient), true) => (
                 self.care_relationship(principal.clues.as_deref(), patient, lookup)?,
                 self.consents_of(patient, lookup)?,
@@ -264,7 +305,7 @@ impl Ehr {
         let action = Action {
             interaction,
             resource_type,
-            patient_compartment_of_target: facts.patient_id.as_deref(),
+            patient_compartment_of_target: patient,
             security_labels: &facts.labels,
             categories: &facts.categories,
             care_relationship: relationship,
@@ -348,6 +389,31 @@ impl Ehr {
         write: &WriteDecision<'_>,
         lookup: &mut dyn Lookup,
     ) -> Result<Checked, Error> {
+        match self.decide_write(who, write, lookup)? {
+            Ok(checked) => Ok(checked),
+            Err(refused) => {
+                self.audit_denied(
+                    who,
+                    audit_action(write.interaction),
+                    write.resource_type,
+                    write.id,
+                    refused.patient_id.as_deref(),
+                    refused.reason,
+                );
+                Err(refused.error)
+            }
+        }
+    }
+
+    /// The write guard's decision, without auditing it (a caller that tries several
+    /// capacities, like a clinic node deciding as each of its staff roles, audits the outcome
+    /// once). `Err` is an internal failure; `Ok(Err(_))` a refusal.
+    pub(crate) fn decide_write(
+        &self,
+        who: &Requester,
+        write: &WriteDecision<'_>,
+        lookup: &mut dyn Lookup,
+    ) -> Result<Result<Checked, WriteRefused>, Error> {
         let new_facts = write.new.map(TargetFacts::of_json);
         let current_facts = write.current.map(TargetFacts::of_stored);
         let patient_id = new_facts
@@ -355,17 +421,30 @@ impl Ehr {
             .and_then(|f| f.patient_id.clone())
             .or_else(|| current_facts.as_ref().and_then(|f| f.patient_id.clone()));
         if write.authority == Authority::Derived {
-            return Ok(Checked {
+            return Ok(Ok(Checked {
                 basis: Basis::Role,
                 patient_id,
-            });
+            }));
         }
         let care_event = match write.authority {
             Authority::CareEvent(event) => Some(event),
             _ => None,
         };
-        self.check_type_level_for(who, write.interaction, write.resource_type, care_event)?;
-        let action = audit_action(write.interaction);
+        let refused = |reason: DenyReason, error: Error, patient: Option<&String>| WriteRefused {
+            reason,
+            error,
+            patient_id: patient.cloned(),
+        };
+        // Type-level refusals first: they answer the same whether the target exists or not.
+        let type_level = Action {
+            care_event,
+            ..Action::new(write.interaction, write.resource_type, self.now_ms())
+        };
+        if let Decision::Deny(reason) = auth::policy::decide(&who.principal, &type_level)
+            && !reason.depends_on_target()
+        {
+            return Ok(Err(refused(reason, forbidden(reason), None)));
+        }
         let mut basis = Basis::Role;
         if let Some(facts) = &new_facts {
             match self.decide_on(
@@ -377,17 +456,13 @@ impl Ehr {
                 lookup,
             )? {
                 Decision::Permit(found) => basis = found,
+                // The new content is the requester's own: refusing it confirms nothing.
                 Decision::Deny(reason) => {
-                    self.audit_denied(
-                        who,
-                        action,
-                        write.resource_type,
-                        write.id,
-                        facts.patient_id.as_deref(),
+                    return Ok(Err(refused(
                         reason,
-                    );
-                    // The new content is the requester's own: refusing it confirms nothing.
-                    return Err(forbidden(reason));
+                        forbidden(reason),
+                        facts.patient_id.as_ref(),
+                    )));
                 }
             }
         }
@@ -405,14 +480,25 @@ impl Ehr {
                 care_event,
                 lookup,
             )? {
-                self.audit_denied(who, action, write.resource_type, write.id, None, reason);
-                return Err(refusal(reason, write.resource_type, write.id));
+                // Refusing on the current content must not confirm that it exists.
+                return Ok(Err(refused(
+                    reason,
+                    refusal(reason, write.resource_type, write.id),
+                    None,
+                )));
             }
         }
-        if write.resource_type == "Patient" && who.role() != Role::System {
-            self.check_registration(who, write, care_event, lookup)?;
+        if write.resource_type == "Patient"
+            && who.role() != Role::System
+            && let Err(error) = self.check_registration(who, write, care_event, lookup)?
+        {
+            return Ok(Err(refused(
+                DenyReason::RoleNotPermitted,
+                error,
+                patient_id.as_ref(),
+            )));
         }
-        Ok(Checked { basis, patient_id })
+        Ok(Ok(Checked { basis, patient_id }))
     }
 
     /// Registration is a care fact: a person registered (created) by staff is registered at
@@ -424,20 +510,19 @@ impl Ehr {
         write: &WriteDecision<'_>,
         care_event: Option<CareEvent>,
         lookup: &mut dyn Lookup,
-    ) -> Result<(), Error> {
-        let managing =
-            |json: Option<&Json>| json.and_then(|j| j.get("managingOrganization").cloned());
+    ) -> Result<Result<(), Error>, Error> {
+        let Some(new) = write.new else {
+            return Ok(Ok(()));
+        };
         let current_json = write
             .current
             .and_then(|c| fhir::json::parse_str(&c.body).ok());
-        let before = managing(current_json.as_ref());
-        let after = managing(write.new);
-        let Some(new) = write.new else {
-            return Ok(());
-        };
-        let _ = new;
+        let before = current_json
+            .as_ref()
+            .and_then(|j| j.get("managingOrganization"));
+        let after = new.get("managingOrganization");
         let moving = write.current.is_some() && before != after;
-        let own_facility = |reference: &Json, lookup: &mut dyn Lookup| -> Result<bool, Error> {
+        let mut own_facility = |reference: &Json| -> Result<bool, Error> {
             match who.principal.clues.as_deref() {
                 Some(clues) => Ok(self.facility(clues, lookup)?.is_referenced_by(reference)),
                 None => Ok(false),
@@ -445,49 +530,78 @@ impl Ehr {
         };
         if moving {
             if care_event != Some(CareEvent::MoveRegistration) {
-                self.audit_denied(
-                    who,
-                    AuditAction::Update,
-                    "Patient",
-                    write.id,
-                    write.id,
-                    DenyReason::RoleNotPermitted,
-                );
-                return Err(Error::Forbidden(Issue::error(
+                return Ok(Err(Error::Forbidden(Issue::error(
                     IssueCode::BusinessRule,
                     "La unidad de adscripción (managingOrganization) no se cambia con una actualización: use la operación de cambio de unidad (POST /fhir/Patient/{id}/$cambio-unidad con un motivo), que queda registrada para revisión.",
                     "The registering facility (managingOrganization) is not changed by an update: use the change-of-facility operation (POST /fhir/Patient/{id}/$cambio-unidad with a reason), which is recorded for review.",
                 )
-                .at("Patient.managingOrganization")));
+                .at("Patient.managingOrganization"))));
             }
-            let to_own = match &after {
-                Some(reference) => own_facility(reference, lookup)?,
+            // The event moves the registration and nothing else: other changes are ordinary
+            // updates, made once the facility cares for the patient.
+            let only_the_registration = current_json.as_ref().is_some_and(|current| {
+                same_except(current, new, &["meta", "managingOrganization"])
+            });
+            if !only_the_registration {
+                return Ok(Err(Error::Unprocessable(vec![
+                    Issue::error(
+                        IssueCode::BusinessRule,
+                        "El cambio de unidad cambia solo la unidad de adscripción; los demás cambios se registran después, como una actualización.",
+                        "A change of facility changes only the registering facility; other changes are recorded afterwards, as an update.",
+                    )
+                    .at("Patient"),
+                ])));
+            }
+            let to_own = match after {
+                Some(reference) => own_facility(reference)?,
                 None => false,
             };
             if !to_own {
-                return Err(Error::Unprocessable(vec![
+                return Ok(Err(Error::Unprocessable(vec![
                     Issue::error(
                         IssueCode::BusinessRule,
                         "El cambio de unidad registra al paciente en el establecimiento de quien lo hace.",
                         "A change of facility registers the patient at the requester's own facility.",
                     )
                     .at("Patient.managingOrganization"),
-                ]));
+                ])));
             }
         } else if write.current.is_none()
             && who.role().requires_clues()
-            && let Some(reference) = &after
-            && !own_facility(reference, lookup)?
+            && let Some(reference) = after
+            && !own_facility(reference)?
         {
-            return Err(Error::Unprocessable(vec![
+            return Ok(Err(Error::Unprocessable(vec![
                 Issue::error(
                     IssueCode::BusinessRule,
                     "Solo puede registrar pacientes en su propio establecimiento (managingOrganization).",
                     "You may only register patients at your own facility (managingOrganization).",
                 )
                 .at("Patient.managingOrganization"),
-            ]));
+            ])));
         }
-        Ok(())
+        Ok(Ok(()))
     }
+}
+
+/// Whether two versions of a resource are equal apart from the listed top-level elements.
+fn same_except(a: &Json, b: &Json, ignored: &[&str]) -> bool {
+    let strip = |json: &Json| -> Json {
+        let mut copy = json.clone();
+        if let Some(object) = copy.as_object_mut() {
+            for key in ignored {
+                object.remove(key);
+            }
+        }
+        copy
+    };
+    strip(a).same_value(&strip(b))
+}
+
+/// A write the guard refused: why (for the audit trail), and the answer to give.
+#[derive(Debug)]
+pub(crate) struct WriteRefused {
+    pub reason: DenyReason,
+    pub error: Error,
+    pub patient_id: Option<String>,
 }

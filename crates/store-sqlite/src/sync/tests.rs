@@ -147,3 +147,92 @@ fn conflicts_are_recorded_once_and_follows_and_feed_index_are_kept() {
     assert_eq!(feed[0].patients, vec!["p1"]);
     assert_eq!(store.patient_log("p1", 10).unwrap()[0].change_seq, seq);
 }
+
+/// Issue 12: a revoked credential is no longer listed (so it matches nothing), rotation
+/// replaces it, and both are refused for a node never enrolled.
+#[test]
+fn revoked_nodes_drop_out_and_rotation_replaces_the_digest() {
+    let temp = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(temp.path()).unwrap();
+    write_with(&*store, |tx| {
+        let sync = tx.sync().unwrap();
+        sync.enroll_node("A", &[1; 32], T0_MS)?;
+        sync.enroll_node("B", &[2; 32], T0_MS)?;
+        assert!(sync.revoke_node("A", T0_MS + 1)?);
+        assert!(!sync.revoke_node("Z", T0_MS + 1)?);
+        assert!(!sync.rotate_node("Z", &[9; 32], T0_MS + 1)?);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(store.nodes().unwrap(), vec![("B".to_string(), vec![2; 32])]);
+    write_with(&*store, |tx| {
+        assert!(tx.sync().unwrap().rotate_node("A", &[3; 32], T0_MS + 2)?);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(
+        store.nodes().unwrap(),
+        vec![
+            ("A".to_string(), vec![3; 32]),
+            ("B".to_string(), vec![2; 32])
+        ]
+    );
+}
+
+/// Refused versions are kept once each, newest first; anchors are kept in the order stored,
+/// once per signed head, and cannot be changed or deleted.
+#[test]
+fn refusals_and_anchors_are_kept_and_anchors_are_append_only() {
+    let temp = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(temp.path()).unwrap();
+    let refusal = |id: &str| store::sync::Refused {
+        resource_type: "Patient".into(),
+        id: id.into(),
+        stamp: Stamp {
+            hlc: 7,
+            origin: "A".into(),
+        },
+        reason_es: "no".into(),
+        reason_en: "no".into(),
+        refused_ms: T0_MS,
+    };
+    let anchor = |seq: u64, at_ms: i64| store::sync::AuditAnchor {
+        position: 0,
+        node_id: "A".into(),
+        seq,
+        hash: "ab".repeat(32),
+        at_ms,
+        public_key: "k".into(),
+        signature: "s".into(),
+        received_ms: at_ms,
+    };
+    let (r1, r2) = (refusal("p1"), refusal("p2"));
+    let (a5, a9, a5_again) = (anchor(5, T0_MS), anchor(9, T0_MS + 1), anchor(5, T0_MS + 2));
+    write_with(&*store, move |tx| {
+        let sync = tx.sync().unwrap();
+        assert!(sync.record_refused(&r1)?);
+        assert!(!sync.record_refused(&r1)?, "once");
+        assert!(sync.record_refused(&r2)?);
+        assert!(sync.record_anchor(&a5)?);
+        assert!(!sync.record_anchor(&a5)?, "the same signed head once");
+        assert!(sync.record_anchor(&a9)?);
+        // The head went back to 5, signed again later: kept, after 9.
+        assert!(sync.record_anchor(&a5_again)?);
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(store.refused_count().unwrap(), 2);
+    assert_eq!(store.refused(1).unwrap()[0].id, "p2");
+    let anchors = store.anchors("A", 0, 100).unwrap();
+    let seqs: Vec<u64> = anchors.iter().map(|a| a.seq).collect();
+    assert_eq!(seqs, [5, 9, 5]);
+    let after_first = store.anchors("A", anchors[0].position, 100).unwrap();
+    assert_eq!(after_first.len(), 2);
+    assert!(store.anchors("B", 0, 100).unwrap().is_empty());
+    let conn = rusqlite::Connection::open(temp.path().join("expediente.db")).unwrap();
+    assert!(conn.execute("DELETE FROM audit_anchor", []).is_err());
+    assert!(
+        conn.execute("UPDATE audit_anchor SET hash = 'x'", [])
+            .is_err()
+    );
+}

@@ -27,11 +27,15 @@ impl ehr::Clock for FakeClock {
 
 struct Node {
     id: String,
+    /// The clinic's Organization (with its CLUES), in the hub's directory.
+    organization: String,
     store: Arc<SqliteStore>,
     ehr: ehr::Ehr,
     /// Patients this clinic registered or fetched (what it may edit).
     patients: Vec<String>,
     observations: Vec<String>,
+    /// Locations this clinic registered and still holds (it may delete them).
+    locations: Vec<String>,
     /// The last pull answer, kept to deliver it again later (a stale, reordered message).
     stale_pull: Option<(i64, PullResponse)>,
 }
@@ -69,7 +73,7 @@ impl Sim {
         let temp = tempfile::tempdir().unwrap();
         let now_ms = Arc::new(AtomicI64::new(T0_MS));
         let (hub_store, hub_ehr) = open(&temp.path().join("hub"), &now_ms, 0);
-        let hub = Hub::new(hub_ehr, hub_store.clone(), hub_store.clone()).unwrap();
+        let hub = Hub::new(hub_ehr.clone(), hub_store.clone(), hub_store.clone()).unwrap();
         let clinics = (0..n_clinics)
             .map(|idx| {
                 // Clinic clocks are off by up to ±6 hours.
@@ -77,12 +81,26 @@ impl Sim {
                 let (store, ehr) = open(&temp.path().join(format!("c{idx}")), &now_ms, skew_ms);
                 let id = format!("DFSSA{:06}", idx + 1);
                 sync::hub::set_node_id(store.as_ref(), store.as_ref(), &id).unwrap();
+                // The national directory lists the clinic (with its CLUES): what its care
+                // relationships are computed from on the hub.
+                let organization = fhir::json::parse_str(&format!(
+                    r#"{{"resourceType":"Organization","identifier":[{{"system":"{}","value":"{id}"}}],"name":"Clínica {idx}"}}"#,
+                    mexico::systems::CLUES
+                ))
+                .unwrap();
+                let organization = hub_ehr
+                    .create(&who(), "Organization", organization, None)
+                    .unwrap()
+                    .resource
+                    .id;
                 Node {
                     id,
+                    organization,
                     store,
                     ehr,
                     patients: Vec::new(),
                     observations: Vec::new(),
+                    locations: Vec::new(),
                     stale_pull: None,
                 }
             })
@@ -123,7 +141,8 @@ impl Sim {
             ))
             .unwrap();
             let created = node.ehr.create(&who(), "Patient", patient, None).unwrap();
-            node.patients.push(created.resource.id);
+            node.patients.push(created.resource.id.clone());
+            node.start_care(&created.resource.id);
             return;
         }
         let patient_id = node.patients[self.rng.random_range(0..node.patients.len())].clone();
@@ -148,11 +167,36 @@ impl Sim {
                     .unwrap();
                 node.observations.push(created.resource.id);
             }
+            8 => {
+                // Patient data is never deleted (the hub refuses it from clinics); a clinic's
+                // own directory entries are, and deletes travel to every clinic.
+                if node.locations.is_empty() || self.rng.random_range(0..3) == 0 {
+                    let location = fhir::json::parse_str(&format!(
+                        r#"{{"resourceType":"Location","name":"Consultorio {phone}","managingOrganization":{{"reference":"Organization/{}"}}}}"#,
+                        node.organization
+                    ))
+                    .unwrap();
+                    let created = node.ehr.create(&who(), "Location", location, None).unwrap();
+                    node.locations.push(created.resource.id);
+                } else {
+                    let idx = self.rng.random_range(0..node.locations.len());
+                    let id = node.locations.swap_remove(idx);
+                    node.ehr.delete(&who(), "Location", &id).unwrap();
+                }
+            }
             _ => {
+                // A correction: the note is marked entered-in-error, not removed.
                 if !node.observations.is_empty() {
                     let idx = self.rng.random_range(0..node.observations.len());
                     let id = node.observations[idx].clone();
-                    node.ehr.delete(&who(), "Observation", &id).unwrap();
+                    let current = node.ehr.read(&who(), "Observation", &id).unwrap();
+                    let mut observation = fhir::json::parse_str(&current.body).unwrap();
+                    if let Some(object) = observation.as_object_mut() {
+                        object.insert("status", fhir::Json::str("entered-in-error"));
+                    }
+                    node.ehr
+                        .update(&who(), "Observation", &id, observation, None)
+                        .unwrap();
                 }
             }
         }
@@ -168,15 +212,23 @@ impl Sim {
         let request = sync::wire::PushRequest {
             versions: outgoing.request.versions.clone(),
         };
-        self.hub.push(&node.id, request).unwrap();
+        let response = self.hub.push(&node.id, request).unwrap();
+        assert_honest(&node.id, &response);
         if fault == 0 {
             let again = sync::wire::PushRequest {
                 versions: outgoing.request.versions.clone(),
             };
-            self.hub.push(&node.id, again).unwrap();
+            let again = self.hub.push(&node.id, again).unwrap();
+            assert_honest(&node.id, &again);
         }
         if fault != 1 {
-            pushed(node.store.as_ref(), &outgoing, node.ehr.now_ms()).unwrap();
+            pushed(
+                node.store.as_ref(),
+                &outgoing,
+                &response.refused,
+                node.ehr.now_ms(),
+            )
+            .unwrap();
         }
     }
 
@@ -257,6 +309,8 @@ impl Sim {
         }
         fetched(node.store.as_ref(), response, node.ehr.now_ms()).unwrap();
         if !node.patients.contains(&patient_id) {
+            // Seen here: the visit is what lets this clinic write in the record.
+            node.start_care(&patient_id);
             node.patients.push(patient_id);
         }
     }
@@ -272,8 +326,15 @@ impl Sim {
                     let request = sync::wire::PushRequest {
                         versions: outgoing.request.versions.clone(),
                     };
-                    self.hub.push(&node.id, request).unwrap();
-                    pushed(node.store.as_ref(), &outgoing, node.ehr.now_ms()).unwrap();
+                    let response = self.hub.push(&node.id, request).unwrap();
+                    assert_honest(&node.id, &response);
+                    pushed(
+                        node.store.as_ref(),
+                        &outgoing,
+                        &response.refused,
+                        node.ehr.now_ms(),
+                    )
+                    .unwrap();
                     moved = true;
                 }
                 loop {
@@ -461,8 +522,43 @@ fn the_same_seed_replays_the_same_run() {
     assert_eq!(digest(42), digest(42));
 }
 
-/// Who the simulated clinicians act as (a system principal: the simulation is about
-/// convergence, not access rules).
+/// Who the simulated clinicians act as on their own node (a system principal: the simulation
+/// is about convergence). The hub still decides every push as the clinic's staff would be, so
+/// the workload does what staff do: it registers patients, starts care (the record an *inicio de
+/// atención* writes) and records a visit before writing in a record registered elsewhere, and
+/// never deletes patient data.
 fn who() -> ehr::Requester {
     ehr::Requester::local_system("simulacion")
+}
+
+/// An honest clinic's pushes are never refused.
+fn assert_honest(node: &str, response: &sync::wire::PushResponse) {
+    assert!(
+        response.refused.is_empty(),
+        "{node}: the hub refused an honest version: {:?}",
+        response.refused
+    );
+}
+
+impl Node {
+    /// The care relationship this clinic's writes rest on: an inicio de atención (its record,
+    /// an EpisodeOfCare the clinic manages), then a visit.
+    fn start_care(&self, patient_id: &str) {
+        let episode = fhir::json::parse_str(&format!(
+            r#"{{"resourceType":"EpisodeOfCare","status":"active","patient":{{"reference":"Patient/{patient_id}"}},"managingOrganization":{{"reference":"Organization/{}"}}}}"#,
+            self.organization
+        ))
+        .unwrap();
+        self.ehr
+            .create(&who(), "EpisodeOfCare", episode, None)
+            .unwrap();
+        let encounter = fhir::json::parse_str(&format!(
+            r#"{{"resourceType":"Encounter","status":"finished","class":{{"system":"http://terminology.hl7.org/CodeSystem/v3-ActCode","code":"AMB"}},"subject":{{"reference":"Patient/{patient_id}"}},"serviceProvider":{{"reference":"Organization/{}"}}}}"#,
+            self.organization
+        ))
+        .unwrap();
+        self.ehr
+            .create(&who(), "Encounter", encounter, None)
+            .unwrap();
+    }
 }
