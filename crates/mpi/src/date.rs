@@ -25,19 +25,10 @@ pub enum DateRelation {
     Different,
 }
 
-fn is_leap(year: u16) -> bool {
-    (year.is_multiple_of(4) && !year.is_multiple_of(100)) || year.is_multiple_of(400)
-}
-
 /// Days in `month` of `year` (0 for an invalid month).
 pub fn days_in_month(year: u16, month: u8) -> u8 {
-    match month {
-        1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
-        4 | 6 | 9 | 11 => 30,
-        2 if is_leap(year) => 29,
-        2 => 28,
-        _ => 0,
-    }
+    // At most 31: always fits.
+    u8::try_from(calendar::days_in_month(i64::from(year), u32::from(month))).unwrap_or(0)
 }
 
 impl BirthDate {

@@ -13,27 +13,13 @@ pub(crate) type Day = i64;
 
 /// Day number of a civil date (proleptic Gregorian).
 pub(crate) fn days_from_civil(y: i32, m: u32, d: u32) -> Day {
-    let y = i64::from(y) - i64::from(m <= 2);
-    let era = if y >= 0 { y } else { y - 399 } / 400;
-    let yoe = y - era * 400;
-    let m = i64::from(m);
-    let doy = (153 * (if m > 2 { m - 3 } else { m + 9 }) + 2) / 5 + i64::from(d) - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    era * 146_097 + doe - 719_468
+    calendar::days_from_civil(i64::from(y), m, d)
 }
 
-/// Civil date of a day number.
+/// Civil date of a day number (years of a population fit an `i32`).
 pub(crate) fn civil_from_days(z: Day) -> (i32, u32, u32) {
-    let z = z + 719_468;
-    let era = if z >= 0 { z } else { z - 146_096 } / 146_097;
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let y = yoe + era * 400;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
-    ((y + i64::from(m <= 2)) as i32, m, d)
+    let (y, m, d) = calendar::civil_from_days(z);
+    (i32::try_from(y).unwrap_or(i32::MAX), m, d)
 }
 
 /// 0 = Monday … 6 = Sunday.

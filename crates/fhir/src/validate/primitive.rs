@@ -361,17 +361,8 @@ fn partial_date(bytes: &[u8]) -> Option<usize> {
         .then_some(10)
 }
 
-fn is_leap_year(year: u32) -> bool {
-    year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400))
-}
-
 fn days_in_month(year: u32, month: u32) -> u32 {
-    match month {
-        2 if is_leap_year(year) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
+    calendar::days_in_month(i64::from(year), month)
 }
 
 /// Length of the leading `hh:mm:ss(.s+)?`, if valid (seconds may be 60 for leap seconds).
