@@ -199,6 +199,16 @@ fn demo_accounts(ehr: &ehr::Ehr, data: &std::path::Path) -> anyhow::Result<PathB
             "Auditoría (demostración)",
         ),
         (
+            "identidad",
+            auth::role::Role::Steward,
+            "Gestión de identidad (demostración)",
+        ),
+        (
+            "epidemiologa",
+            auth::role::Role::Epidemiologist,
+            "Epidemiología (demostración)",
+        ),
+        (
             "admin",
             auth::role::Role::Admin,
             "Administración (demostración)",
