@@ -767,7 +767,7 @@ fn every_message_key_returned_by_code_exists() {
         );
     }
     for status in ["active", "completed", "revoked", "weird"] {
-        keys.push(pages::referral_key(status));
+        keys.push(pages::refer::referral_key(status));
     }
     for key in keys {
         assert_ne!(tr.s(key), key, "missing message {key}");
