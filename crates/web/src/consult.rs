@@ -41,6 +41,8 @@ pub struct ConsultForm {
     pub prognosis: String,
     /// What was typed in the CIE-10 search box.
     pub dx_query: String,
+    /// A choice of the picker was selected (`dx_code`).
+    pub dx_picked: bool,
     pub rx: Vec<RxRow>,
     /// LOINC codes of the studies ordered (repeated `lab` fields).
     pub studies: Vec<String>,
@@ -84,6 +86,7 @@ impl ConsultForm {
             plan: get("plan"),
             prognosis: get("prognosis"),
             dx_query: get("dx_query"),
+            dx_picked: !get("dx_code").trim().is_empty(),
             rx,
             studies: pairs
                 .iter()

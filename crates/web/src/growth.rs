@@ -20,7 +20,7 @@ const HEIGHT: f64 = 340.0;
 /// Room for the value ticks (left), the ages (bottom) and the percentile names (right).
 const LEFT: f64 = 46.0;
 const RIGHT: f64 = 34.0;
-const TOP: f64 = 14.0;
+const TOP: f64 = 26.0;
 const BOTTOM: f64 = 28.0;
 /// Label size in user units (about 15 px on a tablet).
 const FONT: f64 = 11.0;
@@ -164,7 +164,7 @@ pub fn chart(
     let _ = write!(
         out,
         r##"<text x="4" y="{:.1}" font-size="{FONT}" fill="#333">{unit}</text>"##,
-        TOP + FONT
+        TOP - FONT
     );
     let step = age_step(span - start);
     let mut month = start.div_ceil(step) * step;

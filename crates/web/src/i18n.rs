@@ -637,6 +637,13 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("meds.dosage", "Indicación", "Dosage"),
     ("meds.drug", "Medicamento", "Medicine"),
+    ("meds.ended.cancelled", "Cancelado", "Cancelled"),
+    ("meds.ended.completed", "Terminado", "Completed"),
+    (
+        "meds.ended.stopped",
+        "Suspendido definitivamente",
+        "Stopped",
+    ),
     (
         "meds.explain",
         "Una línea por fármaco, con todas sus recetas de cualquier unidad.",
@@ -709,6 +716,7 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
         "not recorded",
     ),
     ("print.date", "Fecha", "Date"),
+    ("print.duration", "Duración", "Duration"),
     ("print.folio", "Folio", "Number"),
     ("print.kind", "Tipo", "Kind"),
     (
@@ -849,6 +857,11 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
         "register.no_curp",
         "Sin CURP (quedará como «CURP pendiente»)",
         "No CURP (recorded as 'CURP pending')",
+    ),
+    (
+        "register.not_offered",
+        "Su rol no registra pacientes; pida a recepción que lo haga.",
+        "Your role does not register patients; ask reception.",
     ),
     ("register.save", "Guardar paciente", "Save patient"),
     (

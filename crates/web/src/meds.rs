@@ -54,6 +54,15 @@ impl LineStatus {
     }
 }
 
+/// Message key of how an ended drug ended (its latest request's FHIR status).
+pub fn ended_key(fhir_status: &str) -> &'static str {
+    match fhir_status {
+        "stopped" => "meds.ended.stopped",
+        "cancelled" => "meds.ended.cancelled",
+        _ => "meds.ended.completed",
+    }
+}
+
 /// One drug.
 #[derive(Clone, Debug)]
 pub struct MedLine {

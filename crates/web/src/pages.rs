@@ -199,7 +199,7 @@ pub struct Layout {
 
 /// Only known message keys may be shown from the URL (`?ok=…`).
 fn notice_of(path: &str) -> Option<&'static str> {
-    const NOTICES: [&str; 13] = [
+    const NOTICES: [&str; 12] = [
         "consult.saved",
         "refer.saved",
         "register.saved",
@@ -211,7 +211,6 @@ fn notice_of(path: &str) -> Option<&'static str> {
         "meds.saved",
         "care.started",
         "care.moved",
-        "bg.opened",
         "refer.counter_saved",
     ];
     let query = path.split_once('?')?.1;

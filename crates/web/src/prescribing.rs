@@ -448,7 +448,8 @@ pub fn quantity(dose: f64, every_h: u32, days: u32) -> f64 {
     (dose * 24.0 / f64::from(every_h) * f64::from(days) - 1e-9).ceil()
 }
 
-fn plural(unit: &str, amount: f64) -> String {
+/// A unit for an amount: `1 tableta`, `2 tabletas` (units ending in a vowel take an `s`).
+pub fn plural(unit: &str, amount: f64) -> String {
     let countable = unit.ends_with(['a', 'e', 'o']);
     if countable && (amount - 1.0).abs() > f64::EPSILON {
         format!("{unit}s")

@@ -358,7 +358,9 @@ fn page(
             });
         }
         let typed_is_code = mexico::cie10::lookup_cie10(form.dx_query.trim()).is_some();
-        if form.action == "cie10" || (!typed_is_code && !form.dx_query.trim().is_empty()) {
+        let picked = form.dx_picked && form.action != "cie10" && form.action != "remove_dx";
+        if form.action == "cie10" || (!typed_is_code && !picked && !form.dx_query.trim().is_empty())
+        {
             searched_cie = true;
             cie_choices = diagnoses::choices(&form.dx_query)
                 .into_iter()
@@ -368,8 +370,8 @@ fn page(
                     synonym: c.synonym,
                 })
                 .collect();
-        } else if typed_is_code {
-            // The typed code was added: the box is free for the next one.
+        } else if typed_is_code || picked {
+            // The typed or picked code was added: the box is free for the next one.
             form.dx_query.clear();
         }
     }

@@ -153,6 +153,35 @@ fn note_forms(db: &data::Db, patient_id: &str, note_id: &str) -> data::Result<No
     })
 }
 
+/// What the pharmacy dispenses: `60 tabletas (2 envases de 30 tabletas)` when the formulary
+/// says how the drug is packed, else the units alone.
+fn dispense_text(units: f64, unit: &str, key: &str) -> String {
+    let mut text = format!(
+        "{} {}",
+        crate::prescribing::show_number(units),
+        crate::prescribing::plural(unit, units)
+    );
+    if let Some(medicine) = clinical::formulary::medicine(key)
+        && medicine.units_per_package > 1
+        && crate::prescribing::plural(unit, 2.0) == medicine.package_unit
+    {
+        let packages = (units / f64::from(medicine.units_per_package)).ceil();
+        text.push_str(&format!(
+            " ({} {} {} {} {})",
+            crate::prescribing::show_number(packages),
+            if (packages - 1.0).abs() < f64::EPSILON {
+                "envase"
+            } else {
+                "envases"
+            },
+            "de",
+            medicine.units_per_package,
+            medicine.package_unit
+        ));
+    }
+    text
+}
+
 #[derive(Template)]
 #[template(path = "receta.html")]
 struct RecetaPage {
@@ -197,6 +226,10 @@ pub async fn receta(
                 .to_string();
             let quantity = &r["dispenseRequest"]["quantity"];
             let duration = &r["dispenseRequest"]["expectedSupplyDuration"];
+            let dispense = quantity["value"]
+                .as_f64()
+                .map(|v| dispense_text(v, quantity["unit"].as_str().unwrap_or_default(), &key))
+                .unwrap_or_default();
             RecetaLine {
                 name: concept_text(concept),
                 key,
@@ -204,16 +237,7 @@ pub async fn receta(
                     .as_str()
                     .unwrap_or_default()
                     .to_string(),
-                quantity: quantity["value"]
-                    .as_f64()
-                    .map(|v| {
-                        format!(
-                            "{} {}",
-                            crate::prescribing::show_number(v),
-                            quantity["unit"].as_str().unwrap_or_default()
-                        )
-                    })
-                    .unwrap_or_default(),
+                quantity: dispense,
                 duration: duration["value"]
                     .as_f64()
                     .map(|v| format!("{} días", crate::prescribing::show_number(v)))

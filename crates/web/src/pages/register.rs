@@ -77,7 +77,16 @@ pub async fn register_form(
     if ctx.session.is_none() {
         return to_login(&ctx);
     }
-    render(&register_page(&ctx, &app, form), StatusCode::OK)
+    let page = register_page(&ctx, &app, form);
+    if !page.layout.can_register {
+        return super::error_page(
+            &app,
+            &ctx,
+            StatusCode::FORBIDDEN,
+            vec![ctx.tr.s("register.not_offered").to_string()],
+        );
+    }
+    render(&page, StatusCode::OK)
 }
 
 /// Positions (1-based) where the typed CURP disagrees with the prefix the data imply.
