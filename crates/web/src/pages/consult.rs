@@ -594,6 +594,9 @@ struct NotePage {
     addenda: Vec<AddendumView>,
     has_prescriptions: bool,
     has_orders: bool,
+    /// An addendum being written, kept when refused.
+    addendum_text: String,
+    errors: Vec<String>,
 }
 
 /// The references of a note's section entries.
@@ -630,20 +633,20 @@ pub(crate) fn load_note(
     Ok((note, addenda))
 }
 
-/// # `GET /ui/pacientes/{id}/notas/{note}`
-pub async fn note(
-    State(app): AppState,
-    ctx: Ctx,
-    Path((id, note_id)): Path<(String, String)>,
+/// The note page, with an addendum being written (its text and why it was refused).
+async fn note_page(
+    app: &std::sync::Arc<App>,
+    ctx: &Ctx,
+    open: OpenRecord,
+    id: &str,
+    note_id: &str,
+    addendum_text: String,
+    errors: Vec<String>,
 ) -> Response {
-    let open = match open_record(&app, &ctx, &id).await {
-        Ok(open) => open,
-        Err(response) => return response,
-    };
-    let (pid, nid) = (id.clone(), note_id.clone());
-    let (note, addenda) = match blocking(&app, &ctx, move |db| load_note(db, &pid, &nid)).await {
+    let (pid, nid) = (id.to_string(), note_id.to_string());
+    let (note, addenda) = match blocking(app, ctx, move |db| load_note(db, &pid, &nid)).await {
         Ok(found) => found,
-        Err(error) => return ehr_error(&app, &ctx, &error),
+        Err(error) => return ehr_error(app, ctx, &error),
     };
     let sections = note["section"]
         .as_array()
@@ -676,11 +679,16 @@ pub async fn note(
                 .collect(),
         })
         .collect();
+    let status = if errors.is_empty() {
+        StatusCode::OK
+    } else {
+        StatusCode::UNPROCESSABLE_ENTITY
+    };
     render(
         &NotePage {
-            layout: ctx.layout(&app, "consult.note"),
+            layout: ctx.layout(app, "consult.note"),
             patient: open.view,
-            note_id,
+            note_id: note_id.to_string(),
             title: note["title"].as_str().unwrap_or_default().to_string(),
             author: note["author"][0]["display"]
                 .as_str()
@@ -700,9 +708,24 @@ pub async fn note(
                 .iter()
                 .any(|r| r.starts_with("MedicationRequest/")),
             has_orders: references.iter().any(|r| r.starts_with("ServiceRequest/")),
+            addendum_text,
+            errors,
         },
-        StatusCode::OK,
+        status,
     )
+}
+
+/// # `GET /ui/pacientes/{id}/notas/{note}`
+pub async fn note(
+    State(app): AppState,
+    ctx: Ctx,
+    Path((id, note_id)): Path<(String, String)>,
+) -> Response {
+    let open = match open_record(&app, &ctx, &id).await {
+        Ok(open) => open,
+        Err(response) => return response,
+    };
+    note_page(&app, &ctx, open, &id, &note_id, String::new(), Vec::new()).await
 }
 
 #[derive(Deserialize, Default)]
@@ -728,12 +751,16 @@ pub async fn add_addendum(
     if !open.view.abilities.write_note {
         return not_offered(&app, &ctx, &id, "consult.not_offered");
     }
-    let text: String = form.text.trim().chars().take(ADDENDUM_CHARS_MAX).collect();
+    let text = form.text.trim().to_string();
     if text.is_empty() {
         return see_other(&format!("/ui/pacientes/{id}/notas/{note_id}"));
     }
+    if text.chars().count() > ADDENDUM_CHARS_MAX {
+        let message = format!("{} ({ADDENDUM_CHARS_MAX})", ctx.tr.s("form.too_long"));
+        return note_page(&app, &ctx, open, &id, &note_id, form.text, vec![message]).await;
+    }
     let now = dates::instant_mexico(ctx.now_ms);
-    let (pid, nid, session) = (id.clone(), note_id.clone(), open.session);
+    let (pid, nid, session) = (id.clone(), note_id.clone(), open.session.clone());
     let written = blocking(&app, &ctx, move |db| {
         let note = data::read(db, "Composition", &nid)?;
         ensure_subject(&note, &pid)?;
@@ -745,7 +772,11 @@ pub async fn add_addendum(
         Ok(_) => see_other(&format!(
             "/ui/pacientes/{id}/notas/{note_id}?ok=consult.addendum"
         )),
-        Err(error) => ehr_error(&app, &ctx, &error),
+        // Refused: the note again, with the addendum as typed.
+        Err(error) => {
+            let errors = messages::general(ctx.tr, &error);
+            note_page(&app, &ctx, open, &id, &note_id, form.text, errors).await
+        }
     }
 }
 
