@@ -144,3 +144,6 @@ impl Ehr {
         })
     }
 }
+
+#[cfg(test)]
+mod tests;
