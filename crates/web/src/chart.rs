@@ -175,6 +175,17 @@ pub struct Referral {
     pub status: String,
 }
 
+/// The latest signed progress note, for the printable summary.
+#[derive(Clone, Debug, Default)]
+pub struct LatestNote {
+    pub id: String,
+    pub date: String,
+    pub author: String,
+    pub facility: String,
+    /// (title, paragraphs) of each section.
+    pub sections: Vec<(String, Vec<String>)>,
+}
+
 /// The latest result of one laboratory test.
 #[derive(Clone, Debug)]
 pub struct LabResult {
@@ -223,6 +234,10 @@ pub struct Chart {
     /// Latest result of each laboratory test (not vital signs), newest first.
     pub lab_results: Vec<LabResult>,
     pub referrals: Vec<Referral>,
+    /// Laboratory and imaging orders not yet resulted (`active`): (study, authored).
+    pub pending_orders: Vec<(String, String)>,
+    /// The latest signed progress note: (id, date, sections as (title, paragraphs)).
+    pub latest_note: Option<LatestNote>,
     pub resource_count: usize,
 }
 
@@ -508,6 +523,41 @@ pub fn build(
                 });
             }
             "Composition" => {
+                let is_note = resource["status"] == "final"
+                    && resource["relatesTo"].as_array().is_none_or(Vec::is_empty);
+                let date = resource["date"].as_str().unwrap_or_default();
+                if is_note
+                    && chart
+                        .latest_note
+                        .as_ref()
+                        .is_none_or(|n| n.date.as_str() < date)
+                {
+                    chart.latest_note = Some(LatestNote {
+                        id: resource["id"].as_str().unwrap_or_default().to_string(),
+                        date: date.to_string(),
+                        author: resource["author"][0]["display"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                        facility: resource["custodian"]["display"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                        sections: resource["section"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|s| {
+                                (
+                                    s["title"].as_str().unwrap_or_default().to_string(),
+                                    crate::pages::narrative_text(
+                                        s["text"]["div"].as_str().unwrap_or_default(),
+                                    ),
+                                )
+                            })
+                            .collect(),
+                    });
+                }
                 if let Some(encounter) = resource["encounter"]["reference"]
                     .as_str()
                     .and_then(|r| r.strip_prefix("Encounter/"))
@@ -681,6 +731,15 @@ pub fn build(
                     .flatten()
                     .any(|c| c["coding"][0]["code"] == "3457005");
                 if !is_referral {
+                    if resource["status"] == "active" {
+                        chart.pending_orders.push((
+                            text_of_concept(&resource["code"]),
+                            resource["authoredOn"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .to_string(),
+                        ));
+                    }
                     continue;
                 }
                 let (to, _) = facility(resource["performer"][0]["reference"].as_str());
@@ -735,6 +794,7 @@ pub fn build(
     chart.visits.sort_by(|a, b| b.start.cmp(&a.start));
     chart.problems.sort_by(|a, b| b.onset.cmp(&a.onset));
     chart.referrals.sort_by(|a, b| b.authored.cmp(&a.authored));
+    chart.pending_orders.sort_by(|a, b| b.1.cmp(&a.1));
     chart.other_immunizations.sort_by(|a, b| b.1.cmp(&a.1));
     if let Some(birth) = chart.header.birth_day {
         chart.immunizations = schedule::evaluate(birth, today, &given);

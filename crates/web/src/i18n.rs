@@ -921,6 +921,16 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
     ("studies.lab", "Laboratorio", "Laboratory"),
     ("summary.generated", "Generado el", "Generated on"),
     (
+        "summary.latest_note",
+        "Última nota de evolución",
+        "Latest progress note",
+    ),
+    (
+        "summary.pending_orders",
+        "Estudios solicitados pendientes",
+        "Pending orders",
+    ),
+    (
         "summary.title",
         "Resumen clínico del paciente",
         "Patient clinical summary",

@@ -113,6 +113,22 @@ async fn a_three_diagnosis_note_shows_its_vitals_prescriptions_and_orders_and_pr
     ui.goto(&format!("/ui/pacientes/{pid}/resumen")).await;
     let summary = ui.text("#summary").await;
     assert!(summary.contains("E78"), "{summary}");
+    // …and the latest note (vitals, diagnoses, treatment, orders, prognosis) and the orders
+    // still pending.
+    for expected in [
+        "Última nota de evolución",
+        "138/86",
+        "Metformina",
+        "reservado para la función",
+    ] {
+        assert!(summary.contains(expected), "{expected} not in {summary}");
+    }
+    assert!(
+        ui.text("#pending-orders")
+            .await
+            .contains("Hemoglobina glucosilada")
+    );
+    ui.screenshot("summary").await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
