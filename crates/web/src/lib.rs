@@ -3,7 +3,7 @@
 //! Key decisions:
 //! - **Server-rendered, no SPA.** askama templates are compiled into the binary; every screen
 //!   is an HTML form or link that works without JavaScript (a few lines of script only check the
-//!   CURP as it is typed). CSS is inline and there are no fonts or external assets, so any
+//!   CURP and fetch the CIE-10 choices as they are typed). CSS is inline and there are no fonts or external assets, so any
 //!   page fits the 60 KB budget (gzip) on a 256 kbit/s link.
 //! - **One path to the data.** Handlers call `data.rs`, which calls the `ehr` use cases that
 //!   `/fhir` uses; this crate knows HTML, never SQL nor the store.
