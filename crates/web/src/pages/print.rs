@@ -40,6 +40,8 @@ pub struct PrintLine {
 pub struct RecetaLine {
     pub name: String,
     pub key: String,
+    /// The key is not verified against a CNIS edition (`clinical::formulary::KeyStatus`).
+    pub unverified: bool,
     pub sig: String,
     pub quantity: String,
     pub duration: String,
@@ -232,6 +234,8 @@ pub async fn receta(
                 .unwrap_or_default();
             RecetaLine {
                 name: concept_text(concept),
+                unverified: clinical::formulary::medicine(&key)
+                    .is_none_or(|m| m.key_status == clinical::formulary::KeyStatus::Unverified),
                 key,
                 sig: r["dosageInstruction"][0]["text"]
                     .as_str()
