@@ -9,7 +9,8 @@
 //!
 //! Layers, each calling only the ones below it:
 //! - use cases: `interactions` (REST interactions), `bundle` (transaction, batch), `identity`
-//!   (MPI operations), `care` (inicio de atención, cambio de unidad), `import`, `accounts`,
+//!   (MPI operations), `care` (inicio de atención, cambio de unidad), `abilities` (what a
+//!   screen may offer for one patient, asked of the guard), `import`, `accounts`,
 //!   `audit_events`, `aggregates`, `capability`;
 //! - the read path (`read`: filtering, includes, totals, sealed cursors) and the write path
 //!   (`write`: the one ordered pipeline every version goes through);
@@ -19,6 +20,7 @@
 //!
 //! The store itself is private to this crate: nothing above `ehr` reaches it.
 
+mod abilities;
 mod accounts;
 mod aggregates;
 mod audit;
@@ -42,6 +44,7 @@ mod write;
 
 use std::sync::Arc;
 
+pub use abilities::RecordAbilities;
 pub use accounts::{
     NewAccount, PASSWORD_HASHES_CONCURRENT_MAX, SIGN_INS_WAITING_MAX, SignInError,
     requester_for_account,

@@ -53,15 +53,15 @@ pub const TRENDS: &[Trend] = &[
 ];
 
 /// LOINC codes of vital signs: never listed as laboratory results even without a category.
+/// (Capillary glucose shares 2339-0 with the laboratory glucose; it counts as a vital sign only
+/// with the vital-signs category.)
 pub const VITAL_SIGN_CODES: &[&str] = &[
-    "85354-9", "8480-6", "8462-4", "29463-7", "8302-2", "39156-5", "8867-4", "8310-5",
+    "85354-9", "8480-6", "8462-4", "29463-7", "8302-2", "8306-3", "39156-5", "8867-4", "8310-5",
+    "9279-1", "59408-5", "8280-0", "9843-4",
 ];
 
 /// Points kept per trend (the most recent), so a chart stays small on the wire.
 pub const TREND_POINTS_MAX: usize = 40;
-
-/// Medications authored this recently count as current even when completed.
-pub const RECENT_MEDICATION_DAYS: i64 = 90;
 
 #[derive(Clone, Copy, Debug)]
 pub struct Trend {
@@ -101,15 +101,10 @@ impl Header {
 }
 
 #[derive(Clone, Debug)]
-pub struct Allergy {
-    pub substance: String,
-    pub high_risk: bool,
-    pub reaction: Option<String>,
-}
-
-#[derive(Clone, Debug)]
 pub struct Visit {
     pub encounter_id: String,
+    /// The facility's `Organization/{id}`, when the encounter names one.
+    pub facility_reference: Option<String>,
     pub day: Option<i64>,
     pub start: String,
     pub facility: String,
@@ -120,19 +115,54 @@ pub struct Visit {
     pub notes: Vec<(String, String)>,
 }
 
+/// One active problem: every active Condition of the same code, listed once.
 #[derive(Clone, Debug)]
 pub struct Problem {
     pub code: String,
     pub display: String,
     pub onset: String,
+    /// Chronic or acute, when marked (message key).
+    pub course: Option<&'static str>,
+    /// `id`s of the active Conditions of this code.
+    pub condition_ids: Vec<String>,
 }
 
+/// A resolved or inactive problem (the problems screen lists them).
 #[derive(Clone, Debug)]
-pub struct Medication {
-    pub name: String,
-    pub dosage: String,
-    pub authored: String,
-    pub status: String,
+pub struct PastProblem {
+    pub code: String,
+    pub display: String,
+    /// When it was resolved (`abatementDateTime`), or recorded.
+    pub until: String,
+}
+
+/// The code system of a problem's course (chronic or acute), as a `Condition.category` coding.
+pub const COURSE_SYSTEM: &str = "https://expediente.salud.gob.mx/fhir/CodeSystem/curso-clinico";
+
+/// The course a Condition is marked with: `cronico` or `agudo`.
+pub fn course_of(condition: &Value) -> Option<&'static str> {
+    condition["category"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|c| c["coding"].as_array().into_iter().flatten())
+        .filter(|c| c["system"] == COURSE_SYSTEM)
+        .find_map(|c| match c["code"].as_str() {
+            Some("cronico") => Some("problems.chronic"),
+            Some("agudo") => Some("problems.acute"),
+            _ => None,
+        })
+}
+
+/// The latest value of one vital sign.
+#[derive(Clone, Debug)]
+pub struct LatestVital {
+    /// Spanish and English labels.
+    pub label_es: &'static str,
+    pub label_en: &'static str,
+    /// Value with its unit (`124/78 mmHg`).
+    pub value: String,
+    pub effective: String,
 }
 
 #[derive(Clone, Debug)]
@@ -145,6 +175,17 @@ pub struct Referral {
     pub status: String,
 }
 
+/// The latest signed progress note, for the printable summary.
+#[derive(Clone, Debug, Default)]
+pub struct LatestNote {
+    pub id: String,
+    pub date: String,
+    pub author: String,
+    pub facility: String,
+    /// (title, paragraphs) of each section.
+    pub sections: Vec<(String, Vec<String>)>,
+}
+
 /// The latest result of one laboratory test.
 #[derive(Clone, Debug)]
 pub struct LabResult {
@@ -152,6 +193,21 @@ pub struct LabResult {
     pub value: String,
     pub unit: String,
     pub effective: String,
+    /// The flag (the laboratory's, else computed from the range), when there is one.
+    pub flag: Option<clinical::labs::Flag>,
+    /// The reference range as shown (`70–99 mg/dL`).
+    pub range: String,
+}
+
+impl LabResult {
+    /// The flag's class for the page.
+    pub fn flag_css(&self) -> &'static str {
+        match self.flag {
+            Some(clinical::labs::Flag::Normal) | None => "ok",
+            Some(clinical::labs::Flag::CriticalLow | clinical::labs::Flag::CriticalHigh) => "bad",
+            Some(_) => "warn",
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -164,10 +220,13 @@ pub struct Series {
 #[derive(Clone, Debug, Default)]
 pub struct Chart {
     pub header: Header,
-    pub allergies: Vec<Allergy>,
     pub visits: Vec<Visit>,
     pub problems: Vec<Problem>,
-    pub medications: Vec<Medication>,
+    pub past_problems: Vec<PastProblem>,
+    /// The reconciled medication list.
+    pub medications: crate::meds::MedList,
+    /// The latest value of each vital sign.
+    pub latest_vitals: Vec<LatestVital>,
     pub immunizations: Vec<schedule::DoseRow>,
     /// Immunizations given that the schedule does not list (campaigns, adults).
     pub other_immunizations: Vec<(String, String)>,
@@ -175,6 +234,10 @@ pub struct Chart {
     /// Latest result of each laboratory test (not vital signs), newest first.
     pub lab_results: Vec<LabResult>,
     pub referrals: Vec<Referral>,
+    /// Laboratory and imaging orders not yet resulted (`active`): (study, authored).
+    pub pending_orders: Vec<(String, String)>,
+    /// The latest signed progress note: (id, date, sections as (title, paragraphs)).
+    pub latest_note: Option<LatestNote>,
     pub resource_count: usize,
 }
 
@@ -298,6 +361,106 @@ pub fn facility_references(resources: &[Value]) -> HashSet<String> {
     out
 }
 
+/// The order of the latest vital signs on the chart (Spanish labels).
+const VITAL_ORDER: &[&str] = &[
+    "Peso",
+    "Talla",
+    "Longitud (acostado)",
+    "Índice de masa corporal",
+    "Tensión arterial",
+    "Frecuencia cardiaca",
+    "Frecuencia respiratoria",
+    "Temperatura",
+    "Saturación de oxígeno (SpO₂)",
+    "Glucemia capilar",
+    "Circunferencia de cintura",
+    "Perímetro cefálico",
+];
+
+/// A reference range as shown: `70–99 mg/dL`, `< 5.7 %`, or the laboratory's text.
+fn range_text(view: &clinical::labs::LabView, unit: &str) -> String {
+    if let Some(text) = &view.range_text {
+        return text.clone();
+    }
+    let Some(range) = view.range else {
+        return String::new();
+    };
+    let unit = if unit.is_empty() {
+        String::new()
+    } else {
+        format!(" {unit}")
+    };
+    match (range.low, range.high) {
+        (Some(low), Some(high)) => format!("{}–{}{unit}", format_value(low), format_value(high)),
+        (Some(low), None) => format!("≥ {}{unit}", format_value(low)),
+        (None, Some(high)) => format!("≤ {}{unit}", format_value(high)),
+        (None, None) => String::new(),
+    }
+}
+
+/// Keeps the latest value of each vital sign (blood pressure as one `124/78`).
+fn note_vital(
+    vitals: &mut HashMap<&'static str, (String, LatestVital)>,
+    loinc: Option<&str>,
+    resource: &Value,
+    effective: &str,
+) {
+    let measure = clinical::vitals::Measure::ALL
+        .iter()
+        .copied()
+        .find(|m| Some(m.coding().loinc) == loinc);
+    let (label_es, label_en, value) = if loinc == Some(clinical::vitals::BP_PANEL_LOINC) {
+        let component = |code: &str| {
+            resource["component"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|c| coding_code(&c["code"], mexico::systems::LOINC).as_deref() == Some(code))
+                .and_then(|c| c["valueQuantity"]["value"].as_f64())
+        };
+        let (Some(systolic), Some(diastolic)) = (component("8480-6"), component("8462-4")) else {
+            return;
+        };
+        (
+            "Tensión arterial",
+            "Blood pressure",
+            format!(
+                "{}/{} mmHg",
+                format_value(systolic),
+                format_value(diastolic)
+            ),
+        )
+    } else if let (Some(measure), Some(number)) =
+        (measure, resource["valueQuantity"]["value"].as_f64())
+    {
+        let coding = measure.coding();
+        (
+            coding.label_es,
+            coding.label_en,
+            format!("{} {}", format_value(number), coding.unit_display),
+        )
+    } else {
+        return;
+    };
+    let newer = vitals
+        .get(label_es)
+        .is_none_or(|(at, _)| at.as_str() < effective);
+    if newer {
+        vitals.insert(
+            label_es,
+            (
+                effective.to_string(),
+                LatestVital {
+                    label_es,
+                    label_en,
+                    value,
+                    effective: effective.to_string(),
+                },
+            ),
+        );
+    }
+}
+
 /// Builds the chart of `patient_id` from its compartment.
 pub fn build(
     patient_id: &str,
@@ -314,6 +477,8 @@ pub fn build(
     let mut problem_codes = HashSet::new();
     let mut series: HashMap<&'static str, Vec<(i64, f64)>> = HashMap::new();
     let mut latest_labs: HashMap<String, LabResult> = HashMap::new();
+    let mut past: Vec<PastProblem> = Vec::new();
+    let mut vitals: HashMap<&'static str, (String, LatestVital)> = HashMap::new();
     let facility = |reference: Option<&str>| -> (String, String) {
         reference
             .and_then(|r| facilities.get(r))
@@ -324,20 +489,6 @@ pub fn build(
         match resource["resourceType"].as_str().unwrap_or_default() {
             "Patient" if resource["id"] == patient_id || chart.header.id.is_empty() => {
                 chart.header = header_of(resource, today);
-            }
-            "AllergyIntolerance" => {
-                if resource["clinicalStatus"]["coding"][0]["code"] == "inactive"
-                    || resource["clinicalStatus"]["coding"][0]["code"] == "resolved"
-                {
-                    continue;
-                }
-                chart.allergies.push(Allergy {
-                    substance: text_of_concept(&resource["code"]),
-                    high_risk: resource["criticality"] == "high",
-                    reaction: resource["reaction"][0]["manifestation"]
-                        .get(0)
-                        .map(text_of_concept),
-                });
             }
             "Encounter" => {
                 let start = resource["period"]["start"].as_str().unwrap_or_default();
@@ -359,6 +510,9 @@ pub fn build(
                     .join("; ");
                 chart.visits.push(Visit {
                     encounter_id: resource["id"].as_str().unwrap_or_default().to_string(),
+                    facility_reference: resource["serviceProvider"]["reference"]
+                        .as_str()
+                        .map(str::to_string),
                     day: dates::parse_day(start),
                     start: start.to_string(),
                     facility: name,
@@ -369,6 +523,41 @@ pub fn build(
                 });
             }
             "Composition" => {
+                let is_note = resource["status"] == "final"
+                    && resource["relatesTo"].as_array().is_none_or(Vec::is_empty);
+                let date = resource["date"].as_str().unwrap_or_default();
+                if is_note
+                    && chart
+                        .latest_note
+                        .as_ref()
+                        .is_none_or(|n| n.date.as_str() < date)
+                {
+                    chart.latest_note = Some(LatestNote {
+                        id: resource["id"].as_str().unwrap_or_default().to_string(),
+                        date: date.to_string(),
+                        author: resource["author"][0]["display"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                        facility: resource["custodian"]["display"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string(),
+                        sections: resource["section"]
+                            .as_array()
+                            .into_iter()
+                            .flatten()
+                            .map(|s| {
+                                (
+                                    s["title"].as_str().unwrap_or_default().to_string(),
+                                    crate::pages::narrative_text(
+                                        s["text"]["div"].as_str().unwrap_or_default(),
+                                    ),
+                                )
+                            })
+                            .collect(),
+                    });
+                }
                 if let Some(encounter) = resource["encounter"]["reference"]
                     .as_str()
                     .and_then(|r| r.strip_prefix("Encounter/"))
@@ -386,47 +575,60 @@ pub fn build(
                 let status = resource["clinicalStatus"]["coding"][0]["code"]
                     .as_str()
                     .unwrap_or_default();
-                if !matches!(status, "active" | "recurrence" | "relapse") {
-                    continue;
-                }
                 let code =
                     coding_code(&resource["code"], mexico::systems::CIE10).unwrap_or_default();
                 let display = text_of_concept(&resource["code"]);
-                if !problem_codes.insert(if code.is_empty() {
+                if !matches!(status, "active" | "recurrence" | "relapse") {
+                    if resource["verificationStatus"]["coding"][0]["code"] != "entered-in-error" {
+                        past.push(PastProblem {
+                            code,
+                            display,
+                            until: resource["abatementDateTime"]
+                                .as_str()
+                                .or_else(|| resource["recordedDate"].as_str())
+                                .unwrap_or_default()
+                                .to_string(),
+                        });
+                    }
+                    continue;
+                }
+                let key = if code.is_empty() {
                     display.clone()
                 } else {
                     code.clone()
-                }) {
+                };
+                let id = resource["id"].as_str().unwrap_or_default().to_string();
+                let onset = resource["onsetDateTime"]
+                    .as_str()
+                    .or_else(|| resource["recordedDate"].as_str())
+                    .unwrap_or_default()
+                    .to_string();
+                if !problem_codes.insert(key.clone()) {
+                    if let Some(problem) = chart.problems.iter_mut().find(|p| {
+                        (if p.code.is_empty() {
+                            &p.display
+                        } else {
+                            &p.code
+                        }) == &key
+                    }) {
+                        problem.condition_ids.push(id);
+                        if problem.course.is_none() {
+                            problem.course = course_of(resource);
+                        }
+                        if !onset.is_empty() && (problem.onset.is_empty() || onset < problem.onset)
+                        {
+                            problem.onset = onset;
+                        }
+                    }
                     continue;
                 }
                 chart.problems.push(Problem {
                     code,
                     display,
-                    onset: resource["onsetDateTime"]
-                        .as_str()
-                        .or_else(|| resource["recordedDate"].as_str())
-                        .unwrap_or_default()
-                        .to_string(),
+                    onset,
+                    course: course_of(resource),
+                    condition_ids: vec![id],
                 });
-            }
-            "MedicationRequest" => {
-                let status = resource["status"].as_str().unwrap_or_default();
-                let authored = resource["authoredOn"].as_str().unwrap_or_default();
-                let recent =
-                    dates::parse_day(authored).is_some_and(|d| today - d <= RECENT_MEDICATION_DAYS);
-                if status == "active"
-                    || (recent && !matches!(status, "cancelled" | "entered-in-error"))
-                {
-                    chart.medications.push(Medication {
-                        name: text_of_concept(&resource["medicationCodeableConcept"]),
-                        dosage: resource["dosageInstruction"][0]["text"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_string(),
-                        authored: authored.to_string(),
-                        status: status.to_string(),
-                    });
-                }
             }
             "Immunization" => {
                 if resource["status"] != "completed" {
@@ -461,6 +663,12 @@ pub fn build(
                 else {
                     continue;
                 };
+                if matches!(
+                    resource["status"].as_str(),
+                    Some("entered-in-error" | "cancelled")
+                ) {
+                    continue;
+                }
                 let mut add = |code: &Value, value: &Value| {
                     let (Some(code), Some(number)) = (
                         coding_code(code, mexico::systems::LOINC),
@@ -478,28 +686,35 @@ pub fn build(
                     .into_iter()
                     .flatten()
                     .any(|c| c["coding"][0]["code"] == "vital-signs");
-                let code_is_vital = coding_code(&resource["code"], mexico::systems::LOINC)
-                    .is_some_and(|c| VITAL_SIGN_CODES.contains(&c.as_str()));
-                if !is_vital
-                    && !code_is_vital
-                    && let Some(number) = resource["valueQuantity"]["value"].as_f64()
-                {
-                    let code = coding_code(&resource["code"], mexico::systems::LOINC)
-                        .unwrap_or_else(|| text_of_concept(&resource["code"]));
-                    let effective = resource["effectiveDateTime"].as_str().unwrap_or_default();
+                let loinc = coding_code(&resource["code"], mexico::systems::LOINC);
+                let code_is_vital = loinc
+                    .as_deref()
+                    .is_some_and(|c| VITAL_SIGN_CODES.contains(&c) && c != "2339-0");
+                let effective = resource["effectiveDateTime"].as_str().unwrap_or_default();
+                if is_vital || code_is_vital {
+                    note_vital(&mut vitals, loinc.as_deref(), resource, effective);
+                } else if let Some(number) = resource["valueQuantity"]["value"].as_f64() {
+                    let code = loinc.unwrap_or_else(|| text_of_concept(&resource["code"]));
                     let newer = latest_labs
                         .get(&code)
                         .is_none_or(|r| r.effective.as_str() < effective);
                     if newer {
+                        let view = clinical::labs::read_observation(resource);
+                        let unit = resource["valueQuantity"]["unit"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_string();
                         latest_labs.insert(
                             code,
                             LabResult {
                                 name: text_of_concept(&resource["code"]),
                                 value: format_value(number),
-                                unit: resource["valueQuantity"]["unit"]
-                                    .as_str()
-                                    .unwrap_or_default()
-                                    .to_string(),
+                                range: view
+                                    .as_ref()
+                                    .map(|v| range_text(v, &unit))
+                                    .unwrap_or_default(),
+                                flag: view.as_ref().and_then(clinical::labs::LabView::flag),
+                                unit,
                                 effective: effective.to_string(),
                             },
                         );
@@ -516,6 +731,15 @@ pub fn build(
                     .flatten()
                     .any(|c| c["coding"][0]["code"] == "3457005");
                 if !is_referral {
+                    if resource["status"] == "active" {
+                        chart.pending_orders.push((
+                            text_of_concept(&resource["code"]),
+                            resource["authoredOn"]
+                                .as_str()
+                                .unwrap_or_default()
+                                .to_string(),
+                        ));
+                    }
                     continue;
                 }
                 let (to, _) = facility(resource["performer"][0]["reference"].as_str());
@@ -548,16 +772,29 @@ pub fn build(
             visit.notes = notes;
         }
     }
+    chart.medications = crate::meds::reconcile(resources, today);
+    chart.past_problems = past;
+    chart.past_problems.sort_by(|a, b| b.until.cmp(&a.until));
+    let mut latest: Vec<(usize, LatestVital)> = vitals
+        .into_values()
+        .map(|(_, v)| {
+            let order = VITAL_ORDER
+                .iter()
+                .position(|l| *l == v.label_es)
+                .unwrap_or(usize::MAX);
+            (order, v)
+        })
+        .collect();
+    latest.sort_by_key(|(order, _)| *order);
+    chart.latest_vitals = latest.into_iter().map(|(_, v)| v).collect();
     chart.lab_results = latest_labs.into_values().collect();
     chart
         .lab_results
         .sort_by(|a, b| b.effective.cmp(&a.effective).then(a.name.cmp(&b.name)));
     chart.visits.sort_by(|a, b| b.start.cmp(&a.start));
     chart.problems.sort_by(|a, b| b.onset.cmp(&a.onset));
-    chart
-        .medications
-        .sort_by(|a, b| b.authored.cmp(&a.authored));
     chart.referrals.sort_by(|a, b| b.authored.cmp(&a.authored));
+    chart.pending_orders.sort_by(|a, b| b.1.cmp(&a.1));
     chart.other_immunizations.sort_by(|a, b| b.1.cmp(&a.1));
     if let Some(birth) = chart.header.birth_day {
         chart.immunizations = schedule::evaluate(birth, today, &given);

@@ -297,3 +297,200 @@ pub fn facility_by_clues(db: &Db, clues: &str) -> Option<Facility> {
     .first()
     .map(facility_of)
 }
+
+/// Resources of one type in a patient's compartment (`{param}=Patient/{id}`), at most `max`.
+fn of_patient(
+    db: &Db,
+    resource_type: &str,
+    param: &str,
+    patient_id: &str,
+    max: usize,
+) -> Result<Vec<Value>> {
+    search(
+        db,
+        resource_type,
+        &[
+            (param, format!("Patient/{patient_id}")),
+            ("_count", max.to_string()),
+        ],
+    )
+}
+
+/// Allergy records of one patient read at most (banner, checks).
+pub const ALLERGIES_MAX: usize = 200;
+
+/// Medication requests of one patient read at most (checks, the medication screen).
+pub const MEDICATION_REQUESTS_MAX: usize = 1_000;
+
+/// The patient's AllergyIntolerance records, in every status (the banner and the prescribing
+/// checks read them through `clinical::fhir_input`).
+pub fn allergies(db: &Db, patient_id: &str) -> Result<Vec<Value>> {
+    of_patient(
+        db,
+        "AllergyIntolerance",
+        "patient",
+        patient_id,
+        ALLERGIES_MAX,
+    )
+}
+
+/// The patient's MedicationRequests, in every status.
+pub fn medication_requests(db: &Db, patient_id: &str) -> Result<Vec<Value>> {
+    of_patient(
+        db,
+        "MedicationRequest",
+        "subject",
+        patient_id,
+        MEDICATION_REQUESTS_MAX,
+    )
+}
+
+/// The patient's Conditions, in every status.
+pub fn conditions(db: &Db, patient_id: &str) -> Result<Vec<Value>> {
+    of_patient(
+        db,
+        "Condition",
+        "subject",
+        patient_id,
+        MEDICATION_REQUESTS_MAX,
+    )
+}
+
+/// The patient's notes (Compositions), in every status.
+pub fn compositions(db: &Db, patient_id: &str) -> Result<Vec<Value>> {
+    of_patient(
+        db,
+        "Composition",
+        "subject",
+        patient_id,
+        MEDICATION_REQUESTS_MAX,
+    )
+}
+
+/// The patient's latest weight in kg (for dose checks), if any was recorded.
+pub fn latest_weight_kg(db: &Db, patient_id: &str) -> Result<Option<f64>> {
+    let found = search(
+        db,
+        "Observation",
+        &[
+            ("subject", format!("Patient/{patient_id}")),
+            ("code", format!("{}|29463-7", mexico::systems::LOINC)),
+            ("_sort", "-date".to_string()),
+            ("_count", "1".to_string()),
+        ],
+    )?;
+    Ok(found
+        .first()
+        .and_then(|o| o["valueQuantity"]["value"].as_f64()))
+}
+
+/// What the signed-in user may do with this patient's record (asked of `ehr`'s guard).
+pub fn abilities(db: &Db, patient_id: &str) -> Result<ehr::RecordAbilities> {
+    db.ehr.record_abilities(&db.who, patient_id)
+}
+
+/// "Name (CLUES)" of the facility a patient is registered at, when it can be told.
+pub fn registered_at(db: &Db, patient: &Value) -> String {
+    let Some(reference) = patient["managingOrganization"]["reference"].as_str() else {
+        return patient["managingOrganization"]["identifier"]["value"]
+            .as_str()
+            .map(|clues| format!("CLUES {clues}"))
+            .unwrap_or_default();
+    };
+    facilities(db, [reference.to_string()])
+        .ok()
+        .and_then(|found| found.get(reference).cloned())
+        .map(|f| format!("{} ({})", f.name, f.clues))
+        .unwrap_or_default()
+}
+
+/// A Practitioner's name and cédula profesional, for printed forms.
+pub fn practitioner(db: &Db, reference: &str) -> Option<(String, Option<String>)> {
+    let id = reference.strip_prefix("Practitioner/")?;
+    let practitioner = read(db, "Practitioner", id).ok()?;
+    let cedula = practitioner["qualification"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .flat_map(|q| q["identifier"].as_array().into_iter().flatten())
+        .chain(practitioner["identifier"].as_array().into_iter().flatten())
+        .find(|i| i["system"] == mexico::systems::CEDULA)
+        .and_then(|i| i["value"].as_str())
+        .map(str::to_string);
+    Some((crate::chart::name_of(&practitioner), cedula))
+}
+
+/// An Organization as a facility, with its address for printed forms.
+pub fn organization(db: &Db, reference: &str) -> Option<(Facility, String)> {
+    let id = reference.strip_prefix("Organization/")?;
+    let organization = read(db, "Organization", id).ok()?;
+    let address = &organization["address"][0];
+    let mut parts: Vec<&str> = address["line"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .collect();
+    for key in ["city", "district", "state", "postalCode"] {
+        if let Some(part) = address[key].as_str() {
+            parts.push(part);
+        }
+    }
+    Some((facility_of(&organization), parts.join(", ")))
+}
+
+/// One page of a patient search: the matches and the sealed cursor of the next page.
+pub struct PatientPage {
+    pub patients: Vec<Value>,
+    pub next: Option<String>,
+}
+
+/// A search of Patients with paging (`cursor` from a previous page's `next`).
+pub fn search_patients(
+    db: &Db,
+    params: &[(&str, String)],
+    cursor: Option<&str>,
+) -> Result<PatientPage> {
+    let mut pairs: Vec<(String, String)> = params
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), v.clone()))
+        .collect();
+    pairs.push(("_count".into(), FIND_RESULTS_MAX.to_string()));
+    if let Some(cursor) = cursor {
+        pairs.push(("_cursor".into(), cursor.to_string()));
+    }
+    let request = ehr::SearchRequest {
+        resource_type: "Patient".to_string(),
+        params: pairs,
+        handling: search::Handling::Lenient,
+    };
+    let (page, _warnings) = db.ehr.search(&db.who, &request)?;
+    Ok(PatientPage {
+        patients: page.matches.iter().map(value_of).collect(),
+        next: page.next,
+    })
+}
+
+/// Starts care of a patient at the user's facility (*inicio de atención*), with the reason.
+pub fn start_care(db: &Db, patient_id: &str, reason: &str) -> Result<()> {
+    db.ehr.start_care(
+        &db.who,
+        &ehr::CareEventRequest {
+            patient_id: patient_id.to_string(),
+            reason: reason.to_string(),
+        },
+    )?;
+    Ok(())
+}
+
+/// Moves the patient's registration to the user's facility (*cambio de unidad*).
+pub fn move_registration(db: &Db, patient_id: &str, reason: &str) -> Result<()> {
+    db.ehr.move_registration(
+        &db.who,
+        &ehr::CareEventRequest {
+            patient_id: patient_id.to_string(),
+            reason: reason.to_string(),
+        },
+    )?;
+    Ok(())
+}

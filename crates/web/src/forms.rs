@@ -1,66 +1,13 @@
-//! What the forms write: FHIR resources built from what the clinician typed.
+//! What the smaller forms write (registration, addendum, referral), and their checks: FHIR
+//! resources built from what was typed. The consultation has its own module (`consult`).
 //!
-//! Why pure builders: the shape of a consultation (Encounter, vital signs, diagnosis,
-//! prescriptions, lab orders and the signed NOM-004 note, all in one transaction) is the
-//! contract with every other node and with the hub; it is tested here without a server.
-//! Time and the author come in as arguments.
+//! Why pure builders: these shapes are the contract with every other node and with the hub;
+//! they are tested here without a server. Time and the author come in as arguments.
 
 use serde::Deserialize;
 use serde_json::{Value, json};
 
 use crate::session::SessionInfo;
-
-/// Prescription rows offered on the consultation form.
-pub const PRESCRIPTION_ROWS: usize = 3;
-
-/// A laboratory test that can be ordered, with the LOINC codes of the results that make a new
-/// order a repeat.
-#[derive(Clone, Copy, Debug)]
-pub struct LabTest {
-    /// LOINC code ordered.
-    pub code: &'static str,
-    pub es: &'static str,
-    pub en: &'static str,
-    pub result_codes: &'static [&'static str],
-}
-
-/// The orderable tests (first-level laboratory panel of a health centre).
-pub static LAB_TESTS: &[LabTest] = &[
-    LabTest {
-        code: "2339-0",
-        es: "Glucosa",
-        en: "Glucose",
-        result_codes: &["2339-0", "2345-7"],
-    },
-    LabTest {
-        code: "4548-4",
-        es: "Hemoglobina glucosilada (HbA1c)",
-        en: "Glycated haemoglobin (HbA1c)",
-        result_codes: &["4548-4"],
-    },
-    LabTest {
-        code: "24331-1",
-        es: "Perfil de lípidos",
-        en: "Lipid panel",
-        result_codes: &["2093-3", "2571-8", "2085-9", "13457-7"],
-    },
-    LabTest {
-        code: "2160-0",
-        es: "Creatinina sérica",
-        en: "Serum creatinine",
-        result_codes: &["2160-0"],
-    },
-    LabTest {
-        code: "58410-2",
-        es: "Biometría hemática",
-        en: "Complete blood count",
-        result_codes: &["718-7", "6690-2", "777-3"],
-    },
-];
-
-pub fn lab_test(code: &str) -> Option<&'static LabTest> {
-    LAB_TESTS.iter().find(|t| t.code == code)
-}
 
 /// Escapes text for XHTML narrative and for HTML fragments built outside templates.
 pub fn escape_html(text: &str) -> String {
@@ -95,7 +42,8 @@ fn narrative(text: &str) -> Value {
     })
 }
 
-fn author(session: &SessionInfo) -> Value {
+/// The signed-in user as the author of what they write.
+pub(crate) fn author(session: &SessionInfo) -> Value {
     match &session.practitioner {
         Some(reference) => json!({"reference": reference, "display": session.display_name}),
         None => json!({"display": session.display_name}),
@@ -107,6 +55,72 @@ fn cie10_concept(code: &str, display: &str) -> Value {
         "coding": [{"system": mexico::systems::CIE10, "code": code, "display": display}],
         "text": display
     })
+}
+
+fn loinc(code: &str, display: &str, text: &str) -> Value {
+    json!({"coding": [{"system": mexico::systems::LOINC, "code": code, "display": display}], "text": text})
+}
+
+/// Longest given names accepted (two or three names fit easily).
+pub const GIVEN_CHARS_MAX: usize = 60;
+
+/// Longest surname accepted.
+pub const SURNAME_CHARS_MAX: usize = 40;
+
+/// Longest phone number as typed (spaces and a `+52` prefix included).
+pub const PHONE_CHARS_MAX: usize = 20;
+
+/// Oldest birth year accepted (no living person was born earlier).
+pub const BIRTH_YEAR_MIN: i64 = 1900;
+
+/// A birth date as typed (`YYYY-MM-DD`, what date inputs send), checked against the calendar
+/// and today: `Ok(None)` when empty, else the day number, or a plain message (es, en).
+pub fn check_birth_date(text: &str, today: i64) -> Result<Option<i64>, (String, String)> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Ok(None);
+    }
+    let parts: Vec<&str> = text.split('-').collect();
+    let parsed = match parts.as_slice() {
+        [y, m, d] if y.len() == 4 && m.len() <= 2 && d.len() <= 2 => {
+            match (y.parse::<i64>(), m.parse::<u32>(), d.parse::<u32>()) {
+                (Ok(y), Ok(m), Ok(d)) => Some((y, m, d)),
+                _ => None,
+            }
+        }
+        _ => None,
+    };
+    let Some((year, month, day)) = parsed else {
+        return Err((
+            "Escriba la fecha como día, mes y año.".into(),
+            "Type the date as day, month and year.".into(),
+        ));
+    };
+    let days = crate::dates::days_from_civil(year, month, day);
+    if !(1..=12).contains(&month) || crate::dates::civil_from_days(days) != (year, month, day) {
+        return Err((
+            format!("La fecha {day:02}/{month:02}/{year} no existe; revise el día y el mes."),
+            format!("The date {day:02}/{month:02}/{year} does not exist; check the day and month."),
+        ));
+    }
+    if days > today {
+        return Err((
+            "La fecha de nacimiento no puede ser futura.".into(),
+            "The birth date cannot be in the future.".into(),
+        ));
+    }
+    if year < BIRTH_YEAR_MIN {
+        return Err((
+            format!("Revise el año de nacimiento ({year})."),
+            format!("Check the birth year ({year})."),
+        ));
+    }
+    Ok(Some(days))
+}
+
+fn is_name(text: &str) -> bool {
+    text.chars()
+        .all(|c| c.is_alphabetic() || matches!(c, ' ' | '\'' | '-' | '.'))
 }
 
 /// The registration form.
@@ -176,6 +190,88 @@ impl RegisterForm {
         }
     }
 
+    /// What keeps the form from being saved, by field (`name`, es, en): required fields,
+    /// lengths, characters, the birth date against the calendar and today, the phone.
+    pub fn check(&self, today: i64) -> Vec<(&'static str, String, String)> {
+        let mut out = Vec::new();
+        let mut push = |field: &'static str, es: String, en: String| out.push((field, es, en));
+        for (field, value, max, required) in [
+            ("given", &self.given, GIVEN_CHARS_MAX, true),
+            (
+                "first_surname",
+                &self.first_surname,
+                SURNAME_CHARS_MAX,
+                true,
+            ),
+            (
+                "second_surname",
+                &self.second_surname,
+                SURNAME_CHARS_MAX,
+                false,
+            ),
+        ] {
+            let value = value.trim();
+            if value.is_empty() {
+                if required {
+                    push(
+                        field,
+                        "Este dato es obligatorio.".into(),
+                        "This is required.".into(),
+                    );
+                }
+            } else if value.chars().count() > max {
+                push(
+                    field,
+                    format!(
+                        "Admite hasta {max} caracteres; tiene {}.",
+                        value.chars().count()
+                    ),
+                    format!("Up to {max} characters; it has {}.", value.chars().count()),
+                );
+            } else if !is_name(value) {
+                push(
+                    field,
+                    "Use solo letras, espacios, apóstrofo o guion.".into(),
+                    "Use letters, spaces, apostrophes or hyphens only.".into(),
+                );
+            }
+        }
+        match check_birth_date(&self.birth_date, today) {
+            Ok(Some(_)) => {}
+            Ok(None) => push(
+                "birth_date",
+                "Escriba la fecha de nacimiento.".into(),
+                "Type the birth date.".into(),
+            ),
+            Err((es, en)) => push("birth_date", es, en),
+        }
+        if !matches!(self.sex.as_str(), "H" | "M" | "X") {
+            push("sex", "Elija el sexo.".into(), "Choose the sex.".into());
+        }
+        let phone = self.phone.trim();
+        if !phone.is_empty() {
+            let digits = phone.chars().filter(char::is_ascii_digit).count();
+            let allowed = phone
+                .chars()
+                .all(|c| c.is_ascii_digit() || matches!(c, ' ' | '+' | '-' | '(' | ')'));
+            if phone.chars().count() > PHONE_CHARS_MAX || !allowed || !(7..=15).contains(&digits) {
+                push(
+                    "phone",
+                    "Escriba un teléfono de 10 dígitos (puede empezar con +52).".into(),
+                    "Type a 10-digit phone number (it may start with +52).".into(),
+                );
+            }
+        }
+        if self.curp.chars().count() > 18 + 4 {
+            push(
+                "curp",
+                "La CURP tiene 18 caracteres.".into(),
+                "A CURP has 18 characters.".into(),
+            );
+        }
+        out
+    }
+
     /// The Patient to create (or to `$match` before creating).
     pub fn patient(&self, organization: Option<&str>) -> Value {
         let given: Vec<&str> = self.given.split_whitespace().collect();
@@ -222,278 +318,6 @@ impl RegisterForm {
         }
         patient
     }
-}
-
-/// The consultation form (nota de evolución).
-#[derive(Clone, Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct ConsultForm {
-    pub weight_kg: String,
-    pub height_cm: String,
-    pub systolic: String,
-    pub diastolic: String,
-    pub heart_rate: String,
-    pub temperature: String,
-    pub subjective: String,
-    pub objective: String,
-    pub assessment: String,
-    /// What was typed in the CIE-10 search box.
-    pub dx_query: String,
-    /// The chosen CIE-10 code.
-    pub dx_code: String,
-    pub plan: String,
-    pub rx_drug_1: String,
-    pub rx_dose_1: String,
-    pub rx_drug_2: String,
-    pub rx_dose_2: String,
-    pub rx_drug_3: String,
-    pub rx_dose_3: String,
-    /// Comma-joined LOINC codes (HTML checkboxes arrive as repeated `lab` fields; the handler
-    /// gathers them here).
-    #[serde(skip)]
-    pub labs: Vec<String>,
-    /// `cie10`, `review` or `sign`.
-    pub action: String,
-    pub confirm_repeat: Option<String>,
-}
-
-impl ConsultForm {
-    pub fn prescriptions(&self) -> Vec<(&str, &str)> {
-        [
-            (&self.rx_drug_1, &self.rx_dose_1),
-            (&self.rx_drug_2, &self.rx_dose_2),
-            (&self.rx_drug_3, &self.rx_dose_3),
-        ]
-        .into_iter()
-        .filter(|(drug, _)| !drug.trim().is_empty())
-        .map(|(drug, dose)| (drug.trim(), dose.trim()))
-        .collect()
-    }
-
-    pub fn has_lab(&self, code: &str) -> bool {
-        self.labs.iter().any(|c| c == code)
-    }
-}
-
-fn number(text: &str) -> Option<f64> {
-    text.trim()
-        .replace(',', ".")
-        .parse::<f64>()
-        .ok()
-        .filter(|v| v.is_finite() && *v > 0.0)
-}
-
-/// A decimal as JSON with at most one decimal place (vital signs are read to 0.1).
-fn quantity(value: f64, unit: &str, code: &str) -> Value {
-    let rounded = (value * 10.0).round() / 10.0;
-    json!({"value": rounded, "unit": unit, "system": "http://unitsofmeasure.org", "code": code})
-}
-
-fn loinc(code: &str, display: &str, text: &str) -> Value {
-    json!({"coding": [{"system": mexico::systems::LOINC, "code": code, "display": display}], "text": text})
-}
-
-/// Everything a signed consultation writes, as one transaction Bundle.
-pub struct ConsultInput<'a> {
-    pub patient_id: &'a str,
-    pub form: &'a ConsultForm,
-    pub diagnosis: Option<(&'a str, &'a str)>,
-    pub session: &'a SessionInfo,
-    /// FHIR `dateTime` of the signature.
-    pub now: &'a str,
-}
-
-pub fn consultation_bundle(input: &ConsultInput<'_>) -> Value {
-    let ConsultInput {
-        patient_id,
-        form,
-        diagnosis,
-        session,
-        now,
-    } = input;
-    let subject = json!({"reference": format!("Patient/{patient_id}")});
-    // fullUrls only need to be unique within the Bundle (the server assigns the real ids), so
-    // they are numbered: the builder stays deterministic.
-    let local_url = |n: usize| format!("urn:uuid:00000000-0000-4000-8000-{n:012}");
-    let encounter_url = local_url(0);
-    let encounter_ref = json!({"reference": encounter_url});
-    let mut entries = Vec::new();
-    let mut encounter = json!({
-        "resourceType": "Encounter",
-        "status": "finished",
-        "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB", "display": "ambulatory"},
-        "serviceType": {"coding": [{"system": "https://expediente.salud.gob.mx/fhir/CodeSystem/servicio", "code": "medicina-general", "display": "Medicina general"}], "text": "Medicina general"},
-        "subject": subject,
-        "participant": [{"individual": author(session)}],
-        "period": {"start": now, "end": now},
-    });
-    if let Some((code, display)) = diagnosis {
-        encounter["reasonCode"] = json!([cie10_concept(code, display)]);
-    }
-    if let Some(organization) = &session.organization {
-        encounter["serviceProvider"] =
-            json!({"reference": organization, "display": session.facility_name});
-    }
-    // The Encounter keeps the fullUrl the others reference.
-    entries.push(json!({
-        "fullUrl": encounter_url,
-        "resource": encounter,
-        "request": {"method": "POST", "url": "Encounter"}
-    }));
-    let mut push = |resource: Value| {
-        let resource_type = resource["resourceType"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        entries.push(json!({
-            "fullUrl": local_url(entries.len()),
-            "resource": resource,
-            "request": {"method": "POST", "url": resource_type}
-        }));
-    };
-    let vital = |code: &str, display: &str, text: &str, value: Value| {
-        json!({
-            "resourceType": "Observation",
-            "status": "final",
-            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "vital-signs", "display": "Vital Signs"}]}],
-            "code": loinc(code, display, text),
-            "subject": subject,
-            "encounter": encounter_ref,
-            "effectiveDateTime": now,
-            "valueQuantity": value
-        })
-    };
-    let weight = number(&form.weight_kg);
-    let height = number(&form.height_cm);
-    if let Some(w) = weight {
-        push(vital(
-            "29463-7",
-            "Body weight",
-            "Peso",
-            quantity(w, "kg", "kg"),
-        ));
-    }
-    if let Some(h) = height {
-        push(vital(
-            "8302-2",
-            "Body height",
-            "Talla",
-            quantity(h, "cm", "cm"),
-        ));
-    }
-    if let (Some(w), Some(h)) = (weight, height) {
-        let bmi = w / (h / 100.0).powi(2);
-        push(vital(
-            "39156-5",
-            "Body mass index (BMI) [Ratio]",
-            "Índice de masa corporal",
-            quantity(bmi, "kg/m2", "kg/m2"),
-        ));
-    }
-    if let Some(hr) = number(&form.heart_rate) {
-        push(vital(
-            "8867-4",
-            "Heart rate",
-            "Frecuencia cardiaca",
-            quantity(hr, "/min", "/min"),
-        ));
-    }
-    if let Some(t) = number(&form.temperature) {
-        push(vital(
-            "8310-5",
-            "Body temperature",
-            "Temperatura",
-            quantity(t, "°C", "Cel"),
-        ));
-    }
-    if let (Some(sys), Some(dia)) = (number(&form.systolic), number(&form.diastolic)) {
-        let mut bp = vital(
-            "85354-9",
-            "Blood pressure panel with all children optional",
-            "Tensión arterial",
-            Value::Null,
-        );
-        if let Some(object) = bp.as_object_mut() {
-            object.remove("valueQuantity");
-        }
-        bp["component"] = json!([
-            {"code": loinc("8480-6", "Systolic blood pressure", "Tensión arterial sistólica"), "valueQuantity": quantity(sys, "mmHg", "mm[Hg]")},
-            {"code": loinc("8462-4", "Diastolic blood pressure", "Tensión arterial diastólica"), "valueQuantity": quantity(dia, "mmHg", "mm[Hg]")}
-        ]);
-        push(bp);
-    }
-    if let Some((code, display)) = diagnosis {
-        push(json!({
-            "resourceType": "Condition",
-            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": "active"}]},
-            "verificationStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-ver-status", "code": "confirmed"}]},
-            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-category", "code": "encounter-diagnosis", "display": "Encounter Diagnosis"}]}],
-            "code": cie10_concept(code, display),
-            "subject": subject,
-            "encounter": encounter_ref,
-            "onsetDateTime": now,
-            "recordedDate": now,
-            "asserter": author(session)
-        }));
-    }
-    for (drug, dose) in form.prescriptions() {
-        let mut request = json!({
-            "resourceType": "MedicationRequest",
-            "status": "active",
-            "intent": "order",
-            "medicationCodeableConcept": {"text": drug},
-            "subject": subject,
-            "encounter": encounter_ref,
-            "authoredOn": now,
-            "requester": author(session),
-        });
-        if !dose.is_empty() {
-            request["dosageInstruction"] = json!([{"text": dose}]);
-        }
-        push(request);
-    }
-    for code in &form.labs {
-        let Some(test) = lab_test(code) else { continue };
-        push(json!({
-            "resourceType": "ServiceRequest",
-            "status": "active",
-            "intent": "order",
-            "category": [{"coding": [{"system": "http://snomed.info/sct", "code": "108252007", "display": "Laboratory procedure"}], "text": "Laboratorio"}],
-            "code": loinc(test.code, test.en, test.es),
-            "subject": subject,
-            "encounter": encounter_ref,
-            "authoredOn": now,
-            "requester": author(session)
-        }));
-    }
-    let mut sections = vec![
-        json!({"title": "Padecimiento actual (S)", "code": loinc("10164-2", "History of present illness", "Padecimiento actual"), "text": narrative(&form.subjective)}),
-        json!({"title": "Exploración física (O)", "code": loinc("29545-1", "Physical findings", "Exploración física"), "text": narrative(&form.objective)}),
-    ];
-    let assessment = match diagnosis {
-        Some((code, display)) => format!("{}\nDiagnóstico: {display} ({code})", form.assessment),
-        None => form.assessment.clone(),
-    };
-    sections.push(json!({"title": "Análisis y diagnóstico (A)", "code": loinc("51848-0", "Evaluation note", "Análisis"), "text": narrative(&assessment)}));
-    sections.push(json!({"title": "Plan (P)", "code": loinc("18776-5", "Plan of care note", "Plan"), "text": narrative(&form.plan)}));
-    let mut composition = json!({
-        "resourceType": "Composition",
-        "status": "final",
-        "type": loinc("11506-3", "Progress note", "Nota de evolución"),
-        "subject": subject,
-        "encounter": encounter_ref,
-        "date": now,
-        "author": [author(session)],
-        "title": "Nota de evolución",
-        "attester": [{"mode": "legal", "time": now, "party": author(session)}],
-        "section": sections
-    });
-    if let Some(organization) = &session.organization {
-        composition["custodian"] =
-            json!({"reference": organization, "display": session.facility_name});
-    }
-    push(composition);
-    json!({"resourceType": "Bundle", "type": "transaction", "entry": entries})
 }
 
 /// An addendum to a signed note: a new Composition that `appends` to it.

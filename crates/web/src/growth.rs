@@ -13,9 +13,17 @@ use std::fmt::Write;
 /// Average days per month, for ages in months.
 const DAYS_PER_MONTH: f64 = 30.4375;
 
-const WIDTH: f64 = 300.0;
-const HEIGHT: f64 = 120.0;
-const PAD: f64 = 6.0;
+/// Drawing size in SVG user units; the figure spans the page's width (CSS caps it), so a unit
+/// is about a pixel and a half on a landscape tablet.
+const WIDTH: f64 = 600.0;
+const HEIGHT: f64 = 340.0;
+/// Room for the value ticks (left), the ages (bottom) and the percentile names (right).
+const LEFT: f64 = 46.0;
+const RIGHT: f64 = 34.0;
+const TOP: f64 = 26.0;
+const BOTTOM: f64 = 28.0;
+/// Label size in user units (about 15 px on a tablet).
+const FONT: f64 = 11.0;
 
 /// What is charted.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -85,6 +93,10 @@ pub fn band(
 }
 
 /// The chart, when the child has measurements within the standards' ages and a sex they cover.
+///
+/// Drawn large (a full-width figure on the chart page) with both axes labelled — age in months
+/// or years, the measure in its unit — and the percentile names at the right, so that it can be
+/// read on a tablet and on paper (issue 13: a 200-pixel chart with unreadable labels).
 pub fn chart(
     measure: Measure,
     gender: &str,
@@ -117,18 +129,58 @@ pub fn chart(
         min_v = min_v.min(*value);
         max_v = max_v.max(*value);
     }
-    let x = |months: f64| {
-        PAD + (months - start as f64) / (span - start).max(1) as f64 * (WIDTH - 2.0 * PAD)
+    let plot_w = WIDTH - LEFT - RIGHT;
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    let x = |months: f64| LEFT + (months - start as f64) / (span - start).max(1) as f64 * plot_w;
+    let y = |v: f64| TOP + (max_v - v) / (max_v - min_v).max(f64::EPSILON) * plot_h;
+    let unit = match measure {
+        Measure::Weight => "kg",
+        Measure::Height => "cm",
+        Measure::Bmi => "kg/m²",
     };
-    let y = |v: f64| PAD + (max_v - v) / (max_v - min_v).max(f64::EPSILON) * (HEIGHT - 2.0 * PAD);
-    let mut out = String::with_capacity(4_000);
+    let mut out = String::with_capacity(6_000);
     let _ = write!(
         out,
         r#"<svg class="trend growth" viewBox="0 0 {WIDTH} {HEIGHT}" aria-hidden="true" focusable="false">"#
     );
-    // The percentile curves, P50 stronger; labels at the right end.
-    for (i, label) in ["P3", "P15", "P50", "P85", "P97"].iter().enumerate() {
-        let width = if i == 2 { 1.5 } else { 0.8 };
+    // Axes, with the measure's ticks (five, rounded) and the ages.
+    let _ = write!(
+        out,
+        r##"<path d="M{LEFT} {TOP}V{:.1}H{:.1}" fill="none" stroke="#595959" stroke-width="1"/>"##,
+        TOP + plot_h,
+        LEFT + plot_w
+    );
+    for i in 0..=4 {
+        let value = min_v + (max_v - min_v) * f64::from(i) / 4.0;
+        let _ = write!(
+            out,
+            r##"<path d="M{LEFT} {y:.1}h{plot_w}" stroke="#e0e0e0" stroke-width=".8"/><text x="{:.1}" y="{:.1}" font-size="{FONT}" text-anchor="end" fill="#333">{}</text>"##,
+            LEFT - 4.0,
+            y(value) + FONT / 3.0,
+            tick(value),
+            y = y(value),
+        );
+    }
+    let _ = write!(
+        out,
+        r##"<text x="4" y="{:.1}" font-size="{FONT}" fill="#333">{unit}</text>"##,
+        TOP - FONT
+    );
+    let step = age_step(span - start);
+    let mut month = start.div_ceil(step) * step;
+    while month <= span {
+        let _ = write!(
+            out,
+            r##"<path d="M{x:.1} {TOP}v{plot_h}" stroke="#eeeeee" stroke-width=".8"/><text x="{x:.1}" y="{:.1}" font-size="{FONT}" text-anchor="middle" fill="#333">{}</text>"##,
+            TOP + plot_h + FONT + 4.0,
+            age_label(month),
+            x = x(month as f64),
+        );
+        month += step;
+    }
+    // The percentile curves, P50 stronger; their names at the right end.
+    for (i, name) in ["P3", "P15", "P50", "P85", "P97"].iter().enumerate() {
+        let width = if i == 2 { 2.0 } else { 1.0 };
         let _ = write!(
             out,
             r##"<polyline fill="none" stroke="#8a8a8a" stroke-width="{width}" points=""##
@@ -143,13 +195,13 @@ pub fn chart(
         if let Some(row) = rows.get(span) {
             let _ = write!(
                 out,
-                r##"<text x="{:.1}" y="{:.1}" font-size="6" fill="#595959" text-anchor="end">{label}</text>"##,
-                WIDTH - 1.0,
-                y(row[i]) - 1.0
+                r##"<text x="{:.1}" y="{:.1}" font-size="{FONT}" fill="#333">{name}</text>"##,
+                LEFT + plot_w + 4.0,
+                y(row[i]) + FONT / 3.0
             );
         }
     }
-    out.push_str(r#"<polyline fill="none" stroke="currentColor" stroke-width="2" points=""#);
+    out.push_str(r#"<polyline fill="none" stroke="currentColor" stroke-width="2.5" points=""#);
     for (i, (months, value)) in child.iter().enumerate() {
         if i > 0 {
             out.push(' ');
@@ -160,13 +212,41 @@ pub fn chart(
     for (months, value) in &child {
         let _ = write!(
             out,
-            r#"<circle cx="{:.1}" cy="{:.1}" r="2.5" fill="currentColor"/>"#,
+            r#"<circle cx="{:.1}" cy="{:.1}" r="4" fill="currentColor"/>"#,
             x(*months),
             y(*value)
         );
     }
     out.push_str("</svg>");
     Some(out)
+}
+
+/// A value tick: one decimal under 20 (weights of small children), whole numbers above.
+fn tick(value: f64) -> String {
+    if value < 20.0 {
+        format!("{value:.1}")
+    } else {
+        format!("{value:.0}")
+    }
+}
+
+/// Months between age ticks, for a span of months: about six ticks.
+fn age_step(span_months: usize) -> usize {
+    match span_months {
+        0..=18 => 3,
+        19..=36 => 6,
+        37..=96 => 12,
+        _ => 24,
+    }
+}
+
+/// An age as the axis shows it: `6 m` under two years, `3 a` after.
+fn age_label(months: usize) -> String {
+    if months < 24 || !months.is_multiple_of(12) {
+        format!("{months} m")
+    } else {
+        format!("{} a", months / 12)
+    }
 }
 
 #[cfg(test)]

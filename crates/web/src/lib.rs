@@ -3,7 +3,7 @@
 //! Key decisions:
 //! - **Server-rendered, no SPA.** askama templates are compiled into the binary; every screen
 //!   is an HTML form or link that works without JavaScript (a few lines of script only check the
-//!   CURP as it is typed). CSS is inline and there are no fonts or external assets, so any
+//!   CURP and fetch the CIE-10 choices as they are typed). CSS is inline and there are no fonts or external assets, so any
 //!   page fits the 60 KB budget (gzip) on a 256 kbit/s link.
 //! - **One path to the data.** Handlers call `data.rs`, which calls the `ehr` use cases that
 //!   `/fhir` uses; this crate knows HTML, never SQL nor the store.
@@ -22,12 +22,18 @@
 //!   session's user (no session, no data). A page without a session redirects to sign-in.
 //! - GET never changes anything. Anything that does is a `<form method="post">` whose first
 //!   child is `{% include "csrf.html" %}` (the template's struct has the usual
-//!   `layout: Layout`, which carries the token). Nothing else: `guard.rs` runs before every
+//!   `layout: Layout`, which carries the token and the form's submission key: a form sent twice
+//!   writes once, `submissions.rs`). Nothing else: `guard.rs` runs before every
 //!   non-GET route of this router and refuses (403, the UI's error page) a request whose
 //!   `Origin`/`Sec-Fetch-Site` is another site or whose `csrf` field is not the session's
 //!   token, and (413) a body over [`FORM_BYTES_MAX`], before the handler runs.
 //! - Writes answer with a redirect (post/redirect/get); a redirect to a path that came from
-//!   the request goes through `pages::safe_next` (pages of this UI only).
+//!   the request goes through `pages::safe_next` (pages of this UI only). A refused write
+//!   renders its form again with what was typed and plain messages (`messages.rs`), never a
+//!   bare error page.
+//! - A page about a patient loads it through `pages::open_record`, which gives the header, the
+//!   one allergy banner (`banner.rs`) and what the user may do (`ehr`'s
+//!   `Ehr::record_abilities`): offer only those actions.
 //! - The end-to-end test `every_form_carries_the_token_and_every_post_checks_it` walks the
 //!   served pages, checks every POST form's token and that a form exists for every POST route
 //!   declared here; a new POST route without a reachable form fails it (add the route to its
@@ -35,17 +41,26 @@
 //!
 //! Only this crate knows HTML.
 
+pub mod banner;
 pub mod chart;
+pub mod consult;
 pub mod data;
 pub mod dates;
+pub mod diagnoses;
 pub mod forms;
 pub mod growth;
 mod guard;
 pub mod i18n;
+pub mod meds;
+pub mod messages;
+pub mod orders;
 mod pages;
+pub mod prescribing;
 pub mod schedule;
 pub mod session;
+mod submissions;
 pub mod svg;
+pub mod vitals;
 
 use std::sync::Arc;
 
@@ -58,6 +73,7 @@ use tower_http::compression::CompressionLayer;
 
 pub use guard::{CSRF_FIELD, FORM_BYTES_MAX};
 pub use session::{EhrSessions, PreSession, SessionInfo, Sessions};
+pub use submissions::{SUBMISSION_FIELD, SUBMISSION_TTL_MS, SUBMISSIONS_MAX};
 
 /// The style sheet, inlined in every page (about 6 KB; 2 KB compressed).
 pub const CSS: &str = include_str!("../static/app.css");
@@ -151,6 +167,8 @@ pub(crate) struct App {
     pub config: WebConfig,
     /// The key of the sign-in form's CSRF tokens (per process).
     pub pre_session: PreSession,
+    /// Form submissions already handled (one write per submission key).
+    pub submissions: submissions::Submissions,
 }
 
 /// Why the UI could not be set up.
@@ -172,44 +190,103 @@ pub fn router(
         sessions,
         config,
         pre_session: PreSession::new()?,
+        submissions: submissions::Submissions::default(),
     });
     Ok(Router::new()
-        .route("/", get(pages::home))
-        .route("/ui", get(pages::home))
-        .route("/ui/entrar", get(pages::login_form).post(pages::login))
-        .route("/ui/salir", post(pages::logout))
-        .route("/ui/idioma", get(pages::language))
-        .route("/ui/buscar", get(pages::find))
-        .route("/ui/curp", get(pages::curp_fragment))
+        .route("/", get(pages::signin::home))
+        .route("/ui", get(pages::signin::home))
+        .route(
+            "/ui/entrar",
+            get(pages::signin::login_form).post(pages::signin::login),
+        )
+        .route("/ui/salir", post(pages::signin::logout))
+        .route("/ui/idioma", get(pages::signin::language))
+        .route("/ui/buscar", get(pages::find::find))
+        .route("/ui/curp", get(pages::find::curp_fragment))
+        .route("/ui/cie10", get(pages::find::cie10_fragment))
         .route(
             "/ui/pacientes/nuevo",
-            get(pages::register_form).post(pages::register),
+            get(pages::register::register_form).post(pages::register::register),
         )
-        .route("/ui/pacientes/{id}", get(pages::chart))
+        .route("/ui/pacientes/{id}", get(pages::record::chart))
+        .route("/ui/pacientes/{id}/ficha", get(pages::register::card))
+        .route(
+            "/ui/pacientes/{id}/inicio-atencion",
+            post(pages::register::start_care),
+        )
+        .route(
+            "/ui/pacientes/{id}/cambio-unidad",
+            post(pages::register::move_registration),
+        )
         .route(
             "/ui/pacientes/{id}/acceso-emergencia",
-            post(pages::break_glass),
+            post(pages::access::break_glass),
         )
-        .route("/ui/pacientes/{id}/bitacora", get(pages::access_log))
+        .route(
+            "/ui/pacientes/{id}/bitacora",
+            get(pages::access::access_log),
+        )
         .route(
             "/ui/pacientes/{id}/consulta",
-            get(pages::consult_form).post(pages::consult),
+            get(pages::consult::consult_form).post(pages::consult::consult),
         )
-        .route("/ui/pacientes/{id}/notas/{note}", get(pages::note))
+        .route(
+            "/ui/pacientes/{id}/signos-vitales",
+            get(pages::nursing::vitals_form).post(pages::nursing::vitals),
+        )
+        .route(
+            "/ui/pacientes/{id}/vacunas",
+            get(pages::nursing::vaccine_form).post(pages::nursing::vaccine),
+        )
+        .route(
+            "/ui/pacientes/{id}/alergias",
+            get(pages::allergies::allergies_page).post(pages::allergies::allergies),
+        )
+        .route(
+            "/ui/pacientes/{id}/problemas",
+            get(pages::problems::problems_page).post(pages::problems::problems),
+        )
+        .route(
+            "/ui/pacientes/{id}/medicamentos",
+            get(pages::medications::medications_page).post(pages::medications::medications),
+        )
+        .route(
+            "/ui/pacientes/{id}/visitas/{encounter}",
+            get(pages::record::visit),
+        )
+        .route("/ui/pacientes/{id}/notas/{note}", get(pages::consult::note))
         .route(
             "/ui/pacientes/{id}/notas/{note}/addendum",
-            post(pages::add_addendum),
+            post(pages::consult::add_addendum),
+        )
+        .route(
+            "/ui/pacientes/{id}/notas/{note}/receta",
+            get(pages::print::receta),
+        )
+        .route(
+            "/ui/pacientes/{id}/notas/{note}/estudios",
+            get(pages::print::orders),
         )
         .route(
             "/ui/pacientes/{id}/referencia",
-            get(pages::refer_form).post(pages::refer),
+            get(pages::refer::refer_form).post(pages::refer::refer),
         )
         .route(
             "/ui/pacientes/{id}/referencias/{request}",
-            get(pages::referral).post(pages::counter_referral),
+            get(pages::refer::referral).post(pages::refer::counter_referral),
         )
-        .route("/ui/pacientes/{id}/resumen", get(pages::summary))
+        .route(
+            "/ui/pacientes/{id}/referencias/{request}/imprimir",
+            get(pages::print::referral_form),
+        )
+        .route("/ui/pacientes/{id}/resumen", get(pages::record::summary))
         .with_state(app.clone())
+        // Inside the guard: a submission is recognised only after its origin, size and CSRF
+        // token passed.
+        .layer(middleware::from_fn_with_state(
+            app.clone(),
+            submissions::once,
+        ))
         .layer(middleware::from_fn_with_state(app, guard::guard))
         .layer(CompressionLayer::new()))
 }

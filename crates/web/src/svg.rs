@@ -1,21 +1,38 @@
-//! Lab and vital-sign trends as small inline SVG line charts.
+//! Lab and vital-sign trends as inline SVG line charts with axes and values.
 //!
-//! Why hand-written SVG: a chart is a polyline and two labels; inline SVG needs no script, no
-//! font and no request, prints well, and costs a few hundred bytes — the page budget is 60 KB
-//! on a 256 kbit/s link. The chart is decorative for screen readers (`aria-hidden`); the page
-//! shows the latest value and a table of values next to it.
+//! Why hand-written SVG: a chart is a polyline, a few ticks and labels; inline SVG needs no
+//! script, no font and no request, prints well, and costs a few hundred bytes — the page budget
+//! is 60 KB on a 256 kbit/s link. The value axis is labelled at its ends and middle, the time
+//! axis at its first and last dates, and the latest value is written next to its point, so the
+//! chart can be read on its own (issue 13: trends had no axes or values). Screen readers get
+//! the same numbers from the caption and the tables next to it.
 
 use std::fmt::Write;
 
-/// Drawing size in SVG user units (scaled by CSS to the column width).
-pub const WIDTH: f64 = 300.0;
-pub const HEIGHT: f64 = 90.0;
-const PAD: f64 = 6.0;
+/// Drawing size in SVG user units (scaled by CSS to the column width, aspect kept).
+pub const WIDTH: f64 = 320.0;
+pub const HEIGHT: f64 = 130.0;
+/// Room for the value labels (left), the date labels (bottom) and the last value (right).
+const LEFT: f64 = 34.0;
+const RIGHT: f64 = 30.0;
+const TOP: f64 = 8.0;
+const BOTTOM: f64 = 18.0;
+/// Label size in user units: about 14 px on a tablet's half-width column.
+const FONT: f64 = 9.0;
 
-/// The SVG markup for `points` (day, value), oldest first. Values are plain numbers, so the
-/// output needs no escaping.
+/// A value as a label: no trailing `.0`, one decimal otherwise.
+fn label(value: f64) -> String {
+    if (value - value.round()).abs() < 0.05 {
+        format!("{value:.0}")
+    } else {
+        format!("{value:.1}")
+    }
+}
+
+/// The SVG markup for `points` (day number, value), oldest first. Values and dates are plain
+/// numbers, so the output needs no escaping.
 pub fn line_chart(points: &[(i64, f64)]) -> String {
-    let mut out = String::with_capacity(200 + points.len() * 24);
+    let mut out = String::with_capacity(600 + points.len() * 24);
     let _ = write!(
         out,
         r#"<svg class="trend" viewBox="0 0 {WIDTH} {HEIGHT}" aria-hidden="true" focusable="false">"#
@@ -30,14 +47,49 @@ pub fn line_chart(points: &[(i64, f64)]) -> String {
             min_v -= 1.0;
             max_v += 1.0;
         }
+        let plot_w = WIDTH - LEFT - RIGHT;
+        let plot_h = HEIGHT - TOP - BOTTOM;
         let x = |day: i64| {
             if max_day == min_day {
-                WIDTH / 2.0
+                LEFT + plot_w / 2.0
             } else {
-                PAD + (day - min_day) as f64 / (max_day - min_day) as f64 * (WIDTH - 2.0 * PAD)
+                LEFT + (day - min_day) as f64 / (max_day - min_day) as f64 * plot_w
             }
         };
-        let y = |v: f64| PAD + (max_v - v) / (max_v - min_v) * (HEIGHT - 2.0 * PAD);
+        let y = |v: f64| TOP + (max_v - v) / (max_v - min_v) * plot_h;
+        // Axes and three value ticks with their gridlines.
+        let _ = write!(
+            out,
+            r##"<path d="M{LEFT} {TOP}V{:.1}H{:.1}" fill="none" stroke="#767676" stroke-width="1"/>"##,
+            TOP + plot_h,
+            LEFT + plot_w
+        );
+        for value in [max_v, (max_v + min_v) / 2.0, min_v] {
+            let _ = write!(
+                out,
+                r##"<path d="M{LEFT} {:.1}h{plot_w}" stroke="#d0d0d0" stroke-width=".6"/><text x="{:.1}" y="{:.1}" font-size="{FONT}" text-anchor="end" fill="#444">{}</text>"##,
+                y(value),
+                LEFT - 3.0,
+                y(value) + FONT / 3.0,
+                label(value)
+            );
+        }
+        // Dates of the first and last points.
+        let _ = write!(
+            out,
+            r##"<text x="{LEFT}" y="{:.1}" font-size="{FONT}" fill="#444">{}</text>"##,
+            HEIGHT - 4.0,
+            crate::dates::display(min_day)
+        );
+        if max_day != min_day {
+            let _ = write!(
+                out,
+                r##"<text x="{:.1}" y="{:.1}" font-size="{FONT}" text-anchor="end" fill="#444">{}</text>"##,
+                LEFT + plot_w,
+                HEIGHT - 4.0,
+                crate::dates::display(max_day)
+            );
+        }
         out.push_str(r#"<polyline fill="none" stroke="currentColor" stroke-width="2" points=""#);
         for (i, (day, value)) in finite.iter().enumerate() {
             if i > 0 {
@@ -54,6 +106,14 @@ pub fn line_chart(points: &[(i64, f64)]) -> String {
                 y(*value)
             );
         }
+        // The latest value, next to its point.
+        let _ = write!(
+            out,
+            r#"<text x="{:.1}" y="{:.1}" font-size="{FONT}" font-weight="700" fill="currentColor">{}</text>"#,
+            x(last.0) + 4.0,
+            y(last.1) + FONT / 3.0,
+            label(last.1)
+        );
     }
     out.push_str("</svg>");
     out
@@ -67,18 +127,28 @@ mod tests {
     fn the_highest_value_is_drawn_at_the_top_and_the_latest_at_the_right() {
         let svg = line_chart(&[(0, 100.0), (10, 200.0), (20, 150.0)]);
         assert!(
-            svg.contains(r#"points="6.0,84.0 150.0,6.0 294.0,45.0""#),
+            svg.contains(r#"points="34.0,112.0 162.0,8.0 290.0,60.0""#),
             "{svg}"
         );
         assert_eq!(svg.matches("<circle").count(), 3);
     }
 
     #[test]
+    fn the_axes_carry_values_dates_and_the_latest_value() {
+        let svg = line_chart(&[(20_000, 100.0), (20_030, 200.0), (20_060, 150.0)]);
+        for text in [">200<", ">150<", ">100<", ">04/10/2024<", ">03/12/2024<"] {
+            assert!(svg.contains(text), "{text} in {svg}");
+        }
+        // Value ticks (max, middle, min) and the latest value: 150 appears twice.
+        assert_eq!(svg.matches(">150<").count(), 2);
+    }
+
+    #[test]
     fn one_point_or_none_still_makes_valid_markup() {
-        assert!(line_chart(&[(5, 7.0)]).contains(r#"cx="150.0""#));
+        assert!(line_chart(&[(5, 7.0)]).contains(r#"cx="162.0""#));
         assert_eq!(
             line_chart(&[]),
-            r#"<svg class="trend" viewBox="0 0 300 90" aria-hidden="true" focusable="false"></svg>"#
+            r#"<svg class="trend" viewBox="0 0 320 130" aria-hidden="true" focusable="false"></svg>"#
         );
     }
 }

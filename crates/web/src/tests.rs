@@ -767,7 +767,7 @@ fn every_message_key_returned_by_code_exists() {
         );
     }
     for status in ["active", "completed", "revoked", "weird"] {
-        keys.push(pages::referral_key(status));
+        keys.push(pages::refer::referral_key(status));
     }
     for key in keys {
         assert_ne!(tr.s(key), key, "missing message {key}");
@@ -828,4 +828,158 @@ fn organization_id(world: &World, clues: &str) -> String {
         .reference
         .trim_start_matches("Organization/")
         .to_string()
+}
+
+/// Compositions of a patient, as the record holds them.
+fn notes_of(world: &World, patient: &str) -> usize {
+    data::everything(
+        &data::Db::new(world.ehr.clone(), ehr::Requester::local_system("pruebas")),
+        patient,
+    )
+    .unwrap()
+    .iter()
+    .filter(|r| r["resourceType"] == "Composition")
+    .count()
+}
+
+/// Issue 13: one submission key, one signed note — however many times and however
+/// concurrently the form is sent; another key signs another note.
+#[tokio::test]
+async fn a_form_sent_three_times_at_once_signs_one_note() {
+    let world = world();
+    let cookie = sign_in(&world).await;
+    let path = format!("/ui/pacientes/{}/consulta", world.patient);
+    let form = "subjective=Doble&dx_code=I10&action=sign&envio=clave-de-envio-1";
+    let before = notes_of(&world, &world.patient);
+    let replies = futures_join3(
+        send(&world, post(&path, &cookie, form)),
+        send(&world, post(&path, &cookie, form)),
+        send(&world, post(&path, &cookie, form)),
+    )
+    .await;
+    for reply in &replies {
+        assert_eq!(reply.status, StatusCode::SEE_OTHER, "{}", reply.body);
+        assert_eq!(reply.location, replies[0].location);
+    }
+    assert_eq!(notes_of(&world, &world.patient), before + 1);
+    let again = send(&world, post(&path, &cookie, form)).await;
+    assert_eq!(again.status, StatusCode::SEE_OTHER);
+    assert_eq!(notes_of(&world, &world.patient), before + 1);
+    let other = send(
+        &world,
+        post(
+            &path,
+            &cookie,
+            &form.replace("clave-de-envio-1", "clave-de-envio-2"),
+        ),
+    )
+    .await;
+    assert_eq!(other.status, StatusCode::SEE_OTHER);
+    assert_eq!(notes_of(&world, &world.patient), before + 2);
+    // A refused submit is not remembered: corrected, the same key signs.
+    let refused = "subjective=Sin+diagnostico&action=sign&envio=clave-de-envio-3";
+    assert_eq!(
+        send(&world, post(&path, &cookie, refused)).await.status,
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let corrected = send(
+        &world,
+        post(&path, &cookie, &format!("{refused}&dx_code=I10")),
+    )
+    .await;
+    assert_eq!(corrected.status, StatusCode::SEE_OTHER);
+    assert_eq!(notes_of(&world, &world.patient), before + 3);
+}
+
+async fn futures_join3<A, B, C>(a: A, b: B, c: C) -> [Reply; 3]
+where
+    A: std::future::Future<Output = Reply>,
+    B: std::future::Future<Output = Reply>,
+    C: std::future::Future<Output = Reply>,
+{
+    let (a, b, c) = tokio::join!(a, b, c);
+    [a, b, c]
+}
+
+/// Issue 13: the nurse is offered her screens, not a consultation she would be refused, and
+/// what she records is saved.
+#[tokio::test]
+async fn a_nurse_is_offered_vitals_and_vaccines_and_never_the_consultation() {
+    let world = world();
+    let nurse = sign_in_as(&world, "enfermero").await;
+    let chart = send(
+        &world,
+        get(&format!("/ui/pacientes/{}", world.patient), &nurse),
+    )
+    .await;
+    assert_eq!(chart.status, StatusCode::OK);
+    assert!(chart.body.contains("id=\"act-vitals\""));
+    assert!(chart.body.contains("id=\"act-vaccine\""));
+    assert!(!chart.body.contains("id=\"act-consult\""));
+    assert!(!chart.body.contains("id=\"act-refer\""));
+    let consult = send(
+        &world,
+        get(&format!("/ui/pacientes/{}/consulta", world.patient), &nurse),
+    )
+    .await;
+    assert_eq!(consult.status, StatusCode::FORBIDDEN);
+    assert!(!consult.body.contains("consult-form"));
+    let path = format!("/ui/pacientes/{}/signos-vitales", world.patient);
+    // The impossible is refused with what was typed kept; the possible is saved.
+    let refused = send(
+        &world,
+        post(&path, &nurse, "weight_kg=8420&spo2=97&action=save"),
+    )
+    .await;
+    assert_eq!(refused.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(refused.body.contains("value=\"8420\""));
+    assert!(refused.body.contains("id=\"weight_kg-error\""));
+    let saved = send(
+        &world,
+        post(
+            &path,
+            &nurse,
+            "weight_kg=68.5&spo2=97&resp_rate=16&action=save",
+        ),
+    )
+    .await;
+    assert_eq!(saved.status, StatusCode::SEE_OTHER, "{}", saved.body);
+    let chart = send(&world, get(&saved.location, &nurse)).await;
+    let latest = chart.body.split("id=\"latest-vitals\"").nth(1).unwrap();
+    assert!(
+        latest.contains("68.5 kg") && latest.contains("97 %"),
+        "{latest}"
+    );
+}
+
+/// Issue 13: the banner is one: the chart, the referral, the access log and a note all show the
+/// patient's allergy (the access log used to say "none recorded").
+#[tokio::test]
+async fn every_patient_page_shows_the_same_allergy_banner() {
+    let world = world();
+    let cookie = sign_in(&world).await;
+    let base = format!("/ui/pacientes/{}", world.patient);
+    for path in [
+        base.clone(),
+        format!("{base}/referencia"),
+        format!("{base}/bitacora"),
+        format!("{base}/resumen"),
+        format!("{base}/alergias"),
+        format!("{base}/problemas"),
+        format!("{base}/medicamentos"),
+        format!("{base}/signos-vitales"),
+        format!("{base}/consulta"),
+    ] {
+        let page = send(&world, get(&path, &cookie)).await;
+        assert_eq!(page.status, StatusCode::OK, "{path}");
+        let banner = page
+            .body
+            .split("id=\"allergies-banner\"")
+            .nth(1)
+            .unwrap_or_else(|| panic!("{path} has no banner"))
+            .split("</div>")
+            .next()
+            .unwrap();
+        assert!(banner.contains("Penicilina"), "{path}: {banner}");
+    }
 }

@@ -219,6 +219,27 @@ fn demo_accounts(ehr: &ehr::Ehr, data: &std::path::Path) -> anyhow::Result<PathB
             "Paciente (demostración)",
         ),
     ];
+    // The demo physician is a Practitioner of the record, with a cédula profesional, so that
+    // what she signs and prints (notes, recetas) names her as a pharmacy expects. The number
+    // is fictitious (the demo's): eight digits, the format of the SEP's register.
+    let physician = {
+        let practitioner = serde_json::json!({
+            "resourceType": "Practitioner",
+            "active": true,
+            "identifier": [{"system": mexico::systems::CEDULA, "value": "12345678"}],
+            "name": [{"use": "official", "text": "Dra. Ana López Ruiz", "family": "López Ruiz", "given": ["Ana"], "prefix": ["Dra."]}],
+            "qualification": [{
+                "identifier": [{"system": mexico::systems::CEDULA, "value": "12345678"}],
+                "code": {"text": "Médica cirujana"}
+            }]
+        });
+        let json = fhir::json::parse_str(&practitioner.to_string())
+            .map_err(|err| anyhow::anyhow!("demo practitioner: {err}"))?;
+        ehr.create(&tool, "Practitioner", json, None)
+            .map_err(|err| anyhow::anyhow!("{err}: {:?}", err.issues()))?
+            .resource
+            .id
+    };
     for (username, role, name) in plan {
         let facility = role.requires_clues();
         if (facility && clues.is_none())
@@ -236,7 +257,7 @@ fn demo_accounts(ehr: &ehr::Ehr, data: &std::path::Path) -> anyhow::Result<PathB
             username: username.into(),
             role,
             clues: if facility { clues.clone() } else { None },
-            practitioner_id: None,
+            practitioner_id: (role == auth::role::Role::Physician).then(|| physician.clone()),
             patient_id: if role == auth::role::Role::Patient {
                 patient_id.clone()
             } else {

@@ -82,6 +82,41 @@ async fn main_pages_have_no_serious_accessibility_violations() {
     let patient = ui.demo.in_care_at_two_clinics(&facility)[0];
     let pid = id(patient);
     let curp = crate::harness::curp(patient).unwrap();
+    // A signed note with a prescription and an order, so its printable forms exist.
+    ui.goto(&format!("/ui/pacientes/{pid}/consulta")).await;
+    ui.fill("#dx_query", "I10").await;
+    crate::prescribing::prescribe(&ui, 1, "losartan", "1", "24", "30").await;
+    ui.click("#lab-2160-0").await;
+    crate::prescribing::sign_through_acknowledgements(&ui).await;
+    let note = ui
+        .css("#timeline li.visit a.note-link")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    let visit = ui
+        .css("#timeline li.visit a.visit-link")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
+    for path in [
+        format!("/ui/pacientes/{pid}/signos-vitales"),
+        format!("/ui/pacientes/{pid}/vacunas"),
+        format!("/ui/pacientes/{pid}/alergias"),
+        format!("/ui/pacientes/{pid}/problemas"),
+        format!("/ui/pacientes/{pid}/medicamentos"),
+        format!("/ui/pacientes/{pid}/ficha"),
+        format!("/ui/pacientes/{pid}?pagina=2"),
+        note.clone(),
+        format!("{note}/receta"),
+        format!("{note}/estudios"),
+        visit,
+    ] {
+        found.extend(serious_violations(&ui, &axe, &path).await);
+    }
     for path in [
         format!("/ui/buscar?curp={curp}"),
         format!("/ui/pacientes/{pid}"),

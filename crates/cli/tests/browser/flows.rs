@@ -248,9 +248,16 @@ async fn a_consultation_warns_of_a_repeated_lab_and_appears_in_the_timeline() {
     choice.click().await.unwrap();
     ui.fill("#plan", "Dieta, ejercicio; control en 1 mes.")
         .await;
-    ui.fill("#rx_drug_1", "Metformina 850 mg").await;
-    ui.fill("#rx_dose_1", "1 tableta cada 12 horas con alimentos")
-        .await;
+    // A formulary medicine with a structured dose (the old free text is still recognised).
+    ui.fill("#rx_med_1", "Metformina 850 mg").await;
+    ui.fill("#rx_dose_1", "1").await;
+    ui.css("#rx_every_1")
+        .await
+        .select_by_value("12")
+        .await
+        .unwrap();
+    ui.fill("#rx_days_1", "30").await;
+    ui.fill("#rx_notes_1", "Con los alimentos").await;
     ui.click("#lab-2339-0").await;
     ui.click("#lab-4548-4").await;
     ui.navigate_by("#sign").await;

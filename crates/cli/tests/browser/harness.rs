@@ -309,11 +309,61 @@ impl Ui {
 
     /// Signs in as the demo physician.
     pub async fn sign_in(&self) {
+        self.sign_in_as("medica").await;
+    }
+
+    /// Signs in as one of the demo accounts (`medica`, `enfermero`, `recepcion`, …).
+    pub async fn sign_in_as(&self, user: &str) {
         self.goto("/").await;
-        self.fill("#user", "medica").await;
-        self.fill("#password", &password("medica")).await;
+        self.fill("#user", user).await;
+        self.fill("#password", &password(user)).await;
         self.navigate_by("button[type=submit].primary").await;
         self.css("#usuario").await;
+    }
+
+    /// Sets an input's value directly (a `type=date` input's keyboard layout depends on the
+    /// locale; a `maxlength` stops typing but not a paste or a script).
+    pub async fn set_value(&self, selector: &str, value: &str) {
+        self.client
+            .execute(
+                "document.querySelector(arguments[0]).value = arguments[1];",
+                vec![json!(selector), json!(value)],
+            )
+            .await
+            .unwrap();
+    }
+
+    /// Whether an element is on the page now (no waiting).
+    pub async fn exists(&self, selector: &str) -> bool {
+        self.client.find(Locator::Css(selector)).await.is_ok()
+    }
+
+    /// The texts of every element matching `selector`.
+    pub async fn texts(&self, selector: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for element in self.client.find_all(Locator::Css(selector)).await.unwrap() {
+            out.push(element.text().await.unwrap());
+        }
+        out
+    }
+
+    /// A form field's current value.
+    pub async fn value(&self, selector: &str) -> String {
+        self.css(selector)
+            .await
+            .prop("value")
+            .await
+            .unwrap()
+            .unwrap_or_default()
+    }
+
+    /// Picks an option of a `<select>` by its value.
+    pub async fn select(&self, selector: &str, value: &str) {
+        self.css(selector)
+            .await
+            .select_by_value(value)
+            .await
+            .unwrap_or_else(|e| panic!("no option {value} in {selector}: {e}"));
     }
 
     /// The facility of the signed-in user, by name, from the header.
@@ -341,6 +391,8 @@ pub struct Demo {
     pub encounter_orgs: HashMap<String, HashSet<String>>,
     /// Patient id → number of resources about them.
     pub resource_counts: HashMap<String, usize>,
+    /// (patient id, resource type) → number of resources of that type about them.
+    pub type_counts: HashMap<(String, String), usize>,
 }
 
 fn read_ndjson(dir: &Path, resource_type: &str) -> Vec<Value> {
@@ -373,6 +425,7 @@ fn demo() -> &'static Demo {
             .collect();
         let mut encounter_orgs: HashMap<String, HashSet<String>> = HashMap::new();
         let mut resource_counts: HashMap<String, usize> = HashMap::new();
+        let mut type_counts: HashMap<(String, String), usize> = HashMap::new();
         for resource_type in [
             "Encounter",
             "Condition",
@@ -391,6 +444,9 @@ fn demo() -> &'static Demo {
                     .trim_start_matches("Patient/")
                     .to_string();
                 *resource_counts.entry(subject.clone()).or_default() += 1;
+                *type_counts
+                    .entry((subject.clone(), resource_type.to_string()))
+                    .or_default() += 1;
                 if resource_type == "Encounter"
                     && let Some(org) = resource["serviceProvider"]["reference"].as_str()
                 {
@@ -406,11 +462,20 @@ fn demo() -> &'static Demo {
             organizations,
             encounter_orgs,
             resource_counts,
+            type_counts,
         }
     })
 }
 
 impl Demo {
+    /// How many resources of `resource_type` the demo wrote about the patient.
+    pub fn count(&self, patient_id: &str, resource_type: &str) -> usize {
+        self.type_counts
+            .get(&(patient_id.to_string(), resource_type.to_string()))
+            .copied()
+            .unwrap_or(0)
+    }
+
     /// The Organization id whose name the header shows.
     pub fn org_by_header(&self, header: &str) -> Option<String> {
         self.organizations
@@ -494,18 +559,16 @@ pub fn names(patient: &Value) -> (String, String, String) {
     (given, first, part("mothers-family"))
 }
 
-/// POSTs a FHIR resource to the node as the demo physician (signed in through the OAuth2
-/// token endpoint); returns the created resource.
-pub async fn fhir_create(ui: &Ui, resource: &Value) -> Value {
-    let client = reqwest::Client::new();
-    let token: Value = client
+/// A bearer token for a demo account (through the OAuth2 token endpoint).
+pub async fn token(ui: &Ui, user: &str) -> String {
+    let token: Value = reqwest::Client::new()
         .post(ui.url("/auth/token"))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(
             form_urlencoded::Serializer::new(String::new())
                 .append_pair("grant_type", "password")
-                .append_pair("username", "medica")
-                .append_pair("password", &password("medica"))
+                .append_pair("username", user)
+                .append_pair("password", &password(user))
                 .finish(),
         )
         .send()
@@ -514,12 +577,47 @@ pub async fn fhir_create(ui: &Ui, resource: &Value) -> Value {
         .json()
         .await
         .unwrap();
+    token["access_token"].as_str().unwrap().to_string()
+}
+
+/// GETs a FHIR path (`Composition?subject=…`) as the demo physician.
+pub async fn fhir_get(ui: &Ui, path: &str) -> Value {
+    let response = reqwest::Client::new()
+        .get(ui.url(&format!("/fhir/{path}")))
+        .bearer_auth(token(ui, "medica").await)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.text().await.unwrap()
+    );
+    response.json().await.unwrap()
+}
+
+/// The resources of a FHIR search (`Type?params`) as the demo physician (first page).
+pub async fn fhir_search(ui: &Ui, path: &str) -> Vec<Value> {
+    fhir_get(ui, path).await["entry"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|e| e["resource"].clone())
+        .collect()
+}
+
+/// POSTs a FHIR resource to the node as the demo physician (signed in through the OAuth2
+/// token endpoint); returns the created resource.
+pub async fn fhir_create(ui: &Ui, resource: &Value) -> Value {
+    let client = reqwest::Client::new();
+    let bearer = token(ui, "medica").await;
     let response = client
         .post(ui.url(&format!(
             "/fhir/{}",
             resource["resourceType"].as_str().unwrap()
         )))
-        .bearer_auth(token["access_token"].as_str().unwrap())
+        .bearer_auth(bearer)
         .header("content-type", "application/fhir+json")
         .header("prefer", "return=representation")
         .body(resource.to_string())
@@ -532,4 +630,43 @@ pub async fn fhir_create(ui: &Ui, resource: &Value) -> Value {
         response.text().await.unwrap()
     );
     response.json().await.unwrap()
+}
+
+/// A FHIR dateTime `days` ago in Mexico time, from the test machine's clock.
+pub fn time_of_days_ago(days: i64) -> String {
+    web::dates::instant_mexico(now_ms() - days * 24 * 3600 * 1000)
+}
+
+/// Today's date in Mexico (`YYYY-MM-DD`).
+pub fn today_iso() -> String {
+    web::dates::iso(web::dates::today(now_ms()))
+}
+
+/// Today's date in Mexico as the UI shows it (`DD/MM/AAAA`).
+pub fn today_display() -> String {
+    web::dates::display(web::dates::today(now_ms()))
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
+
+/// Registers a new patient at `organization` through FHIR (as the demo physician), so a test
+/// starts from a record it fully knows; returns its id.
+pub async fn new_patient(ui: &Ui, organization: &str, given: &str, family: &str) -> String {
+    let patient = fhir_create(
+        ui,
+        &json!({
+            "resourceType": "Patient",
+            "name": [{"use": "official", "family": family, "given": [given]}],
+            "gender": "female",
+            "birthDate": "1968-05-14",
+            "managingOrganization": {"reference": format!("Organization/{organization}")}
+        }),
+    )
+    .await;
+    patient["id"].as_str().unwrap().to_string()
 }

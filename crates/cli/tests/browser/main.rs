@@ -12,5 +12,11 @@ mod harness;
 
 mod a11y;
 mod flows;
+mod forms;
+mod history;
+mod note;
+mod prescribing;
+mod record;
+mod roles;
 mod security;
 mod weight;

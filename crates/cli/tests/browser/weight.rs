@@ -39,13 +39,29 @@ async fn every_main_page_fits_the_60_kb_budget() {
     let pid = id(heaviest);
     let curp = crate::harness::curp(heaviest).unwrap_or("XXXX");
     let mut report = vec![("/ui/entrar".to_string(), login_bytes, 0)];
+    ui.goto(&format!("/ui/pacientes/{pid}")).await;
+    let visit = ui
+        .css("#timeline a.visit-link")
+        .await
+        .attr("href")
+        .await
+        .unwrap()
+        .unwrap();
     for path in [
+        visit,
         format!("/ui/buscar?curp={curp}"),
         format!("/ui/pacientes/{pid}"),
         format!("/ui/pacientes/{pid}?todas=1"),
         format!("/ui/pacientes/{pid}/consulta"),
         format!("/ui/pacientes/{pid}/referencia"),
         format!("/ui/pacientes/{pid}/resumen"),
+        format!("/ui/pacientes/{pid}/signos-vitales"),
+        format!("/ui/pacientes/{pid}/vacunas"),
+        format!("/ui/pacientes/{pid}/alergias"),
+        format!("/ui/pacientes/{pid}/problemas"),
+        format!("/ui/pacientes/{pid}/medicamentos"),
+        format!("/ui/pacientes/{pid}/ficha"),
+        format!("/ui/pacientes/{pid}?pagina=2"),
         "/ui/pacientes/nuevo".to_string(),
     ] {
         let (bytes, decoded) = transferred(&ui, &path).await;

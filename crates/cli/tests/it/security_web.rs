@@ -1099,6 +1099,11 @@ fn every_form_carries_the_token_and_every_post_checks_it() {
             ("assessment", "Cefalea tensional"),
             ("dx_code", "G44.2"),
             ("plan", "Analgésico"),
+            // A prescription, so that the medication screen has a drug to act on.
+            ("rx_med_1", "010.000.0104.00"),
+            ("rx_dose_1", "1"),
+            ("rx_every_1", "8"),
+            ("rx_days_1", "3"),
             ("action", "sign"),
         ],
     );

@@ -91,8 +91,24 @@ fn the_chart_gathers_visits_problems_medications_and_trends() {
         [("n1".to_string(), "Nota de evolución".to_string())]
     );
     assert_eq!(chart.problems.len(), 1);
-    let medications: Vec<&str> = chart.medications.iter().map(|m| m.name.as_str()).collect();
-    assert_eq!(medications, ["Amoxicilina", "Losartán 50 mg"]);
+    // The medication list is reconciled: what is in force, what ended recently, the rest.
+    let names = |lines: &[crate::meds::MedLine]| -> Vec<String> {
+        lines.iter().map(|m| m.name.clone()).collect()
+    };
+    assert_eq!(names(&chart.medications.current), ["Losartán 50 mg"]);
+    assert_eq!(names(&chart.medications.recent), ["Amoxicilina"]);
+    assert_eq!(names(&chart.medications.history), ["Antiguo"]);
+    // Resolved problems are kept apart; the latest vital signs are gathered.
+    assert_eq!(chart.past_problems[0].code, "J02.9");
+    assert_eq!(chart.problems[0].condition_ids, ["c1", "c2"]);
+    assert!(
+        chart
+            .latest_vitals
+            .iter()
+            .any(|v| v.label_es == "Tensión arterial" && v.value == "150/95 mmHg"),
+        "{:?}",
+        chart.latest_vitals
+    );
     let systolic = chart
         .series
         .iter()

@@ -80,67 +80,42 @@ fn session() -> SessionInfo {
 }
 
 #[test]
-fn a_consultation_is_one_transaction_referencing_its_encounter() {
-    let form = ConsultForm {
-        weight_kg: "81".into(),
-        height_cm: "160".into(),
-        systolic: "130".into(),
-        diastolic: "85".into(),
-        subjective: "Cefalea <3 días> & mareo".into(),
-        rx_drug_1: "Paracetamol".into(),
-        labs: vec!["2339-0".into(), "bogus".into()],
-        ..ConsultForm::default()
-    };
-    let bundle = consultation_bundle(&ConsultInput {
-        patient_id: "p1",
-        form: &form,
-        diagnosis: Some(("I10", "Hipertensión esencial (primaria)")),
-        session: &session(),
-        now: "2026-11-25T09:00:00-06:00",
-    });
-    let entries = bundle["entry"].as_array().unwrap();
-    let types: Vec<&str> = entries
-        .iter()
-        .map(|e| e["resource"]["resourceType"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        types,
-        [
-            "Encounter",
-            "Observation",
-            "Observation",
-            "Observation",
-            "Observation",
-            "Condition",
-            "MedicationRequest",
-            "ServiceRequest",
-            "Composition"
-        ]
-    );
-    let urls: std::collections::HashSet<&str> = entries
-        .iter()
-        .map(|e| e["fullUrl"].as_str().unwrap())
-        .collect();
-    assert_eq!(
-        urls.len(),
-        entries.len(),
-        "fullUrls are unique within the Bundle"
-    );
-    let encounter_url = entries[0]["fullUrl"].as_str().unwrap();
-    for entry in &entries[1..] {
-        assert_eq!(entry["resource"]["encounter"]["reference"], encounter_url);
-    }
-    // BMI computed from weight and height: 81 / 1.6² = 31.64 → 31.6 (one decimal).
-    assert_eq!(entries[3]["resource"]["valueQuantity"]["value"], 31.6);
-    let note = &entries[8]["resource"];
-    assert_eq!(note["status"], "final");
-    assert_eq!(note["attester"][0]["mode"], "legal");
-    // Typed text is escaped in the narrative.
+fn registration_refuses_future_and_impossible_dates_and_overlong_names() {
+    let today = crate::dates::days_from_civil(2026, 11, 25);
     assert!(
-        note["section"][0]["text"]["div"]
-            .as_str()
-            .unwrap()
-            .contains("Cefalea &lt;3 días&gt; &amp; mareo")
+        gloria().check(today).is_empty(),
+        "{:?}",
+        gloria().check(today)
+    );
+    let field_of = |form: RegisterForm| -> Vec<&'static str> {
+        form.check(today).into_iter().map(|(f, _, _)| f).collect()
+    };
+    let future = RegisterForm {
+        birth_date: "2026-11-26".into(),
+        ..gloria()
+    };
+    assert_eq!(field_of(future.clone()), ["birth_date"]);
+    assert!(future.check(today)[0].1.contains("futura"));
+    let impossible = RegisterForm {
+        birth_date: "2019-02-30".into(),
+        ..gloria()
+    };
+    assert!(impossible.check(today)[0].1.contains("no existe"));
+    let long = RegisterForm {
+        given: "Ximena".repeat(500),
+        ..gloria()
+    };
+    let problems = long.check(today);
+    assert_eq!(problems[0].0, "given");
+    assert!(problems[0].1.contains("60 caracteres"), "{problems:?}");
+    let bad_phone = RegisterForm {
+        phone: "llámame".into(),
+        ..gloria()
+    };
+    assert_eq!(field_of(bad_phone), ["phone"]);
+    assert_eq!(
+        check_birth_date("1956-04-27", today),
+        Ok(Some(crate::dates::days_from_civil(1956, 4, 27)))
     );
 }
 
