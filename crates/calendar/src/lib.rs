@@ -3,12 +3,14 @@
 //!
 //! Why a crate of its own: the validator, search, the CURP rules, the matcher, the generator
 //! and the screens all need the same few functions, and six hand-written copies had started to
-//! differ in their types and edge cases. It is pure (no clock, no allocation), has no
-//! dependencies, and every function is total: an impossible input gives an impossible answer
-//! (`days_in_month(y, 13) == 0`), never a panic.
+//! differ in their types and edge cases. The arithmetic is pure (no clock, no allocation) and
+//! every function is total: an impossible input gives an impossible answer
+//! (`days_in_month(y, 13) == 0`), never a panic. Time zones ([`zone`]) come from the tz
+//! database compiled in with `jiff`: offsets have a history no formula gives.
 
 #[cfg(test)]
 mod tests;
+pub mod zone;
 
 /// Whether `year` is a leap year in the Gregorian calendar.
 pub fn is_leap_year(year: i64) -> bool {

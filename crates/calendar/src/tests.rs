@@ -40,3 +40,43 @@ fn every_day_of_four_centuries_round_trips() {
         previous = date;
     }
 }
+
+#[test]
+fn mexico_city_offsets_follow_the_tz_history() {
+    use zone::*;
+    // Standard time today (Mexico ended daylight saving in October 2022).
+    assert_eq!(
+        utc_offset_at_local(DEFAULT_ZONE, (2026, 7, 15), (10, 30, 0)),
+        Ok(-6 * 3600)
+    );
+    // Summer 2021 was still daylight saving time: UTC-5.
+    assert_eq!(
+        utc_offset_at_local(DEFAULT_ZONE, (2021, 7, 15), (10, 30, 0)),
+        Ok(-5 * 3600)
+    );
+    // Tijuana still follows the US rule.
+    assert_eq!(
+        utc_offset_at_local("America/Tijuana", (2026, 7, 15), (10, 30, 0)),
+        Ok(-7 * 3600)
+    );
+    // 2021-04-04 02:30 never happened in Mexico City (clocks jumped 02:00 → 03:00): the
+    // offset before the change is taken.
+    assert_eq!(
+        utc_offset_at_local(DEFAULT_ZONE, (2021, 4, 4), (2, 30, 0)),
+        Ok(-6 * 3600)
+    );
+    assert_eq!(format_offset(-6 * 3600), "-06:00");
+    assert_eq!(format_offset(5 * 3600 + 1800), "+05:30");
+    assert_eq!(format_offset(0), "+00:00");
+    assert!(matches!(
+        utc_offset_at_local("Mars/Olympus", (2026, 1, 1), (0, 0, 0)),
+        Err(ZoneError::UnknownZone(_))
+    ));
+    assert_eq!(
+        utc_offset_at_local(DEFAULT_ZONE, (2026, 2, 30), (0, 0, 0)),
+        Err(ZoneError::InvalidTime)
+    );
+    // 2026-01-01T05:30Z is still New Year's Eve in Mexico City.
+    let ms = (days_from_civil(2026, 1, 1) * 86_400 + 5 * 3600 + 1800) * 1000;
+    assert_eq!(local_date(DEFAULT_ZONE, ms), Ok((2025, 12, 31)));
+}

@@ -78,6 +78,8 @@ pub struct Ehr {
     /// Sign-in throttling and the cap on concurrent password hashes, shared by every
     /// interface of this node (API, web UI).
     sign_in: Arc<accounts::SignInGate>,
+    /// The zone a `dateTime` without an offset is read in (tz database name).
+    local_zone: Arc<str>,
 }
 
 impl Ehr {
@@ -91,7 +93,31 @@ impl Ehr {
             access,
             cursor_key: Arc::new(std::sync::RwLock::new(read::cursor::CursorKey::random())),
             sign_in: Arc::new(accounts::SignInGate::new()),
+            local_zone: Arc::from(calendar::zone::DEFAULT_ZONE),
         }
+    }
+
+    /// Reads local times (a `dateTime` sent without an offset) in `zone` instead of
+    /// `America/Mexico_City`; refuses a name the tz database does not know.
+    pub fn with_local_zone(mut self, zone: &str) -> Result<Ehr, Error> {
+        if !calendar::zone::is_known_zone(zone) {
+            return Err(Error::bad_request(
+                fhir::IssueCode::Value,
+                format!("«{zone}» no es una zona horaria de la base de datos tz"),
+                format!("'{zone}' is not a time zone of the tz database"),
+            ));
+        }
+        self.local_zone = Arc::from(zone);
+        Ok(self)
+    }
+
+    /// The lenient reading of a body a client sent (resource or Bundle): every `dateTime`
+    /// with a time and no offset is placed in the node's zone and changed to carry the
+    /// offset. Returns one warning per value changed, saying what was assumed. Other problems
+    /// are left for the write's own validation to report. Interfaces call it unless the
+    /// client asked for strict handling.
+    pub fn assume_local_times(&self, body: &mut fhir::Json) -> Vec<fhir::Issue> {
+        write::check::assume_local_times(body, &self.local_zone)
     }
 
     /// The secret paging cursors are sealed with: derived from the node key, so that every

@@ -8,7 +8,7 @@ use axum::extract::{Path, RawQuery};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use ehr::{CreateOutcome, EverythingRequest, HistoryQuery, Requester, SearchRequest};
-use fhir::{Issue, IssueCode};
+use fhir::{Issue, IssueCode, Json};
 use search::Handling;
 use store::{HistoryScope, StoredResource};
 
@@ -129,13 +129,15 @@ pub(crate) async fn root_post(
     body: Body,
 ) -> Result<Response, ApiError> {
     let query = parse_query(raw.as_deref())?;
-    let bundle = json_body(&state, &headers, body).await?;
+    let mut bundle = json_body(&state, &headers, body).await?;
+    let assumed = assume_local_times(&state, &headers, &mut bundle);
     let representation =
         prefer(&headers).return_ == Return::Representation && headers.contains_key("prefer");
-    let outcome = blocking(&state.0, move |ehr| {
+    let mut outcome = blocking(&state.0, move |ehr| {
         ehr.process_bundle(&who, &bundle, representation)
     })
     .await?;
+    add_entry_warnings(&mut outcome.response, &assumed);
     Ok(fhir_response(
         StatusCode::OK,
         pretty_if(outcome.response.to_json_string(), query.pretty),
@@ -260,16 +262,68 @@ pub(crate) async fn type_post(
     body: Body,
 ) -> Result<Response, ApiError> {
     let query = parse_query(raw.as_deref())?;
-    let resource = json_body(&state, &headers, body).await?;
+    let mut resource = json_body(&state, &headers, body).await?;
+    let assumed = assume_local_times(&state, &headers, &mut resource);
     let if_none_exist = headers
         .get("if-none-exist")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string);
-    let outcome = blocking(&state.0, move |ehr| {
+    let mut outcome = blocking(&state.0, move |ehr| {
         ehr.create(&who, &resource_type, resource, if_none_exist.as_deref())
     })
     .await?;
+    outcome.warnings.splice(0..0, assumed);
     Ok(write_response(&state, &headers, &query, outcome))
+}
+
+/// Local times read in the node's zone, unless the client prefers strict handling (then the
+/// write's validation refuses them). Returns what was assumed, to be reported.
+fn assume_local_times(state: &AppState, headers: &HeaderMap, body: &mut Json) -> Vec<Issue> {
+    if prefer(headers).strict {
+        return Vec::new();
+    }
+    state.ehr.assume_local_times(body)
+}
+
+/// Puts each warning about `Bundle.entry[i]` into the outcome of response entry `i` (a
+/// transaction or batch response has one entry per request entry, in order).
+fn add_entry_warnings(response: &mut Json, warnings: &[Issue]) {
+    let Some(entries) = response
+        .as_object_mut()
+        .and_then(|bundle| bundle.get_mut("entry"))
+    else {
+        return;
+    };
+    let Json::Array(entries) = entries else {
+        return;
+    };
+    for (index, entry) in entries.iter_mut().enumerate() {
+        let prefix = format!("Bundle.entry[{index}].");
+        let mine: Vec<Issue> = warnings
+            .iter()
+            .filter(|w| {
+                w.expression
+                    .as_deref()
+                    .is_some_and(|e| e.starts_with(&prefix))
+            })
+            .cloned()
+            .collect();
+        if mine.is_empty() {
+            continue;
+        }
+        let Some(reply) = entry
+            .as_object_mut()
+            .and_then(|entry| entry.get_mut("response"))
+            .and_then(Json::as_object_mut)
+        else {
+            continue;
+        };
+        if reply.contains_key("outcome") {
+            // An error entry already explains itself; the assumption is beside the point.
+            continue;
+        }
+        reply.insert("outcome", fhir::operation_outcome(&mine, fhir::Lang::Both));
+    }
 }
 
 fn write_response(
@@ -342,12 +396,14 @@ pub(crate) async fn type_put(
             ),
         ));
     }
-    let resource = json_body(&state, &headers, body).await?;
+    let mut resource = json_body(&state, &headers, body).await?;
+    let assumed = assume_local_times(&state, &headers, &mut resource);
     let conditions = strip_render_params(&conditions);
-    let outcome = blocking(&state.0, move |ehr| {
+    let mut outcome = blocking(&state.0, move |ehr| {
         ehr.conditional_update(&who, &resource_type, &conditions, resource)
     })
     .await?;
+    outcome.warnings.splice(0..0, assumed);
     Ok(write_response(&state, &headers, &query, outcome))
 }
 
@@ -502,11 +558,13 @@ pub(crate) async fn instance_put(
 ) -> Result<Response, ApiError> {
     let query = parse_query(raw.as_deref())?;
     let expected = if_match(&headers)?;
-    let resource = json_body(&state, &headers, body).await?;
-    let outcome = blocking(&state.0, move |ehr| {
+    let mut resource = json_body(&state, &headers, body).await?;
+    let assumed = assume_local_times(&state, &headers, &mut resource);
+    let mut outcome = blocking(&state.0, move |ehr| {
         ehr.update(&who, &resource_type, &id, resource, expected)
     })
     .await?;
+    outcome.warnings.splice(0..0, assumed);
     Ok(write_response(&state, &headers, &query, outcome))
 }
 

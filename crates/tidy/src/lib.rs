@@ -56,7 +56,7 @@ pub const ALLOWED_DEPENDENCIES: &[(&str, &[&str])] = &[
     (
         "ehr",
         &[
-            "auth", "clinical", "fhir", "mexico", "mpi", "search", "store",
+            "auth", "calendar", "clinical", "fhir", "mexico", "mpi", "search", "store",
         ],
     ),
     ("rest", &["auth", "ehr", "fhir", "search", "store"]),

@@ -207,3 +207,96 @@ fn reply_of(node: &Node, path: &str) -> u16 {
         .status()
         .as_u16()
 }
+
+/// A `dateTime` without an offset (Python's `isoformat()`) is read as local time in the node's
+/// zone, stored with the offset, and reported; `Prefer: handling=strict` still refuses it.
+#[test]
+fn a_local_date_time_is_read_in_mexico_city_time_unless_strict() {
+    let node = Node::start();
+    let created = post(
+        &node,
+        "Patient",
+        &patient("Rosa", "Méndez Ortiz", "1970-05-01", "female"),
+    );
+    assert_eq!(created.status, 201, "{}", created.text);
+    let patient_id = created.body["id"].as_str().unwrap().to_string();
+    let observation = |when: &str| {
+        json!({
+            "resourceType": "Observation",
+            "status": "final",
+            "code": {"coding": [{"system": "http://loinc.org", "code": "2339-0"}]},
+            "subject": {"reference": format!("Patient/{patient_id}")},
+            "effectiveDateTime": when,
+            "valueQuantity": {"value": 104, "unit": "mg/dL", "system": "http://unitsofmeasure.org", "code": "mg/dL"}
+        })
+    };
+
+    let told = send_with(
+        &node,
+        "POST",
+        "Observation",
+        &observation("2026-03-01T10:30:00"),
+        &[("prefer", "return=OperationOutcome")],
+    );
+    assert_eq!(told.status, 201, "{}", told.text);
+    assert!(
+        told.text.contains("America/Mexico_City")
+            && told.text.contains("2026-03-01T10:30:00-06:00"),
+        "the outcome says what was assumed: {}",
+        told.text
+    );
+    let location = told.header("location").unwrap();
+    let id = location.split('/').rev().nth(2).unwrap().to_string();
+    let stored = get(&node, &format!("Observation/{id}"));
+    assert_eq!(
+        stored.body["effectiveDateTime"],
+        "2026-03-01T10:30:00-06:00"
+    );
+
+    // Summer 2021 was daylight saving time in Mexico City.
+    let summer = post(&node, "Observation", &observation("2021-07-15T08:00:00"));
+    assert_eq!(summer.status, 201, "{}", summer.text);
+    assert_eq!(
+        summer.body["effectiveDateTime"],
+        "2021-07-15T08:00:00-05:00"
+    );
+
+    let strict = send_with(
+        &node,
+        "POST",
+        "Observation",
+        &observation("2026-03-01T10:30:00"),
+        &[("prefer", "handling=strict")],
+    );
+    assert_eq!(strict.status, 400, "{}", strict.text);
+    assert_eq!(strict.body["resourceType"], "OperationOutcome");
+
+    // In a transaction the assumption is reported on the entry it concerns.
+    let bundle = json!({
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"resource": observation("2026-03-01T10:30:00-06:00"),
+             "request": {"method": "POST", "url": "Observation"}},
+            {"resource": observation("2026-03-02T09:15:00"),
+             "request": {"method": "POST", "url": "Observation"}}
+        ]
+    });
+    let answer = send(&node, "POST", "", &bundle);
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let entries = answer.body["entry"].as_array().unwrap();
+    assert!(
+        entries[0]["response"]["outcome"].is_null(),
+        "{}",
+        answer.text
+    );
+    let outcome = entries[1]["response"]["outcome"].to_string();
+    assert!(outcome.contains("2026-03-02T09:15:00-06:00"), "{outcome}");
+    let second = entries[1]["response"]["location"].as_str().unwrap();
+    let second_id = second.split('/').nth(1).unwrap();
+    let stored = get(&node, &format!("Observation/{second_id}"));
+    assert_eq!(
+        stored.body["effectiveDateTime"],
+        "2026-03-02T09:15:00-06:00"
+    );
+}

@@ -107,6 +107,28 @@ pub(crate) fn check_resource(
     Ok(warnings)
 }
 
+/// See [`crate::Ehr::assume_local_times`].
+pub(crate) fn assume_local_times(body: &mut Json, zone: &str) -> Vec<Issue> {
+    // Most bodies carry no local time at all: a scan of the tree's strings, with no
+    // allocation, spares them the second validation walk.
+    if !has_local_time(body) {
+        return Vec::new();
+    }
+    fhir::validate::validate_resource_assuming_zone(body, zone)
+        .into_iter()
+        .filter(|issue| !issue.is_error() && issue.code == IssueCode::Value)
+        .collect()
+}
+
+fn has_local_time(value: &Json) -> bool {
+    match value {
+        Json::String(text) => fhir::validate::primitive::local_date_time(text).is_some(),
+        Json::Array(items) => items.iter().any(has_local_time),
+        Json::Object(object) => object.iter().any(|(_, member)| has_local_time(member)),
+        _ => false,
+    }
+}
+
 pub(crate) fn parse_condition(
     resource_type: &str,
     query: &str,

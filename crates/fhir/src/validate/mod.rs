@@ -24,6 +24,9 @@ use crate::json::{Json, Object};
 
 pub use primitive::{PrimitiveError, check_primitive};
 
+mod lenient;
+pub use lenient::validate_resource_assuming_zone;
+
 /// How deeply objects may nest before validation stops descending. The JSON parser already
 /// limits documents to 100 levels; this guards trees built in code.
 pub const DEPTH_MAX: usize = 128;
@@ -41,6 +44,15 @@ pub fn validate_resource(resource: &Json) -> Vec<Issue> {
 
 /// As [`validate_resource`], appending to `issues` (lets batch callers reuse one vector).
 pub fn validate_resource_into(resource: &Json, issues: &mut Vec<Issue>) {
+    walk(resource, issues, None);
+}
+
+/// The one walk behind every entry point; gives back the lenient fixes it found.
+fn walk<'i>(
+    resource: &Json,
+    issues: &'i mut Vec<Issue>,
+    zone: Option<lenient::ZoneFix<'i>>,
+) -> Vec<lenient::Fixup> {
     let defs = defs::definitions();
     if let Some(error) = defs.error() {
         issues.push(Issue::error(
@@ -48,9 +60,9 @@ pub fn validate_resource_into(resource: &Json, issues: &mut Vec<Issue>) {
             format!("No se pudieron cargar las definiciones de FHIR R4: {error}"),
             format!("The FHIR R4 definitions could not be loaded: {error}"),
         ));
-        return;
+        return Vec::new();
     }
-    let mut validator = Validator { defs, issues };
+    let mut validator = Validator { defs, issues, zone };
     let Some(object) = resource.as_object() else {
         validator.issues.push(Issue::error(
             IssueCode::Structure,
@@ -63,7 +75,7 @@ pub fn validate_resource_into(resource: &Json, issues: &mut Vec<Issue>) {
                 resource.kind_name()
             ),
         ));
-        return;
+        return Vec::new();
     };
     let resource_type = match object.get("resourceType") {
         None => {
@@ -75,7 +87,7 @@ pub fn validate_resource_into(resource: &Json, issues: &mut Vec<Issue>) {
                 )
                 .at("resourceType"),
             );
-            return;
+            return Vec::new();
         }
         Some(Json::String(name)) => name.as_str(),
         Some(other) => {
@@ -87,20 +99,24 @@ pub fn validate_resource_into(resource: &Json, issues: &mut Vec<Issue>) {
                 )
                 .at("resourceType"),
             );
-            return;
+            return Vec::new();
         }
     };
     let Some(id) = defs.resource(resource_type) else {
         validator
             .issues
             .push(unknown_resource_type(resource_type).at("resourceType"));
-        return;
+        return Vec::new();
     };
     let path = Path {
         parent: None,
         segment: Segment::Root(resource_type),
     };
     validator.object(id, object, &path, 0);
+    validator
+        .zone
+        .map(lenient::ZoneFix::into_fixups)
+        .unwrap_or_default()
 }
 
 fn unknown_resource_type(name: &str) -> Issue {
@@ -171,6 +187,8 @@ impl<'a> Path<'a> {
 struct Validator<'d, 'i> {
     defs: &'d Definitions,
     issues: &'i mut Vec<Issue>,
+    /// Lenient reading: local `dateTime`s are placed in this zone instead of refused.
+    zone: Option<lenient::ZoneFix<'i>>,
 }
 
 impl Validator<'_, '_> {
@@ -519,6 +537,13 @@ impl Validator<'_, '_> {
         match ty {
             ElementType::Primitive(primitive) => {
                 if let Err(error) = check_primitive(primitive, value) {
+                    if primitive == defs::Primitive::DateTime
+                        && let Some(fix) = &mut self.zone
+                        && let Some(warning) = fix.place(value, path)
+                    {
+                        self.issues.push(warning);
+                        return;
+                    }
                     self.report(primitive_issue(primitive, value, error), path);
                     return;
                 }

@@ -318,6 +318,30 @@ pub fn is_date_time(text: &str) -> bool {
     }
 }
 
+/// `(year, month, day)`.
+pub type CivilDate = (i64, u32, u32);
+/// `(hour, minute, second)`.
+pub type ClockTime = (u32, u32, u32);
+
+/// A local wall-clock time: `YYYY-MM-DDThh:mm:ss(.s)` with no time zone, which R4 forbids in
+/// a `dateTime` but many senders produce (Python's `isoformat()`). Returns the date and the
+/// time of day, for a lenient reader to place in its zone.
+pub fn local_date_time(text: &str) -> Option<(CivilDate, ClockTime)> {
+    let bytes = text.as_bytes();
+    if partial_date(bytes) != Some(10) || bytes.get(10) != Some(&b'T') {
+        return None;
+    }
+    let time = bytes.get(11..)?;
+    if clock(time) != Some(time.len()) {
+        return None;
+    }
+    let number = |at: usize, n: usize| digits(bytes, at, n);
+    Some((
+        (i64::from(number(0, 4)?), number(5, 2)?, number(8, 2)?),
+        (number(11, 2)?, number(14, 2)?, number(17, 2)?),
+    ))
+}
+
 /// `YYYY-MM-DDThh:mm:ss(.s)` with a time zone: an exact moment.
 pub fn is_instant(text: &str) -> bool {
     let bytes = text.as_bytes();

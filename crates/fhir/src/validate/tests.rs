@@ -4,6 +4,7 @@ use super::grammar::{ReferenceProblem, check_reference, is_language_tag, is_mime
 use super::primitive::*;
 use crate::defs::Primitive;
 use crate::json::Json;
+use crate::validate::{Issue, validate_resource, validate_resource_assuming_zone};
 
 /// Checks that each value in `valid` passes and each in `invalid` fails for `primitive`.
 fn check_text_table(primitive: Primitive, valid: &[&str], invalid: &[&str]) {
@@ -387,5 +388,58 @@ fn reference_grammar() {
     assert_eq!(
         check_reference("Foo?x=1", known),
         Err(ReferenceProblem::UnknownType("Foo".into()))
+    );
+}
+
+#[test]
+fn a_local_date_time_is_placed_in_the_zone_with_a_warning_and_instants_stay_strict() {
+    let text = r#"{"resourceType":"Bundle","type":"transaction","entry":[{"resource":
+        {"resourceType":"Observation","status":"final","code":{"text":"glucosa"},
+         "effectiveDateTime":"2026-03-01T10:30:00","issued":"2026-03-01T10:31:00.123-06:00",
+         "valuePeriod":{"start":"2021-07-15T08:00:00.5"}}}]}"#;
+    let strict = crate::json::parse_str(text).expect("json");
+    let errors = validate_resource(&strict);
+    assert_eq!(
+        errors.iter().filter(|i| i.is_error()).count(),
+        2,
+        "{errors:?}"
+    );
+
+    let mut lenient = strict.clone();
+    let issues = validate_resource_assuming_zone(&mut lenient, "America/Mexico_City");
+    assert!(!issues.iter().any(Issue::is_error), "{issues:?}");
+    assert_eq!(issues.len(), 2, "{issues:?}");
+    let observation = lenient
+        .get("entry")
+        .and_then(|entries| entries.as_list().first())
+        .and_then(|entry| entry.get("resource"))
+        .expect("the entry's resource");
+    // Standard time in 2026; daylight saving time in the summer of 2021.
+    assert_eq!(
+        observation.get("effectiveDateTime").and_then(Json::as_str),
+        Some("2026-03-01T10:30:00-06:00")
+    );
+    assert_eq!(
+        observation
+            .pointer("valuePeriod.start")
+            .and_then(Json::as_str),
+        Some("2021-07-15T08:00:00.5-05:00")
+    );
+    assert_eq!(
+        issues[0].expression.as_deref(),
+        Some("Bundle.entry[0].resource.effectiveDateTime")
+    );
+    assert!(issues[0].message_es.contains("America/Mexico_City"));
+    // An instant without an offset is still refused, leniently or not.
+    let mut instant = crate::json::parse_str(
+        r#"{"resourceType":"Observation","status":"final","code":{"text":"x"},
+            "issued":"2026-03-01T10:31:00"}"#,
+    )
+    .expect("json");
+    let issues = validate_resource_assuming_zone(&mut instant, "America/Mexico_City");
+    assert_eq!(
+        issues.iter().filter(|i| i.is_error()).count(),
+        1,
+        "{issues:?}"
     );
 }
