@@ -1,6 +1,8 @@
 """The CapabilityStatement is true: everything it lists is accepted, and the clinician types
 offer the interactions and search parameters the project promised (issue 2)."""
 
+import json
+
 import pytest
 from fhir.resources import get_fhir_model_class
 
@@ -22,7 +24,7 @@ PROMISED_SEARCH = {
     "Location": "identifier name address-state",
 }
 
-RESOURCE_INTERACTIONS = {"read", "vread", "update", "delete", "history-instance", "history-type", "create", "search-type"}
+RESOURCE_INTERACTIONS = {"read", "vread", "update", "patch", "delete", "history-instance", "history-type", "create", "search-type"}
 
 # A syntactically valid value for each search parameter type.
 SAMPLE_VALUE = {
@@ -150,6 +152,16 @@ def test_each_listed_interaction_works_for_the_clinician_types(fhir, capability)
         if "history-type" in codes:
             history = fhir.get(f"{resource_type}/_history", params={"_since": created["meta"]["lastUpdated"]}).expect(200)
             assert rid in {e["resource"]["id"] for e in history.body.get("entry", []) if "resource" in e}
+        if "patch" in codes:
+            before = fhir.get(f"{resource_type}/{rid}").expect(200).body
+            patched = fhir.request(
+                "PATCH",
+                f"{resource_type}/{rid}",
+                data=json.dumps([{"op": "replace", "path": "/language", "value": "es"}]).encode(),
+                headers={"Content-Type": "application/json-patch+json"},
+            ).expect(200).body
+            assert patched["language"] == "es", resource_type
+            assert int(patched["meta"]["versionId"]) == int(before["meta"]["versionId"]) + 1
         if "delete" in codes:
             assert fhir.delete(f"{resource_type}/{rid}").status in (200, 204)
             fhir.get(f"{resource_type}/{rid}").expect(410)

@@ -61,6 +61,7 @@ pub fn capability_statement(base_url: &str, software_version: &str, now_text: &s
                             "read",
                             "vread",
                             "update",
+                            "patch",
                             "delete",
                             "history-instance",
                             "history-type",

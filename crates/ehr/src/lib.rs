@@ -37,6 +37,7 @@ mod interactions;
 mod lookup;
 mod matching;
 mod meta;
+mod patch;
 mod read;
 mod replicated;
 mod requester;

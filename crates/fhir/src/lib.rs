@@ -10,6 +10,7 @@
 pub mod defs;
 pub mod issue;
 pub mod json;
+pub mod patch;
 pub mod validate;
 
 pub use issue::{Issue, IssueCode, Lang, Severity, operation_outcome};

@@ -326,7 +326,7 @@ fn add_entry_warnings(response: &mut Json, warnings: &[Issue]) {
     }
 }
 
-fn write_response(
+pub(crate) fn write_response(
     state: &AppState,
     headers: &HeaderMap,
     query: &Query,

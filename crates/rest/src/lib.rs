@@ -16,6 +16,7 @@ mod error;
 mod handlers;
 mod mpi;
 mod params;
+mod patch;
 mod tls;
 
 use std::sync::Arc;
@@ -156,6 +157,7 @@ pub fn router(ehr: ehr::Ehr, keys: Arc<::auth::token::KeyStore>, config: RestCon
             get(handlers::type_get)
                 .post(handlers::type_post)
                 .put(handlers::type_put)
+                .patch(patch::type_patch)
                 .delete(handlers::type_delete),
         )
         .route(
@@ -163,6 +165,7 @@ pub fn router(ehr: ehr::Ehr, keys: Arc<::auth::token::KeyStore>, config: RestCon
             get(handlers::instance_get)
                 .post(handlers::instance_post)
                 .put(handlers::instance_put)
+                .patch(patch::instance_patch)
                 .delete(handlers::instance_delete),
         )
         .route(

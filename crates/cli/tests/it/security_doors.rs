@@ -607,3 +607,72 @@ fn no_other_door_shows_a_hidden_record() {
     );
     assert!(!matched.text.contains(SECRET), "{}", matched.text);
 }
+
+/// PATCH is one more door to a record: another clinic's physician can neither change a hidden
+/// record by patching it (directly or by a condition that matches it) nor learn anything from
+/// the answer, and a stale `If-Match` never overwrites a newer version.
+#[test]
+fn patch_goes_through_both_guards() {
+    let w = world();
+    let node = &w.node;
+    let secret = hidden_condition(&w);
+    let doctor_b = account(&w.data, "dr-b", "physician", &["--clues", CLUES_B]);
+    let patch_as = |token: &str, path: &str, body: &Value, extra: &[(&str, &str)]| {
+        let mut request = anonymous_client()
+            .patch(format!("{}/{path}", node.base))
+            .bearer_auth(token)
+            .header("content-type", "application/json-patch+json")
+            .body(body.to_string());
+        for (name, value) in extra {
+            request = request.header(*name, *value);
+        }
+        reply(request.send().unwrap())
+    };
+    let before = current(&w, &format!("Condition/{secret}"));
+    let change =
+        json!([{"op": "replace", "path": "/clinicalStatus/coding/0/code", "value": "resolved"}]);
+    for path in [
+        format!("Condition/{secret}"),
+        format!("Condition?_id={secret}"),
+        format!("Condition?subject=Patient/{}", w.p1),
+    ] {
+        let answer = patch_as(&doctor_b, &path, &change, &[]);
+        assert!(
+            matches!(answer.status, 403 | 404),
+            "{path}: {} {}",
+            answer.status,
+            answer.text
+        );
+        assert!(!answer.text.contains(SECRET), "{path}: {}", answer.text);
+    }
+    let after = current(&w, &format!("Condition/{secret}"));
+    assert_eq!(after["meta"]["versionId"], before["meta"]["versionId"]);
+
+    // The clinic that may write it patches it; a stale If-Match is refused.
+    let stale = patch_as(
+        test_token(),
+        &format!("Condition/{secret}"),
+        &change,
+        &[("if-match", "W/\"0\"")],
+    );
+    assert_eq!(stale.status, 412, "{}", stale.text);
+    let applied = patch_as(test_token(), &format!("Condition/{secret}"), &change, &[]);
+    assert_eq!(applied.status, 200, "{}", applied.text);
+    assert_eq!(
+        applied.body["clinicalStatus"]["coding"][0]["code"],
+        "resolved"
+    );
+    assert_ne!(
+        applied.body["meta"]["versionId"],
+        before["meta"]["versionId"]
+    );
+    // A patch that breaks the resource is refused whole.
+    let broken = patch_as(
+        test_token(),
+        &format!("Condition/{secret}"),
+        &json!([{"op": "add", "path": "/onsetDateTime", "value": "ayer"}]),
+        &[],
+    );
+    assert_eq!(broken.status, 400, "{}", broken.text);
+    assert_eq!(broken.body["resourceType"], "OperationOutcome");
+}
