@@ -39,6 +39,7 @@ mod matching;
 mod meta;
 mod read;
 mod replicated;
+pub mod reports;
 mod requester;
 mod write;
 

@@ -16,6 +16,7 @@ mod error;
 mod handlers;
 mod mpi;
 mod params;
+mod reports;
 mod tls;
 
 use std::sync::Arc;
@@ -138,6 +139,12 @@ pub fn router(ehr: ehr::Ehr, keys: Arc<::auth::token::KeyStore>, config: RestCon
         .route(
             "/fhir/Patient/{id}/$cambio-unidad",
             post(handlers::move_registration),
+        )
+        .route("/reports/new-cases.csv", get(reports::new_cases))
+        .route("/reports/consultations.csv", get(reports::consultations))
+        .route(
+            "/reports/diabetes-control.csv",
+            get(reports::diabetes_control),
         )
         .route("/fhir/$estadisticas", get(handlers::aggregates))
         .route("/fhir/$aggregates", get(handlers::aggregates))
