@@ -494,3 +494,9 @@ pub fn move_registration(db: &Db, patient_id: &str, reason: &str) -> Result<()> 
     )?;
     Ok(())
 }
+
+/// The weekly surveillance view (`ehr`'s report: counts only, audited, for the roles that may
+/// read reports). `params` are `semana` and `semanas`.
+pub fn surveillance(db: &Db, params: &[(String, String)]) -> Result<ehr::reports::Surveillance> {
+    db.ehr.report_surveillance(&db.who, params)
+}

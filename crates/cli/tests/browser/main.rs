@@ -19,4 +19,5 @@ mod prescribing;
 mod record;
 mod roles;
 mod security;
+mod surveillance;
 mod weight;

@@ -126,6 +126,11 @@ pub fn parse_day(text: &str) -> Option<Date> {
     .ok()
 }
 
+/// `date` moved by `days` (saturating at the calendar's ends).
+pub fn add_days(date: Date, days: i64) -> Date {
+    date.checked_add(Duration::days(days)).unwrap_or(date)
+}
+
 /// `YYYY-MM-DD`.
 pub fn format_day(date: Date) -> String {
     format!(

@@ -13,6 +13,7 @@
 
 pub mod calc;
 pub mod dates;
+pub mod surveillance;
 
 use auth::audit::{AuditAction, Outcome};
 use auth::policy::{Decision, Operation};
@@ -20,12 +21,16 @@ use fhir::{Issue, IssueCode, Json};
 use time::Date;
 
 pub use calc::{ConsultationsRow, DiabetesControlRow, NewCasesRow};
+pub use surveillance::{Surveillance, SurveillanceRow};
 
 use crate::lookup::internal_query;
 use crate::{Ehr, Error, Requester};
 
 /// Longest period one report covers (ten years of days): bounds the work of one request.
 pub const PERIOD_DAYS_MAX: i64 = 3_660;
+
+/// Weeks the surveillance view shows when not asked.
+pub const SURVEILLANCE_WEEKS_DEFAULT: usize = 12;
 
 /// The `new-cases.csv` header, as the contract writes it.
 pub const NEW_CASES_HEADER: &str = "state,epi_year,epi_week,cie10,cases";
@@ -92,6 +97,55 @@ impl Ehr {
                 as_of,
             ))
         })
+    }
+
+    /// The weekly surveillance view. `params`: `semana` (a date in the last week shown,
+    /// `YYYY-MM-DD`; default today in Mexico City) and `semanas` (how many weeks, 1–52;
+    /// default [`SURVEILLANCE_WEEKS_DEFAULT`]).
+    pub fn report_surveillance(
+        &self,
+        who: &Requester,
+        params: &[(String, String)],
+    ) -> Result<Surveillance, Error> {
+        let details = format!("reporte vigilancia {}", shown(params));
+        self.report(who, &details, || {
+            only(params, &["semana", "semanas"])?;
+            let day = match single(params, "semana")? {
+                Some(text) if !text.is_empty() => day_param("semana", Some(text))?,
+                _ => self.today_mexico_city(),
+            };
+            let count = match single(params, "semanas")? {
+                Some(text) if !text.is_empty() => text
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=52).contains(n))
+                    .ok_or_else(|| {
+                        bad(
+                            "«semanas» debe ser un número de 1 a 52.".to_string(),
+                            "'semanas' must be a number from 1 to 52.".to_string(),
+                        )
+                    })?,
+                _ => SURVEILLANCE_WEEKS_DEFAULT,
+            };
+            let (year, week) = dates::epi_week(day);
+            let week_end = dates::epi_week_start(year, week)
+                .map(|sunday| sunday + time::Duration::days(6))
+                .unwrap_or(day);
+            let facilities = self.facilities()?;
+            let encounters = calc::encounter_facts(&self.scan("Encounter", &[])?, &facilities);
+            let conditions = self.scan("Condition", &[])?;
+            let history = calc::new_cases(&conditions, &encounters, Date::MIN, week_end);
+            Ok(surveillance::surveillance(&history, day, count))
+        })
+    }
+
+    /// Today's civil date in Mexico City, by the node's clock.
+    pub fn today_mexico_city(&self) -> Date {
+        let now = time::OffsetDateTime::from_unix_timestamp(self.now_ms().div_euclid(1000))
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        let offset = time::UtcOffset::from_whole_seconds(dates::mexico_city_offset_seconds(now))
+            .unwrap_or(time::UtcOffset::UTC);
+        now.to_offset(offset).date()
     }
 
     /// Decides, runs and audits one report request.
