@@ -12,6 +12,7 @@
 
 pub mod access;
 pub mod allergies;
+pub mod census;
 pub mod consult;
 pub mod find;
 pub mod medications;
@@ -173,6 +174,14 @@ impl Ctx {
                 )
             }),
             can_report: self.session.as_ref().is_some_and(may_read_reports),
+            can_census: self.session.as_ref().is_some_and(|s| {
+                s.organization.is_some()
+                    && auth::policy::matrix_allows(
+                        s.requester.role(),
+                        auth::category::Category::Clinical,
+                        auth::scope::Interaction::Search,
+                    )
+            }),
         }
     }
 
@@ -199,6 +208,9 @@ pub struct Layout {
     pub can_register: bool,
     /// The signed-in role may read the public-health reports (the surveillance link).
     pub can_report: bool,
+    /// The signed-in user works at a facility and may read clinical content (the censo
+    /// nominal link).
+    pub can_census: bool,
 }
 
 /// Whether the session's user may read the public-health reports (asked of the policy, so
@@ -636,6 +648,7 @@ pub(crate) fn bench_chart_html(
         submission: String::new(),
         can_register: false,
         can_report: false,
+        can_census: false,
     };
     let today = dates::today(now_ms);
     let chart = record::load_chart(db, patient_id, today)?;

@@ -11,6 +11,7 @@
 mod harness;
 
 mod a11y;
+mod census;
 mod flows;
 mod forms;
 mod history;
