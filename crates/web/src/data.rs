@@ -561,3 +561,11 @@ pub const CENSUS_CHILDREN_MAX: usize = 1_000;
 /// Children whose immunizations are read per search (each has about 20 doses by age 9, so a
 /// batch stays within one page of 1,000).
 const CENSUS_BATCH: usize = 40;
+
+/// Chronic-disease control per facility (`ehr`'s report: counts only, audited).
+pub fn chronic_control(
+    db: &Db,
+    params: &[(String, String)],
+) -> Result<ehr::reports::ChronicControl> {
+    db.ehr.report_chronic_control(&db.who, params)
+}

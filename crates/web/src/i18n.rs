@@ -349,6 +349,55 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
         "The record is very large; only the most recent entries are shown.",
     ),
     ("chart.years", "años", "years"),
+    ("chronic.as_of", "Fecha de corte", "As of"),
+    ("chronic.controlled", "En control", "At target"),
+    (
+        "chronic.diabetes",
+        "Diabetes mellitus (E10–E14)",
+        "Diabetes mellitus (E10–E14)",
+    ),
+    (
+        "chronic.diabetes_rule",
+        "Pacientes registrados en la unidad con diabetes activa; con HbA1c (LOINC 4548-4) en los 12 meses hasta la fecha de corte; en control si la más reciente es menor de 7 %.",
+        "Patients registered at the facility with active diabetes; with an HbA1c (LOINC 4548-4) in the 12 months up to the date; at target when the latest is below 7 %.",
+    ),
+    (
+        "chronic.empty",
+        "Sin pacientes con este padecimiento.",
+        "No patients with this condition.",
+    ),
+    (
+        "chronic.hypertension",
+        "Hipertensión arterial (I10–I15)",
+        "Hypertension (I10–I15)",
+    ),
+    (
+        "chronic.hypertension_rule",
+        "Pacientes registrados en la unidad con hipertensión activa; con tensión arterial medida en los 12 meses hasta la fecha de corte; en control si la más reciente es menor de 140/90 mmHg (NOM-030-SSA2-2017).",
+        "Patients registered at the facility with active hypertension; with blood pressure measured in the 12 months up to the date; at target when the latest is below 140/90 mmHg (NOM-030-SSA2-2017).",
+    ),
+    (
+        "chronic.intro",
+        "Control de enfermedades crónicas por unidad, calculado del expediente. Solo cifras, sin nombres.",
+        "Chronic-disease control per facility, computed from the record. Figures only, no names.",
+    ),
+    (
+        "chronic.legend",
+        "Barra: parte clara, con medición en 12 meses; parte oscura, en control (porcentaje escrito).",
+        "Bar: light part, measured in 12 months; dark part, at target (percentage written).",
+    ),
+    (
+        "chronic.measured",
+        "Con medición en 12 meses",
+        "Measured in 12 months",
+    ),
+    ("chronic.patients", "Pacientes", "Patients"),
+    ("chronic.share", "Proporción", "Share"),
+    (
+        "chronic.title",
+        "Control de enfermedades crónicas",
+        "Chronic-disease control",
+    ),
     (
         "cie.help",
         "Código o palabras de uso diario, por ejemplo «presión alta» o «lumbalgia».",
@@ -732,6 +781,7 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("meds.suspend", "Suspender temporalmente", "Suspend"),
     ("nav.census", "Censo nominal", "Censo nominal"),
+    ("nav.chronic", "Control crónico", "Chronic control"),
     ("nav.find", "Buscar paciente", "Find a patient"),
     ("nav.main", "Navegación principal", "Main navigation"),
     ("nav.register", "Registrar paciente", "Register a patient"),

@@ -13,6 +13,7 @@
 pub mod access;
 pub mod allergies;
 pub mod census;
+pub mod chronic;
 pub mod consult;
 pub mod find;
 pub mod medications;

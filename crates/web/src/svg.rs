@@ -190,6 +190,22 @@ pub fn week_bars(weeks: &[u8], counts: &[u64], channel: &[Option<f64>]) -> Strin
     out
 }
 
+/// Two stacked shares as one horizontal bar (0–100 %): the lighter part measured, the darker
+/// part at target, with the controlled percentage written at its end. For a table cell.
+pub fn share_bar(measured_pct: f64, controlled_pct: f64) -> String {
+    let clamp = |v: f64| {
+        if v.is_finite() {
+            v.clamp(0.0, 100.0)
+        } else {
+            0.0
+        }
+    };
+    let (measured, controlled) = (clamp(measured_pct), clamp(controlled_pct));
+    format!(
+        r#"<svg class="share" viewBox="0 0 130 14" aria-hidden="true" focusable="false"><rect x="0" y="2" width="100" height="10" fill="none" stroke="currentColor" stroke-width="0.5"/><rect class="measured" x="0" y="2" width="{measured:.1}" height="10" fill="currentColor" opacity="0.3"/><rect class="controlled" x="0" y="2" width="{controlled:.1}" height="10" fill="currentColor" opacity="0.8"/><text x="103" y="11" font-size="10" fill="currentColor">{controlled:.0}%</text></svg>"#
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -225,6 +241,21 @@ mod tests {
         // Two weeks have a channel: two segments.
         let channel = svg.split("class=\"channel\" d=\"").nth(1).unwrap();
         assert_eq!(channel.split('"').next().unwrap().matches('M').count(), 2);
+    }
+
+    #[test]
+    fn share_bars_are_clamped_and_labelled() {
+        let svg = share_bar(80.0, 45.0);
+        assert!(
+            svg.contains(r#"class="measured" x="0" y="2" width="80.0""#),
+            "{svg}"
+        );
+        assert!(
+            svg.contains(r#"class="controlled" x="0" y="2" width="45.0""#),
+            "{svg}"
+        );
+        assert!(svg.contains(">45%<"));
+        assert!(share_bar(150.0, f64::NAN).contains(r#"width="100.0""#));
     }
 
     #[test]

@@ -12,6 +12,7 @@ mod harness;
 
 mod a11y;
 mod census;
+mod chronic;
 mod flows;
 mod forms;
 mod history;

@@ -310,22 +310,40 @@ pub fn consultations(
         .collect()
 }
 
-/// One row of `diabetes-control.csv`.
+/// One facility's control of a chronic disease: one row of `diabetes-control.csv`
+/// (`measured_12m` is its `with_hba1c_12m`), or of the hypertension figure.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct DiabetesControlRow {
+pub struct ControlRow {
     pub clues: String,
+    /// Registered patients with the disease active.
     pub patients: u64,
-    pub with_hba1c_12m: u64,
+    /// Those with the control measurement in the 12 months up to the date.
+    pub measured_12m: u64,
+    /// Those whose latest such measurement is at target.
     pub controlled: u64,
 }
 
+/// The diabetes report's rows.
+pub type DiabetesControlRow = ControlRow;
+
 /// LOINC *Hemoglobin A1c/Hemoglobin.total in Blood*.
 pub const LOINC_HBA1C: &str = "4548-4";
+/// LOINC *Blood pressure panel with all children optional* (systolic and diastolic as
+/// components), as the vital-signs screen records it.
+pub const LOINC_BP_PANEL: &str = "85354-9";
+const LOINC_SYSTOLIC: &str = "8480-6";
+const LOINC_DIASTOLIC: &str = "8462-4";
 
 /// Whether a CIE-10 code is diabetes mellitus (E10–E14), written `E11.9`, `E119` or `E11`.
 pub fn is_diabetes(code: &str) -> bool {
     let upper = code.trim().to_ascii_uppercase();
     matches!(upper.get(..3), Some("E10" | "E11" | "E12" | "E13" | "E14"))
+}
+
+/// Whether a CIE-10 code is hypertensive disease (I10–I15).
+pub fn is_hypertension(code: &str) -> bool {
+    let upper = code.trim().to_ascii_uppercase();
+    matches!(upper.get(..3), Some("I10" | "I11" | "I12" | "I13" | "I15"))
 }
 
 /// Whether a Condition is active: `clinicalStatus` active, or one of its kinds (recurrence,
@@ -339,17 +357,19 @@ fn is_active(condition: &Json) -> bool {
     .any(|c| matches!(*c, "active" | "recurrence" | "relapse"))
 }
 
+fn number(value: Option<&Json>) -> Option<f64> {
+    value
+        .and_then(Json::as_number_text)
+        .and_then(|t| t.parse::<f64>().ok())
+}
+
 /// The HbA1c threshold of control in the Observation's unit: 7 % (NGSP), or 53 mmol/mol
 /// (IFCC; the same level).
-fn is_controlled(observation: &Json) -> bool {
+pub fn hba1c_controlled(observation: &Json) -> bool {
     let Some(quantity) = observation.get("valueQuantity") else {
         return false;
     };
-    let Some(value) = quantity
-        .get("value")
-        .and_then(Json::as_number_text)
-        .and_then(|t| t.parse::<f64>().ok())
-    else {
+    let Some(value) = number(quantity.get("value")) else {
         return false;
     };
     let unit = quantity
@@ -364,37 +384,109 @@ fn is_controlled(observation: &Json) -> bool {
     }
 }
 
-/// Diabetes control per facility on `as_of`: registered patients (`managingOrganization`)
-/// with an active Condition coded E10–E14; those with an HbA1c (LOINC 4548-4) dated in the 12
-/// months up to `as_of` (from the day after the same date a year before, to `as_of`, both
-/// inclusive); those whose latest such value is below 7 %. Observations cancelled or entered
-/// in error do not count. Facilities without such patients are not listed.
+/// Blood pressure at the NOM-030-SSA2-2017 target: below 140/90 mmHg (both components).
+pub fn blood_pressure_controlled(observation: &Json) -> bool {
+    let component = |code: &str| {
+        observation
+            .get("component")
+            .and_then(Json::as_array)
+            .unwrap_or(&[])
+            .iter()
+            .find(|c| codes_in(c.get("code"), systems::LOINC).contains(&code))
+            .and_then(|c| number(c.get("valueQuantity").and_then(|q| q.get("value"))))
+    };
+    match (component(LOINC_SYSTOLIC), component(LOINC_DIASTOLIC)) {
+        (Some(systolic), Some(diastolic)) => systolic < 140.0 && diastolic < 90.0,
+        _ => false,
+    }
+}
+
+/// Diabetes control per facility on `as_of` (the `diabetes-control.csv` contract):
+/// registered patients (`managingOrganization`) with an active Condition coded E10–E14;
+/// those with an HbA1c (LOINC 4548-4) dated in the 12 months up to `as_of` (from the day after
+/// the same date a year before, to `as_of`, both inclusive); those whose latest such value is
+/// below 7 %.
 pub fn diabetes_control(
     patients: &[Json],
     conditions: &[Json],
     observations: &[Json],
     facilities: &Facilities,
     as_of: Date,
-) -> Vec<DiabetesControlRow> {
-    let diabetic: HashSet<&str> = conditions
+) -> Vec<ControlRow> {
+    control(
+        patients,
+        conditions,
+        observations,
+        facilities,
+        as_of,
+        &Measure {
+            disease: is_diabetes,
+            loinc: LOINC_HBA1C,
+            controlled: hba1c_controlled,
+        },
+    )
+}
+
+/// Hypertension control per facility on `as_of`: as [`diabetes_control`], with an active
+/// Condition coded I10–I15, a blood-pressure panel (LOINC 85354-9) as the measurement, and
+/// control below 140/90 mmHg.
+pub fn hypertension_control(
+    patients: &[Json],
+    conditions: &[Json],
+    observations: &[Json],
+    facilities: &Facilities,
+    as_of: Date,
+) -> Vec<ControlRow> {
+    control(
+        patients,
+        conditions,
+        observations,
+        facilities,
+        as_of,
+        &Measure {
+            disease: is_hypertension,
+            loinc: LOINC_BP_PANEL,
+            controlled: blood_pressure_controlled,
+        },
+    )
+}
+
+/// What a chronic disease's control is measured by.
+struct Measure {
+    disease: fn(&str) -> bool,
+    loinc: &'static str,
+    controlled: fn(&Json) -> bool,
+}
+
+/// The control count shared by the chronic diseases. Observations cancelled or entered in
+/// error do not count. Facilities without such patients are not listed.
+fn control(
+    patients: &[Json],
+    conditions: &[Json],
+    observations: &[Json],
+    facilities: &Facilities,
+    as_of: Date,
+    measure: &Measure,
+) -> Vec<ControlRow> {
+    let with_disease: HashSet<&str> = conditions
         .iter()
         .filter(|c| is_active(c) && !is_void(c))
         .filter(|c| {
             codes_in(c.get("code"), systems::CIE10)
                 .iter()
-                .any(|code| is_diabetes(code))
+                .any(|code| (measure.disease)(code))
         })
         .filter_map(|c| reference_id(c, "subject", "Patient"))
         .collect();
     let since = months_before(as_of, 12).next_day().unwrap_or(as_of);
-    // patient → (instant, id, controlled) of the latest HbA1c in the window
+    // patient → (instant, id, controlled) of the latest measurement in the window
     let mut latest: HashMap<&str, (i64, &str, bool)> = HashMap::new();
     for observation in observations {
         let status = observation.get("status").and_then(Json::as_str);
         if matches!(status, Some("entered-in-error" | "cancelled")) {
             continue;
         }
-        if !codes_in(observation.get("code"), systems::LOINC).contains(&LOINC_HBA1C) {
+        if !codes_in(observation.get("code"), systems::LOINC).contains(&measure.loinc) {
             continue;
         }
         let (Some(id), Some(patient)) = (
@@ -421,7 +513,7 @@ pub fn diabetes_control(
         if date < since || date > as_of {
             continue;
         }
-        let candidate = (instant, id, is_controlled(observation));
+        let candidate = (instant, id, (measure.controlled)(observation));
         match latest.get_mut(patient) {
             Some(held) if (held.0, held.1) >= (instant, id) => {}
             Some(held) => *held = candidate,
@@ -430,10 +522,10 @@ pub fn diabetes_control(
             }
         }
     }
-    let mut rows: BTreeMap<String, DiabetesControlRow> = BTreeMap::new();
+    let mut rows: BTreeMap<String, ControlRow> = BTreeMap::new();
     for patient in patients {
         let Some(id) = id_of(patient) else { continue };
-        if !diabetic.contains(id) {
+        if !with_disease.contains(id) {
             continue;
         }
         let Some(clues) = patient
@@ -442,21 +534,93 @@ pub fn diabetes_control(
         else {
             continue;
         };
-        let row = rows
-            .entry(clues.clone())
-            .or_insert_with(|| DiabetesControlRow {
-                clues,
-                patients: 0,
-                with_hba1c_12m: 0,
-                controlled: 0,
-            });
+        let row = rows.entry(clues.clone()).or_insert_with(|| ControlRow {
+            clues,
+            patients: 0,
+            measured_12m: 0,
+            controlled: 0,
+        });
         row.patients += 1;
         if let Some((_, _, controlled)) = latest.get(id) {
-            row.with_hba1c_12m += 1;
+            row.measured_12m += 1;
             if *controlled {
                 row.controlled += 1;
             }
         }
     }
     rows.into_values().collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Json {
+        fhir::json::parse_str(text).unwrap()
+    }
+
+    fn bp(id: &str, patient: &str, when: &str, systolic: u32, diastolic: u32) -> Json {
+        parse(&format!(
+            r#"{{"resourceType":"Observation","id":"{id}","status":"final",
+            "code":{{"coding":[{{"system":"http://loinc.org","code":"85354-9"}}]}},
+            "subject":{{"reference":"Patient/{patient}"}},"effectiveDateTime":"{when}",
+            "component":[
+              {{"code":{{"coding":[{{"system":"http://loinc.org","code":"8480-6"}}]}},"valueQuantity":{{"value":{systolic}}}}},
+              {{"code":{{"coding":[{{"system":"http://loinc.org","code":"8462-4"}}]}},"valueQuantity":{{"value":{diastolic}}}}}]}}"#
+        ))
+    }
+
+    #[test]
+    fn hypertension_is_controlled_below_140_over_90_at_the_latest_reading() {
+        let org = parse(
+            r#"{"resourceType":"Organization","id":"o","identifier":[{"system":"https://expediente.salud.gob.mx/fhir/sid/clues","value":"JCSSA001234"}]}"#,
+        );
+        let facilities = Facilities::new(&[org], &[]);
+        let patient = |id: &str| {
+            parse(&format!(
+                r#"{{"resourceType":"Patient","id":"{id}","managingOrganization":{{"reference":"Organization/o"}}}}"#
+            ))
+        };
+        let condition = |patient: &str, code: &str| {
+            parse(&format!(
+                r#"{{"resourceType":"Condition","id":"c{patient}","subject":{{"reference":"Patient/{patient}"}},
+                "clinicalStatus":{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/condition-clinical","code":"active"}}]}},
+                "code":{{"coding":[{{"system":"http://hl7.org/fhir/sid/icd-10","code":"{code}"}}]}}}}"#
+            ))
+        };
+        let patients = [patient("a"), patient("b"), patient("c"), patient("d")];
+        let conditions = [
+            condition("a", "I10"),
+            condition("b", "I11.9"),
+            condition("c", "I10X"),
+            condition("d", "E11.9"),
+        ];
+        let observations = [
+            // a: 150/95 then 130/85: controlled.
+            bp("1", "a", "2026-01-01T09:00:00-06:00", 150, 95),
+            bp("2", "a", "2026-03-01T09:00:00-06:00", 130, 85),
+            // b: 138/90: the diastolic is not below 90.
+            bp("3", "b", "2026-03-01T09:00:00-06:00", 138, 90),
+            // c: only a reading from before the window.
+            bp("4", "c", "2025-05-01T09:00:00-06:00", 120, 80),
+            // d is not hypertensive.
+            bp("5", "d", "2026-03-01T09:00:00-06:00", 120, 80),
+        ];
+        let rows = hypertension_control(
+            &patients,
+            &conditions,
+            &observations,
+            &facilities,
+            super::super::dates::parse_day("2026-06-30").unwrap(),
+        );
+        assert_eq!(
+            rows,
+            vec![ControlRow {
+                clues: "JCSSA001234".into(),
+                patients: 3,
+                measured_12m: 2,
+                controlled: 1
+            }]
+        );
+    }
 }

@@ -20,7 +20,7 @@ use auth::policy::{Decision, Operation};
 use fhir::{Issue, IssueCode, Json};
 use time::Date;
 
-pub use calc::{ConsultationsRow, DiabetesControlRow, NewCasesRow};
+pub use calc::{ConsultationsRow, ControlRow, DiabetesControlRow, NewCasesRow};
 pub use surveillance::{Surveillance, SurveillanceRow};
 
 use crate::lookup::internal_query;
@@ -28,6 +28,14 @@ use crate::{Ehr, Error, Requester};
 
 /// Longest period one report covers (ten years of days): bounds the work of one request.
 pub const PERIOD_DAYS_MAX: i64 = 3_660;
+
+/// Chronic-disease control per facility on one date.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChronicControl {
+    pub as_of: Date,
+    pub diabetes: Vec<ControlRow>,
+    pub hypertension: Vec<ControlRow>,
+}
 
 /// Weeks the surveillance view shows when not asked.
 pub const SURVEILLANCE_WEEKS_DEFAULT: usize = 12;
@@ -146,6 +154,50 @@ impl Ehr {
         let offset = time::UtcOffset::from_whole_seconds(dates::mexico_city_offset_seconds(now))
             .unwrap_or(time::UtcOffset::UTC);
         now.to_offset(offset).date()
+    }
+
+    /// Chronic-disease control per facility on `as_of` (default today in Mexico City):
+    /// diabetes (HbA1c, as the CSV contract) and hypertension (blood pressure).
+    /// `params`: `as_of` (`YYYY-MM-DD`, optional).
+    pub fn report_chronic_control(
+        &self,
+        who: &Requester,
+        params: &[(String, String)],
+    ) -> Result<ChronicControl, Error> {
+        let details = format!("reporte control-cronico {}", shown(params));
+        self.report(who, &details, || {
+            only(params, &["as_of"])?;
+            let as_of = match single(params, "as_of")? {
+                Some(text) if !text.is_empty() => day_param("as_of", Some(text))?,
+                _ => self.today_mexico_city(),
+            };
+            let facilities = self.facilities()?;
+            let patients = self.scan("Patient", &[])?;
+            let conditions = self.scan("Condition", &[])?;
+            let code = |loinc: &str| format!("{}|{loinc}", mexico::systems::LOINC);
+            let hba1c = self.scan("Observation", &[("code", code(calc::LOINC_HBA1C).as_str())])?;
+            let pressure = self.scan(
+                "Observation",
+                &[("code", code(calc::LOINC_BP_PANEL).as_str())],
+            )?;
+            Ok(ChronicControl {
+                as_of,
+                diabetes: calc::diabetes_control(
+                    &patients,
+                    &conditions,
+                    &hba1c,
+                    &facilities,
+                    as_of,
+                ),
+                hypertension: calc::hypertension_control(
+                    &patients,
+                    &conditions,
+                    &pressure,
+                    &facilities,
+                    as_of,
+                ),
+            })
+        })
     }
 
     /// Decides, runs and audits one report request.
@@ -367,7 +419,7 @@ pub fn diabetes_control_csv(rows: &[DiabetesControlRow]) -> String {
             "{},{},{},{}\n",
             csv_field(&r.clues),
             r.patients,
-            r.with_hba1c_12m,
+            r.measured_12m,
             r.controlled
         ));
     }
