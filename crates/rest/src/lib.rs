@@ -146,6 +146,10 @@ pub fn router(ehr: ehr::Ehr, keys: Arc<::auth::token::KeyStore>, config: RestCon
             "/reports/diabetes-control.csv",
             get(reports::diabetes_control),
         )
+        .route(
+            "/reports/medicine-demand.csv",
+            get(reports::medicine_demand),
+        )
         .route("/fhir/$estadisticas", get(handlers::aggregates))
         .route("/fhir/$aggregates", get(handlers::aggregates))
         .route("/fhir", post(handlers::root_post))

@@ -65,3 +65,17 @@ pub(crate) async fn diabetes_control(
     .await?;
     Ok(csv(ehr::reports::diabetes_control_csv(&rows)))
 }
+
+/// `GET /reports/medicine-demand.csv?month=YYYY-MM`
+pub(crate) async fn medicine_demand(
+    state: State,
+    Auth(who): Auth,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let params = params(raw.as_deref());
+    let rows = blocking(&state.0, move |ehr| {
+        ehr.report_medicine_demand(&who, &params)
+    })
+    .await?;
+    Ok(csv(ehr::reports::medicine_demand_csv(&rows)))
+}

@@ -433,3 +433,67 @@ fn reports_refuse_bad_parameters_and_other_roles_and_are_audited() {
         "{physician_trail}"
     );
 }
+
+fn prescription(patient: &str, encounter: &str, cnis: &str, when: &str, quantity: u32) -> Value {
+    json!({
+        "resourceType": "MedicationRequest",
+        "status": "completed",
+        "intent": "order",
+        "medicationCodeableConcept": {"coding": [{"system": "https://expediente.salud.gob.mx/fhir/sid/cnis", "code": cnis, "display": "Paracetamol. Tableta 500 mg"}]},
+        "subject": {"reference": format!("Patient/{patient}")},
+        "encounter": {"reference": format!("Encounter/{encounter}")},
+        "authoredOn": when,
+        "dispenseRequest": {"quantity": {"value": quantity, "unit": "tableta"}}
+    })
+}
+
+#[test]
+fn medicine_demand_is_counted_per_month_and_forecast_from_the_trend() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let node = Node::start_in(&data);
+    let jc = created(
+        &node,
+        &json!({"resourceType": "Organization",
+                "identifier": [{"system": CLUES_SYSTEM, "value": CLUES_JC}], "name": "Centro JC"}),
+    );
+    let p = registered(&node, "Uno", &jc);
+    let provider = json!({"reference": format!("Organization/{jc}")});
+    let visit = created(
+        &node,
+        &encounter(&p, "AMB", "finished", provider, "2026-01-05T09:00:00-06:00"),
+    );
+    const KEY: &str = "010.000.0104.00";
+    // January 20 tablets, February 30, March 40 (two prescriptions: 25 + 15): a trend of +10
+    // a month. 01:00 UTC on 1 April is 31 March in Mexico City. A cancelled one never counts.
+    for (when, quantity) in [
+        ("2026-01-10T10:00:00-06:00", 20),
+        ("2026-02-10T10:00:00-06:00", 30),
+        ("2026-03-02T10:00:00-06:00", 25),
+        ("2026-04-01T01:00:00Z", 15),
+    ] {
+        created(&node, &prescription(&p, &visit, KEY, when, quantity));
+    }
+    let mut cancelled = prescription(&p, &visit, KEY, "2026-03-03T10:00:00-06:00", 500);
+    cancelled["status"] = json!("cancelled");
+    created(&node, &cancelled);
+    let epi = account(&data, "epi", "epidemiologist", &[]);
+    let (status, kind, body) = report(&node, &epi, "reports/medicine-demand.csv?month=2026-03");
+    assert_eq!(status, 200, "{}", String::from_utf8_lossy(&body));
+    assert!(kind.starts_with("text/csv"));
+    // The months held start with the first prescription: January 20, February 30, March 40.
+    // The least-squares line through them is 20 + 10x: April..June 50, 60, 70.
+    assert_eq!(
+        String::from_utf8(body).unwrap(),
+        "clues,cnis,month,kind,prescriptions,units\n\
+         JCSSA001234,010.000.0104.00,2026-01,observed,1,20\n\
+         JCSSA001234,010.000.0104.00,2026-02,observed,1,30\n\
+         JCSSA001234,010.000.0104.00,2026-03,observed,2,40\n\
+         JCSSA001234,010.000.0104.00,2026-04,forecast,,50\n\
+         JCSSA001234,010.000.0104.00,2026-05,forecast,,60\n\
+         JCSSA001234,010.000.0104.00,2026-06,forecast,,70\n"
+    );
+    let answer = get_as(&node, &epi, "reports/medicine-demand.csv?month=2026-13");
+    assert_eq!(answer.status, 400);
+    assert!(answer.text.contains("AAAA-MM") && answer.text.contains("YYYY-MM"));
+}

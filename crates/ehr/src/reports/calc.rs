@@ -134,6 +134,13 @@ pub struct EncounterFacts {
     clues: Option<String>,
 }
 
+impl EncounterFacts {
+    /// The CLUES of the Encounter's facility, when known.
+    pub fn clues(&self) -> Option<&str> {
+        self.clues.as_deref()
+    }
+}
+
 /// Encounter id → its start and its facility's CLUES.
 pub fn encounter_facts(
     encounters: &[Json],

@@ -13,6 +13,7 @@
 
 pub mod calc;
 pub mod dates;
+pub mod demand;
 pub mod surveillance;
 
 use auth::audit::{AuditAction, Outcome};
@@ -202,6 +203,32 @@ impl Ehr {
         })
     }
 
+    /// Medicine demand per facility and CNIS key per month, with the forecast of the next
+    /// three months ([`demand`]). `params`: `month` (`YYYY-MM`, the last complete month held;
+    /// default the month before the current one in Mexico City).
+    pub fn report_medicine_demand(
+        &self,
+        who: &Requester,
+        params: &[(String, String)],
+    ) -> Result<Vec<demand::DemandRow>, Error> {
+        let details = format!("reporte medicine-demand {}", shown(params));
+        self.report(who, &details, || {
+            only(params, &["month"])?;
+            let last = match single(params, "month")? {
+                Some(text) if !text.is_empty() => month_param(text)?,
+                _ => {
+                    let today = self.today_mexico_city();
+                    let (y, m) = (today.year(), u8::from(today.month()));
+                    if m == 1 { (y - 1, 12) } else { (y, m - 1) }
+                }
+            };
+            let facilities = self.facilities()?;
+            let encounters = calc::encounter_facts(&self.scan("Encounter", &[])?, &facilities);
+            let requests = self.scan("MedicationRequest", &[])?;
+            Ok(demand::medicine_demand(&requests, &encounters, last))
+        })
+    }
+
     /// Decides, runs and audits one report request.
     fn report<T>(
         &self,
@@ -344,6 +371,22 @@ fn day_param(name: &str, value: Option<&str>) -> Result<Date, Error> {
     })
 }
 
+/// A `YYYY-MM` parameter.
+fn month_param(text: &str) -> Result<demand::Month, Error> {
+    let parsed = text
+        .split_once('-')
+        .filter(|(y, m)| y.len() == 4 && m.len() == 2)
+        .and_then(|(y, m)| Some((y.parse::<i32>().ok()?, m.parse::<u8>().ok()?)))
+        .filter(|(y, m)| (1900..=9999).contains(y) && (1..=12).contains(m));
+    parsed.ok_or_else(|| {
+        let text: String = text.chars().take(40).collect();
+        bad(
+            format!("«month» debe ser un mes AAAA-MM; se recibió «{text}»."),
+            format!("'month' must be a month YYYY-MM; got '{text}'."),
+        )
+    })
+}
+
 /// `from` and `to`, both inclusive, in order, at most [`PERIOD_DAYS_MAX`] days apart.
 pub fn period(params: &[(String, String)]) -> Result<(Date, Date), Error> {
     only(params, &["from", "to"])?;
@@ -435,5 +478,41 @@ fn csv_field(text: &str) -> String {
         format!("\"{}\"", text.replace('"', "\"\""))
     } else {
         text.to_string()
+    }
+}
+
+/// `medicine-demand.csv`: `clues,cnis,month,kind,prescriptions,units`, `kind` `observed` (months
+/// with prescriptions) or `forecast` (the next three months; no prescription count).
+pub fn medicine_demand_csv(rows: &[demand::DemandRow]) -> String {
+    let mut out = String::from("clues,cnis,month,kind,prescriptions,units\n");
+    for r in rows {
+        for ((y, m), n, units) in &r.history {
+            if *n == 0 {
+                continue;
+            }
+            out.push_str(&format!(
+                "{},{},{y:04}-{m:02},observed,{n},{}\n",
+                csv_field(&r.clues),
+                csv_field(&r.cnis),
+                number_text(*units)
+            ));
+        }
+        for ((y, m), units) in &r.forecast {
+            out.push_str(&format!(
+                "{},{},{y:04}-{m:02},forecast,,{units}\n",
+                csv_field(&r.clues),
+                csv_field(&r.cnis)
+            ));
+        }
+    }
+    out
+}
+
+/// A quantity without a trailing `.0`.
+fn number_text(value: f64) -> String {
+    if (value - value.round()).abs() < 1e-9 {
+        format!("{value:.0}")
+    } else {
+        format!("{value}")
     }
 }
