@@ -40,6 +40,7 @@ mod meta;
 mod patch;
 mod read;
 mod replicated;
+pub mod reports;
 mod requester;
 mod write;
 

@@ -44,6 +44,7 @@ pub mod cie10;
 pub mod clues;
 pub mod curp;
 pub mod states;
+pub mod surveillance;
 pub mod systems;
 
 mod text;

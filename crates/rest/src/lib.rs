@@ -17,6 +17,7 @@ mod handlers;
 mod mpi;
 mod params;
 mod patch;
+mod reports;
 mod tls;
 
 use std::sync::Arc;
@@ -139,6 +140,16 @@ pub fn router(ehr: ehr::Ehr, keys: Arc<::auth::token::KeyStore>, config: RestCon
         .route(
             "/fhir/Patient/{id}/$cambio-unidad",
             post(handlers::move_registration),
+        )
+        .route("/reports/new-cases.csv", get(reports::new_cases))
+        .route("/reports/consultations.csv", get(reports::consultations))
+        .route(
+            "/reports/diabetes-control.csv",
+            get(reports::diabetes_control),
+        )
+        .route(
+            "/reports/medicine-demand.csv",
+            get(reports::medicine_demand),
         )
         .route("/fhir/$estadisticas", get(handlers::aggregates))
         .route("/fhir/$aggregates", get(handlers::aggregates))

@@ -141,6 +141,7 @@ pub const EHR_USE_CASES: &[&str] = &[
     "aggregates",
     "audit_events",
     "capability",
+    "reports",
 ];
 
 /// The lower layers of `ehr` (paths below `crates/ehr/src/`).

@@ -494,3 +494,78 @@ pub fn move_registration(db: &Db, patient_id: &str, reason: &str) -> Result<()> 
     )?;
     Ok(())
 }
+
+/// The weekly surveillance view (`ehr`'s report: counts only, audited, for the roles that may
+/// read reports). `params` are `semana` and `semanas`.
+pub fn surveillance(db: &Db, params: &[(String, String)]) -> Result<ehr::reports::Surveillance> {
+    db.ehr.report_surveillance(&db.who, params)
+}
+
+/// Children registered at `organization` (`Organization/{id}`) born on or after `born_from`
+/// (`YYYY-MM-DD`), youngest first, [`CENSUS_CHILDREN_MAX`] at most, with the completed
+/// Immunizations of each, through the read guard (audited as searches): the clinic's own
+/// patients only, since registration is the condition of the list.
+pub fn census_children(
+    db: &Db,
+    organization: &str,
+    born_from: &str,
+) -> Result<Vec<(Value, Vec<Value>)>> {
+    let children = search(
+        db,
+        "Patient",
+        &[
+            ("organization", organization.to_string()),
+            ("birthdate", format!("ge{born_from}")),
+            ("_sort", "-birthdate".to_string()),
+            ("_count", CENSUS_CHILDREN_MAX.to_string()),
+        ],
+    )?;
+    let mut out: Vec<(Value, Vec<Value>)> = children.into_iter().map(|c| (c, Vec::new())).collect();
+    // One search per batch of children (OR-ed references) instead of one per child.
+    for start in (0..out.len()).step_by(CENSUS_BATCH) {
+        let end = (start + CENSUS_BATCH).min(out.len());
+        let ids: Vec<String> = out[start..end]
+            .iter()
+            .filter_map(|(p, _)| p["id"].as_str().map(|id| format!("Patient/{id}")))
+            .collect();
+        if ids.is_empty() {
+            continue;
+        }
+        let doses = search(
+            db,
+            "Immunization",
+            &[
+                ("patient", ids.join(",")),
+                ("status", "completed".to_string()),
+                ("_count", store::PAGE_SIZE_MAX.to_string()),
+            ],
+        )?;
+        for dose in doses {
+            let Some(patient) = dose["patient"]["reference"].as_str() else {
+                continue;
+            };
+            if let Some((_, given)) = out[start..end].iter_mut().find(|(p, _)| {
+                p["id"]
+                    .as_str()
+                    .is_some_and(|id| patient.ends_with(&format!("Patient/{id}")))
+            }) {
+                given.push(dose);
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Children listed at most in the censo nominal (one search page).
+pub const CENSUS_CHILDREN_MAX: usize = 1_000;
+/// Children whose immunizations are read per search (each has about 20 doses by age 9, so a
+/// batch stays within one page of 1,000).
+const CENSUS_BATCH: usize = 40;
+
+/// Chronic-disease control per facility (`ehr`'s report: counts only, audited).
+pub fn chronic_control(
+    db: &Db,
+    params: &[(String, String)],
+) -> Result<ehr::reports::ChronicControl> {
+    db.ehr.report_chronic_control(&db.who, params)
+}

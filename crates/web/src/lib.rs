@@ -202,6 +202,9 @@ pub fn router(
         .route("/ui/salir", post(pages::signin::logout))
         .route("/ui/idioma", get(pages::signin::language))
         .route("/ui/buscar", get(pages::find::find))
+        .route("/ui/vigilancia", get(pages::surveillance::page))
+        .route("/ui/censo-nominal", get(pages::census::page))
+        .route("/ui/control-cronico", get(pages::chronic::page))
         .route("/ui/curp", get(pages::find::curp_fragment))
         .route("/ui/cie10", get(pages::find::cie10_fragment))
         .route(

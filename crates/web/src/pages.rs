@@ -12,6 +12,8 @@
 
 pub mod access;
 pub mod allergies;
+pub mod census;
+pub mod chronic;
 pub mod consult;
 pub mod find;
 pub mod medications;
@@ -22,6 +24,7 @@ pub mod record;
 pub mod refer;
 pub mod register;
 pub mod signin;
+pub mod surveillance;
 
 use std::sync::Arc;
 
@@ -171,6 +174,15 @@ impl Ctx {
                     auth::scope::Interaction::Create,
                 )
             }),
+            can_report: self.session.as_ref().is_some_and(may_read_reports),
+            can_census: self.session.as_ref().is_some_and(|s| {
+                s.organization.is_some()
+                    && auth::policy::matrix_allows(
+                        s.requester.role(),
+                        auth::category::Category::Clinical,
+                        auth::scope::Interaction::Search,
+                    )
+            }),
         }
     }
 
@@ -195,6 +207,21 @@ pub struct Layout {
     pub submission: String,
     /// The signed-in role may register patients (the "register" link is offered).
     pub can_register: bool,
+    /// The signed-in role may read the public-health reports (the surveillance link).
+    pub can_report: bool,
+    /// The signed-in user works at a facility and may read clinical content (the censo
+    /// nominal link).
+    pub can_census: bool,
+}
+
+/// Whether the session's user may read the public-health reports (asked of the policy, so
+/// the link is offered exactly to those the report would answer).
+pub(crate) fn may_read_reports(session: &SessionInfo) -> bool {
+    auth::policy::decide_operation(
+        &session.requester.principal,
+        auth::policy::Operation::ReadReports,
+    )
+    .is_permit()
 }
 
 /// Only known message keys may be shown from the URL (`?ok=…`).
@@ -621,6 +648,8 @@ pub(crate) fn bench_chart_html(
         csrf: String::new(),
         submission: String::new(),
         can_register: false,
+        can_report: false,
+        can_census: false,
     };
     let today = dates::today(now_ms);
     let chart = record::load_chart(db, patient_id, today)?;

@@ -119,6 +119,93 @@ pub fn line_chart(points: &[(i64, f64)]) -> String {
     out
 }
 
+/// Weekly counts as bars (oldest first, labelled by epidemiological week number) with the
+/// endemic channel as a dashed line where it exists: the surveillance chart. The highest value
+/// is written on the axis, each bar's count above it, so the chart reads without a legend.
+pub fn week_bars(weeks: &[u8], counts: &[u64], channel: &[Option<f64>]) -> String {
+    let mut out = String::with_capacity(800 + counts.len() * 160);
+    let _ = write!(
+        out,
+        r#"<svg class="bars" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="chart-caption">"#
+    );
+    let n = counts.len().min(weeks.len());
+    if n == 0 {
+        out.push_str("</svg>");
+        return out;
+    }
+    let top = counts
+        .iter()
+        .map(|c| *c as f64)
+        .chain(channel.iter().flatten().copied())
+        .fold(1.0_f64, f64::max);
+    let plot_w = WIDTH - LEFT - RIGHT;
+    let plot_h = HEIGHT - TOP - BOTTOM;
+    let slot = plot_w / n as f64;
+    let y = |v: f64| TOP + (top - v) / top * plot_h;
+    let _ = write!(
+        out,
+        r#"<path d="M{LEFT} {TOP} V{bottom} H{right}" stroke="currentColor" fill="none" stroke-width="0.6"/><text x="{lx:.1}" y="{ty:.1}" font-size="{FONT}" text-anchor="end" fill="currentColor">{top_label}</text><text x="{lx:.1}" y="{bottom:.1}" font-size="{FONT}" text-anchor="end" fill="currentColor">0</text>"#,
+        bottom = TOP + plot_h,
+        right = WIDTH - RIGHT,
+        lx = LEFT - 3.0,
+        ty = TOP + FONT / 2.0,
+        top_label = label(top),
+    );
+    for (i, (week, count)) in weeks.iter().zip(counts).take(n).enumerate() {
+        let x = LEFT + slot * i as f64 + slot * 0.15;
+        let h = *count as f64 / top * plot_h;
+        let _ = write!(
+            out,
+            r#"<rect class="bar" x="{x:.1}" y="{:.1}" width="{:.1}" height="{h:.1}" fill="currentColor" opacity="0.55"/><text x="{:.1}" y="{:.1}" font-size="{FONT}" text-anchor="middle" fill="currentColor">{week}</text>"#,
+            TOP + plot_h - h,
+            slot * 0.7,
+            x + slot * 0.35,
+            HEIGHT - 4.0,
+        );
+        if *count > 0 {
+            let _ = write!(
+                out,
+                r#"<text x="{:.1}" y="{:.1}" font-size="{FONT}" text-anchor="middle" font-weight="700" fill="currentColor">{count}</text>"#,
+                x + slot * 0.35,
+                TOP + plot_h - h - 2.0,
+            );
+        }
+    }
+    // The channel: one dashed segment per week that has one.
+    let mut path = String::new();
+    for (i, value) in channel.iter().take(n).enumerate() {
+        if let Some(v) = value {
+            let x0 = LEFT + slot * i as f64;
+            let _ = write!(path, "M{x0:.1} {:.1} h{slot:.1} ", y(*v));
+        }
+    }
+    if !path.is_empty() {
+        let _ = write!(
+            out,
+            r#"<path class="channel" d="{}" stroke="currentColor" stroke-dasharray="3 2" stroke-width="1.2" fill="none"/>"#,
+            path.trim_end()
+        );
+    }
+    out.push_str("</svg>");
+    out
+}
+
+/// Two stacked shares as one horizontal bar (0–100 %): the lighter part measured, the darker
+/// part at target, with the controlled percentage written at its end. For a table cell.
+pub fn share_bar(measured_pct: f64, controlled_pct: f64) -> String {
+    let clamp = |v: f64| {
+        if v.is_finite() {
+            v.clamp(0.0, 100.0)
+        } else {
+            0.0
+        }
+    };
+    let (measured, controlled) = (clamp(measured_pct), clamp(controlled_pct));
+    format!(
+        r#"<svg class="share" viewBox="0 0 130 14" aria-hidden="true" focusable="false"><rect x="0" y="2" width="100" height="10" fill="none" stroke="currentColor" stroke-width="0.5"/><rect class="measured" x="0" y="2" width="{measured:.1}" height="10" fill="currentColor" opacity="0.3"/><rect class="controlled" x="0" y="2" width="{controlled:.1}" height="10" fill="currentColor" opacity="0.8"/><text x="103" y="11" font-size="10" fill="currentColor">{controlled:.0}%</text></svg>"#
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -141,6 +228,34 @@ mod tests {
         }
         // Value ticks (max, middle, min) and the latest value: 150 appears twice.
         assert_eq!(svg.matches(">150<").count(), 2);
+    }
+
+    #[test]
+    fn weekly_bars_carry_counts_weeks_and_the_channel() {
+        let svg = week_bars(&[3, 4, 5], &[1, 0, 4], &[None, Some(2.0), Some(2.5)]);
+        assert_eq!(svg.matches(r#"class="bar""#).count(), 3);
+        for text in [">3<", ">4<", ">5<", ">1<"] {
+            assert!(svg.contains(text), "{text} in {svg}");
+        }
+        assert_eq!(svg.matches("class=\"channel\"").count(), 1);
+        // Two weeks have a channel: two segments.
+        let channel = svg.split("class=\"channel\" d=\"").nth(1).unwrap();
+        assert_eq!(channel.split('"').next().unwrap().matches('M').count(), 2);
+    }
+
+    #[test]
+    fn share_bars_are_clamped_and_labelled() {
+        let svg = share_bar(80.0, 45.0);
+        assert!(
+            svg.contains(r#"class="measured" x="0" y="2" width="80.0""#),
+            "{svg}"
+        );
+        assert!(
+            svg.contains(r#"class="controlled" x="0" y="2" width="45.0""#),
+            "{svg}"
+        );
+        assert!(svg.contains(">45%<"));
+        assert!(share_bar(150.0, f64::NAN).contains(r#"width="100.0""#));
     }
 
     #[test]

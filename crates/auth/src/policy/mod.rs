@@ -555,6 +555,10 @@ fn staff_decision(principal: &Principal, action: &Action<'_>, category: Category
 pub enum Operation {
     /// The de-identified aggregates endpoint (epidemiology).
     ReadAggregates,
+    /// The public-health reports (`/reports/*.csv`, the surveillance pages): aggregate
+    /// counts without names, for epidemiologists and for integrations (system tokens) that
+    /// consume the fixed CSV contracts.
+    ReadReports,
     /// `expediente user add|list|disable|reset-password` and their HTTP equivalents.
     ManageUsers,
     /// `expediente audit verify` and reviewing break-glass grants.
@@ -571,6 +575,7 @@ pub enum Operation {
 pub fn decide_operation(principal: &Principal, operation: Operation) -> Decision {
     let permitted = match operation {
         Operation::ReadAggregates => matches!(principal.role, Role::Epidemiologist),
+        Operation::ReadReports => matches!(principal.role, Role::Epidemiologist | Role::System),
         Operation::ManageUsers | Operation::IssueTokens => principal.role == Role::Admin,
         Operation::ReviewAudit => matches!(principal.role, Role::Auditor | Role::Admin),
         Operation::RequestBreakGlass => principal.role.is_clinician(),

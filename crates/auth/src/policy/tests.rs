@@ -651,6 +651,10 @@ fn crate_docs_table_matches_matrix() {
 fn operations_by_role() {
     let table = [
         (Operation::ReadAggregates, vec![Role::Epidemiologist]),
+        (
+            Operation::ReadReports,
+            vec![Role::Epidemiologist, Role::System],
+        ),
         (Operation::ManageUsers, vec![Role::Admin]),
         (Operation::IssueTokens, vec![Role::Admin]),
         (Operation::ReviewAudit, vec![Role::Auditor, Role::Admin]),

@@ -382,6 +382,11 @@ impl Ui {
     }
 }
 
+/// Every resource of a type in the generated demo data (`demo-ndjson/{type}.ndjson`).
+pub fn demo_resources(resource_type: &str) -> Vec<Value> {
+    read_ndjson(&template().join("demo-ndjson"), resource_type)
+}
+
 /// The demo population as generated (to pick patients with the properties a test needs).
 pub struct Demo {
     pub patients: Vec<Value>,

@@ -11,6 +11,8 @@
 mod harness;
 
 mod a11y;
+mod census;
+mod chronic;
 mod flows;
 mod forms;
 mod history;
@@ -19,4 +21,5 @@ mod prescribing;
 mod record;
 mod roles;
 mod security;
+mod surveillance;
 mod weight;

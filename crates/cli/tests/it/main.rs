@@ -11,6 +11,7 @@ mod history;
 mod identity;
 mod import;
 mod population;
+mod reports;
 mod search;
 mod security;
 mod security_doors;

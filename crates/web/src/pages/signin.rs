@@ -12,7 +12,10 @@ use crate::session;
 
 /// # `GET /`
 pub async fn home(ctx: Ctx) -> Response {
-    if ctx.session.is_some() {
+    if ctx.session.as_ref().is_some_and(super::may_read_reports) {
+        // Epidemiologists have no patient search: their work starts at the surveillance page.
+        see_other("/ui/vigilancia")
+    } else if ctx.session.is_some() {
         see_other("/ui/buscar")
     } else {
         see_other("/ui/entrar")

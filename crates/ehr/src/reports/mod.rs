@@ -1,0 +1,518 @@
+//! Public-health reports computed from the record (issue 16): the three fixed CSV contracts
+//! (`new-cases`, `consultations`, `diabetes-control`) and the figures behind the
+//! surveillance page. Counts only, never names or ids.
+//!
+//! Who: epidemiologists and system integrations ([`Operation::ReadReports`]), decided by role
+//! before anything is read, like the de-identified aggregates: these roles have no record
+//! access, and what leaves is a count per facility, state or week. Every request is audited
+//! (its parameters in the details), refused or not.
+//!
+//! How: the records are read from the store page by page at request time and counted in
+//! memory ([`calc`], pure). That is fine for a clinic (10^4–10^5 resources); a national hub
+//! needs incremental aggregates instead (see the module `calc` and the report of issue 16).
+
+pub mod calc;
+pub mod dates;
+pub mod demand;
+pub mod surveillance;
+
+use auth::audit::{AuditAction, Outcome};
+use auth::policy::{Decision, Operation};
+use fhir::{Issue, IssueCode, Json};
+use time::Date;
+
+pub use calc::{ConsultationsRow, ControlRow, DiabetesControlRow, NewCasesRow};
+pub use surveillance::{Surveillance, SurveillanceRow};
+
+use crate::lookup::internal_query;
+use crate::{Ehr, Error, Requester};
+
+/// Longest period one report covers (ten years of days): bounds the work of one request.
+pub const PERIOD_DAYS_MAX: i64 = 3_660;
+
+/// Chronic-disease control per facility on one date.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ChronicControl {
+    pub as_of: Date,
+    pub diabetes: Vec<ControlRow>,
+    pub hypertension: Vec<ControlRow>,
+}
+
+/// Weeks the surveillance view shows when not asked.
+pub const SURVEILLANCE_WEEKS_DEFAULT: usize = 12;
+
+/// The `new-cases.csv` header, as the contract writes it.
+pub const NEW_CASES_HEADER: &str = "state,epi_year,epi_week,cie10,cases";
+/// The `consultations.csv` header.
+pub const CONSULTATIONS_HEADER: &str = "clues,date,consultations";
+/// The `diabetes-control.csv` header.
+pub const DIABETES_CONTROL_HEADER: &str = "clues,patients,with_hba1c_12m,controlled";
+
+impl Ehr {
+    /// New cases per state, epidemiological week and CIE-10 code, dated `from..=to`.
+    /// `params`: `from` and `to` (`YYYY-MM-DD`, both inclusive), nothing else.
+    pub fn report_new_cases(
+        &self,
+        who: &Requester,
+        params: &[(String, String)],
+    ) -> Result<Vec<NewCasesRow>, Error> {
+        let details = format!("reporte new-cases {}", shown(params));
+        self.report(who, &details, || {
+            let (from, to) = period(params)?;
+            let facilities = self.facilities()?;
+            let encounters = calc::encounter_facts(&self.scan("Encounter", &[])?, &facilities);
+            let conditions = self.scan("Condition", &[])?;
+            Ok(calc::new_cases(&conditions, &encounters, from, to))
+        })
+    }
+
+    /// Finished ambulatory consultations per facility and Mexico City date, `from..=to`.
+    /// `params`: `from` and `to` (`YYYY-MM-DD`, both inclusive), nothing else.
+    pub fn report_consultations(
+        &self,
+        who: &Requester,
+        params: &[(String, String)],
+    ) -> Result<Vec<ConsultationsRow>, Error> {
+        let details = format!("reporte consultations {}", shown(params));
+        self.report(who, &details, || {
+            let (from, to) = period(params)?;
+            let facilities = self.facilities()?;
+            // Filtered in memory: the keyset scan of two AND-ed token filters was slower than
+            // reading every Encounter (measured on the demo data).
+            let encounters = self.scan("Encounter", &[])?;
+            Ok(calc::consultations(&encounters, &facilities, from, to))
+        })
+    }
+
+    /// Diabetes control per facility on `as_of`.
+    /// `params`: `as_of` (`YYYY-MM-DD`), nothing else.
+    pub fn report_diabetes_control(
+        &self,
+        who: &Requester,
+        params: &[(String, String)],
+    ) -> Result<Vec<DiabetesControlRow>, Error> {
+        let details = format!("reporte diabetes-control {}", shown(params));
+        self.report(who, &details, || {
+            only(params, &["as_of"])?;
+            let as_of = day_param("as_of", single(params, "as_of")?)?;
+            let facilities = self.facilities()?;
+            let patients = self.scan("Patient", &[])?;
+            let conditions = self.scan("Condition", &[])?;
+            let loinc = format!("{}|{}", mexico::systems::LOINC, calc::LOINC_HBA1C);
+            let observations = self.scan("Observation", &[("code", loinc.as_str())])?;
+            Ok(calc::diabetes_control(
+                &patients,
+                &conditions,
+                &observations,
+                &facilities,
+                as_of,
+            ))
+        })
+    }
+
+    /// The weekly surveillance view. `params`: `semana` (a date in the last week shown,
+    /// `YYYY-MM-DD`; default today in Mexico City) and `semanas` (how many weeks, 1–52;
+    /// default [`SURVEILLANCE_WEEKS_DEFAULT`]).
+    pub fn report_surveillance(
+        &self,
+        who: &Requester,
+        params: &[(String, String)],
+    ) -> Result<Surveillance, Error> {
+        let details = format!("reporte vigilancia {}", shown(params));
+        self.report(who, &details, || {
+            only(params, &["semana", "semanas"])?;
+            let day = match single(params, "semana")? {
+                Some(text) if !text.is_empty() => day_param("semana", Some(text))?,
+                _ => self.today_mexico_city(),
+            };
+            let count = match single(params, "semanas")? {
+                Some(text) if !text.is_empty() => text
+                    .parse::<usize>()
+                    .ok()
+                    .filter(|n| (1..=52).contains(n))
+                    .ok_or_else(|| {
+                        bad(
+                            "«semanas» debe ser un número de 1 a 52.".to_string(),
+                            "'semanas' must be a number from 1 to 52.".to_string(),
+                        )
+                    })?,
+                _ => SURVEILLANCE_WEEKS_DEFAULT,
+            };
+            let (year, week) = dates::epi_week(day);
+            let week_end = dates::epi_week_start(year, week)
+                .map(|sunday| sunday + time::Duration::days(6))
+                .unwrap_or(day);
+            let facilities = self.facilities()?;
+            let encounters = calc::encounter_facts(&self.scan("Encounter", &[])?, &facilities);
+            let conditions = self.scan("Condition", &[])?;
+            let history = calc::new_cases(&conditions, &encounters, Date::MIN, week_end);
+            Ok(surveillance::surveillance(&history, day, count))
+        })
+    }
+
+    /// Today's civil date in Mexico City, by the node's clock.
+    pub fn today_mexico_city(&self) -> Date {
+        let now = time::OffsetDateTime::from_unix_timestamp(self.now_ms().div_euclid(1000))
+            .unwrap_or(time::OffsetDateTime::UNIX_EPOCH);
+        let offset = time::UtcOffset::from_whole_seconds(dates::mexico_city_offset_seconds(now))
+            .unwrap_or(time::UtcOffset::UTC);
+        now.to_offset(offset).date()
+    }
+
+    /// Chronic-disease control per facility on `as_of` (default today in Mexico City):
+    /// diabetes (HbA1c, as the CSV contract) and hypertension (blood pressure).
+    /// `params`: `as_of` (`YYYY-MM-DD`, optional).
+    pub fn report_chronic_control(
+        &self,
+        who: &Requester,
+        params: &[(String, String)],
+    ) -> Result<ChronicControl, Error> {
+        let details = format!("reporte control-cronico {}", shown(params));
+        self.report(who, &details, || {
+            only(params, &["as_of"])?;
+            let as_of = match single(params, "as_of")? {
+                Some(text) if !text.is_empty() => day_param("as_of", Some(text))?,
+                _ => self.today_mexico_city(),
+            };
+            let facilities = self.facilities()?;
+            let patients = self.scan("Patient", &[])?;
+            let conditions = self.scan("Condition", &[])?;
+            let code = |loinc: &str| format!("{}|{loinc}", mexico::systems::LOINC);
+            let hba1c = self.scan("Observation", &[("code", code(calc::LOINC_HBA1C).as_str())])?;
+            let pressure = self.scan(
+                "Observation",
+                &[("code", code(calc::LOINC_BP_PANEL).as_str())],
+            )?;
+            Ok(ChronicControl {
+                as_of,
+                diabetes: calc::diabetes_control(
+                    &patients,
+                    &conditions,
+                    &hba1c,
+                    &facilities,
+                    as_of,
+                ),
+                hypertension: calc::hypertension_control(
+                    &patients,
+                    &conditions,
+                    &pressure,
+                    &facilities,
+                    as_of,
+                ),
+            })
+        })
+    }
+
+    /// Medicine demand per facility and CNIS key per month, with the forecast of the next
+    /// three months ([`demand`]). `params`: `month` (`YYYY-MM`, the last complete month held;
+    /// default the month before the current one in Mexico City).
+    pub fn report_medicine_demand(
+        &self,
+        who: &Requester,
+        params: &[(String, String)],
+    ) -> Result<Vec<demand::DemandRow>, Error> {
+        let details = format!("reporte medicine-demand {}", shown(params));
+        self.report(who, &details, || {
+            only(params, &["month"])?;
+            let last = match single(params, "month")? {
+                Some(text) if !text.is_empty() => month_param(text)?,
+                _ => {
+                    let today = self.today_mexico_city();
+                    let (y, m) = (today.year(), u8::from(today.month()));
+                    if m == 1 { (y - 1, 12) } else { (y, m - 1) }
+                }
+            };
+            let facilities = self.facilities()?;
+            let encounters = calc::encounter_facts(&self.scan("Encounter", &[])?, &facilities);
+            let requests = self.scan("MedicationRequest", &[])?;
+            Ok(demand::medicine_demand(&requests, &encounters, last))
+        })
+    }
+
+    /// Decides, runs and audits one report request.
+    fn report<T>(
+        &self,
+        who: &Requester,
+        details: &str,
+        run: impl FnOnce() -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        if let Decision::Deny(reason) =
+            auth::policy::decide_operation(&who.principal, Operation::ReadReports)
+        {
+            let mut entry = self.audit_entry(who, AuditAction::Operation, Outcome::Denied);
+            entry.details = format!("{details}: {}", reason.message_en());
+            self.audit_later(entry);
+            return Err(crate::guard::forbidden(reason));
+        }
+        let result = run();
+        let outcome = match &result {
+            Ok(_) => Outcome::Success,
+            Err(Error::BadRequest(_)) => Outcome::Denied,
+            Err(_) => Outcome::Error,
+        };
+        let mut entry = self.audit_entry(who, AuditAction::Operation, outcome);
+        entry.details = details.to_string();
+        self.audit_later(entry);
+        result
+    }
+
+    /// The facility directory: every Organization and Location with its CLUES.
+    fn facilities(&self) -> Result<calc::Facilities, Error> {
+        let organizations = self.scan("Organization", &[])?;
+        let locations = self.scan("Location", &[])?;
+        Ok(calc::Facilities::new(&organizations, &locations))
+    }
+
+    /// Every current resource of a type matching `params`, read page by page (keyset
+    /// positions, so concurrent writes neither skip nor repeat a resource present throughout).
+    fn scan(&self, resource_type: &str, params: &[(&str, &str)]) -> Result<Vec<Json>, Error> {
+        let params: Vec<(String, String)> = params
+            .iter()
+            .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
+            .collect();
+        let mut query = internal_query(resource_type, &params, self.now_ms())?;
+        query.count = Some(u32::try_from(store::PAGE_SIZE_MAX).unwrap_or(1_000));
+        query.total = Some(search::Total::None);
+        let mut found = Vec::new();
+        loop {
+            let page = self.store().search(&query)?;
+            for stored in &page.matches {
+                if stored.deleted {
+                    continue;
+                }
+                let resource = fhir::json::parse_str(&stored.body).map_err(|e| {
+                    Error::Internal(format!(
+                        "stored {resource_type}/{} does not parse: {e}",
+                        stored.id
+                    ))
+                })?;
+                found.push(resource);
+            }
+            match page.positions.last() {
+                Some(last) if page.more => query.cursor = Some(format!("n{last}")),
+                _ => break,
+            }
+        }
+        Ok(found)
+    }
+}
+
+/// The parameters as written into the audit trail (bounded: it is the requester's text).
+fn shown(params: &[(String, String)]) -> String {
+    params
+        .iter()
+        .take(8)
+        .map(|(k, v)| {
+            let k: String = k.chars().take(20).collect();
+            let v: String = v.chars().take(40).collect();
+            format!("{k}={v}")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Refuses parameters the report does not take (a misspelt `form=` must not silently mean
+/// "no period").
+fn only(params: &[(String, String)], known: &[&str]) -> Result<(), Error> {
+    let unknown: Vec<String> = params
+        .iter()
+        .filter(|(k, _)| !known.contains(&k.as_str()))
+        .map(|(k, _)| k.chars().take(40).collect())
+        .collect();
+    if unknown.is_empty() {
+        return Ok(());
+    }
+    Err(bad(
+        format!(
+            "Parámetros desconocidos: {}; este reporte acepta solo {}.",
+            unknown.join(", "),
+            known.join(", ")
+        ),
+        format!(
+            "Unknown parameters: {}; this report takes only {}.",
+            unknown.join(", "),
+            known.join(", ")
+        ),
+    ))
+}
+
+/// The one value of a parameter (given twice is an error: which one was meant?).
+fn single<'a>(params: &'a [(String, String)], name: &str) -> Result<Option<&'a str>, Error> {
+    let mut values = params
+        .iter()
+        .filter(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str());
+    let first = values.next();
+    if values.next().is_some() {
+        return Err(bad(
+            format!("El parámetro «{name}» aparece más de una vez."),
+            format!("Parameter '{name}' is given more than once."),
+        ));
+    }
+    Ok(first)
+}
+
+/// A required `YYYY-MM-DD` parameter.
+fn day_param(name: &str, value: Option<&str>) -> Result<Date, Error> {
+    let Some(value) = value.map(str::trim).filter(|v| !v.is_empty()) else {
+        return Err(bad(
+            format!("Falta el parámetro «{name}» (una fecha AAAA-MM-DD)."),
+            format!("Missing parameter '{name}' (a date YYYY-MM-DD)."),
+        ));
+    };
+    dates::parse_day(value).ok_or_else(|| {
+        let value: String = value.chars().take(40).collect();
+        bad(
+            format!(
+                "El parámetro «{name}» debe ser una fecha AAAA-MM-DD válida; se recibió «{value}»."
+            ),
+            format!("Parameter '{name}' must be a valid date YYYY-MM-DD; got '{value}'."),
+        )
+    })
+}
+
+/// A `YYYY-MM` parameter.
+fn month_param(text: &str) -> Result<demand::Month, Error> {
+    let parsed = text
+        .split_once('-')
+        .filter(|(y, m)| y.len() == 4 && m.len() == 2)
+        .and_then(|(y, m)| Some((y.parse::<i32>().ok()?, m.parse::<u8>().ok()?)))
+        .filter(|(y, m)| (1900..=9999).contains(y) && (1..=12).contains(m));
+    parsed.ok_or_else(|| {
+        let text: String = text.chars().take(40).collect();
+        bad(
+            format!("«month» debe ser un mes AAAA-MM; se recibió «{text}»."),
+            format!("'month' must be a month YYYY-MM; got '{text}'."),
+        )
+    })
+}
+
+/// `from` and `to`, both inclusive, in order, at most [`PERIOD_DAYS_MAX`] days apart.
+pub fn period(params: &[(String, String)]) -> Result<(Date, Date), Error> {
+    only(params, &["from", "to"])?;
+    let (from, to) = (single(params, "from")?, single(params, "to")?);
+    let (from, to) = match (day_param("from", from), day_param("to", to)) {
+        (Ok(from), Ok(to)) => (from, to),
+        (Err(Error::BadRequest(mut a)), Err(Error::BadRequest(b))) => {
+            a.extend(b);
+            return Err(Error::BadRequest(a));
+        }
+        (Err(e), _) | (_, Err(e)) => return Err(e),
+    };
+    if from > to {
+        return Err(bad(
+            format!(
+                "«from» ({}) es posterior a «to» ({}); ambas fechas se incluyen.",
+                dates::format_day(from),
+                dates::format_day(to)
+            ),
+            format!(
+                "'from' ({}) is after 'to' ({}); both dates are inclusive.",
+                dates::format_day(from),
+                dates::format_day(to)
+            ),
+        ));
+    }
+    if (to - from).whole_days() >= PERIOD_DAYS_MAX {
+        return Err(bad(
+            format!("El periodo abarca más de {PERIOD_DAYS_MAX} días; pida periodos más cortos."),
+            format!("The period spans more than {PERIOD_DAYS_MAX} days; ask for shorter periods."),
+        ));
+    }
+    Ok((from, to))
+}
+
+fn bad(es: String, en: String) -> Error {
+    Error::BadRequest(vec![Issue::error(IssueCode::Invalid, es, en)])
+}
+
+/// `new-cases.csv`: the header, then one line per row (UTF-8, no BOM, `\n` line ends).
+pub fn new_cases_csv(rows: &[NewCasesRow]) -> String {
+    let mut out = format!("{NEW_CASES_HEADER}\n");
+    for r in rows {
+        out.push_str(&format!(
+            "{},{},{},{},{}\n",
+            r.state,
+            r.epi_year,
+            r.epi_week,
+            csv_field(&r.cie10),
+            r.cases
+        ));
+    }
+    out
+}
+
+/// `consultations.csv`.
+pub fn consultations_csv(rows: &[ConsultationsRow]) -> String {
+    let mut out = format!("{CONSULTATIONS_HEADER}\n");
+    for r in rows {
+        out.push_str(&format!(
+            "{},{},{}\n",
+            csv_field(&r.clues),
+            dates::format_day(r.date),
+            r.consultations
+        ));
+    }
+    out
+}
+
+/// `diabetes-control.csv`.
+pub fn diabetes_control_csv(rows: &[DiabetesControlRow]) -> String {
+    let mut out = format!("{DIABETES_CONTROL_HEADER}\n");
+    for r in rows {
+        out.push_str(&format!(
+            "{},{},{},{}\n",
+            csv_field(&r.clues),
+            r.patients,
+            r.measured_12m,
+            r.controlled
+        ));
+    }
+    out
+}
+
+/// A text field as RFC 4180 wants it: quoted when it holds a comma, quote or line break
+/// (codes and CLUES as recorded are the requester's data, not ours).
+fn csv_field(text: &str) -> String {
+    if text.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", text.replace('"', "\"\""))
+    } else {
+        text.to_string()
+    }
+}
+
+/// `medicine-demand.csv`: `clues,cnis,month,kind,prescriptions,units`, `kind` `observed` (months
+/// with prescriptions) or `forecast` (the next three months; no prescription count).
+pub fn medicine_demand_csv(rows: &[demand::DemandRow]) -> String {
+    let mut out = String::from("clues,cnis,month,kind,prescriptions,units\n");
+    for r in rows {
+        for ((y, m), n, units) in &r.history {
+            if *n == 0 {
+                continue;
+            }
+            out.push_str(&format!(
+                "{},{},{y:04}-{m:02},observed,{n},{}\n",
+                csv_field(&r.clues),
+                csv_field(&r.cnis),
+                number_text(*units)
+            ));
+        }
+        for ((y, m), units) in &r.forecast {
+            out.push_str(&format!(
+                "{},{},{y:04}-{m:02},forecast,,{units}\n",
+                csv_field(&r.clues),
+                csv_field(&r.cnis)
+            ));
+        }
+    }
+    out
+}
+
+/// A quantity without a trailing `.0`.
+fn number_text(value: f64) -> String {
+    if (value - value.round()).abs() < 1e-9 {
+        format!("{value:.0}")
+    } else {
+        format!("{value}")
+    }
+}
