@@ -105,6 +105,21 @@ pub fn capability_statement(base_url: &str, software_version: &str, now_text: &s
                 operations.push(operation(name, definition));
             }
         }
+        let terminology: &[(&str, &str)] = match resource_type {
+            "CodeSystem" => &[
+                ("lookup", "CodeSystem-lookup"),
+                ("validate-code", "CodeSystem-validate-code"),
+            ],
+            "ValueSet" => &[
+                ("expand", "ValueSet-expand"),
+                ("validate-code", "ValueSet-validate-code"),
+            ],
+            "ConceptMap" => &[("translate", "ConceptMap-translate")],
+            _ => &[],
+        };
+        for (name, definition) in terminology {
+            operations.push(operation(name, definition));
+        }
         members.push(("operation", Json::Array(operations)));
         resources.push(Json::object(members));
     }

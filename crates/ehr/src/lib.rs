@@ -42,6 +42,7 @@ mod read;
 mod replicated;
 pub mod reports;
 mod requester;
+pub mod terminology;
 mod write;
 
 use std::sync::Arc;

@@ -43,7 +43,7 @@ where
     }
 }
 
-fn fhir_response(status: StatusCode, body: String) -> Response {
+pub(crate) fn fhir_response(status: StatusCode, body: String) -> Response {
     let mut response = (status, body).into_response();
     response
         .headers_mut()
@@ -51,7 +51,7 @@ fn fhir_response(status: StatusCode, body: String) -> Response {
     response
 }
 
-fn pretty_if(body: String, pretty: bool) -> String {
+pub(crate) fn pretty_if(body: String, pretty: bool) -> String {
     if !pretty {
         return body;
     }

@@ -18,6 +18,7 @@ mod mpi;
 mod params;
 mod patch;
 mod reports;
+mod terminology;
 mod tls;
 
 use std::sync::Arc;
@@ -162,6 +163,26 @@ pub fn router(ehr: ehr::Ehr, keys: Arc<::auth::token::KeyStore>, config: RestCon
         .route("/fhir/Patient/$merge", post(mpi::patient_merge))
         .route("/fhir/Patient/$unmerge", post(mpi::patient_unmerge))
         .route("/fhir/{type}/$validate", post(mpi::validate))
+        .route(
+            "/fhir/CodeSystem/$lookup",
+            get(terminology::lookup).post(terminology::lookup),
+        )
+        .route(
+            "/fhir/CodeSystem/$validate-code",
+            get(terminology::validate_code).post(terminology::validate_code),
+        )
+        .route(
+            "/fhir/ValueSet/$validate-code",
+            get(terminology::validate_code).post(terminology::validate_code),
+        )
+        .route(
+            "/fhir/ValueSet/$expand",
+            get(terminology::expand).post(terminology::expand),
+        )
+        .route(
+            "/fhir/ConceptMap/$translate",
+            get(terminology::translate).post(terminology::translate),
+        )
         .route("/curp/validar", get(mpi::curp_check))
         .route(
             "/fhir/{type}",
