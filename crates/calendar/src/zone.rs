@@ -88,3 +88,13 @@ pub fn format_offset(seconds: i32) -> String {
     let minutes = seconds.unsigned_abs() / 60;
     format!("{sign}{:02}:{:02}", minutes / 60, minutes % 60)
 }
+
+/// The UTC offset, in seconds east of UTC, that `zone` had at the instant `epoch_ms`.
+pub fn utc_offset_at(zone: &str, epoch_ms: i64) -> Result<i32, ZoneError> {
+    let tz = jiff::tz::db()
+        .get(zone)
+        .map_err(|_| ZoneError::UnknownZone(zone.to_string()))?;
+    let instant =
+        jiff::Timestamp::from_millisecond(epoch_ms).map_err(|_| ZoneError::InvalidTime)?;
+    Ok(tz.to_offset(instant).seconds())
+}

@@ -4,7 +4,7 @@
 //! Why here and not in `calendar`: only the reports need them, and they take `time::Date`,
 //! which `ehr` already uses for instants.
 
-use time::{Date, Duration, Month, OffsetDateTime, Weekday};
+use time::{Date, Duration, Month, OffsetDateTime};
 
 /// The epidemiological week of a date: weeks run Sunday to Saturday, and week 1 of a year is
 /// the first week with at least four days in January. A week has four days in January
@@ -38,55 +38,12 @@ pub fn epi_weeks_in(year: i32) -> u8 {
     }
 }
 
-/// Mexico City's offset from UTC at an instant, in seconds. Standard time is UTC−6; daylight
-/// saving time (UTC−5) applied from 1996 to 2022 (abolished by the *Ley de los Husos
-/// Horarios* of 2022): from the first Sunday of April at 02:00 to the last Sunday of October
-/// at 02:00, except 2001 (first Sunday of May to last Sunday of September), as in the IANA
-/// time zone database's `America/Mexico_City`.
+/// Mexico City's offset from UTC at an instant, in seconds, from the tz database
+/// (`calendar::zone`): UTC−6, and UTC−5 in the daylight-saving seasons of 1996–2022.
 pub fn mexico_city_offset_seconds(at: OffsetDateTime) -> i32 {
     const STANDARD: i32 = -6 * 3600;
-    let utc = at.to_offset(time::UtcOffset::UTC);
-    let year = utc.year();
-    if !(1996..=2022).contains(&year) {
-        return STANDARD;
-    }
-    let (start_month, end_month) = if year == 2001 {
-        (Month::May, Month::September)
-    } else {
-        (Month::April, Month::October)
-    };
-    let (Some(start), Some(end)) = (
-        first_sunday(year, start_month),
-        last_sunday(year, end_month),
-    ) else {
-        return STANDARD;
-    };
-    // 02:00 standard time is 08:00 UTC; 02:00 daylight time is 07:00 UTC.
-    let starts = start.midnight().assume_utc() + Duration::hours(8);
-    let ends = end.midnight().assume_utc() + Duration::hours(7);
-    if utc >= starts && utc < ends {
-        STANDARD + 3600
-    } else {
-        STANDARD
-    }
-}
-
-fn first_sunday(year: i32, month: Month) -> Option<Date> {
-    let first = Date::from_calendar_date(year, month, 1).ok()?;
-    let mut day = first;
-    while day.weekday() != Weekday::Sunday {
-        day = day.next_day()?;
-    }
-    Some(day)
-}
-
-fn last_sunday(year: i32, month: Month) -> Option<Date> {
-    let mut day =
-        Date::from_calendar_date(year, month, time::util::days_in_month(month, year)).ok()?;
-    while day.weekday() != Weekday::Sunday {
-        day = day.previous_day()?;
-    }
-    Some(day)
+    let epoch_ms = i64::try_from(at.unix_timestamp_nanos() / 1_000_000).unwrap_or(0);
+    calendar::zone::utc_offset_at(calendar::zone::DEFAULT_ZONE, epoch_ms).unwrap_or(STANDARD)
 }
 
 /// The local civil date in Mexico City of a FHIR `date` or `dateTime`. A plain date is
