@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The project's test command. On a fresh machine it first installs what the tests need
 # (Chromium and ChromeDriver for the browser tests, Python packages for the third-party FHIR
-# client check), then runs every test.
+# client check, PostgreSQL 15 for the hub's store), then runs every test.
 set -euo pipefail
 cd "$(dirname "$0")"
 
@@ -17,6 +17,19 @@ if [ ! -x /usr/bin/chromedriver ] || [ ! -x /usr/bin/chromium ]; then
   $SUDO apt-get update -qq
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver >/dev/null
 fi
+
+# PostgreSQL 15 for the national hub's store (issue 14): the tests read the admin URL of a
+# throwaway cluster from EXPEDIENTE_TEST_PG and create a fresh database per test. When the
+# variable is already set (a developer's own server), that server is used as is.
+if [ -z "${EXPEDIENTE_TEST_PG:-}" ]; then
+  scripts/postgres.sh install
+  PG_TEST_DIR="${TMPDIR:-/tmp}/expediente-test-pg-${EXPEDIENTE_TEST_PG_PORT:-54329}"
+  echo "== starting a throwaway PostgreSQL cluster in $PG_TEST_DIR"
+  EXPEDIENTE_TEST_PG="$(scripts/postgres.sh start "$PG_TEST_DIR" "${EXPEDIENTE_TEST_PG_PORT:-54329}")"
+  export EXPEDIENTE_TEST_PG
+  trap 'scripts/postgres.sh stop "$PG_TEST_DIR" || true' EXIT
+fi
+echo "== PostgreSQL for the tests: $EXPEDIENTE_TEST_PG"
 
 echo "== cargo test"
 cargo test --workspace --locked
