@@ -174,11 +174,8 @@ fn split(lines: &[Line]) -> Split {
 }
 
 /// Imports lines into a new node store.
-fn import(
-    dir: &Path,
-    lines: Vec<String>,
-) -> anyhow::Result<(Arc<store_sqlite::SqliteStore>, ehr::Ehr)> {
-    let (store, ehr) = super::open_node(dir, true)?;
+fn import(dir: &Path, lines: Vec<String>) -> anyhow::Result<(super::database::Database, ehr::Ehr)> {
+    let (store, ehr) = super::open_node(dir, &Default::default(), true)?;
     import_into(&ehr, lines)?;
     Ok((store, ehr))
 }
@@ -289,15 +286,15 @@ async fn pipe(
 }
 
 struct Hub {
-    store: Arc<store_sqlite::SqliteStore>,
+    store: super::database::Database,
     ehr: ehr::Ehr,
     address: std::net::SocketAddr,
 }
 
 async fn start_hub(dir: &Path) -> anyhow::Result<Hub> {
-    let (store, ehr) = super::open_node(dir, false)?;
-    let sync_store: Arc<dyn store::sync::SyncStore> = store.clone();
-    let hub = sync::hub::Hub::new(ehr.clone(), store.clone(), sync_store.clone())?;
+    let (store, ehr) = super::open_node(dir, &Default::default(), false)?;
+    let sync_store = store.sync.clone();
+    let hub = sync::hub::Hub::new(ehr.clone(), store.store.clone(), sync_store.clone())?;
     let app = sync::http::hub_router(Arc::new(hub), sync_store);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
@@ -315,16 +312,20 @@ fn clinic(
     hub: &Hub,
     clues: &str,
     url: &str,
-    store: Arc<store_sqlite::SqliteStore>,
+    store: &super::database::Database,
     ehr: ehr::Ehr,
 ) -> anyhow::Result<Arc<sync::clinic::Clinic>> {
     let mut random = [0u8; sync::credential::TOKEN_RANDOM_BYTES];
     rand::fill(&mut random);
-    let token = sync::hub::enroll(hub.store.as_ref(), clues, &random, ehr.now_ms(), None)?;
+    let token = sync::hub::enroll(hub.store.store.as_ref(), clues, &random, ehr.now_ms(), None)?;
     let mut config = sync::clinic::ClinicConfig::new(clues.to_string(), url.to_string(), token);
     config.fetch_timeout_ms = 60_000;
-    let sync_store: Arc<dyn store::sync::SyncStore> = store.clone();
-    Ok(sync::clinic::Clinic::new(ehr, store, sync_store, config)?)
+    Ok(sync::clinic::Clinic::new(
+        ehr,
+        store.store.clone(),
+        store.sync.clone(),
+        config,
+    )?)
 }
 
 /// Rounds until nothing is left to move.
@@ -394,7 +395,7 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
         &hub,
         &clues_b,
         &format!("http://{}", hub.address),
-        b_store,
+        &b_store,
         b_ehr,
     )?;
     sync_all(&b).await?;
@@ -410,7 +411,7 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
         .get(&clues_b)
         .map(|patients| patients.iter().cloned().collect())
         .unwrap_or_default();
-    let hub_store = hub.store.clone();
+    let hub_store = hub.store.store.clone();
     let now_ms = a_ehr.now_ms();
     let follower = clues_a.clone();
     store::write_with(hub_store.as_ref(), move |tx| {
@@ -423,10 +424,10 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
         Ok(())
     })?;
     let (a_url, a_wire) = slow_link(hub.address, args.link_kbit, args.rtt_ms).await?;
-    let a = clinic(&hub, &clues_a, &a_url, a_store.clone(), a_ehr)?;
+    let a = clinic(&hub, &clues_a, &a_url, &a_store, a_ehr)?;
     // Stamping the offline backlog is local work; the figure is the exchange.
-    let sync_store: &dyn store::sync::SyncStore = a_store.as_ref();
-    let _ = sync::clinic::next_push(a_store.as_ref(), sync_store)?;
+    let sync_store: &dyn store::sync::SyncStore = a_store.sync.as_ref();
+    let _ = sync::clinic::next_push(a_store.store.as_ref(), sync_store)?;
     a_wire.take();
     let started = Instant::now();
     sync_all(&a).await?;
@@ -438,10 +439,7 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
         "the hub refused {refused} of clinic A's versions: {:?}",
         sync_store.refused(3)?
     );
-    let held: u64 = store::Store::counts(a_store.as_ref())?
-        .iter()
-        .map(|(_, n)| n)
-        .sum();
+    let held: u64 = a_store.store.counts()?.iter().map(|(_, n)| n).sum();
     anyhow::ensure!(
         held as usize == a_side + hub_side,
         "clinic A holds {held} resources after the catch-up, expected {}",
@@ -451,9 +449,9 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
     let json_bytes: u64 = lines.iter().map(|l| l.json.len() as u64).sum();
 
     // On-demand fetch of the 500-resource record by a third clinic over the same link.
-    let (c_store, c_ehr) = super::open_node(&temp.join("c"), false)?;
+    let (c_store, c_ehr) = super::open_node(&temp.join("c"), &Default::default(), false)?;
     let (c_url, c_wire) = slow_link(hub.address, args.link_kbit, args.rtt_ms).await?;
-    let c = clinic(&hub, "BENCH00000C", &c_url, c_store, c_ehr)?;
+    let c = clinic(&hub, "BENCH00000C", &c_url, &c_store, c_ehr)?;
     let started = Instant::now();
     let fetched = c
         .fetch(sync::wire::FetchRequest {
@@ -478,10 +476,7 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
     )?;
     let ingest_country = split(&ingest_lines);
     import_into(&hub.ehr, ingest_country.directory.clone())?;
-    let hub_before: u64 = store::Store::counts(hub.store.as_ref())?
-        .iter()
-        .map(|(_, n)| n)
-        .sum();
+    let hub_before: u64 = hub.store.store.counts()?.iter().map(|(_, n)| n).sum();
     let mut ingest_clinics = Vec::new();
     let mut ingest_stores = Vec::new();
     // Each clinic's backlog as the batches it pushes, for the in-process baseline below.
@@ -495,12 +490,12 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
             &hub,
             &clues,
             &format!("http://{}", hub.address),
-            store.clone(),
+            &store,
             ehr,
         )?;
         // Stamp before the clock starts: that is the clinic's work, not the hub's.
-        let sync_store: &dyn store::sync::SyncStore = store.as_ref();
-        let _ = sync::clinic::next_push(store.as_ref(), sync_store)?;
+        let sync_store: &dyn store::sync::SyncStore = store.sync.as_ref();
+        let _ = sync::clinic::next_push(store.store.as_ref(), sync_store)?;
         backlogs.push((clues.clone(), backlog(sync_store)?));
         ingest_clinics.push(engine);
         ingest_stores.push(store);
@@ -519,7 +514,7 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
     }
     let ingest_s = started.elapsed().as_secs_f64();
     for store in &ingest_stores {
-        let sync_store: &dyn store::sync::SyncStore = store.as_ref();
+        let sync_store: &dyn store::sync::SyncStore = store.sync.as_ref();
         let refused = sync_store.refused_count()?;
         anyhow::ensure!(
             refused == 0,
@@ -527,10 +522,7 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
             sync_store.refused(3)?
         );
     }
-    let on_hub: u64 = store::Store::counts(hub.store.as_ref())?
-        .iter()
-        .map(|(_, n)| n)
-        .sum();
+    let on_hub: u64 = hub.store.store.counts()?.iter().map(|(_, n)| n).sum();
     anyhow::ensure!(
         (on_hub - hub_before) as usize >= ingest_total,
         "the hub gained {} resources, fewer than the {ingest_total} pushed",
@@ -616,14 +608,19 @@ fn decision_cost(
     backlogs: &[(String, Vec<Vec<sync::wire::WireVersion>>)],
     now_ms: i64,
 ) -> anyhow::Result<(f64, f64)> {
-    let (plain, plain_ehr) = super::open_node(&dir.join("hub-plain"), false)?;
-    sync::hub::set_node_id(plain.as_ref(), plain.as_ref(), sync::hub::HUB_NODE_ID)?;
+    let (plain, plain_ehr) = super::open_node(&dir.join("hub-plain"), &Default::default(), false)?;
+    sync::hub::set_node_id(
+        plain.store.as_ref(),
+        plain.sync.as_ref(),
+        sync::hub::HUB_NODE_ID,
+    )?;
     import_into(&plain_ehr, directory.to_vec())?;
-    let (checked_store, checked_ehr) = super::open_node(&dir.join("hub-checked"), false)?;
+    let (checked_store, checked_ehr) =
+        super::open_node(&dir.join("hub-checked"), &Default::default(), false)?;
     let checked = sync::hub::Hub::new(
         checked_ehr.clone(),
-        checked_store.clone(),
-        checked_store.clone(),
+        checked_store.store.clone(),
+        checked_store.sync.clone(),
     )?;
     import_into(&checked_ehr, directory.to_vec())?;
 
@@ -631,7 +628,7 @@ fn decision_cost(
     for (_, batches) in backlogs {
         for versions in batches {
             let versions = versions.clone();
-            store::write_with(plain.as_ref(), move |tx| {
+            store::write_with(plain.store.as_ref(), move |tx| {
                 let fail = |err: sync::Error| store::Error::Other(err.to_string());
                 sync::apply::apply_batch(tx, &versions, now_ms).map_err(fail)?;
                 sync::apply::index_feed(tx, now_ms).map_err(fail)?;

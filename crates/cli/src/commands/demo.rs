@@ -65,6 +65,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     println!("Detener con Ctrl-C.");
     super::serve::run(super::serve::ServeArgs {
         data: args.data,
+        database: super::database::DatabaseArg::default(),
         listen: args.listen,
         body_limit_bytes: rest::BODY_LIMIT_BYTES_DEFAULT,
         base_url: None,
@@ -99,7 +100,7 @@ fn prepare(args: &DemoArgs) -> anyhow::Result<()> {
     super::generate::run(&command.args)?;
     println!("Importando…");
     let files = super::import::expand(std::slice::from_ref(&generated))?;
-    let (store, ehr) = super::open_node(&args.data, true)?;
+    let (store, ehr) = super::open_node(&args.data, &Default::default(), true)?;
     let import_started = Instant::now();
     let report = ehr::import_source(
         &ehr,
