@@ -6,6 +6,8 @@
 #   scripts/postgres.sh start DIR [PORT]   initdb DIR (once) and start it on 127.0.0.1:PORT
 #                                          (default 54329); prints the admin URL on stdout
 #   scripts/postgres.sh stop DIR           stop the cluster in DIR (fast shutdown)
+#   scripts/postgres.sh restart DIR [MODE] restart it; MODE `immediate` is a crash (the tests'
+#                                          "PostgreSQL restarted in the middle of a push")
 #   scripts/postgres.sh url DIR            print the admin URL of the cluster in DIR
 #
 # The cluster runs as the `postgres` OS user when this script runs as root (PostgreSQL refuses
@@ -109,10 +111,20 @@ stop() {
   fi
 }
 
+restart() {
+  local dir="${1:?usage: $0 restart DIR [fast|immediate]}"
+  local mode="${2:-fast}"
+  require_binaries
+  [ -f "$dir/data/PG_VERSION" ] || die "no cluster in $dir"
+  as_owner "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/postgres.log" -m "$mode" -w -t 60 restart >/dev/null \
+    || { tail -n 30 "$dir/postgres.log" >&2; die "PostgreSQL did not restart (log: $dir/postgres.log)"; }
+}
+
 case "${1:-}" in
   install) install ;;
   start) shift; start "$@" ;;
   stop) shift; stop "$@" ;;
+  restart) shift; restart "$@" ;;
   url) shift; url_of "${1:?usage: $0 url DIR}" ;;
-  *) sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
+  *) sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2 ;;
 esac
