@@ -77,6 +77,11 @@ impl Location {
     }
 }
 
+/// Whether `data` already holds a SQLite node (the demo prepares a new one otherwise).
+pub(crate) fn sqlite_file_exists(data: &Path) -> bool {
+    data.join(store_sqlite::DB_FILE_NAME).exists()
+}
+
 /// A `postgres://user:password@host/db` URL with the password replaced.
 pub(crate) fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {

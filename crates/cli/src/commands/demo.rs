@@ -39,8 +39,7 @@ struct GenerateCommand {
 }
 
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let db = args.data.join(store_sqlite::DB_FILE_NAME);
-    if db.exists() {
+    if super::database::sqlite_file_exists(&args.data) {
         println!("Usando los datos existentes en {}", args.data.display());
         let accounts = args.data.join(DEMO_ACCOUNTS_FILE);
         if accounts.exists() {
