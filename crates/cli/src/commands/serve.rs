@@ -51,7 +51,10 @@ pub async fn serve(
     args: ServeArgs,
     ready: Option<Box<dyn FnOnce(SocketAddr) + Send>>,
 ) -> anyhow::Result<()> {
-    let (db, ehr) = super::open_node(&args.data, &args.database, false)?;
+    // Opening a store blocks (PostgreSQL's client runs its own small runtime, which must not
+    // start inside this one): done off the async workers, as every store call is.
+    let (db, ehr) =
+        tokio::task::block_in_place(|| super::open_node(&args.data, &args.database, false))?;
     let ehr = super::node::serve_ehr(db.store.clone(), ehr);
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(rest::tls_server_config(cert, key)?),
@@ -90,15 +93,18 @@ pub async fn serve(
         std::sync::Arc::new(move |headers: &axum::http::HeaderMap| {
             rest::is_authenticated(&gate_ehr, &gate_keys, headers)
         });
-    let app = super::node::attach(
-        &args.sync,
-        db.store.clone(),
-        db.sync.clone(),
-        ehr.clone(),
-        keys,
-        app,
-        gate,
-    )?
+    // Starting the hub or the clinic's sync reads and writes the store: blocking, as above.
+    let app = tokio::task::block_in_place(|| {
+        super::node::attach(
+            &args.sync,
+            db.store.clone(),
+            db.sync.clone(),
+            ehr.clone(),
+            keys,
+            app,
+            gate,
+        )
+    })?
     .merge(ui);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
@@ -128,8 +134,10 @@ pub async fn serve(
         }
     }
     tracing::info!("shutting down: finishing queued writes");
-    ehr.close_audit();
-    db.close();
+    tokio::task::block_in_place(|| {
+        ehr.close_audit();
+        db.close();
+    });
     Ok(())
 }
 
