@@ -10,6 +10,8 @@
 //! `spawn_blocking`. Writes are jobs run by the backend's single writer, which may commit
 //! several jobs together (group commit) but acknowledges a job only after its data is durable.
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod security;
 pub mod sync;
 

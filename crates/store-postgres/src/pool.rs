@@ -1,0 +1,144 @@
+//! A small blocking connection pool.
+//!
+//! Why our own: the pool only has to hand out blocking clients, cap their number and drop the
+//! broken ones; deadpool-postgres is async-first and would bring the runtime bridging this
+//! crate avoids. A connection that reports itself closed (PostgreSQL restarted, network cut)
+//! is never put back, so the next use connects afresh.
+
+use std::sync::{Condvar, Mutex, PoisonError};
+use std::time::Duration;
+
+use postgres::{Client, NoTls};
+use store::Error;
+
+use crate::lock;
+
+/// Connections at most per store. PostgreSQL spends a process per connection; beyond a few
+/// per core more only contend for the CPU and locks.
+const POOL_MAX: usize = 32;
+
+/// How long a connection attempt may take before the store reports itself busy.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub(crate) struct Pool {
+    config: postgres::Config,
+    state: Mutex<State>,
+    returned: Condvar,
+}
+
+#[derive(Default)]
+struct State {
+    idle: Vec<Client>,
+    open: usize,
+}
+
+pub(crate) fn parse(url: &str) -> Result<postgres::Config, Error> {
+    let mut config: postgres::Config = url.parse().map_err(|err| {
+        Error::Invalid(format!(
+            "URL de PostgreSQL inválido / invalid PostgreSQL URL: {err}"
+        ))
+    })?;
+    config.connect_timeout(CONNECT_TIMEOUT);
+    if config.get_application_name().is_none() {
+        config.application_name("expediente");
+    }
+    Ok(config)
+}
+
+fn open(config: &postgres::Config) -> Result<Client, Error> {
+    let mut client = config.connect(NoTls).map_err(|err| {
+        Error::Other(format!(
+            "no se pudo conectar a PostgreSQL / cannot connect to PostgreSQL: {err}"
+        ))
+    })?;
+    // Acknowledged means flushed to the WAL; timestamps never depend on the server's zone.
+    client
+        .batch_execute("SET synchronous_commit = on; SET TIME ZONE 'UTC'")
+        .map_err(crate::sql_error)?;
+    Ok(client)
+}
+
+pub(crate) fn connect(url: &str) -> Result<Client, Error> {
+    open(&parse(url)?)
+}
+
+impl Pool {
+    pub(crate) fn new(url: &str) -> Result<Pool, Error> {
+        let config = parse(url)?;
+        // Connect once now, so a wrong URL fails at start rather than at the first request.
+        let first = open(&config)?;
+        Ok(Pool {
+            config,
+            state: Mutex::new(State {
+                idle: vec![first],
+                open: 1,
+            }),
+            returned: Condvar::new(),
+        })
+    }
+
+    /// A connection outside the pool (the sync sequencer's).
+    pub(crate) fn open_dedicated(&self) -> Result<Client, Error> {
+        open(&self.config)
+    }
+
+    /// Runs `f` with a pooled connection; when the connection turns out to be broken (a
+    /// PostgreSQL restart closed it while it sat idle), once more on a fresh one. Only for
+    /// work that is safe to repeat (reads; write attempts that did not reach COMMIT).
+    pub(crate) fn with<R>(
+        &self,
+        mut f: impl FnMut(&mut Client) -> Result<R, Error>,
+    ) -> Result<R, Error> {
+        match self.with_once(&mut f) {
+            Err(Error::Busy) => self.with_once(&mut f),
+            other => other,
+        }
+    }
+
+    /// Runs `f` with a pooled connection, waiting for one when all are busy.
+    fn with_once<R>(&self, f: impl FnOnce(&mut Client) -> Result<R, Error>) -> Result<R, Error> {
+        let taken = {
+            let mut state = lock(&self.state);
+            loop {
+                if let Some(client) = state.idle.pop() {
+                    if client.is_closed() {
+                        state.open -= 1;
+                        continue;
+                    }
+                    break Some(client);
+                }
+                if state.open < POOL_MAX {
+                    state.open += 1;
+                    break None;
+                }
+                state = self
+                    .returned
+                    .wait(state)
+                    .unwrap_or_else(PoisonError::into_inner);
+            }
+        };
+        let mut client = match taken {
+            Some(client) => client,
+            None => match open(&self.config) {
+                Ok(client) => client,
+                Err(err) => {
+                    lock(&self.state).open -= 1;
+                    self.returned.notify_one();
+                    return Err(err);
+                }
+            },
+        };
+        let result = f(&mut client);
+        let mut state = lock(&self.state);
+        if client.is_closed() || matches!(result, Err(Error::Busy)) {
+            // A lost connection usually means a server restart: the idle ones are gone too.
+            state.open -= 1 + state.idle.len();
+            state.idle.clear();
+        } else {
+            state.idle.push(client);
+        }
+        drop(state);
+        self.returned.notify_one();
+        result
+    }
+}

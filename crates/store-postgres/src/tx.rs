@@ -1,0 +1,404 @@
+//! The write transaction a job runs in.
+//!
+//! Isolation: READ COMMITTED plus advisory locks. A job that reads a resource before it writes
+//! it (`current`, `read`, `put`) holds that resource's lock until commit, so two jobs writing
+//! the same resource run one after the other and number their versions in turn; `lock` does
+//! the same for whatever a job decides on (a CURP, a conditional create's condition). Each
+//! statement sees everything committed before it began, which is what a job that holds the
+//! lock for what it decides needs.
+
+use std::collections::{HashMap, HashSet};
+
+use postgres::{Client, GenericClient, Transaction};
+use search::IndexValue;
+use store::{Error, PreparedVersion, SearchQuery, StoredResource, VersionInfo, WriteTx};
+
+use crate::{PgStore, read, sql_error};
+
+pub(crate) struct Tx<'a> {
+    pub(crate) tx: Option<Transaction<'a>>,
+    pub(crate) store: &'a PgStore,
+    /// Search-parameter ids committed before this transaction began.
+    known: HashMap<(String, String), i64>,
+    /// Ids looked up or created here, added to the store's cache after commit.
+    learned: HashMap<(String, String), i64>,
+    locked: HashSet<String>,
+    /// PostgreSQL reported a serialization failure, deadlock or unique violation, or the
+    /// connection was lost before COMMIT: the whole job may succeed if run again.
+    retry: bool,
+}
+
+impl<'a> Tx<'a> {
+    pub(crate) fn begin(
+        client: &'a mut Client,
+        store: &'a PgStore,
+        known: HashMap<(String, String), i64>,
+    ) -> Result<Tx<'a>, Error> {
+        let tx = client.transaction().map_err(sql_error)?;
+        Ok(Tx {
+            tx: Some(tx),
+            store,
+            known,
+            learned: HashMap::new(),
+            locked: HashSet::new(),
+            retry: false,
+        })
+    }
+
+    /// The open transaction (always present until commit or rollback consume it).
+    pub(crate) fn conn(&mut self) -> Result<&mut Transaction<'a>, Error> {
+        self.tx
+            .as_mut()
+            .ok_or_else(|| Error::Other("the write transaction has ended".into()))
+    }
+
+    /// Notes a retryable failure whatever the job does with the error.
+    pub(crate) fn check<T>(&mut self, result: Result<T, postgres::Error>) -> Result<T, Error> {
+        result.map_err(|err| {
+            if crate::retryable(&err) || crate::connection_lost(&err) {
+                self.retry = true;
+            }
+            sql_error(err)
+        })
+    }
+
+    pub(crate) fn retryable_failure(&self) -> bool {
+        self.retry
+    }
+
+    pub(crate) fn commit(mut self) -> Result<HashMap<(String, String), i64>, Error> {
+        let tx = self
+            .tx
+            .take()
+            .ok_or_else(|| Error::Other("the write transaction has ended".into()))?;
+        match tx.commit() {
+            Ok(()) => Ok(std::mem::take(&mut self.learned)),
+            Err(err) if crate::retryable(&err) => Err(sql_error(err)),
+            // The connection broke during COMMIT: the outcome is unknown, so the job must not
+            // be run again blindly.
+            Err(err) => Err(Error::Other(format!(
+                "COMMIT sin respuesta de PostgreSQL / COMMIT got no answer: {err}"
+            ))),
+        }
+    }
+
+    pub(crate) fn rollback(mut self) {
+        if let Some(tx) = self.tx.take() {
+            let _ = tx.rollback();
+        }
+    }
+
+    /// Takes the transaction-scoped advisory lock named `key` once.
+    pub(crate) fn lock_key(&mut self, key: &str) -> Result<(), Error> {
+        if self.locked.contains(key) {
+            return Ok(());
+        }
+        let result = self.conn()?.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            &[&key],
+        );
+        self.check(result)?;
+        self.locked.insert(key.to_string());
+        Ok(())
+    }
+
+    fn lock_resource(&mut self, resource_type: &str, id: &str) -> Result<(), Error> {
+        self.lock_key(&format!("resource:{resource_type}/{id}"))
+    }
+
+    fn param_id(&mut self, resource_type: &str, code: &str) -> Result<i64, Error> {
+        let key = (resource_type.to_string(), code.to_string());
+        if let Some(pid) = self.known.get(&key).or_else(|| self.learned.get(&key)) {
+            return Ok(*pid);
+        }
+        let inserted = self.conn()?.execute(
+            "INSERT INTO search_param(resource_type, code) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+            &[&resource_type, &code],
+        );
+        self.check(inserted)?;
+        let pid = lookup_param(self.conn()?, resource_type, code)?
+            .ok_or_else(|| Error::Other("search parameter id vanished".into()))?;
+        self.learned.insert(key, pid);
+        Ok(pid)
+    }
+}
+
+pub(crate) fn lookup_param<C: GenericClient>(
+    client: &mut C,
+    resource_type: &str,
+    code: &str,
+) -> Result<Option<i64>, Error> {
+    let row = client
+        .query_opt(
+            "SELECT pid FROM search_param WHERE resource_type = $1 AND code = $2",
+            &[&resource_type, &code],
+        )
+        .map_err(sql_error)?;
+    Ok(row.map(|row| row.get(0)))
+}
+
+impl WriteTx for Tx<'_> {
+    fn current(&mut self, resource_type: &str, id: &str) -> Result<Option<VersionInfo>, Error> {
+        self.lock_resource(resource_type, id)?;
+        let row = self.conn()?.query_opt(
+            "SELECT version_id, last_updated_ms, deleted FROM resource WHERE resource_type = $1 AND id = $2",
+            &[&resource_type, &id],
+        );
+        let row = self.check(row)?;
+        Ok(row.map(|row| VersionInfo {
+            version_id: row.get::<_, i64>(0).max(0) as u64,
+            last_updated_ms: row.get(1),
+            deleted: row.get(2),
+        }))
+    }
+
+    fn read(&mut self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error> {
+        self.lock_resource(resource_type, id)?;
+        read::current(self.conn()?, resource_type, id)
+    }
+
+    fn search_ids(&mut self, query: &SearchQuery, limit: usize) -> Result<Vec<String>, Error> {
+        let known = self.known.clone();
+        crate::query::search_ids(self.conn()?, &known, query, limit)
+    }
+
+    fn append_audit(&mut self, entry: store::AuditEntry) -> Result<u64, Error> {
+        crate::security::append_audit(self, vec![entry])
+    }
+
+    fn append_audit_batch(&mut self, entries: Vec<store::AuditEntry>) -> Result<(), Error> {
+        crate::security::append_audit(self, entries).map(|_| ())
+    }
+
+    fn put_account(&mut self, account: &store::Account) -> Result<(), Error> {
+        crate::security::put_account(self.conn()?, account)
+    }
+
+    fn account(&mut self, username: &str) -> Result<Option<store::Account>, Error> {
+        crate::security::account(self.conn()?, username)
+    }
+
+    fn put_break_glass(&mut self, grant: &store::BreakGlassGrant) -> Result<(), Error> {
+        crate::security::put_break_glass(self.conn()?, grant)
+    }
+
+    fn revoke_token(&mut self, token_id: &str, expires_ms: i64) -> Result<(), Error> {
+        crate::security::revoke_token(self.conn()?, token_id, expires_ms)
+    }
+
+    fn lock(&mut self, key: &str) -> Result<(), Error> {
+        self.lock_key(key)
+    }
+
+    fn sync(&mut self) -> Option<&mut dyn store::sync::SyncTx> {
+        Some(self)
+    }
+
+    fn put_prepared(&mut self, version: PreparedVersion) -> Result<StoredResource, Error> {
+        self.lock_resource(&version.resource_type, &version.id)?;
+        let body = version.body;
+        let deleted = body.is_none();
+        let patient_key = patient_key(&version.resource_type, &version.id, &version.index);
+        let version_id = i64::try_from(version.version_id).unwrap_or(i64::MAX);
+        let existing = self.conn()?.query_opt(
+            "SELECT rkey FROM resource WHERE resource_type = $1 AND id = $2",
+            &[&version.resource_type, &version.id],
+        );
+        let existing: Option<i64> = self.check(existing)?.map(|row| row.get(0));
+        let (rkey, change_seq): (i64, i64) = match existing {
+            Some(rkey) => {
+                let moved = self.conn()?.execute(
+                    "INSERT INTO resource_version(rkey, version_id, last_updated, last_updated_ms, deleted, change_seq, patient_key, body) \
+                     SELECT rkey, version_id, last_updated, last_updated_ms, deleted, change_seq, patient_key, body FROM resource WHERE rkey = $1",
+                    &[&rkey],
+                );
+                self.check(moved)?;
+                for table in INDEX_TABLES {
+                    let cleared = self
+                        .conn()?
+                        .execute(&format!("DELETE FROM {table} WHERE rkey = $1"), &[&rkey]);
+                    self.check(cleared)?;
+                }
+                let updated = self.conn()?.query_one(
+                    "UPDATE resource SET version_id = $2, last_updated = $3, last_updated_ms = $4, deleted = $5, \
+                     change_seq = nextval('change_seq_seq'), patient_key = $6, body = $7 \
+                     WHERE rkey = $1 RETURNING change_seq",
+                    &[
+                        &rkey,
+                        &version_id,
+                        &version.last_updated,
+                        &version.last_updated_ms,
+                        &deleted,
+                        &patient_key,
+                        &body,
+                    ],
+                );
+                (rkey, self.check(updated)?.get(0))
+            }
+            None => {
+                let inserted = self.conn()?.query_one(
+                    "INSERT INTO resource(resource_type, id, version_id, last_updated, last_updated_ms, deleted, change_seq, patient_key, body) \
+                     VALUES ($1, $2, $3, $4, $5, $6, nextval('change_seq_seq'), $7, $8) RETURNING rkey, change_seq",
+                    &[
+                        &version.resource_type,
+                        &version.id,
+                        &version_id,
+                        &version.last_updated,
+                        &version.last_updated_ms,
+                        &deleted,
+                        &patient_key,
+                        &body,
+                    ],
+                );
+                let row = self.check(inserted)?;
+                (row.get(0), row.get(1))
+            }
+        };
+        // The sync sequencer logs it once this transaction has committed (see `sync`).
+        let pending = self.conn()?.execute(
+            "INSERT INTO sync_pending(change_seq) VALUES ($1)",
+            &[&change_seq],
+        );
+        self.check(pending)?;
+        if body.is_some() {
+            self.insert_index_rows(rkey, &version.resource_type, &version.index)?;
+        }
+        Ok(StoredResource {
+            resource_type: version.resource_type,
+            id: version.id,
+            version_id: version.version_id,
+            last_updated: version.last_updated,
+            last_updated_ms: version.last_updated_ms,
+            deleted,
+            change_seq,
+            body: body.unwrap_or_default(),
+        })
+    }
+}
+
+const INDEX_TABLES: [&str; 7] = [
+    "idx_token",
+    "idx_string",
+    "idx_date",
+    "idx_number",
+    "idx_quantity",
+    "idx_reference",
+    "idx_uri",
+];
+
+/// The patient whose compartment a version is in (the first one its compartment references
+/// name; the patient itself for a Patient): the distribution key of issue 15.
+fn patient_key(resource_type: &str, id: &str, index: &[search::IndexEntry]) -> Option<String> {
+    if resource_type == "Patient" {
+        return Some(id.to_string());
+    }
+    let codes = read::compartment_codes();
+    index.iter().find_map(|entry| match &entry.value {
+        IndexValue::Reference {
+            target_type: Some(target_type),
+            target_id: Some(target_id),
+            ..
+        } if target_type == "Patient"
+            && codes
+                .binary_search(&(resource_type.to_string(), entry.param.to_string()))
+                .is_ok() =>
+        {
+            Some(target_id.clone())
+        }
+        _ => None,
+    })
+}
+
+/// PostgreSQL text cannot hold NUL; a value carrying one is indexed without it.
+fn text(value: &str) -> std::borrow::Cow<'_, str> {
+    if value.contains('\0') {
+        std::borrow::Cow::Owned(value.replace('\0', ""))
+    } else {
+        std::borrow::Cow::Borrowed(value)
+    }
+}
+
+impl Tx<'_> {
+    fn insert_index_rows(
+        &mut self,
+        rkey: i64,
+        resource_type: &str,
+        entries: &[search::IndexEntry],
+    ) -> Result<(), Error> {
+        for entry in entries {
+            let pid = self.param_id(resource_type, entry.param)?;
+            let conn = self.conn()?;
+            let outcome = match &entry.value {
+                IndexValue::Token { system, code, text: display } => conn.execute(
+                    "INSERT INTO idx_token(rkey, pid, system, code, text) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+                    &[
+                        &rkey,
+                        &pid,
+                        &text(system.as_deref().unwrap_or("")),
+                        &text(code),
+                        &display.as_deref().map(text),
+                    ],
+                ),
+                IndexValue::String { normalized, exact } => conn.execute(
+                    "INSERT INTO idx_string(rkey, pid, normalized, exact) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    &[&rkey, &pid, &text(normalized), &text(exact)],
+                ),
+                IndexValue::Date { low_ms, high_ms } => conn.execute(
+                    "INSERT INTO idx_date(rkey, pid, low_ms, high_ms) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    &[&rkey, &pid, low_ms, high_ms],
+                ),
+                IndexValue::Number { low, high } => conn.execute(
+                    "INSERT INTO idx_number(rkey, pid, low, high) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                    &[&rkey, &pid, low, high],
+                ),
+                IndexValue::Quantity {
+                    system,
+                    code,
+                    unit,
+                    low,
+                    high,
+                } => conn.execute(
+                    "INSERT INTO idx_quantity(rkey, pid, system, code, unit, low, high) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                    &[
+                        &rkey,
+                        &pid,
+                        &text(system.as_deref().unwrap_or("")),
+                        &text(code.as_deref().unwrap_or("")),
+                        &text(unit.as_deref().unwrap_or("")),
+                        low,
+                        high,
+                    ],
+                ),
+                IndexValue::Reference {
+                    target_type,
+                    target_id,
+                    url,
+                    identifier,
+                } => {
+                    let (id_system, id_value) = match identifier {
+                        Some((system, value)) => (system.as_deref().unwrap_or(""), value.as_str()),
+                        None => ("", ""),
+                    };
+                    conn.execute(
+                        "INSERT INTO idx_reference(rkey, pid, target_type, target_id, url, id_system, id_value) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
+                        &[
+                            &rkey,
+                            &pid,
+                            &text(target_type.as_deref().unwrap_or("")),
+                            &text(target_id.as_deref().unwrap_or("")),
+                            &text(url.as_deref().unwrap_or("")),
+                            &text(id_system),
+                            &text(id_value),
+                        ],
+                    )
+                }
+                IndexValue::Uri { uri } => conn.execute(
+                    "INSERT INTO idx_uri(rkey, pid, uri) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+                    &[&rkey, &pid, &text(uri)],
+                ),
+            };
+            self.check(outcome)?;
+        }
+        Ok(())
+    }
+}
