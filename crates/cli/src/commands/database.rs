@@ -99,6 +99,8 @@ pub(crate) fn redact(url: &str) -> String {
 /// The concrete store behind a node's trait objects: what only `cli` may know.
 enum Engine {
     Sqlite(Arc<store_sqlite::SqliteStore>),
+    /// Held through the trait objects; nothing engine-specific to do with it.
+    Postgres,
 }
 
 /// A node's opened store, as the rest of the program sees it.
@@ -129,10 +131,23 @@ impl Database {
                     location: location.clone(),
                 })
             }
-            Location::Postgres(url) => bail!(
-                "esta compilación aún no incluye el almacén PostgreSQL ({}) / this build has no PostgreSQL store yet",
-                redact(url)
-            ),
+            Location::Postgres(url) => {
+                // Connecting migrates the schema (refusing one newer than this build).
+                let postgres = store_postgres::PgStore::connect(url).map_err(|err| {
+                    anyhow::anyhow!(
+                        "no se pudo abrir la base de datos {} / cannot open the database: {err}",
+                        redact(url)
+                    )
+                })?;
+                // Its calls block on the client's own runtime: made off the async workers.
+                let postgres = Arc::new(super::off_runtime::OffRuntime(postgres));
+                Ok(Database {
+                    store: postgres.clone(),
+                    sync: postgres,
+                    engine: Engine::Postgres,
+                    location: location.clone(),
+                })
+            }
         }
     }
 
@@ -149,7 +164,15 @@ impl Database {
                     location.display()
                 ))
             }
-            Location::Postgres(_) => Database::open(location, false).map(|_| String::new()),
+            Location::Postgres(url) => {
+                let version = store_postgres::migrate(url).map_err(|err| {
+                    anyhow::anyhow!("no se pudo migrar {} / cannot migrate: {err}", redact(url))
+                })?;
+                Ok(format!(
+                    "{}: esquema en la versión {version} / schema at version {version}",
+                    location.display()
+                ))
+            }
         }
     }
 
@@ -161,6 +184,8 @@ impl Database {
     pub(crate) fn close(&self) {
         match &self.engine {
             Engine::Sqlite(sqlite) => sqlite.close(),
+            // Every write is committed when `write` returns; connections close when dropped.
+            Engine::Postgres => {}
         }
     }
 }

@@ -1203,7 +1203,6 @@ fn a_faulty_network_still_converges() {
 /// a clinic pushes a backlog to a PostgreSQL hub. Nothing the hub acknowledged is lost, nothing
 /// is applied twice, and the hub process (never restarted) reconnects by itself.
 #[test]
-#[ignore = "until store-postgres is merged (branch pgstore)"]
 fn postgres_restarted_mid_push_loses_and_duplicates_nothing() {
     let postgres = crate::support::PrivatePostgres::start();
     let database = postgres.create_database("hub");
@@ -1214,27 +1213,47 @@ fn postgres_restarted_mid_push_loses_and_duplicates_nothing() {
         &a,
         &cluster.registered(0, patient(&curp(23, 0), 23, "Juan")),
     );
-    let mut obs = Vec::new();
-    for batch in 0..4 {
-        obs.extend(observations(&a, &juan, 300, &format!("pg{batch}")));
-    }
     let on_hub = |hub: &str| {
         let reply = fhir(hub, "GET", "Observation?_summary=count", None);
         reply.body["total"].as_u64().unwrap_or(0)
     };
-    // The first crash once part of the backlog is on the hub, the second once more arrived
-    // after the first: both land in the middle of the clinic's pushes.
-    wait_until("part of the backlog on the hub", CONVERGE_TIMEOUT, || {
+    // The clinic keeps writing (small transactions) while it pushes every 150 ms, so pushes
+    // are in flight whenever PostgreSQL goes down.
+    let writing = Arc::new(AtomicBool::new(true));
+    let writer = {
+        let (a, juan, writing) = (a.clone(), juan.clone(), writing.clone());
+        std::thread::spawn(move || {
+            let mut obs = Vec::new();
+            let mut batch = 0;
+            while writing.load(Ordering::SeqCst) || batch < 10 {
+                obs.extend(observations(&a, &juan, 20, &format!("pg{batch}")));
+                batch += 1;
+            }
+            obs
+        })
+    };
+    // The first crash once part of the writes is on the hub, the second once more arrived
+    // after the first.
+    wait_until("part of the writes on the hub", CONVERGE_TIMEOUT, || {
         on_hub(&hub) > 0
     });
     postgres.crash_restart();
+    // The hub answers again by itself (a broken connection is replaced on its next use).
+    wait_until(
+        "the hub to answer after the crash",
+        CONVERGE_TIMEOUT,
+        || fhir(&hub, "GET", "Observation?_summary=count", None).status == 200,
+    );
     let after_first = on_hub(&hub);
     wait_until(
-        "more of the backlog after the crash",
+        "more writes on the hub after the crash",
         CONVERGE_TIMEOUT,
         || on_hub(&hub) > after_first,
     );
     postgres.crash_restart();
+    std::thread::sleep(Duration::from_millis(500));
+    writing.store(false, Ordering::SeqCst);
+    let obs = writer.join().unwrap();
     let record: BTreeSet<String> = keys("Patient", std::slice::from_ref(&juan))
         .union(&keys("Observation", &obs))
         .cloned()
