@@ -140,7 +140,7 @@ impl Database {
                     )
                 })?;
                 // Its calls block on the client's own runtime: made off the async workers.
-                let postgres = Arc::new(super::off_runtime::OffRuntime(postgres));
+                let postgres = Arc::new(super::off_runtime::OffRuntime::new(postgres));
                 Ok(Database {
                     store: postgres.clone(),
                     sync: postgres,

@@ -24,12 +24,36 @@ fn blocking<R>(f: impl FnOnce() -> R) -> R {
     }
 }
 
-/// `S` with every call made through [`blocking`].
-pub(crate) struct OffRuntime<S: ?Sized>(pub Arc<S>);
+/// `S` with every call made through [`blocking`], and its last reference dropped there too
+/// (closing PostgreSQL connections blocks as well, and a node drops its store while its
+/// runtime still runs).
+pub(crate) struct OffRuntime<S: ?Sized> {
+    inner: Option<Arc<S>>,
+}
+
+impl<S: ?Sized> OffRuntime<S> {
+    pub(crate) fn new(inner: Arc<S>) -> OffRuntime<S> {
+        OffRuntime { inner: Some(inner) }
+    }
+
+    fn get(&self) -> Result<&S, Error> {
+        self.inner
+            .as_deref()
+            .ok_or_else(|| Error::Other("the store is closed".into()))
+    }
+}
+
+impl<S: ?Sized> Drop for OffRuntime<S> {
+    fn drop(&mut self) {
+        if let Some(inner) = self.inner.take() {
+            blocking(move || drop(inner));
+        }
+    }
+}
 
 impl<S: Store + ?Sized> Store for OffRuntime<S> {
     fn read(&self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error> {
-        blocking(|| self.0.read(resource_type, id))
+        blocking(|| self.get()?.read(resource_type, id))
     }
     fn vread(
         &self,
@@ -37,13 +61,13 @@ impl<S: Store + ?Sized> Store for OffRuntime<S> {
         id: &str,
         version_id: u64,
     ) -> Result<Option<StoredResource>, Error> {
-        blocking(|| self.0.vread(resource_type, id, version_id))
+        blocking(|| self.get()?.vread(resource_type, id, version_id))
     }
     fn history(&self, request: &HistoryRequest) -> Result<Vec<StoredResource>, Error> {
-        blocking(|| self.0.history(request))
+        blocking(|| self.get()?.history(request))
     }
     fn search(&self, query: &SearchQuery) -> Result<SearchPage, Error> {
-        blocking(|| self.0.search(query))
+        blocking(|| self.get()?.search(query))
     }
     fn includes(
         &self,
@@ -51,7 +75,7 @@ impl<S: Store + ?Sized> Store for OffRuntime<S> {
         sources: &[StoredResource],
         level: IncludeLevel,
     ) -> Result<Vec<StoredResource>, Error> {
-        blocking(|| self.0.includes(query, sources, level))
+        blocking(|| self.get()?.includes(query, sources, level))
     }
     fn patient_compartment(
         &self,
@@ -59,63 +83,63 @@ impl<S: Store + ?Sized> Store for OffRuntime<S> {
         types: &[String],
         since_ms: Option<i64>,
     ) -> Result<Vec<StoredResource>, Error> {
-        blocking(|| self.0.patient_compartment(patient_id, types, since_ms))
+        blocking(|| self.get()?.patient_compartment(patient_id, types, since_ms))
     }
     fn write(&self, job: WriteJob) -> Result<(), Error> {
-        blocking(|| self.0.write(job))
+        blocking(|| self.get()?.write(job))
     }
     fn counts(&self) -> Result<Vec<(String, u64)>, Error> {
-        blocking(|| self.0.counts())
+        blocking(|| self.get()?.counts())
     }
     fn value_counts(&self, resource_type: &str, param: &str) -> Result<Vec<(String, u64)>, Error> {
-        blocking(|| self.0.value_counts(resource_type, param))
+        blocking(|| self.get()?.value_counts(resource_type, param))
     }
     fn account(&self, username: &str) -> Result<Option<Account>, Error> {
-        blocking(|| self.0.account(username))
+        blocking(|| self.get()?.account(username))
     }
     fn accounts(&self) -> Result<Vec<Account>, Error> {
-        blocking(|| self.0.accounts())
+        blocking(|| self.get()?.accounts())
     }
     fn is_token_revoked(&self, token_id: &str) -> Result<bool, Error> {
-        blocking(|| self.0.is_token_revoked(token_id))
+        blocking(|| self.get()?.is_token_revoked(token_id))
     }
     fn break_glass_grants(
         &self,
         username: &str,
         now_ms: i64,
     ) -> Result<Vec<BreakGlassGrant>, Error> {
-        blocking(|| self.0.break_glass_grants(username, now_ms))
+        blocking(|| self.get()?.break_glass_grants(username, now_ms))
     }
     fn audit_search(&self, query: &AuditQuery) -> Result<Vec<SealedEntry>, Error> {
-        blocking(|| self.0.audit_search(query))
+        blocking(|| self.get()?.audit_search(query))
     }
     fn audit_scan(&self, after_seq: u64, limit: usize) -> Result<Vec<SealedEntry>, Error> {
-        blocking(|| self.0.audit_scan(after_seq, limit))
+        blocking(|| self.get()?.audit_scan(after_seq, limit))
     }
 }
 
 impl<S: SyncStore + ?Sized> SyncStore for OffRuntime<S> {
     fn node_id(&self) -> Result<Option<String>, Error> {
-        blocking(|| self.0.node_id())
+        blocking(|| self.get()?.node_id())
     }
     fn state(&self, key: &str) -> Result<Option<String>, Error> {
-        blocking(|| self.0.state(key))
+        blocking(|| self.get()?.state(key))
     }
     fn log_seq_max(&self) -> Result<i64, Error> {
-        blocking(|| self.0.log_seq_max())
+        blocking(|| self.get()?.log_seq_max())
     }
     fn change_seq_max(&self) -> Result<i64, Error> {
-        blocking(|| self.0.change_seq_max())
+        blocking(|| self.get()?.change_seq_max())
     }
     fn outbox(
         &self,
         after_seq: i64,
         limit: usize,
     ) -> Result<Vec<(LogEntry, StoredResource)>, Error> {
-        blocking(|| self.0.outbox(after_seq, limit))
+        blocking(|| self.get()?.outbox(after_seq, limit))
     }
     fn outbox_pending(&self, after_seq: i64) -> Result<(u64, Option<i64>), Error> {
-        blocking(|| self.0.outbox_pending(after_seq))
+        blocking(|| self.get()?.outbox_pending(after_seq))
     }
     fn feed_candidates(
         &self,
@@ -123,7 +147,7 @@ impl<S: SyncStore + ?Sized> SyncStore for OffRuntime<S> {
         upto_seq: i64,
         limit: usize,
     ) -> Result<Vec<FeedCandidate>, Error> {
-        blocking(|| self.0.feed_candidates(after_seq, upto_seq, limit))
+        blocking(|| self.get()?.feed_candidates(after_seq, upto_seq, limit))
     }
     fn feed(
         &self,
@@ -134,27 +158,27 @@ impl<S: SyncStore + ?Sized> SyncStore for OffRuntime<S> {
         limit: usize,
     ) -> Result<Vec<LogEntry>, Error> {
         blocking(|| {
-            self.0
+            self.get()?
                 .feed(node_id, after_seq, upto_seq, reference_types, limit)
         })
     }
     fn versions(&self, change_seqs: &[i64]) -> Result<Vec<StoredResource>, Error> {
-        blocking(|| self.0.versions(change_seqs))
+        blocking(|| self.get()?.versions(change_seqs))
     }
     fn patient_log(&self, patient_id: &str, limit: usize) -> Result<Vec<LogEntry>, Error> {
-        blocking(|| self.0.patient_log(patient_id, limit))
+        blocking(|| self.get()?.patient_log(patient_id, limit))
     }
     fn followed(&self, node_id: &str) -> Result<HashSet<String>, Error> {
-        blocking(|| self.0.followed(node_id))
+        blocking(|| self.get()?.followed(node_id))
     }
     fn nodes(&self) -> Result<Vec<(String, Vec<u8>)>, Error> {
-        blocking(|| self.0.nodes())
+        blocking(|| self.get()?.nodes())
     }
     fn refused(&self, limit: usize) -> Result<Vec<Refused>, Error> {
-        blocking(|| self.0.refused(limit))
+        blocking(|| self.get()?.refused(limit))
     }
     fn refused_count(&self) -> Result<u64, Error> {
-        blocking(|| self.0.refused_count())
+        blocking(|| self.get()?.refused_count())
     }
     fn anchors(
         &self,
@@ -162,12 +186,12 @@ impl<S: SyncStore + ?Sized> SyncStore for OffRuntime<S> {
         after_position: u64,
         limit: usize,
     ) -> Result<Vec<AuditAnchor>, Error> {
-        blocking(|| self.0.anchors(node_id, after_position, limit))
+        blocking(|| self.get()?.anchors(node_id, after_position, limit))
     }
     fn conflicts(&self, limit: usize) -> Result<Vec<Conflict>, Error> {
-        blocking(|| self.0.conflicts(limit))
+        blocking(|| self.get()?.conflicts(limit))
     }
     fn conflicts_open(&self) -> Result<u64, Error> {
-        blocking(|| self.0.conflicts_open())
+        blocking(|| self.get()?.conflicts_open())
     }
 }
