@@ -76,9 +76,9 @@ impl PgStore {
         }))
     }
 
-    fn with_client<R>(
+    fn with_client<R: Send>(
         &self,
-        f: impl FnMut(&mut postgres::Client) -> Result<R, Error>,
+        f: impl FnMut(&mut postgres::Client) -> Result<R, Error> + Send,
     ) -> Result<R, Error> {
         self.pool.with(f)
     }
@@ -91,7 +91,14 @@ impl PgStore {
 /// Brings the database at `url` to this build's schema; returns the schema version.
 pub fn migrate(url: &str) -> Result<u32, Error> {
     let mut client = pool::connect(url)?;
-    schema::migrate(&mut client)
+    pool::off_runtime(move || schema::migrate(&mut client))
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        let sequencer = lock(&self.sequencer).take();
+        pool::off_runtime(move || drop(sequencer));
+    }
 }
 
 /// Locks a mutex, recovering the data if another thread panicked while holding it.

@@ -59,14 +59,29 @@ fn open(config: &postgres::Config) -> Result<Client, Error> {
 }
 
 pub(crate) fn connect(url: &str) -> Result<Client, Error> {
-    open(&parse(url)?)
+    let config = parse(url)?;
+    off_runtime(|| open(&config))
+}
+
+/// Runs `f` where the driver may block. The `postgres` client drives each call (and its
+/// farewell when dropped) with `block_on` on its own runtime, which panics on a thread that
+/// already runs an async runtime; callers should use `spawn_blocking`, and one that forgot
+/// gets its call run on a short-lived plain thread instead of a panic.
+pub(crate) fn off_runtime<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    if tokio::runtime::Handle::try_current().is_err() {
+        return f();
+    }
+    std::thread::scope(|scope| match scope.spawn(f).join() {
+        Ok(value) => value,
+        Err(panic) => std::panic::resume_unwind(panic),
+    })
 }
 
 impl Pool {
     pub(crate) fn new(url: &str) -> Result<Pool, Error> {
         let config = parse(url)?;
         // Connect once now, so a wrong URL fails at start rather than at the first request.
-        let first = open(&config)?;
+        let first = off_runtime(|| open(&config))?;
         Ok(Pool {
             config,
             state: Mutex::new(State {
@@ -79,20 +94,20 @@ impl Pool {
 
     /// A connection outside the pool (the sync sequencer's).
     pub(crate) fn open_dedicated(&self) -> Result<Client, Error> {
-        open(&self.config)
+        off_runtime(|| open(&self.config))
     }
 
     /// Runs `f` with a pooled connection; when the connection turns out to be broken (a
     /// PostgreSQL restart closed it while it sat idle), once more on a fresh one. Only for
     /// work that is safe to repeat (reads; write attempts that did not reach COMMIT).
-    pub(crate) fn with<R>(
+    pub(crate) fn with<R: Send>(
         &self,
-        mut f: impl FnMut(&mut Client) -> Result<R, Error>,
+        mut f: impl FnMut(&mut Client) -> Result<R, Error> + Send,
     ) -> Result<R, Error> {
-        match self.with_once(&mut f) {
+        off_runtime(|| match self.with_once(&mut f) {
             Err(Error::Busy) => self.with_once(&mut f),
             other => other,
-        }
+        })
     }
 
     /// Runs `f` with a pooled connection, waiting for one when all are busy.
@@ -140,5 +155,13 @@ impl Pool {
         drop(state);
         self.returned.notify_one();
         result
+    }
+}
+
+impl Drop for Pool {
+    fn drop(&mut self) {
+        // Closing a client says goodbye to the server through the driver's runtime.
+        let idle = std::mem::take(&mut lock(&self.state).idle);
+        off_runtime(move || drop(idle));
     }
 }

@@ -214,3 +214,24 @@ fn broken_connections_are_replaced() {
     write_with(store.as_ref(), |tx| tx.put(version("after", 1))).unwrap();
     assert!(store.read("Patient", "after").unwrap().is_some());
 }
+
+/// A caller on an async runtime's thread that forgot `spawn_blocking` gets answers, not the
+/// driver's "runtime within a runtime" panic (connecting, reading, writing, dropping).
+#[test]
+fn calls_on_an_async_runtime_thread_work() {
+    let url = fresh_database();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = PgStore::connect(&url).unwrap();
+        write_with(store.as_ref(), |tx| tx.put(version("async", 1))).unwrap();
+        assert!(store.read("Patient", "async").unwrap().is_some());
+        assert_eq!(
+            crate::migrate(&url).unwrap(),
+            crate::schema_version_latest()
+        );
+        drop(store);
+    });
+}
