@@ -68,7 +68,7 @@ impl PgStore {
     /// the store.
     pub fn connect(url: &str) -> Result<Arc<PgStore>, Error> {
         let pool = pool::Pool::new(url)?;
-        pool.with(|client| schema::migrate(client).map(|_| ()))?;
+        pool.with(|conn| schema::migrate(&mut conn.client).map(|_| ()))?;
         Ok(Arc::new(PgStore {
             pool,
             sequencer: Mutex::new(None),
@@ -78,9 +78,9 @@ impl PgStore {
 
     fn with_client<R: Send>(
         &self,
-        f: impl FnMut(&mut postgres::Client) -> Result<R, Error> + Send,
+        mut f: impl FnMut(&mut postgres::Client) -> Result<R, Error> + Send,
     ) -> Result<R, Error> {
-        self.pool.with(f)
+        self.pool.with(|conn| f(&mut conn.client))
     }
 
     fn known_params(&self) -> HashMap<(String, String), i64> {
@@ -150,9 +150,9 @@ impl PgStore {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let outcome = self.pool.with(|client| {
+            let outcome = self.pool.with(|conn| {
                 let known = self.known_params();
-                let mut tx = tx::Tx::begin(client, self, known)?;
+                let mut tx = tx::Tx::begin(conn, self, known)?;
                 let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut tx)));
                 let ran = match ran {
                     Ok(ran) => ran,
@@ -205,7 +205,14 @@ fn jitter(base: Duration) -> Duration {
 
 impl store::Store for PgStore {
     fn read(&self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error> {
-        self.with_client(|client| read::current(client, resource_type, id))
+        self.pool.with(|conn| {
+            let stmt = conn.prepare(read::CURRENT)?;
+            let row = conn
+                .client
+                .query_opt(&stmt, &[&resource_type, &id])
+                .map_err(sql_error)?;
+            Ok(row.as_ref().map(read::stored_from_row))
+        })
     }
 
     fn vread(

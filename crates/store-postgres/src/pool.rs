@@ -8,7 +8,9 @@
 use std::sync::{Condvar, Mutex, PoisonError};
 use std::time::Duration;
 
-use postgres::{Client, NoTls};
+use std::collections::HashMap;
+
+use postgres::{Client, NoTls, Statement};
 use store::Error;
 
 use crate::lock;
@@ -20,6 +22,26 @@ const POOL_MAX: usize = 32;
 /// How long a connection attempt may take before the store reports itself busy.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// A pooled connection and the statements prepared on it (named server-side statements live
+/// as long as the connection, across transactions): a cached statement saves a round trip
+/// and a parse per use.
+pub(crate) struct Conn {
+    pub client: Client,
+    pub stmts: HashMap<&'static str, Statement>,
+}
+
+impl Conn {
+    /// `sql` prepared on this connection, once.
+    pub(crate) fn prepare(&mut self, sql: &'static str) -> Result<Statement, Error> {
+        if let Some(stmt) = self.stmts.get(sql) {
+            return Ok(stmt.clone());
+        }
+        let stmt = self.client.prepare(sql).map_err(crate::sql_error)?;
+        self.stmts.insert(sql, stmt.clone());
+        Ok(stmt)
+    }
+}
+
 pub(crate) struct Pool {
     config: postgres::Config,
     state: Mutex<State>,
@@ -28,7 +50,7 @@ pub(crate) struct Pool {
 
 #[derive(Default)]
 struct State {
-    idle: Vec<Client>,
+    idle: Vec<Conn>,
     open: usize,
 }
 
@@ -85,7 +107,10 @@ impl Pool {
         Ok(Pool {
             config,
             state: Mutex::new(State {
-                idle: vec![first],
+                idle: vec![Conn {
+                    client: first,
+                    stmts: HashMap::new(),
+                }],
                 open: 1,
             }),
             returned: Condvar::new(),
@@ -102,7 +127,7 @@ impl Pool {
     /// work that is safe to repeat (reads; write attempts that did not reach COMMIT).
     pub(crate) fn with<R: Send>(
         &self,
-        mut f: impl FnMut(&mut Client) -> Result<R, Error> + Send,
+        mut f: impl FnMut(&mut Conn) -> Result<R, Error> + Send,
     ) -> Result<R, Error> {
         off_runtime(|| match self.with_once(&mut f) {
             Err(Error::Busy) => self.with_once(&mut f),
@@ -111,16 +136,16 @@ impl Pool {
     }
 
     /// Runs `f` with a pooled connection, waiting for one when all are busy.
-    fn with_once<R>(&self, f: impl FnOnce(&mut Client) -> Result<R, Error>) -> Result<R, Error> {
+    fn with_once<R>(&self, f: impl FnOnce(&mut Conn) -> Result<R, Error>) -> Result<R, Error> {
         let taken = {
             let mut state = lock(&self.state);
             loop {
-                if let Some(client) = state.idle.pop() {
-                    if client.is_closed() {
+                if let Some(conn) = state.idle.pop() {
+                    if conn.client.is_closed() {
                         state.open -= 1;
                         continue;
                     }
-                    break Some(client);
+                    break Some(conn);
                 }
                 if state.open < POOL_MAX {
                     state.open += 1;
@@ -132,10 +157,13 @@ impl Pool {
                     .unwrap_or_else(PoisonError::into_inner);
             }
         };
-        let mut client = match taken {
-            Some(client) => client,
+        let mut conn = match taken {
+            Some(conn) => conn,
             None => match open(&self.config) {
-                Ok(client) => client,
+                Ok(client) => Conn {
+                    client,
+                    stmts: HashMap::new(),
+                },
                 Err(err) => {
                     lock(&self.state).open -= 1;
                     self.returned.notify_one();
@@ -143,14 +171,14 @@ impl Pool {
                 }
             },
         };
-        let result = f(&mut client);
+        let result = f(&mut conn);
         let mut state = lock(&self.state);
-        if client.is_closed() || matches!(result, Err(Error::Busy)) {
+        if conn.client.is_closed() || matches!(result, Err(Error::Busy)) {
             // A lost connection usually means a server restart: the idle ones are gone too.
             state.open -= 1 + state.idle.len();
             state.idle.clear();
         } else {
-            state.idle.push(client);
+            state.idle.push(conn);
         }
         drop(state);
         self.returned.notify_one();

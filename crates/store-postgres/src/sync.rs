@@ -288,17 +288,6 @@ fn conflict_from_row(row: &Row) -> Conflict {
     }
 }
 
-impl Tx<'_> {
-    fn exec(
-        &mut self,
-        sql: &str,
-        params: &[&(dyn postgres::types::ToSql + Sync)],
-    ) -> Result<u64, Error> {
-        let outcome = self.conn()?.execute(sql, params);
-        self.check(outcome)
-    }
-}
-
 impl SyncTx for Tx<'_> {
     fn log_entry(&mut self, change_seq: i64) -> Result<Option<LogEntry>, Error> {
         let row = self.conn()?.query_opt(

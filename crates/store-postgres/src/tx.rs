@@ -9,14 +9,19 @@
 
 use std::collections::{HashMap, HashSet};
 
-use postgres::{Client, GenericClient, Transaction};
+use postgres::types::ToSql;
+use postgres::{GenericClient, Row, Statement, Transaction};
 use search::IndexValue;
 use store::{Error, PreparedVersion, SearchQuery, StoredResource, VersionInfo, WriteTx};
 
 use crate::{PgStore, read, sql_error};
 
+type Params<'p> = [&'p (dyn ToSql + Sync)];
+
 pub(crate) struct Tx<'a> {
     pub(crate) tx: Option<Transaction<'a>>,
+    /// The connection's prepared statements (see `pool::Conn`).
+    stmts: &'a mut HashMap<&'static str, Statement>,
     pub(crate) store: &'a PgStore,
     /// Search-parameter ids committed before this transaction began.
     known: HashMap<(String, String), i64>,
@@ -30,13 +35,14 @@ pub(crate) struct Tx<'a> {
 
 impl<'a> Tx<'a> {
     pub(crate) fn begin(
-        client: &'a mut Client,
+        conn: &'a mut crate::pool::Conn,
         store: &'a PgStore,
         known: HashMap<(String, String), i64>,
     ) -> Result<Tx<'a>, Error> {
-        let tx = client.transaction().map_err(sql_error)?;
+        let tx = conn.client.transaction().map_err(sql_error)?;
         Ok(Tx {
             tx: Some(tx),
+            stmts: &mut conn.stmts,
             store,
             known,
             learned: HashMap::new(),
@@ -50,6 +56,46 @@ impl<'a> Tx<'a> {
         self.tx
             .as_mut()
             .ok_or_else(|| Error::Other("the write transaction has ended".into()))
+    }
+
+    /// `sql` prepared on this connection, once.
+    fn stmt(&mut self, sql: &'static str) -> Result<Statement, Error> {
+        if let Some(stmt) = self.stmts.get(sql) {
+            return Ok(stmt.clone());
+        }
+        let prepared = self.conn()?.prepare(sql);
+        let stmt = self.check(prepared)?;
+        self.stmts.insert(sql, stmt.clone());
+        Ok(stmt)
+    }
+
+    /// Runs a fixed statement (prepared once per connection); returns the rows changed.
+    pub(crate) fn exec(&mut self, sql: &'static str, params: &Params<'_>) -> Result<u64, Error> {
+        let stmt = self.stmt(sql)?;
+        let outcome = self.conn()?.execute(&stmt, params);
+        self.check(outcome)
+    }
+
+    /// Runs a fixed query expecting at most one row.
+    pub(crate) fn query_opt(
+        &mut self,
+        sql: &'static str,
+        params: &Params<'_>,
+    ) -> Result<Option<Row>, Error> {
+        let stmt = self.stmt(sql)?;
+        let outcome = self.conn()?.query_opt(&stmt, params);
+        self.check(outcome)
+    }
+
+    /// Runs a fixed query expecting one row.
+    pub(crate) fn query_one(
+        &mut self,
+        sql: &'static str,
+        params: &Params<'_>,
+    ) -> Result<Row, Error> {
+        let stmt = self.stmt(sql)?;
+        let outcome = self.conn()?.query_one(&stmt, params);
+        self.check(outcome)
     }
 
     /// Notes a retryable failure whatever the job does with the error.
@@ -111,12 +157,16 @@ impl<'a> Tx<'a> {
         if let Some(pid) = self.known.get(&key).or_else(|| self.learned.get(&key)) {
             return Ok(*pid);
         }
-        let inserted = self.conn()?.execute(
+        self.exec(
             "INSERT INTO search_param(resource_type, code) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             &[&resource_type, &code],
-        );
-        self.check(inserted)?;
-        let pid = lookup_param(self.conn()?, resource_type, code)?
+        )?;
+        let pid: i64 = self
+            .query_opt(
+                "SELECT pid FROM search_param WHERE resource_type = $1 AND code = $2",
+                &[&resource_type, &code],
+            )?
+            .map(|row| row.get(0))
             .ok_or_else(|| Error::Other("search parameter id vanished".into()))?;
         self.learned.insert(key, pid);
         Ok(pid)
@@ -140,11 +190,10 @@ pub(crate) fn lookup_param<C: GenericClient>(
 impl WriteTx for Tx<'_> {
     fn current(&mut self, resource_type: &str, id: &str) -> Result<Option<VersionInfo>, Error> {
         self.lock_resource(resource_type, id)?;
-        let row = self.conn()?.query_opt(
+        let row = self.query_opt(
             "SELECT version_id, last_updated_ms, deleted FROM resource WHERE resource_type = $1 AND id = $2",
             &[&resource_type, &id],
-        );
-        let row = self.check(row)?;
+        )?;
         Ok(row.map(|row| VersionInfo {
             version_id: row.get::<_, i64>(0).max(0) as u64,
             last_updated_ms: row.get(1),
@@ -154,7 +203,8 @@ impl WriteTx for Tx<'_> {
 
     fn read(&mut self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error> {
         self.lock_resource(resource_type, id)?;
-        read::current(self.conn()?, resource_type, id)
+        let row = self.query_opt(read::CURRENT, &[&resource_type, &id])?;
+        Ok(row.as_ref().map(read::stored_from_row))
     }
 
     fn search_ids(&mut self, query: &SearchQuery, limit: usize) -> Result<Vec<String>, Error> {
@@ -200,26 +250,23 @@ impl WriteTx for Tx<'_> {
         let deleted = body.is_none();
         let patient_key = patient_key(&version.resource_type, &version.id, &version.index);
         let version_id = i64::try_from(version.version_id).unwrap_or(i64::MAX);
-        let existing = self.conn()?.query_opt(
-            "SELECT rkey FROM resource WHERE resource_type = $1 AND id = $2",
-            &[&version.resource_type, &version.id],
-        );
-        let existing: Option<i64> = self.check(existing)?.map(|row| row.get(0));
+        let existing: Option<i64> = self
+            .query_opt(
+                "SELECT rkey FROM resource WHERE resource_type = $1 AND id = $2",
+                &[&version.resource_type, &version.id],
+            )?
+            .map(|row| row.get(0));
         let (rkey, change_seq): (i64, i64) = match existing {
             Some(rkey) => {
-                let moved = self.conn()?.execute(
+                self.exec(
                     "INSERT INTO resource_version(rkey, version_id, last_updated, last_updated_ms, deleted, change_seq, patient_key, body) \
                      SELECT rkey, version_id, last_updated, last_updated_ms, deleted, change_seq, patient_key, body FROM resource WHERE rkey = $1",
                     &[&rkey],
-                );
-                self.check(moved)?;
-                for table in INDEX_TABLES {
-                    let cleared = self
-                        .conn()?
-                        .execute(&format!("DELETE FROM {table} WHERE rkey = $1"), &[&rkey]);
-                    self.check(cleared)?;
+                )?;
+                for delete in INDEX_DELETES {
+                    self.exec(delete, &[&rkey])?;
                 }
-                let updated = self.conn()?.query_one(
+                let updated = self.query_one(
                     "UPDATE resource SET version_id = $2, last_updated = $3, last_updated_ms = $4, deleted = $5, \
                      change_seq = nextval('change_seq_seq'), patient_key = $6, body = $7 \
                      WHERE rkey = $1 RETURNING change_seq",
@@ -232,11 +279,11 @@ impl WriteTx for Tx<'_> {
                         &patient_key,
                         &body,
                     ],
-                );
-                (rkey, self.check(updated)?.get(0))
+                )?;
+                (rkey, updated.get(0))
             }
             None => {
-                let inserted = self.conn()?.query_one(
+                let row = self.query_one(
                     "INSERT INTO resource(resource_type, id, version_id, last_updated, last_updated_ms, deleted, change_seq, patient_key, body) \
                      VALUES ($1, $2, $3, $4, $5, $6, nextval('change_seq_seq'), $7, $8) RETURNING rkey, change_seq",
                     &[
@@ -249,17 +296,15 @@ impl WriteTx for Tx<'_> {
                         &patient_key,
                         &body,
                     ],
-                );
-                let row = self.check(inserted)?;
+                )?;
                 (row.get(0), row.get(1))
             }
         };
         // The sync sequencer logs it once this transaction has committed (see `sync`).
-        let pending = self.conn()?.execute(
+        self.exec(
             "INSERT INTO sync_pending(change_seq) VALUES ($1)",
             &[&change_seq],
-        );
-        self.check(pending)?;
+        )?;
         if body.is_some() {
             self.insert_index_rows(rkey, &version.resource_type, &version.index)?;
         }
@@ -276,14 +321,15 @@ impl WriteTx for Tx<'_> {
     }
 }
 
-const INDEX_TABLES: [&str; 7] = [
-    "idx_token",
-    "idx_string",
-    "idx_date",
-    "idx_number",
-    "idx_quantity",
-    "idx_reference",
-    "idx_uri",
+/// Clears a resource's index rows before its new version's are written.
+const INDEX_DELETES: [&str; 7] = [
+    "DELETE FROM idx_token WHERE rkey = $1",
+    "DELETE FROM idx_string WHERE rkey = $1",
+    "DELETE FROM idx_date WHERE rkey = $1",
+    "DELETE FROM idx_number WHERE rkey = $1",
+    "DELETE FROM idx_quantity WHERE rkey = $1",
+    "DELETE FROM idx_reference WHERE rkey = $1",
+    "DELETE FROM idx_uri WHERE rkey = $1",
 ];
 
 /// The patient whose compartment a version is in (the first one its compartment references
@@ -327,9 +373,8 @@ impl Tx<'_> {
     ) -> Result<(), Error> {
         for entry in entries {
             let pid = self.param_id(resource_type, entry.param)?;
-            let conn = self.conn()?;
-            let outcome = match &entry.value {
-                IndexValue::Token { system, code, text: display } => conn.execute(
+            match &entry.value {
+                IndexValue::Token { system, code, text: display } => self.exec(
                     "INSERT INTO idx_token(rkey, pid, system, code, text) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
                     &[
                         &rkey,
@@ -339,15 +384,15 @@ impl Tx<'_> {
                         &display.as_deref().map(text),
                     ],
                 ),
-                IndexValue::String { normalized, exact } => conn.execute(
+                IndexValue::String { normalized, exact } => self.exec(
                     "INSERT INTO idx_string(rkey, pid, normalized, exact) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                     &[&rkey, &pid, &text(normalized), &text(exact)],
                 ),
-                IndexValue::Date { low_ms, high_ms } => conn.execute(
+                IndexValue::Date { low_ms, high_ms } => self.exec(
                     "INSERT INTO idx_date(rkey, pid, low_ms, high_ms) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                     &[&rkey, &pid, low_ms, high_ms],
                 ),
-                IndexValue::Number { low, high } => conn.execute(
+                IndexValue::Number { low, high } => self.exec(
                     "INSERT INTO idx_number(rkey, pid, low, high) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
                     &[&rkey, &pid, low, high],
                 ),
@@ -357,7 +402,7 @@ impl Tx<'_> {
                     unit,
                     low,
                     high,
-                } => conn.execute(
+                } => self.exec(
                     "INSERT INTO idx_quantity(rkey, pid, system, code, unit, low, high) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
                     &[
                         &rkey,
@@ -379,7 +424,7 @@ impl Tx<'_> {
                         Some((system, value)) => (system.as_deref().unwrap_or(""), value.as_str()),
                         None => ("", ""),
                     };
-                    conn.execute(
+                    self.exec(
                         "INSERT INTO idx_reference(rkey, pid, target_type, target_id, url, id_system, id_value) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
                         &[
                             &rkey,
@@ -392,12 +437,11 @@ impl Tx<'_> {
                         ],
                     )
                 }
-                IndexValue::Uri { uri } => conn.execute(
+                IndexValue::Uri { uri } => self.exec(
                     "INSERT INTO idx_uri(rkey, pid, uri) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
                     &[&rkey, &pid, &text(uri)],
                 ),
-            };
-            self.check(outcome)?;
+            }?;
         }
         Ok(())
     }
