@@ -141,7 +141,11 @@ fn patients_of<C: GenericClient>(client: &mut C, pos: i64) -> Result<Vec<String>
 
 /// One sequencer pass (see the module docs) on `client`, in its own transaction. Returns how
 /// many versions got a position.
-fn sequence(client: &mut postgres::Client, rows_max: usize) -> Result<usize, Error> {
+fn sequence(
+    client: &mut postgres::Client,
+    rows_max: usize,
+    origin: Option<String>,
+) -> Result<usize, Error> {
     let mut tx = client.transaction().map_err(sql_error)?;
     tx.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
@@ -167,11 +171,7 @@ fn sequence(client: &mut postgres::Client, rows_max: usize) -> Result<usize, Err
         .query_one("SELECT coalesce(max(hlc), 0)::bigint FROM sync_log", &[])
         .map_err(sql_error)?
         .get(0);
-    let origin: String = tx
-        .query_opt("SELECT node_id FROM sync_self WHERE one = 1", &[])
-        .map_err(sql_error)?
-        .map(|row| row.get(0))
-        .unwrap_or_default();
+    let origin = origin.unwrap_or_default();
     for change_seq in &pending {
         let logged = tx
             .query_opt(
@@ -249,7 +249,7 @@ fn sequence(client: &mut postgres::Client, rows_max: usize) -> Result<usize, Err
 
 impl crate::PgStore {
     /// Runs a sequencer pass on the sequencer's own connection (reconnecting if it broke).
-    pub(crate) fn sequence(&self, rows_max: usize) -> Result<usize, Error> {
+    pub(crate) fn sequence(&self, rows_max: usize, origin: Option<String>) -> Result<usize, Error> {
         let mut slot = crate::lock(&self.sequencer);
         if slot.as_ref().is_none_or(postgres::Client::is_closed) {
             *slot = Some(self.pool.open_dedicated()?);
@@ -257,7 +257,7 @@ impl crate::PgStore {
         let Some(client) = slot.as_mut() else {
             return Err(Error::Other("no sequencer connection".into()));
         };
-        let outcome = sequence(client, rows_max);
+        let outcome = sequence(client, rows_max, origin);
         if client.is_closed() {
             *slot = None;
         }
@@ -332,7 +332,12 @@ impl SyncTx for Tx<'_> {
     }
 
     fn catch_up_log(&mut self, rows_max: usize) -> Result<usize, Error> {
-        self.store.sequence(rows_max)
+        // The node id as this job sees it (it may have just set it): local versions are
+        // stamped with it, as on SQLite.
+        let origin: Option<String> = self
+            .query_opt("SELECT node_id FROM sync_self WHERE one = 1", &[])?
+            .map(|row| row.get(0));
+        self.store.sequence(rows_max, origin)
     }
 
     fn record_conflict(&mut self, conflict: &Conflict) -> Result<bool, Error> {
