@@ -46,6 +46,9 @@ use store::{
 
 pub use schema::schema_version_latest;
 
+/// Search-parameter ids by (resource type, code).
+pub(crate) type ParamIds = HashMap<(String, String), i64>;
+
 /// Times a job is run before a conflict is reported (first run included).
 const WRITE_ATTEMPTS_MAX: u32 = 12;
 
@@ -59,8 +62,9 @@ pub struct PgStore {
     /// The sync sequencer's own connection (see `sync`): sequencing commits on its own,
     /// whatever job asked for it, and never competes with jobs for pool connections.
     sequencer: Mutex<Option<postgres::Client>>,
-    /// Search-parameter ids known committed (ids never change once assigned).
-    params: Mutex<HashMap<(String, String), i64>>,
+    /// Search-parameter ids known committed (ids never change once assigned). Shared as an
+    /// immutable snapshot, replaced when a commit learned new ones (rare after warm-up).
+    params: Mutex<Arc<ParamIds>>,
 }
 
 impl PgStore {
@@ -72,7 +76,7 @@ impl PgStore {
         Ok(Arc::new(PgStore {
             pool,
             sequencer: Mutex::new(None),
-            params: Mutex::new(HashMap::new()),
+            params: Mutex::new(Arc::new(ParamIds::new())),
         }))
     }
 
@@ -83,7 +87,7 @@ impl PgStore {
         self.pool.with(|conn| f(&mut conn.client))
     }
 
-    fn known_params(&self) -> HashMap<(String, String), i64> {
+    fn known_params(&self) -> Arc<ParamIds> {
         lock(&self.params).clone()
     }
 }
@@ -161,7 +165,12 @@ impl PgStore {
                 match ran {
                     Ok(()) => {
                         let learned = tx.commit()?;
-                        lock(&self.params).extend(learned);
+                        if !learned.is_empty() {
+                            let mut known = lock(&self.params);
+                            let mut grown = ParamIds::clone(&known);
+                            grown.extend(learned);
+                            *known = Arc::new(grown);
+                        }
                         Ok(Ok(()))
                     }
                     Err(err) => {
@@ -175,12 +184,13 @@ impl PgStore {
                 Ok(Ok(())) => return Ok(()),
                 Ok(Err(failed)) => failed,
                 // Failures of BEGIN/COMMIT themselves: a conflict at commit is retryable; a
-                // lost connection before commit means nothing was written, so retry too.
+                // connection lost before the job ran means nothing was written, so retry too.
                 Err(Error::Conflict(msg)) => (Error::Conflict(msg), true),
+                Err(Error::Busy) => (Error::Busy, true),
                 Err(err) => (err, false),
             };
             if !retry || attempt >= WRITE_ATTEMPTS_MAX {
-                if retry {
+                if retry && !matches!(err, Error::Busy) {
                     return Err(Error::Conflict(format!(
                         "la escritura chocó con otras {attempt} veces / write conflicted {attempt} times: {err}"
                     )));

@@ -167,7 +167,10 @@ impl Pool {
                 Err(err) => {
                     lock(&self.state).open -= 1;
                     self.returned.notify_one();
-                    return Err(err);
+                    // The server answered at start, so it is restarting or unreachable for
+                    // now: the caller may try again later (a 503, not a 500).
+                    tracing::warn!(error = %err, "cannot reconnect to PostgreSQL");
+                    return Err(Error::Busy);
                 }
             },
         };

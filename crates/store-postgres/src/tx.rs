@@ -24,7 +24,7 @@ pub(crate) struct Tx<'a> {
     stmts: &'a mut HashMap<&'static str, Statement>,
     pub(crate) store: &'a PgStore,
     /// Search-parameter ids committed before this transaction began.
-    known: HashMap<(String, String), i64>,
+    known: std::sync::Arc<crate::ParamIds>,
     /// Ids looked up or created here, added to the store's cache after commit.
     learned: HashMap<(String, String), i64>,
     locked: HashSet<String>,
@@ -37,7 +37,7 @@ impl<'a> Tx<'a> {
     pub(crate) fn begin(
         conn: &'a mut crate::pool::Conn,
         store: &'a PgStore,
-        known: HashMap<(String, String), i64>,
+        known: std::sync::Arc<crate::ParamIds>,
     ) -> Result<Tx<'a>, Error> {
         let tx = conn.client.transaction().map_err(sql_error)?;
         Ok(Tx {
@@ -209,7 +209,7 @@ impl WriteTx for Tx<'_> {
 
     fn search_ids(&mut self, query: &SearchQuery, limit: usize) -> Result<Vec<String>, Error> {
         let known = self.known.clone();
-        crate::query::search_ids(self.conn()?, &known, query, limit)
+        crate::query::search_ids(self.conn()?, known.as_ref(), query, limit)
     }
 
     fn append_audit(&mut self, entry: store::AuditEntry) -> Result<u64, Error> {
