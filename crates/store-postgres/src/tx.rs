@@ -263,9 +263,7 @@ impl WriteTx for Tx<'_> {
                      SELECT rkey, version_id, last_updated, last_updated_ms, deleted, change_seq, patient_key, body FROM resource WHERE rkey = $1",
                     &[&rkey],
                 )?;
-                for delete in INDEX_DELETES {
-                    self.exec(delete, &[&rkey])?;
-                }
+                self.exec(INDEX_DELETE, &[&rkey])?;
                 let updated = self.query_one(
                     "UPDATE resource SET version_id = $2, last_updated = $3, last_updated_ms = $4, deleted = $5, \
                      change_seq = nextval('change_seq_seq'), patient_key = $6, body = $7 \
@@ -321,16 +319,12 @@ impl WriteTx for Tx<'_> {
     }
 }
 
-/// Clears a resource's index rows before its new version's are written.
-const INDEX_DELETES: [&str; 7] = [
-    "DELETE FROM idx_token WHERE rkey = $1",
-    "DELETE FROM idx_string WHERE rkey = $1",
-    "DELETE FROM idx_date WHERE rkey = $1",
-    "DELETE FROM idx_number WHERE rkey = $1",
-    "DELETE FROM idx_quantity WHERE rkey = $1",
-    "DELETE FROM idx_reference WHERE rkey = $1",
-    "DELETE FROM idx_uri WHERE rkey = $1",
-];
+/// Clears a resource's index rows before its new version's are written (one round trip).
+const INDEX_DELETE: &str = "WITH t AS (DELETE FROM idx_token WHERE rkey = $1), \
+     s AS (DELETE FROM idx_string WHERE rkey = $1), d AS (DELETE FROM idx_date WHERE rkey = $1), \
+     n AS (DELETE FROM idx_number WHERE rkey = $1), q AS (DELETE FROM idx_quantity WHERE rkey = $1), \
+     r AS (DELETE FROM idx_reference WHERE rkey = $1) \
+     DELETE FROM idx_uri WHERE rkey = $1";
 
 /// The patient whose compartment a version is in (the first one its compartment references
 /// name; the patient itself for a Patient): the distribution key of issue 15.
@@ -364,6 +358,34 @@ fn text(value: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Parameter ids and five value columns (quantity: three texts and two numbers, so `T` is
+/// the type of the last two; reference: five texts).
+type Columns6<T> = (
+    Vec<i64>,
+    Vec<String>,
+    Vec<String>,
+    Vec<String>,
+    Vec<T>,
+    Vec<T>,
+);
+
+/// A resource's index rows gathered per table, written with one `unnest` insert per table
+/// (a round trip per table with rows instead of one per row).
+#[derive(Default)]
+struct IndexBatch {
+    token: (Vec<i64>, Vec<String>, Vec<String>, Vec<Option<String>>),
+    string: (Vec<i64>, Vec<String>, Vec<String>),
+    date: (Vec<i64>, Vec<i64>, Vec<i64>),
+    number: (Vec<i64>, Vec<f64>, Vec<f64>),
+    quantity: Columns6<f64>,
+    reference: Columns6<String>,
+    uri: (Vec<i64>, Vec<String>),
+}
+
+fn owned(value: &str) -> String {
+    text(value).into_owned()
+}
+
 impl Tx<'_> {
     fn insert_index_rows(
         &mut self,
@@ -371,49 +393,49 @@ impl Tx<'_> {
         resource_type: &str,
         entries: &[search::IndexEntry],
     ) -> Result<(), Error> {
+        let mut b = IndexBatch::default();
         for entry in entries {
             let pid = self.param_id(resource_type, entry.param)?;
             match &entry.value {
-                IndexValue::Token { system, code, text: display } => self.exec(
-                    "INSERT INTO idx_token(rkey, pid, system, code, text) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                    &[
-                        &rkey,
-                        &pid,
-                        &text(system.as_deref().unwrap_or("")),
-                        &text(code),
-                        &display.as_deref().map(text),
-                    ],
-                ),
-                IndexValue::String { normalized, exact } => self.exec(
-                    "INSERT INTO idx_string(rkey, pid, normalized, exact) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                    &[&rkey, &pid, &text(normalized), &text(exact)],
-                ),
-                IndexValue::Date { low_ms, high_ms } => self.exec(
-                    "INSERT INTO idx_date(rkey, pid, low_ms, high_ms) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                    &[&rkey, &pid, low_ms, high_ms],
-                ),
-                IndexValue::Number { low, high } => self.exec(
-                    "INSERT INTO idx_number(rkey, pid, low, high) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                    &[&rkey, &pid, low, high],
-                ),
+                IndexValue::Token {
+                    system,
+                    code,
+                    text: display,
+                } => {
+                    b.token.0.push(pid);
+                    b.token.1.push(owned(system.as_deref().unwrap_or("")));
+                    b.token.2.push(owned(code));
+                    b.token.3.push(display.as_deref().map(owned));
+                }
+                IndexValue::String { normalized, exact } => {
+                    b.string.0.push(pid);
+                    b.string.1.push(owned(normalized));
+                    b.string.2.push(owned(exact));
+                }
+                IndexValue::Date { low_ms, high_ms } => {
+                    b.date.0.push(pid);
+                    b.date.1.push(*low_ms);
+                    b.date.2.push(*high_ms);
+                }
+                IndexValue::Number { low, high } => {
+                    b.number.0.push(pid);
+                    b.number.1.push(*low);
+                    b.number.2.push(*high);
+                }
                 IndexValue::Quantity {
                     system,
                     code,
                     unit,
                     low,
                     high,
-                } => self.exec(
-                    "INSERT INTO idx_quantity(rkey, pid, system, code, unit, low, high) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-                    &[
-                        &rkey,
-                        &pid,
-                        &text(system.as_deref().unwrap_or("")),
-                        &text(code.as_deref().unwrap_or("")),
-                        &text(unit.as_deref().unwrap_or("")),
-                        low,
-                        high,
-                    ],
-                ),
+                } => {
+                    b.quantity.0.push(pid);
+                    b.quantity.1.push(owned(system.as_deref().unwrap_or("")));
+                    b.quantity.2.push(owned(code.as_deref().unwrap_or("")));
+                    b.quantity.3.push(owned(unit.as_deref().unwrap_or("")));
+                    b.quantity.4.push(*low);
+                    b.quantity.5.push(*high);
+                }
                 IndexValue::Reference {
                     target_type,
                     target_id,
@@ -424,24 +446,75 @@ impl Tx<'_> {
                         Some((system, value)) => (system.as_deref().unwrap_or(""), value.as_str()),
                         None => ("", ""),
                     };
-                    self.exec(
-                        "INSERT INTO idx_reference(rkey, pid, target_type, target_id, url, id_system, id_value) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-                        &[
-                            &rkey,
-                            &pid,
-                            &text(target_type.as_deref().unwrap_or("")),
-                            &text(target_id.as_deref().unwrap_or("")),
-                            &text(url.as_deref().unwrap_or("")),
-                            &text(id_system),
-                            &text(id_value),
-                        ],
-                    )
+                    b.reference.0.push(pid);
+                    b.reference
+                        .1
+                        .push(owned(target_type.as_deref().unwrap_or("")));
+                    b.reference
+                        .2
+                        .push(owned(target_id.as_deref().unwrap_or("")));
+                    b.reference.3.push(owned(url.as_deref().unwrap_or("")));
+                    b.reference.4.push(owned(id_system));
+                    b.reference.5.push(owned(id_value));
                 }
-                IndexValue::Uri { uri } => self.exec(
-                    "INSERT INTO idx_uri(rkey, pid, uri) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                    &[&rkey, &pid, &text(uri)],
-                ),
-            }?;
+                IndexValue::Uri { uri } => {
+                    b.uri.0.push(pid);
+                    b.uri.1.push(owned(uri));
+                }
+            }
+        }
+        if !b.token.0.is_empty() {
+            self.exec(
+                "INSERT INTO idx_token(rkey, pid, system, code, text) \
+                 SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) ON CONFLICT DO NOTHING",
+                &[&rkey, &b.token.0, &b.token.1, &b.token.2, &b.token.3],
+            )?;
+        }
+        if !b.string.0.is_empty() {
+            self.exec(
+                "INSERT INTO idx_string(rkey, pid, normalized, exact) \
+                 SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING",
+                &[&rkey, &b.string.0, &b.string.1, &b.string.2],
+            )?;
+        }
+        if !b.date.0.is_empty() {
+            self.exec(
+                "INSERT INTO idx_date(rkey, pid, low_ms, high_ms) \
+                 SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[]) ON CONFLICT DO NOTHING",
+                &[&rkey, &b.date.0, &b.date.1, &b.date.2],
+            )?;
+        }
+        if !b.number.0.is_empty() {
+            self.exec(
+                "INSERT INTO idx_number(rkey, pid, low, high) \
+                 SELECT $1, * FROM unnest($2::bigint[], $3::float8[], $4::float8[]) ON CONFLICT DO NOTHING",
+                &[&rkey, &b.number.0, &b.number.1, &b.number.2],
+            )?;
+        }
+        if !b.quantity.0.is_empty() {
+            let q = &b.quantity;
+            self.exec(
+                "INSERT INTO idx_quantity(rkey, pid, system, code, unit, low, high) \
+                 SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::float8[]) \
+                 ON CONFLICT DO NOTHING",
+                &[&rkey, &q.0, &q.1, &q.2, &q.3, &q.4, &q.5],
+            )?;
+        }
+        if !b.reference.0.is_empty() {
+            let r = &b.reference;
+            self.exec(
+                "INSERT INTO idx_reference(rkey, pid, target_type, target_id, url, id_system, id_value) \
+                 SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) \
+                 ON CONFLICT DO NOTHING",
+                &[&rkey, &r.0, &r.1, &r.2, &r.3, &r.4, &r.5],
+            )?;
+        }
+        if !b.uri.0.is_empty() {
+            self.exec(
+                "INSERT INTO idx_uri(rkey, pid, uri) \
+                 SELECT $1, * FROM unnest($2::bigint[], $3::text[]) ON CONFLICT DO NOTHING",
+                &[&rkey, &b.uri.0, &b.uri.1],
+            )?;
         }
         Ok(())
     }
