@@ -29,7 +29,7 @@
 //!   asks for it, so the asking job (a clinic's push) never holds the sequencer lock: writers
 //!   never wait on it; only sequencer passes wait on each other.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use postgres::{GenericClient, Row};
 use store::sync::{
@@ -75,18 +75,29 @@ fn query_entries<C: GenericClient>(client: &mut C, sql: &Sql) -> Result<Vec<LogE
         .collect())
 }
 
-/// The version with this `change_seq`, current or in history.
-fn version_by_seq<C: GenericClient>(
+/// The versions with these `change_seq`s, current or in history, by `change_seq` (one
+/// query for the whole batch).
+fn versions_by_seq<C: GenericClient>(
     client: &mut C,
-    change_seq: i64,
-) -> Result<Option<StoredResource>, Error> {
+    change_seqs: &[i64],
+) -> Result<HashMap<i64, StoredResource>, Error> {
+    if change_seqs.is_empty() {
+        return Ok(HashMap::new());
+    }
     let sql = format!(
-        "SELECT {RESOURCE_COLUMNS} FROM resource r WHERE r.change_seq = $1 \
+        "SELECT {RESOURCE_COLUMNS} FROM resource r WHERE r.change_seq = ANY($1) \
          UNION ALL \
-         SELECT {VERSION_COLUMNS} FROM resource_version v JOIN resource r ON r.rkey = v.rkey WHERE v.change_seq = $1"
+         SELECT {VERSION_COLUMNS} FROM resource_version v JOIN resource r ON r.rkey = v.rkey \
+         WHERE v.change_seq = ANY($1)"
     );
-    let row = client.query_opt(&sql, &[&change_seq]).map_err(sql_error)?;
-    Ok(row.as_ref().map(stored_from_row))
+    let rows = client.query(&sql, &[&change_seqs]).map_err(sql_error)?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let stored = stored_from_row(row);
+            (stored.change_seq, stored)
+        })
+        .collect())
 }
 
 /// Log rows (selected with [`LOG_COLUMNS`]) with their versions.
@@ -95,14 +106,34 @@ fn entries_with_versions<C: GenericClient>(
     sql: &Sql,
 ) -> Result<Vec<(LogEntry, StoredResource)>, Error> {
     let rows = crate::read::run(client, sql)?;
+    let seqs: Vec<i64> = rows.iter().map(|row| row.get(8)).collect();
+    let mut versions = versions_by_seq(client, &seqs)?;
     let mut out = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let entry = entry_from_row(row);
-        let change_seq: i64 = row.get(8);
-        match version_by_seq(client, change_seq)? {
-            Some(version) => out.push((entry, version)),
+    for (row, change_seq) in rows.iter().zip(seqs) {
+        // A log row always has its version (both are written in one transaction); a missing
+        // one would be a bug, and skipping it keeps sync going while the log says so.
+        match versions.remove(&change_seq) {
+            Some(version) => out.push((entry_from_row(row), version)),
             None => tracing::error!(change_seq, "sync log row without its version"),
         }
+    }
+    Ok(out)
+}
+
+/// The patients indexed for each of these log positions (one query).
+fn patients_of_all<C: GenericClient>(
+    client: &mut C,
+    positions: &[i64],
+) -> Result<HashMap<i64, Vec<String>>, Error> {
+    let rows = client
+        .query(
+            "SELECT pos, patient_id FROM sync_patient WHERE pos = ANY($1) ORDER BY pos, patient_id",
+            &[&positions],
+        )
+        .map_err(sql_error)?;
+    let mut out: HashMap<i64, Vec<String>> = HashMap::new();
+    for row in &rows {
+        out.entry(row.get(0)).or_default().push(row.get(1));
     }
     Ok(out)
 }
@@ -601,13 +632,15 @@ impl SyncStore for crate::PgStore {
         sql.arg(Arg::Int(limit as i64));
         self.with_client(|client| {
             let entries = query_entries(client, &sql)?;
-            entries
+            let positions: Vec<i64> = entries.iter().map(|e| e.change_seq).collect();
+            let mut patients = patients_of_all(client, &positions)?;
+            Ok(entries
                 .into_iter()
-                .map(|entry| {
-                    let patients = patients_of(client, entry.change_seq)?;
-                    Ok(FeedCandidate { entry, patients })
+                .map(|entry| FeedCandidate {
+                    patients: patients.remove(&entry.change_seq).unwrap_or_default(),
+                    entry,
                 })
-                .collect()
+                .collect())
         })
     }
 
@@ -640,23 +673,30 @@ impl SyncStore for crate::PgStore {
 
     fn versions(&self, change_seqs: &[i64]) -> Result<Vec<StoredResource>, Error> {
         self.with_client(|client| {
-            let mut out = Vec::with_capacity(change_seqs.len());
-            for pos in change_seqs {
-                let row = client
-                    .query_opt("SELECT change_seq FROM sync_log WHERE pos = $1", &[pos])
-                    .map_err(sql_error)?;
-                let version = match row {
-                    Some(row) => version_by_seq(client, row.get(0))?,
-                    None => None,
-                };
-                // Versions are never removed, so a missing one is a corrupt log, not a race.
-                out.push(version.ok_or_else(|| {
-                    Error::Other(format!(
-                        "the sync log names position {pos}, which has no version"
-                    ))
-                })?);
-            }
-            Ok(out)
+            let rows = client
+                .query(
+                    "SELECT pos, change_seq FROM sync_log WHERE pos = ANY($1)",
+                    &[&change_seqs],
+                )
+                .map_err(sql_error)?;
+            let by_pos: HashMap<i64, i64> =
+                rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+            let seqs: Vec<i64> = by_pos.values().copied().collect();
+            let versions = versions_by_seq(client, &seqs)?;
+            change_seqs
+                .iter()
+                .map(|pos| {
+                    // Versions are never removed, so a missing one is a corrupt log, not a race.
+                    by_pos
+                        .get(pos)
+                        .and_then(|seq| versions.get(seq).cloned())
+                        .ok_or_else(|| {
+                            Error::Other(format!(
+                                "the sync log names position {pos}, which has no version"
+                            ))
+                        })
+                })
+                .collect()
         })
     }
 
