@@ -73,10 +73,21 @@ impl PgStore {
     pub fn connect(url: &str) -> Result<Arc<PgStore>, Error> {
         let pool = pool::Pool::new(url)?;
         pool.with(|conn| schema::migrate(&mut conn.client).map(|_| ()))?;
+        // Every parameter id interned so far, so searches need no lookups for them.
+        let params: ParamIds = pool.with(|conn| {
+            let rows = conn
+                .client
+                .query("SELECT resource_type, code, pid FROM search_param", &[])
+                .map_err(sql_error)?;
+            Ok(rows
+                .iter()
+                .map(|row| ((row.get(0), row.get(1)), row.get(2)))
+                .collect())
+        })?;
         Ok(Arc::new(PgStore {
             pool,
             sequencer: Mutex::new(None),
-            params: Mutex::new(Arc::new(ParamIds::new())),
+            params: Mutex::new(Arc::new(params)),
         }))
     }
 

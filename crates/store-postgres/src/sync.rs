@@ -197,77 +197,84 @@ fn sequence(
         tx.commit().map_err(sql_error)?;
         return Ok(0);
     }
-    let mut next_pos = log_seq_max(&mut tx)? + 1;
+    let next_pos = log_seq_max(&mut tx)? + 1;
     let mut last_hlc: i64 = tx
         .query_one("SELECT coalesce(max(hlc), 0)::bigint FROM sync_log", &[])
         .map_err(sql_error)?
         .get(0);
     let origin = origin.unwrap_or_default();
-    for change_seq in &pending {
-        let logged = tx
-            .query_opt(
-                "UPDATE sync_log SET pos = $2 WHERE change_seq = $1 RETURNING 1",
-                &[change_seq, &next_pos],
-            )
-            .map_err(sql_error)?;
-        if logged.is_none() {
-            // A local version: stamp it now, by the clock rule of `sync::hlc::next`.
-            let row = tx
-                .query_opt(
-                    "SELECT r.resource_type, r.id, r.rkey, r.version_id, r.last_updated_ms FROM resource r WHERE r.change_seq = $1 \
-                     UNION ALL \
-                     SELECT r.resource_type, r.id, r.rkey, v.version_id, v.last_updated_ms \
-                     FROM resource_version v JOIN resource r ON r.rkey = v.rkey WHERE v.change_seq = $1",
-                    &[change_seq],
-                )
-                .map_err(sql_error)?;
-            let Some(row) = row else {
-                tracing::error!(change_seq, "pending version without its row");
-                continue;
-            };
-            let resource_type: String = row.get(0);
-            let id: String = row.get(1);
-            let rkey: i64 = row.get(2);
-            let version_id: i64 = row.get(3);
-            let last_updated_ms: i64 = row.get(4);
-            // The previous version was written (and committed) before this one drew its
-            // `change_seq`, so it was sequenced before.
-            let parent = if version_id > 1 {
-                tx.query_opt(
-                    "SELECT l.hlc, l.origin FROM resource_version v JOIN sync_log l ON l.change_seq = v.change_seq \
-                     WHERE v.rkey = $1 AND v.version_id = $2",
-                    &[&rkey, &(version_id - 1)],
-                )
-                .map_err(sql_error)?
-                .map(|row| (row.get::<_, i64>(0), row.get::<_, String>(1)))
-            } else {
-                None
-            };
-            let hlc = last_updated_ms
-                .saturating_mul(1 << 16)
-                .max(last_hlc.saturating_add(1));
-            last_hlc = hlc;
-            let (parent_hlc, parent_origin) = match parent {
-                Some((hlc, origin)) => (Some(hlc), Some(origin)),
-                None => (None, None),
-            };
-            tx.execute(
-                "INSERT INTO sync_log(change_seq, pos, resource_type, id, hlc, origin, parent_hlc, parent_origin, kind) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0)",
-                &[
-                    change_seq,
-                    &next_pos,
-                    &resource_type,
-                    &id,
-                    &hlc,
-                    &origin,
-                    &parent_hlc,
-                    &parent_origin,
-                ],
-            )
-            .map_err(sql_error)?;
+    // Positions in `change_seq` order. Received versions are already logged (by the job that
+    // applied them): they only take their position, all in one statement.
+    let positions: Vec<i64> = (0..pending.len() as i64).map(|n| next_pos + n).collect();
+    let received: HashSet<i64> = tx
+        .query(
+            "UPDATE sync_log l SET pos = p.pos FROM unnest($1::bigint[], $2::bigint[]) AS p(cs, pos) \
+             WHERE l.change_seq = p.cs RETURNING l.change_seq",
+            &[&pending, &positions],
+        )
+        .map_err(sql_error)?
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    for (change_seq, pos) in pending.iter().zip(&positions) {
+        if received.contains(change_seq) {
+            continue;
         }
-        next_pos += 1;
+        // A local version: stamp it now, by the clock rule of `sync::hlc::next`.
+        let row = tx
+            .query_opt(
+                "SELECT r.resource_type, r.id, r.rkey, r.version_id, r.last_updated_ms FROM resource r WHERE r.change_seq = $1 \
+                 UNION ALL \
+                 SELECT r.resource_type, r.id, r.rkey, v.version_id, v.last_updated_ms \
+                 FROM resource_version v JOIN resource r ON r.rkey = v.rkey WHERE v.change_seq = $1",
+                &[change_seq],
+            )
+            .map_err(sql_error)?;
+        let Some(row) = row else {
+            tracing::error!(change_seq, "pending version without its row");
+            continue;
+        };
+        let resource_type: String = row.get(0);
+        let id: String = row.get(1);
+        let rkey: i64 = row.get(2);
+        let version_id: i64 = row.get(3);
+        let last_updated_ms: i64 = row.get(4);
+        // The previous version was written (and committed) before this one drew its
+        // `change_seq`, so it was sequenced before (or just above, in this pass).
+        let parent = if version_id > 1 {
+            tx.query_opt(
+                "SELECT l.hlc, l.origin FROM resource_version v JOIN sync_log l ON l.change_seq = v.change_seq \
+                 WHERE v.rkey = $1 AND v.version_id = $2",
+                &[&rkey, &(version_id - 1)],
+            )
+            .map_err(sql_error)?
+            .map(|row| (row.get::<_, i64>(0), row.get::<_, String>(1)))
+        } else {
+            None
+        };
+        let hlc = last_updated_ms
+            .saturating_mul(1 << 16)
+            .max(last_hlc.saturating_add(1));
+        last_hlc = hlc;
+        let (parent_hlc, parent_origin) = match parent {
+            Some((hlc, origin)) => (Some(hlc), Some(origin)),
+            None => (None, None),
+        };
+        tx.execute(
+            "INSERT INTO sync_log(change_seq, pos, resource_type, id, hlc, origin, parent_hlc, parent_origin, kind) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0)",
+            &[
+                change_seq,
+                pos,
+                &resource_type,
+                &id,
+                &hlc,
+                &origin,
+                &parent_hlc,
+                &parent_origin,
+            ],
+        )
+        .map_err(sql_error)?;
     }
     tx.execute(
         "DELETE FROM sync_pending WHERE change_seq = ANY($1)",
