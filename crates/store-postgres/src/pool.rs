@@ -67,8 +67,39 @@ pub(crate) fn parse(url: &str) -> Result<postgres::Config, Error> {
     Ok(config)
 }
 
+/// TLS for connections whose URL asks for it (`sslmode=require`, or the default `prefer`
+/// when the server offers it): rustls with the system's CA certificates, so the server's
+/// certificate and name are always verified.
+fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, Error> {
+    static CONFIG: std::sync::OnceLock<Result<rustls::ClientConfig, String>> =
+        std::sync::OnceLock::new();
+    let config = CONFIG.get_or_init(|| {
+        let mut roots = rustls::RootCertStore::empty();
+        let loaded = rustls_native_certs::load_native_certs();
+        for cert in loaded.certs {
+            // A certificate the system lists but rustls cannot parse is skipped, not fatal.
+            let _ = roots.add(cert);
+        }
+        let provider = std::sync::Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+        rustls::ClientConfig::builder_with_provider(provider)
+            .with_safe_default_protocol_versions()
+            .map(|builder| builder.with_root_certificates(roots).with_no_client_auth())
+            .map_err(|err| err.to_string())
+    });
+    match config {
+        Ok(config) => Ok(tokio_postgres_rustls::MakeRustlsConnect::new(
+            config.clone(),
+        )),
+        Err(err) => Err(Error::Other(format!("TLS setup failed: {err}"))),
+    }
+}
+
 fn open(config: &postgres::Config) -> Result<Client, Error> {
-    let mut client = config.connect(NoTls).map_err(|err| {
+    let connected = match config.get_ssl_mode() {
+        postgres::config::SslMode::Disable => config.connect(NoTls),
+        _ => config.connect(tls()?),
+    };
+    let mut client = connected.map_err(|err| {
         Error::Other(format!(
             "no se pudo conectar a PostgreSQL / cannot connect to PostgreSQL: {err}"
         ))

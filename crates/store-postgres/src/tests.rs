@@ -235,3 +235,20 @@ fn calls_on_an_async_runtime_thread_work() {
         drop(store);
     });
 }
+
+/// `sslmode=require` means TLS or nothing: against a server without TLS the store refuses to
+/// connect in the clear (the other tests use the default `prefer`, which falls back).
+#[test]
+fn required_tls_is_never_downgraded() {
+    let url = fresh_database();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let refused = PgStore::connect(&format!("{url}{separator}sslmode=require"))
+        .err()
+        .unwrap();
+    assert!(
+        refused.to_string().contains("TLS"),
+        "unexpected error: {refused}"
+    );
+    let plain = PgStore::connect(&format!("{url}{separator}sslmode=disable")).unwrap();
+    assert!(plain.read("Patient", "none").unwrap().is_none());
+}
