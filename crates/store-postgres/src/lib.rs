@@ -16,9 +16,9 @@
 //!   deadlock or a unique violation (two jobs creating the same id) rolls the transaction back
 //!   and runs the job again from the start with backoff ([`write`]); `Error::Conflict` only
 //!   when the retries are exhausted.
-//! - TLS: rustls with the system's CA certificates (server certificate and name verified),
-//!   chosen by the URL's `sslmode` (`require`: TLS or no connection; default `prefer`: TLS
-//!   when the server offers it; `disable`: never).
+//! - TLS: with `sslmode=require` in the URL, rustls with the system's CA certificates (the
+//!   server's certificate and name verified, like libpq's `verify-full`); without it, plain
+//!   TCP (a hub on another machine must say `require`).
 //! - Durability: `synchronous_commit = on`; a job is acknowledged after COMMIT returned, i.e.
 //!   once its WAL is flushed.
 //! - The sync feed needs positions in commit order, which a sequence does not give (see

@@ -67,9 +67,9 @@ pub(crate) fn parse(url: &str) -> Result<postgres::Config, Error> {
     Ok(config)
 }
 
-/// TLS for connections whose URL asks for it (`sslmode=require`, or the default `prefer`
-/// when the server offers it): rustls with the system's CA certificates, so the server's
-/// certificate and name are always verified.
+/// TLS for connections whose URL asks for it (`sslmode=require`): rustls with the system's CA
+/// certificates, so the server's certificate and name are always verified (libpq's
+/// `verify-full`; the hub's data is the nation's health record).
 fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, Error> {
     static CONFIG: std::sync::OnceLock<Result<rustls::ClientConfig, String>> =
         std::sync::OnceLock::new();
@@ -95,9 +95,11 @@ fn tls() -> Result<tokio_postgres_rustls::MakeRustlsConnect, Error> {
 }
 
 fn open(config: &postgres::Config) -> Result<Client, Error> {
+    // Only `require` negotiates TLS: under the default `prefer`, a server with a self-signed
+    // certificate (Debian's stock clusters) would fail verification instead of working.
     let connected = match config.get_ssl_mode() {
-        postgres::config::SslMode::Disable => config.connect(NoTls),
-        _ => config.connect(tls()?),
+        postgres::config::SslMode::Require => config.connect(tls()?),
+        _ => config.connect(NoTls),
     };
     let mut client = connected.map_err(|err| {
         Error::Other(format!(

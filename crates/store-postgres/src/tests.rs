@@ -237,7 +237,7 @@ fn calls_on_an_async_runtime_thread_work() {
 }
 
 /// `sslmode=require` means TLS or nothing: against a server without TLS the store refuses to
-/// connect in the clear (the other tests use the default `prefer`, which falls back).
+/// connect in the clear (the other tests connect without TLS).
 #[test]
 fn required_tls_is_never_downgraded() {
     let url = fresh_database();
