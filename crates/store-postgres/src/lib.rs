@@ -5,7 +5,8 @@
 //!   connection drives its protocol on its own small current-thread runtime). The store
 //!   contract is synchronous and callers already move it off the async runtime with
 //!   `spawn_blocking`, so a blocking client is the direct fit: no second runtime to own and
-//!   no `block_on` bridging in every method. Connections live in a small pool of our own
+//!   no `block_on` bridging in every method (a caller that forgot `spawn_blocking` is served
+//!   from a plain thread, `pool::off_runtime`). Connections live in a small pool of our own
 //!   ([`pool`]); a connection found broken (PostgreSQL restarted) is dropped and replaced on
 //!   the next use, so the hub reconnects by itself.
 //! - Concurrency: many writers at once. Each write job runs in its own READ COMMITTED
@@ -13,9 +14,9 @@
 //!   advisory locks (`pg_advisory_xact_lock(hashtextextended(key, 0))`): one per resource,
 //!   taken by `current`/`read`/`put` inside a job (so version numbers never duplicate), and
 //!   whatever `WriteTx::lock` names (a CURP, a conditional create). A serialization failure, a
-//!   deadlock or a unique violation (two jobs creating the same id) rolls the transaction back
-//!   and runs the job again from the start with backoff ([`write`]); `Error::Conflict` only
-//!   when the retries are exhausted.
+//!   deadlock, a unique violation or a connection lost before COMMIT rolls the transaction
+//!   back and runs the job again from the start with backoff (`PgStore::run_write`);
+//!   `Error::Conflict` only when the retries are exhausted.
 //! - TLS: with `sslmode=require` in the URL, rustls with the system's CA certificates (the
 //!   server's certificate and name verified, like libpq's `verify-full`); without it, plain
 //!   TCP (a hub on another machine must say `require`).
