@@ -5,7 +5,8 @@
 //!   connection drives its protocol on its own small current-thread runtime). The store
 //!   contract is synchronous and callers already move it off the async runtime with
 //!   `spawn_blocking`, so a blocking client is the direct fit: no second runtime to own and
-//!   no `block_on` bridging in every method. Connections live in a small pool of our own
+//!   no `block_on` bridging in every method (a caller that forgot `spawn_blocking` is served
+//!   from a plain thread, `pool::off_runtime`). Connections live in a small pool of our own
 //!   ([`pool`]); a connection found broken (PostgreSQL restarted) is dropped and replaced on
 //!   the next use, so the hub reconnects by itself.
 //! - Concurrency: many writers at once. Each write job runs in its own READ COMMITTED
@@ -13,9 +14,12 @@
 //!   advisory locks (`pg_advisory_xact_lock(hashtextextended(key, 0))`): one per resource,
 //!   taken by `current`/`read`/`put` inside a job (so version numbers never duplicate), and
 //!   whatever `WriteTx::lock` names (a CURP, a conditional create). A serialization failure, a
-//!   deadlock or a unique violation (two jobs creating the same id) rolls the transaction back
-//!   and runs the job again from the start with backoff ([`write`]); `Error::Conflict` only
-//!   when the retries are exhausted.
+//!   deadlock, a unique violation or a connection lost before COMMIT rolls the transaction
+//!   back and runs the job again from the start with backoff (`PgStore::run_write`);
+//!   `Error::Conflict` only when the retries are exhausted.
+//! - TLS: with `sslmode=require` in the URL, rustls with the system's CA certificates (the
+//!   server's certificate and name verified, like libpq's `verify-full`); without it, plain
+//!   TCP (a hub on another machine must say `require`).
 //! - Durability: `synchronous_commit = on`; a job is acknowledged after COMMIT returned, i.e.
 //!   once its WAL is flushed.
 //! - The sync feed needs positions in commit order, which a sequence does not give (see
@@ -46,6 +50,9 @@ use store::{
 
 pub use schema::schema_version_latest;
 
+/// Search-parameter ids by (resource type, code).
+pub(crate) type ParamIds = HashMap<(String, String), i64>;
+
 /// Times a job is run before a conflict is reported (first run included).
 const WRITE_ATTEMPTS_MAX: u32 = 12;
 
@@ -59,8 +66,9 @@ pub struct PgStore {
     /// The sync sequencer's own connection (see `sync`): sequencing commits on its own,
     /// whatever job asked for it, and never competes with jobs for pool connections.
     sequencer: Mutex<Option<postgres::Client>>,
-    /// Search-parameter ids known committed (ids never change once assigned).
-    params: Mutex<HashMap<(String, String), i64>>,
+    /// Search-parameter ids known committed (ids never change once assigned). Shared as an
+    /// immutable snapshot, replaced when a commit learned new ones (rare after warm-up).
+    params: Mutex<Arc<ParamIds>>,
 }
 
 impl PgStore {
@@ -68,22 +76,33 @@ impl PgStore {
     /// the store.
     pub fn connect(url: &str) -> Result<Arc<PgStore>, Error> {
         let pool = pool::Pool::new(url)?;
-        pool.with(|client| schema::migrate(client).map(|_| ()))?;
+        pool.with(|conn| schema::migrate(&mut conn.client).map(|_| ()))?;
+        // Every parameter id interned so far, so searches need no lookups for them.
+        let params: ParamIds = pool.with(|conn| {
+            let rows = conn
+                .client
+                .query("SELECT resource_type, code, pid FROM search_param", &[])
+                .map_err(sql_error)?;
+            Ok(rows
+                .iter()
+                .map(|row| ((row.get(0), row.get(1)), row.get(2)))
+                .collect())
+        })?;
         Ok(Arc::new(PgStore {
             pool,
             sequencer: Mutex::new(None),
-            params: Mutex::new(HashMap::new()),
+            params: Mutex::new(Arc::new(params)),
         }))
     }
 
-    fn with_client<R>(
+    fn with_client<R: Send>(
         &self,
-        f: impl FnMut(&mut postgres::Client) -> Result<R, Error>,
+        mut f: impl FnMut(&mut postgres::Client) -> Result<R, Error> + Send,
     ) -> Result<R, Error> {
-        self.pool.with(f)
+        self.pool.with(|conn| f(&mut conn.client))
     }
 
-    fn known_params(&self) -> HashMap<(String, String), i64> {
+    fn known_params(&self) -> Arc<ParamIds> {
         lock(&self.params).clone()
     }
 }
@@ -91,7 +110,14 @@ impl PgStore {
 /// Brings the database at `url` to this build's schema; returns the schema version.
 pub fn migrate(url: &str) -> Result<u32, Error> {
     let mut client = pool::connect(url)?;
-    schema::migrate(&mut client)
+    pool::off_runtime(move || schema::migrate(&mut client))
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        let sequencer = lock(&self.sequencer).take();
+        pool::off_runtime(move || drop(sequencer));
+    }
 }
 
 /// Locks a mutex, recovering the data if another thread panicked while holding it.
@@ -143,9 +169,9 @@ impl PgStore {
         let mut attempt = 0;
         loop {
             attempt += 1;
-            let outcome = self.pool.with(|client| {
+            let outcome = self.pool.with(|conn| {
                 let known = self.known_params();
-                let mut tx = tx::Tx::begin(client, self, known)?;
+                let mut tx = tx::Tx::begin(conn, self, known)?;
                 let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut tx)));
                 let ran = match ran {
                     Ok(ran) => ran,
@@ -154,7 +180,12 @@ impl PgStore {
                 match ran {
                     Ok(()) => {
                         let learned = tx.commit()?;
-                        lock(&self.params).extend(learned);
+                        if !learned.is_empty() {
+                            let mut known = lock(&self.params);
+                            let mut grown = ParamIds::clone(&known);
+                            grown.extend(learned);
+                            *known = Arc::new(grown);
+                        }
                         Ok(Ok(()))
                     }
                     Err(err) => {
@@ -168,12 +199,13 @@ impl PgStore {
                 Ok(Ok(())) => return Ok(()),
                 Ok(Err(failed)) => failed,
                 // Failures of BEGIN/COMMIT themselves: a conflict at commit is retryable; a
-                // lost connection before commit means nothing was written, so retry too.
+                // connection lost before the job ran means nothing was written, so retry too.
                 Err(Error::Conflict(msg)) => (Error::Conflict(msg), true),
+                Err(Error::Busy) => (Error::Busy, true),
                 Err(err) => (err, false),
             };
             if !retry || attempt >= WRITE_ATTEMPTS_MAX {
-                if retry {
+                if retry && !matches!(err, Error::Busy) {
                     return Err(Error::Conflict(format!(
                         "la escritura chocó con otras {attempt} veces / write conflicted {attempt} times: {err}"
                     )));
@@ -198,7 +230,14 @@ fn jitter(base: Duration) -> Duration {
 
 impl store::Store for PgStore {
     fn read(&self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error> {
-        self.with_client(|client| read::current(client, resource_type, id))
+        self.pool.with(|conn| {
+            let stmt = conn.prepare(read::CURRENT)?;
+            let row = conn
+                .client
+                .query_opt(&stmt, &[&resource_type, &id])
+                .map_err(sql_error)?;
+            Ok(row.as_ref().map(read::stored_from_row))
+        })
     }
 
     fn vread(

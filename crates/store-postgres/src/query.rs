@@ -679,19 +679,29 @@ pub(crate) fn includes<C: GenericClient>(
         .iter()
         .map(|m| (m.resource_type.clone(), m.id.clone()))
         .collect();
-    let mut keyed = Vec::with_capacity(sources.len());
-    for source in sources {
-        let row = p
-            .conn
-            .query_opt(
-                "SELECT rkey FROM resource WHERE resource_type = $1 AND id = $2",
-                &[&source.resource_type, &source.id],
-            )
-            .map_err(crate::sql_error)?;
-        if let Some(row) = row {
-            keyed.push((source.clone(), row.get::<_, i64>(0)));
-        }
-    }
+    // The sources' internal keys, in one query.
+    let types: Vec<&str> = sources.iter().map(|s| s.resource_type.as_str()).collect();
+    let source_ids: Vec<&str> = sources.iter().map(|s| s.id.as_str()).collect();
+    let rows = p
+        .conn
+        .query(
+            "SELECT r.resource_type, r.id, r.rkey FROM resource r \
+             JOIN unnest($1::text[], $2::text[]) AS s(t, i) ON r.resource_type = s.t AND r.id = s.i",
+            &[&types, &source_ids],
+        )
+        .map_err(crate::sql_error)?;
+    let rkeys: HashMap<(String, String), i64> = rows
+        .iter()
+        .map(|row| ((row.get(0), row.get(1)), row.get(2)))
+        .collect();
+    let keyed: Vec<(StoredResource, i64)> = sources
+        .iter()
+        .filter_map(|source| {
+            rkeys
+                .get(&(source.resource_type.clone(), source.id.clone()))
+                .map(|rkey| (source.clone(), *rkey))
+        })
+        .collect();
     let iterating = level == IncludeLevel::Iterate;
     let found = apply_includes(&mut p, query, &keyed, iterating, &mut seen)?;
     Ok(found.into_iter().map(|(stored, _)| stored).collect())

@@ -30,16 +30,17 @@ pub(crate) fn run<C: GenericClient>(client: &mut C, sql: &Sql) -> Result<Vec<Row
     client.query(&sql.text, &sql.params()).map_err(sql_error)
 }
 
+/// The current version by type and id (`$1`, `$2`).
+pub(crate) const CURRENT: &str = "SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.last_updated_ms, r.deleted, r.change_seq, r.body \
+     FROM resource r WHERE r.resource_type = $1 AND r.id = $2";
+
 pub(crate) fn current<C: GenericClient>(
     client: &mut C,
     resource_type: &str,
     id: &str,
 ) -> Result<Option<StoredResource>, Error> {
-    let sql = format!(
-        "SELECT {RESOURCE_COLUMNS} FROM resource r WHERE r.resource_type = $1 AND r.id = $2"
-    );
     let row = client
-        .query_opt(&sql, &[&resource_type, &id])
+        .query_opt(CURRENT, &[&resource_type, &id])
         .map_err(sql_error)?;
     Ok(row.as_ref().map(stored_from_row))
 }

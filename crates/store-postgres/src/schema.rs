@@ -12,6 +12,8 @@
 //!   (issue 15 distributes by it).
 //! - The schema version is kept in `schema_version` (PostgreSQL has no `user_version`); a
 //!   migration runs under an advisory lock, so two hubs starting at once migrate once.
+//! - Clinical tables have no foreign keys to `resource`: a Citus distribution by patient
+//!   (issue 15) co-locates them by `patient_key`, not by `rkey`.
 
 use postgres::Client;
 use store::Error;
@@ -279,7 +281,8 @@ pub fn schema_version_latest() -> u32 {
 /// Any fixed number: the advisory lock key that serialises migrations between processes.
 const MIGRATION_LOCK: i64 = 0x6578_7065_6469_656e;
 
-/// Brings the database to the latest schema, one transaction per migration; a database newer
+/// Brings the database to the latest schema, every pending migration in one transaction (all
+/// or nothing, DDL is transactional in PostgreSQL); a database newer
 /// than this build is refused rather than guessed at. Returns the schema version.
 pub(crate) fn migrate(client: &mut Client) -> Result<u32, Error> {
     let mut tx = client.transaction().map_err(sql_error)?;

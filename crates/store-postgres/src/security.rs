@@ -4,9 +4,10 @@
 //! way. Appending reads the chain head and writes after it, so appenders take one advisory
 //! lock ([`AUDIT_CHAIN_LOCK`]) held until their commit: transactions that append audit entries
 //! queue behind each other from their append to their commit, and nothing else does (a write
-//! without audit entries never waits for it; ehr appends the entries of a request last, so
-//! the queue holds only the end of each transaction). Triggers refuse UPDATE, DELETE and
-//! TRUNCATE of the trail.
+//! without audit entries never waits for it). Splitting the trail into several chains (per
+//! partition or per writer, each verifiable) would remove the queue; it needs `audit verify`
+//! and the anchors to know several chains, and is left for later. Triggers refuse UPDATE,
+//! DELETE and TRUNCATE of the trail.
 
 use auth::audit::{AuditAction, AuditEntry, Chain, ChainHash, ChainHead, Outcome, SealedEntry};
 use auth::role::Role;

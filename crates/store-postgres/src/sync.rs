@@ -29,7 +29,7 @@
 //!   asks for it, so the asking job (a clinic's push) never holds the sequencer lock: writers
 //!   never wait on it; only sequencer passes wait on each other.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 
 use postgres::{GenericClient, Row};
 use store::sync::{
@@ -75,18 +75,29 @@ fn query_entries<C: GenericClient>(client: &mut C, sql: &Sql) -> Result<Vec<LogE
         .collect())
 }
 
-/// The version with this `change_seq`, current or in history.
-fn version_by_seq<C: GenericClient>(
+/// The versions with these `change_seq`s, current or in history, by `change_seq` (one
+/// query for the whole batch).
+fn versions_by_seq<C: GenericClient>(
     client: &mut C,
-    change_seq: i64,
-) -> Result<Option<StoredResource>, Error> {
+    change_seqs: &[i64],
+) -> Result<HashMap<i64, StoredResource>, Error> {
+    if change_seqs.is_empty() {
+        return Ok(HashMap::new());
+    }
     let sql = format!(
-        "SELECT {RESOURCE_COLUMNS} FROM resource r WHERE r.change_seq = $1 \
+        "SELECT {RESOURCE_COLUMNS} FROM resource r WHERE r.change_seq = ANY($1) \
          UNION ALL \
-         SELECT {VERSION_COLUMNS} FROM resource_version v JOIN resource r ON r.rkey = v.rkey WHERE v.change_seq = $1"
+         SELECT {VERSION_COLUMNS} FROM resource_version v JOIN resource r ON r.rkey = v.rkey \
+         WHERE v.change_seq = ANY($1)"
     );
-    let row = client.query_opt(&sql, &[&change_seq]).map_err(sql_error)?;
-    Ok(row.as_ref().map(stored_from_row))
+    let rows = client.query(&sql, &[&change_seqs]).map_err(sql_error)?;
+    Ok(rows
+        .iter()
+        .map(|row| {
+            let stored = stored_from_row(row);
+            (stored.change_seq, stored)
+        })
+        .collect())
 }
 
 /// Log rows (selected with [`LOG_COLUMNS`]) with their versions.
@@ -95,14 +106,34 @@ fn entries_with_versions<C: GenericClient>(
     sql: &Sql,
 ) -> Result<Vec<(LogEntry, StoredResource)>, Error> {
     let rows = crate::read::run(client, sql)?;
+    let seqs: Vec<i64> = rows.iter().map(|row| row.get(8)).collect();
+    let mut versions = versions_by_seq(client, &seqs)?;
     let mut out = Vec::with_capacity(rows.len());
-    for row in &rows {
-        let entry = entry_from_row(row);
-        let change_seq: i64 = row.get(8);
-        match version_by_seq(client, change_seq)? {
-            Some(version) => out.push((entry, version)),
+    for (row, change_seq) in rows.iter().zip(seqs) {
+        // A log row always has its version (both are written in one transaction); a missing
+        // one would be a bug, and skipping it keeps sync going while the log says so.
+        match versions.remove(&change_seq) {
+            Some(version) => out.push((entry_from_row(row), version)),
             None => tracing::error!(change_seq, "sync log row without its version"),
         }
+    }
+    Ok(out)
+}
+
+/// The patients indexed for each of these log positions (one query).
+fn patients_of_all<C: GenericClient>(
+    client: &mut C,
+    positions: &[i64],
+) -> Result<HashMap<i64, Vec<String>>, Error> {
+    let rows = client
+        .query(
+            "SELECT pos, patient_id FROM sync_patient WHERE pos = ANY($1) ORDER BY pos, patient_id",
+            &[&positions],
+        )
+        .map_err(sql_error)?;
+    let mut out: HashMap<i64, Vec<String>> = HashMap::new();
+    for row in &rows {
+        out.entry(row.get(0)).or_default().push(row.get(1));
     }
     Ok(out)
 }
@@ -141,7 +172,11 @@ fn patients_of<C: GenericClient>(client: &mut C, pos: i64) -> Result<Vec<String>
 
 /// One sequencer pass (see the module docs) on `client`, in its own transaction. Returns how
 /// many versions got a position.
-fn sequence(client: &mut postgres::Client, rows_max: usize) -> Result<usize, Error> {
+fn sequence(
+    client: &mut postgres::Client,
+    rows_max: usize,
+    origin: Option<String>,
+) -> Result<usize, Error> {
     let mut tx = client.transaction().map_err(sql_error)?;
     tx.execute(
         "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
@@ -162,81 +197,84 @@ fn sequence(client: &mut postgres::Client, rows_max: usize) -> Result<usize, Err
         tx.commit().map_err(sql_error)?;
         return Ok(0);
     }
-    let mut next_pos = log_seq_max(&mut tx)? + 1;
+    let next_pos = log_seq_max(&mut tx)? + 1;
     let mut last_hlc: i64 = tx
         .query_one("SELECT coalesce(max(hlc), 0)::bigint FROM sync_log", &[])
         .map_err(sql_error)?
         .get(0);
-    let origin: String = tx
-        .query_opt("SELECT node_id FROM sync_self WHERE one = 1", &[])
+    let origin = origin.unwrap_or_default();
+    // Positions in `change_seq` order. Received versions are already logged (by the job that
+    // applied them): they only take their position, all in one statement.
+    let positions: Vec<i64> = (0..pending.len() as i64).map(|n| next_pos + n).collect();
+    let received: HashSet<i64> = tx
+        .query(
+            "UPDATE sync_log l SET pos = p.pos FROM unnest($1::bigint[], $2::bigint[]) AS p(cs, pos) \
+             WHERE l.change_seq = p.cs RETURNING l.change_seq",
+            &[&pending, &positions],
+        )
         .map_err(sql_error)?
+        .iter()
         .map(|row| row.get(0))
-        .unwrap_or_default();
-    for change_seq in &pending {
-        let logged = tx
-            .query_opt(
-                "UPDATE sync_log SET pos = $2 WHERE change_seq = $1 RETURNING 1",
-                &[change_seq, &next_pos],
-            )
-            .map_err(sql_error)?;
-        if logged.is_none() {
-            // A local version: stamp it now, by the clock rule of `sync::hlc::next`.
-            let row = tx
-                .query_opt(
-                    "SELECT r.resource_type, r.id, r.rkey, r.version_id, r.last_updated_ms FROM resource r WHERE r.change_seq = $1 \
-                     UNION ALL \
-                     SELECT r.resource_type, r.id, r.rkey, v.version_id, v.last_updated_ms \
-                     FROM resource_version v JOIN resource r ON r.rkey = v.rkey WHERE v.change_seq = $1",
-                    &[change_seq],
-                )
-                .map_err(sql_error)?;
-            let Some(row) = row else {
-                tracing::error!(change_seq, "pending version without its row");
-                continue;
-            };
-            let resource_type: String = row.get(0);
-            let id: String = row.get(1);
-            let rkey: i64 = row.get(2);
-            let version_id: i64 = row.get(3);
-            let last_updated_ms: i64 = row.get(4);
-            // The previous version was written (and committed) before this one drew its
-            // `change_seq`, so it was sequenced before.
-            let parent = if version_id > 1 {
-                tx.query_opt(
-                    "SELECT l.hlc, l.origin FROM resource_version v JOIN sync_log l ON l.change_seq = v.change_seq \
-                     WHERE v.rkey = $1 AND v.version_id = $2",
-                    &[&rkey, &(version_id - 1)],
-                )
-                .map_err(sql_error)?
-                .map(|row| (row.get::<_, i64>(0), row.get::<_, String>(1)))
-            } else {
-                None
-            };
-            let hlc = last_updated_ms
-                .saturating_mul(1 << 16)
-                .max(last_hlc.saturating_add(1));
-            last_hlc = hlc;
-            let (parent_hlc, parent_origin) = match parent {
-                Some((hlc, origin)) => (Some(hlc), Some(origin)),
-                None => (None, None),
-            };
-            tx.execute(
-                "INSERT INTO sync_log(change_seq, pos, resource_type, id, hlc, origin, parent_hlc, parent_origin, kind) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0)",
-                &[
-                    change_seq,
-                    &next_pos,
-                    &resource_type,
-                    &id,
-                    &hlc,
-                    &origin,
-                    &parent_hlc,
-                    &parent_origin,
-                ],
-            )
-            .map_err(sql_error)?;
+        .collect();
+    for (change_seq, pos) in pending.iter().zip(&positions) {
+        if received.contains(change_seq) {
+            continue;
         }
-        next_pos += 1;
+        // A local version: stamp it now, by the clock rule of `sync::hlc::next`.
+        let row = tx
+            .query_opt(
+                "SELECT r.resource_type, r.id, r.rkey, r.version_id, r.last_updated_ms FROM resource r WHERE r.change_seq = $1 \
+                 UNION ALL \
+                 SELECT r.resource_type, r.id, r.rkey, v.version_id, v.last_updated_ms \
+                 FROM resource_version v JOIN resource r ON r.rkey = v.rkey WHERE v.change_seq = $1",
+                &[change_seq],
+            )
+            .map_err(sql_error)?;
+        let Some(row) = row else {
+            tracing::error!(change_seq, "pending version without its row");
+            continue;
+        };
+        let resource_type: String = row.get(0);
+        let id: String = row.get(1);
+        let rkey: i64 = row.get(2);
+        let version_id: i64 = row.get(3);
+        let last_updated_ms: i64 = row.get(4);
+        // The previous version was written (and committed) before this one drew its
+        // `change_seq`, so it was sequenced before (or just above, in this pass).
+        let parent = if version_id > 1 {
+            tx.query_opt(
+                "SELECT l.hlc, l.origin FROM resource_version v JOIN sync_log l ON l.change_seq = v.change_seq \
+                 WHERE v.rkey = $1 AND v.version_id = $2",
+                &[&rkey, &(version_id - 1)],
+            )
+            .map_err(sql_error)?
+            .map(|row| (row.get::<_, i64>(0), row.get::<_, String>(1)))
+        } else {
+            None
+        };
+        let hlc = last_updated_ms
+            .saturating_mul(1 << 16)
+            .max(last_hlc.saturating_add(1));
+        last_hlc = hlc;
+        let (parent_hlc, parent_origin) = match parent {
+            Some((hlc, origin)) => (Some(hlc), Some(origin)),
+            None => (None, None),
+        };
+        tx.execute(
+            "INSERT INTO sync_log(change_seq, pos, resource_type, id, hlc, origin, parent_hlc, parent_origin, kind) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0)",
+            &[
+                change_seq,
+                pos,
+                &resource_type,
+                &id,
+                &hlc,
+                &origin,
+                &parent_hlc,
+                &parent_origin,
+            ],
+        )
+        .map_err(sql_error)?;
     }
     tx.execute(
         "DELETE FROM sync_pending WHERE change_seq = ANY($1)",
@@ -249,7 +287,7 @@ fn sequence(client: &mut postgres::Client, rows_max: usize) -> Result<usize, Err
 
 impl crate::PgStore {
     /// Runs a sequencer pass on the sequencer's own connection (reconnecting if it broke).
-    pub(crate) fn sequence(&self, rows_max: usize) -> Result<usize, Error> {
+    pub(crate) fn sequence(&self, rows_max: usize, origin: Option<String>) -> Result<usize, Error> {
         let mut slot = crate::lock(&self.sequencer);
         if slot.as_ref().is_none_or(postgres::Client::is_closed) {
             *slot = Some(self.pool.open_dedicated()?);
@@ -257,7 +295,7 @@ impl crate::PgStore {
         let Some(client) = slot.as_mut() else {
             return Err(Error::Other("no sequencer connection".into()));
         };
-        let outcome = sequence(client, rows_max);
+        let outcome = sequence(client, rows_max, origin);
         if client.is_closed() {
             *slot = None;
         }
@@ -285,17 +323,6 @@ fn conflict_from_row(row: &Row) -> Conflict {
             .collect(),
         detected_ms: row.get(7),
         open: row.get(8),
-    }
-}
-
-impl Tx<'_> {
-    fn exec(
-        &mut self,
-        sql: &str,
-        params: &[&(dyn postgres::types::ToSql + Sync)],
-    ) -> Result<u64, Error> {
-        let outcome = self.conn()?.execute(sql, params);
-        self.check(outcome)
     }
 }
 
@@ -343,7 +370,12 @@ impl SyncTx for Tx<'_> {
     }
 
     fn catch_up_log(&mut self, rows_max: usize) -> Result<usize, Error> {
-        self.store.sequence(rows_max)
+        // The node id as this job sees it (it may have just set it): local versions are
+        // stamped with it, as on SQLite.
+        let origin: Option<String> = self
+            .query_opt("SELECT node_id FROM sync_self WHERE one = 1", &[])?
+            .map(|row| row.get(0));
+        self.store.sequence(rows_max, origin)
     }
 
     fn record_conflict(&mut self, conflict: &Conflict) -> Result<bool, Error> {
@@ -607,13 +639,15 @@ impl SyncStore for crate::PgStore {
         sql.arg(Arg::Int(limit as i64));
         self.with_client(|client| {
             let entries = query_entries(client, &sql)?;
-            entries
+            let positions: Vec<i64> = entries.iter().map(|e| e.change_seq).collect();
+            let mut patients = patients_of_all(client, &positions)?;
+            Ok(entries
                 .into_iter()
-                .map(|entry| {
-                    let patients = patients_of(client, entry.change_seq)?;
-                    Ok(FeedCandidate { entry, patients })
+                .map(|entry| FeedCandidate {
+                    patients: patients.remove(&entry.change_seq).unwrap_or_default(),
+                    entry,
                 })
-                .collect()
+                .collect())
         })
     }
 
@@ -646,23 +680,30 @@ impl SyncStore for crate::PgStore {
 
     fn versions(&self, change_seqs: &[i64]) -> Result<Vec<StoredResource>, Error> {
         self.with_client(|client| {
-            let mut out = Vec::with_capacity(change_seqs.len());
-            for pos in change_seqs {
-                let row = client
-                    .query_opt("SELECT change_seq FROM sync_log WHERE pos = $1", &[pos])
-                    .map_err(sql_error)?;
-                let version = match row {
-                    Some(row) => version_by_seq(client, row.get(0))?,
-                    None => None,
-                };
-                // Versions are never removed, so a missing one is a corrupt log, not a race.
-                out.push(version.ok_or_else(|| {
-                    Error::Other(format!(
-                        "the sync log names position {pos}, which has no version"
-                    ))
-                })?);
-            }
-            Ok(out)
+            let rows = client
+                .query(
+                    "SELECT pos, change_seq FROM sync_log WHERE pos = ANY($1)",
+                    &[&change_seqs],
+                )
+                .map_err(sql_error)?;
+            let by_pos: HashMap<i64, i64> =
+                rows.iter().map(|row| (row.get(0), row.get(1))).collect();
+            let seqs: Vec<i64> = by_pos.values().copied().collect();
+            let versions = versions_by_seq(client, &seqs)?;
+            change_seqs
+                .iter()
+                .map(|pos| {
+                    // Versions are never removed, so a missing one is a corrupt log, not a race.
+                    by_pos
+                        .get(pos)
+                        .and_then(|seq| versions.get(seq).cloned())
+                        .ok_or_else(|| {
+                            Error::Other(format!(
+                                "the sync log names position {pos}, which has no version"
+                            ))
+                        })
+                })
+                .collect()
         })
     }
 

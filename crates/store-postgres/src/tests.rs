@@ -11,8 +11,29 @@ use store::{Store, write_with};
 
 use crate::PgStore;
 
-/// A URL of a new, empty database on the test server.
-pub(crate) fn fresh_database() -> String {
+/// A new, empty database on the test server, dropped when the value is.
+pub(crate) struct TestDb {
+    admin: String,
+    name: String,
+    pub url: String,
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        // Best effort: a database left behind only costs disk on a throwaway server.
+        let name = self.name.clone();
+        let admin = self.admin.clone();
+        crate::pool::off_runtime(move || {
+            if let Ok(mut client) = crate::pool::connect(&admin) {
+                let _ =
+                    client.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+            }
+        });
+    }
+}
+
+/// A new, empty database on the test server (see [`TestDb`]).
+pub(crate) fn fresh_database() -> TestDb {
     static COUNTER: AtomicU32 = AtomicU32::new(0);
     let admin = std::env::var("EXPEDIENTE_TEST_PG").unwrap_or_else(|_| {
         panic!(
@@ -36,7 +57,11 @@ pub(crate) fn fresh_database() -> String {
     client
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .unwrap();
-    with_database(&admin, &name)
+    TestDb {
+        url: with_database(&admin, &name),
+        admin,
+        name,
+    }
 }
 
 /// `url` with its database name replaced.
@@ -54,11 +79,12 @@ fn with_database(url: &str, name: &str) -> String {
 }
 
 fn fresh() -> store::conformance::Fresh {
-    let store = PgStore::connect(&fresh_database()).unwrap();
+    let db = fresh_database();
+    let store = PgStore::connect(&db.url).unwrap();
     store::conformance::Fresh {
         store: store.clone(),
         sync: store,
-        keep_alive: Box::new(()),
+        keep_alive: Box::new(db),
     }
 }
 
@@ -83,7 +109,8 @@ fn version(id: &str, version_id: u64) -> store::NewVersion {
 
 #[test]
 fn the_audit_trail_and_anchors_refuse_update_delete_and_truncate() {
-    let url = fresh_database();
+    let db = fresh_database();
+    let url = db.url.clone();
     let store = PgStore::connect(&url).unwrap();
     write_with(store.as_ref(), |tx| {
         tx.append_audit(store::AuditEntry {
@@ -139,7 +166,8 @@ fn the_audit_trail_and_anchors_refuse_update_delete_and_truncate() {
 
 #[test]
 fn migrations_run_once_and_a_newer_schema_is_refused() {
-    let url = fresh_database();
+    let db = fresh_database();
+    let url = db.url.clone();
     assert_eq!(
         crate::migrate(&url).unwrap(),
         crate::schema_version_latest()
@@ -161,7 +189,8 @@ fn migrations_run_once_and_a_newer_schema_is_refused() {
 /// A job that hits a deadlock is run again from the start, and its caller sees one success.
 #[test]
 fn deadlocked_jobs_are_retried_not_failed() {
-    let store = PgStore::connect(&fresh_database()).unwrap();
+    let db = fresh_database();
+    let store = PgStore::connect(&db.url).unwrap();
     write_with(store.as_ref(), |tx| {
         tx.put(version("x", 1))?;
         tx.put(version("y", 1))
@@ -200,7 +229,8 @@ fn deadlocked_jobs_are_retried_not_failed() {
 /// PostgreSQL restarted (connections cut): the next reads and writes reconnect by themselves.
 #[test]
 fn broken_connections_are_replaced() {
-    let url = fresh_database();
+    let db = fresh_database();
+    let url = db.url.clone();
     let store = PgStore::connect(&url).unwrap();
     write_with(store.as_ref(), |tx| tx.put(version("before", 1))).unwrap();
     let mut admin = crate::pool::connect(&url).unwrap();
@@ -213,4 +243,44 @@ fn broken_connections_are_replaced() {
     assert!(store.read("Patient", "before").unwrap().is_some());
     write_with(store.as_ref(), |tx| tx.put(version("after", 1))).unwrap();
     assert!(store.read("Patient", "after").unwrap().is_some());
+}
+
+/// A caller on an async runtime's thread that forgot `spawn_blocking` gets answers, not the
+/// driver's "runtime within a runtime" panic (connecting, reading, writing, dropping).
+#[test]
+fn calls_on_an_async_runtime_thread_work() {
+    let db = fresh_database();
+    let url = db.url.clone();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    runtime.block_on(async {
+        let store = PgStore::connect(&url).unwrap();
+        write_with(store.as_ref(), |tx| tx.put(version("async", 1))).unwrap();
+        assert!(store.read("Patient", "async").unwrap().is_some());
+        assert_eq!(
+            crate::migrate(&url).unwrap(),
+            crate::schema_version_latest()
+        );
+        drop(store);
+    });
+}
+
+/// `sslmode=require` means TLS or nothing: against a server without TLS the store refuses to
+/// connect in the clear (the other tests connect without TLS).
+#[test]
+fn required_tls_is_never_downgraded() {
+    let db = fresh_database();
+    let url = db.url.clone();
+    let separator = if url.contains('?') { '&' } else { '?' };
+    let refused = PgStore::connect(&format!("{url}{separator}sslmode=require"))
+        .err()
+        .unwrap();
+    assert!(
+        refused.to_string().contains("TLS"),
+        "unexpected error: {refused}"
+    );
+    let plain = PgStore::connect(&format!("{url}{separator}sslmode=disable")).unwrap();
+    assert!(plain.read("Patient", "none").unwrap().is_none());
 }

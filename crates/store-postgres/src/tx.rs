@@ -9,17 +9,22 @@
 
 use std::collections::{HashMap, HashSet};
 
-use postgres::{Client, GenericClient, Transaction};
+use postgres::types::ToSql;
+use postgres::{GenericClient, Row, Statement, Transaction};
 use search::IndexValue;
 use store::{Error, PreparedVersion, SearchQuery, StoredResource, VersionInfo, WriteTx};
 
 use crate::{PgStore, read, sql_error};
 
+type Params<'p> = [&'p (dyn ToSql + Sync)];
+
 pub(crate) struct Tx<'a> {
     pub(crate) tx: Option<Transaction<'a>>,
+    /// The connection's prepared statements (see `pool::Conn`).
+    stmts: &'a mut HashMap<&'static str, Statement>,
     pub(crate) store: &'a PgStore,
     /// Search-parameter ids committed before this transaction began.
-    known: HashMap<(String, String), i64>,
+    known: std::sync::Arc<crate::ParamIds>,
     /// Ids looked up or created here, added to the store's cache after commit.
     learned: HashMap<(String, String), i64>,
     locked: HashSet<String>,
@@ -30,13 +35,14 @@ pub(crate) struct Tx<'a> {
 
 impl<'a> Tx<'a> {
     pub(crate) fn begin(
-        client: &'a mut Client,
+        conn: &'a mut crate::pool::Conn,
         store: &'a PgStore,
-        known: HashMap<(String, String), i64>,
+        known: std::sync::Arc<crate::ParamIds>,
     ) -> Result<Tx<'a>, Error> {
-        let tx = client.transaction().map_err(sql_error)?;
+        let tx = conn.client.transaction().map_err(sql_error)?;
         Ok(Tx {
             tx: Some(tx),
+            stmts: &mut conn.stmts,
             store,
             known,
             learned: HashMap::new(),
@@ -50,6 +56,46 @@ impl<'a> Tx<'a> {
         self.tx
             .as_mut()
             .ok_or_else(|| Error::Other("the write transaction has ended".into()))
+    }
+
+    /// `sql` prepared on this connection, once.
+    fn stmt(&mut self, sql: &'static str) -> Result<Statement, Error> {
+        if let Some(stmt) = self.stmts.get(sql) {
+            return Ok(stmt.clone());
+        }
+        let prepared = self.conn()?.prepare(sql);
+        let stmt = self.check(prepared)?;
+        self.stmts.insert(sql, stmt.clone());
+        Ok(stmt)
+    }
+
+    /// Runs a fixed statement (prepared once per connection); returns the rows changed.
+    pub(crate) fn exec(&mut self, sql: &'static str, params: &Params<'_>) -> Result<u64, Error> {
+        let stmt = self.stmt(sql)?;
+        let outcome = self.conn()?.execute(&stmt, params);
+        self.check(outcome)
+    }
+
+    /// Runs a fixed query expecting at most one row.
+    pub(crate) fn query_opt(
+        &mut self,
+        sql: &'static str,
+        params: &Params<'_>,
+    ) -> Result<Option<Row>, Error> {
+        let stmt = self.stmt(sql)?;
+        let outcome = self.conn()?.query_opt(&stmt, params);
+        self.check(outcome)
+    }
+
+    /// Runs a fixed query expecting one row.
+    pub(crate) fn query_one(
+        &mut self,
+        sql: &'static str,
+        params: &Params<'_>,
+    ) -> Result<Row, Error> {
+        let stmt = self.stmt(sql)?;
+        let outcome = self.conn()?.query_one(&stmt, params);
+        self.check(outcome)
     }
 
     /// Notes a retryable failure whatever the job does with the error.
@@ -111,12 +157,16 @@ impl<'a> Tx<'a> {
         if let Some(pid) = self.known.get(&key).or_else(|| self.learned.get(&key)) {
             return Ok(*pid);
         }
-        let inserted = self.conn()?.execute(
+        self.exec(
             "INSERT INTO search_param(resource_type, code) VALUES ($1, $2) ON CONFLICT DO NOTHING",
             &[&resource_type, &code],
-        );
-        self.check(inserted)?;
-        let pid = lookup_param(self.conn()?, resource_type, code)?
+        )?;
+        let pid: i64 = self
+            .query_opt(
+                "SELECT pid FROM search_param WHERE resource_type = $1 AND code = $2",
+                &[&resource_type, &code],
+            )?
+            .map(|row| row.get(0))
             .ok_or_else(|| Error::Other("search parameter id vanished".into()))?;
         self.learned.insert(key, pid);
         Ok(pid)
@@ -140,11 +190,10 @@ pub(crate) fn lookup_param<C: GenericClient>(
 impl WriteTx for Tx<'_> {
     fn current(&mut self, resource_type: &str, id: &str) -> Result<Option<VersionInfo>, Error> {
         self.lock_resource(resource_type, id)?;
-        let row = self.conn()?.query_opt(
+        let row = self.query_opt(
             "SELECT version_id, last_updated_ms, deleted FROM resource WHERE resource_type = $1 AND id = $2",
             &[&resource_type, &id],
-        );
-        let row = self.check(row)?;
+        )?;
         Ok(row.map(|row| VersionInfo {
             version_id: row.get::<_, i64>(0).max(0) as u64,
             last_updated_ms: row.get(1),
@@ -154,12 +203,13 @@ impl WriteTx for Tx<'_> {
 
     fn read(&mut self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error> {
         self.lock_resource(resource_type, id)?;
-        read::current(self.conn()?, resource_type, id)
+        let row = self.query_opt(read::CURRENT, &[&resource_type, &id])?;
+        Ok(row.as_ref().map(read::stored_from_row))
     }
 
     fn search_ids(&mut self, query: &SearchQuery, limit: usize) -> Result<Vec<String>, Error> {
         let known = self.known.clone();
-        crate::query::search_ids(self.conn()?, &known, query, limit)
+        crate::query::search_ids(self.conn()?, known.as_ref(), query, limit)
     }
 
     fn append_audit(&mut self, entry: store::AuditEntry) -> Result<u64, Error> {
@@ -200,26 +250,21 @@ impl WriteTx for Tx<'_> {
         let deleted = body.is_none();
         let patient_key = patient_key(&version.resource_type, &version.id, &version.index);
         let version_id = i64::try_from(version.version_id).unwrap_or(i64::MAX);
-        let existing = self.conn()?.query_opt(
-            "SELECT rkey FROM resource WHERE resource_type = $1 AND id = $2",
-            &[&version.resource_type, &version.id],
-        );
-        let existing: Option<i64> = self.check(existing)?.map(|row| row.get(0));
+        let existing: Option<i64> = self
+            .query_opt(
+                "SELECT rkey FROM resource WHERE resource_type = $1 AND id = $2",
+                &[&version.resource_type, &version.id],
+            )?
+            .map(|row| row.get(0));
         let (rkey, change_seq): (i64, i64) = match existing {
             Some(rkey) => {
-                let moved = self.conn()?.execute(
+                self.exec(
                     "INSERT INTO resource_version(rkey, version_id, last_updated, last_updated_ms, deleted, change_seq, patient_key, body) \
                      SELECT rkey, version_id, last_updated, last_updated_ms, deleted, change_seq, patient_key, body FROM resource WHERE rkey = $1",
                     &[&rkey],
-                );
-                self.check(moved)?;
-                for table in INDEX_TABLES {
-                    let cleared = self
-                        .conn()?
-                        .execute(&format!("DELETE FROM {table} WHERE rkey = $1"), &[&rkey]);
-                    self.check(cleared)?;
-                }
-                let updated = self.conn()?.query_one(
+                )?;
+                self.exec(INDEX_DELETE, &[&rkey])?;
+                let updated = self.query_one(
                     "UPDATE resource SET version_id = $2, last_updated = $3, last_updated_ms = $4, deleted = $5, \
                      change_seq = nextval('change_seq_seq'), patient_key = $6, body = $7 \
                      WHERE rkey = $1 RETURNING change_seq",
@@ -232,11 +277,11 @@ impl WriteTx for Tx<'_> {
                         &patient_key,
                         &body,
                     ],
-                );
-                (rkey, self.check(updated)?.get(0))
+                )?;
+                (rkey, updated.get(0))
             }
             None => {
-                let inserted = self.conn()?.query_one(
+                let row = self.query_one(
                     "INSERT INTO resource(resource_type, id, version_id, last_updated, last_updated_ms, deleted, change_seq, patient_key, body) \
                      VALUES ($1, $2, $3, $4, $5, $6, nextval('change_seq_seq'), $7, $8) RETURNING rkey, change_seq",
                     &[
@@ -249,17 +294,15 @@ impl WriteTx for Tx<'_> {
                         &patient_key,
                         &body,
                     ],
-                );
-                let row = self.check(inserted)?;
+                )?;
                 (row.get(0), row.get(1))
             }
         };
         // The sync sequencer logs it once this transaction has committed (see `sync`).
-        let pending = self.conn()?.execute(
+        self.exec(
             "INSERT INTO sync_pending(change_seq) VALUES ($1)",
             &[&change_seq],
-        );
-        self.check(pending)?;
+        )?;
         if body.is_some() {
             self.insert_index_rows(rkey, &version.resource_type, &version.index)?;
         }
@@ -276,15 +319,12 @@ impl WriteTx for Tx<'_> {
     }
 }
 
-const INDEX_TABLES: [&str; 7] = [
-    "idx_token",
-    "idx_string",
-    "idx_date",
-    "idx_number",
-    "idx_quantity",
-    "idx_reference",
-    "idx_uri",
-];
+/// Clears a resource's index rows before its new version's are written (one round trip).
+const INDEX_DELETE: &str = "WITH t AS (DELETE FROM idx_token WHERE rkey = $1), \
+     s AS (DELETE FROM idx_string WHERE rkey = $1), d AS (DELETE FROM idx_date WHERE rkey = $1), \
+     n AS (DELETE FROM idx_number WHERE rkey = $1), q AS (DELETE FROM idx_quantity WHERE rkey = $1), \
+     r AS (DELETE FROM idx_reference WHERE rkey = $1) \
+     DELETE FROM idx_uri WHERE rkey = $1";
 
 /// The patient whose compartment a version is in (the first one its compartment references
 /// name; the patient itself for a Patient): the distribution key of issue 15.
@@ -318,6 +358,34 @@ fn text(value: &str) -> std::borrow::Cow<'_, str> {
     }
 }
 
+/// Parameter ids and five value columns (quantity: three texts and two numbers, so `T` is
+/// the type of the last two; reference: five texts).
+type Columns6<T> = (
+    Vec<i64>,
+    Vec<String>,
+    Vec<String>,
+    Vec<String>,
+    Vec<T>,
+    Vec<T>,
+);
+
+/// A resource's index rows gathered per table, written with one `unnest` insert per table
+/// (a round trip per table with rows instead of one per row).
+#[derive(Default)]
+struct IndexBatch {
+    token: (Vec<i64>, Vec<String>, Vec<String>, Vec<Option<String>>),
+    string: (Vec<i64>, Vec<String>, Vec<String>),
+    date: (Vec<i64>, Vec<i64>, Vec<i64>),
+    number: (Vec<i64>, Vec<f64>, Vec<f64>),
+    quantity: Columns6<f64>,
+    reference: Columns6<String>,
+    uri: (Vec<i64>, Vec<String>),
+}
+
+fn owned(value: &str) -> String {
+    text(value).into_owned()
+}
+
 impl Tx<'_> {
     fn insert_index_rows(
         &mut self,
@@ -325,50 +393,49 @@ impl Tx<'_> {
         resource_type: &str,
         entries: &[search::IndexEntry],
     ) -> Result<(), Error> {
+        let mut b = IndexBatch::default();
         for entry in entries {
             let pid = self.param_id(resource_type, entry.param)?;
-            let conn = self.conn()?;
-            let outcome = match &entry.value {
-                IndexValue::Token { system, code, text: display } => conn.execute(
-                    "INSERT INTO idx_token(rkey, pid, system, code, text) VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-                    &[
-                        &rkey,
-                        &pid,
-                        &text(system.as_deref().unwrap_or("")),
-                        &text(code),
-                        &display.as_deref().map(text),
-                    ],
-                ),
-                IndexValue::String { normalized, exact } => conn.execute(
-                    "INSERT INTO idx_string(rkey, pid, normalized, exact) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                    &[&rkey, &pid, &text(normalized), &text(exact)],
-                ),
-                IndexValue::Date { low_ms, high_ms } => conn.execute(
-                    "INSERT INTO idx_date(rkey, pid, low_ms, high_ms) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                    &[&rkey, &pid, low_ms, high_ms],
-                ),
-                IndexValue::Number { low, high } => conn.execute(
-                    "INSERT INTO idx_number(rkey, pid, low, high) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                    &[&rkey, &pid, low, high],
-                ),
+            match &entry.value {
+                IndexValue::Token {
+                    system,
+                    code,
+                    text: display,
+                } => {
+                    b.token.0.push(pid);
+                    b.token.1.push(owned(system.as_deref().unwrap_or("")));
+                    b.token.2.push(owned(code));
+                    b.token.3.push(display.as_deref().map(owned));
+                }
+                IndexValue::String { normalized, exact } => {
+                    b.string.0.push(pid);
+                    b.string.1.push(owned(normalized));
+                    b.string.2.push(owned(exact));
+                }
+                IndexValue::Date { low_ms, high_ms } => {
+                    b.date.0.push(pid);
+                    b.date.1.push(*low_ms);
+                    b.date.2.push(*high_ms);
+                }
+                IndexValue::Number { low, high } => {
+                    b.number.0.push(pid);
+                    b.number.1.push(*low);
+                    b.number.2.push(*high);
+                }
                 IndexValue::Quantity {
                     system,
                     code,
                     unit,
                     low,
                     high,
-                } => conn.execute(
-                    "INSERT INTO idx_quantity(rkey, pid, system, code, unit, low, high) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-                    &[
-                        &rkey,
-                        &pid,
-                        &text(system.as_deref().unwrap_or("")),
-                        &text(code.as_deref().unwrap_or("")),
-                        &text(unit.as_deref().unwrap_or("")),
-                        low,
-                        high,
-                    ],
-                ),
+                } => {
+                    b.quantity.0.push(pid);
+                    b.quantity.1.push(owned(system.as_deref().unwrap_or("")));
+                    b.quantity.2.push(owned(code.as_deref().unwrap_or("")));
+                    b.quantity.3.push(owned(unit.as_deref().unwrap_or("")));
+                    b.quantity.4.push(*low);
+                    b.quantity.5.push(*high);
+                }
                 IndexValue::Reference {
                     target_type,
                     target_id,
@@ -379,25 +446,75 @@ impl Tx<'_> {
                         Some((system, value)) => (system.as_deref().unwrap_or(""), value.as_str()),
                         None => ("", ""),
                     };
-                    conn.execute(
-                        "INSERT INTO idx_reference(rkey, pid, target_type, target_id, url, id_system, id_value) VALUES ($1, $2, $3, $4, $5, $6, $7) ON CONFLICT DO NOTHING",
-                        &[
-                            &rkey,
-                            &pid,
-                            &text(target_type.as_deref().unwrap_or("")),
-                            &text(target_id.as_deref().unwrap_or("")),
-                            &text(url.as_deref().unwrap_or("")),
-                            &text(id_system),
-                            &text(id_value),
-                        ],
-                    )
+                    b.reference.0.push(pid);
+                    b.reference
+                        .1
+                        .push(owned(target_type.as_deref().unwrap_or("")));
+                    b.reference
+                        .2
+                        .push(owned(target_id.as_deref().unwrap_or("")));
+                    b.reference.3.push(owned(url.as_deref().unwrap_or("")));
+                    b.reference.4.push(owned(id_system));
+                    b.reference.5.push(owned(id_value));
                 }
-                IndexValue::Uri { uri } => conn.execute(
-                    "INSERT INTO idx_uri(rkey, pid, uri) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-                    &[&rkey, &pid, &text(uri)],
-                ),
-            };
-            self.check(outcome)?;
+                IndexValue::Uri { uri } => {
+                    b.uri.0.push(pid);
+                    b.uri.1.push(owned(uri));
+                }
+            }
+        }
+        if !b.token.0.is_empty() {
+            self.exec(
+                "INSERT INTO idx_token(rkey, pid, system, code, text) \
+                 SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) ON CONFLICT DO NOTHING",
+                &[&rkey, &b.token.0, &b.token.1, &b.token.2, &b.token.3],
+            )?;
+        }
+        if !b.string.0.is_empty() {
+            self.exec(
+                "INSERT INTO idx_string(rkey, pid, normalized, exact) \
+                 SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING",
+                &[&rkey, &b.string.0, &b.string.1, &b.string.2],
+            )?;
+        }
+        if !b.date.0.is_empty() {
+            self.exec(
+                "INSERT INTO idx_date(rkey, pid, low_ms, high_ms) \
+                 SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[]) ON CONFLICT DO NOTHING",
+                &[&rkey, &b.date.0, &b.date.1, &b.date.2],
+            )?;
+        }
+        if !b.number.0.is_empty() {
+            self.exec(
+                "INSERT INTO idx_number(rkey, pid, low, high) \
+                 SELECT $1, * FROM unnest($2::bigint[], $3::float8[], $4::float8[]) ON CONFLICT DO NOTHING",
+                &[&rkey, &b.number.0, &b.number.1, &b.number.2],
+            )?;
+        }
+        if !b.quantity.0.is_empty() {
+            let q = &b.quantity;
+            self.exec(
+                "INSERT INTO idx_quantity(rkey, pid, system, code, unit, low, high) \
+                 SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::float8[]) \
+                 ON CONFLICT DO NOTHING",
+                &[&rkey, &q.0, &q.1, &q.2, &q.3, &q.4, &q.5],
+            )?;
+        }
+        if !b.reference.0.is_empty() {
+            let r = &b.reference;
+            self.exec(
+                "INSERT INTO idx_reference(rkey, pid, target_type, target_id, url, id_system, id_value) \
+                 SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) \
+                 ON CONFLICT DO NOTHING",
+                &[&rkey, &r.0, &r.1, &r.2, &r.3, &r.4, &r.5],
+            )?;
+        }
+        if !b.uri.0.is_empty() {
+            self.exec(
+                "INSERT INTO idx_uri(rkey, pid, uri) \
+                 SELECT $1, * FROM unnest($2::bigint[], $3::text[]) ON CONFLICT DO NOTHING",
+                &[&rkey, &b.uri.0, &b.uri.1],
+            )?;
         }
         Ok(())
     }
