@@ -45,6 +45,9 @@ enum Command {
     Sync(commands::node::SyncCmdArgs),
     /// Mide la sincronización entre nodos / Benchmark sync between nodes
     BenchSync(commands::bench_sync::BenchSyncArgs),
+    /// Lleva el esquema de la base de datos a esta versión (también lo hace `serve` al
+    /// arrancar) / Bring the database schema up to this version (`serve` also does on start)
+    Migrate(commands::database::MigrateArgs),
 }
 
 /// Permission bits removed from every file and directory this process creates: health data
@@ -78,6 +81,7 @@ fn main() -> std::process::ExitCode {
         Command::Node(args) => commands::node::run_node(args),
         Command::Sync(args) => commands::node::run_sync(args),
         Command::BenchSync(args) => commands::bench_sync::run(args),
+        Command::Migrate(args) => commands::database::run_migrate(&args),
     };
     match outcome {
         Ok(code) => code,

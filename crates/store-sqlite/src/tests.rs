@@ -1,10 +1,9 @@
-//! The store story on SQLite: versions, history, indexes replaced on update, group commit,
-//! rollback of a failing job.
-
-use std::sync::Arc;
+//! What only the SQLite engine has to show (reopening, kept read snapshots), and its run of
+//! the behaviour suite every engine shares (`store::conformance`: versions, history, search,
+//! concurrent jobs, rollback of a failing job, security tables, the sync log).
 
 use fhir::Json;
-use store::{HistoryRequest, HistoryScope, NewVersion, Store, write_with};
+use store::{NewVersion, Store, write_with};
 
 use crate::SqliteStore;
 
@@ -24,92 +23,6 @@ fn version(id: &str, version_id: u64, resource: Option<Json>) -> NewVersion {
         last_updated_ms: 1_767_225_600_000 + version_id as i64 * 1000,
         resource,
     }
-}
-
-fn family_query(family: &str) -> store::SearchQuery {
-    search::parse(
-        "Patient",
-        &[("family".to_string(), family.to_string())],
-        search::Handling::Strict,
-        0,
-    )
-    .unwrap()
-    .0
-}
-
-#[test]
-fn versions_history_and_index_replacement() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = SqliteStore::open(dir.path()).unwrap();
-    write_with(store.as_ref(), |tx| {
-        tx.put(version("a", 1, Some(patient("a", "Gómez"))))
-    })
-    .unwrap();
-    write_with(store.as_ref(), |tx| {
-        tx.put(version("a", 2, Some(patient("a", "Pérez"))))
-    })
-    .unwrap();
-    assert_eq!(
-        store.search(&family_query("gomez")).unwrap().matches.len(),
-        0
-    );
-    assert_eq!(
-        store.search(&family_query("perez")).unwrap().matches.len(),
-        1
-    );
-    write_with(store.as_ref(), |tx| tx.put(version("a", 3, None))).unwrap();
-    assert!(store.read("Patient", "a").unwrap().unwrap().deleted);
-    assert_eq!(
-        store.search(&family_query("perez")).unwrap().matches.len(),
-        0
-    );
-    let v1 = store.vread("Patient", "a", 1).unwrap().unwrap();
-    assert!(v1.body.contains("Gómez"));
-    let history = store
-        .history(&HistoryRequest {
-            scope: HistoryScope::Instance {
-                resource_type: "Patient".into(),
-                id: "a".into(),
-            },
-            since_ms: None,
-            before_seq: None,
-            count: 10,
-        })
-        .unwrap();
-    let versions: Vec<u64> = history.iter().map(|h| h.version_id).collect();
-    assert_eq!(versions, vec![3, 2, 1]);
-    assert!(history[0].change_seq > history[1].change_seq);
-}
-
-#[test]
-fn a_failing_job_writes_nothing_and_spares_its_group() {
-    let dir = tempfile::tempdir().unwrap();
-    let store: Arc<SqliteStore> = SqliteStore::open(dir.path()).unwrap();
-    let failing = store.write(Box::new(|tx| {
-        tx.put(version("b", 1, Some(patient("b", "Uno"))))?;
-        Err(store::Error::Invalid("on purpose".into()))
-    }));
-    assert!(failing.is_err());
-    assert!(store.read("Patient", "b").unwrap().is_none());
-    // Many concurrent jobs: all acknowledged ones are there.
-    let mut threads = Vec::new();
-    for n in 0..16 {
-        let store = store.clone();
-        threads.push(std::thread::spawn(move || {
-            let id = format!("c{n}");
-            write_with(store.as_ref(), move |tx| {
-                tx.put(version(&id, 1, Some(patient(&id, "Grupo"))))
-            })
-            .unwrap();
-        }));
-    }
-    for thread in threads {
-        thread.join().unwrap();
-    }
-    assert_eq!(
-        store.search(&family_query("grupo")).unwrap().total,
-        Some(16)
-    );
 }
 
 #[test]
@@ -191,4 +104,19 @@ fn idle_connections_release_their_snapshot() {
         }
     }
     assert!(released, "an idle read connection kept its snapshot");
+}
+
+/// The behaviour suite shared with every engine (`store::conformance`).
+mod conformance {
+    fn fresh() -> store::conformance::Fresh {
+        let dir = tempfile::tempdir().unwrap();
+        let store = crate::SqliteStore::open(dir.path()).unwrap();
+        store::conformance::Fresh {
+            store: store.clone(),
+            sync: store,
+            keep_alive: Box::new(dir),
+        }
+    }
+
+    store::conformance_tests!(fresh);
 }

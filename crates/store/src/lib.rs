@@ -10,6 +10,8 @@
 //! `spawn_blocking`. Writes are jobs run by the backend's single writer, which may commit
 //! several jobs together (group commit) but acknowledges a job only after its data is durable.
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
 mod security;
 pub mod sync;
 
@@ -144,8 +146,19 @@ pub enum IncludeLevel {
 }
 
 /// Reads and writes allowed inside a write job. All of it is one transaction.
+///
+/// Isolation every engine gives a job: its writes commit all together or not at all; every
+/// read sees what was committed before it, plus the job's own writes; and a job that reads
+/// a resource (`current`, `read`) or writes it (`put`) is the only one doing so until it
+/// commits, so the version it numbers `current + 1` cannot be numbered by another job too.
+/// Decisions on anything else (is this CURP taken? does a resource match this condition?)
+/// need [`WriteTx::lock`] on what is decided before reading it. SQLite gets all this from its
+/// single writer; PostgreSQL from READ COMMITTED plus transaction-scoped advisory locks, and
+/// by running the job again when the database reports a deadlock or a serialization failure.
 pub trait WriteTx {
+    /// The current version's facts; in a job, also claims the resource until commit.
     fn current(&mut self, resource_type: &str, id: &str) -> Result<Option<VersionInfo>, Error>;
+    /// The current version; in a job, also claims the resource until commit.
     fn read(&mut self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error>;
     /// Ids of the current, non-deleted resources matching `query`, at most `limit` of them.
     fn search_ids(&mut self, query: &SearchQuery, limit: usize) -> Result<Vec<String>, Error>;

@@ -14,7 +14,10 @@
 //!   function of `ehr` (`clock.rs`, `meta.rs`), so behaviour is reproducible; the edges (the
 //!   binary, the bench, build tools) may read the clock.
 //! - HTTP frameworks and clients are dependencies of the edge crates only; the concrete stores
-//!   are named only by the binary (and the bench, which measures them).
+//!   are named only by the binary (and the bench, which measures them), and inside the binary
+//!   by one module (`commands/database.rs`, which opens whichever engine `--database` names).
+//! - Nothing above `ehr` reaches the store: `rest` and `web` use the store's data types, never
+//!   its access traits (every read and write goes through `ehr`'s guards and audit).
 //! - The crate graph is the one drawn in ARCHITECTURE.md ([`ALLOWED_DEPENDENCIES`]).
 //! - Inside `ehr`, the lower layers (write path, read path, guards, audit, lookup, matching)
 //!   never call up into the use cases, and only the write path writes resource versions.
@@ -123,6 +126,25 @@ pub const CLOCK_CRATES: &[&str] = &["cli", "bench", "xtask", "tidy"];
 
 /// The homes of the clock and of id draws inside the core.
 pub const CLOCK_HOMES: &[&str] = &["crates/ehr/src/clock.rs", "crates/ehr/src/meta.rs"];
+
+/// The one module of the binary that names the concrete stores.
+pub const CLI_ENGINE_HOME: &str = "crates/cli/src/commands/database.rs";
+
+/// Crates above `ehr` that must not reach the store themselves.
+pub const ABOVE_EHR: &[&str] = &["rest", "web"];
+
+/// What reaching the store looks like: its access traits and handles (its plain data types,
+/// such as `StoredResource` or `Account`, are fine).
+const STORE_ACCESS: &[&str] = &[
+    "store::Store",
+    "store::SharedStore",
+    "store::WriteTx",
+    "store::write_with",
+    "store::sync::",
+    "dyn Store",
+    "SyncStore",
+    ".store()",
+];
 
 /// Files outside `store-*` allowed to hold SQL, with why (ARCHITECTURE.md says so too).
 pub const SQL_EXCEPTIONS: &[&str] = &[
@@ -319,6 +341,60 @@ pub fn check_ehr_layers(path: &str, text: &str) -> Vec<Violation> {
     found
 }
 
+/// Inside the binary, only [`CLI_ENGINE_HOME`] names a concrete store; the rest of the binary
+/// works on trait objects, whatever engine `--database` names.
+pub fn check_engine_home(path: &str, text: &str) -> Vec<Violation> {
+    if crate_of(path) != "cli" || path == CLI_ENGINE_HOME || !is_library_source(path) {
+        return Vec::new();
+    }
+    let mut found = Vec::new();
+    for (idx, line) in text.lines().enumerate() {
+        let code = code_of(line);
+        for name in ["store_sqlite::", "store_postgres::"] {
+            if code.contains(name) {
+                found.push(Violation {
+                    rule: "concrete-store-in-one-place",
+                    place: format!("{path}:{}", idx + 1),
+                    detail: format!("`{name}` outside {CLI_ENGINE_HOME}"),
+                });
+            }
+        }
+    }
+    found
+}
+
+/// `rest` and `web` reach data through `ehr` only (its guards, its audit), never the store.
+pub fn check_store_access(path: &str, text: &str) -> Vec<Violation> {
+    if !ABOVE_EHR.contains(&crate_of(path)) || !is_library_source(path) {
+        return Vec::new();
+    }
+    let mut found = Vec::new();
+    for (idx, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with("#[cfg(test)]") {
+            break;
+        }
+        let code = code_of(line);
+        for access in STORE_ACCESS {
+            // `store::Store` must not match `store::StoredResource`.
+            let whole = code.match_indices(access).any(|(at, _)| {
+                access.ends_with([':', '(', ')'])
+                    || code[at + access.len()..]
+                        .chars()
+                        .next()
+                        .is_none_or(|c| !(c.is_alphanumeric() || c == '_'))
+            });
+            if whole {
+                found.push(Violation {
+                    rule: "nothing-above-ehr-reaches-the-store",
+                    place: format!("{path}:{}", idx + 1),
+                    detail: format!("`{access}`: go through `ehr` (guards, audit)"),
+                });
+            }
+        }
+    }
+    found
+}
+
 /// Every source file starts with a `//!` line.
 pub fn check_module_doc(path: &str, text: &str) -> Vec<Violation> {
     let first = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
@@ -410,6 +486,8 @@ pub fn check_file(path: &str, text: &str) -> Vec<Violation> {
         found.extend(check_sql(path, text));
         found.extend(check_clock(path, text));
         found.extend(check_ehr_layers(path, text));
+        found.extend(check_engine_home(path, text));
+        found.extend(check_store_access(path, text));
     }
     found
 }

@@ -112,3 +112,44 @@ fn the_crate_graph_rules_catch_wrong_edges() {
         "{found:#?}"
     );
 }
+
+#[test]
+fn a_concrete_store_named_outside_the_engine_module_is_caught() {
+    let code = "//! x\nfn f() { let s = store_sqlite::SqliteStore::open(dir); }\n";
+    assert_eq!(
+        rules(&check_file("crates/cli/src/commands/serve.rs", code)),
+        vec!["concrete-store-in-one-place"]
+    );
+    let postgres = "//! x\nfn f() { store_postgres::PgStore::connect(url); }\n";
+    assert_eq!(
+        rules(&check_file("crates/cli/src/commands/node.rs", postgres)),
+        vec!["concrete-store-in-one-place"]
+    );
+    assert!(check_file(CLI_ENGINE_HOME, code).is_empty());
+    assert!(check_file("crates/cli/tests/it/support.rs", code).is_empty());
+    // Saying so in a comment is not naming it.
+    let prose = "//! x\n// store_sqlite::SqliteStore is opened in database.rs\nfn f() {}\n";
+    assert!(check_file("crates/cli/src/main.rs", prose).is_empty());
+}
+
+#[test]
+fn rest_or_web_reaching_the_store_is_caught() {
+    let code = "//! x\nfn f(s: &dyn store::Store) { store::write_with(s, |tx| Ok(())); }\n";
+    let found = check_file("crates/rest/src/handlers.rs", code);
+    assert!(
+        found
+            .iter()
+            .all(|v| v.rule == "nothing-above-ehr-reaches-the-store")
+            && found.len() >= 2,
+        "{found:?}"
+    );
+    let handle = "//! x\nfn f(ehr: &Ehr) { ehr.store().counts(); }\n";
+    assert_eq!(
+        rules(&check_file("crates/web/src/pages.rs", handle)),
+        vec!["nothing-above-ehr-reaches-the-store"]
+    );
+    // Its data types are fine, and `sync` (which persists through `SyncStore`) is not above ehr.
+    let data = "//! x\nfn f(r: &store::StoredResource, a: &store::Account) {}\n";
+    assert!(check_file("crates/rest/src/bundle.rs", data).is_empty());
+    assert!(check_file("crates/sync/src/hub.rs", code).is_empty());
+}

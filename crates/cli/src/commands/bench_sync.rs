@@ -43,6 +43,11 @@ pub struct BenchSyncArgs {
     pub chart_resources: usize,
     #[arg(long, default_value_t = 1)]
     pub seed: u64,
+    /// Base de datos PostgreSQL vacía para un segundo nodo central: la ingesta se mide en ambos
+    /// motores en la misma corrida / An empty PostgreSQL database for a second hub: the ingest
+    /// is measured on both engines in the same run
+    #[arg(long)]
+    pub hub_database: Option<String>,
 }
 
 pub fn run(args: BenchSyncArgs) -> anyhow::Result<ExitCode> {
@@ -174,11 +179,8 @@ fn split(lines: &[Line]) -> Split {
 }
 
 /// Imports lines into a new node store.
-fn import(
-    dir: &Path,
-    lines: Vec<String>,
-) -> anyhow::Result<(Arc<store_sqlite::SqliteStore>, ehr::Ehr)> {
-    let (store, ehr) = super::open_node(dir, true)?;
+fn import(dir: &Path, lines: Vec<String>) -> anyhow::Result<(super::database::Database, ehr::Ehr)> {
+    let (store, ehr) = super::open_node(dir, &Default::default(), true)?;
     import_into(&ehr, lines)?;
     Ok((store, ehr))
 }
@@ -289,15 +291,22 @@ async fn pipe(
 }
 
 struct Hub {
-    store: Arc<store_sqlite::SqliteStore>,
+    store: super::database::Database,
     ehr: ehr::Ehr,
     address: std::net::SocketAddr,
 }
 
 async fn start_hub(dir: &Path) -> anyhow::Result<Hub> {
-    let (store, ehr) = super::open_node(dir, false)?;
-    let sync_store: Arc<dyn store::sync::SyncStore> = store.clone();
-    let hub = sync::hub::Hub::new(ehr.clone(), store.clone(), sync_store.clone())?;
+    start_hub_on(dir, &Default::default()).await
+}
+
+/// A hub whose store is the one `database` names (SQLite in `dir` by default).
+async fn start_hub_on(dir: &Path, database: &super::database::DatabaseArg) -> anyhow::Result<Hub> {
+    let (store, ehr) = tokio::task::block_in_place(|| super::open_node(dir, database, false))?;
+    let sync_store = store.sync.clone();
+    let hub = tokio::task::block_in_place(|| {
+        sync::hub::Hub::new(ehr.clone(), store.store.clone(), sync_store.clone())
+    })?;
     let app = sync::http::hub_router(Arc::new(hub), sync_store);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let address = listener.local_addr()?;
@@ -315,16 +324,20 @@ fn clinic(
     hub: &Hub,
     clues: &str,
     url: &str,
-    store: Arc<store_sqlite::SqliteStore>,
+    store: &super::database::Database,
     ehr: ehr::Ehr,
 ) -> anyhow::Result<Arc<sync::clinic::Clinic>> {
     let mut random = [0u8; sync::credential::TOKEN_RANDOM_BYTES];
     rand::fill(&mut random);
-    let token = sync::hub::enroll(hub.store.as_ref(), clues, &random, ehr.now_ms(), None)?;
+    let token = sync::hub::enroll(hub.store.store.as_ref(), clues, &random, ehr.now_ms(), None)?;
     let mut config = sync::clinic::ClinicConfig::new(clues.to_string(), url.to_string(), token);
     config.fetch_timeout_ms = 60_000;
-    let sync_store: Arc<dyn store::sync::SyncStore> = store.clone();
-    Ok(sync::clinic::Clinic::new(ehr, store, sync_store, config)?)
+    Ok(sync::clinic::Clinic::new(
+        ehr,
+        store.store.clone(),
+        store.sync.clone(),
+        config,
+    )?)
 }
 
 /// Rounds until nothing is left to move.
@@ -394,7 +407,7 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
         &hub,
         &clues_b,
         &format!("http://{}", hub.address),
-        b_store,
+        &b_store,
         b_ehr,
     )?;
     sync_all(&b).await?;
@@ -410,7 +423,7 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
         .get(&clues_b)
         .map(|patients| patients.iter().cloned().collect())
         .unwrap_or_default();
-    let hub_store = hub.store.clone();
+    let hub_store = hub.store.store.clone();
     let now_ms = a_ehr.now_ms();
     let follower = clues_a.clone();
     store::write_with(hub_store.as_ref(), move |tx| {
@@ -423,10 +436,10 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
         Ok(())
     })?;
     let (a_url, a_wire) = slow_link(hub.address, args.link_kbit, args.rtt_ms).await?;
-    let a = clinic(&hub, &clues_a, &a_url, a_store.clone(), a_ehr)?;
+    let a = clinic(&hub, &clues_a, &a_url, &a_store, a_ehr)?;
     // Stamping the offline backlog is local work; the figure is the exchange.
-    let sync_store: &dyn store::sync::SyncStore = a_store.as_ref();
-    let _ = sync::clinic::next_push(a_store.as_ref(), sync_store)?;
+    let sync_store: &dyn store::sync::SyncStore = a_store.sync.as_ref();
+    let _ = sync::clinic::next_push(a_store.store.as_ref(), sync_store)?;
     a_wire.take();
     let started = Instant::now();
     sync_all(&a).await?;
@@ -438,10 +451,7 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
         "the hub refused {refused} of clinic A's versions: {:?}",
         sync_store.refused(3)?
     );
-    let held: u64 = store::Store::counts(a_store.as_ref())?
-        .iter()
-        .map(|(_, n)| n)
-        .sum();
+    let held: u64 = a_store.store.counts()?.iter().map(|(_, n)| n).sum();
     anyhow::ensure!(
         held as usize == a_side + hub_side,
         "clinic A holds {held} resources after the catch-up, expected {}",
@@ -451,9 +461,9 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
     let json_bytes: u64 = lines.iter().map(|l| l.json.len() as u64).sum();
 
     // On-demand fetch of the 500-resource record by a third clinic over the same link.
-    let (c_store, c_ehr) = super::open_node(&temp.join("c"), false)?;
+    let (c_store, c_ehr) = super::open_node(&temp.join("c"), &Default::default(), false)?;
     let (c_url, c_wire) = slow_link(hub.address, args.link_kbit, args.rtt_ms).await?;
-    let c = clinic(&hub, "BENCH00000C", &c_url, c_store, c_ehr)?;
+    let c = clinic(&hub, "BENCH00000C", &c_url, &c_store, c_ehr)?;
     let started = Instant::now();
     let fetched = c
         .fetch(sync::wire::FetchRequest {
@@ -477,65 +487,27 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
         args.clinics.max(1) as u64,
     )?;
     let ingest_country = split(&ingest_lines);
-    import_into(&hub.ehr, ingest_country.directory.clone())?;
-    let hub_before: u64 = store::Store::counts(hub.store.as_ref())?
-        .iter()
-        .map(|(_, n)| n)
-        .sum();
-    let mut ingest_clinics = Vec::new();
-    let mut ingest_stores = Vec::new();
-    // Each clinic's backlog as the batches it pushes, for the in-process baseline below.
-    let mut backlogs: Vec<(String, Vec<Vec<sync::wire::WireVersion>>)> = Vec::new();
-    let mut ingest_total = 0usize;
-    for (idx, (clues, lines)) in ingest_country.by_clues.into_iter().enumerate() {
-        ingest_total += lines.len();
-        let dir = temp.join(format!("ingest-{idx}"));
-        let (store, ehr) = import(&dir, lines)?;
-        let engine = clinic(
-            &hub,
-            &clues,
-            &format!("http://{}", hub.address),
-            store.clone(),
-            ehr,
-        )?;
-        // Stamp before the clock starts: that is the clinic's work, not the hub's.
-        let sync_store: &dyn store::sync::SyncStore = store.as_ref();
-        let _ = sync::clinic::next_push(store.as_ref(), sync_store)?;
-        backlogs.push((clues.clone(), backlog(sync_store)?));
-        ingest_clinics.push(engine);
-        ingest_stores.push(store);
-    }
-    let n_ingest_clinics = ingest_clinics.len();
-    let started = Instant::now();
-    let mut tasks = Vec::new();
-    for engine in ingest_clinics {
-        tasks.push(tokio::spawn(async move {
-            while engine.push_once().await? {}
-            Ok::<(), sync::Error>(())
-        }));
-    }
-    for task in tasks {
-        task.await??;
-    }
-    let ingest_s = started.elapsed().as_secs_f64();
-    for store in &ingest_stores {
-        let sync_store: &dyn store::sync::SyncStore = store.as_ref();
-        let refused = sync_store.refused_count()?;
-        anyhow::ensure!(
-            refused == 0,
-            "the hub refused {refused} versions of an ingest clinic: {:?}",
-            sync_store.refused(3)?
-        );
-    }
-    let on_hub: u64 = store::Store::counts(hub.store.as_ref())?
-        .iter()
-        .map(|(_, n)| n)
-        .sum();
-    anyhow::ensure!(
-        (on_hub - hub_before) as usize >= ingest_total,
-        "the hub gained {} resources, fewer than the {ingest_total} pushed",
-        on_hub - hub_before
-    );
+    let (ingest_total, ingest_s, backlogs) =
+        ingest(&hub, &ingest_country, &temp.join("ingest-sqlite")).await?;
+    // The same ingest into a hub on PostgreSQL (issue 14), same run, same data.
+    let postgres_ingest_s = match &args.hub_database {
+        Some(url) => {
+            let database = super::database::DatabaseArg {
+                database: Some(url.clone()),
+            };
+            let pg_hub = start_hub_on(&temp.join("hub-postgres"), &database).await?;
+            let before: u64 = pg_hub.store.store.counts()?.iter().map(|(_, n)| n).sum();
+            anyhow::ensure!(
+                before == 0,
+                "--hub-database must name an empty database ({before} resources found)"
+            );
+            let (_, seconds, _) =
+                ingest(&pg_hub, &ingest_country, &temp.join("ingest-postgres")).await?;
+            Some(seconds)
+        }
+        None => None,
+    };
+    let n_ingest_clinics = backlogs.len();
 
     // The cost of deciding (issue 12), same run: the same backlogs applied in-process, one
     // batch at a time, on two fresh hubs with the same directory: as received (what a clinic
@@ -575,6 +547,13 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
         "| hub ingest, {n_ingest_clinics} clinics pushing at once ({ingest_total} resources) | {:.0} resources/s | ≥ 5,000/s |",
         ingest_total as f64 / ingest_s
     );
+    if let Some(postgres_s) = postgres_ingest_s {
+        println!(
+            "| hub ingest on PostgreSQL, the same {n_ingest_clinics} clinics and data | {:.0} resources/s = ×{:.2} the SQLite hub | ≥ ×1.5 |",
+            ingest_total as f64 / postgres_s,
+            ingest_s / postgres_s
+        );
+    }
     println!(
         "| hub ingest in-process, one batch at a time: as received vs through `Hub::push` (checks, rounds, audit; duplicate matching, which the hub did before too) | {:.0} vs {:.0} resources/s (checks cost ×{:.2}) | — |",
         ingest_total as f64 / plain_s,
@@ -583,6 +562,60 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
     );
     let _ = std::fs::remove_dir_all(&temp);
     Ok(())
+}
+
+/// Each clinic's backlog as the batches it pushes.
+type Backlogs = Vec<(String, Vec<Vec<sync::wire::WireVersion>>)>;
+
+/// Hub ingest: every centre of `country` is a clinic node (under `dir`) pushing the records of
+/// the patients registered there to `hub` at once (no link simulation), the directory being
+/// the hub's. Returns the resources pushed, the seconds the pushes took, and the backlogs.
+async fn ingest(hub: &Hub, country: &Split, dir: &Path) -> anyhow::Result<(usize, f64, Backlogs)> {
+    import_into(&hub.ehr, country.directory.clone())?;
+    let hub_before: u64 = hub.store.store.counts()?.iter().map(|(_, n)| n).sum();
+    let mut ingest_clinics = Vec::new();
+    let mut ingest_stores = Vec::new();
+    let mut backlogs: Backlogs = Vec::new();
+    let mut ingest_total = 0usize;
+    for (idx, (clues, lines)) in country.by_clues.iter().enumerate() {
+        ingest_total += lines.len();
+        let (store, ehr) = import(&dir.join(format!("clinic-{idx}")), lines.clone())?;
+        let engine = clinic(hub, clues, &format!("http://{}", hub.address), &store, ehr)?;
+        // Stamp before the clock starts: that is the clinic's work, not the hub's.
+        let sync_store: &dyn store::sync::SyncStore = store.sync.as_ref();
+        let _ = sync::clinic::next_push(store.store.as_ref(), sync_store)?;
+        backlogs.push((clues.clone(), backlog(sync_store)?));
+        ingest_clinics.push(engine);
+        ingest_stores.push(store);
+    }
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for engine in ingest_clinics {
+        tasks.push(tokio::spawn(async move {
+            while engine.push_once().await? {}
+            Ok::<(), sync::Error>(())
+        }));
+    }
+    for task in tasks {
+        task.await??;
+    }
+    let ingest_s = started.elapsed().as_secs_f64();
+    for store in &ingest_stores {
+        let sync_store: &dyn store::sync::SyncStore = store.sync.as_ref();
+        let refused = sync_store.refused_count()?;
+        anyhow::ensure!(
+            refused == 0,
+            "the hub refused {refused} versions of an ingest clinic: {:?}",
+            sync_store.refused(3)?
+        );
+    }
+    let on_hub: u64 = hub.store.store.counts()?.iter().map(|(_, n)| n).sum();
+    anyhow::ensure!(
+        (on_hub - hub_before) as usize >= ingest_total,
+        "the hub gained {} resources, fewer than the {ingest_total} pushed",
+        on_hub - hub_before
+    );
+    Ok((ingest_total, ingest_s, backlogs))
 }
 
 /// Runs of the in-process ingest comparison (best of each side kept).
@@ -616,14 +649,19 @@ fn decision_cost(
     backlogs: &[(String, Vec<Vec<sync::wire::WireVersion>>)],
     now_ms: i64,
 ) -> anyhow::Result<(f64, f64)> {
-    let (plain, plain_ehr) = super::open_node(&dir.join("hub-plain"), false)?;
-    sync::hub::set_node_id(plain.as_ref(), plain.as_ref(), sync::hub::HUB_NODE_ID)?;
+    let (plain, plain_ehr) = super::open_node(&dir.join("hub-plain"), &Default::default(), false)?;
+    sync::hub::set_node_id(
+        plain.store.as_ref(),
+        plain.sync.as_ref(),
+        sync::hub::HUB_NODE_ID,
+    )?;
     import_into(&plain_ehr, directory.to_vec())?;
-    let (checked_store, checked_ehr) = super::open_node(&dir.join("hub-checked"), false)?;
+    let (checked_store, checked_ehr) =
+        super::open_node(&dir.join("hub-checked"), &Default::default(), false)?;
     let checked = sync::hub::Hub::new(
         checked_ehr.clone(),
-        checked_store.clone(),
-        checked_store.clone(),
+        checked_store.store.clone(),
+        checked_store.sync.clone(),
     )?;
     import_into(&checked_ehr, directory.to_vec())?;
 
@@ -631,7 +669,7 @@ fn decision_cost(
     for (_, batches) in backlogs {
         for versions in batches {
             let versions = versions.clone();
-            store::write_with(plain.as_ref(), move |tx| {
+            store::write_with(plain.store.as_ref(), move |tx| {
                 let fail = |err: sync::Error| store::Error::Other(err.to_string());
                 sync::apply::apply_batch(tx, &versions, now_ms).map_err(fail)?;
                 sync::apply::index_feed(tx, now_ms).map_err(fail)?;

@@ -39,8 +39,7 @@ struct GenerateCommand {
 }
 
 pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
-    let db = args.data.join(store_sqlite::DB_FILE_NAME);
-    if db.exists() {
+    if super::database::sqlite_file_exists(&args.data) {
         println!("Usando los datos existentes en {}", args.data.display());
         let accounts = args.data.join(DEMO_ACCOUNTS_FILE);
         if accounts.exists() {
@@ -65,6 +64,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
     println!("Detener con Ctrl-C.");
     super::serve::run(super::serve::ServeArgs {
         data: args.data,
+        database: super::database::DatabaseArg::default(),
         listen: args.listen,
         body_limit_bytes: rest::BODY_LIMIT_BYTES_DEFAULT,
         base_url: None,
@@ -99,7 +99,7 @@ fn prepare(args: &DemoArgs) -> anyhow::Result<()> {
     super::generate::run(&command.args)?;
     println!("Importando…");
     let files = super::import::expand(std::slice::from_ref(&generated))?;
-    let (store, ehr) = super::open_node(&args.data, true)?;
+    let (store, ehr) = super::open_node(&args.data, &Default::default(), true)?;
     let import_started = Instant::now();
     let report = ehr::import_source(
         &ehr,

@@ -15,6 +15,8 @@ pub struct ImportArgs {
     /// Directorio de datos del nodo / Node data directory
     #[arg(long, default_value = "./expediente-data", env = "EXPEDIENTE_DATA")]
     pub data: PathBuf,
+    #[command(flatten)]
+    pub database: super::database::DatabaseArg,
     /// No cargar nada si algún recurso es inválido / Load nothing if any resource is invalid
     #[arg(long)]
     pub strict: bool,
@@ -31,7 +33,7 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     if files.is_empty() {
         bail!("no hay archivos que importar / no files to import");
     }
-    let (store, ehr) = super::open_node(&args.data, true)?;
+    let (store, ehr) = super::open_node(&args.data, &args.database, true)?;
     let sources = sources(&files);
     let bar = ProgressBar::new_spinner();
     bar.set_style(

@@ -2,37 +2,33 @@
 
 pub mod bench;
 pub mod bench_sync;
+pub mod database;
 pub mod demo;
 pub mod generate;
 pub mod import;
 pub mod mpi;
 pub mod node;
+mod off_runtime;
 pub mod security;
 pub mod serve;
 
 use std::path::Path;
 use std::sync::Arc;
 
-use anyhow::Context;
-
 /// How this node names itself in the audit trail (`AuditEvent.source.observer`).
 pub(crate) fn node_name() -> String {
     std::env::var("EXPEDIENTE_NODE").unwrap_or_else(|_| "expediente".into())
 }
 
-/// Opens a node's store and the use-case handle over it. `bulk` gives the writer a larger
-/// page cache, for imports.
+/// Opens a node's store (the engine `database` names, else the SQLite file in `data_dir`) and
+/// the use-case handle over it. `bulk` gives SQLite's writer a larger page cache, for imports.
 pub(crate) fn open_node(
     data_dir: &Path,
+    database: &database::DatabaseArg,
     bulk: bool,
-) -> anyhow::Result<(Arc<store_sqlite::SqliteStore>, ehr::Ehr)> {
-    let options = if bulk {
-        store_sqlite::OpenOptions::bulk()
-    } else {
-        store_sqlite::OpenOptions::default()
-    };
-    let store = store_sqlite::SqliteStore::open_with(data_dir, &options)
-        .with_context(|| format!("cannot open the store in {}", data_dir.display()))?;
-    let ehr = ehr::Ehr::new(store.clone(), Arc::new(ehr::SystemClock), &node_name());
-    Ok((store, ehr))
+) -> anyhow::Result<(database::Database, ehr::Ehr)> {
+    let location = database::Location::parse(data_dir, database.database.as_deref())?;
+    let db = database::Database::open(&location, bulk)?;
+    let ehr = ehr::Ehr::new(db.store.clone(), Arc::new(ehr::SystemClock), &node_name());
+    Ok((db, ehr))
 }

@@ -51,6 +51,8 @@ struct ScanArgs {
     /// Directorio de datos del nodo / Node data directory
     #[arg(long, default_value = "./expediente-data", env = "EXPEDIENTE_DATA")]
     data: PathBuf,
+    #[command(flatten)]
+    database: super::database::DatabaseArg,
     /// Hilos del barrido / Scan threads
     #[arg(long, default_value_t = 2)]
     threads: usize,
@@ -64,6 +66,8 @@ struct ReviewReportArgs {
     /// Directorio de datos del nodo / Node data directory
     #[arg(long, default_value = "./expediente-data", env = "EXPEDIENTE_DATA")]
     data: PathBuf,
+    #[command(flatten)]
+    database: super::database::DatabaseArg,
     /// truth.ndjson escrito por `mpi duplicates` / written by `mpi duplicates`
     #[arg(long)]
     truth: PathBuf,
@@ -134,6 +138,8 @@ struct BenchMatchArgs {
     /// Directorio de datos del nodo / Node data directory
     #[arg(long, default_value = "./expediente-data", env = "EXPEDIENTE_DATA")]
     data: PathBuf,
+    #[command(flatten)]
+    database: super::database::DatabaseArg,
     /// Consultas / Queries
     #[arg(long, default_value_t = 1_000)]
     queries: usize,
@@ -508,7 +514,7 @@ fn sample_patients(
 }
 
 fn bench_match(args: &BenchMatchArgs) -> anyhow::Result<ExitCode> {
-    let (_store, ehr) = super::open_node(&args.data, false)?;
+    let (_store, ehr) = super::open_node(&args.data, &args.database, false)?;
     let mut rng = ChaCha8Rng::seed_from_u64(args.seed);
     let patients = sample_patients(&ehr, args.queries, &mut rng)?;
     if patients.is_empty() {
@@ -575,7 +581,7 @@ fn bench_match(args: &BenchMatchArgs) -> anyhow::Result<ExitCode> {
 /// pair graded probable or better becomes a review task (the later registration is the focus).
 /// This is what a bulk load is followed by, and what a hub runs periodically.
 fn scan(args: &ScanArgs) -> anyhow::Result<ExitCode> {
-    let (_store, ehr) = super::open_node(&args.data, false)?;
+    let (_store, ehr) = super::open_node(&args.data, &args.database, false)?;
     let started = Instant::now();
     let mut index = BlockIndex::new();
     let mut ids = Vec::new();
@@ -663,7 +669,7 @@ fn search_all(
 /// against the truth of `mpi duplicates`, counting only pairs whose two records are stored
 /// (a duplicate that kept its CURP is refused with 409 at the front desk instead).
 fn review_report(args: &ReviewReportArgs) -> anyhow::Result<ExitCode> {
-    let (_store, ehr) = super::open_node(&args.data, false)?;
+    let (_store, ehr) = super::open_node(&args.data, &args.database, false)?;
     let text = std::fs::read_to_string(&args.truth)
         .with_context(|| format!("no se puede leer / cannot read {}", args.truth.display()))?;
     let mut truth: HashMap<(String, String), Vec<String>> = HashMap::new();

@@ -64,7 +64,7 @@ impl Default for SyncArgs {
 }
 
 /// The clock `serve` uses: the system clock, shifted when the test-only variable says so.
-pub(crate) fn serve_ehr(store: Arc<store_sqlite::SqliteStore>, ehr: ehr::Ehr) -> ehr::Ehr {
+pub(crate) fn serve_ehr(store: store::SharedStore, ehr: ehr::Ehr) -> ehr::Ehr {
     match std::env::var(CLOCK_OFFSET_ENV)
         .ok()
         .and_then(|v| v.parse::<i64>().ok())
@@ -96,13 +96,13 @@ pub(crate) type FetchGate = Arc<dyn Fn(&axum::http::HeaderMap) -> bool + Send + 
 /// the background task and the on-demand fetch in front of `/fhir`. Call inside the runtime.
 pub(crate) fn attach(
     args: &SyncArgs,
-    store: Arc<store_sqlite::SqliteStore>,
+    store: store::SharedStore,
+    sync_store: Arc<dyn store::sync::SyncStore>,
     ehr: ehr::Ehr,
     keys: Arc<auth::token::KeyStore>,
     app: axum::Router,
     gate: FetchGate,
 ) -> anyhow::Result<axum::Router> {
-    let sync_store: Arc<dyn store::sync::SyncStore> = store.clone();
     match args.role {
         Role::Hub => {
             let hub = sync::hub::Hub::new(ehr, store, sync_store.clone())
@@ -164,14 +164,14 @@ pub(crate) fn attach(
 /// The sync slot of every UI page: online/offline and pending changes of a clinic with a hub.
 pub(crate) fn ui_sync_status(
     args: &SyncArgs,
-    store: Arc<store_sqlite::SqliteStore>,
+    sync_store: Arc<dyn store::sync::SyncStore>,
 ) -> web::SyncStatusFn {
     if args.role != Role::Clinic || args.hub.is_none() {
         return web::no_sync();
     }
     Arc::new(move || {
         let now_ms = ehr::Clock::now_ms(&ehr::SystemClock);
-        match sync::clinic::status_of(store.as_ref(), "clinic", None, now_ms) {
+        match sync::clinic::status_of(sync_store.as_ref(), "clinic", None, now_ms) {
             Ok(status) => web::SyncStatus {
                 state: match status.online {
                     Some(true) => web::SyncState::Online,
@@ -223,6 +223,8 @@ struct NodeTarget {
     /// Directorio de datos del nodo central / Hub data directory
     #[arg(long)]
     data: PathBuf,
+    #[command(flatten)]
+    database: super::database::DatabaseArg,
     /// CLUES de la clínica / The clinic's CLUES
     #[arg(long)]
     clues: String,
@@ -276,11 +278,16 @@ pub fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
     rand::fill(&mut random);
     use auth::audit::AuditAction;
     match args.command {
-        NodeCommand::Enroll(NodeTarget { data, clues }) => {
-            let (store, _ehr) = super::open_node(&data, false)?;
+        NodeCommand::Enroll(NodeTarget {
+            data,
+            database,
+            clues,
+        }) => {
+            let (store, _ehr) = super::open_node(&data, &database, false)?;
             let audit = credential_audit(AuditAction::TokenIssue, &clues, "alta", now_ms);
-            let token = sync::hub::enroll(store.as_ref(), &clues, &random, now_ms, Some(audit))
-                .context("cannot enroll the node")?;
+            let token =
+                sync::hub::enroll(store.store.as_ref(), &clues, &random, now_ms, Some(audit))
+                    .context("cannot enroll the node")?;
             store.close();
             println!(
                 "Clínica {clues} dada de alta. Guarde esta credencial; no se vuelve a mostrar / Clinic {clues} enrolled. Keep this credential; it is not shown again:"
@@ -288,10 +295,14 @@ pub fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
             println!("{token}");
             Ok(ExitCode::SUCCESS)
         }
-        NodeCommand::Revoke(NodeTarget { data, clues }) => {
-            let (store, _ehr) = super::open_node(&data, false)?;
+        NodeCommand::Revoke(NodeTarget {
+            data,
+            database,
+            clues,
+        }) => {
+            let (store, _ehr) = super::open_node(&data, &database, false)?;
             let audit = credential_audit(AuditAction::TokenRevoke, &clues, "revocada", now_ms);
-            let revoked = sync::hub::revoke(store.as_ref(), &clues, now_ms, audit);
+            let revoked = sync::hub::revoke(store.store.as_ref(), &clues, now_ms, audit);
             store.close();
             revoked.context("cannot revoke the node's credential")?;
             println!(
@@ -299,15 +310,19 @@ pub fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        NodeCommand::Rotate(NodeTarget { data, clues }) => {
-            let (store, _ehr) = super::open_node(&data, false)?;
+        NodeCommand::Rotate(NodeTarget {
+            data,
+            database,
+            clues,
+        }) => {
+            let (store, _ehr) = super::open_node(&data, &database, false)?;
             let audit = credential_audit(
                 AuditAction::TokenIssue,
                 &clues,
                 "renovada (rotación)",
                 now_ms,
             );
-            let token = sync::hub::rotate(store.as_ref(), &clues, &random, now_ms, audit);
+            let token = sync::hub::rotate(store.store.as_ref(), &clues, &random, now_ms, audit);
             store.close();
             let token = token.context("cannot rotate the node's credential")?;
             println!(
@@ -332,14 +347,16 @@ enum SyncCommand {
         /// Directorio de datos del nodo / Node data directory
         #[arg(long, default_value = "./expediente-data", env = "EXPEDIENTE_DATA")]
         data: PathBuf,
+        #[command(flatten)]
+        database: super::database::DatabaseArg,
     },
 }
 
 pub fn run_sync(args: SyncCmdArgs) -> anyhow::Result<ExitCode> {
     match args.command {
-        SyncCommand::Status { data } => {
-            let (store, _ehr) = super::open_node(&data, false)?;
-            let sync_store: &dyn store::sync::SyncStore = store.as_ref();
+        SyncCommand::Status { data, database } => {
+            let (store, _ehr) = super::open_node(&data, &database, false)?;
+            let sync_store: &dyn store::sync::SyncStore = store.sync.as_ref();
             let node_id = sync_store.node_id()?;
             let role = if node_id.as_deref() == Some(sync::hub::HUB_NODE_ID) {
                 "hub"

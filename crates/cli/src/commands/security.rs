@@ -50,12 +50,16 @@ struct DataArg {
     /// Directorio de datos del nodo / Node data directory
     #[arg(long, default_value = "./expediente-data")]
     data: PathBuf,
+    #[command(flatten)]
+    database: super::database::DatabaseArg,
 }
 
 #[derive(Args)]
 struct UserName {
     #[arg(long, default_value = "./expediente-data")]
     data: PathBuf,
+    #[command(flatten)]
+    database: super::database::DatabaseArg,
     #[arg(long)]
     username: String,
 }
@@ -64,6 +68,8 @@ struct UserName {
 struct UserAdd {
     #[arg(long, default_value = "./expediente-data")]
     data: PathBuf,
+    #[command(flatten)]
+    database: super::database::DatabaseArg,
     #[arg(long)]
     username: String,
     /// physician, nurse, receptionist, epidemiologist, auditor, admin, patient, system
@@ -110,7 +116,7 @@ pub fn run_user(args: UserArgs) -> anyhow::Result<ExitCode> {
             } else {
                 read_password(add.password_stdin)?
             };
-            let (store, ehr) = super::open_node(&add.data, false)?;
+            let (store, ehr) = super::open_node(&add.data, &add.database, false)?;
             ehr.add_account(
                 &operator(),
                 ehr::NewAccount {
@@ -130,7 +136,7 @@ pub fn run_user(args: UserArgs) -> anyhow::Result<ExitCode> {
             println!("Cuenta creada / account created: {}", add.username);
         }
         UserCommand::List(data) => {
-            let (store, ehr) = super::open_node(&data.data, false)?;
+            let (store, ehr) = super::open_node(&data.data, &data.database, false)?;
             for account in ehr.accounts().map_err(ehr_error)? {
                 println!(
                     "{}\t{}\t{}\t{}\t{}",
@@ -159,7 +165,7 @@ pub fn run_user(args: UserArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn change(user: &UserName, disabled: Option<bool>, password: Option<&str>) -> anyhow::Result<()> {
-    let (store, ehr) = super::open_node(&user.data, false)?;
+    let (store, ehr) = super::open_node(&user.data, &user.database, false)?;
     ehr.change_account(
         &operator(),
         &user.username,
@@ -190,6 +196,8 @@ enum TokenCommand {
 struct TokenIssue {
     #[arg(long, default_value = "./expediente-data")]
     data: PathBuf,
+    #[command(flatten)]
+    database: super::database::DatabaseArg,
     #[arg(long)]
     user: String,
     /// Debe coincidir con el rol de la cuenta / Must match the account's role
@@ -233,9 +241,9 @@ pub fn run_token(args: TokenArgs) -> anyhow::Result<ExitCode> {
     let ttl_ms = issue.ttl.as_deref().map(parse_ttl).transpose()?;
     let keys = auth::token::KeyStore::load_or_create(&issue.data)
         .map_err(|err| anyhow!("{} ({err})", err.message_es()))?;
-    let (store, ehr) = super::open_node(&issue.data, false)?;
+    let (store, ehr) = super::open_node(&issue.data, &issue.database, false)?;
     // The node's clock, as `serve` sees it (tests shift it to simulate wrong clinic clocks).
-    let ehr = super::node::serve_ehr(store.clone(), ehr);
+    let ehr = super::node::serve_ehr(store.store.clone(), ehr);
     let mut account = ehr
         .accounts()
         .map_err(ehr_error)?
@@ -298,6 +306,8 @@ struct AuditVerify {
     /// Directorio de datos del nodo / Node data directory
     #[arg(long, default_value = "./expediente-data")]
     data: PathBuf,
+    #[command(flatten)]
+    database: super::database::DatabaseArg,
     /// En el nodo central: la clínica (CLUES) cuyas anclas revisar / On the hub: the clinic
     /// (CLUES) whose anchors to check
     #[arg(long)]
@@ -341,7 +351,7 @@ fn own_public_key(data: &std::path::Path) -> Option<String> {
 
 pub fn run_audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
     let AuditCommand::Verify(verify) = args.command;
-    let (store, ehr) = super::open_node(&verify.data, false)?;
+    let (store, ehr) = super::open_node(&verify.data, &verify.database, false)?;
     let outcome = audit_problems(&verify, &store, &ehr);
     ehr.close_audit();
     store.close();
@@ -359,10 +369,10 @@ pub fn run_audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
 /// Everything wrong with the trail(s) `verify` names.
 fn audit_problems(
     verify: &AuditVerify,
-    store: &std::sync::Arc<store_sqlite::SqliteStore>,
+    db: &super::database::Database,
     ehr: &ehr::Ehr,
 ) -> anyhow::Result<Vec<String>> {
-    let sync_store: &dyn store::sync::SyncStore = store.as_ref();
+    let sync_store: &dyn store::sync::SyncStore = db.sync.as_ref();
     let mut problems = Vec::new();
     let Some(node) = &verify.node else {
         // This node's own trail: its chain, then its own signed heads (a clinic that syncs) or
@@ -381,7 +391,8 @@ fn audit_problems(
             Some(own) => {
                 let anchors = sync::anchor::all_anchors(sync_store, own)?;
                 let key = own_public_key(&verify.data);
-                let findings = sync::anchor::check_trail(store.as_ref(), &anchors, key.as_deref())?;
+                let findings =
+                    sync::anchor::check_trail(db.store.as_ref(), &anchors, key.as_deref())?;
                 println!(
                     "Anclas firmadas revisadas: {} / signed anchors checked: {}",
                     anchors.len(),
@@ -402,7 +413,7 @@ fn audit_problems(
     );
     problems.extend(findings_text(sync::anchor::check_sequence(&anchors)));
     if let Some(trail) = &verify.trail {
-        let (copy_store, copy_ehr) = super::open_node(trail, false)
+        let (copy_store, copy_ehr) = super::open_node(trail, &Default::default(), false)
             .with_context(|| format!("cannot open the trail copy in {}", trail.display()))?;
         let label = format!("Copia de {node} / copy of {node}");
         match verify_chain(&copy_ehr, &label) {
@@ -410,7 +421,7 @@ fn audit_problems(
             None => {
                 let key = anchors.first().map(|a| a.public_key.clone());
                 let findings =
-                    sync::anchor::check_trail(copy_store.as_ref(), &anchors, key.as_deref());
+                    sync::anchor::check_trail(copy_store.store.as_ref(), &anchors, key.as_deref());
                 match findings {
                     Ok(findings) => problems.extend(findings_text(findings)),
                     Err(err) => problems.push(format!("{label}: {err}")),

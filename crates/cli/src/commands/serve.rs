@@ -12,6 +12,8 @@ pub struct ServeArgs {
     /// Directorio de datos del nodo / Node data directory
     #[arg(long, default_value = "./expediente-data", env = "EXPEDIENTE_DATA")]
     pub data: PathBuf,
+    #[command(flatten)]
+    pub database: super::database::DatabaseArg,
     /// Dirección de escucha / Listen address
     #[arg(long, default_value = "127.0.0.1:8080", env = "EXPEDIENTE_LISTEN")]
     pub listen: SocketAddr,
@@ -49,8 +51,11 @@ pub async fn serve(
     args: ServeArgs,
     ready: Option<Box<dyn FnOnce(SocketAddr) + Send>>,
 ) -> anyhow::Result<()> {
-    let (store, ehr) = super::open_node(&args.data, false)?;
-    let ehr = super::node::serve_ehr(store.clone(), ehr);
+    // Opening a store blocks (PostgreSQL's client runs its own small runtime, which must not
+    // start inside this one): done off the async workers, as every store call is.
+    let (db, ehr) =
+        tokio::task::block_in_place(|| super::open_node(&args.data, &args.database, false))?;
+    let ehr = super::node::serve_ehr(db.store.clone(), ehr);
     let tls = match (&args.tls_cert, &args.tls_key) {
         (Some(cert), Some(key)) => Some(rest::tls_server_config(cert, key)?),
         _ => None,
@@ -74,7 +79,7 @@ pub async fn serve(
         std::sync::Arc::new(web::EhrSessions::new(ehr.clone()));
     let web_config = web::WebConfig {
         secure_cookies: tls.is_some(),
-        sync_status: super::node::ui_sync_status(&args.sync, store.clone()),
+        sync_status: super::node::ui_sync_status(&args.sync, db.sync.clone()),
         public_origin: args.base_url.as_deref().and_then(origin_of),
         client_ip: rest::client_ip,
     };
@@ -88,18 +93,27 @@ pub async fn serve(
         std::sync::Arc::new(move |headers: &axum::http::HeaderMap| {
             rest::is_authenticated(&gate_ehr, &gate_keys, headers)
         });
-    let app =
-        super::node::attach(&args.sync, store.clone(), ehr.clone(), keys, app, gate)?.merge(ui);
+    // Starting the hub or the clinic's sync reads and writes the store: blocking, as above.
+    let app = tokio::task::block_in_place(|| {
+        super::node::attach(
+            &args.sync,
+            db.store.clone(),
+            db.sync.clone(),
+            ehr.clone(),
+            keys,
+            app,
+            gate,
+        )
+    })?
+    .merge(ui);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
     let local = listener.local_addr()?;
     let scheme = if tls.is_some() { "https" } else { "http" };
-    tracing::info!(address = %local, data = %args.data.display(), "serving FHIR at {scheme}://{local}/fhir");
-    println!(
-        "Expediente escuchando en {scheme}://{local}/fhir  (datos: {})",
-        args.data.display()
-    );
+    let where_ = db.location().display();
+    tracing::info!(address = %local, data = %args.data.display(), database = %where_, "serving FHIR at {scheme}://{local}/fhir");
+    println!("Expediente escuchando en {scheme}://{local}/fhir  (datos: {where_})");
     if let Some(ready) = ready {
         ready(local);
     }
@@ -120,8 +134,10 @@ pub async fn serve(
         }
     }
     tracing::info!("shutting down: finishing queued writes");
-    ehr.close_audit();
-    store.close();
+    tokio::task::block_in_place(|| {
+        ehr.close_audit();
+        db.close();
+    });
     Ok(())
 }
 

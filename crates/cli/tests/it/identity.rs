@@ -346,6 +346,64 @@ fn duplicate_curp_is_a_conflict_naming_the_existing_patient() {
     assert_eq!(put(&node, &format!("Patient/{first}"), &same).status, 200);
 }
 
+/// Issue 14: two clinicians register the same person at the same instant (on the hub, many
+/// writers run at once). Each round ends with one Patient for the CURP and one clear refusal
+/// naming it; never two.
+#[test]
+fn the_same_curp_registered_at_the_same_instant_makes_one_patient() {
+    let node = Node::start();
+    for round in 0..8u32 {
+        let first17 = format!("PEGJ9011{:02}HDFRMN{}", round + 1, round % 10);
+        let curp = format!("{first17}{}", mexico::curp::check_digit(&first17).unwrap());
+        let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+        let clinicians: Vec<_> = ["Juan", "Juan Carlos"]
+            .into_iter()
+            .map(|given| {
+                let (barrier, base, curp) = (barrier.clone(), node.base.clone(), curp.clone());
+                let body = with_curp(
+                    patient(
+                        given,
+                        "Pérez Gómez",
+                        &format!("1990-11-{:02}", round + 1),
+                        "male",
+                    ),
+                    &curp,
+                );
+                std::thread::spawn(move || {
+                    let request = client()
+                        .post(format!("{base}/Patient"))
+                        .header("content-type", "application/fhir+json")
+                        .body(body.to_string());
+                    barrier.wait();
+                    reply(request.send().unwrap())
+                })
+            })
+            .collect();
+        let mut replies: Vec<Reply> = clinicians.into_iter().map(|c| c.join().unwrap()).collect();
+        replies.sort_by_key(|r| r.status);
+        let (created, refused) = (&replies[0], &replies[1]);
+        assert_eq!(created.status, 201, "round {round}: {}", created.text);
+        assert!(
+            [409, 412].contains(&refused.status),
+            "round {round}: the second registration is refused, got {}: {}",
+            refused.status,
+            refused.text
+        );
+        let id = created.body["id"].as_str().unwrap();
+        assert!(
+            refused.diagnostics().contains(&format!("Patient/{id}")),
+            "round {round}: the refusal names the patient: {}",
+            refused.text
+        );
+        let found = get(&node, &format!("Patient?identifier={CURP_SYSTEM}|{curp}"));
+        assert_eq!(
+            match_ids(&found.body),
+            vec![id.to_string()],
+            "round {round}"
+        );
+    }
+}
+
 #[test]
 fn patient_without_curp_gets_a_folio_and_is_flagged() {
     let node = Node::start();

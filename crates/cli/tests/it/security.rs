@@ -18,6 +18,7 @@ pub(crate) const CLUES_B: &str = "JCSSA000001";
 pub(crate) fn run_cli_stdin(args: &[&str], stdin: &str) -> (i32, String, String) {
     let mut child = Command::new(BIN)
         .args(args)
+        .args(cli_database_args(args))
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())

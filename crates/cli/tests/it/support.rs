@@ -13,11 +13,231 @@ pub fn shared_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared")
 }
 
+// ---------------------------------------------------------------------------------------------
+// Engines (issue 14): the same tests on SQLite and on PostgreSQL
+// ---------------------------------------------------------------------------------------------
+
+/// Which engine this test process puts nodes on: `EXPEDIENTE_TEST_ENGINE=postgres` puts every
+/// node on its own fresh PostgreSQL database (on the server `EXPEDIENTE_TEST_PG` names), except
+/// clinics that sync with a hub (`--hub`): those stay on SQLite, as in the field. Default:
+/// SQLite.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    Sqlite,
+    Postgres,
+}
+
+pub fn engine() -> Engine {
+    match std::env::var("EXPEDIENTE_TEST_ENGINE").as_deref() {
+        Ok("postgres") | Ok("postgresql") => Engine::Postgres,
+        Ok("sqlite") | Ok("") | Err(_) => Engine::Sqlite,
+        Ok(other) => panic!("EXPEDIENTE_TEST_ENGINE={other}: use sqlite or postgres"),
+    }
+}
+
+/// What to run when PostgreSQL is missing: the tests fail with it, they never skip.
+pub const POSTGRES_HOWTO: &str = "PostgreSQL 15 is needed: run ./test.sh (it installs and starts one), or \
+     `scripts/postgres.sh install && export EXPEDIENTE_TEST_PG=$(scripts/postgres.sh start /tmp/expediente-pg 54329)`";
+
+/// The admin URL of the test server (`postgres://postgres@127.0.0.1:54329/postgres`).
+pub fn postgres_admin_url() -> String {
+    match std::env::var("EXPEDIENTE_TEST_PG") {
+        Ok(url) if !url.trim().is_empty() => url.trim().to_string(),
+        _ => panic!("EXPEDIENTE_TEST_PG is not set. {POSTGRES_HOWTO}"),
+    }
+}
+
+/// `url` with its database name replaced by `database`.
+pub fn postgres_url_of(url: &str, database: &str) -> String {
+    let (base, query) = match url.split_once('?') {
+        Some((base, query)) => (base, format!("?{query}")),
+        None => (url, String::new()),
+    };
+    let (scheme, rest) = base.split_once("://").expect("a postgres:// URL");
+    let host = rest.split('/').next().unwrap_or(rest);
+    format!("{scheme}://{host}/{database}{query}")
+}
+
+/// Runs SQL on the test server as its admin (through `psql`, which PostgreSQL installs).
+pub fn psql(url: &str, sql: &str) -> String {
+    let program = psql_program();
+    let output = Command::new(program)
+        .args([
+            "-X",
+            "-q",
+            "-A",
+            "-t",
+            "-v",
+            "ON_ERROR_STOP=1",
+            "-d",
+            url,
+            "-c",
+            sql,
+        ])
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run {program} ({err}). {POSTGRES_HOWTO}"));
+    assert!(
+        output.status.success(),
+        "psql {sql:?} on {url} failed: {}. {POSTGRES_HOWTO}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+fn psql_program() -> &'static str {
+    ["/usr/lib/postgresql/15/bin/psql", "/usr/bin/psql"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .unwrap_or("psql")
+}
+
+/// Where each data directory's store lives in this test process: `Some(url)` on PostgreSQL,
+/// `None` on SQLite. A node restarted over the same directory finds the same database.
+fn placements() -> &'static std::sync::Mutex<std::collections::HashMap<PathBuf, Option<String>>> {
+    static PLACEMENTS: std::sync::OnceLock<
+        std::sync::Mutex<std::collections::HashMap<PathBuf, Option<String>>>,
+    > = std::sync::OnceLock::new();
+    PLACEMENTS.get_or_init(Default::default)
+}
+
+/// A database name for `data`, unique to this directory.
+fn database_name(data: &Path) -> String {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    data.hash(&mut hasher);
+    std::process::id().hash(&mut hasher);
+    format!("expediente_test_{:016x}", hasher.finish())
+}
+
+/// The PostgreSQL database of `data` (created fresh the first time), or `None` when this
+/// directory's store is SQLite. `clinic_with_hub`: a clinic that syncs, which stays on SQLite.
+pub fn placement(data: &Path, clinic_with_hub: bool) -> Option<String> {
+    if engine() == Engine::Sqlite {
+        return None;
+    }
+    let mut placements = placements().lock().unwrap();
+    if let Some(placed) = placements.get(data) {
+        return placed.clone();
+    }
+    let placed = if clinic_with_hub {
+        None
+    } else {
+        let admin = postgres_admin_url();
+        let name = database_name(data);
+        psql(&admin, &format!("DROP DATABASE IF EXISTS {name}"));
+        psql(&admin, &format!("CREATE DATABASE {name}"));
+        Some(postgres_url_of(&admin, &name))
+    };
+    placements.insert(data.to_path_buf(), placed.clone());
+    placed
+}
+
+/// Puts the store of `data` on the PostgreSQL database `url`, whatever the suite's engine (a
+/// test with its own server).
+pub fn place_on(data: &Path, url: &str) {
+    placements()
+        .lock()
+        .unwrap()
+        .insert(data.to_path_buf(), Some(url.to_string()));
+}
+
+/// A PostgreSQL server of one test's own (scripts/postgres.sh), for what the shared one must
+/// not suffer: restarts. Stopped and deleted when dropped.
+pub struct PrivatePostgres {
+    dir: tempfile::TempDir,
+    pub admin_url: String,
+}
+
+fn postgres_script() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../scripts/postgres.sh")
+}
+
+fn run_postgres_script(args: &[&str]) -> String {
+    let output = Command::new(postgres_script())
+        .args(args)
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run scripts/postgres.sh ({err}). {POSTGRES_HOWTO}"));
+    assert!(
+        output.status.success(),
+        "scripts/postgres.sh {args:?} failed: {}. {POSTGRES_HOWTO}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8_lossy(&output.stdout).trim().to_string()
+}
+
+impl PrivatePostgres {
+    pub fn start() -> PrivatePostgres {
+        let dir = tempfile::tempdir().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port()
+            .to_string();
+        let admin_url = run_postgres_script(&["start", dir.path().to_str().unwrap(), &port]);
+        PrivatePostgres { dir, admin_url }
+    }
+
+    /// A new empty database; its URL.
+    pub fn create_database(&self, name: &str) -> String {
+        psql(&self.admin_url, &format!("CREATE DATABASE {name}"));
+        postgres_url_of(&self.admin_url, name)
+    }
+
+    /// `pg_ctl restart -m immediate`: every connection cut, no clean shutdown (a crash), and
+    /// the server back (recovered from its WAL) when this returns.
+    pub fn crash_restart(&self) {
+        run_postgres_script(&["restart", self.dir.path().to_str().unwrap(), "immediate"]);
+    }
+}
+
+impl Drop for PrivatePostgres {
+    fn drop(&mut self) {
+        let _ = Command::new(postgres_script())
+            .args(["stop", self.dir.path().to_str().unwrap()])
+            .output();
+    }
+}
+
+/// The `--database` arguments for a command over `data` (none on SQLite).
+pub fn database_args(data: &Path) -> Vec<String> {
+    placement(data, false)
+        .map(|url| vec!["--database".to_string(), url])
+        .unwrap_or_default()
+}
+
+/// The `--database` arguments for `serve --data data ARGS…`: a clinic that syncs with a hub
+/// stays on SQLite (the hub of the sync scenarios is what moves to PostgreSQL).
+pub fn serve_database_args<S: AsRef<str>>(data: &Path, args: &[S]) -> Vec<String> {
+    if args.iter().any(|a| a.as_ref() == "--database") {
+        return Vec::new();
+    }
+    let clinic_with_hub = args.iter().any(|a| a.as_ref() == "--hub");
+    placement(data, clinic_with_hub)
+        .map(|url| vec!["--database".to_string(), url])
+        .unwrap_or_default()
+}
+
+/// Forgets and drops the database of `data` (a finished test's node).
+fn drop_placement(data: &Path) {
+    let placed = placements().lock().unwrap().remove(data).flatten();
+    if let Some(url) = placed {
+        let name = url.rsplit('/').next().unwrap_or_default();
+        let name = name.split('?').next().unwrap_or_default();
+        let admin = postgres_admin_url();
+        let _ = Command::new(psql_program())
+            .args(["-X", "-q", "-d", &admin, "-c"])
+            .arg(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+            .output();
+    }
+}
+
 /// A node process serving on a free loopback port; killed when dropped.
 pub struct Node {
     pub child: Child,
     pub base: String,
-    _temp: Option<tempfile::TempDir>,
+    /// The data directory, when this node owns it (dropped with the node).
+    owned: Option<(tempfile::TempDir, PathBuf)>,
 }
 
 impl Node {
@@ -26,7 +246,7 @@ impl Node {
         let temp = tempfile::tempdir().unwrap();
         let data = temp.path().join("data");
         let mut node = Node::start_in(&data);
-        node._temp = Some(temp);
+        node.owned = Some((temp, data));
         node
     }
 
@@ -36,6 +256,8 @@ impl Node {
     }
 
     pub fn start_with(data: &Path, extra: &[&str]) -> Node {
+        // Placed first: the accounts `prepare_access` writes go where the node will read them.
+        serve_database_args(data, extra);
         prepare_access(data);
         Node::start_plain(data, extra)
     }
@@ -47,6 +269,7 @@ impl Node {
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
             .args(extra)
+            .args(serve_database_args(data, extra))
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -68,7 +291,7 @@ impl Node {
         Node {
             child,
             base,
-            _temp: None,
+            owned: None,
         }
     }
 
@@ -86,6 +309,9 @@ impl Node {
 impl Drop for Node {
     fn drop(&mut self) {
         self.kill();
+        if let Some((_, data)) = &self.owned {
+            drop_placement(data);
+        }
     }
 }
 
@@ -270,9 +496,35 @@ pub fn delete(node: &Node, path: &str) -> Reply {
     reply(client().delete(node.url(path)).send().unwrap())
 }
 
-/// Runs the binary with arguments, returning (exit code, stdout, stderr).
+/// The commands that take `--database` next to `--data`.
+const DATA_COMMANDS: [&str; 8] = [
+    "import", "user", "token", "audit", "node", "sync", "migrate", "mpi",
+];
+
+/// The `--database` arguments `run_cli` adds to a data command that names `--data` only.
+pub fn cli_database_args(args: &[&str]) -> Vec<String> {
+    let data_command = args.first().is_some_and(|c| DATA_COMMANDS.contains(c));
+    if !data_command || args.contains(&"--database") {
+        return Vec::new();
+    }
+    let data = args
+        .iter()
+        .position(|a| *a == "--data")
+        .and_then(|i| args.get(i + 1));
+    match data {
+        Some(data) => database_args(Path::new(data)),
+        None => Vec::new(),
+    }
+}
+
+/// Runs the binary with arguments, returning (exit code, stdout, stderr). On PostgreSQL, a data
+/// command over `--data DIR` reaches DIR's database.
 pub fn run_cli(args: &[&str]) -> (i32, String, String) {
-    let output = Command::new(BIN).args(args).output().unwrap();
+    let output = Command::new(BIN)
+        .args(args)
+        .args(cli_database_args(args))
+        .output()
+        .unwrap();
     (
         output.status.code().unwrap_or(-1),
         String::from_utf8_lossy(&output.stdout).into_owned(),

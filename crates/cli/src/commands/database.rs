@@ -1,0 +1,243 @@
+//! Which engine holds a node's data, named by `--database` (or `EXPEDIENTE_DATABASE_URL`):
+//! the only place that names the concrete store types (issue 14). Everything else receives
+//! trait objects (`store::SharedStore`, `Arc<dyn SyncStore>`), so a command works the same on
+//! a clinic's SQLite file and on the hub's PostgreSQL.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use clap::Args;
+
+/// The `--database` option every data command takes.
+#[derive(Args, Clone, Debug, Default)]
+pub struct DatabaseArg {
+    /// Base de datos: `postgres://usuario@servidor:puerto/base` (nodo central) o un directorio
+    /// SQLite (`sqlite:DIR`); por omisión, el SQLite de --data / Database: `postgres://…`
+    /// (national hub) or a SQLite directory (`sqlite:DIR`); default: the SQLite file in --data
+    #[arg(long, env = "EXPEDIENTE_DATABASE_URL", hide_env_values = true)]
+    pub database: Option<String>,
+}
+
+/// `expediente migrate`.
+#[derive(Args)]
+pub struct MigrateArgs {
+    /// Directorio de datos del nodo / Node data directory
+    #[arg(long, default_value = "./expediente-data", env = "EXPEDIENTE_DATA")]
+    pub data: PathBuf,
+    #[command(flatten)]
+    pub database: DatabaseArg,
+}
+
+pub fn run_migrate(args: &MigrateArgs) -> anyhow::Result<std::process::ExitCode> {
+    let location = Location::parse(&args.data, args.database.database.as_deref())?;
+    println!("{}", Database::migrate(&location)?);
+    Ok(std::process::ExitCode::SUCCESS)
+}
+
+/// Where a node's data lives, parsed from `--database`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Location {
+    /// The SQLite file in this directory (a clinic node, or a small hub).
+    Sqlite(PathBuf),
+    /// A PostgreSQL database (the national hub), as a `postgres://` URL.
+    Postgres(String),
+}
+
+impl Location {
+    /// `database` as given, or the SQLite file in the node's data directory.
+    pub(crate) fn parse(data: &Path, database: Option<&str>) -> anyhow::Result<Location> {
+        let Some(database) = database.map(str::trim).filter(|d| !d.is_empty()) else {
+            return Ok(Location::Sqlite(data.to_path_buf()));
+        };
+        if database.starts_with("postgres://") || database.starts_with("postgresql://") {
+            return Ok(Location::Postgres(database.to_string()));
+        }
+        if let Some(dir) = database.strip_prefix("sqlite:") {
+            let dir = dir.strip_prefix("//").unwrap_or(dir);
+            if dir.is_empty() {
+                bail!("--database sqlite: necesita un directorio / needs a directory");
+            }
+            return Ok(Location::Sqlite(PathBuf::from(dir)));
+        }
+        if let Some((scheme, _)) = database.split_once("://") {
+            bail!(
+                "--database: motor desconocido «{scheme}»; use postgres://… o un directorio SQLite / unknown engine «{scheme}»; use postgres://… or a SQLite directory"
+            );
+        }
+        Ok(Location::Sqlite(PathBuf::from(database)))
+    }
+
+    /// For logs and messages: never the password a URL may carry.
+    pub(crate) fn display(&self) -> String {
+        match self {
+            Location::Sqlite(dir) => format!("SQLite {}", dir.display()),
+            Location::Postgres(url) => format!("PostgreSQL {}", redact(url)),
+        }
+    }
+}
+
+/// Whether `data` already holds a SQLite node (the demo prepares a new one otherwise).
+pub(crate) fn sqlite_file_exists(data: &Path) -> bool {
+    data.join(store_sqlite::DB_FILE_NAME).exists()
+}
+
+/// A `postgres://user:password@host/db` URL with the password replaced.
+pub(crate) fn redact(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((credentials, host)) = rest.rsplit_once('@') else {
+        return url.to_string();
+    };
+    match credentials.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:***@{host}"),
+        None => url.to_string(),
+    }
+}
+
+/// The concrete store behind a node's trait objects: what only `cli` may know.
+enum Engine {
+    Sqlite(Arc<store_sqlite::SqliteStore>),
+    /// Held through the trait objects; nothing engine-specific to do with it.
+    Postgres,
+}
+
+/// A node's opened store, as the rest of the program sees it.
+pub(crate) struct Database {
+    pub store: store::SharedStore,
+    pub sync: Arc<dyn store::sync::SyncStore>,
+    engine: Engine,
+    location: Location,
+}
+
+impl Database {
+    /// Opens (creating and migrating if needed) the store `location` names. `bulk` gives
+    /// SQLite's writer a larger page cache, for imports.
+    pub(crate) fn open(location: &Location, bulk: bool) -> anyhow::Result<Database> {
+        match location {
+            Location::Sqlite(dir) => {
+                let options = if bulk {
+                    store_sqlite::OpenOptions::bulk()
+                } else {
+                    store_sqlite::OpenOptions::default()
+                };
+                let sqlite = store_sqlite::SqliteStore::open_with(dir, &options)
+                    .with_context(|| format!("cannot open the store in {}", dir.display()))?;
+                Ok(Database {
+                    store: sqlite.clone(),
+                    sync: sqlite.clone(),
+                    engine: Engine::Sqlite(sqlite),
+                    location: location.clone(),
+                })
+            }
+            Location::Postgres(url) => {
+                // Connecting migrates the schema (refusing one newer than this build).
+                let postgres = store_postgres::PgStore::connect(url).map_err(|err| {
+                    anyhow::anyhow!(
+                        "no se pudo abrir la base de datos {} / cannot open the database: {err}",
+                        redact(url)
+                    )
+                })?;
+                // Its calls block on the client's own runtime: made off the async workers.
+                let postgres = Arc::new(super::off_runtime::OffRuntime::new(postgres));
+                Ok(Database {
+                    store: postgres.clone(),
+                    sync: postgres,
+                    engine: Engine::Postgres,
+                    location: location.clone(),
+                })
+            }
+        }
+    }
+
+    /// Brings the schema of the store `location` names up to date, refusing a schema newer than
+    /// this program; returns what was done, for the operator.
+    pub(crate) fn migrate(location: &Location) -> anyhow::Result<String> {
+        match location {
+            // SQLite migrates every time it opens.
+            Location::Sqlite(_) => {
+                let db = Database::open(location, false)?;
+                db.close();
+                Ok(format!(
+                    "{}: esquema al día / schema up to date",
+                    location.display()
+                ))
+            }
+            Location::Postgres(url) => {
+                let version = store_postgres::migrate(url).map_err(|err| {
+                    anyhow::anyhow!("no se pudo migrar {} / cannot migrate: {err}", redact(url))
+                })?;
+                Ok(format!(
+                    "{}: esquema en la versión {version} / schema at version {version}",
+                    location.display()
+                ))
+            }
+        }
+    }
+
+    pub(crate) fn location(&self) -> &Location {
+        &self.location
+    }
+
+    /// Finishes queued writes and releases the store (SQLite's writer thread).
+    pub(crate) fn close(&self) {
+        match &self.engine {
+            Engine::Sqlite(sqlite) => sqlite.close(),
+            // Every write is committed when `write` returns; connections close when dropped.
+            Engine::Postgres => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn database_names_its_engine() {
+        let data = Path::new("/datos");
+        assert_eq!(
+            Location::parse(data, None).ok(),
+            Some(Location::Sqlite(data.into()))
+        );
+        assert_eq!(
+            Location::parse(data, Some("  ")).ok(),
+            Some(Location::Sqlite(data.into()))
+        );
+        assert_eq!(
+            Location::parse(data, Some("postgres://hub@db:5432/expediente")).ok(),
+            Some(Location::Postgres(
+                "postgres://hub@db:5432/expediente".into()
+            ))
+        );
+        assert_eq!(
+            Location::parse(data, Some("postgresql://db/x")).ok(),
+            Some(Location::Postgres("postgresql://db/x".into()))
+        );
+        assert_eq!(
+            Location::parse(data, Some("sqlite:/otra")).ok(),
+            Some(Location::Sqlite("/otra".into()))
+        );
+        assert_eq!(
+            Location::parse(data, Some("sqlite:///otra")).ok(),
+            Some(Location::Sqlite("/otra".into()))
+        );
+        assert_eq!(
+            Location::parse(data, Some("./clinica")).ok(),
+            Some(Location::Sqlite("./clinica".into()))
+        );
+        let unknown = Location::parse(data, Some("mysql://db/x"));
+        assert!(unknown.is_err_and(|e| e.to_string().contains("mysql")));
+    }
+
+    #[test]
+    fn passwords_never_reach_messages() {
+        let location = Location::Postgres("postgres://hub:s3creto@db:5432/expediente".into());
+        assert_eq!(
+            location.display(),
+            "PostgreSQL postgres://hub:***@db:5432/expediente"
+        );
+        assert_eq!(redact("postgres://hub@db/x"), "postgres://hub@db/x");
+    }
+}

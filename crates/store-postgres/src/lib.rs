@@ -1,0 +1,322 @@
+//! The national hub's store: the same contract as `store-sqlite`, over PostgreSQL 15.
+//!
+//! Key decisions:
+//! - Driver: the `postgres` crate, the synchronous face of `tokio-postgres` 0.7 (each
+//!   connection drives its protocol on its own small current-thread runtime). The store
+//!   contract is synchronous and callers already move it off the async runtime with
+//!   `spawn_blocking`, so a blocking client is the direct fit: no second runtime to own and
+//!   no `block_on` bridging in every method (a caller that forgot `spawn_blocking` is served
+//!   from a plain thread, `pool::off_runtime`). Connections live in a small pool of our own
+//!   ([`pool`]); a connection found broken (PostgreSQL restarted) is dropped and replaced on
+//!   the next use, so the hub reconnects by itself.
+//! - Concurrency: many writers at once. Each write job runs in its own READ COMMITTED
+//!   transaction; what a job reads before it writes is protected by transaction-scoped
+//!   advisory locks (`pg_advisory_xact_lock(hashtextextended(key, 0))`): one per resource,
+//!   taken by `current`/`read`/`put` inside a job (so version numbers never duplicate), and
+//!   whatever `WriteTx::lock` names (a CURP, a conditional create). A serialization failure, a
+//!   deadlock, a unique violation or a connection lost before COMMIT rolls the transaction
+//!   back and runs the job again from the start with backoff (`PgStore::run_write`);
+//!   `Error::Conflict` only when the retries are exhausted.
+//! - TLS: with `sslmode=require` in the URL, rustls with the system's CA certificates (the
+//!   server's certificate and name verified, like libpq's `verify-full`); without it, plain
+//!   TCP (a hub on another machine must say `require`).
+//! - Durability: `synchronous_commit = on`; a job is acknowledged after COMMIT returned, i.e.
+//!   once its WAL is flushed.
+//! - The sync feed needs positions in commit order, which a sequence does not give (see
+//!   [`sync`]): a sequencer assigns log positions to committed versions, after commit.
+//! - The audit chain is one hash chain, as on a clinic: appending takes an advisory lock held
+//!   until commit, so only transactions that append audit entries wait on each other, and only
+//!   from their append to their commit (see [`security`]).
+//! - Every clinical row carries `patient_key` (the patient whose compartment it is in, when
+//!   known) so that issue 15 can distribute the tables by patient without rewriting them.
+
+mod pool;
+mod query;
+mod read;
+mod schema;
+mod security;
+mod sql;
+mod sync;
+mod tx;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use store::{
+    Account, AuditQuery, BreakGlassGrant, Error, HistoryRequest, IncludeLevel, SealedEntry,
+    SearchPage, SearchQuery, StoredResource, WriteJob,
+};
+
+pub use schema::schema_version_latest;
+
+/// Search-parameter ids by (resource type, code).
+pub(crate) type ParamIds = HashMap<(String, String), i64>;
+
+/// Times a job is run before a conflict is reported (first run included).
+const WRITE_ATTEMPTS_MAX: u32 = 12;
+
+/// First backoff after a conflict; doubles per retry (with jitter), up to [`BACKOFF_MAX`].
+const BACKOFF_FIRST: Duration = Duration::from_millis(2);
+const BACKOFF_MAX: Duration = Duration::from_millis(250);
+
+/// The PostgreSQL store.
+pub struct PgStore {
+    pool: pool::Pool,
+    /// The sync sequencer's own connection (see `sync`): sequencing commits on its own,
+    /// whatever job asked for it, and never competes with jobs for pool connections.
+    sequencer: Mutex<Option<postgres::Client>>,
+    /// Search-parameter ids known committed (ids never change once assigned). Shared as an
+    /// immutable snapshot, replaced when a commit learned new ones (rare after warm-up).
+    params: Mutex<Arc<ParamIds>>,
+}
+
+impl PgStore {
+    /// Connects, brings the schema to this build's version (refusing a newer one) and returns
+    /// the store.
+    pub fn connect(url: &str) -> Result<Arc<PgStore>, Error> {
+        let pool = pool::Pool::new(url)?;
+        pool.with(|conn| schema::migrate(&mut conn.client).map(|_| ()))?;
+        // Every parameter id interned so far, so searches need no lookups for them.
+        let params: ParamIds = pool.with(|conn| {
+            let rows = conn
+                .client
+                .query("SELECT resource_type, code, pid FROM search_param", &[])
+                .map_err(sql_error)?;
+            Ok(rows
+                .iter()
+                .map(|row| ((row.get(0), row.get(1)), row.get(2)))
+                .collect())
+        })?;
+        Ok(Arc::new(PgStore {
+            pool,
+            sequencer: Mutex::new(None),
+            params: Mutex::new(Arc::new(params)),
+        }))
+    }
+
+    fn with_client<R: Send>(
+        &self,
+        mut f: impl FnMut(&mut postgres::Client) -> Result<R, Error> + Send,
+    ) -> Result<R, Error> {
+        self.pool.with(|conn| f(&mut conn.client))
+    }
+
+    fn known_params(&self) -> Arc<ParamIds> {
+        lock(&self.params).clone()
+    }
+}
+
+/// Brings the database at `url` to this build's schema; returns the schema version.
+pub fn migrate(url: &str) -> Result<u32, Error> {
+    let mut client = pool::connect(url)?;
+    pool::off_runtime(move || schema::migrate(&mut client))
+}
+
+impl Drop for PgStore {
+    fn drop(&mut self) {
+        let sequencer = lock(&self.sequencer).take();
+        pool::off_runtime(move || drop(sequencer));
+    }
+}
+
+/// Locks a mutex, recovering the data if another thread panicked while holding it.
+fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+}
+
+/// Whether PostgreSQL says the transaction may succeed if run again.
+fn retryable(err: &postgres::Error) -> bool {
+    err.code().is_some_and(|code| {
+        *code == postgres::error::SqlState::T_R_SERIALIZATION_FAILURE
+            || *code == postgres::error::SqlState::T_R_DEADLOCK_DETECTED
+            || *code == postgres::error::SqlState::UNIQUE_VIOLATION
+    })
+}
+
+/// Whether the connection is gone (PostgreSQL restarted or shut down, the network cut): the
+/// statement did not take effect and may be tried again on a new connection.
+pub(crate) fn connection_lost(err: &postgres::Error) -> bool {
+    err.is_closed()
+        || err.code().is_some_and(|code| {
+            let code = code.code();
+            code.starts_with("08") || code.starts_with("57P0")
+        })
+}
+
+pub(crate) fn sql_error(err: postgres::Error) -> Error {
+    if retryable(&err) {
+        return Error::Conflict(err.to_string());
+    }
+    if connection_lost(&err) {
+        // The connection is gone (PostgreSQL restarted, network): the pool replaces it, and
+        // the caller may try again.
+        tracing::warn!(error = %err, "PostgreSQL connection lost");
+        return Error::Busy;
+    }
+    match err.as_db_error() {
+        Some(db) => Error::Other(format!("{}: {}", db.code().code(), db.message())),
+        None => Error::Other(err.to_string()),
+    }
+}
+
+impl PgStore {
+    /// Runs `job` in a transaction, again from the start after a retryable failure.
+    fn run_write(&self, mut job: WriteJob) -> Result<(), Error> {
+        let mut backoff = BACKOFF_FIRST;
+        let mut attempt = 0;
+        loop {
+            attempt += 1;
+            let outcome = self.pool.with(|conn| {
+                let known = self.known_params();
+                let mut tx = tx::Tx::begin(conn, self, known)?;
+                let ran = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| job(&mut tx)));
+                let ran = match ran {
+                    Ok(ran) => ran,
+                    Err(_) => Err(Error::Other("a write job panicked".into())),
+                };
+                match ran {
+                    Ok(()) => {
+                        let learned = tx.commit()?;
+                        if !learned.is_empty() {
+                            let mut known = lock(&self.params);
+                            let mut grown = ParamIds::clone(&known);
+                            grown.extend(learned);
+                            *known = Arc::new(grown);
+                        }
+                        Ok(Ok(()))
+                    }
+                    Err(err) => {
+                        let retry = tx.retryable_failure();
+                        tx.rollback();
+                        Ok(Err((err, retry)))
+                    }
+                }
+            });
+            let (err, retry) = match outcome {
+                Ok(Ok(())) => return Ok(()),
+                Ok(Err(failed)) => failed,
+                // Failures of BEGIN/COMMIT themselves: a conflict at commit is retryable; a
+                // connection lost before the job ran means nothing was written, so retry too.
+                Err(Error::Conflict(msg)) => (Error::Conflict(msg), true),
+                Err(Error::Busy) => (Error::Busy, true),
+                Err(err) => (err, false),
+            };
+            if !retry || attempt >= WRITE_ATTEMPTS_MAX {
+                if retry && !matches!(err, Error::Busy) {
+                    return Err(Error::Conflict(format!(
+                        "la escritura chocó con otras {attempt} veces / write conflicted {attempt} times: {err}"
+                    )));
+                }
+                return Err(err);
+            }
+            std::thread::sleep(jitter(backoff));
+            backoff = (backoff * 2).min(BACKOFF_MAX);
+        }
+    }
+}
+
+/// Between half and all of `base`, so retrying jobs do not collide again in step.
+fn jitter(base: Duration) -> Duration {
+    let nanos = std::time::SystemTime::UNIX_EPOCH
+        .elapsed()
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0);
+    let half = base / 2;
+    half + Duration::from_nanos(u64::from(nanos) % (half.as_nanos() as u64).max(1))
+}
+
+impl store::Store for PgStore {
+    fn read(&self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error> {
+        self.pool.with(|conn| {
+            let stmt = conn.prepare(read::CURRENT)?;
+            let row = conn
+                .client
+                .query_opt(&stmt, &[&resource_type, &id])
+                .map_err(sql_error)?;
+            Ok(row.as_ref().map(read::stored_from_row))
+        })
+    }
+
+    fn vread(
+        &self,
+        resource_type: &str,
+        id: &str,
+        version_id: u64,
+    ) -> Result<Option<StoredResource>, Error> {
+        self.with_client(|client| read::version(client, resource_type, id, version_id))
+    }
+
+    fn history(&self, request: &HistoryRequest) -> Result<Vec<StoredResource>, Error> {
+        self.with_client(|client| read::history(client, request))
+    }
+
+    fn search(&self, query: &SearchQuery) -> Result<SearchPage, Error> {
+        let params = self.known_params();
+        self.with_client(|client| query::search(client, &params, query))
+    }
+
+    fn includes(
+        &self,
+        query: &SearchQuery,
+        sources: &[StoredResource],
+        level: IncludeLevel,
+    ) -> Result<Vec<StoredResource>, Error> {
+        let params = self.known_params();
+        self.with_client(|client| query::includes(client, &params, query, sources, level))
+    }
+
+    fn patient_compartment(
+        &self,
+        patient_id: &str,
+        types: &[String],
+        since_ms: Option<i64>,
+    ) -> Result<Vec<StoredResource>, Error> {
+        self.with_client(|client| read::compartment(client, patient_id, types, since_ms))
+    }
+
+    fn write(&self, job: WriteJob) -> Result<(), Error> {
+        self.run_write(job)
+    }
+
+    fn counts(&self) -> Result<Vec<(String, u64)>, Error> {
+        self.with_client(read::counts)
+    }
+
+    fn value_counts(&self, resource_type: &str, param: &str) -> Result<Vec<(String, u64)>, Error> {
+        self.with_client(|client| read::value_counts(client, resource_type, param))
+    }
+
+    fn account(&self, username: &str) -> Result<Option<Account>, Error> {
+        self.with_client(|client| security::account(client, username))
+    }
+
+    fn accounts(&self) -> Result<Vec<Account>, Error> {
+        self.with_client(security::accounts)
+    }
+
+    fn is_token_revoked(&self, token_id: &str) -> Result<bool, Error> {
+        self.with_client(|client| security::is_token_revoked(client, token_id))
+    }
+
+    fn break_glass_grants(
+        &self,
+        username: &str,
+        now_ms: i64,
+    ) -> Result<Vec<BreakGlassGrant>, Error> {
+        self.with_client(|client| security::break_glass_grants(client, username, now_ms))
+    }
+
+    fn audit_search(&self, query: &AuditQuery) -> Result<Vec<SealedEntry>, Error> {
+        self.with_client(|client| security::audit_search(client, query))
+    }
+
+    fn audit_scan(&self, after_seq: u64, limit: usize) -> Result<Vec<SealedEntry>, Error> {
+        self.with_client(|client| security::audit_scan(client, after_seq, limit))
+    }
+}
+
+#[cfg(test)]
+mod tests;

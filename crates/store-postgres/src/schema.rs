@@ -1,0 +1,317 @@
+//! The PostgreSQL schema and its versioned, append-only migrations.
+//!
+//! The layout follows `store-sqlite` (see its `schema.rs` for the reasons), with these changes:
+//! - Text that is compared or sorted is `COLLATE "C"`: byte order, as SQLite compares, so
+//!   sorting, prefix ranges and paging positions agree between engines whatever locale the
+//!   cluster was created with.
+//! - Every version written is also queued in `sync_pending` for the sync sequencer, which
+//!   gives it a log position once its transaction has committed (see `sync`).
+//! - `change_seq` comes from a sequence: unique and increasing in time, not in commit order,
+//!   which is why the sync log has its own commit-ordered positions.
+//! - Clinical rows carry `patient_key`, the patient whose compartment the resource is in
+//!   (issue 15 distributes by it).
+//! - The schema version is kept in `schema_version` (PostgreSQL has no `user_version`); a
+//!   migration runs under an advisory lock, so two hubs starting at once migrate once.
+//! - Clinical tables have no foreign keys to `resource`: a Citus distribution by patient
+//!   (issue 15) co-locates them by `patient_key`, not by `rkey`.
+
+use postgres::Client;
+use store::Error;
+
+use crate::sql_error;
+
+/// Migrations in order; entry `n` moves the schema from version `n` to `n + 1`.
+/// Never edit a released entry: add a new one.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE SEQUENCE change_seq_seq;
+
+CREATE TABLE resource (
+    rkey BIGSERIAL PRIMARY KEY,
+    resource_type TEXT COLLATE "C" NOT NULL,
+    id TEXT COLLATE "C" NOT NULL,
+    version_id BIGINT NOT NULL,
+    last_updated TEXT NOT NULL,
+    last_updated_ms BIGINT NOT NULL,
+    deleted BOOLEAN NOT NULL,
+    change_seq BIGINT NOT NULL,
+    patient_key TEXT COLLATE "C",
+    body TEXT,
+    UNIQUE (resource_type, id)
+);
+CREATE INDEX resource_change_seq ON resource(change_seq);
+CREATE INDEX resource_type_updated ON resource(resource_type, last_updated_ms);
+CREATE INDEX resource_patient ON resource(patient_key) WHERE patient_key IS NOT NULL;
+
+CREATE TABLE resource_version (
+    rkey BIGINT NOT NULL,
+    version_id BIGINT NOT NULL,
+    last_updated TEXT NOT NULL,
+    last_updated_ms BIGINT NOT NULL,
+    deleted BOOLEAN NOT NULL,
+    change_seq BIGINT NOT NULL,
+    patient_key TEXT COLLATE "C",
+    body TEXT,
+    PRIMARY KEY (rkey, version_id)
+);
+CREATE INDEX resource_version_change_seq ON resource_version(change_seq);
+
+CREATE TABLE search_param (
+    pid BIGSERIAL PRIMARY KEY,
+    resource_type TEXT COLLATE "C" NOT NULL,
+    code TEXT COLLATE "C" NOT NULL,
+    UNIQUE (resource_type, code)
+);
+
+CREATE TABLE idx_token (
+    rkey BIGINT NOT NULL, pid BIGINT NOT NULL,
+    system TEXT COLLATE "C" NOT NULL, code TEXT COLLATE "C" NOT NULL, text TEXT COLLATE "C",
+    PRIMARY KEY (rkey, pid, system, code)
+);
+CREATE INDEX idx_token_value ON idx_token(pid, code, system);
+
+CREATE TABLE idx_string (
+    rkey BIGINT NOT NULL, pid BIGINT NOT NULL,
+    normalized TEXT COLLATE "C" NOT NULL, exact TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (rkey, pid, normalized, exact)
+);
+CREATE INDEX idx_string_value ON idx_string(pid, normalized);
+
+CREATE TABLE idx_date (
+    rkey BIGINT NOT NULL, pid BIGINT NOT NULL,
+    low_ms BIGINT NOT NULL, high_ms BIGINT NOT NULL,
+    PRIMARY KEY (rkey, pid, low_ms, high_ms)
+);
+CREATE INDEX idx_date_value ON idx_date(pid, low_ms, high_ms);
+
+CREATE TABLE idx_number (
+    rkey BIGINT NOT NULL, pid BIGINT NOT NULL,
+    low DOUBLE PRECISION NOT NULL, high DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (rkey, pid, low, high)
+);
+CREATE INDEX idx_number_value ON idx_number(pid, low, high);
+
+CREATE TABLE idx_quantity (
+    rkey BIGINT NOT NULL, pid BIGINT NOT NULL,
+    system TEXT COLLATE "C" NOT NULL, code TEXT COLLATE "C" NOT NULL, unit TEXT COLLATE "C" NOT NULL,
+    low DOUBLE PRECISION NOT NULL, high DOUBLE PRECISION NOT NULL,
+    PRIMARY KEY (rkey, pid, system, code, unit, low, high)
+);
+CREATE INDEX idx_quantity_value ON idx_quantity(pid, low, high);
+
+CREATE TABLE idx_reference (
+    rkey BIGINT NOT NULL, pid BIGINT NOT NULL,
+    target_type TEXT COLLATE "C" NOT NULL, target_id TEXT COLLATE "C" NOT NULL,
+    url TEXT COLLATE "C" NOT NULL,
+    id_system TEXT COLLATE "C" NOT NULL, id_value TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (rkey, pid, target_type, target_id, url, id_system, id_value)
+);
+CREATE INDEX idx_reference_value ON idx_reference(pid, target_id, target_type);
+
+CREATE TABLE idx_uri (
+    rkey BIGINT NOT NULL, pid BIGINT NOT NULL, uri TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (rkey, pid, uri)
+);
+CREATE INDEX idx_uri_value ON idx_uri(pid, uri);
+
+CREATE TABLE account (
+    username TEXT PRIMARY KEY,
+    role TEXT NOT NULL,
+    clues TEXT,
+    practitioner_id TEXT,
+    patient_id TEXT,
+    display_name TEXT NOT NULL,
+    password_hash TEXT NOT NULL,
+    disabled BOOLEAN NOT NULL,
+    failed_logins BIGINT NOT NULL,
+    last_failure_ms BIGINT NOT NULL,
+    created_ms BIGINT NOT NULL,
+    credential_epoch BIGINT NOT NULL,
+    last_login_ip TEXT
+);
+
+CREATE TABLE revoked_token (
+    token_id TEXT PRIMARY KEY,
+    expires_ms BIGINT NOT NULL
+);
+
+CREATE TABLE break_glass (
+    username TEXT NOT NULL,
+    patient_id TEXT NOT NULL,
+    granted_ms BIGINT NOT NULL,
+    expires_ms BIGINT NOT NULL,
+    reason TEXT NOT NULL,
+    PRIMARY KEY (username, patient_id, granted_ms)
+);
+
+CREATE TABLE audit_log (
+    seq BIGINT PRIMARY KEY,
+    at_ms BIGINT NOT NULL,
+    node TEXT NOT NULL,
+    username TEXT NOT NULL,
+    user_display TEXT NOT NULL,
+    role TEXT,
+    clues TEXT,
+    facility_name TEXT,
+    action TEXT NOT NULL,
+    resource_type TEXT,
+    resource_id TEXT,
+    patient_id TEXT,
+    outcome TEXT NOT NULL,
+    break_glass BOOLEAN NOT NULL,
+    source_ip TEXT,
+    details TEXT NOT NULL,
+    hash TEXT NOT NULL
+);
+CREATE INDEX audit_log_patient ON audit_log(patient_id, seq) WHERE patient_id IS NOT NULL;
+CREATE INDEX audit_log_user ON audit_log(username, seq);
+
+CREATE FUNCTION refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only', TG_TABLE_NAME;
+END;
+$$;
+CREATE TRIGGER audit_log_append_only BEFORE UPDATE OR DELETE ON audit_log
+    FOR EACH ROW EXECUTE FUNCTION refuse_change();
+CREATE TRIGGER audit_log_no_truncate BEFORE TRUNCATE ON audit_log
+    FOR EACH STATEMENT EXECUTE FUNCTION refuse_change();
+
+CREATE TABLE sync_self (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    node_id TEXT NOT NULL
+);
+
+-- `pos` is the log position (assigned by the sequencer after commit; NULL until then);
+-- `change_seq` names the version.
+CREATE TABLE sync_log (
+    change_seq BIGINT PRIMARY KEY,
+    pos BIGINT UNIQUE,
+    resource_type TEXT COLLATE "C" NOT NULL,
+    id TEXT COLLATE "C" NOT NULL,
+    hlc BIGINT NOT NULL,
+    origin TEXT COLLATE "C" NOT NULL,
+    parent_hlc BIGINT,
+    parent_origin TEXT COLLATE "C",
+    kind SMALLINT NOT NULL
+);
+CREATE INDEX sync_log_hlc ON sync_log(hlc);
+CREATE INDEX sync_log_type ON sync_log(resource_type, pos);
+CREATE INDEX sync_log_stamp ON sync_log(resource_type, id, hlc);
+
+-- Every version written and not sequenced yet (visible here once its transaction committed).
+CREATE TABLE sync_pending (
+    change_seq BIGINT PRIMARY KEY
+);
+
+CREATE TABLE sync_state (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+
+CREATE TABLE sync_node (
+    node_id TEXT PRIMARY KEY,
+    token_sha256 BYTEA NOT NULL,
+    enrolled_ms BIGINT NOT NULL,
+    revoked_ms BIGINT
+);
+
+CREATE TABLE sync_follow (
+    node_id TEXT NOT NULL,
+    patient_id TEXT NOT NULL,
+    since_ms BIGINT NOT NULL,
+    PRIMARY KEY (node_id, patient_id)
+);
+
+-- Keyed by log position.
+CREATE TABLE sync_patient (
+    pos BIGINT NOT NULL,
+    patient_id TEXT NOT NULL,
+    PRIMARY KEY (pos, patient_id)
+);
+CREATE INDEX sync_patient_patient ON sync_patient(patient_id, pos);
+
+CREATE TABLE sync_conflict (
+    cid BIGSERIAL PRIMARY KEY,
+    resource_type TEXT NOT NULL,
+    id TEXT NOT NULL,
+    winner_hlc BIGINT NOT NULL,
+    winner_origin TEXT NOT NULL,
+    loser_hlc BIGINT NOT NULL,
+    loser_origin TEXT NOT NULL,
+    fields TEXT NOT NULL,
+    detected_ms BIGINT NOT NULL,
+    open BOOLEAN NOT NULL,
+    UNIQUE (resource_type, id, loser_hlc, loser_origin)
+);
+
+CREATE TABLE sync_refused (
+    rid BIGSERIAL PRIMARY KEY,
+    resource_type TEXT NOT NULL,
+    id TEXT NOT NULL,
+    hlc BIGINT NOT NULL,
+    origin TEXT NOT NULL,
+    reason_es TEXT NOT NULL,
+    reason_en TEXT NOT NULL,
+    refused_ms BIGINT NOT NULL,
+    UNIQUE (resource_type, id, hlc, origin)
+);
+
+CREATE TABLE audit_anchor (
+    aid BIGSERIAL PRIMARY KEY,
+    node_id TEXT NOT NULL,
+    seq BIGINT NOT NULL,
+    hash TEXT NOT NULL,
+    at_ms BIGINT NOT NULL,
+    public_key TEXT NOT NULL,
+    signature TEXT NOT NULL,
+    received_ms BIGINT NOT NULL,
+    UNIQUE (node_id, seq, hash, at_ms)
+);
+CREATE INDEX audit_anchor_node ON audit_anchor(node_id, aid);
+CREATE TRIGGER audit_anchor_append_only BEFORE UPDATE OR DELETE ON audit_anchor
+    FOR EACH ROW EXECUTE FUNCTION refuse_change();
+CREATE TRIGGER audit_anchor_no_truncate BEFORE TRUNCATE ON audit_anchor
+    FOR EACH STATEMENT EXECUTE FUNCTION refuse_change();
+"#];
+
+/// The schema version this build expects.
+pub fn schema_version_latest() -> u32 {
+    MIGRATIONS.len() as u32
+}
+
+/// Any fixed number: the advisory lock key that serialises migrations between processes.
+const MIGRATION_LOCK: i64 = 0x6578_7065_6469_656e;
+
+/// Brings the database to the latest schema, every pending migration in one transaction (all
+/// or nothing, DDL is transactional in PostgreSQL); a database newer
+/// than this build is refused rather than guessed at. Returns the schema version.
+pub(crate) fn migrate(client: &mut Client) -> Result<u32, Error> {
+    let mut tx = client.transaction().map_err(sql_error)?;
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
+        .map_err(sql_error)?;
+    tx.batch_execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
+        .map_err(sql_error)?;
+    let current: Option<i32> = tx
+        .query_opt("SELECT max(version) FROM schema_version", &[])
+        .map_err(sql_error)?
+        .and_then(|row| row.get(0));
+    let current = current.unwrap_or(0).max(0) as u32;
+    let latest = schema_version_latest();
+    if current > latest {
+        return Err(Error::Other(format!(
+            "la base de datos tiene el esquema {current}, más nuevo que el de este programa ({latest}) / database schema {current} is newer than this build's {latest}"
+        )));
+    }
+    for (idx, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+        tx.batch_execute(sql).map_err(sql_error)?;
+        let version = (idx + 1) as i32;
+        tx.execute("DELETE FROM schema_version", &[])
+            .map_err(sql_error)?;
+        tx.execute(
+            "INSERT INTO schema_version(version) VALUES ($1)",
+            &[&version],
+        )
+        .map_err(sql_error)?;
+    }
+    tx.commit().map_err(sql_error)?;
+    Ok(latest)
+}

@@ -1,0 +1,340 @@
+//! Accounts, revoked tokens, break-glass grants and the hash-chained audit trail.
+//!
+//! The audit trail is one hash chain, as on a clinic, so `audit verify` checks it the same
+//! way. Appending reads the chain head and writes after it, so appenders take one advisory
+//! lock ([`AUDIT_CHAIN_LOCK`]) held until their commit: transactions that append audit entries
+//! queue behind each other from their append to their commit, and nothing else does (a write
+//! without audit entries never waits for it). Splitting the trail into several chains (per
+//! partition or per writer, each verifiable) would remove the queue; it needs `audit verify`
+//! and the anchors to know several chains, and is left for later. Triggers refuse UPDATE,
+//! DELETE and TRUNCATE of the trail.
+
+use auth::audit::{AuditAction, AuditEntry, Chain, ChainHash, ChainHead, Outcome, SealedEntry};
+use auth::role::Role;
+use postgres::{GenericClient, Row};
+use store::{Account, AuditQuery, BreakGlassGrant, Error};
+
+use crate::sql::{Arg, Sql};
+use crate::sql_error;
+use crate::tx::Tx;
+
+/// The advisory lock key serialising appends to the audit chain.
+const AUDIT_CHAIN_LOCK: &str = "audit-chain";
+
+const ACCOUNT_COLUMNS: &str = "username, role, clues, practitioner_id, patient_id, display_name, \
+     password_hash, disabled, failed_logins, last_failure_ms, created_ms, credential_epoch, last_login_ip";
+
+const AUDIT_COLUMNS: &str = "seq, at_ms, node, username, user_display, role, clues, facility_name, \
+     action, resource_type, resource_id, patient_id, outcome, break_glass, source_ip, details, hash";
+
+fn account_from_row(row: &Row) -> Account {
+    Account {
+        username: row.get(0),
+        role: row.get(1),
+        clues: row.get(2),
+        practitioner_id: row.get(3),
+        patient_id: row.get(4),
+        display_name: row.get(5),
+        password_hash: row.get(6),
+        disabled: row.get(7),
+        failed_logins: u32::try_from(row.get::<_, i64>(8)).unwrap_or(u32::MAX),
+        last_failure_ms: row.get(9),
+        created_ms: row.get(10),
+        credential_epoch: u32::try_from(row.get::<_, i64>(11)).unwrap_or(u32::MAX),
+        last_login_ip: row.get(12),
+    }
+}
+
+pub(crate) fn account<C: GenericClient>(
+    client: &mut C,
+    username: &str,
+) -> Result<Option<Account>, Error> {
+    let row = client
+        .query_opt(
+            &format!("SELECT {ACCOUNT_COLUMNS} FROM account WHERE username = $1"),
+            &[&username],
+        )
+        .map_err(sql_error)?;
+    Ok(row.as_ref().map(account_from_row))
+}
+
+pub(crate) fn accounts(client: &mut postgres::Client) -> Result<Vec<Account>, Error> {
+    let rows = client
+        .query(
+            &format!("SELECT {ACCOUNT_COLUMNS} FROM account ORDER BY username COLLATE \"C\""),
+            &[],
+        )
+        .map_err(sql_error)?;
+    Ok(rows.iter().map(account_from_row).collect())
+}
+
+pub(crate) fn put_account<C: GenericClient>(
+    client: &mut C,
+    account: &Account,
+) -> Result<(), Error> {
+    client
+        .execute(
+            &format!(
+                "INSERT INTO account ({ACCOUNT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13) \
+                 ON CONFLICT (username) DO UPDATE SET role = EXCLUDED.role, clues = EXCLUDED.clues, \
+                 practitioner_id = EXCLUDED.practitioner_id, patient_id = EXCLUDED.patient_id, \
+                 display_name = EXCLUDED.display_name, password_hash = EXCLUDED.password_hash, \
+                 disabled = EXCLUDED.disabled, failed_logins = EXCLUDED.failed_logins, \
+                 last_failure_ms = EXCLUDED.last_failure_ms, created_ms = EXCLUDED.created_ms, \
+                 credential_epoch = EXCLUDED.credential_epoch, last_login_ip = EXCLUDED.last_login_ip"
+            ),
+            &[
+                &account.username,
+                &account.role,
+                &account.clues,
+                &account.practitioner_id,
+                &account.patient_id,
+                &account.display_name,
+                &account.password_hash,
+                &account.disabled,
+                &i64::from(account.failed_logins),
+                &account.last_failure_ms,
+                &account.created_ms,
+                &i64::from(account.credential_epoch),
+                &account.last_login_ip,
+            ],
+        )
+        .map(|_| ())
+        .map_err(sql_error)
+}
+
+pub(crate) fn is_token_revoked(
+    client: &mut postgres::Client,
+    token_id: &str,
+) -> Result<bool, Error> {
+    let row = client
+        .query_opt(
+            "SELECT 1 FROM revoked_token WHERE token_id = $1",
+            &[&token_id],
+        )
+        .map_err(sql_error)?;
+    Ok(row.is_some())
+}
+
+pub(crate) fn revoke_token<C: GenericClient>(
+    client: &mut C,
+    token_id: &str,
+    expires_ms: i64,
+) -> Result<(), Error> {
+    client
+        .execute(
+            "INSERT INTO revoked_token (token_id, expires_ms) VALUES ($1, $2) \
+             ON CONFLICT (token_id) DO UPDATE SET expires_ms = EXCLUDED.expires_ms",
+            &[&token_id, &expires_ms],
+        )
+        .map(|_| ())
+        .map_err(sql_error)
+}
+
+pub(crate) fn put_break_glass<C: GenericClient>(
+    client: &mut C,
+    grant: &BreakGlassGrant,
+) -> Result<(), Error> {
+    client
+        .execute(
+            "INSERT INTO break_glass (username, patient_id, granted_ms, expires_ms, reason) VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (username, patient_id, granted_ms) DO UPDATE SET expires_ms = EXCLUDED.expires_ms, reason = EXCLUDED.reason",
+            &[
+                &grant.username,
+                &grant.patient_id,
+                &grant.granted_ms,
+                &grant.expires_ms,
+                &grant.reason,
+            ],
+        )
+        .map(|_| ())
+        .map_err(sql_error)
+}
+
+pub(crate) fn break_glass_grants(
+    client: &mut postgres::Client,
+    username: &str,
+    now_ms: i64,
+) -> Result<Vec<BreakGlassGrant>, Error> {
+    let rows = client
+        .query(
+            "SELECT username, patient_id, granted_ms, expires_ms, reason FROM break_glass \
+             WHERE username = $1 AND expires_ms > $2 AND granted_ms <= $2 ORDER BY granted_ms",
+            &[&username, &now_ms],
+        )
+        .map_err(sql_error)?;
+    Ok(rows
+        .iter()
+        .map(|row| BreakGlassGrant {
+            username: row.get(0),
+            patient_id: row.get(1),
+            granted_ms: row.get(2),
+            expires_ms: row.get(3),
+            reason: row.get(4),
+        })
+        .collect())
+}
+
+/// The head of the chain, read under the chain lock.
+fn chain_head<C: GenericClient>(client: &mut C) -> Result<ChainHead, Error> {
+    let row = client
+        .query_opt(
+            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+            &[],
+        )
+        .map_err(sql_error)?;
+    match row {
+        None => Ok(ChainHead::EMPTY),
+        Some(row) => {
+            let seq: i64 = row.get(0);
+            let hash: String = row.get(1);
+            let hash = ChainHash::from_hex(&hash).ok_or_else(|| {
+                Error::Other(format!("the audit entry {seq} has an unreadable hash"))
+            })?;
+            Ok(ChainHead {
+                seq: u64::try_from(seq).unwrap_or(0),
+                hash,
+            })
+        }
+    }
+}
+
+/// Seals `entries` in order onto the chain; returns the seq of the last one (0 for none).
+pub(crate) fn append_audit(tx: &mut Tx<'_>, entries: Vec<AuditEntry>) -> Result<u64, Error> {
+    if entries.is_empty() {
+        return Ok(0);
+    }
+    tx.lock_key(AUDIT_CHAIN_LOCK)?;
+    let conn = tx.conn()?;
+    let mut chain = Chain::resume(chain_head(conn)?);
+    let mut last = 0;
+    for entry in entries {
+        let sealed = chain.append(entry);
+        let e = &sealed.entry;
+        let inserted = conn.execute(
+            &format!(
+                "INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
+            ),
+            &[
+                &i64::try_from(e.seq).unwrap_or(i64::MAX),
+                &e.at_ms,
+                &e.node,
+                &e.user,
+                &e.user_display,
+                &e.role.map(Role::as_str),
+                &e.clues,
+                &e.facility_name,
+                &e.action.as_str(),
+                &e.resource_type,
+                &e.resource_id,
+                &e.patient_id,
+                &e.outcome.as_str(),
+                &e.break_glass,
+                &e.source_ip,
+                &e.details,
+                &sealed.hash.to_hex(),
+            ],
+        );
+        if let Err(err) = inserted {
+            return tx.check(Err(err));
+        }
+        last = e.seq;
+    }
+    Ok(last)
+}
+
+/// A stored row whose codes cannot be read back is itself evidence of tampering; the error
+/// names its seq.
+fn sealed_from_row(row: &Row) -> Result<SealedEntry, Error> {
+    let seq: i64 = row.get(0);
+    let role: Option<String> = row.get(5);
+    let action: String = row.get(8);
+    let outcome: String = row.get(12);
+    let hash: String = row.get(16);
+    let bad = |what: &str| {
+        Error::Invalid(format!(
+            "entrada de auditoría {seq}: {what} ilegible / audit entry {seq}: unreadable {what}"
+        ))
+    };
+    let role = match role {
+        None => None,
+        Some(text) => Some(Role::parse(&text).ok_or_else(|| bad("role"))?),
+    };
+    let action = AuditAction::parse(&action).ok_or_else(|| bad("action"))?;
+    let outcome = Outcome::parse(&outcome).ok_or_else(|| bad("outcome"))?;
+    let hash = ChainHash::from_hex(&hash).ok_or_else(|| bad("hash"))?;
+    Ok(SealedEntry {
+        entry: AuditEntry {
+            seq: u64::try_from(seq).unwrap_or(0),
+            at_ms: row.get(1),
+            node: row.get(2),
+            user: row.get(3),
+            user_display: row.get(4),
+            role,
+            clues: row.get(6),
+            facility_name: row.get(7),
+            action,
+            resource_type: row.get(9),
+            resource_id: row.get(10),
+            patient_id: row.get(11),
+            outcome,
+            break_glass: row.get(13),
+            source_ip: row.get(14),
+            details: row.get(15),
+        },
+        hash,
+    })
+}
+
+pub(crate) fn audit_scan(
+    client: &mut postgres::Client,
+    after_seq: u64,
+    limit: usize,
+) -> Result<Vec<SealedEntry>, Error> {
+    let after = i64::try_from(after_seq).unwrap_or(i64::MAX);
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = client
+        .query(
+            &format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE seq > $1 ORDER BY seq LIMIT $2"),
+            &[&after, &limit],
+        )
+        .map_err(sql_error)?;
+    rows.iter().map(sealed_from_row).collect()
+}
+
+pub(crate) fn audit_search(
+    client: &mut postgres::Client,
+    query: &AuditQuery,
+) -> Result<Vec<SealedEntry>, Error> {
+    // Every value is bound as a parameter; only the fixed clause texts are concatenated.
+    let mut sql = Sql::new();
+    sql.push(&format!("SELECT {AUDIT_COLUMNS} FROM audit_log WHERE true"));
+    if let Some(patient) = &query.patient_id {
+        sql.push(" AND patient_id = ");
+        sql.arg(Arg::Text(patient.clone()));
+    }
+    if let Some(user) = &query.username {
+        sql.push(" AND username = ");
+        sql.arg(Arg::Text(user.clone()));
+    }
+    if let Some(action) = &query.action {
+        sql.push(" AND action = ");
+        sql.arg(Arg::Text(action.clone()));
+    }
+    if let Some(from) = query.from_ms {
+        sql.push(" AND at_ms >= ");
+        sql.arg(Arg::Int(from));
+    }
+    if let Some(to) = query.to_ms {
+        sql.push(" AND at_ms < ");
+        sql.arg(Arg::Int(to));
+    }
+    if let Some(before) = query.before_seq {
+        sql.push(" AND seq < ");
+        sql.arg(Arg::Int(i64::try_from(before).unwrap_or(i64::MAX)));
+    }
+    sql.push(" ORDER BY seq DESC LIMIT ");
+    sql.arg(Arg::Int(i64::try_from(query.count).unwrap_or(i64::MAX)));
+    let rows = crate::read::run(client, &sql)?;
+    rows.iter().map(sealed_from_row).collect()
+}
