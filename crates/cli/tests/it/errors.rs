@@ -98,9 +98,19 @@ fn each_error_case_has_its_status() {
 
     // Method not allowed: 405.
     assert_outcome(
-        &raw(&node, "PATCH", "Patient/x", "application/fhir+json", "{}"),
+        &raw(&node, "TRACE", "Patient/x", "application/fhir+json", ""),
         405,
     );
+    // A patch format this node does not take: 415, saying which ones it does.
+    let fhirpath_patch = raw(
+        &node,
+        "PATCH",
+        "Patient/x",
+        "application/fhir+json",
+        r#"{"resourceType":"Parameters"}"#,
+    );
+    assert_outcome(&fhirpath_patch, 415);
+    assert!(fhirpath_patch.text.contains("application/json-patch+json"));
 
     // Nothing was written by any of the above.
     let all = get(&node, "Patient?_summary=count");
