@@ -29,6 +29,24 @@ pub(crate) fn open_node(
 ) -> anyhow::Result<(database::Database, ehr::Ehr)> {
     let location = database::Location::parse(data_dir, database.database.as_deref())?;
     let db = database::Database::open(&location, bulk)?;
-    let ehr = ehr::Ehr::new(db.store.clone(), Arc::new(ehr::SystemClock), &node_name());
+    let ehr = with_node_zone(ehr::Ehr::new(
+        db.store.clone(),
+        Arc::new(ehr::SystemClock),
+        &node_name(),
+    ))?;
     Ok((db, ehr))
+}
+
+/// The variable naming the zone a `dateTime` without an offset is read in (a tz database
+/// name; default `America/Mexico_City`): a node in Baja California sets `America/Tijuana`.
+pub(crate) const TIME_ZONE_ENV: &str = "EXPEDIENTE_TIME_ZONE";
+
+/// Applies this node's time zone (`EXPEDIENTE_TIME_ZONE`) to `ehr`.
+pub(crate) fn with_node_zone(ehr: ehr::Ehr) -> anyhow::Result<ehr::Ehr> {
+    match std::env::var(TIME_ZONE_ENV) {
+        Ok(zone) if !zone.is_empty() => ehr
+            .with_local_zone(&zone)
+            .map_err(|err| anyhow::anyhow!("{TIME_ZONE_ENV}: {err}")),
+        _ => Ok(ehr),
+    }
 }

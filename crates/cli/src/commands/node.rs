@@ -69,11 +69,15 @@ pub(crate) fn serve_ehr(store: store::SharedStore, ehr: ehr::Ehr) -> ehr::Ehr {
         .ok()
         .and_then(|v| v.parse::<i64>().ok())
     {
-        Some(offset_ms) => ehr::Ehr::new(
-            store,
-            Arc::new(OffsetClock { offset_ms }),
-            &super::node_name(),
-        ),
+        Some(offset_ms) => {
+            let shifted = ehr::Ehr::new(
+                store,
+                Arc::new(OffsetClock { offset_ms }),
+                &super::node_name(),
+            );
+            // The zone was checked when the node opened; keep it.
+            super::with_node_zone(shifted.clone()).unwrap_or(shifted)
+        }
         None => ehr,
     }
 }

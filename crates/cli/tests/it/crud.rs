@@ -300,3 +300,38 @@ fn a_local_date_time_is_read_in_mexico_city_time_unless_strict() {
         "2026-03-02T09:15:00-06:00"
     );
 }
+
+/// A node in Baja California reads local times in its own zone (`EXPEDIENTE_TIME_ZONE`).
+#[test]
+fn the_node_reads_local_times_in_its_configured_zone() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let node = Node::start_with_env(&data, &[], &[("EXPEDIENTE_TIME_ZONE", "America/Tijuana")]);
+    let created = post(
+        &node,
+        "Patient",
+        &json!({"resourceType": "Patient", "name": [{"family": "Soto"}], "gender": "male",
+                "deceasedDateTime": "2026-07-15T10:30:00"}),
+    );
+    assert_eq!(created.status, 201, "{}", created.text);
+    // Tijuana keeps daylight saving time: UTC-7 in July.
+    assert_eq!(
+        created.body["deceasedDateTime"],
+        "2026-07-15T10:30:00-07:00"
+    );
+    drop(node);
+
+    // A zone the tz database does not know stops the node with a clear message.
+    let (code, _, stderr) = run_cli_env(
+        &[
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--data",
+            data.to_str().unwrap(),
+        ],
+        &[("EXPEDIENTE_TIME_ZONE", "Mexico/Atlantida")],
+    );
+    assert_ne!(code, 0);
+    assert!(stderr.contains("EXPEDIENTE_TIME_ZONE"), "{stderr}");
+}

@@ -265,11 +265,23 @@ impl Node {
     /// A node over `data` exactly as an operator starts it: without the suite's signing key
     /// and system account (nothing is written to `data` by the test process).
     pub fn start_plain(data: &Path, extra: &[&str]) -> Node {
+        Node::start_plain_env(data, extra, &[])
+    }
+
+    /// As [`Node::start_with`], with extra environment variables for the node's process.
+    pub fn start_with_env(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Node {
+        serve_database_args(data, extra);
+        prepare_access(data);
+        Node::start_plain_env(data, extra, env)
+    }
+
+    fn start_plain_env(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Node {
         let mut child = Command::new(BIN)
             .args(["serve", "--listen", "127.0.0.1:0", "--data"])
             .arg(data)
             .args(extra)
             .args(serve_database_args(data, extra))
+            .envs(env.iter().copied())
             .env("RUST_LOG", "warn")
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -520,9 +532,15 @@ pub fn cli_database_args(args: &[&str]) -> Vec<String> {
 /// Runs the binary with arguments, returning (exit code, stdout, stderr). On PostgreSQL, a data
 /// command over `--data DIR` reaches DIR's database.
 pub fn run_cli(args: &[&str]) -> (i32, String, String) {
+    run_cli_env(args, &[])
+}
+
+/// As [`run_cli`], with extra environment variables.
+pub fn run_cli_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String) {
     let output = Command::new(BIN)
         .args(args)
         .args(cli_database_args(args))
+        .envs(env.iter().copied())
         .output()
         .unwrap();
     (
