@@ -94,6 +94,19 @@ fn entry(code: &str) -> Option<&'static cie10::Cie10Entry> {
     cie10::lookup_cie10(&normalized)
 }
 
+/// The answer of `$validate-code` and `$translate` for a code the catalogue lacks: `result`
+/// false, with a message (not an error: the question had an answer).
+fn unknown_code(code: &str) -> Json {
+    parameters(vec![
+        parameter("result", "valueBoolean", Json::Bool(false)),
+        parameter(
+            "message",
+            "valueString",
+            Json::str(format!("«{code}» no es un código de la CIE-10")),
+        ),
+    ])
+}
+
 /// # `CodeSystem/$lookup?system=…&code=…`
 pub fn lookup(system: Option<&str>, code: Option<&str>) -> Result<Json, Error> {
     check_system(system)?;
@@ -150,14 +163,7 @@ pub fn validate_code(
     check_system(system)?;
     let code = required(code, "code")?;
     let Some(found) = entry(code) else {
-        return Ok(parameters(vec![
-            parameter("result", "valueBoolean", Json::Bool(false)),
-            parameter(
-                "message",
-                "valueString",
-                Json::str(format!("«{code}» no es un código de la CIE-10")),
-            ),
-        ]));
+        return Ok(unknown_code(code));
     };
     let mut list = vec![
         parameter("result", "valueBoolean", Json::Bool(true)),
@@ -255,14 +261,7 @@ pub fn translate(
         }
     }
     let Some(found) = entry(code) else {
-        return Ok(parameters(vec![
-            parameter("result", "valueBoolean", Json::Bool(false)),
-            parameter(
-                "message",
-                "valueString",
-                Json::str(format!("«{code}» no es un código de la CIE-10")),
-            ),
-        ]));
+        return Ok(unknown_code(code));
     };
     Ok(parameters(vec![
         parameter("result", "valueBoolean", Json::Bool(true)),
