@@ -7,10 +7,18 @@ mod commands;
 
 use clap::{Parser, Subcommand};
 
+/// `expediente --version`: the release and the git revision it was built from.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (git ",
+    env!("EXPEDIENTE_GIT_REVISION"),
+    ")"
+);
+
 #[derive(Parser)]
 #[command(
     name = "expediente",
-    version,
+    version = VERSION,
     about = "Expediente: nodo del expediente clínico digital nacional (FHIR R4)",
     long_about = None
 )]
@@ -87,6 +95,10 @@ fn main() -> std::process::ExitCode {
         Ok(code) => code,
         Err(err) => {
             eprintln!("error: {err:#}");
+            if err.downcast_ref::<commands::NoNode>().is_some() {
+                // A usage error, like clap's own: nothing was read or written.
+                return std::process::ExitCode::from(2);
+            }
             std::process::ExitCode::FAILURE
         }
     }

@@ -58,8 +58,18 @@ pub fn run(args: ImportArgs) -> anyhow::Result<ExitCode> {
     ehr.close_audit();
     store.close();
     print_report(&report, elapsed, args.strict);
-    if report.rejected_total() > 0 && args.strict {
-        return Ok(ExitCode::from(2));
+    if report.rejected_total() > 0 {
+        if args.strict {
+            return Ok(ExitCode::from(2));
+        }
+        // A script that loads files must see that not everything arrived: exit 1, after the
+        // summary (what loaded stays loaded).
+        eprintln!(
+            "importación incompleta: {} recursos rechazados / incomplete import: {} resources rejected",
+            report.rejected_total(),
+            report.rejected_total()
+        );
+        return Ok(ExitCode::FAILURE);
     }
     Ok(ExitCode::SUCCESS)
 }

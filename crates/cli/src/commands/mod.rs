@@ -37,6 +37,38 @@ pub(crate) fn open_node(
     Ok((db, ehr))
 }
 
+/// A command that reads a node was pointed at a place that holds none: it stops (exit 2)
+/// rather than create an empty node where a typo points and report on that.
+#[derive(Debug)]
+pub(crate) struct NoNode(pub String);
+
+impl std::fmt::Display for NoNode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "no hay un nodo en {0}: revise --data (o --database) / there is no node in {0}: check --data (or --database)",
+            self.0
+        )
+    }
+}
+
+impl std::error::Error for NoNode {}
+
+/// Refuses (with [`NoNode`]) unless `data_dir`/`database` name an existing node. PostgreSQL
+/// databases are checked by connecting, which never creates a database.
+pub(crate) fn require_node(
+    data_dir: &Path,
+    database: &database::DatabaseArg,
+) -> anyhow::Result<()> {
+    let location = database::Location::parse(data_dir, database.database.as_deref())?;
+    match &location {
+        database::Location::Sqlite(dir) if !database::sqlite_file_exists(dir) => {
+            Err(NoNode(dir.display().to_string()).into())
+        }
+        _ => Ok(()),
+    }
+}
+
 /// The variable naming the zone a `dateTime` without an offset is read in (a tz database
 /// name; default `America/Mexico_City`): a node in Baja California sets `America/Tijuana`.
 pub(crate) const TIME_ZONE_ENV: &str = "EXPEDIENTE_TIME_ZONE";

@@ -304,6 +304,7 @@ pub fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
             database,
             clues,
         }) => {
+            super::require_node(&data, &database)?;
             let (store, _ehr) = super::open_node(&data, &database, false)?;
             let audit = credential_audit(AuditAction::TokenRevoke, &clues, "revocada", now_ms);
             let revoked = sync::hub::revoke(store.store.as_ref(), &clues, now_ms, audit);
@@ -319,6 +320,7 @@ pub fn run_node(args: NodeArgs) -> anyhow::Result<ExitCode> {
             database,
             clues,
         }) => {
+            super::require_node(&data, &database)?;
             let (store, _ehr) = super::open_node(&data, &database, false)?;
             let audit = credential_audit(
                 AuditAction::TokenIssue,
@@ -359,6 +361,7 @@ enum SyncCommand {
 pub fn run_sync(args: SyncCmdArgs) -> anyhow::Result<ExitCode> {
     match args.command {
         SyncCommand::Status { data, database } => {
+            super::require_node(&data, &database)?;
             let (store, _ehr) = super::open_node(&data, &database, false)?;
             let sync_store: &dyn store::sync::SyncStore = store.sync.as_ref();
             let node_id = sync_store.node_id()?;

@@ -136,6 +136,7 @@ pub fn run_user(args: UserArgs) -> anyhow::Result<ExitCode> {
             println!("Cuenta creada / account created: {}", add.username);
         }
         UserCommand::List(data) => {
+            super::require_node(&data.data, &data.database)?;
             let (store, ehr) = super::open_node(&data.data, &data.database, false)?;
             for account in ehr.accounts().map_err(ehr_error)? {
                 println!(
@@ -165,6 +166,7 @@ pub fn run_user(args: UserArgs) -> anyhow::Result<ExitCode> {
 }
 
 fn change(user: &UserName, disabled: Option<bool>, password: Option<&str>) -> anyhow::Result<()> {
+    super::require_node(&user.data, &user.database)?;
     let (store, ehr) = super::open_node(&user.data, &user.database, false)?;
     ehr.change_account(
         &operator(),
@@ -239,6 +241,7 @@ fn parse_ttl(text: &str) -> anyhow::Result<i64> {
 pub fn run_token(args: TokenArgs) -> anyhow::Result<ExitCode> {
     let TokenCommand::Issue(issue) = args.command;
     let ttl_ms = issue.ttl.as_deref().map(parse_ttl).transpose()?;
+    super::require_node(&issue.data, &issue.database)?;
     let keys = auth::token::KeyStore::load_or_create(&issue.data)
         .map_err(|err| anyhow!("{} ({err})", err.message_es()))?;
     let (store, ehr) = super::open_node(&issue.data, &issue.database, false)?;
@@ -351,6 +354,7 @@ fn own_public_key(data: &std::path::Path) -> Option<String> {
 
 pub fn run_audit(args: AuditArgs) -> anyhow::Result<ExitCode> {
     let AuditCommand::Verify(verify) = args.command;
+    super::require_node(&verify.data, &verify.database)?;
     let (store, ehr) = super::open_node(&verify.data, &verify.database, false)?;
     let outcome = audit_problems(&verify, &store, &ehr);
     ehr.close_audit();

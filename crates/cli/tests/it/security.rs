@@ -1161,3 +1161,46 @@ fn a_signed_note_cannot_be_changed_only_amended_by_addendum() {
         "Nota de evolución"
     );
 }
+
+/// Commands that read a node never create one where a typo points: `audit verify` on a path
+/// with no node used to create an empty database and report it "intact" with exit 0.
+#[test]
+fn commands_that_read_a_node_refuse_a_path_without_one() {
+    if engine() == Engine::Postgres {
+        // On PostgreSQL the suite points --database at a real database: no path to mistype.
+        return;
+    }
+    let temp = tempfile::tempdir().unwrap();
+    let typo = temp.path().join("expediente-dta");
+    let typo_arg = typo.to_str().unwrap();
+    for args in [
+        vec!["audit", "verify", "--data", typo_arg],
+        vec!["user", "list", "--data", typo_arg],
+        vec![
+            "token", "issue", "--data", typo_arg, "--user", "x", "--role", "system",
+        ],
+        vec!["sync", "status", "--data", typo_arg],
+    ] {
+        let (code, stdout, stderr) = run_cli(&args);
+        assert_eq!(code, 2, "{args:?}: {stdout} {stderr}");
+        assert!(stderr.contains("no hay un nodo"), "{args:?}: {stderr}");
+        assert!(!typo.exists(), "{args:?} created {}", typo.display());
+    }
+}
+
+/// `expediente --version` names the git revision the binary was built from.
+#[test]
+fn version_names_the_git_revision() {
+    let (code, stdout, _) = run_cli(&["--version"]);
+    assert_eq!(code, 0);
+    let head = Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .unwrap();
+    let head = String::from_utf8_lossy(&head.stdout).trim().to_string();
+    assert!(
+        stdout.starts_with("expediente ") && stdout.contains(&format!("(git {head})")),
+        "{stdout} (HEAD {head})"
+    );
+}
