@@ -60,7 +60,8 @@ def ensure_client_account(data_dir):
         [expediente_bin(), "user", "list", "--data", str(data_dir)],
         capture_output=True, text=True, timeout=60,
     )
-    assert listed.returncode == 0, listed.stderr
+    # Exit 2: no node there yet (`user list` never creates one); `user add` below does.
+    assert listed.returncode in (0, 2), listed.stderr
     if any(line.split("\t")[0] == CLIENT_ID for line in listed.stdout.splitlines()):
         return
     added = subprocess.run(

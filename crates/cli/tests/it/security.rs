@@ -1204,3 +1204,68 @@ fn version_names_the_git_revision() {
         "{stdout} (HEAD {head})"
     );
 }
+
+/// Logs for a log collector: JSON lines on request, no colour codes in a file, and an access
+/// line per request that names the route, never the ids, CURPs or names the request carried.
+#[test]
+fn access_log_lines_name_routes_not_health_data() {
+    if engine() == Engine::Postgres {
+        return; // the node's own log format does not depend on the engine
+    }
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    prepare_access(&data);
+    let log_path = temp.path().join("node.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(&data)
+        .env("RUST_LOG", "info,access=info")
+        .env("EXPEDIENTE_LOG_FORMAT", "json")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::from(log))
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufRead::read_line(
+        &mut std::io::BufReader::new(child.stdout.take().unwrap()),
+        &mut line,
+    )
+    .unwrap();
+    let base = line[line.find("http").unwrap()..]
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .to_string();
+    let curp = "GOMA800101MDFRRN09";
+    let answer = anonymous_client()
+        .get(format!(
+            "{base}/Patient?identifier=https://www.gob.mx/curp|{curp}&name=Guadalupe"
+        ))
+        .bearer_auth(test_token())
+        .send()
+        .unwrap();
+    assert_eq!(answer.status(), 200);
+    let _ = child.kill();
+    let _ = child.wait();
+    let text = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        !text.contains('\u{1b}'),
+        "colour codes in a log file: {text}"
+    );
+    assert!(
+        !text.contains(curp) && !text.contains("Guadalupe"),
+        "{text}"
+    );
+    let access: Vec<Value> = text
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|l| l["target"] == "access")
+        .collect();
+    assert!(
+        access
+            .iter()
+            .any(|l| l["fields"]["route"] == "/fhir/{type}" && l["fields"]["status"] == 200),
+        "{text}"
+    );
+}
