@@ -72,6 +72,10 @@ enum Command {
     /// Lleva el esquema de la base de datos a esta versión (también lo hace `serve` al
     /// arrancar) / Bring the database schema up to this version (`serve` also does on start)
     Migrate(commands::database::MigrateArgs),
+    /// Respaldo en línea y consistente del nodo / Online, consistent backup of the node
+    Backup(commands::backup::BackupArgs),
+    /// Restaura un respaldo en un nodo nuevo y lo verifica / Restore a backup into a new node and verify it
+    Restore(commands::backup::RestoreArgs),
 }
 
 /// Permission bits removed from every file and directory this process creates: health data
@@ -113,6 +117,8 @@ fn main() -> std::process::ExitCode {
         Command::Sync(args) => commands::node::run_sync(args),
         Command::BenchSync(args) => commands::bench_sync::run(args),
         Command::Migrate(args) => commands::database::run_migrate(&args),
+        Command::Backup(args) => commands::backup::run_backup(args),
+        Command::Restore(args) => commands::backup::run_restore(args),
     };
     match outcome {
         Ok(code) => code,

@@ -9,6 +9,7 @@
 //! - Readers take connections from a small pool; WAL lets them run beside the writer.
 //! - All dialect-specific SQL of the embedded backend lives in this crate (`schema`, `query`).
 
+mod backup;
 mod files;
 mod query;
 mod read;
@@ -28,6 +29,7 @@ use store::{
     SearchPage, SearchQuery, StoredResource, WriteJob,
 };
 
+pub use backup::{check_file, restore_into};
 pub use schema::schema_version_latest;
 
 /// The database file inside a node's data directory.

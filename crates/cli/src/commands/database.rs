@@ -82,6 +82,13 @@ pub(crate) fn sqlite_file_exists(data: &Path) -> bool {
     data.join(store_sqlite::DB_FILE_NAME).exists()
 }
 
+/// Places a SQLite backup as the database of a new node in `data` (checked first; never over
+/// an existing node).
+pub(crate) fn restore_sqlite(from: &Path, data: &Path) -> anyhow::Result<()> {
+    store_sqlite::restore_into(from, data)
+        .map_err(|err| anyhow::anyhow!("no se pudo restaurar / restore failed: {err}"))
+}
+
 /// A `postgres://user:password@host/db` URL with the password replaced.
 pub(crate) fn redact(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
@@ -173,6 +180,19 @@ impl Database {
                     location.display()
                 ))
             }
+        }
+    }
+
+    /// An online, consistent copy of the node's database in `dest` (SQLite); on PostgreSQL,
+    /// the operator's own tools are the way, and the message says which.
+    pub(crate) fn backup_to(&self, dest: &Path) -> anyhow::Result<u64> {
+        match &self.engine {
+            Engine::Sqlite(sqlite) => sqlite
+                .backup_to(dest)
+                .map_err(|err| anyhow::anyhow!("no se pudo respaldar / backup failed: {err}")),
+            Engine::Postgres => anyhow::bail!(
+                "en PostgreSQL respalde con pg_dump -Fc (o pg_basebackup y archivo WAL para recuperación a un punto en el tiempo) / on PostgreSQL back up with pg_dump -Fc (or pg_basebackup plus WAL archiving for point-in-time recovery)"
+            ),
         }
     }
 

@@ -324,7 +324,7 @@ struct AuditVerify {
 
 /// The chain of a store: `None` when intact (with the number of entries printed), or the
 /// problem found.
-fn verify_chain(ehr: &ehr::Ehr, label: &str) -> Option<String> {
+pub(crate) fn verify_chain(ehr: &ehr::Ehr, label: &str) -> Option<String> {
     match ehr.verify_audit_chain() {
         Ok(Ok(entries)) => {
             println!(
