@@ -108,7 +108,7 @@ def test_method_not_allowed_is_405(fhir):
     for method, path in (
         ("DELETE", "metadata"),
         ("PUT", "metadata"),
-        ("PATCH", f"Patient/{created['id']}"),
+        ("PATCH", "metadata"),  # PATCH is for resources (see test_fhirpy); not for metadata
         ("POST", f"Patient/{created['id']}/_history/1"),
         ("DELETE", f"Patient/{created['id']}/_history/1"),
     ):
