@@ -120,16 +120,23 @@ pub(crate) fn connect(url: &str) -> Result<Client, Error> {
 
 /// Runs `f` where the driver may block. The `postgres` client drives each call (and its
 /// farewell when dropped) with `block_on` on its own runtime, which panics on a thread that
-/// already runs an async runtime; callers should use `spawn_blocking`, and one that forgot
-/// gets its call run on a short-lived plain thread instead of a panic.
+/// is running async tasks. Callers should use `spawn_blocking`; a few quick reads run inline
+/// in async code (the token check in `rest`'s authentication), so every call of this store is
+/// safe from any thread.
 pub(crate) fn off_runtime<R: Send>(f: impl FnOnce() -> R + Send) -> R {
-    if tokio::runtime::Handle::try_current().is_err() {
-        return f();
+    match tokio::runtime::Handle::try_current().map(|handle| handle.runtime_flavor()) {
+        // No runtime here (a plain thread): nothing to step off.
+        Err(_) => f(),
+        // A worker of a multi-threaded runtime hands its tasks to another worker for the
+        // call; on a `spawn_blocking` thread this runs `f` as is. No thread is created: this
+        // is every store call on the hub.
+        Ok(tokio::runtime::RuntimeFlavor::MultiThread) => tokio::task::block_in_place(f),
+        // A current-thread runtime cannot step aside: a short-lived plain thread does it.
+        Ok(_) => std::thread::scope(|scope| match scope.spawn(f).join() {
+            Ok(value) => value,
+            Err(panic) => std::panic::resume_unwind(panic),
+        }),
     }
-    std::thread::scope(|scope| match scope.spawn(f).join() {
-        Ok(value) => value,
-        Err(panic) => std::panic::resume_unwind(panic),
-    })
 }
 
 impl Pool {

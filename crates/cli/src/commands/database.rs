@@ -146,8 +146,7 @@ impl Database {
                         redact(url)
                     )
                 })?;
-                // Its calls block on the client's own runtime: made off the async workers.
-                let postgres = Arc::new(super::off_runtime::OffRuntime::new(postgres));
+                // Safe from any thread: the store steps off the async workers itself.
                 Ok(Database {
                     store: postgres.clone(),
                     sync: postgres,

@@ -9,7 +9,6 @@ pub mod generate;
 pub mod import;
 pub mod mpi;
 pub mod node;
-mod off_runtime;
 pub mod security;
 pub mod serve;
 
