@@ -491,8 +491,10 @@ fn forty_concurrent_sign_ins_do_not_stall_an_unrelated_request() {
         );
         std::thread::yield_now();
     }
+    // The client is built before the window opens, so the window holds only the request.
+    let client = anonymous_client();
     let before = done.load(Ordering::SeqCst);
-    let health = anonymous_client().get(at(&node, "healthz")).send().unwrap();
+    let health = client.get(at(&node, "healthz")).send().unwrap();
     let after = done.load(Ordering::SeqCst);
     assert_eq!(health.status().as_u16(), 200);
     let statuses = join();
@@ -500,8 +502,11 @@ fn forty_concurrent_sign_ins_do_not_stall_an_unrelated_request() {
         statuses.iter().all(|s| *s == 303),
         "every sign-in succeeds: {statuses:?}"
     );
+    // A batch that was almost done when the window opened, and the next one, may finish while
+    // the request is in flight on a loaded machine; queued behind the hashes it would wait for
+    // most of the 40.
     assert!(
-        after - before <= hash_permits(),
+        after - before <= 2 * hash_permits() + 1,
         "{} sign-ins finished while the health check waited (the node checks {} at a time)",
         after - before,
         hash_permits()
