@@ -37,6 +37,7 @@ mod interactions;
 mod lookup;
 mod matching;
 mod meta;
+pub mod metrics;
 mod patch;
 mod read;
 mod replicated;
@@ -83,13 +84,20 @@ pub struct Ehr {
     sign_in: Arc<accounts::SignInGate>,
     /// The zone a `dateTime` without an offset is read in (tz database name).
     local_zone: Arc<str>,
+    /// Write latency and audit backlog, for the operator's `/metrics`.
+    metrics: metrics::EhrMetrics,
 }
 
 impl Ehr {
     /// A handle over `store`; `node` names this node in the audit trail. Paging cursors are
     /// sealed with a random key until [`Ehr::set_cursor_secret`] gives the node's own.
     pub fn new(store: store::SharedStore, clock: Arc<dyn Clock>, node: &str) -> Ehr {
-        let access = Arc::new(guard::AccessState::new(store.clone(), node.to_string()));
+        let metrics = metrics::EhrMetrics::default();
+        let access = Arc::new(guard::AccessState::new(
+            store.clone(),
+            node.to_string(),
+            metrics.audit_backlog.clone(),
+        ));
         Ehr {
             store,
             clock,
@@ -97,7 +105,13 @@ impl Ehr {
             cursor_key: Arc::new(std::sync::RwLock::new(read::cursor::CursorKey::random())),
             sign_in: Arc::new(accounts::SignInGate::new()),
             local_zone: Arc::from(calendar::zone::DEFAULT_ZONE),
+            metrics,
         }
+    }
+
+    /// The record layer's figures for the operator's metrics.
+    pub fn metrics(&self) -> &metrics::EhrMetrics {
+        &self.metrics
     }
 
     /// Reads local times (a `dateTime` sent without an offset) in `zone` instead of

@@ -15,6 +15,7 @@ mod bundle;
 mod error;
 mod handlers;
 mod mpi;
+pub mod observe;
 mod params;
 mod patch;
 mod reports;
@@ -326,14 +327,6 @@ async fn server_timing(
     next: Next,
 ) -> Response {
     let started = Instant::now();
-    // Looked up only when the access log is on: a read costs microseconds.
-    let access = tracing::enabled!(target: "access", tracing::Level::INFO).then(|| {
-        let route = request
-            .extensions()
-            .get::<axum::extract::MatchedPath>()
-            .map(|matched| matched.as_str().to_string());
-        (request.method().clone(), route)
-    });
     let has_body = request
         .headers()
         .get(header::CONTENT_LENGTH)
@@ -349,18 +342,6 @@ async fn server_timing(
             .insert(header::CONNECTION, HeaderValue::from_static("close"));
     }
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
-    // The access log names the route's template (`/fhir/{type}/{id}`), never the path or the
-    // query as sent: those carry ids, CURPs and names (no health data in logs). Off unless
-    // the operator enables the `access` target.
-    if let Some((method, route)) = access {
-        tracing::info!(
-            target: "access",
-            method = %method,
-            route = route.as_deref().unwrap_or("(sin ruta)"),
-            status = response.status().as_u16(),
-            ms = elapsed_ms,
-        );
-    }
     if let Ok(value) = HeaderValue::from_str(&format!("app;dur={elapsed_ms:.3}")) {
         response.headers_mut().insert("server-timing", value);
     }

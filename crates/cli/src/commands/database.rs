@@ -182,6 +182,23 @@ impl Database {
         }
     }
 
+    /// A reader of the database's size on disk, for `/metrics`: the SQLite file and its WAL.
+    /// `None` on PostgreSQL, whose own exporter reports database sizes.
+    pub(crate) fn size_reader(&self) -> Option<rest::observe::GaugeFn> {
+        let Location::Sqlite(dir) = &self.location else {
+            return None;
+        };
+        let db = dir.join(store_sqlite::DB_FILE_NAME);
+        let wal = dir.join(format!("{}-wal", store_sqlite::DB_FILE_NAME));
+        Some(Box::new(move || {
+            let size = |path: &Path| std::fs::metadata(path).map(|m| m.len()).ok();
+            let total = size(&db)? + size(&wal).unwrap_or(0);
+            // Exact up to 2^53 bytes (8 PiB): far past any node's file.
+            #[allow(clippy::cast_precision_loss)]
+            Some(total as f64)
+        }))
+    }
+
     /// An online, consistent copy of the node's database in `dest` (SQLite); on PostgreSQL,
     /// the operator's own tools are the way, and the message says which.
     pub(crate) fn backup_to(&self, dest: &Path) -> anyhow::Result<u64> {

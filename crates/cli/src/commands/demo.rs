@@ -71,6 +71,7 @@ pub fn run(args: DemoArgs) -> anyhow::Result<ExitCode> {
         tls_cert: None,
         tls_key: None,
         rate_limit_per_minute: rest::PERSON_REQUESTS_PER_MINUTE_DEFAULT,
+        metrics_token: None,
         sync: Default::default(),
     })
 }

@@ -192,6 +192,53 @@ pub(crate) fn ui_sync_status(
     })
 }
 
+/// The clinic's sync figures for `/metrics`, read at each scrape: how many local changes the
+/// hub has not acknowledged, how old the oldest is, how long since the last pull, and whether
+/// the last exchange worked. None on a hub or a clinic without one.
+pub(crate) fn sync_gauges(
+    args: &SyncArgs,
+    sync_store: &Arc<dyn store::sync::SyncStore>,
+) -> Vec<(&'static str, &'static str, rest::observe::GaugeFn)> {
+    if args.role != Role::Clinic || args.hub.is_none() {
+        return Vec::new();
+    }
+    type Pick = fn(&sync::clinic::Status) -> Option<f64>;
+    let read = |pick: Pick| -> rest::observe::GaugeFn {
+        let sync_store = sync_store.clone();
+        Box::new(move || {
+            let now_ms = ehr::Clock::now_ms(&ehr::SystemClock);
+            let status =
+                sync::clinic::status_of(sync_store.as_ref(), "clinic", None, now_ms).ok()?;
+            pick(&status)
+        })
+    };
+    // Counts and milliseconds of a clinic stay far below 2^53: exact as f64.
+    #[allow(clippy::cast_precision_loss)]
+    let gauges: Vec<(&'static str, &'static str, rest::observe::GaugeFn)> = vec![
+        (
+            "sync_pending_changes",
+            "Cambios locales que el hub no ha confirmado / Local changes the hub has not acknowledged",
+            read(|s| Some(s.pending_outbound as f64)),
+        ),
+        (
+            "sync_push_lag_seconds",
+            "Antigüedad del cambio local más viejo sin confirmar / Age of the oldest unacknowledged local change",
+            read(|s| Some(s.push_lag_ms as f64 / 1000.0)),
+        ),
+        (
+            "sync_pull_lag_seconds",
+            "Tiempo desde la última descarga del hub / Time since the last pull from the hub",
+            read(|s| s.pull_lag_ms.map(|ms| ms as f64 / 1000.0)),
+        ),
+        (
+            "sync_online",
+            "1 si el último intercambio con el hub funcionó / 1 if the last exchange with the hub worked",
+            read(|s| s.online.map(|up| if up { 1.0 } else { 0.0 })),
+        ),
+    ];
+    gauges
+}
+
 /// `/sync/status` and `/sync/conflicts` name records and nodes: only authenticated users see
 /// them (the `/sync` exchange endpoints check node credentials themselves).
 fn guard_sync_reports(app: axum::Router, gate: FetchGate) -> axum::Router {

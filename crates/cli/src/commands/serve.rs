@@ -32,6 +32,9 @@ pub struct ServeArgs {
     /// Llave privada TLS (PEM) / TLS private key (PEM)
     #[arg(long, requires = "tls_cert")]
     pub tls_key: Option<PathBuf>,
+    /// Secreto (bearer) para leer /metrics desde otra máquina; sin él, solo desde esta / Bearer secret to read /metrics from another host; without it, only from this one
+    #[arg(long, env = "EXPEDIENTE_METRICS_TOKEN", hide_env_values = true)]
+    pub metrics_token: Option<String>,
     /// Sync between nodes: role, CLUES, hub.
     #[command(flatten)]
     pub sync: super::node::SyncArgs,
@@ -106,6 +109,17 @@ pub async fn serve(
         )
     })?
     .merge(ui);
+    let mut gauges = super::node::sync_gauges(&args.sync, &db.sync);
+    if let Some(size) = db.size_reader() {
+        gauges.push((
+            "database_bytes",
+            "Tamaño de la base de datos en disco / Database size on disk",
+            size,
+        ));
+    }
+    let observability =
+        rest::observe::Observability::new(ehr.metrics(), gauges, args.metrics_token.clone());
+    let app = rest::observe::layer(app, observability);
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;

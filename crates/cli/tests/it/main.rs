@@ -10,6 +10,7 @@ mod errors;
 mod history;
 mod identity;
 mod import;
+mod operations;
 mod population;
 mod reports;
 mod search;

@@ -1246,6 +1246,13 @@ fn access_log_lines_name_routes_not_health_data() {
         .send()
         .unwrap();
     assert_eq!(answer.status(), 200);
+    // The web UI's requests are logged the same way (the page of a patient names its id).
+    let origin = base.trim_end_matches("/fhir");
+    let page = anonymous_client()
+        .get(format!("{origin}/ui/entrar?next=/ui/paciente/{curp}"))
+        .send()
+        .unwrap();
+    assert_eq!(page.status(), 200);
     let _ = child.kill();
     let _ = child.wait();
     let text = std::fs::read_to_string(&log_path).unwrap();
@@ -1266,6 +1273,12 @@ fn access_log_lines_name_routes_not_health_data() {
         access
             .iter()
             .any(|l| l["fields"]["route"] == "/fhir/{type}" && l["fields"]["status"] == 200),
+        "{text}"
+    );
+    assert!(
+        access
+            .iter()
+            .any(|l| l["fields"]["route"] == "/ui/entrar" && l["fields"]["method"] == "GET"),
         "{text}"
     );
 }

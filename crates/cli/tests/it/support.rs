@@ -276,8 +276,25 @@ impl Node {
     }
 
     fn start_plain_env(data: &Path, extra: &[&str], env: &[(&str, &str)]) -> Node {
+        Node::spawn(data, "127.0.0.1:0", extra, env)
+    }
+
+    /// As [`Node::start_with_env`], listening on `listen` (e.g. `0.0.0.0:0`) instead of
+    /// loopback only.
+    pub fn start_listening(
+        data: &Path,
+        listen: &str,
+        extra: &[&str],
+        env: &[(&str, &str)],
+    ) -> Node {
+        serve_database_args(data, extra);
+        prepare_access(data);
+        Node::spawn(data, listen, extra, env)
+    }
+
+    fn spawn(data: &Path, listen: &str, extra: &[&str], env: &[(&str, &str)]) -> Node {
         let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .args(["serve", "--listen", listen, "--data"])
             .arg(data)
             .args(extra)
             .args(serve_database_args(data, extra))

@@ -12,11 +12,14 @@ use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
 use auth::audit::{AuditAction, AuditEntry, Outcome};
+use prometheus_client::metrics::gauge::Gauge;
 use store::SharedStore;
 
 /// Appends read audit entries off the request path, in batches.
 pub(crate) struct AuditSink {
     sender: Mutex<Option<mpsc::Sender<SinkMessage>>>,
+    /// Entries sent and not yet written (the operator's `/metrics`).
+    backlog: Gauge,
     thread: Mutex<Option<std::thread::JoinHandle<()>>>,
 }
 
@@ -33,14 +36,16 @@ const SINK_BATCH_MAX: usize = 20_000;
 const SINK_WINDOW: Duration = Duration::from_millis(25);
 
 impl AuditSink {
-    pub(crate) fn start(store: SharedStore) -> AuditSink {
+    pub(crate) fn start(store: SharedStore, backlog: Gauge) -> AuditSink {
         let (sender, receiver) = mpsc::channel::<SinkMessage>();
+        let sink_backlog = backlog.clone();
         let thread = std::thread::Builder::new()
             .name("audit-sink".into())
-            .spawn(move || sink_loop(store, receiver))
+            .spawn(move || sink_loop(store, receiver, sink_backlog))
             .ok();
         AuditSink {
             sender: Mutex::new(Some(sender)),
+            backlog,
             thread: Mutex::new(thread),
         }
     }
@@ -52,7 +57,9 @@ impl AuditSink {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         match guard.as_ref() {
             Some(sender) => {
+                self.backlog.inc();
                 if sender.send(SinkMessage::Entry(Box::new(entry))).is_err() {
+                    self.backlog.dec();
                     tracing::error!("the audit sink has stopped; an audit entry was not recorded");
                 }
             }
@@ -94,7 +101,7 @@ impl AuditSink {
     }
 }
 
-fn sink_loop(store: SharedStore, receiver: mpsc::Receiver<SinkMessage>) {
+fn sink_loop(store: SharedStore, receiver: mpsc::Receiver<SinkMessage>, backlog: Gauge) {
     // Whether the last batch left entries queued: then the sink writes on without waiting, or
     // reads arriving faster than one batch per window would pile up in memory.
     let mut behind = false;
@@ -127,6 +134,7 @@ fn sink_loop(store: SharedStore, receiver: mpsc::Receiver<SinkMessage>) {
             }
         }
         if !entries.is_empty() {
+            let received = i64::try_from(entries.len()).unwrap_or(i64::MAX);
             let entries = coalesce_reads(entries);
             let count = entries.len();
             // The job may run again after a retry: it appends a copy each time it runs.
@@ -134,6 +142,7 @@ fn sink_loop(store: SharedStore, receiver: mpsc::Receiver<SinkMessage>) {
             if let Err(err) = written {
                 tracing::error!(error = %err, count, "audit entries could not be recorded");
             }
+            backlog.dec_by(received);
         }
         for done in flushes {
             let _ = done.send(());

@@ -52,10 +52,14 @@ pub(crate) struct AccessState {
 }
 
 impl AccessState {
-    pub(crate) fn new(store: SharedStore, node: String) -> AccessState {
+    pub(crate) fn new(
+        store: SharedStore,
+        node: String,
+        audit_backlog: prometheus_client::metrics::gauge::Gauge,
+    ) -> AccessState {
         AccessState {
             node,
-            sink: AuditSink::start(store),
+            sink: AuditSink::start(store, audit_backlog),
             caches: Mutex::new(care::Caches::default()),
             generation: AtomicU64::new(1),
             security_generation: AtomicU64::new(1),

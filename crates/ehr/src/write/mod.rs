@@ -91,7 +91,8 @@ impl Ehr {
     {
         let context = self.write_context();
         let (ehr, who) = (self.clone(), who.clone());
-        let (value, written) = store::write_with(self.store(), move |tx| {
+        let started = std::time::Instant::now();
+        let result = store::write_with(self.store(), move |tx| {
             let mut writer = Writer {
                 ehr: &ehr,
                 tx,
@@ -102,8 +103,11 @@ impl Ehr {
             };
             let value = job(&mut writer).map_err(abort)?;
             Ok((value, writer.written))
-        })
-        .map_err(Error::from)?;
+        });
+        self.metrics
+            .store_write_seconds
+            .observe(started.elapsed().as_secs_f64());
+        let (value, written) = result.map_err(Error::from)?;
         for resource_type in written {
             self.access().note_write(&resource_type);
         }
