@@ -4,8 +4,9 @@
 //! is in use; everything else receives plain values.
 
 mod commands;
+mod config;
 
-use clap::{Parser, Subcommand};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand};
 
 /// `expediente --version`: the release and the git revision it was built from.
 const VERSION: &str = concat!(
@@ -35,6 +36,11 @@ struct Cli {
         env = "EXPEDIENTE_LOG_FORMAT"
     )]
     log_format: LogFormat,
+    /// Archivo de configuración TOML (opciones por nombre; las banderas y variables de entorno
+    /// mandan sobre él) / TOML config file (options by name; flags and environment variables
+    /// override it)
+    #[arg(long, global = true, env = config::CONFIG_ENV)]
+    config: Option<std::path::PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
@@ -88,7 +94,18 @@ const UMASK: u32 = 0o077;
 fn main() -> std::process::ExitCode {
     #[cfg(unix)]
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(UMASK));
-    let cli = Cli::parse();
+    let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+    let command = match config::configure(Cli::command(), &args) {
+        Ok(command) => command,
+        Err(err) => {
+            eprintln!("error: {err}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    let cli = match Cli::from_arg_matches(&command.get_matches_from(args)) {
+        Ok(cli) => cli,
+        Err(err) => err.exit(),
+    };
     // `RUST_LOG` chooses what is logged; the access log (one line per API request, target
     // `access`) is off unless asked for: `RUST_LOG=info,access=info`.
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()

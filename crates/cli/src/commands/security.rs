@@ -313,7 +313,8 @@ struct AuditVerify {
     database: super::database::DatabaseArg,
     /// En el nodo central: la clínica (CLUES) cuyas anclas revisar / On the hub: the clinic
     /// (CLUES) whose anchors to check
-    #[arg(long)]
+    // Not `EXPEDIENTE_NODE`: that variable names this node in its audit trail.
+    #[arg(long, env = "EXPEDIENTE_VERIFY_NODE")]
     node: Option<String>,
     /// Copia del directorio de datos de esa clínica, para revisar su bitácora contra las anclas
     /// que envió / A copy of that clinic's data directory, to check its trail against the

@@ -160,3 +160,40 @@ fn metrics_answer_other_hosts_only_with_the_scrape_secret() {
         .unwrap();
     assert_eq!(local.status(), 200);
 }
+
+/// Every command takes its settings from `expediente.toml` (`--config`) and from
+/// `EXPEDIENTE_*` variables, flags overriding both; a misspelt setting stops the command.
+#[test]
+fn the_config_file_and_environment_variables_reach_every_command() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    prepare_access(&data);
+    let config = temp.path().join("expediente.toml");
+    let data_text = data.to_str().unwrap();
+    std::fs::write(&config, format!("data = \"{data_text}\"\n")).unwrap();
+    let config_text = config.to_str().unwrap();
+
+    let (code, out, err) = run_cli(&["--config", config_text, "user", "list"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.trim().is_empty(), "the node's accounts are listed");
+    let (code, out, err) = run_cli_env(&["audit", "verify"], &[("EXPEDIENTE_DATA", data_text)]);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, err) = run_cli_env(&["user", "list"], &[("EXPEDIENTE_CONFIG", config_text)]);
+    assert_eq!(code, 0, "{err}");
+    // A flag overrides the file: this directory holds no node.
+    let empty = temp.path().join("empty");
+    let (code, _, err) = run_cli(&[
+        "--config",
+        config_text,
+        "user",
+        "list",
+        "--data",
+        empty.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 2, "{err}");
+
+    std::fs::write(&config, format!("dataa = \"{data_text}\"\n")).unwrap();
+    let (code, _, err) = run_cli(&["--config", config_text, "user", "list"]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("dataa"), "{err}");
+}
