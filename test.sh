@@ -53,3 +53,8 @@ EXPEDIENTE_TEST_ENGINE=postgres cargo test --locked -p cli --test it -- \
 echo "== third-party FHIR client conformance (Python fhir.resources + requests)"
 # `cargo test` has already built the binary (the end-to-end tests run it).
 EXPEDIENTE_BIN="${CARGO_TARGET_DIR:-target}/debug/expediente" python3 -m pytest -q tests/conformance
+
+# The Debian package (issue 18): built from the binary above, installed, the node started as
+# its systemd unit says, then removed with the data kept. Needs root (or sudo) for dpkg.
+echo "== Debian package: build, install, start by its unit, remove"
+scripts/package-test.sh
