@@ -18,26 +18,19 @@ use store::{Error, IncludeLevel, SearchPage, StoredResource};
 
 use crate::read::{RESOURCE_COLUMNS, run, stored_from_row};
 use crate::sql::{Arg as SqlValue, Sql};
-use crate::tx::lookup_param;
 
-/// Search-parameter ids already known committed.
-type Known = HashMap<(String, String), i64>;
-
-/// The connection a search runs on, with the parameter ids already known.
+/// The connection a search runs on, and the store that knows the parameter ids.
 pub(crate) struct Ctx<'a, C: GenericClient> {
     pub conn: &'a mut C,
-    pub known: &'a Known,
+    pub params: &'a crate::PgStore,
 }
 
 impl<C: GenericClient> Ctx<'_, C> {
+    /// The parameter's id, interned if no resource carried it yet: a search for a parameter
+    /// no row has then costs no lookup the next time (the set is bounded: the search crate
+    /// refuses parameters it does not know before a query gets here).
     fn pid(&mut self, resource_type: &str, code: &str) -> Result<Option<i64>, Error> {
-        if let Some(pid) = self
-            .known
-            .get(&(resource_type.to_string(), code.to_string()))
-        {
-            return Ok(Some(*pid));
-        }
-        lookup_param(self.conn, resource_type, code)
+        self.params.intern_param(resource_type, code).map(Some)
     }
 }
 
@@ -392,11 +385,11 @@ fn render_where<C: GenericClient>(p: &mut Ctx<'_, C>, query: &SearchQuery) -> Re
 /// Ids of current matches, for conditional operations.
 pub(crate) fn search_ids<C: GenericClient>(
     conn: &mut C,
-    known: &Known,
+    params: &crate::PgStore,
     query: &SearchQuery,
     limit: usize,
 ) -> Result<Vec<String>, Error> {
-    let mut p = Ctx { conn, known };
+    let mut p = Ctx { conn, params };
     let mut sql = render_where(&mut p, query)?;
     sql.text = format!(
         "SELECT r.id FROM resource r WHERE {} ORDER BY r.rkey LIMIT {limit}",
@@ -534,10 +527,10 @@ fn decode_cursor(cursor: &str, sorts: &[SortExpr]) -> Result<(char, Vec<SqlValue
 
 pub(crate) fn search<C: GenericClient>(
     conn: &mut C,
-    known: &Known,
+    params: &crate::PgStore,
     query: &SearchQuery,
 ) -> Result<SearchPage, Error> {
-    let mut p = Ctx { conn, known };
+    let mut p = Ctx { conn, params };
     let where_sql = render_where(&mut p, query)?;
     let want_total =
         !matches!(query.total, Some(Total::None)) || query.summary == Some(Summary::Count);
@@ -666,7 +659,7 @@ pub(crate) fn search<C: GenericClient>(
 /// duplicates and without the sources themselves (see [`store::Store::includes`]).
 pub(crate) fn includes<C: GenericClient>(
     conn: &mut C,
-    known: &Known,
+    params: &crate::PgStore,
     query: &SearchQuery,
     sources: &[StoredResource],
     level: IncludeLevel,
@@ -674,7 +667,7 @@ pub(crate) fn includes<C: GenericClient>(
     if sources.is_empty() || (query.include.is_empty() && query.revinclude.is_empty()) {
         return Ok(Vec::new());
     }
-    let mut p = Ctx { conn, known };
+    let mut p = Ctx { conn, params };
     let mut seen: HashSet<(String, String)> = sources
         .iter()
         .map(|m| (m.resource_type.clone(), m.id.clone()))

@@ -378,6 +378,23 @@ impl SyncTx for Tx<'_> {
         self.store.sequence(rows_max, origin)
     }
 
+    /// Local versions waiting are pending rows without a log row (received versions are
+    /// logged by the job that applied them). Only committed rows are visible, as for the
+    /// sequencer itself.
+    fn local_versions_unstamped(&mut self) -> Result<bool, Error> {
+        Ok(self
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM sync_pending p \
+                 WHERE NOT EXISTS (SELECT 1 FROM sync_log l WHERE l.change_seq = p.change_seq))",
+                &[],
+            )?
+            .get(0))
+    }
+
+    fn positions_after_commit(&self) -> bool {
+        true
+    }
+
     fn record_conflict(&mut self, conflict: &Conflict) -> Result<bool, Error> {
         let changed = self.exec(
             "INSERT INTO sync_conflict(resource_type, id, winner_hlc, winner_origin, loser_hlc, loser_origin, fields, detected_ms, open) \

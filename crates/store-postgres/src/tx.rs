@@ -23,10 +23,6 @@ pub(crate) struct Tx<'a> {
     /// The connection's prepared statements (see `pool::Conn`).
     stmts: &'a mut HashMap<&'static str, Statement>,
     pub(crate) store: &'a PgStore,
-    /// Search-parameter ids committed before this transaction began.
-    known: std::sync::Arc<crate::ParamIds>,
-    /// Ids looked up or created here, added to the store's cache after commit.
-    learned: HashMap<(String, String), i64>,
     locked: HashSet<String>,
     /// PostgreSQL reported a serialization failure, deadlock or unique violation, or the
     /// connection was lost before COMMIT: the whole job may succeed if run again.
@@ -37,15 +33,12 @@ impl<'a> Tx<'a> {
     pub(crate) fn begin(
         conn: &'a mut crate::pool::Conn,
         store: &'a PgStore,
-        known: std::sync::Arc<crate::ParamIds>,
     ) -> Result<Tx<'a>, Error> {
         let tx = conn.client.transaction().map_err(sql_error)?;
         Ok(Tx {
             tx: Some(tx),
             stmts: &mut conn.stmts,
             store,
-            known,
-            learned: HashMap::new(),
             locked: HashSet::new(),
             retry: false,
         })
@@ -112,13 +105,13 @@ impl<'a> Tx<'a> {
         self.retry
     }
 
-    pub(crate) fn commit(mut self) -> Result<HashMap<(String, String), i64>, Error> {
+    pub(crate) fn commit(mut self) -> Result<(), Error> {
         let tx = self
             .tx
             .take()
             .ok_or_else(|| Error::Other("the write transaction has ended".into()))?;
         match tx.commit() {
-            Ok(()) => Ok(std::mem::take(&mut self.learned)),
+            Ok(()) => Ok(()),
             Err(err) if crate::retryable(&err) => Err(sql_error(err)),
             // The connection broke during COMMIT: the outcome is unknown, so the job must not
             // be run again blindly.
@@ -153,23 +146,7 @@ impl<'a> Tx<'a> {
     }
 
     fn param_id(&mut self, resource_type: &str, code: &str) -> Result<i64, Error> {
-        let key = (resource_type.to_string(), code.to_string());
-        if let Some(pid) = self.known.get(&key).or_else(|| self.learned.get(&key)) {
-            return Ok(*pid);
-        }
-        self.exec(
-            "INSERT INTO search_param(resource_type, code) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-            &[&resource_type, &code],
-        )?;
-        let pid: i64 = self
-            .query_opt(
-                "SELECT pid FROM search_param WHERE resource_type = $1 AND code = $2",
-                &[&resource_type, &code],
-            )?
-            .map(|row| row.get(0))
-            .ok_or_else(|| Error::Other("search parameter id vanished".into()))?;
-        self.learned.insert(key, pid);
-        Ok(pid)
+        self.store.intern_param(resource_type, code)
     }
 }
 
@@ -208,8 +185,8 @@ impl WriteTx for Tx<'_> {
     }
 
     fn search_ids(&mut self, query: &SearchQuery, limit: usize) -> Result<Vec<String>, Error> {
-        let known = self.known.clone();
-        crate::query::search_ids(self.conn()?, known.as_ref(), query, limit)
+        let store = self.store;
+        crate::query::search_ids(self.conn()?, store, query, limit)
     }
 
     fn append_audit(&mut self, entry: store::AuditEntry) -> Result<u64, Error> {

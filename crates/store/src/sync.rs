@@ -130,6 +130,19 @@ pub trait SyncTx {
     /// Stamps up to `rows_max` local versions not logged yet, oldest first; returns how many.
     /// Sync calls it before reading the log or writing versions, so the log has no gaps.
     fn catch_up_log(&mut self, rows_max: usize) -> Result<usize, Error>;
+    /// Whether local versions may be waiting for their stamp. Sync stamps them before it
+    /// applies received versions (which may name them as parents); a store that can tell
+    /// cheaply that none are waiting saves the pass. Default: assume there may be.
+    fn local_versions_unstamped(&mut self) -> Result<bool, Error> {
+        Ok(true)
+    }
+    /// Whether versions get their log position only after their transaction commits (a
+    /// sequencer assigns them, as on PostgreSQL). A job then cannot index its own versions
+    /// in the feed, so sync leaves the feed index to the readers of the feed instead of
+    /// doing it inside every push (where it only serialized concurrent pushes).
+    fn positions_after_commit(&self) -> bool {
+        false
+    }
     /// Records a conflict once; returns false when it was already known.
     fn record_conflict(&mut self, conflict: &Conflict) -> Result<bool, Error>;
     fn state(&mut self, key: &str) -> Result<Option<String>, Error>;

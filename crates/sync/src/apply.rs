@@ -32,6 +32,14 @@ pub const CATCH_UP_ROWS_PER_JOB: usize = 50_000;
 /// received versions are logged after every local version written before them.
 pub fn catch_up(tx: &mut dyn WriteTx) -> Result<(), Error> {
     let sync = sync_tx(tx)?;
+    if !sync.local_versions_unstamped()? {
+        return Ok(());
+    }
+    catch_up_all(sync)
+}
+
+/// Gives every committed version its log position (local ones their stamp too), in steps.
+fn catch_up_all(sync: &mut dyn SyncTx) -> Result<(), Error> {
     while sync.catch_up_log(CATCH_UP_ROWS_PER_JOB)? == CATCH_UP_ROWS_PER_JOB {}
     Ok(())
 }
@@ -323,8 +331,8 @@ fn set_meta(resource: &mut Json, version_id: u64, last_updated: &str) {
 /// whose compartment it belongs to (a delete keeps its previous version's patients), and for
 /// versions received from a clinic, the clinic now follows those patients ("seen there").
 pub fn index_feed(tx: &mut dyn WriteTx, now_ms: i64) -> Result<u64, Error> {
-    catch_up(tx)?;
     let sync = sync_tx(tx)?;
+    catch_up_all(sync)?;
     let mut indexed_upto: i64 = sync
         .state(STATE_FEED_INDEXED)?
         .and_then(|v| v.parse().ok())

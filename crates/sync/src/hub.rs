@@ -113,6 +113,9 @@ pub struct Hub {
     /// What each clinic last did, for operators (kept in memory: it is rebuilt within one
     /// sync interval of a restart).
     activity: std::sync::Mutex<BTreeMap<String, NodeActivity>>,
+    /// Held while a push brings the feed index up to date in passing (one at a time; the
+    /// others skip it rather than queue, see [`Hub::index_in_passing`]).
+    indexing: std::sync::Mutex<()>,
 }
 
 /// A clinic as the hub last saw it.
@@ -249,6 +252,7 @@ impl Hub {
             store,
             sync_store,
             activity: std::sync::Mutex::new(BTreeMap::new()),
+            indexing: std::sync::Mutex::new(()),
         })
     }
 
@@ -349,6 +353,7 @@ impl Hub {
             }
         }
         self.note(node, |a| a.last_push_ms = Some(now_ms));
+        self.index_in_passing();
         Ok(PushResponse {
             applied: outcome.applied,
             duplicates: outcome.duplicates,
@@ -403,7 +408,20 @@ impl Hub {
         Ok(())
     }
 
-    /// Makes sure versions written on the hub itself are in the feed index.
+    /// After a push, outside its transaction: brings the feed index up to date unless
+    /// another push is doing it right now (that one, the next push or the next pull indexes
+    /// these versions: pulls always index what is behind before they read). Keeps the
+    /// sequencer's backlog short without making concurrent pushes wait for each other.
+    fn index_in_passing(&self) {
+        let Ok(_indexing) = self.indexing.try_lock() else {
+            return;
+        };
+        if let Err(err) = self.index_if_behind() {
+            tracing::warn!(error = %err, "feed indexing after a push failed; the next pull retries");
+        }
+    }
+
+    /// Makes sure every committed version is in the feed index.
     fn index_if_behind(&self) -> Result<i64, Error> {
         let indexed: i64 = self
             .sync_store

@@ -220,7 +220,11 @@ fn run_round(
     if !entries.is_empty() {
         tx.append_audit_batch(entries)?;
     }
-    apply::index_feed(tx, now_ms)?;
+    // Where positions come after commit, this round's versions cannot be indexed yet; the
+    // feed's readers index what is behind before they read (`Hub::index_if_behind`).
+    if !apply::sync_tx(tx)?.positions_after_commit() {
+        apply::index_feed(tx, now_ms)?;
+    }
     Ok(round)
 }
 
