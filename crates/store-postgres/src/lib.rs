@@ -69,6 +69,9 @@ pub struct PgStore {
     /// Search-parameter ids known committed (ids never change once assigned). Shared as an
     /// immutable snapshot, replaced when a commit learned new ones (rare after warm-up).
     params: Mutex<Arc<ParamIds>>,
+    /// The database is a Citus coordinator (the `citus` extension is installed): searches and
+    /// compartment reads about one patient are confined to that patient's shard.
+    citus: bool,
 }
 
 impl PgStore {
@@ -88,10 +91,21 @@ impl PgStore {
                 .map(|row| ((row.get(0), row.get(1)), row.get(2)))
                 .collect())
         })?;
+        let citus = pool.with(|conn| {
+            let row = conn
+                .client
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')",
+                    &[],
+                )
+                .map_err(sql_error)?;
+            Ok(row.get::<_, bool>(0))
+        })?;
         Ok(Arc::new(PgStore {
             pool,
             sequencer: Mutex::new(None),
             params: Mutex::new(Arc::new(params)),
+            citus,
         }))
     }
 
@@ -230,13 +244,29 @@ fn jitter(base: Duration) -> Duration {
 
 impl store::Store for PgStore {
     fn read(&self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error> {
+        // `read::current` with statements prepared once per connection (the hot path).
         self.pool.with(|conn| {
-            let stmt = conn.prepare(read::CURRENT)?;
-            let row = conn
-                .client
-                .query_opt(&stmt, &[&resource_type, &id])
-                .map_err(sql_error)?;
-            Ok(row.as_ref().map(read::stored_from_row))
+            for _ in 0..3 {
+                let locate = conn.prepare(read::LOCATE)?;
+                let Some(located) = conn
+                    .client
+                    .query_opt(&locate, &[&resource_type, &id])
+                    .map_err(sql_error)?
+                else {
+                    return Ok(None);
+                };
+                let (key, rkey): (String, i64) = (located.get(0), located.get(1));
+                let current = conn.prepare(read::CURRENT)?;
+                let row = conn
+                    .client
+                    .query_opt(&current, &[&key, &rkey])
+                    .map_err(sql_error)?;
+                // None: the resource moved compartment between the two reads; look again.
+                if let Some(row) = row {
+                    return Ok(Some(read::stored_from_row(&row)));
+                }
+            }
+            Ok(None)
         })
     }
 
@@ -255,7 +285,7 @@ impl store::Store for PgStore {
 
     fn search(&self, query: &SearchQuery) -> Result<SearchPage, Error> {
         let params = self.known_params();
-        self.with_client(|client| query::search(client, &params, query))
+        self.with_client(|client| query::search(client, &params, self.citus, query))
     }
 
     fn includes(
@@ -265,7 +295,9 @@ impl store::Store for PgStore {
         level: IncludeLevel,
     ) -> Result<Vec<StoredResource>, Error> {
         let params = self.known_params();
-        self.with_client(|client| query::includes(client, &params, query, sources, level))
+        self.with_client(|client| {
+            query::includes(client, &params, self.citus, query, sources, level)
+        })
     }
 
     fn patient_compartment(
@@ -274,7 +306,9 @@ impl store::Store for PgStore {
         types: &[String],
         since_ms: Option<i64>,
     ) -> Result<Vec<StoredResource>, Error> {
-        self.with_client(|client| read::compartment(client, patient_id, types, since_ms))
+        self.with_client(|client| {
+            read::compartment(client, self.citus, patient_id, types, since_ms)
+        })
     }
 
     fn write(&self, job: WriteJob) -> Result<(), Error> {

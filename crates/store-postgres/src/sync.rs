@@ -87,7 +87,8 @@ fn versions_by_seq<C: GenericClient>(
     let sql = format!(
         "SELECT {RESOURCE_COLUMNS} FROM resource r WHERE r.change_seq = ANY($1) \
          UNION ALL \
-         SELECT {VERSION_COLUMNS} FROM resource_version v JOIN resource r ON r.rkey = v.rkey \
+         SELECT {VERSION_COLUMNS} FROM resource_version v \
+         JOIN resource r ON r.patient_key = v.patient_key AND r.rkey = v.rkey \
          WHERE v.change_seq = ANY($1)"
     );
     let rows = client.query(&sql, &[&change_seqs]).map_err(sql_error)?;
@@ -223,10 +224,11 @@ fn sequence(
         // A local version: stamp it now, by the clock rule of `sync::hlc::next`.
         let row = tx
             .query_opt(
-                "SELECT r.resource_type, r.id, r.rkey, r.version_id, r.last_updated_ms FROM resource r WHERE r.change_seq = $1 \
+                "SELECT r.resource_type, r.id, r.rkey, r.version_id, r.last_updated_ms, r.patient_key FROM resource r WHERE r.change_seq = $1 \
                  UNION ALL \
-                 SELECT r.resource_type, r.id, r.rkey, v.version_id, v.last_updated_ms \
-                 FROM resource_version v JOIN resource r ON r.rkey = v.rkey WHERE v.change_seq = $1",
+                 SELECT r.resource_type, r.id, r.rkey, v.version_id, v.last_updated_ms, r.patient_key \
+                 FROM resource_version v JOIN resource r ON r.patient_key = v.patient_key AND r.rkey = v.rkey \
+                 WHERE v.change_seq = $1",
                 &[change_seq],
             )
             .map_err(sql_error)?;
@@ -239,13 +241,14 @@ fn sequence(
         let rkey: i64 = row.get(2);
         let version_id: i64 = row.get(3);
         let last_updated_ms: i64 = row.get(4);
+        let key: String = row.get(5);
         // The previous version was written (and committed) before this one drew its
         // `change_seq`, so it was sequenced before (or just above, in this pass).
         let parent = if version_id > 1 {
             tx.query_opt(
                 "SELECT l.hlc, l.origin FROM resource_version v JOIN sync_log l ON l.change_seq = v.change_seq \
-                 WHERE v.rkey = $1 AND v.version_id = $2",
-                &[&rkey, &(version_id - 1)],
+                 WHERE v.patient_key = $1 AND v.rkey = $2 AND v.version_id = $3",
+                &[&key, &rkey, &(version_id - 1)],
             )
             .map_err(sql_error)?
             .map(|row| (row.get::<_, i64>(0), row.get::<_, String>(1)))
