@@ -27,8 +27,11 @@
 //! - The audit chain is one hash chain, as on a clinic: appending takes an advisory lock held
 //!   until commit, so only transactions that append audit entries wait on each other, and only
 //!   from their append to their commit (see [`security`]).
-//! - Every clinical row carries `patient_key` (the patient whose compartment it is in, when
-//!   known) so that issue 15 can distribute the tables by patient without rewriting them.
+//! - Every clinical row carries `patient_key`, never NULL (the patient whose compartment it is
+//!   in, else the resource's own `Type/id`); on a Citus coordinator the clinical tables are
+//!   distributed by it and co-located (migration 2, ARCHITECTURE.md "The hub on Citus"), and
+//!   every join between them equates it. A resource is found by type and id through
+//!   `resource_locator`.
 
 mod pool;
 mod query;

@@ -9,7 +9,7 @@
 //! - `change_seq` comes from a sequence: unique and increasing in time, not in commit order,
 //!   which is why the sync log has its own commit-ordered positions.
 //! - Clinical rows carry `patient_key`, the patient whose compartment the resource is in
-//!   (issue 15 distributes by it).
+//!   (migration 2: never NULL, `Type/id` outside compartments; Citus distributes by it).
 //! - The schema version is kept in `schema_version` (PostgreSQL has no `user_version`); a
 //!   migration runs under an advisory lock, so two hubs starting at once migrate once.
 //! - Clinical tables have no foreign keys to `resource`: a Citus distribution by patient
