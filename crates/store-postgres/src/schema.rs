@@ -349,6 +349,11 @@ ALTER TABLE idx_uri ALTER COLUMN patient_key SET NOT NULL;
 ALTER TABLE idx_uri DROP CONSTRAINT idx_uri_pkey;
 ALTER TABLE idx_uri ADD PRIMARY KEY (patient_key, rkey, pid, uri);
 
+-- Where each queued version was written, so the sequencer reads it on its shard (NULL for a
+-- version queued before this migration: looked up on every shard).
+ALTER TABLE sync_pending ADD COLUMN patient_key TEXT COLLATE "C";
+ALTER TABLE sync_pending ADD COLUMN rkey BIGINT;
+
 DO $citus$
 BEGIN
     IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
@@ -385,6 +390,11 @@ const MIGRATION_LOCK: i64 = 0x6578_7065_6469_656e;
 /// or nothing, DDL is transactional in PostgreSQL); a database newer
 /// than this build is refused rather than guessed at. Returns the schema version.
 pub(crate) fn migrate(client: &mut Client) -> Result<u32, Error> {
+    migrate_to(client, schema_version_latest())
+}
+
+/// [`migrate`] up to schema `target` only (tests of a later migration over older data).
+pub(crate) fn migrate_to(client: &mut Client, target: u32) -> Result<u32, Error> {
     let mut tx = client.transaction().map_err(sql_error)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .map_err(sql_error)?;
@@ -401,7 +411,12 @@ pub(crate) fn migrate(client: &mut Client) -> Result<u32, Error> {
             "la base de datos tiene el esquema {current}, más nuevo que el de este programa ({latest}) / database schema {current} is newer than this build's {latest}"
         )));
     }
-    for (idx, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+    for (idx, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .take(target as usize)
+        .skip(current as usize)
+    {
         tx.batch_execute(sql).map_err(sql_error)?;
         let version = (idx + 1) as i32;
         tx.execute("DELETE FROM schema_version", &[])
@@ -413,5 +428,5 @@ pub(crate) fn migrate(client: &mut Client) -> Result<u32, Error> {
         .map_err(sql_error)?;
     }
     tx.commit().map_err(sql_error)?;
-    Ok(latest)
+    Ok(target.max(current))
 }

@@ -696,3 +696,71 @@ fn one_patients_reads_are_single_shard_on_citus() {
         .collect();
     assert_eq!(everything, ["p4", "p4-o0", "p4-o1", "p4-o2"]);
 }
+
+/// Data written under schema 1 (nullable `patient_key`, index rows without it) is keyed and,
+/// on Citus, distributed by migration 2: reads, history, searches and the feed queue see it.
+fn schema_1_data_survives_migration_2(url: &str) {
+    let mut client = crate::pool::connect(url).unwrap();
+    assert_eq!(crate::schema::migrate_to(&mut client, 1).unwrap(), 1);
+    client
+        .batch_execute(
+            "INSERT INTO search_param(pid, resource_type, code) VALUES (1, 'Observation', 'subject'), (2, 'Observation', 'code'); \
+             INSERT INTO resource(rkey, resource_type, id, version_id, last_updated, last_updated_ms, deleted, change_seq, patient_key, body) VALUES \
+               (1, 'Patient', 'p1', 1, 't', 1, false, 1, 'p1', '{\"resourceType\":\"Patient\",\"id\":\"p1\"}'), \
+               (2, 'Organization', 'o1', 1, 't', 1, false, 2, NULL, '{\"resourceType\":\"Organization\",\"id\":\"o1\"}'), \
+               (3, 'Observation', 'x1', 2, 't', 2, false, 4, 'p1', '{\"resourceType\":\"Observation\",\"id\":\"x1\",\"status\":\"final\",\"code\":{\"coding\":[{\"system\":\"http://loinc.org\",\"code\":\"2339-0\"}]},\"subject\":{\"reference\":\"Patient/p1\"}}'); \
+             INSERT INTO resource_version(rkey, version_id, last_updated, last_updated_ms, deleted, change_seq, patient_key, body) VALUES \
+               (3, 1, 't', 1, false, 3, 'p1', '{}'); \
+             INSERT INTO idx_reference(rkey, pid, target_type, target_id, url, id_system, id_value) VALUES (3, 1, 'Patient', 'p1', '', '', ''); \
+             INSERT INTO idx_token(rkey, pid, system, code, text) VALUES (3, 2, 'http://loinc.org', '2339-0', NULL); \
+             INSERT INTO sync_pending(change_seq) VALUES (4); \
+             SELECT setval('resource_rkey_seq', 3); SELECT setval('change_seq_seq', 4); \
+             SELECT setval('search_param_pid_seq', 2);",
+        )
+        .unwrap();
+    drop(client);
+    let store = PgStore::connect(url).unwrap();
+    assert_eq!(
+        store.read("Observation", "x1").unwrap().unwrap().version_id,
+        2
+    );
+    assert_eq!(
+        store
+            .read("Organization", "o1")
+            .unwrap()
+            .unwrap()
+            .version_id,
+        1
+    );
+    assert_eq!(
+        instance_history(&store, "Observation", "x1")
+            .iter()
+            .map(|(v, _)| *v)
+            .collect::<Vec<_>>(),
+        [2, 1]
+    );
+    assert_eq!(found(&store, "Observation", &[("patient", "p1")]), ["x1"]);
+    assert_eq!(found(&store, "Observation", &[("code", "2339-0")]), ["x1"]);
+    // Written after the migration, next to the migrated rows.
+    save(&store, &observation_of("x1", "p1"));
+    assert_eq!(
+        store.read("Observation", "x1").unwrap().unwrap().version_id,
+        3
+    );
+    assert_eq!(found(&store, "Observation", &[("code", "2339-0")]), ["x1"]);
+    // The version queued under schema 1 (no key) and the new one are both sequenced.
+    let sequenced = store.sequence(100, Some("hub".into())).unwrap();
+    assert_eq!(sequenced, 2);
+}
+
+#[test]
+fn schema_1_data_survives_migration_2_on_postgres() {
+    let db = fresh_database();
+    schema_1_data_survives_migration_2(&db.url);
+}
+
+#[test]
+fn schema_1_data_survives_migration_2_on_citus() {
+    let db = fresh_citus_database();
+    schema_1_data_survives_migration_2(&db.url);
+}

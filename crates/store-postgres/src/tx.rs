@@ -372,8 +372,8 @@ impl WriteTx for Tx<'_> {
         };
         // The sync sequencer logs it once this transaction has committed (see `sync`).
         self.exec(
-            "INSERT INTO sync_pending(change_seq) VALUES ($1)",
-            &[&change_seq],
+            "INSERT INTO sync_pending(change_seq, patient_key, rkey) VALUES ($1, $2, $3)",
+            &[&change_seq, &key, &rkey],
         )?;
         if body.is_some() {
             self.insert_index_rows(&key, rkey, &version.resource_type, &version.index)?;
