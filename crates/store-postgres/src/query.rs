@@ -377,12 +377,10 @@ fn render_clause<C: GenericClient>(
     Ok(())
 }
 
-/// The patient a search is about, when one of its filters names exactly one patient through a
-/// compartment parameter of the searched type (`Observation?patient=p1`,
-/// `Encounter?subject=Patient/p1`): its matches are on that patient's shard, where their
-/// distribution key is that patient. A resource that references two patients is keyed by the
-/// first (see `tx::patient_key`); searched by the other one on Citus it is not found (see
-/// ARCHITECTURE.md, issue 15).
+/// The patient a search is about, when one of its filters names exactly one patient through
+/// the `patient` or `subject` compartment parameter of the searched type
+/// (`Observation?patient=p1`, `Encounter?subject=Patient/p1`): its matches are on that
+/// patient's shard, where their distribution key is that patient (see `tx::patient_key`).
 fn route_key(query: &SearchQuery) -> Option<String> {
     let codes = crate::read::compartment_codes();
     query.filters.iter().find_map(|filter| {
@@ -397,10 +395,13 @@ fn route_key(query: &SearchQuery) -> Option<String> {
         {
             return None;
         }
+        // Only the parameters a resource's key is taken from first (see `tx::patient_key`):
+        // `performer=Patient/…` names a patient who may not own the resource.
         let in_compartment = clause.param.index_codes().0.iter().any(|code| {
-            codes
-                .binary_search(&(query.resource_type.clone(), code.to_string()))
-                .is_ok()
+            matches!(*code, "patient" | "subject")
+                && codes
+                    .binary_search(&(query.resource_type.clone(), code.to_string()))
+                    .is_ok()
         });
         if !in_compartment {
             return None;

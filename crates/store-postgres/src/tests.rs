@@ -563,6 +563,19 @@ fn a_resource_that_changes_patient_moves_with_its_history(store: &PgStore) {
         "a resource outside every compartment is keyed by its own type and id"
     );
     assert_eq!(found(store, "Organization", &[("name", "centro")]), ["o1"]);
+    // Naming two patients, a resource is keyed by its owner (`subject`), not by the first
+    // patient it names: `patient=` finds it from the owner's shard on Citus.
+    save(
+        store,
+        r#"{"resourceType":"Observation","id":"y1","status":"final",
+        "performer":[{"reference":"Patient/p2"}],"code":{"text":"autorreporte"},
+        "subject":{"reference":"Patient/p1"}}"#,
+    );
+    assert_eq!(found(store, "Observation", &[("patient", "p1")]), ["y1"]);
+    assert_eq!(
+        found(store, "Observation", &[("subject", "Patient/p1")]),
+        ["y1"]
+    );
 }
 
 #[test]

@@ -406,27 +406,38 @@ fn distribution_key(resource_type: &str, id: &str, index: &[search::IndexEntry])
     patient_key(resource_type, id, index).unwrap_or_else(|| format!("{resource_type}/{id}"))
 }
 
-/// The patient whose compartment a version is in (the first one its compartment references
-/// name; the patient itself for a Patient).
+/// The patient whose compartment a version is in: the patient itself for a Patient;
+/// otherwise the patient its `patient` parameter names, else its `subject`, else the first
+/// patient another compartment parameter names (`performer`, `author`…). The chart's owner
+/// first: on Citus a search by `patient=`/`subject=` reads only that patient's shard, so a
+/// resource that also names another patient (as performer, say) must be keyed by its owner.
 fn patient_key(resource_type: &str, id: &str, index: &[search::IndexEntry]) -> Option<String> {
     if resource_type == "Patient" {
         return Some(id.to_string());
     }
     let codes = read::compartment_codes();
-    index.iter().find_map(|entry| match &entry.value {
-        IndexValue::Reference {
-            target_type: Some(target_type),
-            target_id: Some(target_id),
-            ..
-        } if target_type == "Patient"
-            && codes
-                .binary_search(&(resource_type.to_string(), entry.param.to_string()))
-                .is_ok() =>
-        {
-            Some(target_id.clone())
-        }
-        _ => None,
-    })
+    let patients: Vec<(&str, &String)> = index
+        .iter()
+        .filter_map(|entry| match &entry.value {
+            IndexValue::Reference {
+                target_type: Some(target_type),
+                target_id: Some(target_id),
+                ..
+            } if target_type == "Patient"
+                && codes
+                    .binary_search(&(resource_type.to_string(), entry.param.to_string()))
+                    .is_ok() =>
+            {
+                Some((entry.param, target_id))
+            }
+            _ => None,
+        })
+        .collect();
+    ["patient", "subject"]
+        .iter()
+        .find_map(|wanted| patients.iter().find(|(param, _)| param == wanted))
+        .or_else(|| patients.first())
+        .map(|(_, target_id)| (*target_id).clone())
 }
 
 /// PostgreSQL text cannot hold NUL; a value carrying one is indexed without it.
