@@ -27,8 +27,11 @@
 //! - The audit chain is one hash chain, as on a clinic: appending takes an advisory lock held
 //!   until commit, so only transactions that append audit entries wait on each other, and only
 //!   from their append to their commit (see [`security`]).
-//! - Every clinical row carries `patient_key` (the patient whose compartment it is in, when
-//!   known) so that issue 15 can distribute the tables by patient without rewriting them.
+//! - Every clinical row carries `patient_key`, never NULL (the patient whose compartment it is
+//!   in, else the resource's own `Type/id`); on a Citus coordinator the clinical tables are
+//!   distributed by it and co-located (migration 2, ARCHITECTURE.md "The hub on Citus"), and
+//!   every join between them equates it. A resource is found by type and id through
+//!   `resource_locator`.
 
 mod pool;
 mod query;
@@ -72,6 +75,9 @@ pub struct PgStore {
     /// The connection new search-parameter ids are interned on, in their own autocommit
     /// statement (see [`PgStore::intern_param`]).
     interner: Mutex<Option<postgres::Client>>,
+    /// The database is a Citus coordinator (the `citus` extension is installed): searches and
+    /// compartment reads about one patient are confined to that patient's shard.
+    citus: bool,
 }
 
 impl PgStore {
@@ -91,11 +97,22 @@ impl PgStore {
                 .map(|row| ((row.get(0), row.get(1)), row.get(2)))
                 .collect())
         })?;
+        let citus = pool.with(|conn| {
+            let row = conn
+                .client
+                .query_one(
+                    "SELECT EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus')",
+                    &[],
+                )
+                .map_err(sql_error)?;
+            Ok(row.get::<_, bool>(0))
+        })?;
         Ok(Arc::new(PgStore {
             pool,
             sequencer: Mutex::new(None),
             params: Mutex::new(Arc::new(params)),
             interner: Mutex::new(None),
+            citus,
         }))
     }
 
@@ -267,13 +284,29 @@ fn jitter(base: Duration) -> Duration {
 
 impl store::Store for PgStore {
     fn read(&self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error> {
+        // `read::current` with statements prepared once per connection (the hot path).
         self.pool.with(|conn| {
-            let stmt = conn.prepare(read::CURRENT)?;
-            let row = conn
-                .client
-                .query_opt(&stmt, &[&resource_type, &id])
-                .map_err(sql_error)?;
-            Ok(row.as_ref().map(read::stored_from_row))
+            for _ in 0..3 {
+                let locate = conn.prepare(read::LOCATE)?;
+                let Some(located) = conn
+                    .client
+                    .query_opt(&locate, &[&resource_type, &id])
+                    .map_err(sql_error)?
+                else {
+                    return Ok(None);
+                };
+                let (key, rkey): (String, i64) = (located.get(0), located.get(1));
+                let current = conn.prepare(read::CURRENT)?;
+                let row = conn
+                    .client
+                    .query_opt(&current, &[&key, &rkey])
+                    .map_err(sql_error)?;
+                // None: the resource moved compartment between the two reads; look again.
+                if let Some(row) = row {
+                    return Ok(Some(read::stored_from_row(&row)));
+                }
+            }
+            Ok(None)
         })
     }
 
@@ -309,7 +342,9 @@ impl store::Store for PgStore {
         types: &[String],
         since_ms: Option<i64>,
     ) -> Result<Vec<StoredResource>, Error> {
-        self.with_client(|client| read::compartment(client, patient_id, types, since_ms))
+        self.with_client(|client| {
+            read::compartment(client, self.citus, patient_id, types, since_ms)
+        })
     }
 
     fn write(&self, job: WriteJob) -> Result<(), Error> {

@@ -23,6 +23,13 @@ use crate::sql::{Arg as SqlValue, Sql};
 pub(crate) struct Ctx<'a, C: GenericClient> {
     pub conn: &'a mut C,
     pub params: &'a crate::PgStore,
+    /// On Citus: a search naming one patient (`patient=`, `subject=Patient/…`) is confined to
+    /// that patient's shard, so it goes to one worker (see [`route_key`]).
+    pub routed: bool,
+    /// The patient this search is confined to (set by `render_where` when `routed`). Every
+    /// index subquery about the searched resources repeats it: Citus's router planner prunes
+    /// each table by its own conditions, not through the `IN`/`EXISTS` join.
+    pub route: Option<String>,
 }
 
 impl<C: GenericClient> Ctx<'_, C> {
@@ -288,7 +295,7 @@ fn render_filter_as<C: GenericClient>(
             let i = format!("h{depth}");
             let _ = write!(
                 sql.text,
-                "{r_alias}.id IN (SELECT {i}.target_id FROM idx_reference {i} JOIN resource {s} ON {s}.rkey = {i}.rkey WHERE "
+                "{r_alias}.id IN (SELECT {i}.target_id FROM idx_reference {i} JOIN resource {s} ON {s}.patient_key = {i}.patient_key AND {s}.rkey = {i}.rkey WHERE "
             );
             render_param_rows(sql, &i, &rows);
             let _ = write!(sql.text, " AND {i}.target_type = ");
@@ -317,14 +324,21 @@ fn render_clause<C: GenericClient>(
     if role == Role::Drive && !negated {
         let _ = write!(
             sql.text,
-            "{r_alias}.rkey IN (SELECT {i}.rkey FROM {table} {i} WHERE "
+            "({r_alias}.patient_key, {r_alias}.rkey) IN (SELECT {i}.patient_key, {i}.rkey FROM {table} {i} WHERE "
         );
     } else {
         let _ = write!(
             sql.text,
-            "{}EXISTS (SELECT 1 FROM {table} {i} WHERE {i}.rkey = {r_alias}.rkey AND ",
+            "{}EXISTS (SELECT 1 FROM {table} {i} WHERE {i}.patient_key = {r_alias}.patient_key AND {i}.rkey = {r_alias}.rkey AND ",
             if negated { "NOT " } else { "" }
         );
+    }
+    if r_alias == "r"
+        && let Some(key) = &p.route
+    {
+        let _ = write!(sql.text, "{i}.patient_key = ");
+        sql.arg(SqlValue::Text(key.clone()));
+        sql.push(" AND ");
     }
     render_param_rows(sql, &i, &rows);
     if clause.missing.is_none() {
@@ -356,6 +370,56 @@ fn render_clause<C: GenericClient>(
     Ok(())
 }
 
+/// The patient a search is about, when one of its filters names exactly one patient through
+/// the `patient` or `subject` compartment parameter of the searched type
+/// (`Observation?patient=p1`, `Encounter?subject=Patient/p1`): its matches are on that
+/// patient's shard, where their distribution key is that patient (see `tx::patient_key`).
+fn route_key(query: &SearchQuery) -> Option<String> {
+    let codes = crate::read::compartment_codes();
+    query.filters.iter().find_map(|filter| {
+        let Filter::Param(clause) = filter else {
+            return None;
+        };
+        if clause.param.kind != ParamKind::Reference
+            || clause.negate
+            || clause.missing.is_some()
+            || clause.chain.is_some()
+            || clause.any_of.len() != 1
+        {
+            return None;
+        }
+        // Only the parameters a resource's key is taken from first (see `tx::patient_key`):
+        // `performer=Patient/…` names a patient who may not own the resource.
+        let in_compartment = clause.param.index_codes().0.iter().any(|code| {
+            matches!(*code, "patient" | "subject")
+                && codes
+                    .binary_search(&(query.resource_type.clone(), code.to_string()))
+                    .is_ok()
+        });
+        if !in_compartment {
+            return None;
+        }
+        let only_patients =
+            clause.param.targets.iter().all(|t| t == "Patient") && !clause.param.targets.is_empty();
+        let eq = |predicate: &Predicate, col: Col| match predicate {
+            Predicate::Cmp(cmp) if cmp.col == col && cmp.op == Op::Eq => match &cmp.value {
+                Value::Str(text) => Some(text.clone()),
+                _ => None,
+            },
+            _ => None,
+        };
+        match &clause.any_of[0] {
+            Predicate::All(items) if items.len() == 2 => {
+                let target_type = items.iter().find_map(|p| eq(p, Col::TargetType))?;
+                let id = items.iter().find_map(|p| eq(p, Col::TargetId))?;
+                (target_type == "Patient").then_some(id)
+            }
+            single if only_patients => eq(single, Col::TargetId),
+            _ => None,
+        }
+    })
+}
+
 /// The WHERE clause (without the keyword) selecting current matches of `query`.
 fn render_where<C: GenericClient>(p: &mut Ctx<'_, C>, query: &SearchQuery) -> Result<Sql, Error> {
     let mut sql = Sql::new();
@@ -370,6 +434,11 @@ fn render_where<C: GenericClient>(p: &mut Ctx<'_, C>, query: &SearchQuery) -> Re
     sql.push("r.resource_type = ");
     sql.arg(SqlValue::Text(query.resource_type.clone()));
     sql.push(" AND NOT r.deleted");
+    p.route = if p.routed { route_key(query) } else { None };
+    if let Some(key) = &p.route {
+        sql.push(" AND r.patient_key = ");
+        sql.arg(SqlValue::Text(key.clone()));
+    }
     for (idx, filter) in query.filters.iter().enumerate() {
         sql.push(" AND ");
         let role = if Some(idx) == driver {
@@ -389,7 +458,12 @@ pub(crate) fn search_ids<C: GenericClient>(
     query: &SearchQuery,
     limit: usize,
 ) -> Result<Vec<String>, Error> {
-    let mut p = Ctx { conn, params };
+    let mut p = Ctx {
+        conn,
+        params,
+        routed: params.citus,
+        route: None,
+    };
     let mut sql = render_where(&mut p, query)?;
     sql.text = format!(
         "SELECT r.id FROM resource r WHERE {} ORDER BY r.rkey LIMIT {limit}",
@@ -450,8 +524,13 @@ fn sort_exprs<C: GenericClient>(
                 let cast = if numeric { "::float8" } else { "" };
                 let _ = write!(
                     sql.text,
-                    "(SELECT {agg}(x.{col}){cast} FROM {table} x WHERE x.rkey = r.rkey AND "
+                    "(SELECT {agg}(x.{col}){cast} FROM {table} x WHERE x.patient_key = r.patient_key AND x.rkey = r.rkey AND "
                 );
+                if let Some(key) = &p.route {
+                    sql.push("x.patient_key = ");
+                    sql.arg(SqlValue::Text(key.clone()));
+                    sql.push(" AND ");
+                }
                 render_param_rows(&mut sql, "x", &rows);
                 sql.push(")");
                 (sql, numeric)
@@ -530,7 +609,12 @@ pub(crate) fn search<C: GenericClient>(
     params: &crate::PgStore,
     query: &SearchQuery,
 ) -> Result<SearchPage, Error> {
-    let mut p = Ctx { conn, params };
+    let mut p = Ctx {
+        conn,
+        params,
+        routed: params.citus,
+        route: None,
+    };
     let where_sql = render_where(&mut p, query)?;
     let want_total =
         !matches!(query.total, Some(Total::None)) || query.summary == Some(Summary::Count);
@@ -667,7 +751,12 @@ pub(crate) fn includes<C: GenericClient>(
     if sources.is_empty() || (query.include.is_empty() && query.revinclude.is_empty()) {
         return Ok(Vec::new());
     }
-    let mut p = Ctx { conn, params };
+    let mut p = Ctx {
+        conn,
+        params,
+        routed: params.citus,
+        route: None,
+    };
     let mut seen: HashSet<(String, String)> = sources
         .iter()
         .map(|m| (m.resource_type.clone(), m.id.clone()))
@@ -678,8 +767,8 @@ pub(crate) fn includes<C: GenericClient>(
     let rows = p
         .conn
         .query(
-            "SELECT r.resource_type, r.id, r.rkey FROM resource r \
-             JOIN unnest($1::text[], $2::text[]) AS s(t, i) ON r.resource_type = s.t AND r.id = s.i",
+            "SELECT l.resource_type, l.id, l.rkey FROM resource_locator l \
+             JOIN unnest($1::text[], $2::text[]) AS s(t, i) ON l.resource_type = s.t AND l.id = s.i",
             &[&types, &source_ids],
         )
         .map_err(crate::sql_error)?;
@@ -767,7 +856,7 @@ fn apply_includes<C: GenericClient>(
             sql.push(&select);
             sql.push("r.resource_type = ");
             sql.arg(SqlValue::Text(include.source_type.clone()));
-            sql.push(" AND r.rkey IN (SELECT i.rkey FROM idx_reference i WHERE ");
+            sql.push(" AND (r.patient_key, r.rkey) IN (SELECT i.patient_key, i.rkey FROM idx_reference i WHERE ");
             render_param_rows(&mut sql, "i", &rows);
             sql.push(" AND i.target_type = ");
             sql.arg(SqlValue::Text(target_type.clone()));

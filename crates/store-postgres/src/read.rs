@@ -30,19 +30,45 @@ pub(crate) fn run<C: GenericClient>(client: &mut C, sql: &Sql) -> Result<Vec<Row
     client.query(&sql.text, &sql.params()).map_err(sql_error)
 }
 
-/// The current version by type and id (`$1`, `$2`).
-pub(crate) const CURRENT: &str = "SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.last_updated_ms, r.deleted, r.change_seq, r.body \
-     FROM resource r WHERE r.resource_type = $1 AND r.id = $2";
+/// Where a resource lives: its distribution key and internal key, by type (`$1`) and id
+/// (`$2`). The locator is distributed by id, so on Citus this goes to one worker.
+pub(crate) const LOCATE: &str =
+    "SELECT patient_key, rkey FROM resource_locator WHERE id = $2 AND resource_type = $1";
 
+/// The current version by distribution key (`$1`) and internal key (`$2`): one shard.
+pub(crate) const CURRENT: &str = "SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.last_updated_ms, r.deleted, r.change_seq, r.body \
+     FROM resource r WHERE r.patient_key = $1 AND r.rkey = $2";
+
+pub(crate) fn locate<C: GenericClient>(
+    client: &mut C,
+    resource_type: &str,
+    id: &str,
+) -> Result<Option<(String, i64)>, Error> {
+    let row = client
+        .query_opt(LOCATE, &[&resource_type, &id])
+        .map_err(sql_error)?;
+    Ok(row.map(|row| (row.get(0), row.get(1))))
+}
+
+/// The current version by type and id: the locator, then the resource's shard. A resource
+/// that moved compartment between the two reads is looked up again.
 pub(crate) fn current<C: GenericClient>(
     client: &mut C,
     resource_type: &str,
     id: &str,
 ) -> Result<Option<StoredResource>, Error> {
-    let row = client
-        .query_opt(CURRENT, &[&resource_type, &id])
-        .map_err(sql_error)?;
-    Ok(row.as_ref().map(stored_from_row))
+    for _ in 0..3 {
+        let Some((key, rkey)) = locate(client, resource_type, id)? else {
+            return Ok(None);
+        };
+        let row = client
+            .query_opt(CURRENT, &[&key, &rkey])
+            .map_err(sql_error)?;
+        if let Some(row) = row {
+            return Ok(Some(stored_from_row(&row)));
+        }
+    }
+    Ok(None)
 }
 
 pub(crate) fn version<C: GenericClient>(
@@ -57,13 +83,16 @@ pub(crate) fn version<C: GenericClient>(
     if current.version_id == version_id {
         return Ok(Some(current));
     }
+    let Some((key, rkey)) = locate(client, resource_type, id)? else {
+        return Ok(None);
+    };
     let sql = format!(
-        "SELECT {VERSION_COLUMNS} FROM resource r JOIN resource_version v ON v.rkey = r.rkey \
-         WHERE r.resource_type = $1 AND r.id = $2 AND v.version_id = $3"
+        "SELECT {VERSION_COLUMNS} FROM resource r JOIN resource_version v ON v.patient_key = r.patient_key AND v.rkey = r.rkey \
+         WHERE r.patient_key = $1 AND r.rkey = $2 AND v.version_id = $3"
     );
     let wanted = i64::try_from(version_id).unwrap_or(i64::MAX);
     let row = client
-        .query_opt(&sql, &[&resource_type, &id, &wanted])
+        .query_opt(&sql, &[&key, &rkey, &wanted])
         .map_err(sql_error)?;
     Ok(row.as_ref().map(stored_from_row))
 }
@@ -75,12 +104,20 @@ pub(crate) fn history<C: GenericClient>(
     request: &HistoryRequest,
 ) -> Result<Vec<StoredResource>, Error> {
     let limit = request.count as i64;
+    // A resource's history is on its shard: located first, then one key for both sides.
+    let located = match &request.scope {
+        HistoryScope::Instance { resource_type, id } => match locate(client, resource_type, id)? {
+            Some(located) => Some(located),
+            None => return Ok(Vec::new()),
+        },
+        _ => None,
+    };
     let side = |versions: bool| {
         let mut sql = Sql::new();
         let (columns, from, alias) = if versions {
             (
                 VERSION_COLUMNS,
-                "resource_version v JOIN resource r ON r.rkey = v.rkey",
+                "resource_version v JOIN resource r ON r.patient_key = v.patient_key AND r.rkey = v.rkey",
                 "v",
             )
         } else {
@@ -93,11 +130,13 @@ pub(crate) fn history<C: GenericClient>(
                 sql.push(" AND r.resource_type = ");
                 sql.arg(Arg::Text(resource_type.clone()));
             }
-            HistoryScope::Instance { resource_type, id } => {
-                sql.push(" AND r.resource_type = ");
-                sql.arg(Arg::Text(resource_type.clone()));
-                sql.push(" AND r.id = ");
-                sql.arg(Arg::Text(id.clone()));
+            HistoryScope::Instance { .. } => {
+                if let Some((key, rkey)) = &located {
+                    sql.push(" AND r.patient_key = ");
+                    sql.arg(Arg::Text(key.clone()));
+                    sql.push(" AND r.rkey = ");
+                    sql.arg(Arg::Int(*rkey));
+                }
             }
         }
         if let Some(since_ms) = request.since_ms {
@@ -140,8 +179,13 @@ pub(crate) fn compartment_codes() -> &'static [(String, String)] {
 
 /// The patient and every current resource that references them through a compartment
 /// parameter, in the order they were first stored.
+///
+/// `routed` (Citus): only the patient's own shard is read, so the query goes to one worker; a
+/// resource whose first compartment patient is another one (it references two patients) is
+/// on that other patient's shard and is not found here (see ARCHITECTURE.md, issue 15).
 pub(crate) fn compartment<C: GenericClient>(
     client: &mut C,
+    routed: bool,
     patient_id: &str,
     types: &[String],
     since_ms: Option<i64>,
@@ -150,13 +194,24 @@ pub(crate) fn compartment<C: GenericClient>(
         compartment_codes().iter().cloned().unzip();
     let mut sql = Sql::new();
     sql.push(&format!(
-        "SELECT {RESOURCE_COLUMNS} FROM resource r WHERE r.rkey IN (\
-           SELECT i.rkey FROM idx_reference i WHERE i.pid IN (\
+        "SELECT {RESOURCE_COLUMNS} FROM resource r WHERE {route}(r.patient_key, r.rkey) IN (\
+           SELECT i.patient_key, i.rkey FROM idx_reference i WHERE {route_i}i.pid IN (\
              SELECT sp.pid FROM search_param sp JOIN unnest($1::text[], $2::text[]) AS w(t, c) \
              ON sp.resource_type = w.t AND sp.code = w.c) \
            AND i.target_id = $3::text AND i.target_type = 'Patient' \
-           UNION ALL SELECT p.rkey FROM resource p WHERE p.resource_type = 'Patient' AND p.id = $3::text) \
-         AND NOT r.deleted"
+           UNION ALL SELECT p.patient_key, p.rkey FROM resource p \
+           WHERE p.patient_key = $3::text AND p.resource_type = 'Patient' AND p.id = $3::text) \
+         AND NOT r.deleted",
+        route = if routed {
+            "r.patient_key = $3::text AND "
+        } else {
+            ""
+        },
+        route_i = if routed {
+            "i.patient_key = $3::text AND "
+        } else {
+            ""
+        },
     ));
     // $1..$3 are bound below, ahead of the typed arguments.
     sql.args.push(Arg::Int(0));
@@ -216,13 +271,13 @@ pub(crate) fn value_counts(
     {
         Some(search::ParamKind::Token) => {
             "SELECT i.system || '|' || i.code, count(DISTINCT i.rkey) FROM idx_token i \
-             JOIN resource r ON r.rkey = i.rkey AND NOT r.deleted WHERE i.pid = $1 \
-             GROUP BY i.system, i.code ORDER BY 2 DESC, 1"
+             JOIN resource r ON r.patient_key = i.patient_key AND r.rkey = i.rkey AND NOT r.deleted \
+             WHERE i.pid = $1 GROUP BY i.system, i.code ORDER BY 2 DESC, 1"
         }
         Some(search::ParamKind::String) => {
             "SELECT i.normalized, count(DISTINCT i.rkey) FROM idx_string i \
-             JOIN resource r ON r.rkey = i.rkey AND NOT r.deleted WHERE i.pid = $1 \
-             GROUP BY i.normalized ORDER BY 2 DESC, 1"
+             JOIN resource r ON r.patient_key = i.patient_key AND r.rkey = i.rkey AND NOT r.deleted \
+             WHERE i.pid = $1 GROUP BY i.normalized ORDER BY 2 DESC, 1"
         }
         _ => {
             return Err(Error::Invalid(format!(

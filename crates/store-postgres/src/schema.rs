@@ -9,7 +9,7 @@
 //! - `change_seq` comes from a sequence: unique and increasing in time, not in commit order,
 //!   which is why the sync log has its own commit-ordered positions.
 //! - Clinical rows carry `patient_key`, the patient whose compartment the resource is in
-//!   (issue 15 distributes by it).
+//!   (migration 2: never NULL, `Type/id` outside compartments; Citus distributes by it).
 //! - The schema version is kept in `schema_version` (PostgreSQL has no `user_version`); a
 //!   migration runs under an advisory lock, so two hubs starting at once migrate once.
 //! - Clinical tables have no foreign keys to `resource`: a Citus distribution by patient
@@ -22,7 +22,8 @@ use crate::sql_error;
 
 /// Migrations in order; entry `n` moves the schema from version `n` to `n + 1`.
 /// Never edit a released entry: add a new one.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE SEQUENCE change_seq_seq;
 
 CREATE TABLE resource (
@@ -271,7 +272,111 @@ CREATE TRIGGER audit_anchor_append_only BEFORE UPDATE OR DELETE ON audit_anchor
     FOR EACH ROW EXECUTE FUNCTION refuse_change();
 CREATE TRIGGER audit_anchor_no_truncate BEFORE TRUNCATE ON audit_anchor
     FOR EACH STATEMENT EXECUTE FUNCTION refuse_change();
-"#];
+"#,
+    r#"
+-- Migration 2 (issue 15): every clinical table is keyed by `patient_key`, the distribution key
+-- of a Citus hub. `patient_key` is never NULL: the patient whose compartment the resource is in,
+-- or `Type/id` for a resource outside every patient compartment (Citus refuses NULL
+-- distribution values; an id never contains `/`, so the two kinds of key cannot collide).
+-- Every primary key and unique constraint of those tables includes it; a resource's versions
+-- and index rows live under its current key (a resource that moves compartment is moved as a
+-- whole, see `tx`). `resource_locator` finds a resource's key from its type and id, and is the
+-- one place where (type, id) is unique; it is distributed by id.
+-- On plain PostgreSQL the same tables stay ordinary tables; on Citus the guarded block at the
+-- end distributes them (co-located) and makes the small shared tables reference tables.
+UPDATE resource SET patient_key = resource_type || '/' || id WHERE patient_key IS NULL;
+UPDATE resource_version v SET patient_key = r.patient_key FROM resource r
+    WHERE r.rkey = v.rkey AND v.patient_key IS DISTINCT FROM r.patient_key;
+ALTER TABLE resource ALTER COLUMN patient_key SET NOT NULL;
+ALTER TABLE resource_version ALTER COLUMN patient_key SET NOT NULL;
+DROP INDEX resource_patient;
+ALTER TABLE resource DROP CONSTRAINT resource_pkey;
+ALTER TABLE resource DROP CONSTRAINT resource_resource_type_id_key;
+ALTER TABLE resource ADD PRIMARY KEY (patient_key, rkey);
+ALTER TABLE resource ADD UNIQUE (patient_key, resource_type, id);
+ALTER TABLE resource_version DROP CONSTRAINT resource_version_pkey;
+ALTER TABLE resource_version ADD PRIMARY KEY (patient_key, rkey, version_id);
+
+CREATE TABLE resource_locator (
+    id TEXT COLLATE "C" NOT NULL,
+    resource_type TEXT COLLATE "C" NOT NULL,
+    patient_key TEXT COLLATE "C" NOT NULL,
+    rkey BIGINT NOT NULL,
+    PRIMARY KEY (id, resource_type)
+);
+INSERT INTO resource_locator(id, resource_type, patient_key, rkey)
+    SELECT id, resource_type, patient_key, rkey FROM resource;
+
+ALTER TABLE idx_token ADD COLUMN patient_key TEXT COLLATE "C";
+UPDATE idx_token i SET patient_key = r.patient_key FROM resource r WHERE r.rkey = i.rkey;
+ALTER TABLE idx_token ALTER COLUMN patient_key SET NOT NULL;
+ALTER TABLE idx_token DROP CONSTRAINT idx_token_pkey;
+ALTER TABLE idx_token ADD PRIMARY KEY (patient_key, rkey, pid, system, code);
+
+ALTER TABLE idx_string ADD COLUMN patient_key TEXT COLLATE "C";
+UPDATE idx_string i SET patient_key = r.patient_key FROM resource r WHERE r.rkey = i.rkey;
+ALTER TABLE idx_string ALTER COLUMN patient_key SET NOT NULL;
+ALTER TABLE idx_string DROP CONSTRAINT idx_string_pkey;
+ALTER TABLE idx_string ADD PRIMARY KEY (patient_key, rkey, pid, normalized, exact);
+
+ALTER TABLE idx_date ADD COLUMN patient_key TEXT COLLATE "C";
+UPDATE idx_date i SET patient_key = r.patient_key FROM resource r WHERE r.rkey = i.rkey;
+ALTER TABLE idx_date ALTER COLUMN patient_key SET NOT NULL;
+ALTER TABLE idx_date DROP CONSTRAINT idx_date_pkey;
+ALTER TABLE idx_date ADD PRIMARY KEY (patient_key, rkey, pid, low_ms, high_ms);
+
+ALTER TABLE idx_number ADD COLUMN patient_key TEXT COLLATE "C";
+UPDATE idx_number i SET patient_key = r.patient_key FROM resource r WHERE r.rkey = i.rkey;
+ALTER TABLE idx_number ALTER COLUMN patient_key SET NOT NULL;
+ALTER TABLE idx_number DROP CONSTRAINT idx_number_pkey;
+ALTER TABLE idx_number ADD PRIMARY KEY (patient_key, rkey, pid, low, high);
+
+ALTER TABLE idx_quantity ADD COLUMN patient_key TEXT COLLATE "C";
+UPDATE idx_quantity i SET patient_key = r.patient_key FROM resource r WHERE r.rkey = i.rkey;
+ALTER TABLE idx_quantity ALTER COLUMN patient_key SET NOT NULL;
+ALTER TABLE idx_quantity DROP CONSTRAINT idx_quantity_pkey;
+ALTER TABLE idx_quantity ADD PRIMARY KEY (patient_key, rkey, pid, system, code, unit, low, high);
+
+ALTER TABLE idx_reference ADD COLUMN patient_key TEXT COLLATE "C";
+UPDATE idx_reference i SET patient_key = r.patient_key FROM resource r WHERE r.rkey = i.rkey;
+ALTER TABLE idx_reference ALTER COLUMN patient_key SET NOT NULL;
+ALTER TABLE idx_reference DROP CONSTRAINT idx_reference_pkey;
+ALTER TABLE idx_reference ADD PRIMARY KEY (patient_key, rkey, pid, target_type, target_id, url, id_system, id_value);
+
+ALTER TABLE idx_uri ADD COLUMN patient_key TEXT COLLATE "C";
+UPDATE idx_uri i SET patient_key = r.patient_key FROM resource r WHERE r.rkey = i.rkey;
+ALTER TABLE idx_uri ALTER COLUMN patient_key SET NOT NULL;
+ALTER TABLE idx_uri DROP CONSTRAINT idx_uri_pkey;
+ALTER TABLE idx_uri ADD PRIMARY KEY (patient_key, rkey, pid, uri);
+
+-- Where each queued version was written, so the sequencer reads it on its shard (NULL for a
+-- version queued before this migration: looked up on every shard).
+ALTER TABLE sync_pending ADD COLUMN patient_key TEXT COLLATE "C";
+ALTER TABLE sync_pending ADD COLUMN rkey BIGINT;
+
+DO $citus$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
+        SET LOCAL citus.multi_shard_modify_mode TO 'sequential';
+        PERFORM create_reference_table('search_param');
+        PERFORM create_reference_table('account');
+        PERFORM create_reference_table('revoked_token');
+        PERFORM create_reference_table('break_glass');
+        PERFORM create_distributed_table('resource', 'patient_key');
+        PERFORM create_distributed_table('resource_version', 'patient_key', colocate_with => 'resource');
+        PERFORM create_distributed_table('idx_token', 'patient_key', colocate_with => 'resource');
+        PERFORM create_distributed_table('idx_string', 'patient_key', colocate_with => 'resource');
+        PERFORM create_distributed_table('idx_date', 'patient_key', colocate_with => 'resource');
+        PERFORM create_distributed_table('idx_number', 'patient_key', colocate_with => 'resource');
+        PERFORM create_distributed_table('idx_quantity', 'patient_key', colocate_with => 'resource');
+        PERFORM create_distributed_table('idx_reference', 'patient_key', colocate_with => 'resource');
+        PERFORM create_distributed_table('idx_uri', 'patient_key', colocate_with => 'resource');
+        PERFORM create_distributed_table('resource_locator', 'id', colocate_with => 'none');
+    END IF;
+END
+$citus$;
+"#,
+];
 
 /// The schema version this build expects.
 pub fn schema_version_latest() -> u32 {
@@ -285,6 +390,11 @@ const MIGRATION_LOCK: i64 = 0x6578_7065_6469_656e;
 /// or nothing, DDL is transactional in PostgreSQL); a database newer
 /// than this build is refused rather than guessed at. Returns the schema version.
 pub(crate) fn migrate(client: &mut Client) -> Result<u32, Error> {
+    migrate_to(client, schema_version_latest())
+}
+
+/// [`migrate`] up to schema `target` only (tests of a later migration over older data).
+pub(crate) fn migrate_to(client: &mut Client, target: u32) -> Result<u32, Error> {
     let mut tx = client.transaction().map_err(sql_error)?;
     tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK])
         .map_err(sql_error)?;
@@ -301,7 +411,12 @@ pub(crate) fn migrate(client: &mut Client) -> Result<u32, Error> {
             "la base de datos tiene el esquema {current}, más nuevo que el de este programa ({latest}) / database schema {current} is newer than this build's {latest}"
         )));
     }
-    for (idx, sql) in MIGRATIONS.iter().enumerate().skip(current as usize) {
+    for (idx, sql) in MIGRATIONS
+        .iter()
+        .enumerate()
+        .take(target as usize)
+        .skip(current as usize)
+    {
         tx.batch_execute(sql).map_err(sql_error)?;
         let version = (idx + 1) as i32;
         tx.execute("DELETE FROM schema_version", &[])
@@ -313,5 +428,5 @@ pub(crate) fn migrate(client: &mut Client) -> Result<u32, Error> {
         .map_err(sql_error)?;
     }
     tx.commit().map_err(sql_error)?;
-    Ok(latest)
+    Ok(target.max(current))
 }

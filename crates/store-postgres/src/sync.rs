@@ -46,6 +46,23 @@ use crate::tx::Tx;
 /// `change_seq` last).
 const LOG_COLUMNS: &str = "l.pos, l.resource_type, l.id, l.hlc, l.origin, l.parent_hlc, l.parent_origin, l.kind, l.change_seq";
 
+/// A version by `change_seq` (`$1`), current or superseded, with its resource's type, id, rkey
+/// and key (on Citus: every shard).
+const VERSION_BY_SEQ: &str = "SELECT r.resource_type, r.id, r.rkey, r.version_id, r.last_updated_ms, r.patient_key \
+     FROM resource r WHERE r.change_seq = $1 \
+     UNION ALL \
+     SELECT r.resource_type, r.id, r.rkey, v.version_id, v.last_updated_ms, r.patient_key \
+     FROM resource_version v JOIN resource r ON r.patient_key = v.patient_key AND r.rkey = v.rkey \
+     WHERE v.change_seq = $1";
+
+/// [`VERSION_BY_SEQ`] on the resource's shard (`$2` its key, `$3` its rkey).
+const VERSION_BY_SEQ_ROUTED: &str = "SELECT r.resource_type, r.id, r.rkey, r.version_id, r.last_updated_ms, r.patient_key \
+     FROM resource r WHERE r.patient_key = $2 AND r.rkey = $3 AND r.change_seq = $1 \
+     UNION ALL \
+     SELECT r.resource_type, r.id, r.rkey, v.version_id, v.last_updated_ms, r.patient_key \
+     FROM resource_version v JOIN resource r ON r.patient_key = v.patient_key AND r.rkey = v.rkey \
+     WHERE v.patient_key = $2 AND v.rkey = $3 AND r.patient_key = $2 AND r.rkey = $3 AND v.change_seq = $1";
+
 /// The advisory lock key of the sequencer.
 const SEQUENCER_LOCK: &str = "sync-sequencer";
 
@@ -87,7 +104,8 @@ fn versions_by_seq<C: GenericClient>(
     let sql = format!(
         "SELECT {RESOURCE_COLUMNS} FROM resource r WHERE r.change_seq = ANY($1) \
          UNION ALL \
-         SELECT {VERSION_COLUMNS} FROM resource_version v JOIN resource r ON r.rkey = v.rkey \
+         SELECT {VERSION_COLUMNS} FROM resource_version v \
+         JOIN resource r ON r.patient_key = v.patient_key AND r.rkey = v.rkey \
          WHERE v.change_seq = ANY($1)"
     );
     let rows = client.query(&sql, &[&change_seqs]).map_err(sql_error)?;
@@ -184,14 +202,21 @@ fn sequence(
     )
     .map_err(sql_error)?;
     let limit = i64::try_from(rows_max).unwrap_or(i64::MAX);
-    let pending: Vec<i64> = tx
+    let pending_rows = tx
         .query(
-            "SELECT change_seq FROM sync_pending ORDER BY change_seq LIMIT $1",
+            "SELECT change_seq, patient_key, rkey FROM sync_pending ORDER BY change_seq LIMIT $1",
             &[&limit],
         )
-        .map_err(sql_error)?
+        .map_err(sql_error)?;
+    let pending: Vec<i64> = pending_rows.iter().map(|row| row.get(0)).collect();
+    // Where each version was written (NULL for rows queued before migration 2).
+    let written_at: HashMap<i64, (String, i64)> = pending_rows
         .iter()
-        .map(|row| row.get(0))
+        .filter_map(|row| {
+            let key: Option<String> = row.get(1);
+            let rkey: Option<i64> = row.get(2);
+            Some((row.get(0), (key?, rkey?)))
+        })
         .collect();
     if pending.is_empty() {
         tx.commit().map_err(sql_error)?;
@@ -220,16 +245,21 @@ fn sequence(
         if received.contains(change_seq) {
             continue;
         }
-        // A local version: stamp it now, by the clock rule of `sync::hlc::next`.
-        let row = tx
-            .query_opt(
-                "SELECT r.resource_type, r.id, r.rkey, r.version_id, r.last_updated_ms FROM resource r WHERE r.change_seq = $1 \
-                 UNION ALL \
-                 SELECT r.resource_type, r.id, r.rkey, v.version_id, v.last_updated_ms \
-                 FROM resource_version v JOIN resource r ON r.rkey = v.rkey WHERE v.change_seq = $1",
-                &[change_seq],
-            )
-            .map_err(sql_error)?;
+        // A local version: stamp it now, by the clock rule of `sync::hlc::next`. Looked up on
+        // the shard it was written to; on every shard if it is not there (the resource moved
+        // to another patient since, or it was queued before migration 2).
+        let routed = match written_at.get(change_seq) {
+            Some((key, rkey)) => tx
+                .query_opt(VERSION_BY_SEQ_ROUTED, &[change_seq, key, rkey])
+                .map_err(sql_error)?,
+            None => None,
+        };
+        let row = match routed {
+            Some(row) => Some(row),
+            None => tx
+                .query_opt(VERSION_BY_SEQ, &[change_seq])
+                .map_err(sql_error)?,
+        };
         let Some(row) = row else {
             tracing::error!(change_seq, "pending version without its row");
             continue;
@@ -239,13 +269,14 @@ fn sequence(
         let rkey: i64 = row.get(2);
         let version_id: i64 = row.get(3);
         let last_updated_ms: i64 = row.get(4);
+        let key: String = row.get(5);
         // The previous version was written (and committed) before this one drew its
         // `change_seq`, so it was sequenced before (or just above, in this pass).
         let parent = if version_id > 1 {
             tx.query_opt(
                 "SELECT l.hlc, l.origin FROM resource_version v JOIN sync_log l ON l.change_seq = v.change_seq \
-                 WHERE v.rkey = $1 AND v.version_id = $2",
-                &[&rkey, &(version_id - 1)],
+                 WHERE v.patient_key = $1 AND v.rkey = $2 AND v.version_id = $3",
+                &[&key, &rkey, &(version_id - 1)],
             )
             .map_err(sql_error)?
             .map(|row| (row.get::<_, i64>(0), row.get::<_, String>(1)))

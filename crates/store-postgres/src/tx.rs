@@ -141,6 +141,13 @@ impl<'a> Tx<'a> {
         Ok(())
     }
 
+    /// A resource's distribution key and internal key (see `read::LOCATE`).
+    fn locate(&mut self, resource_type: &str, id: &str) -> Result<Option<(String, i64)>, Error> {
+        Ok(self
+            .query_opt(read::LOCATE, &[&resource_type, &id])?
+            .map(|row| (row.get(0), row.get(1))))
+    }
+
     fn lock_resource(&mut self, resource_type: &str, id: &str) -> Result<(), Error> {
         self.lock_key(&format!("resource:{resource_type}/{id}"))
     }
@@ -167,9 +174,12 @@ pub(crate) fn lookup_param<C: GenericClient>(
 impl WriteTx for Tx<'_> {
     fn current(&mut self, resource_type: &str, id: &str) -> Result<Option<VersionInfo>, Error> {
         self.lock_resource(resource_type, id)?;
+        let Some((key, rkey)) = self.locate(resource_type, id)? else {
+            return Ok(None);
+        };
         let row = self.query_opt(
-            "SELECT version_id, last_updated_ms, deleted FROM resource WHERE resource_type = $1 AND id = $2",
-            &[&resource_type, &id],
+            "SELECT version_id, last_updated_ms, deleted FROM resource WHERE patient_key = $1 AND rkey = $2",
+            &[&key, &rkey],
         )?;
         Ok(row.map(|row| VersionInfo {
             version_id: row.get::<_, i64>(0).max(0) as u64,
@@ -180,7 +190,10 @@ impl WriteTx for Tx<'_> {
 
     fn read(&mut self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error> {
         self.lock_resource(resource_type, id)?;
-        let row = self.query_opt(read::CURRENT, &[&resource_type, &id])?;
+        let Some((key, rkey)) = self.locate(resource_type, id)? else {
+            return Ok(None);
+        };
+        let row = self.query_opt(read::CURRENT, &[&key, &rkey])?;
         Ok(row.as_ref().map(read::stored_from_row))
     }
 
@@ -225,42 +238,91 @@ impl WriteTx for Tx<'_> {
         self.lock_resource(&version.resource_type, &version.id)?;
         let body = version.body;
         let deleted = body.is_none();
-        let patient_key = patient_key(&version.resource_type, &version.id, &version.index);
+        let key = distribution_key(&version.resource_type, &version.id, &version.index);
         let version_id = i64::try_from(version.version_id).unwrap_or(i64::MAX);
-        let existing: Option<i64> = self
-            .query_opt(
-                "SELECT rkey FROM resource WHERE resource_type = $1 AND id = $2",
-                &[&version.resource_type, &version.id],
-            )?
-            .map(|row| row.get(0));
-        let (rkey, change_seq): (i64, i64) = match existing {
-            Some(rkey) => {
+        let existing = self.locate(&version.resource_type, &version.id)?;
+        // Drawn on its own: Citus refuses volatile functions in an UPDATE of a distributed
+        // table, and the sequence lives on the coordinator either way.
+        let change_seq: i64 = self
+            .query_one("SELECT nextval('change_seq_seq')", &[])?
+            .get(0);
+        let rkey: i64 = match existing {
+            Some((old_key, rkey)) if old_key == key => {
                 self.exec(
                     "INSERT INTO resource_version(rkey, version_id, last_updated, last_updated_ms, deleted, change_seq, patient_key, body) \
-                     SELECT rkey, version_id, last_updated, last_updated_ms, deleted, change_seq, patient_key, body FROM resource WHERE rkey = $1",
-                    &[&rkey],
+                     SELECT rkey, version_id, last_updated, last_updated_ms, deleted, change_seq, patient_key, body FROM resource \
+                     WHERE patient_key = $1 AND rkey = $2",
+                    &[&key, &rkey],
                 )?;
-                self.exec(INDEX_DELETE, &[&rkey])?;
-                let updated = self.query_one(
-                    "UPDATE resource SET version_id = $2, last_updated = $3, last_updated_ms = $4, deleted = $5, \
-                     change_seq = nextval('change_seq_seq'), patient_key = $6, body = $7 \
-                     WHERE rkey = $1 RETURNING change_seq",
+                self.exec(INDEX_DELETE, &[&key, &rkey])?;
+                self.exec(
+                    "UPDATE resource SET version_id = $3, last_updated = $4, last_updated_ms = $5, deleted = $6, \
+                     change_seq = $7, body = $8 WHERE patient_key = $1 AND rkey = $2",
                     &[
+                        &key,
                         &rkey,
                         &version_id,
                         &version.last_updated,
                         &version.last_updated_ms,
                         &deleted,
-                        &patient_key,
+                        &change_seq,
                         &body,
                     ],
                 )?;
-                (rkey, updated.get(0))
+                rkey
+            }
+            Some((old_key, rkey)) => {
+                // The resource moves to another patient's compartment. A distribution column
+                // cannot be updated on Citus, and a resource's rows all live under one key:
+                // its history is copied under the new key and the old rows deleted, all in
+                // this transaction.
+                self.exec(
+                    "INSERT INTO resource_version(rkey, version_id, last_updated, last_updated_ms, deleted, change_seq, patient_key, body) \
+                     SELECT rkey, version_id, last_updated, last_updated_ms, deleted, change_seq, $3, body FROM resource \
+                     WHERE patient_key = $1 AND rkey = $2",
+                    &[&old_key, &rkey, &key],
+                )?;
+                self.exec(
+                    "INSERT INTO resource_version(rkey, version_id, last_updated, last_updated_ms, deleted, change_seq, patient_key, body) \
+                     SELECT rkey, version_id, last_updated, last_updated_ms, deleted, change_seq, $3, body FROM resource_version \
+                     WHERE patient_key = $1 AND rkey = $2",
+                    &[&old_key, &rkey, &key],
+                )?;
+                self.exec(
+                    "DELETE FROM resource_version WHERE patient_key = $1 AND rkey = $2",
+                    &[&old_key, &rkey],
+                )?;
+                self.exec(INDEX_DELETE, &[&old_key, &rkey])?;
+                self.exec(
+                    "DELETE FROM resource WHERE patient_key = $1 AND rkey = $2",
+                    &[&old_key, &rkey],
+                )?;
+                self.exec(
+                    "INSERT INTO resource(rkey, resource_type, id, version_id, last_updated, last_updated_ms, deleted, change_seq, patient_key, body) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    &[
+                        &rkey,
+                        &version.resource_type,
+                        &version.id,
+                        &version_id,
+                        &version.last_updated,
+                        &version.last_updated_ms,
+                        &deleted,
+                        &change_seq,
+                        &key,
+                        &body,
+                    ],
+                )?;
+                self.exec(
+                    "UPDATE resource_locator SET patient_key = $3 WHERE id = $2 AND resource_type = $1",
+                    &[&version.resource_type, &version.id, &key],
+                )?;
+                rkey
             }
             None => {
                 let row = self.query_one(
                     "INSERT INTO resource(resource_type, id, version_id, last_updated, last_updated_ms, deleted, change_seq, patient_key, body) \
-                     VALUES ($1, $2, $3, $4, $5, $6, nextval('change_seq_seq'), $7, $8) RETURNING rkey, change_seq",
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING rkey",
                     &[
                         &version.resource_type,
                         &version.id,
@@ -268,20 +330,29 @@ impl WriteTx for Tx<'_> {
                         &version.last_updated,
                         &version.last_updated_ms,
                         &deleted,
-                        &patient_key,
+                        &change_seq,
+                        &key,
                         &body,
                     ],
                 )?;
-                (row.get(0), row.get(1))
+                let rkey: i64 = row.get(0);
+                // The locator's primary key is where (type, id) is unique: two jobs creating
+                // the same resource at once cannot both get here (the resource lock), and a
+                // violation would roll back and retry.
+                self.exec(
+                    "INSERT INTO resource_locator(resource_type, id, patient_key, rkey) VALUES ($1, $2, $3, $4)",
+                    &[&version.resource_type, &version.id, &key, &rkey],
+                )?;
+                rkey
             }
         };
         // The sync sequencer logs it once this transaction has committed (see `sync`).
         self.exec(
-            "INSERT INTO sync_pending(change_seq) VALUES ($1)",
-            &[&change_seq],
+            "INSERT INTO sync_pending(change_seq, patient_key, rkey) VALUES ($1, $2, $3)",
+            &[&change_seq, &key, &rkey],
         )?;
         if body.is_some() {
-            self.insert_index_rows(rkey, &version.resource_type, &version.index)?;
+            self.insert_index_rows(&key, rkey, &version.resource_type, &version.index)?;
         }
         Ok(StoredResource {
             resource_type: version.resource_type,
@@ -297,33 +368,52 @@ impl WriteTx for Tx<'_> {
 }
 
 /// Clears a resource's index rows before its new version's are written (one round trip).
-const INDEX_DELETE: &str = "WITH t AS (DELETE FROM idx_token WHERE rkey = $1), \
-     s AS (DELETE FROM idx_string WHERE rkey = $1), d AS (DELETE FROM idx_date WHERE rkey = $1), \
-     n AS (DELETE FROM idx_number WHERE rkey = $1), q AS (DELETE FROM idx_quantity WHERE rkey = $1), \
-     r AS (DELETE FROM idx_reference WHERE rkey = $1) \
-     DELETE FROM idx_uri WHERE rkey = $1";
+const INDEX_DELETE: &str = "WITH t AS (DELETE FROM idx_token WHERE patient_key = $1 AND rkey = $2), \
+     s AS (DELETE FROM idx_string WHERE patient_key = $1 AND rkey = $2), \
+     d AS (DELETE FROM idx_date WHERE patient_key = $1 AND rkey = $2), \
+     n AS (DELETE FROM idx_number WHERE patient_key = $1 AND rkey = $2), \
+     q AS (DELETE FROM idx_quantity WHERE patient_key = $1 AND rkey = $2), \
+     r AS (DELETE FROM idx_reference WHERE patient_key = $1 AND rkey = $2) \
+     DELETE FROM idx_uri WHERE patient_key = $1 AND rkey = $2";
 
-/// The patient whose compartment a version is in (the first one its compartment references
-/// name; the patient itself for a Patient): the distribution key of issue 15.
+/// The distribution key of a version (issue 15, see `schema`): the patient whose compartment
+/// it is in, else `Type/id`.
+fn distribution_key(resource_type: &str, id: &str, index: &[search::IndexEntry]) -> String {
+    patient_key(resource_type, id, index).unwrap_or_else(|| format!("{resource_type}/{id}"))
+}
+
+/// The patient whose compartment a version is in: the patient itself for a Patient;
+/// otherwise the patient its `patient` parameter names, else its `subject`, else the first
+/// patient another compartment parameter names (`performer`, `author`…). The chart's owner
+/// first: on Citus a search by `patient=`/`subject=` reads only that patient's shard, so a
+/// resource that also names another patient (as performer, say) must be keyed by its owner.
 fn patient_key(resource_type: &str, id: &str, index: &[search::IndexEntry]) -> Option<String> {
     if resource_type == "Patient" {
         return Some(id.to_string());
     }
     let codes = read::compartment_codes();
-    index.iter().find_map(|entry| match &entry.value {
-        IndexValue::Reference {
-            target_type: Some(target_type),
-            target_id: Some(target_id),
-            ..
-        } if target_type == "Patient"
-            && codes
-                .binary_search(&(resource_type.to_string(), entry.param.to_string()))
-                .is_ok() =>
-        {
-            Some(target_id.clone())
-        }
-        _ => None,
-    })
+    let patients: Vec<(&str, &String)> = index
+        .iter()
+        .filter_map(|entry| match &entry.value {
+            IndexValue::Reference {
+                target_type: Some(target_type),
+                target_id: Some(target_id),
+                ..
+            } if target_type == "Patient"
+                && codes
+                    .binary_search(&(resource_type.to_string(), entry.param.to_string()))
+                    .is_ok() =>
+            {
+                Some((entry.param, target_id))
+            }
+            _ => None,
+        })
+        .collect();
+    ["patient", "subject"]
+        .iter()
+        .find_map(|wanted| patients.iter().find(|(param, _)| param == wanted))
+        .or_else(|| patients.first())
+        .map(|(_, target_id)| (*target_id).clone())
 }
 
 /// PostgreSQL text cannot hold NUL; a value carrying one is indexed without it.
@@ -366,6 +456,7 @@ fn owned(value: &str) -> String {
 impl Tx<'_> {
     fn insert_index_rows(
         &mut self,
+        key: &str,
         rkey: i64,
         resource_type: &str,
         entries: &[search::IndexEntry],
@@ -442,55 +533,55 @@ impl Tx<'_> {
         }
         if !b.token.0.is_empty() {
             self.exec(
-                "INSERT INTO idx_token(rkey, pid, system, code, text) \
-                 SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[]) ON CONFLICT DO NOTHING",
-                &[&rkey, &b.token.0, &b.token.1, &b.token.2, &b.token.3],
+                "INSERT INTO idx_token(patient_key, rkey, pid, system, code, text) \
+                 SELECT $1, $2, * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[]) ON CONFLICT DO NOTHING",
+                &[&key, &rkey, &b.token.0, &b.token.1, &b.token.2, &b.token.3],
             )?;
         }
         if !b.string.0.is_empty() {
             self.exec(
-                "INSERT INTO idx_string(rkey, pid, normalized, exact) \
-                 SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[]) ON CONFLICT DO NOTHING",
-                &[&rkey, &b.string.0, &b.string.1, &b.string.2],
+                "INSERT INTO idx_string(patient_key, rkey, pid, normalized, exact) \
+                 SELECT $1, $2, * FROM unnest($3::bigint[], $4::text[], $5::text[]) ON CONFLICT DO NOTHING",
+                &[&key, &rkey, &b.string.0, &b.string.1, &b.string.2],
             )?;
         }
         if !b.date.0.is_empty() {
             self.exec(
-                "INSERT INTO idx_date(rkey, pid, low_ms, high_ms) \
-                 SELECT $1, * FROM unnest($2::bigint[], $3::bigint[], $4::bigint[]) ON CONFLICT DO NOTHING",
-                &[&rkey, &b.date.0, &b.date.1, &b.date.2],
+                "INSERT INTO idx_date(patient_key, rkey, pid, low_ms, high_ms) \
+                 SELECT $1, $2, * FROM unnest($3::bigint[], $4::bigint[], $5::bigint[]) ON CONFLICT DO NOTHING",
+                &[&key, &rkey, &b.date.0, &b.date.1, &b.date.2],
             )?;
         }
         if !b.number.0.is_empty() {
             self.exec(
-                "INSERT INTO idx_number(rkey, pid, low, high) \
-                 SELECT $1, * FROM unnest($2::bigint[], $3::float8[], $4::float8[]) ON CONFLICT DO NOTHING",
-                &[&rkey, &b.number.0, &b.number.1, &b.number.2],
+                "INSERT INTO idx_number(patient_key, rkey, pid, low, high) \
+                 SELECT $1, $2, * FROM unnest($3::bigint[], $4::float8[], $5::float8[]) ON CONFLICT DO NOTHING",
+                &[&key, &rkey, &b.number.0, &b.number.1, &b.number.2],
             )?;
         }
         if !b.quantity.0.is_empty() {
             let q = &b.quantity;
             self.exec(
-                "INSERT INTO idx_quantity(rkey, pid, system, code, unit, low, high) \
-                 SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::float8[], $7::float8[]) \
+                "INSERT INTO idx_quantity(patient_key, rkey, pid, system, code, unit, low, high) \
+                 SELECT $1, $2, * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::float8[]) \
                  ON CONFLICT DO NOTHING",
-                &[&rkey, &q.0, &q.1, &q.2, &q.3, &q.4, &q.5],
+                &[&key, &rkey, &q.0, &q.1, &q.2, &q.3, &q.4, &q.5],
             )?;
         }
         if !b.reference.0.is_empty() {
             let r = &b.reference;
             self.exec(
-                "INSERT INTO idx_reference(rkey, pid, target_type, target_id, url, id_system, id_value) \
-                 SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[]) \
+                "INSERT INTO idx_reference(patient_key, rkey, pid, target_type, target_id, url, id_system, id_value) \
+                 SELECT $1, $2, * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) \
                  ON CONFLICT DO NOTHING",
-                &[&rkey, &r.0, &r.1, &r.2, &r.3, &r.4, &r.5],
+                &[&key, &rkey, &r.0, &r.1, &r.2, &r.3, &r.4, &r.5],
             )?;
         }
         if !b.uri.0.is_empty() {
             self.exec(
-                "INSERT INTO idx_uri(rkey, pid, uri) \
-                 SELECT $1, * FROM unnest($2::bigint[], $3::text[]) ON CONFLICT DO NOTHING",
-                &[&rkey, &b.uri.0, &b.uri.1],
+                "INSERT INTO idx_uri(patient_key, rkey, pid, uri) \
+                 SELECT $1, $2, * FROM unnest($3::bigint[], $4::text[]) ON CONFLICT DO NOTHING",
+                &[&key, &rkey, &b.uri.0, &b.uri.1],
             )?;
         }
         Ok(())

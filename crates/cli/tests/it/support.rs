@@ -19,19 +19,23 @@ pub fn shared_dir() -> PathBuf {
 
 /// Which engine this test process puts nodes on: `EXPEDIENTE_TEST_ENGINE=postgres` puts every
 /// node on its own fresh PostgreSQL database (on the server `EXPEDIENTE_TEST_PG` names), except
-/// clinics that sync with a hub (`--hub`): those stay on SQLite, as in the field. Default:
+/// clinics that sync with a hub (`--hub`): those stay on SQLite, as in the field;
+/// `EXPEDIENTE_TEST_ENGINE=citus` does the same on the Citus cluster `EXPEDIENTE_TEST_CITUS`
+/// names (issue 15: a database per node, on the coordinator and every worker). Default:
 /// SQLite.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Engine {
     Sqlite,
     Postgres,
+    Citus,
 }
 
 pub fn engine() -> Engine {
     match std::env::var("EXPEDIENTE_TEST_ENGINE").as_deref() {
         Ok("postgres") | Ok("postgresql") => Engine::Postgres,
+        Ok("citus") => Engine::Citus,
         Ok("sqlite") | Ok("") | Err(_) => Engine::Sqlite,
-        Ok(other) => panic!("EXPEDIENTE_TEST_ENGINE={other}: use sqlite or postgres"),
+        Ok(other) => panic!("EXPEDIENTE_TEST_ENGINE={other}: use sqlite, postgres or citus"),
     }
 }
 
@@ -45,6 +49,68 @@ pub fn postgres_admin_url() -> String {
         Ok(url) if !url.trim().is_empty() => url.trim().to_string(),
         _ => panic!("EXPEDIENTE_TEST_PG is not set. {POSTGRES_HOWTO}"),
     }
+}
+
+/// The admin URL of the Citus coordinator (`EXPEDIENTE_TEST_CITUS`, which test.sh sets).
+pub fn citus_admin_url() -> String {
+    match std::env::var("EXPEDIENTE_TEST_CITUS") {
+        Ok(url) if !url.trim().is_empty() => url.trim().to_string(),
+        _ => panic!(
+            "EXPEDIENTE_TEST_CITUS is not set: run ./test.sh (it installs and starts a Citus \
+             cluster), or ../shared/vendor/citus/install.sh && cluster.sh start DIR 54339 2 and \
+             export EXPEDIENTE_TEST_CITUS=postgres://postgres@127.0.0.1:54339/postgres"
+        ),
+    }
+}
+
+/// Admin URLs of the Citus cluster's nodes: the coordinator first, then the workers.
+fn citus_nodes() -> Vec<String> {
+    let admin = citus_admin_url();
+    let listed = psql(
+        &admin,
+        "SELECT nodename || ':' || nodeport FROM pg_dist_node \
+         WHERE noderole = 'primary' AND groupid > 0 ORDER BY groupid",
+    );
+    let (scheme, rest) = admin.split_once("://").expect("a postgres:// URL");
+    let user = rest.split_once('@').map_or("", |(user, _)| user);
+    let mut nodes = vec![admin.clone()];
+    for worker in listed.lines().filter(|l| !l.trim().is_empty()) {
+        nodes.push(format!("{scheme}://{user}@{}/postgres", worker.trim()));
+    }
+    assert!(
+        nodes.len() > 1,
+        "the Citus cluster at {admin} has no workers"
+    );
+    nodes
+}
+
+/// Creates `name` on every node of the Citus cluster with the extension, the workers
+/// registered in it (Citus keeps its node list per database); returns its URL.
+fn create_citus_database(name: &str) -> String {
+    let nodes = citus_nodes();
+    for node in nodes.iter().rev() {
+        psql(
+            node,
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"),
+        );
+        psql(node, &format!("CREATE DATABASE {name}"));
+        psql(&postgres_url_of(node, name), "CREATE EXTENSION citus");
+    }
+    let url = postgres_url_of(&nodes[0], name);
+    let (_, rest) = nodes[0].split_once('@').expect("a user in the Citus URL");
+    let coordinator = rest.split('/').next().unwrap_or(rest);
+    let (host, port) = coordinator.rsplit_once(':').expect("host:port");
+    psql(
+        &url,
+        &format!("SELECT citus_set_coordinator_host('{host}', {port})"),
+    );
+    for worker in &nodes[1..] {
+        let (_, rest) = worker.split_once('@').expect("a user in the worker URL");
+        let address = rest.split('/').next().unwrap_or(rest);
+        let (host, port) = address.rsplit_once(':').expect("host:port");
+        psql(&url, &format!("SELECT citus_add_node('{host}', {port})"));
+    }
+    url
 }
 
 /// `url` with its database name replaced by `database`.
@@ -121,6 +187,8 @@ pub fn placement(data: &Path, clinic_with_hub: bool) -> Option<String> {
     }
     let placed = if clinic_with_hub {
         None
+    } else if engine() == Engine::Citus {
+        Some(create_citus_database(&database_name(data)))
     } else {
         let admin = postgres_admin_url();
         let name = database_name(data);
@@ -224,11 +292,17 @@ fn drop_placement(data: &Path) {
     if let Some(url) = placed {
         let name = url.rsplit('/').next().unwrap_or_default();
         let name = name.split('?').next().unwrap_or_default();
-        let admin = postgres_admin_url();
-        let _ = Command::new(psql_program())
-            .args(["-X", "-q", "-d", &admin, "-c"])
-            .arg(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
-            .output();
+        let admins = if engine() == Engine::Citus {
+            citus_nodes()
+        } else {
+            vec![postgres_admin_url()]
+        };
+        for admin in admins {
+            let _ = Command::new(psql_program())
+                .args(["-X", "-q", "-d", &admin, "-c"])
+                .arg(format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                .output();
+        }
     }
 }
 
