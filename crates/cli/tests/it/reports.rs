@@ -337,6 +337,41 @@ JCSSA001234,3,2,1
         }
         assert!(!text.contains("Prueba"));
     }
+    // The public, de-identified variant: the same rows, every count from 1 to 4 as `<5`
+    // (zeros stay: an empty cell names nobody).
+    for (path, want) in [
+        (
+            "reports/diabetes-control.csv?as_of=2026-06-30&publico=1",
+            "clues,patients,with_hba1c_12m,controlled\nDFSSA004321,<5,<5,0\nJCSSA001234,<5,<5,<5\n",
+        ),
+        (
+            "reports/new-cases.csv?publico=1&from=2026-01-04&to=2026-01-10",
+            "state,epi_year,epi_week,cie10,cases\nJC,2026,1,A90,<5\nJC,2026,1,E11.9,<5\n",
+        ),
+        (
+            "reports/consultations.csv?from=2026-01-10&to=2026-01-10&publico=1",
+            "clues,date,consultations\nJCSSA001234,2026-01-10,<5\n",
+        ),
+        (
+            "reports/consultations.csv?from=2026-01-10&to=2026-01-10&publico=0",
+            "clues,date,consultations\nJCSSA001234,2026-01-10,1\n",
+        ),
+    ] {
+        let (status, _, body) = report(&node, &epi, path);
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(String::from_utf8(body).unwrap(), want, "{path}");
+    }
+    let wrong = get_as(
+        &node,
+        &epi,
+        "reports/consultations.csv?from=2026-01-10&to=2026-01-10&publico=tal-vez",
+    );
+    assert_eq!(wrong.status, 400);
+    assert!(
+        wrong.text.contains("«publico» debe ser 1 o 0"),
+        "{}",
+        wrong.text
+    );
 }
 
 #[test]

@@ -41,6 +41,46 @@ pub struct ChronicControl {
 /// Weeks the surveillance view shows when not asked.
 pub const SURVEILLANCE_WEEKS_DEFAULT: usize = 12;
 
+/// The parameter that asks any CSV report for its public, de-identified variant
+/// (`?publico=1`): every count from 1 to [`crate::SMALL_CELL_MIN`] − 1 is written `<5`.
+pub const PUBLIC_PARAM: &str = "publico";
+
+/// Which variant of a report's CSV.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Publication {
+    /// Exact counts: for epidemiologists and integrations.
+    Full,
+    /// For publication: small cells suppressed (a count of 1–4 in a small place or for a
+    /// rare code can name a person). Counts are not otherwise perturbed, so a cell is not
+    /// protected from being recomputed from a total published elsewhere.
+    Public,
+}
+
+/// Reads `publico` (`1`/`true`/`si`, `0`/`false`; absent is [`Publication::Full`]).
+pub fn publication(params: &[(String, String)]) -> Result<Publication, Error> {
+    let value = single(params, PUBLIC_PARAM)?;
+    match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("" | "0" | "false" | "no") => Ok(Publication::Full),
+        Some("1" | "true" | "si" | "sí") => Ok(Publication::Public),
+        Some(other) => {
+            let other: String = other.chars().take(20).collect();
+            Err(bad(
+                format!("«{PUBLIC_PARAM}» debe ser 1 o 0; se recibió «{other}»."),
+                format!("'{PUBLIC_PARAM}' must be 1 or 0; got '{other}'."),
+            ))
+        }
+    }
+}
+
+/// A count as the variant writes it.
+fn count(n: u64, publication: Publication) -> String {
+    if publication == Publication::Public && (1..crate::SMALL_CELL_MIN).contains(&n) {
+        format!("<{}", crate::SMALL_CELL_MIN)
+    } else {
+        n.to_string()
+    }
+}
+
 /// The `new-cases.csv` header, as the contract writes it.
 pub const NEW_CASES_HEADER: &str = "state,epi_year,epi_week,cie10,cases";
 /// The `consultations.csv` header.
@@ -316,7 +356,7 @@ fn shown(params: &[(String, String)]) -> String {
 fn only(params: &[(String, String)], known: &[&str]) -> Result<(), Error> {
     let unknown: Vec<String> = params
         .iter()
-        .filter(|(k, _)| !known.contains(&k.as_str()))
+        .filter(|(k, _)| !known.contains(&k.as_str()) && k != PUBLIC_PARAM)
         .map(|(k, _)| k.chars().take(40).collect())
         .collect();
     if unknown.is_empty() {
@@ -427,7 +467,7 @@ fn bad(es: String, en: String) -> Error {
 }
 
 /// `new-cases.csv`: the header, then one line per row (UTF-8, no BOM, `\n` line ends).
-pub fn new_cases_csv(rows: &[NewCasesRow]) -> String {
+pub fn new_cases_csv(rows: &[NewCasesRow], publication: Publication) -> String {
     let mut out = format!("{NEW_CASES_HEADER}\n");
     for r in rows {
         out.push_str(&format!(
@@ -436,36 +476,36 @@ pub fn new_cases_csv(rows: &[NewCasesRow]) -> String {
             r.epi_year,
             r.epi_week,
             csv_field(&r.cie10),
-            r.cases
+            count(r.cases, publication)
         ));
     }
     out
 }
 
 /// `consultations.csv`.
-pub fn consultations_csv(rows: &[ConsultationsRow]) -> String {
+pub fn consultations_csv(rows: &[ConsultationsRow], publication: Publication) -> String {
     let mut out = format!("{CONSULTATIONS_HEADER}\n");
     for r in rows {
         out.push_str(&format!(
             "{},{},{}\n",
             csv_field(&r.clues),
             dates::format_day(r.date),
-            r.consultations
+            count(r.consultations, publication)
         ));
     }
     out
 }
 
 /// `diabetes-control.csv`.
-pub fn diabetes_control_csv(rows: &[DiabetesControlRow]) -> String {
+pub fn diabetes_control_csv(rows: &[DiabetesControlRow], publication: Publication) -> String {
     let mut out = format!("{DIABETES_CONTROL_HEADER}\n");
     for r in rows {
         out.push_str(&format!(
             "{},{},{},{}\n",
             csv_field(&r.clues),
-            r.patients,
-            r.measured_12m,
-            r.controlled
+            count(r.patients, publication),
+            count(r.measured_12m, publication),
+            count(r.controlled, publication)
         ));
     }
     out
@@ -483,7 +523,7 @@ fn csv_field(text: &str) -> String {
 
 /// `medicine-demand.csv`: `clues,cnis,month,kind,prescriptions,units`, `kind` `observed` (months
 /// with prescriptions) or `forecast` (the next three months; no prescription count).
-pub fn medicine_demand_csv(rows: &[demand::DemandRow]) -> String {
+pub fn medicine_demand_csv(rows: &[demand::DemandRow], publication: Publication) -> String {
     let mut out = String::from("clues,cnis,month,kind,prescriptions,units\n");
     for r in rows {
         for ((y, m), n, units) in &r.history {
@@ -491,9 +531,10 @@ pub fn medicine_demand_csv(rows: &[demand::DemandRow]) -> String {
                 continue;
             }
             out.push_str(&format!(
-                "{},{},{y:04}-{m:02},observed,{n},{}\n",
+                "{},{},{y:04}-{m:02},observed,{},{}\n",
                 csv_field(&r.clues),
                 csv_field(&r.cnis),
+                count(*n, publication),
                 number_text(*units)
             ));
         }
@@ -514,5 +555,25 @@ fn number_text(value: f64) -> String {
         format!("{value:.0}")
     } else {
         format!("{value}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_public_variant_suppresses_counts_from_one_to_four_only() {
+        let shown: Vec<String> = [0, 1, 4, 5, 12]
+            .iter()
+            .map(|n| count(*n, Publication::Public))
+            .collect();
+        assert_eq!(shown, ["0", "<5", "<5", "5", "12"]);
+        assert_eq!(count(3, Publication::Full), "3");
+        let params = |v: &str| vec![("publico".to_string(), v.to_string())];
+        assert_eq!(publication(&[]).ok(), Some(Publication::Full));
+        assert_eq!(publication(&params("1")).ok(), Some(Publication::Public));
+        assert_eq!(publication(&params("0")).ok(), Some(Publication::Full));
+        assert!(publication(&params("quizá")).is_err());
     }
 }
