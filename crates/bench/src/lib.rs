@@ -13,6 +13,7 @@
 
 mod access;
 mod data;
+mod export;
 mod http;
 mod import;
 mod load;
@@ -425,6 +426,26 @@ pub fn run_report(args: &BenchArgs) -> anyhow::Result<Report> {
         "access: {:.1} µs/read without, {:.1} with (in-process); HTTP {:?} µs/read",
         access_cost.without_us, access_cost.with_us, access_cost.http_us
     ));
+    // 7c. Bulk Data $export of the whole store (issue 16), from a freshly started server so
+    // that its peak memory is the export's; the floor is the store read alone.
+    let export_run = if args.in_process {
+        None
+    } else {
+        step("bulk $export of the whole store over HTTP (a fresh server), then the store scan");
+        let mut node = start_node()?;
+        let measured = export::over_http(node.addr(), node.pid(), &node_dir);
+        node.stop();
+        let measured = measured?;
+        let scan = export::store_scan(store.as_ref())?;
+        step(&format!(
+            "$export: {} resources in {:.1} s ({:.0}/s); store scan {:.0}/s",
+            measured.resources,
+            measured.seconds,
+            measured.rate(),
+            scan.0 as f64 / scan.1.max(1e-9)
+        ));
+        Some((measured, scan))
+    };
     drop(ehr);
     store.close();
     drop(store);
@@ -502,6 +523,43 @@ pub fn run_report(args: &BenchArgs) -> anyhow::Result<Report> {
                 "node CPU µs per read without them (HTTP − added)",
             )
             .target("≤ 15 %", share <= 0.15),
+        );
+    }
+    if let Some((run, (scanned, scan_s))) = &export_run {
+        rows.push(
+            Row::new(
+                "Bulk Data `$export` of the whole store over HTTP, kick-off to manifest (system token)",
+                run.rate(),
+                "res/s",
+            )
+            .detail(format!(
+                "{} resources in {} files, {:.1} s",
+                report::format_count(run.resources),
+                run.types,
+                run.seconds
+            ))
+            .baseline(
+                *scanned as f64 / scan_s.max(1e-9),
+                "every current resource read through the store in-process, page by page (no guard, audit or files)",
+            ),
+        );
+        if let (Some(peak), Some(before)) = (run.peak_rss_kib, run.rss_before_kib) {
+            rows.push(
+                Row::new(
+                    "`$export` peak RSS of a fresh `serve` (VmHWM)",
+                    mb(peak),
+                    "MB",
+                )
+                .baseline(mb(before), "its RSS before the kick-off"),
+            );
+        }
+        rows.push(
+            Row::new(
+                "`$export` files on disk, compressed with zstd -3",
+                run.zstd_bytes as f64 / 1e6,
+                "MB",
+            )
+            .baseline(run.bytes as f64 / 1e6, "the NDJSON files as served (MB)"),
         );
     }
     let loader_label = if args.in_process {
