@@ -349,7 +349,8 @@ impl Ehr {
         Ok(written)
     }
 
-    /// Records how an export ended (completed with its counts, cancelled, failed).
+    /// Records a step of an export's life: how it ended (completed with its counts,
+    /// cancelled, failed) or a file downloaded.
     pub fn export_finished(&self, who: &Requester, success: bool, details: &str) {
         let outcome = if success {
             Outcome::Success

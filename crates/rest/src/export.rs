@@ -137,11 +137,20 @@ pub(crate) fn resume(state: &Arc<AppState>) {
                     }
                 }
             }
-            Status::Complete | Status::Failed(_) => {
-                if job.finished_ms.is_some_and(|at| now - at > JOB_KEEP_MS) {
-                    let _ = std::fs::remove_dir_all(dir.join(&job.id));
-                }
-            }
+            Status::Complete | Status::Failed(_) => {}
+        }
+    }
+    sweep(&dir, now);
+}
+
+/// Removes the jobs that finished more than [`JOB_KEEP_MS`] ago (at start and at every
+/// kick-off, so a node that runs for months does not keep every export).
+fn sweep(dir: &Path, now_ms: i64) {
+    for job in list_jobs(dir) {
+        if job.status != Status::Running
+            && job.finished_ms.is_some_and(|at| now_ms - at > JOB_KEEP_MS)
+        {
+            let _ = std::fs::remove_dir_all(dir.join(&job.id));
         }
     }
 }
@@ -371,6 +380,11 @@ pub(crate) async fn file(
     let file = tokio::fs::File::open(&path)
         .await
         .map_err(|_| not_found())?;
+    // The lines were audited per patient when written; the download is recorded too (who
+    // took which file of which export).
+    let ehr = state.0.ehr.clone();
+    let details = format!("{} {}: descarga {name}", job.level.path(), job.id);
+    tokio::task::spawn_blocking(move || ehr.export_finished(&who, true, &details));
     let stream = tokio_util::io::ReaderStream::with_capacity(file, 64 * 1024);
     let mut response = axum::body::Body::from_stream(stream).into_response();
     response
@@ -585,6 +599,9 @@ fn start(state: &Arc<AppState>, job: Job, who: Requester) {
             let state = state.clone();
             let id = job.id.clone();
             move || {
+                if let Some(dir) = &state.exports.dir {
+                    sweep(dir, state.ehr.now_ms());
+                }
                 run(&state, job, &who, &progress);
                 // Under the lock `cancel` takes: a cancellation either reached the job before
                 // this (its directory goes here) or finds it gone (and removes it itself).

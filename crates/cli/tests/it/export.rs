@@ -141,6 +141,23 @@ fn fetch(node: &Node, token: &str, manifest: &Value) -> Vec<(String, Vec<Value>)
     files
 }
 
+fn job_state(dir: &std::path::Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("job.json")).unwrap()).unwrap()
+}
+
+/// If a job beat the kill, puts it back as a kill would have left it mid-way (state
+/// `running`, a partial file), so that what a restart does with it is what is tested.
+fn left_running(dir: &std::path::Path) {
+    let mut state = job_state(dir);
+    if state["status"] != "running" {
+        state["status"] = json!("running");
+        state["output"] = json!([]);
+        state["finished_ms"] = Value::Null;
+        std::fs::write(dir.join("job.json"), state.to_string()).unwrap();
+        std::fs::write(dir.join("Patient.ndjson"), "{\"resourceType\":\"Pat").unwrap();
+    }
+}
+
 /// A whole export as `token`: kick-off, poll, fetch.
 fn export(node: &Node, token: &str, path: &str) -> Export {
     let answer = kick_off(node, token, path);
@@ -399,6 +416,7 @@ fn an_export_holds_only_what_its_account_may_read_and_only_it_reaches_the_job() 
     }
     assert!(trail.contains("Patient/$export"), "{trail}");
     assert!(trail.contains("Observation=2"), "{trail}");
+    assert!(trail.contains("descarga Observation.ndjson"), "{trail}");
     let log = get_as(
         node,
         &auditor,
@@ -433,22 +451,32 @@ fn delete_cancels_and_a_restart_keeps_finished_jobs_and_resumes_running_ones() {
     let answer = kick_off(&node, system, "fhir/$export?_type=Patient");
     assert_eq!(answer.status().as_u16(), 202);
     let interrupted = status_path(&answer);
+    // And a physician's, whose account is disabled while the node is down.
+    let physician = account(&data, "medica", "physician", &["--clues", CLUES_A]);
+    let answer = kick_off(&node, &physician, "fhir/$export?_type=Patient");
+    assert_eq!(answer.status().as_u16(), 202);
+    let orphan = status_path(&answer);
     node.kill();
-    // If the job beat the kill, put it back as the kill would have left it mid-way (state
-    // `running`, a partial file), so that the restart's resume is what is tested.
-    let job_dir = data
-        .join("exports")
-        .join(interrupted.rsplit('/').next().unwrap());
-    let mut state: Value =
-        serde_json::from_str(&std::fs::read_to_string(job_dir.join("job.json")).unwrap()).unwrap();
-    if state["status"] != "running" {
-        state["status"] = json!("running");
-        state["output"] = json!([]);
-        state["finished_ms"] = Value::Null;
-        std::fs::write(job_dir.join("job.json"), state.to_string()).unwrap();
-        std::fs::write(job_dir.join("Patient.ndjson"), "{\"resourceType\":\"Pat").unwrap();
-    }
+    let job_dir = |status: &str| {
+        data.join("exports")
+            .join(status.rsplit('/').next().unwrap())
+    };
+    left_running(&job_dir(&interrupted));
+    left_running(&job_dir(&orphan));
+    let (code, _, err) = run_cli(&[
+        "user",
+        "disable",
+        "--data",
+        data.to_str().unwrap(),
+        "--username",
+        "medica",
+    ]);
+    assert_eq!(code, 0, "{err}");
     let node = Node::start_in(&data);
+    // The disabled account's job is not resumed: it fails, and its partial file is not served.
+    let state = job_state(&job_dir(&orphan));
+    assert_eq!(state["status"], "failed", "{state}");
+    assert_eq!(state["output"], json!([]));
     let again = poll(&node, system, &finished);
     assert_eq!(again["transactionTime"], manifest["transactionTime"]);
     assert_eq!(fetch(&node, system, &again)[0].1.len(), 40);
