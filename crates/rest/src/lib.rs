@@ -163,6 +163,10 @@ pub fn router(ehr: ehr::Ehr, keys: Arc<::auth::token::KeyStore>, config: RestCon
             "/reports/medicine-demand.csv",
             get(reports::medicine_demand),
         )
+        .route(
+            "/reports/vaccination-coverage.csv",
+            get(reports::vaccination_coverage),
+        )
         .route("/fhir/$estadisticas", get(handlers::aggregates))
         .route("/fhir/$aggregates", get(handlers::aggregates))
         .route("/fhir", post(handlers::root_post))

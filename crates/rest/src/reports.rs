@@ -84,3 +84,21 @@ pub(crate) async fn medicine_demand(
     .await?;
     Ok(csv(ehr::reports::medicine_demand_csv(&rows, publication)))
 }
+
+/// `GET /reports/vaccination-coverage.csv?as_of=YYYY-MM-DD`
+pub(crate) async fn vaccination_coverage(
+    state: State,
+    Auth(who): Auth,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let params = params(raw.as_deref());
+    let publication = ehr::reports::publication(&params)?;
+    let rows = blocking(&state.0, move |ehr| {
+        ehr.report_vaccination_coverage(&who, &params)
+    })
+    .await?;
+    Ok(csv(ehr::reports::vaccination_coverage_csv(
+        &rows,
+        publication,
+    )))
+}

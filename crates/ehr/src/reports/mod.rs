@@ -12,6 +12,7 @@
 //! needs incremental aggregates instead (see the module `calc` and the report of issue 16).
 
 pub mod calc;
+pub mod coverage;
 pub mod dates;
 pub mod demand;
 pub mod surveillance;
@@ -22,6 +23,7 @@ use fhir::{Issue, IssueCode, Json};
 use time::Date;
 
 pub use calc::{ConsultationsRow, ControlRow, DiabetesControlRow, NewCasesRow};
+pub use coverage::CoverageRow;
 pub use surveillance::{Surveillance, SurveillanceRow};
 
 use crate::lookup::internal_query;
@@ -240,6 +242,37 @@ impl Ehr {
                     as_of,
                 ),
             })
+        })
+    }
+
+    /// Vaccination coverage against the national schedule per facility, birth year and dose
+    /// on `as_of` ([`coverage`]). `params`: `as_of` (`YYYY-MM-DD`; default today in Mexico
+    /// City).
+    pub fn report_vaccination_coverage(
+        &self,
+        who: &Requester,
+        params: &[(String, String)],
+    ) -> Result<Vec<CoverageRow>, Error> {
+        let details = format!("reporte vaccination-coverage {}", shown(params));
+        self.report(who, &details, || {
+            only(params, &["as_of"])?;
+            let as_of = match single(params, "as_of")? {
+                Some(text) if !text.is_empty() => day_param("as_of", Some(text))?,
+                _ => self.today_mexico_city(),
+            };
+            let facilities = self.facilities()?;
+            // Children only: born within the cohorts followed (a day's margin either side).
+            let born_from =
+                dates::add_days(as_of, -(coverage::COVERAGE_AGE_YEARS_MAX + 1) * 366 - 1);
+            let since = format!("ge{}", dates::format_day(born_from));
+            let patients = self.scan("Patient", &[("birthdate", since.as_str())])?;
+            let immunizations = self.scan("Immunization", &[])?;
+            Ok(coverage::vaccination_coverage(
+                &patients,
+                &immunizations,
+                &facilities,
+                as_of,
+            ))
         })
     }
 
@@ -519,6 +552,29 @@ fn csv_field(text: &str) -> String {
     } else {
         text.to_string()
     }
+}
+
+/// The `vaccination-coverage.csv` header.
+pub const VACCINATION_COVERAGE_HEADER: &str =
+    "clues,birth_year,cvx,vaccine,dose,eligible,vaccinated";
+
+/// `vaccination-coverage.csv`: one line per facility, birth year and scheduled dose with
+/// eligible children (`vaccine` in Spanish, as the Cartilla names it).
+pub fn vaccination_coverage_csv(rows: &[CoverageRow], publication: Publication) -> String {
+    let mut out = format!("{VACCINATION_COVERAGE_HEADER}\n");
+    for r in rows {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{}\n",
+            csv_field(&r.clues),
+            r.birth_year,
+            r.cvx,
+            csv_field(r.vaccine_es),
+            r.dose,
+            count(r.eligible, publication),
+            count(r.vaccinated, publication)
+        ));
+    }
+    out
 }
 
 /// `medicine-demand.csv`: `clues,cnis,month,kind,prescriptions,units`, `kind` `observed` (months
