@@ -49,6 +49,8 @@ impl Response {
 pub struct Client {
     addr: SocketAddr,
     conn: Option<BufReader<TcpStream>>,
+    /// Sent with every request (`Prefer: respond-async` for `$export`).
+    extra_headers: Vec<(String, String)>,
 }
 
 /// Bearer tokens per server address: our node requires one on `/fhir`; the peer gets none.
@@ -75,7 +77,18 @@ pub fn bearer(addr: SocketAddr) -> Option<String> {
 
 impl Client {
     pub fn new(addr: SocketAddr) -> Client {
-        Client { addr, conn: None }
+        Client {
+            addr,
+            conn: None,
+            extra_headers: Vec::new(),
+        }
+    }
+
+    /// Sends `name: value` with every request from now on.
+    pub fn with_header(mut self, name: &str, value: &str) -> Client {
+        self.extra_headers
+            .push((name.to_string(), value.to_string()));
+        self
     }
 
     pub fn get(&mut self, path: &str) -> anyhow::Result<Response> {
@@ -127,6 +140,9 @@ impl Client {
         );
         if let Some(token) = bearer(self.addr) {
             head.push_str(&format!("Authorization: Bearer {token}\r\n"));
+        }
+        for (name, value) in &self.extra_headers {
+            head.push_str(&format!("{name}: {value}\r\n"));
         }
         if let Some(body) = body {
             head.push_str(&format!(

@@ -13,6 +13,7 @@
 
 mod access;
 mod data;
+mod export;
 mod http;
 mod import;
 mod load;
@@ -71,6 +72,9 @@ pub struct BenchArgs {
     /// The `expediente` binary that serves (default: this program).
     #[arg(long, hide = true)]
     pub server_bin: Option<PathBuf>,
+    /// Solo la importación y `$export` (issue 16) / Only the import and the bulk `$export`
+    #[arg(long)]
+    pub only_export: bool,
 }
 
 /// Durations and sizes of one run.
@@ -231,6 +235,21 @@ pub fn run_report(args: &BenchArgs) -> anyhow::Result<Report> {
             .map_err(|err| anyhow::anyhow!("signing key: {err}"))?,
     );
     let bench_token = bench_token(&ehr, &keys)?;
+
+    if args.only_export {
+        drop(ehr);
+        return only_export(
+            args,
+            &work,
+            &node_dir,
+            &bench_token,
+            store,
+            &node_import,
+            &data,
+            started,
+            notes,
+        );
+    }
 
     // 4. The servers: the peer (loaded first), then ours.
     let read_paths: Vec<String> = data
@@ -425,6 +444,26 @@ pub fn run_report(args: &BenchArgs) -> anyhow::Result<Report> {
         "access: {:.1} µs/read without, {:.1} with (in-process); HTTP {:?} µs/read",
         access_cost.without_us, access_cost.with_us, access_cost.http_us
     ));
+    // 7c. Bulk Data $export of the whole store (issue 16), from a freshly started server so
+    // that its peak memory is the export's; the floor is the store read alone.
+    let export_run = if args.in_process {
+        None
+    } else {
+        step("bulk $export of the whole store over HTTP (a fresh server), then the store scan");
+        let mut node = start_node()?;
+        let measured = export::over_http(node.addr(), node.pid(), &node_dir);
+        node.stop();
+        let measured = measured?;
+        let scan = export::store_scan(store.as_ref())?;
+        step(&format!(
+            "$export: {} resources in {:.1} s ({:.0}/s); store scan {:.0}/s",
+            measured.resources,
+            measured.seconds,
+            measured.rate(),
+            scan.0 as f64 / scan.1.max(1e-9)
+        ));
+        Some((measured, scan))
+    };
     drop(ehr);
     store.close();
     drop(store);
@@ -503,6 +542,9 @@ pub fn run_report(args: &BenchArgs) -> anyhow::Result<Report> {
             )
             .target("≤ 15 %", share <= 0.15),
         );
+    }
+    if let Some((run, scan)) = &export_run {
+        rows.extend(export_rows(run, *scan));
     }
     let loader_label = if args.in_process {
         "built-in client, 32 connections"
@@ -714,6 +756,107 @@ pub fn run_report(args: &BenchArgs) -> anyhow::Result<Report> {
     report.append_to(&args.out)?;
     step(&format!("appended to {}", args.out.display()));
     Ok(report)
+}
+
+/// `--only-export`: the export step alone, on the imported node.
+#[allow(clippy::too_many_arguments)]
+fn only_export(
+    args: &BenchArgs,
+    work: &Path,
+    node_dir: &Path,
+    bench_token: &str,
+    store: Arc<store_sqlite::SqliteStore>,
+    node_import: &import::NodeImport,
+    data: &Dataset,
+    started: Instant,
+    notes: Vec<String>,
+) -> anyhow::Result<Report> {
+    let exe = match &args.server_bin {
+        Some(path) => path.clone(),
+        None => std::env::current_exe().context("cannot find this program")?,
+    };
+    step("bulk $export of the whole store over HTTP (a fresh server), then the store scan");
+    let mut node = Node::start_process(&exe, node_dir, &work.join("serve.log"))?;
+    http::set_bearer(node.addr(), bench_token);
+    let measured = export::over_http(node.addr(), node.pid(), node_dir);
+    node.stop();
+    let measured = measured?;
+    let scan = export::store_scan(store.as_ref())?;
+    store.close();
+    let mut rows = vec![
+        Row::new(
+            "Bulk import, all search indexes (`ehr::import_source`, as `expediente import`)",
+            node_import.rate(),
+            "res/s",
+        )
+        .detail(format!(
+            "{} resources in {:.1} s",
+            report::format_count(node_import.loaded),
+            node_import.seconds
+        )),
+    ];
+    rows.extend(export_rows(&measured, scan));
+    let report = Report {
+        info: RunInfo {
+            date_utc: report::date_utc(),
+            revision: report::revision(),
+            machine: report::machine(),
+            command: format!("expediente bench --only-export --scale {}", args.scale),
+            scale_label: format!(
+                "{} resources ({} patients)",
+                report::format_count(data.resources),
+                report::format_count(data.patients.len() as u64)
+            ),
+            seconds: started.elapsed().as_secs_f64(),
+            notes,
+        },
+        rows,
+    };
+    println!("{}", report.markdown());
+    report.append_to(&args.out)?;
+    step(&format!("appended to {}", args.out.display()));
+    Ok(report)
+}
+
+/// The rows of the `$export` figures.
+fn export_rows(run: &export::ExportRun, (scanned, scan_s): (u64, f64)) -> Vec<Row> {
+    let mut rows = Vec::new();
+    rows.push(
+            Row::new(
+                "Bulk Data `$export` of the whole store over HTTP, kick-off to manifest (system token)",
+                run.rate(),
+                "res/s",
+            )
+            .detail(format!(
+                "{} resources in {} files, {:.1} s",
+                report::format_count(run.resources),
+                run.types,
+                run.seconds
+            ))
+            .baseline(
+                scanned as f64 / scan_s.max(1e-9),
+                "every current resource read through the store in-process, page by page (no guard, audit or files)",
+            ),
+        );
+    if let (Some(peak), Some(before)) = (run.peak_rss_kib, run.rss_before_kib) {
+        rows.push(
+            Row::new(
+                "`$export` peak RSS of a fresh `serve` (VmHWM)",
+                mb(peak),
+                "MB",
+            )
+            .baseline(mb(before), "its RSS before the kick-off"),
+        );
+    }
+    rows.push(
+        Row::new(
+            "`$export` files on disk, compressed with zstd -3",
+            run.zstd_bytes as f64 / 1e6,
+            "MB",
+        )
+        .baseline(run.bytes as f64 / 1e6, "the NDJSON files as served (MB)"),
+    );
+    rows
 }
 
 fn merge_into(total: &mut Option<LoadResult>, round: &LoadResult) {

@@ -105,6 +105,23 @@ pub fn capability_statement(base_url: &str, software_version: &str, now_text: &s
                 operations.push(operation(name, definition));
             }
         }
+        // Bulk Data Access IG v2 (`$export` of the type's patients, or the group's).
+        let bulk = match resource_type {
+            "Patient" => Some("patient-export"),
+            "Group" => Some("group-export"),
+            _ => None,
+        };
+        if let Some(definition) = bulk {
+            operations.push(Json::object([
+                ("name", Json::str("export")),
+                (
+                    "definition",
+                    Json::str(format!(
+                        "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/{definition}"
+                    )),
+                ),
+            ]));
+        }
         let terminology: &[(&str, &str)] = match resource_type {
             "CodeSystem" => &[
                 ("lookup", "CodeSystem-lookup"),

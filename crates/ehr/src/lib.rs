@@ -11,7 +11,7 @@
 //! - use cases: `interactions` (REST interactions), `bundle` (transaction, batch), `identity`
 //!   (MPI operations), `care` (inicio de atención, cambio de unidad), `abilities` (what a
 //!   screen may offer for one patient, asked of the guard), `import`, `accounts`,
-//!   `audit_events`, `aggregates`, `capability`;
+//!   `audit_events`, `aggregates`, `capability`, `export` (Bulk Data `$export`);
 //! - the read path (`read`: filtering, includes, totals, sealed cursors) and the write path
 //!   (`write`: the one ordered pipeline every version goes through);
 //! - the guards (`guard`: one read guard and one write guard, and the care-relationship rule)
@@ -30,6 +30,7 @@ mod capability;
 mod care;
 mod clock;
 mod error;
+pub mod export;
 mod guard;
 mod identity;
 mod import;
@@ -66,7 +67,7 @@ pub use import::{
 };
 pub use interactions::{CreateOutcome, EverythingRequest, HistoryQuery, SearchRequest};
 pub use matching::{MATCH_GRADE_EXTENSION, MatchHit, score_01};
-pub use meta::{format_http_date, format_instant, parse_instant_ms};
+pub use meta::{export_job_id, format_http_date, format_instant, parse_instant_ms};
 pub use read::Page;
 pub use replicated::{ReplicatedRefusal, ReplicatedReview, ReplicatedVerdict, ReplicatedVersion};
 pub use requester::Requester;

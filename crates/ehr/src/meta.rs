@@ -86,6 +86,12 @@ pub(crate) fn new_id() -> String {
     uuid::Uuid::now_v7().to_string()
 }
 
+/// A bulk export job's id: 122 random bits (UUIDv4), so that a status or file URL cannot be
+/// guessed from another (each is also bound to its owner).
+pub fn export_job_id() -> String {
+    uuid::Uuid::new_v4().simple().to_string()
+}
+
 /// FHIR `id` grammar: `[A-Za-z0-9\-\.]{1,64}`.
 pub(crate) fn is_valid_id(id: &str) -> bool {
     !id.is_empty()

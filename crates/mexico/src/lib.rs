@@ -46,6 +46,7 @@ pub mod curp;
 pub mod states;
 pub mod surveillance;
 pub mod systems;
+pub mod vaccines;
 
 mod text;
 

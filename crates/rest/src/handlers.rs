@@ -602,6 +602,16 @@ pub(crate) async fn instance_sub_get(
         "$everything" if resource_type == "Patient" => {
             everything(state, who, id, headers, query).await
         }
+        "$export" if resource_type == "Group" => {
+            crate::export::kick_off(
+                state,
+                who,
+                ehr::export::ExportLevel::Group(id),
+                headers,
+                raw,
+            )
+            .await
+        }
         _ => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             Issue::error(

@@ -13,6 +13,7 @@
 mod auth;
 mod bundle;
 mod error;
+mod export;
 mod handlers;
 mod mpi;
 pub mod observe;
@@ -65,6 +66,9 @@ pub struct RestConfig {
     /// Requests per minute one person's account may make (scraping a record by hand-held
     /// token is the threat); system integrations are not limited. 0 = unlimited.
     pub person_requests_per_minute: u32,
+    /// Where bulk export jobs keep their state and files (`DATA/exports`); `None`: no
+    /// `$export` on this server.
+    pub export_dir: Option<std::path::PathBuf>,
 }
 
 /// Default of [`RestConfig::person_requests_per_minute`]: far above what a clinician's screen
@@ -78,6 +82,7 @@ impl Default for RestConfig {
             base_url: None,
             tls: false,
             person_requests_per_minute: PERSON_REQUESTS_PER_MINUTE_DEFAULT,
+            export_dir: None,
         }
     }
 }
@@ -88,6 +93,8 @@ pub(crate) struct AppState {
     /// The node's token signing key.
     pub keys: Arc<::auth::token::KeyStore>,
     pub auth: auth::AuthState,
+    /// Bulk export jobs (`export.rs`).
+    pub exports: export::Exports,
 }
 
 pub(crate) type State = axum::extract::State<Arc<AppState>>;
@@ -115,12 +122,16 @@ pub fn is_authenticated(
 pub fn router(ehr: ehr::Ehr, keys: Arc<::auth::token::KeyStore>, config: RestConfig) -> Router {
     let tls = config.tls;
     let body_limit = config.body_limit_bytes;
+    let exports = export::Exports::new(config.export_dir.clone());
     let state = Arc::new(AppState {
         ehr,
         config,
         keys,
         auth: auth::AuthState::default(),
+        exports,
     });
+    // Bulk exports a stop interrupted run again; expired ones are removed.
+    export::resume(&state);
     // Routes are spelled out under /fhir (rather than nested) so that both `/fhir` and
     // `/fhir/` accept transaction Bundles, as clients send either.
     Router::new()
@@ -153,11 +164,23 @@ pub fn router(ehr: ehr::Ehr, keys: Arc<::auth::token::KeyStore>, config: RestCon
             "/reports/medicine-demand.csv",
             get(reports::medicine_demand),
         )
+        .route(
+            "/reports/vaccination-coverage.csv",
+            get(reports::vaccination_coverage),
+        )
         .route("/fhir/$estadisticas", get(handlers::aggregates))
         .route("/fhir/$aggregates", get(handlers::aggregates))
         .route("/fhir", post(handlers::root_post))
         .route("/fhir/", post(handlers::root_post))
         .route("/fhir/metadata", get(handlers::metadata))
+        // Bulk Data $export (issue 16); `Group/{id}/$export` is an instance operation.
+        .route("/fhir/$export", get(export::kick_off_system))
+        .route("/fhir/Patient/$export", get(export::kick_off_patient))
+        .route(
+            "/fhir/$export-status/{job}",
+            get(export::status).delete(export::cancel),
+        )
+        .route("/fhir/$export-file/{job}/{file}", get(export::file))
         .route("/fhir/_history", get(handlers::history_system))
         // Operations of issue 3; literal segments win over `/fhir/{type}/{id}`.
         .route("/fhir/Patient/$match", post(mpi::patient_match))

@@ -1,7 +1,8 @@
 //! `GET /reports/*.csv`: the public-health reports with a fixed CSV contract (issue 16), for
 //! epidemiologists and system integrations. The rules and the audit are `ehr`'s
 //! (`ehr::reports`); this module only reads the query and sets the media type. Errors are
-//! OperationOutcomes like every other API error.
+//! OperationOutcomes like every other API error. Each takes `publico=1` for its public,
+//! de-identified variant (counts from 1 to 4 written `<5`), audited with the request.
 
 use axum::extract::RawQuery;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -37,8 +38,9 @@ pub(crate) async fn new_cases(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = params(raw.as_deref());
+    let publication = ehr::reports::publication(&params)?;
     let rows = blocking(&state.0, move |ehr| ehr.report_new_cases(&who, &params)).await?;
-    Ok(csv(ehr::reports::new_cases_csv(&rows)))
+    Ok(csv(ehr::reports::new_cases_csv(&rows, publication)))
 }
 
 /// `GET /reports/consultations.csv?from=YYYY-MM-DD&to=YYYY-MM-DD`
@@ -48,8 +50,9 @@ pub(crate) async fn consultations(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = params(raw.as_deref());
+    let publication = ehr::reports::publication(&params)?;
     let rows = blocking(&state.0, move |ehr| ehr.report_consultations(&who, &params)).await?;
-    Ok(csv(ehr::reports::consultations_csv(&rows)))
+    Ok(csv(ehr::reports::consultations_csv(&rows, publication)))
 }
 
 /// `GET /reports/diabetes-control.csv?as_of=YYYY-MM-DD`
@@ -59,11 +62,12 @@ pub(crate) async fn diabetes_control(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = params(raw.as_deref());
+    let publication = ehr::reports::publication(&params)?;
     let rows = blocking(&state.0, move |ehr| {
         ehr.report_diabetes_control(&who, &params)
     })
     .await?;
-    Ok(csv(ehr::reports::diabetes_control_csv(&rows)))
+    Ok(csv(ehr::reports::diabetes_control_csv(&rows, publication)))
 }
 
 /// `GET /reports/medicine-demand.csv?month=YYYY-MM`
@@ -73,9 +77,28 @@ pub(crate) async fn medicine_demand(
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
     let params = params(raw.as_deref());
+    let publication = ehr::reports::publication(&params)?;
     let rows = blocking(&state.0, move |ehr| {
         ehr.report_medicine_demand(&who, &params)
     })
     .await?;
-    Ok(csv(ehr::reports::medicine_demand_csv(&rows)))
+    Ok(csv(ehr::reports::medicine_demand_csv(&rows, publication)))
+}
+
+/// `GET /reports/vaccination-coverage.csv?as_of=YYYY-MM-DD`
+pub(crate) async fn vaccination_coverage(
+    state: State,
+    Auth(who): Auth,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    let params = params(raw.as_deref());
+    let publication = ehr::reports::publication(&params)?;
+    let rows = blocking(&state.0, move |ehr| {
+        ehr.report_vaccination_coverage(&who, &params)
+    })
+    .await?;
+    Ok(csv(ehr::reports::vaccination_coverage_csv(
+        &rows,
+        publication,
+    )))
 }

@@ -164,6 +164,7 @@ pub const EHR_USE_CASES: &[&str] = &[
     "audit_events",
     "capability",
     "reports",
+    "export",
 ];
 
 /// The lower layers of `ehr` (paths below `crates/ehr/src/`).

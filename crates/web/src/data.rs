@@ -563,6 +563,14 @@ pub const CENSUS_CHILDREN_MAX: usize = 1_000;
 const CENSUS_BATCH: usize = 40;
 
 /// Chronic-disease control per facility (`ehr`'s report: counts only, audited).
+/// Vaccination coverage per facility, cohort and dose (`ehr::reports::coverage`).
+pub fn vaccination_coverage(
+    db: &Db,
+    params: &[(String, String)],
+) -> Result<Vec<ehr::reports::CoverageRow>> {
+    db.ehr.report_vaccination_coverage(&db.who, params)
+}
+
 pub fn chronic_control(
     db: &Db,
     params: &[(String, String)],

@@ -205,6 +205,7 @@ pub fn router(
         .route("/ui/vigilancia", get(pages::surveillance::page))
         .route("/ui/censo-nominal", get(pages::census::page))
         .route("/ui/control-cronico", get(pages::chronic::page))
+        .route("/ui/cobertura-vacunacion", get(pages::coverage::page))
         .route("/ui/curp", get(pages::find::curp_fragment))
         .route("/ui/cie10", get(pages::find::cie10_fragment))
         .route(

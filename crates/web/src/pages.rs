@@ -15,6 +15,7 @@ pub mod allergies;
 pub mod census;
 pub mod chronic;
 pub mod consult;
+pub mod coverage;
 pub mod find;
 pub mod medications;
 pub mod nursing;

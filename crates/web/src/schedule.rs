@@ -7,8 +7,7 @@
 
 use crate::dates;
 
-/// A dose is "due" from this many days before its age, and "overdue" this many days after.
-pub const DUE_WINDOW_DAYS: i64 = 30;
+pub use mexico::vaccines::{CHILD_SCHEDULE, DUE_WINDOW_DAYS, Given, ScheduledDose};
 
 /// Children are checked against the childhood schedule up to this age in months (the
 /// Cartilla de 0 a 9 años plus school doses).
@@ -16,76 +15,6 @@ pub const CHILD_SCHEDULE_AGE_MONTHS_MAX: i64 = 16 * 12;
 
 /// Adults from this age should have the seasonal influenza vaccine every season.
 pub const INFLUENZA_ADULT_AGE_YEARS_MIN: i64 = 60;
-
-/// One dose of the schedule.
-#[derive(Clone, Copy, Debug)]
-pub struct ScheduledDose {
-    pub cvx: &'static str,
-    pub vaccine_es: &'static str,
-    pub vaccine_en: &'static str,
-    /// 1-based dose number within the series.
-    pub dose: u32,
-    pub age_months: i64,
-}
-
-const fn dose(
-    cvx: &'static str,
-    vaccine_es: &'static str,
-    vaccine_en: &'static str,
-    dose: u32,
-    age_months: i64,
-) -> ScheduledDose {
-    ScheduledDose {
-        cvx,
-        vaccine_es,
-        vaccine_en,
-        dose,
-        age_months,
-    }
-}
-
-/// The childhood schedule (Cartilla Nacional de Salud, niñas y niños de 0 a 9 años).
-pub static CHILD_SCHEDULE: &[ScheduledDose] = &[
-    dose("19", "BCG", "BCG (tuberculosis)", 1, 0),
-    dose("08", "Hepatitis B", "Hepatitis B", 1, 0),
-    dose("146", "Hexavalente", "Hexavalent (DTaP-IPV-Hib-HepB)", 1, 2),
-    dose("146", "Hexavalente", "Hexavalent (DTaP-IPV-Hib-HepB)", 2, 4),
-    dose("146", "Hexavalente", "Hexavalent (DTaP-IPV-Hib-HepB)", 3, 6),
-    dose(
-        "146",
-        "Hexavalente",
-        "Hexavalent (DTaP-IPV-Hib-HepB)",
-        4,
-        18,
-    ),
-    dose("116", "Rotavirus", "Rotavirus", 1, 2),
-    dose("116", "Rotavirus", "Rotavirus", 2, 4),
-    dose("116", "Rotavirus", "Rotavirus", 3, 6),
-    dose(
-        "133",
-        "Neumocócica conjugada",
-        "Pneumococcal conjugate",
-        1,
-        2,
-    ),
-    dose(
-        "133",
-        "Neumocócica conjugada",
-        "Pneumococcal conjugate",
-        2,
-        4,
-    ),
-    dose(
-        "133",
-        "Neumocócica conjugada",
-        "Pneumococcal conjugate",
-        3,
-        12,
-    ),
-    dose("03", "SRP (sarampión, rubéola, parotiditis)", "MMR", 1, 12),
-    dose("03", "SRP (sarampión, rubéola, parotiditis)", "MMR", 2, 18),
-    dose("01", "DPT", "DTP", 1, 48),
-];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DoseStatus {
@@ -117,14 +46,6 @@ impl DoseStatus {
     }
 }
 
-/// An immunization as recorded: CVX code, dose number (if recorded) and day given.
-#[derive(Clone, Debug)]
-pub struct Given {
-    pub cvx: String,
-    pub dose: Option<u32>,
-    pub day: Option<i64>,
-}
-
 /// One row of the chart's immunization table.
 #[derive(Clone, Debug)]
 pub struct DoseRow {
@@ -142,16 +63,7 @@ pub fn evaluate(birth: i64, today: i64, given: &[Given]) -> Vec<DoseRow> {
     let age_months = dates::age_months(birth, today);
     if age_months <= CHILD_SCHEDULE_AGE_MONTHS_MAX {
         for scheduled in CHILD_SCHEDULE {
-            let same: Vec<&Given> = given.iter().filter(|g| g.cvx == scheduled.cvx).collect();
-            // A dose counts when recorded with its number; otherwise the n-th dose of that
-            // vaccine by date stands for dose n (older records often lack numbers).
-            let mut by_day = same.clone();
-            by_day.sort_by_key(|g| g.day);
-            let applied = same
-                .iter()
-                .find(|g| g.dose == Some(scheduled.dose))
-                .or_else(|| by_day.get(scheduled.dose as usize - 1))
-                .copied();
+            let applied = mexico::vaccines::applied(scheduled, given);
             let due_day = dates::add_months(birth, scheduled.age_months);
             let (status, day) = match applied {
                 Some(g) => (DoseStatus::Applied, g.day),

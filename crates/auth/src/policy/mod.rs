@@ -569,6 +569,13 @@ pub enum Operation {
     IssueTokens,
     /// `$merge` / `$unmerge`: deciding that two registrations are one person (MPI stewardship).
     MergePatients,
+    /// FHIR Bulk Data `$export` (kick-off, status, files). Who may start one: integrations
+    /// (system, the backend-services client of the Bulk Data IG), administrators (whose row
+    /// reads the directory, catalogs and conformance resources) and physicians (what their
+    /// facility may read). Every exported resource is still decided by the read guard, so an
+    /// export holds exactly what a search by the same principal would show. Not
+    /// epidemiologists: they have no record access, and read the aggregates instead.
+    BulkExport,
 }
 
 /// Decides an [`Operation`] by role alone.
@@ -580,6 +587,9 @@ pub fn decide_operation(principal: &Principal, operation: Operation) -> Decision
         Operation::ReviewAudit => matches!(principal.role, Role::Auditor | Role::Admin),
         Operation::RequestBreakGlass => principal.role.is_clinician(),
         Operation::MergePatients => matches!(principal.role, Role::Steward | Role::System),
+        Operation::BulkExport => {
+            matches!(principal.role, Role::System | Role::Admin | Role::Physician)
+        }
     };
     if permitted {
         Decision::Permit(Basis::Role)

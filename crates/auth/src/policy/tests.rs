@@ -662,6 +662,10 @@ fn operations_by_role() {
             Operation::RequestBreakGlass,
             vec![Role::Physician, Role::Nurse],
         ),
+        (
+            Operation::BulkExport,
+            vec![Role::System, Role::Admin, Role::Physician],
+        ),
     ];
     for (operation, allowed) in table {
         for role in Role::ALL {

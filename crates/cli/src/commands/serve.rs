@@ -68,6 +68,9 @@ pub async fn serve(
         base_url: args.base_url.clone(),
         tls: tls.is_some(),
         person_requests_per_minute: args.rate_limit_per_minute,
+        // Bulk export jobs and files live beside the node's keys: owner-only like every file
+        // the node creates (umask 077), and found again after a restart.
+        export_dir: Some(args.data.join("exports")),
     };
     let keys = std::sync::Arc::new(
         auth::token::KeyStore::load_or_create(&args.data)

@@ -13,6 +13,7 @@ mod harness;
 mod a11y;
 mod census;
 mod chronic;
+mod coverage;
 mod flows;
 mod forms;
 mod history;

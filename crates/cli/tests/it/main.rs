@@ -7,6 +7,7 @@ mod support;
 mod crud;
 mod durability;
 mod errors;
+mod export;
 mod history;
 mod identity;
 mod import;

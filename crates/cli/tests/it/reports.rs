@@ -337,6 +337,41 @@ JCSSA001234,3,2,1
         }
         assert!(!text.contains("Prueba"));
     }
+    // The public, de-identified variant: the same rows, every count from 1 to 4 as `<5`
+    // (zeros stay: an empty cell names nobody).
+    for (path, want) in [
+        (
+            "reports/diabetes-control.csv?as_of=2026-06-30&publico=1",
+            "clues,patients,with_hba1c_12m,controlled\nDFSSA004321,<5,<5,0\nJCSSA001234,<5,<5,<5\n",
+        ),
+        (
+            "reports/new-cases.csv?publico=1&from=2026-01-04&to=2026-01-10",
+            "state,epi_year,epi_week,cie10,cases\nJC,2026,1,A90,<5\nJC,2026,1,E11.9,<5\n",
+        ),
+        (
+            "reports/consultations.csv?from=2026-01-10&to=2026-01-10&publico=1",
+            "clues,date,consultations\nJCSSA001234,2026-01-10,<5\n",
+        ),
+        (
+            "reports/consultations.csv?from=2026-01-10&to=2026-01-10&publico=0",
+            "clues,date,consultations\nJCSSA001234,2026-01-10,1\n",
+        ),
+    ] {
+        let (status, _, body) = report(&node, &epi, path);
+        assert_eq!(status, 200, "{path}");
+        assert_eq!(String::from_utf8(body).unwrap(), want, "{path}");
+    }
+    let wrong = get_as(
+        &node,
+        &epi,
+        "reports/consultations.csv?from=2026-01-10&to=2026-01-10&publico=tal-vez",
+    );
+    assert_eq!(wrong.status, 400);
+    assert!(
+        wrong.text.contains("«publico» debe ser 1 o 0"),
+        "{}",
+        wrong.text
+    );
 }
 
 #[test]
@@ -496,4 +531,109 @@ fn medicine_demand_is_counted_per_month_and_forecast_from_the_trend() {
     let answer = get_as(&node, &epi, "reports/medicine-demand.csv?month=2026-13");
     assert_eq!(answer.status, 400);
     assert!(answer.text.contains("AAAA-MM") && answer.text.contains("YYYY-MM"));
+}
+
+fn immunization(patient: &str, cvx: &str, dose: Option<u32>, when: &str, status: &str) -> Value {
+    let mut i = json!({
+        "resourceType": "Immunization",
+        "status": status,
+        "vaccineCode": {"coding": [{"system": "http://hl7.org/fhir/sid/cvx", "code": cvx}]},
+        "patient": {"reference": format!("Patient/{patient}")},
+        "occurrenceDateTime": when
+    });
+    if let Some(n) = dose {
+        i["protocolApplied"] = json!([{"doseNumberPositiveInt": n}]);
+    }
+    i
+}
+
+#[test]
+fn vaccination_coverage_counts_each_dose_by_facility_and_birth_cohort() {
+    let temp = tempfile::tempdir().unwrap();
+    let data = temp.path().join("data");
+    let node = Node::start_in(&data);
+    let jc = created(
+        &node,
+        &json!({"resourceType": "Organization",
+                "identifier": [{"system": CLUES_SYSTEM, "value": CLUES_JC}], "name": "CS Jalisco"}),
+    );
+    let born = |given: &str, birth: &str, org: Option<&str>| {
+        let mut p = patient(given, "Cartilla", birth, "female");
+        if let Some(org) = org {
+            p["managingOrganization"] = json!({"reference": format!("Organization/{org}")});
+        }
+        created(&node, &p)
+    };
+    // As of 2026-06-30: A is 15 months old, B 12 months and 29 days.
+    let a = born("Ana", "2025-03-10", Some(&jc));
+    let b = born("Bea", "2025-06-01", Some(&jc));
+    // Eleven years old: outside the 0-9 cohorts. Not registered anywhere: no facility.
+    let old = born("Olga", "2015-01-01", Some(&jc));
+    let nowhere = born("Nadia", "2025-03-10", None);
+    for i in [
+        immunization(&a, "19", Some(1), "2025-03-10", "completed"),
+        // Two unnumbered hexavalent doses: the first and second by date.
+        immunization(&a, "146", None, "2025-07-15", "completed"),
+        immunization(&a, "146", None, "2025-05-12", "completed"),
+        immunization(&b, "19", Some(1), "2025-06-02", "completed"),
+        // Not done, and given after `as_of`: neither counts.
+        immunization(&b, "08", Some(1), "2025-06-02", "not-done"),
+        immunization(&b, "116", Some(1), "2026-07-02", "completed"),
+        // B's first MMR: given, but B is not yet in that dose's denominator.
+        immunization(&b, "03", Some(1), "2026-06-10", "completed"),
+        immunization(&old, "19", Some(1), "2015-01-01", "completed"),
+        immunization(&nowhere, "19", Some(1), "2025-03-10", "completed"),
+    ] {
+        created(&node, &i);
+    }
+    let epi = account(&data, "epi", "epidemiologist", &[]);
+    // Overdue (due age + 30 days passed) by 2026-06-30: for both, BCG, hepatitis B,
+    // hexavalent 1-3, rotavirus 1-3, pneumococcal 1-2; for A also pneumococcal 3 and MMR 1
+    // (12 months + 30 days); hexavalent 4 and MMR 2 (18 months) for neither.
+    let want = "\
+clues,birth_year,cvx,vaccine,dose,eligible,vaccinated
+JCSSA001234,2025,19,BCG,1,2,2
+JCSSA001234,2025,08,Hepatitis B,1,2,0
+JCSSA001234,2025,146,Hexavalente,1,2,1
+JCSSA001234,2025,146,Hexavalente,2,2,1
+JCSSA001234,2025,146,Hexavalente,3,2,0
+JCSSA001234,2025,116,Rotavirus,1,2,0
+JCSSA001234,2025,116,Rotavirus,2,2,0
+JCSSA001234,2025,116,Rotavirus,3,2,0
+JCSSA001234,2025,133,Neumocócica conjugada,1,2,0
+JCSSA001234,2025,133,Neumocócica conjugada,2,2,0
+JCSSA001234,2025,133,Neumocócica conjugada,3,1,0
+JCSSA001234,2025,03,\"SRP (sarampión, rubéola, parotiditis)\",1,1,0
+";
+    let (status, kind, body) = report(
+        &node,
+        &epi,
+        "reports/vaccination-coverage.csv?as_of=2026-06-30",
+    );
+    assert_eq!(status, 200);
+    assert!(kind.starts_with("text/csv"));
+    assert_eq!(String::from_utf8(body).unwrap(), want);
+    // The public variant: every count from 1 to 4 as `<5`.
+    let (_, _, body) = report(
+        &node,
+        &epi,
+        "reports/vaccination-coverage.csv?as_of=2026-06-30&publico=1",
+    );
+    let public = String::from_utf8(body).unwrap();
+    assert!(
+        public.contains("JCSSA001234,2025,19,BCG,1,<5,<5\n"),
+        "{public}"
+    );
+    assert!(
+        public.contains("JCSSA001234,2025,08,Hepatitis B,1,<5,0\n"),
+        "{public}"
+    );
+    // Nominal roles get no aggregate: a physician is refused.
+    let physician = account(&data, "medica", "physician", &["--clues", CLUES_JC]);
+    let (status, _, _) = report(
+        &node,
+        &physician,
+        "reports/vaccination-coverage.csv?as_of=2026-06-30",
+    );
+    assert_eq!(status, 403);
 }

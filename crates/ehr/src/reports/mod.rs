@@ -12,6 +12,7 @@
 //! needs incremental aggregates instead (see the module `calc` and the report of issue 16).
 
 pub mod calc;
+pub mod coverage;
 pub mod dates;
 pub mod demand;
 pub mod surveillance;
@@ -22,6 +23,7 @@ use fhir::{Issue, IssueCode, Json};
 use time::Date;
 
 pub use calc::{ConsultationsRow, ControlRow, DiabetesControlRow, NewCasesRow};
+pub use coverage::CoverageRow;
 pub use surveillance::{Surveillance, SurveillanceRow};
 
 use crate::lookup::internal_query;
@@ -40,6 +42,46 @@ pub struct ChronicControl {
 
 /// Weeks the surveillance view shows when not asked.
 pub const SURVEILLANCE_WEEKS_DEFAULT: usize = 12;
+
+/// The parameter that asks any CSV report for its public, de-identified variant
+/// (`?publico=1`): every count from 1 to [`crate::SMALL_CELL_MIN`] − 1 is written `<5`.
+pub const PUBLIC_PARAM: &str = "publico";
+
+/// Which variant of a report's CSV.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Publication {
+    /// Exact counts: for epidemiologists and integrations.
+    Full,
+    /// For publication: small cells suppressed (a count of 1–4 in a small place or for a
+    /// rare code can name a person). Counts are not otherwise perturbed, so a cell is not
+    /// protected from being recomputed from a total published elsewhere.
+    Public,
+}
+
+/// Reads `publico` (`1`/`true`/`si`, `0`/`false`; absent is [`Publication::Full`]).
+pub fn publication(params: &[(String, String)]) -> Result<Publication, Error> {
+    let value = single(params, PUBLIC_PARAM)?;
+    match value.map(|v| v.trim().to_ascii_lowercase()).as_deref() {
+        None | Some("" | "0" | "false" | "no") => Ok(Publication::Full),
+        Some("1" | "true" | "si" | "sí") => Ok(Publication::Public),
+        Some(other) => {
+            let other: String = other.chars().take(20).collect();
+            Err(bad(
+                format!("«{PUBLIC_PARAM}» debe ser 1 o 0; se recibió «{other}»."),
+                format!("'{PUBLIC_PARAM}' must be 1 or 0; got '{other}'."),
+            ))
+        }
+    }
+}
+
+/// A count as the variant writes it.
+fn count(n: u64, publication: Publication) -> String {
+    if publication == Publication::Public && (1..crate::SMALL_CELL_MIN).contains(&n) {
+        format!("<{}", crate::SMALL_CELL_MIN)
+    } else {
+        n.to_string()
+    }
+}
 
 /// The `new-cases.csv` header, as the contract writes it.
 pub const NEW_CASES_HEADER: &str = "state,epi_year,epi_week,cie10,cases";
@@ -203,6 +245,37 @@ impl Ehr {
         })
     }
 
+    /// Vaccination coverage against the national schedule per facility, birth year and dose
+    /// on `as_of` ([`coverage`]). `params`: `as_of` (`YYYY-MM-DD`; default today in Mexico
+    /// City).
+    pub fn report_vaccination_coverage(
+        &self,
+        who: &Requester,
+        params: &[(String, String)],
+    ) -> Result<Vec<CoverageRow>, Error> {
+        let details = format!("reporte vaccination-coverage {}", shown(params));
+        self.report(who, &details, || {
+            only(params, &["as_of"])?;
+            let as_of = match single(params, "as_of")? {
+                Some(text) if !text.is_empty() => day_param("as_of", Some(text))?,
+                _ => self.today_mexico_city(),
+            };
+            let facilities = self.facilities()?;
+            // Children only: born within the cohorts followed (a day's margin either side).
+            let born_from =
+                dates::add_days(as_of, -(coverage::COVERAGE_AGE_YEARS_MAX + 1) * 366 - 1);
+            let since = format!("ge{}", dates::format_day(born_from));
+            let patients = self.scan("Patient", &[("birthdate", since.as_str())])?;
+            let immunizations = self.scan("Immunization", &[])?;
+            Ok(coverage::vaccination_coverage(
+                &patients,
+                &immunizations,
+                &facilities,
+                as_of,
+            ))
+        })
+    }
+
     /// Medicine demand per facility and CNIS key per month, with the forecast of the next
     /// three months ([`demand`]). `params`: `month` (`YYYY-MM`, the last complete month held;
     /// default the month before the current one in Mexico City).
@@ -316,7 +389,7 @@ fn shown(params: &[(String, String)]) -> String {
 fn only(params: &[(String, String)], known: &[&str]) -> Result<(), Error> {
     let unknown: Vec<String> = params
         .iter()
-        .filter(|(k, _)| !known.contains(&k.as_str()))
+        .filter(|(k, _)| !known.contains(&k.as_str()) && k != PUBLIC_PARAM)
         .map(|(k, _)| k.chars().take(40).collect())
         .collect();
     if unknown.is_empty() {
@@ -427,7 +500,7 @@ fn bad(es: String, en: String) -> Error {
 }
 
 /// `new-cases.csv`: the header, then one line per row (UTF-8, no BOM, `\n` line ends).
-pub fn new_cases_csv(rows: &[NewCasesRow]) -> String {
+pub fn new_cases_csv(rows: &[NewCasesRow], publication: Publication) -> String {
     let mut out = format!("{NEW_CASES_HEADER}\n");
     for r in rows {
         out.push_str(&format!(
@@ -436,36 +509,36 @@ pub fn new_cases_csv(rows: &[NewCasesRow]) -> String {
             r.epi_year,
             r.epi_week,
             csv_field(&r.cie10),
-            r.cases
+            count(r.cases, publication)
         ));
     }
     out
 }
 
 /// `consultations.csv`.
-pub fn consultations_csv(rows: &[ConsultationsRow]) -> String {
+pub fn consultations_csv(rows: &[ConsultationsRow], publication: Publication) -> String {
     let mut out = format!("{CONSULTATIONS_HEADER}\n");
     for r in rows {
         out.push_str(&format!(
             "{},{},{}\n",
             csv_field(&r.clues),
             dates::format_day(r.date),
-            r.consultations
+            count(r.consultations, publication)
         ));
     }
     out
 }
 
 /// `diabetes-control.csv`.
-pub fn diabetes_control_csv(rows: &[DiabetesControlRow]) -> String {
+pub fn diabetes_control_csv(rows: &[DiabetesControlRow], publication: Publication) -> String {
     let mut out = format!("{DIABETES_CONTROL_HEADER}\n");
     for r in rows {
         out.push_str(&format!(
             "{},{},{},{}\n",
             csv_field(&r.clues),
-            r.patients,
-            r.measured_12m,
-            r.controlled
+            count(r.patients, publication),
+            count(r.measured_12m, publication),
+            count(r.controlled, publication)
         ));
     }
     out
@@ -481,9 +554,32 @@ fn csv_field(text: &str) -> String {
     }
 }
 
+/// The `vaccination-coverage.csv` header.
+pub const VACCINATION_COVERAGE_HEADER: &str =
+    "clues,birth_year,cvx,vaccine,dose,eligible,vaccinated";
+
+/// `vaccination-coverage.csv`: one line per facility, birth year and scheduled dose with
+/// eligible children (`vaccine` in Spanish, as the Cartilla names it).
+pub fn vaccination_coverage_csv(rows: &[CoverageRow], publication: Publication) -> String {
+    let mut out = format!("{VACCINATION_COVERAGE_HEADER}\n");
+    for r in rows {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{}\n",
+            csv_field(&r.clues),
+            r.birth_year,
+            r.cvx,
+            csv_field(r.vaccine_es),
+            r.dose,
+            count(r.eligible, publication),
+            count(r.vaccinated, publication)
+        ));
+    }
+    out
+}
+
 /// `medicine-demand.csv`: `clues,cnis,month,kind,prescriptions,units`, `kind` `observed` (months
 /// with prescriptions) or `forecast` (the next three months; no prescription count).
-pub fn medicine_demand_csv(rows: &[demand::DemandRow]) -> String {
+pub fn medicine_demand_csv(rows: &[demand::DemandRow], publication: Publication) -> String {
     let mut out = String::from("clues,cnis,month,kind,prescriptions,units\n");
     for r in rows {
         for ((y, m), n, units) in &r.history {
@@ -491,9 +587,10 @@ pub fn medicine_demand_csv(rows: &[demand::DemandRow]) -> String {
                 continue;
             }
             out.push_str(&format!(
-                "{},{},{y:04}-{m:02},observed,{n},{}\n",
+                "{},{},{y:04}-{m:02},observed,{},{}\n",
                 csv_field(&r.clues),
                 csv_field(&r.cnis),
+                count(*n, publication),
                 number_text(*units)
             ));
         }
@@ -514,5 +611,25 @@ fn number_text(value: f64) -> String {
         format!("{value:.0}")
     } else {
         format!("{value}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_public_variant_suppresses_counts_from_one_to_four_only() {
+        let shown: Vec<String> = [0, 1, 4, 5, 12]
+            .iter()
+            .map(|n| count(*n, Publication::Public))
+            .collect();
+        assert_eq!(shown, ["0", "<5", "<5", "5", "12"]);
+        assert_eq!(count(3, Publication::Full), "3");
+        let params = |v: &str| vec![("publico".to_string(), v.to_string())];
+        assert_eq!(publication(&[]).ok(), Some(Publication::Full));
+        assert_eq!(publication(&params("1")).ok(), Some(Publication::Public));
+        assert_eq!(publication(&params("0")).ok(), Some(Publication::Full));
+        assert!(publication(&params("quizá")).is_err());
     }
 }
