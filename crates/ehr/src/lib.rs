@@ -42,6 +42,7 @@ mod read;
 mod replicated;
 pub mod reports;
 mod requester;
+mod scheduling;
 pub mod terminology;
 mod write;
 
@@ -69,6 +70,7 @@ pub use meta::{format_http_date, format_instant, parse_instant_ms};
 pub use read::Page;
 pub use replicated::{ReplicatedRefusal, ReplicatedReview, ReplicatedVerdict, ReplicatedVersion};
 pub use requester::Requester;
+pub use scheduling::{GenerationOutcome, SlotGeneration};
 pub use write::duplicates::{TASK_CODE_REVIEW_DUPLICATE, TASK_CODE_SYSTEM};
 
 /// The handle every interface uses to reach the record.

@@ -18,6 +18,7 @@ mod mpi;
 mod params;
 mod patch;
 mod reports;
+mod scheduling;
 mod terminology;
 mod tls;
 
@@ -141,6 +142,10 @@ pub fn router(ehr: ehr::Ehr, keys: Arc<::auth::token::KeyStore>, config: RestCon
         .route(
             "/fhir/Patient/{id}/$cambio-unidad",
             post(handlers::move_registration),
+        )
+        .route(
+            "/fhir/Schedule/{id}/$generar-espacios",
+            post(scheduling::generate_slots),
         )
         .route("/reports/new-cases.csv", get(reports::new_cases))
         .route("/reports/consultations.csv", get(reports::consultations))

@@ -133,7 +133,7 @@ fn role_matrix_with_care_relationship() {
         ),
         (
             Role::Patient,
-            "Patient=rs Appointment=rs Organization=rs Condition=rs Obs(vital)=rs Obs(lab)=rs Immunization=rs Consent=crus AuditEvent=rs Claim=rs Questionnaire=rs StructureDef=rs ValueSet=rs Subscription=-",
+            "Patient=rs Appointment=crus Organization=rs Condition=rs Obs(vital)=rs Obs(lab)=rs Immunization=rs Consent=crus AuditEvent=rs Claim=rs Questionnaire=rs StructureDef=rs ValueSet=rs Subscription=-",
         ),
         (
             Role::System,
@@ -694,4 +694,55 @@ fn deny_messages_are_bilingual_and_name_no_target() {
         assert!(!reason.message_en().is_empty());
         assert_ne!(reason.message_es(), reason.message_en());
     }
+}
+
+/// Issue 17: a patient books their own appointments from agendas that belong to no patient;
+/// they read those agendas but never write them, and book for nobody else.
+#[test]
+fn patient_reads_agendas_and_books_only_for_themself() {
+    let me = principal(Role::Patient);
+    for resource_type in ["Slot", "Schedule"] {
+        for interaction in [Interaction::Read, Interaction::Search] {
+            let action = Action::new(interaction, resource_type, NOW);
+            assert!(
+                decide(&me, &action).is_permit(),
+                "{resource_type} {interaction:?}"
+            );
+        }
+        for interaction in [
+            Interaction::Create,
+            Interaction::Update,
+            Interaction::Delete,
+        ] {
+            let action = Action::new(interaction, resource_type, NOW);
+            assert_eq!(
+                decide(&me, &action),
+                Decision::Deny(DenyReason::NotOwnRecord),
+                "{resource_type} {interaction:?}"
+            );
+        }
+    }
+    let own = Action {
+        patient_compartment_of_target: Some("p1"),
+        ..Action::new(Interaction::Create, "Appointment", NOW)
+    };
+    assert_eq!(decide(&me, &own), Decision::Permit(Basis::OwnRecord));
+    let other = Action {
+        patient_compartment_of_target: Some("p2"),
+        ..Action::new(Interaction::Create, "Appointment", NOW)
+    };
+    assert_eq!(
+        decide(&me, &other),
+        Decision::Deny(DenyReason::NotOwnRecord)
+    );
+    // With the default token scopes, not only the test's `patient/*.cruds`.
+    let default = Principal {
+        scopes: crate::token::default_scopes(Role::Patient).unwrap(),
+        ..principal(Role::Patient)
+    };
+    assert!(decide(&default, &own).is_permit());
+    let slot_read = Action::new(Interaction::Read, "Slot", NOW);
+    assert!(decide(&default, &slot_read).is_permit());
+    let slot_write = Action::new(Interaction::Update, "Slot", NOW);
+    assert!(!decide(&default, &slot_write).is_permit());
 }

@@ -12,6 +12,7 @@ mod identity;
 mod import;
 mod population;
 mod reports;
+mod scheduling;
 mod search;
 mod security;
 mod security_doors;

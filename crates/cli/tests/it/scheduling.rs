@@ -1,0 +1,302 @@
+//! Appointments and agendas (issue 17) through HTTP, as a clinic's staff and its patients use
+//! them: publishing an agenda as free slots, booking (the slot becomes busy in the same
+//! transaction), the double booking refused with 409 and nothing stored, moving, cancelling and
+//! no-shows; and the attackers: a patient booking for someone else, a receptionist of another
+//! clinic reaching for this clinic's patients.
+
+use serde_json::{Value, json};
+
+use crate::security::{CLUES_A, CLUES_B, account, get_as, ids_of, send_as, world};
+use crate::support::*;
+
+/// A practitioner's consultorio agenda; returns the Schedule id.
+fn consultorio(node: &Node) -> String {
+    let practitioner = post(
+        node,
+        "Practitioner",
+        &json!({"resourceType": "Practitioner", "name": [{"family": "Sánchez", "given": ["Laura"]}]}),
+    );
+    assert_eq!(practitioner.status, 201, "{}", practitioner.text);
+    let practitioner = practitioner.body["id"].as_str().unwrap().to_string();
+    let schedule = post(
+        node,
+        "Schedule",
+        &json!({
+            "resourceType": "Schedule",
+            "active": true,
+            "serviceType": [{"text": "Consulta externa"}],
+            "actor": [{"reference": format!("Practitioner/{practitioner}")}],
+            "comment": "Consultorio 1"
+        }),
+    );
+    assert_eq!(schedule.status, 201, "{}", schedule.text);
+    schedule.body["id"].as_str().unwrap().to_string()
+}
+
+fn parameter(reply: &Reply, name: &str) -> i64 {
+    reply.body["parameter"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .and_then(|p| p["valueInteger"].as_i64())
+        .unwrap_or_else(|| panic!("no {name} in {}", reply.text))
+}
+
+fn appointment(patient: &str, slot: &str) -> Value {
+    json!({
+        "resourceType": "Appointment",
+        "status": "booked",
+        "slot": [{"reference": format!("Slot/{slot}")}],
+        "participant": [{"actor": {"reference": format!("Patient/{patient}")}, "status": "accepted"}]
+    })
+}
+
+fn slot_status(node: &Node, slot: &str) -> String {
+    let read = get(node, &format!("Slot/{slot}"));
+    assert_eq!(read.status, 200, "{}", read.text);
+    read.body["status"].as_str().unwrap().to_string()
+}
+
+/// The free slots of a schedule on 2026-12-08, in start order.
+fn free_slots(node: &Node, token: &str, schedule: &str) -> Vec<String> {
+    let found = get_as(
+        node,
+        token,
+        &format!(
+            "fhir/Slot?schedule=Schedule/{schedule}&status=free&start=ge2026-12-08&start=lt2026-12-09&_sort=start"
+        ),
+    );
+    assert_eq!(found.status, 200, "{}", found.text);
+    ids_of(&found.body)
+}
+
+#[test]
+fn an_agenda_books_each_slot_once_and_moving_or_cancelling_frees_it() {
+    let w = world();
+    let node = &w.node;
+    let schedule = consultorio(node);
+    let desk = account(&w.data, "recepcion", "receptionist", &["--clues", CLUES_A]);
+
+    // Publishing: 08:00–09:00 in 20-minute slots, on a Tuesday. Asking again creates nothing.
+    let path = format!(
+        "fhir/Schedule/{schedule}/$generar-espacios?desde=2026-12-08&apertura=08:00&cierre=09:00&duracion=20"
+    );
+    let generated = send_as(node, &desk, "POST", &path, &json!(null));
+    assert_eq!(generated.status, 200, "{}", generated.text);
+    assert_eq!(parameter(&generated, "creados"), 3);
+    let again = send_as(node, &desk, "POST", &path, &json!(null));
+    assert_eq!(parameter(&again, "creados"), 0);
+    assert_eq!(parameter(&again, "omitidos"), 3);
+    let bad = send_as(
+        node,
+        &desk,
+        "POST",
+        &format!("fhir/Schedule/{schedule}/$generar-espacios?desde=2026-13-01"),
+        &json!(null),
+    );
+    assert_eq!(bad.status, 400, "{}", bad.text);
+    assert!(bad.diagnostics().contains("desde"), "{}", bad.text);
+    let slots = free_slots(node, &desk, &schedule);
+    assert_eq!(slots.len(), 3, "{slots:?}");
+    let first = get(node, &format!("Slot/{}", slots[0]));
+    assert_eq!(first.body["start"], "2026-12-08T08:00:00-06:00");
+    assert_eq!(first.body["serviceType"][0]["text"], "Consulta externa");
+
+    // Booking: the slot is busy in the same write, and the appointment takes its times.
+    let booked = send_as(
+        node,
+        &desk,
+        "POST",
+        "fhir/Appointment",
+        &appointment(&w.p1, &slots[0]),
+    );
+    assert_eq!(booked.status, 201, "{}", booked.text);
+    assert_eq!(booked.body["start"], "2026-12-08T08:00:00-06:00");
+    assert_eq!(booked.body["end"], "2026-12-08T08:20:00-06:00");
+    assert_eq!(slot_status(node, &slots[0]), "busy");
+    assert_eq!(free_slots(node, &desk, &schedule), slots[1..].to_vec());
+
+    // The same slot again, for another patient: 409 in Spanish and English, nothing stored.
+    let twice = send_as(
+        node,
+        &desk,
+        "POST",
+        "fhir/Appointment",
+        &appointment(&w.p2, &slots[0]),
+    );
+    assert_eq!(twice.status, 409, "{}", twice.text);
+    assert_eq!(twice.body["resourceType"], "OperationOutcome");
+    assert!(twice.text.contains("ya está ocupado"), "{}", twice.text);
+    assert!(twice.text.contains("already taken"), "{}", twice.text);
+    let of_p2 = get(node, &format!("Appointment?patient=Patient/{}", w.p2));
+    assert_eq!(ids_of(&of_p2.body), Vec::<String>::new());
+    // Nor inside a transaction: both entries or neither.
+    let bundle = json!({
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"resource": appointment(&w.p2, &slots[1]), "request": {"method": "POST", "url": "Appointment"}},
+            {"resource": appointment(&w.p1, &slots[1]), "request": {"method": "POST", "url": "Appointment"}}
+        ]
+    });
+    let transaction = post(node, "", &bundle);
+    assert_eq!(transaction.status, 409, "{}", transaction.text);
+    assert_eq!(slot_status(node, &slots[1]), "free");
+    assert_eq!(
+        ids_of(&get(node, &format!("Appointment?patient=Patient/{}", w.p2)).body),
+        Vec::<String>::new()
+    );
+
+    // Moving to another slot frees the first; cancelling frees the second.
+    let id = booked.body["id"].as_str().unwrap().to_string();
+    let mut moved = booked.body.clone();
+    moved["slot"] = json!([{"reference": format!("Slot/{}", slots[1])}]);
+    moved.as_object_mut().unwrap().remove("start");
+    moved.as_object_mut().unwrap().remove("end");
+    let moved = send_as(
+        node,
+        &desk,
+        "PUT",
+        &format!("fhir/Appointment/{id}"),
+        &moved,
+    );
+    assert_eq!(moved.status, 200, "{}", moved.text);
+    assert_eq!(moved.body["start"], "2026-12-08T08:20:00-06:00");
+    assert_eq!(slot_status(node, &slots[0]), "free");
+    assert_eq!(slot_status(node, &slots[1]), "busy");
+    let mut cancelled = moved.body.clone();
+    cancelled["status"] = json!("cancelled");
+    let cancelled = send_as(
+        node,
+        &desk,
+        "PUT",
+        &format!("fhir/Appointment/{id}"),
+        &cancelled,
+    );
+    assert_eq!(cancelled.status, 200, "{}", cancelled.text);
+    assert_eq!(slot_status(node, &slots[1]), "free");
+
+    // The freed slot can be booked; a no-show is recorded and keeps its slot.
+    let second = send_as(
+        node,
+        &desk,
+        "POST",
+        "fhir/Appointment",
+        &appointment(&w.p2, &slots[0]),
+    );
+    assert_eq!(second.status, 201, "{}", second.text);
+    let mut missed = second.body.clone();
+    missed["status"] = json!("noshow");
+    let second_id = second.body["id"].as_str().unwrap();
+    let missed = send_as(
+        node,
+        &desk,
+        "PUT",
+        &format!("fhir/Appointment/{second_id}"),
+        &missed,
+    );
+    assert_eq!(missed.status, 200, "{}", missed.text);
+    let no_shows = get_as(
+        node,
+        &desk,
+        "fhir/Appointment?status=noshow&date=2026-12-08",
+    );
+    assert_eq!(ids_of(&no_shows.body), vec![second_id.to_string()]);
+    assert_eq!(slot_status(node, &slots[0]), "busy");
+}
+
+#[test]
+fn a_patient_books_only_for_themself_and_another_clinic_cannot_see_or_book() {
+    let w = world();
+    let node = &w.node;
+    let schedule = consultorio(node);
+    let desk = account(&w.data, "recepcion", "receptionist", &["--clues", CLUES_A]);
+    let path = format!(
+        "fhir/Schedule/{schedule}/$generar-espacios?desde=2026-12-08&apertura=08:00&cierre=09:00&duracion=20"
+    );
+    assert_eq!(
+        send_as(node, &desk, "POST", &path, &json!(null)).status,
+        200
+    );
+
+    // The patient sees the free slots and books one for themself.
+    let ana = account(&w.data, "ana", "patient", &["--patient", &w.p1]);
+    let slots = free_slots(node, &ana, &schedule);
+    assert_eq!(slots.len(), 3);
+    let own = send_as(
+        node,
+        &ana,
+        "POST",
+        "fhir/Appointment",
+        &appointment(&w.p1, &slots[0]),
+    );
+    assert_eq!(own.status, 201, "{}", own.text);
+    assert_eq!(slot_status(node, &slots[0]), "busy");
+
+    // Booking for someone else is refused and leaves nothing behind; so is freeing a slot by
+    // hand or publishing an agenda.
+    let for_other = send_as(
+        node,
+        &ana,
+        "POST",
+        "fhir/Appointment",
+        &appointment(&w.p2, &slots[1]),
+    );
+    assert!(matches!(for_other.status, 403 | 404), "{}", for_other.text);
+    assert_eq!(slot_status(node, &slots[1]), "free");
+    assert_eq!(
+        ids_of(&get(node, &format!("Appointment?patient=Patient/{}", w.p2)).body),
+        Vec::<String>::new()
+    );
+    let mut freed = get(node, &format!("Slot/{}", slots[0])).body;
+    freed["status"] = json!("free");
+    let freed = send_as(
+        node,
+        &ana,
+        "PUT",
+        &format!("fhir/Slot/{}", slots[0]),
+        &freed,
+    );
+    assert!(matches!(freed.status, 403 | 404), "{}", freed.text);
+    assert_eq!(slot_status(node, &slots[0]), "busy");
+    let publish = send_as(node, &ana, "POST", &path, &json!(null));
+    assert!(matches!(publish.status, 403 | 404), "{}", publish.text);
+    // The patient's own appointments, and only those.
+    let mine = get_as(node, &ana, "fhir/Appointment");
+    assert_eq!(
+        ids_of(&mine.body),
+        vec![own.body["id"].as_str().unwrap().to_string()]
+    );
+
+    // A receptionist of clinic B: the patients of A are not hers to book or to see.
+    let other_desk = account(
+        &w.data,
+        "recepcion-b",
+        "receptionist",
+        &["--clues", CLUES_B],
+    );
+    let reach = send_as(
+        node,
+        &other_desk,
+        "POST",
+        "fhir/Appointment",
+        &appointment(&w.p2, &slots[1]),
+    );
+    assert!(matches!(reach.status, 403 | 404), "{}", reach.text);
+    assert_eq!(slot_status(node, &slots[1]), "free");
+    let look = get_as(
+        node,
+        &other_desk,
+        &format!("fhir/Appointment?patient=Patient/{}", w.p1),
+    );
+    assert_eq!(ids_of(&look.body), Vec::<String>::new(), "{}", look.text);
+    let by_id = get_as(
+        node,
+        &other_desk,
+        &format!("fhir/Appointment/{}", own.body["id"].as_str().unwrap()),
+    );
+    // 403 naming the care-relationship rule, as for every record of another clinic.
+    assert_eq!(by_id.status, 403, "{}", by_id.text);
+    assert!(!by_id.text.contains(&w.p1), "{}", by_id.text);
+}
