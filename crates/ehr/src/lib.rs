@@ -38,6 +38,7 @@ mod lookup;
 mod matching;
 mod meta;
 mod patch;
+mod queue;
 mod read;
 mod replicated;
 pub mod reports;
@@ -67,6 +68,7 @@ pub use import::{
 pub use interactions::{CreateOutcome, EverythingRequest, HistoryQuery, SearchRequest};
 pub use matching::{MATCH_GRADE_EXTENSION, MatchHit, score_01};
 pub use meta::{format_http_date, format_instant, parse_instant_ms};
+pub use queue::{Priority, Visit, VisitState, WaitingRoom};
 pub use read::Page;
 pub use replicated::{ReplicatedRefusal, ReplicatedReview, ReplicatedVerdict, ReplicatedVersion};
 pub use requester::Requester;

@@ -147,6 +147,10 @@ pub fn router(ehr: ehr::Ehr, keys: Arc<::auth::token::KeyStore>, config: RestCon
             "/fhir/Schedule/{id}/$generar-espacios",
             post(scheduling::generate_slots),
         )
+        .route("/fhir/Encounter/$llegada", post(scheduling::check_in))
+        .route("/fhir/Encounter/$siguiente", post(scheduling::call_next))
+        .route("/fhir/Encounter/{id}/$triage", post(scheduling::triage))
+        .route("/fhir/Encounter/{id}/$terminar", post(scheduling::finish))
         .route("/reports/new-cases.csv", get(reports::new_cases))
         .route("/reports/consultations.csv", get(reports::consultations))
         .route(

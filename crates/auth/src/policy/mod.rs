@@ -160,7 +160,16 @@ pub enum CareEvent {
     StartCare,
     /// *Cambio de unidad*: the patient's registration (`managingOrganization`) moves.
     MoveRegistration,
+    /// A step of the day's queue (issue 17): check-in, triage, call, end, each recorded on the
+    /// visit's `Encounter` by its own operation, which writes only the queue's elements
+    /// (status and its history, priority, the turn, the attending practitioner). It needs a
+    /// care relationship like any other write and starts none: it is the one clinical type a
+    /// receptionist (check-in) and a nurse (triage) write besides their own.
+    QueueStep,
 }
+
+/// The resource type the day's queue is kept on.
+pub const QUEUE_TYPE: &str = "Encounter";
 
 impl CareEvent {
     /// The roles that may make this event happen.
@@ -170,6 +179,9 @@ impl CareEvent {
                 matches!(role, Role::Physician | Role::Nurse | Role::Receptionist)
             }
             CareEvent::MoveRegistration => matches!(role, Role::Physician | Role::Receptionist),
+            CareEvent::QueueStep => {
+                matches!(role, Role::Physician | Role::Nurse | Role::Receptionist)
+            }
         }
     }
 }
@@ -392,9 +404,13 @@ pub fn decide(principal: &Principal, action: &Action<'_>) -> Decision {
         && CareEvent::StartCare.permitted_to(principal.role)
         && interaction == Interaction::Create
         && action.resource_type == CARE_START_TYPE;
+    let queue_record = action.care_event == Some(CareEvent::QueueStep)
+        && CareEvent::QueueStep.permitted_to(principal.role)
+        && matches!(interaction, Interaction::Create | Interaction::Update)
+        && action.resource_type == QUEUE_TYPE;
     let nurse_clinical_write =
         principal.role == Role::Nurse && category == Category::Clinical && interaction.is_write();
-    if care_start_record {
+    if care_start_record || queue_record {
     } else if nurse_clinical_write {
         if !nurse_may_write(action) {
             return Deny(DenyReason::NurseWriteOutsideVitalSigns);

@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::{
-    Action, Basis, CareRelationship, Decision, DenyReason, MATRIX, Operation, decide,
+    Action, Basis, CareEvent, CareRelationship, Decision, DenyReason, MATRIX, Operation, decide,
     decide_operation,
 };
 use crate::break_glass::BreakGlass;
@@ -745,4 +745,66 @@ fn patient_reads_agendas_and_books_only_for_themself() {
     assert!(decide(&default, &slot_read).is_permit());
     let slot_write = Action::new(Interaction::Update, "Slot", NOW);
     assert!(!decide(&default, &slot_write).is_permit());
+}
+
+/// Issue 17: the queue's steps write the visit's Encounter for reception and nursing, only
+/// through their operation and only with a care relationship; they open nothing else.
+#[test]
+fn queue_steps_write_the_encounter_with_a_care_relationship_only() {
+    let step = |_role: Role, interaction, resource_type, care| Action {
+        patient_compartment_of_target: Some("p1"),
+        care_relationship: care,
+        care_event: Some(CareEvent::QueueStep),
+        ..Action::new(interaction, resource_type, NOW)
+    };
+    for role in [Role::Receptionist, Role::Nurse, Role::Physician] {
+        let who = principal(role);
+        for interaction in [Interaction::Create, Interaction::Update] {
+            assert_eq!(
+                decide(&who, &step(role, interaction, "Encounter", WITH_CARE)),
+                Decision::Permit(Basis::CareRelationship),
+                "{role} {interaction:?}"
+            );
+            assert_eq!(
+                decide(
+                    &who,
+                    &step(role, interaction, "Encounter", CareRelationship::NONE)
+                ),
+                Decision::Deny(DenyReason::NoCareRelationship),
+                "{role} {interaction:?}"
+            );
+        }
+        // Not a delete, and not another clinical type.
+        assert!(
+            !decide(
+                &who,
+                &step(role, Interaction::Delete, "Encounter", WITH_CARE)
+            )
+            .is_permit()
+        );
+        if role != Role::Physician {
+            assert!(
+                !decide(
+                    &who,
+                    &step(role, Interaction::Create, "Condition", WITH_CARE)
+                )
+                .is_permit(),
+                "{role}"
+            );
+            // Without the operation, the ordinary rule.
+            let plain = Action {
+                care_event: None,
+                ..step(role, Interaction::Update, "Encounter", WITH_CARE)
+            };
+            assert!(!decide(&who, &plain).is_permit(), "{role}");
+        }
+    }
+    let patient = principal(Role::Patient);
+    assert!(
+        !decide(
+            &patient,
+            &step(Role::Patient, Interaction::Update, "Encounter", WITH_CARE)
+        )
+        .is_permit()
+    );
 }

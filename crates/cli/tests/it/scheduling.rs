@@ -300,3 +300,184 @@ fn a_patient_books_only_for_themself_and_another_clinic_cannot_see_or_book() {
     assert_eq!(by_id.status, 403, "{}", by_id.text);
     assert!(!by_id.text.contains(&w.p1), "{}", by_id.text);
 }
+
+fn turn_of(encounter: &Value) -> i64 {
+    encounter["extension"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["url"].as_str().unwrap().ends_with("/turno"))
+        .unwrap()["valueInteger"]
+        .as_i64()
+        .unwrap()
+}
+
+fn history_statuses(encounter: &Value) -> Vec<String> {
+    encounter["statusHistory"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["status"].as_str().unwrap().to_string())
+        .collect()
+}
+
+#[test]
+fn the_days_queue_checks_in_triages_and_calls_the_most_urgent_first() {
+    let w = world();
+    let node = &w.node;
+    let schedule = consultorio(node);
+    let desk = account(&w.data, "recepcion", "receptionist", &["--clues", CLUES_A]);
+    let nurse = account(&w.data, "enfermera", "nurse", &["--clues", CLUES_A]);
+    let doctor = account(&w.data, "medica", "physician", &["--clues", CLUES_A]);
+    let path = format!(
+        "fhir/Schedule/{schedule}/$generar-espacios?desde=2026-12-08&apertura=08:00&cierre=09:00&duracion=20"
+    );
+    assert_eq!(
+        send_as(node, &desk, "POST", &path, &json!(null)).status,
+        200
+    );
+    let slots = free_slots(node, &desk, &schedule);
+    let booked = send_as(
+        node,
+        &desk,
+        "POST",
+        "fhir/Appointment",
+        &appointment(&w.p1, &slots[0]),
+    );
+    assert_eq!(booked.status, 201, "{}", booked.text);
+    let appointment_id = booked.body["id"].as_str().unwrap();
+
+    // Check-in from the appointment, then a walk-in: turns 1 and 2.
+    let first = send_as(
+        node,
+        &desk,
+        "POST",
+        &format!("fhir/Encounter/$llegada?cita={appointment_id}"),
+        &json!(null),
+    );
+    assert_eq!(first.status, 201, "{}", first.text);
+    assert_eq!(first.body["status"], "arrived");
+    assert_eq!(turn_of(&first.body), 1);
+    assert_eq!(
+        first.body["appointment"][0]["reference"],
+        format!("Appointment/{appointment_id}")
+    );
+    let arrived = get(node, &format!("Appointment/{appointment_id}"));
+    assert_eq!(arrived.body["status"], "arrived");
+    let walk_in = send_as(
+        node,
+        &desk,
+        "POST",
+        "fhir/Encounter/$llegada",
+        &json!({"resourceType": "Parameters", "parameter": [{"name": "paciente", "valueString": format!("Patient/{}", w.p2)}]}),
+    );
+    assert_eq!(walk_in.status, 201, "{}", walk_in.text);
+    assert_eq!(turn_of(&walk_in.body), 2);
+    // Twice in the queue: refused.
+    let again = send_as(
+        node,
+        &desk,
+        "POST",
+        &format!("fhir/Encounter/$llegada?paciente={}", w.p2),
+        &json!(null),
+    );
+    assert_eq!(again.status, 409, "{}", again.text);
+    // Another clinic's desk cannot check in this clinic's patient.
+    let other_desk = account(
+        &w.data,
+        "recepcion-b",
+        "receptionist",
+        &["--clues", CLUES_B],
+    );
+    let reach = send_as(
+        node,
+        &other_desk,
+        "POST",
+        &format!("fhir/Encounter/$llegada?paciente={}", w.p1),
+        &json!(null),
+    );
+    assert!(matches!(reach.status, 403 | 404), "{}", reach.text);
+
+    // The nurse finds the walk-in urgent; the reception desk cannot rewrite the visit itself.
+    let walk_in_id = walk_in.body["id"].as_str().unwrap();
+    let triaged = send_as(
+        node,
+        &nurse,
+        "POST",
+        &format!("fhir/Encounter/{walk_in_id}/$triage?prioridad=UR"),
+        &json!(null),
+    );
+    assert_eq!(triaged.status, 200, "{}", triaged.text);
+    assert_eq!(triaged.body["status"], "triaged");
+    assert_eq!(triaged.body["priority"]["coding"][0]["code"], "UR");
+    let mut smuggled = triaged.body.clone();
+    smuggled["reasonCode"] = json!([{"text": "dolor torácico"}]);
+    let smuggled = send_as(
+        node,
+        &desk,
+        "PUT",
+        &format!("fhir/Encounter/{walk_in_id}"),
+        &smuggled,
+    );
+    assert_eq!(smuggled.status, 403, "{}", smuggled.text);
+
+    // The physician's "next patient": the urgent walk-in before the earlier appointment.
+    let next = send_as(
+        node,
+        &doctor,
+        "POST",
+        "fhir/Encounter/$siguiente",
+        &json!(null),
+    );
+    assert_eq!(next.status, 200, "{}", next.text);
+    assert_eq!(next.body["id"], walk_in_id);
+    assert_eq!(next.body["status"], "in-progress");
+    let then = send_as(
+        node,
+        &doctor,
+        "POST",
+        "fhir/Encounter/$siguiente",
+        &json!(null),
+    );
+    assert_eq!(then.body["id"], first.body["id"]);
+    let nobody = send_as(
+        node,
+        &doctor,
+        "POST",
+        "fhir/Encounter/$siguiente",
+        &json!(null),
+    );
+    assert_eq!(
+        nobody.body["resourceType"], "OperationOutcome",
+        "{}",
+        nobody.text
+    );
+    let patient = account(&w.data, "ana", "patient", &["--patient", &w.p1]);
+    let jump = send_as(
+        node,
+        &patient,
+        "POST",
+        "fhir/Encounter/$siguiente",
+        &json!(null),
+    );
+    assert_eq!(jump.status, 403, "{}", jump.text);
+
+    // The end: every step's time is in the history, each period closed.
+    let done = send_as(
+        node,
+        &doctor,
+        "POST",
+        &format!("fhir/Encounter/{walk_in_id}/$terminar"),
+        &json!(null),
+    );
+    assert_eq!(done.status, 200, "{}", done.text);
+    assert_eq!(
+        history_statuses(&done.body),
+        vec!["arrived", "triaged", "in-progress", "finished"]
+    );
+    for entry in done.body["statusHistory"].as_array().unwrap() {
+        assert!(entry["period"]["start"].is_string(), "{entry}");
+        assert!(entry["period"]["end"].is_string(), "{entry}");
+    }
+    assert!(done.body["period"]["end"].is_string());
+}
