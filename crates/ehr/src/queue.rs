@@ -527,32 +527,33 @@ impl Ehr {
         })
     }
 
-    /// Today's visits at the requester's facility, each decided by the read guard (and the
-    /// search audited), in turn order.
+    /// Today's visits at the requester's facility (its staff only), in turn order.
+    ///
+    /// The queue is the facility's working list, not anyone's chart: reception runs it and
+    /// has no clinical rights, so it is read here rather than as an `Encounter` search, and
+    /// it carries only the queue's elements (turn, state, priority, times, the patient's id).
+    /// Names are read by the caller as the requester, through the read guard. The listing is
+    /// audited as one search naming every patient listed.
     pub fn todays_visits(&self, who: &Requester) -> Result<Vec<Visit>, Error> {
         let clues = crate::care::facility_clues(who)?;
-        let request = crate::SearchRequest {
-            resource_type: "Encounter".into(),
-            params: vec![
-                (
-                    "service-provider:identifier".into(),
-                    format!("{}|{clues}", systems::CLUES),
-                ),
-                ("date".into(), format!("ge{}", self.today_start())),
-                ("_count".into(), "1000".into()),
-            ],
-            handling: search::Handling::Strict,
+        let mut lookup = StoreLookup {
+            store: self.store(),
         };
-        let (page, _) = self.search(who, &request)?;
-        let mut visits: Vec<Visit> = page
-            .matches
-            .iter()
-            .filter_map(|stored| {
-                let json = fhir::json::parse_str(&stored.body).ok()?;
-                Visit::of(&stored.id, &json)
-            })
-            .collect();
+        let query = self.visits_query(&clues, &self.today_start(), "")?;
+        let mut visits = read_visits(&mut lookup, &query)?;
         visits.sort_by_key(|v| v.turn);
+        let patients: Vec<(String, bool)> = visits
+            .iter()
+            .filter_map(|v| v.patient_id.clone().map(|p| (p, false)))
+            .collect();
+        self.audit_access(
+            who,
+            auth::audit::AuditAction::Search,
+            "Encounter",
+            None,
+            &patients,
+            "fila del día",
+        );
         Ok(visits)
     }
 

@@ -116,6 +116,20 @@ fn an_agenda_books_each_slot_once_and_moving_or_cancelling_frees_it() {
     assert_eq!(booked.body["end"], "2026-12-08T08:20:00-06:00");
     assert_eq!(slot_status(node, &slots[0]), "busy");
     assert_eq!(free_slots(node, &desk, &schedule), slots[1..].to_vec());
+    // The schedule's practitioner is now a participant: the agenda by practitioner finds it.
+    let practitioner = get(node, &format!("Schedule/{schedule}")).body["actor"][0]["reference"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let by_practitioner = get_as(
+        node,
+        &desk,
+        &format!("fhir/Appointment?practitioner={practitioner}&date=2026-12-08"),
+    );
+    assert_eq!(
+        ids_of(&by_practitioner.body),
+        vec![booked.body["id"].as_str().unwrap().to_string()]
+    );
 
     // The same slot again, for another patient: 409 in Spanish and English, nothing stored.
     let twice = send_as(
@@ -480,4 +494,205 @@ fn the_days_queue_checks_in_triages_and_calls_the_most_urgent_first() {
         assert!(entry["period"]["end"].is_string(), "{entry}");
     }
     assert!(done.body["period"]["end"].is_string());
+}
+
+/// Today's civil date in Mexico City (UTC−6 all year since 2022), as the node computes it.
+fn today_in_mexico() -> String {
+    let now_s = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let days = (now_s - 6 * 3600).div_euclid(86_400);
+    // Civil date from a day number (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}")
+}
+
+/// The turns listed under "waiting" on the waiting-room screen, in order.
+fn sala_waiting(html: &str) -> Vec<u32> {
+    let Some(list) = html.split("id=\"sala-waiting\"").nth(1) else {
+        return Vec::new();
+    };
+    let list = list.split("</ol>").next().unwrap();
+    list.split("data-turn=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().parse().unwrap())
+        .collect()
+}
+
+fn sala_called(html: &str) -> String {
+    html.split("id=\"sala-called\"")
+        .nth(1)
+        .and_then(|rest| rest.split('>').nth(1))
+        .and_then(|rest| rest.split('<').next())
+        .unwrap()
+        .trim()
+        .to_string()
+}
+
+/// The clinic day through the UI, as a browser without JavaScript drives it: the desk checks
+/// in an appointment from the day's agenda and a walk-in from the patient's card, the nurse
+/// finds the walk-in urgent, the waiting-room screen reorders, the physician's "siguiente
+/// paciente" opens the urgent patient's chart, and the screen shows the turn called. The
+/// screen (no sign-in) never shows a name, an id or anything clinical.
+#[test]
+fn the_clinic_day_in_the_ui_and_the_waiting_room_shows_turns_only() {
+    use crate::security::PASSWORD;
+    use crate::security_web::Browser;
+
+    let w = world();
+    let node = &w.node;
+    let schedule = consultorio(node);
+    let desk_token = account(&w.data, "recepcion", "receptionist", &["--clues", CLUES_A]);
+    account(&w.data, "enfermera", "nurse", &["--clues", CLUES_A]);
+    account(&w.data, "medica", "physician", &["--clues", CLUES_A]);
+    let today = today_in_mexico();
+    let path = format!(
+        "fhir/Schedule/{schedule}/$generar-espacios?desde={today}&dias=1,2,3,4,5,6,7&apertura=08:00&cierre=09:00&duracion=20"
+    );
+    let generated = send_as(node, &desk_token, "POST", &path, &json!(null));
+    assert_eq!(parameter(&generated, "creados"), 3, "{}", generated.text);
+    let slot = ids_of(
+        &get_as(
+            node,
+            &desk_token,
+            &format!("fhir/Slot?schedule=Schedule/{schedule}&status=free&_sort=start"),
+        )
+        .body,
+    )[0]
+    .clone();
+    let booked = send_as(
+        node,
+        &desk_token,
+        "POST",
+        "fhir/Appointment",
+        &appointment(&w.p1, &slot),
+    );
+    assert_eq!(booked.status, 201, "{}", booked.text);
+    let appointment_id = booked.body["id"].as_str().unwrap().to_string();
+
+    // The desk: today's agenda by practitioner, with the booked patient and a check-in button.
+    let desk = Browser::new(node);
+    assert_eq!(desk.sign_in("recepcion", PASSWORD, "/ui/fila").status, 303);
+    let csrf = desk.csrf();
+    let day = desk.get("/ui/fila");
+    assert_eq!(day.status, 200, "{}", day.body);
+    assert!(day.body.contains("Laura Sánchez"), "{}", day.body);
+    assert!(day.body.contains("Ana Pérez"), "{}", day.body);
+    assert!(
+        day.body
+            .contains(&format!("data-appointment=\"{appointment_id}\""))
+    );
+    let checked = desk.post(
+        "/ui/fila/llegada",
+        &[("csrf", csrf.as_str()), ("cita", appointment_id.as_str())],
+    );
+    assert_eq!(checked.status, 303, "{}", checked.body);
+    assert_eq!(checked.location, "/ui/fila?ok=queue.checked_in");
+    // A walk-in, from the patient's card.
+    let card = desk.get(&format!("/ui/pacientes/{}/ficha", w.p2));
+    assert!(card.body.contains("id=\"walk-in\""), "{}", card.body);
+    let walked = desk.post(
+        "/ui/fila/llegada",
+        &[("csrf", csrf.as_str()), ("paciente", w.p2.as_str())],
+    );
+    assert_eq!(walked.status, 303, "{}", walked.body);
+    // Twice: the page says so, in words.
+    let twice = desk.post(
+        "/ui/fila/llegada",
+        &[("csrf", csrf.as_str()), ("paciente", w.p2.as_str())],
+    );
+    assert_eq!(twice.status, 409, "{}", twice.body);
+    assert!(twice.body.contains("ya está en la fila"), "{}", twice.body);
+
+    // The waiting room, without signing in: turns in arrival order, nothing else.
+    let screen = Browser::new(node);
+    let sala = screen.get(&format!("/ui/sala?clues={CLUES_A}"));
+    assert_eq!(sala.status, 200, "{}", sala.body);
+    assert_eq!(sala_waiting(&sala.body), vec![1, 2], "{}", sala.body);
+    assert!(sala.body.contains("http-equiv=\"refresh\""));
+    let visits = get(node, "Encounter?_count=50");
+    let encounter_ids = ids_of(&visits.body);
+    assert_eq!(encounter_ids.len(), 2);
+    let no_leak = |html: &str| {
+        for secret in [
+            "Ana",
+            "Pérez",
+            "Beto",
+            "Ruiz",
+            "1980",
+            &w.p1,
+            &w.p2,
+            &appointment_id,
+        ]
+        .into_iter()
+        .chain(encounter_ids.iter().map(String::as_str))
+        {
+            assert!(
+                !html.contains(secret),
+                "the waiting room shows {secret:?}: {html}"
+            );
+        }
+    };
+    no_leak(&sala.body);
+    eprintln!(
+        "waiting-room page, 2 turns waiting: {} bytes",
+        sala.body.len()
+    );
+    assert!(sala.body.len() < 4_096, "{} bytes", sala.body.len());
+    assert_eq!(screen.get("/ui/sala").status, 400);
+
+    // The nurse finds the walk-in urgent: the screen reorders.
+    let nurse = Browser::new(node);
+    assert_eq!(nurse.sign_in("enfermera", PASSWORD, "/ui/fila").status, 303);
+    let nurse_csrf = nurse.csrf();
+    let list = nurse.get("/ui/fila");
+    let walk_in_row = list
+        .body
+        .split("<tr class=\"visit\"")
+        .find(|row| row.contains(&format!("data-patient=\"{}\"", w.p2)))
+        .unwrap();
+    let encounter = walk_in_row
+        .split("action=\"/ui/fila/")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    let triaged = nurse.post(
+        &format!("/ui/fila/{encounter}"),
+        &[
+            ("csrf", nurse_csrf.as_str()),
+            ("accion", "triage"),
+            ("prioridad", "UR"),
+        ],
+    );
+    assert_eq!(triaged.status, 303, "{}", triaged.body);
+    let sala = screen.get(&format!("/ui/sala?clues={CLUES_A}"));
+    assert_eq!(sala_waiting(&sala.body), vec![2, 1], "{}", sala.body);
+    assert_eq!(sala_called(&sala.body), "—");
+    no_leak(&sala.body);
+
+    // The physician's next patient is the urgent walk-in: the button opens the chart.
+    let doctor = Browser::new(node);
+    assert_eq!(doctor.sign_in("medica", PASSWORD, "/ui/fila").status, 303);
+    let doctor_csrf = doctor.csrf();
+    assert!(doctor.get("/ui/fila").body.contains("id=\"next-patient\""));
+    let next = doctor.post("/ui/fila/siguiente", &[("csrf", doctor_csrf.as_str())]);
+    assert_eq!(next.status, 303, "{}", next.body);
+    assert_eq!(next.location, format!("/ui/pacientes/{}", w.p2));
+    let chart = doctor.get(&next.location);
+    assert_eq!(chart.status, 200, "{}", chart.body);
+    assert!(chart.body.contains("Beto"), "{}", chart.body);
+    let sala = screen.get(&format!("/ui/sala?clues={CLUES_A}"));
+    assert_eq!(sala_called(&sala.body), "2", "{}", sala.body);
+    assert_eq!(sala_waiting(&sala.body), vec![1], "{}", sala.body);
+    no_leak(&sala.body);
 }

@@ -80,6 +80,9 @@ pub(crate) fn on_put(
             first_taken = Some((start.clone(), end.clone()));
         }
     }
+    for slot_id in after.difference(&before) {
+        add_schedule_actors(writer, slot_id, appointment)?;
+    }
     for slot_id in before.difference(&after) {
         release(writer, slot_id, appointment_id)?;
     }
@@ -90,6 +93,68 @@ pub(crate) fn on_put(
         object.insert("start".to_string(), start);
         object.insert("end".to_string(), end);
     }
+    Ok(())
+}
+
+/// The actors of a newly taken slot's Schedule (the practitioner, the consultorio, the
+/// service) become participants of the appointment when it does not name them already, so that
+/// `Appointment?practitioner=…` and the agenda by practitioner find it. They change no
+/// patient compartment, which is what the guard decided on.
+fn add_schedule_actors(
+    writer: &mut Writer<'_>,
+    slot_id: &str,
+    appointment: &mut Json,
+) -> Result<(), Error> {
+    let Some(slot) = writer.tx().read("Slot", slot_id).map_err(Error::from)? else {
+        return Ok(());
+    };
+    let schedule_id = fhir::json::parse_str(&slot.body).ok().and_then(|slot| {
+        slot.get("schedule")?
+            .get("reference")?
+            .as_str()?
+            .strip_prefix("Schedule/")
+            .map(str::to_string)
+    });
+    let Some(schedule_id) = schedule_id else {
+        return Ok(());
+    };
+    let Some(schedule) = writer
+        .tx()
+        .read("Schedule", &schedule_id)
+        .map_err(Error::from)?
+        .filter(|s| !s.deleted)
+        .and_then(|s| fhir::json::parse_str(&s.body).ok())
+    else {
+        return Ok(());
+    };
+    let Some(object) = appointment.as_object_mut() else {
+        return Ok(());
+    };
+    let mut participants = object
+        .get("participant")
+        .map(|p| p.as_list().to_vec())
+        .unwrap_or_default();
+    for actor in schedule.get("actor").map_or(&[][..], Json::as_list) {
+        let Some(reference) = actor.get("reference").and_then(Json::as_str) else {
+            continue;
+        };
+        if reference.starts_with("Patient/") {
+            continue;
+        }
+        let named = participants.iter().any(|p| {
+            p.get("actor")
+                .and_then(|a| a.get("reference"))
+                .and_then(Json::as_str)
+                == Some(reference)
+        });
+        if !named {
+            participants.push(Json::object([
+                ("actor", actor.clone()),
+                ("status", Json::str("accepted")),
+            ]));
+        }
+    }
+    object.insert("participant", Json::Array(participants));
     Ok(())
 }
 
