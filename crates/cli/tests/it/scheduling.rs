@@ -696,3 +696,53 @@ fn the_clinic_day_in_the_ui_and_the_waiting_room_shows_turns_only() {
     assert_eq!(sala_waiting(&sala.body), vec![1], "{}", sala.body);
     no_leak(&sala.body);
 }
+
+/// Twenty desks booking one slot at the same moment (on PostgreSQL, twenty concurrent
+/// writers): exactly one booking is stored, every other answer is 409, and the slot is busy.
+#[test]
+fn concurrent_bookings_of_one_slot_store_exactly_one() {
+    let w = world();
+    let node = &w.node;
+    let schedule = consultorio(node);
+    let desk = account(&w.data, "recepcion", "receptionist", &["--clues", CLUES_A]);
+    let path = format!(
+        "fhir/Schedule/{schedule}/$generar-espacios?desde=2026-12-08&apertura=08:00&cierre=08:20&duracion=20"
+    );
+    assert_eq!(
+        send_as(node, &desk, "POST", &path, &json!(null)).status,
+        200
+    );
+    let slot = free_slots(node, &desk, &schedule)[0].clone();
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..20)
+            .map(|n| {
+                let (desk, slot) = (&desk, &slot);
+                let patient = if n % 2 == 0 { &w.p1 } else { &w.p2 };
+                scope.spawn(move || {
+                    send_as(
+                        node,
+                        desk,
+                        "POST",
+                        "fhir/Appointment",
+                        &appointment(patient, slot),
+                    )
+                    .status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 201).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 409).count(),
+        19,
+        "{statuses:?}"
+    );
+    let stored = get(node, &format!("Appointment?slot=Slot/{slot}"));
+    assert_eq!(ids_of(&stored.body).len(), 1, "{}", stored.text);
+    assert_eq!(slot_status(node, &slot), "busy");
+}
