@@ -643,11 +643,30 @@ fn the_clinic_day_in_the_ui_and_the_waiting_room_shows_turns_only() {
         }
     };
     no_leak(&sala.body);
+    // What one refresh costs on the wire: the page as sent gzip'd (the TV's browser asks for
+    // it), and as HTML.
+    let compressed = reqwest::blocking::Client::builder()
+        .no_gzip()
+        .build()
+        .unwrap()
+        .get(crate::security::url_of(
+            node,
+            &format!("ui/sala?clues={CLUES_A}"),
+        ))
+        .header("accept-encoding", "gzip")
+        .send()
+        .unwrap();
+    assert_eq!(
+        compressed.headers()["content-encoding"].to_str().unwrap(),
+        "gzip"
+    );
+    let wire_bytes = compressed.bytes().unwrap().len();
     eprintln!(
-        "waiting-room page, 2 turns waiting: {} bytes",
+        "waiting-room page, 2 turns waiting: {} bytes of HTML, {wire_bytes} bytes gzip'd",
         sala.body.len()
     );
     assert!(sala.body.len() < 4_096, "{} bytes", sala.body.len());
+    assert!(wire_bytes < 1_024, "{wire_bytes} bytes on the wire");
     assert_eq!(screen.get("/ui/sala").status, 400);
 
     // The nurse finds the walk-in urgent: the screen reorders.
