@@ -29,7 +29,7 @@
 //! | auditor | – | – | – | – | – | rs | – | – | – | – | – |
 //! | steward | rus | – | rs | – | – | – | – | – | rs | rs | – |
 //! | admin | – | – | cruds | – | – | – | – | cruds | cruds | cruds | cruds |
-//! | patient | rs | rs | rs | rs | crus | rs | rs | rs | rs | rs | – |
+//! | patient | rs | crus | rs | rs | crus | rs | rs | rs | rs | rs | – |
 //! | system | cruds | cruds | cruds | cruds | cruds | rs | cruds | cruds | cruds | cruds | cruds |
 //!
 //! On top of the table:

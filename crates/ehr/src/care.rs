@@ -150,7 +150,7 @@ impl Ehr {
 
     /// A reference to the facility with this CLUES: its Organization when the directory has
     /// one (with the CLUES as identifier too), else the CLUES alone (a logical reference).
-    fn facility_reference(&self, clues: &str) -> Result<Json, Error> {
+    pub(crate) fn facility_reference(&self, clues: &str) -> Result<Json, Error> {
         let mut lookup = StoreLookup {
             store: self.store(),
         };
@@ -170,7 +170,7 @@ impl Ehr {
 }
 
 /// The requester's facility: the care events are made by facility staff, for their facility.
-fn facility_clues(who: &Requester) -> Result<String, Error> {
+pub(crate) fn facility_clues(who: &Requester) -> Result<String, Error> {
     if !who.role().requires_clues() {
         return Err(forbidden(DenyReason::RoleNotPermitted));
     }

@@ -40,10 +40,12 @@ mod matching;
 mod meta;
 pub mod metrics;
 mod patch;
+mod queue;
 mod read;
 mod replicated;
 pub mod reports;
 mod requester;
+mod scheduling;
 pub mod terminology;
 mod write;
 
@@ -68,9 +70,11 @@ pub use import::{
 pub use interactions::{CreateOutcome, EverythingRequest, HistoryQuery, SearchRequest};
 pub use matching::{MATCH_GRADE_EXTENSION, MatchHit, score_01};
 pub use meta::{export_job_id, format_http_date, format_instant, parse_instant_ms};
+pub use queue::{Priority, Visit, VisitState, WaitingRoom};
 pub use read::Page;
 pub use replicated::{ReplicatedRefusal, ReplicatedReview, ReplicatedVerdict, ReplicatedVersion};
 pub use requester::Requester;
+pub use scheduling::{GenerationOutcome, SlotGeneration};
 pub use write::duplicates::{TASK_CODE_REVIEW_DUPLICATE, TASK_CODE_SYSTEM};
 
 /// The handle every interface uses to reach the record.

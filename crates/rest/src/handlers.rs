@@ -75,7 +75,11 @@ fn ehr_http_date(ms: i64) -> String {
     ehr::format_http_date(ms)
 }
 
-fn resource_response(stored: StoredResource, query: &Query, status: StatusCode) -> Response {
+pub(crate) fn resource_response(
+    stored: StoredResource,
+    query: &Query,
+    status: StatusCode,
+) -> Response {
     let subset = Subset::from_params(query.get("_summary"), query.get("_elements"));
     let body = match crate::bundle::render(&stored, &subset) {
         std::borrow::Cow::Borrowed(_) => None,

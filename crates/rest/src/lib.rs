@@ -20,6 +20,7 @@ pub mod observe;
 mod params;
 mod patch;
 mod reports;
+mod scheduling;
 mod terminology;
 mod tls;
 
@@ -154,6 +155,14 @@ pub fn router(ehr: ehr::Ehr, keys: Arc<::auth::token::KeyStore>, config: RestCon
             "/fhir/Patient/{id}/$cambio-unidad",
             post(handlers::move_registration),
         )
+        .route(
+            "/fhir/Schedule/{id}/$generar-espacios",
+            post(scheduling::generate_slots),
+        )
+        .route("/fhir/Encounter/$llegada", post(scheduling::check_in))
+        .route("/fhir/Encounter/$siguiente", post(scheduling::call_next))
+        .route("/fhir/Encounter/{id}/$triage", post(scheduling::triage))
+        .route("/fhir/Encounter/{id}/$terminar", post(scheduling::finish))
         .route("/reports/new-cases.csv", get(reports::new_cases))
         .route("/reports/consultations.csv", get(reports::consultations))
         .route(

@@ -577,3 +577,90 @@ pub fn chronic_control(
 ) -> Result<ehr::reports::ChronicControl> {
     db.ehr.report_chronic_control(&db.who, params)
 }
+
+// ---------------------------------------------------------------------------------------------
+// The day's queue and the agenda (issue 17)
+// ---------------------------------------------------------------------------------------------
+
+/// Appointments listed at most on one day's agenda.
+pub const AGENDA_APPOINTMENTS_MAX: usize = 500;
+
+/// Today's visits at the user's facility (each read decided by the read guard), by turn.
+pub fn todays_visits(db: &Db) -> Result<Vec<ehr::Visit>> {
+    db.ehr.todays_visits(&db.who)
+}
+
+/// The appointments of one local day (`from` and `to` are instants) the user may see.
+pub fn appointments_between(db: &Db, from: &str, to: &str) -> Result<Vec<Value>> {
+    search(
+        db,
+        "Appointment",
+        &[
+            ("date", format!("ge{from}")),
+            ("date", format!("lt{to}")),
+            ("_sort", "date".to_string()),
+            ("_count", AGENDA_APPOINTMENTS_MAX.to_string()),
+        ],
+    )
+}
+
+/// Display names of the referenced resources (`Type/id`) the user may read; the others are
+/// left out (the caller shows the reference's own `display`, or nothing).
+pub fn names_of(db: &Db, references: &[String]) -> HashMap<String, String> {
+    let mut names = HashMap::new();
+    for reference in references {
+        if names.contains_key(reference) {
+            continue;
+        }
+        let Some((resource_type, id)) = reference.split_once('/') else {
+            continue;
+        };
+        let name = match resource_type {
+            "Patient" | "Practitioner" => read(db, resource_type, id)
+                .ok()
+                .map(|r| crate::chart::name_of(&r)),
+            "Location" | "Organization" | "HealthcareService" => read(db, resource_type, id)
+                .ok()
+                .and_then(|r| r["name"].as_str().map(str::to_string)),
+            _ => None,
+        };
+        if let Some(name) = name.filter(|n| !n.trim().is_empty()) {
+            names.insert(reference.clone(), name);
+        }
+    }
+    names
+}
+
+/// Check-in: from an appointment, or a walk-in.
+pub fn check_in(db: &Db, appointment_id: Option<&str>, patient_id: Option<&str>) -> Result<()> {
+    db.ehr.check_in(&db.who, appointment_id, patient_id)?;
+    Ok(())
+}
+
+pub fn triage(db: &Db, encounter_id: &str, priority: ehr::Priority) -> Result<()> {
+    db.ehr.triage(&db.who, encounter_id, priority)?;
+    Ok(())
+}
+
+/// The physician calls the next patient: the patient's id, or `None` when nobody waits.
+pub fn call_next(db: &Db) -> Result<Option<String>> {
+    Ok(db.ehr.call_next(&db.who)?.and_then(|stored| {
+        let encounter = value_of(&stored);
+        encounter["subject"]["reference"]
+            .as_str()
+            .and_then(|r| r.strip_prefix("Patient/"))
+            .map(str::to_string)
+    }))
+}
+
+pub fn finish_visit(db: &Db, encounter_id: &str) -> Result<()> {
+    db.ehr.finish_visit(&db.who, encounter_id)?;
+    Ok(())
+}
+
+/// The waiting-room screen of a facility. The one call of this module made without a user:
+/// the screen has no sign-in, and `ehr` returns only turn numbers and minutes for it (no name,
+/// no id, nothing clinical), so there is nothing to decide per record.
+pub fn waiting_room(ehr: &ehr::Ehr, clues: &str) -> Result<ehr::WaitingRoom> {
+    ehr.waiting_room(clues)
+}

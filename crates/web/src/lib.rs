@@ -206,6 +206,11 @@ pub fn router(
         .route("/ui/censo-nominal", get(pages::census::page))
         .route("/ui/control-cronico", get(pages::chronic::page))
         .route("/ui/cobertura-vacunacion", get(pages::coverage::page))
+        .route("/ui/fila", get(pages::queue::page))
+        .route("/ui/fila/llegada", post(pages::queue::check_in))
+        .route("/ui/fila/siguiente", post(pages::queue::call_next))
+        .route("/ui/fila/{encounter}", post(pages::queue::visit_step))
+        .route("/ui/sala", get(pages::queue::sala))
         .route("/ui/curp", get(pages::find::curp_fragment))
         .route("/ui/cie10", get(pages::find::cie10_fragment))
         .route(

@@ -21,6 +21,7 @@ pub mod medications;
 pub mod nursing;
 pub mod print;
 pub mod problems;
+pub mod queue;
 pub mod record;
 pub mod refer;
 pub mod register;
@@ -176,6 +177,9 @@ impl Ctx {
                 )
             }),
             can_report: self.session.as_ref().is_some_and(may_read_reports),
+            can_queue: self.session.as_ref().is_some_and(|s| {
+                s.requester.role().requires_clues() && !s.facility_clues.is_empty()
+            }),
             can_census: self.session.as_ref().is_some_and(|s| {
                 s.organization.is_some()
                     && auth::policy::matrix_allows(
@@ -210,6 +214,8 @@ pub struct Layout {
     pub can_register: bool,
     /// The signed-in role may read the public-health reports (the surveillance link).
     pub can_report: bool,
+    /// The signed-in user is a facility's staff (the day's queue link).
+    pub can_queue: bool,
     /// The signed-in user works at a facility and may read clinical content (the censo
     /// nominal link).
     pub can_census: bool,
@@ -227,7 +233,10 @@ pub(crate) fn may_read_reports(session: &SessionInfo) -> bool {
 
 /// Only known message keys may be shown from the URL (`?ok=…`).
 fn notice_of(path: &str) -> Option<&'static str> {
-    const NOTICES: [&str; 12] = [
+    const NOTICES: [&str; 15] = [
+        "queue.checked_in",
+        "queue.nobody",
+        "queue.saved",
         "consult.saved",
         "refer.saved",
         "register.saved",
@@ -651,6 +660,7 @@ pub(crate) fn bench_chart_html(
         can_register: false,
         can_report: false,
         can_census: false,
+        can_queue: false,
     };
     let today = dates::today(now_ms);
     let chart = record::load_chart(db, patient_id, today)?;

@@ -11,7 +11,8 @@
 //! 4. The role matrix ([`MATRIX`], documented in the crate docs), plus the nurse rule: nurses write
 //!    only `Immunization` and `Observation`s whose `category` includes `vital-signs`.
 //! 5. Patient-data categories ([`Category::is_patient_data`]) then need, per role:
-//!    * patient: the target is in their own compartment;
+//!    * patient: the target is in their own compartment (they book their own appointments);
+//!      agendas in no compartment (`Schedule`, `Slot`) they may read, never write;
 //!    * physician, nurse, receptionist: a care relationship with the target's patient, except for
 //!      reading, searching and creating demographics (staff must find and register patients;
 //!      `V`-labelled demographics excepted) and for the explicit care events ([`CareEvent`]: an
@@ -84,7 +85,7 @@ pub const MATRIX: [(Role, [&str; 11]); 9] = [
     (
         Role::Patient,
         [
-            "rs", "rs", "rs", "rs", "crus", "rs", "rs", "rs", "rs", "rs", "",
+            "rs", "crus", "rs", "rs", "crus", "rs", "rs", "rs", "rs", "rs", "",
         ],
     ),
     (
@@ -159,7 +160,16 @@ pub enum CareEvent {
     StartCare,
     /// *Cambio de unidad*: the patient's registration (`managingOrganization`) moves.
     MoveRegistration,
+    /// A step of the day's queue (issue 17): check-in, triage, call, end, each recorded on the
+    /// visit's `Encounter` by its own operation, which writes only the queue's elements
+    /// (status and its history, priority, the turn, the attending practitioner). It needs a
+    /// care relationship like any other write and starts none: it is the one clinical type a
+    /// receptionist (check-in) and a nurse (triage) write besides their own.
+    QueueStep,
 }
+
+/// The resource type the day's queue is kept on.
+pub const QUEUE_TYPE: &str = "Encounter";
 
 impl CareEvent {
     /// The roles that may make this event happen.
@@ -169,6 +179,9 @@ impl CareEvent {
                 matches!(role, Role::Physician | Role::Nurse | Role::Receptionist)
             }
             CareEvent::MoveRegistration => matches!(role, Role::Physician | Role::Receptionist),
+            CareEvent::QueueStep => {
+                matches!(role, Role::Physician | Role::Nurse | Role::Receptionist)
+            }
         }
     }
 }
@@ -391,9 +404,13 @@ pub fn decide(principal: &Principal, action: &Action<'_>) -> Decision {
         && CareEvent::StartCare.permitted_to(principal.role)
         && interaction == Interaction::Create
         && action.resource_type == CARE_START_TYPE;
+    let queue_record = action.care_event == Some(CareEvent::QueueStep)
+        && CareEvent::QueueStep.permitted_to(principal.role)
+        && matches!(interaction, Interaction::Create | Interaction::Update)
+        && action.resource_type == QUEUE_TYPE;
     let nurse_clinical_write =
         principal.role == Role::Nurse && category == Category::Clinical && interaction.is_write();
-    if care_start_record {
+    if care_start_record || queue_record {
     } else if nurse_clinical_write {
         if !nurse_may_write(action) {
             return Deny(DenyReason::NurseWriteOutsideVitalSigns);
@@ -423,6 +440,11 @@ pub fn decide(principal: &Principal, action: &Action<'_>) -> Decision {
             match target_patient {
                 Some(target) if target == own => Permit(Basis::OwnRecord),
                 None if interaction == Interaction::Search => Permit(Basis::OwnRecord),
+                // A practitioner's or a service's agenda (Schedule, Slot) belongs to no
+                // patient: a patient reads it to book, and writes it never.
+                None if is_agenda(action.resource_type) && !interaction.is_write() => {
+                    Permit(Basis::Role)
+                }
                 _ => Deny(DenyReason::NotOwnRecord),
             }
         }
@@ -466,13 +488,25 @@ fn person_scopes_allow(
         Some(target) => target == launch_patient,
         // Directory and catalog content that the record points at (the Practitioner, the
         // Organization, a Questionnaire) is readable under patient/ scopes, as SMART intends.
-        None => action.interaction == Interaction::Search || !category.is_patient_data(),
+        // Agendas (Schedule, Slot) in no compartment are what a patient books from.
+        None => {
+            action.interaction == Interaction::Search
+                || !category.is_patient_data()
+                || (is_agenda(action.resource_type) && !action.interaction.is_write())
+        }
     };
     match (inside, principal.role) {
         (true, _) => Ok(()),
         (false, Role::Patient) => Err(DenyReason::NotOwnRecord),
         (false, _) => Err(DenyReason::OutsideLaunchPatient),
     }
+}
+
+/// Agendas: scheduling content that belongs to no patient when it is in no compartment. Only
+/// these types, not an `Appointment` outside any compartment: one whose patient is named only
+/// by a logical reference is still somebody's appointment.
+fn is_agenda(resource_type: &str) -> bool {
+    matches!(resource_type, "Schedule" | "Slot")
 }
 
 fn nurse_may_write(action: &Action<'_>) -> bool {

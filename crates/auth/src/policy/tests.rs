@@ -4,7 +4,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use super::{
-    Action, Basis, CareRelationship, Decision, DenyReason, MATRIX, Operation, decide,
+    Action, Basis, CareEvent, CareRelationship, Decision, DenyReason, MATRIX, Operation, decide,
     decide_operation,
 };
 use crate::break_glass::BreakGlass;
@@ -133,7 +133,7 @@ fn role_matrix_with_care_relationship() {
         ),
         (
             Role::Patient,
-            "Patient=rs Appointment=rs Organization=rs Condition=rs Obs(vital)=rs Obs(lab)=rs Immunization=rs Consent=crus AuditEvent=rs Claim=rs Questionnaire=rs StructureDef=rs ValueSet=rs Subscription=-",
+            "Patient=rs Appointment=crus Organization=rs Condition=rs Obs(vital)=rs Obs(lab)=rs Immunization=rs Consent=crus AuditEvent=rs Claim=rs Questionnaire=rs StructureDef=rs ValueSet=rs Subscription=-",
         ),
         (
             Role::System,
@@ -698,4 +698,117 @@ fn deny_messages_are_bilingual_and_name_no_target() {
         assert!(!reason.message_en().is_empty());
         assert_ne!(reason.message_es(), reason.message_en());
     }
+}
+
+/// Issue 17: a patient books their own appointments from agendas that belong to no patient;
+/// they read those agendas but never write them, and book for nobody else.
+#[test]
+fn patient_reads_agendas_and_books_only_for_themself() {
+    let me = principal(Role::Patient);
+    for resource_type in ["Slot", "Schedule"] {
+        for interaction in [Interaction::Read, Interaction::Search] {
+            let action = Action::new(interaction, resource_type, NOW);
+            assert!(
+                decide(&me, &action).is_permit(),
+                "{resource_type} {interaction:?}"
+            );
+        }
+        for interaction in [
+            Interaction::Create,
+            Interaction::Update,
+            Interaction::Delete,
+        ] {
+            let action = Action::new(interaction, resource_type, NOW);
+            assert_eq!(
+                decide(&me, &action),
+                Decision::Deny(DenyReason::NotOwnRecord),
+                "{resource_type} {interaction:?}"
+            );
+        }
+    }
+    let own = Action {
+        patient_compartment_of_target: Some("p1"),
+        ..Action::new(Interaction::Create, "Appointment", NOW)
+    };
+    assert_eq!(decide(&me, &own), Decision::Permit(Basis::OwnRecord));
+    let other = Action {
+        patient_compartment_of_target: Some("p2"),
+        ..Action::new(Interaction::Create, "Appointment", NOW)
+    };
+    assert_eq!(
+        decide(&me, &other),
+        Decision::Deny(DenyReason::NotOwnRecord)
+    );
+    // With the default token scopes, not only the test's `patient/*.cruds`.
+    let default = Principal {
+        scopes: crate::token::default_scopes(Role::Patient).unwrap(),
+        ..principal(Role::Patient)
+    };
+    assert!(decide(&default, &own).is_permit());
+    let slot_read = Action::new(Interaction::Read, "Slot", NOW);
+    assert!(decide(&default, &slot_read).is_permit());
+    let slot_write = Action::new(Interaction::Update, "Slot", NOW);
+    assert!(!decide(&default, &slot_write).is_permit());
+}
+
+/// Issue 17: the queue's steps write the visit's Encounter for reception and nursing, only
+/// through their operation and only with a care relationship; they open nothing else.
+#[test]
+fn queue_steps_write_the_encounter_with_a_care_relationship_only() {
+    let step = |_role: Role, interaction, resource_type, care| Action {
+        patient_compartment_of_target: Some("p1"),
+        care_relationship: care,
+        care_event: Some(CareEvent::QueueStep),
+        ..Action::new(interaction, resource_type, NOW)
+    };
+    for role in [Role::Receptionist, Role::Nurse, Role::Physician] {
+        let who = principal(role);
+        for interaction in [Interaction::Create, Interaction::Update] {
+            assert_eq!(
+                decide(&who, &step(role, interaction, "Encounter", WITH_CARE)),
+                Decision::Permit(Basis::CareRelationship),
+                "{role} {interaction:?}"
+            );
+            assert_eq!(
+                decide(
+                    &who,
+                    &step(role, interaction, "Encounter", CareRelationship::NONE)
+                ),
+                Decision::Deny(DenyReason::NoCareRelationship),
+                "{role} {interaction:?}"
+            );
+        }
+        // Not a delete, and not another clinical type.
+        assert!(
+            !decide(
+                &who,
+                &step(role, Interaction::Delete, "Encounter", WITH_CARE)
+            )
+            .is_permit()
+        );
+        if role != Role::Physician {
+            assert!(
+                !decide(
+                    &who,
+                    &step(role, Interaction::Create, "Condition", WITH_CARE)
+                )
+                .is_permit(),
+                "{role}"
+            );
+            // Without the operation, the ordinary rule.
+            let plain = Action {
+                care_event: None,
+                ..step(role, Interaction::Update, "Encounter", WITH_CARE)
+            };
+            assert!(!decide(&who, &plain).is_permit(), "{role}");
+        }
+    }
+    let patient = principal(Role::Patient);
+    assert!(
+        !decide(
+            &patient,
+            &step(Role::Patient, Interaction::Update, "Encounter", WITH_CARE)
+        )
+        .is_permit()
+    );
 }

@@ -173,9 +173,9 @@ pub struct TokenRequest {
 /// integration's rights must be written down.
 pub fn default_scopes(role: Role) -> Option<Scopes> {
     let text = match role {
-        // Patients read their record and write their own privacy consents (the matrix and
-        // the compartment rule still bound both).
-        Role::Patient => "patient/*.rs patient/Consent.cru",
+        // Patients read their record, write their own privacy consents and book, move and
+        // cancel their own appointments (the matrix and the compartment rule still bound all).
+        Role::Patient => "patient/*.rs patient/Consent.cru patient/Appointment.cru",
         Role::System => return None,
         _ => "user/*.cruds",
     };

@@ -350,7 +350,7 @@ fn request_consistency_rules() {
     }
     assert_eq!(
         default_scopes(Role::Patient).unwrap().to_string(),
-        "patient/*.rs patient/Consent.cru"
+        "patient/*.rs patient/Consent.cru patient/Appointment.cru"
     );
     assert_eq!(
         default_scopes(Role::Nurse).unwrap().to_string(),

@@ -23,4 +23,5 @@ mod record;
 mod roles;
 mod security;
 mod surveillance;
+mod waits;
 mod weight;

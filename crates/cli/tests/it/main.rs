@@ -14,6 +14,7 @@ mod import;
 mod operations;
 mod population;
 mod reports;
+mod scheduling;
 mod search;
 mod security;
 mod security_doors;

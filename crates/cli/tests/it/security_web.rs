@@ -135,22 +135,22 @@ fn token_request(node: &Node, from: Option<IpAddr>, user: &str, password: &str) 
 
 /// A page as a browser receives it.
 #[derive(Debug)]
-struct Page {
-    status: u16,
-    location: String,
-    body: String,
+pub(crate) struct Page {
+    pub(crate) status: u16,
+    pub(crate) location: String,
+    pub(crate) body: String,
 }
 
 /// A browser without JavaScript: keeps cookies, follows no redirects by itself, sends forms
 /// with their hidden fields and the `Origin` it would send.
-struct Browser {
+pub(crate) struct Browser {
     client: reqwest::blocking::Client,
     origin: String,
     cookies: Mutex<BTreeMap<String, String>>,
 }
 
 impl Browser {
-    fn new(node: &Node) -> Browser {
+    pub(crate) fn new(node: &Node) -> Browser {
         Browser::from_address(node, None)
     }
 
@@ -208,7 +208,7 @@ impl Browser {
         }
     }
 
-    fn get(&self, path: &str) -> Page {
+    pub(crate) fn get(&self, path: &str) -> Page {
         let response = self
             .client
             .get(format!("{}{path}", self.origin))
@@ -219,7 +219,7 @@ impl Browser {
     }
 
     /// Posts a form as the browser would: fields in order, `Origin` of the node.
-    fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
+    pub(crate) fn post(&self, path: &str, fields: &[(&str, &str)]) -> Page {
         self.post_with(path, fields, &[("origin", &self.origin.clone())])
     }
 
@@ -241,7 +241,7 @@ impl Browser {
     }
 
     /// Signs in through the sign-in form (its hidden token included, when the page has one).
-    fn sign_in(&self, user: &str, password: &str, next: &str) -> Page {
+    pub(crate) fn sign_in(&self, user: &str, password: &str, next: &str) -> Page {
         let form = self.get("/ui/entrar");
         assert_eq!(form.status, 200, "{}", form.body);
         let csrf = hidden_csrf(&form.body);
@@ -257,7 +257,7 @@ impl Browser {
     }
 
     /// The session's CSRF token, as the pages carry it.
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         hidden_csrf(&self.get("/ui/buscar").body)
     }
 }
@@ -1134,8 +1134,15 @@ fn every_form_carries_the_token_and_every_post_checks_it() {
     );
     assert_eq!(referred.status, 303, "{}", referred.body);
     // The walk.
+    // A walk-in through the UI, so that the day's queue shows the forms of a visit.
+    let walked_in = browser.post(
+        "/ui/fila/llegada",
+        &[("csrf", csrf.as_str()), ("paciente", patient_id.as_str())],
+    );
+    assert_eq!(walked_in.status, 303, "{}", walked_in.body);
     let mut queue: VecDeque<String> = [
         "/ui/buscar".to_string(),
+        "/ui/fila".to_string(),
         "/ui/pacientes/nuevo".to_string(),
         format!("/ui/pacientes/{patient_id}"),
         format!("/ui/pacientes/{stranger}"),
@@ -1144,6 +1151,7 @@ fn every_form_carries_the_token_and_every_post_checks_it() {
     let mut seen = BTreeSet::new();
     let allowed = |path: &str| {
         path == "/ui/buscar"
+            || path == "/ui/fila"
             || path == "/ui/pacientes/nuevo"
             || path.starts_with(&format!("/ui/pacientes/{patient_id}"))
             || path.starts_with(&format!("/ui/pacientes/{stranger}"))

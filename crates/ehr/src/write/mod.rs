@@ -12,7 +12,8 @@
 //! 4. the write guard, on the current and the new content (`crate::guard`);
 //! 5. record integrity: a signed note is inalterable (NOM-004);
 //! 6. the Mexican profile's rules that need the store ([`profile`]: unique CURP, folio,
-//!    duplicate review Tasks through [`duplicates`]);
+//!    duplicate review Tasks through [`duplicates`]); booking ([`booking`]: the slots an
+//!    Appointment takes become busy, the ones it lets go free, a busy slot refuses it);
 //! 7. version number and `meta`;
 //! 8. the store;
 //! 9. the audit entry, in the same transaction.
@@ -23,6 +24,7 @@
 //! A job may be run more than once by engines with concurrent writers (`store::WriteJob`), so
 //! a job clones what it writes instead of consuming it.
 
+pub(crate) mod booking;
 pub(crate) mod check;
 pub(crate) mod duplicates;
 pub(crate) mod profile;
@@ -237,6 +239,10 @@ impl Writer<'_> {
             previous.as_ref(),
             server_assigned,
         )?;
+        if resource_type == "Appointment" {
+            let previous = live.and_then(|l| fhir::json::parse_str(&l.body).ok());
+            booking::on_put(self, &id, &mut resource, previous.as_ref())?;
+        }
         let version_id = current.as_ref().map_or(1, |c| c.version_id + 1);
         let last_updated_ms = self
             .context
@@ -324,6 +330,11 @@ impl Writer<'_> {
             self.ehr.check_write(self.who, &decision, &mut lookup)?
         };
         ensure_not_signed(resource_type, &current)?;
+        if resource_type == "Appointment"
+            && let Ok(previous) = fhir::json::parse_str(&current.body)
+        {
+            booking::on_delete(self, id, &previous)?;
+        }
         let last_updated_ms = self.context.now_ms.max(current.last_updated_ms);
         let stored = self
             .tx

@@ -1,0 +1,371 @@
+//! The day's queue and agenda (issue 17): the reception desk's day view (today's agenda by
+//! practitioner with a check-in button, walk-ins from the patient's card), the nurse's triage
+//! list, the physician's "siguiente paciente" button (which opens the chart), and the
+//! waiting-room screen `/ui/sala` (no sign-in, for a TV: turn numbers and minutes only).
+//!
+//! Every screen works without JavaScript. The waiting room refreshes itself with
+//! `<meta http-equiv="refresh">` every [`SALA_REFRESH_S`] seconds: one small gzip'd page per
+//! update (its size is measured by `expediente bench` — see BENCHMARKS.md), no script, and it
+//! keeps working on any TV browser.
+
+use std::collections::BTreeMap;
+
+use askama::Template;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{AppState, Ctx, Layout, blocking, ehr_error, error_page, render, see_other, to_login};
+use crate::data;
+
+/// Seconds between two refreshes of the waiting-room screen.
+pub const SALA_REFRESH_S: u32 = 15;
+
+/// One appointment on the day's agenda.
+pub struct AgendaRow {
+    pub id: String,
+    pub time: String,
+    pub patient_id: String,
+    pub patient: String,
+    pub status: String,
+    /// Booked and not arrived yet: the check-in button is offered.
+    pub can_check_in: bool,
+}
+
+/// One visit of today's queue.
+pub struct VisitRow {
+    pub encounter_id: String,
+    pub turn: u32,
+    pub patient_id: String,
+    pub patient: String,
+    pub state: &'static str,
+    pub priority: &'static str,
+    pub priority_code: &'static str,
+    pub arrived: String,
+    pub waiting: bool,
+    pub in_consultation: bool,
+}
+
+#[derive(Template)]
+#[template(path = "queue.html")]
+struct QueuePage {
+    layout: Layout,
+    facility: String,
+    clues: String,
+    physician: bool,
+    agenda: Vec<(String, Vec<AgendaRow>)>,
+    visits: Vec<VisitRow>,
+    errors: Vec<String>,
+}
+
+fn hh_mm(ms: i64) -> String {
+    crate::dates::display_instant(ms)
+        .rsplit(' ')
+        .next()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// `HH:MM` of a FHIR dateTime as written (local to the clinic).
+fn time_of(text: &str) -> String {
+    text.split_once('T')
+        .map(|(_, t)| t.chars().take(5).collect())
+        .unwrap_or_default()
+}
+
+async fn queue_page(app: &std::sync::Arc<crate::App>, ctx: &Ctx) -> Result<QueuePage, Response> {
+    let Some(session) = &ctx.session else {
+        return Err(to_login(ctx));
+    };
+    if !session.requester.role().requires_clues() || session.facility_clues.is_empty() {
+        return Err(error_page(
+            app,
+            ctx,
+            StatusCode::FORBIDDEN,
+            vec![ctx.tr.s("queue.staff_only").to_string()],
+        ));
+    }
+    let today = ctx.today();
+    let from = format!("{}T00:00:00-06:00", crate::dates::iso(today));
+    let to = format!("{}T00:00:00-06:00", crate::dates::iso(today + 1));
+    let loaded = blocking(app, ctx, move |db| {
+        let visits = data::todays_visits(db)?;
+        let appointments = data::appointments_between(db, &from, &to)?;
+        let mut references: Vec<String> = visits
+            .iter()
+            .filter_map(|v| v.patient_id.as_ref().map(|p| format!("Patient/{p}")))
+            .collect();
+        for appointment in &appointments {
+            for participant in appointment["participant"].as_array().into_iter().flatten() {
+                if let Some(reference) = participant["actor"]["reference"].as_str() {
+                    references.push(reference.to_string());
+                }
+            }
+        }
+        let names = data::names_of(db, &references);
+        Ok((visits, appointments, names))
+    })
+    .await;
+    let (visits, appointments, names) = match loaded {
+        Ok(loaded) => loaded,
+        Err(error) => return Err(ehr_error(app, ctx, &error)),
+    };
+    let name = |reference: &str, display: &Value| -> String {
+        names
+            .get(reference)
+            .cloned()
+            .or_else(|| display.as_str().map(str::to_string))
+            .unwrap_or_else(|| reference.to_string())
+    };
+    let tr = ctx.tr;
+    let mut agenda: BTreeMap<String, Vec<AgendaRow>> = BTreeMap::new();
+    for appointment in &appointments {
+        let mut patient = (String::new(), String::new());
+        let mut provider = tr.s("queue.no_practitioner").to_string();
+        for participant in appointment["participant"].as_array().into_iter().flatten() {
+            let actor = &participant["actor"];
+            let Some(reference) = actor["reference"].as_str() else {
+                continue;
+            };
+            if let Some(id) = reference.strip_prefix("Patient/") {
+                patient = (id.to_string(), name(reference, &actor["display"]));
+            } else if reference.starts_with("Practitioner/") {
+                provider = name(reference, &actor["display"]);
+            }
+        }
+        let status = appointment["status"].as_str().unwrap_or_default();
+        agenda.entry(provider).or_default().push(AgendaRow {
+            id: appointment["id"].as_str().unwrap_or_default().to_string(),
+            time: appointment["start"]
+                .as_str()
+                .map(time_of)
+                .unwrap_or_default(),
+            patient_id: patient.0,
+            patient: patient.1,
+            status: appointment_status(tr, status),
+            can_check_in: matches!(status, "booked" | "pending" | "proposed"),
+        });
+    }
+    let rows = visits
+        .iter()
+        .map(|visit| {
+            let patient_id = visit.patient_id.clone().unwrap_or_default();
+            let (priority, priority_code) = match visit.priority {
+                Some(ehr::Priority::Emergency) => (tr.s("queue.priority_em"), "EM"),
+                Some(ehr::Priority::Urgent) => (tr.s("queue.priority_ur"), "UR"),
+                Some(ehr::Priority::Routine) => (tr.s("queue.priority_r"), "R"),
+                None => ("—", ""),
+            };
+            VisitRow {
+                encounter_id: visit.encounter_id.clone(),
+                turn: visit.turn,
+                patient: name(&format!("Patient/{patient_id}"), &Value::Null),
+                patient_id,
+                state: match visit.state {
+                    ehr::VisitState::Waiting => tr.s("queue.state_waiting"),
+                    ehr::VisitState::Triaged => tr.s("queue.state_triaged"),
+                    ehr::VisitState::InConsultation => tr.s("queue.state_called"),
+                    ehr::VisitState::Finished => tr.s("queue.state_finished"),
+                },
+                priority,
+                priority_code,
+                arrived: hh_mm(visit.arrived_ms),
+                waiting: matches!(
+                    visit.state,
+                    ehr::VisitState::Waiting | ehr::VisitState::Triaged
+                ),
+                in_consultation: visit.state == ehr::VisitState::InConsultation,
+            }
+        })
+        .collect();
+    Ok(QueuePage {
+        layout: ctx.layout(app, "queue.title"),
+        facility: format!("{} ({})", session.facility_name, session.facility_clues),
+        clues: session.facility_clues.clone(),
+        physician: session.requester.role() == auth::role::Role::Physician,
+        agenda: agenda.into_iter().collect(),
+        visits: rows,
+        errors: Vec::new(),
+    })
+}
+
+fn appointment_status(tr: crate::i18n::Tr, status: &str) -> String {
+    let key = match status {
+        "booked" => "queue.appt_booked",
+        "arrived" | "checked-in" => "queue.appt_arrived",
+        "fulfilled" => "queue.appt_fulfilled",
+        "cancelled" => "queue.appt_cancelled",
+        "noshow" => "queue.appt_noshow",
+        _ => return status.to_string(),
+    };
+    tr.s(key).to_string()
+}
+
+/// # `GET /ui/fila`
+pub async fn page(State(app): AppState, ctx: Ctx) -> Response {
+    match queue_page(&app, &ctx).await {
+        Ok(page) => render(&page, StatusCode::OK),
+        Err(response) => response,
+    }
+}
+
+/// Renders the queue again with the reasons a step was refused.
+async fn refused(app: &std::sync::Arc<crate::App>, ctx: &Ctx, error: &ehr::Error) -> Response {
+    match queue_page(app, ctx).await {
+        Ok(mut page) => {
+            page.errors = crate::messages::general(ctx.tr, error);
+            render(&page, super::error_status(error))
+        }
+        Err(response) => response,
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct CheckInForm {
+    cita: String,
+    paciente: String,
+}
+
+/// # `POST /ui/fila/llegada` (from the agenda: `cita`; a walk-in from the card: `paciente`)
+pub async fn check_in(
+    State(app): AppState,
+    ctx: Ctx,
+    axum::Form(form): axum::Form<CheckInForm>,
+) -> Response {
+    if ctx.session.is_none() {
+        return to_login(&ctx);
+    }
+    let (cita, paciente) = (
+        form.cita.trim().to_string(),
+        form.paciente.trim().to_string(),
+    );
+    let done = blocking(&app, &ctx, move |db| {
+        data::check_in(
+            db,
+            Some(cita.as_str()).filter(|c| !c.is_empty()),
+            Some(paciente.as_str()).filter(|p| !p.is_empty()),
+        )
+    })
+    .await;
+    match done {
+        Ok(()) => see_other("/ui/fila?ok=queue.checked_in"),
+        Err(error) => refused(&app, &ctx, &error).await,
+    }
+}
+
+/// # `POST /ui/fila/siguiente`: opens the chart of the patient called.
+pub async fn call_next(State(app): AppState, ctx: Ctx) -> Response {
+    if ctx.session.is_none() {
+        return to_login(&ctx);
+    }
+    match blocking(&app, &ctx, data::call_next).await {
+        Ok(Some(patient_id)) => see_other(&format!("/ui/pacientes/{patient_id}")),
+        Ok(None) => see_other("/ui/fila?ok=queue.nobody"),
+        Err(error) => refused(&app, &ctx, &error).await,
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct VisitForm {
+    /// `triage` or `terminar`.
+    accion: String,
+    prioridad: String,
+}
+
+/// # `POST /ui/fila/{encounter}` (`accion=triage` with `prioridad`, or `accion=terminar`)
+pub async fn visit_step(
+    State(app): AppState,
+    ctx: Ctx,
+    Path(encounter): Path<String>,
+    axum::Form(form): axum::Form<VisitForm>,
+) -> Response {
+    if ctx.session.is_none() {
+        return to_login(&ctx);
+    }
+    let done = match form.accion.as_str() {
+        "triage" => {
+            let Some(priority) = ehr::Priority::parse(&form.prioridad) else {
+                let error = ehr::Error::BadRequest(vec![fhir::Issue::error(
+                    fhir::IssueCode::Required,
+                    "Elija la prioridad del triage.",
+                    "Choose the triage priority.",
+                )]);
+                return refused(&app, &ctx, &error).await;
+            };
+            blocking(&app, &ctx, move |db| data::triage(db, &encounter, priority)).await
+        }
+        "terminar" => blocking(&app, &ctx, move |db| data::finish_visit(db, &encounter)).await,
+        _ => {
+            return error_page(
+                &app,
+                &ctx,
+                StatusCode::BAD_REQUEST,
+                vec![ctx.tr.s("queue.unknown_step").to_string()],
+            );
+        }
+    };
+    match done {
+        Ok(()) => see_other("/ui/fila?ok=queue.saved"),
+        Err(error) => refused(&app, &ctx, &error).await,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "sala.html")]
+struct SalaPage {
+    tr: crate::i18n::Tr,
+    clues: String,
+    refresh_s: u32,
+    called: Vec<u32>,
+    waiting: Vec<(u32, u32)>,
+    consultation_minutes: u32,
+    updated: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct SalaQuery {
+    clues: String,
+}
+
+/// # `GET /ui/sala?clues=…` (no sign-in; a TV in the waiting room)
+///
+/// Turn numbers, states and minutes; never a name, an id or anything clinical.
+pub async fn sala(State(app): AppState, ctx: Ctx, Query(query): Query<SalaQuery>) -> Response {
+    let clues = query.clues.trim().to_string();
+    if mexico::clues::validate_clues(&clues).is_err() {
+        return (StatusCode::BAD_REQUEST, ctx.tr.s("sala.clues_required")).into_response();
+    }
+    let ehr = app.ehr.clone();
+    let wanted = clues.clone();
+    let room = tokio::task::spawn_blocking(move || data::waiting_room(&ehr, &wanted))
+        .await
+        .unwrap_or_else(|e| Err(ehr::Error::Internal(format!("blocking task failed: {e}"))));
+    let room = match room {
+        Ok(room) => room,
+        Err(error) => {
+            super::error_status(&error);
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                ctx.tr.s("sala.unavailable"),
+            )
+                .into_response();
+        }
+    };
+    render(
+        &SalaPage {
+            tr: ctx.tr,
+            clues,
+            refresh_s: SALA_REFRESH_S,
+            called: room.called,
+            waiting: room.waiting,
+            consultation_minutes: room.consultation_minutes,
+            updated: hh_mm(ctx.now_ms),
+        },
+        StatusCode::OK,
+    )
+}
