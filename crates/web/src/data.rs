@@ -664,3 +664,34 @@ pub fn finish_visit(db: &Db, encounter_id: &str) -> Result<()> {
 pub fn waiting_room(ehr: &ehr::Ehr, clues: &str) -> Result<ehr::WaitingRoom> {
     ehr.waiting_room(clues)
 }
+
+/// Free slots starting in `[from, to)` (instants), earliest first, at most
+/// [`AGENDA_APPOINTMENTS_MAX`].
+pub fn free_slots(db: &Db, from: &str, to: &str) -> Result<Vec<Value>> {
+    search(
+        db,
+        "Slot",
+        &[
+            ("status", "free".to_string()),
+            ("start", format!("ge{from}")),
+            ("start", format!("lt{to}")),
+            ("_sort", "start".to_string()),
+            ("_count", AGENDA_APPOINTMENTS_MAX.to_string()),
+        ],
+    )
+}
+
+/// Books a slot for a patient: an ordinary create of an Appointment, whose write makes the
+/// slot busy or is refused (409) when someone took it first.
+pub fn book(db: &Db, patient_id: &str, slot_id: &str) -> Result<()> {
+    let appointment = serde_json::json!({
+        "resourceType": "Appointment",
+        "status": "booked",
+        "slot": [{"reference": format!("Slot/{slot_id}")}],
+        "participant": [{"actor": {"reference": format!("Patient/{patient_id}")}, "status": "accepted"}]
+    });
+    let appointment = fhir::json::parse_str(&appointment.to_string())
+        .map_err(|e| ehr::Error::Internal(format!("appointment JSON: {e}")))?;
+    db.ehr.create(&db.who, "Appointment", appointment, None)?;
+    Ok(())
+}

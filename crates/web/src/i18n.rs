@@ -259,6 +259,13 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
     ("bg.title", "Acceso de emergencia", "Emergency access"),
     ("bg.until", "hasta", "until"),
     (
+        "book.none",
+        "No hay horarios libres en los próximos 14 días.",
+        "No free times in the next 14 days.",
+    ),
+    ("book.submit", "Agendar", "Book"),
+    ("book.title", "Agendar cita", "Book an appointment"),
+    (
         "card.no_clinical",
         "Su rol no consulta el expediente clínico.",
         "Your role does not open the clinical record.",
@@ -919,6 +926,7 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
     ("queue.appt_fulfilled", "Atendida", "Attended"),
     ("queue.appt_noshow", "No se presentó", "No-show"),
     ("queue.arrived", "Llegada", "Arrived"),
+    ("queue.booked", "Cita agendada.", "Appointment booked."),
     ("queue.check_in", "Registrar llegada", "Check in"),
     (
         "queue.checked_in",

@@ -220,6 +220,10 @@ pub fn router(
         .route("/ui/pacientes/{id}", get(pages::record::chart))
         .route("/ui/pacientes/{id}/ficha", get(pages::register::card))
         .route(
+            "/ui/pacientes/{id}/cita",
+            get(pages::queue::book_form).post(pages::queue::book),
+        )
+        .route(
             "/ui/pacientes/{id}/inicio-atencion",
             post(pages::register::start_care),
         )

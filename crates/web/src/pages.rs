@@ -233,7 +233,8 @@ pub(crate) fn may_read_reports(session: &SessionInfo) -> bool {
 
 /// Only known message keys may be shown from the URL (`?ok=…`).
 fn notice_of(path: &str) -> Option<&'static str> {
-    const NOTICES: [&str; 15] = [
+    const NOTICES: [&str; 16] = [
+        "queue.booked",
         "queue.checked_in",
         "queue.nobody",
         "queue.saved",

@@ -1,4 +1,4 @@
-//! Issue 17: a clinic day in the browser — a booking, a walk-in, an urgent triage that jumps
+//! Issue 17: a clinic day in the browser — a booking from the patient's card, a walk-in, an urgent triage that jumps
 //! the queue, the waiting-room screen changing, and the physician's "siguiente paciente"
 //! opening the chart.
 
@@ -127,20 +127,43 @@ async fn booking_walk_in_urgent_triage_jumps_the_queue_and_next_patient_opens_th
         .as_str()
         .unwrap()
         .to_string();
-    let appointment = api(
+    // The desk books it from the patient's card.
+    ui.goto(&format!("/ui/pacientes/{booked_patient}/ficha"))
+        .await;
+    ui.navigate_by("#act-book").await;
+    ui.click(&format!("input[data-slot='{slot}']")).await;
+    ui.screenshot("booking").await;
+    ui.navigate_by("#book-submit").await;
+    assert!(
+        ui.path().await.contains("ok=queue.booked"),
+        "{}",
+        ui.path().await
+    );
+    let booked = api(
         &ui,
         &desk,
-        reqwest::Method::POST,
-        "Appointment",
-        Some(json!({
-            "resourceType": "Appointment",
-            "status": "booked",
-            "slot": [{"reference": format!("Slot/{slot}")}],
-            "participant": [{"actor": {"reference": format!("Patient/{booked_patient}")}, "status": "accepted"}]
-        })),
+        reqwest::Method::GET,
+        &format!("Appointment?slot=Slot/{slot}"),
+        None,
     )
     .await;
-    let appointment = appointment["id"].as_str().unwrap().to_string();
+    let appointment = booked["entry"][0]["resource"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(
+        booked["entry"][0]["resource"]["participant"][0]["actor"]["reference"],
+        format!("Patient/{booked_patient}")
+    );
+    let slot_now = api(
+        &ui,
+        &desk,
+        reqwest::Method::GET,
+        &format!("Slot/{slot}"),
+        None,
+    )
+    .await;
+    assert_eq!(slot_now["status"], "busy");
 
     // The desk checks the booked patient in from today's agenda, then a walk-in from the card.
     ui.navigate_by("#nav-queue").await;

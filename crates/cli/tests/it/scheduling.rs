@@ -597,6 +597,36 @@ fn the_clinic_day_in_the_ui_and_the_waiting_room_shows_turns_only() {
     );
     assert_eq!(checked.status, 303, "{}", checked.body);
     assert_eq!(checked.location, "/ui/fila?ok=queue.checked_in");
+    // Booking from the card: the slot just taken is refused in words; another is booked.
+    let form = desk.get(&format!("/ui/pacientes/{}/cita", w.p2));
+    assert_eq!(form.status, 200, "{}", form.body);
+    assert!(!form.body.contains(&format!("data-slot=\"{slot}\"")));
+    let taken = desk.post(
+        &format!("/ui/pacientes/{}/cita", w.p2),
+        &[("csrf", csrf.as_str()), ("espacio", slot.as_str())],
+    );
+    assert_eq!(taken.status, 409, "{}", taken.body);
+    assert!(taken.body.contains("ya está ocupado"), "{}", taken.body);
+    let other_slot = form
+        .body
+        .split("data-slot=\"")
+        .nth(1)
+        .and_then(|rest| rest.split('"').next())
+        .unwrap()
+        .to_string();
+    let booked_ui = desk.post(
+        &format!("/ui/pacientes/{}/cita", w.p2),
+        &[("csrf", csrf.as_str()), ("espacio", other_slot.as_str())],
+    );
+    assert_eq!(booked_ui.status, 303, "{}", booked_ui.body);
+    assert_eq!(
+        booked_ui.location,
+        format!("/ui/pacientes/{}/ficha?ok=queue.booked", w.p2)
+    );
+    assert_eq!(
+        get(node, &format!("Slot/{other_slot}")).body["status"],
+        "busy"
+    );
     // A walk-in, from the patient's card.
     let card = desk.get(&format!("/ui/pacientes/{}/ficha", w.p2));
     assert!(card.body.contains("id=\"walk-in\""), "{}", card.body);

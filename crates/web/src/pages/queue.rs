@@ -369,3 +369,150 @@ pub async fn sala(State(app): AppState, ctx: Ctx, Query(query): Query<SalaQuery>
         StatusCode::OK,
     )
 }
+
+/// Days of free slots offered when booking.
+pub const BOOKING_DAYS: i64 = 14;
+
+/// One free slot offered.
+pub struct SlotOption {
+    pub id: String,
+    pub day: String,
+    pub time: String,
+}
+
+#[derive(Template)]
+#[template(path = "book.html")]
+struct BookPage {
+    layout: Layout,
+    patient: super::PatientView,
+    /// (agenda, its free slots).
+    agendas: Vec<(String, Vec<SlotOption>)>,
+    errors: Vec<String>,
+}
+
+async fn book_page(
+    app: &std::sync::Arc<crate::App>,
+    ctx: &Ctx,
+    patient_id: &str,
+) -> Result<BookPage, Response> {
+    if ctx.session.is_none() {
+        return Err(to_login(ctx));
+    }
+    let today = ctx.today();
+    // From the start of today: the desk also books a slot of today that has begun (the
+    // patient at the window for the 8:00 consultation at 8:05).
+    let from = format!("{}T00:00:00-06:00", crate::dates::iso(today));
+    let to = format!("{}T00:00:00-06:00", crate::dates::iso(today + BOOKING_DAYS));
+    let pid = patient_id.to_string();
+    let loaded = blocking(app, ctx, move |db| {
+        let patient = data::read(db, "Patient", &pid)?;
+        let abilities = data::abilities(db, &pid)?;
+        let slots = data::free_slots(db, &from, &to)?;
+        let schedules: Vec<String> = slots
+            .iter()
+            .filter_map(|s| s["schedule"]["reference"].as_str().map(str::to_string))
+            .collect();
+        let mut actors = std::collections::HashMap::new();
+        for schedule in schedules {
+            if actors.contains_key(&schedule) {
+                continue;
+            }
+            let Some(id) = schedule.strip_prefix("Schedule/") else {
+                continue;
+            };
+            if let Ok(found) = data::read(db, "Schedule", id) {
+                let mut label: Vec<String> = Vec::new();
+                for actor in found["actor"].as_array().into_iter().flatten() {
+                    if let Some(reference) = actor["reference"].as_str() {
+                        let names = data::names_of(db, &[reference.to_string()]);
+                        label.push(names.get(reference).cloned().unwrap_or_else(|| {
+                            actor["display"].as_str().unwrap_or(reference).to_string()
+                        }));
+                    }
+                }
+                if let Some(service) = found["serviceType"][0]["text"].as_str() {
+                    label.push(service.to_string());
+                }
+                actors.insert(schedule, label.join(" · "));
+            }
+        }
+        Ok((patient, abilities, slots, actors))
+    })
+    .await;
+    let (patient, abilities, slots, actors) =
+        loaded.map_err(|error| ehr_error(app, ctx, &error))?;
+    let mut agendas: BTreeMap<String, Vec<SlotOption>> = BTreeMap::new();
+    for slot in &slots {
+        let schedule = slot["schedule"]["reference"].as_str().unwrap_or_default();
+        let label = actors
+            .get(schedule)
+            .cloned()
+            .unwrap_or_else(|| schedule.to_string());
+        let start = slot["start"].as_str().unwrap_or_default();
+        agendas.entry(label).or_default().push(SlotOption {
+            id: slot["id"].as_str().unwrap_or_default().to_string(),
+            day: crate::dates::display_text(start),
+            time: time_of(start),
+        });
+    }
+    let view = super::PatientView::new(&patient, &[], abilities, ctx.session.as_ref(), ctx.now_ms);
+    Ok(BookPage {
+        layout: ctx.layout(app, "book.title"),
+        patient: view,
+        agendas: agendas.into_iter().collect(),
+        errors: Vec::new(),
+    })
+}
+
+/// # `GET /ui/pacientes/{id}/cita`: the free slots of today and the next days, by agenda.
+pub async fn book_form(State(app): AppState, ctx: Ctx, Path(id): Path<String>) -> Response {
+    match book_page(&app, &ctx, &id).await {
+        Ok(page) => render(&page, StatusCode::OK),
+        Err(response) => response,
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct BookForm {
+    espacio: String,
+}
+
+/// # `POST /ui/pacientes/{id}/cita` (`espacio`: the slot chosen)
+pub async fn book(
+    State(app): AppState,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    axum::Form(form): axum::Form<BookForm>,
+) -> Response {
+    if ctx.session.is_none() {
+        return to_login(&ctx);
+    }
+    let (pid, slot) = (id.clone(), form.espacio.trim().to_string());
+    let done = if slot.is_empty() {
+        Err(ehr::Error::BadRequest(vec![fhir::Issue::error(
+            fhir::IssueCode::BusinessRule,
+            "Elija un horario libre.",
+            "Choose a free time.",
+        )]))
+    } else {
+        blocking(&app, &ctx, move |db| data::book(db, &pid, &slot)).await
+    };
+    match done {
+        Ok(()) => see_other(&format!("/ui/pacientes/{id}/ficha?ok=queue.booked")),
+        Err(error) => match book_page(&app, &ctx, &id).await {
+            Ok(mut page) => {
+                page.errors = match &error {
+                    // The slot was taken meanwhile: say so, in the record's own words.
+                    ehr::Error::Conflict(issues) => issues
+                        .iter()
+                        .map(|i| ctx.tr.pick(&i.message_es, &i.message_en).to_string())
+                        .collect(),
+                    _ => crate::messages::general(ctx.tr, &error),
+                };
+                render(&page, super::error_status(&error))
+            }
+            Err(response) => response,
+        },
+    }
+}
