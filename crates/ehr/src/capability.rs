@@ -56,6 +56,17 @@ pub fn capability_statement(base_url: &str, software_version: &str, now_text: &s
                     if audit {
                         // Written by the server only, never through the API.
                         &["read", "search-type"][..]
+                    } else if resource_type == "Subscription" {
+                        // Refused until notifications are delivered (`write::check`): what
+                        // was stored before can still be read and removed.
+                        &[
+                            "read",
+                            "vread",
+                            "delete",
+                            "history-instance",
+                            "history-type",
+                            "search-type",
+                        ][..]
                     } else {
                         &[
                             "read",
@@ -121,6 +132,22 @@ pub fn capability_statement(base_url: &str, software_version: &str, now_text: &s
                     )),
                 ),
             ]));
+        }
+        // This node's own operations (Spanish names; `$break-glass` is the English alias of
+        // `$acceso-emergencia`).
+        let own: &[&str] = match resource_type {
+            "Patient" => &[
+                "acceso-emergencia",
+                "break-glass",
+                "iniciar-atencion",
+                "cambio-unidad",
+            ],
+            "Schedule" => &["generar-espacios"],
+            "Encounter" => &["llegada", "siguiente", "triage", "terminar"],
+            _ => &[],
+        };
+        for name in own {
+            operations.push(own_operation(name));
         }
         let terminology: &[(&str, &str)] = match resource_type {
             "CodeSystem" => &[
@@ -226,6 +253,22 @@ pub fn capability_statement(base_url: &str, software_version: &str, now_text: &s
                 ),
                 ("resource", Json::Array(resources)),
                 (
+                    "operation",
+                    Json::Array(vec![
+                        Json::object([
+                            ("name", Json::str("export")),
+                            (
+                                "definition",
+                                Json::str(
+                                    "http://hl7.org/fhir/uv/bulkdata/OperationDefinition/export",
+                                ),
+                            ),
+                        ]),
+                        own_operation("estadisticas"),
+                        own_operation("aggregates"),
+                    ]),
+                ),
+                (
                     "interaction",
                     Json::Array(
                         ["transaction", "batch", "history-system"]
@@ -246,6 +289,19 @@ fn operation(name: &str, definition: &str) -> Json {
             "definition",
             Json::str(format!(
                 "http://hl7.org/fhir/OperationDefinition/{definition}"
+            )),
+        ),
+    ])
+}
+
+/// An operation of this node, named by its canonical URL under the national namespace.
+fn own_operation(name: &str) -> Json {
+    Json::object([
+        ("name", Json::str(name)),
+        (
+            "definition",
+            Json::str(format!(
+                "https://expediente.salud.gob.mx/fhir/OperationDefinition/{name}"
             )),
         ),
     ])

@@ -38,6 +38,10 @@ pub enum Error {
     /// The operation is not supported (405 for methods, 501 otherwise decided by REST).
     #[error("not supported: {}", .0.message_en)]
     NotSupported(Issue),
+    /// A FHIR feature this server does not provide yet, asked for explicitly (501): better a
+    /// clear refusal than storing something that would silently do nothing.
+    #[error("not implemented: {}", .0.message_en)]
+    NotImplemented(Issue),
     /// The requester is not who they must be: no valid credential (401).
     #[error("unauthorized: {}", .0.message_en)]
     Unauthorized(Issue),
@@ -72,6 +76,7 @@ impl Error {
             | Error::Gone(issue)
             | Error::PreconditionFailed(issue)
             | Error::NotSupported(issue)
+            | Error::NotImplemented(issue)
             | Error::Unauthorized(issue)
             | Error::Forbidden(issue)
             | Error::TooManyRequests(issue) => vec![issue.clone()],
@@ -149,6 +154,7 @@ impl Error {
             Error::Conflict(_) => 409,
             Error::PreconditionFailed(_) => 412,
             Error::NotSupported(_) => 405,
+            Error::NotImplemented(_) => 501,
             Error::Unauthorized(_) => 401,
             Error::Forbidden(_) => 403,
             Error::TooManyRequests(_) => 429,

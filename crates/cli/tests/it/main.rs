@@ -4,6 +4,7 @@
 
 mod support;
 
+mod capability;
 mod crud;
 mod durability;
 mod errors;

@@ -1,0 +1,208 @@
+//! Issue 18, "an honest CapabilityStatement": everything it declares works, and every
+//! operation the API routes is declared. The statement is walked as a client would read it.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde_json::{Value, json};
+
+use crate::support::*;
+
+/// A value of each search parameter type that any server must accept (matches or not).
+fn sample(kind: &str) -> Option<&'static str> {
+    Some(match kind {
+        "token" => "x",
+        "string" => "x",
+        "date" => "2020-01-01",
+        "number" => "5",
+        "quantity" => "5",
+        // A bare id is valid whatever the parameter's target types.
+        "reference" => "x",
+        "uri" => "http://example.org/x",
+        _ => return None,
+    })
+}
+
+/// Whether an answer means "this endpoint does not exist here" rather than "it exists and
+/// said something about this input".
+fn unrouted(reply: &Reply) -> bool {
+    reply.status == 404 || reply.status == 405
+}
+
+fn parameters() -> Value {
+    json!({"resourceType": "Parameters", "parameter": []})
+}
+
+/// Every search parameter, `_include` and operation the statement declares is answered by the
+/// node; every operation route in `rest` is declared; Subscriptions are refused, not stored.
+#[test]
+fn the_capability_statement_declares_what_works_and_nothing_else() {
+    let node = Node::start();
+    let statement = get(&node, "metadata");
+    assert_eq!(statement.status, 200);
+    let rest = &statement.body["rest"][0];
+
+    // Instances for the operations that act on one.
+    let patient = post(
+        &node,
+        "Patient",
+        &patient("Ana", "Ruiz", "1990-02-03", "female"),
+    );
+    assert_eq!(patient.status, 201, "{}", patient.text);
+    let patient_id = patient.body["id"].as_str().unwrap().to_string();
+    let mut instances: BTreeMap<&str, String> = BTreeMap::new();
+    instances.insert("Patient", patient_id.clone());
+    for (resource_type, body) in [
+        (
+            "Group",
+            json!({"resourceType": "Group", "type": "person", "actual": true,
+                   "member": [{"entity": {"reference": format!("Patient/{patient_id}")}}]}),
+        ),
+        (
+            "Schedule",
+            json!({"resourceType": "Schedule", "active": true,
+                   "actor": [{"reference": format!("Patient/{patient_id}")}]}),
+        ),
+        (
+            "Encounter",
+            json!({"resourceType": "Encounter", "status": "arrived",
+                   "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
+                   "subject": {"reference": format!("Patient/{patient_id}")}}),
+        ),
+    ] {
+        let created = post(&node, resource_type, &body);
+        assert_eq!(created.status, 201, "{resource_type}: {}", created.text);
+        instances.insert(
+            resource_type,
+            created.body["id"].as_str().unwrap().to_string(),
+        );
+    }
+
+    let mut declared_ops: BTreeSet<String> = BTreeSet::new();
+    let mut failures = Vec::new();
+    let mut searched = 0;
+    for resource in rest["resource"].as_array().unwrap() {
+        let resource_type = resource["type"].as_str().unwrap();
+        for param in resource["searchParam"].as_array().into_iter().flatten() {
+            let name = param["name"].as_str().unwrap();
+            let Some(value) = sample(param["type"].as_str().unwrap()) else {
+                failures.push(format!("{resource_type}?{name}: undeclarable type {param}"));
+                continue;
+            };
+            let reply = get(
+                &node,
+                &format!("{resource_type}?{name}={value}&_count=1&_total=none"),
+            );
+            searched += 1;
+            if reply.status != 200 {
+                failures.push(format!(
+                    "{resource_type}?{name}={value} → {}: {}",
+                    reply.status,
+                    reply.diagnostics()
+                ));
+            }
+        }
+        for include in resource["searchInclude"].as_array().into_iter().flatten() {
+            let include = include.as_str().unwrap();
+            let reply = get(
+                &node,
+                &format!("{resource_type}?_include={include}&_count=1&_total=none"),
+            );
+            if reply.status != 200 {
+                failures.push(format!("_include={include} → {}", reply.status));
+            }
+        }
+        for operation in resource["operation"].as_array().into_iter().flatten() {
+            let name = operation["name"].as_str().unwrap();
+            declared_ops.insert(format!("{resource_type}/${name}"));
+            // Type level, then on an instance; POST, then GET. The first that answers is
+            // enough.
+            let mut paths = vec![format!("{resource_type}/${name}")];
+            if let Some(id) = instances.get(resource_type) {
+                paths.push(format!("{resource_type}/{id}/${name}"));
+            }
+            let routed = paths.iter().any(|path| {
+                !unrouted(&send(&node, "POST", path, &parameters())) || !unrouted(&get(&node, path))
+            });
+            if !routed {
+                failures.push(format!("{resource_type}/${name}: no route answers"));
+            }
+        }
+    }
+    for operation in rest["operation"].as_array().into_iter().flatten() {
+        let name = operation["name"].as_str().unwrap();
+        declared_ops.insert(format!("${name}"));
+        let path = format!("${name}");
+        if unrouted(&send(&node, "POST", &path, &parameters())) && unrouted(&get(&node, &path)) {
+            failures.push(format!("system ${name}: no route answers"));
+        }
+    }
+    assert!(
+        searched > 500,
+        "the statement lists the search parameters: {searched}"
+    );
+    assert!(
+        failures.is_empty(),
+        "declared but not working:\n{}",
+        failures.join("\n")
+    );
+
+    // The other way: every operation route of the API is declared.
+    let routes = std::fs::read_to_string(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../rest/src/lib.rs"),
+    )
+    .unwrap();
+    let mut undeclared = Vec::new();
+    for route in routes
+        .split('"')
+        .filter(|s| s.starts_with("/fhir") && s.contains('$'))
+    {
+        let segments: Vec<&str> = route.trim_start_matches("/fhir/").split('/').collect();
+        let Some(op) = segments.iter().find(|s| s.starts_with('$')) else {
+            continue;
+        };
+        // The export's status and file URLs are where a kick-off sends the client, not
+        // operations (Bulk Data IG).
+        if op.starts_with("$export-") {
+            continue;
+        }
+        let declared =
+            match segments[0] {
+                first if first.starts_with('$') => declared_ops.contains(*op),
+                "{type}" => rest["resource"].as_array().unwrap().iter().all(|r| {
+                    declared_ops.contains(&format!("{}/{op}", r["type"].as_str().unwrap()))
+                }),
+                resource_type => declared_ops.contains(&format!("{resource_type}/{op}")),
+            };
+        if !declared {
+            undeclared.push(route.to_string());
+        }
+    }
+    assert!(
+        undeclared.is_empty(),
+        "routed but not in the CapabilityStatement: {undeclared:?}"
+    );
+
+    // Subscriptions would never fire: refused with a clear 501, nothing stored.
+    let subscription = json!({
+        "resourceType": "Subscription", "status": "requested", "reason": "avisos",
+        "criteria": "Appointment?status=booked",
+        "channel": {"type": "rest-hook", "endpoint": "https://example.org/hook"}
+    });
+    let refused = post(&node, "Subscription", &subscription);
+    assert_eq!(refused.status, 501, "{}", refused.text);
+    assert!(
+        refused.diagnostics().contains("Subscription"),
+        "{}",
+        refused.text
+    );
+    let listed = get(&node, "Subscription");
+    assert_eq!(listed.body["total"], 0, "{}", listed.text);
+    let in_bundle = post(
+        &node,
+        "",
+        &json!({"resourceType": "Bundle", "type": "transaction", "entry": [{
+            "resource": subscription, "request": {"method": "POST", "url": "Subscription"}}]}),
+    );
+    assert!(in_bundle.status >= 400, "{}", in_bundle.text);
+    assert_eq!(get(&node, "Subscription").body["total"], 0);
+}
