@@ -53,6 +53,15 @@ if [ -z "${EXPEDIENTE_TEST_CITUS:-}" ]; then
   # on the ports it holds).
   "$CITUS_VENDOR/cluster.sh" stop "$CITUS_TEST_DIR" >/dev/null 2>&1 || true
   "$CITUS_VENDOR/cluster.sh" start "$CITUS_TEST_DIR" "$CITUS_PORT" 2
+  # Every test database gets a Citus maintenance daemon (a background worker) on each node,
+  # and the end-to-end suite leaves some databases behind: more workers and connections than
+  # PostgreSQL's defaults (8, 100), applied by a restart.
+  for node in 0 1 2; do
+    runuser -u postgres -- /usr/lib/postgresql/15/bin/psql -X -q -h 127.0.0.1 -p $((CITUS_PORT + node)) -U postgres \
+      -c "ALTER SYSTEM SET max_worker_processes = 128" -c "ALTER SYSTEM SET max_connections = 400"
+  done
+  "$CITUS_VENDOR/cluster.sh" stop "$CITUS_TEST_DIR"
+  "$CITUS_VENDOR/cluster.sh" start "$CITUS_TEST_DIR" "$CITUS_PORT" 2
   CLEANUP+=('"$CITUS_VENDOR/cluster.sh" stop "$CITUS_TEST_DIR"')
   export EXPEDIENTE_TEST_CITUS="postgres://postgres@127.0.0.1:$CITUS_PORT/postgres"
 fi

@@ -286,6 +286,14 @@ impl store::Store for PgStore {
     fn read(&self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error> {
         // `read::current` with statements prepared once per connection (the hot path).
         self.pool.with(|conn| {
+            if !self.citus {
+                let stmt = conn.prepare(read::CURRENT_BY_ID)?;
+                let row = conn
+                    .client
+                    .query_opt(&stmt, &[&resource_type, &id])
+                    .map_err(sql_error)?;
+                return Ok(row.as_ref().map(read::stored_from_row));
+            }
             for _ in 0..3 {
                 let locate = conn.prepare(read::LOCATE)?;
                 let Some(located) = conn

@@ -39,6 +39,13 @@ pub(crate) const LOCATE: &str =
 pub(crate) const CURRENT: &str = "SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.last_updated_ms, r.deleted, r.change_seq, r.body \
      FROM resource r WHERE r.patient_key = $1 AND r.rkey = $2";
 
+/// The current version by type (`$1`) and id (`$2`) in one statement, through the locator:
+/// plain PostgreSQL only (on Citus the locator's row and the resource's are on different
+/// shards, a join Citus refuses; there it is [`LOCATE`] then [`CURRENT`]).
+pub(crate) const CURRENT_BY_ID: &str = "SELECT r.resource_type, r.id, r.version_id, r.last_updated, r.last_updated_ms, r.deleted, r.change_seq, r.body \
+     FROM resource_locator l JOIN resource r ON r.patient_key = l.patient_key AND r.rkey = l.rkey \
+     WHERE l.id = $2 AND l.resource_type = $1";
+
 pub(crate) fn locate<C: GenericClient>(
     client: &mut C,
     resource_type: &str,
