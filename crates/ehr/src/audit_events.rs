@@ -187,6 +187,9 @@ impl Ehr {
                             .map_err(|_| Error::Internal("sealed audit position".into()))?,
                     );
                 }
+                // A hint (R4 §3.1.1.5.6): the trail's pages never carry a total, which
+                // `none` asks for and the others may get.
+                "_total" if matches!(value.as_str(), "none" | "estimate" | "accurate") => {}
                 "_format" | "_pretty" => {}
                 other => {
                     return Err(bad(
