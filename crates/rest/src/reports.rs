@@ -31,16 +31,39 @@ fn csv(body: String) -> Response {
     response
 }
 
+/// A report's two halves in `ehr`: computing its rows as the requester, and writing them.
+type Compute<R> = fn(&ehr::Ehr, &ehr::Requester, &[(String, String)]) -> Result<Vec<R>, ehr::Error>;
+type Render<R> = fn(&[R], ehr::reports::Publication) -> String;
+
+/// Every report is answered the same way: the query read, the publication variant chosen,
+/// the rows computed off the async workers, the CSV written.
+async fn report<R: Send + 'static>(
+    state: State,
+    who: std::sync::Arc<ehr::Requester>,
+    raw: Option<String>,
+    compute: Compute<R>,
+    render: Render<R>,
+) -> Result<Response, ApiError> {
+    let params = params(raw.as_deref());
+    let publication = ehr::reports::publication(&params)?;
+    let rows = blocking(&state.0, move |ehr| compute(ehr, &who, &params)).await?;
+    Ok(csv(render(&rows, publication)))
+}
+
 /// `GET /reports/new-cases.csv?from=YYYY-MM-DD&to=YYYY-MM-DD`
 pub(crate) async fn new_cases(
     state: State,
     Auth(who): Auth,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let params = params(raw.as_deref());
-    let publication = ehr::reports::publication(&params)?;
-    let rows = blocking(&state.0, move |ehr| ehr.report_new_cases(&who, &params)).await?;
-    Ok(csv(ehr::reports::new_cases_csv(&rows, publication)))
+    report(
+        state,
+        who,
+        raw,
+        ehr::Ehr::report_new_cases,
+        ehr::reports::new_cases_csv,
+    )
+    .await
 }
 
 /// `GET /reports/consultations.csv?from=YYYY-MM-DD&to=YYYY-MM-DD`
@@ -49,10 +72,14 @@ pub(crate) async fn consultations(
     Auth(who): Auth,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let params = params(raw.as_deref());
-    let publication = ehr::reports::publication(&params)?;
-    let rows = blocking(&state.0, move |ehr| ehr.report_consultations(&who, &params)).await?;
-    Ok(csv(ehr::reports::consultations_csv(&rows, publication)))
+    report(
+        state,
+        who,
+        raw,
+        ehr::Ehr::report_consultations,
+        ehr::reports::consultations_csv,
+    )
+    .await
 }
 
 /// `GET /reports/diabetes-control.csv?as_of=YYYY-MM-DD`
@@ -61,13 +88,14 @@ pub(crate) async fn diabetes_control(
     Auth(who): Auth,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let params = params(raw.as_deref());
-    let publication = ehr::reports::publication(&params)?;
-    let rows = blocking(&state.0, move |ehr| {
-        ehr.report_diabetes_control(&who, &params)
-    })
-    .await?;
-    Ok(csv(ehr::reports::diabetes_control_csv(&rows, publication)))
+    report(
+        state,
+        who,
+        raw,
+        ehr::Ehr::report_diabetes_control,
+        ehr::reports::diabetes_control_csv,
+    )
+    .await
 }
 
 /// `GET /reports/medicine-demand.csv?month=YYYY-MM`
@@ -76,13 +104,14 @@ pub(crate) async fn medicine_demand(
     Auth(who): Auth,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let params = params(raw.as_deref());
-    let publication = ehr::reports::publication(&params)?;
-    let rows = blocking(&state.0, move |ehr| {
-        ehr.report_medicine_demand(&who, &params)
-    })
-    .await?;
-    Ok(csv(ehr::reports::medicine_demand_csv(&rows, publication)))
+    report(
+        state,
+        who,
+        raw,
+        ehr::Ehr::report_medicine_demand,
+        ehr::reports::medicine_demand_csv,
+    )
+    .await
 }
 
 /// `GET /reports/vaccination-coverage.csv?as_of=YYYY-MM-DD`
@@ -91,14 +120,12 @@ pub(crate) async fn vaccination_coverage(
     Auth(who): Auth,
     RawQuery(raw): RawQuery,
 ) -> Result<Response, ApiError> {
-    let params = params(raw.as_deref());
-    let publication = ehr::reports::publication(&params)?;
-    let rows = blocking(&state.0, move |ehr| {
-        ehr.report_vaccination_coverage(&who, &params)
-    })
-    .await?;
-    Ok(csv(ehr::reports::vaccination_coverage_csv(
-        &rows,
-        publication,
-    )))
+    report(
+        state,
+        who,
+        raw,
+        ehr::Ehr::report_vaccination_coverage,
+        ehr::reports::vaccination_coverage_csv,
+    )
+    .await
 }
