@@ -115,6 +115,13 @@ pub fn capability_statement(base_url: &str, software_version: &str, now_text: &s
             ] {
                 operations.push(operation(name, definition));
             }
+            operations.push(Json::object([
+                ("name", Json::str("summary")),
+                (
+                    "definition",
+                    Json::str("http://hl7.org/fhir/uv/ips/OperationDefinition/summary"),
+                ),
+            ]));
         }
         // Bulk Data Access IG v2 (`$export` of the type's patients, or the group's).
         let bulk = match resource_type {

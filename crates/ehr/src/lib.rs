@@ -46,6 +46,7 @@ mod replicated;
 pub mod reports;
 mod requester;
 mod scheduling;
+mod summary;
 pub mod terminology;
 mod write;
 

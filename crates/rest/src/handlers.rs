@@ -606,6 +606,7 @@ pub(crate) async fn instance_sub_get(
         "$everything" if resource_type == "Patient" => {
             everything(state, who, id, headers, query).await
         }
+        "$summary" if resource_type == "Patient" => summary(state, who, id, headers, query).await,
         "$export" if resource_type == "Group" => {
             crate::export::kick_off(
                 state,
@@ -741,6 +742,27 @@ async fn everything(
     }
     let body: String = bundle.finish();
     Ok(fhir_response(StatusCode::OK, pretty_if(body, query.pretty)))
+}
+
+/// # `GET /Patient/{id}/$summary`: the International Patient Summary, a document Bundle.
+async fn summary(
+    state: State,
+    who: Arc<Requester>,
+    patient_id: String,
+    headers: HeaderMap,
+    query: Query,
+) -> Result<Response, ApiError> {
+    let base = base_url(&state, &headers);
+    let document = blocking(&state.0, move |ehr| {
+        ehr.patient_summary(&who, &patient_id, &base)
+    })
+    .await?;
+    let body = if query.pretty {
+        document.to_pretty_string()
+    } else {
+        document.to_json_string()
+    };
+    Ok(fhir_response(StatusCode::OK, body))
 }
 
 /// # `POST /Patient/{id}/$acceso-emergencia` (break-glass)

@@ -21,5 +21,6 @@ mod security;
 mod security_doors;
 mod security_sync;
 mod security_web;
+mod summary;
 mod sync;
 mod transaction;

@@ -1,0 +1,213 @@
+//! Issue 18: the International Patient Summary (`Patient/{id}/$summary`).
+
+use std::collections::HashSet;
+
+use serde_json::{Value, json};
+
+use crate::security::{account, get_as, world};
+use crate::support::*;
+
+const ICD10: &str = "http://hl7.org/fhir/sid/icd-10";
+
+fn created(node: &Node, resource: &Value) -> String {
+    let resource_type = resource["resourceType"].as_str().unwrap();
+    let reply = post(node, resource_type, resource);
+    assert_eq!(reply.status, 201, "{}", reply.text);
+    reply.body["id"].as_str().unwrap().to_string()
+}
+
+fn condition(patient: &str, code: &str, display: &str, clinical: &str) -> Value {
+    json!({
+        "resourceType": "Condition",
+        "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/condition-clinical", "code": clinical}]},
+        "code": {"coding": [{"system": ICD10, "code": code, "display": display}]},
+        "subject": {"reference": format!("Patient/{patient}")}
+    })
+}
+
+fn medication(patient: &str, status: &str, display: &str) -> Value {
+    json!({
+        "resourceType": "MedicationRequest",
+        "status": status,
+        "intent": "order",
+        "medicationCodeableConcept": {"text": display},
+        "subject": {"reference": format!("Patient/{patient}")}
+    })
+}
+
+/// The sections of a summary by LOINC code.
+fn sections(bundle: &Value) -> Vec<(String, Value)> {
+    bundle["entry"][0]["resource"]["section"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| {
+            (
+                s["code"]["coding"][0]["code"].as_str().unwrap().to_string(),
+                s.clone(),
+            )
+        })
+        .collect()
+}
+
+fn section<'a>(all: &'a [(String, Value)], code: &str) -> &'a Value {
+    &all.iter()
+        .find(|(c, _)| c == code)
+        .unwrap_or_else(|| panic!("no section {code}"))
+        .1
+}
+
+fn section_refs(section: &Value) -> Vec<String> {
+    section["entry"]
+        .as_array()
+        .map(|entries| {
+            entries
+                .iter()
+                .map(|e| e["reference"].as_str().unwrap().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A document Bundle whose Composition lists what is current (active problems and
+/// prescriptions, allergies, given vaccines, lab results), whose every reference resolves
+/// inside the Bundle, and whose empty mandatory sections say so; the patient downloads their
+/// own and no one else's.
+#[test]
+fn the_patient_summary_is_an_ips_document_of_what_is_current() {
+    let w = world();
+    let node = &w.node;
+    let diabetes = created(
+        node,
+        &condition(&w.p1, "E11.9", "Diabetes mellitus tipo 2", "active"),
+    );
+    let flu = created(node, &condition(&w.p1, "J11.1", "Influenza", "resolved"));
+    let allergy = created(
+        node,
+        &json!({
+            "resourceType": "AllergyIntolerance",
+            "clinicalStatus": {"coding": [{"system": "http://terminology.hl7.org/CodeSystem/allergyintolerance-clinical", "code": "active"}]},
+            "code": {"text": "Penicilina <grave>"},
+            "patient": {"reference": format!("Patient/{}", w.p1)}
+        }),
+    );
+    let metformin = created(node, &medication(&w.p1, "active", "Metformina 850 mg"));
+    let captopril = created(node, &medication(&w.p1, "stopped", "Captopril 25 mg"));
+    let vaccine = created(
+        node,
+        &json!({
+            "resourceType": "Immunization", "status": "completed",
+            "vaccineCode": {"coding": [{"system": "http://hl7.org/fhir/sid/cvx", "code": "140", "display": "Influenza"}]},
+            "patient": {"reference": format!("Patient/{}", w.p1)},
+            "occurrenceDateTime": "2025-10-01"
+        }),
+    );
+    let hba1c = created(
+        node,
+        &json!({
+            "resourceType": "Observation", "status": "final",
+            "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": "laboratory"}]}],
+            "code": {"coding": [{"system": "http://loinc.org", "code": "4548-4", "display": "Hemoglobina A1c"}]},
+            "subject": {"reference": format!("Patient/{}", w.p1)},
+            "effectiveDateTime": "2026-11-02",
+            "valueQuantity": {"value": 8.1, "unit": "%"}
+        }),
+    );
+
+    let reply = get(node, &format!("Patient/{}/$summary", w.p1));
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let bundle = &reply.body;
+    assert_eq!(bundle["resourceType"], "Bundle");
+    assert_eq!(bundle["type"], "document");
+    assert!(bundle["timestamp"].is_string() && bundle["identifier"]["value"].is_string());
+    let composition = &bundle["entry"][0]["resource"];
+    assert_eq!(composition["resourceType"], "Composition");
+    assert_eq!(composition["type"]["coding"][0]["code"], "60591-5");
+    assert_eq!(
+        composition["subject"]["reference"],
+        format!("Patient/{}", w.p1)
+    );
+    assert!(!composition["author"].as_array().unwrap().is_empty());
+    let all = sections(bundle);
+    for required in ["11450-4", "48765-2", "10160-0"] {
+        let s = section(&all, required);
+        assert!(
+            s["text"]["div"].as_str().unwrap().starts_with("<div xmlns"),
+            "{s}"
+        );
+    }
+    let refs = |code: &str| section_refs(section(&all, code));
+    assert_eq!(
+        refs("11450-4"),
+        [format!("Condition/{diabetes}")],
+        "resolved problems are left out"
+    );
+    assert_eq!(refs("48765-2"), [format!("AllergyIntolerance/{allergy}")]);
+    assert_eq!(
+        refs("10160-0"),
+        [format!("MedicationRequest/{metformin}")],
+        "stopped drugs are left out"
+    );
+    assert_eq!(refs("11369-6"), [format!("Immunization/{vaccine}")]);
+    assert_eq!(
+        refs("30954-2"),
+        [format!("Observation/{hba1c}")],
+        "vital signs are not lab results"
+    );
+    let text = section(&all, "48765-2")["text"]["div"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(
+        text.contains("Penicilina &lt;grave&gt;"),
+        "escaped narrative: {text}"
+    );
+    assert!(
+        section(&all, "30954-2")["text"]["div"]
+            .as_str()
+            .unwrap()
+            .contains("8.1 %")
+    );
+    // Every reference resolves inside the document.
+    let full_urls: HashSet<String> = bundle["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["fullUrl"].as_str().unwrap().to_string())
+        .collect();
+    for (_, s) in &all {
+        for reference in section_refs(s) {
+            assert!(
+                full_urls
+                    .iter()
+                    .any(|u| u.ends_with(&format!("/{reference}"))),
+                "{reference} is not in the document"
+            );
+        }
+    }
+    for absent in [&flu, &captopril] {
+        assert!(
+            !reply.text.contains(absent.as_str()),
+            "{absent} is not current"
+        );
+    }
+
+    // A patient with nothing recorded: the mandatory sections say why they are empty.
+    let empty = get(node, &format!("Patient/{}/$summary", w.p2));
+    assert_eq!(empty.status, 200, "{}", empty.text);
+    let all = sections(&empty.body);
+    for required in ["11450-4", "48765-2", "10160-0"] {
+        let s = section(&all, required);
+        assert!(s["entry"].is_null(), "{s}");
+        assert_eq!(s["emptyReason"]["coding"][0]["code"], "unavailable", "{s}");
+    }
+
+    // The patient downloads their own summary, and only their own.
+    let ana = account(&w.data, "ana-resumen", "patient", &["--patient", &w.p1]);
+    let own = get_as(node, &ana, &format!("fhir/Patient/{}/$summary", w.p1));
+    assert_eq!(own.status, 200, "{}", own.text);
+    assert!(own.text.contains(&diabetes));
+    let other = get_as(node, &ana, &format!("fhir/Patient/{}/$summary", w.p2));
+    assert!(matches!(other.status, 403 | 404), "{}", other.text);
+    assert_eq!(get(node, "Patient/no-such/$summary").status, 404);
+}
