@@ -80,7 +80,7 @@ cargo test --workspace --locked
 echo "== behaviour suite on PostgreSQL (EXPEDIENTE_TEST_ENGINE=postgres)"
 EXPEDIENTE_TEST_ENGINE=postgres cargo test --locked -p cli --test it -- \
   crud:: errors:: history:: search:: transaction:: identity:: import:: durability:: \
-  security:: security_doors:: security_sync:: sync:: reports:: scheduling:: export:: population::generated \
+  security:: security_doors:: security_sync:: sync:: reports:: scheduling:: export:: summary:: population::generated \
   --skip security::audit_trail_records_accesses_and_detects_tampering \
   --skip security_sync::a_truncated_trail_is_found_against_signed_anchors \
   --skip sync::postgres_restarted_mid_push \
@@ -92,7 +92,7 @@ EXPEDIENTE_TEST_ENGINE=postgres cargo test --locked -p cli --test it -- \
 # import scenarios on Citus are the next step of issue 15.
 echo "== behaviour suite on Citus (EXPEDIENTE_TEST_ENGINE=citus)"
 EXPEDIENTE_TEST_ENGINE=citus cargo test --locked -p cli --test it -- \
-  crud:: search:: transaction:: history::
+  crud:: search:: transaction:: history:: summary::
 
 echo "== third-party FHIR client conformance (Python fhir.resources + requests)"
 # `cargo test` has already built the binary (the end-to-end tests run it).
