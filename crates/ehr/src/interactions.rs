@@ -481,6 +481,17 @@ impl Ehr {
         who: &Requester,
         request: &EverythingRequest,
     ) -> Result<Vec<StoredResource>, Error> {
+        self.everything_for(who, request, "$everything")
+    }
+
+    /// [`Ehr::everything`], audited as the operation named `operation` (`$summary` reads the
+    /// record the same way, and the patient's access log says which was asked for).
+    pub(crate) fn everything_for(
+        &self,
+        who: &Requester,
+        request: &EverythingRequest,
+        operation: &str,
+    ) -> Result<Vec<StoredResource>, Error> {
         for resource_type in &request.types {
             check_type(resource_type)?;
         }
@@ -510,7 +521,7 @@ impl Ehr {
             "Patient",
             Some(&request.patient_id),
             &patients,
-            "$everything",
+            operation,
         );
         Ok(all)
     }

@@ -216,7 +216,7 @@ impl Ehr {
         patient_id: &str,
         base_url: &str,
     ) -> Result<Json, Error> {
-        let record = self.everything(
+        let record = self.everything_for(
             who,
             &EverythingRequest {
                 patient_id: patient_id.to_string(),
@@ -233,6 +233,7 @@ impl Ehr {
                 .map(str::to_string)
                 .to_vec(),
             },
+            "$summary",
         )?;
         let parsed: Vec<(&StoredResource, Json)> = record
             .iter()

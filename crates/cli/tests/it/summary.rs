@@ -210,4 +210,22 @@ fn the_patient_summary_is_an_ips_document_of_what_is_current() {
     let other = get_as(node, &ana, &format!("fhir/Patient/{}/$summary", w.p2));
     assert!(matches!(other.status, 403 | 404), "{}", other.text);
     assert_eq!(get(node, "Patient/no-such/$summary").status, 404);
+
+    // The patient's access log names the summary as such.
+    let auditor = account(&w.data, "auditora-resumen", "auditor", &[]);
+    let mut logged = false;
+    for _ in 0..50 {
+        let trail = get_as(
+            node,
+            &auditor,
+            &format!("fhir/AuditEvent?patient={}&_count=200", w.p1),
+        );
+        assert_eq!(trail.status, 200, "{}", trail.text);
+        if trail.text.contains("$summary") {
+            logged = true;
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    assert!(logged, "the summary is in the patient's access log");
 }
