@@ -73,18 +73,15 @@ cargo test --workspace --locked
 # The behaviour suite again with the nodes on PostgreSQL (issue 14): every node gets a fresh
 # database, except clinics that sync with a hub, which stay on SQLite while their hub runs on
 # PostgreSQL. Left out: what only exists on SQLite (tests that open or tamper with the SQLite
-# file itself, the demo, the browser suite's file-permission and demo checks), the scenario
-# that runs its own PostgreSQL (it ran above), and, until store-postgres ingests faster, the
-# 30-days-offline catch-up (3,000 versions pushed at once: on PostgreSQL the hub takes ~20 s
-# per 1,000, past the scenario's 30 s waits).
+# file itself, the demo, the browser suite's file-permission and demo checks), and the
+# scenario that runs its own PostgreSQL (it ran above).
 echo "== behaviour suite on PostgreSQL (EXPEDIENTE_TEST_ENGINE=postgres)"
 EXPEDIENTE_TEST_ENGINE=postgres cargo test --locked -p cli --test it -- \
   crud:: errors:: history:: search:: transaction:: identity:: import:: durability:: \
   security:: security_doors:: security_sync:: sync:: reports:: scheduling:: export:: summary:: population::generated \
   --skip security::audit_trail_records_accesses_and_detects_tampering \
   --skip security_sync::a_truncated_trail_is_found_against_signed_anchors \
-  --skip sync::postgres_restarted_mid_push \
-  --skip sync::thirty_days_offline_catch_up_survives_kills
+  --skip sync::postgres_restarted_mid_push
 
 # The behaviour suite's core on Citus (issue 15): each node on its own database on the
 # coordinator and both workers (a clinic that syncs stays on SQLite). A subset, for CI time

@@ -74,8 +74,9 @@ pub(crate) struct TxLookup<'a> {
 }
 
 impl Lookup for TxLookup<'_> {
+    /// The guards decide on what they read; they write none of it (`WriteTx::peek`).
     fn read(&mut self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error> {
-        Ok(self.tx.read(resource_type, id)?)
+        Ok(self.tx.peek(resource_type, id)?)
     }
 
     fn search_ids(&mut self, query: &SearchQuery, limit: usize) -> Result<Vec<String>, Error> {

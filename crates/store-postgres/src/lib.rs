@@ -33,6 +33,7 @@
 //!   every join between them equates it. A resource is found by type and id through
 //!   `resource_locator`.
 
+mod batch;
 mod pool;
 mod query;
 mod read;

@@ -204,6 +204,9 @@ pub(crate) fn append_audit(tx: &mut Tx<'_>, entries: Vec<AuditEntry>) -> Result<
     if entries.is_empty() {
         return Ok(0);
     }
+    // The job's held rows go first: the chain's lock is held from here to COMMIT, and every
+    // job that audits waits for it, so only the audit rows should be sent under it.
+    tx.flush()?;
     tx.lock_key(AUDIT_CHAIN_LOCK)?;
     let conn = tx.conn()?;
     let mut chain = Chain::resume(chain_head(conn)?);

@@ -46,6 +46,10 @@ use crate::tx::Tx;
 /// `change_seq` last).
 const LOG_COLUMNS: &str = "l.pos, l.resource_type, l.id, l.hlc, l.origin, l.parent_hlc, l.parent_origin, l.kind, l.change_seq";
 
+/// One log entry by `change_seq` (`$1`), with [`LOG_COLUMNS`].
+const LOG_ENTRY: &str = "SELECT l.pos, l.resource_type, l.id, l.hlc, l.origin, l.parent_hlc, l.parent_origin, l.kind, l.change_seq \
+     FROM sync_log l WHERE l.change_seq = $1";
+
 /// A version by `change_seq` (`$1`), current or superseded, with its resource's type, id, rkey
 /// and key (on Citus: every shard).
 const VERSION_BY_SEQ: &str = "SELECT r.resource_type, r.id, r.rkey, r.version_id, r.last_updated_ms, r.patient_key \
@@ -359,44 +363,21 @@ fn conflict_from_row(row: &Row) -> Conflict {
 
 impl SyncTx for Tx<'_> {
     fn log_entry(&mut self, change_seq: i64) -> Result<Option<LogEntry>, Error> {
-        let row = self.conn()?.query_opt(
-            &format!("SELECT {LOG_COLUMNS} FROM sync_log l WHERE l.change_seq = $1"),
-            &[&change_seq],
-        );
-        Ok(self.check(row)?.as_ref().map(entry_from_row))
+        if let Some(held) = self.held_log(change_seq) {
+            return Ok(Some(held));
+        }
+        // Only log rows are read, and a held one was answered above.
+        let row = self.query_opt_held(LOG_ENTRY, &[&change_seq])?;
+        Ok(row.as_ref().map(entry_from_row))
     }
 
     fn stamp_known(&mut self, resource_type: &str, id: &str, stamp: &Stamp) -> Result<bool, Error> {
-        let row = self.conn()?.query_opt(
-            "SELECT 1 FROM sync_log WHERE resource_type = $1 AND id = $2 AND hlc = $3 AND origin = $4 LIMIT 1",
-            &[&resource_type, &id, &stamp.hlc, &stamp.origin],
-        );
-        Ok(self.check(row)?.is_some())
+        self.stamp_logged(resource_type, id, stamp.hlc, &stamp.origin)
     }
 
     fn set_log_entry(&mut self, entry: &LogEntry) -> Result<(), Error> {
-        let (parent_hlc, parent_origin) = match &entry.parent {
-            Some(parent) => (Some(parent.hlc), Some(parent.origin.as_str())),
-            None => (None, None),
-        };
-        let kind = i16::try_from(entry.kind.code()).unwrap_or(0);
-        self.exec(
-            "INSERT INTO sync_log(change_seq, resource_type, id, hlc, origin, parent_hlc, parent_origin, kind) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
-             ON CONFLICT (change_seq) DO UPDATE SET resource_type = EXCLUDED.resource_type, id = EXCLUDED.id, \
-             hlc = EXCLUDED.hlc, origin = EXCLUDED.origin, parent_hlc = EXCLUDED.parent_hlc, \
-             parent_origin = EXCLUDED.parent_origin, kind = EXCLUDED.kind",
-            &[
-                &entry.change_seq,
-                &entry.resource_type,
-                &entry.id,
-                &entry.stamp.hlc,
-                &entry.stamp.origin,
-                &parent_hlc,
-                &parent_origin,
-                &kind,
-            ],
-        )?;
+        // Held and sent with the version's other rows (an upsert by change_seq, see `batch`).
+        self.hold_log(entry);
         Ok(())
     }
 
@@ -424,6 +405,10 @@ impl SyncTx for Tx<'_> {
 
     fn positions_after_commit(&self) -> bool {
         true
+    }
+
+    fn prepare_versions(&mut self, versions: &[(&str, &str, &Stamp)]) -> Result<(), Error> {
+        self.prepare(versions)
     }
 
     fn record_conflict(&mut self, conflict: &Conflict) -> Result<bool, Error> {
@@ -491,10 +476,7 @@ impl SyncTx for Tx<'_> {
     }
 
     fn follow(&mut self, node_id: &str, patient_id: &str, now_ms: i64) -> Result<(), Error> {
-        self.exec(
-            "INSERT INTO sync_follow(node_id, patient_id, since_ms) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            &[&node_id, &patient_id, &now_ms],
-        )?;
+        self.hold_follow(node_id, patient_id, now_ms);
         Ok(())
     }
 
@@ -532,10 +514,7 @@ impl SyncTx for Tx<'_> {
 
     fn index_patients(&mut self, change_seq: i64, patients: &[String]) -> Result<(), Error> {
         for patient in patients {
-            self.exec(
-                "INSERT INTO sync_patient(pos, patient_id) VALUES ($1, $2) ON CONFLICT DO NOTHING",
-                &[&change_seq, patient],
-            )?;
+            self.hold_patient(change_seq, patient);
         }
         Ok(())
     }

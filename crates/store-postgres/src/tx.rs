@@ -7,13 +7,14 @@
 //! statement sees everything committed before it began, which is what a job that holds the
 //! lock for what it decides needs.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{HashMap, HashSet, VecDeque};
 
 use postgres::types::ToSql;
 use postgres::{GenericClient, Row, Statement, Transaction};
 use search::IndexValue;
 use store::{Error, PreparedVersion, SearchQuery, StoredResource, VersionInfo, WriteTx};
 
+use crate::batch::{self, WriteBehind};
 use crate::{PgStore, read, sql_error};
 
 type Params<'p> = [&'p (dyn ToSql + Sync)];
@@ -27,6 +28,26 @@ pub(crate) struct Tx<'a> {
     /// PostgreSQL reported a serialization failure, deadlock or unique violation, or the
     /// connection was lost before COMMIT: the whole job may succeed if run again.
     retry: bool,
+    /// Rows written and not yet sent (see `batch`).
+    behind: WriteBehind,
+    /// Resources located in this transaction: `(patient_key, rkey)`, or `None` for absent.
+    /// An entry is made only under the resource's lock, which this transaction holds until
+    /// it ends, so no other writer can change it meanwhile; this transaction's own writes
+    /// update it.
+    located: HashMap<(String, String), Option<(String, i64)>>,
+    /// Stamps looked up in this transaction (under the resource's lock, like `located`).
+    stamps: HashMap<(String, String, i64, String), bool>,
+    /// `(change_seq, rkey)` pairs drawn from the sequences ahead of use, and how many to draw
+    /// next (one for a lone write; more, up to a bound, as a job keeps writing).
+    drawn: VecDeque<(i64, i64)>,
+    draw_next: i32,
+    /// Answers of searches in this transaction, with the types each read: the guard asks
+    /// the same questions for every version of a batch. Dropped when this transaction writes
+    /// one of those types, or takes a lock (what a job decides after a lock must see what
+    /// others committed before it).
+    searches: HashMap<String, (Vec<String>, Vec<String>)>,
+    /// Answers of `peek` in this transaction, kept like `searches` (by type).
+    peeked: HashMap<(String, String), Option<StoredResource>>,
 }
 
 impl<'a> Tx<'a> {
@@ -41,14 +62,39 @@ impl<'a> Tx<'a> {
             store,
             locked: HashSet::new(),
             retry: false,
+            behind: WriteBehind::default(),
+            located: HashMap::new(),
+            stamps: HashMap::new(),
+            drawn: VecDeque::new(),
+            draw_next: 1,
+            searches: HashMap::new(),
+            peeked: HashMap::new(),
         })
     }
 
-    /// The open transaction (always present until commit or rollback consume it).
+    /// The open transaction, with every row written so far sent (see `batch`): what any
+    /// statement may need to see.
     pub(crate) fn conn(&mut self) -> Result<&mut Transaction<'a>, Error> {
+        self.flush()?;
+        self.client()
+    }
+
+    /// The open transaction as it is, held rows not sent: only for statements that cannot
+    /// read them (see `batch`).
+    fn client(&mut self) -> Result<&mut Transaction<'a>, Error> {
         self.tx
             .as_mut()
             .ok_or_else(|| Error::Other("the write transaction has ended".into()))
+    }
+
+    /// Sends the rows held (see `batch`).
+    pub(crate) fn flush(&mut self) -> Result<(), Error> {
+        if self.behind.is_empty() {
+            return Ok(());
+        }
+        let behind = std::mem::take(&mut self.behind);
+        let sent = behind.send(self.client()?);
+        self.check(sent)
     }
 
     /// `sql` prepared on this connection, once.
@@ -56,7 +102,7 @@ impl<'a> Tx<'a> {
         if let Some(stmt) = self.stmts.get(sql) {
             return Ok(stmt.clone());
         }
-        let prepared = self.conn()?.prepare(sql);
+        let prepared = self.client()?.prepare(sql);
         let stmt = self.check(prepared)?;
         self.stmts.insert(sql, stmt.clone());
         Ok(stmt)
@@ -64,8 +110,14 @@ impl<'a> Tx<'a> {
 
     /// Runs a fixed statement (prepared once per connection); returns the rows changed.
     pub(crate) fn exec(&mut self, sql: &'static str, params: &Params<'_>) -> Result<u64, Error> {
+        self.flush()?;
+        self.exec_held(sql, params)
+    }
+
+    /// [`Tx::exec`] without sending held rows first: for a statement that touches none.
+    fn exec_held(&mut self, sql: &'static str, params: &Params<'_>) -> Result<u64, Error> {
         let stmt = self.stmt(sql)?;
-        let outcome = self.conn()?.execute(&stmt, params);
+        let outcome = self.client()?.execute(&stmt, params);
         self.check(outcome)
     }
 
@@ -75,8 +127,18 @@ impl<'a> Tx<'a> {
         sql: &'static str,
         params: &Params<'_>,
     ) -> Result<Option<Row>, Error> {
+        self.flush()?;
+        self.query_opt_held(sql, params)
+    }
+
+    /// [`Tx::query_opt`] without sending held rows first: for a query that reads none.
+    pub(crate) fn query_opt_held(
+        &mut self,
+        sql: &'static str,
+        params: &Params<'_>,
+    ) -> Result<Option<Row>, Error> {
         let stmt = self.stmt(sql)?;
-        let outcome = self.conn()?.query_opt(&stmt, params);
+        let outcome = self.client()?.query_opt(&stmt, params);
         self.check(outcome)
     }
 
@@ -86,8 +148,9 @@ impl<'a> Tx<'a> {
         sql: &'static str,
         params: &Params<'_>,
     ) -> Result<Row, Error> {
+        self.flush()?;
         let stmt = self.stmt(sql)?;
-        let outcome = self.conn()?.query_one(&stmt, params);
+        let outcome = self.client()?.query_one(&stmt, params);
         self.check(outcome)
     }
 
@@ -106,6 +169,8 @@ impl<'a> Tx<'a> {
     }
 
     pub(crate) fn commit(mut self) -> Result<(), Error> {
+        // A failure here is the job's last statement failing: a conflict is retried.
+        self.flush()?;
         let tx = self
             .tx
             .take()
@@ -132,28 +197,203 @@ impl<'a> Tx<'a> {
         if self.locked.contains(key) {
             return Ok(());
         }
-        let result = self.conn()?.execute(
+        let result = self.client()?.execute(
             "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
             &[&key],
         );
         self.check(result)?;
         self.locked.insert(key.to_string());
+        match key
+            .strip_prefix("resource:")
+            .and_then(|name| name.split_once('/'))
+        {
+            // What this job reads of that type from now on must see what the lock's previous
+            // holder committed.
+            Some((resource_type, _)) => self.forget(resource_type),
+            // A job's own lock (a CURP, a condition): everything it reads next must be fresh.
+            None => {
+                self.searches.clear();
+                self.peeked.clear();
+            }
+        }
         Ok(())
     }
 
-    /// A resource's distribution key and internal key (see `read::LOCATE`).
+    /// Drops the answers kept about resources of this type (see `searches`).
+    fn forget(&mut self, resource_type: &str) {
+        self.searches
+            .retain(|_, (types, _)| !types.iter().any(|t| t == resource_type));
+        self.peeked.retain(|(t, _), _| t != resource_type);
+    }
+
+    /// A resource's distribution key and internal key (see `read::LOCATE`). Only under the
+    /// resource's lock (see `located`).
     fn locate(&mut self, resource_type: &str, id: &str) -> Result<Option<(String, i64)>, Error> {
-        Ok(self
-            .query_opt(read::LOCATE, &[&resource_type, &id])?
-            .map(|row| (row.get(0), row.get(1))))
+        let name = (resource_type.to_string(), id.to_string());
+        if let Some(found) = self.located.get(&name) {
+            return Ok(found.clone());
+        }
+        let found = self
+            .query_opt_held(read::LOCATE, &[&resource_type, &id])?
+            .map(|row| (row.get(0), row.get(1)));
+        self.located.insert(name, found.clone());
+        Ok(found)
+    }
+
+    /// Whether a version with this stamp is logged, under the resource's lock (so the answer
+    /// holds until this transaction ends, and this transaction's own log rows update it).
+    pub(crate) fn stamp_logged(
+        &mut self,
+        resource_type: &str,
+        id: &str,
+        hlc: i64,
+        origin: &str,
+    ) -> Result<bool, Error> {
+        self.lock_resource(resource_type, id)?;
+        if self.behind.holds_stamp(resource_type, id, hlc, origin) {
+            return Ok(true);
+        }
+        let name = (
+            resource_type.to_string(),
+            id.to_string(),
+            hlc,
+            origin.to_string(),
+        );
+        if let Some(known) = self.stamps.get(&name) {
+            return Ok(*known);
+        }
+        let known = self
+            .query_opt_held(
+                "SELECT 1 FROM sync_log WHERE resource_type = $1 AND id = $2 AND hlc = $3 AND origin = $4 LIMIT 1",
+                &[&resource_type, &id, &hlc, &origin],
+            )?
+            .is_some();
+        self.stamps.insert(name, known);
+        Ok(known)
+    }
+
+    /// A batch's resources claimed, located and their stamps looked up, in three statements
+    /// (`SyncTx::prepare_versions`): what `lock_resource`, `locate` and `stamp_logged` would
+    /// ask one version at a time.
+    pub(crate) fn prepare(
+        &mut self,
+        versions: &[(&str, &str, &store::sync::Stamp)],
+    ) -> Result<(), Error> {
+        let mut keys: Vec<String> = versions
+            .iter()
+            .map(|(t, id, _)| format!("resource:{t}/{id}"))
+            .filter(|key| !self.locked.contains(key))
+            .collect();
+        if keys.is_empty() {
+            return Ok(());
+        }
+        // One order for every job, so two jobs claiming overlapping batches cannot deadlock
+        // on each other (the array is consumed in order).
+        keys.sort();
+        keys.dedup();
+        let claimed = self.client()?.execute(
+            "SELECT count(pg_advisory_xact_lock(hashtextextended(k, 0))) FROM unnest($1::text[]) AS k",
+            &[&keys],
+        );
+        self.check(claimed)?;
+        for key in keys {
+            if let Some((resource_type, _)) = key
+                .strip_prefix("resource:")
+                .and_then(|name| name.split_once('/'))
+            {
+                self.forget(resource_type);
+            }
+            self.locked.insert(key);
+        }
+        // Read after the claim, so what the previous holders committed is seen.
+        let unknown: Vec<(&str, &str)> = versions
+            .iter()
+            .map(|(t, id, _)| (*t, *id))
+            .filter(|(t, id)| !self.located.contains_key(&(t.to_string(), id.to_string())))
+            .collect();
+        if !unknown.is_empty() {
+            let types: Vec<&str> = unknown.iter().map(|(t, _)| *t).collect();
+            let ids: Vec<&str> = unknown.iter().map(|(_, id)| *id).collect();
+            let rows = self.client()?.query(
+                "SELECT l.resource_type, l.id, l.patient_key, l.rkey FROM resource_locator l \
+                 JOIN unnest($1::text[], $2::text[]) AS u(t, i) ON l.resource_type = u.t AND l.id = u.i",
+                &[&types, &ids],
+            );
+            for (t, id) in &unknown {
+                self.located.insert((t.to_string(), id.to_string()), None);
+            }
+            for row in self.check(rows)? {
+                self.located
+                    .insert((row.get(0), row.get(1)), Some((row.get(2), row.get(3))));
+            }
+        }
+        let types: Vec<&str> = versions.iter().map(|(t, _, _)| *t).collect();
+        let ids: Vec<&str> = versions.iter().map(|(_, id, _)| *id).collect();
+        let hlcs: Vec<i64> = versions.iter().map(|(_, _, s)| s.hlc).collect();
+        let origins: Vec<&str> = versions.iter().map(|(_, _, s)| s.origin.as_str()).collect();
+        let rows = self.client()?.query(
+            "SELECT l.resource_type, l.id, l.hlc, l.origin FROM sync_log l \
+             JOIN unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS u(t, i, h, o) \
+             ON l.resource_type = u.t AND l.id = u.i AND l.hlc = u.h AND l.origin = u.o",
+            &[&types, &ids, &hlcs, &origins],
+        );
+        for (t, id, stamp) in versions {
+            self.stamps
+                .entry((
+                    t.to_string(),
+                    id.to_string(),
+                    stamp.hlc,
+                    stamp.origin.clone(),
+                ))
+                .or_insert(false);
+        }
+        for row in self.check(rows)? {
+            self.stamps
+                .insert((row.get(0), row.get(1), row.get(2), row.get(3)), true);
+        }
+        Ok(())
+    }
+
+    /// Holds a sync log row (sent with the others, see `batch`).
+    pub(crate) fn hold_log(&mut self, entry: &store::sync::LogEntry) {
+        self.behind.log(entry);
+    }
+
+    /// The log row held for this position, if this transaction wrote it.
+    pub(crate) fn held_log(&self, change_seq: i64) -> Option<store::sync::LogEntry> {
+        self.behind.log_entry(change_seq).cloned()
+    }
+
+    pub(crate) fn hold_follow(&mut self, node_id: &str, patient_id: &str, since_ms: i64) {
+        self.behind.follow(node_id, patient_id, since_ms);
+    }
+
+    pub(crate) fn hold_patient(&mut self, pos: i64, patient_id: &str) {
+        self.behind.patient(pos, patient_id);
+    }
+
+    /// The next `(change_seq, rkey)`: drawn in blocks, one round trip for many writes. A
+    /// value drawn and not used is a gap, as after a rollback; both sequences allow gaps.
+    fn draw(&mut self) -> Result<(i64, i64), Error> {
+        if let Some(pair) = self.drawn.pop_front() {
+            return Ok(pair);
+        }
+        let count = self.draw_next;
+        self.draw_next = (count * 4).min(DRAW_MAX);
+        let rows = self.client()?.query(
+            "SELECT nextval('change_seq_seq'), nextval('resource_rkey_seq') FROM generate_series(1, $1::int)",
+            &[&count],
+        );
+        for row in self.check(rows)? {
+            self.drawn.push_back((row.get(0), row.get(1)));
+        }
+        self.drawn
+            .pop_front()
+            .ok_or_else(|| Error::Other("the sequences gave no value".into()))
     }
 
     fn lock_resource(&mut self, resource_type: &str, id: &str) -> Result<(), Error> {
         self.lock_key(&format!("resource:{resource_type}/{id}"))
-    }
-
-    fn param_id(&mut self, resource_type: &str, code: &str) -> Result<i64, Error> {
-        self.store.intern_param(resource_type, code)
     }
 }
 
@@ -171,13 +411,19 @@ pub(crate) fn lookup_param<C: GenericClient>(
     Ok(row.map(|row| row.get(0)))
 }
 
+/// Sequence values drawn at once at most (see `Tx::draw`).
+const DRAW_MAX: i32 = 256;
+
 impl WriteTx for Tx<'_> {
     fn current(&mut self, resource_type: &str, id: &str) -> Result<Option<VersionInfo>, Error> {
+        if self.behind.holds(resource_type, id) {
+            self.flush()?;
+        }
         self.lock_resource(resource_type, id)?;
         let Some((key, rkey)) = self.locate(resource_type, id)? else {
             return Ok(None);
         };
-        let row = self.query_opt(
+        let row = self.query_opt_held(
             "SELECT version_id, last_updated_ms, deleted FROM resource WHERE patient_key = $1 AND rkey = $2",
             &[&key, &rkey],
         )?;
@@ -189,17 +435,69 @@ impl WriteTx for Tx<'_> {
     }
 
     fn read(&mut self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error> {
+        if self.behind.holds(resource_type, id) {
+            self.flush()?;
+        }
         self.lock_resource(resource_type, id)?;
         let Some((key, rkey)) = self.locate(resource_type, id)? else {
             return Ok(None);
         };
-        let row = self.query_opt(read::CURRENT, &[&key, &rkey])?;
+        let row = self.query_opt_held(read::CURRENT, &[&key, &rkey])?;
         Ok(row.as_ref().map(read::stored_from_row))
+    }
+
+    fn peek(&mut self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error> {
+        let name = (resource_type.to_string(), id.to_string());
+        if let Some(found) = self.peeked.get(&name) {
+            return Ok(found.clone());
+        }
+        if self.behind.holds(resource_type, id) {
+            self.flush()?;
+        }
+        let found = if let Some(located) = self.located.get(&name).cloned() {
+            // Located under this job's lock: a held row was sent above.
+            match located {
+                Some((key, rkey)) => self
+                    .query_opt_held(read::CURRENT, &[&key, &rkey])?
+                    .as_ref()
+                    .map(read::stored_from_row),
+                None => None,
+            }
+        } else if self.store.citus {
+            match self
+                .query_opt_held(read::LOCATE, &[&resource_type, &id])?
+                .map(|row| (row.get::<_, String>(0), row.get::<_, i64>(1)))
+            {
+                Some((key, rkey)) => self
+                    .query_opt_held(read::CURRENT, &[&key, &rkey])?
+                    .as_ref()
+                    .map(read::stored_from_row),
+                None => None,
+            }
+        } else {
+            self.query_opt_held(read::CURRENT_BY_ID, &[&resource_type, &id])?
+                .as_ref()
+                .map(read::stored_from_row)
+        };
+        self.peeked.insert(name, found.clone());
+        Ok(found)
     }
 
     fn search_ids(&mut self, query: &SearchQuery, limit: usize) -> Result<Vec<String>, Error> {
         let store = self.store;
-        crate::query::search_ids(self.conn()?, store, query, limit)
+        let Some(types) = batch::query_types(query) else {
+            return crate::query::search_ids(self.conn()?, store, query, limit);
+        };
+        let memo = format!("{limit}\u{1f}{query:?}");
+        if let Some((_, ids)) = self.searches.get(&memo) {
+            return Ok(ids.clone());
+        }
+        if self.behind.touches(&types) {
+            self.flush()?;
+        }
+        let ids = crate::query::search_ids(self.client()?, store, query, limit)?;
+        self.searches.insert(memo, (types, ids.clone()));
+        Ok(ids)
     }
 
     fn append_audit(&mut self, entry: store::AuditEntry) -> Result<u64, Error> {
@@ -235,27 +533,31 @@ impl WriteTx for Tx<'_> {
     }
 
     fn put_prepared(&mut self, version: PreparedVersion) -> Result<StoredResource, Error> {
+        if self.behind.holds(&version.resource_type, &version.id) {
+            // An earlier version of it is held: the statements below read its rows.
+            self.flush()?;
+        }
         self.lock_resource(&version.resource_type, &version.id)?;
+        let resource_type = version.resource_type.clone();
+        self.forget(&resource_type);
         let body = version.body;
         let deleted = body.is_none();
         let key = distribution_key(&version.resource_type, &version.id, &version.index);
         let version_id = i64::try_from(version.version_id).unwrap_or(i64::MAX);
         let existing = self.locate(&version.resource_type, &version.id)?;
-        // Drawn on its own: Citus refuses volatile functions in an UPDATE of a distributed
-        // table, and the sequence lives on the coordinator either way.
-        let change_seq: i64 = self
-            .query_one("SELECT nextval('change_seq_seq')", &[])?
-            .get(0);
+        let (change_seq, new_rkey) = self.draw()?;
+        // The statements for an existing resource touch only its own rows, which are not
+        // held (checked above): they need not send what is held.
         let rkey: i64 = match existing {
             Some((old_key, rkey)) if old_key == key => {
-                self.exec(
+                self.exec_held(
                     "INSERT INTO resource_version(rkey, version_id, last_updated, last_updated_ms, deleted, change_seq, patient_key, body) \
                      SELECT rkey, version_id, last_updated, last_updated_ms, deleted, change_seq, patient_key, body FROM resource \
                      WHERE patient_key = $1 AND rkey = $2",
                     &[&key, &rkey],
                 )?;
-                self.exec(INDEX_DELETE, &[&key, &rkey])?;
-                self.exec(
+                self.exec_held(INDEX_DELETE, &[&key, &rkey])?;
+                self.exec_held(
                     "UPDATE resource SET version_id = $3, last_updated = $4, last_updated_ms = $5, deleted = $6, \
                      change_seq = $7, body = $8 WHERE patient_key = $1 AND rkey = $2",
                     &[
@@ -276,28 +578,28 @@ impl WriteTx for Tx<'_> {
                 // cannot be updated on Citus, and a resource's rows all live under one key:
                 // its history is copied under the new key and the old rows deleted, all in
                 // this transaction.
-                self.exec(
+                self.exec_held(
                     "INSERT INTO resource_version(rkey, version_id, last_updated, last_updated_ms, deleted, change_seq, patient_key, body) \
                      SELECT rkey, version_id, last_updated, last_updated_ms, deleted, change_seq, $3, body FROM resource \
                      WHERE patient_key = $1 AND rkey = $2",
                     &[&old_key, &rkey, &key],
                 )?;
-                self.exec(
+                self.exec_held(
                     "INSERT INTO resource_version(rkey, version_id, last_updated, last_updated_ms, deleted, change_seq, patient_key, body) \
                      SELECT rkey, version_id, last_updated, last_updated_ms, deleted, change_seq, $3, body FROM resource_version \
                      WHERE patient_key = $1 AND rkey = $2",
                     &[&old_key, &rkey, &key],
                 )?;
-                self.exec(
+                self.exec_held(
                     "DELETE FROM resource_version WHERE patient_key = $1 AND rkey = $2",
                     &[&old_key, &rkey],
                 )?;
-                self.exec(INDEX_DELETE, &[&old_key, &rkey])?;
-                self.exec(
+                self.exec_held(INDEX_DELETE, &[&old_key, &rkey])?;
+                self.exec_held(
                     "DELETE FROM resource WHERE patient_key = $1 AND rkey = $2",
                     &[&old_key, &rkey],
                 )?;
-                self.exec(
+                self.exec_held(
                     "INSERT INTO resource(rkey, resource_type, id, version_id, last_updated, last_updated_ms, deleted, change_seq, patient_key, body) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                     &[
@@ -313,46 +615,43 @@ impl WriteTx for Tx<'_> {
                         &body,
                     ],
                 )?;
-                self.exec(
+                self.exec_held(
                     "UPDATE resource_locator SET patient_key = $3 WHERE id = $2 AND resource_type = $1",
                     &[&version.resource_type, &version.id, &key],
                 )?;
                 rkey
             }
             None => {
-                let row = self.query_one(
-                    "INSERT INTO resource(resource_type, id, version_id, last_updated, last_updated_ms, deleted, change_seq, patient_key, body) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING rkey",
-                    &[
-                        &version.resource_type,
-                        &version.id,
-                        &version_id,
-                        &version.last_updated,
-                        &version.last_updated_ms,
-                        &deleted,
-                        &change_seq,
-                        &key,
-                        &body,
-                    ],
-                )?;
-                let rkey: i64 = row.get(0);
-                // The locator's primary key is where (type, id) is unique: two jobs creating
-                // the same resource at once cannot both get here (the resource lock), and a
-                // violation would roll back and retry.
-                self.exec(
-                    "INSERT INTO resource_locator(resource_type, id, patient_key, rkey) VALUES ($1, $2, $3, $4)",
-                    &[&version.resource_type, &version.id, &key, &rkey],
-                )?;
-                rkey
+                // Held, with its locator row (see `batch`).
+                self.behind.create(
+                    new_rkey,
+                    &version.resource_type,
+                    &version.id,
+                    version_id,
+                    &version.last_updated,
+                    version.last_updated_ms,
+                    deleted,
+                    change_seq,
+                    &key,
+                    body.clone(),
+                );
+                new_rkey
             }
         };
+        self.located.insert(
+            (version.resource_type.clone(), version.id.clone()),
+            Some((key.clone(), rkey)),
+        );
         // The sync sequencer logs it once this transaction has committed (see `sync`).
-        self.exec(
-            "INSERT INTO sync_pending(change_seq, patient_key, rkey) VALUES ($1, $2, $3)",
-            &[&change_seq, &key, &rkey],
-        )?;
+        self.behind.pending(change_seq, &key, rkey);
         if body.is_some() {
-            self.insert_index_rows(&key, rkey, &version.resource_type, &version.index)?;
+            let store = self.store;
+            self.behind.index(
+                (&key, rkey),
+                (&resource_type, &version.id),
+                &version.index,
+                |code| store.intern_param(&resource_type, code),
+            )?;
         }
         Ok(StoredResource {
             resource_type: version.resource_type,
@@ -414,176 +713,4 @@ fn patient_key(resource_type: &str, id: &str, index: &[search::IndexEntry]) -> O
         .find_map(|wanted| patients.iter().find(|(param, _)| param == wanted))
         .or_else(|| patients.first())
         .map(|(_, target_id)| (*target_id).clone())
-}
-
-/// PostgreSQL text cannot hold NUL; a value carrying one is indexed without it.
-fn text(value: &str) -> std::borrow::Cow<'_, str> {
-    if value.contains('\0') {
-        std::borrow::Cow::Owned(value.replace('\0', ""))
-    } else {
-        std::borrow::Cow::Borrowed(value)
-    }
-}
-
-/// Parameter ids and five value columns (quantity: three texts and two numbers, so `T` is
-/// the type of the last two; reference: five texts).
-type Columns6<T> = (
-    Vec<i64>,
-    Vec<String>,
-    Vec<String>,
-    Vec<String>,
-    Vec<T>,
-    Vec<T>,
-);
-
-/// A resource's index rows gathered per table, written with one `unnest` insert per table
-/// (a round trip per table with rows instead of one per row).
-#[derive(Default)]
-struct IndexBatch {
-    token: (Vec<i64>, Vec<String>, Vec<String>, Vec<Option<String>>),
-    string: (Vec<i64>, Vec<String>, Vec<String>),
-    date: (Vec<i64>, Vec<i64>, Vec<i64>),
-    number: (Vec<i64>, Vec<f64>, Vec<f64>),
-    quantity: Columns6<f64>,
-    reference: Columns6<String>,
-    uri: (Vec<i64>, Vec<String>),
-}
-
-fn owned(value: &str) -> String {
-    text(value).into_owned()
-}
-
-impl Tx<'_> {
-    fn insert_index_rows(
-        &mut self,
-        key: &str,
-        rkey: i64,
-        resource_type: &str,
-        entries: &[search::IndexEntry],
-    ) -> Result<(), Error> {
-        let mut b = IndexBatch::default();
-        for entry in entries {
-            let pid = self.param_id(resource_type, entry.param)?;
-            match &entry.value {
-                IndexValue::Token {
-                    system,
-                    code,
-                    text: display,
-                } => {
-                    b.token.0.push(pid);
-                    b.token.1.push(owned(system.as_deref().unwrap_or("")));
-                    b.token.2.push(owned(code));
-                    b.token.3.push(display.as_deref().map(owned));
-                }
-                IndexValue::String { normalized, exact } => {
-                    b.string.0.push(pid);
-                    b.string.1.push(owned(normalized));
-                    b.string.2.push(owned(exact));
-                }
-                IndexValue::Date { low_ms, high_ms } => {
-                    b.date.0.push(pid);
-                    b.date.1.push(*low_ms);
-                    b.date.2.push(*high_ms);
-                }
-                IndexValue::Number { low, high } => {
-                    b.number.0.push(pid);
-                    b.number.1.push(*low);
-                    b.number.2.push(*high);
-                }
-                IndexValue::Quantity {
-                    system,
-                    code,
-                    unit,
-                    low,
-                    high,
-                } => {
-                    b.quantity.0.push(pid);
-                    b.quantity.1.push(owned(system.as_deref().unwrap_or("")));
-                    b.quantity.2.push(owned(code.as_deref().unwrap_or("")));
-                    b.quantity.3.push(owned(unit.as_deref().unwrap_or("")));
-                    b.quantity.4.push(*low);
-                    b.quantity.5.push(*high);
-                }
-                IndexValue::Reference {
-                    target_type,
-                    target_id,
-                    url,
-                    identifier,
-                } => {
-                    let (id_system, id_value) = match identifier {
-                        Some((system, value)) => (system.as_deref().unwrap_or(""), value.as_str()),
-                        None => ("", ""),
-                    };
-                    b.reference.0.push(pid);
-                    b.reference
-                        .1
-                        .push(owned(target_type.as_deref().unwrap_or("")));
-                    b.reference
-                        .2
-                        .push(owned(target_id.as_deref().unwrap_or("")));
-                    b.reference.3.push(owned(url.as_deref().unwrap_or("")));
-                    b.reference.4.push(owned(id_system));
-                    b.reference.5.push(owned(id_value));
-                }
-                IndexValue::Uri { uri } => {
-                    b.uri.0.push(pid);
-                    b.uri.1.push(owned(uri));
-                }
-            }
-        }
-        if !b.token.0.is_empty() {
-            self.exec(
-                "INSERT INTO idx_token(patient_key, rkey, pid, system, code, text) \
-                 SELECT $1, $2, * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[]) ON CONFLICT DO NOTHING",
-                &[&key, &rkey, &b.token.0, &b.token.1, &b.token.2, &b.token.3],
-            )?;
-        }
-        if !b.string.0.is_empty() {
-            self.exec(
-                "INSERT INTO idx_string(patient_key, rkey, pid, normalized, exact) \
-                 SELECT $1, $2, * FROM unnest($3::bigint[], $4::text[], $5::text[]) ON CONFLICT DO NOTHING",
-                &[&key, &rkey, &b.string.0, &b.string.1, &b.string.2],
-            )?;
-        }
-        if !b.date.0.is_empty() {
-            self.exec(
-                "INSERT INTO idx_date(patient_key, rkey, pid, low_ms, high_ms) \
-                 SELECT $1, $2, * FROM unnest($3::bigint[], $4::bigint[], $5::bigint[]) ON CONFLICT DO NOTHING",
-                &[&key, &rkey, &b.date.0, &b.date.1, &b.date.2],
-            )?;
-        }
-        if !b.number.0.is_empty() {
-            self.exec(
-                "INSERT INTO idx_number(patient_key, rkey, pid, low, high) \
-                 SELECT $1, $2, * FROM unnest($3::bigint[], $4::float8[], $5::float8[]) ON CONFLICT DO NOTHING",
-                &[&key, &rkey, &b.number.0, &b.number.1, &b.number.2],
-            )?;
-        }
-        if !b.quantity.0.is_empty() {
-            let q = &b.quantity;
-            self.exec(
-                "INSERT INTO idx_quantity(patient_key, rkey, pid, system, code, unit, low, high) \
-                 SELECT $1, $2, * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::float8[]) \
-                 ON CONFLICT DO NOTHING",
-                &[&key, &rkey, &q.0, &q.1, &q.2, &q.3, &q.4, &q.5],
-            )?;
-        }
-        if !b.reference.0.is_empty() {
-            let r = &b.reference;
-            self.exec(
-                "INSERT INTO idx_reference(patient_key, rkey, pid, target_type, target_id, url, id_system, id_value) \
-                 SELECT $1, $2, * FROM unnest($3::bigint[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[]) \
-                 ON CONFLICT DO NOTHING",
-                &[&key, &rkey, &r.0, &r.1, &r.2, &r.3, &r.4, &r.5],
-            )?;
-        }
-        if !b.uri.0.is_empty() {
-            self.exec(
-                "INSERT INTO idx_uri(patient_key, rkey, pid, uri) \
-                 SELECT $1, $2, * FROM unnest($3::bigint[], $4::text[]) ON CONFLICT DO NOTHING",
-                &[&key, &rkey, &b.uri.0, &b.uri.1],
-            )?;
-        }
-        Ok(())
-    }
 }

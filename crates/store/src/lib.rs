@@ -160,6 +160,14 @@ pub trait WriteTx {
     fn current(&mut self, resource_type: &str, id: &str) -> Result<Option<VersionInfo>, Error>;
     /// The current version; in a job, also claims the resource until commit.
     fn read(&mut self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error>;
+    /// The current version, read to decide something other than a write of it (the guards'
+    /// reads: is this patient registered here?). Unlike `read` it claims nothing, so jobs
+    /// that consult the same patient do not wait for each other. Another job may change what
+    /// it returned before this one commits: a decision that must not miss that takes
+    /// [`WriteTx::lock`] first, like any decision that is not about one resource's versions.
+    fn peek(&mut self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error> {
+        self.read(resource_type, id)
+    }
     /// Ids of the current, non-deleted resources matching `query`, at most `limit` of them.
     fn search_ids(&mut self, query: &SearchQuery, limit: usize) -> Result<Vec<String>, Error>;
     fn put(&mut self, version: NewVersion) -> Result<StoredResource, Error> {

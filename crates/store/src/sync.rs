@@ -136,6 +136,14 @@ pub trait SyncTx {
     fn local_versions_unstamped(&mut self) -> Result<bool, Error> {
         Ok(true)
     }
+    /// Announces the versions a job is about to apply: an engine that pays a round trip per
+    /// statement may claim their resources (as `WriteTx::read` would), locate them and look up
+    /// their stamps all at once, and answer the job's later questions from what it learned.
+    /// Nothing a caller sees may change. Default: nothing to do.
+    fn prepare_versions(&mut self, versions: &[(&str, &str, &Stamp)]) -> Result<(), Error> {
+        let _ = versions;
+        Ok(())
+    }
     /// Whether versions get their log position only after their transaction commits (a
     /// sequencer assigns them, as on PostgreSQL). A job then cannot index its own versions
     /// in the feed, so sync leaves the feed index to the readers of the feed instead of

@@ -16,6 +16,7 @@ use std::sync::Arc;
 use auth::audit::{AuditAction, AuditEntry};
 use fhir::{Issue, IssueCode, Json};
 use store::WriteTx;
+use store::sync::Stamp;
 
 use crate::Error;
 use crate::apply::{self, BatchOutcome};
@@ -137,6 +138,18 @@ fn run_round(
     last: bool,
 ) -> Result<Round, Error> {
     apply::catch_up(tx)?;
+    let stamps: Vec<(usize, Stamp)> = pending
+        .iter()
+        .filter_map(|&idx| versions.get(idx).map(|r| (idx, r.version.stamp())))
+        .collect();
+    let announced: Vec<(&str, &str, &Stamp)> = stamps
+        .iter()
+        .filter_map(|(idx, stamp)| {
+            let version = &versions.get(*idx)?.version;
+            Some((version.resource_type.as_str(), version.id.as_str(), stamp))
+        })
+        .collect();
+    apply::sync_tx(tx)?.prepare_versions(&announced)?;
     let review = ehr.review_replicated(node);
     let mut round = Round::default();
     // Resources with a version waiting: their later versions wait too.
