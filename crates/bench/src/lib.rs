@@ -13,6 +13,7 @@
 
 mod access;
 mod data;
+mod engines;
 mod export;
 mod http;
 mod import;
@@ -75,6 +76,9 @@ pub struct BenchArgs {
     /// Solo la importación y `$export` (issue 16) / Only the import and the bulk `$export`
     #[arg(long)]
     pub only_export: bool,
+    /// Compara con un nodo en esta base PostgreSQL vacía (issue 14) / Compare with a node on this empty PostgreSQL database
+    #[arg(long, value_name = "URL")]
+    pub postgres: Option<String>,
 }
 
 /// Durations and sizes of one run.
@@ -236,6 +240,53 @@ pub fn run_report(args: &BenchArgs) -> anyhow::Result<Report> {
     );
     let bench_token = bench_token(&ehr, &keys)?;
 
+    if let Some(url) = &args.postgres {
+        drop(ehr);
+        store.close();
+        drop(store);
+        let exe = match &args.server_bin {
+            Some(path) => path.clone(),
+            None => std::env::current_exe().context("cannot find this program")?,
+        };
+        let read_paths: Vec<String> = data
+            .sample
+            .iter()
+            .map(|s| format!("/fhir/{}/{}", s.resource_type, s.id))
+            .collect();
+        let side = engines::run(
+            &exe,
+            &work,
+            url,
+            &data,
+            &queries,
+            &read_paths,
+            (&node_dir, &bench_token, node_import.rate()),
+            ROUNDS,
+            plan.load.as_secs().max(1),
+            plan.everything_reps,
+        )?;
+        notes.extend(side.notes);
+        let report = Report {
+            info: RunInfo {
+                date_utc: report::date_utc(),
+                revision: report::revision(),
+                machine: report::machine(),
+                command: format!("expediente bench --postgres URL --scale {}", args.scale),
+                scale_label: format!(
+                    "{} resources ({} patients)",
+                    report::format_count(data.resources),
+                    report::format_count(data.patients.len() as u64)
+                ),
+                seconds: started.elapsed().as_secs_f64(),
+                notes,
+            },
+            rows: side.rows,
+        };
+        println!("{}", report.markdown());
+        report.append_to(&args.out)?;
+        step(&format!("appended to {}", args.out.display()));
+        return Ok(report);
+    }
     if args.only_export {
         drop(ehr);
         return only_export(

@@ -44,6 +44,16 @@ pub enum Node {
 impl Node {
     /// Starts `exe serve --data DIR --listen ADDR` and waits until it answers `/healthz`.
     pub fn start_process(exe: &Path, data_dir: &Path, log: &Path) -> anyhow::Result<Node> {
+        Node::start_process_with(exe, data_dir, log, &[])
+    }
+
+    /// [`Node::start_process`] with more `serve` options (`--database postgres://…`).
+    pub fn start_process_with(
+        exe: &Path,
+        data_dir: &Path,
+        log: &Path,
+        extra: &[&str],
+    ) -> anyhow::Result<Node> {
         let addr = free_addr()?;
         let log = File::create(log).with_context(|| format!("cannot create {}", log.display()))?;
         let child = Command::new(exe)
@@ -56,6 +66,7 @@ impl Node {
             // limit would turn it into 429s.
             .arg("--rate-limit-per-minute")
             .arg("0")
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(log.try_clone()?)
             .stderr(log)

@@ -117,6 +117,24 @@ impl PgStore {
         }))
     }
 
+    /// Bytes the database holds on disk: tables, indexes and TOAST, WAL excluded; on a Citus
+    /// coordinator, the distributed tables' shards on every worker too (for `/metrics` and the
+    /// storage benchmark).
+    pub fn database_bytes(&self) -> Result<u64, Error> {
+        let citus = self.citus;
+        self.with_client(move |client| {
+            let sql = if citus {
+                "SELECT (pg_database_size(current_database()) \
+                 + coalesce((SELECT sum(citus_total_relation_size(logicalrelid)) FROM pg_dist_partition \
+                             WHERE partmethod <> 'n'), 0))::bigint"
+            } else {
+                "SELECT pg_database_size(current_database())::bigint"
+            };
+            let row = client.query_one(sql, &[]).map_err(sql_error)?;
+            Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+        })
+    }
+
     fn with_client<R: Send>(
         &self,
         mut f: impl FnMut(&mut postgres::Client) -> Result<R, Error> + Send,

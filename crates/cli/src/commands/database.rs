@@ -106,8 +106,8 @@ pub(crate) fn redact(url: &str) -> String {
 /// The concrete store behind a node's trait objects: what only `cli` may know.
 enum Engine {
     Sqlite(Arc<store_sqlite::SqliteStore>),
-    /// Held through the trait objects; nothing engine-specific to do with it.
-    Postgres,
+    /// Held through the trait objects too; kept here for its size on disk.
+    Postgres(Arc<store_postgres::PgStore>),
 }
 
 /// A node's opened store, as the rest of the program sees it.
@@ -149,8 +149,8 @@ impl Database {
                 // Safe from any thread: the store steps off the async workers itself.
                 Ok(Database {
                     store: postgres.clone(),
-                    sync: postgres,
-                    engine: Engine::Postgres,
+                    sync: postgres.clone(),
+                    engine: Engine::Postgres(postgres),
                     location: location.clone(),
                 })
             }
@@ -183,8 +183,15 @@ impl Database {
     }
 
     /// A reader of the database's size on disk, for `/metrics`: the SQLite file and its WAL.
-    /// `None` on PostgreSQL, whose own exporter reports database sizes.
+    /// On PostgreSQL, the database's tables and indexes (`PgStore::database_bytes`).
     pub(crate) fn size_reader(&self) -> Option<rest::observe::GaugeFn> {
+        if let Engine::Postgres(postgres) = &self.engine {
+            let postgres = postgres.clone();
+            return Some(Box::new(move || {
+                #[allow(clippy::cast_precision_loss)]
+                postgres.database_bytes().ok().map(|bytes| bytes as f64)
+            }));
+        }
         let Location::Sqlite(dir) = &self.location else {
             return None;
         };
@@ -206,7 +213,7 @@ impl Database {
             Engine::Sqlite(sqlite) => sqlite
                 .backup_to(dest)
                 .map_err(|err| anyhow::anyhow!("no se pudo respaldar / backup failed: {err}")),
-            Engine::Postgres => anyhow::bail!(
+            Engine::Postgres(_) => anyhow::bail!(
                 "en PostgreSQL respalde con pg_dump -Fc (o pg_basebackup y archivo WAL para recuperación a un punto en el tiempo) / on PostgreSQL back up with pg_dump -Fc (or pg_basebackup plus WAL archiving for point-in-time recovery)"
             ),
         }
@@ -221,7 +228,7 @@ impl Database {
         match &self.engine {
             Engine::Sqlite(sqlite) => sqlite.close(),
             // Every write is committed when `write` returns; connections close when dropped.
-            Engine::Postgres => {}
+            Engine::Postgres(_) => {}
         }
     }
 }
