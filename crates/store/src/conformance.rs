@@ -13,7 +13,7 @@ use fhir::Json;
 use crate::sync::{LogEntry, LogKind, Stamp, SyncStore};
 use crate::{
     Account, AuditQuery, BreakGlassGrant, HistoryRequest, HistoryScope, IncludeLevel, NewVersion,
-    SearchQuery, Store, write_with,
+    SearchQuery, Store, WriteTx, write_with,
 };
 
 /// A fresh, empty store of the engine under test, as both of its faces.
@@ -31,6 +31,7 @@ macro_rules! conformance_tests {
     ($make:expr) => {
         $crate::conformance_tests!(@each $make;
             versions_history_and_index_replacement,
+            a_job_sees_its_own_writes_at_every_step,
             a_failing_job_writes_nothing_and_concurrent_jobs_all_land,
             versions_never_duplicate_under_concurrent_writers,
             locked_decisions_are_taken_once,
@@ -196,6 +197,84 @@ pub fn versions_history_and_index_replacement(fresh: Fresh) {
         })
         .unwrap();
     assert_eq!(since.len(), 2, "versions 2 and 3 of a (b is version 1)");
+}
+
+/// Whatever an engine does with a job's writes before COMMIT (PostgreSQL holds new rows and
+/// sends them in batches), every read of the job sees every write before it: a created
+/// resource is read and found by search, a second version replaces the first's index rows,
+/// a deletion hides it, and the committed result is the same as what the job saw.
+pub fn a_job_sees_its_own_writes_at_every_step(fresh: Fresh) {
+    let store = fresh.store.as_ref();
+    save(store, patient("old", "Ruiz"));
+    write_with(store, |tx| {
+        let family = |tx: &mut dyn WriteTx, name: &str| {
+            tx.search_ids(&query("Patient", &[("family", name)]), 10)
+        };
+        // Asked before anything is written: the answer must not be kept past the writes.
+        assert!(family(tx, "gomez")?.is_empty());
+        for (id, name) in [("a", "Gómez"), ("b", "Gómez"), ("c", "Pérez")] {
+            tx.put(new_version("Patient", id, 1, Some(patient(id, name))))?;
+        }
+        let mut found = family(tx, "gomez")?;
+        found.sort();
+        assert_eq!(found, ["a", "b"]);
+        assert_eq!(tx.read("Patient", "c")?.map(|r| r.version_id), Some(1));
+        assert!(
+            tx.peek("Patient", "a")?
+                .is_some_and(|r| r.body.contains("Gómez"))
+        );
+        assert_eq!(tx.current("Patient", "old")?.map(|c| c.version_id), Some(1));
+        // A second version in the same job: its index rows replace the first's.
+        tx.put(new_version("Patient", "a", 2, Some(patient("a", "Pérez"))))?;
+        assert_eq!(family(tx, "gomez")?, ["b"]);
+        let mut perez = family(tx, "perez")?;
+        perez.sort();
+        assert_eq!(perez, ["a", "c"]);
+        assert!(
+            tx.peek("Patient", "a")?
+                .is_some_and(|r| r.body.contains("Pérez"))
+        );
+        // An update of a resource committed before, then a deletion in the same job.
+        tx.put(new_version(
+            "Patient",
+            "old",
+            2,
+            Some(patient("old", "Gómez")),
+        ))?;
+        let mut gomez = family(tx, "gomez")?;
+        gomez.sort();
+        assert_eq!(gomez, ["b", "old"]);
+        tx.put(new_version("Patient", "b", 2, None))?;
+        assert_eq!(family(tx, "gomez")?, ["old"]);
+        assert!(tx.read("Patient", "b")?.is_some_and(|r| r.deleted));
+        Ok(())
+    })
+    .unwrap();
+    assert_eq!(ids(store, "Patient", &[("family", "gomez")]), ["old"]);
+    assert_eq!(ids(store, "Patient", &[("family", "perez")]), ["a", "c"]);
+    let history = store
+        .history(&HistoryRequest {
+            scope: HistoryScope::Instance {
+                resource_type: "Patient".into(),
+                id: "a".into(),
+            },
+            since_ms: None,
+            before_seq: None,
+            count: 10,
+        })
+        .unwrap();
+    assert_eq!(
+        history.iter().map(|h| h.version_id).collect::<Vec<_>>(),
+        [2, 1]
+    );
+    assert!(
+        store
+            .vread("Patient", "a", 1)
+            .unwrap()
+            .unwrap()
+            .body
+            .contains("Gómez")
+    );
 }
 
 pub fn a_failing_job_writes_nothing_and_concurrent_jobs_all_land(fresh: Fresh) {
