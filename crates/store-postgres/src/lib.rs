@@ -33,6 +33,7 @@
 //!   every join between them equates it. A resource is found by type and id through
 //!   `resource_locator`.
 
+mod locator;
 mod pool;
 mod query;
 mod read;

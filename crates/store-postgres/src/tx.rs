@@ -353,6 +353,13 @@ impl WriteTx for Tx<'_> {
         )?;
         if body.is_some() {
             self.insert_index_rows(&key, rkey, &version.resource_type, &version.index)?;
+            crate::locator::record(
+                self,
+                &key,
+                &version.resource_type,
+                &version.id,
+                &version.index,
+            )?;
         }
         Ok(StoredResource {
             resource_type: version.resource_type,
