@@ -67,6 +67,9 @@ impl Keys {
     }
 }
 
+/// An identifier locator row's (value, system, resource type, id).
+type IdentifierRow = (String, String, String, String);
+
 /// What a write transaction has written and not yet sent.
 #[derive(Default)]
 pub(crate) struct WriteBehind {
@@ -78,6 +81,9 @@ pub(crate) struct WriteBehind {
     /// as the upsert it stands for would).
     log: HashMap<i64, LogEntry>,
     follows: HashSet<(String, String, i64)>,
+    /// Identifier locator rows (`locator`), by (value, system, type, id): the last key wins,
+    /// as the upsert each stands for would.
+    identifiers: HashMap<IdentifierRow, String>,
     patients: HashSet<(i64, String)>,
     /// Types of the resources whose rows are held (new resources and index rows).
     types: HashSet<String>,
@@ -163,6 +169,21 @@ impl WriteBehind {
                 && e.resource_type == resource_type
                 && e.id == id
         })
+    }
+
+    pub(crate) fn identifier(
+        &mut self,
+        (value, system): (String, String),
+        resource_type: &str,
+        id: &str,
+        key: &str,
+    ) {
+        self.identifiers.insert(
+            (value, system, resource_type.to_string(), id.to_string()),
+            key.to_string(),
+        );
+        self.types.insert(resource_type.to_string());
+        self.rows += 1;
     }
 
     pub(crate) fn follow(&mut self, node_id: &str, patient_id: &str, since_ms: i64) {
@@ -304,6 +325,18 @@ impl WriteBehind {
             )?;
         }
         send_index(tx, &self.index)?;
+        if !self.identifiers.is_empty() {
+            let rows: Vec<_> = self.identifiers.iter().collect();
+            let values: Vec<&str> = rows.iter().map(|(k, _)| k.0.as_str()).collect();
+            let systems: Vec<&str> = rows.iter().map(|(k, _)| k.1.as_str()).collect();
+            let types: Vec<&str> = rows.iter().map(|(k, _)| k.2.as_str()).collect();
+            let ids: Vec<&str> = rows.iter().map(|(k, _)| k.3.as_str()).collect();
+            let keys: Vec<&str> = rows.iter().map(|(_, key)| key.as_str()).collect();
+            tx.execute(
+                crate::locator::UPSERT,
+                &[&values, &systems, &types, &ids, &keys],
+            )?;
+        }
         if !self.log.is_empty() {
             let entries: Vec<&LogEntry> = self.log.values().collect();
             let seqs: Vec<i64> = entries.iter().map(|e| e.change_seq).collect();

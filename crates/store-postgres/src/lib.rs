@@ -34,6 +34,7 @@
 //!   `resource_locator`.
 
 mod batch;
+mod locator;
 mod pool;
 mod query;
 mod read;

@@ -26,10 +26,12 @@ pub(crate) struct Ctx<'a, C: GenericClient> {
     /// On Citus: a search naming one patient (`patient=`, `subject=Patient/…`) is confined to
     /// that patient's shard, so it goes to one worker (see [`route_key`]).
     pub routed: bool,
-    /// The patient this search is confined to (set by `render_where` when `routed`). Every
-    /// index subquery about the searched resources repeats it: Citus's router planner prunes
-    /// each table by its own conditions, not through the `IN`/`EXISTS` join.
-    pub route: Option<String>,
+    /// The patient keys this search is confined to (set by `render_where` when `routed`):
+    /// the one patient it names, or the keys the identifier locator holds for the identifier
+    /// it requires (none: nothing can match). Every index subquery about the searched
+    /// resources repeats it: Citus's router planner prunes each table by its own conditions,
+    /// not through the `IN`/`EXISTS` join.
+    pub route: Option<Vec<String>>,
 }
 
 impl<C: GenericClient> Ctx<'_, C> {
@@ -334,10 +336,9 @@ fn render_clause<C: GenericClient>(
         );
     }
     if r_alias == "r"
-        && let Some(key) = &p.route
+        && let Some(keys) = &p.route
     {
-        let _ = write!(sql.text, "{i}.patient_key = ");
-        sql.arg(SqlValue::Text(key.clone()));
+        push_route(sql, &i, keys);
         sql.push(" AND ");
     }
     render_param_rows(sql, &i, &rows);
@@ -420,6 +421,23 @@ fn route_key(query: &SearchQuery) -> Option<String> {
     })
 }
 
+/// `alias.patient_key` confined to `keys`: `=` for one (a router query), `IN` for several
+/// (only their shards), `false` for none (the locator knows no resource with the value).
+fn push_route(sql: &mut Sql, alias: &str, keys: &[String]) {
+    match keys {
+        [] => sql.push("false"),
+        [key] => {
+            let _ = write!(sql.text, "{alias}.patient_key = ");
+            sql.arg(SqlValue::Text(key.clone()));
+        }
+        keys => {
+            let _ = write!(sql.text, "{alias}.patient_key IN (");
+            push_list(sql, keys.iter().map(|key| SqlValue::Text(key.clone())));
+            sql.push(")");
+        }
+    }
+}
+
 /// The WHERE clause (without the keyword) selecting current matches of `query`.
 fn render_where<C: GenericClient>(p: &mut Ctx<'_, C>, query: &SearchQuery) -> Result<Sql, Error> {
     let mut sql = Sql::new();
@@ -434,10 +452,22 @@ fn render_where<C: GenericClient>(p: &mut Ctx<'_, C>, query: &SearchQuery) -> Re
     sql.push("r.resource_type = ");
     sql.arg(SqlValue::Text(query.resource_type.clone()));
     sql.push(" AND NOT r.deleted");
-    p.route = if p.routed { route_key(query) } else { None };
-    if let Some(key) = &p.route {
-        sql.push(" AND r.patient_key = ");
-        sql.arg(SqlValue::Text(key.clone()));
+    p.route = if !p.routed {
+        None
+    } else if let Some(key) = route_key(query) {
+        Some(vec![key])
+    } else if let Some(values) = crate::locator::required_values(query) {
+        Some(crate::locator::patient_keys(
+            p.conn,
+            &query.resource_type,
+            &values,
+        )?)
+    } else {
+        None
+    };
+    if let Some(keys) = &p.route {
+        sql.push(" AND ");
+        push_route(&mut sql, "r", keys);
     }
     for (idx, filter) in query.filters.iter().enumerate() {
         sql.push(" AND ");
@@ -526,9 +556,8 @@ fn sort_exprs<C: GenericClient>(
                     sql.text,
                     "(SELECT {agg}(x.{col}){cast} FROM {table} x WHERE x.patient_key = r.patient_key AND x.rkey = r.rkey AND "
                 );
-                if let Some(key) = &p.route {
-                    sql.push("x.patient_key = ");
-                    sql.arg(SqlValue::Text(key.clone()));
+                if let Some(keys) = &p.route {
+                    push_route(&mut sql, "x", keys);
                     sql.push(" AND ");
                 }
                 render_param_rows(&mut sql, "x", &rows);

@@ -376,6 +376,39 @@ BEGIN
 END
 $citus$;
 "#,
+    r#"
+-- Migration 3 (issue 15): the identifier locator (see `locator`). Which patient keys hold a
+-- resource carrying an identifier value, distributed by the value so a search by identifier
+-- (a CURP) asks one shard which patients to read. Rows are hints written with every version
+-- (never deleted: a stale one costs a lookup on a shard that finds nothing). The backfill
+-- takes the identifiers already indexed; on Citus it runs after the table is distributed
+-- (an INSERT … SELECT between distributed tables, repartitioned by the value).
+CREATE TABLE identifier_locator (
+    value TEXT COLLATE "C" NOT NULL,
+    system TEXT COLLATE "C" NOT NULL,
+    resource_type TEXT COLLATE "C" NOT NULL,
+    id TEXT COLLATE "C" NOT NULL,
+    patient_key TEXT COLLATE "C" NOT NULL,
+    PRIMARY KEY (value, system, resource_type, id)
+);
+
+DO $citus$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
+        SET LOCAL citus.multi_shard_modify_mode TO 'sequential';
+        PERFORM create_distributed_table('identifier_locator', 'value', colocate_with => 'none');
+    END IF;
+END
+$citus$;
+
+INSERT INTO identifier_locator(value, system, resource_type, id, patient_key)
+    SELECT i.code, i.system, r.resource_type, r.id, r.patient_key
+    FROM idx_token i
+    JOIN resource r ON r.patient_key = i.patient_key AND r.rkey = i.rkey
+    JOIN search_param p ON p.pid = i.pid
+    WHERE p.code = 'identifier' AND p.resource_type = r.resource_type
+    ON CONFLICT DO NOTHING;
+"#,
 ];
 
 /// The schema version this build expects.

@@ -626,6 +626,9 @@ fn one_patients_reads_are_single_shard_on_citus() {
         }
     }
     save(&store, &observation_of("p1-o0", "p1"));
+    for (patient, curp) in [("p2", "CURP0002"), ("p3", "CURP0003")] {
+        save(&store, &patient_with_curp(patient, curp));
+    }
     let mut client = crate::pool::connect(&db.url).unwrap();
     let located = client
         .query_one(crate::read::LOCATE, &[&"Observation", &"p1-o0"])
@@ -644,6 +647,14 @@ fn one_patients_reads_are_single_shard_on_citus() {
         (
             "read by key",
             explain(&mut client, crate::read::CURRENT, &[&key, &rkey]),
+        ),
+        (
+            "identifier locator",
+            explain(
+                &mut client,
+                crate::locator::LOOKUP,
+                &[&"CURP0002", &"Patient"],
+            ),
         ),
     ] {
         assert!(plan.contains("Task Count: 1"), "{what}:\n{plan}");
@@ -708,16 +719,113 @@ fn one_patients_reads_are_single_shard_on_citus() {
         .map(|r| r.id)
         .collect();
     assert_eq!(everything, ["p4", "p4-o0", "p4-o1", "p4-o2"]);
+    // A search across patients by identifier: the locator (one shard) names the patient key,
+    // then the search reads that patient's shard only; with or without the system, and with
+    // `_sort` and the total.
+    assert_eq!(
+        found(
+            &store,
+            "Patient",
+            &[("identifier", &format!("{CURP}|CURP0002"))]
+        ),
+        ["p2"]
+    );
+    assert_eq!(
+        found(
+            &store,
+            "Patient",
+            &[
+                ("identifier", "CURP0003"),
+                ("_sort", "-_lastUpdated"),
+                ("_total", "accurate")
+            ]
+        ),
+        ["p3"]
+    );
+    assert!(found(&store, "Patient", &[("identifier", "CURP9999")]).is_empty());
+}
+
+/// The identifier system the tests use for CURPs (any system routes alike).
+const CURP: &str = "urn:oid:2.16.840.1.113883.4.629";
+
+fn patient_with_curp(id: &str, curp: &str) -> String {
+    format!(
+        r#"{{"resourceType":"Patient","id":"{id}","identifier":[{{"system":"{CURP}","value":"{curp}"}}]}}"#
+    )
+}
+
+/// A search by identifier finds exactly what the index holds, whatever the locator's hints
+/// say: after an identifier is corrected (the old value's hint stays, stale), after the
+/// resource is deleted and restored, for a resource outside every compartment, and for two
+/// patients sharing a value (a duplicate before its merge: two shards).
+fn identifier_searches_follow_changes(store: &PgStore) {
+    save(store, &patient_with_curp("p1", "AAAA"));
+    save(store, &patient_with_curp("p2", "BBBB"));
+    save(
+        store,
+        r#"{"resourceType":"Organization","id":"o1","identifier":[{"system":"clues","value":"DFSSA001"}]}"#,
+    );
+    let by = |value: &str| found(store, "Patient", &[("identifier", value)]);
+    assert_eq!(by("AAAA"), ["p1"]);
+    assert_eq!(by(&format!("{CURP}|BBBB")), ["p2"]);
+    assert!(by("other|BBBB").is_empty(), "the system still counts");
+    assert_eq!(by("AAAA,BBBB"), ["p1", "p2"]);
+    assert_eq!(
+        found(store, "Organization", &[("identifier", "clues|DFSSA001")]),
+        ["o1"]
+    );
+    assert!(
+        found(store, "Organization", &[("identifier", "AAAA")]).is_empty(),
+        "a value is located per resource type"
+    );
+    // Corrected: the old value finds nothing, the new one finds the patient.
+    save(store, &patient_with_curp("p1", "CCCC"));
+    assert!(by("AAAA").is_empty());
+    assert_eq!(by("CCCC"), ["p1"]);
+    // Deleted, then written again.
+    write_with(store, |tx| {
+        tx.put(store::NewVersion {
+            resource_type: "Patient".into(),
+            id: "p2".into(),
+            version_id: 2,
+            last_updated: "2026-01-01T00:00:09.000Z".into(),
+            last_updated_ms: 1_767_225_609_000,
+            resource: None,
+        })
+    })
+    .unwrap();
+    assert!(by("BBBB").is_empty());
+    save(store, &patient_with_curp("p2", "BBBB"));
+    assert_eq!(by("BBBB"), ["p2"]);
+    // The same value on a second patient (a duplicate registration): both are found.
+    save(store, &patient_with_curp("p3", "CCCC"));
+    assert_eq!(by("CCCC"), ["p1", "p3"]);
+    assert_eq!(by(&format!("{CURP}|CCCC,{CURP}|BBBB")), ["p1", "p2", "p3"]);
+}
+
+#[test]
+fn identifier_searches_follow_changes_on_postgres() {
+    let db = fresh_database();
+    let store = PgStore::connect(&db.url).unwrap();
+    identifier_searches_follow_changes(&store);
+}
+
+#[test]
+fn identifier_searches_follow_changes_on_citus() {
+    let db = fresh_citus_database();
+    let store = PgStore::connect(&db.url).unwrap();
+    identifier_searches_follow_changes(&store);
 }
 
 /// Data written under schema 1 (nullable `patient_key`, index rows without it) is keyed and,
-/// on Citus, distributed by migration 2: reads, history, searches and the feed queue see it.
+/// on Citus, distributed by migration 2 (its identifiers located by migration 3): reads,
+/// history, searches and the feed queue see it.
 fn schema_1_data_survives_migration_2(url: &str) {
     let mut client = crate::pool::connect(url).unwrap();
     assert_eq!(crate::schema::migrate_to(&mut client, 1).unwrap(), 1);
     client
         .batch_execute(
-            "INSERT INTO search_param(pid, resource_type, code) VALUES (1, 'Observation', 'subject'), (2, 'Observation', 'code'); \
+            "INSERT INTO search_param(pid, resource_type, code) VALUES (1, 'Observation', 'subject'), (2, 'Observation', 'code'), (3, 'Patient', 'identifier'); \
              INSERT INTO resource(rkey, resource_type, id, version_id, last_updated, last_updated_ms, deleted, change_seq, patient_key, body) VALUES \
                (1, 'Patient', 'p1', 1, 't', 1, false, 1, 'p1', '{\"resourceType\":\"Patient\",\"id\":\"p1\"}'), \
                (2, 'Organization', 'o1', 1, 't', 1, false, 2, NULL, '{\"resourceType\":\"Organization\",\"id\":\"o1\"}'), \
@@ -725,10 +833,10 @@ fn schema_1_data_survives_migration_2(url: &str) {
              INSERT INTO resource_version(rkey, version_id, last_updated, last_updated_ms, deleted, change_seq, patient_key, body) VALUES \
                (3, 1, 't', 1, false, 3, 'p1', '{}'); \
              INSERT INTO idx_reference(rkey, pid, target_type, target_id, url, id_system, id_value) VALUES (3, 1, 'Patient', 'p1', '', '', ''); \
-             INSERT INTO idx_token(rkey, pid, system, code, text) VALUES (3, 2, 'http://loinc.org', '2339-0', NULL); \
+             INSERT INTO idx_token(rkey, pid, system, code, text) VALUES (3, 2, 'http://loinc.org', '2339-0', NULL), (1, 3, 'urn:curp', 'CURP1', NULL); \
              INSERT INTO sync_pending(change_seq) VALUES (4); \
              SELECT setval('resource_rkey_seq', 3); SELECT setval('change_seq_seq', 4); \
-             SELECT setval('search_param_pid_seq', 2);",
+             SELECT setval('search_param_pid_seq', 3);",
         )
         .unwrap();
     drop(client);
@@ -754,6 +862,11 @@ fn schema_1_data_survives_migration_2(url: &str) {
     );
     assert_eq!(found(&store, "Observation", &[("patient", "p1")]), ["x1"]);
     assert_eq!(found(&store, "Observation", &[("code", "2339-0")]), ["x1"]);
+    // Migration 3 located the identifier indexed before it.
+    assert_eq!(
+        found(&store, "Patient", &[("identifier", "urn:curp|CURP1")]),
+        ["p1"]
+    );
     // Written after the migration, next to the migrated rows.
     save(&store, &observation_of("x1", "p1"));
     assert_eq!(

@@ -364,6 +364,19 @@ impl<'a> Tx<'a> {
         self.behind.log_entry(change_seq).cloned()
     }
 
+    /// Holds an identifier locator row (see `locator`).
+    pub(crate) fn hold_identifier(
+        &mut self,
+        value: String,
+        system: String,
+        resource_type: &str,
+        id: &str,
+        key: &str,
+    ) {
+        self.behind
+            .identifier((value, system), resource_type, id, key);
+    }
+
     pub(crate) fn hold_follow(&mut self, node_id: &str, patient_id: &str, since_ms: i64) {
         self.behind.follow(node_id, patient_id, since_ms);
     }
@@ -651,6 +664,13 @@ impl WriteTx for Tx<'_> {
                 (&resource_type, &version.id),
                 &version.index,
                 |code| store.intern_param(&resource_type, code),
+            )?;
+            crate::locator::record(
+                self,
+                &key,
+                &version.resource_type,
+                &version.id,
+                &version.index,
             )?;
         }
         Ok(StoredResource {

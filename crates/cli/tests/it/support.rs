@@ -267,6 +267,135 @@ impl Drop for PrivatePostgres {
     }
 }
 
+/// A Citus cluster of one test's own (`../shared/vendor/citus/cluster.sh`: a coordinator and
+/// two workers on loopback), for what the shared one must not suffer: nodes stopped and
+/// restarted. The hub uses its `postgres` database, where the script created the extension
+/// and registered the workers. Stopped and deleted when dropped.
+pub struct PrivateCitus {
+    dir: tempfile::TempDir,
+    /// The coordinator's port; worker `n` (1, 2) listens on `port + n`.
+    port: u16,
+    pub admin_url: String,
+}
+
+const PG_BIN: &str = "/usr/lib/postgresql/15/bin";
+
+fn citus_script() -> PathBuf {
+    shared_dir().join("vendor/citus/cluster.sh")
+}
+
+/// Runs a PostgreSQL program as the `postgres` user (cluster.sh runs the nodes as it, and
+/// needs root to do so).
+fn as_postgres(program: &str, args: &[&str]) -> std::process::Output {
+    Command::new("runuser")
+        .args(["-u", "postgres", "--", &format!("{PG_BIN}/{program}")])
+        .args(args)
+        .output()
+        .unwrap_or_else(|err| panic!("cannot run {program} as postgres ({err})"))
+}
+
+/// Three consecutive free ports on loopback (the coordinator's and the two workers').
+fn free_port_run() -> u16 {
+    for _ in 0..50 {
+        let base = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        if base > 65_000 {
+            continue;
+        }
+        let free = (1..3).all(|n| std::net::TcpListener::bind(("127.0.0.1", base + n)).is_ok());
+        if free {
+            return base;
+        }
+    }
+    panic!("no three consecutive free ports on 127.0.0.1")
+}
+
+impl PrivateCitus {
+    pub fn start() -> PrivateCitus {
+        let dir = tempfile::tempdir().unwrap();
+        let port = free_port_run();
+        let output = Command::new(citus_script())
+            .args([
+                "start",
+                dir.path().to_str().unwrap(),
+                &port.to_string(),
+                "2",
+            ])
+            .output()
+            .unwrap_or_else(|err| panic!("cannot run cluster.sh ({err}); see test.sh"));
+        assert!(
+            output.status.success(),
+            "cluster.sh start failed (Citus installed? ../shared/vendor/citus/install.sh): {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let admin_url = format!("postgres://postgres@127.0.0.1:{port}/postgres");
+        // Citus finishes a two-phase commit that a worker crash left prepared (the coordinator
+        // committed, the worker had not yet) in its recovery pass, every minute by default:
+        // once a second here, so a scenario sees such writes within its timeouts.
+        psql(
+            &admin_url,
+            "ALTER SYSTEM SET citus.recover_2pc_interval = '1s'",
+        );
+        psql(&admin_url, "SELECT pg_reload_conf()");
+        PrivateCitus {
+            dir,
+            port,
+            admin_url,
+        }
+    }
+
+    fn node_dir(&self, node: u16) -> String {
+        format!("{}/node{}", self.dir.path().display(), self.port + node)
+    }
+
+    /// The port of node `node` (0: the coordinator, 1 and 2: the workers).
+    pub fn node_port(&self, node: u16) -> u16 {
+        self.port + node
+    }
+
+    /// `pg_ctl stop -m immediate` of node `node`: a crash, every connection cut.
+    pub fn crash(&self, node: u16) {
+        let output = as_postgres(
+            "pg_ctl",
+            &["-D", &self.node_dir(node), "-m", "immediate", "-w", "stop"],
+        );
+        assert!(output.status.success(), "pg_ctl stop: {output:?}");
+    }
+
+    /// Starts node `node` again (recovering from its WAL); returns once it accepts connections.
+    pub fn start_node(&self, node: u16) {
+        let log = format!("{}.log", self.node_dir(node));
+        let output = as_postgres(
+            "pg_ctl",
+            &[
+                "-D",
+                &self.node_dir(node),
+                "-l",
+                &log,
+                "-w",
+                "-t",
+                "60",
+                "start",
+            ],
+        );
+        assert!(output.status.success(), "pg_ctl start: {output:?}");
+    }
+}
+
+impl Drop for PrivateCitus {
+    fn drop(&mut self) {
+        for node in 0..3 {
+            let _ = as_postgres(
+                "pg_ctl",
+                &["-D", &self.node_dir(node), "-m", "immediate", "stop"],
+            );
+        }
+    }
+}
+
 /// The `--database` arguments for a command over `data` (none on SQLite).
 pub fn database_args(data: &Path) -> Vec<String> {
     placement(data, false)
