@@ -76,7 +76,7 @@ pub use read::Page;
 pub use replicated::{ReplicatedRefusal, ReplicatedReview, ReplicatedVerdict, ReplicatedVersion};
 pub use requester::Requester;
 pub use scheduling::{GenerationOutcome, SlotGeneration};
-pub use write::duplicates::{TASK_CODE_REVIEW_DUPLICATE, TASK_CODE_SYSTEM};
+pub use write::duplicates::{OPEN_TASK_STATUSES, TASK_CODE_REVIEW_DUPLICATE, TASK_CODE_SYSTEM};
 
 /// The handle every interface uses to reach the record.
 #[derive(Clone)]
