@@ -100,7 +100,10 @@ pub struct QualityRow {
     pub clues: String,
     /// Patients registered at the facility (`managingOrganization`).
     pub patients: u64,
-    /// Of those, with a CURP identifier that passes validation (format and check digit).
+    /// Of those, with a current CURP identifier that passes validation (format and check
+    /// digit). The write path refuses malformed CURPs, so on a node this is mostly "has a
+    /// CURP" (not the placeholder, not pending); records received from elsewhere are checked
+    /// again here.
     pub valid_curp: u64,
     /// Open duplicate-review Tasks about a patient registered there.
     pub duplicates_pending: u64,
@@ -271,6 +274,8 @@ pub fn data_quality(inputs: &QualityInputs<'_>, facilities: &Facilities) -> Vec<
             .unwrap_or(&[])
             .iter()
             .filter(|i| i.get("system").and_then(Json::as_str) == Some(systems::CURP))
+            // An `old` CURP is history (a registry correction issued a new one).
+            .filter(|i| i.get("use").and_then(Json::as_str) != Some("old"))
             .filter_map(|i| i.get("value").and_then(Json::as_str))
             .any(|v| mexico::curp::validate(v).is_ok());
         let r = row(&mut rows, &clues);
