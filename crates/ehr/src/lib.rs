@@ -29,6 +29,7 @@ mod bundle;
 mod capability;
 mod care;
 mod clock;
+pub mod deidentify;
 mod error;
 pub mod export;
 mod guard;
