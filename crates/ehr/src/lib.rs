@@ -93,6 +93,8 @@ pub struct Ehr {
     local_zone: Arc<str>,
     /// Write latency and audit backlog, for the operator's `/metrics`.
     metrics: metrics::EhrMetrics,
+    /// The new-case aggregates behind surveillance (`reports::incremental`).
+    new_cases: Arc<reports::incremental::NewCaseIndex>,
 }
 
 impl Ehr {
@@ -113,7 +115,12 @@ impl Ehr {
             sign_in: Arc::new(accounts::SignInGate::new()),
             local_zone: Arc::from(calendar::zone::DEFAULT_ZONE),
             metrics,
+            new_cases: Arc::default(),
         }
+    }
+
+    pub(crate) fn new_case_index(&self) -> &reports::incremental::NewCaseIndex {
+        &self.new_cases
     }
 
     /// The record layer's figures for the operator's metrics.

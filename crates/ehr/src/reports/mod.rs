@@ -7,14 +7,16 @@
 //! access, and what leaves is a count per facility, state or week. Every request is audited
 //! (its parameters in the details), refused or not.
 //!
-//! How: the records are read from the store page by page at request time and counted in
-//! memory ([`calc`], pure). That is fine for a clinic (10^4–10^5 resources); a national hub
-//! needs incremental aggregates instead (see the module `calc` and the report of issue 16).
+//! How: new cases (surveillance, `new-cases.csv`) come from the incremental index
+//! ([`incremental`]: kept current from the change log); the other figures are read from the
+//! store page by page at request time and counted in memory ([`calc`], pure), fine for a
+//! clinic (10^4–10^5 resources).
 
 pub mod calc;
 pub mod coverage;
 pub mod dates;
 pub mod demand;
+pub mod incremental;
 pub mod quality;
 pub mod surveillance;
 
@@ -185,10 +187,7 @@ impl Ehr {
         let details = format!("reporte new-cases {}", shown(params));
         self.report(who, &details, params, |scope| {
             let (from, to) = period(params)?;
-            let facilities = self.facilities()?;
-            let encounters = calc::encounter_facts(&self.scan("Encounter", &[])?, &facilities);
-            let conditions = self.scan("Condition", &[])?;
-            let mut rows = calc::new_cases(&conditions, &encounters, from, to);
+            let mut rows = self.new_cases_indexed(from, to)?;
             rows.retain(|r| scope.admits_state(&r.state));
             Ok(rows)
         })
@@ -269,10 +268,7 @@ impl Ehr {
             let week_end = dates::epi_week_start(year, week)
                 .map(|sunday| sunday + time::Duration::days(6))
                 .unwrap_or(day);
-            let facilities = self.facilities()?;
-            let encounters = calc::encounter_facts(&self.scan("Encounter", &[])?, &facilities);
-            let conditions = self.scan("Condition", &[])?;
-            let mut history = calc::new_cases(&conditions, &encounters, Date::MIN, week_end);
+            let mut history = self.new_cases_indexed(Date::MIN, week_end)?;
             history.retain(|r| scope.admits_state(&r.state));
             Ok(surveillance::surveillance(&history, day, count))
         })
