@@ -132,8 +132,19 @@ impl Ehr {
     }
 
     /// New cases by the full scan, as the index would answer (for tests and the bench's
-    /// baseline).
-    pub fn new_cases_scanned(&self, from: Date, to: Date) -> Result<Vec<NewCasesRow>, Error> {
+    /// baseline). Decided like the reports (an account that may read them), not audited: it
+    /// is the figure of a report already audited, computed the other way.
+    pub fn new_cases_scanned(
+        &self,
+        who: &crate::Requester,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<NewCasesRow>, Error> {
+        if let auth::policy::Decision::Deny(reason) =
+            auth::policy::decide_operation(&who.principal, auth::policy::Operation::ReadReports)
+        {
+            return Err(crate::guard::forbidden(reason));
+        }
         let facilities = self.facilities()?;
         let encounters = calc::encounter_facts(&self.scan("Encounter", &[])?, &facilities);
         let conditions = self.scan("Condition", &[])?;
@@ -338,7 +349,7 @@ mod tests {
         let (from, to) = (day("2026-01-01"), day("2026-12-31"));
         let same = |why: &str| {
             let indexed = ehr.new_cases_indexed(from, to).expect("indexed");
-            let scanned = ehr.new_cases_scanned(from, to).expect("scanned");
+            let scanned = ehr.new_cases_scanned(&tool, from, to).expect("scanned");
             assert_eq!(indexed, scanned, "{why}");
             indexed
         };
