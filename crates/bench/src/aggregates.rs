@@ -35,8 +35,8 @@ pub struct AggregatesRun {
 
 fn params() -> Vec<(String, String)> {
     vec![
-        ("from".to_string(), "1900-01-01".to_string()),
-        ("to".to_string(), "2099-12-31".to_string()),
+        ("from".to_string(), "2017-01-01".to_string()),
+        ("to".to_string(), "2026-12-31".to_string()),
     ]
 }
 
@@ -81,8 +81,8 @@ pub fn run(ehr: &ehr::Ehr, data: &Dataset, seed: u64) -> anyhow::Result<Aggregat
     let after_writes_s = started.elapsed().as_secs_f64();
     let (_, recomputed) = ehr.new_case_index_last_refresh();
     let (from, to) = (
-        ehr::reports::dates::parse_day("1900-01-01"),
-        ehr::reports::dates::parse_day("2099-12-31"),
+        ehr::reports::dates::parse_day("2017-01-01"),
+        ehr::reports::dates::parse_day("2026-12-31"),
     );
     let (Some(from), Some(to)) = (from, to) else {
         bail!("bench period does not parse");
