@@ -12,6 +12,7 @@
 //! HTTP/1.1 client, one request at a time. Data come from `synth` into a temporary folder.
 
 mod access;
+mod aggregates;
 mod data;
 mod engines;
 mod export;
@@ -79,6 +80,9 @@ pub struct BenchArgs {
     /// Compara con un nodo en esta base PostgreSQL vacía (issue 14) / Compare with a node on this empty PostgreSQL database
     #[arg(long, value_name = "URL")]
     pub postgres: Option<String>,
+    /// Solo la importación y los agregados de casos nuevos (issue 16) / Only the import and the new-case aggregates
+    #[arg(long, conflicts_with = "only_export")]
+    pub only_aggregates: bool,
 }
 
 /// Durations and sizes of one run.
@@ -286,6 +290,9 @@ pub fn run_report(args: &BenchArgs) -> anyhow::Result<Report> {
         report.append_to(&args.out)?;
         step(&format!("appended to {}", args.out.display()));
         return Ok(report);
+    }
+    if args.only_aggregates {
+        return only_aggregates(args, &ehr, &node_import, &data, started, notes);
     }
     if args.only_export {
         drop(ehr);
@@ -867,6 +874,87 @@ fn only_export(
     report.append_to(&args.out)?;
     step(&format!("appended to {}", args.out.display()));
     Ok(report)
+}
+
+/// `--only-aggregates`: the new-case aggregates on the imported node.
+fn only_aggregates(
+    args: &BenchArgs,
+    ehr: &ehr::Ehr,
+    node_import: &import::NodeImport,
+    data: &Dataset,
+    started: Instant,
+    notes: Vec<String>,
+) -> anyhow::Result<Report> {
+    step("new-case aggregates: built after the import, then kept up to date");
+    let run = aggregates::run(ehr, data, args.seed)?;
+    let report = Report {
+        info: RunInfo {
+            date_utc: report::date_utc(),
+            revision: report::revision(),
+            machine: report::machine(),
+            command: format!(
+                "expediente bench --only-aggregates{}",
+                if args.quick {
+                    " --quick".to_string()
+                } else {
+                    format!(" --scale {}", args.scale)
+                }
+            ),
+            scale_label: format!(
+                "{} resources ({} patients)",
+                report::format_count(data.resources),
+                report::format_count(data.patients.len() as u64)
+            ),
+            seconds: started.elapsed().as_secs_f64(),
+            notes,
+        },
+        rows: aggregate_rows(node_import, &run),
+    };
+    println!("{}", report.markdown());
+    report.append_to(&args.out)?;
+    step(&format!("appended to {}", args.out.display()));
+    Ok(report)
+}
+
+/// The rows of the aggregates' figures.
+fn aggregate_rows(node_import: &import::NodeImport, run: &aggregates::AggregatesRun) -> Vec<Row> {
+    let with = node_import.seconds + run.build_s;
+    let ratio = with / node_import.seconds.max(1e-9);
+    vec![
+        Row::new(
+            "Import with the new-case aggregates brought up to date (import, then the first surveillance count)",
+            with,
+            "s",
+        )
+        .detail(format!(
+            "import {:.1} s + aggregates {:.2} s ({} new-case rows)",
+            node_import.seconds, run.build_s, run.rows
+        ))
+        .baseline(node_import.seconds, "the same import without aggregates (s)")
+        .target("≤ 1.10 × the import", ratio <= 1.10),
+        Row::new(
+            format!(
+                "New-case count after {} single writes (incremental: patients touched only)",
+                aggregates::WRITES
+            ),
+            run.after_writes_s * 1e3,
+            "ms",
+        )
+        .detail(format!(
+            "{} patients recomputed; the same rows as the full scan",
+            run.recomputed
+        ))
+        .baseline(
+            run.scan_s * 1e3,
+            "every Condition and Encounter read and counted, as the report did before (ms)",
+        ),
+        Row::new(
+            "New-case count with nothing changed since the last view",
+            run.unchanged_s * 1e3,
+            "ms",
+        )
+        .baseline(run.scan_s * 1e3, "the full scan (ms)"),
+    ]
 }
 
 /// The rows of the `$export` figures.

@@ -146,3 +146,32 @@ fn quick_run_measures_every_figure_and_appends_a_well_formed_table() {
         );
     }
 }
+
+/// `--only-aggregates`: the import with the new-case aggregates against the import alone, and
+/// the incremental count against the full scan (the run itself fails if the two differ).
+#[test]
+fn quick_aggregates_run_compares_with_the_import_and_the_full_scan() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("BENCHMARKS.md");
+    let cli = Cli::try_parse_from([
+        "bench".as_ref(),
+        "--quick".as_ref(),
+        "--only-aggregates".as_ref(),
+        "--skip-peer".as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ])
+    .unwrap();
+    let report = bench::run_report(&cli.args).unwrap();
+    assert_eq!(report.rows.len(), 3, "{:?}", report.rows);
+    let import = &report.rows[0];
+    assert!(import.measure.contains("new-case aggregates"));
+    let baseline = import.baseline_value.unwrap();
+    assert!(import.value >= baseline && baseline > 0.0, "{import:?}");
+    for row in &report.rows[1..] {
+        assert!(row.value.is_finite() && row.value > 0.0, "{row:?}");
+        assert!(row.baseline_value.is_some_and(|b| b > 0.0), "{row:?}");
+    }
+    let table = std::fs::read_to_string(&out).unwrap();
+    assert!(table.contains("- Command: `expediente bench --only-aggregates --quick`"));
+}

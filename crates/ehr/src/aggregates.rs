@@ -60,6 +60,25 @@ impl Ehr {
             );
             return Err(crate::guard::forbidden(reason));
         }
+        // The counts come from the whole node's index (no facility per value): an account
+        // confined to one state is sent to the reports, which are filtered by state.
+        if let Some(state) = crate::reports::account_state(&who.principal) {
+            let mut entry = self.audit_entry(who, AuditAction::Operation, Outcome::Denied);
+            entry.details = format!("$estadisticas medida={measure}: confined to state {state}")
+                .chars()
+                .take(200)
+                .collect();
+            self.audit_later(entry);
+            return Err(Error::Forbidden(Issue::error(
+                IssueCode::Forbidden,
+                format!(
+                    "Acceso denegado: su cuenta ve solo la entidad {state} y $estadisticas cuenta todo el nodo; use los reportes (/reports/…, /ui/vigilancia)."
+                ),
+                format!(
+                    "Access denied: your account sees state {state} only and $estadisticas counts the whole node; use the reports (/reports/…, /ui/vigilancia)."
+                ),
+            )));
+        }
         let Some((name, resource_type, param, label, system)) =
             MEASURES.iter().find(|(name, ..)| *name == measure).copied()
         else {

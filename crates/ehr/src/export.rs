@@ -67,6 +67,8 @@ pub struct ExportPlan {
     pub transaction_ms: i64,
     /// The Group's member patients (Group level).
     pub members: Vec<String>,
+    /// The public variant (`publico=1`): every line de-identified ([`crate::deidentify`]).
+    pub deidentified: bool,
 }
 
 impl Ehr {
@@ -106,7 +108,12 @@ impl Ehr {
         level: ExportLevel,
         params: &[(String, String)],
     ) -> Result<ExportPlan, Error> {
-        let known = ["_outputFormat", "_type", "_since"];
+        let known = [
+            "_outputFormat",
+            "_type",
+            "_since",
+            crate::reports::PUBLIC_PARAM,
+        ];
         let unknown: Vec<String> = params
             .iter()
             .filter(|(k, _)| !known.contains(&k.as_str()))
@@ -115,11 +122,11 @@ impl Ehr {
         if !unknown.is_empty() {
             return Err(bad(
                 format!(
-                    "Parámetros de $export no admitidos: {}; se admiten _outputFormat, _type y _since.",
+                    "Parámetros de $export no admitidos: {}; se admiten _outputFormat, _type, _since y publico.",
                     unknown.join(", ")
                 ),
                 format!(
-                    "Unsupported $export parameters: {}; supported are _outputFormat, _type and _since.",
+                    "Unsupported $export parameters: {}; supported are _outputFormat, _type, _since and publico.",
                     unknown.join(", ")
                 ),
             ));
@@ -210,6 +217,8 @@ impl Ehr {
                 types.push(resource_type);
             }
         }
+        let deidentified =
+            crate::reports::publication(params)? == crate::reports::Publication::Public;
         let members = match &level {
             ExportLevel::Group(id) => self.group_members(who, id)?,
             _ => Vec::new(),
@@ -220,6 +229,7 @@ impl Ehr {
             since_ms,
             transaction_ms: self.now_ms(),
             members,
+            deidentified,
         })
     }
 
@@ -323,7 +333,17 @@ impl Ehr {
                 if self.check_read(who, stored)?.is_err() {
                     continue;
                 }
-                line(&stored.body)?;
+                if plan.deidentified {
+                    let resource = fhir::json::parse_str(&stored.body).map_err(|e| {
+                        Error::Internal(format!(
+                            "stored {resource_type}/{} does not parse: {e}",
+                            stored.id
+                        ))
+                    })?;
+                    line(&crate::deidentify::deidentify(&resource).to_json_string())?;
+                } else {
+                    line(&stored.body)?;
+                }
                 written += 1;
                 if let Some(patient) = facts.patient_id
                     && !patients.iter().any(|(p, _)| *p == patient)
@@ -343,6 +363,115 @@ impl Ehr {
             }
             match page.positions.last() {
                 Some(last) if page.more => query.cursor = Some(format!("n{last}")),
+                _ => break,
+            }
+        }
+        Ok(written)
+    }
+
+    /// The deletions of one type for a `_since` export (Bulk Data IG v2, the manifest's
+    /// `deleted`): every resource whose latest version up to `transactionTime` is a delete
+    /// made after `_since`, each handed to `line` as a transaction Bundle with one `DELETE`
+    /// entry. A deletion is listed only when the requester could read the resource's last
+    /// version before it and it was in the plan's scope, so the list betrays nothing the
+    /// export itself would not have shown. Returns how many were written; none without
+    /// `_since`.
+    pub fn export_deleted(
+        &self,
+        who: &Requester,
+        plan: &ExportPlan,
+        resource_type: &str,
+        job: &str,
+        line: &mut dyn FnMut(&str) -> Result<(), Error>,
+    ) -> Result<u64, Error> {
+        let Some(since_ms) = plan.since_ms else {
+            return Ok(0);
+        };
+        let who = &export_requester(who);
+        if let Decision::Deny(reason) =
+            auth::policy::decide_operation(&who.principal, Operation::BulkExport)
+        {
+            return Err(crate::guard::forbidden(reason));
+        }
+        let members: HashSet<&str> = plan.members.iter().map(String::as_str).collect();
+        let details = format!("{} {job} {resource_type} deleted", plan.level.path());
+        let mut decided: HashSet<String> = HashSet::new();
+        let mut before_seq = None;
+        let mut written = 0u64;
+        loop {
+            let page = self.store().history(&store::HistoryRequest {
+                scope: store::HistoryScope::Type(resource_type.to_string()),
+                since_ms: Some(since_ms),
+                before_seq,
+                count: store::PAGE_SIZE_MAX,
+            })?;
+            let mut patients: Vec<(String, bool)> = Vec::new();
+            for version in &page {
+                // Newest first: the first version of a resource at or before transactionTime
+                // says whether it was deleted then.
+                if version.last_updated_ms > plan.transaction_ms
+                    || version.last_updated_ms <= since_ms
+                    || !decided.insert(version.id.clone())
+                    || !version.deleted
+                    || version.version_id < 2
+                {
+                    continue;
+                }
+                let Some(before) =
+                    self.store()
+                        .vread(resource_type, &version.id, version.version_id - 1)?
+                else {
+                    continue;
+                };
+                let facts = TargetFacts::for_read(&before);
+                let in_scope = match &plan.level {
+                    ExportLevel::System => true,
+                    ExportLevel::Patient => facts.patient_id.is_some(),
+                    ExportLevel::Group(_) => facts
+                        .patient_id
+                        .iter()
+                        .chain(&facts.other_patients)
+                        .any(|p| members.contains(p.as_str())),
+                };
+                if !in_scope || before.deleted || self.check_read(who, &before)?.is_err() {
+                    continue;
+                }
+                let bundle = Json::object([
+                    ("resourceType", Json::str("Bundle")),
+                    ("type", Json::str("transaction")),
+                    (
+                        "entry",
+                        Json::Array(vec![Json::object([(
+                            "request",
+                            Json::object([
+                                ("method", Json::str("DELETE")),
+                                ("url", Json::str(format!("{resource_type}/{}", version.id))),
+                            ]),
+                        )])]),
+                    ),
+                ]);
+                line(&bundle.to_json_string())?;
+                written += 1;
+                if let Some(patient) = facts.patient_id
+                    && !patients.iter().any(|(p, _)| *p == patient)
+                {
+                    patients.push((patient, false));
+                }
+            }
+            if !patients.is_empty() {
+                self.audit_access(
+                    who,
+                    AuditAction::Export,
+                    resource_type,
+                    None,
+                    &patients,
+                    &details,
+                );
+            }
+            match page.last() {
+                Some(last) if page.len() >= store::PAGE_SIZE_MAX => {
+                    before_seq = Some(last.change_seq);
+                }
                 _ => break,
             }
         }

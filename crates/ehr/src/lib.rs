@@ -29,6 +29,7 @@ mod bundle;
 mod capability;
 mod care;
 mod clock;
+pub mod deidentify;
 mod error;
 pub mod export;
 mod guard;
@@ -76,7 +77,7 @@ pub use read::Page;
 pub use replicated::{ReplicatedRefusal, ReplicatedReview, ReplicatedVerdict, ReplicatedVersion};
 pub use requester::Requester;
 pub use scheduling::{GenerationOutcome, SlotGeneration};
-pub use write::duplicates::{TASK_CODE_REVIEW_DUPLICATE, TASK_CODE_SYSTEM};
+pub use write::duplicates::{OPEN_TASK_STATUSES, TASK_CODE_REVIEW_DUPLICATE, TASK_CODE_SYSTEM};
 
 /// The handle every interface uses to reach the record.
 #[derive(Clone)]
@@ -92,6 +93,8 @@ pub struct Ehr {
     local_zone: Arc<str>,
     /// Write latency and audit backlog, for the operator's `/metrics`.
     metrics: metrics::EhrMetrics,
+    /// The new-case aggregates behind surveillance (`reports::incremental`).
+    new_cases: Arc<reports::incremental::NewCaseIndex>,
 }
 
 impl Ehr {
@@ -112,7 +115,12 @@ impl Ehr {
             sign_in: Arc::new(accounts::SignInGate::new()),
             local_zone: Arc::from(calendar::zone::DEFAULT_ZONE),
             metrics,
+            new_cases: Arc::default(),
         }
+    }
+
+    pub(crate) fn new_case_index(&self) -> &reports::incremental::NewCaseIndex {
+        &self.new_cases
     }
 
     /// The record layer's figures for the operator's metrics.

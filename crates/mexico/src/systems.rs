@@ -38,6 +38,12 @@ pub const EXT_CURP_PENDING: &str =
 pub const EXT_BIRTH_STATE: &str =
     "https://expediente.salud.gob.mx/fhir/StructureDefinition/entidad-nacimiento";
 
+/// Identifier of one repeated-laboratory warning (a `DetectedIssue`): one per patient, test,
+/// clinician and day, however often the form comes back, so that a warning is counted once;
+/// its `assigner` is the facility that showed it.
+pub const REPEATED_LAB_WARNING: &str =
+    "https://expediente.salud.gob.mx/fhir/sid/aviso-estudio-repetido";
+
 #[cfg(test)]
 mod tests {
     /// All systems are distinct: two identifier spaces sharing a URI would merge identities.
@@ -54,6 +60,7 @@ mod tests {
             super::CVX,
             super::EXT_CURP_PENDING,
             super::EXT_BIRTH_STATE,
+            super::REPEATED_LAB_WARNING,
         ];
         for (i, a) in all.iter().enumerate() {
             assert!(

@@ -49,6 +49,9 @@ const RETRY_AFTER_S: u64 = 1;
 /// The media type of the files.
 const NDJSON: &str = "application/fhir+ndjson";
 
+/// The file of a `_since` export's deletions (Bundles; no resource type is named so).
+const DELETED_FILE: &str = "deleted.ndjson";
+
 /// The jobs of this node.
 #[derive(Default)]
 pub(crate) struct Exports {
@@ -82,6 +85,10 @@ struct Job {
     status: Status,
     /// `(type, file, count)` of each non-empty file, once complete.
     output: Vec<(String, String, u64)>,
+    /// The public, de-identified variant (`publico=1`).
+    deidentified: bool,
+    /// `(file, count)` of the deletions since `_since`, once complete (none when empty).
+    deleted: Option<(String, u64)>,
     finished_ms: Option<i64>,
 }
 
@@ -306,13 +313,24 @@ pub(crate) async fn status(
                     json!({"type": kind, "url": format!("{base}/$export-file/{}/{file}", job.id), "count": count})
                 })
                 .collect();
-            let manifest = json!({
+            let deleted: Vec<Value> = job
+                .deleted
+                .iter()
+                .map(|(file, count)| {
+                    json!({"type": "Bundle", "url": format!("{base}/$export-file/{}/{file}", job.id), "count": count})
+                })
+                .collect();
+            let mut manifest = json!({
                 "transactionTime": ehr::format_instant(job.transaction_ms),
                 "request": job.request,
                 "requiresAccessToken": true,
                 "output": output,
                 "error": [],
             });
+            // The IG's `deleted` list belongs to `_since` exports (empty when nothing was).
+            if job.since_ms.is_some() {
+                manifest["deleted"] = Value::Array(deleted);
+            }
             let mut response = (StatusCode::OK, manifest.to_string()).into_response();
             let headers = response.headers_mut();
             headers.insert(
@@ -372,7 +390,9 @@ pub(crate) async fn file(
     UrlPath((id, name)): UrlPath<(String, String)>,
 ) -> Result<Response, ApiError> {
     let job = owned_job(&state.0, &who, &id)?;
-    let listed = job.status == Status::Complete && job.output.iter().any(|(_, f, _)| *f == name);
+    let listed = job.status == Status::Complete
+        && (job.output.iter().any(|(_, f, _)| *f == name)
+            || job.deleted.as_ref().is_some_and(|(f, _)| *f == name));
     if !listed {
         return Err(not_found());
     }
@@ -451,6 +471,8 @@ impl Job {
             members: plan.members,
             status: Status::Running,
             output: Vec::new(),
+            deidentified: plan.deidentified,
+            deleted: None,
             finished_ms: None,
         }
     }
@@ -462,6 +484,7 @@ impl Job {
             since_ms: self.since_ms,
             transaction_ms: self.transaction_ms,
             members: self.members.clone(),
+            deidentified: self.deidentified,
         }
     }
 
@@ -491,6 +514,8 @@ impl Job {
             "status": status,
             "reason": reason,
             "output": self.output.iter().map(|(t, f, c)| json!({"type": t, "file": f, "count": c})).collect::<Vec<_>>(),
+            "deidentified": self.deidentified,
+            "deleted": self.deleted.as_ref().map(|(f, c)| json!({"file": f, "count": c})),
             "finished_ms": self.finished_ms,
         })
     }
@@ -542,6 +567,17 @@ impl Job {
             members: strings("members")?,
             status,
             output,
+            // Jobs written before these members existed: full, without deletions.
+            deidentified: value
+                .get("deidentified")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            deleted: value.get("deleted").and_then(|d| {
+                Some((
+                    d.get("file")?.as_str()?.to_string(),
+                    d.get("count")?.as_u64()?,
+                ))
+            }),
             finished_ms: value.get("finished_ms").and_then(Value::as_i64),
         })
     }
@@ -655,6 +691,21 @@ fn run(state: &AppState, mut job: Job, who: &Requester, progress: &Progress) {
         }
         progress.types_done.fetch_add(1, Ordering::Relaxed);
     }
+    let mut deleted = None;
+    if failure.is_none() && plan.since_ms.is_some() && !progress.cancel.load(Ordering::Relaxed) {
+        let file = job_dir.join(DELETED_FILE);
+        match write_deleted(ehr, who, &plan, &job.id, &job.types, &file, progress) {
+            Ok(0) => {
+                let _ = std::fs::remove_file(&file);
+            }
+            Ok(count) => deleted = Some((DELETED_FILE.to_string(), count)),
+            Err(_) if progress.cancel.load(Ordering::Relaxed) => {}
+            Err(err) => {
+                tracing::error!(job = %job.id, error = %err, "bulk export failed");
+                failure = Some("deleted: error al leer o escribir / read or write error".into());
+            }
+        }
+    }
     let path = job.level.path();
     if progress.cancel.load(Ordering::Relaxed) {
         return;
@@ -672,10 +723,40 @@ fn run(state: &AppState, mut job: Job, who: &Requester, progress: &Progress) {
         Some(reason) => Status::Failed(reason),
     };
     job.output = output;
+    job.deleted = deleted;
     if let Err(err) = save_job(&dir, &job) {
         tracing::error!(job = %job.id, error = %err, "cannot record a finished bulk export");
     }
     ehr.export_finished(who, job.status == Status::Complete, &details);
+}
+
+/// The deletions of every type of a `_since` export, one Bundle a line; fsynced like the rest.
+fn write_deleted(
+    ehr: &Ehr,
+    who: &Requester,
+    plan: &ExportPlan,
+    job: &str,
+    types: &[String],
+    path: &Path,
+    progress: &Progress,
+) -> Result<u64, ehr::Error> {
+    let io = |err: std::io::Error| ehr::Error::Internal(format!("bulk export file: {err}"));
+    let file = std::fs::File::create(path).map_err(io)?;
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, file);
+    let mut count = 0;
+    for resource_type in types {
+        count += ehr.export_deleted(who, plan, resource_type, job, &mut |line| {
+            if progress.cancel.load(Ordering::Relaxed) {
+                return Err(ehr::Error::Internal("export cancelled".into()));
+            }
+            out.write_all(line.as_bytes()).map_err(io)?;
+            out.write_all(b"\n").map_err(io)?;
+            Ok(())
+        })?;
+    }
+    let file = out.into_inner().map_err(|e| io(e.into_error()))?;
+    file.sync_all().map_err(io)?;
+    Ok(count)
 }
 
 /// One type's file, written line by line as the store is paged; fsynced before it counts.

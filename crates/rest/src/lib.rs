@@ -177,6 +177,8 @@ pub fn router(ehr: ehr::Ehr, keys: Arc<::auth::token::KeyStore>, config: RestCon
             "/reports/vaccination-coverage.csv",
             get(reports::vaccination_coverage),
         )
+        .route("/reports/repeated-tests.csv", get(reports::repeated_tests))
+        .route("/reports/data-quality.csv", get(reports::data_quality))
         .route("/fhir/$estadisticas", get(handlers::aggregates))
         .route("/fhir/$aggregates", get(handlers::aggregates))
         .route("/fhir", post(handlers::root_post))

@@ -129,3 +129,35 @@ pub(crate) async fn vaccination_coverage(
     )
     .await
 }
+
+/// `GET /reports/repeated-tests.csv?from=YYYY-MM-DD&to=YYYY-MM-DD`
+pub(crate) async fn repeated_tests(
+    state: State,
+    Auth(who): Auth,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    report(
+        state,
+        who,
+        raw,
+        ehr::Ehr::report_repeated_tests,
+        ehr::reports::repeated_tests_csv,
+    )
+    .await
+}
+
+/// `GET /reports/data-quality.csv`
+pub(crate) async fn data_quality(
+    state: State,
+    Auth(who): Auth,
+    RawQuery(raw): RawQuery,
+) -> Result<Response, ApiError> {
+    report(
+        state,
+        who,
+        raw,
+        ehr::Ehr::report_data_quality,
+        ehr::reports::data_quality_csv,
+    )
+    .await
+}

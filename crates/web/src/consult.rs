@@ -175,9 +175,14 @@ pub struct NoteInput<'a> {
     /// Active requests the prescriptions renew, as read (they are stopped, at their version).
     pub renewed: &'a [Value],
     pub studies: &'a [&'static Study],
+    /// Repeated-lab warnings shown for these studies: ordering one anyway finalises its
+    /// `DetectedIssue` in the same transaction.
+    pub repeat_warnings: &'a [crate::orders::RepeatWarning],
     pub session: &'a SessionInfo,
     /// FHIR `dateTime` of the signature.
     pub now: &'a str,
+    /// Its Mexico City civil date, `YYYY-MM-DD`.
+    pub today: &'a str,
 }
 
 /// The transaction Bundle of a signed consultation.
@@ -335,6 +340,27 @@ pub fn bundle(input: &NoteInput<'_>) -> Value {
                 "requester": author
             }),
         ));
+        if let Some(warning) = input.repeat_warnings.iter().find(|w| w.code == study.code) {
+            let context = crate::orders::WarningContext {
+                patient_id: input.patient_id,
+                author: &author,
+                username: &input.session.username,
+                organization: input.session.organization.as_deref(),
+                facility_name: &input.session.facility_name,
+                day: input.today,
+                now,
+            };
+            entries.push(json!({
+                "resource": crate::orders::repeat_warning_issue(&context, warning, Some(&url)),
+                "request": {
+                    "method": "PUT",
+                    "url": format!(
+                        "DetectedIssue?{}",
+                        crate::orders::repeat_warning_condition(&context, study.code)
+                    )
+                }
+            }));
+        }
         order_urls.push(url);
         order_lines.push(format!("{} ({text}; LOINC {})", study.es, study.code));
     }

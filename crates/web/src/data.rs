@@ -571,6 +571,19 @@ pub fn vaccination_coverage(
     db.ehr.report_vaccination_coverage(&db.who, params)
 }
 
+/// Repeated laboratory tests per facility and month (`ehr`'s report 5: counts only, audited).
+pub fn repeated_tests(
+    db: &Db,
+    params: &[(String, String)],
+) -> Result<Vec<ehr::reports::RepeatedTestsRow>> {
+    db.ehr.report_repeated_tests(&db.who, params)
+}
+
+/// Data quality per facility (`ehr`'s report 6: counts only, audited).
+pub fn data_quality(db: &Db, params: &[(String, String)]) -> Result<Vec<ehr::reports::QualityRow>> {
+    db.ehr.report_data_quality(&db.who, params)
+}
+
 pub fn chronic_control(
     db: &Db,
     params: &[(String, String)],

@@ -822,8 +822,10 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("nav.find", "Buscar paciente", "Find a patient"),
     ("nav.main", "Navegación principal", "Main navigation"),
+    ("nav.quality", "Calidad de datos", "Data quality"),
     ("nav.queue", "Fila del día", "Today's queue"),
     ("nav.register", "Registrar paciente", "Register a patient"),
+    ("nav.repeats", "Estudios repetidos", "Repeated tests"),
     ("nav.skip", "Saltar al contenido", "Skip to content"),
     (
         "nav.surveillance",
@@ -909,6 +911,44 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
         "Problems updated.",
     ),
     ("problems.since", "desde", "since"),
+    ("quality.curp", "Con CURP validada", "With validated CURP"),
+    (
+        "quality.duplicates",
+        "Duplicados por revisar",
+        "Duplicates to review",
+    ),
+    (
+        "quality.empty",
+        "Sin unidades con datos.",
+        "No facilities with data.",
+    ),
+    (
+        "quality.encounters",
+        "Consultas terminadas",
+        "Finished encounters",
+    ),
+    (
+        "quality.intro",
+        "Indicadores de calidad del expediente de cada unidad, calculados del expediente. Solo cifras, sin nombres.",
+        "Quality indicators of each facility's records, computed from the record. Figures only, no names.",
+    ),
+    ("quality.no_dx", "Sin diagnóstico", "Without diagnosis"),
+    ("quality.notes", "Notas", "Notes"),
+    (
+        "quality.notes_incomplete",
+        "Notas incompletas (NOM-004)",
+        "Incomplete notes (NOM-004)",
+    ),
+    (
+        "quality.rule",
+        "CURP validada: pacientes registrados en la unidad con una CURP de formato y dígito verificador válidos. Duplicados: tareas de revisión abiertas sobre sus pacientes. Notas incompletas: notas de evolución firmadas a las que falta un mínimo de la NOM-004 (fecha, autor, evolución, signos vitales, diagnósticos, pronóstico, tratamiento). Sin diagnóstico: consultas terminadas sin diagnóstico.",
+        "Validated CURP: patients registered at the facility with a CURP of valid format and check digit. Duplicates: open review tasks about its patients. Incomplete notes: signed progress notes missing a NOM-004 minimum (date, author, history, vital signs, diagnoses, prognosis, treatment). Without diagnosis: finished encounters with no diagnosis.",
+    ),
+    (
+        "quality.title",
+        "Calidad de los datos por unidad",
+        "Data quality per facility",
+    ),
     ("queue.actions", "Acciones", "Actions"),
     (
         "queue.agenda",
@@ -1082,6 +1122,35 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
         "Patient registered. A possible-duplicate review was opened.",
     ),
     ("register.title", "Registrar paciente", "Register a patient"),
+    (
+        "repeats.empty",
+        "Sin advertencias de estudios repetidos en el periodo.",
+        "No repeated-test warnings in the period.",
+    ),
+    ("repeats.from", "Desde", "From"),
+    (
+        "repeats.intro",
+        "Cuántas veces el expediente advirtió que un estudio ya tenía resultado en los últimos 30 días y cuántas se solicitó de todos modos, por unidad y mes. Solo cifras, sin nombres.",
+        "How often the record warned that a test already had a result in the last 30 days, and how often it was ordered anyway, per facility and month. Figures only, no names.",
+    ),
+    ("repeats.month", "Mes", "Month"),
+    (
+        "repeats.ordered",
+        "Solicitados de todos modos",
+        "Ordered anyway",
+    ),
+    (
+        "repeats.rule",
+        "Una advertencia cuenta una vez por paciente, estudio, médico y día, aunque el formulario se envíe varias veces; «solicitado de todos modos» cuando la nota se firmó con el estudio. Mes en hora del centro de México; por omisión, los últimos doce meses.",
+        "A warning counts once per patient, test, physician and day, however often the form is sent; 'ordered anyway' when the note was signed with the test. Month in Mexico City time; by default, the last twelve months.",
+    ),
+    (
+        "repeats.title",
+        "Estudios de laboratorio repetidos",
+        "Repeated laboratory tests",
+    ),
+    ("repeats.to", "Hasta", "To"),
+    ("repeats.warnings", "Advertencias", "Warnings"),
     ("rx.ack", "Leí las advertencias.", "I read the warnings."),
     (
         "rx.ack_renews",

@@ -206,6 +206,8 @@ pub fn router(
         .route("/ui/censo-nominal", get(pages::census::page))
         .route("/ui/control-cronico", get(pages::chronic::page))
         .route("/ui/cobertura-vacunacion", get(pages::coverage::page))
+        .route("/ui/estudios-repetidos", get(pages::quality::repeats))
+        .route("/ui/calidad-datos", get(pages::quality::quality))
         .route("/ui/fila", get(pages::queue::page))
         .route("/ui/fila/llegada", post(pages::queue::check_in))
         .route("/ui/fila/siguiente", post(pages::queue::call_next))

@@ -21,6 +21,7 @@ pub mod medications;
 pub mod nursing;
 pub mod print;
 pub mod problems;
+pub mod quality;
 pub mod queue;
 pub mod record;
 pub mod refer;

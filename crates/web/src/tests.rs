@@ -616,6 +616,32 @@ async fn a_repeated_lab_is_warned_before_the_signed_note_is_saved() {
         warned.body.contains("187") && warned.body.contains("Hospital General Dos (MSIMB000584)")
     );
     assert!(warned.body.contains("20/11/2026"));
+    // The warning shown is data: one preliminary DetectedIssue, however often the form comes
+    // back the same day.
+    let again = send(&world, post(&path, &cookie, form)).await;
+    assert!(again.body.contains("id=\"repeat-warning\""));
+    let system_db = || data::Db::new(world.ehr.clone(), ehr::Requester::local_system("pruebas"));
+    let warnings = |db: &data::Db| -> Vec<serde_json::Value> {
+        data::everything(db, &world.patient)
+            .unwrap()
+            .into_iter()
+            .filter(|r| {
+                r["resourceType"] == "DetectedIssue"
+                    && r["identifier"][0]["system"] == mexico::systems::REPEATED_LAB_WARNING
+            })
+            .collect()
+    };
+    let shown = warnings(&system_db());
+    assert_eq!(shown.len(), 1, "{shown:?}");
+    assert_eq!(shown[0]["status"], "preliminary");
+    assert!(shown[0]["identifier"][0]["assigner"]["reference"].is_string());
+    assert!(
+        shown[0]["implicated"][0]["reference"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("Observation/")),
+        "{}",
+        shown[0]
+    );
     let before = data::everything(
         &data::Db::new(world.ehr.clone(), ehr::Requester::local_system("pruebas")),
         &world.patient,
@@ -643,6 +669,18 @@ async fn a_repeated_lab_is_warned_before_the_signed_note_is_saved() {
         .find(|r| r["resourceType"] == "Composition")
         .unwrap();
     assert_eq!(note["status"], "final");
+    // Ordered anyway: the same warning, now final, names the order.
+    let ordered = warnings(&system_db());
+    assert_eq!(ordered.len(), 1, "{ordered:?}");
+    assert_eq!(ordered[0]["id"], shown[0]["id"]);
+    assert_eq!(ordered[0]["status"], "final");
+    assert!(
+        ordered[0]["implicated"][0]["reference"]
+            .as_str()
+            .is_some_and(|r| r.starts_with("ServiceRequest/")),
+        "{}",
+        ordered[0]
+    );
     let chart = send(
         &world,
         get(&format!("/ui/pacientes/{}", world.patient), &cookie),

@@ -520,3 +520,156 @@ fn delete_cancels_and_a_restart_keeps_finished_jobs_and_resumes_running_ones() {
     assert_eq!(delete.status, 202);
     assert_eq!(get_as(&node, system, &running).status, 404);
 }
+
+/// The deletion Bundles of a `_since` manifest's `deleted` files: `Type/id` of each entry.
+fn deletions(node: &Node, token: &str, manifest: &Value) -> Vec<String> {
+    let mut deleted = Vec::new();
+    for item in manifest["deleted"]
+        .as_array()
+        .expect("a _since manifest lists deletions")
+    {
+        assert_eq!(item["type"], "Bundle");
+        let url = item["url"].as_str().unwrap();
+        let path = &url[url.find("/fhir/").unwrap() + 1..];
+        let answer = anonymous_client()
+            .get(url_of(node, path))
+            .bearer_auth(token)
+            .send()
+            .unwrap();
+        assert_eq!(answer.status().as_u16(), 200);
+        let text = answer.text().unwrap();
+        assert_eq!(text.lines().count() as u64, item["count"].as_u64().unwrap());
+        for line in text.lines() {
+            let bundle: Value = serde_json::from_str(line).unwrap();
+            assert_eq!(bundle["resourceType"], "Bundle");
+            assert_eq!(bundle["type"], "transaction");
+            for entry in bundle["entry"].as_array().unwrap() {
+                assert_eq!(entry["request"]["method"], "DELETE");
+                deleted.push(entry["request"]["url"].as_str().unwrap().to_string());
+            }
+        }
+    }
+    deleted.sort();
+    deleted
+}
+
+#[test]
+fn the_public_export_is_de_identified_and_since_lists_what_was_deleted() {
+    let w = world();
+    let node = &w.node;
+    let system = test_token();
+    // A patient with every kind of direct identifier, and a note in free text.
+    let mut lupe = patient("María Guadalupe", "Hernández López", "1984-03-07", "female");
+    lupe["identifier"] = json!([{"use": "official", "system": "urn:oid:2.16.840.1.113883.4.629", "value": "HELG840307MJCRPD06"}]);
+    lupe["telecom"] = json!([{"system": "phone", "value": "3312345678"}]);
+    lupe["address"] = json!([{"line": ["Calle Hidalgo 221"], "city": "Zapopan", "state": "JC", "postalCode": "45100"}]);
+    let lupe = post(node, "Patient", &lupe);
+    assert_eq!(lupe.status, 201, "{}", lupe.text);
+    let lupe = lupe.body["id"].as_str().unwrap().to_string();
+    let mut noted = crate::security::observation(&lupe, &[]);
+    noted["note"] = json!([{"text": "Acompañada por su esposo Ramiro"}]);
+    noted["subject"]["display"] = json!("María Guadalupe Hernández López");
+    assert_eq!(post(node, "Observation", &noted).status, 201);
+
+    let public = export(
+        node,
+        system,
+        "fhir/$export?_type=Patient,Observation&publico=1",
+    );
+    let patients = public.of("Patient");
+    assert_eq!(ids(&patients), searched(node, system, "Patient?_count=50"));
+    let text: String = public
+        .files
+        .iter()
+        .flat_map(|(_, lines)| lines.iter().map(Value::to_string))
+        .collect();
+    for gone in [
+        "Guadalupe",
+        "Hernández",
+        "HELG840307MJCRPD06",
+        "3312345678",
+        "Hidalgo",
+        "45100",
+        "Ramiro",
+        "1984-03-07",
+        "Ana",
+        "Pérez",
+    ] {
+        assert!(
+            !text.contains(gone),
+            "«{gone}» in the public export: {text}"
+        );
+    }
+    let lupe_line = patients.iter().find(|p| p["id"] == lupe.as_str()).unwrap();
+    assert_eq!(lupe_line["birthDate"], "1984");
+    assert_eq!(lupe_line["gender"], "female");
+    assert_eq!(lupe_line["address"][0]["state"], "JC");
+    assert_eq!(public.of("Observation").len(), 3);
+    assert!(
+        public
+            .of("Observation")
+            .iter()
+            .all(|o| o["valueQuantity"]["value"] == 72 && o["subject"]["reference"].is_string())
+    );
+    // The full export of the same data still holds them (the variant is the parameter's).
+    let full = export(node, system, "fhir/$export?_type=Patient");
+    assert!(full.files.iter().any(|(_, l)| {
+        l.iter()
+            .any(|p| p.to_string().contains("HELG840307MJCRPD06"))
+    }));
+    assert!(full.manifest.get("deleted").is_none());
+
+    // `_since`: a deleted Observation is listed in `deleted` (a transaction Bundle with a
+    // DELETE entry), not in the output; one deleted before `_since` is not listed.
+    let before = anonymous_client()
+        .delete(url_of(node, &format!("fhir/Observation/{}", w.obs2)))
+        .bearer_auth(system)
+        .send()
+        .unwrap();
+    assert!(before.status().is_success(), "{}", before.status());
+    std::thread::sleep(Duration::from_millis(20));
+    // The starting point: an export's transactionTime taken after the first deletion.
+    let mid = export(node, system, "fhir/$export?_type=Organization");
+    let since = mid.manifest["transactionTime"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    std::thread::sleep(Duration::from_millis(20));
+    let gone = anonymous_client()
+        .delete(url_of(node, &format!("fhir/Observation/{}", w.obs1)))
+        .bearer_auth(system)
+        .send()
+        .unwrap();
+    assert!(gone.status().is_success(), "{}", gone.status());
+    let newer = post(
+        node,
+        "Observation",
+        &crate::security::observation(&lupe, &[]),
+    );
+    assert_eq!(newer.status, 201);
+    let query = format!(
+        "fhir/$export?_type=Observation,Patient&_since={}",
+        since.replace('+', "%2B")
+    );
+    let changed = export(node, system, &query);
+    assert_eq!(
+        ids(&changed.of("Observation")),
+        vec![newer.body["id"].as_str().unwrap().to_string()]
+    );
+    assert_eq!(
+        deletions(node, system, &changed.manifest),
+        vec![format!("Observation/{}", w.obs1)]
+    );
+    // Another clinic's physician, who could not read that Observation, is not told of its
+    // deletion either.
+    let stranger = account(&w.data, "medico-b", "physician", &["--clues", CLUES_B]);
+    let theirs = export(node, &stranger, &query);
+    assert!(deletions(node, &stranger, &theirs.manifest).is_empty());
+    // Clinic A's physician, who could, is.
+    let mine = account(&w.data, "medica-a", "physician", &["--clues", CLUES_A]);
+    let ours = export(node, &mine, &query);
+    assert_eq!(
+        deletions(node, &mine, &ours.manifest),
+        vec![format!("Observation/{}", w.obs1)]
+    );
+}

@@ -15,6 +15,7 @@ mod import;
 mod operations;
 mod population;
 mod reports;
+mod reports_quality;
 mod scheduling;
 mod search;
 mod security;

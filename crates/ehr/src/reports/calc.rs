@@ -182,19 +182,21 @@ fn condition_date(condition: &Json, encounter: Option<&EncounterFacts>) -> Optio
         .or_else(|| encounter.and_then(|e| e.start.clone()))
 }
 
-/// New cases per state, epidemiological week and CIE-10 code with a date in `from..=to`.
-///
-/// A case is the first Condition with a code for a patient, ever (earliest date, then
-/// earliest instant, then id, so the choice is stable); later Conditions with the same code
-/// are the same case followed up. Conditions without a patient or a full date, or entered in
-/// error or refuted, are not cases. A case whose Encounter names no known facility has no
-/// state and is not listed (it cannot be placed).
-pub fn new_cases(
+/// One new case: the first Condition with a code for a patient, ever.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FirstCase {
+    pub patient: String,
+    pub code: String,
+    pub date: Date,
+    /// `None` when its Encounter names no known facility (it cannot be placed).
+    pub state: Option<String>,
+}
+
+/// The new cases among `conditions` (see [`new_cases`] for the rule), in no particular order.
+pub fn first_cases(
     conditions: &[Json],
     encounters: &HashMap<String, EncounterFacts>,
-    from: Date,
-    to: Date,
-) -> Vec<NewCasesRow> {
+) -> Vec<FirstCase> {
     // (patient, code) → (date, instant, id, state)
     type First<'a> = (Date, i64, &'a str, Option<String>);
     let mut first: HashMap<(&str, &str), First<'_>> = HashMap::new();
@@ -230,16 +232,33 @@ pub fn new_cases(
             }
         }
     }
+    first
+        .into_iter()
+        .map(|((patient, code), (date, _, _, state))| FirstCase {
+            patient: patient.to_string(),
+            code: code.to_string(),
+            date,
+            state,
+        })
+        .collect()
+}
+
+/// Rows of `new-cases.csv` from cases counted per (date, state, code), for dates in
+/// `from..=to`.
+pub fn count_cases<'a>(
+    cases: impl IntoIterator<Item = (Date, &'a str, &'a str, u64)>,
+    from: Date,
+    to: Date,
+) -> Vec<NewCasesRow> {
     let mut counts: BTreeMap<(String, i32, u8, String), u64> = BTreeMap::new();
-    for ((_, code), (date, _, _, state)) in first {
+    for (date, state, code, n) in cases {
         if date < from || date > to {
             continue;
         }
-        let Some(state) = state else { continue };
         let (year, week) = epi_week(date);
         *counts
-            .entry((state, year, week, code.to_string()))
-            .or_default() += 1;
+            .entry((state.to_string(), year, week, code.to_string()))
+            .or_default() += n;
     }
     counts
         .into_iter()
@@ -251,6 +270,29 @@ pub fn new_cases(
             cases,
         })
         .collect()
+}
+
+/// New cases per state, epidemiological week and CIE-10 code with a date in `from..=to`.
+///
+/// A case is the first Condition with a code for a patient, ever (earliest date, then
+/// earliest instant, then id, so the choice is stable); later Conditions with the same code
+/// are the same case followed up. Conditions without a patient or a full date, or entered in
+/// error or refuted, are not cases. A case whose Encounter names no known facility has no
+/// state and is not listed (it cannot be placed).
+pub fn new_cases(
+    conditions: &[Json],
+    encounters: &HashMap<String, EncounterFacts>,
+    from: Date,
+    to: Date,
+) -> Vec<NewCasesRow> {
+    let cases = first_cases(conditions, encounters);
+    count_cases(
+        cases
+            .iter()
+            .filter_map(|c| Some((c.date, c.state.as_deref()?, c.code.as_str(), 1))),
+        from,
+        to,
+    )
 }
 
 /// The state code (`JC`) that starts a CLUES, when it is one of Mexico's entities.

@@ -7,14 +7,17 @@
 //! access, and what leaves is a count per facility, state or week. Every request is audited
 //! (its parameters in the details), refused or not.
 //!
-//! How: the records are read from the store page by page at request time and counted in
-//! memory ([`calc`], pure). That is fine for a clinic (10^4–10^5 resources); a national hub
-//! needs incremental aggregates instead (see the module `calc` and the report of issue 16).
+//! How: new cases (surveillance, `new-cases.csv`) come from the incremental index
+//! ([`incremental`]: kept current from the change log); the other figures are read from the
+//! store page by page at request time and counted in memory ([`calc`], pure), fine for a
+//! clinic (10^4–10^5 resources).
 
 pub mod calc;
 pub mod coverage;
 pub mod dates;
 pub mod demand;
+pub mod incremental;
+pub mod quality;
 pub mod surveillance;
 
 use auth::audit::{AuditAction, Outcome};
@@ -24,6 +27,7 @@ use time::Date;
 
 pub use calc::{ConsultationsRow, ControlRow, DiabetesControlRow, NewCasesRow};
 pub use coverage::CoverageRow;
+pub use quality::{QualityRow, RepeatedTestsRow};
 pub use surveillance::{Surveillance, SurveillanceRow};
 
 use crate::lookup::internal_query;
@@ -46,6 +50,88 @@ pub const SURVEILLANCE_WEEKS_DEFAULT: usize = 12;
 /// The parameter that asks any CSV report for its public, de-identified variant
 /// (`?publico=1`): every count from 1 to [`crate::SMALL_CELL_MIN`] − 1 is written `<5`.
 pub const PUBLIC_PARAM: &str = "publico";
+
+/// The parameter that narrows any report to one state (`?estado=JC`, the two letters that
+/// start its CLUES). A state-scoped account may name only its own state.
+pub const STATE_PARAM: &str = "estado";
+
+/// Where a report's figures may come from for one request: the nation, or one state.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Scope {
+    /// The state's two-letter code (`JC`); `None` is the whole node (the nation on the hub).
+    pub state: Option<String>,
+}
+
+impl Scope {
+    /// Whether a facility's figures are in scope (its CLUES starts with the state's code).
+    pub fn admits_clues(&self, clues: &str) -> bool {
+        self.state.as_deref().is_none_or(|state| {
+            clues
+                .get(..2)
+                .is_some_and(|prefix| prefix.eq_ignore_ascii_case(state))
+        })
+    }
+
+    /// Whether a state's figures are in scope.
+    pub fn admits_state(&self, state: &str) -> bool {
+        self.state
+            .as_deref()
+            .is_none_or(|own| own.eq_ignore_ascii_case(state))
+    }
+}
+
+/// The state an account is confined to: an account that may read reports and carries a
+/// CLUES (or a bare state code such as `JC`) sees that state only; one without is national.
+/// Why from `clues`: accounts already carry their facility, and a state's epidemiology
+/// office is named by the CLUES of its jurisdiction (whose first two letters are the state).
+/// A value too short to name a state confines the account to nothing rather than to all.
+pub fn account_state(principal: &auth::role::Principal) -> Option<String> {
+    let clues = principal.clues.as_deref()?.trim();
+    if clues.is_empty() {
+        return None;
+    }
+    Some(clues.get(..2).unwrap_or(clues).to_ascii_uppercase())
+}
+
+/// The scope of one request: the account's state, narrowed (never widened) by `estado`.
+pub fn scope(
+    principal: &auth::role::Principal,
+    params: &[(String, String)],
+) -> Result<Scope, Error> {
+    let own = account_state(principal);
+    let asked = match single(params, STATE_PARAM)?.map(str::trim) {
+        None | Some("") => None,
+        Some(text) => {
+            let code = text.to_ascii_uppercase();
+            if !mexico::states::by_curp_code(&code).is_some_and(|s| s.is_federal_entity()) {
+                let text: String = text.chars().take(20).collect();
+                return Err(bad(
+                    format!(
+                        "«{STATE_PARAM}» debe ser la clave de dos letras de una entidad federativa (JC, DF, …); se recibió «{text}»."
+                    ),
+                    format!(
+                        "'{STATE_PARAM}' must be the two-letter code of a Mexican state (JC, DF, …); got '{text}'."
+                    ),
+                ));
+            }
+            Some(code)
+        }
+    };
+    match (own, asked) {
+        (Some(own), Some(asked)) if own != asked => Err(Error::Forbidden(Issue::error(
+            IssueCode::Forbidden,
+            format!(
+                "Acceso denegado: su cuenta ve solo los reportes de la entidad {own}; no puede pedir los de {asked}."
+            ),
+            format!(
+                "Access denied: your account sees the reports of state {own} only; it may not ask for {asked}."
+            ),
+        ))),
+        (own, asked) => Ok(Scope {
+            state: asked.or(own),
+        }),
+    }
+}
 
 /// Which variant of a report's CSV.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,12 +185,11 @@ impl Ehr {
         params: &[(String, String)],
     ) -> Result<Vec<NewCasesRow>, Error> {
         let details = format!("reporte new-cases {}", shown(params));
-        self.report(who, &details, || {
+        self.report(who, &details, params, |scope| {
             let (from, to) = period(params)?;
-            let facilities = self.facilities()?;
-            let encounters = calc::encounter_facts(&self.scan("Encounter", &[])?, &facilities);
-            let conditions = self.scan("Condition", &[])?;
-            Ok(calc::new_cases(&conditions, &encounters, from, to))
+            let mut rows = self.new_cases_indexed(from, to)?;
+            rows.retain(|r| scope.admits_state(&r.state));
+            Ok(rows)
         })
     }
 
@@ -116,13 +201,15 @@ impl Ehr {
         params: &[(String, String)],
     ) -> Result<Vec<ConsultationsRow>, Error> {
         let details = format!("reporte consultations {}", shown(params));
-        self.report(who, &details, || {
+        self.report(who, &details, params, |scope| {
             let (from, to) = period(params)?;
             let facilities = self.facilities()?;
             // Filtered in memory: the keyset scan of two AND-ed token filters was slower than
             // reading every Encounter (measured on the demo data).
             let encounters = self.scan("Encounter", &[])?;
-            Ok(calc::consultations(&encounters, &facilities, from, to))
+            let mut rows = calc::consultations(&encounters, &facilities, from, to);
+            rows.retain(|r| scope.admits_clues(&r.clues));
+            Ok(rows)
         })
     }
 
@@ -134,7 +221,7 @@ impl Ehr {
         params: &[(String, String)],
     ) -> Result<Vec<DiabetesControlRow>, Error> {
         let details = format!("reporte diabetes-control {}", shown(params));
-        self.report(who, &details, || {
+        self.report(who, &details, params, |scope| {
             only(params, &["as_of"])?;
             let as_of = day_param("as_of", single(params, "as_of")?)?;
             let facilities = self.facilities()?;
@@ -142,13 +229,10 @@ impl Ehr {
             let conditions = self.scan("Condition", &[])?;
             let loinc = format!("{}|{}", mexico::systems::LOINC, calc::LOINC_HBA1C);
             let observations = self.scan("Observation", &[("code", loinc.as_str())])?;
-            Ok(calc::diabetes_control(
-                &patients,
-                &conditions,
-                &observations,
-                &facilities,
-                as_of,
-            ))
+            let mut rows =
+                calc::diabetes_control(&patients, &conditions, &observations, &facilities, as_of);
+            rows.retain(|r| scope.admits_clues(&r.clues));
+            Ok(rows)
         })
     }
 
@@ -161,7 +245,7 @@ impl Ehr {
         params: &[(String, String)],
     ) -> Result<Surveillance, Error> {
         let details = format!("reporte vigilancia {}", shown(params));
-        self.report(who, &details, || {
+        self.report(who, &details, params, |scope| {
             only(params, &["semana", "semanas"])?;
             let day = match single(params, "semana")? {
                 Some(text) if !text.is_empty() => day_param("semana", Some(text))?,
@@ -184,10 +268,8 @@ impl Ehr {
             let week_end = dates::epi_week_start(year, week)
                 .map(|sunday| sunday + time::Duration::days(6))
                 .unwrap_or(day);
-            let facilities = self.facilities()?;
-            let encounters = calc::encounter_facts(&self.scan("Encounter", &[])?, &facilities);
-            let conditions = self.scan("Condition", &[])?;
-            let history = calc::new_cases(&conditions, &encounters, Date::MIN, week_end);
+            let mut history = self.new_cases_indexed(Date::MIN, week_end)?;
+            history.retain(|r| scope.admits_state(&r.state));
             Ok(surveillance::surveillance(&history, day, count))
         })
     }
@@ -210,7 +292,7 @@ impl Ehr {
         params: &[(String, String)],
     ) -> Result<ChronicControl, Error> {
         let details = format!("reporte control-cronico {}", shown(params));
-        self.report(who, &details, || {
+        self.report(who, &details, params, |scope| {
             only(params, &["as_of"])?;
             let as_of = match single(params, "as_of")? {
                 Some(text) if !text.is_empty() => day_param("as_of", Some(text))?,
@@ -225,7 +307,7 @@ impl Ehr {
                 "Observation",
                 &[("code", code(calc::LOINC_BP_PANEL).as_str())],
             )?;
-            Ok(ChronicControl {
+            let mut control = ChronicControl {
                 as_of,
                 diabetes: calc::diabetes_control(
                     &patients,
@@ -241,7 +323,12 @@ impl Ehr {
                     &facilities,
                     as_of,
                 ),
-            })
+            };
+            control.diabetes.retain(|r| scope.admits_clues(&r.clues));
+            control
+                .hypertension
+                .retain(|r| scope.admits_clues(&r.clues));
+            Ok(control)
         })
     }
 
@@ -254,7 +341,7 @@ impl Ehr {
         params: &[(String, String)],
     ) -> Result<Vec<CoverageRow>, Error> {
         let details = format!("reporte vaccination-coverage {}", shown(params));
-        self.report(who, &details, || {
+        self.report(who, &details, params, |scope| {
             only(params, &["as_of"])?;
             let as_of = match single(params, "as_of")? {
                 Some(text) if !text.is_empty() => day_param("as_of", Some(text))?,
@@ -267,12 +354,10 @@ impl Ehr {
             let since = format!("ge{}", dates::format_day(born_from));
             let patients = self.scan("Patient", &[("birthdate", since.as_str())])?;
             let immunizations = self.scan("Immunization", &[])?;
-            Ok(coverage::vaccination_coverage(
-                &patients,
-                &immunizations,
-                &facilities,
-                as_of,
-            ))
+            let mut rows =
+                coverage::vaccination_coverage(&patients, &immunizations, &facilities, as_of);
+            rows.retain(|r| scope.admits_clues(&r.clues));
+            Ok(rows)
         })
     }
 
@@ -285,7 +370,7 @@ impl Ehr {
         params: &[(String, String)],
     ) -> Result<Vec<demand::DemandRow>, Error> {
         let details = format!("reporte medicine-demand {}", shown(params));
-        self.report(who, &details, || {
+        self.report(who, &details, params, |scope| {
             only(params, &["month"])?;
             let last = match single(params, "month")? {
                 Some(text) if !text.is_empty() => month_param(text)?,
@@ -298,16 +383,85 @@ impl Ehr {
             let facilities = self.facilities()?;
             let encounters = calc::encounter_facts(&self.scan("Encounter", &[])?, &facilities);
             let requests = self.scan("MedicationRequest", &[])?;
-            Ok(demand::medicine_demand(&requests, &encounters, last))
+            let mut rows = demand::medicine_demand(&requests, &encounters, last);
+            rows.retain(|r| scope.admits_clues(&r.clues));
+            Ok(rows)
         })
     }
 
-    /// Decides, runs and audits one report request.
+    /// Report 5: repeated-laboratory warnings shown and tests ordered anyway per facility
+    /// and month ([`quality::repeated_tests`]). `params`: `from` and `to` (`YYYY-MM-DD`,
+    /// both inclusive; default the twelve months up to today in Mexico City).
+    pub fn report_repeated_tests(
+        &self,
+        who: &Requester,
+        params: &[(String, String)],
+    ) -> Result<Vec<RepeatedTestsRow>, Error> {
+        let details = format!("reporte repeated-tests {}", shown(params));
+        self.report(who, &details, params, |scope| {
+            let given = |name| single(params, name).map(|v| v.is_some_and(|v| !v.is_empty()));
+            let (from, to) = if given("from")? || given("to")? {
+                period(params)?
+            } else {
+                only(params, &["from", "to"])?;
+                let today = self.today_mexico_city();
+                let first = dates::months_before(today, 11);
+                (first.replace_day(1).unwrap_or(first), today)
+            };
+            let facilities = self.facilities()?;
+            let issues = self.scan("DetectedIssue", &[])?;
+            let mut rows = quality::repeated_tests(&issues, &facilities, from, to);
+            rows.retain(|r| scope.admits_clues(&r.clues));
+            Ok(rows)
+        })
+    }
+
+    /// Report 6: data quality per facility, now ([`quality::data_quality`]). `params`:
+    /// none besides `estado` and `publico`.
+    pub fn report_data_quality(
+        &self,
+        who: &Requester,
+        params: &[(String, String)],
+    ) -> Result<Vec<QualityRow>, Error> {
+        let details = format!("reporte data-quality {}", shown(params));
+        self.report(who, &details, params, |scope| {
+            only(params, &[])?;
+            let facilities = self.facilities()?;
+            let code = format!(
+                "{}|{}",
+                crate::TASK_CODE_SYSTEM,
+                crate::TASK_CODE_REVIEW_DUPLICATE
+            );
+            let review_tasks = self.scan(
+                "Task",
+                &[
+                    ("code", code.as_str()),
+                    ("status", crate::OPEN_TASK_STATUSES),
+                ],
+            )?;
+            let mut rows = quality::data_quality(
+                &quality::QualityInputs {
+                    patients: &self.scan("Patient", &[])?,
+                    review_tasks: &review_tasks,
+                    compositions: &self.scan("Composition", &[])?,
+                    encounters: &self.scan("Encounter", &[])?,
+                    conditions: &self.scan("Condition", &[])?,
+                },
+                &facilities,
+            );
+            rows.retain(|r| scope.admits_clues(&r.clues));
+            Ok(rows)
+        })
+    }
+
+    /// Decides, runs and audits one report request: the role first, then the scope (a
+    /// state-scoped account asking for another state is refused before anything is read).
     fn report<T>(
         &self,
         who: &Requester,
         details: &str,
-        run: impl FnOnce() -> Result<T, Error>,
+        params: &[(String, String)],
+        run: impl FnOnce(&Scope) -> Result<T, Error>,
     ) -> Result<T, Error> {
         if let Decision::Deny(reason) =
             auth::policy::decide_operation(&who.principal, Operation::ReadReports)
@@ -317,7 +471,16 @@ impl Ehr {
             self.audit_later(entry);
             return Err(crate::guard::forbidden(reason));
         }
-        let result = run();
+        let scope = match scope(&who.principal, params) {
+            Ok(scope) => scope,
+            Err(error) => {
+                let mut entry = self.audit_entry(who, AuditAction::Operation, Outcome::Denied);
+                entry.details = format!("{details}: {error}");
+                self.audit_later(entry);
+                return Err(error);
+            }
+        };
+        let result = run(&scope);
         let outcome = match &result {
             Ok(_) => Outcome::Success,
             Err(Error::BadRequest(_)) => Outcome::Denied,
@@ -389,7 +552,7 @@ fn shown(params: &[(String, String)]) -> String {
 fn only(params: &[(String, String)], known: &[&str]) -> Result<(), Error> {
     let unknown: Vec<String> = params
         .iter()
-        .filter(|(k, _)| !known.contains(&k.as_str()) && k != PUBLIC_PARAM)
+        .filter(|(k, _)| !known.contains(&k.as_str()) && k != PUBLIC_PARAM && k != STATE_PARAM)
         .map(|(k, _)| k.chars().take(40).collect())
         .collect();
     if unknown.is_empty() {
@@ -601,6 +764,47 @@ pub fn medicine_demand_csv(rows: &[demand::DemandRow], publication: Publication)
                 csv_field(&r.cnis)
             ));
         }
+    }
+    out
+}
+
+/// The `repeated-tests.csv` header.
+pub const REPEATED_TESTS_HEADER: &str = "clues,month,warnings,ordered_anyway";
+
+/// `repeated-tests.csv`: one line per facility and month with a warning.
+pub fn repeated_tests_csv(rows: &[RepeatedTestsRow], publication: Publication) -> String {
+    let mut out = format!("{REPEATED_TESTS_HEADER}\n");
+    for r in rows {
+        out.push_str(&format!(
+            "{},{:04}-{:02},{},{}\n",
+            csv_field(&r.clues),
+            r.month.0,
+            r.month.1,
+            count(r.warnings, publication),
+            count(r.ordered_anyway, publication)
+        ));
+    }
+    out
+}
+
+/// The `data-quality.csv` header.
+pub const DATA_QUALITY_HEADER: &str = "clues,patients,valid_curp,duplicates_pending,notes,notes_incomplete,encounters,encounters_without_diagnosis";
+
+/// `data-quality.csv`: one line per facility.
+pub fn data_quality_csv(rows: &[QualityRow], publication: Publication) -> String {
+    let mut out = format!("{DATA_QUALITY_HEADER}\n");
+    for r in rows {
+        out.push_str(&format!(
+            "{},{},{},{},{},{},{},{}\n",
+            csv_field(&r.clues),
+            count(r.patients, publication),
+            count(r.valid_curp, publication),
+            count(r.duplicates_pending, publication),
+            count(r.notes, publication),
+            count(r.notes_incomplete, publication),
+            count(r.encounters, publication),
+            count(r.encounters_without_diagnosis, publication)
+        ));
     }
     out
 }

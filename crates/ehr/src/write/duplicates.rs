@@ -31,7 +31,8 @@ pub const TASK_CODE_SYSTEM: &str = "https://expediente.salud.gob.mx/fhir/CodeSys
 pub const TASK_CODE_REVIEW_DUPLICATE: &str = "revisar-duplicado";
 /// The code system of the named inputs of a review task.
 pub const TASK_INPUT_SYSTEM: &str = "https://expediente.salud.gob.mx/fhir/CodeSystem/tarea-entrada";
-const OPEN_TASK_STATUSES: &str = "draft,requested,received,accepted,ready,in-progress,on-hold";
+/// The statuses of a task still to be worked (a review awaiting a decision).
+pub const OPEN_TASK_STATUSES: &str = "draft,requested,received,accepted,ready,in-progress,on-hold";
 
 /// Open review tasks about one patient read at most.
 const OPEN_REVIEWS_PER_PATIENT_MAX: usize = 200;

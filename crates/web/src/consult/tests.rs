@@ -59,8 +59,10 @@ fn a_consultation_is_one_transaction_referencing_its_encounter() {
         prescriptions: &rx,
         renewed: &[],
         studies: &studies,
+        repeat_warnings: &[],
         session: &session(),
         now: "2026-11-25T09:00:00-06:00",
+        today: "2026-11-25",
     });
     let entries = bundle["entry"].as_array().unwrap();
     let types: Vec<&str> = entries
@@ -189,8 +191,10 @@ fn an_override_is_recorded_as_a_detected_issue_and_a_renewal_stops_the_old_reque
         prescriptions: &rx,
         renewed: &[active],
         studies: &[],
+        repeat_warnings: &[],
         session: &session(),
         now: "2026-11-25T09:00:00-06:00",
+        today: "2026-11-25",
     });
     let entries = bundle["entry"].as_array().unwrap();
     let issue = entries

@@ -119,6 +119,10 @@ pub struct StudyChoice {
 
 /// A result that makes an order a repeat.
 pub struct RepeatLab {
+    /// LOINC code of the study ordered.
+    pub code: &'static str,
+    /// The result's `Observation` id.
+    pub observation: String,
     pub test: &'static str,
     pub result: String,
     pub date: String,
@@ -251,6 +255,8 @@ fn repeated_labs(
                     .to_string(),
             };
             out.push(RepeatLab {
+                code: test.code,
+                observation: observation["id"].as_str().unwrap_or_default().to_string(),
                 test: tr.pick(test.es, test.en),
                 result: result.trim().to_string(),
                 date: observation["effectiveDateTime"]
@@ -262,6 +268,22 @@ fn repeated_labs(
         }
     }
     Ok(out)
+}
+
+/// The warnings shown, one per study, with every result that made it a repeat.
+fn repeat_warnings(repeats: &[RepeatLab]) -> Vec<orders::RepeatWarning> {
+    let mut out: Vec<orders::RepeatWarning> = Vec::new();
+    for repeat in repeats {
+        let result = (!repeat.observation.is_empty()).then(|| repeat.observation.clone());
+        match out.iter_mut().find(|w| w.code == repeat.code) {
+            Some(warning) => warning.results.extend(result),
+            None => out.push(orders::RepeatWarning {
+                code: repeat.code,
+                results: result.into_iter().collect(),
+            }),
+        }
+    }
+    out
 }
 
 /// Everything the page shows for a form, checked.
@@ -489,6 +511,30 @@ pub async fn consult(
         Ok(found) => found,
         Err(error) => return ehr_error(&app, &ctx, &error),
     };
+    // Every warning shown is recorded (once per patient, study, clinician and day), so that
+    // the repeated-tests report counts it whether or not the study is then ordered.
+    let warnings = repeat_warnings(&repeats);
+    let (today_iso, now) = (dates::iso(today), dates::instant_mexico(ctx.now_ms));
+    if !warnings.is_empty() {
+        let context = orders::WarningContext {
+            patient_id: &id,
+            author: &crate::forms::author(&session),
+            username: &session.username,
+            organization: session.organization.as_deref(),
+            facility_name: &session.facility_name,
+            day: &today_iso,
+            now: &now,
+        };
+        let bundle = orders::repeat_warnings_bundle(&context, &warnings);
+        if let Err(error) = blocking(&app, &ctx, move |db| {
+            data::transaction(db, &to_json(&bundle))
+        })
+        .await
+        {
+            // The warning is still shown: not recording it must not stop the consultation.
+            tracing::warn!(patient = %id, %error, "repeated-lab warning not recorded");
+        }
+    }
     let mut page = page(&app, &ctx, view.clone(), form.clone(), Some(&checked));
     page.repeats = repeats;
     for (es, en) in &checked.dx_errors {
@@ -547,7 +593,6 @@ pub async fn consult(
         })
         .cloned()
         .collect();
-    let now = dates::instant_mexico(ctx.now_ms);
     let bundle = consult::bundle(&NoteInput {
         patient_id: &id,
         form: &form,
@@ -557,8 +602,10 @@ pub async fn consult(
         prescriptions: &checked.rx,
         renewed: &renewed,
         studies: &checked.studies,
+        repeat_warnings: &warnings,
         session: &session,
         now: &now,
+        today: &today_iso,
     });
     match blocking(&app, &ctx, move |db| {
         data::transaction(db, &to_json(&bundle))

@@ -1,0 +1,405 @@
+//! Incremental new-case aggregates: the surveillance page and `new-cases.csv` without reading
+//! every Condition and Encounter on every view.
+//!
+//! What is kept (in memory, per node): each patient's new cases as (date, state, code), and
+//! their counts per (date, state, code). How it stays current: from the change log. Before it
+//! answers, the index reads the versions written since it last looked (newest first, down
+//! to its position) and recomputes only the patients they touch — their Conditions, and the
+//! Encounters those reference — with the same rule as the full count ([`calc::first_cases`]).
+//! A change to the facility directory (Organization, Location), more changes than
+//! [`CHANGES_MAX`], or the first view rebuild it from a full scan.
+//!
+//! Why the change log and not a hook on the write path: every way a version arrives (the
+//! write path, the import's fast path, sync apply) is in it, and the write path pays nothing
+//! (measured: `expediente bench` "import with aggregates", BENCHMARKS.md). Staleness is none:
+//! a view sees every write committed before it. The cost moves to the first view after
+//! changes: proportional to the patients changed since the previous view.
+//!
+//! Limits: in memory (rebuilt after a restart, on the first view: the old scan's cost, once);
+//! the per-patient list holds one entry per new case, so a hub at 10^7 resources holds
+//! some 10^6 entries (~100 MB). A store-side table (issue 16's design, on PostgreSQL and
+//! Citus) would keep it on disk and shared; not built.
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Mutex;
+
+use fhir::Json;
+use time::Date;
+
+use super::calc::{self, Facilities, NewCasesRow, referenced_id};
+use crate::{Ehr, Error};
+
+/// Changes read from the log at most before a full rebuild is cheaper.
+pub const CHANGES_MAX: usize = 20_000;
+
+/// Versions read per page of the change log.
+const LOG_PAGE: usize = 1_000;
+
+/// The index held by a node (one per [`Ehr`] and its clones).
+#[derive(Default)]
+pub struct NewCaseIndex {
+    inner: Mutex<Index>,
+}
+
+#[derive(Default)]
+struct Index {
+    /// Change-log position the index reflects; `None` until the first build.
+    seen_seq: Option<i64>,
+    facilities: Facilities,
+    /// Patient id → their placed new cases (date, state, code).
+    per_patient: HashMap<String, Vec<(Date, String, String)>>,
+    /// Cases per (date, state, code).
+    daily: BTreeMap<(Date, String, String), u64>,
+    /// How the last refresh went: (rebuilt, patients recomputed), for tests and the bench.
+    last: (bool, usize),
+}
+
+impl Index {
+    fn set_patient(&mut self, patient: &str, cases: Vec<(Date, String, String)>) {
+        if let Some(old) = self.per_patient.remove(patient) {
+            for key in old {
+                if let Some(n) = self.daily.get_mut(&key) {
+                    *n -= 1;
+                    if *n == 0 {
+                        self.daily.remove(&key);
+                    }
+                }
+            }
+        }
+        if cases.is_empty() {
+            return;
+        }
+        for key in &cases {
+            *self.daily.entry(key.clone()).or_default() += 1;
+        }
+        self.per_patient.insert(patient.to_string(), cases);
+    }
+}
+
+/// The placed cases of a full count, grouped by patient.
+fn by_patient(cases: Vec<calc::FirstCase>) -> HashMap<String, Vec<(Date, String, String)>> {
+    let mut out: HashMap<String, Vec<(Date, String, String)>> = HashMap::new();
+    for case in cases {
+        if let Some(state) = case.state {
+            out.entry(case.patient)
+                .or_default()
+                .push((case.date, state, case.code));
+        }
+    }
+    out
+}
+
+/// The patient a Condition or Encounter belongs to (its `subject`).
+fn subject_of(resource: &Json) -> Option<String> {
+    let text = resource.get("subject")?.get("reference")?.as_str()?;
+    referenced_id(text, "Patient").map(str::to_string)
+}
+
+impl Ehr {
+    /// New cases per state, epidemiological week and code dated `from..=to`, from the index
+    /// (brought up to date first). Counts only; the caller has decided who may see them.
+    pub(crate) fn new_cases_indexed(
+        &self,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<NewCasesRow>, Error> {
+        let index = self.new_case_index();
+        let mut index = index
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        self.refresh_new_cases(&mut index)?;
+        Ok(calc::count_cases(
+            index
+                .daily
+                .range((from, String::new(), String::new())..)
+                .take_while(|((date, _, _), _)| *date <= to)
+                .map(|((date, state, code), n)| (*date, state.as_str(), code.as_str(), *n)),
+            from,
+            to,
+        ))
+    }
+
+    /// How the last refresh of the index went: (rebuilt from a full scan, patients
+    /// recomputed). For tests and the bench.
+    pub fn new_case_index_last_refresh(&self) -> (bool, usize) {
+        let index = self.new_case_index();
+        let index = index
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        index.last
+    }
+
+    /// New cases by the full scan, as the index would answer (for tests and the bench's
+    /// baseline). Decided like the reports (an account that may read them), not audited: it
+    /// is the figure of a report already audited, computed the other way.
+    pub fn new_cases_scanned(
+        &self,
+        who: &crate::Requester,
+        from: Date,
+        to: Date,
+    ) -> Result<Vec<NewCasesRow>, Error> {
+        if let auth::policy::Decision::Deny(reason) =
+            auth::policy::decide_operation(&who.principal, auth::policy::Operation::ReadReports)
+        {
+            return Err(crate::guard::forbidden(reason));
+        }
+        let facilities = self.facilities()?;
+        let encounters = calc::encounter_facts(&self.scan("Encounter", &[])?, &facilities);
+        let conditions = self.scan("Condition", &[])?;
+        Ok(calc::new_cases(&conditions, &encounters, from, to))
+    }
+
+    fn refresh_new_cases(&self, index: &mut Index) -> Result<(), Error> {
+        let newest = self
+            .store()
+            .history(&store::HistoryRequest {
+                scope: store::HistoryScope::System,
+                since_ms: None,
+                before_seq: None,
+                count: 1,
+            })?
+            .first()
+            .map_or(0, |v| v.change_seq);
+        let Some(seen) = index.seen_seq else {
+            return self.rebuild_new_cases(index, newest);
+        };
+        if newest <= seen {
+            index.last = (false, 0);
+            return Ok(());
+        }
+        // The versions written since `seen`, newest first, bounded by `newest` so that the
+        // position recorded is exactly what was read.
+        let mut patients: HashSet<String> = HashSet::new();
+        let mut before = newest + 1;
+        let mut read = 0usize;
+        'log: loop {
+            let page = self.store().history(&store::HistoryRequest {
+                scope: store::HistoryScope::System,
+                since_ms: None,
+                before_seq: Some(before),
+                count: LOG_PAGE,
+            })?;
+            for version in &page {
+                if version.change_seq <= seen {
+                    break 'log;
+                }
+                read += 1;
+                if read > CHANGES_MAX {
+                    return self.rebuild_new_cases(index, newest);
+                }
+                match version.resource_type.as_str() {
+                    "Organization" | "Location" => {
+                        return self.rebuild_new_cases(index, newest);
+                    }
+                    "Condition" | "Encounter" => {
+                        if !version.deleted
+                            && let Ok(resource) = fhir::json::parse_str(&version.body)
+                        {
+                            patients.extend(subject_of(&resource));
+                        }
+                        // The version before names the patient it may have left (a delete,
+                        // or a subject corrected).
+                        if version.version_id > 1
+                            && let Some(previous) = self.store().vread(
+                                &version.resource_type,
+                                &version.id,
+                                version.version_id - 1,
+                            )?
+                            && !previous.deleted
+                            && let Ok(resource) = fhir::json::parse_str(&previous.body)
+                        {
+                            patients.extend(subject_of(&resource));
+                        }
+                    }
+                    _ => {}
+                }
+            }
+            match page.last() {
+                Some(last) if page.len() >= LOG_PAGE => before = last.change_seq,
+                _ => break,
+            }
+        }
+        for patient in &patients {
+            let cases = self.patient_new_cases(&index.facilities, patient)?;
+            index.set_patient(patient, cases);
+        }
+        index.seen_seq = Some(newest);
+        index.last = (false, patients.len());
+        Ok(())
+    }
+
+    fn rebuild_new_cases(&self, index: &mut Index, newest: i64) -> Result<(), Error> {
+        let facilities = self.facilities()?;
+        let encounters = calc::encounter_facts(&self.scan("Encounter", &[])?, &facilities);
+        let conditions = self.scan("Condition", &[])?;
+        let per_patient = by_patient(calc::first_cases(&conditions, &encounters));
+        let mut daily: BTreeMap<(Date, String, String), u64> = BTreeMap::new();
+        for key in per_patient.values().flatten() {
+            *daily.entry(key.clone()).or_default() += 1;
+        }
+        let patients = per_patient.len();
+        *index = Index {
+            seen_seq: Some(newest),
+            facilities,
+            per_patient,
+            daily,
+            last: (true, patients),
+        };
+        Ok(())
+    }
+
+    /// One patient's placed new cases, read now: their Conditions and the Encounters those
+    /// name.
+    fn patient_new_cases(
+        &self,
+        facilities: &Facilities,
+        patient: &str,
+    ) -> Result<Vec<(Date, String, String)>, Error> {
+        let subject = format!("Patient/{patient}");
+        let conditions = self.scan("Condition", &[("subject", subject.as_str())])?;
+        let mut encounters = Vec::new();
+        let mut named: HashSet<&str> = HashSet::new();
+        for condition in &conditions {
+            let Some(id) = condition
+                .get("encounter")
+                .and_then(|e| e.get("reference"))
+                .and_then(Json::as_str)
+                .and_then(|r| referenced_id(r, "Encounter"))
+            else {
+                continue;
+            };
+            if !named.insert(id) {
+                continue;
+            }
+            if let Some(stored) = self.store().read("Encounter", id)?
+                && !stored.deleted
+                && let Ok(encounter) = fhir::json::parse_str(&stored.body)
+            {
+                encounters.push(encounter);
+            }
+        }
+        let facts = calc::encounter_facts(&encounters, facilities);
+        Ok(by_patient(calc::first_cases(&conditions, &facts))
+            .remove(patient)
+            .unwrap_or_default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::{Requester, SystemClock};
+
+    fn json(text: &str) -> Json {
+        fhir::json::parse_str(text).expect("test JSON")
+    }
+
+    fn day(text: &str) -> Date {
+        super::super::dates::parse_day(text).expect("day")
+    }
+
+    /// The index, after every kind of change, answers what a full scan answers, and
+    /// recomputes only the patients touched.
+    #[test]
+    fn the_index_follows_every_change_as_a_full_scan_would() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let store = store_sqlite::SqliteStore::open(dir.path()).expect("store");
+        let ehr = Ehr::new(store, Arc::new(SystemClock), "prueba");
+        let tool = Requester::local_system("pruebas");
+        let create = |kind: &str, body: String| {
+            ehr.create(&tool, kind, json(&body), None)
+                .expect("created")
+                .resource
+                .id
+        };
+        let org = |clues: &str| {
+            create(
+                "Organization",
+                format!(
+                    r#"{{"resourceType":"Organization","identifier":[{{"system":"{}","value":"{clues}"}}]}}"#,
+                    mexico::systems::CLUES
+                ),
+            )
+        };
+        let (jc, df) = (org("JCSSA001234"), org("DFSSA004321"));
+        let patient = || {
+            create(
+                "Patient",
+                r#"{"resourceType":"Patient","gender":"female","birthDate":"1980-01-01"}"#.into(),
+            )
+        };
+        let visit = |p: &str, o: &str, start: &str| {
+            create(
+                "Encounter",
+                format!(
+                    r#"{{"resourceType":"Encounter","status":"finished","class":{{"code":"AMB"}},"subject":{{"reference":"Patient/{p}"}},"serviceProvider":{{"reference":"Organization/{o}"}},"period":{{"start":"{start}"}}}}"#
+                ),
+            )
+        };
+        let condition = |p: &str, e: &str, code: &str, recorded: &str| {
+            format!(
+                r#"{{"resourceType":"Condition","code":{{"coding":[{{"system":"{}","code":"{code}"}}]}},"subject":{{"reference":"Patient/{p}"}},"encounter":{{"reference":"Encounter/{e}"}},"recordedDate":"{recorded}"}}"#,
+                mexico::systems::CIE10
+            )
+        };
+        let (from, to) = (day("2026-01-01"), day("2026-12-31"));
+        let same = |why: &str| {
+            let indexed = ehr.new_cases_indexed(from, to).expect("indexed");
+            let scanned = ehr.new_cases_scanned(&tool, from, to).expect("scanned");
+            assert_eq!(indexed, scanned, "{why}");
+            indexed
+        };
+        let (a, b) = (patient(), patient());
+        let ea = visit(&a, &jc, "2026-03-02T10:00:00-06:00");
+        let eb = visit(&b, &df, "2026-03-03T10:00:00-06:00");
+        create("Condition", condition(&a, &ea, "A90", "2026-03-02"));
+        let rows = same("first view: built from a scan");
+        assert_eq!(rows.len(), 1);
+        assert!(ehr.new_case_index_last_refresh().0);
+
+        // A new case for b, and a follow-up for a (not a new case): two patients recomputed.
+        let cb = create("Condition", condition(&b, &eb, "A90", "2026-03-03"));
+        create("Condition", condition(&a, &ea, "A90", "2026-04-10"));
+        let rows = same("after two writes");
+        assert_eq!(rows.len(), 2, "{rows:?}");
+        assert_eq!(ehr.new_case_index_last_refresh(), (false, 2));
+
+        // No change: nothing recomputed.
+        same("unchanged");
+        assert_eq!(ehr.new_case_index_last_refresh(), (false, 0));
+
+        // An earlier Condition for a moves the case to its date; b's case entered in error
+        // disappears.
+        create("Condition", condition(&a, &ea, "A90", "2026-02-01"));
+        let void = condition(&b, &eb, "A90", "2026-03-03").replace(
+            r#""resourceType":"Condition","#,
+            &format!(
+                r#""resourceType":"Condition","id":"{cb}","verificationStatus":{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/condition-ver-status","code":"entered-in-error"}}]}},"#
+            ),
+        );
+        ehr.update(&tool, "Condition", &cb, json(&void), None)
+            .expect("updated");
+        let rows = same("after a backdated case and a voided one");
+        assert_eq!(rows.len(), 1, "{rows:?}");
+        assert_eq!(rows[0].epi_week, 5, "{rows:?}");
+
+        // A deletion, and a facility's CLUES changing (a rebuild).
+        let cd = create("Condition", condition(&b, &eb, "E11.9", "2026-05-05"));
+        same("b's diabetes");
+        ehr.delete(&tool, "Condition", &cd).expect("deleted");
+        same("after a delete");
+        let moved = format!(
+            r#"{{"resourceType":"Organization","id":"{jc}","identifier":[{{"system":"{}","value":"MCSSA000011"}}]}}"#,
+            mexico::systems::CLUES
+        );
+        ehr.update(&tool, "Organization", &jc, json(&moved), None)
+            .expect("updated");
+        let rows = same("after the directory changed");
+        assert_eq!(rows[0].state, "MC", "{rows:?}");
+        assert!(ehr.new_case_index_last_refresh().0);
+    }
+}
