@@ -823,6 +823,7 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
     ("nav.find", "Buscar paciente", "Find a patient"),
     ("nav.main", "Navegación principal", "Main navigation"),
     ("nav.queue", "Fila del día", "Today's queue"),
+    ("nav.referrals", "Referencias", "Referrals"),
     ("nav.register", "Registrar paciente", "Register a patient"),
     ("nav.skip", "Saltar al contenido", "Skip to content"),
     (
@@ -1007,6 +1008,11 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
         "Contrarreferencia registrada.",
         "Counter-referral recorded.",
     ),
+    (
+        "refer.due_days",
+        "Días para atenderla (después se marca vencida)",
+        "Days to attend it (then it is flagged overdue)",
+    ),
     ("refer.from", "Unidad que envía", "Sending facility"),
     (
         "refer.impression",
@@ -1035,6 +1041,78 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
     ("refer.title", "Nota de referencia", "Referral note"),
     ("refer.to", "Unidad receptora", "Receiving facility"),
     ("refer.treatment", "Terapéutica empleada", "Treatment given"),
+    ("referrals.accept", "Aceptar", "Accept"),
+    (
+        "referrals.attended",
+        "Registrar atención",
+        "Record the visit",
+    ),
+    ("referrals.due", "Atender antes del", "Attend by"),
+    ("referrals.from", "Unidad que envía", "Sending facility"),
+    (
+        "referrals.inbox",
+        "Referencias recibidas",
+        "Referrals received",
+    ),
+    (
+        "referrals.inbox_empty",
+        "No hay referencias recibidas.",
+        "No referrals received.",
+    ),
+    ("referrals.intro", "Referencias de", "Referrals of"),
+    ("referrals.outbox", "Referencias enviadas", "Referrals sent"),
+    (
+        "referrals.outbox_empty",
+        "No hay referencias enviadas.",
+        "No referrals sent.",
+    ),
+    ("referrals.overdue", "Vencida", "Overdue"),
+    (
+        "referrals.reason_needed",
+        "Escriba el motivo del rechazo.",
+        "Write the reason for rejecting it.",
+    ),
+    ("referrals.reject", "Rechazar", "Reject"),
+    (
+        "referrals.reject_reason",
+        "Motivo del rechazo",
+        "Reason for rejecting",
+    ),
+    (
+        "referrals.saved",
+        "Referencia actualizada.",
+        "Referral updated.",
+    ),
+    ("referrals.sent", "Enviada el", "Sent on"),
+    ("referrals.state.accepted", "Aceptada", "Accepted"),
+    ("referrals.state.attended", "Atendida", "Attended"),
+    (
+        "referrals.state.booked",
+        "Cita agendada",
+        "Appointment booked",
+    ),
+    ("referrals.state.cancelled", "Cancelada", "Cancelled"),
+    (
+        "referrals.state.completed",
+        "Contrarreferencia recibida",
+        "Counter-referral received",
+    ),
+    ("referrals.state.rejected", "Rechazada", "Rejected"),
+    (
+        "referrals.state.requested",
+        "Enviada, en espera de respuesta",
+        "Sent, awaiting an answer",
+    ),
+    (
+        "referrals.title",
+        "Referencias y contrarreferencias",
+        "Referrals and counter-referrals",
+    ),
+    (
+        "referrals.unknown_action",
+        "Acción desconocida.",
+        "Unknown action.",
+    ),
     (
         "register.curp_hint",
         "Con los datos capturados, la CURP debería comenzar con",

@@ -206,6 +206,8 @@ pub fn router(
         .route("/ui/censo-nominal", get(pages::census::page))
         .route("/ui/control-cronico", get(pages::chronic::page))
         .route("/ui/cobertura-vacunacion", get(pages::coverage::page))
+        .route("/ui/referencias", get(pages::referrals::page))
+        .route("/ui/referencias/{task}", post(pages::referrals::decide))
         .route("/ui/fila", get(pages::queue::page))
         .route("/ui/fila/llegada", post(pages::queue::check_in))
         .route("/ui/fila/siguiente", post(pages::queue::call_next))

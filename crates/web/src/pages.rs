@@ -24,6 +24,7 @@ pub mod problems;
 pub mod queue;
 pub mod record;
 pub mod refer;
+pub mod referrals;
 pub mod register;
 pub mod signin;
 pub mod surveillance;
@@ -233,8 +234,9 @@ pub(crate) fn may_read_reports(session: &SessionInfo) -> bool {
 
 /// Only known message keys may be shown from the URL (`?ok=…`).
 fn notice_of(path: &str) -> Option<&'static str> {
-    const NOTICES: [&str; 16] = [
+    const NOTICES: [&str; 17] = [
         "queue.booked",
+        "referrals.saved",
         "queue.checked_in",
         "queue.nobody",
         "queue.saved",
