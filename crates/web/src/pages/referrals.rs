@@ -74,6 +74,8 @@ pub struct ReferralRow {
     pub can_decide: bool,
     pub can_book: bool,
     pub can_attend: bool,
+    /// The sender may withdraw a referral not attended yet.
+    pub can_cancel: bool,
 }
 
 fn row(
@@ -126,6 +128,7 @@ fn row(
         can_decide: inbox && matches!(status, "requested" | "received" | "ready" | "draft"),
         can_book: inbox && status == "accepted" && !booked,
         can_attend: inbox && status == "accepted",
+        can_cancel: !inbox && matches!(status, "requested" | "received" | "ready" | "accepted"),
     }
 }
 
@@ -206,13 +209,14 @@ pub async fn page(State(app): AppState, ctx: Ctx) -> Response {
 #[derive(Deserialize, Default)]
 #[serde(default)]
 pub struct DecisionForm {
-    /// `aceptar`, `rechazar` or `atendida`.
+    /// `aceptar`, `rechazar` or `atendida` (the receiving facility), `cancelar` (the sender).
     accion: String,
     /// The reason of a rejection (required for it).
     motivo: String,
 }
 
-/// # `POST /ui/referencias/{task}`: accept, reject (with a reason) or record the visit.
+/// # `POST /ui/referencias/{task}`: accept, reject (with a reason) or record the visit; the
+/// sender's withdrawal.
 pub async fn decide(
     State(app): AppState,
     ctx: Ctx,
@@ -233,6 +237,7 @@ pub async fn decide(
         "rechazar" if reason.is_empty() => ("rejected", Some("referrals.reason_needed")),
         "rechazar" => ("rejected", None),
         "atendida" => ("in-progress", None),
+        "cancelar" => ("cancelled", None),
         _ => ("", Some("referrals.unknown_action")),
     };
     if let Some(key) = error_key {
@@ -248,8 +253,14 @@ pub async fn decide(
     let clues = session.facility_clues.clone();
     let written = blocking(&app, &ctx, move |db| {
         let mut task = data::read(db, "Task", &task_id)?;
-        // Only the facility the referral is addressed to moves it from here.
-        if task["owner"]["identifier"]["value"].as_str() != Some(clues.as_str()) {
+        // Only the facility the referral is addressed to moves it from here; only the sender
+        // withdraws it.
+        let side = if status == "cancelled" {
+            "requester"
+        } else {
+            "owner"
+        };
+        if task[side]["identifier"]["value"].as_str() != Some(clues.as_str()) {
             return Err(ehr::Error::NotFound(fhir::Issue::error(
                 fhir::IssueCode::NotFound,
                 "La referencia no está dirigida a esta unidad",
