@@ -1047,6 +1047,11 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
         "Registrar atención",
         "Record the visit",
     ),
+    (
+        "referrals.cancel",
+        "Retirar referencia",
+        "Withdraw the referral",
+    ),
     ("referrals.due", "Atender antes del", "Attend by"),
     ("referrals.from", "Unidad que envía", "Sending facility"),
     (
