@@ -56,6 +56,7 @@ pub mod messages;
 pub mod orders;
 mod pages;
 pub mod prescribing;
+pub mod referral;
 pub mod schedule;
 pub mod session;
 mod submissions;

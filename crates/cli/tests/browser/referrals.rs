@@ -198,6 +198,14 @@ async fn a_referral_is_received_accepted_and_booked_and_the_sender_sees_booked()
     ui.navigate_by("#nav-referrals").await;
     assert_eq!(state_of(&ui, "#enviadas", &task).await, "booked");
     ui.screenshot("outbox-booked").await;
+    // The patient's page lists the referral with the same state.
+    ui.goto(&format!("/ui/pacientes/{patient}")).await;
+    let pill = ui.css("#referrals .referral-state").await;
+    assert_eq!(
+        pill.attr("data-state").await.unwrap().as_deref(),
+        Some("booked")
+    );
+    assert_eq!(pill.text().await.unwrap().trim(), "Cita agendada");
 }
 
 fn now_ms() -> i64 {
