@@ -30,6 +30,12 @@ pub fn referral_state(task: &Value, now_ms: i64) -> (&'static str, bool) {
     (key, overdue)
 }
 
+/// The last part of a state's key (`booked` of `referrals.state.booked`), for pages and tests
+/// to match on.
+pub fn state_slug(key: &str) -> &str {
+    key.rsplit('.').next().unwrap_or(key)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

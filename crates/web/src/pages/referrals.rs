@@ -89,7 +89,7 @@ fn row(
             .map(dates::display_text)
             .unwrap_or_default(),
         state_label: tr.s(state_key),
-        state: state_key.trim_start_matches("referrals.state."),
+        state: crate::referral::state_slug(state_key),
         overdue,
         rejection: task["statusReason"]["text"]
             .as_str()
