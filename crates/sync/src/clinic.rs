@@ -463,6 +463,14 @@ impl Clinic {
         let store = self.store.clone();
         let now_ms = self.ehr.now_ms();
         self.blocking(move || {
+            // A record already here needs no fetch (the clinic follows it, or it is its own):
+            // only the first Task of a patient new here costs a fetch, not every later version.
+            let addressed: Vec<String> = addressed
+                .into_iter()
+                .filter(|patient| {
+                    !matches!(store.read("Patient", patient), Ok(Some(held)) if !held.deleted)
+                })
+                .collect();
             // Noted before the batch is applied: a crash in between pulls the batch again and
             // notes the same patients (a set), never loses them.
             if !addressed.is_empty() {

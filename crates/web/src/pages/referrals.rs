@@ -253,6 +253,14 @@ pub async fn decide(
     .await;
     match written {
         Ok(()) => see_other("/ui/referencias?ok=referrals.saved"),
-        Err(error) => ehr_error(&app, &ctx, &error),
+        // Refused (changed meanwhile, no longer allowed): the lists again, with the reason in
+        // plain words.
+        Err(error) => match referrals_page(&app, &ctx).await {
+            Ok(mut page) => {
+                page.errors.extend(crate::messages::general(ctx.tr, &error));
+                render(&page, super::error_status(&error))
+            }
+            Err(response) => response,
+        },
     }
 }
