@@ -10,6 +10,7 @@ use store::sync::{Conflict, LogEntry, LogKind, Stamp, SyncTx};
 use store::{PreparedVersion, StoredResource, WriteTx};
 
 use crate::Error;
+use crate::referral;
 use crate::rule::{Decision, changed_fields, decide};
 use crate::wire::WireVersion;
 
@@ -329,7 +330,8 @@ fn set_meta(resource: &mut Json, version_id: u64, last_updated: &str) {
 
 /// Brings the hub's feed index up to date: for every version not yet indexed, the patients
 /// whose compartment it belongs to (a delete keeps its previous version's patients), and for
-/// versions received from a clinic, the clinic now follows those patients ("seen there").
+/// versions received from a clinic, the clinic now follows those patients ("seen there"); a
+/// Task addressed to a facility by CLUES makes that facility follow the Task's patient.
 pub fn index_feed(tx: &mut dyn WriteTx, now_ms: i64) -> Result<u64, Error> {
     let sync = sync_tx(tx)?;
     catch_up_all(sync)?;
@@ -344,12 +346,23 @@ pub fn index_feed(tx: &mut dyn WriteTx, now_ms: i64) -> Result<u64, Error> {
             break;
         }
         for (entry, version) in &rows {
-            let patients = if version.deleted {
-                sync.patients_before(&entry.resource_type, &entry.id, entry.change_seq)?
+            let (patients, addressed) = if version.deleted {
+                (
+                    sync.patients_before(&entry.resource_type, &entry.id, entry.change_seq)?,
+                    None,
+                )
             } else {
                 match fhir::json::parse_str(&version.body) {
-                    Ok(json) => search::patient_compartment(&json),
-                    Err(_) => Vec::new(),
+                    Ok(json) => (
+                        search::patient_compartment(&json),
+                        referral::addressed_clues(&json).map(|clues| {
+                            (
+                                clues.to_string(),
+                                referral::task_patient(&json).map(str::to_string),
+                            )
+                        }),
+                    ),
+                    Err(_) => (Vec::new(), None),
                 }
             };
             sync.index_patients(entry.change_seq, &patients)?;
@@ -357,6 +370,14 @@ pub fn index_feed(tx: &mut dyn WriteTx, now_ms: i64) -> Result<u64, Error> {
                 for patient in &patients {
                     sync.follow(&entry.stamp.origin, patient, now_ms)?;
                 }
+            }
+            // A referral's Task addressed to a facility puts its patient in that facility's
+            // feed from this version on (the Task itself included); the facility fetches what
+            // came before (`referral.rs`).
+            if let Some((clues, Some(patient))) = addressed
+                && clues != entry.stamp.origin
+            {
+                sync.follow(&clues, &patient, now_ms)?;
             }
             indexed_upto = entry.change_seq;
             indexed += 1;

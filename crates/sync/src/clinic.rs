@@ -20,7 +20,7 @@ use crate::wire::{
     FetchResponse, PullRequest, PullResponse, PushRequest, PushResponse, RefusedVersion,
     WireVersion, batch_len,
 };
-use crate::{anchor, apply};
+use crate::{anchor, apply, referral};
 
 /// State keys kept in the store.
 pub const STATE_PUSH_CURSOR: &str = "push_cursor";
@@ -29,6 +29,8 @@ pub const STATE_LAST_PUSH_MS: &str = "last_push_ms";
 pub const STATE_LAST_PULL_MS: &str = "last_pull_ms";
 pub const STATE_ONLINE: &str = "online";
 pub const STATE_LAST_ERROR: &str = "last_error";
+/// Patients referred to this clinic whose record is still to be fetched (ids, one per line).
+pub const STATE_REFERRALS_TO_FETCH: &str = "referrals_to_fetch";
 
 /// How a clinic reaches its hub and how often it syncs.
 #[derive(Clone, Debug)]
@@ -451,20 +453,72 @@ impl Clinic {
         let response: PullResponse =
             wire::decode(&reply).map_err(|e| Error::Unreachable(e.to_string()))?;
         let more = response.more;
+        let addressed = referral::patients_addressed_to(
+            &self.config.clues,
+            response
+                .versions
+                .iter()
+                .filter_map(|v| v.body.as_deref().map(|b| b.get())),
+        );
         let store = self.store.clone();
         let now_ms = self.ehr.now_ms();
-        self.blocking(move || pulled(store.as_ref(), cursor, response, now_ms))
-            .await?;
+        self.blocking(move || {
+            // A record already here needs no fetch (the clinic follows it, or it is its own):
+            // only the first Task of a patient new here costs a fetch, not every later version.
+            let addressed: Vec<String> = addressed
+                .into_iter()
+                .filter(|patient| {
+                    !matches!(store.read("Patient", patient), Ok(Some(held)) if !held.deleted)
+                })
+                .collect();
+            // Noted before the batch is applied: a crash in between pulls the batch again and
+            // notes the same patients (a set), never loses them.
+            if !addressed.is_empty() {
+                note_referrals(store.as_ref(), &addressed)?;
+            }
+            pulled(store.as_ref(), cursor, response, now_ms)
+        })
+        .await?;
+        self.fetch_referred().await?;
         Ok(more)
+    }
+
+    /// Fetches the records of patients referred to this clinic that are not fetched yet (a
+    /// Task addressed to this CLUES arrived: `referral.rs`), and forgets each once stored. A
+    /// failure leaves the rest for the next round.
+    pub async fn fetch_referred(&self) -> Result<usize, Error> {
+        let sync_store = self.sync_store.clone();
+        let waiting = self
+            .blocking(move || referrals_waiting(sync_store.as_ref()))
+            .await?;
+        let mut fetched = 0;
+        for patient in waiting {
+            let request = FetchRequest {
+                curp: None,
+                patient_id: Some(patient.clone()),
+            };
+            fetched += self
+                .fetch_within(request, self.config.request_timeout_ms)
+                .await?;
+            let store = self.store.clone();
+            self.blocking(move || referral_fetched(store.as_ref(), &patient))
+                .await?;
+        }
+        Ok(fetched)
     }
 
     /// Fetches a patient's national record from the hub and stores it; the hub then keeps
     /// this clinic in the patient's feed. Returns the number of versions received.
     pub async fn fetch(&self, request: FetchRequest) -> Result<usize, Error> {
+        self.fetch_within(request, self.config.fetch_timeout_ms)
+            .await
+    }
+
+    /// [`Clinic::fetch`] with its own budget: nobody waits on a referred record, so it gets
+    /// the budget of any exchange rather than the clinician's short one.
+    async fn fetch_within(&self, request: FetchRequest, timeout_ms: u64) -> Result<usize, Error> {
         let body = wire::encode(&request);
-        let reply = self
-            .post("fetch", body, self.config.fetch_timeout_ms)
-            .await?;
+        let reply = self.post("fetch", body, timeout_ms).await?;
         let response: FetchResponse =
             wire::decode(&reply).map_err(|e| Error::Unreachable(e.to_string()))?;
         let received = response.versions.len();
@@ -658,4 +712,54 @@ pub fn fetched(
 ) -> Result<apply::BatchOutcome, Error> {
     let versions = response.versions;
     write(store, move |tx| apply::apply_batch(tx, &versions, now_ms))
+}
+
+/// The patients referred here whose record waits to be fetched.
+pub fn referrals_waiting(sync_store: &dyn SyncStore) -> Result<Vec<String>, Error> {
+    Ok(sync_store
+        .state(STATE_REFERRALS_TO_FETCH)?
+        .unwrap_or_default()
+        .lines()
+        .filter(|l| !l.is_empty())
+        .map(str::to_string)
+        .collect())
+}
+
+/// Adds patients to the set waiting to be fetched.
+pub fn note_referrals(store: &dyn store::Store, patients: &[String]) -> Result<(), Error> {
+    let patients = patients.to_vec();
+    write(store, move |tx| {
+        let sync = apply::sync_tx(tx)?;
+        let mut waiting: Vec<String> = sync
+            .state(STATE_REFERRALS_TO_FETCH)?
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(str::to_string)
+            .collect();
+        for patient in &patients {
+            if !waiting.contains(patient) {
+                waiting.push(patient.clone());
+            }
+        }
+        sync.set_state(STATE_REFERRALS_TO_FETCH, &waiting.join("\n"))?;
+        Ok(())
+    })
+}
+
+/// Removes a fetched patient from the waiting set.
+pub fn referral_fetched(store: &dyn store::Store, patient: &str) -> Result<(), Error> {
+    let patient = patient.to_string();
+    write(store, move |tx| {
+        let sync = apply::sync_tx(tx)?;
+        let waiting: Vec<String> = sync
+            .state(STATE_REFERRALS_TO_FETCH)?
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| !l.is_empty() && *l != patient)
+            .map(str::to_string)
+            .collect();
+        sync.set_state(STATE_REFERRALS_TO_FETCH, &waiting.join("\n"))?;
+        Ok(())
+    })
 }

@@ -31,6 +31,7 @@ pub mod hlc;
 pub mod http;
 pub mod hub;
 mod ingest;
+pub mod referral;
 pub mod rule;
 pub mod wire;
 

@@ -173,6 +173,10 @@ pub struct Referral {
     pub reason: String,
     /// FHIR `ServiceRequest.status` (`active`, `completed`, `revoked`…).
     pub status: String,
+    /// The state of the Task that carries it to the receiving facility (message key of
+    /// `referral::referral_state`), when it has one; and whether it is overdue.
+    pub task_state: Option<&'static str>,
+    pub overdue: bool,
 }
 
 /// The latest signed progress note, for the printable summary.
@@ -762,6 +766,8 @@ pub fn build(
                         .map(text_of_concept)
                         .unwrap_or_default(),
                     status: resource["status"].as_str().unwrap_or_default().to_string(),
+                    task_state: None,
+                    overdue: false,
                 });
             }
             _ => {}
@@ -793,6 +799,22 @@ pub fn build(
         .sort_by(|a, b| b.effective.cmp(&a.effective).then(a.name.cmp(&b.name)));
     chart.visits.sort_by(|a, b| b.start.cmp(&a.start));
     chart.problems.sort_by(|a, b| b.onset.cmp(&a.onset));
+    // Each referral's Task (in the same compartment): its state is what both facilities see.
+    let day_ms = today.saturating_mul(86_400_000);
+    for task in resources.iter().filter(|r| r["resourceType"] == "Task") {
+        let Some(focus) = task["focus"]["reference"].as_str() else {
+            continue;
+        };
+        if let Some(referral) = chart
+            .referrals
+            .iter_mut()
+            .find(|r| focus == format!("ServiceRequest/{}", r.id))
+        {
+            let (key, overdue) = crate::referral::referral_state(task, day_ms);
+            referral.task_state = Some(key);
+            referral.overdue = overdue;
+        }
+    }
     chart.referrals.sort_by(|a, b| b.authored.cmp(&a.authored));
     chart.pending_orders.sort_by(|a, b| b.1.cmp(&a.1));
     chart.other_immunizations.sort_by(|a, b| b.1.cmp(&a.1));

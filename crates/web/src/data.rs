@@ -708,3 +708,106 @@ pub fn book(db: &Db, patient_id: &str, slot_id: &str) -> Result<()> {
     db.ehr.create(&db.who, "Appointment", appointment, None)?;
     Ok(())
 }
+
+// ---------------------------------------------------------------------------------------------
+// Referrals that arrive (issue 17): the Task that carries a referral to a facility
+// ---------------------------------------------------------------------------------------------
+
+/// Referrals listed at most in one inbox or outbox.
+pub const REFERRALS_MAX: usize = 200;
+
+fn referral_code() -> String {
+    format!(
+        "{}|{}",
+        crate::forms::TASK_CODE_SYSTEM,
+        crate::forms::TASK_CODE_FULFILL
+    )
+}
+
+/// Referrals addressed to the facility with this CLUES (its inbox), as far as the user may
+/// read them.
+pub fn referrals_to(db: &Db, clues: &str) -> Result<Vec<Value>> {
+    search(
+        db,
+        "Task",
+        &[
+            (
+                "owner:identifier",
+                format!("{}|{clues}", mexico::systems::CLUES),
+            ),
+            ("code", referral_code()),
+            ("_count", REFERRALS_MAX.to_string()),
+        ],
+    )
+}
+
+/// Referrals the facility (`Organization/{id}`) sent (its outbox).
+pub fn referrals_from(db: &Db, organization: &str) -> Result<Vec<Value>> {
+    search(
+        db,
+        "Task",
+        &[
+            ("requester", organization.to_string()),
+            ("code", referral_code()),
+            ("_count", REFERRALS_MAX.to_string()),
+        ],
+    )
+}
+
+/// The Tasks that carry one referral (`ServiceRequest/{id}`).
+pub fn referral_tasks(db: &Db, request_id: &str) -> Result<Vec<Value>> {
+    search(
+        db,
+        "Task",
+        &[
+            ("focus", format!("ServiceRequest/{request_id}")),
+            ("_count", "20".to_string()),
+        ],
+    )
+}
+
+/// Books a slot for a referred patient: the Appointment (based on the referral's
+/// ServiceRequest) and the Task marked booked with it as output, in one transaction, so the
+/// sender never sees "booked" without a booking, nor a booking the Task does not name.
+pub fn book_referral(db: &Db, patient_id: &str, slot_id: &str, task_id: &str) -> Result<()> {
+    let mut task = read(db, "Task", task_id)?;
+    if task["for"]["reference"] != format!("Patient/{patient_id}").as_str() {
+        return Err(ehr::Error::NotFound(fhir::Issue::error(
+            fhir::IssueCode::NotFound,
+            "La referencia no es de este paciente",
+            "The referral is not about this patient",
+        )));
+    }
+    let version = version_of(&task);
+    let placeholder = "urn:uuid:5e3b8f0a-0000-4000-8000-000000000002";
+    let mut appointment = serde_json::json!({
+        "resourceType": "Appointment",
+        "status": "booked",
+        "slot": [{"reference": format!("Slot/{slot_id}")}],
+        "participant": [{"actor": {"reference": format!("Patient/{patient_id}")}, "status": "accepted"}]
+    });
+    if let Some(focus) = task["focus"]["reference"].as_str() {
+        appointment["basedOn"] = serde_json::json!([{"reference": focus}]);
+    }
+    task["businessStatus"] = serde_json::json!({"text": "agendada"});
+    task["output"] = serde_json::json!([{
+        "type": {"text": "cita"},
+        "valueReference": {"reference": placeholder}
+    }]);
+    let mut update = serde_json::json!({"method": "PUT", "url": format!("Task/{task_id}")});
+    if let Some(version) = version {
+        update["ifMatch"] = Value::String(format!("W/\"{version}\""));
+    }
+    let bundle = serde_json::json!({
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"fullUrl": placeholder, "resource": appointment, "request": {"method": "POST", "url": "Appointment"}},
+            {"resource": task, "request": update}
+        ]
+    });
+    let bundle = fhir::json::parse_str(&bundle.to_string())
+        .map_err(|e| ehr::Error::Internal(format!("booking bundle JSON: {e}")))?;
+    transaction(db, &bundle)?;
+    Ok(())
+}

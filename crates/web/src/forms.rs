@@ -357,6 +357,80 @@ pub struct ReferForm {
     pub dx_code: String,
     pub treatment: String,
     pub summary: String,
+    /// Days the receiving facility has to attend the patient before the referral is flagged
+    /// overdue to the sender (empty: [`REFERRAL_DUE_DAYS_DEFAULT`]).
+    pub due_days: String,
+}
+
+/// Days to attend a referral unless the sender states another time.
+pub const REFERRAL_DUE_DAYS_DEFAULT: i64 = 30;
+
+/// Longest time to attend a referral the form accepts (a year).
+pub const REFERRAL_DUE_DAYS_MAX: i64 = 366;
+
+/// `Task.code` of a referral's Task: the receiving facility is asked to fulfil the
+/// ServiceRequest in `focus` (R4 task-code `fulfill`).
+pub const TASK_CODE_SYSTEM: &str = "http://hl7.org/fhir/CodeSystem/task-code";
+pub const TASK_CODE_FULFILL: &str = "fulfill";
+
+/// The days to attend as typed: `None` when it is not a whole number from 1 to
+/// [`REFERRAL_DUE_DAYS_MAX`]; empty means the default.
+pub fn due_days(text: &str) -> Option<i64> {
+    let text = text.trim();
+    if text.is_empty() {
+        return Some(REFERRAL_DUE_DAYS_DEFAULT);
+    }
+    text.parse::<i64>()
+        .ok()
+        .filter(|d| (1..=REFERRAL_DUE_DAYS_MAX).contains(d))
+}
+
+/// What the referral's Task needs besides the ServiceRequest.
+pub struct ReferralTaskInput<'a> {
+    pub patient_id: &'a str,
+    /// The ServiceRequest (`ServiceRequest/{id}` or a bundle's `urn:uuid:…`).
+    pub focus: &'a str,
+    pub to: &'a str,
+    pub to_name: &'a str,
+    pub to_clues: &'a str,
+    pub description: String,
+    pub session: &'a SessionInfo,
+    pub now: &'a str,
+    /// `restriction.period.end`: attended by then, or the sender sees it overdue.
+    pub due: &'a str,
+}
+
+/// The Task that carries a referral to the receiving facility: `owner` names it by reference
+/// and by CLUES (sync routes the patient's record to the node of that CLUES), `status`
+/// `requested` until it accepts or rejects.
+pub fn referral_task(input: &ReferralTaskInput<'_>) -> Value {
+    let mut task = json!({
+        "resourceType": "Task",
+        "status": "requested",
+        "intent": "order",
+        "priority": "routine",
+        "code": {"coding": [{"system": TASK_CODE_SYSTEM, "code": TASK_CODE_FULFILL, "display": "Fulfill the focal request"}], "text": "Referencia"},
+        "description": input.description,
+        "focus": {"reference": input.focus},
+        "for": {"reference": format!("Patient/{}", input.patient_id)},
+        "authoredOn": input.now,
+        "lastModified": input.now,
+        "owner": {
+            "reference": input.to,
+            "identifier": {"system": mexico::systems::CLUES, "value": input.to_clues},
+            "display": input.to_name
+        },
+        "restriction": {"period": {"end": input.due}}
+    });
+    task["requester"] = match &input.session.organization {
+        Some(organization) => json!({
+            "reference": organization,
+            "identifier": {"system": mexico::systems::CLUES, "value": input.session.facility_clues},
+            "display": input.session.facility_name
+        }),
+        None => author(input.session),
+    };
+    task
 }
 
 pub struct ReferInput<'a> {
@@ -391,7 +465,11 @@ pub fn referral(input: &ReferInput<'_>) -> Value {
         "code": {"coding": [{"system": "http://snomed.info/sct", "code": "103696004", "display": "Patient referral to specialist"}], "text": format!("Referencia a {}", input.to_name)},
         "subject": {"reference": format!("Patient/{}", input.patient_id)},
         "authoredOn": input.now,
-        "performer": [{"reference": form.to, "display": input.to_name}],
+        "performer": [{
+            "reference": form.to,
+            "identifier": {"system": mexico::systems::CLUES, "value": input.to_clues},
+            "display": input.to_name
+        }],
         "note": notes
     });
     request["requester"] = match &input.session.organization {

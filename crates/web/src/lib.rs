@@ -56,6 +56,7 @@ pub mod messages;
 pub mod orders;
 mod pages;
 pub mod prescribing;
+pub mod referral;
 pub mod schedule;
 pub mod session;
 mod submissions;
@@ -208,6 +209,8 @@ pub fn router(
         .route("/ui/cobertura-vacunacion", get(pages::coverage::page))
         .route("/ui/estudios-repetidos", get(pages::quality::repeats))
         .route("/ui/calidad-datos", get(pages::quality::quality))
+        .route("/ui/referencias", get(pages::referrals::page))
+        .route("/ui/referencias/{task}", post(pages::referrals::decide))
         .route("/ui/fila", get(pages::queue::page))
         .route("/ui/fila/llegada", post(pages::queue::check_in))
         .route("/ui/fila/siguiente", post(pages::queue::call_next))

@@ -25,6 +25,7 @@ pub mod quality;
 pub mod queue;
 pub mod record;
 pub mod refer;
+pub mod referrals;
 pub mod register;
 pub mod signin;
 pub mod surveillance;
@@ -234,8 +235,9 @@ pub(crate) fn may_read_reports(session: &SessionInfo) -> bool {
 
 /// Only known message keys may be shown from the URL (`?ok=…`).
 fn notice_of(path: &str) -> Option<&'static str> {
-    const NOTICES: [&str; 16] = [
+    const NOTICES: [&str; 17] = [
         "queue.booked",
+        "referrals.saved",
         "queue.checked_in",
         "queue.nobody",
         "queue.saved",

@@ -10,7 +10,9 @@
 //! - bytes on the wire per synced resource as a share of its JSON (target ≤ 35 %);
 //! - a clinic back after 30 days: its new resources pushed and the hub's pulled, over the link;
 //! - hub ingest with many clinics pushing at once (direct loopback);
-//! - on-demand fetch of a 500-resource record over the link.
+//! - on-demand fetch of a 500-resource record over the link;
+//! - referral delivery (issue 17): a referral written at one clinic until the receiving clinic,
+//!   which never saw the patient, holds it and the record, both over the link (target < 10 s).
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
@@ -474,6 +476,48 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
     let fetch_s = started.elapsed().as_secs_f64();
     let fetch_bytes = c_wire.take();
 
+    // Referral delivery (issue 17): clinic A refers one of its patients to clinic D, which
+    // has never seen them; both on the slow link, both online and caught up. Timed from the
+    // write at A until D holds the referral and the record: A's push, then D's pull (the hub
+    // put the patient in D's feed) and its fetch of the record, rounds back to back (a node
+    // adds up to one sync interval, 5 s by default, at each end while it waits for its round).
+    let (d_store, d_ehr) = super::open_node(&temp.join("d"), &Default::default(), false)?;
+    let (d_url, d_wire) = slow_link(hub.address, args.link_kbit, args.rtt_ms).await?;
+    let d = clinic(&hub, REFERRAL_CLUES, &d_url, &d_store, d_ehr.clone())?;
+    sync_all(&d).await?;
+    let referred = country
+        .patients_by_clues
+        .get(&clues_a)
+        .and_then(|patients| patients.iter().next().cloned())
+        .context("clinic A has no patient to refer")?;
+    let referral = referral_bundle(&referred, &clues_a)?;
+    a_wire.take();
+    d_wire.take();
+    let started = Instant::now();
+    tokio::task::block_in_place(|| {
+        a.ehr()
+            .process_bundle(&ehr::Requester::local_system("bench"), &referral, false)
+    })?;
+    sync_all(&a).await?;
+    sync_all(&d).await?;
+    let referral_s = started.elapsed().as_secs_f64();
+    let referral_bytes = a_wire.take() + d_wire.take();
+    let record_at_d = d_store
+        .store
+        .read("Patient", &referred)?
+        .is_some_and(|patient| !patient.deleted);
+    let tasks_at_d = d_store
+        .store
+        .counts()?
+        .iter()
+        .find(|(t, _)| t == "Task")
+        .map_or(0, |(_, n)| *n);
+    anyhow::ensure!(
+        record_at_d && tasks_at_d == 1,
+        "clinic D holds the patient: {record_at_d}, Tasks: {tasks_at_d}"
+    );
+    let record_size = d_store.store.counts()?.iter().map(|(_, n)| n).sum::<u64>();
+
     // Hub ingest: many clinics push their backlogs at once (no link simulation). Another
     // population around `--clinics` health centres (new ids); each centre is a clinic node
     // pushing the records of the patients registered there, the directory being the hub's.
@@ -544,6 +588,11 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
         fetch_bytes / 1024
     );
     println!(
+        "| referral delivery: sending clinic → hub → receiving clinic that never saw the patient (Task, and the record fetched: {record_size} resources at D, directory included), both on the same link, sync rounds back to back | {referral_s:.2} s = ×{:.1} the on-demand fetch above ({} KiB on the wire) | < 10 s |",
+        referral_s / fetch_s,
+        referral_bytes / 1024
+    );
+    println!(
         "| hub ingest, {n_ingest_clinics} clinics pushing at once ({ingest_total} resources) | {:.0} resources/s | ≥ 5,000/s |",
         ingest_total as f64 / ingest_s
     );
@@ -562,6 +611,45 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
     );
     let _ = std::fs::remove_dir_all(&temp);
     Ok(())
+}
+
+/// The receiving facility of the referral figure (a node of its own, enrolled on the hub).
+const REFERRAL_CLUES: &str = "DFSSA009999";
+
+/// A referral from the clinic `from_clues` to [`REFERRAL_CLUES`] as a transaction: the
+/// ServiceRequest and the Task addressed by CLUES (logical references: the receiving node's
+/// Organization need not be in the directory for the routing to work).
+fn referral_bundle(patient_id: &str, from_clues: &str) -> anyhow::Result<fhir::Json> {
+    let clues = mexico::systems::CLUES;
+    let to = serde_json::json!({"identifier": {"system": clues, "value": REFERRAL_CLUES}, "display": "Hospital"});
+    let from = serde_json::json!({"identifier": {"system": clues, "value": from_clues}});
+    let focus = "urn:uuid:0b7e6d2c-1f57-4c1e-9a51-00000000be4c";
+    let bundle = serde_json::json!({
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"fullUrl": focus, "request": {"method": "POST", "url": "ServiceRequest"}, "resource": {
+                "resourceType": "ServiceRequest",
+                "status": "active",
+                "intent": "order",
+                "category": [{"coding": [{"system": "http://snomed.info/sct", "code": "3457005"}]}],
+                "subject": {"reference": format!("Patient/{patient_id}")},
+                "requester": from,
+                "performer": [to]
+            }},
+            {"request": {"method": "POST", "url": "Task"}, "resource": {
+                "resourceType": "Task",
+                "status": "requested",
+                "intent": "order",
+                "code": {"coding": [{"system": "http://hl7.org/fhir/CodeSystem/task-code", "code": "fulfill"}]},
+                "focus": {"reference": focus},
+                "for": {"reference": format!("Patient/{patient_id}")},
+                "requester": from,
+                "owner": to
+            }}
+        ]
+    });
+    Ok(fhir::json::parse_str(&bundle.to_string())?)
 }
 
 /// Each clinic's backlog as the batches it pushes.

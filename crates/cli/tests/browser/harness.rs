@@ -372,6 +372,48 @@ impl Ui {
         org.expect("the header names a demo facility")
     }
 
+    /// Adds an account to the running node (`expediente user add`, password from stdin) and
+    /// returns its password: for users the demo does not create (staff of another clinic).
+    pub fn add_account(&self, user: &str, role: &str, clues: &str) -> String {
+        use std::io::Write;
+        let password = format!("Clave-de-prueba-{}-2026", user.len());
+        let mut child = Command::new(BIN)
+            .args(["user", "add", "--data"])
+            .arg(self._data.path())
+            .args([
+                "--username",
+                user,
+                "--role",
+                role,
+                "--clues",
+                clues,
+                "--password-stdin",
+            ])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(password.as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "user add {user}: {output:?}");
+        password
+    }
+
+    /// Signs in with a user name and password (any account).
+    pub async fn sign_in_with(&self, user: &str, password: &str) {
+        self.goto("/").await;
+        self.fill("#user", user).await;
+        self.fill("#password", password).await;
+        self.navigate_by("button[type=submit].primary").await;
+        self.css("#usuario").await;
+    }
+
     pub async fn screenshot(&self, step: &str) {
         let png = self.client.screenshot().await.unwrap();
         std::fs::write(

@@ -20,6 +20,7 @@ mod history;
 mod note;
 mod prescribing;
 mod record;
+mod referrals;
 mod roles;
 mod security;
 mod surveillance;

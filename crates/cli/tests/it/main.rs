@@ -14,6 +14,7 @@ mod identity;
 mod import;
 mod operations;
 mod population;
+mod referrals;
 mod reports;
 mod reports_quality;
 mod scheduling;

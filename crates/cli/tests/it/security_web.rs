@@ -1143,6 +1143,7 @@ fn every_form_carries_the_token_and_every_post_checks_it() {
     let mut queue: VecDeque<String> = [
         "/ui/buscar".to_string(),
         "/ui/fila".to_string(),
+        "/ui/referencias".to_string(),
         "/ui/pacientes/nuevo".to_string(),
         format!("/ui/pacientes/{patient_id}"),
         format!("/ui/pacientes/{stranger}"),
@@ -1152,6 +1153,7 @@ fn every_form_carries_the_token_and_every_post_checks_it() {
     let allowed = |path: &str| {
         path == "/ui/buscar"
             || path == "/ui/fila"
+            || path == "/ui/referencias"
             || path == "/ui/pacientes/nuevo"
             || path.starts_with(&format!("/ui/pacientes/{patient_id}"))
             || path.starts_with(&format!("/ui/pacientes/{stranger}"))

@@ -128,7 +128,12 @@ fn node_tokens() -> &'static std::sync::Mutex<std::collections::HashMap<String, 
 }
 
 /// The one door to a node's FHIR API in these tests.
-fn fhir(root: &str, method: &str, path: &str, body: Option<&Value>) -> crate::support::Reply {
+pub(crate) fn fhir(
+    root: &str,
+    method: &str,
+    path: &str,
+    body: Option<&Value>,
+) -> crate::support::Reply {
     let method = reqwest::Method::from_bytes(method.as_bytes()).unwrap();
     let url = format!("{root}/fhir/{}", path.trim_start_matches('/'));
     let mut request = client().request(method, url);
@@ -151,7 +156,7 @@ fn sync_get(root: &str, path: &str) -> Value {
     request.send().unwrap().json().unwrap()
 }
 
-fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
+pub(crate) fn wait_until(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     let started = Instant::now();
     while !done() {
         assert!(started.elapsed() < timeout, "timed out waiting for {what}");
@@ -351,28 +356,28 @@ fn serve_connection(
 // A cluster: one hub, several clinics
 // ---------------------------------------------------------------------------------------------
 
-struct Clinic {
-    clues: String,
+pub(crate) struct Clinic {
+    pub(crate) clues: String,
     /// The clinic's Organization (with its CLUES) in the hub's directory: where its patients
     /// are registered, and what the hub computes its care relationships from.
-    organization: String,
-    data: PathBuf,
+    pub(crate) organization: String,
+    pub(crate) data: PathBuf,
     token: String,
     clock_offset_ms: i64,
     proc: Option<Proc>,
 }
 
-struct Cluster {
+pub(crate) struct Cluster {
     _temp: tempfile::TempDir,
-    hub_data: PathBuf,
+    pub(crate) hub_data: PathBuf,
     hub: Option<Proc>,
     proxy: Proxy,
-    clinics: Vec<Clinic>,
+    pub(crate) clinics: Vec<Clinic>,
 }
 
 impl Cluster {
     /// A hub and one clinic per clock offset, all started.
-    fn start(clock_offsets_ms: &[i64], seed: u64) -> Cluster {
+    pub(crate) fn start(clock_offsets_ms: &[i64], seed: u64) -> Cluster {
         Cluster::start_on(clock_offsets_ms, seed, None)
     }
 
@@ -441,7 +446,7 @@ impl Cluster {
     }
 
     /// A patient registered at clinic `idx` (as its front desk does: `managingOrganization`).
-    fn registered(&self, idx: usize, mut patient: Value) -> Value {
+    pub(crate) fn registered(&self, idx: usize, mut patient: Value) -> Value {
         patient["managingOrganization"] =
             json!({"reference": format!("Organization/{}", self.clinics[idx].organization)});
         patient
@@ -513,11 +518,11 @@ impl Cluster {
         }
     }
 
-    fn hub(&self) -> &str {
+    pub(crate) fn hub(&self) -> &str {
         &self.hub.as_ref().unwrap().root
     }
 
-    fn clinic(&self, idx: usize) -> &str {
+    pub(crate) fn clinic(&self, idx: usize) -> &str {
         &self.clinics[idx].proc.as_ref().unwrap().root
     }
 
@@ -539,13 +544,13 @@ impl Cluster {
 // ---------------------------------------------------------------------------------------------
 
 /// A valid CURP for Juan Pérez Gómez born 1990-11-`day`, homoclave `n`.
-fn curp(day: u32, n: u32) -> String {
+pub(crate) fn curp(day: u32, n: u32) -> String {
     let first17 = format!("PEGJ9011{day:02}HDFRMN{n}");
     let check = mexico::curp::check_digit(&first17).unwrap();
     format!("{first17}{check}")
 }
 
-fn patient(curp: &str, day: u32, given: &str) -> Value {
+pub(crate) fn patient(curp: &str, day: u32, given: &str) -> Value {
     json!({
         "resourceType": "Patient",
         "identifier": [{"use": "official", "system": CURP_SYSTEM, "value": curp}],
@@ -555,7 +560,7 @@ fn patient(curp: &str, day: u32, given: &str) -> Value {
     })
 }
 
-fn create(root: &str, resource: &Value) -> String {
+pub(crate) fn create(root: &str, resource: &Value) -> String {
     let rtype = resource["resourceType"].as_str().unwrap();
     let reply = fhir(root, "POST", rtype, Some(resource));
     assert_eq!(reply.status, 201, "{}", reply.text);

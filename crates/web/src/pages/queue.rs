@@ -388,12 +388,15 @@ struct BookPage {
     /// (agenda, its free slots).
     agendas: Vec<(String, Vec<SlotOption>)>,
     errors: Vec<String>,
+    /// The referral (`Task` id) this booking answers, if any: the Task is marked booked with it.
+    referral: String,
 }
 
 async fn book_page(
     app: &std::sync::Arc<crate::App>,
     ctx: &Ctx,
     patient_id: &str,
+    referral: &str,
 ) -> Result<BookPage, Response> {
     if ctx.session.is_none() {
         return Err(to_login(ctx));
@@ -461,12 +464,18 @@ async fn book_page(
         patient: view,
         agendas: agendas.into_iter().collect(),
         errors: Vec::new(),
+        referral: referral.to_string(),
     })
 }
 
 /// # `GET /ui/pacientes/{id}/cita`: the free slots of today and the next days, by agenda.
-pub async fn book_form(State(app): AppState, ctx: Ctx, Path(id): Path<String>) -> Response {
-    match book_page(&app, &ctx, &id).await {
+pub async fn book_form(
+    State(app): AppState,
+    ctx: Ctx,
+    Path(id): Path<String>,
+    Query(query): Query<BookQuery>,
+) -> Response {
+    match book_page(&app, &ctx, &id, &query.referencia).await {
         Ok(page) => render(&page, StatusCode::OK),
         Err(response) => response,
     }
@@ -476,6 +485,14 @@ pub async fn book_form(State(app): AppState, ctx: Ctx, Path(id): Path<String>) -
 #[serde(default)]
 pub struct BookForm {
     espacio: String,
+    /// The referral's Task id when booking answers a referral (`/ui/referencias`).
+    referencia: String,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct BookQuery {
+    referencia: String,
 }
 
 /// # `POST /ui/pacientes/{id}/cita` (`espacio`: the slot chosen)
@@ -489,6 +506,8 @@ pub async fn book(
         return to_login(&ctx);
     }
     let (pid, slot) = (id.clone(), form.espacio.trim().to_string());
+    let referral = form.referencia.trim().to_string();
+    let for_referral = !referral.is_empty();
     let done = if slot.is_empty() {
         Err(ehr::Error::BadRequest(vec![fhir::Issue::error(
             fhir::IssueCode::BusinessRule,
@@ -496,11 +515,20 @@ pub async fn book(
             "Choose a free time.",
         )]))
     } else {
-        blocking(&app, &ctx, move |db| data::book(db, &pid, &slot)).await
+        let referral = referral.clone();
+        blocking(&app, &ctx, move |db| {
+            if referral.is_empty() {
+                data::book(db, &pid, &slot)
+            } else {
+                data::book_referral(db, &pid, &slot, &referral)
+            }
+        })
+        .await
     };
     match done {
+        Ok(()) if for_referral => see_other("/ui/referencias?ok=queue.booked"),
         Ok(()) => see_other(&format!("/ui/pacientes/{id}/ficha?ok=queue.booked")),
-        Err(error) => match book_page(&app, &ctx, &id).await {
+        Err(error) => match book_page(&app, &ctx, &id, &referral).await {
             Ok(mut page) => {
                 page.errors = match &error {
                     // The slot was taken meanwhile: say so, in the record's own words.

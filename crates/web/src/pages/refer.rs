@@ -158,10 +158,15 @@ pub async fn refer(
     if !form.dx_code.trim().is_empty() && diagnosis.is_none() {
         page.errors.push(ctx.tr.s("cie.unknown").to_string());
     }
-    let Some(to) = to.filter(|_| page.errors.is_empty()) else {
+    let due_days = forms::due_days(&form.due_days);
+    if due_days.is_none() {
+        page.errors.push(ctx.tr.s("refer.due_days").to_string());
+    }
+    let (Some(to), Some(due_days)) = (to.filter(|_| page.errors.is_empty()), due_days) else {
         return render(&page, StatusCode::UNPROCESSABLE_ENTITY);
     };
     let now = dates::instant_mexico(ctx.now_ms);
+    let due = dates::instant_mexico(ctx.now_ms.saturating_add(due_days * 86_400_000));
     let request = forms::referral(&forms::ReferInput {
         patient_id: &id,
         form: &form,
@@ -171,8 +176,30 @@ pub async fn refer(
         session: &session,
         now: &now,
     });
+    // The ServiceRequest (the NOM-004 note) and the Task that carries it to the receiving
+    // facility are one transaction: a referral is never half sent.
+    let focus = "urn:uuid:5e3b8f0a-0000-4000-8000-000000000001";
+    let task = forms::referral_task(&forms::ReferralTaskInput {
+        patient_id: &id,
+        focus,
+        to: &to.reference,
+        to_name: &to.name,
+        to_clues: &to.clues,
+        description: format!("Referencia a {}: {}", to.name, form.reason.trim()),
+        session: &session,
+        now: &now,
+        due: &due,
+    });
+    let bundle = serde_json::json!({
+        "resourceType": "Bundle",
+        "type": "transaction",
+        "entry": [
+            {"fullUrl": focus, "resource": request, "request": {"method": "POST", "url": "ServiceRequest"}},
+            {"resource": task, "request": {"method": "POST", "url": "Task"}}
+        ]
+    });
     match blocking(&app, &ctx, move |db| {
-        data::create(db, "ServiceRequest", to_json(&request))
+        data::transaction(db, &to_json(&bundle))
     })
     .await
     {
@@ -279,14 +306,31 @@ pub async fn counter_referral(
         request["status"] = Value::String("completed".to_string());
         let note = serde_json::json!({
             "authorString": format!("{} — {}", session.display_name, session.facility_name),
-            "time": now,
+            "time": now.clone(),
             "text": format!("Contrarreferencia: {text}")
         });
         match request["note"].as_array_mut() {
             Some(notes) => notes.push(note),
             None => request["note"] = Value::Array(vec![note]),
         }
-        data::update(db, "ServiceRequest", &rid, to_json(&request), version)
+        data::update(db, "ServiceRequest", &rid, to_json(&request), version)?;
+        // The referral's Task ends with it: both facilities' lists then say "counter-referral
+        // received".
+        for mut task in data::referral_tasks(db, &rid)? {
+            let status = task["status"].as_str().unwrap_or_default();
+            if matches!(
+                status,
+                "completed" | "rejected" | "cancelled" | "entered-in-error"
+            ) {
+                continue;
+            }
+            let task_id = task["id"].as_str().unwrap_or_default().to_string();
+            let task_version = data::version_of(&task);
+            task["status"] = Value::String("completed".to_string());
+            task["lastModified"] = Value::String(now.clone());
+            data::update(db, "Task", &task_id, to_json(&task), task_version)?;
+        }
+        Ok(())
     })
     .await;
     match written {

@@ -1,0 +1,216 @@
+//! Issue 17, referrals that arrive, in the browser: the physician of one clinic sends a
+//! referral from the patient's chart; the receiving clinic's physician finds it in the inbox,
+//! accepts it and books a date for it; the sender's outbox then says "booked". No script is
+//! needed for any of it (plain forms and links).
+
+use serde_json::{Value, json};
+
+use crate::harness::{Ui, id, managing_org};
+
+async fn api(
+    ui: &Ui,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) -> Value {
+    let mut request = reqwest::Client::new()
+        .request(method, ui.url(&format!("/fhir/{path}")))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/fhir+json")
+            .body(body.to_string());
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert!(status.is_success(), "{path}: {status} {text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+async fn password_token(ui: &Ui, user: &str, password: &str) -> String {
+    let token: Value = reqwest::Client::new()
+        .post(ui.url("/auth/token"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(
+            form_urlencoded::Serializer::new(String::new())
+                .append_pair("grant_type", "password")
+                .append_pair("username", user)
+                .append_pair("password", password)
+                .finish(),
+        )
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    token["access_token"].as_str().unwrap().to_string()
+}
+
+async fn state_of(ui: &Ui, table: &str, task: &str) -> String {
+    ui.css(&format!("{table} tr[data-task='{task}']"))
+        .await
+        .attr("data-state")
+        .await
+        .unwrap()
+        .unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_referral_is_received_accepted_and_booked_and_the_sender_sees_booked() {
+    let ui = Ui::start("referrals").await;
+    ui.sign_in().await;
+    let sender = ui.user_facility().await;
+    let patient = ui
+        .demo
+        .patients
+        .iter()
+        .find(|p| managing_org(p) == Some(sender.as_str()))
+        .map(|p| id(p).to_string())
+        .expect("a patient registered at the physician's clinic");
+    let receiver = ui
+        .demo
+        .organizations
+        .keys()
+        .find(|org| **org != sender)
+        .cloned()
+        .expect("another clinic");
+    let receiver_clues = ui.demo.organizations[&receiver].1.clone();
+
+    // The sender: the referral form from the chart.
+    ui.goto(&format!("/ui/pacientes/{patient}/referencia"))
+        .await;
+    ui.select("#to", &format!("Organization/{receiver}")).await;
+    ui.fill("#reason", "Valoración por medicina interna").await;
+    ui.fill("#dx_code", "I10").await;
+    assert_eq!(ui.value("#due_days").await, "30", "30 days unless stated");
+    ui.screenshot("refer-form").await;
+    ui.navigate_by("#send-referral").await;
+    assert!(
+        ui.path().await.contains("ok=refer.saved"),
+        "{}",
+        ui.path().await
+    );
+    ui.navigate_by("#nav-referrals").await;
+    let task = ui
+        .css("#enviadas tr.referral")
+        .await
+        .attr("data-task")
+        .await
+        .unwrap()
+        .expect("the outbox lists the referral");
+    assert_eq!(state_of(&ui, "#enviadas", &task).await, "requested");
+    ui.navigate_by("form[action='/ui/salir'] button").await;
+
+    // The receiving clinic's physician, and an agenda there with free times.
+    let password = ui.add_account("medico-receptor", "physician", &receiver_clues);
+    let token = password_token(&ui, "medico-receptor", &password).await;
+    let practitioners = api(
+        &ui,
+        &token,
+        reqwest::Method::GET,
+        "Practitioner?_count=1",
+        None,
+    )
+    .await;
+    let practitioner = practitioners["entry"][0]["resource"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let schedule = api(
+        &ui,
+        &token,
+        reqwest::Method::POST,
+        "Schedule",
+        Some(json!({
+            "resourceType": "Schedule",
+            "active": true,
+            "serviceType": [{"text": "Medicina interna"}],
+            "actor": [{"reference": format!("Practitioner/{practitioner}")}]
+        })),
+    )
+    .await;
+    let schedule = schedule["id"].as_str().unwrap().to_string();
+    let tomorrow = web::dates::iso(web::dates::today(now_ms()) + 1);
+    api(
+        &ui,
+        &token,
+        reqwest::Method::POST,
+        &format!("Schedule/{schedule}/$generar-espacios?desde={tomorrow}&dias=1,2,3,4,5,6,7&apertura=09:00&cierre=10:00&duracion=30"),
+        None,
+    )
+    .await;
+
+    // The inbox: accept, then book from it.
+    ui.sign_in_with("medico-receptor", &password).await;
+    ui.navigate_by("#nav-referrals").await;
+    assert_eq!(state_of(&ui, "#entrantes", &task).await, "requested");
+    ui.screenshot("inbox").await;
+    ui.navigate_by(&format!(
+        "#entrantes tr[data-task='{task}'] form.accept button"
+    ))
+    .await;
+    assert!(
+        ui.path().await.contains("ok=referrals.saved"),
+        "{}",
+        ui.path().await
+    );
+    assert_eq!(state_of(&ui, "#entrantes", &task).await, "accepted");
+    ui.navigate_by(&format!("#entrantes tr[data-task='{task}'] a.book"))
+        .await;
+    ui.click("#book-form input[name='espacio']").await;
+    ui.screenshot("book").await;
+    ui.navigate_by("#book-submit").await;
+    assert!(
+        ui.path().await.starts_with("/ui/referencias"),
+        "{}",
+        ui.path().await
+    );
+    assert_eq!(state_of(&ui, "#entrantes", &task).await, "booked");
+    let booked = api(
+        &ui,
+        &token,
+        reqwest::Method::GET,
+        &format!("Task/{task}"),
+        None,
+    )
+    .await;
+    let appointment = booked["output"][0]["valueReference"]["reference"]
+        .as_str()
+        .expect("the Task names the appointment")
+        .to_string();
+    let appointment = api(&ui, &token, reqwest::Method::GET, &appointment, None).await;
+    assert_eq!(appointment["status"], "booked");
+    assert_eq!(
+        appointment["participant"][0]["actor"]["reference"],
+        format!("Patient/{patient}")
+    );
+    assert_eq!(
+        appointment["basedOn"][0]["reference"],
+        booked["focus"]["reference"]
+    );
+    ui.navigate_by("form[action='/ui/salir'] button").await;
+
+    // The sender's outbox says booked.
+    ui.sign_in().await;
+    ui.navigate_by("#nav-referrals").await;
+    assert_eq!(state_of(&ui, "#enviadas", &task).await, "booked");
+    ui.screenshot("outbox-booked").await;
+    // The patient's page lists the referral with the same state.
+    ui.goto(&format!("/ui/pacientes/{patient}")).await;
+    let pill = ui.css("#referrals .referral-state").await;
+    assert_eq!(
+        pill.attr("data-state").await.unwrap().as_deref(),
+        Some("booked")
+    );
+    assert_eq!(pill.text().await.unwrap().trim(), "Cita agendada");
+}
+
+fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64
+}
