@@ -190,7 +190,8 @@ pub fn import_source(
             }
             Ok(tally)
         });
-        let mut pending = Vec::with_capacity(IMPORT_BATCH_RESOURCES);
+        let batch_max = IMPORT_BATCH_RESOURCES.min(ehr.store().bulk_job_resources_max().max(1));
+        let mut pending = Vec::with_capacity(batch_max);
         let mut send_result = Ok(());
         for (file_idx, source) in sources.iter().enumerate() {
             let now_ms = Some(ehr.now_ms());
@@ -202,7 +203,7 @@ pub fn import_source(
                 now_ms,
                 &mut |item| {
                     pending.push(item);
-                    if pending.len() >= IMPORT_BATCH_RESOURCES {
+                    if pending.len() >= batch_max {
                         let batch = std::mem::take(&mut pending);
                         batches
                             .send(batch)

@@ -302,7 +302,18 @@ fn jitter(base: Duration) -> Duration {
     half + Duration::from_nanos(u64::from(nanos) % (half.as_nanos() as u64).max(1))
 }
 
+/// Resources one bulk job writes at most on PostgreSQL. Each claims an advisory lock until
+/// COMMIT, and the lock table is shared by every session: `max_locks_per_transaction` (64 by
+/// default) × `max_connections` entries. A 50,000-resource import batch failed with
+/// `53200 out of shared memory`; 2,000 leaves room for every other session, and larger
+/// batches gain nothing once each one's rows go out as a few multi-row inserts (`batch`).
+const BULK_JOB_RESOURCES_MAX: usize = 2_000;
+
 impl store::Store for PgStore {
+    fn bulk_job_resources_max(&self) -> usize {
+        BULK_JOB_RESOURCES_MAX
+    }
+
     fn read(&self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error> {
         // `read::current` with statements prepared once per connection (the hot path).
         self.pool.with(|conn| {

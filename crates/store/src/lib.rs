@@ -213,6 +213,11 @@ pub type WriteJob = Box<dyn FnMut(&mut dyn WriteTx) -> Result<(), Error> + Send>
 
 /// The store of record.
 pub trait Store: Send + Sync {
+    /// Most resources one bulk job (an import batch) should write: an engine whose jobs claim
+    /// a lock per resource until COMMIT from a shared, bounded table says how many fit.
+    fn bulk_job_resources_max(&self) -> usize {
+        usize::MAX
+    }
     /// The current version, including a delete marker (so callers can answer 410 Gone).
     fn read(&self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error>;
     fn vread(
