@@ -88,12 +88,13 @@ EXPEDIENTE_TEST_ENGINE=postgres cargo test --locked -p cli --test it -- \
 # The behaviour suite's core on Citus (issue 15): each node on its own database on the
 # coordinator and both workers (a clinic that syncs stays on SQLite). A subset, for CI time
 # (~4 min on 2 cores): what a hub does for clinicians through FHIR. The sync, security and
-# import scenarios on Citus are the next step of issue 15. `sync::citus_`: the fault scenarios,
+# import scenarios on Citus are the next step of issue 15. `identity::` (~3 min): the MPI's CURP
+# probes, single-shard through the identifier locator. `sync::citus_`: the fault scenarios,
 # each on a cluster of its own (cluster.sh) whose nodes it crashes and restarts (ignored until
 # the hub resumes after a node restart: ARCHITECTURE.md, "The hub on Citus").
 echo "== behaviour suite on Citus (EXPEDIENTE_TEST_ENGINE=citus)"
 EXPEDIENTE_TEST_ENGINE=citus cargo test --locked -p cli --test it -- \
-  crud:: search:: transaction:: history:: summary:: sync::citus_
+  crud:: search:: transaction:: history:: summary:: identity:: sync::citus_
 
 echo "== third-party FHIR client conformance (Python fhir.resources + requests)"
 # `cargo test` has already built the binary (the end-to-end tests run it).
