@@ -39,6 +39,7 @@ mod lookup;
 mod matching;
 mod meta;
 pub mod metrics;
+pub mod notify;
 mod patch;
 mod queue;
 mod read;
@@ -92,6 +93,8 @@ pub struct Ehr {
     local_zone: Arc<str>,
     /// Write latency and audit backlog, for the operator's `/metrics`.
     metrics: metrics::EhrMetrics,
+    /// Subscriptions: what the write path notes for the delivery worker (`notify`).
+    notifier: Arc<notify::Notifier>,
 }
 
 impl Ehr {
@@ -112,6 +115,7 @@ impl Ehr {
             sign_in: Arc::new(accounts::SignInGate::new()),
             local_zone: Arc::from(calendar::zone::DEFAULT_ZONE),
             metrics,
+            notifier: Arc::default(),
         }
     }
 

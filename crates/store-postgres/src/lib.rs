@@ -33,6 +33,7 @@
 //!   every join between them equates it. A resource is found by type and id through
 //!   `resource_locator`.
 
+mod notify;
 mod pool;
 mod query;
 mod read;
@@ -393,6 +394,10 @@ impl store::Store for PgStore {
 
     fn audit_scan(&self, after_seq: u64, limit: usize) -> Result<Vec<SealedEntry>, Error> {
         self.with_client(|client| security::audit_scan(client, after_seq, limit))
+    }
+
+    fn notifications(&self) -> Option<&dyn store::notify::NotifyStore> {
+        Some(self)
     }
 }
 

@@ -376,6 +376,8 @@ BEGIN
 END
 $citus$;
 "#,
+    // Issue 17, notifications: the subscription delivery queue (see `notify.rs`).
+    crate::notify::MIGRATION_NOTIFY,
 ];
 
 /// The schema version this build expects.
