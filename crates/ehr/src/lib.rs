@@ -43,6 +43,7 @@ pub mod notify;
 mod patch;
 mod queue;
 mod read;
+pub mod reminders;
 mod replicated;
 pub mod reports;
 mod requester;
@@ -95,6 +96,8 @@ pub struct Ehr {
     metrics: metrics::EhrMetrics,
     /// Subscriptions: what the write path notes for the delivery worker (`notify`).
     notifier: Arc<notify::Notifier>,
+    /// Appointment reminders already emitted by this process (`reminders`).
+    reminded: Arc<reminders::Reminded>,
 }
 
 impl Ehr {
@@ -116,6 +119,7 @@ impl Ehr {
             local_zone: Arc::from(calendar::zone::DEFAULT_ZONE),
             metrics,
             notifier: Arc::default(),
+            reminded: Arc::default(),
         }
     }
 

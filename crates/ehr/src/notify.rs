@@ -408,6 +408,11 @@ impl Ehr {
         }
     }
 
+    /// Whether an active subscription's criteria are on `resource_type`.
+    pub(crate) fn subscriptions_watch(&self, resource_type: &str) -> Result<bool, Error> {
+        Ok(self.subscription_registry()?.contains_key(resource_type))
+    }
+
     fn subscription_registry(&self) -> Result<HashMap<String, Vec<String>>, Error> {
         if let Some(current) = self
             .notifier

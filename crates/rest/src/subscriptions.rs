@@ -18,6 +18,8 @@ use tokio::sync::mpsc;
 const HOOK_TIMEOUT: Duration = Duration::from_secs(10);
 /// Longest sleep between steps when nothing wakes the worker (retries coming due).
 const POLL: Duration = Duration::from_millis(500);
+/// How often appointment reminders are looked for (`ehr::reminders`; one indexed search).
+const REMINDER_SCAN: Duration = Duration::from_secs(5);
 
 /// The websockets bound to subscriptions on this node (in memory: a socket lives as long as
 /// its connection).
@@ -83,7 +85,19 @@ pub(crate) fn start(ehr: ehr::Ehr, sockets: Arc<Sockets>) {
 }
 
 async fn run(ehr: ehr::Ehr, client: reqwest::Client, sockets: Arc<Sockets>) {
+    let mut last_scan: Option<tokio::time::Instant> = None;
     loop {
+        if last_scan.is_none_or(|at| at.elapsed() >= REMINDER_SCAN) {
+            last_scan = Some(tokio::time::Instant::now());
+            let scan = ehr.clone();
+            let found = tokio::task::spawn_blocking(move || {
+                scan.reminders_step(ehr::reminders::LEAD_HOURS_DEFAULT)
+            })
+            .await;
+            if let Ok(Err(err)) = found {
+                tracing::warn!(error = %err, "reminders: scan failed");
+            }
+        }
         let step = ehr.clone();
         let outgoing = match tokio::task::spawn_blocking(move || step.notifications_step()).await {
             Ok(Ok(outgoing)) => outgoing,

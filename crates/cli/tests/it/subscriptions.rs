@@ -470,3 +470,93 @@ fn a_queued_delivery_survives_the_node_being_killed() {
     let got = hook.wait_for(failed_before + 1, 30);
     assert_eq!(notified_ids(&got[failed_before].body), vec![booked]);
 }
+
+/// `ms` (epoch) as Mexico City's civil time with its offset (UTC−6, no DST since 2022).
+fn local_instant(ms: i64) -> String {
+    let local = ms / 1000 - 6 * 3600;
+    let (days, secs) = (local.div_euclid(86_400), local.rem_euclid(86_400));
+    // Civil date from days since 1970-01-01 (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:00-06:00",
+        secs / 3600,
+        secs % 3600 / 60
+    )
+}
+
+#[test]
+fn a_booked_appointment_emits_a_reminder_in_spanish_that_an_sms_service_receives() {
+    let w = world();
+    let node = &w.node;
+    let hook = Hook::start(&[]);
+    // The reminder service: an integration with its own system account.
+    let sms = account(&w.data, "avisos-sms", "system", &[]);
+    let category = "https://expediente.salud.gob.mx/fhir/CodeSystem/comunicacion|recordatorio-cita";
+    created_id(&send_as(
+        node,
+        &sms,
+        "POST",
+        "fhir/Subscription",
+        &subscription(
+            &format!("Communication?category={category}"),
+            rest_hook(&hook),
+        ),
+    ));
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let soon = local_instant(now_ms + 3 * 3_600_000);
+    let mut booked = appointment(&w.p1, 1);
+    booked["start"] = json!(soon);
+    booked["end"] = json!(local_instant(now_ms + 3 * 3_600_000 + 1_200_000));
+    booked["serviceType"] = json!([{"text": "vacunación"}]);
+    let booked = created_id(&post(node, "Appointment", &booked));
+    // Three days away: not yet.
+    let mut later = appointment(&w.p2, 1);
+    later["start"] = json!(local_instant(now_ms + 72 * 3_600_000));
+    later["end"] = json!(local_instant(now_ms + 72 * 3_600_000 + 1_200_000));
+    created_id(&post(node, "Appointment", &later));
+
+    let got = hook.wait_for(1, 30);
+    let bundle: Value = serde_json::from_str(&got[0].body).unwrap();
+    let reminder = &bundle["entry"][1]["resource"];
+    assert_eq!(reminder["resourceType"], "Communication", "{bundle}");
+    assert_eq!(
+        reminder["about"][0]["reference"],
+        json!(format!("Appointment/{booked}"))
+    );
+    assert_eq!(
+        reminder["subject"]["reference"],
+        json!(format!("Patient/{}", w.p1))
+    );
+    let (date, hour) = (&soon[0..10], &soon[11..16]);
+    let fecha = format!("{}/{}/{}", &date[8..10], &date[5..7], &date[0..4]);
+    assert_eq!(
+        reminder["payload"][0]["contentString"],
+        json!(format!(
+            "Hola Ana: le recordamos su cita de vacunación el {fecha} a las {hour}. Si no puede asistir, avise a su centro de salud."
+        ))
+    );
+    assert_eq!(reminder["payload"][0]["extension"][0]["valueCode"], "es-MX");
+    assert!(
+        reminder["payload"][1]["contentString"]
+            .as_str()
+            .unwrap()
+            .starts_with("Hello Ana: a reminder of your vacunación appointment"),
+        "{reminder}"
+    );
+    // Later scans do not repeat it, and the appointment three days away has none yet.
+    std::thread::sleep(Duration::from_millis(6_000));
+    assert_eq!(hook.received().len(), 1);
+    let all = get(node, &format!("Communication?category={category}"));
+    assert_eq!(ids_of(&all.body).len(), 1, "{}", all.text);
+}
