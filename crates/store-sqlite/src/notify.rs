@@ -85,6 +85,16 @@ impl NotifyStore for crate::SqliteStore {
         lease_until_ms: i64,
         limit: usize,
     ) -> Result<Vec<Delivery>, Error> {
+        // Asked every half second by an idle worker: answered by a reader when nothing is
+        // due, so an idle node's writer (and its readers' snapshots) are left alone.
+        let any_due = self.with_reader(|conn| {
+            conn.prepare_cached("SELECT 1 FROM notify_queue WHERE next_attempt_ms <= ?1 LIMIT 1")
+                .and_then(|mut stmt| stmt.exists([now_ms]))
+                .map_err(sql_error)
+        })?;
+        if !any_due {
+            return Ok(Vec::new());
+        }
         self.write_conn(move |conn| {
             let due = select(
                 conn,
