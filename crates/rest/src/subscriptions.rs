@@ -203,10 +203,18 @@ async fn serve_socket(
                 let reply = if allowed {
                     let mut receiver = state.sockets.bind(&id);
                     let forward = merged_tx.clone();
+                    // Ends as soon as the socket's loop does (its receiver dropped), so the
+                    // binding goes with it and a later event is retried, not lost.
                     tokio::spawn(async move {
-                        while let Some(text) = receiver.recv().await {
-                            if forward.send(text).is_err() {
-                                break;
+                        loop {
+                            tokio::select! {
+                                () = forward.closed() => break,
+                                next = receiver.recv() => {
+                                    let Some(text) = next else { break };
+                                    if forward.send(text).is_err() {
+                                        break;
+                                    }
+                                }
                             }
                         }
                     });
