@@ -24,7 +24,7 @@
 //!   `requested` to resume.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Mutex, RwLock};
 
 use auth::audit::AuditAction;
@@ -73,6 +73,9 @@ pub(crate) struct Notifier {
     enabled: AtomicBool,
     /// Active subscription ids by criteria type; `None` = stale (a Subscription was written).
     registry: RwLock<Option<HashMap<String, Vec<String>>>>,
+    /// Moves on at every Subscription write: a registry built from a read that started before
+    /// the write is not kept (it could miss the new subscription).
+    generation: AtomicU64,
     pending: Mutex<Vec<Event>>,
     signal: tokio::sync::Notify,
 }
@@ -103,10 +106,12 @@ impl Notifier {
     /// After a commit: hands the job's events to the worker.
     pub(crate) fn publish(&self, events: Vec<Event>, subscriptions_written: bool) {
         if subscriptions_written {
-            *self
+            let mut registry = self
                 .registry
                 .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = None;
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            self.generation.fetch_add(1, Ordering::SeqCst);
+            *registry = None;
         }
         if events.is_empty() {
             return;
@@ -423,6 +428,7 @@ impl Ehr {
         {
             return Ok(current.clone());
         }
+        let generation = self.notifier.generation.load(Ordering::SeqCst);
         let params = vec![
             ("status".to_string(), "active".to_string()),
             ("_count".to_string(), store::PAGE_SIZE_MAX.to_string()),
@@ -454,11 +460,16 @@ impl Ehr {
                 _ => break,
             }
         }
-        *self
+        let mut registry = self
             .notifier
             .registry
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Some(by_type.clone());
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Kept only if no Subscription was written since the read began; otherwise the next
+        // step reads again.
+        if self.notifier.generation.load(Ordering::SeqCst) == generation {
+            *registry = Some(by_type.clone());
+        }
         Ok(by_type)
     }
 
