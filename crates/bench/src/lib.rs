@@ -23,6 +23,7 @@ mod memory;
 mod report;
 mod rng;
 mod servers;
+mod subscriptions;
 mod workload;
 
 use std::path::{Path, PathBuf};
@@ -83,6 +84,9 @@ pub struct BenchArgs {
     /// Solo la importación y los agregados de casos nuevos (issue 16) / Only the import and the new-case aggregates
     #[arg(long, conflicts_with = "only_export")]
     pub only_aggregates: bool,
+    /// Solo la latencia de entrega de suscripciones (issue 17) / Only the subscription delivery latency
+    #[arg(long)]
+    pub only_subscriptions: bool,
 }
 
 /// Durations and sizes of one run.
@@ -158,6 +162,9 @@ pub fn run_report(args: &BenchArgs) -> anyhow::Result<Report> {
     let started = Instant::now();
     let load_before = load_average();
     let plan = Plan::of(args);
+    if args.only_subscriptions {
+        return only_subscriptions(args, started);
+    }
     preflight(args)?;
     // The temporary folder lives (and is removed) with `_temp`.
     let (_temp, work): (Option<tempfile::TempDir>, PathBuf) = match &args.work_dir {
@@ -909,6 +916,87 @@ fn only_aggregates(
             notes,
         },
         rows: aggregate_rows(node_import, &run),
+    };
+    println!("{}", report.markdown());
+    report.append_to(&args.out)?;
+    step(&format!("appended to {}", args.out.display()));
+    Ok(report)
+}
+
+/// Bookings measured by `--only-subscriptions` (each waits for its notification).
+const SUBSCRIPTION_BOOKINGS: usize = 300;
+const SUBSCRIPTION_BOOKINGS_QUICK: usize = 30;
+
+/// `--only-subscriptions`: the delivery latency of a rest-hook subscription on loopback, as a
+/// ratio to the plain HTTP write it follows (same bookings, same run). An empty node: the
+/// latency of a delivery does not depend on the size of the record.
+fn only_subscriptions(args: &BenchArgs, started: Instant) -> anyhow::Result<Report> {
+    let (_temp, work): (Option<tempfile::TempDir>, PathBuf) = match &args.work_dir {
+        Some(dir) => (None, dir.clone()),
+        None => {
+            let temp = tempfile::Builder::new()
+                .prefix("expediente-bench-")
+                .tempdir()
+                .context("cannot create a temporary folder")?;
+            let path = temp.path().to_path_buf();
+            (Some(temp), path)
+        }
+    };
+    let node_dir = work.join("subscriptions-node");
+    let (store, ehr, token) = subscriptions::prepare(&node_dir)?;
+    let mut node = if args.in_process {
+        let keys = Arc::new(
+            auth::token::KeyStore::load_or_create(&node_dir)
+                .map_err(|err| anyhow::anyhow!("signing key: {err}"))?,
+        );
+        Node::start_in_process(ehr.clone(), keys)?
+    } else {
+        drop(ehr);
+        store.close();
+        let exe = match &args.server_bin {
+            Some(path) => path.clone(),
+            None => std::env::current_exe().context("cannot find this program")?,
+        };
+        Node::start_process(&exe, &node_dir, &work.join("serve.log"))?
+    };
+    subscriptions::authorize(&node, &token);
+    let bookings = if args.quick {
+        SUBSCRIPTION_BOOKINGS_QUICK
+    } else {
+        SUBSCRIPTION_BOOKINGS
+    };
+    step(&format!(
+        "{bookings} bookings over HTTP, each waiting for its rest-hook notification"
+    ));
+    let measured = subscriptions::measure(&node, bookings);
+    node.stop();
+    let run = measured?;
+    let rows = vec![
+        Row::new(
+            "Subscription delivery latency p95, rest-hook on loopback (booking sent → notification received)",
+            run.delivery.p95,
+            "ms",
+        )
+        .detail(format!(
+            "{} bookings one at a time; p50 {:.1} ms, p99 {:.1} ms",
+            run.delivery.n, run.delivery.p50, run.delivery.p99
+        ))
+        .baseline(
+            run.write.p95,
+            "p95 of the same bookings' HTTP write (sent → 201), same run",
+        ),
+    ];
+    let report = Report {
+        info: RunInfo {
+            date_utc: report::date_utc(),
+            revision: report::revision(),
+            machine: report::machine(),
+            command: "expediente bench --only-subscriptions".into(),
+            scale_label: "an empty node (one subscription, one patient)".into(),
+            seconds: started.elapsed().as_secs_f64(),
+            notes: Vec::new(),
+        },
+        rows,
     };
     println!("{}", report.markdown());
     report.append_to(&args.out)?;

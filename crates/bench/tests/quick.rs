@@ -175,3 +175,27 @@ fn quick_aggregates_run_compares_with_the_import_and_the_full_scan() {
     let table = std::fs::read_to_string(&out).unwrap();
     assert!(table.contains("- Command: `expediente bench --only-aggregates --quick`"));
 }
+
+#[test]
+fn subscription_delivery_latency_is_measured_against_the_write_it_follows() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("BENCHMARKS.md");
+    let cli = Cli::try_parse_from([
+        "bench".as_ref(),
+        "--quick".as_ref(),
+        "--only-subscriptions".as_ref(),
+        "--in-process".as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ])
+    .unwrap();
+    let report = bench::run_report(&cli.args).unwrap();
+    assert_eq!(report.rows.len(), 1);
+    let row = &report.rows[0];
+    assert!(row.measure.contains("Subscription delivery latency p95"));
+    assert!(row.value.is_finite() && row.value > 0.0, "{}", row.value);
+    let baseline = row.baseline_value.unwrap();
+    assert!(baseline.is_finite() && baseline > 0.0, "{baseline}");
+    let table = std::fs::read_to_string(&out).unwrap();
+    assert!(table.contains("--only-subscriptions"), "{table}");
+}

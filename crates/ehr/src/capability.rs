@@ -56,17 +56,6 @@ pub fn capability_statement(base_url: &str, software_version: &str, now_text: &s
                     if audit {
                         // Written by the server only, never through the API.
                         &["read", "search-type"][..]
-                    } else if resource_type == "Subscription" {
-                        // Refused until notifications are delivered (`write::check`): what
-                        // was stored before can still be read and removed.
-                        &[
-                            "read",
-                            "vread",
-                            "delete",
-                            "history-instance",
-                            "history-type",
-                            "search-type",
-                        ][..]
                     } else {
                         &[
                             "read",
@@ -93,6 +82,15 @@ pub fn capability_statement(base_url: &str, software_version: &str, now_text: &s
             ("conditionalUpdate", Json::Bool(true)),
             ("conditionalDelete", Json::str("single")),
         ];
+        if resource_type == auth::policy::SUBSCRIPTION_TYPE {
+            // Which form of Subscriptions this server speaks (issue 17, `ehr::notify`).
+            members.push((
+                "documentation",
+                Json::str(
+                    "Suscripciones R4 por criterio (criteria = una búsqueda, p. ej. Appointment?status=booked); canales rest-hook (https, o http solo a 127.0.0.1) y websocket (/fhir/$subscription-websocket). Solo se entrega lo que el dueño puede leer. / R4 criteria-based Subscriptions (criteria = a search URL); channels rest-hook (https, or http to loopback only) and websocket (/fhir/$subscription-websocket). Only what the owner may read is delivered.",
+                ),
+            ));
+        }
         if !includes.is_empty() {
             members.push(("searchInclude", Json::Array(includes)));
         }
@@ -273,6 +271,8 @@ pub fn capability_statement(base_url: &str, software_version: &str, now_text: &s
                         ]),
                         own_operation("estadisticas"),
                         own_operation("aggregates"),
+                        // The websocket channel of Subscriptions (`ehr::notify`).
+                        own_operation("subscription-websocket"),
                     ]),
                 ),
                 (

@@ -40,9 +40,11 @@ mod lookup;
 mod matching;
 mod meta;
 pub mod metrics;
+pub mod notify;
 mod patch;
 mod queue;
 mod read;
+pub mod reminders;
 mod replicated;
 pub mod reports;
 mod requester;
@@ -95,6 +97,10 @@ pub struct Ehr {
     metrics: metrics::EhrMetrics,
     /// The new-case aggregates behind surveillance (`reports::incremental`).
     new_cases: Arc<reports::incremental::NewCaseIndex>,
+    /// Subscriptions: what the write path notes for the delivery worker (`notify`).
+    notifier: Arc<notify::Notifier>,
+    /// Appointment reminders already emitted by this process (`reminders`).
+    reminded: Arc<reminders::Reminded>,
 }
 
 impl Ehr {
@@ -116,6 +122,8 @@ impl Ehr {
             local_zone: Arc::from(calendar::zone::DEFAULT_ZONE),
             metrics,
             new_cases: Arc::default(),
+            notifier: Arc::default(),
+            reminded: Arc::default(),
         }
     }
 

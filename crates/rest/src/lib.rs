@@ -21,6 +21,7 @@ mod params;
 mod patch;
 mod reports;
 mod scheduling;
+mod subscriptions;
 mod terminology;
 mod tls;
 
@@ -96,6 +97,8 @@ pub(crate) struct AppState {
     pub auth: auth::AuthState,
     /// Bulk export jobs (`export.rs`).
     pub exports: export::Exports,
+    /// Websockets bound to subscriptions (`subscriptions.rs`).
+    pub sockets: Arc<subscriptions::Sockets>,
 }
 
 pub(crate) type State = axum::extract::State<Arc<AppState>>;
@@ -130,9 +133,12 @@ pub fn router(ehr: ehr::Ehr, keys: Arc<::auth::token::KeyStore>, config: RestCon
         keys,
         auth: auth::AuthState::default(),
         exports,
+        sockets: Arc::default(),
     });
     // Bulk exports a stop interrupted run again; expired ones are removed.
     export::resume(&state);
+    // Subscriptions (issue 17): the delivery worker, off the write path.
+    subscriptions::start(state.ehr.clone(), state.sockets.clone());
     // Routes are spelled out under /fhir (rather than nested) so that both `/fhir` and
     // `/fhir/` accept transaction Bundles, as clients send either.
     Router::new()
@@ -193,6 +199,10 @@ pub fn router(ehr: ehr::Ehr, keys: Arc<::auth::token::KeyStore>, config: RestCon
         )
         .route("/fhir/$export-file/{job}/{file}", get(export::file))
         .route("/fhir/_history", get(handlers::history_system))
+        .route(
+            "/fhir/$subscription-websocket",
+            get(subscriptions::websocket),
+        )
         // Operations of issue 3; literal segments win over `/fhir/{type}/{id}`.
         .route("/fhir/Patient/$match", post(mpi::patient_match))
         .route("/fhir/Patient/$merge", post(mpi::patient_merge))

@@ -35,6 +35,7 @@
 
 mod batch;
 mod locator;
+mod notify;
 mod pool;
 mod query;
 mod read;
@@ -424,6 +425,10 @@ impl store::Store for PgStore {
 
     fn audit_scan(&self, after_seq: u64, limit: usize) -> Result<Vec<SealedEntry>, Error> {
         self.with_client(|client| security::audit_scan(client, after_seq, limit))
+    }
+
+    fn notifications(&self) -> Option<&dyn store::notify::NotifyStore> {
+        Some(self)
     }
 }
 

@@ -409,6 +409,8 @@ INSERT INTO identifier_locator(value, system, resource_type, id, patient_key)
     WHERE p.code = 'identifier' AND p.resource_type = r.resource_type
     ON CONFLICT DO NOTHING;
 "#,
+    // Issue 17, notifications: the subscription delivery queue (see `notify.rs`).
+    crate::notify::MIGRATION_NOTIFY,
 ];
 
 /// The schema version this build expects.

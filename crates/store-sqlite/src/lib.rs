@@ -11,6 +11,7 @@
 
 mod backup;
 mod files;
+mod notify;
 mod query;
 mod read;
 mod readers;
@@ -162,6 +163,40 @@ impl SqliteStore {
         self.readers.with_reader(f)
     }
 
+    /// Hands a job to the single writer and waits until it is durable or rolled back.
+    fn submit(&self, job: writer::Job) -> Result<(), Error> {
+        let (done, result) = mpsc::sync_channel(1);
+        {
+            let writer = lock(&self.writer);
+            let Some(sender) = writer.as_ref() else {
+                return Err(Error::Other("the store is closed".into()));
+            };
+            sender
+                .send(writer::Request { job, done })
+                .map_err(|_| Error::Other("the writer thread has stopped".into()))?;
+        }
+        result
+            .recv()
+            .map_err(|_| Error::Other("the writer thread stopped before answering".into()))?
+    }
+
+    /// Runs `job` on the write connection inside the writer's transaction, returning its value.
+    pub(crate) fn write_conn<R, F>(&self, mut job: F) -> Result<R, Error>
+    where
+        R: Send + 'static,
+        F: FnMut(&Connection) -> Result<R, Error> + Send + 'static,
+    {
+        let slot: Arc<Mutex<Option<R>>> = Arc::new(Mutex::new(None));
+        let out = slot.clone();
+        self.submit(writer::Job::Conn(Box::new(move |conn| {
+            let value = job(conn)?;
+            *lock(&out) = Some(value);
+            Ok(())
+        })))?;
+        let value = lock(&slot).take();
+        value.ok_or_else(|| Error::Other("write job finished without a result".into()))
+    }
+
     /// Stops the writer after the jobs already queued, waiting for it.
     pub fn close(&self) {
         self.readers.close();
@@ -280,19 +315,7 @@ impl store::Store for SqliteStore {
     }
 
     fn write(&self, job: WriteJob) -> Result<(), Error> {
-        let (done, result) = mpsc::sync_channel(1);
-        {
-            let writer = lock(&self.writer);
-            let Some(sender) = writer.as_ref() else {
-                return Err(Error::Other("the store is closed".into()));
-            };
-            sender
-                .send(writer::Request { job, done })
-                .map_err(|_| Error::Other("the writer thread has stopped".into()))?;
-        }
-        result
-            .recv()
-            .map_err(|_| Error::Other("the writer thread stopped before answering".into()))?
+        self.submit(writer::Job::Tx(job))
     }
 
     fn counts(&self) -> Result<Vec<(String, u64)>, Error> {
@@ -325,6 +348,10 @@ impl store::Store for SqliteStore {
 
     fn audit_search(&self, query: &AuditQuery) -> Result<Vec<SealedEntry>, Error> {
         self.with_reader(|conn| security::audit_search(conn, query))
+    }
+
+    fn notifications(&self) -> Option<&dyn store::notify::NotifyStore> {
+        Some(self)
     }
 
     fn audit_scan(&self, after_seq: u64, limit: usize) -> Result<Vec<SealedEntry>, Error> {

@@ -190,6 +190,8 @@ UPDATE account SET locked_until_ms = 0;
     // Issue 12, the hub trusts no clinic blindly: revoked node credentials, versions the hub
     // refused (kept on the clinic for its operator), and signed heads of audit chains.
     crate::sync::MIGRATION_SYNC_TRUST,
+    // Issue 17, notifications: the subscription delivery queue (see `notify.rs`).
+    crate::notify::MIGRATION_NOTIFY,
 ];
 
 /// The schema version this build expects.

@@ -18,9 +18,20 @@ use crate::sql_error;
 const GROUP_JOBS_MAX: usize = 64;
 
 pub(crate) struct Request {
-    pub job: WriteJob,
+    pub job: Job,
     pub done: mpsc::SyncSender<Result<(), Error>>,
 }
+
+/// What a request runs: a write job through the `WriteTx` contract, or one of this crate's own
+/// statements on the write connection (the subscription delivery queue, `notify.rs`), which
+/// is not part of the record's contract but must share the single writer.
+pub(crate) enum Job {
+    Tx(WriteJob),
+    Conn(ConnJob),
+}
+
+/// A job on the write connection itself (see [`Job::Conn`]).
+pub(crate) type ConnJob = Box<dyn FnMut(&Connection) -> Result<(), Error> + Send>;
 
 /// Search-parameter ids, interned in `search_param`. Ids never change once assigned, so the
 /// cache stays valid even when another process (an import) adds parameters; a miss just
@@ -169,10 +180,14 @@ fn commit_group(
     }
 }
 
-fn run_job(tx: &mut Tx<'_>, mut job: WriteJob) -> Result<(), Error> {
+fn run_job(tx: &mut Tx<'_>, job: Job) -> Result<(), Error> {
     tx.conn.execute_batch("SAVEPOINT job").map_err(sql_error)?;
     let seq_before = tx.next_seq;
-    let outcome = match catch_unwind(AssertUnwindSafe(|| job(tx))) {
+    let run = match job {
+        Job::Tx(mut job) => catch_unwind(AssertUnwindSafe(|| job(tx))),
+        Job::Conn(mut job) => catch_unwind(AssertUnwindSafe(|| job(tx.conn))),
+    };
+    let outcome = match run {
         Ok(outcome) => outcome,
         Err(_) => Err(Error::Other("a write job panicked".into())),
     };

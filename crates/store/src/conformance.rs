@@ -46,6 +46,7 @@ macro_rules! conformance_tests {
             revoked_nodes_drop_out_and_rotation_replaces_the_digest,
             refusals_and_anchors_are_kept,
             the_feed_misses_nothing_under_concurrent_writers,
+            the_delivery_queue_leases_retries_and_hands_each_row_out_once,
         );
     };
     (@each $make:expr; $($name:ident,)*) => {
@@ -1234,4 +1235,89 @@ pub fn the_feed_misses_nothing_under_concurrent_writers(fresh: Fresh) {
         WRITERS * PER_WRITER,
         "a committed version was skipped"
     );
+}
+
+/// The subscription delivery queue (`notify`): rows come out due-first, a claimed row is not
+/// handed out again until its lease ends, a retry moves its next attempt and keeps why, and
+/// finishing or dropping a subscription removes rows; a claim on several threads at once hands
+/// each row out once.
+pub fn the_delivery_queue_leases_retries_and_hands_each_row_out_once(fresh: Fresh) {
+    use crate::notify::NewDelivery;
+    let store = fresh.store.clone();
+    let queue = store.notifications().expect("every engine keeps the queue");
+    let delivery = |sub: &str, id: &str, at: i64| NewDelivery {
+        subscription_id: sub.into(),
+        resource_type: "Appointment".into(),
+        resource_id: id.into(),
+        version_id: 1,
+        queued_ms: at,
+    };
+    queue
+        .enqueue(&[
+            delivery("s1", "a1", T0_MS),
+            delivery("s1", "a2", T0_MS + 10),
+            delivery("s2", "a3", T0_MS + 5),
+            delivery("s1", "late", T0_MS + 60_000),
+        ])
+        .unwrap();
+    assert_eq!(queue.queued(10).unwrap().len(), 4);
+    let due = queue.claim_due(T0_MS + 100, T0_MS + 30_000, 10).unwrap();
+    let mut ids: Vec<&str> = due.iter().map(|d| d.resource_id.as_str()).collect();
+    ids.sort();
+    assert_eq!(ids, ["a1", "a2", "a3"]);
+    // Leased: not due again before the lease ends, due after it.
+    assert!(
+        queue
+            .claim_due(T0_MS + 200, T0_MS + 30_000, 10)
+            .unwrap()
+            .is_empty()
+    );
+    let first = due.iter().find(|d| d.resource_id == "a1").unwrap();
+    queue.finish(first.seq).unwrap();
+    let second = due.iter().find(|d| d.resource_id == "a2").unwrap();
+    queue
+        .retry_later(second.seq, 1, T0_MS + 1_000, "HTTP 500")
+        .unwrap();
+    let retried = queue.claim_due(T0_MS + 1_000, T0_MS + 2_000, 10).unwrap();
+    assert_eq!(retried.len(), 1);
+    assert_eq!(retried[0].resource_id, "a2");
+    assert_eq!(retried[0].attempts, 1);
+    assert_eq!(retried[0].last_error.as_deref(), Some("HTTP 500"));
+    assert_eq!(queue.drop_subscription("s1").unwrap(), 2);
+    let left: Vec<String> = queue
+        .queued(10)
+        .unwrap()
+        .into_iter()
+        .map(|d| d.resource_id)
+        .collect();
+    assert_eq!(left, ["a3"]);
+
+    // Concurrent claims hand each row out once.
+    let many: Vec<NewDelivery> = (0..40)
+        .map(|n| delivery("s3", &format!("c{n}"), T0_MS))
+        .collect();
+    queue.enqueue(&many).unwrap();
+    let claimed = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..4 {
+            scope.spawn(|| {
+                for _ in 0..5 {
+                    let got = store
+                        .notifications()
+                        .unwrap()
+                        .claim_due(T0_MS + 50_000, T0_MS + 90_000, 3)
+                        .unwrap();
+                    claimed
+                        .lock()
+                        .unwrap()
+                        .extend(got.into_iter().map(|d| d.seq));
+                }
+            });
+        }
+    });
+    let mut claimed = claimed.into_inner().unwrap();
+    let total = claimed.len();
+    claimed.sort_unstable();
+    claimed.dedup();
+    assert_eq!(claimed.len(), total, "a row was handed out twice");
 }

@@ -12,6 +12,7 @@
 
 #[cfg(feature = "conformance")]
 pub mod conformance;
+pub mod notify;
 mod security;
 pub mod sync;
 
@@ -267,6 +268,11 @@ pub trait Store: Send + Sync {
     fn audit_search(&self, query: &AuditQuery) -> Result<Vec<SealedEntry>, Error>;
     /// Audit entries with `seq > after_seq` in chain order, at most `limit` (for verification).
     fn audit_scan(&self, after_seq: u64, limit: usize) -> Result<Vec<SealedEntry>, Error>;
+
+    /// The subscription delivery queue, when the engine keeps one (see `notify`).
+    fn notifications(&self) -> Option<&dyn notify::NotifyStore> {
+        None
+    }
 }
 
 pub type SharedStore = Arc<dyn Store>;

@@ -168,6 +168,26 @@ pub enum CareEvent {
     QueueStep,
 }
 
+/// Notifications (issue 17): the resource type of a subscription.
+pub const SUBSCRIPTION_TYPE: &str = "Subscription";
+
+/// Who may keep subscriptions: the staff whose work arrives through them (a referral inbox,
+/// the lab, reminders), administrators and integrations (the reminder service). Patients do
+/// not: a subscription delivers to an endpoint, and no patient-facing one exists.
+pub fn may_subscribe(role: Role) -> bool {
+    matches!(
+        role,
+        Role::Physician | Role::Nurse | Role::Receptionist | Role::Admin | Role::System
+    )
+}
+
+/// Whether `principal` may read, change or delete a subscription owned by `owner` (the account
+/// that created it). Only its owner, because it delivers what the owner may read and nobody
+/// else should learn where; administrators see and switch off any (a misbehaving endpoint).
+pub fn subscription_access(principal: &Principal, owner: Option<&str>) -> bool {
+    principal.role == Role::Admin || owner == Some(principal.user.as_str())
+}
+
 /// The resource type the day's queue is kept on.
 pub const QUEUE_TYPE: &str = "Encounter";
 
@@ -410,7 +430,11 @@ pub fn decide(principal: &Principal, action: &Action<'_>) -> Decision {
         && action.resource_type == QUEUE_TYPE;
     let nurse_clinical_write =
         principal.role == Role::Nurse && category == Category::Clinical && interaction.is_write();
-    if care_start_record || queue_record {
+    // Subscriptions (issue 17) are kept by the staff whose work arrives through them, whatever
+    // the matrix says of messaging content; whose subscription it is, is `subscription_access`.
+    let subscription_record =
+        action.resource_type == SUBSCRIPTION_TYPE && may_subscribe(principal.role);
+    if care_start_record || queue_record || subscription_record {
     } else if nurse_clinical_write {
         if !nurse_may_write(action) {
             return Deny(DenyReason::NurseWriteOutsideVitalSigns);

@@ -109,15 +109,15 @@ fn role_matrix_with_care_relationship() {
     let expected = [
         (
             Role::Physician,
-            "Patient=crus Appointment=crus Organization=rs Condition=crus Obs(vital)=crus Obs(lab)=crus Immunization=crus Consent=crus AuditEvent=- Claim=- Questionnaire=rs StructureDef=rs ValueSet=rs Subscription=-",
+            "Patient=crus Appointment=crus Organization=rs Condition=crus Obs(vital)=crus Obs(lab)=crus Immunization=crus Consent=crus AuditEvent=- Claim=- Questionnaire=rs StructureDef=rs ValueSet=rs Subscription=cruds",
         ),
         (
             Role::Nurse,
-            "Patient=rs Appointment=crus Organization=rs Condition=rs Obs(vital)=crus Obs(lab)=rs Immunization=crus Consent=rs AuditEvent=- Claim=- Questionnaire=rs StructureDef=rs ValueSet=rs Subscription=-",
+            "Patient=rs Appointment=crus Organization=rs Condition=rs Obs(vital)=crus Obs(lab)=rs Immunization=crus Consent=rs AuditEvent=- Claim=- Questionnaire=rs StructureDef=rs ValueSet=rs Subscription=cruds",
         ),
         (
             Role::Receptionist,
-            "Patient=crus Appointment=crus Organization=rs Condition=- Obs(vital)=- Obs(lab)=- Immunization=- Consent=- AuditEvent=- Claim=- Questionnaire=- StructureDef=rs ValueSet=rs Subscription=-",
+            "Patient=crus Appointment=crus Organization=rs Condition=- Obs(vital)=- Obs(lab)=- Immunization=- Consent=- AuditEvent=- Claim=- Questionnaire=- StructureDef=rs ValueSet=rs Subscription=cruds",
         ),
         (
             Role::Epidemiologist,
@@ -154,15 +154,15 @@ fn staff_without_care_relationship() {
     let expected = [
         (
             Role::Physician,
-            "Patient=crs Appointment=- Organization=rs Condition=- Obs(vital)=- Obs(lab)=- Immunization=- Consent=- AuditEvent=- Claim=- Questionnaire=rs StructureDef=rs ValueSet=rs Subscription=-",
+            "Patient=crs Appointment=- Organization=rs Condition=- Obs(vital)=- Obs(lab)=- Immunization=- Consent=- AuditEvent=- Claim=- Questionnaire=rs StructureDef=rs ValueSet=rs Subscription=cruds",
         ),
         (
             Role::Nurse,
-            "Patient=rs Appointment=- Organization=rs Condition=- Obs(vital)=- Obs(lab)=- Immunization=- Consent=- AuditEvent=- Claim=- Questionnaire=rs StructureDef=rs ValueSet=rs Subscription=-",
+            "Patient=rs Appointment=- Organization=rs Condition=- Obs(vital)=- Obs(lab)=- Immunization=- Consent=- AuditEvent=- Claim=- Questionnaire=rs StructureDef=rs ValueSet=rs Subscription=cruds",
         ),
         (
             Role::Receptionist,
-            "Patient=crs Appointment=- Organization=rs Condition=- Obs(vital)=- Obs(lab)=- Immunization=- Consent=- AuditEvent=- Claim=- Questionnaire=- StructureDef=rs ValueSet=rs Subscription=-",
+            "Patient=crs Appointment=- Organization=rs Condition=- Obs(vital)=- Obs(lab)=- Immunization=- Consent=- AuditEvent=- Claim=- Questionnaire=- StructureDef=rs ValueSet=rs Subscription=cruds",
         ),
     ];
     for (role, want) in expected {
@@ -811,4 +811,39 @@ fn queue_steps_write_the_encounter_with_a_care_relationship_only() {
         )
         .is_permit()
     );
+}
+
+/// Subscriptions (issue 17): staff, administrators and integrations keep them; each one is its
+/// owner's alone, administrators excepted (they switch off a misbehaving one).
+#[test]
+fn subscriptions_belong_to_their_owner() {
+    use super::{may_subscribe, subscription_access};
+    for role in [
+        Role::Physician,
+        Role::Nurse,
+        Role::Receptionist,
+        Role::Admin,
+        Role::System,
+    ] {
+        assert!(may_subscribe(role), "{role}");
+    }
+    for role in [
+        Role::Patient,
+        Role::Epidemiologist,
+        Role::Auditor,
+        Role::Steward,
+    ] {
+        assert!(!may_subscribe(role), "{role}");
+    }
+    let mut owner = principal(Role::Receptionist);
+    owner.user = "recepcion".into();
+    let mut colleague = principal(Role::Physician);
+    colleague.user = "medica".into();
+    assert!(subscription_access(&owner, Some("recepcion")));
+    assert!(!subscription_access(&colleague, Some("recepcion")));
+    assert!(!subscription_access(&colleague, None));
+    assert!(subscription_access(
+        &principal(Role::Admin),
+        Some("recepcion")
+    ));
 }

@@ -33,7 +33,7 @@ fn parameters() -> Value {
 }
 
 /// Every search parameter, `_include` and operation the statement declares is answered by the
-/// node; every operation route in `rest` is declared; Subscriptions are refused, not stored.
+/// node; every operation route in `rest` is declared; Subscriptions are stored only when deliverable.
 #[test]
 fn the_capability_statement_declares_what_works_and_nothing_else() {
     let node = Node::start();
@@ -182,27 +182,33 @@ fn the_capability_statement_declares_what_works_and_nothing_else() {
         "routed but not in the CapabilityStatement: {undeclared:?}"
     );
 
-    // Subscriptions would never fire: refused with a clear 501, nothing stored.
+    // Subscriptions are stored only when they can be delivered (`ehr::notify`): criteria-based,
+    // over a channel and to an endpoint this node serves.
     let subscription = json!({
         "resourceType": "Subscription", "status": "requested", "reason": "avisos",
         "criteria": "Appointment?status=booked",
-        "channel": {"type": "rest-hook", "endpoint": "https://example.org/hook"}
+        "channel": {"type": "email", "endpoint": "mailto:avisos@example.org"}
     });
     let refused = post(&node, "Subscription", &subscription);
-    assert_eq!(refused.status, 501, "{}", refused.text);
+    assert_eq!(refused.status, 422, "{}", refused.text);
     assert!(
-        refused.diagnostics().contains("Subscription"),
+        refused.diagnostics().contains("rest-hook"),
         "{}",
         refused.text
     );
     let listed = get(&node, "Subscription");
     assert_eq!(listed.body["total"], 0, "{}", listed.text);
-    let in_bundle = post(
-        &node,
-        "",
-        &json!({"resourceType": "Bundle", "type": "transaction", "entry": [{
-            "resource": subscription, "request": {"method": "POST", "url": "Subscription"}}]}),
+    let documented = rest["resource"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["type"] == "Subscription")
+        .unwrap();
+    assert!(
+        documented["documentation"]
+            .as_str()
+            .unwrap()
+            .contains("criteria-based"),
+        "{documented}"
     );
-    assert!(in_bundle.status >= 400, "{}", in_bundle.text);
-    assert_eq!(get(&node, "Subscription").body["total"], 0);
 }

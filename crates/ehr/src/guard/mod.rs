@@ -342,6 +342,13 @@ impl Ehr {
         stored: &StoredResource,
         lookup: &mut dyn Lookup,
     ) -> Result<Result<Checked, DenyReason>, Error> {
+        // A subscription is its owner's (`auth::policy::subscription_access`): to anyone else
+        // it is absent.
+        if stored.resource_type == auth::policy::SUBSCRIPTION_TYPE
+            && !crate::notify::may_access(who, stored)
+        {
+            return Ok(Err(DenyReason::NotOwnRecord));
+        }
         if who.role() == Role::System {
             // Fast path: system principals are bounded by their scopes, not by the record.
             let facts = TargetFacts::default();
@@ -469,6 +476,17 @@ impl Ehr {
                     )));
                 }
             }
+        }
+        if let Some(current) = write.current
+            && write.resource_type == auth::policy::SUBSCRIPTION_TYPE
+            && !crate::notify::may_access(who, current)
+        {
+            let reason = DenyReason::NotOwnRecord;
+            return Ok(Err(refused(
+                reason,
+                refusal(reason, write.resource_type, write.id),
+                None,
+            )));
         }
         if let Some(facts) = &current_facts {
             let interaction = if write.new.is_some() {

@@ -94,12 +94,17 @@ pub(crate) fn check_resource(
             }
         }
     }
-    if let Some(refusal) = not_delivered(resource_type) {
-        return Err(refusal);
-    }
     let issues = fhir::validate::validate_resource(resource);
     if issues.iter().any(Issue::is_error) {
         return Err(Error::BadRequest(issues));
+    }
+    if resource_type == "Subscription" {
+        // What is stored is delivered: criteria that parse, a channel and endpoint we serve.
+        // Only whether the criteria parse is asked, so no clock is needed here.
+        let refused = crate::notify::check(resource, 0);
+        if !refused.is_empty() {
+            return Err(Error::Unprocessable(refused));
+        }
     }
     let mut warnings = issues;
     let profile_issues = super::profile::check(resource_type, resource);
@@ -108,22 +113,6 @@ pub(crate) fn check_resource(
     }
     warnings.extend(profile_issues);
     Ok(warnings)
-}
-
-/// Resources whose only purpose is behaviour this server does not carry out yet: storing one
-/// would promise something that never happens (a Subscription that never notifies), so every
-/// write of them is refused, whatever door it comes through.
-fn not_delivered(resource_type: &str) -> Option<Error> {
-    (resource_type == "Subscription").then(|| {
-        Error::NotImplemented(
-            Issue::error(
-                IssueCode::NotSupported,
-                "Este servidor aún no entrega notificaciones: las suscripciones (Subscription) no se aceptan. Consulte los cambios con búsquedas por _lastUpdated o con $export?_since.",
-                "This server does not deliver notifications yet: Subscriptions are not accepted. Poll with _lastUpdated searches or $export?_since.",
-            )
-            .at("Subscription"),
-        )
-    })
 }
 
 /// See [`crate::Ehr::assume_local_times`].

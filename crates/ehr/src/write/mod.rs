@@ -78,6 +78,8 @@ pub(crate) struct Writer<'a> {
     written: Vec<String>,
     /// Put in the `details` of the audit entries of this job's care events (their reason).
     pub reason: Option<String>,
+    /// Versions of subscribed types, handed to the notifier once the job commits.
+    events: Vec<crate::notify::Event>,
 }
 
 impl Ehr {
@@ -102,17 +104,21 @@ impl Ehr {
                 context: &context,
                 written: Vec::new(),
                 reason: None,
+                events: Vec::new(),
             };
             let value = job(&mut writer).map_err(abort)?;
-            Ok((value, writer.written))
+            Ok((value, writer.written, writer.events))
         });
         self.metrics
             .store_write_seconds
             .observe(started.elapsed().as_secs_f64());
-        let (value, written) = result.map_err(Error::from)?;
+        let (value, written, events) = result.map_err(Error::from)?;
+        let subscriptions_written = written.iter().any(|t| t == "Subscription");
         for resource_type in written {
             self.access().note_write(&resource_type);
         }
+        // After commit: the worker learns of the versions; the write does not wait for it.
+        self.notifier.publish(events, subscriptions_written);
         Ok(value)
     }
 }
@@ -208,6 +214,9 @@ impl Writer<'_> {
         } else {
             Interaction::Create
         };
+        if resource_type == auth::policy::SUBSCRIPTION_TYPE {
+            crate::notify::on_put(self.who, live, &mut resource);
+        }
         let checked = {
             let decision = WriteDecision {
                 interaction,
@@ -364,6 +373,14 @@ impl Writer<'_> {
         patient: Option<&str>,
     ) -> Result<(), Error> {
         self.note_written(&stored.resource_type);
+        if self.ehr.notifier.wants(&stored.resource_type) {
+            self.events.push(crate::notify::Event {
+                resource_type: stored.resource_type.clone(),
+                id: stored.id.clone(),
+                version_id: stored.version_id,
+                at_ms: self.context.now_ms,
+            });
+        }
         let mut entry = self.ehr.write_audit(self.who, action, stored, patient);
         if action.needs_review()
             && let Some(reason) = &self.reason
