@@ -178,12 +178,13 @@ fn database_name(data: &Path) -> String {
 /// The PostgreSQL database of `data` (created fresh the first time), or `None` when this
 /// directory's store is SQLite. `clinic_with_hub`: a clinic that syncs, which stays on SQLite.
 pub fn placement(data: &Path, clinic_with_hub: bool) -> Option<String> {
-    if engine() == Engine::Sqlite {
-        return None;
-    }
     let mut placements = placements().lock().unwrap();
+    // A test's own server (`place_on`) first, whatever the suite's engine.
     if let Some(placed) = placements.get(data) {
         return placed.clone();
+    }
+    if engine() == Engine::Sqlite {
+        return None;
     }
     let placed = if clinic_with_hub {
         None

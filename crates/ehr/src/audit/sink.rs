@@ -137,15 +137,41 @@ fn sink_loop(store: SharedStore, receiver: mpsc::Receiver<SinkMessage>, backlog:
             let received = i64::try_from(entries.len()).unwrap_or(i64::MAX);
             let entries = coalesce_reads(entries);
             let count = entries.len();
-            // The job may run again after a retry: it appends a copy each time it runs.
-            let written = store.write(Box::new(move |tx| tx.append_audit_batch(entries.clone())));
-            if let Err(err) = written {
-                tracing::error!(error = %err, count, "audit entries could not be recorded");
-            }
+            write_batch(store.as_ref(), entries, count);
             backlog.dec_by(received);
         }
         for done in flushes {
             let _ = done.send(());
+        }
+    }
+}
+
+/// Attempts at one batch before its entries are given up (logged), and the pause after the
+/// first failure (doubling, up to [`RETRY_PAUSE_MAX`]): about a minute in all, what a database
+/// restart or failover takes, during which the records being read are not served anyway.
+const WRITE_ATTEMPTS: u32 = 30;
+const RETRY_PAUSE_FIRST: Duration = Duration::from_millis(50);
+const RETRY_PAUSE_MAX: Duration = Duration::from_secs(2);
+
+/// Writes one batch, again after a failure: an access must leave its entry (NOM-024) even when
+/// the database restarted under the write. A write whose COMMIT got no answer may have
+/// landed, so a retry can record the same reads twice; twice is kept rather than never.
+fn write_batch(store: &dyn store::Store, entries: Vec<AuditEntry>, count: usize) {
+    let mut pause = RETRY_PAUSE_FIRST;
+    for attempt in 1..=WRITE_ATTEMPTS {
+        // The job may run again after a retry: it appends a copy each time it runs.
+        let batch = entries.clone();
+        let written = store.write(Box::new(move |tx| tx.append_audit_batch(batch.clone())));
+        match written {
+            Ok(()) => return,
+            Err(err) if attempt == WRITE_ATTEMPTS => {
+                tracing::error!(error = %err, count, attempt, "audit entries could not be recorded");
+            }
+            Err(err) => {
+                tracing::warn!(error = %err, count, attempt, "audit entries not recorded yet; retrying");
+                std::thread::sleep(pause);
+                pause = (pause * 2).min(RETRY_PAUSE_MAX);
+            }
         }
     }
 }
