@@ -90,8 +90,8 @@ EXPEDIENTE_TEST_ENGINE=postgres cargo test --locked -p cli --test it -- \
 # (~4 min on 2 cores): what a hub does for clinicians through FHIR. The sync, security and
 # import scenarios on Citus are the next step of issue 15. `identity::` (~3 min): the MPI's CURP
 # probes, single-shard through the identifier locator. `sync::citus_`: the fault scenarios,
-# each on a cluster of its own (cluster.sh) whose nodes it crashes and restarts (ignored until
-# the hub resumes after a node restart: ARCHITECTURE.md, "The hub on Citus").
+# each on a cluster of its own (cluster.sh) whose nodes it crashes and restarts (~4 min each
+# on 2 cores: ARCHITECTURE.md, "The hub on Citus").
 echo "== behaviour suite on Citus (EXPEDIENTE_TEST_ENGINE=citus)"
 EXPEDIENTE_TEST_ENGINE=citus cargo test --locked -p cli --test it -- \
   crud:: search:: transaction:: history:: summary:: identity:: sync::citus_

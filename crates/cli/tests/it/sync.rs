@@ -1422,13 +1422,11 @@ fn pushes_survive_a_citus_node_crash(crash_coordinator: bool, seed: u64) {
 }
 
 #[test]
-#[ignore = "issue 15: the hub makes no progress after a Citus node restarts (see ARCHITECTURE.md, The hub on Citus, Faults); run with --ignored"]
 fn citus_worker_crashed_mid_push_loses_and_duplicates_nothing() {
     pushes_survive_a_citus_node_crash(false, 15);
 }
 
 #[test]
-#[ignore = "issue 15: the hub makes no progress after a Citus node restarts (see ARCHITECTURE.md, The hub on Citus, Faults); run with --ignored"]
 fn citus_coordinator_crashed_mid_push_loses_and_duplicates_nothing() {
     pushes_survive_a_citus_node_crash(true, 16);
 }
