@@ -50,114 +50,35 @@ async fn report<R: Send + 'static>(
     Ok(csv(render(&rows, publication)))
 }
 
-/// `GET /reports/new-cases.csv?from=YYYY-MM-DD&to=YYYY-MM-DD`
-pub(crate) async fn new_cases(
-    state: State,
-    Auth(who): Auth,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    report(
-        state,
-        who,
-        raw,
-        ehr::Ehr::report_new_cases,
-        ehr::reports::new_cases_csv,
-    )
-    .await
+/// One handler per report: `report` with the report's two halves.
+macro_rules! report_handlers {
+    ($($(#[$doc:meta])* $name:ident => $compute:path, $render:path;)*) => {
+        $(
+            $(#[$doc])*
+            pub(crate) async fn $name(
+                state: State,
+                Auth(who): Auth,
+                RawQuery(raw): RawQuery,
+            ) -> Result<Response, ApiError> {
+                report(state, who, raw, $compute, $render).await
+            }
+        )*
+    };
 }
 
-/// `GET /reports/consultations.csv?from=YYYY-MM-DD&to=YYYY-MM-DD`
-pub(crate) async fn consultations(
-    state: State,
-    Auth(who): Auth,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    report(
-        state,
-        who,
-        raw,
-        ehr::Ehr::report_consultations,
-        ehr::reports::consultations_csv,
-    )
-    .await
-}
-
-/// `GET /reports/diabetes-control.csv?as_of=YYYY-MM-DD`
-pub(crate) async fn diabetes_control(
-    state: State,
-    Auth(who): Auth,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    report(
-        state,
-        who,
-        raw,
-        ehr::Ehr::report_diabetes_control,
-        ehr::reports::diabetes_control_csv,
-    )
-    .await
-}
-
-/// `GET /reports/medicine-demand.csv?month=YYYY-MM`
-pub(crate) async fn medicine_demand(
-    state: State,
-    Auth(who): Auth,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    report(
-        state,
-        who,
-        raw,
-        ehr::Ehr::report_medicine_demand,
-        ehr::reports::medicine_demand_csv,
-    )
-    .await
-}
-
-/// `GET /reports/vaccination-coverage.csv?as_of=YYYY-MM-DD`
-pub(crate) async fn vaccination_coverage(
-    state: State,
-    Auth(who): Auth,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    report(
-        state,
-        who,
-        raw,
-        ehr::Ehr::report_vaccination_coverage,
-        ehr::reports::vaccination_coverage_csv,
-    )
-    .await
-}
-
-/// `GET /reports/repeated-tests.csv?from=YYYY-MM-DD&to=YYYY-MM-DD`
-pub(crate) async fn repeated_tests(
-    state: State,
-    Auth(who): Auth,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    report(
-        state,
-        who,
-        raw,
-        ehr::Ehr::report_repeated_tests,
-        ehr::reports::repeated_tests_csv,
-    )
-    .await
-}
-
-/// `GET /reports/data-quality.csv`
-pub(crate) async fn data_quality(
-    state: State,
-    Auth(who): Auth,
-    RawQuery(raw): RawQuery,
-) -> Result<Response, ApiError> {
-    report(
-        state,
-        who,
-        raw,
-        ehr::Ehr::report_data_quality,
-        ehr::reports::data_quality_csv,
-    )
-    .await
+report_handlers! {
+    /// `GET /reports/new-cases.csv?from=YYYY-MM-DD&to=YYYY-MM-DD`
+    new_cases => ehr::Ehr::report_new_cases, ehr::reports::new_cases_csv;
+    /// `GET /reports/consultations.csv?from=YYYY-MM-DD&to=YYYY-MM-DD`
+    consultations => ehr::Ehr::report_consultations, ehr::reports::consultations_csv;
+    /// `GET /reports/diabetes-control.csv?as_of=YYYY-MM-DD`
+    diabetes_control => ehr::Ehr::report_diabetes_control, ehr::reports::diabetes_control_csv;
+    /// `GET /reports/medicine-demand.csv?month=YYYY-MM`
+    medicine_demand => ehr::Ehr::report_medicine_demand, ehr::reports::medicine_demand_csv;
+    /// `GET /reports/vaccination-coverage.csv?as_of=YYYY-MM-DD`
+    vaccination_coverage => ehr::Ehr::report_vaccination_coverage, ehr::reports::vaccination_coverage_csv;
+    /// `GET /reports/repeated-tests.csv?from=YYYY-MM-DD&to=YYYY-MM-DD`
+    repeated_tests => ehr::Ehr::report_repeated_tests, ehr::reports::repeated_tests_csv;
+    /// `GET /reports/data-quality.csv`
+    data_quality => ehr::Ehr::report_data_quality, ehr::reports::data_quality_csv;
 }
