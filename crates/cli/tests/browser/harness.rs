@@ -717,3 +717,26 @@ pub async fn new_patient(ui: &Ui, organization: &str, given: &str, family: &str)
     .await;
     patient["id"].as_str().unwrap().to_string()
 }
+
+/// `method path` through the FHIR API with `token`; the JSON answer (a failure fails the test).
+pub async fn api(
+    ui: &Ui,
+    token: &str,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<serde_json::Value>,
+) -> serde_json::Value {
+    let mut request = reqwest::Client::new()
+        .request(method, ui.url(&format!("/fhir/{path}")))
+        .bearer_auth(token);
+    if let Some(body) = body {
+        request = request
+            .header("content-type", "application/fhir+json")
+            .body(body.to_string());
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    assert!(status.is_success(), "{path}: {status} {text}");
+    serde_json::from_str(&text).unwrap()
+}

@@ -5,29 +5,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{Ui, id, managing_org};
-
-async fn api(
-    ui: &Ui,
-    token: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> Value {
-    let mut request = reqwest::Client::new()
-        .request(method, ui.url(&format!("/fhir/{path}")))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/fhir+json")
-            .body(body.to_string());
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    assert!(status.is_success(), "{path}: {status} {text}");
-    serde_json::from_str(&text).unwrap()
-}
+use crate::harness::{Ui, api, id, managing_org};
 
 async fn password_token(ui: &Ui, user: &str, password: &str) -> String {
     let token: Value = reqwest::Client::new()

@@ -4,30 +4,7 @@
 
 use serde_json::{Value, json};
 
-use crate::harness::{self, Ui, id, managing_org};
-
-/// `method path` as the demo receptionist through the API; the JSON answer.
-async fn api(
-    ui: &Ui,
-    token: &str,
-    method: reqwest::Method,
-    path: &str,
-    body: Option<Value>,
-) -> Value {
-    let mut request = reqwest::Client::new()
-        .request(method, ui.url(&format!("/fhir/{path}")))
-        .bearer_auth(token);
-    if let Some(body) = body {
-        request = request
-            .header("content-type", "application/fhir+json")
-            .body(body.to_string());
-    }
-    let response = request.send().await.unwrap();
-    let status = response.status();
-    let text = response.text().await.unwrap();
-    assert!(status.is_success(), "{path}: {status} {text}");
-    serde_json::from_str(&text).unwrap()
-}
+use crate::harness::{self, Ui, api, id, managing_org};
 
 /// The turns waiting on the waiting-room screen, in order, and the turn(s) called.
 async fn sala(ui: &Ui, clues: &str) -> (Vec<String>, String) {
