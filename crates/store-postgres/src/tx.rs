@@ -356,6 +356,17 @@ impl<'a> Tx<'a> {
 
     /// Holds a sync log row (sent with the others, see `batch`).
     pub(crate) fn hold_log(&mut self, entry: &store::sync::LogEntry) {
+        // Known from now on, also after the held row is sent: the memo must not keep an
+        // earlier "not logged" for it (a version pushed twice in one batch would apply twice).
+        self.stamps.insert(
+            (
+                entry.resource_type.clone(),
+                entry.id.clone(),
+                entry.stamp.hlc,
+                entry.stamp.origin.clone(),
+            ),
+            true,
+        );
         self.behind.log(entry);
     }
 

@@ -42,6 +42,7 @@ macro_rules! conformance_tests {
             accounts_tokens_and_break_glass,
             the_audit_chain_is_sealed_in_order,
             every_version_is_stamped_by_the_hybrid_clock_with_its_parent,
+            a_stamp_logged_in_a_job_stays_known,
             conflicts_are_recorded_once_and_follows_and_feed_index_are_kept,
             revoked_nodes_drop_out_and_rotation_replaces_the_digest,
             refusals_and_anchors_are_kept,
@@ -942,6 +943,43 @@ fn entry(store: &dyn Store, change_seq: i64) -> LogEntry {
         Ok(sync.log_entry(change_seq)?.unwrap())
     })
     .unwrap()
+}
+
+/// A stamp logged in a job is known for the rest of it, whatever the job reads in between (an
+/// engine that holds the log row and sends it later must not forget it): a version pushed
+/// twice in one batch is applied once.
+pub fn a_stamp_logged_in_a_job_stays_known(fresh: Fresh) {
+    let store = fresh.store.as_ref();
+    let stamp = Stamp {
+        hlc: (T0_MS - 60_000) << 16,
+        origin: "TWICE".into(),
+    };
+    let twice = stamp.clone();
+    write_with(store, move |tx| {
+        tx.sync().unwrap().catch_up_log(1_000)?;
+        assert!(!tx.sync().unwrap().stamp_known("Patient", "p9", &twice)?);
+        let stored = tx.put(gendered("p9", 1, T0_MS, false))?;
+        tx.sync().unwrap().set_log_entry(&LogEntry {
+            change_seq: stored.change_seq,
+            resource_type: "Patient".into(),
+            id: "p9".into(),
+            stamp: twice.clone(),
+            parent: None,
+            kind: LogKind::Remote,
+        })?;
+        tx.search_ids(&query("Patient", &[("_id", "p9")]), 10)?;
+        let _ = tx.sync().unwrap().local_versions_unstamped()?;
+        assert!(tx.sync().unwrap().stamp_known("Patient", "p9", &twice)?);
+        Ok(())
+    })
+    .unwrap();
+    assert!(
+        write_with(store, move |tx| tx
+            .sync()
+            .unwrap()
+            .stamp_known("Patient", "p9", &stamp))
+        .unwrap()
+    );
 }
 
 pub fn every_version_is_stamped_by_the_hybrid_clock_with_its_parent(fresh: Fresh) {
