@@ -257,7 +257,11 @@ fn retryable(err: &postgres::Error) -> bool {
 /// Whether the connection is gone (PostgreSQL restarted or shut down, the network cut): the
 /// statement did not take effect and may be tried again on a new connection.
 pub(crate) fn connection_lost(err: &postgres::Error) -> bool {
+    // "error communicating with the server" (a reset socket while PostgreSQL restarts) carries
+    // the I/O error as its source and no SQLSTATE: the connection is as gone as a closed one.
+    let io = std::error::Error::source(err).is_some_and(|source| source.is::<std::io::Error>());
     err.is_closed()
+        || io
         || err.code().is_some_and(|code| {
             let code = code.code();
             code.starts_with("08") || code.starts_with("57P0")
