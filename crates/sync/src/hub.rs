@@ -336,6 +336,8 @@ impl Hub {
             now_ms,
         )?;
         let outcome = ingested.outcome;
+        // Subscriptions on the hub hear of what clinics pushed as of a local write.
+        self.ehr.replicated_applied(&outcome.became_current);
         if !ingested.refused.is_empty() {
             tracing::warn!(
                 node,

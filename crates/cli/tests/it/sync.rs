@@ -1719,3 +1719,55 @@ fn a_slot_booked_at_two_nodes_while_apart_keeps_both_and_marks_one() {
     let day = browser.get("/ui/fila");
     assert!(!day.body.contains("id=\"double-bookings\""), "{}", day.body);
 }
+
+/// Issue 17: a Subscription hears of versions that arrive by sync as of local writes. A
+/// physician at clinic B subscribes to a patient's Observations; the Observation written at
+/// clinic A reaches B through the hub, and B's hook is told (as the physician may read it).
+#[test]
+fn a_subscription_hears_of_versions_applied_by_sync() {
+    let cluster = Cluster::start(&[0, 0], 18);
+    let (a, b) = (cluster.clinic(0), cluster.clinic(1));
+    let curp_juan = curp(23, 0);
+    let juan = create(a, &cluster.registered(0, patient(&curp_juan, 23, "Juan")));
+    wait_until("the hub to hold Juan", CONVERGE_TIMEOUT, || {
+        !lookup_by_curp(cluster.hub(), &curp_juan).is_empty()
+    });
+    assert_eq!(lookup_by_curp(b, &curp_juan), vec![juan.clone()]);
+    cluster.visit(1, &juan);
+    let token = crate::security::account(
+        &cluster.clinics[1].data,
+        "medica-b",
+        "physician",
+        &["--clues", &cluster.clinics[1].clues],
+    );
+    let hook = crate::subscriptions::Hook::start(&[]);
+    let subscription = json!({
+        "resourceType": "Subscription",
+        "status": "requested",
+        "reason": "Resultados de mis pacientes",
+        "criteria": format!("Observation?patient=Patient/{juan}"),
+        "channel": {"type": "rest-hook", "endpoint": hook.url(), "payload": "application/fhir+json"}
+    });
+    let created = crate::support::reply(
+        crate::support::anonymous_client()
+            .post(format!("{b}/fhir/Subscription"))
+            .bearer_auth(&token)
+            .header("content-type", "application/fhir+json")
+            .body(subscription.to_string())
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(created.body["status"], "active", "{}", created.text);
+    // Written at A, not at B: B only receives it from the hub.
+    let written = observations(a, &juan, 1, "sync");
+    wait_until("B to receive the Observation", CONVERGE_TIMEOUT, || {
+        fhir(b, "GET", &format!("Observation/{}", written[0]), None).status == 200
+    });
+    let received = hook.wait_for(1, 30);
+    let ids: Vec<String> = received
+        .iter()
+        .flat_map(|r| crate::subscriptions::notified_ids(&r.body))
+        .collect();
+    assert!(ids.contains(&written[0]), "{ids:?}");
+}
