@@ -1114,8 +1114,11 @@ fn only_booking(args: &BenchArgs, started: Instant) -> anyhow::Result<Report> {
             "req/s",
         )
         .detail(format!(
-            "{} attempts: {} booked, {} refused 409 (slot just taken); no slot booked twice",
-            contended.attempts, contended.booked, contended.refused
+            "{} attempts: {} booked ({:.0} bookings stored/s), {} refused 409 (slot just taken); no slot booked twice",
+            contended.attempts,
+            contended.booked,
+            contended.booked as f64 / contended.seconds.max(1e-9),
+            contended.refused
         ))
         .baseline(
             plain.rate(),
