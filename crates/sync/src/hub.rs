@@ -420,6 +420,37 @@ impl Hub {
         for slot_id in &slots {
             self.review_slot(slot_id, now_ms)?;
         }
+        // An Appointment that is no longer marked was moved or cancelled by a person (the
+        // write path drops the mark then): its double booking is resolved, its Task done.
+        for id in appointment_ids {
+            let Ok(stored) = self.ehr.read(&self.who, "Appointment", id) else {
+                continue;
+            };
+            let marked = fhir::json::parse_str(&stored.body)
+                .map(|json| double_booking::is_marked(&json))
+                .unwrap_or(true);
+            if !marked {
+                self.close_double_booking_tasks(id, now_ms)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Completes the open double-booking Tasks about `appointment_id`.
+    fn close_double_booking_tasks(&self, appointment_id: &str, now_ms: i64) -> Result<(), Error> {
+        for task in self.open_double_booking_tasks(appointment_id)? {
+            let mut body: serde_json::Value = serde_json::from_str(&task.body)
+                .map_err(|err| Error::BadRequest(err.to_string()))?;
+            body["status"] = json!("completed");
+            body["lastModified"] = json!(ehr::format_instant(now_ms));
+            body["statusReason"] = json!({
+                "text": "La cita se reprogramó o se canceló / The appointment was moved or cancelled"
+            });
+            let body = fhir::json::parse_str(&body.to_string())
+                .map_err(|err| Error::BadRequest(err.message_en()))?;
+            self.ehr
+                .update(&self.who, "Task", &task.id, body, Some(task.version_id))?;
+        }
         Ok(())
     }
 
@@ -466,7 +497,7 @@ impl Hub {
             tracing::warn!(slot = %slot_id, keeper = %keeper.id, loser = %loser.id, "double booking across nodes");
             // The Task first, then the mark: a crash between them leaves the pair undecided,
             // and the next review finds the Task and only marks.
-            if !self.double_booking_task_exists(&loser.id)? {
+            if self.open_double_booking_tasks(&loser.id)?.is_empty() {
                 let task = double_booking::task(slot_id, &keeper, loser, owner.as_deref(), &now);
                 let task = fhir::json::parse_str(&task.to_string())
                     .map_err(|err| Error::BadRequest(err.message_en()))?;
@@ -492,7 +523,11 @@ impl Hub {
         Ok(())
     }
 
-    fn double_booking_task_exists(&self, appointment_id: &str) -> Result<bool, Error> {
+    /// The open double-booking Tasks about `appointment_id` (one, normally).
+    fn open_double_booking_tasks(
+        &self,
+        appointment_id: &str,
+    ) -> Result<Vec<store::StoredResource>, Error> {
         let (page, _) = self.ehr.search(
             &self.who,
             &ehr::SearchRequest {
@@ -507,12 +542,13 @@ impl Hub {
                         ),
                     ),
                     ("focus".to_string(), format!("Appointment/{appointment_id}")),
-                    ("_count".to_string(), "1".to_string()),
+                    ("status".to_string(), ehr::OPEN_TASK_STATUSES.to_string()),
+                    ("_count".to_string(), "10".to_string()),
                 ],
                 handling: search::Handling::Lenient,
             },
         )?;
-        Ok(!page.matches.is_empty())
+        Ok(page.matches)
     }
 
     /// The clinic whose agenda holds the slot: the node that made the current version of the

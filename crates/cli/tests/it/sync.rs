@@ -1716,6 +1716,22 @@ fn a_slot_booked_at_two_nodes_while_apart_keeps_both_and_marks_one() {
             "{root}"
         );
     }
+    // The hub closes the Task once the marked appointment is moved or cancelled; the closed
+    // Task reaches the hospital.
+    wait_until(
+        "the task to be closed on the hospital",
+        CONVERGE_TIMEOUT,
+        || {
+            match_resources(hospital, task_code)
+                .first()
+                .is_some_and(|t| t["status"] == "completed")
+        },
+    );
+    assert_eq!(
+        match_resources(hub, task_code).len(),
+        1,
+        "closed, not another"
+    );
     let day = browser.get("/ui/fila");
     assert!(!day.body.contains("id=\"double-bookings\""), "{}", day.body);
 }
