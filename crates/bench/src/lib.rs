@@ -13,6 +13,7 @@
 
 mod access;
 mod aggregates;
+mod booking;
 mod data;
 mod engines;
 mod export;
@@ -87,6 +88,12 @@ pub struct BenchArgs {
     /// Solo la latencia de entrega de suscripciones (issue 17) / Only the subscription delivery latency
     #[arg(long)]
     pub only_subscriptions: bool,
+    /// Solo agendas: búsqueda de espacios y reservas con contención; --scale cuenta espacios (issue 17) / Only agendas: slot search and booking under contention; --scale counts slots
+    #[arg(long, conflicts_with_all = ["only_export", "only_aggregates", "only_subscriptions"])]
+    pub only_booking: bool,
+    /// Recepcionistas simultáneos en --only-booking / Concurrent receptionists in --only-booking
+    #[arg(long, default_value_t = 50)]
+    pub receptionists: usize,
 }
 
 /// Durations and sizes of one run.
@@ -164,6 +171,9 @@ pub fn run_report(args: &BenchArgs) -> anyhow::Result<Report> {
     let plan = Plan::of(args);
     if args.only_subscriptions {
         return only_subscriptions(args, started);
+    }
+    if args.only_booking {
+        return only_booking(args, started);
     }
     preflight(args)?;
     // The temporary folder lives (and is removed) with `_temp`.
@@ -993,6 +1003,156 @@ fn only_subscriptions(args: &BenchArgs, started: Instant) -> anyhow::Result<Repo
             machine: report::machine(),
             command: "expediente bench --only-subscriptions".into(),
             scale_label: "an empty node (one subscription, one patient)".into(),
+            seconds: started.elapsed().as_secs_f64(),
+            notes: Vec::new(),
+        },
+        rows,
+    };
+    println!("{}", report.markdown());
+    report.append_to(&args.out)?;
+    step(&format!("appended to {}", args.out.display()));
+    Ok(report)
+}
+
+/// `--only-booking`: slot search and booking under contention on agendas of `--scale` slots
+/// (`booking.rs`), each figure against a baseline from the same run on the same node.
+fn only_booking(args: &BenchArgs, started: Instant) -> anyhow::Result<Report> {
+    let (_temp, work): (Option<tempfile::TempDir>, PathBuf) = match &args.work_dir {
+        Some(dir) => (None, dir.clone()),
+        None => {
+            let temp = tempfile::Builder::new()
+                .prefix("expediente-bench-")
+                .tempdir()
+                .context("cannot create a temporary folder")?;
+            let path = temp.path().to_path_buf();
+            (Some(temp), path)
+        }
+    };
+    let slots = if args.quick {
+        10_000
+    } else {
+        args.scale.max(1_000)
+    };
+    let schedules = (slots as usize).div_ceil(booking::SLOTS_PER_SCHEDULE);
+    let (queries, load) = if args.quick {
+        (100, Duration::from_secs(2))
+    } else {
+        (1_000, Duration::from_secs(15))
+    };
+    let receptionists = args.receptionists.max(1);
+    step(&format!(
+        "writing {schedules} agendas ({} slots) as NDJSON",
+        schedules * booking::SLOTS_PER_SCHEDULE
+    ));
+    let files = booking::write_agendas(&work.join("agendas"), schedules)?;
+    let node_dir = work.join("booking-node");
+    step("importing them into a fresh node");
+    let imported = import::node(&files, &node_dir)?;
+    if imported.rejected > 0 {
+        anyhow::bail!(
+            "the import refused {} agenda lines: {:?}",
+            imported.rejected,
+            imported.first_rejections
+        );
+    }
+    let (store, ehr, token) = subscriptions::prepare(&node_dir)?;
+    let mut node = if args.in_process {
+        let keys = Arc::new(
+            auth::token::KeyStore::load_or_create(&node_dir)
+                .map_err(|err| anyhow::anyhow!("signing key: {err}"))?,
+        );
+        Node::start_in_process(ehr.clone(), keys)?
+    } else {
+        drop(ehr);
+        store.close();
+        let exe = match &args.server_bin {
+            Some(path) => path.clone(),
+            None => std::env::current_exe().context("cannot find this program")?,
+        };
+        Node::start_process(&exe, &node_dir, &work.join("serve.log"))?
+    };
+    subscriptions::authorize(&node, &token);
+    let measured = (|| -> anyhow::Result<_> {
+        step(&format!(
+            "{queries} slot searches, alternating with reads by id"
+        ));
+        let search = booking::measure_search(&node, schedules, queries, args.seed)?;
+        let patients = booking::patients(&node, receptionists)?;
+        step(&format!(
+            "{receptionists} receptionists writing appointments without a slot for {load:?} (baseline)"
+        ));
+        let plain = booking::measure_booking(&node, &patients, schedules, load, false)?;
+        step(&format!(
+            "{receptionists} receptionists booking slots, {} racing for each, for {load:?}",
+            booking::CONTENDERS
+        ));
+        let contended = booking::measure_booking(&node, &patients, schedules, load, true)?;
+        Ok((search, plain, contended))
+    })();
+    node.stop();
+    let (search, plain, contended) = measured?;
+    let rows = vec![
+        Row::new(
+            "Slot search p95 (`Slot?schedule=…&status=free&start=ge…&start=lt…&_sort=start`, one agenda and day), 1 client",
+            search.search.p95,
+            "ms",
+        )
+        .detail(format!(
+            "{} searches; p50 {:.1} ms, p99 {:.1} ms; {:.1} slots found per search",
+            search.search.n, search.search.p50, search.search.p99, search.found_mean
+        ))
+        .baseline(
+            search.read.p95,
+            "p95 of `GET Slot/{id}` on the same agendas, alternating",
+        ),
+        Row::new(
+            format!(
+                "Booking throughput, {receptionists} receptionists, {} racing per slot (201 or 409)",
+                booking::CONTENDERS
+            ),
+            contended.rate(),
+            "req/s",
+        )
+        .detail(format!(
+            "{} attempts: {} booked ({:.0} bookings stored/s), {} refused 409 (slot just taken); no slot booked twice",
+            contended.attempts,
+            contended.booked,
+            contended.booked as f64 / contended.seconds.max(1e-9),
+            contended.refused
+        ))
+        .baseline(
+            plain.rate(),
+            "the same clients writing Appointments that hold no slot",
+        ),
+        Row::new(
+            format!("Booking p95 under contention, {receptionists} receptionists"),
+            contended.latency.p95,
+            "ms",
+        )
+        .detail(format!(
+            "p50 {:.1} ms, p99 {:.1} ms",
+            contended.latency.p50, contended.latency.p99
+        ))
+        .baseline(
+            plain.latency.p95,
+            "p95 of the Appointments that hold no slot, same clients",
+        ),
+    ];
+    let report = Report {
+        info: RunInfo {
+            date_utc: report::date_utc(),
+            revision: report::revision(),
+            machine: report::machine(),
+            command: format!(
+                "expediente bench --only-booking --scale {slots} --receptionists {receptionists}"
+            ),
+            scale_label: format!(
+                "{} schedules, {} slots ({} resources imported in {:.0} s)",
+                report::format_count(schedules as u64),
+                report::format_count((schedules * booking::SLOTS_PER_SCHEDULE) as u64),
+                report::format_count(imported.loaded),
+                imported.seconds
+            ),
             seconds: started.elapsed().as_secs_f64(),
             notes: Vec::new(),
         },

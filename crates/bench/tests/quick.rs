@@ -199,3 +199,38 @@ fn subscription_delivery_latency_is_measured_against_the_write_it_follows() {
     let table = std::fs::read_to_string(&out).unwrap();
     assert!(table.contains("--only-subscriptions"), "{table}");
 }
+
+#[test]
+fn slot_search_and_contended_booking_are_measured_against_baselines() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("BENCHMARKS.md");
+    let cli = Cli::try_parse_from([
+        "bench".as_ref(),
+        "--quick".as_ref(),
+        "--only-booking".as_ref(),
+        "--in-process".as_ref(),
+        "--receptionists".as_ref(),
+        "8".as_ref(),
+        "--out".as_ref(),
+        out.as_os_str(),
+    ])
+    .unwrap();
+    let report = bench::run_report(&cli.args).unwrap();
+    assert_eq!(report.rows.len(), 3, "{:?}", report.rows);
+    assert!(report.rows[0].measure.contains("Slot search p95"));
+    assert!(report.rows[1].measure.contains("Booking throughput"));
+    for row in &report.rows {
+        assert!(row.value.is_finite() && row.value > 0.0, "{row:?}");
+        assert!(row.baseline_value.is_some_and(|b| b > 0.0), "{row:?}");
+    }
+    // Contention is real: some attempts met a slot just taken, and none was booked twice
+    // (the run fails on a double booking).
+    let detail = &report.rows[1].detail;
+    assert!(
+        detail.contains("booked") && detail.contains("refused 409"),
+        "{detail}"
+    );
+    assert!(!detail.contains(" 0 refused"), "{detail}");
+    let table = std::fs::read_to_string(&out).unwrap();
+    assert!(table.contains("--only-booking"), "{table}");
+}

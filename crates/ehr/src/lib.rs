@@ -81,6 +81,10 @@ pub use replicated::{ReplicatedRefusal, ReplicatedReview, ReplicatedVerdict, Rep
 pub use requester::Requester;
 pub use scheduling::{GenerationOutcome, SlotGeneration};
 pub use write::duplicates::{OPEN_TASK_STATUSES, TASK_CODE_REVIEW_DUPLICATE, TASK_CODE_SYSTEM};
+pub use write::{
+    DOUBLE_BOOKING_TAG_CODE, DOUBLE_BOOKING_TAG_SYSTEM, DOUBLE_BOOKING_TASK_CODE, held_slots,
+    is_double_booked,
+};
 
 /// The handle every interface uses to reach the record.
 #[derive(Clone)]

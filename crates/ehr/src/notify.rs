@@ -311,6 +311,37 @@ pub(crate) fn on_put(who: &Requester, current: Option<&StoredResource>, resource
 }
 
 impl Ehr {
+    /// Versions sync applied below the write path (received from another node): what a
+    /// local write does after its commit, done for them — the access caches learn of the
+    /// types written, and versions of subscribed types go to the delivery worker, so a
+    /// subscription hears of a booking or a referral made at another node as of a local one.
+    /// `versions`: (type, id, version id here) of each version that became current; the
+    /// worker evaluates the criteria and the owner's read guard on them as on any other.
+    pub fn replicated_applied(&self, versions: &[(String, String, u64)]) {
+        if versions.is_empty() {
+            return;
+        }
+        let now_ms = self.now_ms();
+        let mut types: Vec<&str> = versions.iter().map(|(t, _, _)| t.as_str()).collect();
+        types.sort_unstable();
+        types.dedup();
+        for resource_type in &types {
+            self.access().note_write(resource_type);
+        }
+        let events = versions
+            .iter()
+            .filter(|(resource_type, _, _)| self.notifier.wants(resource_type))
+            .map(|(resource_type, id, version_id)| Event {
+                resource_type: resource_type.clone(),
+                id: id.clone(),
+                version_id: *version_id,
+                at_ms: now_ms,
+            })
+            .collect();
+        self.notifier
+            .publish(events, types.contains(&"Subscription"));
+    }
+
     /// Starts noting writes for subscriptions (the delivery worker calls it once).
     pub fn notifications_enable(&self) {
         self.notifier.enabled.store(true, Ordering::Relaxed);

@@ -331,17 +331,25 @@ fn render_clause(
     let rows = param_rows(conn, resource_type, clause.param)?;
     let i = format!("i{depth}");
     let negated = clause.negate || clause.missing == Some(true);
-    if role == Role::Drive && !negated {
-        let _ = write!(
-            sql.text,
-            "{r_alias}.rkey IN (SELECT {i}.rkey FROM {table} {i} WHERE "
-        );
-    } else {
+    let probe = role != Role::Drive || negated;
+    if probe {
         let _ = write!(
             sql.text,
             "{}EXISTS (SELECT 1 FROM {table} {i} WHERE {i}.rkey = {r_alias}.rkey AND ",
             if negated { "NOT " } else { "" }
         );
+    } else {
+        let _ = write!(
+            sql.text,
+            "{r_alias}.rkey IN (SELECT {i}.rkey FROM {table} {i} WHERE "
+        );
+    }
+    if probe {
+        // `+` keeps a probe on the resource's own rows (the primary key, by rkey). Without
+        // statistics SQLite otherwise walks the value index `(pid, value)` and filters on
+        // rkey: for a value shared by most rows (`Slot?status=free` among 10^6 slots) that is
+        // a scan per probed resource, 3.7 s instead of 4 ms for one agenda's slots.
+        sql.push("+");
     }
     render_param_rows(sql, &i, &rows);
     if clause.missing.is_none() {

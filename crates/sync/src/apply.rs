@@ -56,6 +56,9 @@ pub struct Applied {
     pub new_patient: Option<String>,
     /// The conflict it made, when this node had not recorded it before.
     pub new_conflict: Option<Conflict>,
+    /// (type, id, version id here) when the received version became current (for the
+    /// notifications and caches a local write would have fed: `ehr::Ehr::replicated_applied`).
+    pub became_current: Option<(String, String, u64)>,
 }
 
 /// What a batch did, summed.
@@ -67,6 +70,8 @@ pub struct BatchOutcome {
     pub new_patients: Vec<String>,
     /// Conflicts seen for the first time on this node.
     pub new_conflicts: Vec<Conflict>,
+    /// Versions that became current, (type, id, version id here), in order.
+    pub became_current: Vec<(String, String, u64)>,
 }
 
 impl BatchOutcome {
@@ -82,6 +87,7 @@ impl BatchOutcome {
         }
         self.new_patients.extend(applied.new_patient);
         self.new_conflicts.extend(applied.new_conflict);
+        self.became_current.extend(applied.became_current);
     }
 
     /// Adds another part of the same batch.
@@ -91,6 +97,7 @@ impl BatchOutcome {
         self.conflicts += other.conflicts;
         self.new_patients.extend(other.new_patients);
         self.new_conflicts.extend(other.new_conflicts);
+        self.became_current.extend(other.became_current);
     }
 }
 
@@ -153,6 +160,7 @@ pub(crate) fn apply_version_parsed(
     let next_version_id = current.as_ref().map_or(1, |c| c.version_id + 1);
     let mut new_patient = None;
     let mut new_conflict = None;
+    let mut written = None;
     // Every decision but a duplicate keeps the received version (a loser goes to history).
     if decision != Decision::Duplicate {
         let body = match (parsed, &body_text) {
@@ -160,7 +168,7 @@ pub(crate) fn apply_version_parsed(
             (None, Some(text)) => Some(Body::Text(text)),
             (None, None) => None,
         };
-        write_version(
+        written = Some(write_version(
             tx,
             version,
             next_version_id,
@@ -168,8 +176,16 @@ pub(crate) fn apply_version_parsed(
             LogKind::Remote,
             &stamp,
             parent.as_ref(),
-        )?;
+        )?);
     }
+    let became_current = match (decision, &written) {
+        (Decision::Apply | Decision::WinsConflict, Some(stored)) => Some((
+            stored.resource_type.clone(),
+            stored.id.clone(),
+            stored.version_id,
+        )),
+        _ => None,
+    };
     match decision {
         Decision::Duplicate => {}
         Decision::Apply | Decision::WinsConflict => {
@@ -211,6 +227,7 @@ pub(crate) fn apply_version_parsed(
         decision,
         new_patient,
         new_conflict,
+        became_current,
     })
 }
 

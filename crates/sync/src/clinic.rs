@@ -462,23 +462,25 @@ impl Clinic {
         );
         let store = self.store.clone();
         let now_ms = self.ehr.now_ms();
-        self.blocking(move || {
-            // A record already here needs no fetch (the clinic follows it, or it is its own):
-            // only the first Task of a patient new here costs a fetch, not every later version.
-            let addressed: Vec<String> = addressed
+        let outcome = self
+            .blocking(move || {
+                // A record already here needs no fetch (the clinic follows it, or it is its own):
+                // only the first Task of a patient new here costs a fetch, not every later version.
+                let addressed: Vec<String> = addressed
                 .into_iter()
                 .filter(|patient| {
                     !matches!(store.read("Patient", patient), Ok(Some(held)) if !held.deleted)
                 })
                 .collect();
-            // Noted before the batch is applied: a crash in between pulls the batch again and
-            // notes the same patients (a set), never loses them.
-            if !addressed.is_empty() {
-                note_referrals(store.as_ref(), &addressed)?;
-            }
-            pulled(store.as_ref(), cursor, response, now_ms)
-        })
-        .await?;
+                // Noted before the batch is applied: a crash in between pulls the batch again and
+                // notes the same patients (a set), never loses them.
+                if !addressed.is_empty() {
+                    note_referrals(store.as_ref(), &addressed)?;
+                }
+                pulled(store.as_ref(), cursor, response, now_ms)
+            })
+            .await?;
+        self.ehr.replicated_applied(&outcome.became_current);
         self.fetch_referred().await?;
         Ok(more)
     }
@@ -524,8 +526,10 @@ impl Clinic {
         let received = response.versions.len();
         let store = self.store.clone();
         let now_ms = self.ehr.now_ms();
-        self.blocking(move || fetched(store.as_ref(), response, now_ms))
+        let outcome = self
+            .blocking(move || fetched(store.as_ref(), response, now_ms))
             .await?;
+        self.ehr.replicated_applied(&outcome.became_current);
         Ok(received)
     }
 

@@ -15,13 +15,14 @@ use crate::wire::{
     AnchorRequest, AnchorResponse, BATCH_BYTES_MAX, BATCH_ENTRIES_MAX, FetchRequest, FetchResponse,
     PullRequest, PullResponse, PushRequest, PushResponse, WireVersion, batch_len,
 };
-use crate::{anchor, credential, ingest};
+use crate::{anchor, credential, double_booking, ingest};
 
 /// Task code of a conflict review (same CodeSystem as the duplicate reviews of issue 3).
 pub const TASK_CODE_REVIEW_CONFLICT: &str = "revisar-conflicto";
 
 /// The CodeSystem of Task input types (`ehr`'s review Tasks use the same one).
-const TASK_INPUT_SYSTEM: &str = "https://expediente.salud.gob.mx/fhir/CodeSystem/tarea-entrada";
+pub(crate) const TASK_INPUT_SYSTEM: &str =
+    "https://expediente.salud.gob.mx/fhir/CodeSystem/tarea-entrada";
 
 /// The review Task of a conflict: which record, which elements differ, which nodes (pure).
 pub fn conflict_task(conflict: &Conflict, patient: Option<&str>, now: &str) -> serde_json::Value {
@@ -317,6 +318,16 @@ impl Hub {
             )));
         }
         let now_ms = self.ehr.now_ms();
+        // Appointments in the batch: checked for a slot booked at another node meanwhile once
+        // the batch is applied (`double_booking.rs`).
+        let mut appointments: Vec<String> = request
+            .versions
+            .iter()
+            .filter(|v| v.resource_type == "Appointment" && v.body.is_some())
+            .map(|v| v.id.clone())
+            .collect();
+        appointments.sort_unstable();
+        appointments.dedup();
         let ingested = ingest::ingest(
             &self.ehr,
             self.store.as_ref(),
@@ -325,6 +336,8 @@ impl Hub {
             now_ms,
         )?;
         let outcome = ingested.outcome;
+        // Subscriptions on the hub hear of what clinics pushed as of a local write.
+        self.ehr.replicated_applied(&outcome.became_current);
         if !ingested.refused.is_empty() {
             tracing::warn!(
                 node,
@@ -351,6 +364,11 @@ impl Hub {
             if let Err(err) = created {
                 tracing::warn!(resource = %conflict.id, error = %err, "conflict review task failed");
             }
+        }
+        if !appointments.is_empty()
+            && let Err(err) = self.review_double_bookings(&appointments, now_ms)
+        {
+            tracing::warn!(error = %err, "double-booking review after sync failed; the next push of the appointment retries");
         }
         self.note(node, |a| a.last_push_ms = Some(now_ms));
         self.index_in_passing();
@@ -384,6 +402,176 @@ impl Hub {
             .ok()?;
         let json = fhir::json::parse_str(&stored.body).ok()?;
         search::patient_compartment(&json).into_iter().next()
+    }
+
+    /// Checks the slots the given Appointments hold for another Appointment holding them too
+    /// (booked at another node while apart), and marks and reports each one that must move
+    /// (`double_booking.rs`). Safe to repeat: a decided pair is not decided again.
+    fn review_double_bookings(&self, appointment_ids: &[String], now_ms: i64) -> Result<(), Error> {
+        let mut slots: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+        for id in appointment_ids {
+            let Ok(stored) = self.ehr.read(&self.who, "Appointment", id) else {
+                continue;
+            };
+            if let Ok(json) = fhir::json::parse_str(&stored.body) {
+                slots.extend(ehr::held_slots(&json));
+            }
+        }
+        for slot_id in &slots {
+            self.review_slot(slot_id, now_ms)?;
+        }
+        // An Appointment that is no longer marked was moved or cancelled by a person (the
+        // write path drops the mark then): its double booking is resolved, its Task done.
+        for id in appointment_ids {
+            let Ok(stored) = self.ehr.read(&self.who, "Appointment", id) else {
+                continue;
+            };
+            let marked = fhir::json::parse_str(&stored.body)
+                .map(|json| double_booking::is_marked(&json))
+                .unwrap_or(true);
+            if !marked {
+                self.close_double_booking_tasks(id, now_ms)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Completes the open double-booking Tasks about `appointment_id`.
+    fn close_double_booking_tasks(&self, appointment_id: &str, now_ms: i64) -> Result<(), Error> {
+        for task in self.open_double_booking_tasks(appointment_id)? {
+            let mut body: serde_json::Value = serde_json::from_str(&task.body)
+                .map_err(|err| Error::BadRequest(err.to_string()))?;
+            body["status"] = json!("completed");
+            body["lastModified"] = json!(ehr::format_instant(now_ms));
+            body["statusReason"] = json!({
+                "text": "La cita se reprogramó o se canceló / The appointment was moved or cancelled"
+            });
+            let body = fhir::json::parse_str(&body.to_string())
+                .map_err(|err| Error::BadRequest(err.message_en()))?;
+            self.ehr
+                .update(&self.who, "Task", &task.id, body, Some(task.version_id))?;
+        }
+        Ok(())
+    }
+
+    fn review_slot(&self, slot_id: &str, now_ms: i64) -> Result<(), Error> {
+        let (page, _) = self.ehr.search(
+            &self.who,
+            &ehr::SearchRequest {
+                resource_type: "Appointment".to_string(),
+                params: vec![
+                    ("slot".to_string(), format!("Slot/{slot_id}")),
+                    ("_count".to_string(), "100".to_string()),
+                ],
+                handling: search::Handling::Lenient,
+            },
+        )?;
+        let mut bookings = Vec::new();
+        let mut bodies = BTreeMap::new();
+        for stored in page.matches {
+            let Ok(json) = fhir::json::parse_str(&stored.body) else {
+                continue;
+            };
+            if !ehr::held_slots(&json).contains(slot_id) {
+                continue;
+            }
+            // The first version's lastUpdated: when the booking was made, at its node.
+            let booked_ms = self
+                .ehr
+                .vread(&self.who, "Appointment", &stored.id, "1")
+                .map_or(stored.last_updated_ms, |first| first.last_updated_ms);
+            bookings.push(double_booking::Booking {
+                id: stored.id.clone(),
+                booked_ms,
+                marked: double_booking::is_marked(&json),
+                patient: search::patient_compartment(&json).into_iter().next(),
+            });
+            bodies.insert(stored.id.clone(), (stored.body.clone(), stored.version_id));
+        }
+        let Some((keeper, losers)) = double_booking::decide(bookings) else {
+            return Ok(());
+        };
+        let owner = self.agenda_owner(slot_id);
+        let now = ehr::format_instant(now_ms);
+        for loser in &losers {
+            tracing::warn!(slot = %slot_id, keeper = %keeper.id, loser = %loser.id, "double booking across nodes");
+            // The Task first, then the mark: a crash between them leaves the pair undecided,
+            // and the next review finds the Task and only marks.
+            if self.open_double_booking_tasks(&loser.id)?.is_empty() {
+                let task = double_booking::task(slot_id, &keeper, loser, owner.as_deref(), &now);
+                let task = fhir::json::parse_str(&task.to_string())
+                    .map_err(|err| Error::BadRequest(err.message_en()))?;
+                self.ehr.create(&self.who, "Task", task, None)?;
+            }
+            if let Some((body, version_id)) = bodies.remove(&loser.id) {
+                let mut body: serde_json::Value = serde_json::from_str(&body)
+                    .map_err(|err| Error::BadRequest(err.to_string()))?;
+                let meta = &mut body["meta"];
+                if !meta.is_object() {
+                    *meta = json!({});
+                }
+                match meta["tag"].as_array_mut() {
+                    Some(tags) => tags.push(double_booking::tag()),
+                    None => meta["tag"] = json!([double_booking::tag()]),
+                }
+                let body = fhir::json::parse_str(&body.to_string())
+                    .map_err(|err| Error::BadRequest(err.message_en()))?;
+                self.ehr
+                    .update(&self.who, "Appointment", &loser.id, body, Some(version_id))?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The open double-booking Tasks about `appointment_id` (one, normally).
+    fn open_double_booking_tasks(
+        &self,
+        appointment_id: &str,
+    ) -> Result<Vec<store::StoredResource>, Error> {
+        let (page, _) = self.ehr.search(
+            &self.who,
+            &ehr::SearchRequest {
+                resource_type: "Task".to_string(),
+                params: vec![
+                    (
+                        "code".to_string(),
+                        format!(
+                            "{}|{}",
+                            ehr::TASK_CODE_SYSTEM,
+                            double_booking::TASK_CODE_DOUBLE_BOOKING
+                        ),
+                    ),
+                    ("focus".to_string(), format!("Appointment/{appointment_id}")),
+                    ("status".to_string(), ehr::OPEN_TASK_STATUSES.to_string()),
+                    ("_count".to_string(), "10".to_string()),
+                ],
+                handling: search::Handling::Lenient,
+            },
+        )?;
+        Ok(page.matches)
+    }
+
+    /// The clinic whose agenda holds the slot: the node that made the current version of the
+    /// slot's Schedule (node ids are CLUES), unless that is the hub.
+    fn agenda_owner(&self, slot_id: &str) -> Option<String> {
+        let slot = self.ehr.read(&self.who, "Slot", slot_id).ok()?;
+        let slot = fhir::json::parse_str(&slot.body).ok()?;
+        let schedule_id = slot
+            .get("schedule")?
+            .get("reference")?
+            .as_str()?
+            .strip_prefix("Schedule/")?
+            .to_string();
+        let origin = write(self.store.as_ref(), move |tx| {
+            let Some(current) = tx.read("Schedule", &schedule_id)? else {
+                return Ok(None);
+            };
+            Ok(apply::sync_tx(tx)?
+                .log_entry(current.change_seq)?
+                .map(|entry| entry.stamp.origin))
+        })
+        .ok()??;
+        (origin != HUB_NODE_ID).then_some(origin)
     }
 
     fn review_new_patient(&self, patient_id: &str) -> Result<(), Error> {

@@ -26,6 +26,7 @@ pub mod apply;
 pub mod bounds;
 pub mod clinic;
 pub mod credential;
+pub mod double_booking;
 mod error;
 pub mod hlc;
 pub mod http;

@@ -741,6 +741,34 @@ pub fn referrals_to(db: &Db, clues: &str) -> Result<Vec<Value>> {
     )
 }
 
+/// Appointments marked as double bookings across nodes and not yet moved or cancelled (the
+/// hub marks the later of two bookings of one slot, `sync/src/double_booking.rs`), as far as
+/// the user may read them: a facility's reception sees those of its own agendas. The Task the
+/// hub opens with each is clinical (reception may not read Tasks); the mark is on the
+/// Appointment, which reception keeps.
+pub fn double_booked_appointments(db: &Db) -> Result<Vec<Value>> {
+    search(
+        db,
+        "Appointment",
+        &[
+            (
+                "_tag",
+                format!(
+                    "{}|{}",
+                    ehr::DOUBLE_BOOKING_TAG_SYSTEM,
+                    ehr::DOUBLE_BOOKING_TAG_CODE
+                ),
+            ),
+            (
+                "status",
+                "proposed,pending,booked,arrived,checked-in".to_string(),
+            ),
+            ("_sort", "date".to_string()),
+            ("_count", REFERRALS_MAX.to_string()),
+        ],
+    )
+}
+
 /// Referrals the facility (`Organization/{id}`) sent (its outbox).
 pub fn referrals_from(db: &Db, organization: &str) -> Result<Vec<Value>> {
     search(

@@ -975,6 +975,26 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
         "Checked in; the patient is in the queue.",
     ),
     (
+        "queue.double_booked",
+        "Doble reserva: reprogramar",
+        "Double booking: reschedule",
+    ),
+    (
+        "queue.double_booking_reschedule",
+        "doble reserva, reprogramar",
+        "double booking, reschedule",
+    ),
+    (
+        "queue.double_bookings",
+        "Dobles reservas por resolver",
+        "Double bookings to resolve",
+    ),
+    (
+        "queue.double_bookings_intro",
+        "Estas citas se reservaron en un espacio que otra cita, reservada antes en otro nodo mientras no había conexión, conserva. Reserve otro espacio con el paciente y cancele la cita marcada.",
+        "These appointments were booked in a slot that another appointment, booked earlier at another node while the link was down, keeps. Book another slot with the patient and cancel the marked appointment.",
+    ),
+    (
         "queue.empty",
         "Nadie ha llegado hoy.",
         "Nobody has arrived today.",

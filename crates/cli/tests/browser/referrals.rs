@@ -48,6 +48,23 @@ async fn a_referral_is_received_accepted_and_booked_and_the_sender_sees_booked()
         .find(|p| managing_org(p) == Some(sender.as_str()))
         .map(|p| id(p).to_string())
         .expect("a patient registered at the physician's clinic");
+    refer_accept_and_book(&ui, &patient).await;
+    // The patient's page lists the referral with the same state.
+    ui.goto(&format!("/ui/pacientes/{patient}")).await;
+    let pill = ui.css("#referrals .referral-state").await;
+    assert_eq!(
+        pill.attr("data-state").await.unwrap().as_deref(),
+        Some("booked")
+    );
+    assert_eq!(pill.text().await.unwrap().trim(), "Cita agendada");
+}
+
+/// A referral's way from the sender's chart to a booked date at another clinic: the sender's
+/// physician (signed in as `medica`) refers `patient`; the receiving clinic's physician accepts
+/// it in the inbox and books a slot of a fresh agenda; the sender's outbox then says booked.
+/// Ends signed in as `medica` again; returns the Task.
+pub async fn refer_accept_and_book(ui: &Ui, patient: &str) -> String {
+    let sender = ui.user_facility().await;
     let receiver = ui
         .demo
         .organizations
@@ -79,14 +96,14 @@ async fn a_referral_is_received_accepted_and_booked_and_the_sender_sees_booked()
         .await
         .unwrap()
         .expect("the outbox lists the referral");
-    assert_eq!(state_of(&ui, "#enviadas", &task).await, "requested");
+    assert_eq!(state_of(ui, "#enviadas", &task).await, "requested");
     ui.navigate_by("form[action='/ui/salir'] button").await;
 
     // The receiving clinic's physician, and an agenda there with free times.
     let password = ui.add_account("medico-receptor", "physician", &receiver_clues);
-    let token = password_token(&ui, "medico-receptor", &password).await;
+    let token = password_token(ui, "medico-receptor", &password).await;
     let practitioners = api(
-        &ui,
+        ui,
         &token,
         reqwest::Method::GET,
         "Practitioner?_count=1",
@@ -98,7 +115,7 @@ async fn a_referral_is_received_accepted_and_booked_and_the_sender_sees_booked()
         .unwrap()
         .to_string();
     let schedule = api(
-        &ui,
+        ui,
         &token,
         reqwest::Method::POST,
         "Schedule",
@@ -113,7 +130,7 @@ async fn a_referral_is_received_accepted_and_booked_and_the_sender_sees_booked()
     let schedule = schedule["id"].as_str().unwrap().to_string();
     let tomorrow = web::dates::iso(web::dates::today(now_ms()) + 1);
     api(
-        &ui,
+        ui,
         &token,
         reqwest::Method::POST,
         &format!("Schedule/{schedule}/$generar-espacios?desde={tomorrow}&dias=1,2,3,4,5,6,7&apertura=09:00&cierre=10:00&duracion=30"),
@@ -124,7 +141,7 @@ async fn a_referral_is_received_accepted_and_booked_and_the_sender_sees_booked()
     // The inbox: accept, then book from it.
     ui.sign_in_with("medico-receptor", &password).await;
     ui.navigate_by("#nav-referrals").await;
-    assert_eq!(state_of(&ui, "#entrantes", &task).await, "requested");
+    assert_eq!(state_of(ui, "#entrantes", &task).await, "requested");
     ui.screenshot("inbox").await;
     ui.navigate_by(&format!(
         "#entrantes tr[data-task='{task}'] form.accept button"
@@ -135,7 +152,7 @@ async fn a_referral_is_received_accepted_and_booked_and_the_sender_sees_booked()
         "{}",
         ui.path().await
     );
-    assert_eq!(state_of(&ui, "#entrantes", &task).await, "accepted");
+    assert_eq!(state_of(ui, "#entrantes", &task).await, "accepted");
     ui.navigate_by(&format!("#entrantes tr[data-task='{task}'] a.book"))
         .await;
     ui.click("#book-form input[name='espacio']").await;
@@ -146,9 +163,9 @@ async fn a_referral_is_received_accepted_and_booked_and_the_sender_sees_booked()
         "{}",
         ui.path().await
     );
-    assert_eq!(state_of(&ui, "#entrantes", &task).await, "booked");
+    assert_eq!(state_of(ui, "#entrantes", &task).await, "booked");
     let booked = api(
-        &ui,
+        ui,
         &token,
         reqwest::Method::GET,
         &format!("Task/{task}"),
@@ -159,7 +176,7 @@ async fn a_referral_is_received_accepted_and_booked_and_the_sender_sees_booked()
         .as_str()
         .expect("the Task names the appointment")
         .to_string();
-    let appointment = api(&ui, &token, reqwest::Method::GET, &appointment, None).await;
+    let appointment = api(ui, &token, reqwest::Method::GET, &appointment, None).await;
     assert_eq!(appointment["status"], "booked");
     assert_eq!(
         appointment["participant"][0]["actor"]["reference"],
@@ -174,16 +191,9 @@ async fn a_referral_is_received_accepted_and_booked_and_the_sender_sees_booked()
     // The sender's outbox says booked.
     ui.sign_in().await;
     ui.navigate_by("#nav-referrals").await;
-    assert_eq!(state_of(&ui, "#enviadas", &task).await, "booked");
+    assert_eq!(state_of(ui, "#enviadas", &task).await, "booked");
     ui.screenshot("outbox-booked").await;
-    // The patient's page lists the referral with the same state.
-    ui.goto(&format!("/ui/pacientes/{patient}")).await;
-    let pill = ui.css("#referrals .referral-state").await;
-    assert_eq!(
-        pill.attr("data-state").await.unwrap().as_deref(),
-        Some("booked")
-    );
-    assert_eq!(pill.text().await.unwrap().trim(), "Cita agendada");
+    task
 }
 
 fn now_ms() -> i64 {

@@ -1,10 +1,15 @@
-//! Issue 17: a clinic day in the browser — a booking from the patient's card, a walk-in, an urgent triage that jumps
-//! the queue, the waiting-room screen changing, and the physician's "siguiente paciente"
-//! opening the chart.
+//! Issue 17's "done when": a clinic day in the browser, end to end — a booking from the
+//! patient's card, a walk-in, an urgent triage that jumps the queue, the waiting-room screen
+//! changing, the physician's "siguiente paciente" opening the chart, a signed consultation, a
+//! referral that another clinic accepts and books (the sender sees "booked"), and the
+//! counter-referral coming back. The referral's steps are the referral suite's own
+//! (`referrals::refer_accept_and_book`). Both clinics are facilities of the one demo node; the
+//! way a referral crosses to another node through the hub is `cli/tests/it/referrals.rs`.
 
 use serde_json::{Value, json};
 
 use crate::harness::{self, Ui, api, id, managing_org};
+use crate::prescribing::{add_diagnosis, sign_through_acknowledgements};
 
 /// The turns waiting on the waiting-room screen, in order, and the turn(s) called.
 async fn sala(ui: &Ui, clues: &str) -> (Vec<String>, String) {
@@ -33,7 +38,7 @@ async fn no_names(ui: &Ui, names: &[String]) {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn booking_walk_in_urgent_triage_jumps_the_queue_and_next_patient_opens_the_chart() {
+async fn the_clinic_day_from_booking_and_triage_to_referral_and_counter_referral() {
     let ui = Ui::start("waits").await;
     ui.sign_in_as("recepcion").await;
     let org = ui.user_facility().await;
@@ -200,4 +205,40 @@ async fn booking_walk_in_urgent_triage_jumps_the_queue_and_next_patient_opens_th
     assert_eq!(waiting, vec!["1"]);
     no_names(&ui, &names).await;
     ui.screenshot("sala-called").await;
+
+    // The consultation: a signed note for the walk-in.
+    ui.goto(&format!("/ui/pacientes/{walk_in}/consulta")).await;
+    ui.fill("#subjective", "Cefalea intensa desde ayer; mareo.")
+        .await;
+    ui.fill("#objective", "TA elevada en la toma de enfermería.")
+        .await;
+    add_diagnosis(&ui, "presión alta", "I10").await;
+    ui.fill("#plan", "Valoración por medicina interna.").await;
+    sign_through_acknowledgements(&ui).await;
+    assert!(ui.text("[role=status]").await.contains("Nota firmada"));
+    ui.screenshot("consultation-signed").await;
+
+    // The referral: another clinic accepts it and books a date; the sender sees "booked".
+    let task = crate::referrals::refer_accept_and_book(&ui, &walk_in).await;
+
+    // The counter-referral comes back, recorded on the referral's page.
+    ui.goto(&format!("/ui/pacientes/{walk_in}")).await;
+    ui.navigate_by("#referrals a").await;
+    ui.fill("#text", "Se ajustó tratamiento; regresa a su unidad.")
+        .await;
+    ui.navigate_by("form button.primary").await;
+    assert!(ui.text("#referral-status").await.contains("Atendida"));
+    ui.navigate_by("#nav-referrals").await;
+    let state = ui
+        .css(&format!("#enviadas tr[data-task='{task}']"))
+        .await
+        .attr("data-state")
+        .await
+        .unwrap()
+        .unwrap_or_default();
+    assert_eq!(
+        state, "completed",
+        "the sender's outbox: counter-referral received"
+    );
+    ui.screenshot("counter-referral").await;
 }

@@ -154,6 +154,20 @@ impl Browser {
         Browser::from_address(node, None)
     }
 
+    /// A browser for the node at `origin` (`http://127.0.0.1:PORT`), for tests that start
+    /// nodes without [`Node`].
+    pub(crate) fn at_origin(origin: &str) -> Browser {
+        Browser {
+            client: reqwest::blocking::Client::builder()
+                .timeout(Duration::from_secs(120))
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap(),
+            origin: origin.trim_end_matches('/').to_string(),
+            cookies: Mutex::new(BTreeMap::new()),
+        }
+    }
+
     fn from_address(node: &Node, from: Option<IpAddr>) -> Browser {
         let mut builder = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(120))

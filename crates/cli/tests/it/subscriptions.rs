@@ -16,22 +16,22 @@ use crate::support::*;
 
 /// One request the hook received.
 #[derive(Clone, Debug)]
-struct Received {
+pub(crate) struct Received {
     at: Instant,
     headers: String,
-    body: String,
+    pub(crate) body: String,
 }
 
 /// A tiny HTTP server on loopback: records every request and answers with the next status of
 /// its script (then 200 forever).
-struct Hook {
+pub(crate) struct Hook {
     port: u16,
     received: Arc<Mutex<Vec<Received>>>,
     script: Arc<Mutex<Vec<u16>>>,
 }
 
 impl Hook {
-    fn start(script: &[u16]) -> Hook {
+    pub(crate) fn start(script: &[u16]) -> Hook {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let received = Arc::new(Mutex::new(Vec::new()));
@@ -51,16 +51,16 @@ impl Hook {
         }
     }
 
-    fn url(&self) -> String {
+    pub(crate) fn url(&self) -> String {
         format!("http://127.0.0.1:{}/avisos", self.port)
     }
 
-    fn received(&self) -> Vec<Received> {
+    pub(crate) fn received(&self) -> Vec<Received> {
         self.received.lock().unwrap().clone()
     }
 
     /// Waits until at least `n` requests arrived (or panics after `secs`).
-    fn wait_for(&self, n: usize, secs: u64) -> Vec<Received> {
+    pub(crate) fn wait_for(&self, n: usize, secs: u64) -> Vec<Received> {
         let deadline = Instant::now() + Duration::from_secs(secs);
         loop {
             let got = self.received();
@@ -191,7 +191,7 @@ fn created_id(reply: &Reply) -> String {
 }
 
 /// The resource ids a notification Bundle names (its focus and its entries).
-fn notified_ids(body: &str) -> Vec<String> {
+pub(crate) fn notified_ids(body: &str) -> Vec<String> {
     let bundle: Value = serde_json::from_str(body).unwrap();
     assert_eq!(bundle["resourceType"], "Bundle", "{body}");
     assert_eq!(bundle["type"], "history", "{body}");

@@ -1430,3 +1430,360 @@ fn citus_worker_crashed_mid_push_loses_and_duplicates_nothing() {
 fn citus_coordinator_crashed_mid_push_loses_and_duplicates_nothing() {
     pushes_survive_a_citus_node_crash(true, 16);
 }
+
+/// The ids of a searchset's matches, in order.
+fn match_resources(root: &str, path: &str) -> Vec<Value> {
+    let reply = fhir(root, "GET", path, None);
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    reply.body["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|e| e["search"]["mode"] != "include")
+        .map(|e| e["resource"].clone())
+        .collect()
+}
+
+fn double_booking_marked(appointment: &Value) -> bool {
+    appointment["meta"]["tag"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .any(|t| t["code"] == "doble-reserva")
+}
+
+/// Issue 17: a hospital's slot offered through the hub (a referring clinic's desk books it
+/// there for its patient) is booked again by the hospital's own reception while its link is
+/// cut. When the link is back: both Appointments are kept on every node that holds them, the
+/// later booking is marked (the same one everywhere), the hospital's reception gets one Task
+/// "doble reserva" naming both, and further rounds and edits change nothing.
+#[test]
+fn a_slot_booked_at_two_nodes_while_apart_keeps_both_and_marks_one() {
+    let cluster = Cluster::start(&[0, 0], 17);
+    let (hospital, clinic) = (cluster.clinic(0), cluster.clinic(1));
+    let hub = cluster.hub();
+    let practitioner = create(
+        hospital,
+        &json!({"resourceType": "Practitioner", "name": [{"family": "Ortiz", "given": ["Elena"]}]}),
+    );
+    // The consultorio is a Location of the hospital: a booking there is the hospital's care
+    // relationship with the patient (so its reception may read what it must reschedule).
+    let consultorio = create(
+        hospital,
+        &json!({
+            "resourceType": "Location",
+            "name": "Consultorio de cardiología",
+            "managingOrganization": {"reference": format!("Organization/{}", cluster.clinics[0].organization)}
+        }),
+    );
+    let schedule = create(
+        hospital,
+        &json!({
+            "resourceType": "Schedule",
+            "active": true,
+            "serviceType": [{"text": "Cardiología"}],
+            "actor": [
+                {"reference": format!("Practitioner/{practitioner}")},
+                {"reference": format!("Location/{consultorio}")}
+            ]
+        }),
+    );
+    let slot = create(
+        hospital,
+        &json!({
+            "resourceType": "Slot",
+            "schedule": {"reference": format!("Schedule/{schedule}")},
+            "status": "free",
+            "start": "2026-12-21T09:00:00-06:00",
+            "end": "2026-12-21T09:30:00-06:00"
+        }),
+    );
+    let ana = create(
+        hospital,
+        &cluster.registered(0, patient(&curp(3, 0), 3, "Ana")),
+    );
+    let beto = create(
+        clinic,
+        &cluster.registered(1, patient(&curp(4, 1), 4, "Beto")),
+    );
+    wait_until(
+        "the hub to hold the slot and both patients",
+        CONVERGE_TIMEOUT,
+        || {
+            fhir(hub, "GET", &format!("Slot/{slot}"), None).status == 200
+                && fhir(hub, "GET", &format!("Patient/{ana}"), None).status == 200
+                && fhir(hub, "GET", &format!("Patient/{beto}"), None).status == 200
+        },
+    );
+
+    // The link is cut: nothing a clinic sends reaches the hub.
+    cluster.proxy.set_faults(Faults {
+        drop_request_pct: 100,
+        ..Faults::default()
+    });
+    let booking = |patient_id: &str| {
+        json!({
+            "resourceType": "Appointment",
+            "status": "booked",
+            "slot": [{"reference": format!("Slot/{slot}")}],
+            "participant": [{"actor": {"reference": format!("Patient/{patient_id}")}, "status": "accepted"}]
+        })
+    };
+    // The hospital's reception books first, offline ...
+    let first = create(hospital, &booking(&ana));
+    std::thread::sleep(Duration::from_millis(50));
+    // ... then the referring clinic's desk books the same slot through the hub, which still
+    // sees it free.
+    let second = create(hub, &booking(&beto));
+    // On one node a second booking stays impossible.
+    assert_eq!(
+        fhir(hospital, "POST", "Appointment", Some(&booking(&ana))).status,
+        409
+    );
+
+    cluster.proxy.set_faults(Faults::default());
+    let task_code = "Task?code=https://expediente.salud.gob.mx/fhir/CodeSystem/tarea|doble-reserva";
+    wait_until(
+        "the hospital to receive the double-booking task",
+        CONVERGE_TIMEOUT,
+        || !match_resources(hospital, task_code).is_empty(),
+    );
+    wait_until(
+        "every node to hold the same appointments",
+        CONVERGE_TIMEOUT,
+        || {
+            let on_hub: Vec<Value> = [&first, &second]
+                .iter()
+                .map(|id| normalized(fhir(hub, "GET", &format!("Appointment/{id}"), None).body))
+                .collect();
+            // The hospital holds both (Beto's record came with the Task); the clinic its patient's.
+            let same = |root: &str, idx: usize| {
+                let id = [&first, &second][idx];
+                normalized(fhir(root, "GET", &format!("Appointment/{id}"), None).body)
+                    == on_hub[idx]
+            };
+            double_booking_marked(&on_hub[1])
+                && same(hospital, 0)
+                && same(hospital, 1)
+                && same(clinic, 1)
+        },
+    );
+
+    // Both Appointments are kept, still booked, on the hub; exactly one is marked: the later.
+    let held = match_resources(hub, &format!("Appointment?slot=Slot/{slot}"));
+    let mut ids: Vec<&str> = held.iter().filter_map(|a| a["id"].as_str()).collect();
+    ids.sort_unstable();
+    let mut expected = vec![first.as_str(), second.as_str()];
+    expected.sort_unstable();
+    assert_eq!(ids, expected);
+    assert!(held.iter().all(|a| a["status"] == "booked"), "{held:?}");
+    let marked: Vec<&str> = held
+        .iter()
+        .filter(|a| double_booking_marked(a))
+        .filter_map(|a| a["id"].as_str())
+        .collect();
+    assert_eq!(
+        marked,
+        vec![second.as_str()],
+        "the later booking is the one to move"
+    );
+    // The hospital sees the same: both, one marked, and the slot busy.
+    for root in [hospital, hub] {
+        let first_there = fhir(root, "GET", &format!("Appointment/{first}"), None).body;
+        assert!(!double_booking_marked(&first_there), "{root}");
+        assert_eq!(
+            fhir(root, "GET", &format!("Slot/{slot}"), None).body["status"],
+            "busy",
+            "{root}"
+        );
+    }
+    // One Task, for the hospital's reception, naming both Appointments, in Spanish and English.
+    let tasks = match_resources(hospital, task_code);
+    assert_eq!(tasks.len(), 1, "{tasks:?}");
+    let task = &tasks[0];
+    assert_eq!(task["status"], "requested");
+    assert_eq!(
+        task["owner"]["identifier"]["value"],
+        cluster.clinics[0].clues
+    );
+    assert_eq!(task["focus"]["reference"], format!("Appointment/{second}"));
+    assert_eq!(task["for"]["reference"], format!("Patient/{beto}"));
+    let text = task["description"].as_str().unwrap();
+    assert!(
+        text.contains("Doble reserva") && text.contains("Double booking"),
+        "{text}"
+    );
+    assert!(text.contains(&first) && text.contains(&second), "{text}");
+    assert_eq!(match_resources(hub, task_code).len(), 1);
+    // The hospital's reception sees it on its day view, in words, with the way to rebook.
+    let password = "Clave-de-prueba-2026";
+    let (code, _, err) = crate::security::run_cli_stdin(
+        &[
+            "user",
+            "add",
+            "--data",
+            cluster.clinics[0].data.to_str().unwrap(),
+            "--username",
+            "recepcion-hospital",
+            "--role",
+            "receptionist",
+            "--clues",
+            &cluster.clinics[0].clues,
+            "--password-stdin",
+        ],
+        password,
+    );
+    assert_eq!(code, 0, "{err}");
+    let browser = crate::security_web::Browser::at_origin(hospital);
+    let signed_in = browser.sign_in("recepcion-hospital", password, "/ui/fila");
+    assert_eq!(signed_in.status, 303, "{}", signed_in.body);
+    let day = browser.get("/ui/fila");
+    assert_eq!(day.status, 200, "{}", day.body);
+    assert!(
+        day.body.contains("Dobles reservas por resolver"),
+        "{}",
+        day.body
+    );
+    let listed = day
+        .body
+        .split("id=\"double-bookings\"")
+        .nth(1)
+        .unwrap_or_default();
+    let listed = listed.split("</section>").next().unwrap_or_default();
+    assert!(
+        listed.contains(&format!("data-appointment=\"{second}\""))
+            && listed.contains(&format!("/ui/pacientes/{beto}/cita"))
+            && listed.contains("Pérez"),
+        "{listed}"
+    );
+
+    // Repeating changes nothing: further rounds, and the kept booking edited and pushed again
+    // (the hub reviews the slot once more and finds the pair decided).
+    let history_len = |root: &str, id: &str| {
+        fhir(root, "GET", &format!("Appointment/{id}/_history"), None).body["entry"]
+            .as_array()
+            .map_or(0, Vec::len)
+    };
+    let second_versions = history_len(hub, &second);
+    let mut edited = fhir(hospital, "GET", &format!("Appointment/{first}"), None).body;
+    edited["comment"] = json!("Traer estudios previos");
+    assert_eq!(
+        fhir(
+            hospital,
+            "PUT",
+            &format!("Appointment/{first}"),
+            Some(&edited)
+        )
+        .status,
+        200
+    );
+    wait_until("the edit to reach the hub", CONVERGE_TIMEOUT, || {
+        fhir(hub, "GET", &format!("Appointment/{first}"), None).body["comment"]
+            == "Traer estudios previos"
+    });
+    std::thread::sleep(Duration::from_secs(2));
+    assert_eq!(match_resources(hub, task_code).len(), 1);
+    assert_eq!(match_resources(hospital, task_code).len(), 1);
+    assert_eq!(history_len(hub, &second), second_versions);
+    let marked_after: Vec<String> = match_resources(hub, &format!("Appointment?slot=Slot/{slot}"))
+        .iter()
+        .filter(|a| double_booking_marked(a))
+        .filter_map(|a| a["id"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(marked_after, vec![second.clone()]);
+
+    // The reception rebooks Beto elsewhere and cancels the marked appointment: the mark goes,
+    // the slot stays busy (Ana keeps it), on the hospital and on the hub.
+    let mut cancelled = fhir(hospital, "GET", &format!("Appointment/{second}"), None).body;
+    cancelled["status"] = json!("cancelled");
+    let reply = fhir(
+        hospital,
+        "PUT",
+        &format!("Appointment/{second}"),
+        Some(&cancelled),
+    );
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert!(!double_booking_marked(&reply.body), "{}", reply.text);
+    wait_until(
+        "the cancellation to reach the hub",
+        CONVERGE_TIMEOUT,
+        || fhir(hub, "GET", &format!("Appointment/{second}"), None).body["status"] == "cancelled",
+    );
+    for root in [hospital, hub] {
+        assert_eq!(
+            fhir(root, "GET", &format!("Slot/{slot}"), None).body["status"],
+            "busy",
+            "{root}"
+        );
+    }
+    // The hub closes the Task once the marked appointment is moved or cancelled; the closed
+    // Task reaches the hospital.
+    wait_until(
+        "the task to be closed on the hospital",
+        CONVERGE_TIMEOUT,
+        || {
+            match_resources(hospital, task_code)
+                .first()
+                .is_some_and(|t| t["status"] == "completed")
+        },
+    );
+    assert_eq!(
+        match_resources(hub, task_code).len(),
+        1,
+        "closed, not another"
+    );
+    let day = browser.get("/ui/fila");
+    assert!(!day.body.contains("id=\"double-bookings\""), "{}", day.body);
+}
+
+/// Issue 17: a Subscription hears of versions that arrive by sync as of local writes. A
+/// physician at clinic B subscribes to a patient's Observations; the Observation written at
+/// clinic A reaches B through the hub, and B's hook is told (as the physician may read it).
+#[test]
+fn a_subscription_hears_of_versions_applied_by_sync() {
+    let cluster = Cluster::start(&[0, 0], 18);
+    let (a, b) = (cluster.clinic(0), cluster.clinic(1));
+    let curp_juan = curp(23, 0);
+    let juan = create(a, &cluster.registered(0, patient(&curp_juan, 23, "Juan")));
+    wait_until("the hub to hold Juan", CONVERGE_TIMEOUT, || {
+        !lookup_by_curp(cluster.hub(), &curp_juan).is_empty()
+    });
+    assert_eq!(lookup_by_curp(b, &curp_juan), vec![juan.clone()]);
+    cluster.visit(1, &juan);
+    let token = crate::security::account(
+        &cluster.clinics[1].data,
+        "medica-b",
+        "physician",
+        &["--clues", &cluster.clinics[1].clues],
+    );
+    let hook = crate::subscriptions::Hook::start(&[]);
+    let subscription = json!({
+        "resourceType": "Subscription",
+        "status": "requested",
+        "reason": "Resultados de mis pacientes",
+        "criteria": format!("Observation?patient=Patient/{juan}"),
+        "channel": {"type": "rest-hook", "endpoint": hook.url(), "payload": "application/fhir+json"}
+    });
+    let created = crate::support::reply(
+        crate::support::anonymous_client()
+            .post(format!("{b}/fhir/Subscription"))
+            .bearer_auth(&token)
+            .header("content-type", "application/fhir+json")
+            .body(subscription.to_string())
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(created.status, 201, "{}", created.text);
+    assert_eq!(created.body["status"], "active", "{}", created.text);
+    // Written at A, not at B: B only receives it from the hub.
+    let written = observations(a, &juan, 1, "sync");
+    wait_until("B to receive the Observation", CONVERGE_TIMEOUT, || {
+        fhir(b, "GET", &format!("Observation/{}", written[0]), None).status == 200
+    });
+    let received = hook.wait_for(1, 30);
+    let ids: Vec<String> = received
+        .iter()
+        .flat_map(|r| crate::subscriptions::notified_ids(&r.body))
+        .collect();
+    assert!(ids.contains(&written[0]), "{ids:?}");
+}

@@ -30,6 +30,53 @@ use crate::guard::Authority;
 use crate::lookup::{Lookup, TxLookup, internal_query};
 use crate::write::{Target, Writer};
 
+/// Task code (in [`crate::TASK_CODE_SYSTEM`]) of a double booking across nodes to resolve:
+/// opened on the hub by `sync` (`sync/src/double_booking.rs`), listed on the reception's
+/// day view.
+pub const DOUBLE_BOOKING_TASK_CODE: &str = "doble-reserva";
+
+/// The CodeSystem of the tag that marks an Appointment booked at another node in a slot an
+/// earlier booking keeps (code [`DOUBLE_BOOKING_TAG_CODE`]).
+pub const DOUBLE_BOOKING_TAG_SYSTEM: &str =
+    "https://expediente.salud.gob.mx/fhir/CodeSystem/sincronizacion";
+
+/// The tag code (the same word as the Task's).
+pub const DOUBLE_BOOKING_TAG_CODE: &str = "doble-reserva";
+
+/// Whether an Appointment carries the double-booking tag.
+pub fn is_double_booked(appointment: &Json) -> bool {
+    appointment
+        .get("meta")
+        .and_then(|m| m.get("tag"))
+        .map_or(&[][..], Json::as_list)
+        .iter()
+        .any(|tag| {
+            tag.get("system").and_then(Json::as_str) == Some(DOUBLE_BOOKING_TAG_SYSTEM)
+                && tag.get("code").and_then(Json::as_str) == Some(DOUBLE_BOOKING_TAG_CODE)
+        })
+}
+
+/// Removes the double-booking tag (and `meta.tag` if it is left empty).
+fn drop_double_booking_tag(appointment: &mut Json) {
+    let Some(meta) = appointment
+        .as_object_mut()
+        .and_then(|o| o.get_mut("meta"))
+        .and_then(Json::as_object_mut)
+    else {
+        return;
+    };
+    let Some(Json::Array(tags)) = meta.get_mut("tag") else {
+        return;
+    };
+    tags.retain(|tag| {
+        !(tag.get("system").and_then(Json::as_str) == Some(DOUBLE_BOOKING_TAG_SYSTEM)
+            && tag.get("code").and_then(Json::as_str) == Some(DOUBLE_BOOKING_TAG_CODE))
+    });
+    if tags.is_empty() {
+        meta.remove("tag");
+    }
+}
+
 /// Appointment statuses that keep their slots busy.
 pub(crate) const HOLDING: [&str; 7] = [
     "proposed",
@@ -42,7 +89,7 @@ pub(crate) const HOLDING: [&str; 7] = [
 ];
 
 /// The ids of the slots an appointment holds (literal `Slot/{id}` references).
-pub(crate) fn held_slots(appointment: &Json) -> BTreeSet<String> {
+pub fn held_slots(appointment: &Json) -> BTreeSet<String> {
     let holding = appointment
         .get("status")
         .and_then(Json::as_str)
@@ -71,6 +118,10 @@ pub(crate) fn on_put(
 ) -> Result<(), Error> {
     let before = previous.map(held_slots).unwrap_or_default();
     let after = held_slots(appointment);
+    if before != after && previous.is_some() {
+        // Moved or let go: the double booking it was marked for is resolved.
+        drop_double_booking_tag(appointment);
+    }
     let mut first_taken: Option<(Json, Json)> = None;
     for slot_id in after.iter() {
         let slot = take(writer, slot_id, before.contains(slot_id))?;

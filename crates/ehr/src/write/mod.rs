@@ -25,6 +25,10 @@
 //! a job clones what it writes instead of consuming it.
 
 pub(crate) mod booking;
+pub use booking::{
+    DOUBLE_BOOKING_TAG_CODE, DOUBLE_BOOKING_TAG_SYSTEM, DOUBLE_BOOKING_TASK_CODE, held_slots,
+    is_double_booked,
+};
 pub(crate) mod check;
 pub(crate) mod duplicates;
 pub(crate) mod profile;

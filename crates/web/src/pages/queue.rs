@@ -32,6 +32,17 @@ pub struct AgendaRow {
     pub status: String,
     /// Booked and not arrived yet: the check-in button is offered.
     pub can_check_in: bool,
+    /// Booked at another node in a slot an earlier booking keeps: to reschedule.
+    pub double_booked: bool,
+}
+
+/// One appointment to reschedule: booked at another node in a slot an earlier booking keeps.
+pub struct DoubleBookingRow {
+    pub appointment_id: String,
+    /// `YYYY-MM-DD HH:MM` as written (local to the clinic).
+    pub when: String,
+    pub patient_id: String,
+    pub patient: String,
 }
 
 /// One visit of today's queue.
@@ -57,6 +68,7 @@ struct QueuePage {
     physician: bool,
     agenda: Vec<(String, Vec<AgendaRow>)>,
     visits: Vec<VisitRow>,
+    double_bookings: Vec<DoubleBookingRow>,
     errors: Vec<String>,
 }
 
@@ -93,11 +105,12 @@ async fn queue_page(app: &std::sync::Arc<crate::App>, ctx: &Ctx) -> Result<Queue
     let loaded = blocking(app, ctx, move |db| {
         let visits = data::todays_visits(db)?;
         let appointments = data::appointments_between(db, &from, &to)?;
+        let double_bookings = data::double_booked_appointments(db)?;
         let mut references: Vec<String> = visits
             .iter()
             .filter_map(|v| v.patient_id.as_ref().map(|p| format!("Patient/{p}")))
             .collect();
-        for appointment in &appointments {
+        for appointment in appointments.iter().chain(&double_bookings) {
             for participant in appointment["participant"].as_array().into_iter().flatten() {
                 if let Some(reference) = participant["actor"]["reference"].as_str() {
                     references.push(reference.to_string());
@@ -105,10 +118,10 @@ async fn queue_page(app: &std::sync::Arc<crate::App>, ctx: &Ctx) -> Result<Queue
             }
         }
         let names = data::names_of(db, &references);
-        Ok((visits, appointments, names))
+        Ok((visits, appointments, double_bookings, names))
     })
     .await;
-    let (visits, appointments, names) = match loaded {
+    let (visits, appointments, double_bookings, names) = match loaded {
         Ok(loaded) => loaded,
         Err(error) => return Err(ehr_error(app, ctx, &error)),
     };
@@ -146,8 +159,42 @@ async fn queue_page(app: &std::sync::Arc<crate::App>, ctx: &Ctx) -> Result<Queue
             patient: patient.1,
             status: appointment_status(tr, status),
             can_check_in: matches!(status, "booked" | "pending" | "proposed"),
+            double_booked: fhir::json::parse_str(&appointment.to_string())
+                .is_ok_and(|a| ehr::is_double_booked(&a)),
         });
     }
+    let double_bookings = double_bookings
+        .iter()
+        .map(|appointment| {
+            let patient = appointment["participant"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|p| &p["actor"])
+                .find(|a| {
+                    a["reference"]
+                        .as_str()
+                        .is_some_and(|r| r.starts_with("Patient/"))
+                });
+            let reference = patient
+                .and_then(|a| a["reference"].as_str())
+                .unwrap_or_default();
+            let start = appointment["start"].as_str().unwrap_or_default();
+            DoubleBookingRow {
+                appointment_id: appointment["id"].as_str().unwrap_or_default().to_string(),
+                when: format!(
+                    "{} {}",
+                    start.split('T').next().unwrap_or_default(),
+                    time_of(start)
+                ),
+                patient_id: reference
+                    .strip_prefix("Patient/")
+                    .unwrap_or_default()
+                    .to_string(),
+                patient: patient.map_or_else(String::new, |a| name(reference, &a["display"])),
+            }
+        })
+        .collect();
     let rows = visits
         .iter()
         .map(|visit| {
@@ -187,6 +234,7 @@ async fn queue_page(app: &std::sync::Arc<crate::App>, ctx: &Ctx) -> Result<Queue
         physician: session.requester.role() == auth::role::Role::Physician,
         agenda: agenda.into_iter().collect(),
         visits: rows,
+        double_bookings,
         errors: Vec::new(),
     })
 }
