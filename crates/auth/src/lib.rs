@@ -78,6 +78,7 @@ pub mod policy;
 pub mod role;
 pub mod scope;
 pub mod secret;
+pub mod smart;
 pub mod systems;
 pub mod throttle;
 pub mod token;

@@ -245,6 +245,10 @@ pub(crate) async fn token_endpoint(
         .collect();
     let grant = form.get("grant_type").cloned().unwrap_or_default();
     let basic = basic_credentials(&headers);
+    if let Some(response) = crate::smart::token_grant(&state, &headers, &form, basic.clone()).await
+    {
+        return response;
+    }
     let (username, password) = match grant.as_str() {
         "password" => (form.get("username").cloned(), form.get("password").cloned()),
         "client_credentials" => match basic {
@@ -258,7 +262,7 @@ pub(crate) async fn token_endpoint(
             return oauth_error(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
-                "grant_type debe ser password o client_credentials / grant_type must be password or client_credentials",
+                "grant_type debe ser password, client_credentials, authorization_code o refresh_token / grant_type must be password, client_credentials, authorization_code or refresh_token",
             );
         }
     };
@@ -362,7 +366,7 @@ pub(crate) async fn token_endpoint(
     }
 }
 
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     use base64::Engine;
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, encoded) = value.split_once(' ')?;

@@ -109,7 +109,7 @@ fn token_matches(app: &App, headers: &HeaderMap, path: &str, sent: &str) -> bool
         None if path == "/ui/salir" => return true,
         None => {}
     }
-    path == "/ui/entrar"
+    matches!(path, "/ui/entrar" | "/ui/autorizar/entrar")
         && session::cookie_value(cookies, session::pre_session_cookie_name(secure))
             .is_some_and(|pre| app.pre_session.verify(pre, sent))
 }
