@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-if ! python3 -c 'import sys; sys.path.insert(0, "tests/conformance"); import fhir_models, requests, pytest, fhirpy' 2>/dev/null; then
+if ! python3 -c 'import sys; sys.path.insert(0, "tests/conformance"); import fhir_models, requests, pytest, fhirpy, fhirclient, cryptography' 2>/dev/null; then
   echo "== installing Python test dependencies (tests/conformance/requirements.txt)"
   python3 -m pip install --quiet --disable-pip-version-check -r tests/conformance/requirements.txt
 fi
