@@ -133,7 +133,11 @@ pub(crate) fn same_origin(config: &WebConfig, headers: &HeaderMap, uri: &Uri) ->
 }
 
 /// This node's origin: the configured public one, or the scheme and `Host` of the request.
-fn expected_origin(config: &WebConfig, headers: &HeaderMap, uri: &Uri) -> Option<String> {
+pub(crate) fn expected_origin(
+    config: &WebConfig,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Option<String> {
     if let Some(origin) = &config.public_origin {
         return Some(origin.trim_end_matches('/').to_string());
     }

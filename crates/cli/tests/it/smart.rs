@@ -459,6 +459,18 @@ fn plain_pkce_unknown_redirects_and_narrow_user_scopes_are_refused() {
         Some("invalid_request")
     );
 
+    let elsewhere = authorize_url(node, "visor", "user/*.rs", "S256").replace(
+        &form_urlencoded::byte_serialize(node.base.as_bytes()).collect::<String>(),
+        "https%3A%2F%2Fotro-servidor.example%2Ffhir",
+    );
+    let wrong_aud = browser.get(&elsewhere);
+    assert_eq!(wrong_aud.status, 303, "{}", wrong_aud.html);
+    let query = query_of(wrong_aud.location.as_deref().unwrap());
+    assert_eq!(
+        query.get("error").map(String::as_str),
+        Some("invalid_request")
+    );
+
     let foreign = authorize_url(node, "visor", "user/*.rs", "S256").replace(
         &form_urlencoded::byte_serialize(REDIRECT.as_bytes()).collect::<String>(),
         "https%3A%2F%2Fevil.example%2Fcb",

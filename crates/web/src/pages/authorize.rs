@@ -10,7 +10,7 @@
 
 use askama::Template;
 use axum::extract::{Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::Value;
@@ -218,13 +218,17 @@ fn redirect_error(params: &AuthorizeParams, code: &str, description: &str) -> Re
     ))
 }
 
+/// The request checked by `ehr`, then its `aud`: SMART asks the server to refuse a request
+/// meant for another FHIR server (an app tricked into sending its user's code elsewhere).
 async fn check(
     app: &std::sync::Arc<crate::App>,
+    headers: &HeaderMap,
+    uri: &Uri,
     params: &AuthorizeParams,
 ) -> Result<ehr::smart::ValidAuthorization, ehr::smart::AuthorizeError> {
     let ehr = app.ehr.clone();
     let request = params.request();
-    tokio::task::spawn_blocking(move || ehr.check_authorization(&request))
+    let valid = tokio::task::spawn_blocking(move || ehr.check_authorization(&request))
         .await
         .unwrap_or_else(|_| {
             Err(ehr::smart::AuthorizeError {
@@ -236,7 +240,21 @@ async fn check(
                     en: "internal error".into(),
                 },
             })
-        })
+        })?;
+    let expected = crate::guard::expected_origin(&app.config, headers, uri)
+        .map(|origin| format!("{origin}/fhir"));
+    if expected.as_deref() != Some(params.aud.trim_end_matches('/')) {
+        return Err(ehr::smart::AuthorizeError {
+            redirect: true,
+            error: ehr::smart::OAuthError {
+                status: 400,
+                code: "invalid_request",
+                es: "aud debe ser la URL base FHIR de este servidor".into(),
+                en: "aud must be this server's FHIR base URL".into(),
+            },
+        });
+    }
+    Ok(valid)
 }
 
 fn refused(
@@ -366,10 +384,12 @@ fn origin_of(uri: &str) -> Option<String> {
 /// # `GET /auth/authorize`, `GET /ui/autorizar`
 pub async fn authorize(
     State(app): AppState,
+    headers: HeaderMap,
+    uri: Uri,
     ctx: Ctx,
     Query(params): Query<AuthorizeParams>,
 ) -> Response {
-    match check(&app, &params).await {
+    match check(&app, &headers, &uri, &params).await {
         Ok(valid) => page(&app, ctx, &params, &valid, None).await,
         Err(refusal) => refused(&app, &ctx, &params, &refusal),
     }
@@ -378,10 +398,12 @@ pub async fn authorize(
 /// # `POST /ui/autorizar/entrar`: the sign-in of the authorization page.
 pub async fn sign_in(
     State(app): AppState,
+    headers: HeaderMap,
+    uri: Uri,
     ctx: Ctx,
     axum::Form(params): axum::Form<AuthorizeParams>,
 ) -> Response {
-    let valid = match check(&app, &params).await {
+    let valid = match check(&app, &headers, &uri, &params).await {
         Ok(valid) => valid,
         Err(refusal) => return refused(&app, &ctx, &params, &refusal),
     };
@@ -420,10 +442,12 @@ pub async fn sign_in(
 /// # `POST /ui/autorizar`: the user's decision.
 pub async fn decide(
     State(app): AppState,
+    headers: HeaderMap,
+    uri: Uri,
     ctx: Ctx,
     axum::Form(params): axum::Form<AuthorizeParams>,
 ) -> Response {
-    let valid = match check(&app, &params).await {
+    let valid = match check(&app, &headers, &uri, &params).await {
         Ok(valid) => valid,
         Err(refusal) => return refused(&app, &ctx, &params, &refusal),
     };
