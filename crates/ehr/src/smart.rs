@@ -941,3 +941,33 @@ impl Ehr {
         Ok(body)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn an_app_is_granted_only_what_its_registration_covers() {
+        let allowed = Scopes::parse("patient/*.rs user/Observation.rs openid").unwrap();
+        let covered = |text: &str| {
+            let wanted = Scopes::parse(text).unwrap();
+            covers(&allowed, wanted.iter().next().unwrap())
+        };
+        assert!(covered("patient/Observation.rs"));
+        assert!(covered("patient/Observation.read"), "v1 read is rs");
+        assert!(!covered("patient/Observation.cruds"));
+        assert!(!covered("patient/Observation.write"));
+        assert!(covered("user/Observation.r"));
+        assert!(!covered("user/Condition.rs"));
+        assert!(covered("openid"));
+        assert!(!covered("offline_access"));
+        assert!(!covered("system/*.rs"));
+        let restricted = Scopes::parse("patient/Observation.rs?category=laboratory").unwrap();
+        let plain = Scopes::parse("patient/Observation.rs").unwrap();
+        assert!(
+            !covers(&restricted, plain.iter().next().unwrap()),
+            "a restricted registration never covers the unrestricted scope"
+        );
+    }
+}

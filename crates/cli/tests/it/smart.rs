@@ -725,3 +725,58 @@ fn a_backend_service_signs_its_assertion_once_and_gets_system_read_scopes() {
         beyond.text
     );
 }
+
+#[test]
+fn a_patients_own_app_gets_their_record_without_a_picker_and_in_english_on_request() {
+    let world = world();
+    let node = &world.node;
+    account(
+        &world.data,
+        "ana.smart",
+        "patient",
+        &["--patient", &world.p1],
+    );
+    app_add(
+        &world.data,
+        &[
+            "--client-id",
+            "mi-salud",
+            "--redirect-uri",
+            REDIRECT,
+            "--public",
+        ],
+        "",
+    );
+    let mut browser = Browser::new(node);
+    let english = browser.get(&format!(
+        "{}&lang=en",
+        authorize_url(node, "mi-salud", "launch/patient patient/*.rs", "S256")
+    ));
+    assert_eq!(english.status, 200, "{}", english.html);
+    assert!(english.html.contains("Password"), "{}", english.html);
+
+    // A patient account is its own launch patient: no picker, and the token names them.
+    let code = approve(
+        node,
+        "mi-salud",
+        "launch/patient patient/*.rs",
+        "ana.smart",
+        None,
+    );
+    let tokens = exchange(node, "mi-salud", &code, VERIFIER);
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    assert_eq!(tokens.body["patient"], world.p1.as_str());
+    assert!(
+        tokens.body.get("refresh_token").is_none(),
+        "no offline_access asked"
+    );
+    let access = tokens.body["access_token"].as_str().unwrap();
+    assert_eq!(
+        get_as(node, access, &format!("fhir/Observation/{}", world.obs1)).status,
+        200
+    );
+    assert_eq!(
+        get_as(node, access, &format!("fhir/Observation/{}", world.obs2)).status,
+        404
+    );
+}
