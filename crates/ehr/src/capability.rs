@@ -7,6 +7,9 @@ use fhir::Json;
 /// The AuditEvent search parameters the audit trail answers (`audit_events.rs`).
 const AUDIT_EVENT_PARAMS: [&str; 5] = ["patient", "agent", "date", "action", "entity"];
 
+/// The NamingSystem search parameters the catalogue answers (`naming.rs`).
+const NAMING_SYSTEM_PARAMS: [&str; 3] = ["value", "kind", "name"];
+
 /// Builds the CapabilityStatement for a server whose FHIR base is `base_url`.
 pub fn capability_statement(base_url: &str, software_version: &str, now_text: &str) -> Json {
     let registry = search::registry();
@@ -35,8 +38,12 @@ pub fn capability_statement(base_url: &str, software_version: &str, now_text: &s
         let mut params = Vec::new();
         let mut includes = Vec::new();
         let audit = resource_type == "AuditEvent";
+        let naming = resource_type == auth::policy::NAMING_SYSTEM_TYPE;
         for param in registry.params(resource_type) {
             if audit && !AUDIT_EVENT_PARAMS.contains(&param.code.as_str()) {
+                continue;
+            }
+            if naming && !NAMING_SYSTEM_PARAMS.contains(&param.code.as_str()) {
                 continue;
             }
             params.push(Json::object([
@@ -44,7 +51,7 @@ pub fn capability_statement(base_url: &str, software_version: &str, now_text: &s
                 ("definition", Json::str(param.url.clone())),
                 ("type", Json::str(param.kind.code())),
             ]));
-            if param.kind == search::ParamKind::Reference && !audit {
+            if param.kind == search::ParamKind::Reference && !audit && !naming {
                 includes.push(Json::str(format!("{resource_type}:{}", param.code)));
             }
         }
@@ -53,8 +60,9 @@ pub fn capability_statement(base_url: &str, software_version: &str, now_text: &s
             (
                 "interaction",
                 Json::Array(
-                    if audit {
-                        // Written by the server only, never through the API.
+                    if audit || naming {
+                        // Written by the server only (AuditEvent), or defined by the software
+                        // (NamingSystem): never written through the API.
                         &["read", "search-type"][..]
                     } else {
                         &[
@@ -82,6 +90,10 @@ pub fn capability_statement(base_url: &str, software_version: &str, now_text: &s
             ("conditionalUpdate", Json::Bool(true)),
             ("conditionalDelete", Json::str("single")),
         ];
+        if audit || naming {
+            // Nothing to version, update or delete conditionally through the API.
+            members.retain(|(key, _)| matches!(*key, "type" | "interaction"));
+        }
         if resource_type == auth::policy::SUBSCRIPTION_TYPE {
             // Which form of Subscriptions this server speaks (issue 17, `ehr::notify`).
             members.push((

@@ -146,6 +146,9 @@ impl Ehr {
         id: &str,
     ) -> Result<StoredResource, Error> {
         check_type(resource_type)?;
+        if resource_type == auth::policy::NAMING_SYSTEM_TYPE {
+            return self.read_naming_system(who, id);
+        }
         if resource_type == "AuditEvent" {
             let event = self.read_audit_event(who, id)?;
             self.audit_access(who, AuditAction::Read, "AuditEvent", Some(id), &[], "");
@@ -406,6 +409,10 @@ impl Ehr {
         let details = form_urlencoded::Serializer::new(String::new())
             .extend_pairs(request.params.iter().filter(|(k, _)| k != "_cursor"))
             .finish();
+        if request.resource_type == auth::policy::NAMING_SYSTEM_TYPE {
+            let page = self.search_naming_systems(who, &request.params)?;
+            return Ok((page, Vec::new()));
+        }
         if request.resource_type == "AuditEvent" {
             let page = self.search_audit_events(who, &request.params)?;
             self.audit_access(who, AuditAction::Search, "AuditEvent", None, &[], &details);

@@ -40,6 +40,7 @@ mod lookup;
 mod matching;
 mod meta;
 pub mod metrics;
+mod naming;
 pub mod notify;
 mod patch;
 mod queue;

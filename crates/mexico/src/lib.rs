@@ -43,6 +43,7 @@ pub mod cedula;
 pub mod cie10;
 pub mod clues;
 pub mod curp;
+pub mod naming;
 pub mod states;
 pub mod surveillance;
 pub mod systems;

@@ -34,6 +34,7 @@
 //!   `resource_locator`.
 
 mod batch;
+mod coalesce;
 mod locator;
 mod notify;
 mod pool;
@@ -81,6 +82,8 @@ pub struct PgStore {
     /// The database is a Citus coordinator (the `citus` extension is installed): searches and
     /// compartment reads about one patient are confined to that patient's shard.
     citus: bool,
+    /// Reads by id waiting to be sent together (see [`coalesce`]).
+    reads: coalesce::Coalescer,
 }
 
 impl PgStore {
@@ -116,6 +119,7 @@ impl PgStore {
             params: Mutex::new(Arc::new(params)),
             interner: Mutex::new(None),
             citus,
+            reads: coalesce::Coalescer::default(),
         }))
     }
 
@@ -134,6 +138,38 @@ impl PgStore {
             };
             let row = client.query_one(sql, &[]).map_err(sql_error)?;
             Ok(u64::try_from(row.get::<_, i64>(0)).unwrap_or(0))
+        })
+    }
+
+    /// [`Store::read`] on plain PostgreSQL: batched with the reads arriving alongside.
+    fn read_coalesced(
+        &self,
+        resource_type: &str,
+        id: &str,
+    ) -> Result<Option<StoredResource>, Error> {
+        self.reads.read(resource_type, id, |keys| {
+            self.pool.with(|conn| {
+                let stmt = conn.prepare(coalesce::current_by_ids())?;
+                let mut slots: Vec<&str> = Vec::with_capacity(2 * coalesce::BATCH_MAX);
+                for (t, i) in keys {
+                    slots.push(t);
+                    slots.push(i);
+                }
+                slots.resize(2 * coalesce::BATCH_MAX, "");
+                let params: Vec<&(dyn postgres::types::ToSql + Sync)> = slots
+                    .iter()
+                    .map(|slot| slot as &(dyn postgres::types::ToSql + Sync))
+                    .collect();
+                let rows = conn.client.query(&stmt, &params).map_err(sql_error)?;
+                let mut found = vec![None; keys.len()];
+                for row in &rows {
+                    let slot: i32 = row.get(0);
+                    if let Some(slot) = usize::try_from(slot).ok().and_then(|n| found.get_mut(n)) {
+                        *slot = Some(read::stored_from_row_at(row, 1));
+                    }
+                }
+                Ok(found)
+            })
         })
     }
 
@@ -221,7 +257,11 @@ fn retryable(err: &postgres::Error) -> bool {
 /// Whether the connection is gone (PostgreSQL restarted or shut down, the network cut): the
 /// statement did not take effect and may be tried again on a new connection.
 pub(crate) fn connection_lost(err: &postgres::Error) -> bool {
+    // "error communicating with the server" (a reset socket while PostgreSQL restarts) carries
+    // the I/O error as its source and no SQLSTATE: the connection is as gone as a closed one.
+    let io = std::error::Error::source(err).is_some_and(|source| source.is::<std::io::Error>());
     err.is_closed()
+        || io
         || err.code().is_some_and(|code| {
             let code = code.code();
             code.starts_with("08") || code.starts_with("57P0")
@@ -317,15 +357,11 @@ impl store::Store for PgStore {
 
     fn read(&self, resource_type: &str, id: &str) -> Result<Option<StoredResource>, Error> {
         // `read::current` with statements prepared once per connection (the hot path).
+        if !self.citus {
+            // Off the async runtime as a whole: a read may wait for another's batch.
+            return pool::off_runtime(|| self.read_coalesced(resource_type, id));
+        }
         self.pool.with(|conn| {
-            if !self.citus {
-                let stmt = conn.prepare(read::CURRENT_BY_ID)?;
-                let row = conn
-                    .client
-                    .query_opt(&stmt, &[&resource_type, &id])
-                    .map_err(sql_error)?;
-                return Ok(row.as_ref().map(read::stored_from_row));
-            }
             for _ in 0..3 {
                 let locate = conn.prepare(read::LOCATE)?;
                 let Some(located) = conn
@@ -364,7 +400,8 @@ impl store::Store for PgStore {
     }
 
     fn search(&self, query: &SearchQuery) -> Result<SearchPage, Error> {
-        self.with_client(|client| query::search(client, self, query))
+        self.pool
+            .with(|conn| query::search(&mut conn.client, Some(&mut conn.stmts), self, query))
     }
 
     fn includes(
@@ -373,7 +410,16 @@ impl store::Store for PgStore {
         sources: &[StoredResource],
         level: IncludeLevel,
     ) -> Result<Vec<StoredResource>, Error> {
-        self.with_client(|client| query::includes(client, self, query, sources, level))
+        self.pool.with(|conn| {
+            query::includes(
+                &mut conn.client,
+                Some(&mut conn.stmts),
+                self,
+                query,
+                sources,
+                level,
+            )
+        })
     }
 
     fn patient_compartment(

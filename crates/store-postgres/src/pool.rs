@@ -27,19 +27,55 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// and a parse per use.
 pub(crate) struct Conn {
     pub client: Client,
-    pub stmts: HashMap<&'static str, Statement>,
+    pub stmts: Stmts,
+}
+
+/// Statements a connection has prepared, by their text.
+///
+/// Fixed statements and the searches' generated ones alike: a search's text depends only on
+/// its shape (which parameters, modifiers, sorts), never on the values, which are bound. So
+/// the same shape of search (every lookup by identifier, say) is parsed once per connection,
+/// and after a few runs PostgreSQL may keep a generic plan for it. Bounded: a connection that
+/// has seen [`STMTS_MAX`] shapes starts over, so odd searches cannot grow it without end.
+#[derive(Default)]
+pub(crate) struct Stmts(HashMap<Box<str>, Statement>);
+
+/// Statements kept per connection at most.
+const STMTS_MAX: usize = 512;
+
+impl Stmts {
+    pub(crate) fn get(&self, sql: &str) -> Option<Statement> {
+        self.0.get(sql).cloned()
+    }
+
+    pub(crate) fn insert(&mut self, sql: &str, stmt: Statement) {
+        if self.0.len() >= STMTS_MAX {
+            // Dropping a `Statement` closes it on the server.
+            self.0.clear();
+        }
+        self.0.insert(sql.into(), stmt);
+    }
 }
 
 impl Conn {
     /// `sql` prepared on this connection, once.
-    pub(crate) fn prepare(&mut self, sql: &'static str) -> Result<Statement, Error> {
-        if let Some(stmt) = self.stmts.get(sql) {
-            return Ok(stmt.clone());
-        }
-        let stmt = self.client.prepare(sql).map_err(crate::sql_error)?;
-        self.stmts.insert(sql, stmt.clone());
-        Ok(stmt)
+    pub(crate) fn prepare(&mut self, sql: &str) -> Result<Statement, Error> {
+        prepared(&mut self.client, &mut self.stmts, sql)
     }
+}
+
+/// `sql` prepared on the connection `client` runs on (a transaction's too), once.
+pub(crate) fn prepared<C: postgres::GenericClient>(
+    client: &mut C,
+    stmts: &mut Stmts,
+    sql: &str,
+) -> Result<Statement, Error> {
+    if let Some(stmt) = stmts.get(sql) {
+        return Ok(stmt);
+    }
+    let stmt = client.prepare(sql).map_err(crate::sql_error)?;
+    stmts.insert(sql, stmt.clone());
+    Ok(stmt)
 }
 
 pub(crate) struct Pool {
@@ -149,7 +185,7 @@ impl Pool {
             state: Mutex::new(State {
                 idle: vec![Conn {
                     client: first,
-                    stmts: HashMap::new(),
+                    stmts: Stmts::default(),
                 }],
                 open: 1,
             }),
@@ -202,7 +238,7 @@ impl Pool {
             None => match open(&self.config) {
                 Ok(client) => Conn {
                     client,
-                    stmts: HashMap::new(),
+                    stmts: Stmts::default(),
                 },
                 Err(err) => {
                     lock(&self.state).open -= 1;

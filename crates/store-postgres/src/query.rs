@@ -32,9 +32,25 @@ pub(crate) struct Ctx<'a, C: GenericClient> {
     /// resources repeats it: Citus's router planner prunes each table by its own conditions,
     /// not through the `IN`/`EXISTS` join.
     pub route: Option<Vec<String>>,
+    /// The connection's prepared statements, when the caller holds them (see `pool::Stmts`).
+    pub stmts: Option<&'a mut crate::pool::Stmts>,
 }
 
 impl<C: GenericClient> Ctx<'_, C> {
+    /// Runs a generated statement: prepared once per connection when the statements are at
+    /// hand, else parsed afresh.
+    fn rows(&mut self, sql: &Sql) -> Result<Vec<postgres::Row>, Error> {
+        match self.stmts.as_deref_mut() {
+            Some(stmts) => {
+                let stmt = crate::pool::prepared(self.conn, stmts, &sql.text)?;
+                self.conn
+                    .query(&stmt, &sql.params())
+                    .map_err(crate::sql_error)
+            }
+            None => run(self.conn, sql),
+        }
+    }
+
     /// The parameter's id, interned if no resource carried it yet: a search for a parameter
     /// no row has then costs no lookup the next time (the set is bounded: the search crate
     /// refuses parameters it does not know before a query gets here).
@@ -484,6 +500,7 @@ fn render_where<C: GenericClient>(p: &mut Ctx<'_, C>, query: &SearchQuery) -> Re
 /// Ids of current matches, for conditional operations.
 pub(crate) fn search_ids<C: GenericClient>(
     conn: &mut C,
+    stmts: Option<&mut crate::pool::Stmts>,
     params: &crate::PgStore,
     query: &SearchQuery,
     limit: usize,
@@ -493,13 +510,14 @@ pub(crate) fn search_ids<C: GenericClient>(
         params,
         routed: params.citus,
         route: None,
+        stmts,
     };
     let mut sql = render_where(&mut p, query)?;
     sql.text = format!(
         "SELECT r.id FROM resource r WHERE {} ORDER BY r.rkey LIMIT {limit}",
         sql.text
     );
-    Ok(run(p.conn, &sql)?.iter().map(|row| row.get(0)).collect())
+    Ok(p.rows(&sql)?.iter().map(|row| row.get(0)).collect())
 }
 
 /// One sort key as an SQL expression with NULLs mapped to a sentinel that sorts last.
@@ -635,6 +653,7 @@ fn decode_cursor(cursor: &str, sorts: &[SortExpr]) -> Result<(char, Vec<SqlValue
 
 pub(crate) fn search<C: GenericClient>(
     conn: &mut C,
+    stmts: Option<&mut crate::pool::Stmts>,
     params: &crate::PgStore,
     query: &SearchQuery,
 ) -> Result<SearchPage, Error> {
@@ -643,25 +662,21 @@ pub(crate) fn search<C: GenericClient>(
         params,
         routed: params.citus,
         route: None,
+        stmts,
     };
     let where_sql = render_where(&mut p, query)?;
     let want_total =
         !matches!(query.total, Some(Total::None)) || query.summary == Some(Summary::Count);
-    let total = if want_total {
+    let count = |p: &mut Ctx<'_, C>| -> Result<u64, Error> {
         let mut sql = Sql::new();
         sql.push("SELECT count(*) FROM resource r WHERE ");
         sql.append(&where_sql);
-        let count: i64 = run(p.conn, &sql)?
-            .first()
-            .map(|row| row.get(0))
-            .unwrap_or(0);
-        Some(count.max(0) as u64)
-    } else {
-        None
+        let count: i64 = p.rows(&sql)?.first().map(|row| row.get(0)).unwrap_or(0);
+        Ok(count.max(0) as u64)
     };
     if query.summary == Some(Summary::Count) {
         return Ok(SearchPage {
-            total,
+            total: Some(count(&mut p)?),
             ..SearchPage::default()
         });
     }
@@ -730,7 +745,7 @@ pub(crate) fn search<C: GenericClient>(
         if backward { "DESC" } else { "ASC" },
         page_size + 1
     );
-    let rows = run(p.conn, &sql)?;
+    let rows = p.rows(&sql)?;
     let n_sorts = sorts.len();
     let mut page: Vec<(StoredResource, Vec<SqlValue>, i64)> = rows
         .iter()
@@ -752,6 +767,13 @@ pub(crate) fn search<C: GenericClient>(
         .collect();
     let has_more = page.len() > page_size;
     page.truncate(page_size);
+    // A first page that holds every match is its own count: most searches (an identifier, a
+    // patient's few conditions) need no second scan for `Bundle.total`.
+    let total = match (want_total, &cursor) {
+        (false, _) => None,
+        (true, None) if !has_more => Some(page.len() as u64),
+        (true, _) => Some(count(&mut p)?),
+    };
     if backward {
         page.reverse();
     }
@@ -772,6 +794,7 @@ pub(crate) fn search<C: GenericClient>(
 /// duplicates and without the sources themselves (see [`store::Store::includes`]).
 pub(crate) fn includes<C: GenericClient>(
     conn: &mut C,
+    stmts: Option<&mut crate::pool::Stmts>,
     params: &crate::PgStore,
     query: &SearchQuery,
     sources: &[StoredResource],
@@ -785,6 +808,7 @@ pub(crate) fn includes<C: GenericClient>(
         params,
         routed: params.citus,
         route: None,
+        stmts,
     };
     let mut seen: HashSet<(String, String)> = sources
         .iter()
@@ -820,12 +844,12 @@ pub(crate) fn includes<C: GenericClient>(
 
 /// Runs an include query, keeping what was not seen yet (up to [`INCLUDED_MAX`]).
 fn collect_new<C: GenericClient>(
-    conn: &mut C,
+    p: &mut Ctx<'_, C>,
     sql: &Sql,
     found: &mut Vec<(StoredResource, i64)>,
     seen: &mut HashSet<(String, String)>,
 ) -> Result<(), Error> {
-    for row in run(conn, sql)? {
+    for row in p.rows(sql)? {
         if found.len() >= INCLUDED_MAX {
             break;
         }
@@ -863,7 +887,7 @@ fn apply_includes<C: GenericClient>(
         sql.push(")");
         include_param_condition(p, &mut sql, include)?;
         sql.push(")");
-        collect_new(p.conn, &sql, &mut found, seen)?;
+        collect_new(p, &sql, &mut found, seen)?;
     }
     for include in query.revinclude.iter().filter(|i| i.iterate || !iterating) {
         let Some(param) = include.param else { continue };
@@ -892,7 +916,7 @@ fn apply_includes<C: GenericClient>(
             sql.push(" AND i.target_id IN (");
             push_list(&mut sql, ids.into_iter());
             sql.push("))");
-            collect_new(p.conn, &sql, &mut found, seen)?;
+            collect_new(p, &sql, &mut found, seen)?;
         }
     }
     Ok(found)

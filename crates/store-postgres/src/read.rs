@@ -14,15 +14,20 @@ pub(crate) const RESOURCE_COLUMNS: &str = "r.resource_type, r.id, r.version_id, 
 pub(crate) const VERSION_COLUMNS: &str = "r.resource_type, r.id, v.version_id, v.last_updated, v.last_updated_ms, v.deleted, v.change_seq, v.body";
 
 pub(crate) fn stored_from_row(row: &Row) -> StoredResource {
+    stored_from_row_at(row, 0)
+}
+
+/// A stored resource from [`RESOURCE_COLUMNS`] starting at column `at`.
+pub(crate) fn stored_from_row_at(row: &Row, at: usize) -> StoredResource {
     StoredResource {
-        resource_type: row.get(0),
-        id: row.get(1),
-        version_id: row.get::<_, i64>(2).max(0) as u64,
-        last_updated: row.get(3),
-        last_updated_ms: row.get(4),
-        deleted: row.get(5),
-        change_seq: row.get(6),
-        body: row.get::<_, Option<String>>(7).unwrap_or_default(),
+        resource_type: row.get(at),
+        id: row.get(at + 1),
+        version_id: row.get::<_, i64>(at + 2).max(0) as u64,
+        last_updated: row.get(at + 3),
+        last_updated_ms: row.get(at + 4),
+        deleted: row.get(at + 5),
+        change_seq: row.get(at + 6),
+        body: row.get::<_, Option<String>>(at + 7).unwrap_or_default(),
     }
 }
 

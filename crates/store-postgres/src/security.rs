@@ -27,6 +27,14 @@ const ACCOUNT_COLUMNS: &str = "username, role, clues, practitioner_id, patient_i
 const AUDIT_COLUMNS: &str = "seq, at_ms, node, username, user_display, role, clues, facility_name, \
      action, resource_type, resource_id, patient_id, outcome, break_glass, source_ip, details, hash";
 
+/// Sealed audit entries, one array per column (see [`append_audit`]).
+const INSERT_AUDIT: &str = "INSERT INTO audit_log (seq, at_ms, node, username, user_display, role, clues, \
+     facility_name, action, resource_type, resource_id, patient_id, outcome, break_glass, source_ip, \
+     details, hash) \
+     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], \
+     $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], \
+     $14::boolean[], $15::text[], $16::text[], $17::text[])";
+
 fn account_from_row(row: &Row) -> Account {
     Account {
         username: row.get(0),
@@ -208,41 +216,72 @@ pub(crate) fn append_audit(tx: &mut Tx<'_>, entries: Vec<AuditEntry>) -> Result<
     // job that audits waits for it, so only the audit rows should be sent under it.
     tx.flush()?;
     tx.lock_key(AUDIT_CHAIN_LOCK)?;
-    let conn = tx.conn()?;
-    let mut chain = Chain::resume(chain_head(conn)?);
+    let mut chain = Chain::resume(chain_head(tx.conn()?)?);
+    // The sealed entries as columns, sent in one statement: the chain's lock is held until
+    // COMMIT, so every round trip under it is time other auditing jobs wait.
+    let n = entries.len();
+    let mut seq = Vec::with_capacity(n);
+    let mut at_ms = Vec::with_capacity(n);
+    let mut node = Vec::with_capacity(n);
+    let mut user = Vec::with_capacity(n);
+    let mut user_display = Vec::with_capacity(n);
+    let mut role = Vec::with_capacity(n);
+    let mut clues = Vec::with_capacity(n);
+    let mut facility_name = Vec::with_capacity(n);
+    let mut action = Vec::with_capacity(n);
+    let mut resource_type = Vec::with_capacity(n);
+    let mut resource_id = Vec::with_capacity(n);
+    let mut patient_id = Vec::with_capacity(n);
+    let mut outcome = Vec::with_capacity(n);
+    let mut break_glass = Vec::with_capacity(n);
+    let mut source_ip = Vec::with_capacity(n);
+    let mut details = Vec::with_capacity(n);
+    let mut hash = Vec::with_capacity(n);
     let mut last = 0;
     for entry in entries {
         let sealed = chain.append(entry);
-        let e = &sealed.entry;
-        let inserted = conn.execute(
-            &format!(
-                "INSERT INTO audit_log ({AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)"
-            ),
-            &[
-                &i64::try_from(e.seq).unwrap_or(i64::MAX),
-                &e.at_ms,
-                &e.node,
-                &e.user,
-                &e.user_display,
-                &e.role.map(Role::as_str),
-                &e.clues,
-                &e.facility_name,
-                &e.action.as_str(),
-                &e.resource_type,
-                &e.resource_id,
-                &e.patient_id,
-                &e.outcome.as_str(),
-                &e.break_glass,
-                &e.source_ip,
-                &e.details,
-                &sealed.hash.to_hex(),
-            ],
-        );
-        if let Err(err) = inserted {
-            return tx.check(Err(err));
-        }
+        let e = sealed.entry;
         last = e.seq;
+        seq.push(i64::try_from(e.seq).unwrap_or(i64::MAX));
+        at_ms.push(e.at_ms);
+        node.push(e.node);
+        user.push(e.user);
+        user_display.push(e.user_display);
+        role.push(e.role.map(Role::as_str));
+        clues.push(e.clues);
+        facility_name.push(e.facility_name);
+        action.push(e.action.as_str());
+        resource_type.push(e.resource_type);
+        resource_id.push(e.resource_id);
+        patient_id.push(e.patient_id);
+        outcome.push(e.outcome.as_str());
+        break_glass.push(e.break_glass);
+        source_ip.push(e.source_ip);
+        details.push(e.details);
+        hash.push(sealed.hash.to_hex());
     }
+    tx.exec(
+        INSERT_AUDIT,
+        &[
+            &seq,
+            &at_ms,
+            &node,
+            &user,
+            &user_display,
+            &role,
+            &clues,
+            &facility_name,
+            &action,
+            &resource_type,
+            &resource_id,
+            &patient_id,
+            &outcome,
+            &break_glass,
+            &source_ip,
+            &details,
+            &hash,
+        ],
+    )?;
     Ok(last)
 }
 

@@ -22,7 +22,7 @@ type Params<'p> = [&'p (dyn ToSql + Sync)];
 pub(crate) struct Tx<'a> {
     pub(crate) tx: Option<Transaction<'a>>,
     /// The connection's prepared statements (see `pool::Conn`).
-    stmts: &'a mut HashMap<&'static str, Statement>,
+    stmts: &'a mut crate::pool::Stmts,
     pub(crate) store: &'a PgStore,
     locked: HashSet<String>,
     /// PostgreSQL reported a serialization failure, deadlock or unique violation, or the
@@ -87,6 +87,17 @@ impl<'a> Tx<'a> {
             .ok_or_else(|| Error::Other("the write transaction has ended".into()))
     }
 
+    /// Ids matching `query`, with the held rows as they are (the caller sent what the search
+    /// could read), on the connection's prepared statements.
+    fn search_ids_sent(&mut self, query: &SearchQuery, limit: usize) -> Result<Vec<String>, Error> {
+        let store = self.store;
+        let tx = self
+            .tx
+            .as_mut()
+            .ok_or_else(|| Error::Other("the write transaction has ended".into()))?;
+        crate::query::search_ids(tx, Some(&mut *self.stmts), store, query, limit)
+    }
+
     /// Sends the rows held (see `batch`).
     pub(crate) fn flush(&mut self) -> Result<(), Error> {
         if self.behind.is_empty() {
@@ -100,7 +111,7 @@ impl<'a> Tx<'a> {
     /// `sql` prepared on this connection, once.
     fn stmt(&mut self, sql: &'static str) -> Result<Statement, Error> {
         if let Some(stmt) = self.stmts.get(sql) {
-            return Ok(stmt.clone());
+            return Ok(stmt);
         }
         let prepared = self.client()?.prepare(sql);
         let stmt = self.check(prepared)?;
@@ -508,9 +519,9 @@ impl WriteTx for Tx<'_> {
     }
 
     fn search_ids(&mut self, query: &SearchQuery, limit: usize) -> Result<Vec<String>, Error> {
-        let store = self.store;
         let Some(types) = batch::query_types(query) else {
-            return crate::query::search_ids(self.conn()?, store, query, limit);
+            self.flush()?;
+            return self.search_ids_sent(query, limit);
         };
         let memo = format!("{limit}\u{1f}{query:?}");
         if let Some((_, ids)) = self.searches.get(&memo) {
@@ -519,7 +530,7 @@ impl WriteTx for Tx<'_> {
         if self.behind.touches(&types) {
             self.flush()?;
         }
-        let ids = crate::query::search_ids(self.client()?, store, query, limit)?;
+        let ids = self.search_ids_sent(query, limit)?;
         self.searches.insert(memo, (types, ids.clone()));
         Ok(ids)
     }

@@ -546,7 +546,7 @@ pub(crate) fn search(conn: &Connection, query: &SearchQuery) -> Result<SearchPag
     let where_sql = render_where(conn, query)?;
     let want_total =
         !matches!(query.total, Some(Total::None)) || query.summary == Some(Summary::Count);
-    let total = if want_total {
+    let count = || -> Result<u64, Error> {
         let sql = format!("SELECT count(*) FROM resource r WHERE {}", where_sql.text);
         let count: i64 = conn
             .prepare(&sql)
@@ -554,13 +554,11 @@ pub(crate) fn search(conn: &Connection, query: &SearchQuery) -> Result<SearchPag
                 stmt.query_row(params_from_iter(where_sql.args.clone()), |row| row.get(0))
             })
             .map_err(sql_error)?;
-        Some(count as u64)
-    } else {
-        None
+        Ok(count.max(0) as u64)
     };
     if query.summary == Some(Summary::Count) {
         return Ok(SearchPage {
-            total,
+            total: Some(count()?),
             ..SearchPage::default()
         });
     }
@@ -647,6 +645,13 @@ pub(crate) fn search(conn: &Connection, query: &SearchQuery) -> Result<SearchPag
         rows.collect::<Result<Vec<_>, _>>().map_err(sql_error)?;
     let has_more = page.len() > page_size;
     page.truncate(page_size);
+    // A first page that holds every match is its own count: most searches (an identifier, a
+    // patient's few conditions) need no second scan for `Bundle.total`.
+    let total = match (want_total, &cursor) {
+        (false, _) => None,
+        (true, None) if !has_more => Some(page.len() as u64),
+        (true, _) => Some(count()?),
+    };
     if backward {
         page.reverse();
     }

@@ -34,6 +34,7 @@ macro_rules! conformance_tests {
             a_job_sees_its_own_writes_at_every_step,
             a_failing_job_writes_nothing_and_concurrent_jobs_all_land,
             versions_never_duplicate_under_concurrent_writers,
+            reads_at_once_each_get_their_own_answer_and_the_latest_write,
             locked_decisions_are_taken_once,
             search_every_parameter_type_and_modifier,
             sort_total_and_paging_by_positions,
@@ -342,6 +343,65 @@ pub fn versions_never_duplicate_under_concurrent_writers(fresh: Fresh) {
         let versions: Vec<u64> = history.iter().map(|h| h.version_id).collect();
         let expected: Vec<u64> = (1..=40).rev().collect();
         assert_eq!(versions, expected, "{id}");
+    }
+}
+
+/// Many reads by id at once (an engine may send them to the server together): each gets
+/// its own resource, an absent one gets nothing, and a read that starts after a write was
+/// acknowledged sees that write or a later one, never an earlier version.
+pub fn reads_at_once_each_get_their_own_answer_and_the_latest_write(fresh: Fresh) {
+    let store = fresh.store;
+    for n in 0..24 {
+        save(store.as_ref(), patient(&format!("r{n}"), &format!("F{n}")));
+    }
+    save(store.as_ref(), patient("moving", "V1"));
+    // The last version of "moving" acknowledged so far.
+    let acknowledged = Arc::new(std::sync::atomic::AtomicU64::new(1));
+    let writer = {
+        let store = store.clone();
+        let acknowledged = acknowledged.clone();
+        std::thread::spawn(move || {
+            for version in 2..=30u64 {
+                save(store.as_ref(), patient("moving", &format!("V{version}")));
+                acknowledged.store(version, std::sync::atomic::Ordering::SeqCst);
+            }
+        })
+    };
+    let mut readers = Vec::new();
+    for reader in 0..12usize {
+        let store = store.clone();
+        let acknowledged = acknowledged.clone();
+        readers.push(std::thread::spawn(move || {
+            for round in 0..60usize {
+                let n = (reader * 7 + round * 5) % 30;
+                if n < 24 {
+                    let id = format!("r{n}");
+                    let found = store.read("Patient", &id).unwrap().expect(&id);
+                    assert_eq!(found.id, id);
+                    assert!(found.body.contains(&format!("\"F{n}\"")), "{}", found.body);
+                } else if n < 27 {
+                    assert!(
+                        store
+                            .read("Patient", &format!("absent{n}"))
+                            .unwrap()
+                            .is_none()
+                    );
+                } else {
+                    let floor = acknowledged.load(std::sync::atomic::Ordering::SeqCst);
+                    let found = store.read("Patient", "moving").unwrap().unwrap();
+                    assert!(
+                        found.version_id >= floor,
+                        "read version {} after version {floor} was acknowledged",
+                        found.version_id
+                    );
+                    assert!(found.body.contains(&format!("\"V{}\"", found.version_id)));
+                }
+            }
+        }));
+    }
+    writer.join().unwrap();
+    for reader in readers {
+        reader.join().unwrap();
     }
 }
 

@@ -5,7 +5,8 @@
 //! time) into an [`Action`], and gets a [`Decision`]. The rules, in the order they are applied:
 //!
 //! 1. The resource type must be an R4 type; its [`Category`] comes from [`crate::category`].
-//! 2. `AuditEvent` is read-only through the API for everyone, integrations included.
+//! 2. `AuditEvent` is read-only through the API for everyone, integrations included; so is
+//!    `NamingSystem`, defined by the software (`mexico::naming`).
 //! 3. Scopes: a `system` principal needs a `system/` scope; a person needs a `user/` scope, or a
 //!    `patient/` scope when the target is in the compartment of the token's patient.
 //! 4. The role matrix ([`MATRIX`], documented in the crate docs), plus the nurse rule: nurses write
@@ -299,6 +300,8 @@ pub enum DenyReason {
     UnknownResourceType,
     /// The audit trail cannot be written or deleted through the API.
     AuditReadOnly,
+    /// The resource is defined by the software (the `NamingSystem`s), not written by users.
+    DefinedBySoftware,
     /// The token's scopes do not grant the interaction.
     ScopeMissing,
     /// The role may never do this to this category.
@@ -341,6 +344,9 @@ impl DenyReason {
             DenyReason::AuditReadOnly => {
                 "la bitácora de auditoría no se puede modificar ni eliminar"
             }
+            DenyReason::DefinedBySoftware => {
+                "los sistemas de identificadores y de códigos los define el software; no se pueden modificar"
+            }
             DenyReason::ScopeMissing => {
                 "el token no tiene el alcance necesario para esta operación"
             }
@@ -368,6 +374,9 @@ impl DenyReason {
         match self {
             DenyReason::UnknownResourceType => "not an R4 resource type",
             DenyReason::AuditReadOnly => "the audit trail cannot be modified or deleted",
+            DenyReason::DefinedBySoftware => {
+                "identifier and code systems are defined by the software and cannot be modified"
+            }
             DenyReason::ScopeMissing => "the token's scopes do not grant this interaction",
             DenyReason::RoleNotPermitted => {
                 "your role does not permit this interaction on this resource type"
@@ -387,6 +396,9 @@ impl DenyReason {
     }
 }
 
+/// The type whose resources the software defines (read-only through the API).
+pub const NAMING_SYSTEM_TYPE: &str = "NamingSystem";
+
 /// Decides one action. Pure; see the module docs for the rules.
 pub fn decide(principal: &Principal, action: &Action<'_>) -> Decision {
     use Decision::{Deny, Permit};
@@ -396,6 +408,9 @@ pub fn decide(principal: &Principal, action: &Action<'_>) -> Decision {
     let interaction = action.interaction;
     if category == Category::Audit && interaction.is_write() {
         return Deny(DenyReason::AuditReadOnly);
+    }
+    if action.resource_type == NAMING_SYSTEM_TYPE && interaction.is_write() {
+        return Deny(DenyReason::DefinedBySoftware);
     }
     let target_patient = action.patient_compartment_of_target;
 

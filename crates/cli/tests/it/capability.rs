@@ -249,3 +249,69 @@ fn the_capability_statement_declares_what_works_and_nothing_else() {
         "{documented}"
     );
 }
+
+/// Issue 18, "identifier systems an integrator can find": the CURP, CLUES and the other
+/// systems are `NamingSystem` resources, found by their URI or OID, and nobody can change them.
+#[test]
+fn the_identifier_and_code_systems_are_published_as_naming_systems() {
+    let node = Node::start();
+    let by_uri = get(
+        &node,
+        "NamingSystem?value=https://expediente.salud.gob.mx/fhir/sid/clues",
+    );
+    assert_eq!(by_uri.status, 200, "{}", by_uri.text);
+    assert_eq!(by_uri.body["total"], 1, "{}", by_uri.text);
+    let clues = &by_uri.body["entry"][0]["resource"];
+    assert_eq!(clues["id"], "clues");
+    assert_eq!(clues["kind"], "identifier");
+    assert_eq!(
+        clues["uniqueId"][0]["value"],
+        "https://expediente.salud.gob.mx/fhir/sid/clues"
+    );
+
+    // The CURP by its OID, bare or as a URN.
+    for value in ["2.16.840.1.113883.4.629", "urn:oid:2.16.840.1.113883.4.629"] {
+        let curp = get(&node, &format!("NamingSystem?value={value}"));
+        assert_eq!(curp.body["total"], 1, "{value}: {}", curp.text);
+        assert_eq!(curp.body["entry"][0]["resource"]["id"], "curp");
+    }
+    let codes = get(&node, "NamingSystem?kind=codesystem");
+    let ids: BTreeSet<&str> = codes.body["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resource"]["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        ids,
+        BTreeSet::from(["cie-10", "cnis", "loinc", "cvx"]),
+        "{}",
+        codes.text
+    );
+    let everything = get(&node, "NamingSystem");
+    assert_eq!(everything.body["total"], 8, "{}", everything.text);
+
+    let read = get(&node, "NamingSystem/curp");
+    assert_eq!(read.status, 200, "{}", read.text);
+    assert_eq!(read.body["name"], "CURP");
+    assert_eq!(get(&node, "NamingSystem/no-existe").status, 404);
+    let unsupported = get(&node, "NamingSystem?publisher=x");
+    assert_eq!(unsupported.status, 400, "{}", unsupported.text);
+
+    // Defined by the software: no account may write them, not even the system one.
+    let mut changed = read.body.clone();
+    changed["responsible"] = json!("otra institución");
+    let put = send(&node, "PUT", "NamingSystem/curp", &changed);
+    assert_eq!(put.status, 403, "{}", put.text);
+    assert!(put.diagnostics().contains("software"), "{}", put.text);
+    let posted = post(&node, "NamingSystem", &changed);
+    assert_eq!(posted.status, 403, "{}", posted.text);
+    assert_eq!(
+        send(&node, "DELETE", "NamingSystem/curp", &json!({})).status,
+        403
+    );
+    assert_eq!(
+        get(&node, "NamingSystem/curp").body["responsible"],
+        read.body["responsible"]
+    );
+}
