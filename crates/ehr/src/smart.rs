@@ -653,6 +653,38 @@ impl Ehr {
         )
     }
 
+    /// RFC 7009 for refresh tokens: the app that holds one ends its family (every token
+    /// refreshed from the same authorization). An unknown or foreign token changes nothing and
+    /// is not an error (the answer must not tell which tokens exist).
+    pub fn revoke_refresh(
+        &self,
+        keys: &KeyStore,
+        client: &ClientCredentials,
+        token: &str,
+    ) -> Result<(), OAuthError> {
+        let app = self.authenticate_client(client)?;
+        let Ok(claims) = keys.verify_claims::<RefreshClaims>(token) else {
+            return Ok(());
+        };
+        if claims.typ != REFRESH_TYPE || claims.client_id != app.client_id {
+            return Ok(());
+        }
+        let system = Requester::local_system("smart");
+        let mut entry = self.audit_entry(&system, AuditAction::TokenRevoke, Outcome::Success);
+        entry.details = format!(
+            "familia de tokens de actualización {} revocada por la aplicación {}",
+            claims.family, app.client_id
+        );
+        let family_key = format!("refresh-family:{}", claims.family);
+        let expires = claims.exp.saturating_mul(1000) + auth::smart::REFRESH_TTL_OFFLINE_MS;
+        self.run_write(move |tx| {
+            tx.revoke_token(&family_key, expires)?;
+            tx.append_audit(entry.clone())?;
+            Ok(())
+        })
+        .map_err(|e| OAuthError::server(&e))
+    }
+
     /// Issues the access token (and id_token, refresh token as the scopes ask) for an account.
     #[allow(clippy::too_many_arguments)]
     fn issue_smart(

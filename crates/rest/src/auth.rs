@@ -381,15 +381,20 @@ pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)>
     Some((id.to_string(), secret.to_string()))
 }
 
-/// # `POST /auth/revoke` (RFC 7009): the holder revokes their own token (sign-out).
+/// # `POST /auth/revoke` (RFC 7009): the holder revokes their own access token (sign-out,
+/// `Authorization: Bearer`), or a SMART app its refresh token (`token=…` with its client
+/// credentials; the token's whole family ends).
 pub(crate) async fn revoke_endpoint(
     axum::extract::State(state): axum::extract::State<Arc<AppState>>,
-    Auth(who): Auth,
+    ConnectInfo(crate::ClientAddr(addr)): ConnectInfo<crate::ClientAddr>,
     headers: HeaderMap,
+    body: axum::body::Body,
 ) -> Result<Response, ApiError> {
     let Some(token) = bearer(&headers).map(str::to_string) else {
-        return Err(unauthorized("Falta el token.", "Token missing."));
+        return Ok(crate::smart::revoke_refresh(&state, &headers, body).await);
     };
+    let who = authenticate(&state, &token, Some(addr.ip().to_string()))?;
+    rate_limit(&state, &who)?;
     let now = state.ehr.now_ms();
     let claims = state
         .keys

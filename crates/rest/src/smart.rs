@@ -343,6 +343,32 @@ pub(crate) async fn token_grant(
     })
 }
 
+/// `POST /auth/revoke` without a bearer token: a SMART app revokes its refresh token (RFC 7009:
+/// 200 whether or not the token was valid, so that nothing is learnt from the answer).
+pub(crate) async fn revoke_refresh(
+    state: &Arc<AppState>,
+    headers: &HeaderMap,
+    body: axum::body::Body,
+) -> Response {
+    let body = match crate::params::read_body_max(body, crate::AUTH_BODY_BYTES_MAX).await {
+        Ok(body) => body,
+        Err(err) => return err.into_response(),
+    };
+    let form: HashMap<String, String> = form_urlencoded::parse(&body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    let client = client_credentials(&form, crate::auth::basic_credentials(headers));
+    let token = form.get("token").cloned().unwrap_or_default();
+    let st = state.clone();
+    let outcome =
+        tokio::task::spawn_blocking(move || st.ehr.revoke_refresh(&st.keys, &client, &token)).await;
+    match outcome {
+        Ok(Ok(())) => StatusCode::OK.into_response(),
+        Ok(Err(error)) => oauth_error(&error),
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR.into_response(),
+    }
+}
+
 /// # `POST /auth/introspect` (RFC 7662), for resource servers authenticated as confidential
 /// apps.
 pub(crate) async fn introspect(

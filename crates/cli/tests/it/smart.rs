@@ -779,4 +779,36 @@ fn a_patients_own_app_gets_their_record_without_a_picker_and_in_english_on_reque
         get_as(node, access, &format!("fhir/Observation/{}", world.obs2)).status,
         404
     );
+
+    // The app revokes its refresh token (RFC 7009): that authorization ends.
+    let code = approve(
+        node,
+        "mi-salud",
+        "launch/patient patient/*.rs offline_access",
+        "ana.smart",
+        None,
+    );
+    let tokens = exchange(node, "mi-salud", &code, VERIFIER);
+    let refresh = tokens.body["refresh_token"].as_str().unwrap().to_string();
+    let revoked = reply(
+        anonymous_client()
+            .post(format!("{}/auth/revoke", origin(node)))
+            .header(
+                reqwest::header::CONTENT_TYPE,
+                "application/x-www-form-urlencoded",
+            )
+            .body(format!("token={refresh}&client_id=mi-salud"))
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(revoked.status, 200, "{}", revoked.text);
+    let refused = token_request(
+        node,
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &refresh),
+            ("client_id", "mi-salud"),
+        ],
+    );
+    assert_eq!(refused.status, 400, "{}", refused.text);
 }
