@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 
-if ! python3 -c 'import sys; sys.path.insert(0, "tests/conformance"); import fhir_models, requests, pytest, fhirpy' 2>/dev/null; then
+if ! python3 -c 'import sys; sys.path.insert(0, "tests/conformance"); import fhir_models, requests, pytest, fhirpy, fhirclient, cryptography' 2>/dev/null; then
   echo "== installing Python test dependencies (tests/conformance/requirements.txt)"
   python3 -m pip install --quiet --disable-pip-version-check -r tests/conformance/requirements.txt
 fi
@@ -79,7 +79,7 @@ cargo test --workspace --locked -- --skip sync::citus_
 echo "== behaviour suite on PostgreSQL (EXPEDIENTE_TEST_ENGINE=postgres)"
 EXPEDIENTE_TEST_ENGINE=postgres cargo test --locked -p cli --test it -- \
   crud:: errors:: history:: search:: transaction:: identity:: import:: durability:: \
-  security:: security_doors:: security_sync:: sync:: reports:: scheduling:: export:: summary:: population::generated \
+  security:: security_doors:: security_sync:: smart:: sync:: reports:: scheduling:: export:: summary:: population::generated \
   --skip security::audit_trail_records_accesses_and_detects_tampering \
   --skip security_sync::a_truncated_trail_is_found_against_signed_anchors \
   --skip sync::postgres_restarted_mid_push \

@@ -1,7 +1,8 @@
 //! Access control for the record: who is asking ([`role::Principal`]), what their token allows
 //! ([`scope`]), what their role allows ([`policy`]), what the patient allows ([`consent`]), the
 //! emergency exception ([`break_glass`]), how they proved who they are ([`password`], [`token`],
-//! the opaque web-session secrets of [`secret`]), how guessing is slowed down ([`throttle`]),
+//! the opaque web-session secrets of [`secret`], SMART App Launch's PKCE, refresh tokens and
+//! backend-service assertions in [`smart`]), how guessing is slowed down ([`throttle`]),
 //! and the tamper-evident trail of what they did ([`audit`]).
 //!
 //! # Key design decision: facts in, decision out
@@ -78,6 +79,7 @@ pub mod policy;
 pub mod role;
 pub mod scope;
 pub mod secret;
+pub mod smart;
 pub mod systems;
 pub mod throttle;
 pub mod token;

@@ -65,6 +65,8 @@ enum Command {
     Bench(bench::BenchArgs),
     /// Cuentas de usuario / User accounts
     User(commands::security::UserArgs),
+    /// Aplicaciones SMART registradas / Registered SMART apps
+    App(commands::apps::AppArgs),
     /// Tokens de acceso / Access tokens
     Token(commands::security::TokenArgs),
     /// Bitácora de auditoría / Audit trail
@@ -128,6 +130,7 @@ fn main() -> std::process::ExitCode {
         Command::Mpi(args) => commands::mpi::run(args),
         Command::Bench(args) => commands::bench::run(args),
         Command::User(args) => commands::security::run_user(args),
+        Command::App(args) => commands::apps::run(args),
         Command::Token(args) => commands::security::run_token(args),
         Command::Audit(args) => commands::security::run_audit(args),
         Command::Node(args) => commands::node::run_node(args),

@@ -228,21 +228,7 @@ pub fn capability_statement(base_url: &str, software_version: &str, now_text: &s
                                         "http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris",
                                     ),
                                 ),
-                                (
-                                    "extension",
-                                    Json::Array(vec![Json::object([
-                                        ("url", Json::str("token")),
-                                        (
-                                            "valueUri",
-                                            Json::str(format!(
-                                                "{}/auth/token",
-                                                base_url
-                                                    .trim_end_matches('/')
-                                                    .trim_end_matches("/fhir")
-                                            )),
-                                        ),
-                                    ])]),
-                                ),
+                                ("extension", Json::Array(oauth_uris(base_url))),
                             ])]),
                         ),
                         (
@@ -263,7 +249,7 @@ pub fn capability_statement(base_url: &str, software_version: &str, now_text: &s
                         (
                             "description",
                             Json::str(
-                                "Token Bearer obligatorio (OAuth2: password o client_credentials en /auth/token; alcances SMART v2). Bearer token required (OAuth2 password or client_credentials at /auth/token; SMART v2 scopes).",
+                                "Token Bearer obligatorio: SMART App Launch v2 (código de autorización con PKCE S256 en /auth/authorize, servicios con private_key_jwt; ver /.well-known/smart-configuration), o OAuth2 password y client_credentials en /auth/token. Bearer token required: SMART App Launch v2 (authorization code with PKCE S256 at /auth/authorize, backend services with private_key_jwt; see /.well-known/smart-configuration), or OAuth2 password and client_credentials at /auth/token.",
                             ),
                         ),
                     ]),
@@ -324,4 +310,24 @@ fn own_operation(name: &str) -> Json {
             )),
         ),
     ])
+}
+
+/// The SMART `oauth-uris` extension's members: every endpoint named here answers (the
+/// capability test walks them).
+fn oauth_uris(base_url: &str) -> Vec<Json> {
+    let origin = base_url.trim_end_matches('/').trim_end_matches("/fhir");
+    [
+        ("authorize", "auth/authorize"),
+        ("token", "auth/token"),
+        ("introspect", "auth/introspect"),
+        ("revoke", "auth/revoke"),
+    ]
+    .into_iter()
+    .map(|(name, path)| {
+        Json::object([
+            ("url", Json::str(name)),
+            ("valueUri", Json::str(format!("{origin}/{path}"))),
+        ])
+    })
+    .collect()
 }

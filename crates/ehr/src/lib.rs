@@ -50,6 +50,7 @@ mod replicated;
 pub mod reports;
 mod requester;
 mod scheduling;
+pub mod smart;
 mod summary;
 pub mod terminology;
 mod write;
@@ -106,6 +107,8 @@ pub struct Ehr {
     notifier: Arc<notify::Notifier>,
     /// Appointment reminders already emitted by this process (`reminders`).
     reminded: Arc<reminders::Reminded>,
+    /// SMART authorization codes waiting for their exchange (`smart`).
+    smart: Arc<smart::SmartState>,
 }
 
 impl Ehr {
@@ -129,6 +132,7 @@ impl Ehr {
             new_cases: Arc::default(),
             notifier: Arc::default(),
             reminded: Arc::default(),
+            smart: Arc::default(),
         }
     }
 

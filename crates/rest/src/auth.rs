@@ -245,6 +245,10 @@ pub(crate) async fn token_endpoint(
         .collect();
     let grant = form.get("grant_type").cloned().unwrap_or_default();
     let basic = basic_credentials(&headers);
+    if let Some(response) = crate::smart::token_grant(&state, &headers, &form, basic.clone()).await
+    {
+        return response;
+    }
     let (username, password) = match grant.as_str() {
         "password" => (form.get("username").cloned(), form.get("password").cloned()),
         "client_credentials" => match basic {
@@ -258,7 +262,7 @@ pub(crate) async fn token_endpoint(
             return oauth_error(
                 StatusCode::BAD_REQUEST,
                 "unsupported_grant_type",
-                "grant_type debe ser password o client_credentials / grant_type must be password or client_credentials",
+                "grant_type debe ser password, client_credentials, authorization_code o refresh_token / grant_type must be password, client_credentials, authorization_code or refresh_token",
             );
         }
     };
@@ -362,7 +366,7 @@ pub(crate) async fn token_endpoint(
     }
 }
 
-fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
+pub(crate) fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     use base64::Engine;
     let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, encoded) = value.split_once(' ')?;
@@ -377,15 +381,20 @@ fn basic_credentials(headers: &HeaderMap) -> Option<(String, String)> {
     Some((id.to_string(), secret.to_string()))
 }
 
-/// # `POST /auth/revoke` (RFC 7009): the holder revokes their own token (sign-out).
+/// # `POST /auth/revoke` (RFC 7009): the holder revokes their own access token (sign-out,
+/// `Authorization: Bearer`), or a SMART app its refresh token (`token=…` with its client
+/// credentials; the token's whole family ends).
 pub(crate) async fn revoke_endpoint(
     axum::extract::State(state): axum::extract::State<Arc<AppState>>,
-    Auth(who): Auth,
+    ConnectInfo(crate::ClientAddr(addr)): ConnectInfo<crate::ClientAddr>,
     headers: HeaderMap,
+    body: axum::body::Body,
 ) -> Result<Response, ApiError> {
     let Some(token) = bearer(&headers).map(str::to_string) else {
-        return Err(unauthorized("Falta el token.", "Token missing."));
+        return Ok(crate::smart::revoke_refresh(&state, &headers, body).await);
     };
+    let who = authenticate(&state, &token, Some(addr.ip().to_string()))?;
+    rate_limit(&state, &who)?;
     let now = state.ehr.now_ms();
     let claims = state
         .keys

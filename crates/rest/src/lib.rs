@@ -21,6 +21,7 @@ mod params;
 mod patch;
 mod reports;
 mod scheduling;
+mod smart;
 mod subscriptions;
 mod terminology;
 mod tls;
@@ -99,6 +100,8 @@ pub(crate) struct AppState {
     pub exports: export::Exports,
     /// Websockets bound to subscriptions (`subscriptions.rs`).
     pub sockets: Arc<subscriptions::Sockets>,
+    /// The CORS origins of registered apps (`smart.rs`).
+    pub cors: smart::CorsOrigins,
 }
 
 pub(crate) type State = axum::extract::State<Arc<AppState>>;
@@ -134,6 +137,7 @@ pub fn router(ehr: ehr::Ehr, keys: Arc<::auth::token::KeyStore>, config: RestCon
         auth: auth::AuthState::default(),
         exports,
         sockets: Arc::default(),
+        cors: smart::CorsOrigins::default(),
     });
     // Bulk exports a stop interrupted run again; expired ones are removed.
     export::resume(&state);
@@ -145,6 +149,16 @@ pub fn router(ehr: ehr::Ehr, keys: Arc<::auth::token::KeyStore>, config: RestCon
         .route("/healthz", get(handlers::healthz))
         .route("/auth/token", post(auth::token_endpoint))
         .route("/auth/revoke", post(auth::revoke_endpoint))
+        .route("/auth/introspect", post(smart::introspect))
+        .route(
+            "/.well-known/smart-configuration",
+            get(smart::configuration),
+        )
+        .route(
+            "/fhir/.well-known/smart-configuration",
+            get(smart::configuration),
+        )
+        .route("/.well-known/jwks.json", get(smart::jwks))
         .route(
             "/fhir/Patient/{id}/$acceso-emergencia",
             post(handlers::break_glass),
@@ -252,8 +266,11 @@ pub fn router(ehr: ehr::Ehr, keys: Arc<::auth::token::KeyStore>, config: RestCon
         .route("/fhir/{type}/{id}/_history/{vid}", get(handlers::vread))
         .method_not_allowed_fallback(method_not_allowed)
         .fallback(not_found)
-        .with_state(state)
+        .with_state(state.clone())
         .layer(middleware::from_fn_with_state(tls, server_timing))
+        // Outside the handlers (a preflight never reaches one), inside the timing layer's
+        // security headers.
+        .layer(middleware::from_fn_with_state(state, smart::cors))
         // Inside the decompression layer: the bound applies to the decompressed bytes, so a
         // small gzip bomb cannot grow into a large body (issue 12). Handlers read bodies with
         // their own bound too (`params::read_body`); this one covers every route at once.

@@ -457,6 +457,14 @@ impl store::Store for PgStore {
         self.with_client(|client| security::is_token_revoked(client, token_id))
     }
 
+    fn app(&self, client_id: &str) -> Result<Option<store::App>, Error> {
+        self.with_client(|client| security::app(client, client_id))
+    }
+
+    fn apps(&self) -> Result<Vec<store::App>, Error> {
+        self.with_client(security::apps)
+    }
+
     fn break_glass_grants(
         &self,
         username: &str,

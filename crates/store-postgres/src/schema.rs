@@ -411,6 +411,28 @@ INSERT INTO identifier_locator(value, system, resource_type, id, patient_key)
 "#,
     // Issue 17, notifications: the subscription delivery queue (see `notify.rs`).
     crate::notify::MIGRATION_NOTIFY,
+    r#"
+-- Issue 18, SMART App Launch: the apps an administrator registered (`expediente app add`);
+-- redirect URIs one per line. Few rows, read on every authorization: a reference table on Citus.
+CREATE TABLE app (
+    client_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    redirect_uris TEXT NOT NULL,
+    confidential BOOLEAN NOT NULL,
+    secret_hash TEXT NOT NULL,
+    jwks TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    created_ms BIGINT NOT NULL
+);
+
+DO $citus$
+BEGIN
+    IF EXISTS (SELECT 1 FROM pg_extension WHERE extname = 'citus') THEN
+        PERFORM create_reference_table('app');
+    END IF;
+END
+$citus$;
+"#,
 ];
 
 /// The schema version this build expects.

@@ -12,7 +12,7 @@
 use auth::audit::{AuditAction, AuditEntry, Chain, ChainHash, ChainHead, Outcome, SealedEntry};
 use auth::role::Role;
 use postgres::{GenericClient, Row};
-use store::{Account, AuditQuery, BreakGlassGrant, Error};
+use store::{Account, App, AuditQuery, BreakGlassGrant, Error};
 
 use crate::sql::{Arg, Sql};
 use crate::sql_error;
@@ -379,4 +379,73 @@ pub(crate) fn audit_search(
     sql.arg(Arg::Int(i64::try_from(query.count).unwrap_or(i64::MAX)));
     let rows = crate::read::run(client, &sql)?;
     rows.iter().map(sealed_from_row).collect()
+}
+
+const APP_COLUMNS: &str =
+    "client_id, name, redirect_uris, confidential, secret_hash, jwks, scopes, created_ms";
+
+fn app_from_row(row: &Row) -> App {
+    let uris: String = row.get(2);
+    App {
+        client_id: row.get(0),
+        name: row.get(1),
+        redirect_uris: uris.lines().map(str::to_owned).collect(),
+        confidential: row.get(3),
+        secret_hash: row.get(4),
+        jwks: row.get(5),
+        scopes: row.get(6),
+        created_ms: row.get(7),
+    }
+}
+
+pub(crate) fn app<C: GenericClient>(client: &mut C, client_id: &str) -> Result<Option<App>, Error> {
+    let row = client
+        .query_opt(
+            &format!("SELECT {APP_COLUMNS} FROM app WHERE client_id = $1"),
+            &[&client_id],
+        )
+        .map_err(sql_error)?;
+    Ok(row.as_ref().map(app_from_row))
+}
+
+pub(crate) fn apps(client: &mut postgres::Client) -> Result<Vec<App>, Error> {
+    let rows = client
+        .query(
+            &format!("SELECT {APP_COLUMNS} FROM app ORDER BY client_id COLLATE \"C\""),
+            &[],
+        )
+        .map_err(sql_error)?;
+    Ok(rows.iter().map(app_from_row).collect())
+}
+
+pub(crate) fn put_app<C: GenericClient>(client: &mut C, app: &App) -> Result<(), Error> {
+    client
+        .execute(
+            &format!(
+                "INSERT INTO app ({APP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                 ON CONFLICT (client_id) DO UPDATE SET name = EXCLUDED.name, \
+                 redirect_uris = EXCLUDED.redirect_uris, confidential = EXCLUDED.confidential, \
+                 secret_hash = EXCLUDED.secret_hash, jwks = EXCLUDED.jwks, \
+                 scopes = EXCLUDED.scopes, created_ms = EXCLUDED.created_ms"
+            ),
+            &[
+                &app.client_id,
+                &app.name,
+                &app.redirect_uris.join("\n"),
+                &app.confidential,
+                &app.secret_hash,
+                &app.jwks,
+                &app.scopes,
+                &app.created_ms,
+            ],
+        )
+        .map(|_| ())
+        .map_err(sql_error)
+}
+
+pub(crate) fn delete_app<C: GenericClient>(client: &mut C, client_id: &str) -> Result<bool, Error> {
+    client
+        .execute("DELETE FROM app WHERE client_id = $1", &[&client_id])
+        .map(|changed| changed > 0)
+        .map_err(sql_error)
 }

@@ -559,6 +559,14 @@ impl WriteTx for Tx<'_> {
         crate::security::revoke_token(self.conn()?, token_id, expires_ms)
     }
 
+    fn put_app(&mut self, app: &store::App) -> Result<(), Error> {
+        crate::security::put_app(self.conn()?, app)
+    }
+
+    fn delete_app(&mut self, client_id: &str) -> Result<bool, Error> {
+        crate::security::delete_app(self.conn()?, client_id)
+    }
+
     fn lock(&mut self, key: &str) -> Result<(), Error> {
         self.lock_key(key)
     }

@@ -338,6 +338,14 @@ impl store::Store for SqliteStore {
         self.with_reader(|conn| security::is_token_revoked(conn, token_id))
     }
 
+    fn app(&self, client_id: &str) -> Result<Option<store::App>, Error> {
+        self.with_reader(|conn| security::app(conn, client_id))
+    }
+
+    fn apps(&self) -> Result<Vec<store::App>, Error> {
+        self.with_reader(security::apps)
+    }
+
     fn break_glass_grants(
         &self,
         username: &str,

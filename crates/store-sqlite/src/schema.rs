@@ -192,6 +192,20 @@ UPDATE account SET locked_until_ms = 0;
     crate::sync::MIGRATION_SYNC_TRUST,
     // Issue 17, notifications: the subscription delivery queue (see `notify.rs`).
     crate::notify::MIGRATION_NOTIFY,
+    // Issue 18, SMART App Launch: the apps an administrator registered (`expediente app add`).
+    // Redirect URIs one per line (they never contain a newline; `ehr` checks).
+    r#"
+CREATE TABLE app (
+    client_id TEXT PRIMARY KEY,
+    name TEXT NOT NULL,
+    redirect_uris TEXT NOT NULL,
+    confidential INTEGER NOT NULL,
+    secret_hash TEXT NOT NULL,
+    jwks TEXT NOT NULL,
+    scopes TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+);
+"#,
 ];
 
 /// The schema version this build expects.

@@ -4,7 +4,7 @@
 use auth::audit::{AuditAction, AuditEntry, Chain, ChainHash, ChainHead, Outcome, SealedEntry};
 use auth::role::Role;
 use rusqlite::{Connection, OptionalExtension, Row, params};
-use store::{Account, AuditQuery, BreakGlassGrant, Error};
+use store::{Account, App, AuditQuery, BreakGlassGrant, Error};
 
 use crate::sql_error;
 
@@ -328,4 +328,64 @@ pub(crate) fn audit_search(
     let mut stmt = conn.prepare_cached(&sql).map_err(sql_error)?;
     let refs: Vec<&dyn rusqlite::ToSql> = values.iter().map(|v| v.as_ref()).collect();
     collect_sealed(&mut stmt, &refs)
+}
+
+const APP_COLUMNS: &str =
+    "client_id, name, redirect_uris, confidential, secret_hash, jwks, scopes, created_ms";
+
+fn app_from_row(row: &Row<'_>) -> rusqlite::Result<App> {
+    let uris: String = row.get(2)?;
+    Ok(App {
+        client_id: row.get(0)?,
+        name: row.get(1)?,
+        redirect_uris: uris.lines().map(str::to_owned).collect(),
+        confidential: row.get::<_, i64>(3)? != 0,
+        secret_hash: row.get(4)?,
+        jwks: row.get(5)?,
+        scopes: row.get(6)?,
+        created_ms: row.get(7)?,
+    })
+}
+
+pub(crate) fn app(conn: &Connection, client_id: &str) -> Result<Option<App>, Error> {
+    conn.prepare_cached(&format!(
+        "SELECT {APP_COLUMNS} FROM app WHERE client_id = ?1"
+    ))
+    .and_then(|mut stmt| stmt.query_row([client_id], app_from_row).optional())
+    .map_err(sql_error)
+}
+
+pub(crate) fn apps(conn: &Connection) -> Result<Vec<App>, Error> {
+    let mut stmt = conn
+        .prepare(&format!("SELECT {APP_COLUMNS} FROM app ORDER BY client_id"))
+        .map_err(sql_error)?;
+    let rows = stmt.query_map([], app_from_row).map_err(sql_error)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(sql_error)
+}
+
+pub(crate) fn put_app(conn: &Connection, app: &App) -> Result<(), Error> {
+    conn.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO app ({APP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+    ))
+    .and_then(|mut stmt| {
+        stmt.execute(params![
+            app.client_id,
+            app.name,
+            app.redirect_uris.join("\n"),
+            i64::from(app.confidential),
+            app.secret_hash,
+            app.jwks,
+            app.scopes,
+            app.created_ms,
+        ])
+    })
+    .map(|_| ())
+    .map_err(sql_error)
+}
+
+pub(crate) fn delete_app(conn: &Connection, client_id: &str) -> Result<bool, Error> {
+    conn.prepare_cached("DELETE FROM app WHERE client_id = ?1")
+        .and_then(|mut stmt| stmt.execute([client_id]))
+        .map(|changed| changed > 0)
+        .map_err(sql_error)
 }

@@ -19,7 +19,7 @@ pub mod sync;
 use std::sync::Arc;
 
 pub use search::SearchQuery;
-pub use security::{Account, AuditEntry, AuditQuery, BreakGlassGrant, SealedEntry};
+pub use security::{Account, App, AuditEntry, AuditQuery, BreakGlassGrant, SealedEntry};
 
 /// One version of a resource as stored. `body` is the exact JSON text served to clients.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -188,6 +188,10 @@ pub trait WriteTx {
     fn put_break_glass(&mut self, grant: &BreakGlassGrant) -> Result<(), Error>;
     /// Marks a token id revoked until its expiry (after which it is refused anyway).
     fn revoke_token(&mut self, token_id: &str, expires_ms: i64) -> Result<(), Error>;
+    /// Creates or replaces a registered app.
+    fn put_app(&mut self, app: &App) -> Result<(), Error>;
+    /// Removes a registered app; whether there was one.
+    fn delete_app(&mut self, client_id: &str) -> Result<bool, Error>;
     /// Serialises this job with every other job that locks the same `key`, until the end of
     /// the transaction: a job that reads before it writes (is this CURP taken? does a resource
     /// match this condition?) locks what it is about to decide. Engines with one writer run
@@ -258,6 +262,10 @@ pub trait Store: Send + Sync {
     fn account(&self, username: &str) -> Result<Option<Account>, Error>;
     fn accounts(&self) -> Result<Vec<Account>, Error>;
     fn is_token_revoked(&self, token_id: &str) -> Result<bool, Error>;
+    /// A registered app by its `client_id`.
+    fn app(&self, client_id: &str) -> Result<Option<App>, Error>;
+    /// Every registered app, by `client_id`.
+    fn apps(&self) -> Result<Vec<App>, Error>;
     /// The user's grants that have not expired at `now_ms`.
     fn break_glass_grants(
         &self,

@@ -1,5 +1,5 @@
 //! What the store keeps for access control besides the record: accounts, revoked tokens,
-//! break-glass grants and the audit trail.
+//! break-glass grants, registered SMART apps and the audit trail.
 //!
 //! Key decision: these are plain tables, not FHIR resources. Accounts hold password hashes that
 //! must never be served; the audit trail is written on every read, so it must cost one narrow
@@ -63,4 +63,26 @@ pub struct AuditQuery {
     /// Only entries with a smaller seq (paging).
     pub before_seq: Option<u64>,
     pub count: usize,
+}
+
+/// A SMART app registered by an administrator (`expediente app add`): who may ask for tokens
+/// through the authorization-code flow or as a backend service.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct App {
+    /// The OAuth `client_id`.
+    pub client_id: String,
+    /// Name shown on the consent page.
+    pub name: String,
+    /// Exact redirect URIs the authorization endpoint accepts (no prefixes, no wildcards).
+    pub redirect_uris: Vec<String>,
+    /// Confidential clients authenticate at the token endpoint (a secret or a signed
+    /// assertion); public ones only prove possession of the PKCE verifier.
+    pub confidential: bool,
+    /// `sha256:` and the hex SHA-256 of the client secret; empty when there is none.
+    pub secret_hash: String,
+    /// The client's JSON Web Key Set (backend services' `private_key_jwt`); empty when none.
+    pub jwks: String,
+    /// The scopes the app may be granted at most (space-separated SMART scopes).
+    pub scopes: String,
+    pub created_ms: i64,
 }

@@ -109,7 +109,7 @@ fn token_matches(app: &App, headers: &HeaderMap, path: &str, sent: &str) -> bool
         None if path == "/ui/salir" => return true,
         None => {}
     }
-    path == "/ui/entrar"
+    matches!(path, "/ui/entrar" | "/ui/autorizar/entrar")
         && session::cookie_value(cookies, session::pre_session_cookie_name(secure))
             .is_some_and(|pre| app.pre_session.verify(pre, sent))
 }
@@ -133,7 +133,11 @@ pub(crate) fn same_origin(config: &WebConfig, headers: &HeaderMap, uri: &Uri) ->
 }
 
 /// This node's origin: the configured public one, or the scheme and `Host` of the request.
-fn expected_origin(config: &WebConfig, headers: &HeaderMap, uri: &Uri) -> Option<String> {
+pub(crate) fn expected_origin(
+    config: &WebConfig,
+    headers: &HeaderMap,
+    uri: &Uri,
+) -> Option<String> {
     if let Some(origin) = &config.public_origin {
         return Some(origin.trim_end_matches('/').to_string());
     }

@@ -222,6 +222,11 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
         "National health record",
     ),
     (
+        "authorize.title",
+        "Autorizar una aplicación",
+        "Authorize an app",
+    ),
+    (
         "bg.active",
         "Acceso de emergencia activo",
         "Emergency access active",

@@ -201,6 +201,13 @@ pub fn router(
             get(pages::signin::login_form).post(pages::signin::login),
         )
         .route("/ui/salir", post(pages::signin::logout))
+        // SMART App Launch (issue 18): the authorization endpoint is a page.
+        .route("/auth/authorize", get(pages::authorize::authorize))
+        .route(
+            "/ui/autorizar",
+            get(pages::authorize::authorize).post(pages::authorize::decide),
+        )
+        .route("/ui/autorizar/entrar", post(pages::authorize::sign_in))
         .route("/ui/idioma", get(pages::signin::language))
         .route("/ui/buscar", get(pages::find::find))
         .route("/ui/vigilancia", get(pages::surveillance::page))

@@ -12,6 +12,7 @@
 
 pub mod access;
 pub mod allergies;
+pub mod authorize;
 pub mod census;
 pub mod chronic;
 pub mod consult;

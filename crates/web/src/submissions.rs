@@ -91,7 +91,11 @@ impl Submissions {
 pub(crate) async fn once(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
     // Signing in and out are not writes to the record, and their answers set cookies.
     let path = request.uri().path();
-    if request.method() != Method::POST || path == "/ui/entrar" || path == "/ui/salir" {
+    if request.method() != Method::POST
+        || path == "/ui/entrar"
+        || path == "/ui/autorizar/entrar"
+        || path == "/ui/salir"
+    {
         return next.run(request).await;
     }
     let (parts, body) = request.into_parts();

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+pub mod apps;
 pub mod backup;
 pub mod bench;
 pub mod bench_sync;

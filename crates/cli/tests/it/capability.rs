@@ -182,6 +182,43 @@ fn the_capability_statement_declares_what_works_and_nothing_else() {
         "routed but not in the CapabilityStatement: {undeclared:?}"
     );
 
+    // The SMART security declaration (issue 18): every oauth-uris endpoint answers, and the
+    // discovery document the SMART-on-FHIR service implies exists.
+    let security = &rest["security"];
+    let uris: Vec<(String, String)> = security["extension"][0]["extension"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["url"].as_str().unwrap().to_string(),
+                e["valueUri"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    for name in ["authorize", "token", "introspect", "revoke"] {
+        let (_, uri) = uris
+            .iter()
+            .find(|(n, _)| n == name)
+            .unwrap_or_else(|| panic!("oauth-uris names {name}"));
+        let response = if name == "authorize" {
+            anonymous_client().get(uri).send().unwrap()
+        } else {
+            anonymous_client().post(uri).send().unwrap()
+        };
+        let status = response.status().as_u16();
+        assert!(
+            status != 404 && status != 405 && status < 500,
+            "{name} ({uri}) answers {status}"
+        );
+    }
+    assert_eq!(
+        security["service"][0]["coding"][0]["code"], "SMART-on-FHIR",
+        "{security}"
+    );
+    let discovery = get(&node, ".well-known/smart-configuration");
+    assert_eq!(discovery.status, 200, "{}", discovery.text);
+
     // Subscriptions are stored only when they can be delivered (`ehr::notify`): criteria-based,
     // over a channel and to an endpoint this node serves.
     let subscription = json!({

@@ -23,6 +23,7 @@ mod security;
 mod security_doors;
 mod security_sync;
 mod security_web;
+mod smart;
 mod subscriptions;
 mod summary;
 mod sync;

@@ -1086,6 +1086,39 @@ fn every_form_carries_the_token_and_every_post_checks_it() {
     assert_eq!(signed.status, 303, "{}", signed.body);
     let csrf = browser.csrf();
     assert!(csrf.len() >= 32);
+    // The SMART authorization pages (issue 18) of a registered app: its sign-in form before a
+    // session, its consent form with one.
+    let (code, _, err) = run_cli(&[
+        "app",
+        "add",
+        "--data",
+        data.to_str().unwrap(),
+        "--client-id",
+        "app-formularios",
+        "--redirect-uri",
+        "http://127.0.0.1:9/cb",
+        "--public",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let authorize = format!(
+        "/auth/authorize?response_type=code&client_id=app-formularios\
+         &redirect_uri=http%3A%2F%2F127.0.0.1%3A9%2Fcb&scope=user%2F*.rs&state=s\
+         &code_challenge_method=S256&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM\
+         &aud={}",
+        form_urlencoded::byte_serialize(node.base.as_bytes()).collect::<String>()
+    );
+    for (action, form) in post_forms(&Browser::new(&node).get(&authorize).body) {
+        assert!(hidden_csrf(&form).len() >= 32, "{action}: {form}");
+        found.insert(action, form);
+    }
+    for (action, form) in post_forms(&browser.get(&authorize).body) {
+        assert_eq!(
+            hidden_csrf(&form),
+            csrf,
+            "the consent form carries the session's token"
+        );
+        found.entry(action).or_insert(form);
+    }
     // A patient of the physician's clinic, and one of another clinic.
     let first = get(&node, "Patient?organization:missing=false&_count=1");
     let patient = first.body["entry"][0]["resource"].clone();

@@ -731,8 +731,8 @@ pub fn delete(node: &Node, path: &str) -> Reply {
 }
 
 /// The commands that take `--database` next to `--data`.
-const DATA_COMMANDS: [&str; 9] = [
-    "import", "user", "token", "audit", "node", "sync", "migrate", "mpi", "backup",
+const DATA_COMMANDS: [&str; 10] = [
+    "import", "user", "app", "token", "audit", "node", "sync", "migrate", "mpi", "backup",
 ];
 
 /// The `--database` arguments `run_cli` adds to a data command that names `--data` only.
