@@ -108,6 +108,7 @@ pub fn capability_statement(base_url: &str, software_version: &str, now_text: &s
         }
         if let Some(revincludes) = reverse.remove(resource_type)
             && !audit
+            && !naming
         {
             members.push(("searchRevInclude", Json::Array(revincludes)));
         }

@@ -32,8 +32,8 @@ pub(crate) const BATCH_MAX: usize = 16;
 /// parameters are arrays on every run (its generic plan guesses a hundred elements, so it
 /// always looks worse than a plan for the few actually sent), and planning this join costs
 /// several times the lookups (measured with `perf` on the hub: join-selectivity estimation
-/// was the top of the profile). Scalars give the same plan whatever the values, which
-/// PostgreSQL then keeps. Each slot is looked up on its own (`LATERAL … LIMIT 1`), so the
+/// was the top of the profile). Scalars give the same plan whatever the values, kept
+/// once per connection (`pool::open`). Each slot is looked up on its own (`LATERAL … LIMIT 1`), so the
 /// plan is index lookups whatever it estimates.
 pub(crate) fn current_by_ids() -> &'static str {
     static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
