@@ -954,21 +954,7 @@ fn only_subscriptions(args: &BenchArgs, started: Instant) -> anyhow::Result<Repo
     };
     let node_dir = work.join("subscriptions-node");
     let (store, ehr, token) = subscriptions::prepare(&node_dir)?;
-    let mut node = if args.in_process {
-        let keys = Arc::new(
-            auth::token::KeyStore::load_or_create(&node_dir)
-                .map_err(|err| anyhow::anyhow!("signing key: {err}"))?,
-        );
-        Node::start_in_process(ehr.clone(), keys)?
-    } else {
-        drop(ehr);
-        store.close();
-        let exe = match &args.server_bin {
-            Some(path) => path.clone(),
-            None => std::env::current_exe().context("cannot find this program")?,
-        };
-        Node::start_process(&exe, &node_dir, &work.join("serve.log"))?
-    };
+    let mut node = serve_prepared(args, store, ehr, &node_dir, &work)?;
     subscriptions::authorize(&node, &token);
     let bookings = if args.quick {
         SUBSCRIPTION_BOOKINGS_QUICK
@@ -1056,21 +1042,7 @@ fn only_booking(args: &BenchArgs, started: Instant) -> anyhow::Result<Report> {
         );
     }
     let (store, ehr, token) = subscriptions::prepare(&node_dir)?;
-    let mut node = if args.in_process {
-        let keys = Arc::new(
-            auth::token::KeyStore::load_or_create(&node_dir)
-                .map_err(|err| anyhow::anyhow!("signing key: {err}"))?,
-        );
-        Node::start_in_process(ehr.clone(), keys)?
-    } else {
-        drop(ehr);
-        store.close();
-        let exe = match &args.server_bin {
-            Some(path) => path.clone(),
-            None => std::env::current_exe().context("cannot find this program")?,
-        };
-        Node::start_process(&exe, &node_dir, &work.join("serve.log"))?
-    };
+    let mut node = serve_prepared(args, store, ehr, &node_dir, &work)?;
     subscriptions::authorize(&node, &token);
     let measured = (|| -> anyhow::Result<_> {
         step(&format!(
@@ -1251,6 +1223,31 @@ fn merge_into(total: &mut Option<LoadResult>, round: &LoadResult) {
         Some(total) => total.merge(round),
         None => *total = Some(round.clone()),
     }
+}
+
+/// Serves the node `subscriptions::prepare` opened in `node_dir`: in this process (the
+/// harness's own test), or as an `expediente serve` process once this one has let go of it.
+fn serve_prepared(
+    args: &BenchArgs,
+    store: Arc<store_sqlite::SqliteStore>,
+    ehr: ehr::Ehr,
+    node_dir: &Path,
+    work: &Path,
+) -> anyhow::Result<Node> {
+    if args.in_process {
+        let keys = Arc::new(
+            auth::token::KeyStore::load_or_create(node_dir)
+                .map_err(|err| anyhow::anyhow!("signing key: {err}"))?,
+        );
+        return Node::start_in_process(ehr, keys);
+    }
+    drop(ehr);
+    store.close();
+    let exe = match &args.server_bin {
+        Some(path) => path.clone(),
+        None => std::env::current_exe().context("cannot find this program")?,
+    };
+    Node::start_process(&exe, node_dir, &work.join("serve.log"))
 }
 
 /// The 1-minute load average, as `/proc/loadavg` prints it.
