@@ -206,7 +206,7 @@ pub(crate) fn authenticate(
 }
 
 /// An OAuth2 error answer (RFC 6749 §5.2), with the Spanish text as description.
-fn oauth_error(status: StatusCode, code: &str, description: &str) -> Response {
+pub(crate) fn oauth_error(status: StatusCode, code: &str, description: &str) -> Response {
     let body = serde_json::json!({"error": code, "error_description": description}).to_string();
     let mut response = (status, body).into_response();
     response.headers_mut().insert(

@@ -221,23 +221,7 @@ pub(crate) async fn jwks(State(state): State<Arc<AppState>>) -> Response {
 
 fn oauth_error(error: &ehr::smart::OAuthError) -> Response {
     let status = StatusCode::from_u16(error.status).unwrap_or(StatusCode::BAD_REQUEST);
-    let mut response = json(
-        status,
-        &serde_json::json!({
-            "error": error.code,
-            "error_description": format!("{} / {}", error.es, error.en),
-        }),
-    );
-    response
-        .headers_mut()
-        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    if status == StatusCode::UNAUTHORIZED {
-        response.headers_mut().insert(
-            header::WWW_AUTHENTICATE,
-            HeaderValue::from_static("Basic realm=\"expediente\""),
-        );
-    }
-    response
+    crate::auth::oauth_error(status, error.code, &format!("{} / {}", error.es, error.en))
 }
 
 fn tokens_response(tokens: &ehr::smart::SmartTokens) -> Response {
