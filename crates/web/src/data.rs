@@ -617,6 +617,33 @@ pub fn appointments_between(db: &Db, from: &str, to: &str) -> Result<Vec<Value>>
     )
 }
 
+/// A patient's own appointments, latest first (searched as the patient: the read guard keeps
+/// it to their record).
+pub fn own_appointments(db: &Db, patient_id: &str) -> Result<Vec<Value>> {
+    search(
+        db,
+        "Appointment",
+        &[
+            ("patient", patient_id.to_string()),
+            ("_sort", "-date".to_string()),
+            ("_count", AGENDA_APPOINTMENTS_MAX.to_string()),
+        ],
+    )
+}
+
+/// The referrals made for a patient (their Tasks), searched as the patient.
+pub fn own_referrals(db: &Db, patient_id: &str) -> Result<Vec<Value>> {
+    search(
+        db,
+        "Task",
+        &[
+            ("patient", patient_id.to_string()),
+            ("code", referral_code()),
+            ("_count", REFERRALS_MAX.to_string()),
+        ],
+    )
+}
+
 /// Display names of the referenced resources (`Type/id`) the user may read; the others are
 /// left out (the caller shows the reference's own `display`, or nothing).
 pub fn names_of(db: &Db, references: &[String]) -> HashMap<String, String> {

@@ -216,6 +216,7 @@ pub fn router(
         .route("/ui/cobertura-vacunacion", get(pages::coverage::page))
         .route("/ui/estudios-repetidos", get(pages::quality::repeats))
         .route("/ui/calidad-datos", get(pages::quality::quality))
+        .route("/ui/mis-citas", get(pages::mine::page))
         .route("/ui/referencias", get(pages::referrals::page))
         .route("/ui/referencias/{task}", post(pages::referrals::decide))
         .route("/ui/fila", get(pages::queue::page))

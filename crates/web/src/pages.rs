@@ -19,6 +19,7 @@ pub mod consult;
 pub mod coverage;
 pub mod find;
 pub mod medications;
+pub mod mine;
 pub mod nursing;
 pub mod print;
 pub mod problems;
@@ -191,6 +192,10 @@ impl Ctx {
                         auth::scope::Interaction::Search,
                     )
             }),
+            is_patient: self
+                .session
+                .as_ref()
+                .is_some_and(|s| s.requester.role() == auth::role::Role::Patient),
         }
     }
 
@@ -222,6 +227,8 @@ pub struct Layout {
     /// The signed-in user works at a facility and may read clinical content (the censo
     /// nominal link).
     pub can_census: bool,
+    /// The signed-in user is a patient (their own page's link).
+    pub is_patient: bool,
 }
 
 /// Whether the session's user may read the public-health reports (asked of the policy, so
@@ -666,6 +673,7 @@ pub(crate) fn bench_chart_html(
         can_report: false,
         can_census: false,
         can_queue: false,
+        is_patient: false,
     };
     let today = dates::today(now_ms);
     let chart = record::load_chart(db, patient_id, today)?;

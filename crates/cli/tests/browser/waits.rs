@@ -242,3 +242,125 @@ async fn the_clinic_day_from_booking_and_triage_to_referral_and_counter_referral
     );
     ui.screenshot("counter-referral").await;
 }
+
+/// Issue 17, the patient's own page: a referral is made and booked for the demo patient; the
+/// patient signs in, lands on their page and sees the booked appointment and the referral's
+/// state, and nothing of another patient's; the staff's referral inbox stays closed to them.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_patient_sees_their_own_appointments_and_referrals() {
+    let ui = Ui::start("mine").await;
+    let own_token = harness::token(&ui, "paciente").await;
+    let own = api(&ui, &own_token, reqwest::Method::GET, "Patient", None).await;
+    assert_eq!(
+        own["entry"].as_array().map(Vec::len),
+        Some(1),
+        "a patient finds only their own record: {own}"
+    );
+    let patient = own["entry"][0]["resource"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    ui.sign_in().await;
+    let org = ui.user_facility().await;
+    let task = crate::referrals::refer_accept_and_book(&ui, &patient).await;
+    let booked = api(
+        &ui,
+        &harness::token(&ui, "medica").await,
+        reqwest::Method::GET,
+        &format!("Task/{task}"),
+        None,
+    )
+    .await;
+    let appointment = booked["output"][0]["valueReference"]["reference"]
+        .as_str()
+        .unwrap()
+        .trim_start_matches("Appointment/")
+        .to_string();
+
+    // Another patient of the same clinic, booked by the desk the same day.
+    let other = ui
+        .demo
+        .patients
+        .iter()
+        .find(|p| managing_org(p) == Some(org.as_str()) && id(p) != patient)
+        .expect("another patient at the clinic");
+    let tomorrow = harness::today_iso();
+    let theirs = api(
+        &ui,
+        &harness::token(&ui, "recepcion").await,
+        reqwest::Method::POST,
+        "Appointment",
+        Some(json!({
+            "resourceType": "Appointment",
+            "status": "booked",
+            "description": "Consulta de otra persona",
+            "start": format!("{tomorrow}T23:00:00-06:00"),
+            "end": format!("{tomorrow}T23:30:00-06:00"),
+            "participant": [{"actor": {"reference": format!("Patient/{}", id(other))}, "status": "accepted"}]
+        })),
+    )
+    .await;
+    let theirs = theirs["id"].as_str().unwrap().to_string();
+    ui.navigate_by("form[action='/ui/salir'] button").await;
+
+    ui.sign_in_as("paciente").await;
+    assert_eq!(
+        ui.path().await,
+        "/ui/mis-citas",
+        "a patient lands on their page"
+    );
+    assert!(ui.exists("#nav-mine").await);
+    assert!(
+        !ui.exists("#nav-referrals").await,
+        "no staff links for a patient"
+    );
+    let row = ui
+        .css(&format!(
+            "#appointments-table tr[data-appointment='{appointment}']"
+        ))
+        .await;
+    assert_eq!(
+        row.attr("data-status").await.unwrap().as_deref(),
+        Some("booked")
+    );
+    assert_eq!(
+        row.attr("data-upcoming").await.unwrap().as_deref(),
+        Some("true")
+    );
+    assert!(
+        !ui.exists(&format!("tr[data-appointment='{theirs}']")).await,
+        "another patient's appointment is never listed"
+    );
+    assert!(
+        !ui.client
+            .source()
+            .await
+            .unwrap()
+            .contains("Consulta de otra persona")
+    );
+    let referral = ui
+        .css(&format!("#referrals-table tr[data-task='{task}']"))
+        .await;
+    assert_eq!(
+        referral.attr("data-state").await.unwrap().as_deref(),
+        Some("booked")
+    );
+    assert!(
+        ui.text("#referrals-table")
+            .await
+            .contains("Valoración por medicina interna")
+    );
+    ui.screenshot("patient-page").await;
+
+    // The facility's inbox is staff work.
+    ui.goto("/ui/referencias").await;
+    assert!(
+        ui.exists(".errors, [role=alert]").await,
+        "the inbox refuses a patient"
+    );
+    assert!(
+        !ui.exists(&format!("tr[data-task='{task}'] form.accept"))
+            .await
+    );
+}

@@ -15,6 +15,13 @@ pub async fn home(ctx: Ctx) -> Response {
     if ctx.session.as_ref().is_some_and(super::may_read_reports) {
         // Epidemiologists have no patient search: their work starts at the surveillance page.
         see_other("/ui/vigilancia")
+    } else if ctx
+        .session
+        .as_ref()
+        .is_some_and(|s| s.requester.role() == auth::role::Role::Patient)
+    {
+        // A patient's work here is their own appointments and referrals.
+        see_other("/ui/mis-citas")
     } else if ctx.session.is_some() {
         see_other("/ui/buscar")
     } else {
@@ -48,7 +55,12 @@ pub async fn login_form(
         &LoginPage {
             layout: ctx.layout(&app, "login.title"),
             error: None,
-            next: safe_next(&query.next),
+            // None asked: after sign-in each role starts where its work is (`home`).
+            next: if query.next.is_empty() {
+                String::new()
+            } else {
+                safe_next(&query.next)
+            },
             user: String::new(),
         },
         StatusCode::OK,
@@ -87,7 +99,13 @@ pub async fn login(
             if let Some(previous) = &ctx.session {
                 app.sessions.logout(previous);
             }
-            let mut response = see_other(&safe_next(&form.next));
+            // Without a page to return to, each role starts where its work is (`home`).
+            let target = if form.next.is_empty() {
+                "/ui".to_string()
+            } else {
+                safe_next(&form.next)
+            };
+            let mut response = see_other(&target);
             if let Ok(cookie) = HeaderValue::from_str(&session::session_cookie(
                 &info.secret,
                 app.config.secure_cookies,
