@@ -1281,11 +1281,9 @@ pub fn the_feed_misses_nothing_under_concurrent_writers(fresh: Fresh) {
     const WRITERS: usize = 6;
     const PER_WRITER: usize = 40;
     let store = fresh.store;
-    let done = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let mut threads = Vec::new();
     for writer in 0..WRITERS {
         let store = store.clone();
-        let done = done.clone();
         threads.push(std::thread::spawn(move || {
             for n in 0..PER_WRITER {
                 let id = format!("w{writer}n{n}");
@@ -1299,13 +1297,14 @@ pub fn the_feed_misses_nothing_under_concurrent_writers(fresh: Fresh) {
                 })
                 .unwrap();
             }
-            done.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         }));
     }
     let mut received: Vec<String> = Vec::new();
     let mut cursor = 0;
     loop {
-        let finished = done.load(std::sync::atomic::Ordering::SeqCst) == WRITERS;
+        // Finished or failed: a writer whose write failed ends too, and its panic comes out of
+        // `join` below (a count of successes would leave this loop waiting forever).
+        let finished = threads.iter().all(std::thread::JoinHandle::is_finished);
         write_with(store.as_ref(), |tx| {
             let sync = tx.sync().unwrap();
             while sync.catch_up_log(50)? == 50 {}
