@@ -296,22 +296,13 @@ impl Ehr {
             .collect())
     }
 
-    /// Checks the whole chain (`expediente audit verify`): `Ok(entries)` or the first bad
-    /// entry's error.
+    /// Checks every chain of the trail (`expediente audit verify`): `Ok(entries)` or the first
+    /// bad entry's error.
     pub fn verify_audit_chain(&self) -> Result<Result<u64, auth::audit::ChainError>, Error> {
-        let mut verifier = auth::audit::ChainVerifier::new();
-        let mut after = 0;
-        loop {
-            let rows = self.store().audit_scan(after, 10_000)?;
-            if rows.is_empty() {
-                return Ok(Ok(verifier.head().seq));
-            }
-            for row in &rows {
-                if let Err(err) = verifier.push(row) {
-                    return Ok(Err(err));
-                }
-                after = row.entry.seq;
-            }
-        }
+        let store = self.store();
+        let lanes = store.audit_lanes()?;
+        Ok(auth::audit::verify_lanes(&lanes, |lane, after| {
+            store.audit_scan_lane(lane, after, 10_000)
+        })?)
     }
 }

@@ -24,9 +24,10 @@
 //!   once its WAL is flushed.
 //! - The sync feed needs positions in commit order, which a sequence does not give (see
 //!   [`sync`]): a sequencer assigns log positions to committed versions, after commit.
-//! - The audit chain is one hash chain, as on a clinic: appending takes an advisory lock held
-//!   until commit, so only transactions that append audit entries wait on each other, and only
-//!   from their append to their commit (see [`security`]).
+//! - The audit trail is 16 hash chains (lanes, `auth::audit::Lanes`) after the single chain
+//!   it held before: an appender takes the first free lane's advisory lock, held until commit,
+//!   so auditing transactions wait on each other only when every lane is busy (see
+//!   [`security`]).
 //! - Every clinical row carries `patient_key`, never NULL (the patient whose compartment it is
 //!   in, else the resource's own `Type/id`); on a Citus coordinator the clinical tables are
 //!   distributed by it and co-located (migration 2, ARCHITECTURE.md "The hub on Citus"), and
@@ -84,6 +85,10 @@ pub struct PgStore {
     citus: bool,
     /// Reads by id waiting to be sent together (see [`coalesce`]).
     reads: coalesce::Coalescer,
+    /// The audit trail's layout (fixed by its migration) and the lane the next appender waits
+    /// on when every lane is held (see `security::take_lane`).
+    audit_lanes: auth::audit::Lanes,
+    audit_next_lane: std::sync::atomic::AtomicU32,
 }
 
 impl PgStore {
@@ -113,6 +118,7 @@ impl PgStore {
                 .map_err(sql_error)?;
             Ok(row.get::<_, bool>(0))
         })?;
+        let audit_lanes = pool.with(|conn| security::audit_layout(&mut conn.client))?;
         Ok(Arc::new(PgStore {
             pool,
             sequencer: Mutex::new(None),
@@ -120,6 +126,8 @@ impl PgStore {
             interner: Mutex::new(None),
             citus,
             reads: coalesce::Coalescer::default(),
+            audit_lanes,
+            audit_next_lane: std::sync::atomic::AtomicU32::new(0),
         }))
     }
 
@@ -479,6 +487,19 @@ impl store::Store for PgStore {
 
     fn audit_scan(&self, after_seq: u64, limit: usize) -> Result<Vec<SealedEntry>, Error> {
         self.with_client(|client| security::audit_scan(client, after_seq, limit))
+    }
+
+    fn audit_lanes(&self) -> Result<auth::audit::Lanes, Error> {
+        Ok(self.audit_lanes)
+    }
+
+    fn audit_scan_lane(
+        &self,
+        lane: auth::audit::Lane,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<SealedEntry>, Error> {
+        self.with_client(|client| security::audit_scan_lane(client, lane, after_seq, limit))
     }
 
     fn notifications(&self) -> Option<&dyn store::notify::NotifyStore> {

@@ -433,6 +433,30 @@ BEGIN
 END
 $citus$;
 "#,
+    r#"
+-- Issue 14, the audit trail without one queue: entries after the trail's present end (the
+-- trunk) are dealt round over 16 lanes by seq, each a hash chain of its own with its own lock
+-- (see `security.rs`, `auth::audit::Lanes`). The layout is written once and never changes;
+-- the coordinator keeps both tables on Citus (appends take coordinator advisory locks).
+ALTER TABLE audit_log ADD COLUMN lane SMALLINT;
+CREATE INDEX audit_log_lane ON audit_log(lane, seq) WHERE lane IS NOT NULL;
+CREATE INDEX audit_log_trunk ON audit_log(seq) WHERE lane IS NULL;
+CREATE TABLE audit_layout (
+    one INTEGER PRIMARY KEY CHECK (one = 1),
+    trunk_seq BIGINT NOT NULL,
+    trunk_hash TEXT NOT NULL,
+    lanes SMALLINT NOT NULL CHECK (lanes > 0)
+);
+INSERT INTO audit_layout (one, trunk_seq, trunk_hash, lanes)
+    SELECT 1, coalesce(max(seq), 0),
+           coalesce((SELECT hash FROM audit_log ORDER BY seq DESC LIMIT 1), repeat('0', 64)),
+           16
+    FROM audit_log;
+CREATE TRIGGER audit_layout_append_only BEFORE UPDATE OR DELETE ON audit_layout
+    FOR EACH ROW EXECUTE FUNCTION refuse_change();
+CREATE TRIGGER audit_layout_no_truncate BEFORE TRUNCATE ON audit_layout
+    FOR EACH STATEMENT EXECUTE FUNCTION refuse_change();
+"#,
 ];
 
 /// The schema version this build expects.

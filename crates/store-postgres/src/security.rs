@@ -1,15 +1,17 @@
 //! Accounts, revoked tokens, break-glass grants and the hash-chained audit trail.
 //!
-//! The audit trail is one hash chain, as on a clinic, so `audit verify` checks it the same
-//! way. Appending reads the chain head and writes after it, so appenders take one advisory
-//! lock ([`AUDIT_CHAIN_LOCK`]) held until their commit: transactions that append audit entries
-//! queue behind each other from their append to their commit, and nothing else does (a write
-//! without audit entries never waits for it). Splitting the trail into several chains (per
-//! partition or per writer, each verifiable) would remove the queue; it needs `audit verify`
-//! and the anchors to know several chains, and is left for later. Triggers refuse UPDATE,
-//! DELETE and TRUNCATE of the trail.
+//! The audit trail is laid out in lanes (`auth::audit::Lanes`, fixed in `audit_layout` by the
+//! migration that introduced them): the single chain written before it (the trunk), then 16
+//! chains dealt round by seq. Appending reads a chain's head and writes after it, so an
+//! appender holds that lane's advisory lock from its append to its commit; it takes the first
+//! lane nobody holds, trying from lane 0, and waits only when all 16 are held. A
+//! lane's seqs stay gap-free and in commit order, so `audit verify` walks each lane as a chain.
+//! A write without audit entries never takes any of them. Triggers refuse UPDATE, DELETE and
+//! TRUNCATE of the trail and of its layout.
 
-use auth::audit::{AuditAction, AuditEntry, Chain, ChainHash, ChainHead, Outcome, SealedEntry};
+use auth::audit::{
+    AuditAction, AuditEntry, Chain, ChainHash, ChainHead, Lane, Lanes, Outcome, SealedEntry,
+};
 use auth::role::Role;
 use postgres::{GenericClient, Row};
 use store::{Account, App, AuditQuery, BreakGlassGrant, Error};
@@ -18,8 +20,22 @@ use crate::sql::{Arg, Sql};
 use crate::sql_error;
 use crate::tx::Tx;
 
-/// The advisory lock key serialising appends to the audit chain.
-const AUDIT_CHAIN_LOCK: &str = "audit-chain";
+/// The advisory lock class of the audit lanes: lane `l`'s lock is `(AUDIT_LANE_LOCK, l)`
+/// (the two-key form, apart from the one-key locks `Tx::lock_key` takes).
+const AUDIT_LANE_LOCK: i32 = 0x6175_6469;
+
+/// Takes the lock of the first free lane, trying them in order from lane 0, or waits for lane
+/// `$1` when all are held; answers the lane. Trying from 0 keeps a quiet hub on one lane and
+/// fills the others only as writers overlap. (`COALESCE` evaluates its second argument only
+/// when the first is NULL, so the waiting lock is taken only then; the waiting lane rotates so
+/// that waiters spread over the lanes.)
+const TAKE_LANE: &str = "SELECT COALESCE(\
+     (SELECT l FROM generate_series(0, $2 - 1) AS l WHERE pg_try_advisory_xact_lock($3, l) LIMIT 1), \
+     (SELECT $1 FROM pg_advisory_xact_lock($3, $1)))";
+
+/// A lane's newest entry (read after its lock is held, in a statement of its own, so that it
+/// sees the previous holder's commit).
+const LANE_HEAD: &str = "SELECT seq, hash FROM audit_log WHERE lane = $1 ORDER BY seq DESC LIMIT 1";
 
 const ACCOUNT_COLUMNS: &str = "username, role, clues, practitioner_id, patient_id, display_name, \
      password_hash, disabled, failed_logins, last_failure_ms, created_ms, credential_epoch, last_login_ip";
@@ -30,10 +46,10 @@ const AUDIT_COLUMNS: &str = "seq, at_ms, node, username, user_display, role, clu
 /// Sealed audit entries, one array per column (see [`append_audit`]).
 const INSERT_AUDIT: &str = "INSERT INTO audit_log (seq, at_ms, node, username, user_display, role, clues, \
      facility_name, action, resource_type, resource_id, patient_id, outcome, break_glass, source_ip, \
-     details, hash) \
-     SELECT * FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], $5::text[], $6::text[], \
-     $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], $12::text[], $13::text[], \
-     $14::boolean[], $15::text[], $16::text[], $17::text[])";
+     details, hash, lane) \
+     SELECT *, $18::smallint FROM unnest($1::bigint[], $2::bigint[], $3::text[], $4::text[], \
+     $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[], $11::text[], \
+     $12::text[], $13::text[], $14::boolean[], $15::text[], $16::text[], $17::text[])";
 
 fn account_from_row(row: &Row) -> Account {
     Account {
@@ -183,40 +199,69 @@ pub(crate) fn break_glass_grants(
         .collect())
 }
 
-/// The head of the chain, read under the chain lock.
-fn chain_head<C: GenericClient>(client: &mut C) -> Result<ChainHead, Error> {
+/// The trail's layout, as its migration fixed it.
+pub(crate) fn audit_layout(client: &mut postgres::Client) -> Result<Lanes, Error> {
     let row = client
-        .query_opt(
-            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-            &[],
-        )
+        .query_one("SELECT trunk_seq, trunk_hash, lanes FROM audit_layout", &[])
         .map_err(sql_error)?;
-    match row {
-        None => Ok(ChainHead::EMPTY),
-        Some(row) => {
-            let seq: i64 = row.get(0);
-            let hash: String = row.get(1);
-            let hash = ChainHash::from_hex(&hash).ok_or_else(|| {
-                Error::Other(format!("the audit entry {seq} has an unreadable hash"))
-            })?;
-            Ok(ChainHead {
-                seq: u64::try_from(seq).unwrap_or(0),
-                hash,
-            })
-        }
-    }
+    let seq: i64 = row.get(0);
+    let hash: String = row.get(1);
+    let lanes: i16 = row.get(2);
+    let hash = ChainHash::from_hex(&hash)
+        .ok_or_else(|| Error::Other("the audit layout has an unreadable trunk hash".into()))?;
+    Ok(Lanes {
+        trunk: ChainHead {
+            seq: u64::try_from(seq).unwrap_or(0),
+            hash,
+        },
+        count: u16::try_from(lanes).unwrap_or(1).max(1),
+    })
 }
 
-/// Seals `entries` in order onto the chain; returns the seq of the last one (0 for none).
+/// This transaction's lane: the one it already holds, else the first free one.
+fn take_lane(tx: &mut Tx<'_>) -> Result<u16, Error> {
+    if let Some(lane) = tx.audit_lane {
+        return Ok(lane);
+    }
+    let store = tx.store;
+    let count = i32::from(store.audit_lanes.count);
+    let wait_on = store
+        .audit_next_lane
+        .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+        % u32::from(store.audit_lanes.count.max(1));
+    let wait_on = i32::try_from(wait_on).unwrap_or(0);
+    let row = tx.query_one(TAKE_LANE, &[&wait_on, &count, &AUDIT_LANE_LOCK])?;
+    let lane = u16::try_from(row.get::<_, i32>(0)).unwrap_or(0);
+    tx.audit_lane = Some(lane);
+    Ok(lane)
+}
+
+/// Seals `entries` in order onto a free lane; returns the seq of the last one (0 for none).
 pub(crate) fn append_audit(tx: &mut Tx<'_>, entries: Vec<AuditEntry>) -> Result<u64, Error> {
     if entries.is_empty() {
         return Ok(0);
     }
-    // The job's held rows go first: the chain's lock is held from here to COMMIT, and every
-    // job that audits waits for it, so only the audit rows should be sent under it.
+    // The job's held rows go first: the lane's lock is held from here to COMMIT, and another
+    // job that audits may wait for it, so only the audit rows should be sent under it.
     tx.flush()?;
-    tx.lock_key(AUDIT_CHAIN_LOCK)?;
-    let mut chain = Chain::resume(chain_head(tx.conn()?)?);
+    let lane = take_lane(tx)?;
+    let lane_arg = i16::try_from(lane).unwrap_or(0);
+    let head = tx
+        .query_opt(LANE_HEAD, &[&lane_arg])?
+        .map(|row| {
+            let seq: i64 = row.get(0);
+            let hash: String = row.get(1);
+            ChainHash::from_hex(&hash)
+                .map(|hash| ChainHead {
+                    seq: u64::try_from(seq).unwrap_or(0),
+                    hash,
+                })
+                .ok_or_else(|| {
+                    Error::Other(format!("the audit entry {seq} has an unreadable hash"))
+                })
+        })
+        .transpose()?;
+    let mut chain = Chain::lane(&tx.store.audit_lanes, lane, head);
     // The sealed entries as columns, sent in one statement: the chain's lock is held until
     // COMMIT, so every round trip under it is time other auditing jobs wait.
     let n = entries.len();
@@ -280,6 +325,7 @@ pub(crate) fn append_audit(tx: &mut Tx<'_>, entries: Vec<AuditEntry>) -> Result<
             &source_ip,
             &details,
             &hash,
+            &lane_arg,
         ],
     )?;
     Ok(last)
@@ -341,6 +387,36 @@ pub(crate) fn audit_scan(
             &[&after, &limit],
         )
         .map_err(sql_error)?;
+    rows.iter().map(sealed_from_row).collect()
+}
+
+/// One chain's entries (see `store::Store::audit_scan_lane`). The trunk is every entry without
+/// a lane, so one added by hand after the trunk's end is seen there.
+pub(crate) fn audit_scan_lane(
+    client: &mut postgres::Client,
+    lane: Lane,
+    after_seq: u64,
+    limit: usize,
+) -> Result<Vec<SealedEntry>, Error> {
+    let after = i64::try_from(after_seq).unwrap_or(i64::MAX);
+    let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+    let rows = match lane {
+        Lane::Trunk => client.query(
+            &format!(
+                "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE lane IS NULL AND seq > $1 \
+                 ORDER BY seq LIMIT $2"
+            ),
+            &[&after, &limit],
+        ),
+        Lane::Lane(lane) => client.query(
+            &format!(
+                "SELECT {AUDIT_COLUMNS} FROM audit_log WHERE lane = $3 AND seq > $1 \
+                 ORDER BY seq LIMIT $2"
+            ),
+            &[&after, &limit, &i16::try_from(lane).unwrap_or(i16::MAX)],
+        ),
+    }
+    .map_err(sql_error)?;
     rows.iter().map(sealed_from_row).collect()
 }
 

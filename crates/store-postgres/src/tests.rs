@@ -251,6 +251,67 @@ fn version(id: &str, version_id: u64) -> store::NewVersion {
     }
 }
 
+fn audit_entry(user: &str) -> store::AuditEntry {
+    store::AuditEntry {
+        seq: 0,
+        at_ms: 1,
+        node: "hub".into(),
+        user: user.into(),
+        user_display: String::new(),
+        role: None,
+        clues: None,
+        facility_name: None,
+        action: auth::audit::AuditAction::Read,
+        resource_type: None,
+        resource_id: None,
+        patient_id: None,
+        outcome: auth::audit::Outcome::Success,
+        break_glass: false,
+        source_ip: None,
+        details: String::new(),
+    }
+}
+
+/// A hub whose trail was one chain before lanes keeps it whole as the trunk: the lanes start
+/// from its head, and `verify_lanes` walks the trunk and then every lane.
+#[test]
+fn a_single_chain_trail_becomes_the_trunk_of_the_lanes() {
+    let db = fresh_database();
+    let mut client = crate::pool::connect(&db.url).unwrap();
+    let before_lanes = crate::schema::schema_version_latest() - 1;
+    assert_eq!(
+        crate::schema::migrate_to(&mut client, before_lanes).unwrap(),
+        before_lanes
+    );
+    let mut chain = auth::audit::Chain::resume(auth::audit::ChainHead::EMPTY);
+    for user in ["ana", "beto", "ana"] {
+        let sealed = chain.append(audit_entry(user));
+        client
+            .execute(
+                "INSERT INTO audit_log (seq, at_ms, node, username, user_display, action, \
+                 outcome, break_glass, details, hash) \
+                 VALUES ($1, 1, 'hub', $2, '', 'read', 'success', false, '', $3)",
+                &[
+                    &i64::try_from(sealed.entry.seq).unwrap(),
+                    &sealed.entry.user,
+                    &sealed.hash.to_hex(),
+                ],
+            )
+            .unwrap();
+    }
+    drop(client);
+    let store = PgStore::connect(&db.url).unwrap();
+    let lanes = store.audit_lanes().unwrap();
+    assert_eq!(lanes.trunk, chain.head());
+    assert_eq!(lanes.count, 16);
+    let seq = write_with(store.as_ref(), |tx| tx.append_audit(audit_entry("carla"))).unwrap();
+    assert_eq!(seq, 4, "lane 0 opens right after the trunk");
+    let verified =
+        auth::audit::verify_lanes(&lanes, |lane, after| store.audit_scan_lane(lane, after, 2))
+            .unwrap();
+    assert_eq!(verified, Ok(4));
+}
+
 #[test]
 fn the_audit_trail_and_anchors_refuse_update_delete_and_truncate() {
     let db = fresh_database();
@@ -295,6 +356,9 @@ fn the_audit_trail_and_anchors_refuse_update_delete_and_truncate() {
         "UPDATE audit_anchor SET hash = 'x'",
         "DELETE FROM audit_anchor",
         "TRUNCATE audit_anchor",
+        "UPDATE audit_layout SET lanes = 1",
+        "DELETE FROM audit_layout",
+        "TRUNCATE audit_layout",
     ] {
         let err = client.batch_execute(sql).unwrap_err();
         let message = err.as_db_error().map(|db| db.message().to_string());

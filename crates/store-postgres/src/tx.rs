@@ -48,6 +48,8 @@ pub(crate) struct Tx<'a> {
     searches: HashMap<String, (Vec<String>, Vec<String>)>,
     /// Answers of `peek` in this transaction, kept like `searches` (by type).
     peeked: HashMap<(String, String), Option<StoredResource>>,
+    /// The audit lane whose lock this transaction holds, once it appended (see `security`).
+    pub(crate) audit_lane: Option<u16>,
 }
 
 impl<'a> Tx<'a> {
@@ -69,6 +71,7 @@ impl<'a> Tx<'a> {
             draw_next: 1,
             searches: HashMap::new(),
             peeked: HashMap::new(),
+            audit_lane: None,
         })
     }
 

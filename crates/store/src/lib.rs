@@ -274,8 +274,28 @@ pub trait Store: Send + Sync {
     ) -> Result<Vec<BreakGlassGrant>, Error>;
     /// Audit entries matching `query`, newest first.
     fn audit_search(&self, query: &AuditQuery) -> Result<Vec<SealedEntry>, Error>;
-    /// Audit entries with `seq > after_seq` in chain order, at most `limit` (for verification).
+    /// Audit entries with `seq > after_seq` in seq order, at most `limit`.
     fn audit_scan(&self, after_seq: u64, limit: usize) -> Result<Vec<SealedEntry>, Error>;
+    /// How the trail is laid out in chains (`auth::audit::Lanes`): one chain unless the engine
+    /// spreads concurrent writers over lanes.
+    fn audit_lanes(&self) -> Result<auth::audit::Lanes, Error> {
+        Ok(auth::audit::Lanes::SINGLE)
+    }
+    /// One chain's entries with `seq > after_seq` in seq order, at most `limit` (for
+    /// verification; see `auth::audit::verify_lanes`). For `Lane::Trunk`, every entry stored
+    /// outside the lanes. The default is for a single chain: the trunk is empty and lane 0 is
+    /// the whole trail.
+    fn audit_scan_lane(
+        &self,
+        lane: auth::audit::Lane,
+        after_seq: u64,
+        limit: usize,
+    ) -> Result<Vec<SealedEntry>, Error> {
+        match lane {
+            auth::audit::Lane::Trunk => Ok(Vec::new()),
+            auth::audit::Lane::Lane(_) => self.audit_scan(after_seq, limit),
+        }
+    }
 
     /// The subscription delivery queue, when the engine keeps one (see `notify`).
     fn notifications(&self) -> Option<&dyn notify::NotifyStore> {

@@ -21,15 +21,24 @@
 //! inside the hashed bytes, so renumbering is detected too. Truncating the tail is only detectable
 //! against a head recorded elsewhere ([`verify_chain_to`]): clinics sign their head with the node
 //! key ([`anchor_message`]) and ship it to the hub (`sync`'s anchors).
+//!
+//! # Lanes
+//! A store with many concurrent writers (the hub on PostgreSQL) would queue every auditing
+//! transaction behind one chain head. Its trail is instead a trunk (the single chain it held
+//! before) followed by several chains, *lanes*, dealt round by seq: see [`Lanes`]. Each lane is
+//! a chain as above, with its seqs `count` apart instead of 1, and starts from the trunk's head.
+//! A clinic's trail is one lane ([`Lanes::SINGLE`]), exactly the chain described above.
 
 #[cfg(test)]
 mod tests;
 
 mod anchor;
 mod event;
+mod lanes;
 
 pub use anchor::{ANCHOR_DOMAIN, anchor_message};
 pub use event::{MEXICO_CITY_UTC_OFFSET_MINUTES, patient_view_line, to_audit_event_json};
+pub use lanes::{Lane, Lanes, verify_lanes};
 
 use sha2::{Digest, Sha256};
 
@@ -338,16 +347,42 @@ impl ChainHead {
 }
 
 /// The writer's view of the chain: read the head (last row) inside the write transaction, append,
-/// store. The store's single writer makes seqs gap-free.
+/// store. The store's single writer (or the lane's lock) makes seqs gap-free.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Chain {
     head: ChainHead,
+    /// The seq the next entry gets.
+    next: u64,
+    /// How far apart this chain's seqs are (1, or the number of lanes).
+    stride: u64,
 }
 
 impl Chain {
     /// Continues after `head` ([`ChainHead::EMPTY`] for a new node).
     pub fn resume(head: ChainHead) -> Chain {
-        Chain { head }
+        Chain {
+            head,
+            next: head.seq.saturating_add(1),
+            stride: 1,
+        }
+    }
+
+    /// Continues lane `lane` of `lanes` after its newest entry, `lane_head` (`None` while the lane
+    /// is empty: it then starts from the trunk's head).
+    pub fn lane(lanes: &Lanes, lane: u16, lane_head: Option<ChainHead>) -> Chain {
+        let stride = u64::from(lanes.count.max(1));
+        match lane_head {
+            Some(head) => Chain {
+                head,
+                next: head.seq.saturating_add(stride),
+                stride,
+            },
+            None => Chain {
+                head: lanes.trunk,
+                next: lanes.first_seq(lane),
+                stride,
+            },
+        }
     }
 
     /// The current head.
@@ -357,12 +392,13 @@ impl Chain {
 
     /// Assigns the next seq to `entry`, seals it and advances the head.
     pub fn append(&mut self, mut entry: AuditEntry) -> SealedEntry {
-        entry.seq = self.head.seq.saturating_add(1);
+        entry.seq = self.next;
         let hash = chain_hash(&self.head.hash, &entry);
         self.head = ChainHead {
             seq: entry.seq,
             hash,
         };
+        self.next = entry.seq.saturating_add(self.stride);
         SealedEntry { entry, hash }
     }
 }
@@ -420,24 +456,39 @@ impl ChainError {
 #[derive(Clone, Copy, Debug)]
 pub struct ChainVerifier {
     head: ChainHead,
+    /// The seq the next entry must have.
+    next: u64,
+    /// How far apart the chain's seqs are (1, or the number of lanes).
+    stride: u64,
 }
 
 impl ChainVerifier {
     /// Verification from the start of the chain.
     pub fn new() -> ChainVerifier {
-        ChainVerifier {
-            head: ChainHead::EMPTY,
-        }
+        ChainVerifier::after(ChainHead::EMPTY)
     }
 
     /// Verification of the entries after a trusted head (a previously verified checkpoint).
     pub fn after(head: ChainHead) -> ChainVerifier {
-        ChainVerifier { head }
+        ChainVerifier {
+            head,
+            next: head.seq.saturating_add(1),
+            stride: 1,
+        }
+    }
+
+    /// Verification of lane `lane` of `lanes` from its first entry.
+    pub fn lane(lanes: &Lanes, lane: u16) -> ChainVerifier {
+        ChainVerifier {
+            head: lanes.trunk,
+            next: lanes.first_seq(lane),
+            stride: u64::from(lanes.count.max(1)),
+        }
     }
 
     /// Checks the next entry.
     pub fn push(&mut self, sealed: &SealedEntry) -> Result<(), ChainError> {
-        let expected = self.head.seq.saturating_add(1);
+        let expected = self.next;
         let seq = sealed.entry.seq;
         if seq != expected {
             return Err(ChainError {
@@ -453,6 +504,7 @@ impl ChainVerifier {
             });
         }
         self.head = ChainHead { seq, hash };
+        self.next = seq.saturating_add(self.stride);
         Ok(())
     }
 

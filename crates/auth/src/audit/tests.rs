@@ -479,3 +479,159 @@ fn patient_view_lines() {
     );
     assert!(patient_view_line(&entry(AuditAction::Read), 0).starts_with("25/11/2025 16:32 — "));
 }
+
+// ---- lanes ----
+
+use super::{Lane, Lanes, verify_lanes};
+
+/// A trail with a trunk of `trunk` entries, then `count` lanes appended round-robin-ish (lane
+/// `n % count` for the n-th entry, with lane 0 taking every third entry twice, so the lanes
+/// grow unevenly as they would under real writers). Returns the layout and every stored entry.
+fn laned_trail(trunk: u64, count: u16, after: usize) -> (Lanes, Vec<SealedEntry>) {
+    let mut chain = Chain::resume(ChainHead::EMPTY);
+    let mut stored: Vec<SealedEntry> = (0..trunk)
+        .map(|_| chain.append(entry(AuditAction::Read)))
+        .collect();
+    let lanes = Lanes {
+        trunk: chain.head(),
+        count,
+    };
+    let mut writers: Vec<Chain> = (0..count).map(|l| Chain::lane(&lanes, l, None)).collect();
+    for n in 0..after {
+        let lane = if n % 3 == 0 {
+            0
+        } else {
+            usize::from(u16::try_from(n).unwrap() % count)
+        };
+        let sealed = writers[lane].append(second());
+        assert_eq!(lanes.lane_of(sealed.entry.seq), Lane::Lane(lane as u16));
+        stored.push(sealed);
+    }
+    stored.sort_by_key(|s| s.entry.seq);
+    (lanes, stored)
+}
+
+/// A store's per-lane scan over `stored`, `page` entries at a time, with the lane taken from
+/// the seq (as the PostgreSQL store's lane column holds it).
+fn scan_of(
+    lanes: Lanes,
+    stored: &[SealedEntry],
+    page: usize,
+) -> impl FnMut(Lane, u64) -> Result<Vec<SealedEntry>, ()> + '_ {
+    move |lane, after| {
+        Ok(stored
+            .iter()
+            .filter(|s| s.entry.seq > after && lanes.lane_of(s.entry.seq) == lane)
+            .take(page)
+            .cloned()
+            .collect())
+    }
+}
+
+#[test]
+fn a_laned_trail_verifies_lane_by_lane_and_counts_every_entry() {
+    let (lanes, stored) = laned_trail(3, 4, 30);
+    let seqs: std::collections::HashSet<u64> = stored.iter().map(|s| s.entry.seq).collect();
+    assert_eq!(seqs.len(), 33, "every seq is unique");
+    assert_eq!(verify_lanes(&lanes, scan_of(lanes, &stored, 2)), Ok(Ok(33)));
+    // One lane is the clinic's single chain.
+    let mut chain = Chain::resume(ChainHead::EMPTY);
+    let single: Vec<SealedEntry> = (0..5).map(|_| chain.append(second())).collect();
+    let lanes = Lanes::SINGLE;
+    let scan = |lane: Lane, after: u64| -> Result<Vec<SealedEntry>, ()> {
+        Ok(match lane {
+            Lane::Trunk => Vec::new(),
+            Lane::Lane(_) => single
+                .iter()
+                .filter(|s| s.entry.seq > after)
+                .cloned()
+                .collect(),
+        })
+    };
+    assert_eq!(verify_lanes(&lanes, scan), Ok(Ok(5)));
+}
+
+#[test]
+fn a_laned_trail_finds_deleted_altered_moved_and_added_entries() {
+    let (lanes, stored) = laned_trail(3, 4, 30);
+    // An entry deleted from the middle of lane 0.
+    let lane0: Vec<u64> = stored
+        .iter()
+        .map(|s| s.entry.seq)
+        .filter(|&seq| lanes.lane_of(seq) == Lane::Lane(0))
+        .collect();
+    let gone = lane0[2];
+    let deleted: Vec<SealedEntry> = stored
+        .iter()
+        .filter(|s| s.entry.seq != gone)
+        .cloned()
+        .collect();
+    let err = verify_lanes(&lanes, scan_of(lanes, &deleted, 100))
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(err.first_bad_seq, lane0[3]);
+    assert_eq!(err.reason, ChainFault::SeqOutOfOrder { expected: gone });
+
+    // An entry's text altered.
+    let mut altered = stored.clone();
+    let victim = altered
+        .iter_mut()
+        .find(|s| s.entry.seq == lane0[1])
+        .unwrap();
+    victim.entry.details = "nada que ver".into();
+    let err = verify_lanes(&lanes, scan_of(lanes, &altered, 100))
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        (err.first_bad_seq, err.reason),
+        (lane0[1], ChainFault::HashMismatch)
+    );
+
+    // The trunk's last entry deleted.
+    let truncated: Vec<SealedEntry> = stored
+        .iter()
+        .filter(|s| s.entry.seq != 3)
+        .cloned()
+        .collect();
+    let err = verify_lanes(&lanes, scan_of(lanes, &truncated, 100))
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        (err.first_bad_seq, err.reason),
+        (3, ChainFault::Truncated { expected_last: 3 })
+    );
+
+    // An entry added outside every lane, past the trunk (the store's trunk scan returns it).
+    let mut forged = Chain::resume(lanes.trunk).append(entry(AuditAction::Read));
+    forged.entry.seq = 1_000;
+    let scan = |lane: Lane, after: u64| -> Result<Vec<SealedEntry>, ()> {
+        let mut page: Vec<SealedEntry> = stored
+            .iter()
+            .filter(|s| s.entry.seq > after && lanes.lane_of(s.entry.seq) == lane)
+            .cloned()
+            .collect();
+        if lane == Lane::Trunk && after < 1_000 {
+            page.push(forged.clone());
+        }
+        Ok(page)
+    };
+    let err = verify_lanes(&lanes, scan).unwrap().unwrap_err();
+    assert_eq!(
+        (err.first_bad_seq, err.reason),
+        (1_000, ChainFault::HashMismatch)
+    );
+
+    // A lane's entry given another lane's seq (renumbered to hide a deletion) breaks its hash.
+    let mut moved = deleted.clone();
+    let last0 = *lane0.last().unwrap();
+    let shifted = moved.iter_mut().find(|s| s.entry.seq == lane0[3]).unwrap();
+    shifted.entry.seq = gone;
+    moved.retain(|s| s.entry.seq != last0);
+    let err = verify_lanes(&lanes, scan_of(lanes, &moved, 100))
+        .unwrap()
+        .unwrap_err();
+    assert_eq!(
+        (err.first_bad_seq, err.reason),
+        (gone, ChainFault::HashMismatch)
+    );
+}

@@ -840,8 +840,16 @@ fn audit_trail_records_accesses_and_detects_tampering() {
     let (code, out, _) = run_cli(&["audit", "verify", "--data", &data]);
     assert_eq!(code, 0, "{out}");
     assert!(out.contains("íntegra"));
-    // Someone with the file edits an entry behind the API (dropping the guard triggers first).
-    let conn = rusqlite::Connection::open(w.data.join("expediente.db")).unwrap();
+    match placement(&w.data, false) {
+        None => tamper_with_the_sqlite_file(&w.data, &data),
+        Some(url) => tamper_with_the_postgres_lanes(&url, &data),
+    }
+}
+
+/// Someone with the file edits an entry behind the API (dropping the guard triggers first),
+/// then deletes one: `audit verify` names the first bad entry each time.
+fn tamper_with_the_sqlite_file(dir: &std::path::Path, data: &str) {
+    let conn = rusqlite::Connection::open(dir.join("expediente.db")).unwrap();
     let blocked = conn.execute("UPDATE audit_log SET username = 'nadie' WHERE seq = 5", []);
     assert!(blocked.is_err(), "the trigger refuses updates");
     conn.execute_batch(
@@ -849,19 +857,102 @@ fn audit_trail_records_accesses_and_detects_tampering() {
     )
     .unwrap();
     drop(conn);
-    let (code, out, _) = run_cli(&["audit", "verify", "--data", &data]);
+    let (code, out, _) = run_cli(&["audit", "verify", "--data", data]);
     assert_eq!(code, 2, "{out}");
     assert!(out.contains('5'), "names the first bad entry: {out}");
     // Deleting an entry in the middle is detected too.
-    let conn = rusqlite::Connection::open(w.data.join("expediente.db")).unwrap();
+    let conn = rusqlite::Connection::open(dir.join("expediente.db")).unwrap();
     conn.execute_batch(
         "UPDATE audit_log SET username = (SELECT username FROM audit_log WHERE seq = 4) WHERE seq = 5; \
          DROP TRIGGER audit_log_no_delete; DELETE FROM audit_log WHERE seq = 3;",
     )
     .unwrap();
     drop(conn);
-    let (code, out, _) = run_cli(&["audit", "verify", "--data", &data]);
+    let (code, out, _) = run_cli(&["audit", "verify", "--data", data]);
     assert_eq!(code, 2, "{out}");
+}
+
+/// The same on the hub's PostgreSQL trail, which is laid out in lanes: an entry altered, an
+/// entry deleted from the middle of its lane, and an entry slipped in outside every lane are
+/// each found, and the message names the entry.
+fn tamper_with_the_postgres_lanes(url: &str, data: &str) {
+    let refused = Command::new("/usr/lib/postgresql/15/bin/psql")
+        .args([
+            "-X",
+            "-q",
+            "-d",
+            url,
+            "-c",
+            "UPDATE audit_log SET username = 'nadie'",
+        ])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success(), "the trigger refuses updates");
+    // A lane with at least three entries, and its second and third.
+    let lane = psql(
+        url,
+        "SELECT lane FROM audit_log WHERE lane IS NOT NULL GROUP BY lane \
+         HAVING count(*) >= 3 ORDER BY count(*) DESC LIMIT 1",
+    );
+    assert!(!lane.is_empty(), "a lane holds three entries");
+    let nth = |n: u32| {
+        psql(
+            url,
+            &format!(
+                "SELECT seq FROM audit_log WHERE lane = {lane} ORDER BY seq OFFSET {n} LIMIT 1"
+            ),
+        )
+    };
+    let (second, third) = (nth(1), nth(2));
+    let user = psql(
+        url,
+        &format!("SELECT username FROM audit_log WHERE seq = {second}"),
+    );
+    psql(
+        url,
+        &format!(
+            "ALTER TABLE audit_log DISABLE TRIGGER USER; \
+             UPDATE audit_log SET username = 'nadie' WHERE seq = {second}"
+        ),
+    );
+    let (code, out, _) = run_cli(&["audit", "verify", "--data", data]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains(&second),
+        "names the altered entry {second}: {out}"
+    );
+    // Put back, the trail is whole again: each lane was read and checked, not guessed at.
+    psql(
+        url,
+        &format!("UPDATE audit_log SET username = '{user}' WHERE seq = {second}"),
+    );
+    let (code, out, _) = run_cli(&["audit", "verify", "--data", data]);
+    assert_eq!(code, 0, "{out}");
+    // An entry slipped in outside every lane (a copy of a real one, far ahead).
+    psql(
+        url,
+        &format!(
+            "INSERT INTO audit_log SELECT seq + 100000, at_ms, node, username, user_display, role, \
+             clues, facility_name, action, resource_type, resource_id, patient_id, outcome, \
+             break_glass, source_ip, details, hash, NULL FROM audit_log WHERE seq = {second}"
+        ),
+    );
+    let forged = second.parse::<u64>().unwrap() + 100_000;
+    let (code, out, _) = run_cli(&["audit", "verify", "--data", data]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains(&forged.to_string()),
+        "names the forged entry: {out}"
+    );
+    psql(url, &format!("DELETE FROM audit_log WHERE seq = {forged}"));
+    // An entry deleted from the middle of its lane.
+    psql(url, &format!("DELETE FROM audit_log WHERE seq = {second}"));
+    let (code, out, _) = run_cli(&["audit", "verify", "--data", data]);
+    assert_eq!(code, 2, "{out}");
+    assert!(
+        out.contains(&third),
+        "names the entry after the gap, {third}: {out}"
+    );
 }
 
 #[test]
