@@ -12,7 +12,6 @@ use store::{HistoryRequest, HistoryScope, StoredResource};
 
 use auth::audit::AuditAction;
 use auth::policy::{Basis, Decision};
-use auth::role::Role;
 use auth::scope::Interaction;
 
 use crate::guard::{Authority, TargetFacts, forbidden, refusal};
@@ -442,7 +441,7 @@ impl Ehr {
         )
         .map_err(Error::BadRequest)?;
         query.cursor = cursor;
-        if who.role() != Role::System {
+        if who.reads_filtered() {
             check_traversals(&query)?;
         }
         let mut lookup = StoreLookup {
@@ -519,7 +518,7 @@ impl Ehr {
             all.retain(|r| seen.insert((r.resource_type.clone(), r.id.clone())));
         }
         let mut patients = Vec::new();
-        if who.role() != Role::System {
+        if who.reads_filtered() {
             self.filter_readable(who, &mut all, &mut patients)?;
         }
         self.audit_access(

@@ -40,4 +40,12 @@ impl Requester {
     pub fn role(&self) -> Role {
         self.principal.role
     }
+
+    /// Whether every resource a read returns must pass the read guard one by one. A system
+    /// principal is bounded by its scopes at the type level, so its reads skip that, unless a
+    /// scope carries a query restriction (SMART v2 `system/Observation.rs?category=…`), which
+    /// only the resource itself can answer.
+    pub(crate) fn reads_filtered(&self) -> bool {
+        self.principal.role != Role::System || self.principal.scopes.has_restrictions()
+    }
 }

@@ -186,8 +186,13 @@ fn covers(allowed: &Scopes, wanted: &Scope) -> bool {
     match wanted {
         Scope::Resource(want) => allowed.iter().any(|scope| match scope {
             Scope::Resource(have) => {
+                // A restricted registration covers a request that keeps all its conditions
+                // (and maybe adds more): that matches a subset of what it was registered for.
                 have.context == want.context
-                    && have.restrictions.is_empty()
+                    && have
+                        .restrictions
+                        .iter()
+                        .all(|condition| want.restrictions.contains(condition))
                     && (have.resource_type.is_none() || have.resource_type == want.resource_type)
                     && auth::scope::Interaction::ALL
                         .iter()
@@ -1001,5 +1006,12 @@ mod tests {
             !covers(&restricted, plain.iter().next().unwrap()),
             "a restricted registration never covers the unrestricted scope"
         );
+        let narrower =
+            Scopes::parse("patient/Observation.rs?category=laboratory&status=final").unwrap();
+        assert!(covers(&restricted, narrower.iter().next().unwrap()));
+        assert!(covers(&restricted, restricted.iter().next().unwrap()));
+        let other = Scopes::parse("patient/Observation.rs?category=vital-signs").unwrap();
+        assert!(!covers(&restricted, other.iter().next().unwrap()));
+        assert!(covers(&plain, restricted.iter().next().unwrap()));
     }
 }

@@ -21,6 +21,7 @@ mod parse;
 mod program;
 mod query;
 mod registry;
+mod restriction;
 
 pub use datetime::{DATE_MAX_MS, DATE_MIN_MS, date_range};
 pub use decimal::decimal_range;
@@ -34,3 +35,4 @@ pub use query::{
 pub use registry::{
     ParamKind, Prefix, Registry, RegistryError, SearchParam, StoredAs, UnsupportedParam, registry,
 };
+pub use restriction::{RestrictionError, matches_restriction};

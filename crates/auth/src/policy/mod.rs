@@ -37,7 +37,7 @@ use crate::category::{Category, category_of};
 use crate::consent::{Consent, ConsentTarget, consent_allows};
 use crate::label::{Coding, is_very_restricted};
 use crate::role::{Principal, Role};
-use crate::scope::{Interaction, ScopeContext};
+use crate::scope::{Grant, Interaction, ScopeContext};
 
 /// The `category` code that marks vital signs (`http://terminology.hl7.org/CodeSystem/observation-category`).
 pub const VITAL_SIGNS_CATEGORY: (&str, &str) = (
@@ -320,6 +320,9 @@ pub enum DenyReason {
     NoCareRelationship,
     /// The patient's consent restricts this access.
     ConsentRestricted,
+    /// The token's scopes grant this type only where it matches their query restrictions
+    /// (`patient/Observation.rs?category=laboratory`), and this resource does not.
+    OutsideScopeRestriction,
 }
 
 impl DenyReason {
@@ -334,6 +337,7 @@ impl DenyReason {
                 | DenyReason::NoCareRelationship
                 | DenyReason::ConsentRestricted
                 | DenyReason::NurseWriteOutsideVitalSigns
+                | DenyReason::OutsideScopeRestriction
         )
     }
 
@@ -366,6 +370,9 @@ impl DenyReason {
                 "no hay relación de atención con este paciente en su establecimiento; en una emergencia use el acceso de emergencia"
             }
             DenyReason::ConsentRestricted => "el consentimiento del paciente restringe este acceso",
+            DenyReason::OutsideScopeRestriction => {
+                "los alcances del token se limitan a los recursos que cumplen su consulta, y este no la cumple"
+            }
         }
     }
 
@@ -392,6 +399,9 @@ impl DenyReason {
                 "no care relationship with this patient at your facility; use emergency access in an emergency"
             }
             DenyReason::ConsentRestricted => "the patient's consent restricts this access",
+            DenyReason::OutsideScopeRestriction => {
+                "the token's scopes are restricted to resources matching their query, and this one does not"
+            }
         }
     }
 }
@@ -523,7 +533,20 @@ fn person_scopes_allow(
     let Some(launch_patient) = principal.patient_id.as_deref() else {
         return Err(DenyReason::NoPatientLinked);
     };
-    let inside = match action.patient_compartment_of_target {
+    match (
+        inside_launch_patient(action, category, launch_patient),
+        principal.role,
+    ) {
+        (true, _) => Ok(()),
+        (false, Role::Patient) => Err(DenyReason::NotOwnRecord),
+        (false, _) => Err(DenyReason::OutsideLaunchPatient),
+    }
+}
+
+/// Whether a `patient/` scope reaches the target: inside the launch patient's compartment, or
+/// content in no compartment that the record points at.
+fn inside_launch_patient(action: &Action<'_>, category: Category, launch_patient: &str) -> bool {
+    match action.patient_compartment_of_target {
         Some(target) => target == launch_patient,
         // Directory and catalog content that the record points at (the Practitioner, the
         // Organization, a Questionnaire) is readable under patient/ scopes, as SMART intends.
@@ -533,12 +556,43 @@ fn person_scopes_allow(
                 || !category.is_patient_data()
                 || (is_agenda(action.resource_type) && !action.interaction.is_write())
         }
-    };
-    match (inside, principal.role) {
-        (true, _) => Ok(()),
-        (false, Role::Patient) => Err(DenyReason::NotOwnRecord),
-        (false, _) => Err(DenyReason::OutsideLaunchPatient),
     }
+}
+
+/// The query restrictions that bound a permitted read or search (SMART v2
+/// `patient/Observation.rs?category=laboratory`): `None` when a scope that applies grants the
+/// whole type; otherwise the target must match one of the returned queries (the read guard
+/// checks it, `search::matches_restriction`). Asked after [`decide`] permitted `action`; the
+/// scopes that apply are the ones `decide` used (`system/` for a system principal; `user/`, and
+/// `patient/` inside the launch patient, for a person).
+pub fn scope_restrictions<'a>(
+    principal: &'a Principal,
+    action: &Action<'_>,
+) -> Option<Vec<&'a [(String, String)]>> {
+    let scopes = &principal.scopes;
+    let (rtype, interaction) = (action.resource_type, action.interaction);
+    let grants = if principal.role == Role::System {
+        vec![scopes.grant(ScopeContext::System, rtype, interaction)]
+    } else {
+        let patient_applies = match (principal.patient_id.as_deref(), category_of(rtype)) {
+            (Some(launch), Some(category)) => inside_launch_patient(action, category, launch),
+            _ => false,
+        };
+        let mut grants = vec![scopes.grant(ScopeContext::User, rtype, interaction)];
+        if patient_applies {
+            grants.push(scopes.grant(ScopeContext::Patient, rtype, interaction));
+        }
+        grants
+    };
+    let mut restrictions = Vec::new();
+    for grant in grants {
+        match grant {
+            Grant::Whole => return None,
+            Grant::Restricted(queries) => restrictions.extend(queries),
+            Grant::Nothing => {}
+        }
+    }
+    Some(restrictions)
 }
 
 /// Agendas: scheduling content that belongs to no patient when it is in no compartment. Only

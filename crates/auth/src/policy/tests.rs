@@ -847,3 +847,51 @@ fn subscriptions_belong_to_their_owner() {
         Some("recepcion")
     ));
 }
+
+/// Which query restrictions bound a permitted read: those of the scopes `decide` used. A
+/// `user/` restriction still bounds reads outside the launch patient when an unrestricted
+/// `patient/` scope covers the inside; inside, the unrestricted one lifts it.
+#[test]
+fn scope_restrictions_are_those_of_the_scopes_that_apply() {
+    use super::scope_restrictions;
+    let on = |interaction, resource_type, target: Option<&'static str>| Action {
+        patient_compartment_of_target: target,
+        ..Action::new(interaction, resource_type, NOW)
+    };
+    let mut physician = principal(Role::Physician);
+    physician.scopes =
+        Scopes::parse("user/Observation.rs?category=laboratory patient/Observation.rs").unwrap();
+    physician.patient_id = Some("p1".into());
+    let inside = on(Interaction::Read, "Observation", Some("p1"));
+    let outside = on(Interaction::Read, "Observation", Some("p2"));
+    assert_eq!(scope_restrictions(&physician, &inside), None);
+    let bound = scope_restrictions(&physician, &outside).unwrap();
+    assert_eq!(
+        bound,
+        vec![&[("category".to_string(), "laboratory".to_string())][..]]
+    );
+    // Without a launch patient only the user/ scope applies, inside or not.
+    physician.patient_id = None;
+    assert!(scope_restrictions(&physician, &inside).is_some());
+    // A system principal: its system/ scopes; an unrestricted one for the type lifts the bound.
+    let mut service = principal(Role::System);
+    service.scopes = Scopes::parse("system/Observation.rs?category=laboratory").unwrap();
+    assert!(decide(&service, &inside).is_permit());
+    assert!(scope_restrictions(&service, &inside).is_some());
+    assert_eq!(
+        decide(
+            &service,
+            &on(Interaction::Update, "Observation", Some("p1"))
+        ),
+        Decision::Deny(DenyReason::ScopeMissing),
+        "a restricted scope grants no writes"
+    );
+    service.scopes =
+        Scopes::parse("system/Observation.rs?category=laboratory system/*.rs").unwrap();
+    assert_eq!(scope_restrictions(&service, &inside), None);
+    // Unrestricted principals are never bounded.
+    assert_eq!(
+        scope_restrictions(&principal(Role::Physician), &inside),
+        None
+    );
+}

@@ -6,9 +6,11 @@
 //! * `patient/Type.perm`, `user/Type.perm`, `system/Type.perm` where `Type` is an R4 resource type
 //!   or `*`, and `perm` is either v2 letters — a non-empty subsequence of `cruds` in that order
 //!   (`rs`, `cud`, `cruds`) — or a v1 word: `read` (= `rs`), `write` (= `cud`), `*` (= `cruds`).
-//! * v2 query restrictions (`patient/Observation.rs?category=…|laboratory`) are parsed and kept,
-//!   but such a scope **never grants anything yet**: honouring them needs search-time filtering
-//!   of the restricted parameter, which the lead has not built. Denying is the safe reading.
+//! * v2 query restrictions (`patient/Observation.rs?category=…|laboratory`) are parsed and kept.
+//!   Such a scope grants reads and searches of only the resources that match its query (the
+//!   read guard checks each one: `policy::scope_restrictions`, `search::matches_restriction`),
+//!   and grants no writes: a write would have to match before and after, which nobody asked
+//!   for yet, and refusing is the safe reading.
 //! * `openid`, `fhirUser`, `profile`, `launch`, `launch/patient`, `launch/encounter`,
 //!   `offline_access`, `online_access`.
 //!
@@ -169,13 +171,26 @@ pub struct ResourceScope {
     /// The permitted interactions.
     pub interactions: InteractionSet,
     /// v2 query restrictions (`?category=…`), as `(name, value)` pairs in order. A scope with any
-    /// restriction grants nothing for now (see the module docs).
+    /// restriction grants reads and searches of matching resources only, and no writes (see
+    /// the module docs).
     pub restrictions: Vec<(String, String)>,
+}
+
+/// What a token's scopes grant for one interaction on one type, in one context.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Grant<'a> {
+    /// Nothing.
+    Nothing,
+    /// Every resource of the type.
+    Whole,
+    /// Only resources matching one of these queries (each a list of `(name, value)`, all of
+    /// which must match).
+    Restricted(Vec<&'a [(String, String)]>),
 }
 
 impl ResourceScope {
     fn grants(&self, context: ScopeContext, resource_type: &str, interaction: Interaction) -> bool {
-        self.restrictions.is_empty()
+        (self.restrictions.is_empty() || !interaction.is_write())
             && self.context == context
             && self.interactions.contains(interaction)
             && self
@@ -362,6 +377,37 @@ impl Scopes {
     ) -> bool {
         self.resource_scopes()
             .any(|scope| scope.grants(context, resource_type, interaction))
+    }
+
+    /// What the scopes of `context` grant for `interaction` on `resource_type`: an unrestricted
+    /// scope grants the whole type, else the restricted ones that apply bound it.
+    pub fn grant(
+        &self,
+        context: ScopeContext,
+        resource_type: &str,
+        interaction: Interaction,
+    ) -> Grant<'_> {
+        let mut restricted = Vec::new();
+        for scope in self.resource_scopes() {
+            if !scope.grants(context, resource_type, interaction) {
+                continue;
+            }
+            if scope.restrictions.is_empty() {
+                return Grant::Whole;
+            }
+            restricted.push(scope.restrictions.as_slice());
+        }
+        if restricted.is_empty() {
+            Grant::Nothing
+        } else {
+            Grant::Restricted(restricted)
+        }
+    }
+
+    /// Whether some resource scope carries a query restriction.
+    pub fn has_restrictions(&self) -> bool {
+        self.resource_scopes()
+            .any(|scope| !scope.restrictions.is_empty())
     }
 
     /// Whether some resource scope uses `context` (e.g. a token with `system/` scopes).

@@ -131,13 +131,39 @@ fn grants_by_context_type_and_letters() {
     );
 }
 
-/// Restricted v2 scopes are understood but grant nothing yet (the safe reading).
+/// Restricted v2 scopes grant reads and searches bounded by their query, never writes; an
+/// unrestricted scope for the same type lifts the bound.
 #[test]
-fn restricted_scopes_grant_nothing() {
-    let scopes = Scopes::parse("patient/Observation.rs?category=laboratory").unwrap();
+fn restricted_scopes_bound_reads_and_grant_no_writes() {
+    use super::Grant;
+    let scopes = Scopes::parse(
+        "patient/Observation.rs?category=laboratory patient/Observation.rs?category=vital-signs&status=final patient/Observation.cud?category=laboratory",
+    )
+    .unwrap();
     for interaction in Interaction::ALL {
-        assert!(!scopes.allows(ScopeContext::Patient, "Observation", interaction));
+        let grant = scopes.grant(ScopeContext::Patient, "Observation", interaction);
+        if interaction.is_write() {
+            assert_eq!(grant, Grant::Nothing, "{interaction:?}");
+            assert!(!scopes.allows(ScopeContext::Patient, "Observation", interaction));
+        } else {
+            let Grant::Restricted(queries) = grant else {
+                panic!("{interaction:?}: {grant:?}")
+            };
+            assert_eq!(queries.len(), 2);
+            assert_eq!(queries[1].len(), 2);
+            assert!(scopes.allows(ScopeContext::Patient, "Observation", interaction));
+        }
     }
+    assert_eq!(
+        scopes.grant(ScopeContext::User, "Observation", Interaction::Read),
+        Grant::Nothing
+    );
+    let wider =
+        Scopes::parse("patient/Observation.rs?category=laboratory patient/Observation.r").unwrap();
+    assert_eq!(
+        wider.grant(ScopeContext::Patient, "Observation", Interaction::Read),
+        Grant::Whole
+    );
     assert!(Scopes::empty().is_empty());
 }
 

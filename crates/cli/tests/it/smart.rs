@@ -726,6 +726,166 @@ fn a_backend_service_signs_its_assertion_once_and_gets_system_read_scopes() {
     );
 }
 
+/// SMART v2 query restrictions (`system/Observation.rs?category=laboratory`) enforced, not only
+/// issued: a backend service (whose reads are otherwise bounded at the type level only) and a
+/// patient app each see the laboratory Observation and never the vital signs, through a read,
+/// a search, a search with `_revinclude`, `$everything` and history; no total betrays the
+/// hidden ones; such a scope writes nothing; a restriction the server cannot evaluate shows
+/// nothing.
+#[test]
+fn query_restricted_scopes_show_only_matching_resources_through_every_door() {
+    let world = world();
+    let node = &world.node;
+    let mut lab = observation(&world.p1, &[]);
+    lab["category"][0]["coding"][0]["code"] = json!("laboratory");
+    lab["code"]["coding"][0]["code"] = json!("4548-4");
+    let created = post(node, "Observation", &lab);
+    assert_eq!(created.status, 201, "{}", created.text);
+    let lab_id = created.body["id"].as_str().unwrap().to_string();
+    let vitals = world.obs1.clone();
+
+    let (jwks, key) = es384_key("k1");
+    let jwks_path = world.data.parent().unwrap().join("jwks.json");
+    std::fs::write(&jwks_path, jwks.to_string()).unwrap();
+    app_add(
+        &world.data,
+        &[
+            "--client-id",
+            "lab-estatal",
+            "--jwks-file",
+            jwks_path.to_str().unwrap(),
+        ],
+        "",
+    );
+    let aud = format!("{}/auth/token", origin(node));
+    let grant = |jti: &str, scope: &str| {
+        let tokens = token_request(
+            node,
+            &[
+                ("grant_type", "client_credentials"),
+                ("scope", scope),
+                (
+                    "client_assertion_type",
+                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+                ),
+                (
+                    "client_assertion",
+                    &assertion(&key, "k1", "lab-estatal", &aud, jti),
+                ),
+            ],
+        );
+        assert_eq!(tokens.status, 200, "{}", tokens.text);
+        tokens.body["access_token"].as_str().unwrap().to_string()
+    };
+    let category = "http://terminology.hl7.org/CodeSystem/observation-category";
+    let service = grant(
+        "jti-r1",
+        &format!("system/Observation.rs?category={category}|laboratory system/Patient.rs"),
+    );
+    let p1 = &world.p1;
+    assert_eq!(
+        get_as(node, &service, &format!("fhir/Observation/{lab_id}")).status,
+        200
+    );
+    assert_eq!(
+        get_as(node, &service, &format!("fhir/Observation/{vitals}")).status,
+        404
+    );
+    assert_eq!(
+        get_as(
+            node,
+            &service,
+            &format!("fhir/Observation/{vitals}/_history")
+        )
+        .status,
+        404
+    );
+    for search in [
+        "fhir/Observation?_total=accurate".to_string(),
+        format!("fhir/Observation?subject=Patient/{p1}&_total=accurate"),
+    ] {
+        let found = get_as(node, &service, &search);
+        assert_eq!(found.status, 200, "{}", found.text);
+        assert_eq!(ids_of(&found.body), vec![lab_id.clone()], "{search}");
+        assert!(
+            found.body.get("total").is_none(),
+            "{search}: {}",
+            found.text
+        );
+    }
+    let with_observations = get_as(
+        node,
+        &service,
+        &format!("fhir/Patient?_id={p1}&_revinclude=Observation:subject"),
+    );
+    assert_eq!(with_observations.status, 200, "{}", with_observations.text);
+    let shown = with_observations.text.clone();
+    assert!(
+        shown.contains(&lab_id) && !shown.contains(&vitals),
+        "{shown}"
+    );
+    let history = get_as(node, &service, "fhir/Observation/_history");
+    assert_eq!(history.status, 200, "{}", history.text);
+    assert!(
+        history.text.contains(&lab_id) && !history.text.contains(&vitals),
+        "{}",
+        history.text
+    );
+    let write = send_as(node, &service, "POST", "fhir/Observation", &lab);
+    assert_eq!(
+        write.status, 403,
+        "a restricted scope writes nothing: {}",
+        write.text
+    );
+
+    // A restriction the server cannot evaluate (a date) shows nothing rather than everything.
+    let unknown = grant(
+        "jti-r2",
+        "system/Observation.rs?date=ge2020 system/Patient.rs",
+    );
+    assert_eq!(
+        get_as(node, &unknown, &format!("fhir/Observation/{lab_id}")).status,
+        404
+    );
+    let none = get_as(node, &unknown, "fhir/Observation");
+    assert_eq!(ids_of(&none.body), Vec::<String>::new(), "{}", none.text);
+
+    // A patient app under the same kind of scope, in the code flow: inside its patient,
+    // still only the laboratory results, also in `$everything`.
+    account(&world.data, "dra.lab", "physician", &["--clues", CLUES_A]);
+    app_add(
+        &world.data,
+        &[
+            "--client-id",
+            "app-lab",
+            "--redirect-uri",
+            REDIRECT,
+            "--public",
+        ],
+        "",
+    );
+    let scope = "launch/patient patient/Observation.rs?category=laboratory patient/Patient.rs";
+    let code = approve(node, "app-lab", scope, "dra.lab", Some(p1));
+    let tokens = exchange(node, "app-lab", &code, VERIFIER);
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    let app = tokens.body["access_token"].as_str().unwrap().to_string();
+    assert_eq!(
+        get_as(node, &app, &format!("fhir/Observation/{lab_id}")).status,
+        200
+    );
+    assert_eq!(
+        get_as(node, &app, &format!("fhir/Observation/{vitals}")).status,
+        404
+    );
+    let everything = get_as(node, &app, &format!("fhir/Patient/{p1}/$everything"));
+    assert_eq!(everything.status, 200, "{}", everything.text);
+    assert!(
+        everything.text.contains(&lab_id) && !everything.text.contains(&vitals),
+        "{}",
+        everything.text
+    );
+}
+
 #[test]
 fn a_patients_own_app_gets_their_record_without_a_picker_and_in_english_on_request() {
     let world = world();

@@ -360,6 +360,11 @@ impl Ehr {
                 None,
                 lookup,
             )? {
+                Decision::Permit(_)
+                    if !self.within_scope_restrictions(who, interaction, stored, None) =>
+                {
+                    Ok(Err(DenyReason::OutsideScopeRestriction))
+                }
                 Decision::Permit(basis) => Ok(Ok(Checked {
                     basis,
                     patient_id: None,
@@ -381,6 +386,16 @@ impl Ehr {
                 None,
                 lookup,
             )? {
+                Decision::Permit(_)
+                    if !self.within_scope_restrictions(
+                        who,
+                        interaction,
+                        stored,
+                        facts.patient_id.as_deref(),
+                    ) =>
+                {
+                    Err(DenyReason::OutsideScopeRestriction)
+                }
                 Decision::Permit(basis) => Ok(Checked {
                     basis,
                     patient_id: facts.patient_id,
@@ -388,6 +403,32 @@ impl Ehr {
                 Decision::Deny(reason) => Err(reason),
             },
         )
+    }
+
+    /// SMART v2 query restrictions (`patient/Observation.rs?category=laboratory`): a permitted
+    /// read is shown only when the resource matches a restriction of the scopes that permitted
+    /// it. Checked here, on the resource itself, so every door that reads through this guard
+    /// honours it. A restriction the server cannot evaluate shows nothing.
+    fn within_scope_restrictions(
+        &self,
+        who: &Requester,
+        interaction: Interaction,
+        stored: &StoredResource,
+        patient: Option<&str>,
+    ) -> bool {
+        let action = Action {
+            patient_compartment_of_target: patient,
+            ..Action::new(interaction, &stored.resource_type, self.now_ms())
+        };
+        let Some(queries) = auth::policy::scope_restrictions(&who.principal, &action) else {
+            return true;
+        };
+        let Ok(resource) = fhir::json::parse_str(&stored.body) else {
+            return false;
+        };
+        queries
+            .iter()
+            .any(|query| search::matches_restriction(&resource, query).unwrap_or(false))
     }
 
     /// The write guard: may `who` replace the target's current content (if any) by the new

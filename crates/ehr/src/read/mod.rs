@@ -12,7 +12,6 @@
 pub(crate) mod cursor;
 
 use auth::policy::Basis;
-use auth::role::Role;
 use store::{HistoryRequest, IncludeLevel, StoredResource};
 
 use crate::{Ehr, Error, Requester};
@@ -108,7 +107,7 @@ impl Ehr {
         basis: Basis,
         patients: &mut Vec<(String, bool)>,
     ) -> Result<Page, Error> {
-        let filtering = who.role() != Role::System;
+        let filtering = who.reads_filtered();
         let page_size = query
             .count
             .map_or(store::PAGE_SIZE_DEFAULT, |c| c as usize)
@@ -216,7 +215,12 @@ impl Ehr {
             }
             matches.push(row.stored);
         }
-        if filtering && matches!(basis, Basis::FilterEachResult | Basis::OwnRecord) {
+        // A total counts what the store matched; after filtering it would count hidden rows.
+        // Scope restrictions filter whatever the basis.
+        if filtering
+            && (matches!(basis, Basis::FilterEachResult | Basis::OwnRecord)
+                || who.principal.scopes.has_restrictions())
+        {
             total = None;
         }
         let included = self.visible_includes(who, query, &matches, patients)?;
@@ -245,7 +249,7 @@ impl Ehr {
         if matches.is_empty() || (query.include.is_empty() && query.revinclude.is_empty()) {
             return Ok(Vec::new());
         }
-        let filtering = who.role() != Role::System;
+        let filtering = who.reads_filtered();
         let mut first = self
             .store()
             .includes(query, matches, IncludeLevel::Matches)?;
@@ -296,7 +300,7 @@ impl Ehr {
             let mut page = self.store().history(&request)?;
             exhausted = page.len() < request.count;
             let last_seq = page.last().map(|e| e.change_seq);
-            if who.role() != Role::System {
+            if who.reads_filtered() {
                 // Delete markers carry no content to decide on: outside an instance's own
                 // history they are shown only to system principals.
                 page.retain(|e| !e.deleted || instance);
