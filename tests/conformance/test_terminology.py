@@ -1,10 +1,13 @@
-"""Terminology operations on the CIE-10 catalogue the node ships, as a third-party client calls
-them: $lookup, $validate-code, $expand (Spanish, accent-insensitive), $translate."""
+"""Terminology operations on the catalogues the node ships (CIE-10, and the LOINC and CNIS
+subsets its forms use), as a third-party client calls them: $lookup, $validate-code, $expand
+(Spanish, accent-insensitive), $translate."""
 
 from conftest import new_tag  # noqa: F401  (the shared fixtures live in conftest)
 
 CIE10 = "http://hl7.org/fhir/sid/icd-10"
 ALL = CIE10 + "?fhir_vs"
+LOINC = "http://loinc.org"
+CNIS = "https://expediente.salud.gob.mx/fhir/sid/cnis"
 
 
 def param(parameters, name):
@@ -78,3 +81,46 @@ def test_the_capability_statement_declares_them(fhir):
     for pair in [("CodeSystem", "lookup"), ("CodeSystem", "validate-code"), ("ValueSet", "expand"),
                  ("ValueSet", "validate-code"), ("ConceptMap", "translate")]:
         assert pair in declared, pair
+
+
+def properties(parameters):
+    return {
+        next(p["valueCode"] for p in part["part"] if p["name"] == "code"):
+        next(v for p in part["part"] if p["name"] == "value" for k, v in p.items() if k.startswith("value"))
+        for part in parameters["parameter"] if part["name"] == "property"
+    }
+
+
+def test_the_loinc_studies_the_ui_orders_are_a_code_system(fhir):
+    hba1c = fhir.get("CodeSystem/$lookup", params={"system": LOINC, "code": "4548-4"}).expect(200).body
+    assert "HbA1c" in param(hba1c, "display"), hba1c
+    assert properties(hba1c)["kind"] == "Laboratorio"
+    fhir.get("CodeSystem/$lookup", params={"system": LOINC, "code": "1-8"}).expect(404)
+    # A short list: the whole value set expands without a filter.
+    every = fhir.get("ValueSet/$expand", params={"url": LOINC + "?fhir_vs", "count": 100}).expect(200).body
+    codes = [c["code"] for c in every["expansion"]["contains"]]
+    assert "4548-4" in codes and "36643-5" in codes and len(codes) >= 10, codes
+    assert all(c["system"] == LOINC for c in every["expansion"]["contains"])
+    chest = fhir.get("ValueSet/$expand", params={"url": LOINC + "?fhir_vs", "filter": "radiografia TORAX"}).expect(200).body
+    assert [c["code"] for c in chest["expansion"]["contains"]] == ["36643-5"], chest
+    ok = fhir.get("CodeSystem/$validate-code", params={"system": LOINC, "code": "2339-0", "display": "glucosa"}).expect(200).body
+    assert param(ok, "result") is True
+    # Only CIE-10 has a map.
+    fhir.get("ConceptMap/$translate", params={"system": LOINC, "code": "2339-0"}).expect(404)
+
+
+def test_the_cnis_formulary_subset_is_a_code_system_that_says_which_keys_are_unverified(fhir):
+    found = fhir.get("ValueSet/$expand", params={"url": CNIS + "?fhir_vs", "filter": "paracetamol"}).expect(200).body
+    contains = found["expansion"]["contains"]
+    assert contains and all("aracetamol" in c["display"] for c in contains), contains
+    key = contains[0]["code"]
+    looked = fhir.get("CodeSystem/$lookup", params={"system": CNIS, "code": key}).expect(200).body
+    assert param(looked, "display") == contains[0]["display"]
+    props = properties(looked)
+    assert props["generic"].lower().startswith("paracetamol") and isinstance(props["verified"], bool), props
+    # The four-digit shorthand the prescribing form accepts finds the same key.
+    short = fhir.get("CodeSystem/$lookup", params={"system": CNIS, "code": key[8:12]}).expect(200).body
+    assert properties(short)["code"] == key
+    unknown = fhir.get("CodeSystem/$validate-code", params={"system": CNIS, "code": "999.999.9999.99"}).expect(200).body
+    assert param(unknown, "result") is False and "CNIS" in param(unknown, "message")
+    fhir.get("ValueSet/$expand", params={"url": "http://otro.example/vs"}).expect(404)

@@ -27,6 +27,7 @@ pub mod fhir_input;
 pub mod formulary;
 pub mod interactions;
 pub mod labs;
+pub mod studies;
 pub mod vitals;
 
 mod text;

@@ -1,25 +1,28 @@
-//! Terminology operations over the catalogues the node ships: CIE-10 (Spanish titles, the
-//! DGIS sex/age rules, synonyms) as the code system `http://hl7.org/fhir/sid/icd-10`.
+//! Terminology operations over the catalogues the node ships ([`catalogue`]): CIE-10 (Spanish
+//! titles, the DGIS sex/age rules, synonyms) as the code system `http://hl7.org/fhir/sid/icd-10`,
+//! the LOINC studies a health centre orders (`http://loinc.org`, a subset) and the CNIS
+//! formulary subset the prescribing form uses, each with its implicit value set
+//! (`{system}?fhir_vs`).
 //!
 //! `CodeSystem/$lookup`, `CodeSystem/$validate-code`, `ValueSet/$validate-code`,
 //! `ValueSet/$expand` (with an accent-insensitive Spanish `filter`, the same ranked search the
 //! web UI's typeahead uses) and `ConceptMap/$translate` (CIE-10 to the four-character GIIS form
 //! that DGIS files carry).
 //!
-//! Key decision: the catalogue is compiled into the binary (`mexico::cie10`), so these
+//! Key decision: the catalogues are compiled into the binary, so these
 //! operations read no store and no patient data; they need a signed-in requester like every
 //! `/fhir` request, but leave no audit entry (nothing about a patient is read). The value set
 //! of all CIE-10 codes is the implicit one, `http://hl7.org/fhir/sid/icd-10?fhir_vs`, as FHIR
 //! names a code system's complete value set.
 
+mod catalogue;
+
 use fhir::{Issue, IssueCode, Json};
-use mexico::cie10;
 use mexico::systems;
 
 use crate::Error;
+use catalogue::{Catalogue, cie10_giis};
 
-/// The value set of every CIE-10 code (FHIR's implicit value set of the code system).
-pub const CIE10_ALL: &str = "http://hl7.org/fhir/sid/icd-10?fhir_vs";
 /// The four-character form of GIIS/DGIS files (`E119`, `I10X`).
 pub const GIIS_SYSTEM: &str = "https://expediente.salud.gob.mx/fhir/sid/cie10-giis";
 /// Most codes one `$expand` returns.
@@ -31,19 +34,29 @@ fn not_supported(es: String, en: String) -> Error {
     Error::NotFound(Issue::error(IssueCode::NotSupported, es, en))
 }
 
-fn check_system(system: Option<&str>) -> Result<(), Error> {
+/// The catalogues' systems, for messages.
+fn known_systems() -> String {
+    Catalogue::ALL
+        .iter()
+        .map(|c| c.system())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+fn catalogue_of_system(system: Option<&str>) -> Result<Catalogue, Error> {
     match system {
-        Some(systems::CIE10) => Ok(()),
-        Some(other) => Err(not_supported(
-            format!(
-                "Este nodo solo tiene la terminología CIE-10 ({}); no conoce «{other}»",
-                systems::CIE10
-            ),
-            format!(
-                "This node only holds the CIE-10 terminology ({}); it does not know '{other}'",
-                systems::CIE10
-            ),
-        )),
+        Some(system) => Catalogue::of_system(system).ok_or_else(|| {
+            not_supported(
+                format!(
+                    "Este nodo tiene las terminologías {}; no conoce «{system}»",
+                    known_systems()
+                ),
+                format!(
+                    "This node holds the terminologies {}; it does not know '{system}'",
+                    known_systems()
+                ),
+            )
+        }),
         None => Err(Error::bad_request(
             IssueCode::Required,
             "Falta el parámetro system",
@@ -52,13 +65,24 @@ fn check_system(system: Option<&str>) -> Result<(), Error> {
     }
 }
 
-fn check_value_set(url: Option<&str>) -> Result<(), Error> {
+fn catalogue_of_value_set(url: Option<&str>) -> Result<Catalogue, Error> {
+    let known = || {
+        Catalogue::ALL
+            .iter()
+            .map(|c| c.value_set())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     match url {
-        Some(CIE10_ALL) => Ok(()),
-        Some(other) => Err(not_supported(
-            format!("Este nodo solo expande el conjunto de valores {CIE10_ALL}; no «{other}»"),
-            format!("This node only expands the value set {CIE10_ALL}; not '{other}'"),
-        )),
+        Some(url) => Catalogue::of_value_set(url).ok_or_else(|| {
+            not_supported(
+                format!(
+                    "Este nodo expande los conjuntos de valores {}; no «{url}»",
+                    known()
+                ),
+                format!("This node expands the value sets {}; not '{url}'", known()),
+            )
+        }),
         None => Err(Error::bad_request(
             IssueCode::Required,
             "Falta el parámetro url (el conjunto de valores)",
@@ -88,34 +112,28 @@ fn parameters(list: Vec<Json>) -> Json {
     ])
 }
 
-/// The catalogue entry of a code written dotted (`E11.9`) or in the GIIS form (`E119`).
-fn entry(code: &str) -> Option<&'static cie10::Cie10Entry> {
-    let normalized = cie10::normalize_cie10(code).ok()?;
-    cie10::lookup_cie10(&normalized)
-}
-
 /// The answer of `$validate-code` and `$translate` for a code the catalogue lacks: `result`
 /// false, with a message (not an error: the question had an answer).
-fn unknown_code(code: &str) -> Json {
+fn unknown_code(catalogue: Catalogue, code: &str) -> Json {
     parameters(vec![
         parameter("result", "valueBoolean", Json::Bool(false)),
         parameter(
             "message",
             "valueString",
-            Json::str(format!("«{code}» no es un código de la CIE-10")),
+            Json::str(format!("«{code}» no es un código de {}", catalogue.name())),
         ),
     ])
 }
 
 /// # `CodeSystem/$lookup?system=…&code=…`
 pub fn lookup(system: Option<&str>, code: Option<&str>) -> Result<Json, Error> {
-    check_system(system)?;
+    let catalogue = catalogue_of_system(system)?;
     let code = required(code, "code")?;
-    let Some(found) = entry(code) else {
+    let Some(found) = catalogue.concept(code) else {
         return Err(Error::NotFound(Issue::error(
             IssueCode::NotFound,
-            format!("«{code}» no es un código de la CIE-10"),
-            format!("'{code}' is not a CIE-10 code"),
+            format!("«{code}» no es un código de {}", catalogue.name()),
+            format!("'{code}' is not a code of {}", catalogue.system()),
         )));
     };
     let property = |code: &str, value: Json, kind: &str| {
@@ -130,25 +148,16 @@ pub fn lookup(system: Option<&str>, code: Option<&str>) -> Result<Json, Error> {
             ),
         ])
     };
-    Ok(parameters(vec![
-        parameter("name", "valueString", Json::str("CIE-10")),
-        parameter(
-            "version",
-            "valueString",
-            Json::str("OMS 2019, títulos en español"),
-        ),
-        parameter("display", "valueString", Json::str(found.description)),
-        property("code", Json::str(found.code), "valueCode"),
-        // A category with subcategories is not reported as such (GIIS wants `E11.9`, not `E11`).
-        property("notSelectable", Json::Bool(!found.leaf), "valueBoolean"),
-        property("giis", Json::str(cie10_giis(found.code)), "valueString"),
-    ]))
-}
-
-fn cie10_giis(code: &str) -> String {
-    cie10::validate_cie10(code)
-        .map(|valid| valid.dgis())
-        .unwrap_or_else(|_| code.replace('.', ""))
+    let mut list = vec![
+        parameter("name", "valueString", Json::str(catalogue.name())),
+        parameter("version", "valueString", Json::str(catalogue.version())),
+        parameter("display", "valueString", Json::str(&found.display)),
+        property("code", Json::str(&found.code), "valueCode"),
+    ];
+    for (code, value, kind) in found.properties {
+        list.push(property(code, value, kind));
+    }
+    Ok(parameters(list))
 }
 
 /// # `CodeSystem/$validate-code` and `ValueSet/$validate-code`
@@ -160,17 +169,17 @@ pub fn validate_code(
     code: Option<&str>,
     display: Option<&str>,
 ) -> Result<Json, Error> {
-    check_system(system)?;
+    let catalogue = catalogue_of_system(system)?;
     let code = required(code, "code")?;
-    let Some(found) = entry(code) else {
-        return Ok(unknown_code(code));
+    let Some(found) = catalogue.concept(code) else {
+        return Ok(unknown_code(catalogue, code));
     };
     let mut list = vec![
         parameter("result", "valueBoolean", Json::Bool(true)),
-        parameter("display", "valueString", Json::str(found.description)),
+        parameter("display", "valueString", Json::str(&found.display)),
     ];
     if let Some(given) = display
-        && mexico::search_fold(given) != mexico::search_fold(found.description)
+        && mexico::search_fold(given) != mexico::search_fold(&found.display)
     {
         list[0] = parameter("result", "valueBoolean", Json::Bool(false));
         list.push(parameter(
@@ -178,7 +187,7 @@ pub fn validate_code(
             "valueString",
             Json::str(format!(
                 "El texto «{given}» no es el título de {} («{}»)",
-                found.code, found.description
+                found.code, found.display
             )),
         ));
     }
@@ -193,32 +202,36 @@ pub fn expand(
     offset: Option<usize>,
     now_text: &str,
 ) -> Result<Json, Error> {
-    check_value_set(url)?;
+    let catalogue = catalogue_of_value_set(url)?;
     let count = count.unwrap_or(20).min(EXPAND_MAX);
     let offset = offset.unwrap_or(0);
-    let Some(filter) = filter.filter(|f| !f.trim().is_empty()) else {
+    let filter = filter.filter(|f| !f.trim().is_empty());
+    if filter.is_none() && !catalogue.expands_whole() {
         return Err(Error::Forbidden(Issue::error(
             IssueCode::TooCostly,
             "La CIE-10 tiene más de 14,000 códigos: indique filter para expandirla",
             "CIE-10 has over 14,000 codes: give a filter to expand it",
         )));
-    };
-    let hits = cie10::search(filter, offset.saturating_add(count).min(EXPAND_MAX));
+    }
+    let hits = catalogue.search(filter, offset.saturating_add(count).min(EXPAND_MAX));
     let contains: Vec<Json> = hits
         .iter()
         .skip(offset)
         .take(count)
-        .map(|hit| {
+        .map(|(code, display)| {
             Json::object([
-                ("system", Json::str(systems::CIE10)),
-                ("code", Json::str(hit.entry.code)),
-                ("display", Json::str(hit.entry.description)),
+                ("system", Json::str(catalogue.system())),
+                ("code", Json::str(code)),
+                ("display", Json::str(display)),
             ])
         })
         .collect();
+    let filter_parameter = filter
+        .map(|filter| vec![parameter("filter", "valueString", Json::str(filter))])
+        .unwrap_or_default();
     Ok(Json::object([
         ("resourceType", Json::str("ValueSet")),
-        ("url", Json::str(CIE10_ALL)),
+        ("url", Json::str(catalogue.value_set())),
         ("status", Json::str("active")),
         (
             "expansion",
@@ -229,10 +242,7 @@ pub fn expand(
                 ),
                 ("timestamp", Json::str(now_text)),
                 ("offset", Json::int(offset as i64)),
-                (
-                    "parameter",
-                    Json::Array(vec![parameter("filter", "valueString", Json::str(filter))]),
-                ),
+                ("parameter", Json::Array(filter_parameter)),
                 ("contains", Json::Array(contains)),
             ]),
         ),
@@ -245,7 +255,19 @@ pub fn translate(
     code: Option<&str>,
     target: Option<&str>,
 ) -> Result<Json, Error> {
-    check_system(system)?;
+    let catalogue = catalogue_of_system(system)?;
+    if catalogue != Catalogue::Cie10 {
+        return Err(not_supported(
+            format!(
+                "Solo se traduce de CIE-10 ({}) a la forma GIIS",
+                systems::CIE10
+            ),
+            format!(
+                "Only CIE-10 ({}) is translated, to the GIIS form",
+                systems::CIE10
+            ),
+        ));
+    }
     let code = required(code, "code")?;
     match target {
         Some(GIIS_SYSTEM) | None => {}
@@ -260,8 +282,8 @@ pub fn translate(
             ));
         }
     }
-    let Some(found) = entry(code) else {
-        return Ok(unknown_code(code));
+    let Some(found) = catalogue.concept(code) else {
+        return Ok(unknown_code(catalogue, code));
     };
     Ok(parameters(vec![
         parameter("result", "valueBoolean", Json::Bool(true)),
@@ -276,8 +298,8 @@ pub fn translate(
                         "valueCoding",
                         Json::object([
                             ("system", Json::str(GIIS_SYSTEM)),
-                            ("code", Json::str(cie10_giis(found.code))),
-                            ("display", Json::str(found.description)),
+                            ("code", Json::str(cie10_giis(&found.code))),
+                            ("display", Json::str(&found.display)),
                         ]),
                     ),
                 ]),
