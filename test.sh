@@ -71,29 +71,24 @@ echo "== cargo test"
 # (The Citus fault scenarios start their own cluster and need the Citus engine: run below.)
 cargo test --workspace --locked -- --skip sync::citus_
 
-# The behaviour suite again with the nodes on PostgreSQL (issue 14): every node gets a fresh
-# database, except clinics that sync with a hub, which stay on SQLite while their hub runs on
-# PostgreSQL. Left out: what only exists on SQLite (tests that open or tamper with the SQLite
-# file itself, the demo, the browser suite's file-permission and demo checks), and the
-# scenario that runs its own PostgreSQL (it ran above).
+# The behaviour suite again with the nodes on PostgreSQL (issue 14), then on Citus (issue 15):
+# every node gets a fresh database (on Citus, on the coordinator and both workers), except
+# clinics that sync with a hub, which stay on SQLite while their hub runs on the engine. Left
+# out: what only exists on SQLite (tests that open or tamper with the SQLite file itself, the
+# demo, the browser suite's file-permission and demo checks), and the scenarios that run their
+# own PostgreSQL or Citus cluster, which run once: the PostgreSQL restart above, and the Citus
+# fault scenarios (`sync::citus_`, each on a cluster of its own whose nodes it crashes and
+# restarts, ~4 min each on 2 cores: ARCHITECTURE.md, "The hub on Citus") in the Citus run.
+BEHAVIOUR=(crud:: errors:: history:: search:: transaction:: identity:: import:: durability::
+  security:: security_doors:: security_sync:: smart:: sync:: reports:: scheduling:: export::
+  summary:: population::generated
+  --skip security_sync::a_truncated_trail_is_found_against_signed_anchors
+  --skip sync::postgres_restarted_mid_push)
 echo "== behaviour suite on PostgreSQL (EXPEDIENTE_TEST_ENGINE=postgres)"
-EXPEDIENTE_TEST_ENGINE=postgres cargo test --locked -p cli --test it -- \
-  crud:: errors:: history:: search:: transaction:: identity:: import:: durability:: \
-  security:: security_doors:: security_sync:: smart:: sync:: reports:: scheduling:: export:: summary:: population::generated \
-  --skip security_sync::a_truncated_trail_is_found_against_signed_anchors \
-  --skip sync::postgres_restarted_mid_push \
-  --skip sync::citus_
+EXPEDIENTE_TEST_ENGINE=postgres cargo test --locked -p cli --test it -- "${BEHAVIOUR[@]}" --skip sync::citus_
 
-# The behaviour suite's core on Citus (issue 15): each node on its own database on the
-# coordinator and both workers (a clinic that syncs stays on SQLite). A subset, for CI time
-# (~4 min on 2 cores): what a hub does for clinicians through FHIR. The sync, security and
-# import scenarios on Citus are the next step of issue 15. `identity::` (~3 min): the MPI's CURP
-# probes, single-shard through the identifier locator. `sync::citus_`: the fault scenarios,
-# each on a cluster of its own (cluster.sh) whose nodes it crashes and restarts (~4 min each
-# on 2 cores: ARCHITECTURE.md, "The hub on Citus").
 echo "== behaviour suite on Citus (EXPEDIENTE_TEST_ENGINE=citus)"
-EXPEDIENTE_TEST_ENGINE=citus cargo test --locked -p cli --test it -- \
-  crud:: search:: transaction:: history:: summary:: identity:: sync::citus_
+EXPEDIENTE_TEST_ENGINE=citus cargo test --locked -p cli --test it -- "${BEHAVIOUR[@]}"
 
 echo "== third-party FHIR client conformance (Python fhir.resources + requests)"
 # `cargo test` has already built the binary (the end-to-end tests run it).
