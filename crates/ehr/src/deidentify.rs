@@ -5,12 +5,17 @@
 //! What goes, and why:
 //! - on people (Patient, Practitioner, PractitionerRole, RelatedPerson, Person): names,
 //!   telecoms, photos, contacts, address lines, text and postal code (a postal code can be a
-//!   few streets), and `birthDate` cut to its year;
+//!   few streets), `birthDate` cut to its year and a date of death to its month (an exact
+//!   date of death with the municipality, sex and birth year names a person in a small
+//!   town);
 //! - on every resource: business `identifier`s (CURP, folio, cédula, or any other: each names
 //!   someone in another system), narrative (`text` with a `div`, at any depth: a note's
-//!   sections are narrative), free-text notes (`note`, `comment`, `patientInstruction`,
-//!   `presentedForm`; an `attachment` keeps its media type only), and the `display` of references (it carries
-//!   the name of the patient or the clinician);
+//!   sections are narrative), free text at any depth (`note`, `comment`, `patientInstruction`,
+//!   `presentedForm`, `description`, `conclusion`, `summary`, a `text` string such as a
+//!   CodeableConcept's or a dosage's, `valueString` and `valueMarkdown` also in extensions:
+//!   whatever a person typed may name someone; codes carry what public health counts; an
+//!   `attachment` keeps its media type only), and the `display` of references (it carries the
+//!   name of the patient or the clinician);
 //! - identifiers *inside* references are dropped when they are personal (a CURP or a folio);
 //!   a facility's CLUES stays, since where a record was made is what a state's figures need.
 //!
@@ -34,12 +39,17 @@ const PERSON_TYPES: [&str; 5] = [
 const PERSON_MEMBERS: [&str; 4] = ["name", "telecom", "photo", "contact"];
 
 /// Free-text members dropped at any depth.
-const FREE_TEXT: [&str; 5] = [
+const FREE_TEXT: [&str; 10] = [
     "note",
     "comment",
     "patientInstruction",
     "presentedForm",
     "photo",
+    "description",
+    "conclusion",
+    "summary",
+    "valueString",
+    "valueMarkdown",
 ];
 
 /// Identifier systems that name a person, dropped even inside references.
@@ -65,6 +75,10 @@ pub fn deidentify(resource: &Json) -> Json {
             if let Some(birth) = object.get("birthDate").and_then(Json::as_str) {
                 let year: String = birth.chars().take(4).collect();
                 object.insert("birthDate", Json::str(year));
+            }
+            if let Some(death) = object.get("deceasedDateTime").and_then(Json::as_str) {
+                let month: String = death.chars().take(7).collect();
+                object.insert("deceasedDateTime", Json::str(month));
             }
             if let Some(addresses) = object.get_mut("address") {
                 for address in array_items_mut(addresses) {
@@ -94,8 +108,10 @@ fn scrub(value: &mut Json) {
         Json::Array(items) => items.iter_mut().for_each(scrub),
         Json::Object(object) => {
             object.retain(|key, member| {
-                let narrative = key == "text" && member.get("div").is_some();
-                !(FREE_TEXT.contains(&key) || narrative)
+                // `text` is narrative (an object with a `div`) or typed text (a string): both go.
+                let text =
+                    key == "text" && (member.get("div").is_some() || member.as_str().is_some());
+                !(FREE_TEXT.contains(&key) || text)
             });
             // An attachment (a scanned note, a report's PDF) keeps only its media type: its
             // content and where to fetch it are the document itself.
@@ -213,5 +229,53 @@ mod tests {
             assert!(!out.contains(gone), "{gone} kept: {out}");
         }
         assert!(out.contains(r#""value":6.5"#), "{out}");
+    }
+
+    /// What a clinician types can name someone anywhere: a diagnosis's text, a result's string
+    /// value, a task's description, an extension's string. It all goes; the codes stay. A date
+    /// of death keeps its month.
+    #[test]
+    fn typed_text_goes_at_any_depth_and_a_death_keeps_its_month() {
+        let condition = parse(
+            r#"{"resourceType":"Condition",
+               "code":{"coding":[{"system":"http://hl7.org/fhir/sid/icd-10","code":"T74.1"}],
+                       "text":"Maltrato físico por su esposo Rogelio"},
+               "extension":[{"url":"urn:x","valueString":"vive con Rogelio en la calle Hidalgo"}],
+               "evidence":[{"detail":[{"reference":"Observation/o1"}]}]}"#,
+        );
+        let out = deidentify(&condition).to_json_string();
+        assert!(!out.contains("Rogelio"), "{out}");
+        assert!(
+            out.contains("T74.1") && out.contains("Observation/o1"),
+            "{out}"
+        );
+        let task = parse(
+            r#"{"resourceType":"Task","status":"requested","intent":"order",
+               "description":"Llamar a la hija, Lupita, al 3312345678",
+               "code":{"text":"Seguimiento"}}"#,
+        );
+        let out = deidentify(&task).to_json_string();
+        assert!(
+            !out.contains("Lupita") && !out.contains("Seguimiento"),
+            "{out}"
+        );
+        assert!(out.contains(r#""status":"requested""#), "{out}");
+        let result = parse(
+            r#"{"resourceType":"DiagnosticReport","status":"final",
+               "conclusion":"Compatible con la muestra de su hermano",
+               "result":[{"reference":"Observation/o2"}]}"#,
+        );
+        let out = deidentify(&result).to_json_string();
+        assert!(
+            !out.contains("hermano") && out.contains("Observation/o2"),
+            "{out}"
+        );
+        let died = parse(
+            r#"{"resourceType":"Patient","gender":"male","birthDate":"1950-01-02",
+               "deceasedDateTime":"2026-11-23T04:10:00-06:00"}"#,
+        );
+        let out = deidentify(&died).to_json_string();
+        assert!(out.contains(r#""deceasedDateTime":"2026-11""#), "{out}");
+        assert!(!out.contains("23T04"), "{out}");
     }
 }
