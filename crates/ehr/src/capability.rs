@@ -134,6 +134,9 @@ pub fn capability_statement(base_url: &str, software_version: &str, now_text: &s
                 ),
             ]));
         }
+        if resource_type == "Composition" {
+            operations.push(operation("document", "Composition-document"));
+        }
         // Bulk Data Access IG v2 (`$export` of the type's patients, or the group's).
         let bulk = match resource_type {
             "Patient" => Some("patient-export"),

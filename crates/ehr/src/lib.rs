@@ -30,6 +30,7 @@ mod capability;
 mod care;
 mod clock;
 pub mod deidentify;
+mod document;
 mod error;
 pub mod export;
 mod guard;

@@ -249,13 +249,7 @@ impl Ehr {
         let mut entries: Vec<Json> = Vec::new();
         let mut sections = Vec::new();
         let entry = |r: &StoredResource, body: &Json| {
-            Json::object([
-                (
-                    "fullUrl",
-                    Json::str(format!("{base}/{}/{}", r.resource_type, r.id)),
-                ),
-                ("resource", body.clone()),
-            ])
+            crate::document::document_entry(base, r, body.clone())
         };
         entries.push(entry(patient.0, &patient.1));
         for section in &SECTIONS {
@@ -365,20 +359,6 @@ impl Ehr {
                 ("resource", composition),
             ]),
         );
-        let bundle_id = crate::meta::new_id();
-        Ok(Json::object([
-            ("resourceType", Json::str("Bundle")),
-            ("id", Json::str(bundle_id.clone())),
-            (
-                "identifier",
-                Json::object([
-                    ("system", Json::str("urn:ietf:rfc:3986")),
-                    ("value", Json::str(format!("urn:uuid:{bundle_id}"))),
-                ]),
-            ),
-            ("type", Json::str("document")),
-            ("timestamp", Json::str(now)),
-            ("entry", Json::Array(entries)),
-        ]))
+        Ok(self.document_bundle(entries))
     }
 }

@@ -607,6 +607,9 @@ pub(crate) async fn instance_sub_get(
             everything(state, who, id, headers, query).await
         }
         "$summary" if resource_type == "Patient" => summary(state, who, id, headers, query).await,
+        "$document" if resource_type == "Composition" => {
+            document(state, who, id, headers, query).await
+        }
         "$export" if resource_type == "Group" => {
             crate::export::kick_off(
                 state,
@@ -757,12 +760,44 @@ async fn summary(
         ehr.patient_summary(&who, &patient_id, &base)
     })
     .await?;
+    Ok(document_response(document, &query))
+}
+
+/// # `GET /Composition/{id}/$document`: a stored Composition as a document Bundle.
+async fn document(
+    state: State,
+    who: Arc<Requester>,
+    composition_id: String,
+    headers: HeaderMap,
+    query: Query,
+) -> Result<Response, ApiError> {
+    if query.get("persist") == Some("true") {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Issue::error(
+                IssueCode::NotSupported,
+                "Este nodo no guarda documentos generados (persist=true): el documento se arma \
+                 de la Composition guardada cada vez que se pide",
+                "This node does not store generated documents (persist=true): the document is \
+                 assembled from the stored Composition each time it is asked for",
+            ),
+        ));
+    }
+    let base = base_url(&state, &headers);
+    let document = blocking(&state.0, move |ehr| {
+        ehr.composition_document(&who, &composition_id, &base)
+    })
+    .await?;
+    Ok(document_response(document, &query))
+}
+
+fn document_response(document: fhir::Json, query: &Query) -> Response {
     let body = if query.pretty {
         document.to_pretty_string()
     } else {
         document.to_json_string()
     };
-    Ok(fhir_response(StatusCode::OK, body))
+    fhir_response(StatusCode::OK, body)
 }
 
 /// # `POST /Patient/{id}/$acceso-emergencia` (break-glass)

@@ -68,6 +68,14 @@ fn the_capability_statement_declares_what_works_and_nothing_else() {
                    "class": {"system": "http://terminology.hl7.org/CodeSystem/v3-ActCode", "code": "AMB"},
                    "subject": {"reference": format!("Patient/{patient_id}")}}),
         ),
+        (
+            "Composition",
+            json!({"resourceType": "Composition", "status": "final",
+                   "type": {"coding": [{"system": "http://loinc.org", "code": "34133-9"}]},
+                   "subject": {"reference": format!("Patient/{patient_id}")},
+                   "date": "2026-11-20T10:00:00-06:00", "title": "Resumen",
+                   "author": [{"display": "Dra. Ana López"}]}),
+        ),
     ] {
         let created = post(&node, resource_type, &body);
         assert_eq!(created.status, 201, "{resource_type}: {}", created.text);

@@ -229,3 +229,114 @@ fn the_patient_summary_is_an_ips_document_of_what_is_current() {
     }
     assert!(logged, "the summary is in the patient's access log");
 }
+
+/// `Composition/{id}/$document`: a stored Composition comes back as a document Bundle, the
+/// Composition first, then what it references, each read as the requester: the patient gets
+/// the entries of their own record and not another patient's Observation that the note
+/// points at; a clinician of another clinic gets no document at all; asking to store the
+/// document is refused with a clear message.
+#[test]
+fn a_stored_composition_is_a_document_of_what_its_reader_may_see() {
+    let w = world();
+    let node = &w.node;
+    let diabetes = created(
+        node,
+        &condition(&w.p1, "E11.9", "Diabetes mellitus tipo 2", "active"),
+    );
+    let metformin = created(node, &medication(&w.p1, "active", "Metformina 850 mg"));
+    let note = created(
+        node,
+        &json!({
+            "resourceType": "Composition", "status": "final",
+            "type": {"coding": [{"system": "http://loinc.org", "code": "34133-9"}]},
+            "subject": {"reference": format!("Patient/{}", w.p1)},
+            "date": "2026-11-20T10:00:00-06:00", "title": "Resumen de egreso",
+            "author": [{"display": "Dra. Ana López"}],
+            "section": [
+                {"title": "Problemas", "entry": [{"reference": format!("Condition/{diabetes}")}],
+                 "section": [{"title": "Resultados", "entry": [{"reference": format!("Observation/{}", w.obs2)}]}]},
+                {"title": "Medicamentos", "entry": [{"reference": format!("MedicationRequest/{metformin}")}]}
+            ]
+        }),
+    );
+    let ids = |bundle: &Value| -> Vec<String> {
+        bundle["entry"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| {
+                format!(
+                    "{}/{}",
+                    e["resource"]["resourceType"].as_str().unwrap(),
+                    e["resource"]["id"].as_str().unwrap()
+                )
+            })
+            .collect()
+    };
+    // The node's administrator token sees every entry, in document order.
+    let whole = get(node, &format!("Composition/{note}/$document"));
+    assert_eq!(whole.status, 200, "{}", whole.text);
+    assert_eq!(whole.body["type"], "document");
+    assert!(
+        whole.body["identifier"]["value"]
+            .as_str()
+            .unwrap()
+            .starts_with("urn:uuid:")
+    );
+    assert_eq!(
+        ids(&whole.body),
+        vec![
+            format!("Composition/{note}"),
+            format!("Patient/{}", w.p1),
+            format!("Condition/{diabetes}"),
+            format!("Observation/{}", w.obs2),
+            format!("MedicationRequest/{metformin}"),
+        ]
+    );
+    let full_url = whole.body["entry"][0]["fullUrl"].as_str().unwrap();
+    assert!(
+        full_url.ends_with(&format!("/fhir/Composition/{note}")),
+        "{full_url}"
+    );
+
+    // The patient, in their own record: another patient's Observation the note points at is
+    // left out (the note itself still names it: the Composition is theirs).
+    let ana = account(&w.data, "ana-documento", "patient", &["--patient", &w.p1]);
+    let theirs = get_as(node, &ana, &format!("fhir/Composition/{note}/$document"));
+    assert_eq!(theirs.status, 200, "{}", theirs.text);
+    let shown = ids(&theirs.body);
+    assert_eq!(
+        shown,
+        vec![
+            format!("Composition/{note}"),
+            format!("Patient/{}", w.p1),
+            format!("Condition/{diabetes}"),
+            format!("MedicationRequest/{metformin}"),
+        ]
+    );
+    assert!(!theirs.text.contains("8867-4"), "{}", theirs.text);
+    // Another clinic's clinician: no document (403 with the way to break-glass, as for a
+    // plain read of that Composition), and none of its content.
+    let stranger = account(
+        &w.data,
+        "dr-otro",
+        "physician",
+        &["--clues", crate::security::CLUES_B],
+    );
+    let refused = get_as(
+        node,
+        &stranger,
+        &format!("fhir/Composition/{note}/$document"),
+    );
+    assert_eq!(refused.status, 403, "{}", refused.text);
+    assert!(!refused.text.contains(&diabetes) && !refused.text.contains("Metformina"));
+    // Storing the generated document is not offered.
+    let persist = get(node, &format!("Composition/{note}/$document?persist=true"));
+    assert_eq!(persist.status, 422, "{}", persist.text);
+    assert!(
+        persist.diagnostics().contains("persist"),
+        "{}",
+        persist.text
+    );
+    assert_eq!(get(node, "Composition/no-such/$document").status, 404);
+}
