@@ -1008,6 +1008,12 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
     ("queue.appt_noshow", "No se presentó", "No-show"),
     ("queue.arrived", "Llegada", "Arrived"),
     ("queue.booked", "Cita agendada.", "Appointment booked."),
+    ("queue.cancel", "Cancelar cita", "Cancel appointment"),
+    (
+        "queue.cancelled",
+        "Cita cancelada; su horario queda libre.",
+        "Appointment cancelled; its time is free again.",
+    ),
     ("queue.check_in", "Registrar llegada", "Check in"),
     (
         "queue.checked_in",
@@ -1041,6 +1047,7 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
     ),
     ("queue.finish", "Terminar consulta", "End consultation"),
     ("queue.intro", "Pacientes de hoy en", "Today's patients at"),
+    ("queue.mark_noshow", "No se presentó", "Did not come"),
     ("queue.next", "Siguiente paciente", "Next patient"),
     (
         "queue.no_practitioner",
@@ -1051,6 +1058,11 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
         "queue.nobody",
         "No hay pacientes en espera.",
         "Nobody is waiting.",
+    ),
+    (
+        "queue.noshow_saved",
+        "Se registró que el paciente no se presentó.",
+        "Recorded that the patient did not come.",
     ),
     ("queue.patient", "Paciente", "Patient"),
     ("queue.priority", "Prioridad", "Priority"),

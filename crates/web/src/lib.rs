@@ -222,6 +222,7 @@ pub fn router(
         .route("/ui/fila", get(pages::queue::page))
         .route("/ui/fila/llegada", post(pages::queue::check_in))
         .route("/ui/fila/siguiente", post(pages::queue::call_next))
+        .route("/ui/fila/cita/{appointment}", post(pages::queue::release))
         .route("/ui/fila/{encounter}", post(pages::queue::visit_step))
         .route("/ui/sala", get(pages::queue::sala))
         .route("/ui/curp", get(pages::find::curp_fragment))

@@ -243,7 +243,7 @@ pub(crate) fn may_read_reports(session: &SessionInfo) -> bool {
 
 /// Only known message keys may be shown from the URL (`?ok=…`).
 fn notice_of(path: &str) -> Option<&'static str> {
-    const NOTICES: [&str; 17] = [
+    const NOTICES: [&str; 19] = [
         "queue.booked",
         "referrals.saved",
         "queue.checked_in",
@@ -261,6 +261,8 @@ fn notice_of(path: &str) -> Option<&'static str> {
         "care.started",
         "care.moved",
         "refer.counter_saved",
+        "queue.cancelled",
+        "queue.noshow_saved",
     ];
     let query = path.split_once('?')?.1;
     let value = form_urlencoded::parse(query.as_bytes())

@@ -54,6 +54,19 @@ pub fn password(user: &str) -> String {
         .to_string()
 }
 
+/// The CLUES of the demo's staff accounts (`cuentas-demo.txt`: "(médico, CLUES …)"): the
+/// clinic the demo node acts as.
+pub fn demo_clues() -> String {
+    let accounts = std::fs::read_to_string(template().join("cuentas-demo.txt"))
+        .expect("the demo writes its accounts");
+    accounts
+        .lines()
+        .find(|l| l.split_whitespace().next() == Some("medica"))
+        .and_then(|l| l.split("CLUES ").nth(1))
+        .map(|rest| rest.trim_end_matches(')').trim().to_string())
+        .expect("the demo physician has a CLUES")
+}
+
 /// A demo data directory made once per run, copied by each test.
 fn template() -> &'static PathBuf {
     TEMPLATE.get_or_init(|| {
@@ -140,13 +153,101 @@ impl Drop for DriverGroup {
     }
 }
 
+/// A node process killed when dropped (`serve` started by a test).
+pub struct NodeProcess(#[allow(dead_code)] Killed);
+
+/// `expediente serve --listen 127.0.0.1:0 --data DATA ARGS…`; the process and its base URL
+/// (`http://127.0.0.1:PORT`), once it listens.
+pub fn serve(data: &Path, args: &[String], env: &[(&str, &str)]) -> (NodeProcess, String) {
+    let mut child = Command::new(BIN)
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(data)
+        .args(args)
+        .env("RUST_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut reader = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    reader.read_line(&mut line).unwrap();
+    let start = line.find("http://").expect("the node prints its address");
+    let fhir = line[start..].split_whitespace().next().unwrap().to_string();
+    let base = fhir.trim_end_matches("/fhir").to_string();
+    std::thread::spawn(move || {
+        let mut sink = String::new();
+        while reader.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
+            sink.clear();
+        }
+    });
+    (NodeProcess(Killed(child)), base)
+}
+
+/// Runs the binary to completion (`node enroll …`, `sync status …`); its stdout, or the test
+/// fails with its stderr.
+pub fn run(args: &[&str]) -> String {
+    let output = Command::new(BIN).args(args).output().unwrap();
+    assert!(
+        output.status.success(),
+        "expediente {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout).unwrap()
+}
+
+/// Adds an account to the node over `data` (`expediente user add … --password-stdin`, beside
+/// `serve` or before it) and returns its password. `extra`: `--clues`, `--practitioner`, ….
+pub fn add_account(data: &Path, user: &str, role: &str, extra: &[&str]) -> String {
+    use std::io::Write;
+    let password = format!("Clave-de-prueba-{}-2026", user.len());
+    let mut child = Command::new(BIN)
+        .args(["user", "add", "--data"])
+        .arg(data)
+        .args(["--username", user, "--role", role])
+        .args(extra)
+        .arg("--password-stdin")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(password.as_bytes())
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "user add {user}: {output:?}");
+    password
+}
+
+/// While it lives, the browser's relative paths lead to another node ([`Ui::at`]).
+pub struct At<'a> {
+    ui: &'a Ui,
+    previous: String,
+}
+
+impl Drop for At<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut current) = self.ui.current.lock() {
+            *current = std::mem::take(&mut self.previous);
+        }
+    }
+}
+
 /// One test's world: a node, a chromedriver, a browser session.
 pub struct Ui {
+    /// The demo node's address (`http://127.0.0.1:PORT`).
     pub base: String,
+    /// Where relative paths lead now: the demo node, or another node of the test while an
+    /// [`At`] guard lives (a hospital node, `hub.rs`).
+    current: std::sync::Mutex<String>,
     pub client: Client,
     pub demo: &'static Demo,
     name: &'static str,
-    _node: Killed,
+    _node: NodeProcess,
     _driver: DriverGroup,
     _data: tempfile::TempDir,
     _turn: tokio::sync::MutexGuard<'static, ()>,
@@ -159,6 +260,17 @@ impl Ui {
 
     /// A browser with extra Chromium flags (e.g. scripts disabled).
     pub async fn start_with(name: &'static str, extra_args: &[&str]) -> Ui {
+        Ui::start_node(name, extra_args, &[], &[]).await
+    }
+
+    /// The demo node started with extra `serve` arguments and environment (e.g. syncing
+    /// with a hub as one clinic: `hub.rs`).
+    pub async fn start_node(
+        name: &'static str,
+        extra_args: &[&str],
+        serve_args: &[String],
+        env: &[(&str, &str)],
+    ) -> Ui {
         let turn = TURN.lock().await;
         assert!(
             Path::new(CHROMEDRIVER).exists() && Path::new(CHROMIUM).exists(),
@@ -166,27 +278,7 @@ impl Ui {
         );
         let data = tempfile::tempdir().unwrap();
         copy_dir(template(), data.path());
-        let mut child = Command::new(BIN)
-            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
-            .arg(data.path())
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let mut reader = BufReader::new(child.stdout.take().unwrap());
-        let mut line = String::new();
-        reader.read_line(&mut line).unwrap();
-        let start = line.find("http://").expect("the node prints its address");
-        let fhir = line[start..].split_whitespace().next().unwrap().to_string();
-        let base = fhir.trim_end_matches("/fhir").to_string();
-        std::thread::spawn(move || {
-            let mut sink = String::new();
-            while reader.read_line(&mut sink).map(|n| n > 0).unwrap_or(false) {
-                sink.clear();
-            }
-        });
-        let node = Killed(child);
+        let (node, base) = serve(data.path(), serve_args, env);
 
         let port = free_port();
         let driver = DriverGroup(
@@ -227,6 +319,7 @@ impl Ui {
             .await
             .expect("cannot open a Chromium session");
         Ui {
+            current: std::sync::Mutex::new(base.clone()),
             base,
             client,
             demo: demo(),
@@ -239,7 +332,14 @@ impl Ui {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.base)
+        format!("{}{path}", self.current.lock().unwrap())
+    }
+
+    /// Relative paths (`goto`, `url`, the API helpers) lead to the node at `base` until the
+    /// guard is dropped; the same browser, so that node needs its own sign-in.
+    pub fn at(&self, base: &str) -> At<'_> {
+        let previous = std::mem::replace(&mut *self.current.lock().unwrap(), base.to_string());
+        At { ui: self, previous }
     }
 
     pub async fn goto(&self, path: &str) {
@@ -333,6 +433,23 @@ impl Ui {
             .unwrap();
     }
 
+    /// Loads `path` again until `selector` is on it (what another node wrote arrives by sync):
+    /// fails the test after `timeout`.
+    pub async fn wait_for(&self, path: &str, selector: &str, timeout: Duration) {
+        let deadline = Instant::now() + timeout;
+        loop {
+            self.goto(path).await;
+            if self.exists(selector).await {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{selector} never appeared on {path}"
+            );
+            tokio::time::sleep(Duration::from_millis(500)).await;
+        }
+    }
+
     /// Whether an element is on the page now (no waiting).
     pub async fn exists(&self, selector: &str) -> bool {
         self.client.find(Locator::Css(selector)).await.is_ok()
@@ -375,34 +492,7 @@ impl Ui {
     /// Adds an account to the running node (`expediente user add`, password from stdin) and
     /// returns its password: for users the demo does not create (staff of another clinic).
     pub fn add_account(&self, user: &str, role: &str, clues: &str) -> String {
-        use std::io::Write;
-        let password = format!("Clave-de-prueba-{}-2026", user.len());
-        let mut child = Command::new(BIN)
-            .args(["user", "add", "--data"])
-            .arg(self._data.path())
-            .args([
-                "--username",
-                user,
-                "--role",
-                role,
-                "--clues",
-                clues,
-                "--password-stdin",
-            ])
-            .stdin(Stdio::piped())
-            .stdout(Stdio::null())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(password.as_bytes())
-            .unwrap();
-        let output = child.wait_with_output().unwrap();
-        assert!(output.status.success(), "user add {user}: {output:?}");
-        password
+        add_account(self._data.path(), user, role, &["--clues", clues])
     }
 
     /// Signs in with a user name and password (any account).
@@ -608,14 +698,19 @@ pub fn names(patient: &Value) -> (String, String, String) {
 
 /// A bearer token for a demo account (through the OAuth2 token endpoint).
 pub async fn token(ui: &Ui, user: &str) -> String {
+    password_token(&ui.url(""), user, &password(user)).await
+}
+
+/// A bearer token for any account of the node at `base` (the OAuth2 password grant).
+pub async fn password_token(base: &str, user: &str, password: &str) -> String {
     let token: Value = reqwest::Client::new()
-        .post(ui.url("/auth/token"))
+        .post(format!("{base}/auth/token"))
         .header("content-type", "application/x-www-form-urlencoded")
         .body(
             form_urlencoded::Serializer::new(String::new())
                 .append_pair("grant_type", "password")
                 .append_pair("username", user)
-                .append_pair("password", &password(user))
+                .append_pair("password", password)
                 .finish(),
         )
         .send()
@@ -624,7 +719,10 @@ pub async fn token(ui: &Ui, user: &str) -> String {
         .json()
         .await
         .unwrap();
-    token["access_token"].as_str().unwrap().to_string()
+    token["access_token"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no token for {user}: {token}"))
+        .to_string()
 }
 
 /// GETs a FHIR path (`Composition?subject=…`) as the demo physician.

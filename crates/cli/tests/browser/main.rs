@@ -17,6 +17,7 @@ mod coverage;
 mod flows;
 mod forms;
 mod history;
+mod hub;
 mod note;
 mod prescribing;
 mod record;

@@ -3,31 +3,13 @@
 //! accepts it and books a date for it; the sender's outbox then says "booked". No script is
 //! needed for any of it (plain forms and links).
 
-use serde_json::{Value, json};
+use std::time::{Duration, Instant};
 
-use crate::harness::{Ui, api, id, managing_org};
+use serde_json::json;
 
-async fn password_token(ui: &Ui, user: &str, password: &str) -> String {
-    let token: Value = reqwest::Client::new()
-        .post(ui.url("/auth/token"))
-        .header("content-type", "application/x-www-form-urlencoded")
-        .body(
-            form_urlencoded::Serializer::new(String::new())
-                .append_pair("grant_type", "password")
-                .append_pair("username", user)
-                .append_pair("password", password)
-                .finish(),
-        )
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    token["access_token"].as_str().unwrap().to_string()
-}
+use crate::harness::{Ui, api, id, managing_org, password_token};
 
-async fn state_of(ui: &Ui, table: &str, task: &str) -> String {
+pub async fn state_of(ui: &Ui, table: &str, task: &str) -> String {
     ui.css(&format!("{table} tr[data-task='{task}']"))
         .await
         .attr("data-state")
@@ -62,7 +44,8 @@ async fn a_referral_is_received_accepted_and_booked_and_the_sender_sees_booked()
 /// A referral's way from the sender's chart to a booked date at another clinic: the sender's
 /// physician (signed in as `medica`) refers `patient`; the receiving clinic's physician accepts
 /// it in the inbox and books a slot of a fresh agenda; the sender's outbox then says booked.
-/// Ends signed in as `medica` again; returns the Task.
+/// Both clinics are facilities of the demo node. Ends signed in as `medica` again; returns the
+/// Task.
 pub async fn refer_accept_and_book(ui: &Ui, patient: &str) -> String {
     let sender = ui.user_facility().await;
     let receiver = ui
@@ -73,8 +56,29 @@ pub async fn refer_accept_and_book(ui: &Ui, patient: &str) -> String {
         .cloned()
         .expect("another clinic");
     let receiver_clues = ui.demo.organizations[&receiver].1.clone();
+    let task = send_referral(ui, patient, &receiver).await;
+    ui.navigate_by("form[action='/ui/salir'] button").await;
 
-    // The sender: the referral form from the chart.
+    // The receiving clinic's physician, and an agenda there with free times.
+    let password = ui.add_account("medico-receptor", "physician", &receiver_clues);
+    let token = password_token(&ui.url(""), "medico-receptor", &password).await;
+    open_agenda(ui, &token).await;
+    ui.sign_in_with("medico-receptor", &password).await;
+    accept_and_book(ui, &token, &task, patient).await;
+    ui.navigate_by("form[action='/ui/salir'] button").await;
+
+    // The sender's outbox says booked.
+    ui.sign_in().await;
+    ui.navigate_by("#nav-referrals").await;
+    assert_eq!(state_of(ui, "#enviadas", &task).await, "booked");
+    ui.screenshot("outbox-booked").await;
+    task
+}
+
+/// The sender's part, signed in at the sending node: the referral form from `patient`'s
+/// chart, to the Organization `receiver`; the outbox then lists it as requested. Returns the
+/// Task. The receiver must be offered by the form (its directory entry on this node).
+pub async fn send_referral(ui: &Ui, patient: &str, receiver: &str) -> String {
     ui.goto(&format!("/ui/pacientes/{patient}/referencia"))
         .await;
     ui.select("#to", &format!("Organization/{receiver}")).await;
@@ -97,14 +101,15 @@ pub async fn refer_accept_and_book(ui: &Ui, patient: &str) -> String {
         .unwrap()
         .expect("the outbox lists the referral");
     assert_eq!(state_of(ui, "#enviadas", &task).await, "requested");
-    ui.navigate_by("form[action='/ui/salir'] button").await;
+    task
+}
 
-    // The receiving clinic's physician, and an agenda there with free times.
-    let password = ui.add_account("medico-receptor", "physician", &receiver_clues);
-    let token = password_token(ui, "medico-receptor", &password).await;
+/// An agenda with free times from tomorrow on (09:00–10:00, 30 minutes), written through the
+/// API of the node the browser is at, as `token` (a physician there).
+pub async fn open_agenda(ui: &Ui, token: &str) {
     let practitioners = api(
         ui,
-        &token,
+        token,
         reqwest::Method::GET,
         "Practitioner?_count=1",
         None,
@@ -116,7 +121,7 @@ pub async fn refer_accept_and_book(ui: &Ui, patient: &str) -> String {
         .to_string();
     let schedule = api(
         ui,
-        &token,
+        token,
         reqwest::Method::POST,
         "Schedule",
         Some(json!({
@@ -131,17 +136,20 @@ pub async fn refer_accept_and_book(ui: &Ui, patient: &str) -> String {
     let tomorrow = web::dates::iso(web::dates::today(now_ms()) + 1);
     api(
         ui,
-        &token,
+        token,
         reqwest::Method::POST,
         &format!("Schedule/{schedule}/$generar-espacios?desde={tomorrow}&dias=1,2,3,4,5,6,7&apertura=09:00&cierre=10:00&duracion=30"),
         None,
     )
     .await;
+}
 
-    // The inbox: accept, then book from it.
-    ui.sign_in_with("medico-receptor", &password).await;
+/// The receiving physician's part, signed in at the receiving node (`token` is theirs): the
+/// inbox lists `task` as requested; accept it, then book a date from it; the Task names the
+/// booked Appointment, which is for `patient` and based on the referral.
+pub async fn accept_and_book(ui: &Ui, token: &str, task: &str, patient: &str) {
     ui.navigate_by("#nav-referrals").await;
-    assert_eq!(state_of(ui, "#entrantes", &task).await, "requested");
+    assert_eq!(state_of(ui, "#entrantes", task).await, "requested");
     ui.screenshot("inbox").await;
     ui.navigate_by(&format!(
         "#entrantes tr[data-task='{task}'] form.accept button"
@@ -152,7 +160,7 @@ pub async fn refer_accept_and_book(ui: &Ui, patient: &str) -> String {
         "{}",
         ui.path().await
     );
-    assert_eq!(state_of(ui, "#entrantes", &task).await, "accepted");
+    assert_eq!(state_of(ui, "#entrantes", task).await, "accepted");
     ui.navigate_by(&format!("#entrantes tr[data-task='{task}'] a.book"))
         .await;
     ui.click("#book-form input[name='espacio']").await;
@@ -163,10 +171,10 @@ pub async fn refer_accept_and_book(ui: &Ui, patient: &str) -> String {
         "{}",
         ui.path().await
     );
-    assert_eq!(state_of(ui, "#entrantes", &task).await, "booked");
+    assert_eq!(state_of(ui, "#entrantes", task).await, "booked");
     let booked = api(
         ui,
-        &token,
+        token,
         reqwest::Method::GET,
         &format!("Task/{task}"),
         None,
@@ -176,7 +184,7 @@ pub async fn refer_accept_and_book(ui: &Ui, patient: &str) -> String {
         .as_str()
         .expect("the Task names the appointment")
         .to_string();
-    let appointment = api(ui, &token, reqwest::Method::GET, &appointment, None).await;
+    let appointment = api(ui, token, reqwest::Method::GET, &appointment, None).await;
     assert_eq!(appointment["status"], "booked");
     assert_eq!(
         appointment["participant"][0]["actor"]["reference"],
@@ -186,14 +194,28 @@ pub async fn refer_accept_and_book(ui: &Ui, patient: &str) -> String {
         appointment["basedOn"][0]["reference"],
         booked["focus"]["reference"]
     );
-    ui.navigate_by("form[action='/ui/salir'] button").await;
+}
 
-    // The sender's outbox says booked.
-    ui.sign_in().await;
-    ui.navigate_by("#nav-referrals").await;
-    assert_eq!(state_of(ui, "#enviadas", &task).await, "booked");
-    ui.screenshot("outbox-booked").await;
-    task
+/// Reloads the referrals page (`/ui/referencias`) until `task`'s row in `table` (`#enviadas`,
+/// `#entrantes`) says `state`: what another node wrote arrives by sync, on no fixed schedule.
+pub async fn wait_for_state(ui: &Ui, table: &str, task: &str, state: &str, timeout: Duration) {
+    let row = format!("{table} tr[data-task='{task}']");
+    let mut seen = String::new();
+    let deadline = Instant::now() + timeout;
+    loop {
+        ui.goto("/ui/referencias").await;
+        if ui.exists(&row).await {
+            seen = state_of(ui, table, task).await;
+            if seen == state {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{table} never said {state} for {task} (last: {seen:?})"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
 }
 
 fn now_ms() -> i64 {

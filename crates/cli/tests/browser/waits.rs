@@ -1,15 +1,20 @@
 //! Issue 17's "done when": a clinic day in the browser, end to end — a booking from the
 //! patient's card, a walk-in, an urgent triage that jumps the queue, the waiting-room screen
 //! changing, the physician's "siguiente paciente" opening the chart, a signed consultation, a
-//! referral that another clinic accepts and books (the sender sees "booked"), and the
-//! counter-referral coming back. The referral's steps are the referral suite's own
-//! (`referrals::refer_accept_and_book`). Both clinics are facilities of the one demo node; the
-//! way a referral crosses to another node through the hub is `cli/tests/it/referrals.rs`.
+//! referral to a hospital node that accepts it and books a date (the sender sees "booked"),
+//! and the counter-referral coming back. The demo node is a clinic enrolled with a hub; the
+//! hospital is a node of its own (`hub.rs`), reached in the same browser at its own address:
+//! what crosses between them goes through sync, so the pages are reloaded until it arrives.
+//! The referral's steps are the referral suite's own (`referrals::send_referral`, …).
 
 use serde_json::{Value, json};
 
 use crate::harness::{self, Ui, api, id, managing_org};
+use crate::hub::{Network, SYNC_TIMEOUT};
 use crate::prescribing::{add_diagnosis, sign_through_acknowledgements};
+use crate::referrals;
+
+const SIGN_OUT: &str = "form[action='/ui/salir'] button";
 
 /// The turns waiting on the waiting-room screen, in order, and the turn(s) called.
 async fn sala(ui: &Ui, clues: &str) -> (Vec<String>, String) {
@@ -27,6 +32,60 @@ async fn sala(ui: &Ui, clues: &str) -> (Vec<String>, String) {
     (waiting, called.trim().to_string())
 }
 
+/// A practitioner's consultorio with free slots today and the next days (07:00–08:00, 30
+/// minutes), published through the API by the desk (`desk`: its token); today's first, in
+/// order.
+async fn todays_slots(ui: &Ui, desk: &str) -> Vec<String> {
+    let practitioners = api(
+        ui,
+        desk,
+        reqwest::Method::GET,
+        "Practitioner?_count=1",
+        None,
+    )
+    .await;
+    let practitioner = practitioners["entry"][0]["resource"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let schedule = api(
+        ui,
+        desk,
+        reqwest::Method::POST,
+        "Schedule",
+        Some(json!({
+            "resourceType": "Schedule",
+            "active": true,
+            "actor": [{"reference": format!("Practitioner/{practitioner}")}]
+        })),
+    )
+    .await;
+    let schedule = schedule["id"].as_str().unwrap().to_string();
+    let today = harness::today_iso();
+    api(
+        ui,
+        desk,
+        reqwest::Method::POST,
+        &format!("Schedule/{schedule}/$generar-espacios?desde={today}&dias=1,2,3,4,5,6,7&apertura=07:00&cierre=08:00&duracion=30"),
+        None,
+    )
+    .await;
+    let slots = api(
+        ui,
+        desk,
+        reqwest::Method::GET,
+        &format!("Slot?schedule=Schedule/{schedule}&status=free&_sort=start"),
+        None,
+    )
+    .await;
+    slots["entry"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["resource"]["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
 async fn no_names(ui: &Ui, names: &[String]) {
     let page = ui.client.source().await.unwrap();
     for name in names {
@@ -39,7 +98,17 @@ async fn no_names(ui: &Ui, names: &[String]) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_clinic_day_from_booking_and_triage_to_referral_and_counter_referral() {
-    let ui = Ui::start("waits").await;
+    let network = Network::start().await;
+    // The demo node is the enrolled clinic. It holds three clinics' records and pushes them
+    // all; the hub refuses the other two clinics' (this node is not theirs), one warning per
+    // version: those warnings are kept out of the test's output.
+    let ui = Ui::start_node(
+        "waits",
+        &[],
+        &network.clinic_args(),
+        &[("RUST_LOG", "warn,sync::clinic=error")],
+    )
+    .await;
     ui.sign_in_as("recepcion").await;
     let org = ui.user_facility().await;
     let clues = ui.demo.organizations[&org].1.clone();
@@ -63,52 +132,7 @@ async fn the_clinic_day_from_booking_and_triage_to_referral_and_counter_referral
 
     // The agenda: a practitioner's consultorio, today's slots, one booking.
     let desk = harness::token(&ui, "recepcion").await;
-    let practitioners = api(
-        &ui,
-        &desk,
-        reqwest::Method::GET,
-        "Practitioner?_count=1",
-        None,
-    )
-    .await;
-    let practitioner = practitioners["entry"][0]["resource"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let schedule = api(
-        &ui,
-        &desk,
-        reqwest::Method::POST,
-        "Schedule",
-        Some(json!({
-            "resourceType": "Schedule",
-            "active": true,
-            "actor": [{"reference": format!("Practitioner/{practitioner}")}]
-        })),
-    )
-    .await;
-    let schedule = schedule["id"].as_str().unwrap().to_string();
-    let today = harness::today_iso();
-    api(
-        &ui,
-        &desk,
-        reqwest::Method::POST,
-        &format!("Schedule/{schedule}/$generar-espacios?desde={today}&dias=1,2,3,4,5,6,7&apertura=07:00&cierre=08:00&duracion=30"),
-        None,
-    )
-    .await;
-    let slots = api(
-        &ui,
-        &desk,
-        reqwest::Method::GET,
-        &format!("Slot?schedule=Schedule/{schedule}&status=free&_sort=start"),
-        None,
-    )
-    .await;
-    let slot = slots["entry"][0]["resource"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let slot = todays_slots(&ui, &desk).await.remove(0);
     // The desk books it from the patient's card.
     ui.goto(&format!("/ui/pacientes/{booked_patient}/ficha"))
         .await;
@@ -218,29 +242,79 @@ async fn the_clinic_day_from_booking_and_triage_to_referral_and_counter_referral
     assert!(ui.text("[role=status]").await.contains("Nota firmada"));
     ui.screenshot("consultation-signed").await;
 
-    // The referral: another clinic accepts it and books a date; the sender sees "booked".
-    let task = crate::referrals::refer_accept_and_book(&ui, &walk_in).await;
+    // The referral crosses to the hospital node through the hub. The form offers the hospital
+    // once its directory entry has come down from the hub.
+    let refer_page = format!("/ui/pacientes/{walk_in}/referencia");
+    let hospital_option = format!("#to option[value='Organization/{}']", network.hospital_org);
+    ui.wait_for(&refer_page, &hospital_option, SYNC_TIMEOUT)
+        .await;
+    let task = referrals::send_referral(&ui, &walk_in, &network.hospital_org).await;
+    let sent = std::time::Instant::now();
+    ui.navigate_by(SIGN_OUT).await;
 
-    // The counter-referral comes back, recorded on the referral's page.
+    // At the hospital (same browser, its own sign-in): the referral reaches its inbox with the
+    // patient's record; its physician accepts it and books a date in the hospital's agenda.
+    let (user, password, token) = &network.physician;
+    let booked = {
+        let _hospital = ui.at(&network.hospital);
+        referrals::open_agenda(&ui, token).await;
+        ui.sign_in_with(user, password).await;
+        referrals::wait_for_state(&ui, "#entrantes", &task, "requested", SYNC_TIMEOUT).await;
+        // Not a bound (the demo node pushes its whole imported history first): a figure for
+        // the report.
+        eprintln!(
+            "referral in the hospital's inbox {} s after it was sent",
+            sent.elapsed().as_secs()
+        );
+        ui.screenshot("hospital-inbox").await;
+        referrals::accept_and_book(&ui, token, &task, &walk_in).await;
+        let booked = std::time::Instant::now();
+        ui.navigate_by(SIGN_OUT).await;
+        booked
+    };
+
+    // The sending clinic sees "booked", with the hospital's appointment.
+    ui.sign_in().await;
+    referrals::wait_for_state(&ui, "#enviadas", &task, "booked", SYNC_TIMEOUT).await;
+    eprintln!(
+        "'booked' at the clinic {} ms after the hospital booked",
+        booked.elapsed().as_millis()
+    );
+    ui.screenshot("outbox-booked").await;
+    ui.navigate_by(SIGN_OUT).await;
+
+    // The counter-referral: written at the hospital on the referral's page, it comes back.
+    {
+        let _hospital = ui.at(&network.hospital);
+        ui.sign_in_with(user, password).await;
+        ui.goto(&format!("/ui/pacientes/{walk_in}")).await;
+        ui.navigate_by("#referrals a").await;
+        ui.fill("#text", "Se ajustó tratamiento; regresa a su unidad.")
+            .await;
+        ui.navigate_by("form button.primary").await;
+        assert!(ui.text("#referral-status").await.contains("Atendida"));
+        ui.screenshot("hospital-counter-referral").await;
+        ui.navigate_by(SIGN_OUT).await;
+    }
+    ui.sign_in().await;
+    referrals::wait_for_state(&ui, "#enviadas", &task, "completed", SYNC_TIMEOUT).await;
+    ui.screenshot("counter-referral").await;
     ui.goto(&format!("/ui/pacientes/{walk_in}")).await;
     ui.navigate_by("#referrals a").await;
-    ui.fill("#text", "Se ajustó tratamiento; regresa a su unidad.")
-        .await;
-    ui.navigate_by("form button.primary").await;
     assert!(ui.text("#referral-status").await.contains("Atendida"));
-    ui.navigate_by("#nav-referrals").await;
-    let state = ui
-        .css(&format!("#enviadas tr[data-task='{task}']"))
-        .await
-        .attr("data-state")
-        .await
-        .unwrap()
-        .unwrap_or_default();
-    assert_eq!(
-        state, "completed",
-        "the sender's outbox: counter-referral received"
+    assert!(
+        ui.client
+            .source()
+            .await
+            .unwrap()
+            .contains("Se ajustó tratamiento; regresa a su unidad."),
+        "the hospital's counter-referral is on the clinic's referral page"
     );
-    ui.screenshot("counter-referral").await;
+    assert_eq!(
+        network.hospital_refused(),
+        0,
+        "the hub took every version the hospital wrote"
+    );
 }
 
 /// Issue 17, the patient's own page: a referral is made and booked for the demo patient; the
@@ -363,4 +437,144 @@ async fn the_patient_sees_their_own_appointments_and_referrals() {
         !ui.exists(&format!("tr[data-task='{task}'] form.accept"))
             .await
     );
+}
+
+/// Issue 17, the desk lets bookings go from today's agenda (`/ui/fila`): a cancellation frees
+/// the slot, which the booking page offers again; a no-show is recorded as such and keeps its
+/// slot (it has passed). Neither is offered again once done.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_desk_cancels_a_booking_freeing_its_slot_and_records_a_no_show() {
+    let ui = Ui::start("release").await;
+    ui.sign_in_as("recepcion").await;
+    let org = ui.user_facility().await;
+    let ours: Vec<String> = ui
+        .demo
+        .patients
+        .iter()
+        .filter(|p| managing_org(p) == Some(org.as_str()))
+        .take(3)
+        .map(|p| id(p).to_string())
+        .collect();
+    assert_eq!(ours.len(), 3, "three patients registered at {org}");
+    let desk = harness::token(&ui, "recepcion").await;
+    let slots = todays_slots(&ui, &desk).await;
+    let mut bookings = Vec::new();
+    for (patient, slot) in ours.iter().zip(&slots).take(2) {
+        let booked = api(
+            &ui,
+            &desk,
+            reqwest::Method::POST,
+            "Appointment",
+            Some(json!({
+                "resourceType": "Appointment",
+                "status": "booked",
+                "slot": [{"reference": format!("Slot/{slot}")}],
+                "participant": [{"actor": {"reference": format!("Patient/{patient}")}, "status": "accepted"}]
+            })),
+        )
+        .await;
+        bookings.push(booked["id"].as_str().unwrap().to_string());
+    }
+    let slot_status = |slot: String| {
+        let (ui, desk) = (&ui, &desk);
+        async move {
+            api(
+                ui,
+                desk,
+                reqwest::Method::GET,
+                &format!("Slot/{slot}"),
+                None,
+            )
+            .await["status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string()
+        }
+    };
+    assert_eq!(slot_status(slots[0].clone()).await, "busy");
+
+    // The first patient phones to cancel: the desk cancels from the agenda.
+    ui.goto("/ui/fila").await;
+    let cancelled = format!("tr[data-appointment='{}']", bookings[0]);
+    ui.screenshot("agenda-booked").await;
+    ui.navigate_by(&format!("{cancelled} button.cancel-booking"))
+        .await;
+    assert!(
+        ui.path().await.contains("ok=queue.cancelled"),
+        "{}",
+        ui.path().await
+    );
+    assert!(ui.text("[role=status]").await.contains("Cita cancelada"));
+    assert_eq!(
+        ui.css(&cancelled)
+            .await
+            .attr("data-status")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("cancelled")
+    );
+    assert!(
+        !ui.exists(&format!("{cancelled} button.cancel-booking"))
+            .await
+            && !ui.exists(&format!("{cancelled} button.check-in")).await,
+        "a cancelled booking offers nothing more"
+    );
+    let appointment = api(
+        &ui,
+        &desk,
+        reqwest::Method::GET,
+        &format!("Appointment/{}", bookings[0]),
+        None,
+    )
+    .await;
+    assert_eq!(appointment["status"], "cancelled");
+    assert_eq!(appointment["cancelationReason"]["coding"][0]["code"], "pat");
+    assert_eq!(
+        slot_status(slots[0].clone()).await,
+        "free",
+        "its slot is free again"
+    );
+    // The freed time is offered to the next patient.
+    ui.goto(&format!("/ui/pacientes/{}/cita", ours[2])).await;
+    assert!(
+        ui.exists(&format!("input[data-slot='{}']", slots[0])).await,
+        "the booking page offers the freed slot"
+    );
+    assert!(
+        !ui.exists(&format!("input[data-slot='{}']", slots[1])).await,
+        "and not the one still held"
+    );
+
+    // The second patient never came: a no-show, recorded; the slot stays with it.
+    ui.goto("/ui/fila").await;
+    let missed = format!("tr[data-appointment='{}']", bookings[1]);
+    ui.navigate_by(&format!("{missed} button.no-show")).await;
+    assert!(
+        ui.path().await.contains("ok=queue.noshow_saved"),
+        "{}",
+        ui.path().await
+    );
+    assert_eq!(
+        ui.css(&missed)
+            .await
+            .attr("data-status")
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("noshow")
+    );
+    assert!(ui.text(&missed).await.contains("No se presentó"));
+    assert!(!ui.exists(&format!("{missed} button.no-show")).await);
+    ui.screenshot("agenda-released").await;
+    let appointment = api(
+        &ui,
+        &desk,
+        reqwest::Method::GET,
+        &format!("Appointment/{}", bookings[1]),
+        None,
+    )
+    .await;
+    assert_eq!(appointment["status"], "noshow");
+    assert_eq!(slot_status(slots[1].clone()).await, "busy");
 }

@@ -1180,6 +1180,25 @@ fn every_form_carries_the_token_and_every_post_checks_it() {
         ],
     );
     assert_eq!(referred.status, 303, "{}", referred.body);
+    // A booking for today, so that the day's agenda shows the forms of a booking (check-in,
+    // cancel, no-show).
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let today = web::dates::iso(web::dates::today(now_ms));
+    let booked = post(
+        &node,
+        "Appointment",
+        &json!({
+            "resourceType": "Appointment",
+            "status": "booked",
+            "start": format!("{today}T12:00:00-06:00"),
+            "end": format!("{today}T12:20:00-06:00"),
+            "participant": [{"actor": {"reference": format!("Patient/{patient_id}")}, "status": "accepted"}]
+        }),
+    );
+    assert_eq!(booked.status, 201, "{}", booked.text);
     // The walk.
     // A walk-in through the UI, so that the day's queue shows the forms of a visit.
     let walked_in = browser.post(

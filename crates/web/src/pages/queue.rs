@@ -30,7 +30,9 @@ pub struct AgendaRow {
     pub patient_id: String,
     pub patient: String,
     pub status: String,
-    /// Booked and not arrived yet: the check-in button is offered.
+    /// The FHIR status (`booked`, `cancelled`, `noshow`, …), for the row's `data-status`.
+    pub status_code: String,
+    /// Booked and not arrived yet: check-in, cancel and no-show are offered.
     pub can_check_in: bool,
     /// Booked at another node in a slot an earlier booking keeps: to reschedule.
     pub double_booked: bool,
@@ -158,6 +160,7 @@ async fn queue_page(app: &std::sync::Arc<crate::App>, ctx: &Ctx) -> Result<Queue
             patient_id: patient.0,
             patient: patient.1,
             status: appointment_status(tr, status),
+            status_code: status.to_string(),
             can_check_in: matches!(status, "booked" | "pending" | "proposed"),
             double_booked: fhir::json::parse_str(&appointment.to_string())
                 .is_ok_and(|a| ehr::is_double_booked(&a)),
@@ -358,6 +361,96 @@ pub async fn visit_step(
     };
     match done {
         Ok(()) => see_other("/ui/fila?ok=queue.saved"),
+        Err(error) => refused(&app, &ctx, &error).await,
+    }
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default)]
+pub struct ReleaseForm {
+    /// `cancelar` (the patient cancelled) or `inasistencia` (the patient did not come).
+    accion: String,
+}
+
+/// # `POST /ui/fila/cita/{appointment}` (`accion=cancelar` or `accion=inasistencia`)
+///
+/// The desk lets a booking go. A cancellation frees its slot for someone else (the write
+/// path's booking rule frees a slot no appointment holds); a no-show is recorded as such and
+/// keeps its slot, which has passed (the same rule: a no-show still holds it). Only a booking
+/// the patient has not arrived for; at the version read, so a concurrent check-in is not
+/// overwritten (refused in words instead).
+pub async fn release(
+    State(app): AppState,
+    ctx: Ctx,
+    Path(appointment): Path<String>,
+    axum::Form(form): axum::Form<ReleaseForm>,
+) -> Response {
+    let Some(session) = ctx.session.clone() else {
+        return to_login(&ctx);
+    };
+    let (status, reason_es, reason_en, notice) = match form.accion.as_str() {
+        "cancelar" => (
+            "cancelled",
+            "Cancelada por el paciente",
+            "Cancelled by the patient",
+            "queue.cancelled",
+        ),
+        "inasistencia" => (
+            "noshow",
+            "No se presentó",
+            "Did not attend",
+            "queue.noshow_saved",
+        ),
+        _ => {
+            return error_page(
+                &app,
+                &ctx,
+                StatusCode::BAD_REQUEST,
+                vec![ctx.tr.s("queue.unknown_step").to_string()],
+            );
+        }
+    };
+    let now = crate::dates::instant_mexico(ctx.now_ms);
+    let done = blocking(&app, &ctx, move |db| {
+        let mut booking = data::read(db, "Appointment", &appointment)?;
+        let current = booking["status"].as_str().unwrap_or_default();
+        if !matches!(current, "booked" | "pending" | "proposed") {
+            return Err(ehr::Error::Conflict(vec![fhir::Issue::error(
+                fhir::IssueCode::BusinessRule,
+                "Esta cita ya no está agendada (llegó, se canceló o se marcó antes).",
+                "This appointment is no longer booked (arrived, cancelled or marked before).",
+            )]));
+        }
+        let version = data::version_of(&booking);
+        booking["status"] = Value::String(status.to_string());
+        if status == "cancelled" {
+            booking["cancelationReason"] = serde_json::json!({
+                "coding": [{"system": "http://terminology.hl7.org/CodeSystem/appointment-cancellation-reason", "code": "pat"}],
+                "text": reason_es
+            });
+        }
+        // Who let it go and when, in the Appointment's one free-text element (R4 has no
+        // `note` on it).
+        let said = format!(
+            "{reason_es} / {reason_en} — {}, {}, {now}",
+            session.display_name, session.facility_name
+        );
+        let comment = match booking["comment"].as_str() {
+            Some(previous) if !previous.is_empty() => format!("{previous}\n{said}"),
+            _ => said,
+        };
+        booking["comment"] = Value::String(comment);
+        data::update(
+            db,
+            "Appointment",
+            &appointment,
+            super::to_json(&booking),
+            version,
+        )
+    })
+    .await;
+    match done {
+        Ok(()) => see_other(&format!("/ui/fila?ok={notice}")),
         Err(error) => refused(&app, &ctx, &error).await,
     }
 }
