@@ -236,13 +236,10 @@ pub(crate) async fn token_endpoint(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    let body = match crate::params::read_body_max(body, crate::AUTH_BODY_BYTES_MAX).await {
-        Ok(body) => body,
+    let form = match crate::params::read_auth_form(body).await {
+        Ok(form) => form,
         Err(err) => return err.into_response(),
     };
-    let form: HashMap<String, String> = form_urlencoded::parse(&body)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
     let grant = form.get("grant_type").cloned().unwrap_or_default();
     let basic = basic_credentials(&headers);
     if let Some(response) = crate::smart::token_grant(&state, &headers, &form, basic.clone()).await

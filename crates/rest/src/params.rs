@@ -257,3 +257,14 @@ pub(crate) fn instant_param(query: &Query, name: &str) -> Result<Option<i64>, Ap
         }),
     }
 }
+
+/// An OAuth endpoint's `application/x-www-form-urlencoded` body (token, revoke, introspect),
+/// bounded like every `/auth` body; a repeated field keeps its last value.
+pub(crate) async fn read_auth_form(
+    body: axum::body::Body,
+) -> Result<std::collections::HashMap<String, String>, ApiError> {
+    let body = read_body_max(body, crate::AUTH_BODY_BYTES_MAX).await?;
+    Ok(form_urlencoded::parse(&body)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect())
+}

@@ -334,13 +334,10 @@ pub(crate) async fn revoke_refresh(
     headers: &HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    let body = match crate::params::read_body_max(body, crate::AUTH_BODY_BYTES_MAX).await {
-        Ok(body) => body,
+    let form = match crate::params::read_auth_form(body).await {
+        Ok(form) => form,
         Err(err) => return err.into_response(),
     };
-    let form: HashMap<String, String> = form_urlencoded::parse(&body)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
     let client = client_credentials(&form, crate::auth::basic_credentials(headers));
     let token = form.get("token").cloned().unwrap_or_default();
     let st = state.clone();
@@ -360,13 +357,10 @@ pub(crate) async fn introspect(
     headers: HeaderMap,
     body: axum::body::Body,
 ) -> Response {
-    let body = match crate::params::read_body_max(body, crate::AUTH_BODY_BYTES_MAX).await {
-        Ok(body) => body,
+    let form = match crate::params::read_auth_form(body).await {
+        Ok(form) => form,
         Err(err) => return err.into_response(),
     };
-    let form: HashMap<String, String> = form_urlencoded::parse(&body)
-        .map(|(k, v)| (k.into_owned(), v.into_owned()))
-        .collect();
     let client = client_credentials(&form, crate::auth::basic_credentials(&headers));
     let token = form.get("token").cloned().unwrap_or_default();
     let st = state.clone();
