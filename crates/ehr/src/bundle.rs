@@ -280,9 +280,13 @@ impl Ehr {
                     (Some(id), _) => {
                         self.patch(who, &entry.resource_type, id, patch, entry.if_match)
                     }
-                    (None, Some(query)) => {
-                        self.conditional_patch(who, &entry.resource_type, query, patch)
-                    }
+                    (None, Some(query)) => self.conditional_patch(
+                        who,
+                        &entry.resource_type,
+                        query,
+                        patch,
+                        entry.if_match,
+                    ),
                     (None, None) => Err(bad_url(entry.idx, &entry.url)),
                 }
                 .map(Done::Written)
@@ -758,6 +762,16 @@ fn patch_in_transaction(
         ehr.check_read_in(&who, Interaction::Read, &current, &mut lookup)?
     };
     if let Err(reason) = verdict {
+        // Audited as the refused read it is, like the REST door's (`Ehr::patch` reads first);
+        // the sink is off the job, so the entry outlives the rolled-back transaction.
+        writer.ehr().audit_denied(
+            writer.who(),
+            AuditAction::Read,
+            resource_type,
+            Some(id),
+            None,
+            reason,
+        );
         return Err(crate::guard::refusal(reason, resource_type, Some(id)));
     }
     if let Some(expected) = entry.if_match

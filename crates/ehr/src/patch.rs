@@ -49,13 +49,15 @@ impl Ehr {
         self.update(who, resource_type, id, resource, Some(current.version_id))
     }
 
-    /// # `PATCH /{type}?search`: patches the one resource the caller may see that matches.
+    /// # `PATCH /{type}?search`: patches the one resource the caller may see that matches;
+    /// `if_match` then names the version of that resource the client expects.
     pub fn conditional_patch(
         &self,
         who: &Requester,
         resource_type: &str,
         query: &str,
         patch: &Patch,
+        if_match: Option<u64>,
     ) -> Result<CreateOutcome, Error> {
         check_type(resource_type)?;
         let mut params = crate::parse_query_string(query.strip_prefix('?').unwrap_or(query));
@@ -80,7 +82,7 @@ impl Ehr {
                 format!("Ningún {resource_type} coincide con la condición del parche"),
                 format!("No {resource_type} matches the patch condition"),
             ))),
-            [only] => self.patch(who, resource_type, &only.id.clone(), patch, None),
+            [only] => self.patch(who, resource_type, &only.id.clone(), patch, if_match),
             _ => Err(Error::PreconditionFailed(Issue::error(
                 IssueCode::MultipleMatches,
                 format!("Varios {resource_type} coinciden con la condición del parche"),

@@ -43,9 +43,10 @@ pub(crate) async fn type_patch(
 ) -> Result<Response, ApiError> {
     let conditions = raw.clone().unwrap_or_default();
     let query = parse_query(raw.as_deref())?;
+    let expected = if_match(&headers)?;
     let patch = patch_body(&state, &headers, body).await?;
     let outcome = blocking(&state.0, move |ehr| {
-        ehr.conditional_patch(&who, &resource_type, &conditions, &patch)
+        ehr.conditional_patch(&who, &resource_type, &conditions, &patch, expected)
     })
     .await?;
     Ok(write_response(&state, &headers, &query, outcome))

@@ -97,7 +97,18 @@ fn fhirpath_patch_on_an_instance_and_by_condition() {
     assert_eq!(current.body["active"], false);
     assert_eq!(current.body["meta"]["versionId"], "3");
 
-    // By condition: the one Patient with this CURP.
+    // By condition: the one Patient with this identifier; If-Match names its version.
+    let stale_by_condition = fhirpath_patch(
+        &node,
+        "Patient?identifier=LOAA800203MDFPNN09",
+        &parameters(vec![operation("delete", "Patient.active", json!([]))]),
+        &[("if-match", "W/\"2\"")],
+    );
+    assert_eq!(
+        stale_by_condition.status, 412,
+        "{}",
+        stale_by_condition.text
+    );
     let by_condition = fhirpath_patch(
         &node,
         "Patient?identifier=LOAA800203MDFPNN09",
@@ -106,7 +117,7 @@ fn fhirpath_patch_on_an_instance_and_by_condition() {
             "Patient.birthDate",
             json!([{"name": "value", "valueDate": "1980-02-04"}]),
         )]),
-        &[],
+        &[("if-match", "W/\"3\"")],
     );
     assert_eq!(by_condition.status, 200, "{}", by_condition.text);
     assert_eq!(by_condition.body["id"], id.as_str());
