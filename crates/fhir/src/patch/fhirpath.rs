@@ -225,7 +225,7 @@ impl Operation {
             },
             Kind::Replace => {
                 let loc = self.single(&nodes)?;
-                let value = self.value_json(root, loc.element_path().as_deref())?;
+                let value = self.value_json(root, &loc.element_path())?;
                 replace(root, loc, value, self.value_suffix());
                 Ok(())
             }
@@ -242,9 +242,12 @@ impl Operation {
                     if index > len {
                         return Err(self.out_of_range("index", index, len));
                     }
-                    let value = self.value_json(root, array_path.as_deref())?;
+                    let value = self.value_json(root, &array_path)?;
                     let items = array_mut(root, &array_loc, self)?;
                     items.insert(index, value);
+                    if let Some(extensions) = companion_mut(root, &array_loc) {
+                        extensions.insert(index.min(extensions.len()), Json::Null);
+                    }
                 } else {
                     let (source, destination) = (
                         self.source.unwrap_or_default(),
@@ -259,6 +262,12 @@ impl Operation {
                     let items = array_mut(root, &array_loc, self)?;
                     let moved = items.remove(source);
                     items.insert(destination, moved);
+                    if let Some(extensions) = companion_mut(root, &array_loc)
+                        && source < extensions.len()
+                    {
+                        let moved = extensions.remove(source);
+                        extensions.insert(destination.min(extensions.len()), moved);
+                    }
                 }
                 Ok(())
             }
@@ -270,28 +279,25 @@ impl Operation {
             return Err(self.not_element());
         }
         let parent_path = loc.element_path();
-        let child_path = |member: &str| match parent_path.as_deref() {
-            Some("") | None => Some(member.to_string()),
-            Some(parent) => Some(format!("{parent}.{member}")),
+        let child_path = |member: &str| {
+            if parent_path.is_empty() {
+                member.to_string()
+            } else {
+                format!("{parent_path}.{member}")
+            }
         };
+        let root_type = loc.root_type(root);
+        let element = |path: &str| root_type.as_deref().and_then(|t| defs::element(t, path));
         // A choice element is named by its base (`deceased`); the value's type picks the member.
         let mut member = name.to_string();
-        if let (Some(suffix), Some(path)) = (self.value_suffix(), child_path(name))
-            && loc
-                .root_type(root)
-                .and_then(|t| defs::element(&t, &path))
-                .is_some_and(|e| e.is_choice() && e.name() == name)
+        if let Some(suffix) = self.value_suffix()
+            && element(&child_path(name)).is_some_and(|e| e.is_choice() && e.name() == name)
         {
             member = format!("{name}{suffix}");
         }
         let element_path = child_path(&member);
-        let is_array = match (&element_path, loc.root_type(root)) {
-            (Some(path), Some(root_type)) => {
-                defs::element(&root_type, path).map(defs::Element::is_array)
-            }
-            _ => None,
-        };
-        let value = self.value_json(root, element_path.as_deref())?;
+        let is_array = element(&element_path).map(defs::Element::is_array);
+        let value = self.value_json(root, &element_path)?;
         let Some(Json::Object(object)) = loc.resolve_mut(root) else {
             return Err(self.not_element());
         };
@@ -365,7 +371,7 @@ impl Operation {
 
     /// The operation's value as JSON, shaped for the element at `element_path` (which tells
     /// which members of a value sent as `part`s are lists).
-    fn value_json(&self, root: &Json, element_path: Option<&str>) -> Result<Json, Issue> {
+    fn value_json(&self, root: &Json, element_path: &str) -> Result<Json, Issue> {
         let value = self.value.as_ref().ok_or_else(|| {
             invalid(
                 "La operación necesita «value»",
@@ -373,9 +379,9 @@ impl Operation {
             )
         })?;
         let root_type = root.get("resourceType").and_then(Json::as_str);
-        let type_name = match (root_type, element_path) {
-            (Some(root_type), Some(path)) if !path.is_empty() => {
-                defs::element_type(root_type, path).map(str::to_string)
+        let type_name = match root_type {
+            Some(root_type) if !element_path.is_empty() => {
+                defs::element_type(root_type, element_path).map(str::to_string)
             }
             _ => None,
         };
@@ -586,8 +592,8 @@ impl Loc {
     }
 
     /// The dotted element path below the root type (`name.given`), for the definitions;
-    /// `Some("")` at the root.
-    fn element_path(&self) -> Option<String> {
+    /// empty at the root.
+    fn element_path(&self) -> String {
         let keys: Vec<&str> = self
             .steps
             .iter()
@@ -596,7 +602,7 @@ impl Loc {
                 Step::Index(_) => None,
             })
             .collect();
-        Some(keys.join("."))
+        keys.join(".")
     }
 
     fn root_type(&self, root: &Json) -> Option<String> {
@@ -633,6 +639,24 @@ fn array_mut<'a>(
     }
 }
 
+/// The `_given` array beside a list of primitives `given`, which carries their ids and
+/// extensions position by position and so moves with it.
+fn companion_mut<'a>(root: &'a mut Json, array_loc: &Loc) -> Option<&'a mut Vec<Json>> {
+    let (Step::Key(key), parent_steps) = array_loc.steps.split_last()? else {
+        return None;
+    };
+    let parent = Loc {
+        steps: parent_steps.to_vec(),
+    };
+    match parent.resolve_mut(root)? {
+        Json::Object(object) => match object.get_mut(&format!("_{key}"))? {
+            Json::Array(items) => Some(items),
+            _ => None,
+        },
+        _ => None,
+    }
+}
+
 /// Removes the element at `loc`; a list left empty and a primitive's `_member` go with it
 /// (R4 JSON has no empty arrays).
 fn delete(root: &mut Json, loc: &Loc) {
@@ -651,7 +675,13 @@ fn delete(root: &mut Json, loc: &Loc) {
             if *idx < items.len() {
                 items.remove(*idx);
             }
-            if items.is_empty() {
+            let emptied = items.is_empty();
+            if let Some(extensions) = companion_mut(root, &parent)
+                && *idx < extensions.len()
+            {
+                extensions.remove(*idx);
+            }
+            if emptied {
                 delete(root, &parent);
             }
         }
@@ -665,8 +695,7 @@ fn replace(root: &mut Json, loc: &Loc, value: Json, suffix: Option<&str>) {
     let root_type = loc.root_type(root);
     if let (Some(Step::Key(key)), Some(suffix), Some(root_type)) =
         (loc.steps.last(), suffix, root_type)
-        && let Some(path) = loc.element_path()
-        && let Some(element) = defs::element(&root_type, &path)
+        && let Some(element) = defs::element(&root_type, &loc.element_path())
         && element.is_choice()
     {
         let renamed = format!("{}{suffix}", element.name());
@@ -1212,7 +1241,7 @@ fn members(root: &Json, loc: &Loc, name: &str, out: &mut Vec<Item>) {
         return;
     }
     let root_type = root.get("resourceType").and_then(Json::as_str);
-    let parent_path = loc.element_path().unwrap_or_default();
+    let parent_path = loc.element_path();
     for (key, value) in object.iter() {
         let Some(suffix) = key.strip_prefix(name) else {
             continue;
@@ -1245,6 +1274,8 @@ fn truth(items: &[Item], root: &Json) -> Option<bool> {
             Some(_) => Some(true),
             None => None,
         },
+        // FHIRPath makes this an error; a criteria that finds several items (`where(coding)`)
+        // is read as "exists", which is what patch clients mean by it.
         _ => Some(true),
     }
 }
