@@ -246,17 +246,25 @@ fn patch_entries_in_a_transaction_are_all_or_nothing() {
     let first = new_patient(&node, "LOAA800203MDFPNN09");
     let second = new_patient(&node, "LOAA800203MDFPNN10");
 
+    // The patches run after the creates, so a patch may point at what the transaction creates
+    // by its urn:uuid, which is rewritten to the new id like any other reference.
+    let practitioner = "urn:uuid:7f1c2d3e-4b5a-4c6d-8e9f-0a1b2c3d4e5f";
     let transaction = bundle(
         "transaction",
         vec![
             json!({"resource": binary_json_patch(&json!([
-                    {"op": "replace", "path": "/telecom/0/value", "value": "5551112222"}])),
+                    {"op": "replace", "path": "/telecom/0/value", "value": "5551112222"},
+                    {"op": "add", "path": "/generalPractitioner",
+                     "value": [{"reference": practitioner}]}])),
                    "request": {"method": "PATCH", "url": format!("Patient/{first}")}}),
             json!({"resource": parameters(vec![operation(
                         "replace", "Patient.birthDate",
                         json!([{"name": "value", "valueDate": "1981-01-01"}]))]),
                    "request": {"method": "PATCH", "url": "Patient?identifier=LOAA800203MDFPNN10",
                                "ifMatch": "W/\"1\""}}),
+            json!({"fullUrl": practitioner,
+                   "resource": {"resourceType": "Practitioner", "name": [{"family": "Cruz"}]},
+                   "request": {"method": "POST", "url": "Practitioner"}}),
         ],
     );
     let answer = post(&node, "", &transaction);
@@ -274,8 +282,22 @@ fn patch_entries_in_a_transaction_are_all_or_nothing() {
         answer.text
     );
     assert_eq!(
-        get(&node, &format!("Patient/{first}")).body["telecom"][0]["value"],
-        "5551112222"
+        entries[2]["response"]["status"], "201 Created",
+        "{}",
+        answer.text
+    );
+    let practitioner_id = entries[2]["response"]["location"]
+        .as_str()
+        .unwrap()
+        .split('/')
+        .nth(1)
+        .unwrap()
+        .to_string();
+    let patched_first = get(&node, &format!("Patient/{first}"));
+    assert_eq!(patched_first.body["telecom"][0]["value"], "5551112222");
+    assert_eq!(
+        patched_first.body["generalPractitioner"][0]["reference"],
+        format!("Practitioner/{practitioner_id}")
     );
     assert_eq!(
         get(&node, &format!("Patient/{second}")).body["birthDate"],
