@@ -78,7 +78,7 @@ cargo test --workspace --locked -- --skip sync::citus_
 # scenario that runs its own PostgreSQL (it ran above).
 echo "== behaviour suite on PostgreSQL (EXPEDIENTE_TEST_ENGINE=postgres)"
 EXPEDIENTE_TEST_ENGINE=postgres cargo test --locked -p cli --test it -- \
-  crud:: errors:: history:: search:: transaction:: identity:: import:: durability:: \
+  crud:: errors:: history:: search:: transaction:: patch:: identity:: import:: durability:: \
   security:: security_doors:: security_sync:: smart:: sync:: reports:: scheduling:: export:: summary:: population::generated \
   --skip security::audit_trail_records_accesses_and_detects_tampering \
   --skip security_sync::a_truncated_trail_is_found_against_signed_anchors \
