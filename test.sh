@@ -79,7 +79,7 @@ cargo test --workspace --locked -- --skip sync::citus_
 # own PostgreSQL or Citus cluster, which run once: the PostgreSQL restart above, and the Citus
 # fault scenarios (`sync::citus_`, each on a cluster of its own whose nodes it crashes and
 # restarts, ~4 min each on 2 cores: ARCHITECTURE.md, "The hub on Citus") in the Citus run.
-BEHAVIOUR=(crud:: errors:: history:: search:: transaction:: identity:: import:: durability::
+BEHAVIOUR=(crud:: errors:: history:: search:: transaction:: patch:: identity:: import:: durability::
   security:: security_doors:: security_sync:: smart:: sync:: reports:: scheduling:: export::
   summary:: population::generated
   --skip security_sync::a_truncated_trail_is_found_against_signed_anchors

@@ -162,6 +162,29 @@ def test_each_listed_interaction_works_for_the_clinician_types(fhir, capability)
             ).expect(200).body
             assert patched["language"] == "es", resource_type
             assert int(patched["meta"]["versionId"]) == int(before["meta"]["versionId"]) + 1
+            # Every declared patch format patches: here FHIRPath Patch (a Parameters resource).
+            formats = capability.get("patchFormat", [])
+            assert {"application/json-patch+json", "application/fhir+json"} <= set(formats), formats
+            fhirpath = {
+                "resourceType": "Parameters",
+                "parameter": [
+                    {
+                        "name": "operation",
+                        "part": [
+                            {"name": "type", "valueCode": "replace"},
+                            {"name": "path", "valueString": f"{resource_type}.language"},
+                            {"name": "value", "valueCode": "es-MX"},
+                        ],
+                    }
+                ],
+            }
+            patched = fhir.request(
+                "PATCH",
+                f"{resource_type}/{rid}",
+                data=json.dumps(fhirpath).encode(),
+                headers={"Content-Type": "application/fhir+json"},
+            ).expect(200).body
+            assert patched["language"] == "es-MX", resource_type
         if "delete" in codes:
             assert fhir.delete(f"{resource_type}/{rid}").status in (200, 204)
             fhir.get(f"{resource_type}/{rid}").expect(410)

@@ -217,6 +217,16 @@ pub fn capability_statement(base_url: &str, software_version: &str, now_text: &s
             Json::Array(vec![Json::str("application/fhir+json"), Json::str("json")]),
         ),
         (
+            // What PATCH takes (`rest::patch`): JSON Patch, merge patch and FHIRPath Patch
+            // (a Parameters resource), on instances, by condition and inside Bundles.
+            "patchFormat",
+            Json::Array(vec![
+                Json::str("application/json-patch+json"),
+                Json::str("application/merge-patch+json"),
+                Json::str("application/fhir+json"),
+            ]),
+        ),
+        (
             "rest",
             Json::Array(vec![Json::object([
                 ("mode", Json::str("server")),

@@ -43,13 +43,17 @@ pub(crate) async fn type_patch(
 ) -> Result<Response, ApiError> {
     let conditions = raw.clone().unwrap_or_default();
     let query = parse_query(raw.as_deref())?;
+    let expected = if_match(&headers)?;
     let patch = patch_body(&state, &headers, body).await?;
     let outcome = blocking(&state.0, move |ehr| {
-        ehr.conditional_patch(&who, &resource_type, &conditions, &patch)
+        ehr.conditional_patch(&who, &resource_type, &conditions, &patch, expected)
     })
     .await?;
     Ok(write_response(&state, &headers, &query, outcome))
 }
+
+/// The patch formats taken, as named in the CapabilityStatement's `patchFormat`.
+const PATCH_FORMATS: &str = "application/json-patch+json, application/merge-patch+json, application/fhir+json (FHIRPath Patch), application/json";
 
 fn unsupported(es: impl Into<String>, en: impl Into<String>) -> ApiError {
     ApiError::new(
@@ -59,8 +63,9 @@ fn unsupported(es: impl Into<String>, en: impl Into<String>) -> ApiError {
 }
 
 /// Reads a patch: `application/json-patch+json` (RFC 6902), `application/merge-patch+json`
-/// (RFC 7386), or `application/json`, where an array is a JSON Patch and an object a merge
-/// patch (what `fhirpy` sends).
+/// (RFC 7386), `application/fhir+json` (FHIRPath Patch: a `Parameters` resource), or
+/// `application/json`, where an array is a JSON Patch, a `Parameters` a FHIRPath Patch and
+/// any other object a merge patch (what `fhirpy` sends).
 async fn patch_body(
     state: &crate::AppState,
     headers: &HeaderMap,
@@ -76,19 +81,23 @@ async fn patch_body(
         "application/json-patch+json" => Some(true),
         "application/merge-patch+json" => Some(false),
         "application/json" => None,
-        "application/fhir+json" => {
-            return Err(unsupported(
-                "FHIRPath Patch (Parameters) todavía no se admite; envíe JSON Patch (application/json-patch+json) o un merge patch (application/merge-patch+json)",
-                "FHIRPath Patch (Parameters) is not supported yet; send JSON Patch (application/json-patch+json) or a merge patch (application/merge-patch+json)",
-            ));
-        }
+        // FHIRPath Patch: a Parameters resource (also as `application/json`, see `Patch`).
+        "application/fhir+json" | "application/json+fhir" => Some(false),
         other => {
             return Err(unsupported(
-                format!("Tipo de contenido no admitido para PATCH: «{other}»"),
-                format!("Unsupported content type for PATCH: '{other}'"),
+                format!(
+                    "Tipo de contenido no admitido para PATCH: «{other}» (se admiten {PATCH_FORMATS})"
+                ),
+                format!(
+                    "Unsupported content type for PATCH: '{other}' (supported: {PATCH_FORMATS})"
+                ),
             ));
         }
     };
+    let fhir_media = matches!(
+        media.as_str(),
+        "application/fhir+json" | "application/json+fhir"
+    );
     let bytes = read_body(state, body).await?;
     let json = fhir::json::parse(&bytes).map_err(|err| {
         ApiError::new(
@@ -105,6 +114,27 @@ async fn patch_body(
                 IssueCode::Structure,
                 "El cuerpo no corresponde al tipo de parche declarado en Content-Type",
                 "The body does not match the patch format named by Content-Type",
+            ),
+        ));
+    }
+    let fhirpath = json.get("resourceType").and_then(fhir::Json::as_str) == Some("Parameters");
+    if fhir_media && !fhirpath {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            Issue::error(
+                IssueCode::Structure,
+                "Con application/fhir+json, PATCH espera un FHIRPath Patch (un recurso Parameters)",
+                "With application/fhir+json, PATCH expects a FHIRPath Patch (a Parameters resource)",
+            ),
+        ));
+    }
+    if media == "application/merge-patch+json" && fhirpath {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            Issue::error(
+                IssueCode::Structure,
+                "Un Parameters es un FHIRPath Patch: envíelo como application/fhir+json",
+                "A Parameters is a FHIRPath Patch: send it as application/fhir+json",
             ),
         ));
     }

@@ -256,6 +256,39 @@ fn the_capability_statement_declares_what_works_and_nothing_else() {
             .contains("criteria-based"),
         "{documented}"
     );
+
+    // Every declared patch format patches a Patient; a format declared here without a case
+    // below fails the test.
+    let formats = statement.body["patchFormat"].as_array().unwrap();
+    assert!(formats.len() >= 3, "{formats:?}");
+    for format in formats {
+        let format = format.as_str().unwrap();
+        let body = match format {
+            "application/json-patch+json" => {
+                json!([{"op": "add", "path": "/active", "value": true}])
+            }
+            "application/merge-patch+json" => json!({"language": "es-MX"}),
+            "application/fhir+json" => json!({"resourceType": "Parameters", "parameter": [
+                {"name": "operation", "part": [
+                    {"name": "type", "valueCode": "replace"},
+                    {"name": "path", "valueString": "Patient.gender"},
+                    {"name": "value", "valueCode": "other"}]}]}),
+            other => panic!("patchFormat {other} is declared but not exercised"),
+        };
+        let patched = reply(
+            client()
+                .patch(node.url(&format!("Patient/{patient_id}")))
+                .header("content-type", format)
+                .body(body.to_string())
+                .send()
+                .unwrap(),
+        );
+        assert_eq!(patched.status, 200, "{format}: {}", patched.text);
+    }
+    let patched = get(&node, &format!("Patient/{patient_id}"));
+    assert_eq!(patched.body["active"], true);
+    assert_eq!(patched.body["language"], "es-MX");
+    assert_eq!(patched.body["gender"], "other");
 }
 
 /// Issue 18, "identifier systems an integrator can find": the CURP, CLUES and the other

@@ -102,15 +102,16 @@ fn each_error_case_has_its_status() {
         405,
     );
     // A patch format this node does not take: 415, saying which ones it does.
-    let fhirpath_patch = raw(
+    let xml_patch = raw(
         &node,
         "PATCH",
         "Patient/x",
-        "application/fhir+json",
-        r#"{"resourceType":"Parameters"}"#,
+        "application/xml-patch+xml",
+        "<diff/>",
     );
-    assert_outcome(&fhirpath_patch, 415);
-    assert!(fhirpath_patch.text.contains("application/json-patch+json"));
+    assert_outcome(&xml_patch, 415);
+    assert!(xml_patch.text.contains("application/json-patch+json"));
+    assert!(xml_patch.text.contains("FHIRPath Patch"));
 
     // Nothing was written by any of the above.
     let all = get(&node, "Patient?_summary=count");

@@ -13,6 +13,7 @@ mod history;
 mod identity;
 mod import;
 mod operations;
+mod patch;
 mod population;
 mod referrals;
 mod reports;

@@ -676,3 +676,98 @@ fn patch_goes_through_both_guards() {
     assert_eq!(broken.status, 400, "{}", broken.text);
     assert_eq!(broken.body["resourceType"], "OperationOutcome");
 }
+
+/// The same two guards for FHIRPath Patch and for PATCH entries of transaction and batch
+/// Bundles: another clinic's physician changes nothing of a hidden record and learns nothing
+/// from the answers, whichever door the patch comes through.
+#[test]
+fn fhirpath_and_bundle_patches_go_through_both_guards() {
+    let w = world();
+    let node = &w.node;
+    let secret = hidden_condition(&w);
+    let doctor_b = account(&w.data, "dr-b", "physician", &["--clues", CLUES_B]);
+    let before = current(&w, &format!("Condition/{secret}"));
+    let fhirpath = json!({"resourceType": "Parameters", "parameter": [{"name": "operation", "part": [
+        {"name": "type", "valueCode": "replace"},
+        {"name": "path", "valueString": "Condition.clinicalStatus.coding.where(code = 'active').code"},
+        {"name": "value", "valueCode": "resolved"}]}]});
+    for path in [
+        format!("fhir/Condition/{secret}"),
+        format!("fhir/Condition?_id={secret}"),
+    ] {
+        let answer = send_as(node, &doctor_b, "PATCH", &path, &fhirpath);
+        assert!(
+            matches!(answer.status, 403 | 404),
+            "{path}: {} {}",
+            answer.status,
+            answer.text
+        );
+        assert!(!answer.text.contains(SECRET), "{path}: {}", answer.text);
+    }
+    let binary = json!({"resourceType": "Binary", "contentType": "application/json-patch+json",
+        "data": base64::engine::general_purpose::STANDARD.encode(
+            r#"[{"op":"replace","path":"/clinicalStatus/coding/0/code","value":"resolved"}]"#)});
+    for (kind, url, body) in [
+        ("transaction", format!("Condition/{secret}"), &fhirpath),
+        ("transaction", format!("Condition?_id={secret}"), &binary),
+        ("batch", format!("Condition/{secret}"), &binary),
+        ("batch", format!("Condition?_id={secret}"), &fhirpath),
+    ] {
+        let bundle = json!({"resourceType": "Bundle", "type": kind, "entry": [
+            {"resource": body, "request": {"method": "PATCH", "url": url}}]});
+        let answer = send_as(node, &doctor_b, "POST", "fhir", &bundle);
+        assert!(
+            !answer.text.contains(SECRET),
+            "{kind} {url}: {}",
+            answer.text
+        );
+        let status = if kind == "batch" {
+            assert_eq!(answer.status, 200, "{kind} {url}: {}", answer.text);
+            answer.body["entry"][0]["response"]["status"]
+                .as_str()
+                .unwrap_or("")
+                .split(' ')
+                .next()
+                .unwrap_or("")
+                .parse::<u16>()
+                .unwrap_or(0)
+        } else {
+            answer.status
+        };
+        assert!(
+            matches!(status, 403 | 404),
+            "{kind} {url}: {status} {}",
+            answer.text
+        );
+    }
+    let after = current(&w, &format!("Condition/{secret}"));
+    assert_eq!(after["meta"]["versionId"], before["meta"]["versionId"]);
+    assert_eq!(after["clinicalStatus"]["coding"][0]["code"], "active");
+
+    // Each refusal by id is in the audit trail as a denied access to that record (the REST
+    // door, the transaction entry and the batch entry), though the transaction rolled back.
+    let auditor = account(&w.data, "auditor", "auditor", &[]);
+    let target = format!("Condition/{secret}");
+    let mut denied = 0;
+    for _ in 0..50 {
+        let trail = get_as(node, &auditor, "fhir/AuditEvent?agent=dr-b&_count=200");
+        assert_eq!(trail.status, 200, "{}", trail.text);
+        denied = trail.body["entry"]
+            .as_array()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter(|e| {
+                        e["resource"]["outcome"] == "4"
+                            && e["resource"].to_string().contains(&target)
+                    })
+                    .count()
+            })
+            .unwrap_or(0);
+        if denied >= 3 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(denied >= 3, "denied accesses audited: {denied}");
+}

@@ -1,5 +1,5 @@
-//! Changing a resource by a patch document: JSON Patch (RFC 6902) and JSON Merge Patch
-//! (RFC 7386), applied to the lossless tree.
+//! Changing a resource by a patch document: JSON Patch (RFC 6902), JSON Merge Patch
+//! (RFC 7386) and FHIRPath Patch ([`fhirpath`]), applied to the lossless tree.
 //!
 //! Key decision: the patch runs on our own [`Json`] rather than on a general JSON library's
 //! value, because a round trip through one would rewrite decimals (`1.50` becomes `1.5`), and
@@ -7,8 +7,11 @@
 //! never validates: the patched resource goes through the same validation, profile rules and
 //! write guard as a `PUT` of it would.
 
+pub mod fhirpath;
+
 use crate::issue::{Issue, IssueCode};
 use crate::json::{Json, Object};
+use fhirpath::FhirPathPatch;
 
 /// A patch document as a client sends it.
 #[derive(Clone, Debug)]
@@ -17,13 +20,22 @@ pub enum Patch {
     Json(Vec<Json>),
     /// RFC 7386: a partial document; members set, `null` removes (what `fhirpy` sends).
     Merge(Json),
+    /// FHIR's own: a `Parameters` resource of `operation`s on FHIRPath paths.
+    FhirPath(FhirPathPatch),
 }
 
 impl Patch {
-    /// Reads a patch body: an array is a JSON Patch, an object a merge patch.
+    /// Reads a patch body: an array is a JSON Patch, a `Parameters` resource a FHIRPath Patch
+    /// (a merge patch cannot turn a resource into a `Parameters`, so there is no ambiguity),
+    /// any other object a merge patch.
     pub fn from_body(body: Json) -> Result<Patch, Issue> {
         match body {
             Json::Array(operations) => Ok(Patch::Json(operations)),
+            parameters @ Json::Object(_)
+                if parameters.get("resourceType").and_then(Json::as_str) == Some("Parameters") =>
+            {
+                FhirPathPatch::from_parameters(&parameters).map(Patch::FhirPath)
+            }
             object @ Json::Object(_) => Ok(Patch::Merge(object)),
             other => Err(Issue::error(
                 IssueCode::Structure,
@@ -55,6 +67,7 @@ impl Patch {
                 merge(target, patch);
                 Ok(())
             }
+            Patch::FhirPath(patch) => patch.apply(target),
         }
     }
 }
