@@ -318,24 +318,7 @@ fn the_audit_trail_and_anchors_refuse_update_delete_and_truncate() {
     let url = db.url.clone();
     let store = PgStore::connect(&url).unwrap();
     write_with(store.as_ref(), |tx| {
-        tx.append_audit(store::AuditEntry {
-            seq: 0,
-            at_ms: 1,
-            node: "hub".into(),
-            user: "ana".into(),
-            user_display: String::new(),
-            role: None,
-            clues: None,
-            facility_name: None,
-            action: auth::audit::AuditAction::Read,
-            resource_type: None,
-            resource_id: None,
-            patient_id: None,
-            outcome: auth::audit::Outcome::Success,
-            break_glass: false,
-            source_ip: None,
-            details: String::new(),
-        })?;
+        tx.append_audit(audit_entry("ana"))?;
         tx.sync().unwrap().record_anchor(&store::sync::AuditAnchor {
             position: 0,
             node_id: "A".into(),

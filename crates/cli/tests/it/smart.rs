@@ -642,38 +642,52 @@ fn assertion(
     .unwrap()
 }
 
-#[test]
-fn a_backend_service_signs_its_assertion_once_and_gets_system_read_scopes() {
-    let world = world();
-    let node = &world.node;
+/// Registers a backend service `client_id` with a fresh ES384 key (kid `k1`) as
+/// `expediente app add --jwks-file` does; answers its private key and the token endpoint's URL
+/// (the assertions' audience).
+fn backend_service(world: &World, client_id: &str) -> (jsonwebtoken::EncodingKey, String) {
     let (jwks, key) = es384_key("k1");
-    let jwks_path = world.data.parent().unwrap().join("jwks.json");
+    let jwks_path = world
+        .data
+        .parent()
+        .unwrap()
+        .join(format!("{client_id}.jwks.json"));
     std::fs::write(&jwks_path, jwks.to_string()).unwrap();
     app_add(
         &world.data,
         &[
             "--client-id",
-            "laboratorio-estatal",
+            client_id,
             "--jwks-file",
             jwks_path.to_str().unwrap(),
         ],
         "",
     );
-    let aud = format!("{}/auth/token", origin(node));
-    let grant = |assertion: &str, scope: &str| {
-        token_request(
-            node,
-            &[
-                ("grant_type", "client_credentials"),
-                ("scope", scope),
-                (
-                    "client_assertion_type",
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                ),
-                ("client_assertion", assertion),
-            ],
-        )
-    };
+    (key, format!("{}/auth/token", origin(&world.node)))
+}
+
+/// `client_credentials` with a signed assertion (SMART Backend Services).
+fn client_credentials(node: &Node, assertion: &str, scope: &str) -> Reply {
+    token_request(
+        node,
+        &[
+            ("grant_type", "client_credentials"),
+            ("scope", scope),
+            (
+                "client_assertion_type",
+                "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
+            ),
+            ("client_assertion", assertion),
+        ],
+    )
+}
+
+#[test]
+fn a_backend_service_signs_its_assertion_once_and_gets_system_read_scopes() {
+    let world = world();
+    let node = &world.node;
+    let (key, aud) = backend_service(&world, "laboratorio-estatal");
+    let grant = |assertion: &str, scope: &str| client_credentials(node, assertion, scope);
     let signed = assertion(&key, "k1", "laboratorio-estatal", &aud, "jti-1");
     let tokens = grant(&signed, "system/Observation.rs system/Patient.rs");
     assert_eq!(tokens.status, 200, "{}", tokens.text);
@@ -744,36 +758,10 @@ fn query_restricted_scopes_show_only_matching_resources_through_every_door() {
     let lab_id = created.body["id"].as_str().unwrap().to_string();
     let vitals = world.obs1.clone();
 
-    let (jwks, key) = es384_key("k1");
-    let jwks_path = world.data.parent().unwrap().join("jwks.json");
-    std::fs::write(&jwks_path, jwks.to_string()).unwrap();
-    app_add(
-        &world.data,
-        &[
-            "--client-id",
-            "lab-estatal",
-            "--jwks-file",
-            jwks_path.to_str().unwrap(),
-        ],
-        "",
-    );
-    let aud = format!("{}/auth/token", origin(node));
+    let (key, aud) = backend_service(&world, "lab-estatal");
     let grant = |jti: &str, scope: &str| {
-        let tokens = token_request(
-            node,
-            &[
-                ("grant_type", "client_credentials"),
-                ("scope", scope),
-                (
-                    "client_assertion_type",
-                    "urn:ietf:params:oauth:client-assertion-type:jwt-bearer",
-                ),
-                (
-                    "client_assertion",
-                    &assertion(&key, "k1", "lab-estatal", &aud, jti),
-                ),
-            ],
-        );
+        let signed = assertion(&key, "k1", "lab-estatal", &aud, jti);
+        let tokens = client_credentials(node, &signed, scope);
         assert_eq!(tokens.status, 200, "{}", tokens.text);
         tokens.body["access_token"].as_str().unwrap().to_string()
     };
