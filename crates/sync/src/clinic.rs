@@ -28,6 +28,9 @@ pub const STATE_PULL_CURSOR: &str = "pull_cursor";
 pub const STATE_LAST_PUSH_MS: &str = "last_push_ms";
 pub const STATE_LAST_PULL_MS: &str = "last_pull_ms";
 pub const STATE_ONLINE: &str = "online";
+/// The hub this clinic last synced with (its URL, no credential), for `sync status` read
+/// from the store while the node runs or after it stopped.
+pub const STATE_HUB_URL: &str = "hub_url";
 pub const STATE_LAST_ERROR: &str = "last_error";
 /// Patients referred to this clinic whose record is still to be fetched (ids, one per line).
 pub const STATE_REFERRALS_TO_FETCH: &str = "referrals_to_fetch";
@@ -186,7 +189,11 @@ pub fn status_of(
     Ok(Status {
         role: role.to_string(),
         node_id,
-        hub: hub.map(str::to_string),
+        hub: match hub {
+            Some(hub) => Some(hub.to_string()),
+            None if role == "clinic" => sync_store.state(STATE_HUB_URL)?.filter(|u| !u.is_empty()),
+            None => None,
+        },
         online: sync_store.state(STATE_ONLINE)?.map(|v| v == "true"),
         last_push_ms,
         last_push: last_push_ms.map(ehr::format_instant),
@@ -298,9 +305,11 @@ impl Clinic {
         };
         if changed {
             let store = self.store.clone();
+            let hub_url = self.config.hub_url.clone();
             let _ = tokio::task::spawn_blocking(move || {
                 write(store.as_ref(), move |tx| {
                     let sync = apply::sync_tx(tx)?;
+                    sync.set_state(STATE_HUB_URL, &hub_url)?;
                     sync.set_state(STATE_ONLINE, if online { "true" } else { "false" })?;
                     sync.set_state(STATE_LAST_ERROR, error.as_deref().unwrap_or(""))?;
                     Ok(())

@@ -817,6 +817,13 @@ fn clinics_push_pull_and_fetch_patients_on_demand() {
     assert_eq!(status["pending_outbound"], 0, "{status}");
     assert_eq!(status["node_id"], "DFSSA000001");
     assert!(status["last_push_ms"].is_i64() && status["last_pull_ms"].is_i64());
+    // The same status read from the store by the CLI names the hub too.
+    assert!(status["hub"].is_string(), "{status}");
+    let data = cluster.clinics[0].data.to_str().unwrap().to_string();
+    let (code, out, err) = crate::support::run_cli(&["sync", "status", "--data", &data]);
+    assert_eq!(code, 0, "{out} {err}");
+    let offline: Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(offline["hub"], status["hub"], "{out}");
 }
 
 /// The hub refuses unknown nodes and a clinic pushing another clinic's changes.
