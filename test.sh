@@ -87,6 +87,13 @@ EXPEDIENTE_TEST_ENGINE=postgres cargo test --locked -p cli --test it -- \
   security:: security_doors:: security_sync:: smart:: sync:: reports:: scheduling:: export:: \
   summary:: population::generated "${SKIP_ENGINE[@]}" --skip sync::citus_
 
+# The suite's tests that run a node over a directory of their own leave its database behind
+# (~90 MB each, ~9 GB for the suite): dropped before the Citus run, which needs that disk.
+PSQL=/usr/lib/postgresql/15/bin/psql; [ -x "$PSQL" ] || PSQL=psql
+"$PSQL" -X -q -A -t -d "$EXPEDIENTE_TEST_PG" -c \
+  "SELECT format('DROP DATABASE %I WITH (FORCE);', datname) FROM pg_database WHERE datname LIKE 'expediente\_test\_%'" \
+  | "$PSQL" -X -q -d "$EXPEDIENTE_TEST_PG" >/dev/null
+
 # On Citus, for CI time (2 cores, ~35 min in all): everything a hub does through FHIR, the
 # sync, security, SMART, agenda and report scenarios, and imports; not the groups whose work
 # does not change with the engine's distribution and that cost minutes on three nodes (the
