@@ -306,7 +306,7 @@ pub fn router(
             "/ui/pacientes/{id}/referencias/{request}/imprimir",
             get(pages::print::referral_form),
         )
-        .route("/ui/pacientes/{id}/resumen", get(pages::record::summary))
+        .route("/ui/pacientes/{id}/resumen", get(pages::summary::summary))
         .with_state(app.clone())
         // Inside the guard: a submission is recognised only after its origin, size and CSRF
         // token passed.
