@@ -105,6 +105,8 @@ pub struct Ehr {
     metrics: metrics::EhrMetrics,
     /// The new-case aggregates behind surveillance (`reports::incremental`).
     new_cases: Arc<reports::incremental::NewCaseIndex>,
+    /// The chronic-disease control facts (`reports::control`).
+    control: Arc<reports::control::ControlIndex>,
     /// Subscriptions: what the write path notes for the delivery worker (`notify`).
     notifier: Arc<notify::Notifier>,
     /// Appointment reminders already emitted by this process (`reminders`).
@@ -132,6 +134,7 @@ impl Ehr {
             local_zone: Arc::from(calendar::zone::DEFAULT_ZONE),
             metrics,
             new_cases: Arc::default(),
+            control: Arc::default(),
             notifier: Arc::default(),
             reminded: Arc::default(),
             smart: Arc::default(),
@@ -140,6 +143,10 @@ impl Ehr {
 
     pub(crate) fn new_case_index(&self) -> &reports::incremental::NewCaseIndex {
         &self.new_cases
+    }
+
+    pub(crate) fn control_index(&self) -> &reports::control::ControlIndex {
+        &self.control
     }
 
     /// The record layer's figures for the operator's metrics.

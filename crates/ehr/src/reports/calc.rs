@@ -1,7 +1,7 @@
 //! The reports' arithmetic over records already read: pure, so every rule of the fixed CSV
 //! contracts (issue 16) is tested here on hand-made resources, and the use cases only fetch.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap};
 
 use fhir::Json;
 use mexico::systems;
@@ -462,18 +462,8 @@ pub fn diabetes_control(
     facilities: &Facilities,
     as_of: Date,
 ) -> Vec<ControlRow> {
-    control(
-        patients,
-        conditions,
-        observations,
-        facilities,
-        as_of,
-        &Measure {
-            disease: is_diabetes,
-            loinc: LOINC_HBA1C,
-            controlled: hba1c_controlled,
-        },
-    )
+    let facts = control_facts(patients, conditions, observations, facilities);
+    control_rows(facts.values(), as_of, Disease::Diabetes)
 }
 
 /// Hypertension control per facility on `as_of`: as [`diabetes_control`], with an active
@@ -486,62 +476,93 @@ pub fn hypertension_control(
     facilities: &Facilities,
     as_of: Date,
 ) -> Vec<ControlRow> {
-    control(
-        patients,
-        conditions,
-        observations,
-        facilities,
-        as_of,
-        &Measure {
-            disease: is_hypertension,
-            loinc: LOINC_BP_PANEL,
-            controlled: blood_pressure_controlled,
-        },
-    )
+    let facts = control_facts(patients, conditions, observations, facilities);
+    control_rows(facts.values(), as_of, Disease::Hypertension)
 }
 
-/// What a chronic disease's control is measured by.
-struct Measure {
-    disease: fn(&str) -> bool,
-    loinc: &'static str,
-    controlled: fn(&Json) -> bool,
+/// The chronic diseases whose control is reported.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disease {
+    Diabetes,
+    Hypertension,
 }
 
-/// The control count shared by the chronic diseases. Observations cancelled or entered in
-/// error do not count. Facilities without such patients are not listed.
-fn control(
+/// One control measurement: local date, instant (seconds), id, and whether at target.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Measurement {
+    pub date: Date,
+    pub instant: i64,
+    pub id: String,
+    pub controlled: bool,
+}
+
+/// What the control reports need of one patient: where they are registered, which of the
+/// diseases are active, and every measurement of each (voided ones left out). Only patients
+/// with a facility and at least one of the diseases have facts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ControlFacts {
+    pub clues: String,
+    pub diabetes: bool,
+    pub hypertension: bool,
+    pub hba1c: Vec<Measurement>,
+    pub blood_pressure: Vec<Measurement>,
+}
+
+/// Each patient's control facts, by patient id, from their resources (any number of
+/// patients: the whole record, or one patient's).
+pub fn control_facts(
     patients: &[Json],
     conditions: &[Json],
     observations: &[Json],
     facilities: &Facilities,
-    as_of: Date,
-    measure: &Measure,
-) -> Vec<ControlRow> {
-    let with_disease: HashSet<&str> = conditions
-        .iter()
-        .filter(|c| is_active(c) && !is_void(c))
-        .filter(|c| {
-            codes_in(c.get("code"), systems::CIE10)
-                .iter()
-                .any(|code| (measure.disease)(code))
-        })
-        .filter_map(|c| reference_id(c, "subject", "Patient"))
-        .collect();
-    let since = months_before(as_of, 12).next_day().unwrap_or(as_of);
-    // patient → (instant, id, controlled) of the latest measurement in the window
-    let mut latest: HashMap<&str, (i64, &str, bool)> = HashMap::new();
+) -> HashMap<String, ControlFacts> {
+    let mut diseases: HashMap<&str, (bool, bool)> = HashMap::new();
+    for condition in conditions.iter().filter(|c| is_active(c) && !is_void(c)) {
+        let Some(patient) = reference_id(condition, "subject", "Patient") else {
+            continue;
+        };
+        let codes = codes_in(condition.get("code"), systems::CIE10);
+        let entry = diseases.entry(patient).or_default();
+        entry.0 |= codes.iter().any(|code| is_diabetes(code));
+        entry.1 |= codes.iter().any(|code| is_hypertension(code));
+    }
+    let mut facts: HashMap<String, ControlFacts> = HashMap::new();
+    for patient in patients {
+        let Some(id) = id_of(patient) else { continue };
+        let Some(&(diabetes, hypertension)) = diseases.get(id) else {
+            continue;
+        };
+        if !diabetes && !hypertension {
+            continue;
+        }
+        let Some(clues) = patient
+            .get("managingOrganization")
+            .and_then(|r| facilities.clues_of(r))
+        else {
+            continue;
+        };
+        facts.insert(
+            id.to_string(),
+            ControlFacts {
+                clues,
+                diabetes,
+                hypertension,
+                ..ControlFacts::default()
+            },
+        );
+    }
     for observation in observations {
         let status = observation.get("status").and_then(Json::as_str);
         if matches!(status, Some("entered-in-error" | "cancelled")) {
-            continue;
-        }
-        if !codes_in(observation.get("code"), systems::LOINC).contains(&measure.loinc) {
             continue;
         }
         let (Some(id), Some(patient)) = (
             id_of(observation),
             reference_id(observation, "subject", "Patient"),
         ) else {
+            continue;
+        };
+        let Some(held) = facts.get_mut(patient) else {
             continue;
         };
         let Some(text) = observation
@@ -559,40 +580,59 @@ fn control(
         let (Some(date), Some(instant)) = (local_date(text), instant_seconds(text)) else {
             continue;
         };
-        if date < since || date > as_of {
-            continue;
+        let codes = codes_in(observation.get("code"), systems::LOINC);
+        let measurement = |controlled: bool| Measurement {
+            date,
+            instant,
+            id: id.to_string(),
+            controlled,
+        };
+        if codes.contains(&LOINC_HBA1C) {
+            held.hba1c.push(measurement(hba1c_controlled(observation)));
         }
-        let candidate = (instant, id, (measure.controlled)(observation));
-        match latest.get_mut(patient) {
-            Some(held) if (held.0, held.1) >= (instant, id) => {}
-            Some(held) => *held = candidate,
-            None => {
-                latest.insert(patient, candidate);
-            }
+        if codes.contains(&LOINC_BP_PANEL) {
+            held.blood_pressure
+                .push(measurement(blood_pressure_controlled(observation)));
         }
     }
+    facts
+}
+
+/// The control rows of `disease` on `as_of`, from patients' facts: per facility, the patients
+/// with the disease, those measured in the 12 months up to `as_of`, and those whose latest
+/// such measurement (by instant, then id) is at target. Facilities without such patients are
+/// not listed.
+pub fn control_rows<'a>(
+    facts: impl Iterator<Item = &'a ControlFacts>,
+    as_of: Date,
+    disease: Disease,
+) -> Vec<ControlRow> {
+    let since = months_before(as_of, 12).next_day().unwrap_or(as_of);
     let mut rows: BTreeMap<String, ControlRow> = BTreeMap::new();
-    for patient in patients {
-        let Some(id) = id_of(patient) else { continue };
-        if !with_disease.contains(id) {
+    for patient in facts {
+        let (has, measurements) = match disease {
+            Disease::Diabetes => (patient.diabetes, &patient.hba1c),
+            Disease::Hypertension => (patient.hypertension, &patient.blood_pressure),
+        };
+        if !has {
             continue;
         }
-        let Some(clues) = patient
-            .get("managingOrganization")
-            .and_then(|r| facilities.clues_of(r))
-        else {
-            continue;
-        };
-        let row = rows.entry(clues.clone()).or_insert_with(|| ControlRow {
-            clues,
-            patients: 0,
-            measured_12m: 0,
-            controlled: 0,
-        });
+        let row = rows
+            .entry(patient.clues.clone())
+            .or_insert_with(|| ControlRow {
+                clues: patient.clues.clone(),
+                patients: 0,
+                measured_12m: 0,
+                controlled: 0,
+            });
         row.patients += 1;
-        if let Some((_, _, controlled)) = latest.get(id) {
+        let latest = measurements
+            .iter()
+            .filter(|m| m.date >= since && m.date <= as_of)
+            .max_by(|a, b| (a.instant, &a.id).cmp(&(b.instant, &b.id)));
+        if let Some(latest) = latest {
             row.measured_12m += 1;
-            if *controlled {
+            if latest.controlled {
                 row.controlled += 1;
             }
         }

@@ -89,8 +89,16 @@ fn by_patient(cases: Vec<calc::FirstCase>) -> HashMap<String, Vec<(Date, String,
     out
 }
 
-/// The patient a Condition or Encounter belongs to (its `subject`).
-fn subject_of(resource: &Json) -> Option<String> {
+/// What the change log says since an index last looked.
+pub(super) enum Touched {
+    /// Too much, or the facility directory: build again from a full scan.
+    Rebuild,
+    /// Recompute these patients.
+    Patients(HashSet<String>),
+}
+
+/// The patient a Condition, Encounter or Observation belongs to (its `subject`).
+pub(super) fn subject_of(resource: &Json) -> Option<String> {
     let text = resource.get("subject")?.get("reference")?.as_str()?;
     referenced_id(text, "Patient").map(str::to_string)
 }
@@ -151,8 +159,9 @@ impl Ehr {
         Ok(calc::new_cases(&conditions, &encounters, from, to))
     }
 
-    fn refresh_new_cases(&self, index: &mut Index) -> Result<(), Error> {
-        let newest = self
+    /// The newest position of the change log (0 when empty).
+    pub(super) fn newest_change(&self) -> Result<i64, Error> {
+        Ok(self
             .store()
             .history(&store::HistoryRequest {
                 scope: store::HistoryScope::System,
@@ -161,16 +170,20 @@ impl Ehr {
                 count: 1,
             })?
             .first()
-            .map_or(0, |v| v.change_seq);
-        let Some(seen) = index.seen_seq else {
-            return self.rebuild_new_cases(index, newest);
-        };
-        if newest <= seen {
-            index.last = (false, 0);
-            return Ok(());
-        }
-        // The versions written since `seen`, newest first, bounded by `newest` so that the
-        // position recorded is exactly what was read.
+            .map_or(0, |v| v.change_seq))
+    }
+
+    /// What changed after `seen` up to `newest` (newest first, bounded by `newest` so that
+    /// the position an index records is exactly what was read): the patients whose resources
+    /// of `kinds` were written (a Patient by its id, anything else by its `subject`, before
+    /// and after the change), or [`Touched::Rebuild`] when the facility directory changed or
+    /// there were more than [`CHANGES_MAX`] versions.
+    pub(super) fn touched_since(
+        &self,
+        seen: i64,
+        newest: i64,
+        kinds: &[&str],
+    ) -> Result<Touched, Error> {
         let mut patients: HashSet<String> = HashSet::new();
         let mut before = newest + 1;
         let mut read = 0usize;
@@ -187,33 +200,36 @@ impl Ehr {
                 }
                 read += 1;
                 if read > CHANGES_MAX {
-                    return self.rebuild_new_cases(index, newest);
+                    return Ok(Touched::Rebuild);
                 }
-                match version.resource_type.as_str() {
-                    "Organization" | "Location" => {
-                        return self.rebuild_new_cases(index, newest);
-                    }
-                    "Condition" | "Encounter" => {
-                        if !version.deleted
-                            && let Ok(resource) = fhir::json::parse_str(&version.body)
-                        {
-                            patients.extend(subject_of(&resource));
-                        }
-                        // The version before names the patient it may have left (a delete,
-                        // or a subject corrected).
-                        if version.version_id > 1
-                            && let Some(previous) = self.store().vread(
-                                &version.resource_type,
-                                &version.id,
-                                version.version_id - 1,
-                            )?
-                            && !previous.deleted
-                            && let Ok(resource) = fhir::json::parse_str(&previous.body)
-                        {
-                            patients.extend(subject_of(&resource));
-                        }
-                    }
-                    _ => {}
+                let kind = version.resource_type.as_str();
+                if matches!(kind, "Organization" | "Location") {
+                    return Ok(Touched::Rebuild);
+                }
+                if !kinds.contains(&kind) {
+                    continue;
+                }
+                if kind == "Patient" {
+                    patients.insert(version.id.clone());
+                    continue;
+                }
+                if !version.deleted
+                    && let Ok(resource) = fhir::json::parse_str(&version.body)
+                {
+                    patients.extend(subject_of(&resource));
+                }
+                // The version before names the patient it may have left (a delete, or a
+                // subject corrected).
+                if version.version_id > 1
+                    && let Some(previous) = self.store().vread(
+                        &version.resource_type,
+                        &version.id,
+                        version.version_id - 1,
+                    )?
+                    && !previous.deleted
+                    && let Ok(resource) = fhir::json::parse_str(&previous.body)
+                {
+                    patients.extend(subject_of(&resource));
                 }
             }
             match page.last() {
@@ -221,6 +237,22 @@ impl Ehr {
                 _ => break,
             }
         }
+        Ok(Touched::Patients(patients))
+    }
+
+    fn refresh_new_cases(&self, index: &mut Index) -> Result<(), Error> {
+        let newest = self.newest_change()?;
+        let Some(seen) = index.seen_seq else {
+            return self.rebuild_new_cases(index, newest);
+        };
+        if newest <= seen {
+            index.last = (false, 0);
+            return Ok(());
+        }
+        let patients = match self.touched_since(seen, newest, &["Condition", "Encounter"])? {
+            Touched::Rebuild => return self.rebuild_new_cases(index, newest),
+            Touched::Patients(patients) => patients,
+        };
         for patient in &patients {
             let cases = self.patient_new_cases(&index.facilities, patient)?;
             index.set_patient(patient, cases);

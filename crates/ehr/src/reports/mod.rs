@@ -13,6 +13,7 @@
 //! clinic (10^4–10^5 resources).
 
 pub mod calc;
+pub mod control;
 pub mod coverage;
 pub mod dates;
 pub mod demand;
@@ -224,13 +225,10 @@ impl Ehr {
         self.report(who, &details, params, |scope| {
             only(params, &["as_of"])?;
             let as_of = day_param("as_of", single(params, "as_of")?)?;
-            let facilities = self.facilities()?;
-            let patients = self.scan("Patient", &[])?;
-            let conditions = self.scan("Condition", &[])?;
-            let loinc = format!("{}|{}", mexico::systems::LOINC, calc::LOINC_HBA1C);
-            let observations = self.scan("Observation", &[("code", loinc.as_str())])?;
-            let mut rows =
-                calc::diabetes_control(&patients, &conditions, &observations, &facilities, as_of);
+            let mut rows = self
+                .control_indexed(as_of, &[calc::Disease::Diabetes])?
+                .pop()
+                .unwrap_or_default();
             rows.retain(|r| scope.admits_clues(&r.clues));
             Ok(rows)
         })
@@ -298,31 +296,16 @@ impl Ehr {
                 Some(text) if !text.is_empty() => day_param("as_of", Some(text))?,
                 _ => self.today_mexico_city(),
             };
-            let facilities = self.facilities()?;
-            let patients = self.scan("Patient", &[])?;
-            let conditions = self.scan("Condition", &[])?;
-            let code = |loinc: &str| format!("{}|{loinc}", mexico::systems::LOINC);
-            let hba1c = self.scan("Observation", &[("code", code(calc::LOINC_HBA1C).as_str())])?;
-            let pressure = self.scan(
-                "Observation",
-                &[("code", code(calc::LOINC_BP_PANEL).as_str())],
-            )?;
+            let mut rows = self
+                .control_indexed(
+                    as_of,
+                    &[calc::Disease::Diabetes, calc::Disease::Hypertension],
+                )?
+                .into_iter();
             let mut control = ChronicControl {
                 as_of,
-                diabetes: calc::diabetes_control(
-                    &patients,
-                    &conditions,
-                    &hba1c,
-                    &facilities,
-                    as_of,
-                ),
-                hypertension: calc::hypertension_control(
-                    &patients,
-                    &conditions,
-                    &pressure,
-                    &facilities,
-                    as_of,
-                ),
+                diabetes: rows.next().unwrap_or_default(),
+                hypertension: rows.next().unwrap_or_default(),
             };
             control.diabetes.retain(|r| scope.admits_clues(&r.clues));
             control
