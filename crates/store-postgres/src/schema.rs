@@ -465,7 +465,7 @@ CREATE TRIGGER audit_layout_no_truncate BEFORE TRUNCATE ON audit_layout
 /// The version whose migration split the audit trail into lanes (tests migrate to the one
 /// before it).
 #[cfg(test)]
-pub(crate) const AUDIT_LANES_VERSION: u32 = 7;
+pub(crate) const AUDIT_LANES_VERSION: u32 = 6;
 
 /// The schema version this build expects.
 pub fn schema_version_latest() -> u32 {
