@@ -1226,7 +1226,140 @@ impl Ehr {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    use auth::password::HashCost;
+
     use super::*;
+    use crate::{Clock, NewAccount};
+
+    const T0: i64 = 1_800_000_000_000;
+    const CLINIC: &str = "DFSSA001234";
+
+    struct ManualClock(AtomicI64);
+
+    impl Clock for ManualClock {
+        fn now_ms(&self) -> i64 {
+            self.0.load(Ordering::Relaxed)
+        }
+    }
+
+    fn json(text: &str) -> fhir::Json {
+        fhir::json::parse_str(text).unwrap()
+    }
+
+    /// A clinic with one patient, a physician and a receptionist of it, and an app launched
+    /// from charts.
+    fn clinic() -> (Ehr, Arc<ManualClock>, String, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_sqlite::SqliteStore::open(dir.path()).unwrap();
+        let clock = Arc::new(ManualClock(AtomicI64::new(T0)));
+        let ehr = Ehr::new(store, clock.clone(), "prueba");
+        let tool = Requester::local_system("pruebas");
+        let org = format!(
+            r#"{{"resourceType":"Organization","name":"Unidad","identifier":[{{"system":"{}","value":"{CLINIC}"}}]}}"#,
+            mexico::systems::CLUES
+        );
+        let org = ehr.create(&tool, "Organization", json(&org), None).unwrap();
+        let patient = format!(
+            r#"{{"resourceType":"Patient","name":[{{"family":"Pech","given":["Ana"]}}],"gender":"female","birthDate":"1980-02-03","managingOrganization":{{"reference":"Organization/{}"}}}}"#,
+            org.resource.id
+        );
+        let patient = ehr.create(&tool, "Patient", json(&patient), None).unwrap();
+        for (user, role) in [
+            ("medica", Role::Physician),
+            ("recepcion", Role::Receptionist),
+        ] {
+            ehr.add_account(
+                &tool,
+                NewAccount {
+                    username: user.into(),
+                    role,
+                    clues: Some(CLINIC.to_string()),
+                    practitioner_id: None,
+                    patient_id: None,
+                    display_name: user.into(),
+                },
+                "Clave-de-prueba-2026",
+                HashCost::TEST_ONLY,
+            )
+            .unwrap();
+        }
+        ehr.add_app(
+            &tool,
+            NewApp {
+                client_id: "app-ehr".into(),
+                redirect_uris: vec!["http://127.0.0.1:9/callback".into()],
+                launch_url: Some("https://app.example.org/launch".into()),
+                ..NewApp::default()
+            },
+        )
+        .unwrap();
+        (ehr, clock, patient.resource.id, dir)
+    }
+
+    fn request(launch: &str) -> AuthorizationRequest {
+        AuthorizationRequest {
+            response_type: "code".into(),
+            client_id: "app-ehr".into(),
+            redirect_uri: "http://127.0.0.1:9/callback".into(),
+            scope: "launch patient/*.rs".into(),
+            code_challenge: "a".repeat(43),
+            code_challenge_method: "S256".into(),
+            launch: launch.into(),
+            ..AuthorizationRequest::default()
+        }
+    }
+
+    #[test]
+    fn a_launch_context_serves_one_approval_within_five_minutes() {
+        let (ehr, clock, patient, _dir) = clinic();
+        let medica = ehr.requester_for_session("medica", 0, None).unwrap();
+        let recepcion = ehr.requester_for_session("recepcion", 0, None).unwrap();
+        assert!(
+            matches!(
+                ehr.start_launch(&recepcion, &patient, "app-ehr"),
+                Err(Error::Forbidden(_))
+            ),
+            "only clinical staff launch apps from a chart"
+        );
+
+        // Expired: refused before anyone signs in.
+        let late = ehr.start_launch(&medica, &patient, "app-ehr").unwrap();
+        assert_eq!(late.url, "https://app.example.org/launch");
+        clock.0.store(T0 + LAUNCH_TTL_MS, Ordering::Relaxed);
+        let refused = ehr.check_authorization(&request(&late.launch)).unwrap_err();
+        assert!(
+            !refused.redirect && refused.error.es.contains("venció"),
+            "{refused:?}"
+        );
+
+        // In time: the patient comes from the context, and the approval spends it.
+        let launch = ehr.start_launch(&medica, &patient, "app-ehr").unwrap();
+        clock.0.store(T0 + 2 * LAUNCH_TTL_MS - 1, Ordering::Relaxed);
+        let valid = ehr.check_authorization(&request(&launch.launch)).unwrap();
+        assert!(valid.ehr_launch && !valid.needs_patient);
+        assert_eq!(ehr.launch_patient(&medica, &valid).unwrap(), patient);
+        let code = ehr
+            .grant_code(&medica, &valid, Some("otro-paciente"))
+            .unwrap();
+        let pending = lock(&ehr.smart.codes)
+            .get(&auth::smart::secret_digest(&code))
+            .cloned()
+            .unwrap();
+        assert_eq!(
+            pending.patient.as_deref(),
+            Some(patient.as_str()),
+            "the launch's patient, whatever the form says"
+        );
+        assert!(ehr.launch_patient(&medica, &valid).is_err(), "spent");
+        assert!(ehr.check_authorization(&request(&launch.launch)).is_err());
+        assert!(
+            ehr.grant_code(&medica, &valid, None).is_err(),
+            "a second approval of the same launch"
+        );
+    }
 
     #[test]
     fn an_app_is_granted_only_what_its_registration_covers() {
