@@ -81,8 +81,10 @@ cargo test --workspace --locked -- --skip sync::citus_
 # restarts, ~4 min each on 2 cores: ARCHITECTURE.md, "The hub on Citus") in the Citus run.
 SKIP_ENGINE=(--skip security_sync::a_truncated_trail_is_found_against_signed_anchors
   --skip sync::postgres_restarted_mid_push)
+# `--workspace --test it` rather than `-p cli`: the same feature set as the run above, so the
+# test binary is reused (with `-p cli` Cargo resolved other features and rebuilt ten crates).
 echo "== behaviour suite on PostgreSQL (EXPEDIENTE_TEST_ENGINE=postgres)"
-EXPEDIENTE_TEST_ENGINE=postgres cargo test --locked -p cli --test it -- \
+EXPEDIENTE_TEST_ENGINE=postgres cargo test --workspace --locked --test it -- \
   crud:: errors:: history:: search:: transaction:: patch:: identity:: import:: durability:: \
   security:: security_doors:: security_sync:: smart:: sync:: reports:: scheduling:: export:: \
   summary:: population::generated "${SKIP_ENGINE[@]}" --skip sync::citus_
@@ -101,7 +103,7 @@ PSQL=/usr/lib/postgresql/15/bin/psql; [ -x "$PSQL" ] || PSQL=psql
 # generated-population imports). Those pass on Citus too (run by hand with this same command
 # and the PostgreSQL list; BENCHMARKS.md/ARCHITECTURE.md, "The hub on Citus").
 echo "== behaviour suite on Citus (EXPEDIENTE_TEST_ENGINE=citus)"
-EXPEDIENTE_TEST_ENGINE=citus cargo test --locked -p cli --test it -- \
+EXPEDIENTE_TEST_ENGINE=citus cargo test --workspace --locked --test it -- \
   crud:: history:: search:: transaction:: patch:: identity:: import:: security:: \
   security_doors:: security_sync:: smart:: sync:: reports:: scheduling:: summary:: \
   "${SKIP_ENGINE[@]}" --skip import::synthea_ndjson_and_bundles_import

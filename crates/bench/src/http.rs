@@ -106,12 +106,23 @@ impl Client {
         path: &str,
         body: Option<&[u8]>,
     ) -> anyhow::Result<Response> {
+        self.request_as(method, path, body, "application/fhir+json")
+    }
+
+    /// [`Client::request`] with the body's media type (a web form's, say).
+    pub fn request_as(
+        &mut self,
+        method: &str,
+        path: &str,
+        body: Option<&[u8]>,
+        content_type: &str,
+    ) -> anyhow::Result<Response> {
         let reused = self.conn.is_some();
-        match self.try_request(method, path, body) {
+        match self.try_request(method, path, body, content_type) {
             Ok(response) => Ok(response),
             Err(_) if reused => {
                 self.conn = None;
-                self.try_request(method, path, body)
+                self.try_request(method, path, body, content_type)
             }
             Err(err) => Err(err),
         }
@@ -122,6 +133,7 @@ impl Client {
         method: &str,
         path: &str,
         body: Option<&[u8]>,
+        content_type: &str,
     ) -> anyhow::Result<Response> {
         if self.conn.is_none() {
             let stream = TcpStream::connect(self.addr)
@@ -146,7 +158,7 @@ impl Client {
         }
         if let Some(body) = body {
             head.push_str(&format!(
-                "Content-Type: application/fhir+json\r\nContent-Length: {}\r\n",
+                "Content-Type: {content_type}\r\nContent-Length: {}\r\n",
                 body.len()
             ));
         }

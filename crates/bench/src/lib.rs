@@ -22,6 +22,7 @@ mod import;
 mod load;
 mod memory;
 mod report;
+mod reports;
 mod rng;
 mod servers;
 mod subscriptions;
@@ -85,6 +86,9 @@ pub struct BenchArgs {
     /// Solo la importación y los agregados de casos nuevos (issue 16) / Only the import and the new-case aggregates
     #[arg(long, conflicts_with = "only_export")]
     pub only_aggregates: bool,
+    /// Solo las páginas y CSV de salud pública, como epidemióloga (issue 16) / Only the public-health pages and CSVs, as an epidemiologist
+    #[arg(long, conflicts_with_all = ["only_export", "only_aggregates"])]
+    pub only_reports: bool,
     /// Solo la latencia de entrega de suscripciones (issue 17) / Only the subscription delivery latency
     #[arg(long)]
     pub only_subscriptions: bool,
@@ -310,6 +314,26 @@ pub fn run_report(args: &BenchArgs) -> anyhow::Result<Report> {
     }
     if args.only_aggregates {
         return only_aggregates(args, &ehr, &node_import, &data, started, notes);
+    }
+    if args.only_reports {
+        reports::add_epidemiologist(&ehr)?;
+        drop(ehr);
+        store.close();
+        let read_path = data
+            .sample
+            .first()
+            .map(|s| format!("/fhir/{}/{}", s.resource_type, s.id))
+            .context("no resource to read")?;
+        return only_reports(
+            args,
+            &work,
+            &node_dir,
+            &bench_token,
+            &read_path,
+            (&node_import, &data),
+            started,
+            notes,
+        );
     }
     if args.only_export {
         drop(ehr);
@@ -877,6 +901,88 @@ fn only_export(
             revision: report::revision(),
             machine: report::machine(),
             command: format!("expediente bench --only-export --scale {}", args.scale),
+            scale_label: format!(
+                "{} resources ({} patients)",
+                report::format_count(data.resources),
+                report::format_count(data.patients.len() as u64)
+            ),
+            seconds: started.elapsed().as_secs_f64(),
+            notes,
+        },
+        rows,
+    };
+    println!("{}", report.markdown());
+    report.append_to(&args.out)?;
+    step(&format!("appended to {}", args.out.display()));
+    Ok(report)
+}
+
+/// `--only-reports`: the public-health pages and CSVs over HTTP on the imported node.
+#[allow(clippy::too_many_arguments)]
+fn only_reports(
+    args: &BenchArgs,
+    work: &Path,
+    node_dir: &Path,
+    bench_token: &str,
+    read_path: &str,
+    (node_import, data): (&import::NodeImport, &Dataset),
+    started: Instant,
+    notes: Vec<String>,
+) -> anyhow::Result<Report> {
+    let exe = match &args.server_bin {
+        Some(path) => path.clone(),
+        None => std::env::current_exe().context("cannot find this program")?,
+    };
+    step("public-health pages (as an epidemiologist) and CSVs over HTTP, on a fresh server");
+    let mut node = Node::start_process(&exe, node_dir, &work.join("serve.log"))?;
+    http::set_bearer(node.addr(), bench_token);
+    let today: String = report::date_utc().chars().take(10).collect();
+    let measured = reports::over_http(node.addr(), &today, read_path);
+    node.stop();
+    let measured = measured?;
+    let mut rows = vec![
+        Row::new(
+            "Bulk import, all search indexes (`ehr::import_source`, as `expediente import`)",
+            node_import.rate(),
+            "res/s",
+        )
+        .detail(format!(
+            "{} resources in {:.1} s",
+            report::format_count(node_import.loaded),
+            node_import.seconds
+        )),
+    ];
+    for timing in &measured.timings {
+        let mut row = Row::new(format!("{}: p95", timing.name), timing.p95_ms, "ms")
+            .detail(format!(
+                "p50 {:.1} ms; first request {:.0} ms; {} bytes; {}",
+                timing.p50_ms,
+                timing.first_ms,
+                report::format_count(timing.bytes as u64),
+                timing.path
+            ))
+            .baseline(
+                measured.read_p50_ms,
+                "p50 of a read by id over HTTP, same server (ms)",
+            );
+        if timing.path == "/ui/vigilancia" {
+            row = row.target("< 1 s (issue 16: at 10^7)", timing.p95_ms < 1_000.0);
+        }
+        rows.push(row);
+    }
+    let report = Report {
+        info: RunInfo {
+            date_utc: report::date_utc(),
+            revision: report::revision(),
+            machine: report::machine(),
+            command: format!(
+                "expediente bench --only-reports{}",
+                if args.quick {
+                    " --quick".to_string()
+                } else {
+                    format!(" --scale {}", args.scale)
+                }
+            ),
             scale_label: format!(
                 "{} resources ({} patients)",
                 report::format_count(data.resources),

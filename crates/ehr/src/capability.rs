@@ -134,7 +134,9 @@ pub fn capability_statement(base_url: &str, software_version: &str, now_text: &s
                 ),
             ]));
         }
-        if resource_type == "Composition" {
+        // `Composition/{id}/$document` (with `persist`), and a stored document read back by
+        // the same name at `Bundle/{id}/$document`.
+        if matches!(resource_type, "Composition" | "Bundle") {
             operations.push(operation("document", "Composition-document"));
         }
         // Bulk Data Access IG v2 (`$export` of the type's patients, or the group's).

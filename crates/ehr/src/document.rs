@@ -8,7 +8,7 @@
 //! something was withheld would confirm that it exists. References outside this server
 //! (absolute URLs, contained `#x`, logical identifiers) stay as they are in the Composition.
 
-use fhir::Json;
+use fhir::{Issue, IssueCode, Json};
 use store::StoredResource;
 
 use crate::{Ehr, Error, Requester};
@@ -114,6 +114,33 @@ impl Ehr {
             }
         }
         Ok(self.document_bundle(entries))
+    }
+
+    /// # `POST Composition/{id}/$document?persist=true`: the document, stored at `/Bundle`
+    /// as `who` (a snapshot: later reads return it as it was, whatever changes after).
+    pub fn persist_composition_document(
+        &self,
+        who: &Requester,
+        id: &str,
+        base_url: &str,
+    ) -> Result<crate::CreateOutcome, Error> {
+        let document = self.composition_document(who, id, base_url)?;
+        self.create(who, "Bundle", document, None)
+    }
+
+    /// # `Bundle/{id}/$document`: a stored document, as it was stored, as `who` may read it.
+    pub fn stored_document(&self, who: &Requester, id: &str) -> Result<StoredResource, Error> {
+        let stored = self.read(who, "Bundle", id)?;
+        let body = fhir::json::parse_str(&stored.body)
+            .map_err(|e| Error::Internal(format!("stored Bundle/{id} does not parse: {e}")))?;
+        if body.get("type").and_then(Json::as_str) != Some("document") {
+            return Err(Error::Unprocessable(vec![Issue::error(
+                IssueCode::Invalid,
+                format!("Bundle/{id} no es un documento (Bundle.type no es document)"),
+                format!("Bundle/{id} is not a document (Bundle.type is not document)"),
+            )]));
+        }
+        Ok(stored)
     }
 
     /// A document Bundle around `entries` (the Composition first): a new id and identifier,

@@ -82,6 +82,7 @@ pub use read::Page;
 pub use replicated::{ReplicatedRefusal, ReplicatedReview, ReplicatedVerdict, ReplicatedVersion};
 pub use requester::Requester;
 pub use scheduling::{GenerationOutcome, SlotGeneration};
+pub use summary::{PatientSummary, SummarySection};
 pub use write::duplicates::{OPEN_TASK_STATUSES, TASK_CODE_REVIEW_DUPLICATE, TASK_CODE_SYSTEM};
 pub use write::{
     DOUBLE_BOOKING_TAG_CODE, DOUBLE_BOOKING_TAG_SYSTEM, DOUBLE_BOOKING_TASK_CODE, held_slots,

@@ -1,6 +1,10 @@
 //! The International Patient Summary (`Patient/{id}/$summary`, HL7 IPS): a document Bundle
 //! whose Composition lists the patient's problems, allergies, medications, immunizations and
-//! latest results, each section with its human-readable text.
+//! latest results (the IPS's required and recommended sections), the latest vital signs and
+//! the pending orders (two of its optional ones), each section with its human-readable text.
+//!
+//! The web UI's printed summary is drawn from the same call ([`PatientSummary::sections`]
+//! names each section's entries), so the paper and the document list the same resources.
 //!
 //! It is built from `$everything` as the requester (the same read guard, audit entry and
 //! merge handling), so a summary never shows what its reader could not read one by one. A
@@ -18,52 +22,161 @@ const EMPTY_REASON: &str = "http://terminology.hl7.org/CodeSystem/list-empty-rea
 /// Results listed at most (the latest first): a summary, not the lab history.
 const RESULTS_MAX: usize = 30;
 
+/// A resource of the record with its parsed body.
+type Member<'a> = &'a (&'a StoredResource, Json);
+
+/// Which of a section's candidates it keeps, in the order it lists them.
+type Pick = for<'a> fn(Vec<Member<'a>>) -> Vec<Member<'a>>;
+
 /// One section: its LOINC code, titles, and which of the record's resources belong in it.
 struct Section {
     code: &'static str,
     display: &'static str,
     title_es: &'static str,
+    title_en: &'static str,
     empty_es: &'static str,
+    empty_en: &'static str,
     belongs: fn(&StoredResource, &Json) -> bool,
+    pick: Pick,
 }
 
-const SECTIONS: [Section; 5] = [
+const SECTIONS: [Section; 7] = [
     Section {
         code: "11450-4",
         display: "Problem list - Reported",
-        title_es: "Problemas de salud",
+        title_es: "Problemas activos",
+        title_en: "Active problems",
         empty_es: "Sin problemas activos registrados.",
+        empty_en: "No active problems recorded.",
         belongs: active_problem,
+        pick: all,
     },
     Section {
         code: "48765-2",
         display: "Allergies and adverse reactions Document",
         title_es: "Alergias e intolerancias",
+        title_en: "Allergies and intolerances",
         empty_es: "Sin alergias registradas.",
+        empty_en: "No allergies recorded.",
         belongs: allergy,
+        pick: all,
     },
     Section {
         code: "10160-0",
         display: "History of Medication use Narrative",
         title_es: "Medicamentos",
+        title_en: "Medications",
         empty_es: "Sin medicamentos activos registrados.",
+        empty_en: "No active medications recorded.",
         belongs: current_medication,
+        pick: all,
     },
     Section {
         code: "11369-6",
         display: "History of Immunization Narrative",
         title_es: "Vacunas",
+        title_en: "Immunizations",
         empty_es: "Sin vacunas registradas.",
+        empty_en: "No immunizations recorded.",
         belongs: given_immunization,
+        pick: all,
     },
     Section {
         code: "30954-2",
         display: "Relevant diagnostic tests/laboratory data Narrative",
         title_es: "Resultados de laboratorio",
+        title_en: "Laboratory results",
         empty_es: "Sin resultados de laboratorio registrados.",
+        empty_en: "No laboratory results recorded.",
         belongs: lab_result,
+        pick: latest_results,
+    },
+    Section {
+        code: "8716-3",
+        display: "Vital signs",
+        title_es: "Signos vitales más recientes",
+        title_en: "Latest vital signs",
+        empty_es: "Sin signos vitales registrados.",
+        empty_en: "No vital signs recorded.",
+        belongs: vital_sign,
+        pick: latest_of_each_code,
+    },
+    Section {
+        code: "18776-5",
+        display: "Plan of care note",
+        title_es: "Estudios y órdenes pendientes",
+        title_en: "Pending tests and orders",
+        empty_es: "Sin órdenes pendientes.",
+        empty_en: "No pending orders.",
+        belongs: pending_order,
+        pick: all,
     },
 ];
+
+/// One section of a patient summary: what the document's Composition lists, for a page to
+/// show the same.
+#[derive(Clone, Debug)]
+pub struct SummarySection {
+    /// The section's LOINC code.
+    pub code: &'static str,
+    pub title_es: &'static str,
+    pub title_en: &'static str,
+    /// What the section says when it has no entries.
+    pub empty_es: &'static str,
+    pub empty_en: &'static str,
+    /// The section's resources as `Type/id`, in the document's order; each is an entry of
+    /// the document.
+    pub entries: Vec<String>,
+}
+
+/// A patient's IPS: the document Bundle, and its sections in order.
+#[derive(Clone, Debug)]
+pub struct PatientSummary {
+    pub document: Json,
+    pub sections: Vec<SummarySection>,
+}
+
+fn all(members: Vec<Member<'_>>) -> Vec<Member<'_>> {
+    members
+}
+
+fn effective(body: &Json) -> &str {
+    body.get("effectiveDateTime")
+        .and_then(Json::as_str)
+        .or_else(|| {
+            body.get("effectivePeriod")
+                .and_then(|p| p.get("start"))
+                .and_then(Json::as_str)
+        })
+        .unwrap_or("")
+}
+
+fn latest_first(mut members: Vec<Member<'_>>) -> Vec<Member<'_>> {
+    members.sort_by(|a, b| effective(&b.1).cmp(effective(&a.1)));
+    members
+}
+
+/// The latest results first, at most [`RESULTS_MAX`].
+fn latest_results(members: Vec<Member<'_>>) -> Vec<Member<'_>> {
+    let mut members = latest_first(members);
+    members.truncate(RESULTS_MAX);
+    members
+}
+
+/// The latest measurement of each vital sign (by its first code), latest first.
+fn latest_of_each_code(members: Vec<Member<'_>>) -> Vec<Member<'_>> {
+    let mut latest: Vec<Member<'_>> = Vec::new();
+    for member in latest_first(members) {
+        let code = clinical_code(&member.1, "code");
+        if !latest
+            .iter()
+            .any(|kept| clinical_code(&kept.1, "code") == code)
+        {
+            latest.push(member);
+        }
+    }
+    latest
+}
 
 fn status_of<'a>(body: &'a Json, path: &str) -> Option<&'a str> {
     body.pointer(path).and_then(Json::as_str)
@@ -111,21 +224,37 @@ fn given_immunization(r: &StoredResource, body: &Json) -> bool {
     r.resource_type == "Immunization" && status_of(body, "status") == Some("completed")
 }
 
-fn lab_result(r: &StoredResource, body: &Json) -> bool {
-    r.resource_type == "Observation"
-        && matches!(
-            status_of(body, "status"),
-            Some("final" | "amended" | "corrected")
-        )
-        && body.get("category").is_some_and(|categories| {
-            categories.as_list().iter().any(|c| {
-                c.get("coding").is_some_and(|codings| {
-                    codings.as_list().iter().any(|coding| {
-                        coding.get("code").and_then(Json::as_str) == Some("laboratory")
-                    })
-                })
+fn has_category(body: &Json, code: &str) -> bool {
+    body.get("category").is_some_and(|categories| {
+        categories.as_list().iter().any(|c| {
+            c.get("coding").is_some_and(|codings| {
+                codings
+                    .as_list()
+                    .iter()
+                    .any(|coding| coding.get("code").and_then(Json::as_str) == Some(code))
             })
         })
+    })
+}
+
+fn reported(body: &Json) -> bool {
+    matches!(
+        status_of(body, "status"),
+        Some("final" | "amended" | "corrected")
+    )
+}
+
+fn lab_result(r: &StoredResource, body: &Json) -> bool {
+    r.resource_type == "Observation" && reported(body) && has_category(body, "laboratory")
+}
+
+fn vital_sign(r: &StoredResource, body: &Json) -> bool {
+    r.resource_type == "Observation" && reported(body) && has_category(body, "vital-signs")
+}
+
+/// An order not yet done: a study, a procedure or a referral still `active`.
+fn pending_order(r: &StoredResource, body: &Json) -> bool {
+    r.resource_type == "ServiceRequest" && status_of(body, "status") == Some("active")
 }
 
 /// The words a clinician reads for a resource in a section's text.
@@ -143,15 +272,32 @@ fn label(body: &Json) -> String {
             })
         })
         .unwrap_or("(sin descripción)");
-    let value = body.get("valueQuantity").and_then(|q| {
+    let quantity = |q: &Json| -> Option<(String, String)> {
         let number = q.get("value")?.as_number_text()?;
         let unit = q
             .get("unit")
             .and_then(Json::as_str)
             .or_else(|| q.get("code").and_then(Json::as_str))
             .unwrap_or("");
-        Some(format!("{number} {unit}"))
-    });
+        Some((number.to_string(), unit.to_string()))
+    };
+    // A blood pressure is its components: `138/86 mmHg`.
+    let components: Vec<(String, String)> = body
+        .get("component")
+        .map(Json::as_list)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|c| c.get("valueQuantity").and_then(quantity))
+        .collect();
+    let value = body
+        .get("valueQuantity")
+        .and_then(quantity)
+        .map(|(number, unit)| format!("{number} {unit}"))
+        .or_else(|| {
+            let unit = components.first()?.1.clone();
+            let numbers: Vec<&str> = components.iter().map(|(n, _)| n.as_str()).collect();
+            Some(format!("{} {unit}", numbers.join("/")))
+        });
     let when = [
         "effectiveDateTime",
         "occurrenceDateTime",
@@ -215,7 +361,7 @@ impl Ehr {
         who: &Requester,
         patient_id: &str,
         base_url: &str,
-    ) -> Result<Json, Error> {
+    ) -> Result<PatientSummary, Error> {
         let record = self.everything_for(
             who,
             &EverythingRequest {
@@ -229,6 +375,7 @@ impl Ehr {
                     "MedicationStatement",
                     "Immunization",
                     "Observation",
+                    "ServiceRequest",
                 ]
                 .map(str::to_string)
                 .to_vec(),
@@ -252,23 +399,19 @@ impl Ehr {
             crate::document::document_entry(base, r, body.clone())
         };
         entries.push(entry(patient.0, &patient.1));
+        let mut shown = Vec::new();
+        let mut included = std::collections::HashSet::new();
         for section in &SECTIONS {
-            let mut members: Vec<&(&StoredResource, Json)> = parsed
+            let members = (section.pick)(
+                parsed
+                    .iter()
+                    .filter(|(r, body)| (section.belongs)(r, body))
+                    .collect(),
+            );
+            let references: Vec<String> = members
                 .iter()
-                .filter(|(r, body)| (section.belongs)(r, body))
+                .map(|(r, _)| format!("{}/{}", r.resource_type, r.id))
                 .collect();
-            if section.code == "30954-2" {
-                members.sort_by(|a, b| {
-                    let when = |x: &Json| {
-                        x.get("effectiveDateTime")
-                            .and_then(Json::as_str)
-                            .unwrap_or("")
-                            .to_string()
-                    };
-                    when(&b.1).cmp(&when(&a.1))
-                });
-                members.truncate(RESULTS_MAX);
-            }
             let mut member = vec![
                 ("title", Json::str(section.title_es)),
                 ("code", coding(LOINC, section.code, section.display)),
@@ -285,22 +428,30 @@ impl Ehr {
                 member.push((
                     "entry",
                     Json::Array(
-                        members
+                        references
                             .iter()
-                            .map(|(r, _)| {
-                                Json::object([(
-                                    "reference",
-                                    Json::str(format!("{}/{}", r.resource_type, r.id)),
-                                )])
+                            .map(|reference| {
+                                Json::object([("reference", Json::str(reference.clone()))])
                             })
                             .collect(),
                     ),
                 ));
-                for (r, body) in members {
-                    entries.push(entry(r, body));
+                // A resource in two sections (an Observation in both categories) is one entry.
+                for ((r, body), reference) in members.into_iter().zip(&references) {
+                    if included.insert(reference.clone()) {
+                        entries.push(entry(r, body));
+                    }
                 }
             }
             sections.push(Json::object(member));
+            shown.push(SummarySection {
+                code: section.code,
+                title_es: section.title_es,
+                title_en: section.title_en,
+                empty_es: section.empty_es,
+                empty_en: section.empty_en,
+                entries: references,
+            });
         }
         let name = patient
             .1
@@ -359,6 +510,9 @@ impl Ehr {
                 ("resource", composition),
             ]),
         );
-        Ok(self.document_bundle(entries))
+        Ok(PatientSummary {
+            document: self.document_bundle(entries),
+            sections: shown,
+        })
     }
 }

@@ -610,6 +610,7 @@ pub(crate) async fn instance_sub_get(
         "$document" if resource_type == "Composition" => {
             document(state, who, id, headers, query).await
         }
+        "$document" if resource_type == "Bundle" => stored_document(state, who, id, query).await,
         "$export" if resource_type == "Group" => {
             crate::export::kick_off(
                 state,
@@ -758,12 +759,16 @@ async fn summary(
     let base = base_url(&state, &headers);
     let document = blocking(&state.0, move |ehr| {
         ehr.patient_summary(&who, &patient_id, &base)
+            .map(|summary| summary.document)
     })
     .await?;
     Ok(document_response(document, &query))
 }
 
 /// # `GET /Composition/{id}/$document`: a stored Composition as a document Bundle.
+///
+/// Storing it (`persist=true`) changes the record, so it is refused on GET (a GET must be
+/// safe to repeat and to prefetch) and done by [`document_post`].
 async fn document(
     state: State,
     who: Arc<Requester>,
@@ -773,13 +778,13 @@ async fn document(
 ) -> Result<Response, ApiError> {
     if query.get("persist") == Some("true") {
         return Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
+            StatusCode::METHOD_NOT_ALLOWED,
             Issue::error(
                 IssueCode::NotSupported,
-                "Este nodo no guarda documentos generados (persist=true): el documento se arma \
-                 de la Composition guardada cada vez que se pide",
-                "This node does not store generated documents (persist=true): the document is \
-                 assembled from the stored Composition each time it is asked for",
+                "Guardar el documento (persist=true) modifica el expediente: use POST \
+                 Composition/{id}/$document?persist=true",
+                "Storing the document (persist=true) changes the record: use POST \
+                 Composition/{id}/$document?persist=true",
             ),
         ));
     }
@@ -789,6 +794,65 @@ async fn document(
     })
     .await?;
     Ok(document_response(document, &query))
+}
+
+/// # `POST /{type}/{id}/{operation}`: `Composition/{id}/$document`, which stores the document
+/// at `/Bundle` (201, `Location`) when `persist=true`, else answers as the GET does.
+pub(crate) async fn instance_sub_post(
+    state: State,
+    Auth(who): Auth,
+    Path((resource_type, id, segment)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    RawQuery(raw): RawQuery,
+    body: Body,
+) -> Result<Response, ApiError> {
+    check_accept(&headers)?;
+    let query = parse_query(raw.as_deref())?;
+    if segment != "$document" || resource_type != "Composition" {
+        return instance_sub_get(
+            state,
+            Auth(who),
+            Path((resource_type, id, segment)),
+            headers,
+            RawQuery(raw),
+        )
+        .await;
+    }
+    // `persist` in the query, or in a Parameters body (`valueBoolean`).
+    let persist_in_body = if headers.contains_key(header::CONTENT_TYPE) {
+        let parameters = json_body(&state, &headers, body).await?;
+        parameters
+            .get("parameter")
+            .map(Json::as_list)
+            .unwrap_or_default()
+            .iter()
+            .any(|p| {
+                p.get("name").and_then(Json::as_str) == Some("persist")
+                    && p.get("valueBoolean").and_then(Json::as_bool) == Some(true)
+            })
+    } else {
+        false
+    };
+    if !persist_in_body && query.get("persist") != Some("true") {
+        return document(state, who, id, headers, query).await;
+    }
+    let base = base_url(&state, &headers);
+    let outcome = blocking(&state.0, move |ehr| {
+        ehr.persist_composition_document(&who, &id, &base)
+    })
+    .await?;
+    Ok(write_response(&state.0, &headers, &query, outcome))
+}
+
+/// # `GET /Bundle/{id}/$document`: a stored document Bundle, as it was stored.
+async fn stored_document(
+    state: State,
+    who: Arc<Requester>,
+    bundle_id: String,
+    query: Query,
+) -> Result<Response, ApiError> {
+    let stored = blocking(&state.0, move |ehr| ehr.stored_document(&who, &bundle_id)).await?;
+    Ok(resource_response(stored, &query, StatusCode::OK))
 }
 
 fn document_response(document: fhir::Json, query: &Query) -> Response {

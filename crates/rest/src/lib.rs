@@ -261,7 +261,7 @@ pub fn router(ehr: ehr::Ehr, keys: Arc<::auth::token::KeyStore>, config: RestCon
         )
         .route(
             "/fhir/{type}/{id}/{segment}",
-            get(handlers::instance_sub_get),
+            get(handlers::instance_sub_get).post(handlers::instance_sub_post),
         )
         .route("/fhir/{type}/{id}/_history/{vid}", get(handlers::vread))
         .method_not_allowed_fallback(method_not_allowed)

@@ -150,6 +150,26 @@ pub fn patient_compartment(resource: &Json) -> Vec<String> {
             }
         }
     }
+    // FHIR puts no Bundle in a compartment, but a stored Bundle (a document, a collection)
+    // carries patients' records: it belongs to every patient its entries belong to, so that
+    // reading it is decided as reading them (a document stored at /Bundle would otherwise be
+    // open to every clinician in the country).
+    if rtype == "Bundle" {
+        for entry in resource
+            .get("entry")
+            .and_then(Json::as_array)
+            .unwrap_or_default()
+        {
+            let Some(inner) = entry.get("resource") else {
+                continue;
+            };
+            for id in patient_compartment(inner) {
+                if !ids.contains(&id) {
+                    ids.push(id);
+                }
+            }
+        }
+    }
     ids
 }
 

@@ -190,6 +190,39 @@ pub struct LatestNote {
     pub sections: Vec<(String, Vec<String>)>,
 }
 
+/// A Composition as the printed summary shows it, when it is a signed note in force (final,
+/// and neither amended nor replaced by another).
+pub fn signed_note(resource: &Value) -> Option<LatestNote> {
+    let in_force =
+        resource["status"] == "final" && resource["relatesTo"].as_array().is_none_or(Vec::is_empty);
+    if !in_force {
+        return None;
+    }
+    Some(LatestNote {
+        id: resource["id"].as_str().unwrap_or_default().to_string(),
+        date: resource["date"].as_str().unwrap_or_default().to_string(),
+        author: resource["author"][0]["display"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        facility: resource["custodian"]["display"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        sections: resource["section"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|s| {
+                (
+                    s["title"].as_str().unwrap_or_default().to_string(),
+                    crate::pages::narrative_text(s["text"]["div"].as_str().unwrap_or_default()),
+                )
+            })
+            .collect(),
+    })
+}
+
 /// The latest result of one laboratory test.
 #[derive(Clone, Debug)]
 pub struct LabResult {
@@ -527,40 +560,13 @@ pub fn build(
                 });
             }
             "Composition" => {
-                let is_note = resource["status"] == "final"
-                    && resource["relatesTo"].as_array().is_none_or(Vec::is_empty);
-                let date = resource["date"].as_str().unwrap_or_default();
-                if is_note
+                if let Some(note) = signed_note(resource)
                     && chart
                         .latest_note
                         .as_ref()
-                        .is_none_or(|n| n.date.as_str() < date)
+                        .is_none_or(|n| n.date < note.date)
                 {
-                    chart.latest_note = Some(LatestNote {
-                        id: resource["id"].as_str().unwrap_or_default().to_string(),
-                        date: date.to_string(),
-                        author: resource["author"][0]["display"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_string(),
-                        facility: resource["custodian"]["display"]
-                            .as_str()
-                            .unwrap_or_default()
-                            .to_string(),
-                        sections: resource["section"]
-                            .as_array()
-                            .into_iter()
-                            .flatten()
-                            .map(|s| {
-                                (
-                                    s["title"].as_str().unwrap_or_default().to_string(),
-                                    crate::pages::narrative_text(
-                                        s["text"]["div"].as_str().unwrap_or_default(),
-                                    ),
-                                )
-                            })
-                            .collect(),
-                    });
+                    chart.latest_note = Some(note);
                 }
                 if let Some(encounter) = resource["encounter"]["reference"]
                     .as_str()

@@ -153,6 +153,33 @@ pub fn everything(db: &Db, patient_id: &str) -> Result<Vec<Value>> {
         .collect())
 }
 
+/// The patient's International Patient Summary (`$summary`), as this user may read it: its
+/// sections in order, and its entries by `Type/id`. The printed summary shows these, so paper
+/// and document list the same resources.
+pub fn patient_summary(
+    db: &Db,
+    patient_id: &str,
+) -> Result<(Vec<ehr::SummarySection>, HashMap<String, Value>)> {
+    let summary = db.ehr.patient_summary(&db.who, patient_id, "")?;
+    let document: Value =
+        serde_json::from_str(&summary.document.to_json_string()).unwrap_or(Value::Null);
+    let resources = document["entry"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|entry| {
+            let resource = &entry["resource"];
+            let reference = format!(
+                "{}/{}",
+                resource["resourceType"].as_str()?,
+                resource["id"].as_str()?
+            );
+            Some((reference, resource.clone()))
+        })
+        .collect();
+    Ok((summary.sections, resources))
+}
+
 /// A facility: name and CLUES.
 #[derive(Clone, Debug, Default)]
 pub struct Facility {

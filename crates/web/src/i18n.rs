@@ -1387,14 +1387,14 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
     ("studies.lab", "Laboratorio", "Laboratory"),
     ("summary.generated", "Generado el", "Generated on"),
     (
+        "summary.ips",
+        "Secciones del Resumen Internacional del Paciente (IPS) del expediente",
+        "Sections of the record's International Patient Summary (IPS)",
+    ),
+    (
         "summary.latest_note",
         "Última nota de evolución",
         "Latest progress note",
-    ),
-    (
-        "summary.pending_orders",
-        "Estudios solicitados pendientes",
-        "Pending orders",
     ),
     (
         "summary.title",

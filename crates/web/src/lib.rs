@@ -306,7 +306,7 @@ pub fn router(
             "/ui/pacientes/{id}/referencias/{request}/imprimir",
             get(pages::print::referral_form),
         )
-        .route("/ui/pacientes/{id}/resumen", get(pages::record::summary))
+        .route("/ui/pacientes/{id}/resumen", get(pages::summary::summary))
         .route(
             "/ui/pacientes/{id}/lanzar/{client_id}",
             get(pages::authorize::launch),

@@ -30,6 +30,7 @@ pub mod refer;
 pub mod referrals;
 pub mod register;
 pub mod signin;
+pub mod summary;
 pub mod surveillance;
 
 use std::sync::Arc;

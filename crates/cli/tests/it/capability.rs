@@ -85,6 +85,19 @@ fn the_capability_statement_declares_what_works_and_nothing_else() {
         );
     }
 
+    // A stored document, for `Bundle/{id}/$document`.
+    let document = send(
+        &node,
+        "POST",
+        &format!(
+            "Composition/{}/$document?persist=true",
+            instances["Composition"]
+        ),
+        &parameters(),
+    );
+    assert_eq!(document.status, 201, "{}", document.text);
+    instances.insert("Bundle", document.body["id"].as_str().unwrap().to_string());
+
     let mut declared_ops: BTreeSet<String> = BTreeSet::new();
     let mut failures = Vec::new();
     let mut searched = 0;

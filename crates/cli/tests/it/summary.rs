@@ -4,7 +4,7 @@ use std::collections::HashSet;
 
 use serde_json::{Value, json};
 
-use crate::security::{account, get_as, world};
+use crate::security::{account, get_as, send_as, world};
 use crate::support::*;
 
 const ICD10: &str = "http://hl7.org/fhir/sid/icd-10";
@@ -330,13 +330,270 @@ fn a_stored_composition_is_a_document_of_what_its_reader_may_see() {
     );
     assert_eq!(refused.status, 403, "{}", refused.text);
     assert!(!refused.text.contains(&diabetes) && !refused.text.contains("Metformina"));
-    // Storing the generated document is not offered.
+    // Storing the document changes the record: refused on GET, which must be safe.
     let persist = get(node, &format!("Composition/{note}/$document?persist=true"));
-    assert_eq!(persist.status, 422, "{}", persist.text);
-    assert!(
-        persist.diagnostics().contains("persist"),
-        "{}",
-        persist.text
+    assert_eq!(persist.status, 405, "{}", persist.text);
+    assert!(persist.diagnostics().contains("POST"), "{}", persist.text);
+
+    // A physician of the patient's clinic stores it (POST, `persist` in a Parameters body):
+    // 201 and a Bundle at /Bundle, read back as stored by `Bundle/{id}/$document`.
+    let doctor = account(
+        &w.data,
+        "dra-documento",
+        "physician",
+        &["--clues", crate::security::CLUES_A],
     );
+    let stored = send_as(
+        node,
+        &doctor,
+        "POST",
+        &format!("fhir/Composition/{note}/$document"),
+        &json!({"resourceType": "Parameters",
+                "parameter": [{"name": "persist", "valueBoolean": true}]}),
+    );
+    assert_eq!(stored.status, 201, "{}", stored.text);
+    let bundle = stored.body["id"].as_str().unwrap().to_string();
+    let location = stored.header("location").unwrap_or_default();
+    assert!(
+        location.contains(&format!("/Bundle/{bundle}/_history/1")),
+        "{location}"
+    );
+    assert_eq!(stored.body["type"], "document");
+    assert_eq!(
+        ids(&stored.body),
+        vec![
+            format!("Composition/{note}"),
+            format!("Patient/{}", w.p1),
+            format!("Condition/{diabetes}"),
+            format!("Observation/{}", w.obs2),
+            format!("MedicationRequest/{metformin}"),
+        ]
+    );
+    let back = get_as(node, &doctor, &format!("fhir/Bundle/{bundle}/$document"));
+    assert_eq!(back.status, 200, "{}", back.text);
+    assert_eq!(back.body["identifier"], stored.body["identifier"]);
+    assert_eq!(ids(&back.body), ids(&stored.body));
+
+    // The stored document belongs to the patients it carries: the other clinic's clinician
+    // reads it by no door, and the patient does not get a document holding another
+    // patient's Observation.
+    for path in [
+        format!("fhir/Bundle/{bundle}"),
+        format!("fhir/Bundle/{bundle}/$document"),
+        format!("fhir/Bundle/{bundle}/_history/1"),
+    ] {
+        let refused = get_as(node, &stranger, &path);
+        assert!(
+            matches!(refused.status, 403 | 404),
+            "{path}: {}",
+            refused.text
+        );
+        assert!(
+            !refused.text.contains("Metformina"),
+            "{path}: {}",
+            refused.text
+        );
+        let theirs = get_as(node, &ana, &path);
+        assert!(
+            matches!(theirs.status, 403 | 404),
+            "{path}: {}",
+            theirs.text
+        );
+        assert!(!theirs.text.contains("8867-4"), "{path}: {}", theirs.text);
+    }
+    let searched = get_as(node, &stranger, &format!("fhir/Bundle?_id={bundle}"));
+    assert!(!searched.text.contains("Metformina"), "{}", searched.text);
+    // Nor can that clinician store a Bundle of this patient's record.
+    let smuggled = send_as(
+        node,
+        &stranger,
+        "POST",
+        "fhir/Bundle",
+        &json!({"resourceType": "Bundle", "type": "collection",
+                "entry": [{"resource": condition(&w.p1, "F32.9", "Episodio depresivo", "active")}]}),
+    );
+    assert!(matches!(smuggled.status, 403 | 404), "{}", smuggled.text);
+    // A Bundle that is not a document is not one by `$document`.
+    let collection = send_as(
+        node,
+        &doctor,
+        "POST",
+        "fhir/Bundle",
+        &json!({"resourceType": "Bundle", "type": "collection",
+                "entry": [{"resource": condition(&w.p1, "I10", "Hipertensión", "active")}]}),
+    );
+    assert_eq!(collection.status, 201, "{}", collection.text);
+    let not_document = get_as(
+        node,
+        &doctor,
+        &format!(
+            "fhir/Bundle/{}/$document",
+            collection.body["id"].as_str().unwrap()
+        ),
+    );
+    assert_eq!(not_document.status, 422, "{}", not_document.text);
     assert_eq!(get(node, "Composition/no-such/$document").status, 404);
+}
+
+/// The `data-ref`s of one section of the printed summary (`data-loinc="{code}"`).
+fn page_section_refs(html: &str, code: &str) -> Vec<String> {
+    let Some(section) = html
+        .split(&format!("data-loinc=\"{code}\""))
+        .nth(1)
+        .and_then(|rest| rest.split("</section>").next())
+    else {
+        panic!("the printed summary has no section {code}");
+    };
+    section
+        .split("data-ref=\"")
+        .skip(1)
+        .map(|rest| rest.split('"').next().unwrap().to_string())
+        .collect()
+}
+
+fn observation_at(patient: &str, category: &str, code: &str, when: &str, value: Value) -> Value {
+    let mut resource = json!({
+        "resourceType": "Observation", "status": "final",
+        "category": [{"coding": [{"system": "http://terminology.hl7.org/CodeSystem/observation-category", "code": category}]}],
+        "code": {"coding": [{"system": "http://loinc.org", "code": code}], "text": code},
+        "subject": {"reference": format!("Patient/{patient}")},
+        "effectiveDateTime": when
+    });
+    for (key, v) in value.as_object().unwrap() {
+        resource[key] = v.clone();
+    }
+    resource
+}
+
+/// The web UI's printed summary is the IPS: for the same physician, every section of the
+/// page lists exactly the resources the same section of `$summary` lists, in the same order
+/// (the latest blood pressure and not an older one; the pending order and not the completed
+/// one), and the page shows what they say.
+#[test]
+fn the_printed_summary_lists_what_the_ips_lists() {
+    use crate::security::{CLUES_A, PASSWORD};
+    use crate::security_web::Browser;
+
+    let w = world();
+    let node = &w.node;
+    let p = &w.p1;
+    created(
+        node,
+        &condition(p, "E11.9", "Diabetes mellitus tipo 2", "active"),
+    );
+    created(node, &condition(p, "J11.1", "Influenza", "resolved"));
+    created(node, &medication(p, "active", "Metformina 850 mg"));
+    created(node, &medication(p, "stopped", "Captopril 25 mg"));
+    let bp = |systolic: u32, diastolic: u32| {
+        json!({"component": [
+            {"code": {"coding": [{"system": "http://loinc.org", "code": "8480-6"}]}, "valueQuantity": {"value": systolic, "unit": "mmHg"}},
+            {"code": {"coding": [{"system": "http://loinc.org", "code": "8462-4"}]}, "valueQuantity": {"value": diastolic, "unit": "mmHg"}}
+        ]})
+    };
+    let old_bp = created(
+        node,
+        &observation_at(
+            p,
+            "vital-signs",
+            "85354-9",
+            "2026-10-01T09:00:00-06:00",
+            bp(150, 95),
+        ),
+    );
+    let new_bp = created(
+        node,
+        &observation_at(
+            p,
+            "vital-signs",
+            "85354-9",
+            "2026-11-20T09:00:00-06:00",
+            bp(138, 86),
+        ),
+    );
+    let weight = created(
+        node,
+        &observation_at(
+            p,
+            "vital-signs",
+            "29463-7",
+            "2026-11-20T09:05:00-06:00",
+            json!({"valueQuantity": {"value": 71.5, "unit": "kg"}}),
+        ),
+    );
+    created(
+        node,
+        &observation_at(
+            p,
+            "laboratory",
+            "4548-4",
+            "2026-11-02",
+            json!({"valueQuantity": {"value": 8.1, "unit": "%"}}),
+        ),
+    );
+    let order = |status: &str, text: &str| {
+        json!({
+            "resourceType": "ServiceRequest", "status": status, "intent": "order",
+            "code": {"text": text},
+            "subject": {"reference": format!("Patient/{p}")},
+            "authoredOn": "2026-11-20"
+        })
+    };
+    let pending = created(node, &order("active", "Perfil de lípidos"));
+    let done = created(node, &order("completed", "Biometría hemática"));
+
+    let token = account(
+        &w.data,
+        "medica-resumen",
+        "physician",
+        &["--clues", CLUES_A],
+    );
+    let ips = get_as(node, &token, &format!("fhir/Patient/{p}/$summary"));
+    assert_eq!(ips.status, 200, "{}", ips.text);
+    let all = sections(&ips.body);
+    assert_eq!(
+        section_refs(section(&all, "8716-3")),
+        [
+            format!("Observation/{weight}"),
+            format!("Observation/{new_bp}"),
+            format!("Observation/{}", w.obs1)
+        ],
+        "the latest of each vital sign, latest first (the world's pulse has no date)"
+    );
+    assert_eq!(
+        section_refs(section(&all, "18776-5")),
+        [format!("ServiceRequest/{pending}")]
+    );
+
+    let browser = Browser::new(node);
+    let signed = browser.sign_in("medica-resumen", PASSWORD, "/ui/buscar");
+    assert_eq!(signed.status, 303, "{}", signed.body);
+    let page = browser.get(&format!("/ui/pacientes/{p}/resumen"));
+    assert_eq!(page.status, 200, "{}", page.body);
+    for (code, ips_section) in &all {
+        assert_eq!(
+            page_section_refs(&page.body, code),
+            section_refs(ips_section),
+            "section {code}: the page and the IPS differ"
+        );
+    }
+    for shown in [
+        "E11.9",
+        "Metformina 850 mg",
+        "138/86 mmHg",
+        "71.5 kg",
+        "8.1 %",
+        "Perfil de lípidos",
+    ] {
+        assert!(page.body.contains(shown), "{shown} is not printed");
+    }
+    for absent in [
+        "Influenza",
+        "Captopril",
+        "150/95",
+        "Biometría hemática",
+        old_bp.as_str(),
+        done.as_str(),
+    ] {
+        assert!(!page.body.contains(absent), "{absent} is printed");
+    }
 }

@@ -110,8 +110,19 @@ fn create_citus_database(name: &str) -> String {
         let (host, port) = address.rsplit_once(':').expect("host:port");
         psql(&url, &format!("SELECT citus_add_node('{host}', {port})"));
     }
+    // Four shards (two per worker) instead of the default 32: every distributed path is the
+    // same, and a test database's migration and its cross-shard queries cost an eighth
+    // (the suite creates one per node, ~100 on Citus). Production keeps the default
+    // (ARCHITECTURE.md, "The hub on Citus").
+    psql(
+        &url,
+        &format!("ALTER DATABASE {name} SET citus.shard_count = {TEST_SHARD_COUNT}"),
+    );
     url
 }
+
+/// Shards per distributed table in the suite's Citus databases.
+const TEST_SHARD_COUNT: u32 = 4;
 
 /// `url` with its database name replaced by `database`.
 pub fn postgres_url_of(url: &str, database: &str) -> String {

@@ -33,7 +33,19 @@ impl TargetFacts {
                 })
                 .unwrap_or_default()
         };
-        let labels = codings(resource.get("meta").and_then(|m| m.get("security")));
+        let mut labels = codings(resource.get("meta").and_then(|m| m.get("security")));
+        // A stored Bundle is as confidential as the most confidential record it carries.
+        if resource.get("resourceType").and_then(Json::as_str) == Some("Bundle") {
+            for entry in resource
+                .get("entry")
+                .and_then(Json::as_array)
+                .unwrap_or_default()
+            {
+                if let Some(inner) = entry.get("resource") {
+                    labels.extend(TargetFacts::of_json(inner).labels);
+                }
+            }
+        }
         let categories = match resource.get("category") {
             Some(list) if list.as_array().is_some() => list
                 .as_array()
@@ -85,6 +97,11 @@ impl TargetFacts {
         const REFERENCE: &str = "\"reference\":\"Patient/";
         let body = stored.body.as_str();
         if stored.deleted || body.is_empty() || body.contains("\"security\"") {
+            return None;
+        }
+        // A Bundle's patients are its entries' (a Patient entry names itself by its id, not
+        // by a reference): always the full parse.
+        if stored.resource_type == "Bundle" {
             return None;
         }
         if stored.resource_type == "Patient" {

@@ -1,6 +1,6 @@
 //! The chart (problems, reconciled medications, immunizations, latest vital signs, lab results
 //! with flags and ranges, trends with axes, growth charts, and the paginated timeline of visits
-//! at every clinic), one past visit in full, and the printable summary.
+//! at every clinic), and one past visit in full.
 
 use askama::Template;
 use axum::extract::{Path, Query, State};
@@ -190,47 +190,6 @@ pub async fn chart(
             page.duplicate_reviews = duplicate_reviews;
             page.apps = apps;
             render(&page, StatusCode::OK)
-        }
-        Err(error) => ehr_error(&app, &ctx, &error),
-    }
-}
-
-#[derive(Template)]
-#[template(path = "summary.html")]
-struct SummaryPage {
-    layout: Layout,
-    patient: PatientView,
-    chart: Chart,
-    trends: Vec<TrendView>,
-    generated: String,
-    facility: String,
-}
-
-/// # `GET /ui/pacientes/{id}/resumen`
-pub async fn summary(State(app): AppState, ctx: Ctx, Path(id): Path<String>) -> Response {
-    let open = match open_record(&app, &ctx, &id).await {
-        Ok(open) => open,
-        Err(response) => return response,
-    };
-    let today = ctx.today();
-    match blocking(&app, &ctx, move |db| load_chart(db, &id, today)).await {
-        Ok(chart) => {
-            let (mut trends, others) = trend_views(&chart);
-            trends.extend(others);
-            render(
-                &SummaryPage {
-                    layout: ctx.layout(&app, "summary.title"),
-                    patient: open.view,
-                    chart,
-                    trends,
-                    generated: dates::display_instant(ctx.now_ms),
-                    facility: format!(
-                        "{} ({})",
-                        open.session.facility_name, open.session.facility_clues
-                    ),
-                },
-                StatusCode::OK,
-            )
         }
         Err(error) => ehr_error(&app, &ctx, &error),
     }
