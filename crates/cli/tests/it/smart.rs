@@ -1166,6 +1166,11 @@ fn the_ehr_launch_from_a_chart_gives_the_app_that_patient_for_that_user_once() {
         refused.html
     );
     assert!(refused.location.is_none(), "{:?}", refused.location);
+    assert!(
+        refused.html.contains("relación de atención"),
+        "the reason, and what to do: {}",
+        refused.html
+    );
     let target = format!("Patient/{}", world.p1);
     let mut denied = 0;
     for _ in 0..50 {
