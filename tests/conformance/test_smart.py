@@ -2,7 +2,9 @@
 SMART on FHIR project's own Python client: it reads the node's CapabilityStatement, builds the
 authorization URL (PKCE S256), exchanges the code the node sends to a small local redirect
 listener, reads the launch patient and refreshes its token. The browser's part (sign-in and
-consent forms) is played by a `requests` session, as a browser would post them.
+consent forms) is played by a `requests` session, as a browser would post them. The EHR
+launch starts from a patient's chart in the web UI: the node sends the browser to the app's
+launch URL with `iss` and `launch`, and fhirclient takes it from there (`launch_token`).
 
 A backend service then signs its own ES384 client assertion (with `cryptography`) and gets a
 `system/` token through fhirclient's `jwt_token` setting.
@@ -17,7 +19,7 @@ import threading
 import time
 import uuid
 from http.server import BaseHTTPRequestHandler, HTTPServer
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 import requests
@@ -158,6 +160,62 @@ def test_fhirclient_standalone_launch_with_pkce_patient_picker_and_refresh(world
     assert app.reauthorize()
     assert app.server.auth.access_token != old_token
     assert app.patient_id == lucia
+
+
+def test_fhirclient_ehr_launch_from_the_patients_chart(world):
+    node, (lucia, mateo), listener = world
+    launch_url = listener.uri.replace("/callback", "/launch")
+    cli("app", "add", "--data", str(node.data_dir), "--client-id", "app-ehr-python",
+        "--name", "Calculadora", "--redirect-uri", listener.uri, "--launch-url", launch_url, "--public")
+
+    # The clinician signs in to the web UI and opens the app from Lucía's chart.
+    browser = requests.Session()
+    signin = browser.get(f"{node.origin}/ui/entrar", timeout=30)
+    fields = post_form_fields(signin.text, "/ui/entrar")
+    home = browser.post(f"{node.origin}/ui/entrar",
+                        data={**fields, "user": "dra.python", "password": PASSWORD}, timeout=30)
+    assert home.status_code == 200, home.text
+    chart = browser.get(f"{node.origin}/ui/pacientes/{lucia}", timeout=30)
+    assert chart.status_code == 200, chart.text
+    link = f"/ui/pacientes/{lucia}/lanzar/app-ehr-python"
+    assert "Aplicaciones" in chart.text and f'href="{link}"' in chart.text, chart.text
+    launched = browser.get(f"{node.origin}{link}", timeout=30)
+    # The browser followed the node's redirect to the app's launch URL.
+    assert launched.status_code == 200 and launched.text == "listo", launched.text
+    sent = urlsplit(listener.received[-1])
+    assert sent.path == "/launch", listener.received[-1]
+    query = parse_qs(sent.query)
+    assert query["iss"] == [node.base.rstrip("/")], query
+
+    # The app: fhirclient in EHR-launch mode, with what the launch URL received.
+    app = smart_client.FHIRClient(settings={
+        "app_id": "app-ehr-python",
+        "api_base": query["iss"][0],
+        "redirect_uri": listener.uri,
+        "launch_token": query["launch"][0],
+        "scope": "openid fhirUser patient/*.rs",
+    })
+    url = app.authorize_url
+    assert "launch=" in url and "scope=launch" in url, url
+    consent = browser.get(url, timeout=30)
+    assert consent.status_code == 200, consent.text
+    assert "Lucía Ramírez" in consent.text, consent.text
+    assert 'name="patient"' not in consent.text, "no picker in an EHR launch"
+    fields = post_form_fields(consent.text, "/ui/autorizar")
+    back = browser.post(f"{node.origin}/ui/autorizar", data={**fields, "decision": "permitir"}, timeout=30)
+    assert back.status_code == 200 and back.text == "listo", back.text
+    app.handle_callback(f"http://127.0.0.1{listener.received[-1]}")
+    assert app.ready
+    assert app.patient_id == lucia
+    assert app.human_name(app.patient.name[0]) == "Lucía Ramírez"
+    every = list(Observation.where(struct={}).perform_resources_iter(app.server))
+    assert {o.subject.reference for o in every} == {f"Patient/{lucia}"}
+    with pytest.raises(Exception, match="404|not found|Not Found"):
+        app.server.request_json(f"Patient/{mateo}")
+
+    # The launch served that one approval.
+    again = browser.get(url, timeout=30)
+    assert again.status_code == 400 and "ya se usó" in again.text, again.text
 
 
 def _b64(raw):

@@ -14,6 +14,12 @@
 //!   behind one address needs sticky routing for `/auth` until codes are kept in the store.
 //! - Refresh tokens and used assertion ids are kept in the revocation table (see
 //!   `auth::smart`).
+//! - The EHR launch: a clinician opens an app from a patient's chart; [`Ehr::start_launch`]
+//!   decides the record read through the guard (audited, a refusal too) and keeps a launch
+//!   context like a code: in memory, opaque, single-use (taken by the approval), for
+//!   [`LAUNCH_TTL_MS`], bound to the user, the patient and the app. The authorization request
+//!   that carries it gets its patient from it (no picker), and only for that same user and
+//!   app: a launch value reveals nothing to anyone else.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -34,6 +40,13 @@ pub const CODE_TTL_MS: i64 = 60 * 1000;
 
 /// Pending codes kept at most: a flood of consents cannot exhaust memory.
 const CODES_MAX: usize = 10_000;
+
+/// How long a launch context waits for the app's authorization request: five minutes (the
+/// app loads and redirects at once, but the clinician may have to sign in on the way).
+pub const LAUNCH_TTL_MS: i64 = 5 * 60 * 1000;
+
+/// Pending launch contexts kept at most.
+const LAUNCHES_MAX: usize = 10_000;
 
 /// Scopes an app may be granted when its registration names none: what a patient-facing or
 /// clinician-facing read-only app needs.
@@ -56,6 +69,8 @@ pub struct NewApp {
     /// The most the app may be granted; `None` = [`DEFAULT_APP_SCOPES`] (or
     /// [`DEFAULT_SERVICE_SCOPES`] with a JWKS).
     pub scopes: Option<String>,
+    /// Where the EHR launch sends the browser; `None`: the app is not offered on charts.
+    pub launch_url: Option<String>,
 }
 
 /// An OAuth error (RFC 6749 §5.2): the status, the error code, and the description in both
@@ -120,8 +135,19 @@ pub struct ValidAuthorization {
     pub app_name: String,
     /// What will be granted: the requested scopes the app is registered for.
     pub scopes: Scopes,
-    /// Whether a patient must be chosen (`launch/patient`, or `patient/` scopes).
+    /// Whether a patient must be chosen (`launch/patient`, or `patient/` scopes); never in an
+    /// EHR launch, whose context names the patient.
     pub needs_patient: bool,
+    /// An EHR launch (`launch` scope and value): the patient comes from the launch context,
+    /// for the user who opened it ([`Ehr::launch_patient`]).
+    pub ehr_launch: bool,
+}
+
+/// An EHR launch ready to send the browser to the app: `{url}?iss=…&launch={launch}`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EhrLaunch {
+    pub url: String,
+    pub launch: String,
 }
 
 /// Why an authorization request is refused. `redirect` says whether the error may be sent to
@@ -163,12 +189,33 @@ struct PendingCode {
     expires_ms: i64,
 }
 
-/// Pending codes, and the lock that makes refresh rotation and assertion replay checks atomic
-/// within this process.
+#[derive(Clone, Debug)]
+struct PendingLaunch {
+    client_id: String,
+    username: String,
+    patient: String,
+    expires_ms: i64,
+}
+
+/// Pending codes and launch contexts, and the lock that makes refresh rotation and assertion
+/// replay checks atomic within this process.
 #[derive(Default)]
 pub(crate) struct SmartState {
     codes: Mutex<HashMap<String, PendingCode>>,
+    launches: Mutex<HashMap<String, PendingLaunch>>,
     rotation: Mutex<()>,
+}
+
+/// The one answer for a launch value that is unknown, expired or used: which of them it was
+/// would tell nothing useful and something to a guesser.
+fn launch_unusable() -> Error {
+    Error::Forbidden(Issue::error(
+        IssueCode::Forbidden,
+        "El lanzamiento de la aplicación no es válido, venció o ya se usó. Vuelva a abrir la \
+         aplicación desde el expediente del paciente.",
+        "The app launch is invalid, expired or already used. Open the app again from the \
+         patient's chart.",
+    ))
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -273,6 +320,28 @@ impl Ehr {
                 format!("Invalid scopes: {}", err.message_en()),
             )
         })?;
+        let launch_url = new
+            .launch_url
+            .map(|url| url.trim().to_string())
+            .unwrap_or_default();
+        if !launch_url.is_empty()
+            && (!is_https_or_loopback(&launch_url) || launch_url.contains(['\n', '\r', '#', ' ']))
+        {
+            return Err(invalid(
+                format!(
+                    "URL de lanzamiento no válida: «{launch_url}» (https, o http en localhost; sin fragmento)"
+                ),
+                format!(
+                    "Invalid launch URL: '{launch_url}' (https, or http on localhost; no fragment)"
+                ),
+            ));
+        }
+        if !launch_url.is_empty() && new.redirect_uris.is_empty() {
+            return Err(invalid(
+                "Una app con --launch-url necesita también --redirect-uri".into(),
+                "An app with --launch-url also needs --redirect-uri".into(),
+            ));
+        }
         let secret_hash = match new.secret.as_deref().map(str::trim) {
             Some(secret) if secret.len() < 32 => {
                 return Err(invalid(
@@ -296,6 +365,7 @@ impl Ehr {
             jwks: jwks.clone(),
             scopes: scopes.to_string(),
             created_ms: self.now_ms(),
+            launch_url,
         };
         let mut entry = self.audit_entry(who, AuditAction::UserChange, Outcome::Success);
         entry.details = format!(
@@ -428,13 +498,51 @@ impl Ehr {
                 "No requested data scope is allowed to this app.",
             ));
         }
-        let needs_patient =
-            scopes.contains(&Scope::LaunchPatient) || scopes.has_context(ScopeContext::Patient);
+        // SMART's EHR launch: the `launch` scope and the `launch` value come together.
+        let ehr_launch = !request.launch.is_empty();
+        if ehr_launch && !scopes.contains(&Scope::Launch) {
+            return Err(redirected(
+                "invalid_scope",
+                "El parámetro launch requiere el alcance launch (registrado para la aplicación).",
+                "The launch parameter requires the launch scope (registered for the app).",
+            ));
+        }
+        if !ehr_launch && scopes.contains(&Scope::Launch) {
+            return Err(redirected(
+                "invalid_request",
+                "El alcance launch requiere el parámetro launch (lanzamiento desde el expediente).",
+                "The launch scope requires the launch parameter (launch from the EHR).",
+            ));
+        }
+        if ehr_launch {
+            // Before anyone signs in, only what does not depend on the user: the value is
+            // pending and was made for this app.
+            self.find_launch(&request.client_id, &request.launch, None, false)
+                .map_err(|error| {
+                    let issue = error.issues().into_iter().next();
+                    AuthorizeError {
+                        redirect: false,
+                        error: OAuthError::new(
+                            400,
+                            "invalid_request",
+                            issue
+                                .as_ref()
+                                .map(|i| i.message_es.clone())
+                                .unwrap_or_default(),
+                            issue.map(|i| i.message_en).unwrap_or_default(),
+                        ),
+                    }
+                })?;
+        }
+        let needs_patient = !ehr_launch
+            && (scopes.contains(&Scope::LaunchPatient)
+                || scopes.has_context(ScopeContext::Patient));
         Ok(ValidAuthorization {
             request: request.clone(),
             app_name: app.name,
             scopes,
             needs_patient,
+            ehr_launch,
         })
     }
 
@@ -454,12 +562,21 @@ impl Ehr {
                 "Invalid session.",
             ))
         })?;
-        let patient = if who.role() == Role::Patient {
+        let patient = if authorization.ehr_launch {
+            // Taken out here: a launch context serves one approval.
+            Some(self.find_launch(
+                &authorization.request.client_id,
+                &authorization.request.launch,
+                Some(&who.principal.user),
+                true,
+            )?)
+        } else if who.role() == Role::Patient {
             who.principal.patient_id.clone()
         } else {
             patient.map(str::to_owned)
         };
-        if authorization.needs_patient {
+        let with_patient = authorization.needs_patient || authorization.ehr_launch;
+        if with_patient {
             let Some(patient) = patient.as_deref() else {
                 return Err(invalid(
                     "Elija un paciente para la aplicación.".into(),
@@ -479,11 +596,7 @@ impl Ehr {
             challenge: authorization.request.code_challenge.clone(),
             username: account.username.clone(),
             epoch: account.credential_epoch,
-            patient: if authorization.needs_patient {
-                patient
-            } else {
-                None
-            },
+            patient: if with_patient { patient } else { None },
             scopes: authorization.scopes.to_string(),
             nonce: Some(authorization.request.nonce.clone()).filter(|n| !n.is_empty()),
             expires_ms: now + CODE_TTL_MS,
@@ -501,6 +614,137 @@ impl Ehr {
         }
         codes.insert(auth::smart::secret_digest(&code), pending);
         Ok(code)
+    }
+
+    /// The EHR launch from a patient's chart: `who` (a clinician) must be able to open this
+    /// patient's record (decided by the read guard and audited, a refusal too), and the app
+    /// must be registered with a launch URL. Returns where to send the browser and the opaque
+    /// launch value the app will present back.
+    pub fn start_launch(
+        &self,
+        who: &Requester,
+        patient_id: &str,
+        client_id: &str,
+    ) -> Result<EhrLaunch, Error> {
+        let app = self
+            .app(client_id)?
+            .filter(|app| !app.launch_url.is_empty())
+            .ok_or_else(|| {
+                Error::NotFound(Issue::error(
+                    IssueCode::NotFound,
+                    "Ninguna aplicación con URL de lanzamiento está registrada con ese nombre.",
+                    "No app with a launch URL is registered under that name.",
+                ))
+            })?;
+        if !who.role().is_clinician() {
+            return Err(Error::Forbidden(Issue::error(
+                IssueCode::Forbidden,
+                "Solo el personal clínico abre aplicaciones desde el expediente.",
+                "Only clinical staff open apps from the chart.",
+            )));
+        }
+        // The patient through the read guard (audited), then the record itself: the app will
+        // read clinical data, so demographics alone are not enough.
+        self.read(who, "Patient", patient_id)?;
+        if let Some(reason) = self.record_refusal(who, patient_id)? {
+            self.audit_denied(
+                who,
+                AuditAction::Read,
+                "Patient",
+                Some(patient_id),
+                Some(patient_id),
+                reason,
+            );
+            return Err(Error::Forbidden(Issue::error(
+                IssueCode::Forbidden,
+                format!(
+                    "No puede abrir aplicaciones con el expediente de este paciente: {}",
+                    reason.message_es()
+                ),
+                format!(
+                    "You may not open apps with this patient's record: {}",
+                    reason.message_en()
+                ),
+            )));
+        }
+        let launch = auth::secret::random_secret()
+            .map_err(|err| Error::Internal(format!("no randomness for a launch: {err:?}")))?;
+        let now = self.now_ms();
+        let pending = PendingLaunch {
+            client_id: app.client_id.clone(),
+            username: who.principal.user.clone(),
+            patient: patient_id.to_string(),
+            expires_ms: now + LAUNCH_TTL_MS,
+        };
+        let mut launches = lock(&self.smart.launches);
+        if launches.len() >= LAUNCHES_MAX {
+            launches.retain(|_, pending| pending.expires_ms > now);
+            if launches.len() >= LAUNCHES_MAX {
+                return Err(Error::TooManyRequests(Issue::error(
+                    IssueCode::Throttled,
+                    "Demasiados lanzamientos pendientes; intente en unos minutos.",
+                    "Too many pending launches; try again in a few minutes.",
+                )));
+            }
+        }
+        launches.insert(auth::smart::secret_digest(&launch), pending);
+        Ok(EhrLaunch {
+            url: app.launch_url,
+            launch,
+        })
+    }
+
+    /// The patient of an EHR launch, for the user it was made for (the consent page names
+    /// them). The context stays pending until the approval takes it.
+    pub fn launch_patient(
+        &self,
+        who: &Requester,
+        authorization: &ValidAuthorization,
+    ) -> Result<String, Error> {
+        self.find_launch(
+            &authorization.request.client_id,
+            &authorization.request.launch,
+            Some(&who.principal.user),
+            false,
+        )
+    }
+
+    /// A pending launch context's patient, when the value is pending, unexpired, made for
+    /// this app and (when known) this user; `take` spends it.
+    fn find_launch(
+        &self,
+        client_id: &str,
+        launch: &str,
+        user: Option<&str>,
+        take: bool,
+    ) -> Result<String, Error> {
+        let key = auth::smart::secret_digest(launch);
+        let now = self.now_ms();
+        let mut launches = lock(&self.smart.launches);
+        let pending = launches.get(&key).cloned().ok_or_else(launch_unusable)?;
+        if pending.expires_ms <= now {
+            launches.remove(&key);
+            return Err(launch_unusable());
+        }
+        if pending.client_id != client_id {
+            return Err(Error::Forbidden(Issue::error(
+                IssueCode::Forbidden,
+                "Este lanzamiento se abrió para otra aplicación.",
+                "This launch was opened for another app.",
+            )));
+        }
+        if user.is_some_and(|user| user != pending.username) {
+            return Err(Error::Forbidden(Issue::error(
+                IssueCode::Forbidden,
+                "Este lanzamiento lo abrió otro usuario: ábralo usted desde el expediente del \
+                 paciente.",
+                "Another user opened this launch: open it yourself from the patient's chart.",
+            )));
+        }
+        if take {
+            launches.remove(&key);
+        }
+        Ok(pending.patient)
     }
 
     /// Authenticates the client at the token endpoint: a confidential app must present its
@@ -982,7 +1226,140 @@ impl Ehr {
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicI64, Ordering};
+
+    use auth::password::HashCost;
+
     use super::*;
+    use crate::{Clock, NewAccount};
+
+    const T0: i64 = 1_800_000_000_000;
+    const CLINIC: &str = "DFSSA001234";
+
+    struct ManualClock(AtomicI64);
+
+    impl Clock for ManualClock {
+        fn now_ms(&self) -> i64 {
+            self.0.load(Ordering::Relaxed)
+        }
+    }
+
+    fn json(text: &str) -> fhir::Json {
+        fhir::json::parse_str(text).unwrap()
+    }
+
+    /// A clinic with one patient, a physician and a receptionist of it, and an app launched
+    /// from charts.
+    fn clinic() -> (Ehr, Arc<ManualClock>, String, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = store_sqlite::SqliteStore::open(dir.path()).unwrap();
+        let clock = Arc::new(ManualClock(AtomicI64::new(T0)));
+        let ehr = Ehr::new(store, clock.clone(), "prueba");
+        let tool = Requester::local_system("pruebas");
+        let org = format!(
+            r#"{{"resourceType":"Organization","name":"Unidad","identifier":[{{"system":"{}","value":"{CLINIC}"}}]}}"#,
+            mexico::systems::CLUES
+        );
+        let org = ehr.create(&tool, "Organization", json(&org), None).unwrap();
+        let patient = format!(
+            r#"{{"resourceType":"Patient","name":[{{"family":"Pech","given":["Ana"]}}],"gender":"female","birthDate":"1980-02-03","managingOrganization":{{"reference":"Organization/{}"}}}}"#,
+            org.resource.id
+        );
+        let patient = ehr.create(&tool, "Patient", json(&patient), None).unwrap();
+        for (user, role) in [
+            ("medica", Role::Physician),
+            ("recepcion", Role::Receptionist),
+        ] {
+            ehr.add_account(
+                &tool,
+                NewAccount {
+                    username: user.into(),
+                    role,
+                    clues: Some(CLINIC.to_string()),
+                    practitioner_id: None,
+                    patient_id: None,
+                    display_name: user.into(),
+                },
+                "Clave-de-prueba-2026",
+                HashCost::TEST_ONLY,
+            )
+            .unwrap();
+        }
+        ehr.add_app(
+            &tool,
+            NewApp {
+                client_id: "app-ehr".into(),
+                redirect_uris: vec!["http://127.0.0.1:9/callback".into()],
+                launch_url: Some("https://app.example.org/launch".into()),
+                ..NewApp::default()
+            },
+        )
+        .unwrap();
+        (ehr, clock, patient.resource.id, dir)
+    }
+
+    fn request(launch: &str) -> AuthorizationRequest {
+        AuthorizationRequest {
+            response_type: "code".into(),
+            client_id: "app-ehr".into(),
+            redirect_uri: "http://127.0.0.1:9/callback".into(),
+            scope: "launch patient/*.rs".into(),
+            code_challenge: "a".repeat(43),
+            code_challenge_method: "S256".into(),
+            launch: launch.into(),
+            ..AuthorizationRequest::default()
+        }
+    }
+
+    #[test]
+    fn a_launch_context_serves_one_approval_within_five_minutes() {
+        let (ehr, clock, patient, _dir) = clinic();
+        let medica = ehr.requester_for_session("medica", 0, None).unwrap();
+        let recepcion = ehr.requester_for_session("recepcion", 0, None).unwrap();
+        assert!(
+            matches!(
+                ehr.start_launch(&recepcion, &patient, "app-ehr"),
+                Err(Error::Forbidden(_))
+            ),
+            "only clinical staff launch apps from a chart"
+        );
+
+        // Expired: refused before anyone signs in.
+        let late = ehr.start_launch(&medica, &patient, "app-ehr").unwrap();
+        assert_eq!(late.url, "https://app.example.org/launch");
+        clock.0.store(T0 + LAUNCH_TTL_MS, Ordering::Relaxed);
+        let refused = ehr.check_authorization(&request(&late.launch)).unwrap_err();
+        assert!(
+            !refused.redirect && refused.error.es.contains("venció"),
+            "{refused:?}"
+        );
+
+        // In time: the patient comes from the context, and the approval spends it.
+        let launch = ehr.start_launch(&medica, &patient, "app-ehr").unwrap();
+        clock.0.store(T0 + 2 * LAUNCH_TTL_MS - 1, Ordering::Relaxed);
+        let valid = ehr.check_authorization(&request(&launch.launch)).unwrap();
+        assert!(valid.ehr_launch && !valid.needs_patient);
+        assert_eq!(ehr.launch_patient(&medica, &valid).unwrap(), patient);
+        let code = ehr
+            .grant_code(&medica, &valid, Some("otro-paciente"))
+            .unwrap();
+        let pending = lock(&ehr.smart.codes)
+            .get(&auth::smart::secret_digest(&code))
+            .cloned()
+            .unwrap();
+        assert_eq!(
+            pending.patient.as_deref(),
+            Some(patient.as_str()),
+            "the launch's patient, whatever the form says"
+        );
+        assert!(ehr.launch_patient(&medica, &valid).is_err(), "spent");
+        assert!(ehr.check_authorization(&request(&launch.launch)).is_err());
+        assert!(
+            ehr.grant_code(&medica, &valid, None).is_err(),
+            "a second approval of the same launch"
+        );
+    }
 
     #[test]
     fn an_app_is_granted_only_what_its_registration_covers() {

@@ -30,6 +30,7 @@ pub(crate) const JWT_BEARER: &str = "urn:ietf:params:oauth:client-assertion-type
 const SCOPES_SUPPORTED: &[&str] = &[
     "openid",
     "fhirUser",
+    "launch",
     "launch/patient",
     "offline_access",
     "online_access",
@@ -195,10 +196,12 @@ pub(crate) async fn configuration(
             "code_challenge_methods_supported": ["S256"],
             "capabilities": [
                 "launch-standalone",
+                "launch-ehr",
                 "client-public",
                 "client-confidential-symmetric",
                 "client-confidential-asymmetric",
                 "context-standalone-patient",
+                "context-ehr-patient",
                 "sso-openid-connect",
                 "permission-offline",
                 "permission-online",

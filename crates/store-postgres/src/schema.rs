@@ -457,7 +457,15 @@ CREATE TRIGGER audit_layout_append_only BEFORE UPDATE OR DELETE ON audit_layout
 CREATE TRIGGER audit_layout_no_truncate BEFORE TRUNCATE ON audit_layout
     FOR EACH STATEMENT EXECUTE FUNCTION refuse_change();
 "#,
+    // Issue 18, the EHR launch: where an app is launched from a patient's chart (empty: not
+    // launched from the UI). A reference table on Citus takes the column on every node.
+    "ALTER TABLE app ADD COLUMN launch_url TEXT NOT NULL DEFAULT '';",
 ];
+
+/// The version whose migration split the audit trail into lanes (tests migrate to the one
+/// before it).
+#[cfg(test)]
+pub(crate) const AUDIT_LANES_VERSION: u32 = 6;
 
 /// The schema version this build expects.
 pub fn schema_version_latest() -> u32 {

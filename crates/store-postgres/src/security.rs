@@ -457,8 +457,7 @@ pub(crate) fn audit_search(
     rows.iter().map(sealed_from_row).collect()
 }
 
-const APP_COLUMNS: &str =
-    "client_id, name, redirect_uris, confidential, secret_hash, jwks, scopes, created_ms";
+const APP_COLUMNS: &str = "client_id, name, redirect_uris, confidential, secret_hash, jwks, scopes, created_ms, launch_url";
 
 fn app_from_row(row: &Row) -> App {
     let uris: String = row.get(2);
@@ -471,6 +470,7 @@ fn app_from_row(row: &Row) -> App {
         jwks: row.get(5),
         scopes: row.get(6),
         created_ms: row.get(7),
+        launch_url: row.get(8),
     }
 }
 
@@ -498,11 +498,12 @@ pub(crate) fn put_app<C: GenericClient>(client: &mut C, app: &App) -> Result<(),
     client
         .execute(
             &format!(
-                "INSERT INTO app ({APP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) \
+                "INSERT INTO app ({APP_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) \
                  ON CONFLICT (client_id) DO UPDATE SET name = EXCLUDED.name, \
                  redirect_uris = EXCLUDED.redirect_uris, confidential = EXCLUDED.confidential, \
                  secret_hash = EXCLUDED.secret_hash, jwks = EXCLUDED.jwks, \
-                 scopes = EXCLUDED.scopes, created_ms = EXCLUDED.created_ms"
+                 scopes = EXCLUDED.scopes, created_ms = EXCLUDED.created_ms, \
+                 launch_url = EXCLUDED.launch_url"
             ),
             &[
                 &app.client_id,
@@ -513,6 +514,7 @@ pub(crate) fn put_app<C: GenericClient>(client: &mut C, app: &App) -> Result<(),
                 &app.jwks,
                 &app.scopes,
                 &app.created_ms,
+                &app.launch_url,
             ],
         )
         .map(|_| ())

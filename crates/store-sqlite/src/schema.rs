@@ -206,6 +206,9 @@ CREATE TABLE app (
     created_ms INTEGER NOT NULL
 );
 "#,
+    // Issue 18, the EHR launch: where an app is launched from a patient's chart (empty: not
+    // launched from the UI).
+    "ALTER TABLE app ADD COLUMN launch_url TEXT NOT NULL DEFAULT '';",
 ];
 
 /// The schema version this build expects.

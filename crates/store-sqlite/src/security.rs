@@ -330,8 +330,7 @@ pub(crate) fn audit_search(
     collect_sealed(&mut stmt, &refs)
 }
 
-const APP_COLUMNS: &str =
-    "client_id, name, redirect_uris, confidential, secret_hash, jwks, scopes, created_ms";
+const APP_COLUMNS: &str = "client_id, name, redirect_uris, confidential, secret_hash, jwks, scopes, created_ms, launch_url";
 
 fn app_from_row(row: &Row<'_>) -> rusqlite::Result<App> {
     let uris: String = row.get(2)?;
@@ -344,6 +343,7 @@ fn app_from_row(row: &Row<'_>) -> rusqlite::Result<App> {
         jwks: row.get(5)?,
         scopes: row.get(6)?,
         created_ms: row.get(7)?,
+        launch_url: row.get(8)?,
     })
 }
 
@@ -365,7 +365,7 @@ pub(crate) fn apps(conn: &Connection) -> Result<Vec<App>, Error> {
 
 pub(crate) fn put_app(conn: &Connection, app: &App) -> Result<(), Error> {
     conn.prepare_cached(&format!(
-        "INSERT OR REPLACE INTO app ({APP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)"
+        "INSERT OR REPLACE INTO app ({APP_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)"
     ))
     .and_then(|mut stmt| {
         stmt.execute(params![
@@ -377,6 +377,7 @@ pub(crate) fn put_app(conn: &Connection, app: &App) -> Result<(), Error> {
             app.jwks,
             app.scopes,
             app.created_ms,
+            app.launch_url,
         ])
     })
     .map(|_| ())

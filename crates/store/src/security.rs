@@ -85,4 +85,7 @@ pub struct App {
     /// The scopes the app may be granted at most (space-separated SMART scopes).
     pub scopes: String,
     pub created_ms: i64,
+    /// Where the EHR launch sends the browser (`{launch_url}?iss=…&launch=…`) from a patient's
+    /// chart; empty when the app is not launched from the UI.
+    pub launch_url: String,
 }

@@ -125,6 +125,18 @@ pub fn read(db: &Db, resource_type: &str, id: &str) -> Result<Value> {
     Ok(value_of(&db.ehr.read(&db.who, resource_type, id)?))
 }
 
+/// The registered apps a clinician may launch from a chart (those with a launch URL), as
+/// `(client_id, name)`. App registrations hold no patient data.
+pub fn launchable_apps(db: &Db) -> Result<Vec<(String, String)>> {
+    Ok(db
+        .ehr
+        .apps()?
+        .into_iter()
+        .filter(|app| !app.launch_url.is_empty())
+        .map(|app| (app.client_id, app.name))
+        .collect())
+}
+
 /// The patient's whole compartment (`$everything`), at most [`CHART_RESOURCES_MAX`].
 pub fn everything(db: &Db, patient_id: &str) -> Result<Vec<Value>> {
     let request = ehr::EverythingRequest {

@@ -222,6 +222,11 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
         "National health record",
     ),
     (
+        "authorize.patient",
+        "Paciente del expediente abierto",
+        "Patient of the open chart",
+    ),
+    (
         "authorize.title",
         "Autorizar una aplicación",
         "Authorize an app",
@@ -345,6 +350,12 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
     ("chart.actions", "Acciones", "Actions"),
     ("chart.age", "Edad", "Age"),
     ("chart.alerts", "Alertas", "Alerts"),
+    ("chart.apps", "Aplicaciones", "Apps"),
+    (
+        "chart.apps.explain",
+        "Abren este expediente con su usuario; cada acceso queda en la bitácora.",
+        "They open this record as you; every access is in the log.",
+    ),
     ("chart.birth", "Nacimiento", "Born"),
     ("chart.consult", "Nueva consulta", "New consultation"),
     ("chart.curp_pending", "CURP pendiente", "CURP pending"),

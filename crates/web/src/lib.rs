@@ -307,6 +307,10 @@ pub fn router(
             get(pages::print::referral_form),
         )
         .route("/ui/pacientes/{id}/resumen", get(pages::summary::summary))
+        .route(
+            "/ui/pacientes/{id}/lanzar/{client_id}",
+            get(pages::authorize::launch),
+        )
         .with_state(app.clone())
         // Inside the guard: a submission is recognised only after its origin, size and CSRF
         // token passed.

@@ -66,6 +66,9 @@ struct AppAdd {
     /// Alcances máximos (separados por espacios) / Most scopes it may be granted (space-separated)
     #[arg(long)]
     scopes: Option<String>,
+    /// URL de lanzamiento desde el expediente (SMART EHR launch) / EHR launch URL
+    #[arg(long)]
+    launch_url: Option<String>,
 }
 
 fn ehr_error(err: ehr::Error) -> anyhow::Error {
@@ -117,6 +120,7 @@ pub fn run(args: AppArgs) -> anyhow::Result<ExitCode> {
                         secret,
                         jwks,
                         scopes: add.scopes,
+                        launch_url: add.launch_url,
                     },
                 )
                 .map_err(ehr_error);
@@ -143,12 +147,13 @@ pub fn run(args: AppArgs) -> anyhow::Result<ExitCode> {
                     "publica"
                 };
                 println!(
-                    "{}\t{}\t{}\t{}\t{}",
+                    "{}\t{}\t{}\t{}\t{}\t{}",
                     app.client_id,
                     kind,
                     app.redirect_uris.join(" "),
                     app.scopes,
-                    app.name
+                    app.name,
+                    app.launch_url
                 );
             }
         }

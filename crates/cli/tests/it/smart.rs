@@ -1,8 +1,9 @@
 //! SMART App Launch v2 and Backend Services (issue 18) through the doors an app uses: the
 //! discovery document, the authorization page in a browser-like client (cookies, redirects,
 //! the sign-in and consent forms), the token endpoint, the FHIR API with the token it got,
-//! introspection, CORS, and a backend service signing its own assertion. Apps are registered
-//! with `expediente app add`, as an administrator does.
+//! introspection, CORS, and a backend service signing its own assertion; the EHR launch from
+//! a patient's chart in the web UI. Apps are registered with `expediente app add`, as an
+//! administrator does.
 
 use std::collections::HashMap;
 
@@ -299,6 +300,9 @@ fn discovery_names_the_endpoints_and_s256_only_at_the_root_and_under_fhir() {
         );
         let caps = config.body["capabilities"].as_array().unwrap();
         assert!(caps.contains(&json!("launch-standalone")));
+        // Declared because they work: `the_ehr_launch_from_a_chart_…` below.
+        assert!(caps.contains(&json!("launch-ehr")));
+        assert!(caps.contains(&json!("context-ehr-patient")));
         assert!(caps.contains(&json!("client-confidential-asymmetric")));
         for endpoint in ["authorization_endpoint", "token_endpoint", "jwks_uri"] {
             assert!(
@@ -959,4 +963,242 @@ fn a_patients_own_app_gets_their_record_without_a_picker_and_in_english_on_reque
         ],
     );
     assert_eq!(refused.status, 400, "{}", refused.text);
+}
+
+const LAUNCH_URL: &str = "http://127.0.0.1:9/launch?sitio=expediente";
+
+impl Browser {
+    /// Signs in to the web UI through its sign-in form.
+    fn sign_in(&mut self, user: &str) {
+        let form = self.get(&format!("{}/ui/entrar", self.origin));
+        assert_eq!(form.status, 200, "{}", form.html);
+        let mut fields = form_fields(&form.html, "/ui/entrar");
+        fields.push(("user".into(), user.into()));
+        fields.push(("password".into(), PASSWORD.into()));
+        let home = self.post("/ui/entrar", &fields);
+        assert_eq!(home.status, 200, "signed in as {user}: {}", home.html);
+    }
+}
+
+/// Opens the patient's chart, follows the app's link in its "Aplicaciones" list and returns
+/// where the node sent the browser: the app's launch URL with `iss` and `launch`.
+fn launch_from_chart(browser: &mut Browser, node: &Node, patient: &str, client_id: &str) -> String {
+    let chart = browser.get(&format!("{}/ui/pacientes/{patient}", origin(node)));
+    assert_eq!(chart.status, 200, "{}", chart.html);
+    assert!(chart.html.contains("Aplicaciones"), "{}", chart.html);
+    let link = format!("/ui/pacientes/{patient}/lanzar/{client_id}");
+    assert!(
+        chart.html.contains(&format!("href=\"{link}\"")),
+        "{link} in {}",
+        chart.html
+    );
+    let sent = browser.get(&format!("{}{link}", origin(node)));
+    assert_eq!(sent.status, 303, "{}", sent.html);
+    let location = sent.location.unwrap();
+    assert!(
+        location.starts_with("http://127.0.0.1:9/launch?sitio=expediente&"),
+        "the registered launch URL, its own query kept: {location}"
+    );
+    let query = query_of(&location);
+    assert_eq!(
+        query.get("iss").map(String::as_str),
+        Some(format!("{}/fhir", origin(node)).as_str()),
+        "{location}"
+    );
+    let launch = query.get("launch").cloned().unwrap_or_default();
+    assert!(launch.len() >= 32, "an opaque launch value: {location}");
+    launch
+}
+
+fn ehr_authorize_url(node: &Node, client_id: &str, scope: &str, launch: &str) -> String {
+    let mut query = form_urlencoded::Serializer::new(String::new());
+    query.append_pair("launch", launch);
+    format!(
+        "{}&{}",
+        authorize_url(node, client_id, scope, "S256"),
+        query.finish()
+    )
+}
+
+const EHR_SCOPE: &str = "launch openid fhirUser patient/*.rs";
+
+#[test]
+fn the_ehr_launch_from_a_chart_gives_the_app_that_patient_for_that_user_once() {
+    let world = world();
+    let node = &world.node;
+    account(&world.data, "dra.lanza", "physician", &["--clues", CLUES_A]);
+    account(&world.data, "dr.colega", "physician", &["--clues", CLUES_A]);
+    account(&world.data, "dr.lejos", "physician", &["--clues", CLUES_B]);
+    let auditor = account(&world.data, "auditora.smart", "auditor", &[]);
+    for (client_id, name) in [("app-ehr", "Calculadora de riesgo"), ("otra-app", "Otra")] {
+        app_add(
+            &world.data,
+            &[
+                "--client-id",
+                client_id,
+                "--name",
+                name,
+                "--redirect-uri",
+                REDIRECT,
+                "--launch-url",
+                LAUNCH_URL,
+                "--public",
+            ],
+            "",
+        );
+    }
+    let (code, out, _) = run_cli(&["app", "list", "--data", world.data.to_str().unwrap()]);
+    assert_eq!(code, 0);
+    assert!(out.contains(LAUNCH_URL), "the launch URL is stored: {out}");
+
+    // The clinician launches from the chart; the app asks with `launch` and the consent page
+    // names the patient, with no picker.
+    let mut browser = Browser::new(node);
+    browser.sign_in("dra.lanza");
+    let launch = launch_from_chart(&mut browser, node, &world.p1, "app-ehr");
+    let consent = browser.get(&ehr_authorize_url(node, "app-ehr", EHR_SCOPE, &launch));
+    assert_eq!(consent.status, 200, "{}", consent.html);
+    assert!(consent.html.contains("Ana Pérez"), "{}", consent.html);
+    assert!(
+        input_values(&consent.html, "patient").is_empty(),
+        "no picker in an EHR launch: {}",
+        consent.html
+    );
+
+    // Another clinician holding that launch value gets nothing of it, the patient least of
+    // all; and the value stays the launching clinician's.
+    let mut colleague = Browser::new(node);
+    colleague.sign_in("dr.colega");
+    let stolen = colleague.get(&ehr_authorize_url(node, "app-ehr", EHR_SCOPE, &launch));
+    assert_eq!(stolen.status, 403, "{}", stolen.html);
+    assert!(stolen.html.contains("otro usuario"), "{}", stolen.html);
+    assert!(!stolen.html.contains("Pérez"), "{}", stolen.html);
+    assert!(!stolen.html.contains("Permitir"), "{}", stolen.html);
+    // Nor may another app present it.
+    let other_app = browser.get(&ehr_authorize_url(node, "otra-app", EHR_SCOPE, &launch));
+    assert_eq!(other_app.status, 400, "{}", other_app.html);
+    assert!(
+        other_app.html.contains("otra aplicación"),
+        "{}",
+        other_app.html
+    );
+    assert!(!other_app.html.contains("Pérez"), "{}", other_app.html);
+
+    // The approval, as the browser posts it: the code carries the launch patient.
+    let mut fields = form_fields(&consent.html, "/ui/autorizar");
+    fields.push(("decision".into(), "permitir".into()));
+    let done = browser.post("/ui/autorizar", &fields);
+    assert_eq!(done.status, 303, "{}", done.html);
+    let location = done.location.unwrap();
+    assert!(location.starts_with(REDIRECT), "{location}");
+    let code = query_of(&location)
+        .get("code")
+        .cloned()
+        .expect("a code for the app");
+    let tokens = exchange(node, "app-ehr", &code, VERIFIER);
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    assert_eq!(tokens.body["patient"], world.p1.as_str());
+    assert!(
+        tokens.body["scope"].as_str().unwrap().contains("launch"),
+        "{}",
+        tokens.text
+    );
+    let access = tokens.body["access_token"].as_str().unwrap();
+    let patient = get_as(node, access, &format!("fhir/Patient/{}", world.p1));
+    assert_eq!(patient.status, 200, "{}", patient.text);
+    assert_eq!(patient.body["id"], world.p1.as_str());
+    assert_eq!(
+        get_as(node, access, &format!("fhir/Patient/{}", world.p2)).status,
+        404,
+        "only the launch patient"
+    );
+
+    // Replayed after its use: refused, nothing shown.
+    let replay = browser.get(&ehr_authorize_url(node, "app-ehr", EHR_SCOPE, &launch));
+    assert_eq!(replay.status, 400, "{}", replay.html);
+    assert!(replay.html.contains("ya se usó"), "{}", replay.html);
+    assert!(!replay.html.contains("Pérez"), "{}", replay.html);
+    let forged = browser.get(&ehr_authorize_url(
+        node,
+        "app-ehr",
+        EHR_SCOPE,
+        "un-lanzamiento-inventado-de-cuarenta-y-tres-c",
+    ));
+    assert_eq!(forged.status, 400, "{}", forged.html);
+
+    // `launch` and its value come together (SMART): each alone goes back to the app as an
+    // error.
+    let fresh = launch_from_chart(&mut browser, node, &world.p1, "app-ehr");
+    let no_scope = browser.get(&ehr_authorize_url(
+        node,
+        "app-ehr",
+        "openid fhirUser patient/*.rs",
+        &fresh,
+    ));
+    assert_eq!(no_scope.status, 303, "{}", no_scope.html);
+    let no_scope = query_of(&no_scope.location.unwrap());
+    assert_eq!(
+        no_scope.get("error").map(String::as_str),
+        Some("invalid_scope")
+    );
+    let no_value = browser.get(&authorize_url(node, "app-ehr", EHR_SCOPE, "S256"));
+    assert_eq!(no_value.status, 303, "{}", no_value.html);
+    let no_value = query_of(&no_value.location.unwrap());
+    assert_eq!(
+        no_value.get("error").map(String::as_str),
+        Some("invalid_request")
+    );
+
+    // A clinician of another clinic, without a care relationship, is not sent to the app: the
+    // launch link refuses, and the refusal is in the audit trail.
+    let mut stranger = Browser::new(node);
+    stranger.sign_in("dr.lejos");
+    let refused = stranger.get(&format!(
+        "{}/ui/pacientes/{}/lanzar/app-ehr",
+        origin(node),
+        world.p1
+    ));
+    assert!(
+        matches!(refused.status, 403 | 404),
+        "{} {:?} {}",
+        refused.status,
+        refused.location,
+        refused.html
+    );
+    assert!(refused.location.is_none(), "{:?}", refused.location);
+    assert!(
+        refused.html.contains("relación de atención"),
+        "the reason, and what to do: {}",
+        refused.html
+    );
+    let target = format!("Patient/{}", world.p1);
+    let mut denied = 0;
+    for _ in 0..50 {
+        let trail = get_as(node, &auditor, "fhir/AuditEvent?agent=dr.lejos&_count=200");
+        assert_eq!(trail.status, 200, "{}", trail.text);
+        denied = trail.body["entry"]
+            .as_array()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter(|e| {
+                        e["resource"]["outcome"] == "4"
+                            && e["resource"].to_string().contains(&target)
+                    })
+                    .count()
+            })
+            .unwrap_or(0);
+        if denied >= 1 {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    assert!(denied >= 1, "the refused launch is audited");
+    // An app registered without a launch URL is not offered, and cannot be launched.
+    let no_url = browser.get(&format!(
+        "{}/ui/pacientes/{}/lanzar/no-registrada",
+        origin(node),
+        world.p1
+    ));
+    assert_eq!(no_url.status, 404, "{}", no_url.html);
 }

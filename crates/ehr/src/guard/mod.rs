@@ -178,6 +178,21 @@ impl Ehr {
     /// May `who` read clinical content of this patient's record? Each resource is still
     /// decided when read (labels and consents vary by resource).
     pub fn record_access(&self, who: &Requester, patient_id: &str) -> Result<RecordAccess, Error> {
+        Ok(match self.record_refusal(who, patient_id)? {
+            None => RecordAccess::Allowed,
+            Some(DenyReason::NoCareRelationship) if who.role().is_clinician() => {
+                RecordAccess::BreakGlassRequired
+            }
+            Some(_) => RecordAccess::Denied,
+        })
+    }
+
+    /// Why `who` may not read clinical content of this patient's record (`None`: they may).
+    pub(crate) fn record_refusal(
+        &self,
+        who: &Requester,
+        patient_id: &str,
+    ) -> Result<Option<DenyReason>, Error> {
         let facts = TargetFacts {
             patient_id: Some(patient_id.to_string()),
             ..TargetFacts::default()
@@ -194,11 +209,8 @@ impl Ehr {
                 None,
                 &mut lookup,
             )? {
-                Decision::Permit(_) => RecordAccess::Allowed,
-                Decision::Deny(DenyReason::NoCareRelationship) if who.role().is_clinician() => {
-                    RecordAccess::BreakGlassRequired
-                }
-                Decision::Deny(_) => RecordAccess::Denied,
+                Decision::Permit(_) => None,
+                Decision::Deny(reason) => Some(reason),
             },
         )
     }

@@ -7,9 +7,14 @@
 //!
 //! The consent page's `form-action` allows the app's redirect origin too: browsers apply it to
 //! the redirect that answers the form.
+//!
+//! The EHR launch starts on a patient's chart: `GET /ui/pacientes/{id}/lanzar/{client_id}`
+//! asks `ehr` for a launch context (the record decided by the read guard, audited) and sends
+//! the browser to the app's launch URL with `iss` and `launch`; the app comes back here with
+//! `launch`, and the consent page names the patient of that context instead of a picker.
 
 use askama::Template;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::Response;
 use serde::Deserialize;
@@ -100,6 +105,8 @@ struct AuthorizePage {
     hidden: Vec<(&'static str, String)>,
     scopes: Vec<String>,
     picker: bool,
+    /// The EHR launch's patient, named on the consent page.
+    launch_patient: Option<String>,
     q: String,
     patients: Vec<(String, String)>,
     search_label: &'static str,
@@ -141,7 +148,13 @@ pub fn describe_scope(tr: Tr, scope: &auth::scope::Scope) -> String {
                 "Know who you are (user name and practitioner or patient record)",
             )
             .to_string(),
-        Scope::Launch | Scope::LaunchPatient => tr
+        Scope::Launch => tr
+            .pick(
+                "Trabajar con el paciente del expediente que usted abrió",
+                "Work with the patient of the chart you opened",
+            )
+            .to_string(),
+        Scope::LaunchPatient => tr
             .pick(
                 "Trabajar con un paciente que usted elija",
                 "Work with a patient you choose",
@@ -307,6 +320,35 @@ async fn page(
             .session
             .as_ref()
             .is_some_and(|s| s.requester.role() != auth::role::Role::Patient);
+    let mut launch_patient = None;
+    if valid.ehr_launch
+        && let Some(session) = &ctx.session
+    {
+        // The launch context must be this user's (and this app's): otherwise nothing about it
+        // is shown, the patient least of all.
+        let grant = valid.clone();
+        let who = session.requester.clone();
+        let resolved =
+            super::blocking(app, &ctx, move |db| db.ehr.launch_patient(&who, &grant)).await;
+        let patient_id = match resolved {
+            Ok(id) => id,
+            // `ehr`'s launch refusals are written for the user (what to do next), unlike the
+            // guard's, which the general messages replace.
+            Err(error) => {
+                let status = super::error_status(&error);
+                let messages = error
+                    .issues()
+                    .iter()
+                    .map(|issue| tr.pick(&issue.message_es, &issue.message_en).to_string())
+                    .collect();
+                return error_page(app, &ctx, status, messages);
+            }
+        };
+        match super::blocking(app, &ctx, move |db| data::read(db, "Patient", &patient_id)).await {
+            Ok(patient) => launch_patient = patient_label(&patient).map(|(_, label)| label),
+            Err(error) => return super::ehr_error(app, &ctx, &error),
+        }
+    }
     let mut patients = Vec::new();
     if picker {
         let q = params.q.trim().to_string();
@@ -339,6 +381,7 @@ async fn page(
         hidden: params.hidden(),
         scopes: valid.scopes.iter().map(|s| describe_scope(tr, s)).collect(),
         picker,
+        launch_patient,
         q: params.q.clone(),
         patients,
         search_label: tr.pick("Buscar paciente por nombre", "Find a patient by name"),
@@ -392,6 +435,48 @@ pub async fn authorize(
     match check(&app, &headers, &uri, &params).await {
         Ok(valid) => page(&app, ctx, &params, &valid, None).await,
         Err(refusal) => refused(&app, &ctx, &params, &refusal),
+    }
+}
+
+/// # `GET /ui/pacientes/{id}/lanzar/{client_id}`: SMART's EHR launch from the chart.
+///
+/// Answers 303 to `{launch_url}?iss={this node's FHIR base}&launch={opaque}`; a patient the
+/// user may not open, or an app without a launch URL, gets the error page instead.
+pub async fn launch(
+    State(app): AppState,
+    headers: HeaderMap,
+    uri: Uri,
+    ctx: Ctx,
+    Path((id, client_id)): Path<(String, String)>,
+) -> Response {
+    if ctx.session.is_none() {
+        return super::to_login(&ctx);
+    }
+    let Some(origin) = crate::guard::expected_origin(&app.config, &headers, &uri) else {
+        return error_page(
+            &app,
+            &ctx,
+            StatusCode::BAD_REQUEST,
+            vec![
+                ctx.tr
+                    .pick("Falta el encabezado Host.", "The Host header is missing.")
+                    .to_string(),
+            ],
+        );
+    };
+    let started = super::blocking(&app, &ctx, move |db| {
+        db.ehr.start_launch(&db.who, &id, &client_id)
+    })
+    .await;
+    match started {
+        Ok(launch) => {
+            let mut query = form_urlencoded::Serializer::new(String::new());
+            query.append_pair("iss", &format!("{origin}/fhir"));
+            query.append_pair("launch", &launch.launch);
+            let separator = if launch.url.contains('?') { '&' } else { '?' };
+            see_other(&format!("{}{separator}{}", launch.url, query.finish()))
+        }
+        Err(error) => super::ehr_error(&app, &ctx, &error),
     }
 }
 

@@ -95,6 +95,8 @@ pub struct ChartPage {
     pub visit_count: usize,
     pub care_reason: String,
     pub move_reason: String,
+    /// Apps a clinician may open with this record (SMART EHR launch): `(client_id, name)`.
+    pub apps: Vec<(String, String)>,
 }
 
 impl ChartPage {
@@ -145,6 +147,7 @@ pub fn chart_page(
         visit_count,
         care_reason,
         move_reason: String::new(),
+        apps: Vec::new(),
     }
 }
 
@@ -160,17 +163,23 @@ pub async fn chart(
         Err(response) => return response,
     };
     let today = ctx.today();
+    let clinician = open.session.requester.role().is_clinician();
     let loaded = blocking(&app, &ctx, move |db| {
         let reviews = match data::open_duplicate_reviews(db, &id) {
             Ok(n) => n,
             Err(ehr::Error::Forbidden(_)) => 0,
             Err(error) => return Err(error),
         };
-        Ok((load_chart(db, &id, today)?, reviews))
+        let apps = if clinician {
+            data::launchable_apps(db)?
+        } else {
+            Vec::new()
+        };
+        Ok((load_chart(db, &id, today)?, reviews, apps))
     })
     .await;
     match loaded {
-        Ok((chart, duplicate_reviews)) => {
+        Ok((chart, duplicate_reviews, apps)) => {
             let mut page = chart_page(
                 ctx.layout(&app, "timeline"),
                 open.view,
@@ -179,6 +188,7 @@ pub async fn chart(
                 String::new(),
             );
             page.duplicate_reviews = duplicate_reviews;
+            page.apps = apps;
             render(&page, StatusCode::OK)
         }
         Err(error) => ehr_error(&app, &ctx, &error),
