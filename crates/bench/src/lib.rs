@@ -970,13 +970,25 @@ fn only_reports(
         }
         rows.push(row);
     }
+    publish(args, "--only-reports", data, started, notes, rows)
+}
+
+/// Prints a run of `expediente bench {option}` over `data` and appends it to `--out`.
+fn publish(
+    args: &BenchArgs,
+    option: &str,
+    data: &Dataset,
+    started: Instant,
+    notes: Vec<String>,
+    rows: Vec<Row>,
+) -> anyhow::Result<Report> {
     let report = Report {
         info: RunInfo {
             date_utc: report::date_utc(),
             revision: report::revision(),
             machine: report::machine(),
             command: format!(
-                "expediente bench --only-reports{}",
+                "expediente bench {option}{}",
                 if args.quick {
                     " --quick".to_string()
                 } else {
@@ -1010,33 +1022,8 @@ fn only_aggregates(
 ) -> anyhow::Result<Report> {
     step("new-case aggregates: built after the import, then kept up to date");
     let run = aggregates::run(ehr, data, args.seed)?;
-    let report = Report {
-        info: RunInfo {
-            date_utc: report::date_utc(),
-            revision: report::revision(),
-            machine: report::machine(),
-            command: format!(
-                "expediente bench --only-aggregates{}",
-                if args.quick {
-                    " --quick".to_string()
-                } else {
-                    format!(" --scale {}", args.scale)
-                }
-            ),
-            scale_label: format!(
-                "{} resources ({} patients)",
-                report::format_count(data.resources),
-                report::format_count(data.patients.len() as u64)
-            ),
-            seconds: started.elapsed().as_secs_f64(),
-            notes,
-        },
-        rows: aggregate_rows(node_import, &run),
-    };
-    println!("{}", report.markdown());
-    report.append_to(&args.out)?;
-    step(&format!("appended to {}", args.out.display()));
-    Ok(report)
+    let rows = aggregate_rows(node_import, &run);
+    publish(args, "--only-aggregates", data, started, notes, rows)
 }
 
 /// Bookings measured by `--only-subscriptions` (each waits for its notification).

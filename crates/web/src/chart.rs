@@ -278,7 +278,8 @@ pub struct Chart {
     pub resource_count: usize,
 }
 
-fn text_of_concept(concept: &Value) -> String {
+/// What a CodeableConcept says: its text, else its first coding's display, else its code.
+pub fn concept_text(concept: &Value) -> String {
     concept["text"]
         .as_str()
         .or_else(|| concept["coding"][0]["display"].as_str())
@@ -536,7 +537,7 @@ pub fn build(
                     .flatten()
                     .map(|c| {
                         let code = coding_code(c, mexico::systems::CIE10).unwrap_or_default();
-                        let text = text_of_concept(c);
+                        let text = concept_text(c);
                         if code.is_empty() {
                             text
                         } else {
@@ -554,7 +555,7 @@ pub fn build(
                     start: start.to_string(),
                     facility: name,
                     facility_clues: clues,
-                    service: text_of_concept(&resource["serviceType"]),
+                    service: concept_text(&resource["serviceType"]),
                     reason,
                     notes: Vec::new(),
                 });
@@ -587,7 +588,7 @@ pub fn build(
                     .unwrap_or_default();
                 let code =
                     coding_code(&resource["code"], mexico::systems::CIE10).unwrap_or_default();
-                let display = text_of_concept(&resource["code"]);
+                let display = concept_text(&resource["code"]);
                 if !matches!(status, "active" | "recurrence" | "relapse") {
                     if resource["verificationStatus"]["coding"][0]["code"] != "entered-in-error" {
                         past.push(PastProblem {
@@ -651,7 +652,7 @@ pub fn build(
                     .and_then(dates::parse_day);
                 if !schedule::CHILD_SCHEDULE.iter().any(|d| d.cvx == cvx) {
                     chart.other_immunizations.push((
-                        text_of_concept(&resource["vaccineCode"]),
+                        concept_text(&resource["vaccineCode"]),
                         resource["occurrenceDateTime"]
                             .as_str()
                             .unwrap_or_default()
@@ -704,7 +705,7 @@ pub fn build(
                 if is_vital || code_is_vital {
                     note_vital(&mut vitals, loinc.as_deref(), resource, effective);
                 } else if let Some(number) = resource["valueQuantity"]["value"].as_f64() {
-                    let code = loinc.unwrap_or_else(|| text_of_concept(&resource["code"]));
+                    let code = loinc.unwrap_or_else(|| concept_text(&resource["code"]));
                     let newer = latest_labs
                         .get(&code)
                         .is_none_or(|r| r.effective.as_str() < effective);
@@ -717,7 +718,7 @@ pub fn build(
                         latest_labs.insert(
                             code,
                             LabResult {
-                                name: text_of_concept(&resource["code"]),
+                                name: concept_text(&resource["code"]),
                                 value: format_value(number),
                                 range: view
                                     .as_ref()
@@ -743,7 +744,7 @@ pub fn build(
                 if !is_referral {
                     if resource["status"] == "active" {
                         chart.pending_orders.push((
-                            text_of_concept(&resource["code"]),
+                            concept_text(&resource["code"]),
                             resource["authoredOn"]
                                 .as_str()
                                 .unwrap_or_default()
@@ -769,7 +770,7 @@ pub fn build(
                     },
                     reason: resource["reasonCode"]
                         .get(0)
-                        .map(text_of_concept)
+                        .map(concept_text)
                         .unwrap_or_default(),
                     status: resource["status"].as_str().unwrap_or_default().to_string(),
                     task_state: None,

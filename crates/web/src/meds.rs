@@ -122,15 +122,6 @@ impl MedList {
     }
 }
 
-fn text_of(concept: &Value) -> String {
-    concept["text"]
-        .as_str()
-        .or_else(|| concept["coding"][0]["display"].as_str())
-        .or_else(|| concept["coding"][0]["code"].as_str())
-        .unwrap_or_default()
-        .to_string()
-}
-
 /// The identity of the drug a request is for.
 pub fn drug_of(request: &Value) -> String {
     let concept = &request["medicationCodeableConcept"];
@@ -143,7 +134,7 @@ pub fn drug_of(request: &Value) -> String {
     let mut ids: Vec<&'static str> = match key.and_then(clinical::formulary::medicine) {
         Some(medicine) => medicine.ingredient_ids.to_vec(),
         None => {
-            let mut texts = vec![text_of(concept)];
+            let mut texts = vec![crate::chart::concept_text(concept)];
             for coding in concept["coding"].as_array().into_iter().flatten() {
                 if let Some(display) = coding["display"].as_str() {
                     texts.push(display.to_string());
@@ -159,7 +150,7 @@ pub fn drug_of(request: &Value) -> String {
     ids.sort_unstable();
     ids.dedup();
     if ids.is_empty() {
-        text_of(concept)
+        crate::chart::concept_text(concept)
             .to_lowercase()
             .split_whitespace()
             .collect::<Vec<_>>()
@@ -231,7 +222,7 @@ pub fn reconcile(resources: &[Value], today: i64) -> MedList {
         reasons.dedup();
         lines.push(MedLine {
             drug,
-            name: text_of(&latest["medicationCodeableConcept"]),
+            name: crate::chart::concept_text(&latest["medicationCodeableConcept"]),
             dosage: latest["dosageInstruction"][0]["text"]
                 .as_str()
                 .unwrap_or_default()

@@ -74,6 +74,44 @@ pub(crate) fn url_of(node: &Node, path: &str) -> String {
     format!("{origin}/{}", path.trim_start_matches('/'))
 }
 
+/// Denied accesses (`outcome` 4) by `agent` that name `target`, in the audit trail as the
+/// auditor reads it, polled until at least `expected` are there (the trail is written off the
+/// request path) or ten seconds pass. Returns how many were found.
+pub(crate) fn denied_accesses(
+    node: &Node,
+    auditor: &str,
+    agent: &str,
+    target: &str,
+    expected: usize,
+) -> usize {
+    let mut denied = 0;
+    for _ in 0..50 {
+        let trail = get_as(
+            node,
+            auditor,
+            &format!("fhir/AuditEvent?agent={agent}&_count=200"),
+        );
+        assert_eq!(trail.status, 200, "{}", trail.text);
+        denied = trail.body["entry"]
+            .as_array()
+            .map(|entries| {
+                entries
+                    .iter()
+                    .filter(|e| {
+                        e["resource"]["outcome"] == "4"
+                            && e["resource"].to_string().contains(target)
+                    })
+                    .count()
+            })
+            .unwrap_or(0);
+        if denied >= expected {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(200));
+    }
+    denied
+}
+
 pub(crate) fn get_as(node: &Node, token: &str, path: &str) -> Reply {
     reply(
         anonymous_client()

@@ -748,26 +748,6 @@ fn fhirpath_and_bundle_patches_go_through_both_guards() {
     // door, the transaction entry and the batch entry), though the transaction rolled back.
     let auditor = account(&w.data, "auditor", "auditor", &[]);
     let target = format!("Condition/{secret}");
-    let mut denied = 0;
-    for _ in 0..50 {
-        let trail = get_as(node, &auditor, "fhir/AuditEvent?agent=dr-b&_count=200");
-        assert_eq!(trail.status, 200, "{}", trail.text);
-        denied = trail.body["entry"]
-            .as_array()
-            .map(|entries| {
-                entries
-                    .iter()
-                    .filter(|e| {
-                        e["resource"]["outcome"] == "4"
-                            && e["resource"].to_string().contains(&target)
-                    })
-                    .count()
-            })
-            .unwrap_or(0);
-        if denied >= 3 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    let denied = crate::security::denied_accesses(node, &auditor, "dr-b", &target, 3);
     assert!(denied >= 3, "denied accesses audited: {denied}");
 }

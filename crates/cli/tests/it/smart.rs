@@ -1172,27 +1172,7 @@ fn the_ehr_launch_from_a_chart_gives_the_app_that_patient_for_that_user_once() {
         refused.html
     );
     let target = format!("Patient/{}", world.p1);
-    let mut denied = 0;
-    for _ in 0..50 {
-        let trail = get_as(node, &auditor, "fhir/AuditEvent?agent=dr.lejos&_count=200");
-        assert_eq!(trail.status, 200, "{}", trail.text);
-        denied = trail.body["entry"]
-            .as_array()
-            .map(|entries| {
-                entries
-                    .iter()
-                    .filter(|e| {
-                        e["resource"]["outcome"] == "4"
-                            && e["resource"].to_string().contains(&target)
-                    })
-                    .count()
-            })
-            .unwrap_or(0);
-        if denied >= 1 {
-            break;
-        }
-        std::thread::sleep(std::time::Duration::from_millis(200));
-    }
+    let denied = crate::security::denied_accesses(node, &auditor, "dr.lejos", &target, 1);
     assert!(denied >= 1, "the refused launch is audited");
     // An app registered without a launch URL is not offered, and cannot be launched.
     let no_url = browser.get(&format!(

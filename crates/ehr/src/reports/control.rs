@@ -85,11 +85,8 @@ impl Ehr {
         as_of: Date,
         disease: Disease,
     ) -> Result<Vec<ControlRow>, Error> {
-        if let auth::policy::Decision::Deny(reason) =
-            auth::policy::decide_operation(&who.principal, auth::policy::Operation::ReadReports)
-        {
-            return Err(crate::guard::forbidden(reason));
-        }
+        self.may_read_reports(who)
+            .map_err(crate::guard::forbidden)?;
         let facilities = self.facilities()?;
         let facts = self.scanned_control_facts(&facilities, &[])?;
         Ok(calc::control_rows(facts.values(), as_of, disease))

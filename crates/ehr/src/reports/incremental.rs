@@ -148,11 +148,8 @@ impl Ehr {
         from: Date,
         to: Date,
     ) -> Result<Vec<NewCasesRow>, Error> {
-        if let auth::policy::Decision::Deny(reason) =
-            auth::policy::decide_operation(&who.principal, auth::policy::Operation::ReadReports)
-        {
-            return Err(crate::guard::forbidden(reason));
-        }
+        self.may_read_reports(who)
+            .map_err(crate::guard::forbidden)?;
         let facilities = self.facilities()?;
         let encounters = calc::encounter_facts(&self.scan("Encounter", &[])?, &facilities);
         let conditions = self.scan("Condition", &[])?;

@@ -437,6 +437,14 @@ impl Ehr {
         })
     }
 
+    /// Whether `who` may read reports at all (the role's decision, before any scope).
+    pub(crate) fn may_read_reports(&self, who: &Requester) -> Result<(), auth::policy::DenyReason> {
+        match auth::policy::decide_operation(&who.principal, Operation::ReadReports) {
+            Decision::Deny(reason) => Err(reason),
+            Decision::Permit(_) => Ok(()),
+        }
+    }
+
     /// Decides, runs and audits one report request: the role first, then the scope (a
     /// state-scoped account asking for another state is refused before anything is read).
     fn report<T>(
@@ -446,9 +454,7 @@ impl Ehr {
         params: &[(String, String)],
         run: impl FnOnce(&Scope) -> Result<T, Error>,
     ) -> Result<T, Error> {
-        if let Decision::Deny(reason) =
-            auth::policy::decide_operation(&who.principal, Operation::ReadReports)
-        {
+        if let Err(reason) = self.may_read_reports(who) {
             let mut entry = self.audit_entry(who, AuditAction::Operation, Outcome::Denied);
             entry.details = format!("{details}: {}", reason.message_en());
             self.audit_later(entry);

@@ -10,7 +10,7 @@ use serde::Deserialize;
 use serde_json::Value;
 
 use super::{AppState, Ctx, Layout, PatientView, blocking, ehr_error, open_record, render};
-use crate::chart::{self, Chart};
+use crate::chart::{self, Chart, concept_text};
 use crate::{data, dates};
 
 /// Visits per page of the timeline: a page stays a page (60 visits were 7,000 pixels).
@@ -217,15 +217,6 @@ struct VisitPage {
     prescriptions: Vec<VisitLine>,
     orders: Vec<VisitLine>,
     notes: Vec<(String, String)>,
-}
-
-fn concept_text(concept: &Value) -> String {
-    concept["text"]
-        .as_str()
-        .or_else(|| concept["coding"][0]["display"].as_str())
-        .or_else(|| concept["coding"][0]["code"].as_str())
-        .unwrap_or_default()
-        .to_string()
 }
 
 fn coded(concept: &Value, system: &str) -> Option<String> {

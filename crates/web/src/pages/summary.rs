@@ -11,7 +11,7 @@ use axum::response::Response;
 use serde_json::Value;
 
 use super::{AppState, Ctx, Layout, PatientView, blocking, ehr_error, open_record, render};
-use crate::chart::{self, LatestNote};
+use crate::chart::{self, LatestNote, concept_text};
 use crate::{data, dates};
 
 /// One resource of a section, as printed.
@@ -55,15 +55,6 @@ fn html_id(code: &str) -> &'static str {
         "18776-5" => "pending-orders",
         _ => "summary-other",
     }
-}
-
-fn concept_text(concept: &Value) -> String {
-    concept["text"]
-        .as_str()
-        .or_else(|| concept["coding"][0]["display"].as_str())
-        .or_else(|| concept["coding"][0]["code"].as_str())
-        .unwrap_or_default()
-        .to_string()
 }
 
 fn quantity_text(quantity: &Value) -> Option<(String, String)> {
