@@ -16,7 +16,7 @@ use crate::auth::Auth;
 use crate::bundle::{BundleText, Subset};
 use crate::params::{
     Query, Return, base_url, check_accept, count_param, if_match, instant_param, json_body,
-    parse_query, prefer, read_body,
+    optional_json_body, parse_query, prefer, read_body,
 };
 use crate::{ApiError, AppState, FHIR_JSON, State};
 
@@ -818,21 +818,20 @@ pub(crate) async fn instance_sub_post(
         )
         .await;
     }
-    // `persist` in the query, or in a Parameters body (`valueBoolean`).
-    let persist_in_body = if headers.contains_key(header::CONTENT_TYPE) {
-        let parameters = json_body(&state, &headers, body).await?;
-        parameters
-            .get("parameter")
-            .map(Json::as_list)
-            .unwrap_or_default()
-            .iter()
-            .any(|p| {
-                p.get("name").and_then(Json::as_str) == Some("persist")
-                    && p.get("valueBoolean").and_then(Json::as_bool) == Some(true)
-            })
-    } else {
-        false
-    };
+    // `persist` in the query, or in a Parameters body (`valueBoolean`); the body is optional.
+    let persist_in_body = optional_json_body(&state, &headers, body)
+        .await?
+        .is_some_and(|parameters| {
+            parameters
+                .get("parameter")
+                .map(Json::as_list)
+                .unwrap_or_default()
+                .iter()
+                .any(|p| {
+                    p.get("name").and_then(Json::as_str) == Some("persist")
+                        && p.get("valueBoolean").and_then(Json::as_bool) == Some(true)
+                })
+        });
     if !persist_in_body && query.get("persist") != Some("true") {
         return document(state, who, id, headers, query).await;
     }

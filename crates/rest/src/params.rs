@@ -127,6 +127,28 @@ pub(crate) async fn json_body(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Json, ApiError> {
+    check_json_media(headers)?;
+    let bytes = read_body(state, body).await?;
+    parse_json_body(&bytes)
+}
+
+/// A body that may be absent (an operation's optional Parameters): `None` when it is empty,
+/// else as [`json_body`] reads it. Clients send `Content-Type` with an empty POST body too.
+pub(crate) async fn optional_json_body(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: Body,
+) -> Result<Option<Json>, ApiError> {
+    let bytes = read_body(state, body).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    check_json_media(headers)?;
+    parse_json_body(&bytes).map(Some)
+}
+
+/// 415 unless the body is declared JSON (`application/fhir+json` or `application/json`).
+fn check_json_media(headers: &HeaderMap) -> Result<(), ApiError> {
     let media = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -160,8 +182,11 @@ pub(crate) async fn json_body(
             ));
         }
     }
-    let bytes = read_body(state, body).await?;
-    fhir::json::parse(&bytes).map_err(|err| {
+    Ok(())
+}
+
+fn parse_json_body(bytes: &[u8]) -> Result<Json, ApiError> {
+    fhir::json::parse(bytes).map_err(|err| {
         ApiError::new(
             StatusCode::BAD_REQUEST,
             Issue::error(IssueCode::Structure, err.message_es(), err.message_en()),

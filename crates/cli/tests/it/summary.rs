@@ -369,6 +369,21 @@ fn a_stored_composition_is_a_document_of_what_its_reader_may_see() {
             format!("MedicationRequest/{metformin}"),
         ]
     );
+    // The Parameters body is optional: `persist` in the query, with an empty body sent as
+    // JSON (as many clients do), stores another copy.
+    let bare = reply(
+        anonymous_client()
+            .post(crate::security::url_of(
+                node,
+                &format!("fhir/Composition/{note}/$document?persist=true"),
+            ))
+            .bearer_auth(&doctor)
+            .header("content-type", "application/fhir+json")
+            .send()
+            .unwrap(),
+    );
+    assert_eq!(bare.status, 201, "{}", bare.text);
+    assert_ne!(bare.body["id"], stored.body["id"]);
     let back = get_as(node, &doctor, &format!("fhir/Bundle/{bundle}/$document"));
     assert_eq!(back.status, 200, "{}", back.text);
     assert_eq!(back.body["identifier"], stored.body["identifier"]);
