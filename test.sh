@@ -84,10 +84,11 @@ SKIP_ENGINE=(--skip security_sync::a_truncated_trail_is_found_against_signed_anc
 # `--workspace --test it` rather than `-p cli`: the same feature set as the run above, so the
 # test binary is reused (with `-p cli` Cargo resolved other features and rebuilt ten crates).
 echo "== behaviour suite on PostgreSQL (EXPEDIENTE_TEST_ENGINE=postgres)"
+BEHAVIOUR=(crud:: errors:: history:: search:: transaction:: patch:: identity:: import::
+  durability:: security:: security_doors:: security_sync:: smart:: sync:: reports:: scheduling::
+  export:: summary:: population::generated)
 EXPEDIENTE_TEST_ENGINE=postgres cargo test --workspace --locked --test it -- \
-  crud:: errors:: history:: search:: transaction:: patch:: identity:: import:: durability:: \
-  security:: security_doors:: security_sync:: smart:: sync:: reports:: scheduling:: export:: \
-  summary:: population::generated "${SKIP_ENGINE[@]}" --skip sync::citus_
+  "${BEHAVIOUR[@]}" "${SKIP_ENGINE[@]}" --skip sync::citus_
 
 # The suite's tests that run a node over a directory of their own leave its database behind
 # (~90 MB each, ~9 GB for the suite): dropped before the Citus run, which needs that disk.
@@ -96,17 +97,10 @@ PSQL=/usr/lib/postgresql/15/bin/psql; [ -x "$PSQL" ] || PSQL=psql
   "SELECT format('DROP DATABASE %I WITH (FORCE);', datname) FROM pg_database WHERE datname LIKE 'expediente\_test\_%'" \
   | "$PSQL" -X -q -d "$EXPEDIENTE_TEST_PG" >/dev/null
 
-# On Citus, for CI time (2 cores, ~35 min in all): everything a hub does through FHIR, the
-# sync, security, SMART, agenda and report scenarios, and imports; not the groups whose work
-# does not change with the engine's distribution and that cost minutes on three nodes (the
-# error bodies, the durability crashes of a node, the Bulk Data export, the big Synthea and
-# generated-population imports). Those pass on Citus too (run by hand with this same command
-# and the PostgreSQL list; BENCHMARKS.md/ARCHITECTURE.md, "The hub on Citus").
+# The same behaviour list on Citus, with the fault scenarios (`sync::citus_`).
 echo "== behaviour suite on Citus (EXPEDIENTE_TEST_ENGINE=citus)"
 EXPEDIENTE_TEST_ENGINE=citus cargo test --workspace --locked --test it -- \
-  crud:: history:: search:: transaction:: patch:: identity:: import:: security:: \
-  security_doors:: security_sync:: smart:: sync:: reports:: scheduling:: summary:: \
-  "${SKIP_ENGINE[@]}" --skip import::synthea_ndjson_and_bundles_import
+  "${BEHAVIOUR[@]}" "${SKIP_ENGINE[@]}"
 
 echo "== third-party FHIR client conformance (Python fhir.resources + requests)"
 # `cargo test` has already built the binary (the end-to-end tests run it).
