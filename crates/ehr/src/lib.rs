@@ -103,10 +103,8 @@ pub struct Ehr {
     local_zone: Arc<str>,
     /// Write latency and audit backlog, for the operator's `/metrics`.
     metrics: metrics::EhrMetrics,
-    /// The new-case aggregates behind surveillance (`reports::incremental`).
-    new_cases: Arc<reports::incremental::NewCaseIndex>,
-    /// The chronic-disease control facts (`reports::control`).
-    control: Arc<reports::control::ControlIndex>,
+    /// What the reports keep up to date from the change log (`reports::kept`).
+    reports: Arc<reports::kept::ReportIndexes>,
     /// Subscriptions: what the write path notes for the delivery worker (`notify`).
     notifier: Arc<notify::Notifier>,
     /// Appointment reminders already emitted by this process (`reminders`).
@@ -133,20 +131,15 @@ impl Ehr {
             sign_in: Arc::new(accounts::SignInGate::new()),
             local_zone: Arc::from(calendar::zone::DEFAULT_ZONE),
             metrics,
-            new_cases: Arc::default(),
-            control: Arc::default(),
+            reports: Arc::default(),
             notifier: Arc::default(),
             reminded: Arc::default(),
             smart: Arc::default(),
         }
     }
 
-    pub(crate) fn new_case_index(&self) -> &reports::incremental::NewCaseIndex {
-        &self.new_cases
-    }
-
-    pub(crate) fn control_index(&self) -> &reports::control::ControlIndex {
-        &self.control
+    pub(crate) fn report_indexes(&self) -> &reports::kept::ReportIndexes {
+        &self.reports
     }
 
     /// The record layer's figures for the operator's metrics.

@@ -311,15 +311,16 @@ pub struct ConsultationsRow {
     pub consultations: u64,
 }
 
-/// Finished ambulatory Encounters (class `AMB`) per facility per Mexico City date of
-/// `period.start`, in `from..=to`. Encounters naming no known facility are not counted.
-pub fn consultations(
-    encounters: &[Json],
-    facilities: &Facilities,
-    from: Date,
-    to: Date,
-) -> Vec<ConsultationsRow> {
-    let mut counts: BTreeMap<(String, Date), u64> = BTreeMap::new();
+/// One patient's consultations: (facility CLUES, Mexico City date) of each finished
+/// ambulatory Encounter.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Visits(pub Vec<(String, Date)>);
+
+/// Each patient's consultations, by patient id: their finished ambulatory Encounters (class
+/// `AMB`) at a known facility, dated by `period.start` in Mexico City. An Encounter of no
+/// patient is not counted (R4 allows one; a consultation is always someone's).
+pub fn consultation_facts(encounters: &[Json], facilities: &Facilities) -> HashMap<String, Visits> {
+    let mut visits: HashMap<String, Visits> = HashMap::new();
     for encounter in encounters {
         let finished = encounter.get("status").and_then(Json::as_str) == Some("finished");
         let ambulatory = encounter
@@ -330,6 +331,9 @@ pub fn consultations(
         if !finished || !ambulatory {
             continue;
         }
+        let Some(patient) = reference_id(encounter, "subject", "Patient") else {
+            continue;
+        };
         let Some(date) = encounter
             .get("period")
             .and_then(|p| p.get("start"))
@@ -338,21 +342,37 @@ pub fn consultations(
         else {
             continue;
         };
-        if date < from || date > to {
-            continue;
-        }
         let Some(clues) = encounter
             .get("serviceProvider")
             .and_then(|r| facilities.clues_of(r))
         else {
             continue;
         };
-        *counts.entry((clues, date)).or_default() += 1;
+        visits
+            .entry(patient.to_string())
+            .or_default()
+            .0
+            .push((clues, date));
+    }
+    visits
+}
+
+/// Consultations per facility per date in `from..=to`, sorted by facility then date.
+pub fn consultation_rows<'a>(
+    visits: impl Iterator<Item = &'a Visits>,
+    from: Date,
+    to: Date,
+) -> Vec<ConsultationsRow> {
+    let mut counts: BTreeMap<(&str, Date), u64> = BTreeMap::new();
+    for (clues, date) in visits.flat_map(|v| v.0.iter()) {
+        if *date >= from && *date <= to {
+            *counts.entry((clues.as_str(), *date)).or_default() += 1;
+        }
     }
     counts
         .into_iter()
         .map(|((clues, date), consultations)| ConsultationsRow {
-            clues,
+            clues: clues.to_string(),
             date,
             consultations,
         })

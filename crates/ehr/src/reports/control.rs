@@ -9,41 +9,42 @@
 //! log: the patients whose Patient, Conditions or Observations were written since the last
 //! view are recomputed from their own resources, with the same rule as the full count
 //! ([`calc::control_facts`]); the facility directory changing, too many changes, or the first
-//! view build them from a full scan.
+//! view build them from a full scan. The keeping is [`super::facts`]'s, shared with the other
+//! reports that count patients.
 //!
 //! Limits: in memory (a restart's first view pays the scan once); a hub at 10^7 resources
 //! holds some 10^5 patients' measurements (a few tens of MB).
 
 use std::collections::HashMap;
-use std::sync::Mutex;
 
 use time::Date;
 
 use super::calc::{self, ControlFacts, ControlRow, Disease, Facilities};
-use super::incremental::Touched;
+use super::facts::PatientFacts;
 use crate::{Ehr, Error};
 
-/// The facts held by a node (one per [`Ehr`] and its clones).
-#[derive(Default)]
-pub struct ControlIndex {
-    inner: Mutex<State>,
-}
+impl PatientFacts for ControlFacts {
+    const KINDS: &'static [&'static str] = &["Patient", "Condition", "Observation"];
 
-#[derive(Default)]
-struct State {
-    /// Change-log position the facts reflect; `None` until the first build.
-    seen_seq: Option<i64>,
-    facilities: Facilities,
-    facts: HashMap<String, ControlFacts>,
-    /// How the last refresh went: (rebuilt, patients recomputed), for tests and the bench.
-    last: (bool, usize),
-}
-
-/// The resources whose changes touch a patient's control facts.
-const KINDS: [&str; 3] = ["Patient", "Condition", "Observation"];
-
-fn loinc(code: &str) -> String {
-    format!("{}|{code}", mexico::systems::LOINC)
+    fn read(
+        ehr: &Ehr,
+        facilities: &Facilities,
+        patient: Option<&str>,
+    ) -> Result<HashMap<String, ControlFacts>, Error> {
+        let patients = ehr.scan_patients(patient)?;
+        let conditions = ehr.scan_of("Condition", patient, &[])?;
+        let mut observations = Vec::new();
+        for code in [calc::LOINC_HBA1C, calc::LOINC_BP_PANEL] {
+            let code = format!("{}|{code}", mexico::systems::LOINC);
+            observations.extend(ehr.scan_of("Observation", patient, &[("code", code.as_str())])?);
+        }
+        Ok(calc::control_facts(
+            &patients,
+            &conditions,
+            &observations,
+            facilities,
+        ))
+    }
 }
 
 impl Ehr {
@@ -54,26 +55,18 @@ impl Ehr {
         as_of: Date,
         diseases: &[Disease],
     ) -> Result<Vec<Vec<ControlRow>>, Error> {
-        let mut state = self
-            .control_index()
-            .inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        self.refresh_control(&mut state)?;
-        Ok(diseases
-            .iter()
-            .map(|disease| calc::control_rows(state.facts.values(), as_of, *disease))
-            .collect())
+        self.report_indexes().control.view(self, |_, facts| {
+            diseases
+                .iter()
+                .map(|disease| calc::control_rows(facts.values(), as_of, *disease))
+                .collect()
+        })
     }
 
     /// How the last refresh of the control facts went: (rebuilt from a full scan, patients
     /// recomputed). For tests and the bench.
     pub fn control_index_last_refresh(&self) -> (bool, usize) {
-        self.control_index()
-            .inner
-            .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .last
+        self.report_indexes().control.last_refresh()
     }
 
     /// The control rows by a full scan, as the reports computed them before the index (for
@@ -88,87 +81,8 @@ impl Ehr {
         self.may_read_reports(who)
             .map_err(crate::guard::forbidden)?;
         let facilities = self.facilities()?;
-        let facts = self.scanned_control_facts(&facilities, &[])?;
+        let facts = ControlFacts::read(self, &facilities, None)?;
         Ok(calc::control_rows(facts.values(), as_of, disease))
-    }
-
-    /// Control facts from a scan of the resources `subject` narrows (`[]`: everyone's).
-    fn scanned_control_facts(
-        &self,
-        facilities: &Facilities,
-        subject: &[(&str, &str)],
-    ) -> Result<HashMap<String, ControlFacts>, Error> {
-        let patients = match subject.first() {
-            // One patient: their Patient resource, by id.
-            Some((_, reference)) => {
-                let id = reference.trim_start_matches("Patient/");
-                match self.store().read("Patient", id)? {
-                    Some(stored) if !stored.deleted => fhir::json::parse_str(&stored.body)
-                        .map(|p| vec![p])
-                        .unwrap_or_default(),
-                    _ => Vec::new(),
-                }
-            }
-            None => self.scan("Patient", &[])?,
-        };
-        let conditions = self.scan("Condition", subject)?;
-        let mut observations = Vec::new();
-        for code in [calc::LOINC_HBA1C, calc::LOINC_BP_PANEL] {
-            let code = loinc(code);
-            let mut params = subject.to_vec();
-            params.push(("code", code.as_str()));
-            observations.extend(self.scan("Observation", &params)?);
-        }
-        Ok(calc::control_facts(
-            &patients,
-            &conditions,
-            &observations,
-            facilities,
-        ))
-    }
-
-    fn refresh_control(&self, state: &mut State) -> Result<(), Error> {
-        let newest = self.newest_change()?;
-        let Some(seen) = state.seen_seq else {
-            return self.rebuild_control(state, newest);
-        };
-        if newest <= seen {
-            state.last = (false, 0);
-            return Ok(());
-        }
-        let patients = match self.touched_since(seen, newest, &KINDS)? {
-            Touched::Rebuild => return self.rebuild_control(state, newest),
-            Touched::Patients(patients) => patients,
-        };
-        for patient in &patients {
-            let subject = format!("Patient/{patient}");
-            let mut facts =
-                self.scanned_control_facts(&state.facilities, &[("subject", subject.as_str())])?;
-            match facts.remove(patient) {
-                Some(held) => {
-                    state.facts.insert(patient.clone(), held);
-                }
-                None => {
-                    state.facts.remove(patient);
-                }
-            }
-        }
-        state.seen_seq = Some(newest);
-        state.last = (false, patients.len());
-        Ok(())
-    }
-
-    fn rebuild_control(&self, state: &mut State, newest: i64) -> Result<(), Error> {
-        let facilities = self.facilities()?;
-        let facts = self.scanned_control_facts(&facilities, &[])?;
-        let patients = facts.len();
-        *state = State {
-            seen_seq: Some(newest),
-            facilities,
-            facts,
-            last: (true, patients),
-        };
-        Ok(())
     }
 }
 

@@ -15,7 +15,7 @@ use fhir::Json;
 use mexico::vaccines::{self, CHILD_SCHEDULE, Given};
 use time::Date;
 
-use super::calc::Facilities;
+use super::calc::{Facilities, referenced_id};
 use super::dates;
 
 /// The cohorts followed: the Cartilla Nacional de Salud's 0–9 years.
@@ -41,15 +41,23 @@ fn day_number(date: Date) -> i64 {
     i64::from(date.to_julian_day()) - UNIX_EPOCH_JULIAN_DAY
 }
 
-/// Coverage per facility, birth year and scheduled dose on `as_of`, sorted by those columns
-/// (doses in schedule order); only cells with eligible children.
-pub fn vaccination_coverage(
+/// What coverage keeps of one patient: where they are registered, when they were born, and
+/// every completed dose of a CVX-coded vaccine with its Mexico City day.
+#[derive(Clone, Debug)]
+pub struct Child {
+    pub clues: String,
+    pub birth: Date,
+    pub given: Vec<Given>,
+}
+
+/// Each patient's coverage facts, by patient id: patients with a birth date and a registration
+/// at a known facility, with their completed doses (an Immunization of no day, or of no CVX
+/// code, stands for no dose).
+pub fn child_facts(
     patients: &[Json],
     immunizations: &[Json],
     facilities: &Facilities,
-    as_of: Date,
-) -> Vec<CoverageRow> {
-    let today = day_number(as_of);
+) -> HashMap<String, Child> {
     let mut given: HashMap<&str, Vec<Given>> = HashMap::new();
     for immunization in immunizations {
         let status = immunization.get("status").and_then(Json::as_str);
@@ -60,18 +68,18 @@ pub fn vaccination_coverage(
             .get("patient")
             .and_then(|p| p.get("reference"))
             .and_then(Json::as_str)
-            .and_then(|r| r.strip_prefix("Patient/"))
+            .and_then(|r| referenced_id(r, "Patient"))
         else {
             continue;
         };
-        let day = immunization
+        let Some(day) = immunization
             .get("occurrenceDateTime")
             .and_then(Json::as_str)
             .and_then(dates::local_date)
-            .map(day_number);
-        if day.is_none_or(|d| d > today) {
+            .map(day_number)
+        else {
             continue;
-        }
+        };
         let cvx = immunization
             .get("vaccineCode")
             .and_then(|c| c.get("coding"))
@@ -91,11 +99,10 @@ pub fn vaccination_coverage(
         given.entry(patient).or_default().push(Given {
             cvx: cvx.to_string(),
             dose,
-            day,
+            day: Some(day),
         });
     }
-    // (clues, birth year, schedule index) → (eligible, vaccinated)
-    let mut cells: BTreeMap<(String, i32, usize), (u64, u64)> = BTreeMap::new();
+    let mut children = HashMap::new();
     for patient in patients {
         let Some(id) = patient.get("id").and_then(Json::as_str) else {
             continue;
@@ -107,19 +114,47 @@ pub fn vaccination_coverage(
         else {
             continue;
         };
-        let birth_day = day_number(birth);
-        if birth_day > today
-            || vaccines::due_day(birth_day, COVERAGE_AGE_YEARS_MAX * 12 + 12) <= today
-        {
-            continue;
-        }
         let Some(clues) = patient
             .get("managingOrganization")
             .and_then(|r| facilities.clues_of(r))
         else {
             continue;
         };
-        let doses = given.get(id).map(Vec::as_slice).unwrap_or(&[]);
+        children.insert(
+            id.to_string(),
+            Child {
+                clues,
+                birth,
+                given: given.remove(id).unwrap_or_default(),
+            },
+        );
+    }
+    children
+}
+
+/// Coverage per facility, birth year and scheduled dose on `as_of`, sorted by those columns
+/// (doses in schedule order); only cells with eligible children.
+pub fn coverage_rows<'a>(
+    children: impl Iterator<Item = &'a Child>,
+    as_of: Date,
+) -> Vec<CoverageRow> {
+    let today = day_number(as_of);
+    // (clues, birth year, schedule index) → (eligible, vaccinated)
+    let mut cells: BTreeMap<(&str, i32, usize), (u64, u64)> = BTreeMap::new();
+    for child in children {
+        let birth_day = day_number(child.birth);
+        if birth_day > today
+            || vaccines::due_day(birth_day, COVERAGE_AGE_YEARS_MAX * 12 + 12) <= today
+        {
+            continue;
+        }
+        // Doses given by `as_of` only.
+        let doses: Vec<Given> = child
+            .given
+            .iter()
+            .filter(|g| g.day.is_some_and(|d| d <= today))
+            .cloned()
+            .collect();
         for (index, scheduled) in CHILD_SCHEDULE.iter().enumerate() {
             let overdue_from =
                 vaccines::due_day(birth_day, scheduled.age_months) + vaccines::DUE_WINDOW_DAYS;
@@ -127,10 +162,10 @@ pub fn vaccination_coverage(
                 continue;
             }
             let cell = cells
-                .entry((clues.clone(), birth.year(), index))
+                .entry((child.clues.as_str(), child.birth.year(), index))
                 .or_insert((0, 0));
             cell.0 += 1;
-            if vaccines::applied(scheduled, doses).is_some() {
+            if vaccines::applied(scheduled, &doses).is_some() {
                 cell.1 += 1;
             }
         }
@@ -140,7 +175,7 @@ pub fn vaccination_coverage(
         .map(|((clues, birth_year, index), (eligible, vaccinated))| {
             let scheduled = &CHILD_SCHEDULE[index];
             CoverageRow {
-                clues,
+                clues: clues.to_string(),
                 birth_year,
                 cvx: scheduled.cvx,
                 vaccine_es: scheduled.vaccine_es,

@@ -43,7 +43,7 @@ fn previous_month((y, m): Month) -> Month {
 pub struct DemandRow {
     pub clues: String,
     pub cnis: String,
-    /// The medicine as written on the prescriptions (the first seen).
+    /// The medicine as written on the prescriptions (the first in alphabetical order).
     pub display: String,
     /// (month, prescriptions, units) for each month held, oldest first, ending at the last
     /// complete month.
@@ -52,28 +52,47 @@ pub struct DemandRow {
     pub forecast: Vec<(Month, u64)>,
 }
 
-/// Monthly demand and forecast for the [`HISTORY_MONTHS`] months ending with `last` (a
-/// complete month).
-pub fn medicine_demand(
+/// (facility, CNIS key) → month → (prescriptions, units).
+type Cells<'a> = BTreeMap<(&'a str, &'a str), HashMap<Month, (u64, f64)>>;
+
+/// One prescription as demand counts it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Prescribed {
+    pub clues: String,
+    pub cnis: String,
+    /// The medicine as written on the prescription.
+    pub display: String,
+    /// The Mexico City month it was authored.
+    pub month: Month,
+    /// Units to dispense.
+    pub units: f64,
+}
+
+/// What demand keeps of one patient: their prescriptions that count.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Prescriptions(pub Vec<Prescribed>);
+
+/// Each patient's counted prescriptions, by patient id (`subject`): not cancelled, entered in
+/// error or draft; coded in the CNIS; authored on a known day; in an Encounter of a known
+/// facility.
+pub fn prescribed(
     requests: &[Json],
     encounters: &HashMap<String, EncounterFacts>,
-    last: Month,
-) -> Vec<DemandRow> {
-    let mut months = vec![last];
-    while months.len() < HISTORY_MONTHS {
-        let earlier = previous_month(*months.last().unwrap_or(&last));
-        months.push(earlier);
-    }
-    months.reverse();
-    let first = months[0];
-    // (clues, cnis) → month → (prescriptions, units); and the display.
-    let mut cells: BTreeMap<(String, String), HashMap<Month, (u64, f64)>> = BTreeMap::new();
-    let mut names: HashMap<String, String> = HashMap::new();
+) -> HashMap<String, Prescriptions> {
+    let mut out: HashMap<String, Prescriptions> = HashMap::new();
     for request in requests {
         let status = request.get("status").and_then(Json::as_str);
         if matches!(status, Some("cancelled" | "entered-in-error" | "draft")) {
             continue;
         }
+        let Some(patient) = request
+            .get("subject")
+            .and_then(|s| s.get("reference"))
+            .and_then(Json::as_str)
+            .and_then(|r| referenced_id(r, "Patient"))
+        else {
+            continue;
+        };
         let Some(coding) = request
             .get("medicationCodeableConcept")
             .and_then(|c| c.get("coding"))
@@ -95,10 +114,6 @@ pub fn medicine_demand(
         else {
             continue;
         };
-        let month = (date.year(), u8::from(date.month()));
-        if month < first || month > last {
-            continue;
-        }
         let Some(clues) = request
             .get("encounter")
             .and_then(|e| e.get("reference"))
@@ -117,20 +132,56 @@ pub fn medicine_demand(
             .and_then(|t| t.parse::<f64>().ok())
             .filter(|v| v.is_finite() && *v >= 0.0)
             .unwrap_or(0.0);
-        names.entry(cnis.to_string()).or_insert_with(|| {
-            coding
-                .get("display")
-                .and_then(Json::as_str)
-                .unwrap_or_default()
-                .to_string()
-        });
-        let cell = cells
-            .entry((clues.to_string(), cnis.to_string()))
+        out.entry(patient.to_string())
             .or_default()
-            .entry(month)
+            .0
+            .push(Prescribed {
+                clues: clues.to_string(),
+                cnis: cnis.to_string(),
+                display: coding
+                    .get("display")
+                    .and_then(Json::as_str)
+                    .unwrap_or_default()
+                    .to_string(),
+                month: (date.year(), u8::from(date.month())),
+                units,
+            });
+    }
+    out
+}
+
+/// Monthly demand and forecast for the [`HISTORY_MONTHS`] months ending with `last` (a
+/// complete month), from the prescriptions counted. A key's display is the first in
+/// alphabetical order of those written (so the same data always gives the same page).
+pub fn demand_rows<'a>(
+    prescriptions: impl Iterator<Item = &'a Prescribed>,
+    last: Month,
+) -> Vec<DemandRow> {
+    let mut months = vec![last];
+    while months.len() < HISTORY_MONTHS {
+        let earlier = previous_month(*months.last().unwrap_or(&last));
+        months.push(earlier);
+    }
+    months.reverse();
+    let first = months[0];
+    // (clues, cnis) → month → (prescriptions, units); and the display.
+    let mut cells: Cells<'_> = BTreeMap::new();
+    let mut names: HashMap<&str, &str> = HashMap::new();
+    for p in prescriptions {
+        if p.month < first || p.month > last {
+            continue;
+        }
+        let name = names.entry(p.cnis.as_str()).or_insert(p.display.as_str());
+        if !p.display.is_empty() && (name.is_empty() || p.display.as_str() < *name) {
+            *name = p.display.as_str();
+        }
+        let cell = cells
+            .entry((p.clues.as_str(), p.cnis.as_str()))
+            .or_default()
+            .entry(p.month)
             .or_default();
         cell.0 += 1;
-        cell.1 += units;
+        cell.1 += p.units;
     }
     cells
         .into_iter()
@@ -150,9 +201,9 @@ pub fn medicine_demand(
                 .map(|(m, _, u)| (*m, *u))
                 .collect();
             DemandRow {
-                display: names.get(&cnis).cloned().unwrap_or_default(),
-                clues,
-                cnis,
+                display: names.get(cnis).map(|n| n.to_string()).unwrap_or_default(),
+                clues: clues.to_string(),
+                cnis: cnis.to_string(),
                 forecast: forecast(&series),
                 history,
             }

@@ -97,9 +97,15 @@ pub(super) enum Touched {
     Patients(HashSet<String>),
 }
 
-/// The patient a Condition, Encounter or Observation belongs to (its `subject`).
+/// The patient a resource of a patient's record belongs to: its `subject` (Condition,
+/// Encounter, Observation, Composition, MedicationRequest), else its `patient`
+/// (Immunization, DetectedIssue).
 pub(super) fn subject_of(resource: &Json) -> Option<String> {
-    let text = resource.get("subject")?.get("reference")?.as_str()?;
+    let text = resource
+        .get("subject")
+        .or_else(|| resource.get("patient"))?
+        .get("reference")?
+        .as_str()?;
     referenced_id(text, "Patient").map(str::to_string)
 }
 
@@ -111,7 +117,7 @@ impl Ehr {
         from: Date,
         to: Date,
     ) -> Result<Vec<NewCasesRow>, Error> {
-        let index = self.new_case_index();
+        let index = &self.report_indexes().new_cases;
         let mut index = index
             .inner
             .lock()
@@ -131,7 +137,7 @@ impl Ehr {
     /// How the last refresh of the index went: (rebuilt from a full scan, patients
     /// recomputed). For tests and the bench.
     pub fn new_case_index_last_refresh(&self) -> (bool, usize) {
-        let index = self.new_case_index();
+        let index = &self.report_indexes().new_cases;
         let index = index
             .inner
             .lock()

@@ -17,7 +17,9 @@ pub mod control;
 pub mod coverage;
 pub mod dates;
 pub mod demand;
+pub mod facts;
 pub mod incremental;
+pub mod kept;
 pub mod quality;
 pub mod surveillance;
 
@@ -204,11 +206,9 @@ impl Ehr {
         let details = format!("reporte consultations {}", shown(params));
         self.report(who, &details, params, |scope| {
             let (from, to) = period(params)?;
-            let facilities = self.facilities()?;
-            // Filtered in memory: the keyset scan of two AND-ed token filters was slower than
-            // reading every Encounter (measured on the demo data).
-            let encounters = self.scan("Encounter", &[])?;
-            let mut rows = calc::consultations(&encounters, &facilities, from, to);
+            let mut rows = self.report_indexes().visits.view(self, |_, visits| {
+                calc::consultation_rows(visits.values(), from, to)
+            })?;
             rows.retain(|r| scope.admits_clues(&r.clues));
             Ok(rows)
         })
@@ -330,15 +330,9 @@ impl Ehr {
                 Some(text) if !text.is_empty() => day_param("as_of", Some(text))?,
                 _ => self.today_mexico_city(),
             };
-            let facilities = self.facilities()?;
-            // Children only: born within the cohorts followed (a day's margin either side).
-            let born_from =
-                dates::add_days(as_of, -(coverage::COVERAGE_AGE_YEARS_MAX + 1) * 366 - 1);
-            let since = format!("ge{}", dates::format_day(born_from));
-            let patients = self.scan("Patient", &[("birthdate", since.as_str())])?;
-            let immunizations = self.scan("Immunization", &[])?;
-            let mut rows =
-                coverage::vaccination_coverage(&patients, &immunizations, &facilities, as_of);
+            let mut rows = self.report_indexes().children.view(self, |_, children| {
+                coverage::coverage_rows(children.values(), as_of)
+            })?;
             rows.retain(|r| scope.admits_clues(&r.clues));
             Ok(rows)
         })
@@ -363,10 +357,12 @@ impl Ehr {
                     if m == 1 { (y - 1, 12) } else { (y, m - 1) }
                 }
             };
-            let facilities = self.facilities()?;
-            let encounters = calc::encounter_facts(&self.scan("Encounter", &[])?, &facilities);
-            let requests = self.scan("MedicationRequest", &[])?;
-            let mut rows = demand::medicine_demand(&requests, &encounters, last);
+            let mut rows = self
+                .report_indexes()
+                .prescriptions
+                .view(self, |_, prescriptions| {
+                    demand::demand_rows(prescriptions.values().flat_map(|p| p.0.iter()), last)
+                })?;
             rows.retain(|r| scope.admits_clues(&r.clues));
             Ok(rows)
         })
@@ -391,9 +387,9 @@ impl Ehr {
                 let first = dates::months_before(today, 11);
                 (first.replace_day(1).unwrap_or(first), today)
             };
-            let facilities = self.facilities()?;
-            let issues = self.scan("DetectedIssue", &[])?;
-            let mut rows = quality::repeated_tests(&issues, &facilities, from, to);
+            let mut rows = self.report_indexes().warnings.view(self, |_, warnings| {
+                quality::repeated_tests(warnings.values(), from, to)
+            })?;
             rows.retain(|r| scope.admits_clues(&r.clues));
             Ok(rows)
         })
@@ -409,7 +405,6 @@ impl Ehr {
         let details = format!("reporte data-quality {}", shown(params));
         self.report(who, &details, params, |scope| {
             only(params, &[])?;
-            let facilities = self.facilities()?;
             let code = format!(
                 "{}|{}",
                 crate::TASK_CODE_SYSTEM,
@@ -422,16 +417,10 @@ impl Ehr {
                     ("status", crate::OPEN_TASK_STATUSES),
                 ],
             )?;
-            let mut rows = quality::data_quality(
-                &quality::QualityInputs {
-                    patients: &self.scan("Patient", &[])?,
-                    review_tasks: &review_tasks,
-                    compositions: &self.scan("Composition", &[])?,
-                    encounters: &self.scan("Encounter", &[])?,
-                    conditions: &self.scan("Condition", &[])?,
-                },
-                &facilities,
-            );
+            let mut rows = self
+                .report_indexes()
+                .quality
+                .view(self, |_, facts| quality::data_quality(facts, &review_tasks))?;
             rows.retain(|r| scope.admits_clues(&r.clues));
             Ok(rows)
         })
@@ -482,10 +471,60 @@ impl Ehr {
     }
 
     /// The facility directory: every Organization and Location with its CLUES.
-    fn facilities(&self) -> Result<calc::Facilities, Error> {
+    pub(super) fn facilities(&self) -> Result<calc::Facilities, Error> {
         let organizations = self.scan("Organization", &[])?;
         let locations = self.scan("Location", &[])?;
         Ok(calc::Facilities::new(&organizations, &locations))
+    }
+
+    /// [`Ehr::scan`], narrowed to one patient's resources (their `patient` search
+    /// parameter) when `patient` is given.
+    fn scan_of(
+        &self,
+        resource_type: &str,
+        patient: Option<&str>,
+        params: &[(&str, &str)],
+    ) -> Result<Vec<Json>, Error> {
+        let reference = patient.map(|p| format!("Patient/{p}"));
+        let mut narrowed = params.to_vec();
+        if let Some(reference) = &reference {
+            narrowed.push(("patient", reference.as_str()));
+        }
+        self.scan(resource_type, &narrowed)
+    }
+
+    /// Every current Patient (`None`), or the one named (by id; none when deleted).
+    fn scan_patients(&self, patient: Option<&str>) -> Result<Vec<Json>, Error> {
+        let Some(id) = patient else {
+            return self.scan("Patient", &[]);
+        };
+        Ok(match self.store().read("Patient", id)? {
+            Some(stored) if !stored.deleted => fhir::json::parse_str(&stored.body)
+                .map(|p| vec![p])
+                .unwrap_or_default(),
+            _ => Vec::new(),
+        })
+    }
+
+    /// The current Encounters with these ids (those missing or deleted left out).
+    fn read_encounters<'a>(
+        &self,
+        ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<Vec<Json>, Error> {
+        let mut found = Vec::new();
+        let mut named = std::collections::HashSet::new();
+        for id in ids {
+            if !named.insert(id) {
+                continue;
+            }
+            if let Some(stored) = self.store().read("Encounter", id)?
+                && !stored.deleted
+                && let Ok(encounter) = fhir::json::parse_str(&stored.body)
+            {
+                found.push(encounter);
+            }
+        }
+        Ok(found)
     }
 
     /// Every current resource of a type matching `params`, read page by page (keyset

@@ -39,16 +39,16 @@ fn repeat_warning_identifier(issue: &Json) -> Option<&Json> {
         .find(|i| i.get("system").and_then(Json::as_str) == Some(systems::REPEATED_LAB_WARNING))
 }
 
-/// Warnings and tests ordered anyway per facility and Mexico City month of
-/// `identifiedDateTime`, for warnings dated `from..=to`. A warning entered in error is not
-/// counted; one naming no known facility neither.
-pub fn repeated_tests(
-    issues: &[Json],
-    facilities: &Facilities,
-    from: Date,
-    to: Date,
-) -> Vec<RepeatedTestsRow> {
-    let mut counts: BTreeMap<(String, Month), (u64, u64)> = BTreeMap::new();
+/// What repeated tests keep of one patient: (facility, Mexico City day, ordered anyway) of
+/// each repeated-lab warning about them.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Warnings(pub Vec<(String, Date, bool)>);
+
+/// Each patient's repeated-lab warnings, by patient id (`DetectedIssue.patient`). A warning
+/// entered in error or cancelled is not counted; one naming no known facility, no day or no
+/// patient neither.
+pub fn warning_facts(issues: &[Json], facilities: &Facilities) -> HashMap<String, Warnings> {
+    let mut out: HashMap<String, Warnings> = HashMap::new();
     for issue in issues {
         let Some(identifier) = repeat_warning_identifier(issue) else {
             continue;
@@ -57,6 +57,14 @@ pub fn repeated_tests(
         if matches!(status, "entered-in-error" | "cancelled") {
             continue;
         }
+        let Some(patient) = issue
+            .get("patient")
+            .and_then(|p| p.get("reference"))
+            .and_then(Json::as_str)
+            .and_then(|r| referenced_id(r, "Patient"))
+        else {
+            continue;
+        };
         let Some(day) = issue
             .get("identifiedDateTime")
             .and_then(Json::as_str)
@@ -64,28 +72,44 @@ pub fn repeated_tests(
         else {
             continue;
         };
-        if day < from || day > to {
-            continue;
-        }
         let Some(clues) = identifier
             .get("assigner")
             .and_then(|a| facilities.clues_of(a))
         else {
             continue;
         };
+        let ordered_anyway = matches!(status, "final" | "amended" | "corrected");
+        out.entry(patient.to_string())
+            .or_default()
+            .0
+            .push((clues, day, ordered_anyway));
+    }
+    out
+}
+
+/// Warnings and tests ordered anyway per facility and Mexico City month, for warnings dated
+/// `from..=to`.
+pub fn repeated_tests<'a>(
+    warnings: impl Iterator<Item = &'a Warnings>,
+    from: Date,
+    to: Date,
+) -> Vec<RepeatedTestsRow> {
+    let mut counts: BTreeMap<(&str, Month), (u64, u64)> = BTreeMap::new();
+    for (clues, day, ordered_anyway) in warnings.flat_map(|w| w.0.iter()) {
+        if *day < from || *day > to {
+            continue;
+        }
         let counted = counts
-            .entry((clues, (day.year(), u8::from(day.month()))))
+            .entry((clues.as_str(), (day.year(), u8::from(day.month()))))
             .or_default();
         counted.0 += 1;
-        if matches!(status, "final" | "amended" | "corrected") {
-            counted.1 += 1;
-        }
+        counted.1 += u64::from(*ordered_anyway);
     }
     counts
         .into_iter()
         .map(
             |((clues, month), (warnings, ordered_anyway))| RepeatedTestsRow {
-                clues,
+                clues: clues.to_string(),
                 month,
                 warnings,
                 ordered_anyway,
@@ -241,27 +265,37 @@ fn is_void_condition(condition: &Json) -> bool {
         })
 }
 
-/// What the data-quality report reads.
+/// What the data-quality report reads of patients' records (the open duplicate reviews are
+/// read at each view: few, and not a patient's own resources).
 pub struct QualityInputs<'a> {
     pub patients: &'a [Json],
-    /// Open duplicate-review Tasks.
-    pub review_tasks: &'a [Json],
     pub compositions: &'a [Json],
+    /// The Encounters of the patients read, and any other their notes name.
     pub encounters: &'a [Json],
     pub conditions: &'a [Json],
 }
 
-/// Data quality per facility, every facility with a registered patient, a note or an encounter.
-pub fn data_quality(inputs: &QualityInputs<'_>, facilities: &Facilities) -> Vec<QualityRow> {
-    let mut rows: BTreeMap<String, QualityRow> = BTreeMap::new();
-    fn row<'r>(rows: &'r mut BTreeMap<String, QualityRow>, clues: &str) -> &'r mut QualityRow {
-        rows.entry(clues.to_string()).or_insert_with(|| QualityRow {
-            clues: clues.to_string(),
-            ..QualityRow::default()
-        })
-    }
-    let mut registered_at: HashMap<&str, String> = HashMap::new();
+/// What data quality keeps of one patient.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct QualityFacts {
+    /// Where they are registered, and whether their CURP validates.
+    pub registration: Option<(String, bool)>,
+    /// (facility, short of NOM-004) of each signed progress note about them.
+    pub notes: Vec<(String, bool)>,
+    /// (facility, without a diagnosis) of each finished Encounter of theirs.
+    pub encounters: Vec<(String, bool)>,
+}
+
+/// Each patient's data-quality facts, by patient id. A note or Encounter of no patient is not
+/// counted; an Encounter's diagnosis is its own `diagnosis`, or a Condition of the same
+/// patient recorded in it.
+pub fn quality_facts(
+    inputs: &QualityInputs<'_>,
+    facilities: &Facilities,
+) -> HashMap<String, QualityFacts> {
+    let mut out: HashMap<String, QualityFacts> = HashMap::new();
     for patient in inputs.patients {
+        let Some(id) = id_of(patient) else { continue };
         let Some(clues) = patient
             .get("managingOrganization")
             .and_then(|r| facilities.clues_of(r))
@@ -278,23 +312,7 @@ pub fn data_quality(inputs: &QualityInputs<'_>, facilities: &Facilities) -> Vec<
             .filter(|i| i.get("use").and_then(Json::as_str) != Some("old"))
             .filter_map(|i| i.get("value").and_then(Json::as_str))
             .any(|v| mexico::curp::validate(v).is_ok());
-        let r = row(&mut rows, &clues);
-        r.patients += 1;
-        r.valid_curp += u64::from(valid);
-        if let Some(id) = id_of(patient) {
-            registered_at.insert(id, clues);
-        }
-    }
-    for task in inputs.review_tasks {
-        let clues = task
-            .get("focus")
-            .and_then(|f| f.get("reference"))
-            .and_then(Json::as_str)
-            .and_then(|r| referenced_id(r, "Patient"))
-            .and_then(|id| registered_at.get(id));
-        if let Some(clues) = clues {
-            row(&mut rows, clues).duplicates_pending += 1;
-        }
+        out.entry(id.to_string()).or_default().registration = Some((clues, valid));
     }
     let mut encounter_clues: HashMap<&str, String> = HashMap::new();
     for encounter in inputs.encounters {
@@ -307,31 +325,43 @@ pub fn data_quality(inputs: &QualityInputs<'_>, facilities: &Facilities) -> Vec<
             encounter_clues.insert(id, clues);
         }
     }
-    let diagnosed: HashSet<&str> = inputs
+    let diagnosed: HashSet<(&str, &str)> = inputs
         .conditions
         .iter()
         .filter(|c| !is_void_condition(c))
-        .filter_map(|c| c.get("encounter")?.get("reference")?.as_str())
-        .filter_map(|r| referenced_id(r, "Encounter"))
+        .filter_map(|c| {
+            let text = c.get("encounter")?.get("reference")?.as_str()?;
+            Some((subject(c)?, referenced_id(text, "Encounter")?))
+        })
         .collect();
+    let mut seen: HashSet<&str> = HashSet::new();
     for encounter in inputs.encounters {
         if encounter.get("status").and_then(Json::as_str) != Some("finished") {
             continue;
         }
-        let Some(id) = id_of(encounter) else { continue };
+        let (Some(id), Some(patient)) = (id_of(encounter), subject(encounter)) else {
+            continue;
+        };
         let Some(clues) = encounter_clues.get(id) else {
             continue;
         };
+        if !seen.insert(id) {
+            continue;
+        }
         let with_diagnosis = encounter
             .get("diagnosis")
             .and_then(Json::as_array)
             .is_some_and(|d| !d.is_empty())
-            || diagnosed.contains(id);
-        let r = row(&mut rows, clues);
-        r.encounters += 1;
-        r.encounters_without_diagnosis += u64::from(!with_diagnosis);
+            || diagnosed.contains(&(patient, id));
+        out.entry(patient.to_string())
+            .or_default()
+            .encounters
+            .push((clues.clone(), !with_diagnosis));
     }
     for note in inputs.compositions.iter().filter(|c| is_progress_note(c)) {
+        let Some(patient) = subject(note) else {
+            continue;
+        };
         let clues = note
             .get("custodian")
             .and_then(|r| facilities.clues_of(r))
@@ -343,11 +373,68 @@ pub fn data_quality(inputs: &QualityInputs<'_>, facilities: &Facilities) -> Vec<
             });
         let Some(clues) = clues else { continue };
         let incomplete = !nom004_missing(note).is_empty();
-        let r = row(&mut rows, &clues);
-        r.notes += 1;
-        r.notes_incomplete += u64::from(incomplete);
+        out.entry(patient.to_string())
+            .or_default()
+            .notes
+            .push((clues, incomplete));
+    }
+    out
+}
+
+/// Data quality per facility, every facility with a registered patient, a note or an
+/// encounter, from the patients' facts and the open duplicate-review Tasks.
+pub fn data_quality(
+    facts: &HashMap<String, QualityFacts>,
+    review_tasks: &[Json],
+) -> Vec<QualityRow> {
+    let mut rows: BTreeMap<&str, QualityRow> = BTreeMap::new();
+    for held in facts.values() {
+        if let Some((clues, valid)) = &held.registration {
+            let r = entry(&mut rows, clues);
+            r.patients += 1;
+            r.valid_curp += u64::from(*valid);
+        }
+        for (clues, incomplete) in &held.notes {
+            let r = entry(&mut rows, clues);
+            r.notes += 1;
+            r.notes_incomplete += u64::from(*incomplete);
+        }
+        for (clues, undiagnosed) in &held.encounters {
+            let r = entry(&mut rows, clues);
+            r.encounters += 1;
+            r.encounters_without_diagnosis += u64::from(*undiagnosed);
+        }
+    }
+    for task in review_tasks {
+        let clues = task
+            .get("focus")
+            .and_then(|f| f.get("reference"))
+            .and_then(Json::as_str)
+            .and_then(|r| referenced_id(r, "Patient"))
+            .and_then(|id| facts.get(id))
+            .and_then(|held| held.registration.as_ref());
+        if let Some((clues, _)) = clues {
+            entry(&mut rows, clues).duplicates_pending += 1;
+        }
     }
     rows.into_values().collect()
+}
+
+/// The patient a resource's `subject` names.
+fn subject(resource: &Json) -> Option<&str> {
+    let text = resource.get("subject")?.get("reference")?.as_str()?;
+    referenced_id(text, "Patient")
+}
+
+/// The row of a facility, created empty on first use.
+fn entry<'a, 'r>(
+    rows: &'r mut BTreeMap<&'a str, QualityRow>,
+    clues: &'a str,
+) -> &'r mut QualityRow {
+    rows.entry(clues).or_insert_with(|| QualityRow {
+        clues: clues.to_string(),
+        ..QualityRow::default()
+    })
 }
 
 #[cfg(test)]
@@ -369,6 +456,7 @@ mod tests {
     fn warning(status: &str, when: &str) -> Json {
         parse(&format!(
             r#"{{"resourceType":"DetectedIssue","status":"{status}","identifiedDateTime":"{when}",
+               "patient":{{"reference":"Patient/p1"}},
                "identifier":[{{"system":"{}","value":"k","assigner":{{"reference":"Organization/o1"}}}}]}}"#,
             systems::REPEATED_LAB_WARNING
         ))
@@ -387,7 +475,8 @@ mod tests {
             warning("final", "2026-02-28T10:00:00-06:00"),
         ];
         let day = |t: &str| super::super::dates::parse_day(t).expect("day");
-        let rows = repeated_tests(&issues, &facilities(), day("2026-03-01"), day("2026-04-30"));
+        let facts = warning_facts(&issues, &facilities());
+        let rows = repeated_tests(facts.values(), day("2026-03-01"), day("2026-04-30"));
         assert_eq!(
             rows,
             vec![

@@ -1,0 +1,130 @@
+//! One incremental index for the reports that count patients' records: per-patient facts,
+//! kept current from the change log, so that a view counts held facts instead of reading the
+//! record (issue 16: "the dashboards must not scan the record on every view").
+//!
+//! Each report says what it keeps of a patient ([`PatientFacts`]: which resource types touch
+//! it, and how to read it for every patient or for one). The index holds those facts by
+//! patient id; before a view it reads the change log since its position
+//! ([`Ehr::touched_since`], shared with the new-case index) and reads again only the patients
+//! whose resources of those types were written. The facility directory changing, more
+//! changes than [`super::incremental::CHANGES_MAX`], or the first view read everyone
+//! (the old per-view scan, once). A view therefore sees every write committed before it: no
+//! staleness, and the write path pays nothing.
+//!
+//! Limits: in memory, per node (a restart's first view pays the scan once); the facts are a
+//! few small entries per patient, well under what the record holds.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::calc::Facilities;
+use super::incremental::Touched;
+use crate::{Ehr, Error};
+
+/// What a report keeps of one patient.
+pub trait PatientFacts: Sized + Send {
+    /// The resource types whose versions can change these facts (a Patient by its id, the
+    /// others by the patient they belong to).
+    const KINDS: &'static [&'static str];
+
+    /// The facts of every patient (`patient: None`) or of one, read from the record now,
+    /// by patient id. A patient with nothing to count has no entry.
+    fn read(
+        ehr: &Ehr,
+        facilities: &Facilities,
+        patient: Option<&str>,
+    ) -> Result<HashMap<String, Self>, Error>;
+}
+
+/// The facts of one kind held by a node (one per [`Ehr`] and its clones).
+pub struct FactsIndex<F> {
+    inner: Mutex<State<F>>,
+}
+
+impl<F> Default for FactsIndex<F> {
+    fn default() -> Self {
+        FactsIndex {
+            inner: Mutex::new(State {
+                seen_seq: None,
+                facilities: Facilities::default(),
+                facts: HashMap::new(),
+                last: (false, 0),
+            }),
+        }
+    }
+}
+
+struct State<F> {
+    /// Change-log position the facts reflect; `None` until the first build.
+    seen_seq: Option<i64>,
+    facilities: Facilities,
+    facts: HashMap<String, F>,
+    /// How the last refresh went: (rebuilt, patients read again), for tests and the bench.
+    last: (bool, usize),
+}
+
+impl<F: PatientFacts> FactsIndex<F> {
+    /// Brings the facts up to date, then answers `view` from them (and the directory they
+    /// were placed with). Counts only: the caller has decided who may see them.
+    pub(crate) fn view<R>(
+        &self,
+        ehr: &Ehr,
+        view: impl FnOnce(&Facilities, &HashMap<String, F>) -> R,
+    ) -> Result<R, Error> {
+        let mut state = self
+            .inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        refresh(ehr, &mut state)?;
+        Ok(view(&state.facilities, &state.facts))
+    }
+
+    /// How the last refresh went: (rebuilt from a full read, patients read again).
+    pub fn last_refresh(&self) -> (bool, usize) {
+        self.inner
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .last
+    }
+}
+
+fn refresh<F: PatientFacts>(ehr: &Ehr, state: &mut State<F>) -> Result<(), Error> {
+    let newest = ehr.newest_change()?;
+    let Some(seen) = state.seen_seq else {
+        return rebuild(ehr, state, newest);
+    };
+    if newest <= seen {
+        state.last = (false, 0);
+        return Ok(());
+    }
+    let patients = match ehr.touched_since(seen, newest, F::KINDS)? {
+        Touched::Rebuild => return rebuild(ehr, state, newest),
+        Touched::Patients(patients) => patients,
+    };
+    for patient in &patients {
+        match F::read(ehr, &state.facilities, Some(patient))?.remove(patient) {
+            Some(facts) => {
+                state.facts.insert(patient.clone(), facts);
+            }
+            None => {
+                state.facts.remove(patient);
+            }
+        }
+    }
+    state.seen_seq = Some(newest);
+    state.last = (false, patients.len());
+    Ok(())
+}
+
+fn rebuild<F: PatientFacts>(ehr: &Ehr, state: &mut State<F>, newest: i64) -> Result<(), Error> {
+    let facilities = ehr.facilities()?;
+    let facts = F::read(ehr, &facilities, None)?;
+    let patients = facts.len();
+    *state = State {
+        seen_seq: Some(newest),
+        facilities,
+        facts,
+        last: (true, patients),
+    };
+    Ok(())
+}
