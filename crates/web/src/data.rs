@@ -610,6 +610,15 @@ pub fn vaccination_coverage(
     db.ehr.report_vaccination_coverage(&db.who, params)
 }
 
+/// Medicine demand per facility and CNIS key, with its forecast (`ehr`'s report 4: counts
+/// only, audited).
+pub fn medicine_demand(
+    db: &Db,
+    params: &[(String, String)],
+) -> Result<Vec<ehr::reports::demand::DemandRow>> {
+    db.ehr.report_medicine_demand(&db.who, params)
+}
+
 /// Repeated laboratory tests per facility and month (`ehr`'s report 5: counts only, audited).
 pub fn repeated_tests(
     db: &Db,

@@ -214,6 +214,7 @@ pub fn router(
         .route("/ui/censo-nominal", get(pages::census::page))
         .route("/ui/control-cronico", get(pages::chronic::page))
         .route("/ui/cobertura-vacunacion", get(pages::coverage::page))
+        .route("/ui/demanda-medicamentos", get(pages::demand::page))
         .route("/ui/estudios-repetidos", get(pages::quality::repeats))
         .route("/ui/calidad-datos", get(pages::quality::quality))
         .route("/ui/mis-citas", get(pages::mine::page))

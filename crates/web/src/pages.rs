@@ -17,6 +17,7 @@ pub mod census;
 pub mod chronic;
 pub mod consult;
 pub mod coverage;
+pub mod demand;
 pub mod find;
 pub mod medications;
 pub mod mine;
@@ -423,6 +424,22 @@ pub(crate) fn refusal(
 pub(crate) fn ehr_error(app: &App, ctx: &Ctx, error: &ehr::Error) -> Response {
     let status = error_status(error);
     error_page(app, ctx, status, crate::messages::general(ctx.tr, error))
+}
+
+/// The error page for a report request: a refused parameter is the user's own form field
+/// (a date, a month, a state), and the report's message says which and how to write it, so
+/// it is shown as written; any other error as [`ehr_error`].
+pub(crate) fn report_error(app: &App, ctx: &Ctx, error: &ehr::Error) -> Response {
+    match error {
+        ehr::Error::BadRequest(issues) if !issues.is_empty() => {
+            let messages = issues
+                .iter()
+                .map(|i| ctx.tr.pick(&i.message_es, &i.message_en).to_string())
+                .collect();
+            error_page(app, ctx, error_status(error), messages)
+        }
+        _ => ehr_error(app, ctx, error),
+    }
 }
 
 /// The status of a page answering an `ehr` error (server errors are logged here).

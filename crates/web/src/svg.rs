@@ -123,12 +123,31 @@ pub fn line_chart(points: &[(i64, f64)]) -> String {
 /// endemic channel as a dashed line where it exists: the surveillance chart. The highest value
 /// is written on the axis, each bar's count above it, so the chart reads without a legend.
 pub fn week_bars(weeks: &[u8], counts: &[u64], channel: &[Option<f64>]) -> String {
+    let labels: Vec<String> = weeks.iter().map(u8::to_string).collect();
+    bars(&labels, counts, channel, counts.len())
+}
+
+/// Monthly quantities as bars (oldest first, labelled by month number), those from
+/// `forecast_from` on drawn hatched-light as a forecast: the medicine-demand chart.
+pub fn month_bars(months: &[u8], quantities: &[u64], forecast_from: usize) -> String {
+    let labels: Vec<String> = months.iter().map(u8::to_string).collect();
+    bars(&labels, quantities, &[], forecast_from)
+}
+
+/// Bars with their labels and counts, an optional dashed reference line per bar, and the bars
+/// from `forecast_from` on drawn lighter with class `forecast`.
+fn bars(
+    labels: &[String],
+    counts: &[u64],
+    channel: &[Option<f64>],
+    forecast_from: usize,
+) -> String {
     let mut out = String::with_capacity(800 + counts.len() * 160);
     let _ = write!(
         out,
         r#"<svg class="bars" viewBox="0 0 {WIDTH} {HEIGHT}" role="img" aria-labelledby="chart-caption">"#
     );
-    let n = counts.len().min(weeks.len());
+    let n = counts.len().min(labels.len());
     if n == 0 {
         out.push_str("</svg>");
         return out;
@@ -151,12 +170,25 @@ pub fn week_bars(weeks: &[u8], counts: &[u64], channel: &[Option<f64>]) -> Strin
         ty = TOP + FONT / 2.0,
         top_label = label(top),
     );
-    for (i, (week, count)) in weeks.iter().zip(counts).take(n).enumerate() {
+    // Labels of two digits need ~1.4 font sizes: with narrower bars, every k-th is labelled,
+    // counting back from the last.
+    let every = (FONT * 1.4 / slot).ceil().max(1.0) as usize;
+    for (i, (label, count)) in labels.iter().zip(counts).take(n).enumerate() {
+        let label = if (n - 1 - i).is_multiple_of(every) {
+            label.as_str()
+        } else {
+            ""
+        };
         let x = LEFT + slot * i as f64 + slot * 0.15;
         let h = *count as f64 / top * plot_h;
+        let (class, opacity) = if i >= forecast_from {
+            ("bar forecast", "0.25")
+        } else {
+            ("bar", "0.55")
+        };
         let _ = write!(
             out,
-            r#"<rect class="bar" x="{x:.1}" y="{:.1}" width="{:.1}" height="{h:.1}" fill="currentColor" opacity="0.55"/><text x="{:.1}" y="{:.1}" font-size="{FONT}" text-anchor="middle" fill="currentColor">{week}</text>"#,
+            r#"<rect class="{class}" x="{x:.1}" y="{:.1}" width="{:.1}" height="{h:.1}" fill="currentColor" opacity="{opacity}" stroke="currentColor" stroke-width="0.4"/><text x="{:.1}" y="{:.1}" font-size="{FONT}" text-anchor="middle" fill="currentColor">{label}</text>"#,
             TOP + plot_h - h,
             slot * 0.7,
             x + slot * 0.35,
@@ -238,6 +270,7 @@ mod tests {
             assert!(svg.contains(text), "{text} in {svg}");
         }
         assert_eq!(svg.matches("class=\"channel\"").count(), 1);
+        assert!(!svg.contains("forecast"), "{svg}");
         // Two weeks have a channel: two segments.
         let channel = svg.split("class=\"channel\" d=\"").nth(1).unwrap();
         assert_eq!(channel.split('"').next().unwrap().matches('M').count(), 2);
@@ -265,5 +298,15 @@ mod tests {
             line_chart(&[]),
             r#"<svg class="trend" viewBox="0 0 320 130" aria-hidden="true" focusable="false"></svg>"#
         );
+    }
+
+    #[test]
+    fn month_bars_draw_the_forecast_apart() {
+        let svg = month_bars(&[1, 2, 3, 4], &[20, 30, 40, 50], 3);
+        assert_eq!(svg.matches(r#"class="bar""#).count(), 3, "{svg}");
+        assert_eq!(svg.matches(r#"class="bar forecast""#).count(), 1, "{svg}");
+        for text in [">20<", ">50<", ">4<"] {
+            assert!(svg.contains(text), "{text} in {svg}");
+        }
     }
 }

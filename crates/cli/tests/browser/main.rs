@@ -14,6 +14,7 @@ mod a11y;
 mod census;
 mod chronic;
 mod coverage;
+mod demand;
 mod flows;
 mod forms;
 mod history;

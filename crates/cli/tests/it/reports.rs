@@ -4,7 +4,8 @@
 
 use serde_json::{Value, json};
 
-use crate::security::{account, get_as, url_of};
+use crate::security::{PASSWORD, account, get_as, url_of};
+use crate::security_web::Browser;
 use crate::support::*;
 
 const CLUES_JC: &str = "JCSSA001234";
@@ -531,6 +532,54 @@ fn medicine_demand_is_counted_per_month_and_forecast_from_the_trend() {
     let answer = get_as(&node, &epi, "reports/medicine-demand.csv?month=2026-13");
     assert_eq!(answer.status, 400);
     assert!(answer.text.contains("AAAA-MM") && answer.text.contains("YYYY-MM"));
+
+    // The page, signed in as the epidemiologist: the same figures, the row charted with the
+    // three observed months and the three forecast ones, and no name.
+    let browser = Browser::new(&node);
+    let signed = browser.sign_in("epi", PASSWORD, "/ui/demanda-medicamentos");
+    assert!(matches!(signed.status, 302 | 303), "{}", signed.body);
+    let page = browser.get("/ui/demanda-medicamentos?month=2026-03");
+    assert_eq!(page.status, 200, "{}", page.body);
+    let row = page
+        .body
+        .split("<tr class=\"demand-row")
+        .nth(1)
+        .expect("one row")
+        .split("</tr>")
+        .next()
+        .unwrap_or_default();
+    assert!(
+        row.contains("data-clues=\"JCSSA001234\" data-cnis=\"010.000.0104.00\""),
+        "{row}"
+    );
+    assert!(row.contains("<td class=\"num last\">40</td>"), "{row}");
+    for units in ["50", "60", "70"] {
+        assert!(
+            row.contains(&format!("<td class=\"num forecast\">{units}</td>")),
+            "{row}"
+        );
+    }
+    let chart = page
+        .body
+        .split("id=\"demand-chart\"")
+        .nth(1)
+        .expect("a chart");
+    assert_eq!(chart.matches("class=\"bar\"").count(), 3, "{chart}");
+    assert_eq!(
+        chart.matches("class=\"bar forecast\"").count(),
+        3,
+        "{chart}"
+    );
+    assert!(
+        !page.body.contains("Uno Prueba"),
+        "no patient name on the page"
+    );
+    // A key that matches nothing, a bad month: an empty table, a plain error.
+    let page = browser.get("/ui/demanda-medicamentos?month=2026-03&clave=999");
+    assert!(page.body.contains("class=\"empty\""), "{}", page.body);
+    let page = browser.get("/ui/demanda-medicamentos?month=2026-13");
+    assert_eq!(page.status, 400, "{}", page.body);
+    assert!(page.body.contains("AAAA-MM"), "{}", page.body);
 }
 
 fn immunization(patient: &str, cvx: &str, dose: Option<u32>, when: &str, status: &str) -> Value {

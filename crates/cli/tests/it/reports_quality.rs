@@ -325,6 +325,8 @@ fn repeated_tests_data_quality_and_the_state_scope() {
         "/ui/estudios-repetidos?from=2026-03-01&to=2026-04-30",
         "/ui/vigilancia?semana=2026-03-07",
         "/ui/control-cronico?as_of=2026-03-31",
+        "/ui/demanda-medicamentos?month=2026-03",
+        "/ui/cobertura-vacunacion?as_of=2026-03-31",
     ] {
         let page = browser.get(path);
         assert_eq!(page.status, 200, "{path}: {}", page.body);

@@ -8,7 +8,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::{AppState, Ctx, Layout, blocking, ehr_error, render, to_login};
+use super::{AppState, Ctx, Layout, blocking, render, report_error, to_login};
 use crate::{data, dates, svg};
 
 /// One facility's row.
@@ -79,7 +79,7 @@ pub async fn page(State(app): AppState, ctx: Ctx, RawQuery(raw): RawQuery) -> Re
         .collect();
     let report = match blocking(&app, &ctx, move |db| data::chronic_control(db, &params)).await {
         Ok(report) => report,
-        Err(error) => return ehr_error(&app, &ctx, &error),
+        Err(error) => return report_error(&app, &ctx, &error),
     };
     let as_of = ehr::reports::dates::format_day(report.as_of);
     render(

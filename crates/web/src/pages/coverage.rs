@@ -8,7 +8,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::{AppState, Ctx, Layout, blocking, ehr_error, render, to_login};
+use super::{AppState, Ctx, Layout, blocking, render, report_error, to_login};
 use crate::{data, dates, svg};
 
 /// One facility, cohort and dose.
@@ -59,7 +59,7 @@ pub async fn page(State(app): AppState, ctx: Ctx, RawQuery(raw): RawQuery) -> Re
     .await
     {
         Ok(rows) => rows,
-        Err(error) => return ehr_error(&app, &ctx, &error),
+        Err(error) => return report_error(&app, &ctx, &error),
     };
     let en = ctx.tr.is_en();
     let rows = rows

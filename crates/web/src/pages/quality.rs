@@ -8,7 +8,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::{AppState, Ctx, Layout, blocking, ehr_error, render, to_login};
+use super::{AppState, Ctx, Layout, blocking, render, report_error, to_login};
 use crate::{data, svg};
 
 /// A percentage of `whole`, one decimal (0 of nothing is 0).
@@ -76,7 +76,7 @@ pub async fn repeats(State(app): AppState, ctx: Ctx, RawQuery(raw): RawQuery) ->
         .finish();
     let rows = match blocking(&app, &ctx, move |db| data::repeated_tests(db, &params)).await {
         Ok(rows) => rows,
-        Err(error) => return ehr_error(&app, &ctx, &error),
+        Err(error) => return report_error(&app, &ctx, &error),
     };
     let rows = rows
         .iter()
@@ -134,7 +134,7 @@ pub async fn quality(State(app): AppState, ctx: Ctx, RawQuery(raw): RawQuery) ->
         .finish();
     let rows = match blocking(&app, &ctx, move |db| data::data_quality(db, &params)).await {
         Ok(rows) => rows,
-        Err(error) => return ehr_error(&app, &ctx, &error),
+        Err(error) => return report_error(&app, &ctx, &error),
     };
     let rows = rows
         .into_iter()

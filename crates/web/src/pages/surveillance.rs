@@ -10,7 +10,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::{AppState, Ctx, Layout, blocking, ehr_error, render, to_login};
+use super::{AppState, Ctx, Layout, blocking, render, report_error, to_login};
 use crate::{data, dates, svg};
 
 /// One week column.
@@ -95,7 +95,7 @@ pub async fn page(State(app): AppState, ctx: Ctx, RawQuery(raw): RawQuery) -> Re
     let asked = params.clone();
     let view = match blocking(&app, &ctx, move |db| data::surveillance(db, &asked)).await {
         Ok(view) => view,
-        Err(error) => return ehr_error(&app, &ctx, &error),
+        Err(error) => return report_error(&app, &ctx, &error),
     };
     let last = view.weeks.last().copied();
     let semana = params
