@@ -937,7 +937,11 @@ fn only_reports(
     let mut node = Node::start_process(&exe, node_dir, &work.join("serve.log"))?;
     http::set_bearer(node.addr(), bench_token);
     let today: String = report::date_utc().chars().take(10).collect();
+    let rss_before = node
+        .pid()
+        .and_then(|pid| memory::status_kib(&pid.to_string(), "VmRSS"));
     let measured = reports::over_http(node.addr(), &today, read_path);
+    let peak = node.pid().and_then(memory::peak_kib);
     node.stop();
     let measured = measured?;
     let mut rows = vec![
@@ -969,6 +973,16 @@ fn only_reports(
             row = row.target("< 1 s (issue 16: at 10^7)", timing.p95_ms < 1_000.0);
         }
         rows.push(row);
+    }
+    if let (Some(peak), Some(before)) = (peak, rss_before) {
+        rows.push(
+            Row::new(
+                "`serve` peak RSS after every report (VmHWM: the report indexes held)",
+                mb(peak),
+                "MB",
+            )
+            .baseline(mb(before), "its RSS before the first report (MB)"),
+        );
     }
     publish(args, "--only-reports", data, started, notes, rows)
 }

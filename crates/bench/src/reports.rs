@@ -181,6 +181,21 @@ pub fn over_http(addr: SocketAddr, today: &str, read_path: &str) -> anyhow::Resu
             "Chronic-disease control page (`/ui/control-cronico`)",
             "/ui/control-cronico".into(),
         )?,
+        time(
+            &mut pages,
+            "Medicine demand page (`/ui/demanda-medicamentos`)",
+            "/ui/demanda-medicamentos".into(),
+        )?,
+        time(
+            &mut pages,
+            "Repeated tests page (`/ui/estudios-repetidos`)",
+            "/ui/estudios-repetidos".into(),
+        )?,
+        time(
+            &mut pages,
+            "Data quality page (`/ui/calidad-datos`)",
+            "/ui/calidad-datos".into(),
+        )?,
     ];
     let mut csv = Client::new(addr);
     timings.push(time(
@@ -197,6 +212,16 @@ pub fn over_http(addr: SocketAddr, today: &str, read_path: &str) -> anyhow::Resu
         &mut csv,
         "`diabetes-control.csv`",
         format!("/reports/diabetes-control.csv?as_of={today}"),
+    )?);
+    timings.push(time(
+        &mut csv,
+        "`vaccination-coverage.csv`",
+        format!("/reports/vaccination-coverage.csv?as_of={today}"),
+    )?);
+    timings.push(time(
+        &mut csv,
+        "`medicine-demand.csv`",
+        "/reports/medicine-demand.csv".into(),
     )?);
     let mut reads = Vec::with_capacity(200);
     let mut reader = Client::new(addr);

@@ -533,6 +533,11 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
     ("consult.title", "Nota de evolución", "Progress note"),
     ("consult.vitals", "Signos vitales", "Vital signs"),
     ("cov.as_of", "Fecha de corte", "As of"),
+    (
+        "cov.by_state",
+        "Cobertura por entidad y dosis, todas las cohortes juntas. Elija una entidad para ver sus unidades por año de nacimiento.",
+        "Coverage per state and dose, every cohort together. Choose a state to see its facilities by birth year.",
+    ),
     ("cov.cohort", "Año de nacimiento", "Birth year"),
     ("cov.coverage", "Cobertura", "Coverage"),
     ("cov.dose", "Dosis", "Dose"),

@@ -685,4 +685,66 @@ JCSSA001234,2025,03,\"SRP (sarampión, rubéola, parotiditis)\",1,1,0
         "reports/vaccination-coverage.csv?as_of=2026-06-30",
     );
     assert_eq!(status, 403);
+
+    // The page. With a second state, the national account first sees each state per dose
+    // (every cohort together), each state linking to its facility rows.
+    let df = created(
+        &node,
+        &json!({"resourceType": "Organization",
+                "identifier": [{"system": CLUES_SYSTEM, "value": "DFSSA004321"}], "name": "CS CDMX"}),
+    );
+    let d = born("Dora", "2025-03-10", Some(&df));
+    created(
+        &node,
+        &immunization(&d, "19", Some(1), "2025-03-11", "completed"),
+    );
+    let browser = Browser::new(&node);
+    let signed = browser.sign_in("epi", PASSWORD, "/ui/cobertura-vacunacion");
+    assert!(matches!(signed.status, 302 | 303), "{}", signed.body);
+    let page = browser.get("/ui/cobertura-vacunacion?as_of=2026-06-30");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        !page.body.contains("class=\"coverage-row\""),
+        "{}",
+        page.body
+    );
+    let bcg = |state: &str| {
+        page.body
+            .split(&format!("data-state=\"{state}\" data-dose=\"BCG 1\""))
+            .nth(1)
+            .and_then(|rest| rest.split("</tr>").next())
+            .unwrap_or_default()
+            .to_string()
+    };
+    let (jalisco, cdmx) = (bcg("JC"), bcg("DF"));
+    assert!(
+        jalisco.contains("<td class=\"num eligible\">2</td>"),
+        "{jalisco}"
+    );
+    assert!(cdmx.contains("<td class=\"num eligible\">1</td>"), "{cdmx}");
+    assert!(cdmx.contains("estado=DF"), "{cdmx}");
+    let page = browser.get("/ui/cobertura-vacunacion?as_of=2026-06-30&estado=DF");
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("data-clues=\"DFSSA004321\""),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("data-clues=\"JCSSA001234\""),
+        "{}",
+        page.body
+    );
+    assert!(!page.body.contains("coverage-state"), "{}", page.body);
+    // Narrowed by CLUES: that facility's rows only.
+    let page = browser.get("/ui/cobertura-vacunacion?as_of=2026-06-30&estado=JC&clues=jcssa001234");
+    assert!(
+        page.body.contains("data-clues=\"JCSSA001234\""),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("Cartilla"),
+        "no patient name on the page"
+    );
 }
