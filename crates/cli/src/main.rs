@@ -77,9 +77,14 @@ enum Command {
     Sync(commands::node::SyncCmdArgs),
     /// Mide la sincronización entre nodos / Benchmark sync between nodes
     BenchSync(commands::bench_sync::BenchSyncArgs),
+    /// Mide el reparto al agregar un nodo de Citus mientras las clínicas envían / Benchmark
+    /// adding a Citus worker while clinics push
+    BenchRebalance(commands::bench_rebalance::BenchRebalanceArgs),
     /// Lleva el esquema de la base de datos a esta versión (también lo hace `serve` al
     /// arrancar) / Bring the database schema up to this version (`serve` also does on start)
     Migrate(commands::database::MigrateArgs),
+    /// Los nodos trabajadores de un nodo central en Citus / The workers of a Citus hub
+    Cluster(commands::cluster::ClusterArgs),
     /// Respaldo en línea y consistente del nodo / Online, consistent backup of the node
     Backup(commands::backup::BackupArgs),
     /// Restaura un respaldo en un nodo nuevo y lo verifica / Restore a backup into a new node and verify it
@@ -137,6 +142,8 @@ fn main() -> std::process::ExitCode {
         Command::Sync(args) => commands::node::run_sync(args),
         Command::BenchSync(args) => commands::bench_sync::run(args),
         Command::Migrate(args) => commands::database::run_migrate(&args),
+        Command::Cluster(args) => commands::cluster::run(args),
+        Command::BenchRebalance(args) => commands::bench_rebalance::run(args),
         Command::Backup(args) => commands::backup::run_backup(args),
         Command::Restore(args) => commands::backup::run_restore(args),
     };

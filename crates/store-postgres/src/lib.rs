@@ -35,6 +35,7 @@
 //!   `resource_locator`.
 
 mod batch;
+pub mod cluster;
 mod coalesce;
 mod locator;
 mod notify;

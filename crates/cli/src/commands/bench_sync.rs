@@ -62,14 +62,18 @@ pub fn run(args: BenchSyncArgs) -> anyhow::Result<ExitCode> {
 }
 
 /// One resource of the population: its type, JSON line and the patient it belongs to.
-struct Line {
+pub(super) struct Line {
     resource_type: String,
     json: String,
     patient: Option<String>,
 }
 
 /// A population living around `centres` health centres of one state (with its hospitals).
-fn population(args: &BenchSyncArgs, dir: &Path, centres: u64) -> anyhow::Result<Vec<Line>> {
+pub(super) fn population(
+    args: &BenchSyncArgs,
+    dir: &Path,
+    centres: u64,
+) -> anyhow::Result<Vec<Line>> {
     let generate = synth::GenerateArgs {
         patients: args.patients,
         seed: args.seed,
@@ -117,14 +121,14 @@ fn population(args: &BenchSyncArgs, dir: &Path, centres: u64) -> anyhow::Result<
 /// A population as the country holds it: the directory (facilities and their staff: no
 /// patient) and each patient's record under the CLUES of the facility where the patient is
 /// registered.
-struct Split {
+pub(super) struct Split {
     directory: Vec<String>,
     by_clues: BTreeMap<String, Vec<String>>,
     /// The patients registered at each CLUES.
     patients_by_clues: BTreeMap<String, std::collections::BTreeSet<String>>,
 }
 
-fn split(lines: &[Line]) -> Split {
+pub(super) fn split(lines: &[Line]) -> Split {
     let mut clues_of_org: BTreeMap<String, String> = BTreeMap::new();
     let mut home: BTreeMap<String, String> = BTreeMap::new();
     for line in lines {
@@ -292,7 +296,7 @@ async fn pipe(
     let _ = writer.await;
 }
 
-struct Hub {
+pub(super) struct Hub {
     store: super::database::Database,
     ehr: ehr::Ehr,
     address: std::net::SocketAddr,
@@ -303,7 +307,10 @@ async fn start_hub(dir: &Path) -> anyhow::Result<Hub> {
 }
 
 /// A hub whose store is the one `database` names (SQLite in `dir` by default).
-async fn start_hub_on(dir: &Path, database: &super::database::DatabaseArg) -> anyhow::Result<Hub> {
+pub(super) async fn start_hub_on(
+    dir: &Path,
+    database: &super::database::DatabaseArg,
+) -> anyhow::Result<Hub> {
     let (store, ehr) = tokio::task::block_in_place(|| super::open_node(dir, database, false))?;
     let sync_store = store.sync.clone();
     let hub = tokio::task::block_in_place(|| {
@@ -531,8 +538,12 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
         args.clinics.max(1) as u64,
     )?;
     let ingest_country = split(&ingest_lines);
-    let (ingest_total, ingest_s, backlogs) =
-        ingest(&hub, &ingest_country, &temp.join("ingest-sqlite")).await?;
+    let Ingest {
+        resources: ingest_total,
+        seconds: ingest_s,
+        backlogs,
+        ..
+    } = ingest(&hub, &ingest_country, &temp.join("ingest-sqlite")).await?;
     // The same ingest into a hub on PostgreSQL (issue 14), same run, same data.
     let postgres_ingest_s = match &args.hub_database {
         Some(url) => {
@@ -545,9 +556,8 @@ async fn bench(args: BenchSyncArgs) -> anyhow::Result<()> {
                 before == 0,
                 "--hub-database must name an empty database ({before} resources found)"
             );
-            let (_, seconds, _) =
-                ingest(&pg_hub, &ingest_country, &temp.join("ingest-postgres")).await?;
-            Some(seconds)
+            let run = ingest(&pg_hub, &ingest_country, &temp.join("ingest-postgres")).await?;
+            Some(run.seconds)
         }
         None => None,
     };
@@ -653,12 +663,23 @@ fn referral_bundle(patient_id: &str, from_clues: &str) -> anyhow::Result<fhir::J
 }
 
 /// Each clinic's backlog as the batches it pushes.
-type Backlogs = Vec<(String, Vec<Vec<sync::wire::WireVersion>>)>;
+pub(super) type Backlogs = Vec<(String, Vec<Vec<sync::wire::WireVersion>>)>;
+
+/// What an ingest measured.
+pub(super) struct Ingest {
+    /// Resources pushed.
+    pub resources: usize,
+    /// Seconds from the first push to the last answer.
+    pub seconds: f64,
+    pub backlogs: Backlogs,
+    /// Milliseconds of each push that carried versions (request to answer).
+    pub push_ms: Vec<f64>,
+}
 
 /// Hub ingest: every centre of `country` is a clinic node (under `dir`) pushing the records of
 /// the patients registered there to `hub` at once (no link simulation), the directory being
-/// the hub's. Returns the resources pushed, the seconds the pushes took, and the backlogs.
-async fn ingest(hub: &Hub, country: &Split, dir: &Path) -> anyhow::Result<(usize, f64, Backlogs)> {
+/// the hub's.
+pub(super) async fn ingest(hub: &Hub, country: &Split, dir: &Path) -> anyhow::Result<Ingest> {
     import_into(&hub.ehr, country.directory.clone())?;
     let hub_before: u64 = hub.store.store.counts()?.iter().map(|(_, n)| n).sum();
     let mut ingest_clinics = Vec::new();
@@ -680,12 +701,20 @@ async fn ingest(hub: &Hub, country: &Split, dir: &Path) -> anyhow::Result<(usize
     let mut tasks = Vec::new();
     for engine in ingest_clinics {
         tasks.push(tokio::spawn(async move {
-            while engine.push_once().await? {}
-            Ok::<(), sync::Error>(())
+            let mut push_ms = Vec::new();
+            loop {
+                let sent = Instant::now();
+                if !engine.push_once().await? {
+                    break;
+                }
+                push_ms.push(sent.elapsed().as_secs_f64() * 1e3);
+            }
+            Ok::<Vec<f64>, sync::Error>(push_ms)
         }));
     }
+    let mut push_ms = Vec::new();
     for task in tasks {
-        task.await??;
+        push_ms.extend(task.await??);
     }
     let ingest_s = started.elapsed().as_secs_f64();
     for store in &ingest_stores {
@@ -703,7 +732,12 @@ async fn ingest(hub: &Hub, country: &Split, dir: &Path) -> anyhow::Result<(usize
         "the hub gained {} resources, fewer than the {ingest_total} pushed",
         on_hub - hub_before
     );
-    Ok((ingest_total, ingest_s, backlogs))
+    Ok(Ingest {
+        resources: ingest_total,
+        seconds: ingest_s,
+        backlogs,
+        push_ms,
+    })
 }
 
 /// Runs of the in-process ingest comparison (best of each side kept).

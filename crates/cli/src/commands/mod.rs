@@ -3,7 +3,9 @@
 pub mod apps;
 pub mod backup;
 pub mod bench;
+pub mod bench_rebalance;
 pub mod bench_sync;
+pub mod cluster;
 pub mod database;
 pub mod demo;
 pub mod generate;

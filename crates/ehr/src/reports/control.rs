@@ -29,17 +29,21 @@ impl PatientFacts for ControlFacts {
     fn read(
         ehr: &Ehr,
         facilities: &Facilities,
-        patient: Option<&str>,
+        patients: Option<&[String]>,
     ) -> Result<HashMap<String, ControlFacts>, Error> {
-        let patients = ehr.scan_patients(patient)?;
-        let conditions = ehr.scan_of("Condition", patient, &[])?;
+        let people = ehr.scan_patients(patients)?;
+        let conditions = ehr.scan_of("Condition", patients, &[])?;
         let mut observations = Vec::new();
         for code in [calc::LOINC_HBA1C, calc::LOINC_BP_PANEL] {
             let code = format!("{}|{code}", mexico::systems::LOINC);
-            observations.extend(ehr.scan_of("Observation", patient, &[("code", code.as_str())])?);
+            observations.extend(ehr.scan_of(
+                "Observation",
+                patients,
+                &[("code", code.as_str())],
+            )?);
         }
         Ok(calc::control_facts(
-            &patients,
+            &people,
             &conditions,
             &observations,
             facilities,
@@ -81,7 +85,7 @@ impl Ehr {
         self.may_read_reports(who)
             .map_err(crate::guard::forbidden)?;
         let facilities = self.facilities()?;
-        let facts = ControlFacts::read(self, &facilities, None)?;
+        let facts = super::facts::read_everyone::<ControlFacts>(self, &facilities)?;
         Ok(calc::control_rows(facts.values(), as_of, disease))
     }
 }

@@ -14,12 +14,17 @@
 //! Limits: in memory, per node (a restart's first view pays the scan once); the facts are a
 //! few small entries per patient, well under what the record holds.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::Mutex;
+
+use fhir::Json;
 
 use super::calc::Facilities;
 use super::incremental::Touched;
 use crate::{Ehr, Error};
+
+/// Patients read at once: the values one search parameter may carry.
+pub const BATCH: usize = search::VALUES_PER_PARAM_MAX;
 
 /// What a report keeps of one patient.
 pub trait PatientFacts: Sized + Send {
@@ -27,12 +32,13 @@ pub trait PatientFacts: Sized + Send {
     /// others by the patient they belong to).
     const KINDS: &'static [&'static str];
 
-    /// The facts of every patient (`patient: None`) or of one, read from the record now,
-    /// by patient id. A patient with nothing to count has no entry.
+    /// The facts of every patient (`None`: the whole record at once, for tests and
+    /// baselines) or of some (at most [`BATCH`]), read from the record now, by patient id. A
+    /// patient with nothing to count has no entry.
     fn read(
         ehr: &Ehr,
         facilities: &Facilities,
-        patient: Option<&str>,
+        patients: Option<&[String]>,
     ) -> Result<HashMap<String, Self>, Error>;
 }
 
@@ -97,17 +103,20 @@ fn refresh<F: PatientFacts>(ehr: &Ehr, state: &mut State<F>) -> Result<(), Error
         state.last = (false, 0);
         return Ok(());
     }
-    let patients = match ehr.touched_since(seen, newest, F::KINDS)? {
+    let patients: Vec<String> = match ehr.touched_since(seen, newest, F::KINDS)? {
         Touched::Rebuild => return rebuild(ehr, state, newest),
-        Touched::Patients(patients) => patients,
+        Touched::Patients(patients) => patients.into_iter().collect(),
     };
-    for patient in &patients {
-        match F::read(ehr, &state.facilities, Some(patient))?.remove(patient) {
-            Some(facts) => {
-                state.facts.insert(patient.clone(), facts);
-            }
-            None => {
-                state.facts.remove(patient);
+    for batch in patients.chunks(BATCH) {
+        let mut read = read_batch::<F>(ehr, &state.facilities, batch)?;
+        for patient in batch {
+            match read.remove(patient) {
+                Some(facts) => {
+                    state.facts.insert(patient.clone(), facts);
+                }
+                None => {
+                    state.facts.remove(patient);
+                }
             }
         }
     }
@@ -116,9 +125,22 @@ fn refresh<F: PatientFacts>(ehr: &Ehr, state: &mut State<F>) -> Result<(), Error
     Ok(())
 }
 
+/// Everyone's facts, read a page of patients at a time: what is held at once is one batch of
+/// patients' resources, whatever the record's size.
 fn rebuild<F: PatientFacts>(ehr: &Ehr, state: &mut State<F>, newest: i64) -> Result<(), Error> {
     let facilities = ehr.facilities()?;
-    let facts = F::read(ehr, &facilities, None)?;
+    let mut facts = HashMap::new();
+    ehr.scan_pages("Patient", &[], |page| {
+        let ids: Vec<String> = page.iter().filter_map(id_of).collect();
+        for batch in ids.chunks(BATCH) {
+            facts.extend(
+                F::read(ehr, &facilities, Some(batch))?
+                    .into_iter()
+                    .filter(|(patient, _)| batch.contains(patient)),
+            );
+        }
+        Ok(())
+    })?;
     let patients = facts.len();
     *state = State {
         seen_seq: Some(newest),
@@ -127,4 +149,42 @@ fn rebuild<F: PatientFacts>(ehr: &Ehr, state: &mut State<F>, newest: i64) -> Res
         last: (true, patients),
     };
     Ok(())
+}
+
+fn id_of(resource: &Json) -> Option<String> {
+    resource
+        .get("id")
+        .and_then(Json::as_str)
+        .map(str::to_string)
+}
+
+/// The facts of `batch`, kept only for the patients whose Patient is current: the resources
+/// of a patient deleted or never recorded are not counted (as a rebuild, which walks the
+/// Patients, would not count them).
+fn read_batch<F: PatientFacts>(
+    ehr: &Ehr,
+    facilities: &Facilities,
+    batch: &[String],
+) -> Result<HashMap<String, F>, Error> {
+    let current: HashSet<String> = ehr
+        .scan_patients(Some(batch))?
+        .iter()
+        .filter_map(id_of)
+        .collect();
+    let mut read = F::read(ehr, facilities, Some(batch))?;
+    read.retain(|patient, _| current.contains(patient));
+    Ok(read)
+}
+
+/// Everyone's facts from one read of the whole record (the per-view scan the index
+/// replaced), kept for current patients as the index keeps them: the baseline the index is
+/// checked against in tests and the bench.
+pub(crate) fn read_everyone<F: PatientFacts>(
+    ehr: &Ehr,
+    facilities: &Facilities,
+) -> Result<HashMap<String, F>, Error> {
+    let current: HashSet<String> = ehr.scan_patients(None)?.iter().filter_map(id_of).collect();
+    let mut read = F::read(ehr, facilities, None)?;
+    read.retain(|patient, _| current.contains(patient));
+    Ok(read)
 }

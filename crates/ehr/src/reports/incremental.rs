@@ -76,6 +76,9 @@ impl Index {
     }
 }
 
+/// A patient's placed new cases: (date, state, code).
+type Cases = Vec<(Date, String, String)>;
+
 /// The placed cases of a full count, grouped by patient.
 fn by_patient(cases: Vec<calc::FirstCase>) -> HashMap<String, Vec<(Date, String, String)>> {
     let mut out: HashMap<String, Vec<(Date, String, String)>> = HashMap::new();
@@ -158,7 +161,14 @@ impl Ehr {
             .map_err(crate::guard::forbidden)?;
         let facilities = self.facilities()?;
         let encounters = calc::encounter_facts(&self.scan("Encounter", &[])?, &facilities);
-        let conditions = self.scan("Condition", &[])?;
+        // The index counts current patients' Conditions (it walks the Patients).
+        let current: HashSet<String> = self
+            .scan_patients(None)?
+            .iter()
+            .filter_map(|p| p.get("id").and_then(Json::as_str).map(str::to_string))
+            .collect();
+        let mut conditions = self.scan("Condition", &[])?;
+        conditions.retain(|c| subject_of(c).is_some_and(|p| current.contains(&p)));
         Ok(calc::new_cases(&conditions, &encounters, from, to))
     }
 
@@ -256,20 +266,33 @@ impl Ehr {
             Touched::Rebuild => return self.rebuild_new_cases(index, newest),
             Touched::Patients(patients) => patients,
         };
-        for patient in &patients {
-            let cases = self.patient_new_cases(&index.facilities, patient)?;
-            index.set_patient(patient, cases);
+        let patients: Vec<String> = patients.into_iter().collect();
+        for batch in patients.chunks(super::facts::BATCH) {
+            let mut cases = self.batch_new_cases(&index.facilities, batch, true)?;
+            for patient in batch {
+                index.set_patient(patient, cases.remove(patient).unwrap_or_default());
+            }
         }
         index.seen_seq = Some(newest);
         index.last = (false, patients.len());
         Ok(())
     }
 
+    /// Everyone's new cases, a page of patients at a time (what is held at once is one
+    /// batch of patients' Conditions and Encounters).
     fn rebuild_new_cases(&self, index: &mut Index, newest: i64) -> Result<(), Error> {
         let facilities = self.facilities()?;
-        let encounters = calc::encounter_facts(&self.scan("Encounter", &[])?, &facilities);
-        let conditions = self.scan("Condition", &[])?;
-        let per_patient = by_patient(calc::first_cases(&conditions, &encounters));
+        let mut per_patient = HashMap::new();
+        self.scan_pages("Patient", &[], |page| {
+            let ids: Vec<String> = page
+                .iter()
+                .filter_map(|p| p.get("id").and_then(Json::as_str).map(str::to_string))
+                .collect();
+            for batch in ids.chunks(super::facts::BATCH) {
+                per_patient.extend(self.batch_new_cases(&facilities, batch, false)?);
+            }
+            Ok(())
+        })?;
         let mut daily: BTreeMap<(Date, String, String), u64> = BTreeMap::new();
         for key in per_patient.values().flatten() {
             *daily.entry(key.clone()).or_default() += 1;
@@ -285,40 +308,36 @@ impl Ehr {
         Ok(())
     }
 
-    /// One patient's placed new cases, read now: their Conditions and the Encounters those
-    /// name.
-    fn patient_new_cases(
+    /// The placed new cases of `batch` (current patients only: `check_current` when the ids
+    /// did not come from the Patients themselves), read now: their Conditions and the
+    /// Encounters those name.
+    fn batch_new_cases(
         &self,
         facilities: &Facilities,
-        patient: &str,
-    ) -> Result<Vec<(Date, String, String)>, Error> {
-        let subject = format!("Patient/{patient}");
-        let conditions = self.scan("Condition", &[("subject", subject.as_str())])?;
-        let mut encounters = Vec::new();
-        let mut named: HashSet<&str> = HashSet::new();
-        for condition in &conditions {
-            let Some(id) = condition
-                .get("encounter")
-                .and_then(|e| e.get("reference"))
-                .and_then(Json::as_str)
-                .and_then(|r| referenced_id(r, "Encounter"))
-            else {
-                continue;
-            };
-            if !named.insert(id) {
-                continue;
-            }
-            if let Some(stored) = self.store().read("Encounter", id)?
-                && !stored.deleted
-                && let Ok(encounter) = fhir::json::parse_str(&stored.body)
-            {
-                encounters.push(encounter);
-            }
-        }
+        batch: &[String],
+        check_current: bool,
+    ) -> Result<HashMap<String, Cases>, Error> {
+        let current: Option<HashSet<String>> = if check_current {
+            Some(
+                self.scan_patients(Some(batch))?
+                    .iter()
+                    .filter_map(|p| p.get("id").and_then(Json::as_str).map(str::to_string))
+                    .collect(),
+            )
+        } else {
+            None
+        };
+        let conditions = self.scan_of("Condition", Some(batch), &[])?;
+        let encounters = self.read_encounters(conditions.iter().filter_map(|condition| {
+            let text = condition.get("encounter")?.get("reference")?.as_str()?;
+            referenced_id(text, "Encounter")
+        }))?;
         let facts = calc::encounter_facts(&encounters, facilities);
-        Ok(by_patient(calc::first_cases(&conditions, &facts))
-            .remove(patient)
-            .unwrap_or_default())
+        let mut cases = by_patient(calc::first_cases(&conditions, &facts));
+        cases.retain(|patient, _| {
+            batch.contains(patient) && current.as_ref().is_none_or(|c| c.contains(patient))
+        });
+        Ok(cases)
     }
 }
 

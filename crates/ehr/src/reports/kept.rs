@@ -40,9 +40,9 @@ impl PatientFacts for Visits {
     fn read(
         ehr: &Ehr,
         facilities: &Facilities,
-        patient: Option<&str>,
+        patients: Option<&[String]>,
     ) -> Result<HashMap<String, Visits>, Error> {
-        let encounters = ehr.scan_of("Encounter", patient, &[])?;
+        let encounters = ehr.scan_of("Encounter", patients, &[])?;
         Ok(calc::consultation_facts(&encounters, facilities))
     }
 }
@@ -53,11 +53,11 @@ impl PatientFacts for Child {
     fn read(
         ehr: &Ehr,
         facilities: &Facilities,
-        patient: Option<&str>,
+        patients: Option<&[String]>,
     ) -> Result<HashMap<String, Child>, Error> {
-        let patients = ehr.scan_patients(patient)?;
-        let immunizations = ehr.scan_of("Immunization", patient, &[])?;
-        Ok(coverage::child_facts(&patients, &immunizations, facilities))
+        let people = ehr.scan_patients(patients)?;
+        let immunizations = ehr.scan_of("Immunization", patients, &[])?;
+        Ok(coverage::child_facts(&people, &immunizations, facilities))
     }
 }
 
@@ -67,10 +67,10 @@ impl PatientFacts for Prescriptions {
     fn read(
         ehr: &Ehr,
         facilities: &Facilities,
-        patient: Option<&str>,
+        patients: Option<&[String]>,
     ) -> Result<HashMap<String, Prescriptions>, Error> {
-        let requests = ehr.scan_of("MedicationRequest", patient, &[])?;
-        let encounters = match patient {
+        let requests = ehr.scan_of("MedicationRequest", patients, &[])?;
+        let encounters = match patients {
             None => ehr.scan("Encounter", &[])?,
             Some(_) => ehr.read_encounters(requests.iter().filter_map(encounter_of))?,
         };
@@ -85,9 +85,9 @@ impl PatientFacts for Warnings {
     fn read(
         ehr: &Ehr,
         facilities: &Facilities,
-        patient: Option<&str>,
+        patients: Option<&[String]>,
     ) -> Result<HashMap<String, Warnings>, Error> {
-        let issues = ehr.scan_of("DetectedIssue", patient, &[])?;
+        let issues = ehr.scan_of("DetectedIssue", patients, &[])?;
         Ok(quality::warning_facts(&issues, facilities))
     }
 }
@@ -98,12 +98,12 @@ impl PatientFacts for QualityFacts {
     fn read(
         ehr: &Ehr,
         facilities: &Facilities,
-        patient: Option<&str>,
+        patients: Option<&[String]>,
     ) -> Result<HashMap<String, QualityFacts>, Error> {
-        let patients = ehr.scan_patients(patient)?;
-        let compositions = ehr.scan_of("Composition", patient, &[])?;
-        let mut encounters = ehr.scan_of("Encounter", patient, &[])?;
-        if patient.is_some() {
+        let people = ehr.scan_patients(patients)?;
+        let compositions = ehr.scan_of("Composition", patients, &[])?;
+        let mut encounters = ehr.scan_of("Encounter", patients, &[])?;
+        if patients.is_some() {
             // A note's facility may be that of an Encounter it names.
             let held: std::collections::HashSet<&str> = encounters
                 .iter()
@@ -117,10 +117,10 @@ impl PatientFacts for QualityFacts {
             let more = ehr.read_encounters(named)?;
             encounters.extend(more);
         }
-        let conditions = ehr.scan_of("Condition", patient, &[])?;
+        let conditions = ehr.scan_of("Condition", patients, &[])?;
         Ok(quality::quality_facts(
             &quality::QualityInputs {
-                patients: &patients,
+                patients: &people,
                 compositions: &compositions,
                 encounters: &encounters,
                 conditions: &conditions,
@@ -142,6 +142,7 @@ mod tests {
 
     use super::*;
     use crate::reports::dates::parse_day;
+    use crate::reports::facts::read_everyone;
     use crate::{Requester, SystemClock};
 
     fn json(text: &str) -> Json {
@@ -169,7 +170,9 @@ mod tests {
                 format!(
                     "{:?}",
                     calc::consultation_rows(
-                        Visits::read(ehr, &facilities, None).expect("read").values(),
+                        read_everyone::<Visits>(ehr, &facilities)
+                            .expect("read")
+                            .values(),
                         from,
                         to
                     )
@@ -182,7 +185,9 @@ mod tests {
                 format!(
                     "{:?}",
                     coverage::coverage_rows(
-                        Child::read(ehr, &facilities, None).expect("read").values(),
+                        read_everyone::<Child>(ehr, &facilities)
+                            .expect("read")
+                            .values(),
                         as_of
                     )
                 ),
@@ -197,7 +202,7 @@ mod tests {
                 format!(
                     "{:?}",
                     demand::demand_rows(
-                        Prescriptions::read(ehr, &facilities, None)
+                        read_everyone::<Prescriptions>(ehr, &facilities)
                             .expect("read")
                             .values()
                             .flat_map(|p| p.0.iter()),
@@ -212,7 +217,7 @@ mod tests {
                 format!(
                     "{:?}",
                     quality::repeated_tests(
-                        Warnings::read(ehr, &facilities, None)
+                        read_everyone::<Warnings>(ehr, &facilities)
                             .expect("read")
                             .values(),
                         from,

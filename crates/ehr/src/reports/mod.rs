@@ -477,52 +477,51 @@ impl Ehr {
         Ok(calc::Facilities::new(&organizations, &locations))
     }
 
-    /// [`Ehr::scan`], narrowed to one patient's resources (their `patient` search
-    /// parameter) when `patient` is given.
+    /// [`Ehr::scan`], narrowed to some patients' resources (their `patient` search parameter,
+    /// at most [`search::VALUES_PER_PARAM_MAX`] at once) when `patients` is given.
     fn scan_of(
         &self,
         resource_type: &str,
-        patient: Option<&str>,
+        patients: Option<&[String]>,
         params: &[(&str, &str)],
     ) -> Result<Vec<Json>, Error> {
-        let reference = patient.map(|p| format!("Patient/{p}"));
+        let references = patients.map(|ids| {
+            ids.iter()
+                .map(|id| format!("Patient/{id}"))
+                .collect::<Vec<_>>()
+                .join(",")
+        });
         let mut narrowed = params.to_vec();
-        if let Some(reference) = &reference {
-            narrowed.push(("patient", reference.as_str()));
+        match &references {
+            Some(references) if references.is_empty() => return Ok(Vec::new()),
+            Some(references) => narrowed.push(("patient", references.as_str())),
+            None => {}
         }
         self.scan(resource_type, &narrowed)
     }
 
-    /// Every current Patient (`None`), or the one named (by id; none when deleted).
-    fn scan_patients(&self, patient: Option<&str>) -> Result<Vec<Json>, Error> {
-        let Some(id) = patient else {
-            return self.scan("Patient", &[]);
-        };
-        Ok(match self.store().read("Patient", id)? {
-            Some(stored) if !stored.deleted => fhir::json::parse_str(&stored.body)
-                .map(|p| vec![p])
-                .unwrap_or_default(),
-            _ => Vec::new(),
-        })
+    /// Every current Patient (`None`), or those named (by id; the deleted and unknown left
+    /// out).
+    fn scan_patients(&self, patients: Option<&[String]>) -> Result<Vec<Json>, Error> {
+        match patients {
+            None => self.scan("Patient", &[]),
+            Some([]) => Ok(Vec::new()),
+            Some(ids) => self.scan("Patient", &[("_id", ids.join(",").as_str())]),
+        }
     }
 
-    /// The current Encounters with these ids (those missing or deleted left out).
+    /// The current Encounters with these ids (those missing or deleted left out), read by
+    /// `_id` a search parameter's worth at a time.
     fn read_encounters<'a>(
         &self,
         ids: impl IntoIterator<Item = &'a str>,
     ) -> Result<Vec<Json>, Error> {
+        let mut named: Vec<&str> = ids.into_iter().collect();
+        named.sort_unstable();
+        named.dedup();
         let mut found = Vec::new();
-        let mut named = std::collections::HashSet::new();
-        for id in ids {
-            if !named.insert(id) {
-                continue;
-            }
-            if let Some(stored) = self.store().read("Encounter", id)?
-                && !stored.deleted
-                && let Ok(encounter) = fhir::json::parse_str(&stored.body)
-            {
-                found.push(encounter);
-            }
+        for batch in named.chunks(search::VALUES_PER_PARAM_MAX) {
+            found.extend(self.scan("Encounter", &[("_id", batch.join(",").as_str())])?);
         }
         Ok(found)
     }
@@ -530,6 +529,23 @@ impl Ehr {
     /// Every current resource of a type matching `params`, read page by page (keyset
     /// positions, so concurrent writes neither skip nor repeat a resource present throughout).
     fn scan(&self, resource_type: &str, params: &[(&str, &str)]) -> Result<Vec<Json>, Error> {
+        let mut found = Vec::new();
+        self.scan_pages(resource_type, params, |page| {
+            found.extend(page);
+            Ok(())
+        })?;
+        Ok(found)
+    }
+
+    /// [`Ehr::scan`], one page at a time: `each` gets every page's current resources (at most
+    /// [`store::PAGE_SIZE_MAX`]), so what is held at once is one page, whatever the record's
+    /// size.
+    fn scan_pages(
+        &self,
+        resource_type: &str,
+        params: &[(&str, &str)],
+        mut each: impl FnMut(Vec<Json>) -> Result<(), Error>,
+    ) -> Result<(), Error> {
         let params: Vec<(String, String)> = params
             .iter()
             .map(|(k, v)| ((*k).to_string(), (*v).to_string()))
@@ -537,9 +553,9 @@ impl Ehr {
         let mut query = internal_query(resource_type, &params, self.now_ms())?;
         query.count = Some(u32::try_from(store::PAGE_SIZE_MAX).unwrap_or(1_000));
         query.total = Some(search::Total::None);
-        let mut found = Vec::new();
         loop {
             let page = self.store().search(&query)?;
+            let mut found = Vec::with_capacity(page.matches.len());
             for stored in &page.matches {
                 if stored.deleted {
                     continue;
@@ -552,12 +568,12 @@ impl Ehr {
                 })?;
                 found.push(resource);
             }
+            each(found)?;
             match page.positions.last() {
                 Some(last) if page.more => query.cursor = Some(format!("n{last}")),
-                _ => break,
+                _ => return Ok(()),
             }
         }
-        Ok(found)
     }
 }
 
