@@ -5,6 +5,7 @@
 mod support;
 
 mod capability;
+mod cluster;
 mod crud;
 mod durability;
 mod errors;

@@ -13,13 +13,6 @@ const CLUES_DF: &str = "DFSSA004321";
 const CLUES_SYSTEM: &str = "https://expediente.salud.gob.mx/fhir/sid/clues";
 const ICD10: &str = "http://hl7.org/fhir/sid/icd-10";
 
-fn created(node: &Node, resource: &Value) -> String {
-    let kind = resource["resourceType"].as_str().unwrap();
-    let answer = post(node, kind, resource);
-    assert_eq!(answer.status, 201, "{kind}: {}", answer.text);
-    answer.body["id"].as_str().unwrap().to_string()
-}
-
 fn registered(node: &Node, given: &str, org: &str) -> String {
     let mut p = patient(given, "Prueba", "1970-05-05", "female");
     p["managingOrganization"] = json!({"reference": format!("Organization/{org}")});

@@ -15,13 +15,6 @@ const CURP_SYSTEM: &str = "urn:oid:2.16.840.1.113883.4.629";
 const WARNING_SYSTEM: &str = "https://expediente.salud.gob.mx/fhir/sid/aviso-estudio-repetido";
 const LOINC: &str = "http://loinc.org";
 
-fn created(node: &Node, resource: &Value) -> String {
-    let kind = resource["resourceType"].as_str().unwrap();
-    let answer = post(node, kind, resource);
-    assert_eq!(answer.status, 201, "{kind}: {}", answer.text);
-    answer.body["id"].as_str().unwrap().to_string()
-}
-
 fn registered(node: &Node, mut p: Value, org: &str) -> String {
     p["managingOrganization"] = json!({"reference": format!("Organization/{org}")});
     created(node, &p)

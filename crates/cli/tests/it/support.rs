@@ -285,8 +285,9 @@ impl Drop for PrivatePostgres {
 /// and registered the workers. Stopped and deleted when dropped.
 pub struct PrivateCitus {
     dir: tempfile::TempDir,
-    /// The coordinator's port; worker `n` (1, 2) listens on `port + n`.
+    /// The coordinator's port; worker `n` (1, 2, …) listens on `port + n`.
     port: u16,
+    workers: u16,
     pub admin_url: String,
 }
 
@@ -306,8 +307,8 @@ fn as_postgres(program: &str, args: &[&str]) -> std::process::Output {
         .unwrap_or_else(|err| panic!("cannot run {program} as postgres ({err})"))
 }
 
-/// Three consecutive free ports on loopback (the coordinator's and the two workers').
-fn free_port_run() -> u16 {
+/// `count` consecutive free ports on loopback (the coordinator's and the workers').
+fn free_port_run(count: u16) -> u16 {
     for _ in 0..50 {
         let base = std::net::TcpListener::bind("127.0.0.1:0")
             .unwrap()
@@ -317,24 +318,29 @@ fn free_port_run() -> u16 {
         if base > 65_000 {
             continue;
         }
-        let free = (1..3).all(|n| std::net::TcpListener::bind(("127.0.0.1", base + n)).is_ok());
+        let free = (1..count).all(|n| std::net::TcpListener::bind(("127.0.0.1", base + n)).is_ok());
         if free {
             return base;
         }
     }
-    panic!("no three consecutive free ports on 127.0.0.1")
+    panic!("no {count} consecutive free ports on 127.0.0.1")
 }
 
 impl PrivateCitus {
     pub fn start() -> PrivateCitus {
+        PrivateCitus::start_with(2)
+    }
+
+    /// A coordinator and `workers` workers, all in the cluster.
+    pub fn start_with(workers: u16) -> PrivateCitus {
         let dir = tempfile::tempdir().unwrap();
-        let port = free_port_run();
+        let port = free_port_run(workers + 1);
         let output = Command::new(citus_script())
             .args([
                 "start",
                 dir.path().to_str().unwrap(),
                 &port.to_string(),
-                "2",
+                &workers.to_string(),
             ])
             .output()
             .unwrap_or_else(|err| panic!("cannot run cluster.sh ({err}); see test.sh"));
@@ -355,6 +361,7 @@ impl PrivateCitus {
         PrivateCitus {
             dir,
             port,
+            workers,
             admin_url,
         }
     }
@@ -399,7 +406,7 @@ impl PrivateCitus {
 
 impl Drop for PrivateCitus {
     fn drop(&mut self) {
-        for node in 0..3 {
+        for node in 0..=self.workers {
             let _ = as_postgres(
                 "pg_ctl",
                 &["-D", &self.node_dir(node), "-m", "immediate", "stop"],
@@ -784,6 +791,14 @@ pub fn run_cli_env(args: &[&str], env: &[(&str, &str)]) -> (i32, String, String)
 }
 
 /// A Mexican patient resource.
+/// Creates `resource` over HTTP (201 asserted); its id.
+pub fn created(node: &Node, resource: &Value) -> String {
+    let kind = resource["resourceType"].as_str().unwrap();
+    let answer = post(node, kind, resource);
+    assert_eq!(answer.status, 201, "{kind}: {}", answer.text);
+    answer.body["id"].as_str().unwrap().to_string()
+}
+
 pub fn patient(given: &str, family: &str, birth_date: &str, gender: &str) -> Value {
     serde_json::json!({
         "resourceType": "Patient",

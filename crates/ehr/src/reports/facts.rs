@@ -23,8 +23,8 @@ use super::calc::Facilities;
 use super::incremental::Touched;
 use crate::{Ehr, Error};
 
-/// Patients read at once: the values one search parameter may carry.
-pub const BATCH: usize = search::VALUES_PER_PARAM_MAX;
+/// Patients read at once (what a rebuild holds at a time).
+pub const BATCH: usize = 100;
 
 /// What a report keeps of one patient.
 pub trait PatientFacts: Sized + Send {
