@@ -103,7 +103,12 @@ fn refresh<F: PatientFacts>(ehr: &Ehr, state: &mut State<F>) -> Result<(), Error
         state.last = (false, 0);
         return Ok(());
     }
-    let patients: Vec<String> = match ehr.touched_since(seen, newest, F::KINDS)? {
+    // A Patient's own changes always count: facts are kept only while it is current.
+    let mut kinds = F::KINDS.to_vec();
+    if !kinds.contains(&"Patient") {
+        kinds.push("Patient");
+    }
+    let patients: Vec<String> = match ehr.touched_since(seen, newest, &kinds)? {
         Touched::Rebuild => return rebuild(ehr, state, newest),
         Touched::Patients(patients) => patients.into_iter().collect(),
     };

@@ -262,10 +262,11 @@ impl Ehr {
             index.last = (false, 0);
             return Ok(());
         }
-        let patients = match self.touched_since(seen, newest, &["Condition", "Encounter"])? {
-            Touched::Rebuild => return self.rebuild_new_cases(index, newest),
-            Touched::Patients(patients) => patients,
-        };
+        let patients =
+            match self.touched_since(seen, newest, &["Condition", "Encounter", "Patient"])? {
+                Touched::Rebuild => return self.rebuild_new_cases(index, newest),
+                Touched::Patients(patients) => patients,
+            };
         let patients: Vec<String> = patients.into_iter().collect();
         for batch in patients.chunks(super::facts::BATCH) {
             let mut cases = self.batch_new_cases(&index.facilities, batch, true)?;

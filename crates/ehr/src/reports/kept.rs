@@ -234,7 +234,7 @@ mod tests {
                 format!(
                     "{:?}",
                     quality::data_quality(
-                        &QualityFacts::read(ehr, &facilities, None).expect("read"),
+                        &read_everyone::<QualityFacts>(ehr, &facilities).expect("read"),
                         &[]
                     )
                 ),
@@ -371,6 +371,18 @@ mod tests {
         assert!(!rows[2].0.contains("Paracetamol"), "{}", rows[2].0);
         assert!(!rows[0].0.contains("DFSSA004321"), "{}", rows[0].0);
         assert!(!rows[3].0.contains("ordered_anyway: 1"), "{}", rows[3].0);
+
+        // A patient deleted (entered in error): their facts go, in every report.
+        let c = create("Patient", patient(&jc));
+        create("Encounter", encounter(&c, &jc, "finished"));
+        create("DetectedIssue", warning(&c, "final"));
+        same("c's visit and warning");
+        let with_c = both(&ehr);
+        ehr.delete(&tool, "Patient", &c).expect("deleted");
+        same("after c was deleted");
+        let without_c = both(&ehr);
+        assert_ne!(with_c[0].0, without_c[0].0, "c's consultation is gone");
+        assert_ne!(with_c[3].0, without_c[3].0, "c's warning is gone");
 
         // The directory changing: everyone read again.
         update("Organization", &jc, org("MCSSA000011"));
