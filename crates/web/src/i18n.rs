@@ -1006,6 +1006,11 @@ pub static MESSAGES: &[(&str, &str, &str)] = &[
     ("problems.since", "desde", "since"),
     ("quality.curp", "Con CURP validada", "With validated CURP"),
     (
+        "quality.done_right",
+        "Bien registrado: CURP · notas completas · consultas con diagnóstico",
+        "Recorded right: CURP · complete notes · encounters with a diagnosis",
+    ),
+    (
         "quality.duplicates",
         "Duplicados por revisar",
         "Duplicates to review",

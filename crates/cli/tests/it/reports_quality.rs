@@ -332,6 +332,14 @@ fn repeated_tests_data_quality_and_the_state_scope() {
         "{}",
         page.body
     );
+    // Its chart: three shares per facility (CURP, complete notes, encounters with a diagnosis).
+    let row = page
+        .body
+        .split("data-clues=\"JCSSA001234\"")
+        .nth(1)
+        .and_then(|rest| rest.split("</tr>").next())
+        .unwrap_or_default();
+    assert_eq!(row.matches("<svg class=\"share\"").count(), 3, "{row}");
     let page = browser.get("/ui/estudios-repetidos?from=2026-03-01&to=2026-04-30");
     assert!(
         page.body

@@ -113,6 +113,9 @@ pub struct QualityView {
     pub curp_pct: String,
     pub notes_pct: String,
     pub no_dx_pct: String,
+    /// Bars of the three shares done right: CURP valid, notes complete, encounters with a
+    /// diagnosis.
+    pub bars: [String; 3],
 }
 
 #[derive(Template)]
@@ -139,6 +142,12 @@ pub async fn quality(State(app): AppState, ctx: Ctx, RawQuery(raw): RawQuery) ->
     let rows = rows
         .into_iter()
         .map(|row| QualityView {
+            bars: [
+                pct(row.valid_curp, row.patients),
+                100.0 - pct(row.notes_incomplete, row.notes),
+                100.0 - pct(row.encounters_without_diagnosis, row.encounters),
+            ]
+            .map(|share| svg::share_bar(share, share)),
             clues: row.clues.clone(),
             state: state_name(&row.clues),
             curp_pct: format!("{:.1}", pct(row.valid_curp, row.patients)),
