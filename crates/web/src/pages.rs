@@ -442,6 +442,15 @@ pub(crate) fn report_error(app: &App, ctx: &Ctx, error: &ehr::Error) -> Response
     }
 }
 
+/// The name of the state a CLUES belongs to (its first two letters), for report tables.
+pub(crate) fn state_of_clues(clues: &str) -> String {
+    clues
+        .get(..2)
+        .and_then(mexico::states::by_curp_code)
+        .map(|s| s.name.to_string())
+        .unwrap_or_default()
+}
+
 /// The status of a page answering an `ehr` error (server errors are logged here).
 pub(crate) fn error_status(error: &ehr::Error) -> StatusCode {
     let status =

@@ -13,7 +13,6 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
-use anyhow::Context;
 use clap::Args;
 use store_postgres::cluster::{self, Worker};
 
@@ -42,12 +41,7 @@ pub struct BenchRebalanceArgs {
 }
 
 pub fn run(args: BenchRebalanceArgs) -> anyhow::Result<ExitCode> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    runtime.block_on(bench(args))?;
-    Ok(ExitCode::SUCCESS)
+    bench_sync::on_runtime(bench(args))
 }
 
 fn percentile(sorted: &[f64], q: f64) -> f64 {

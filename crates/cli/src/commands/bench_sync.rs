@@ -53,11 +53,18 @@ pub struct BenchSyncArgs {
 }
 
 pub fn run(args: BenchSyncArgs) -> anyhow::Result<ExitCode> {
+    on_runtime(bench(args))
+}
+
+/// Runs a benchmark on a multi-threaded runtime of its own.
+pub(super) fn on_runtime(
+    bench: impl std::future::Future<Output = anyhow::Result<()>>,
+) -> anyhow::Result<ExitCode> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
-    runtime.block_on(bench(args))?;
+    runtime.block_on(bench)?;
     Ok(ExitCode::SUCCESS)
 }
 

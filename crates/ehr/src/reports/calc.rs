@@ -90,7 +90,11 @@ pub fn referenced_id<'a>(reference: &'a str, resource_type: &str) -> Option<&'a 
     (parts.next()? == resource_type && !id.is_empty()).then_some(id)
 }
 
-fn reference_id<'a>(resource: &'a Json, element: &str, resource_type: &str) -> Option<&'a str> {
+pub(super) fn reference_id<'a>(
+    resource: &'a Json,
+    element: &str,
+    resource_type: &str,
+) -> Option<&'a str> {
     let text = resource.get(element)?.get("reference")?.as_str()?;
     referenced_id(text, resource_type)
 }

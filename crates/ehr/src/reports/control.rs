@@ -92,32 +92,17 @@ impl Ehr {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
-    use fhir::Json;
-
     use super::*;
-    use crate::{Requester, SystemClock};
-
-    fn json(text: &str) -> Json {
-        fhir::json::parse_str(text).expect("test JSON")
-    }
+    use crate::reports::testing::{TestNode, json};
 
     /// The facts, after every kind of change (a measurement, a diagnosis, one voided, a
     /// registration moved, a deletion, the directory), count what a full scan counts, for
     /// both diseases, and only the patients touched are recomputed.
     #[test]
     fn the_control_facts_follow_every_change_as_a_full_scan_would() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = store_sqlite::SqliteStore::open(dir.path()).expect("store");
-        let ehr = Ehr::new(store, Arc::new(SystemClock), "prueba");
-        let tool = Requester::local_system("pruebas");
-        let create = |kind: &str, body: String| {
-            ehr.create(&tool, kind, json(&body), None)
-                .expect("created")
-                .resource
-                .id
-        };
+        let node = TestNode::new();
+        let (ehr, tool) = (&node.ehr, &node.tool);
+        let create = |kind: &str, body: String| node.create(kind, &body);
         let clues_body = |id: Option<&str>, clues: &str| {
             format!(
                 r#"{{"resourceType":"Organization",{}"identifier":[{{"system":"{}","value":"{clues}"}}]}}"#,
@@ -161,13 +146,13 @@ mod tests {
             let hypertension = indexed.next().expect("hypertension");
             assert_eq!(
                 diabetes,
-                ehr.control_scanned(&tool, as_of, Disease::Diabetes)
+                ehr.control_scanned(tool, as_of, Disease::Diabetes)
                     .expect("scanned"),
                 "diabetes, {why}"
             );
             assert_eq!(
                 hypertension,
-                ehr.control_scanned(&tool, as_of, Disease::Hypertension)
+                ehr.control_scanned(tool, as_of, Disease::Hypertension)
                     .expect("scanned"),
                 "hypertension, {why}"
             );
@@ -212,10 +197,10 @@ mod tests {
                 r#""resourceType":"Condition","id":"{hypertension_b}","verificationStatus":{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/condition-ver-status","code":"entered-in-error"}}]}},"#
             ),
         );
-        ehr.update(&tool, "Condition", &hypertension_b, json(&voided), None)
+        ehr.update(tool, "Condition", &hypertension_b, json(&voided), None)
             .expect("updated");
         ehr.update(
-            &tool,
+            tool,
             "Patient",
             &c,
             json(&patient_body(Some(&c), &df)),
@@ -229,10 +214,10 @@ mod tests {
         // A measurement deleted, then the directory changing (a rebuild).
         let late = create("Observation", hba1c(&c, "2026-11-20", 6.0));
         same("c measured");
-        ehr.delete(&tool, "Observation", &late).expect("deleted");
+        ehr.delete(tool, "Observation", &late).expect("deleted");
         same("after a delete");
         ehr.update(
-            &tool,
+            tool,
             "Organization",
             &jc,
             json(&clues_body(Some(&jc), "MCSSA000011")),

@@ -15,7 +15,7 @@ use fhir::Json;
 use mexico::vaccines::{self, CHILD_SCHEDULE, Given};
 use time::Date;
 
-use super::calc::{Facilities, referenced_id};
+use super::calc::{Facilities, reference_id};
 use super::dates;
 
 /// The cohorts followed: the Cartilla Nacional de Salud's 0–9 years.
@@ -64,12 +64,7 @@ pub fn child_facts(
         if status != Some("completed") {
             continue;
         }
-        let Some(patient) = immunization
-            .get("patient")
-            .and_then(|p| p.get("reference"))
-            .and_then(Json::as_str)
-            .and_then(|r| referenced_id(r, "Patient"))
-        else {
+        let Some(patient) = reference_id(immunization, "patient", "Patient") else {
             continue;
         };
         let Some(day) = immunization

@@ -19,7 +19,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use fhir::Json;
 
-use super::calc::{EncounterFacts, referenced_id};
+use super::calc::{EncounterFacts, reference_id, referenced_id};
 use super::dates::local_date;
 
 /// Months of history the forecast uses at most.
@@ -85,12 +85,7 @@ pub fn prescribed(
         if matches!(status, Some("cancelled" | "entered-in-error" | "draft")) {
             continue;
         }
-        let Some(patient) = request
-            .get("subject")
-            .and_then(|s| s.get("reference"))
-            .and_then(Json::as_str)
-            .and_then(|r| referenced_id(r, "Patient"))
-        else {
+        let Some(patient) = reference_id(request, "subject", "Patient") else {
             continue;
         };
         let Some(coding) = request

@@ -344,14 +344,8 @@ impl Ehr {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::{Requester, SystemClock};
-
-    fn json(text: &str) -> Json {
-        fhir::json::parse_str(text).expect("test JSON")
-    }
+    use crate::reports::testing::{TestNode, json};
 
     fn day(text: &str) -> Date {
         super::super::dates::parse_day(text).expect("day")
@@ -361,16 +355,9 @@ mod tests {
     /// recomputes only the patients touched.
     #[test]
     fn the_index_follows_every_change_as_a_full_scan_would() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = store_sqlite::SqliteStore::open(dir.path()).expect("store");
-        let ehr = Ehr::new(store, Arc::new(SystemClock), "prueba");
-        let tool = Requester::local_system("pruebas");
-        let create = |kind: &str, body: String| {
-            ehr.create(&tool, kind, json(&body), None)
-                .expect("created")
-                .resource
-                .id
-        };
+        let node = TestNode::new();
+        let (ehr, tool) = (&node.ehr, &node.tool);
+        let create = |kind: &str, body: String| node.create(kind, &body);
         let org = |clues: &str| {
             create(
                 "Organization",
@@ -404,7 +391,7 @@ mod tests {
         let (from, to) = (day("2026-01-01"), day("2026-12-31"));
         let same = |why: &str| {
             let indexed = ehr.new_cases_indexed(from, to).expect("indexed");
-            let scanned = ehr.new_cases_scanned(&tool, from, to).expect("scanned");
+            let scanned = ehr.new_cases_scanned(tool, from, to).expect("scanned");
             assert_eq!(indexed, scanned, "{why}");
             indexed
         };
@@ -436,7 +423,7 @@ mod tests {
                 r#""resourceType":"Condition","id":"{cb}","verificationStatus":{{"coding":[{{"system":"http://terminology.hl7.org/CodeSystem/condition-ver-status","code":"entered-in-error"}}]}},"#
             ),
         );
-        ehr.update(&tool, "Condition", &cb, json(&void), None)
+        ehr.update(tool, "Condition", &cb, json(&void), None)
             .expect("updated");
         let rows = same("after a backdated case and a voided one");
         assert_eq!(rows.len(), 1, "{rows:?}");
@@ -445,13 +432,13 @@ mod tests {
         // A deletion, and a facility's CLUES changing (a rebuild).
         let cd = create("Condition", condition(&b, &eb, "E11.9", "2026-05-05"));
         same("b's diabetes");
-        ehr.delete(&tool, "Condition", &cd).expect("deleted");
+        ehr.delete(tool, "Condition", &cd).expect("deleted");
         same("after a delete");
         let moved = format!(
             r#"{{"resourceType":"Organization","id":"{jc}","identifier":[{{"system":"{}","value":"MCSSA000011"}}]}}"#,
             mexico::systems::CLUES
         );
-        ehr.update(&tool, "Organization", &jc, json(&moved), None)
+        ehr.update(tool, "Organization", &jc, json(&moved), None)
             .expect("updated");
         let rows = same("after the directory changed");
         assert_eq!(rows[0].state, "MC", "{rows:?}");

@@ -138,16 +138,10 @@ fn encounter_of(resource: &Json) -> Option<&str> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
     use crate::reports::dates::parse_day;
     use crate::reports::facts::read_everyone;
-    use crate::{Requester, SystemClock};
-
-    fn json(text: &str) -> Json {
-        fhir::json::parse_str(text).expect("test JSON")
-    }
+    use crate::reports::testing::TestNode;
 
     /// Every report's rows from the facts kept, and from facts read afresh from the record:
     /// (consultations, coverage, demand, repeated tests, data quality), as debug text.
@@ -259,21 +253,10 @@ mod tests {
     /// read afresh give, for all five reports, and only the patients touched are read again.
     #[test]
     fn the_kept_facts_follow_every_change_as_a_fresh_read_would() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let store = store_sqlite::SqliteStore::open(dir.path()).expect("store");
-        let ehr = Ehr::new(store, Arc::new(SystemClock), "prueba");
-        let tool = Requester::local_system("pruebas");
-        let create = |kind: &str, body: String| {
-            ehr.create(&tool, kind, json(&body), None)
-                .expect("created")
-                .resource
-                .id
-        };
-        let update = |kind: &str, id: &str, body: String| {
-            let body = body.replacen('{', &format!(r#"{{"id":"{id}","#), 1);
-            ehr.update(&tool, kind, id, json(&body), None)
-                .expect("updated");
-        };
+        let node = TestNode::new();
+        let (ehr, tool) = (&node.ehr, &node.tool);
+        let create = |kind: &str, body: String| node.create(kind, &body);
+        let update = |kind: &str, id: &str, body: String| node.update(kind, id, &body);
         let org = |clues: &str| {
             format!(
                 r#"{{"resourceType":"Organization","identifier":[{{"system":"{}","value":"{clues}"}}]}}"#,
@@ -317,7 +300,7 @@ mod tests {
             )
         };
         let same = |why: &str| {
-            for (kept, fresh) in both(&ehr) {
+            for (kept, fresh) in both(ehr) {
                 assert_eq!(kept, fresh, "{why}");
             }
         };
@@ -330,8 +313,8 @@ mod tests {
         let warning_a = create("DetectedIssue", warning(&a, "final"));
         create("Composition", note(&a, &visit_a));
         same("first view: read from the record");
-        assert!(refreshes(&ehr).iter().all(|(rebuilt, _)| *rebuilt));
-        let rows = both(&ehr);
+        assert!(refreshes(ehr).iter().all(|(rebuilt, _)| *rebuilt));
+        let rows = both(ehr);
         for (what, needle) in [
             (0, "consultations: 1"),
             (1, "vaccinated: 1"),
@@ -346,7 +329,7 @@ mod tests {
         let visit_b = create("Encounter", encounter(&b, &df, "finished"));
         let dose_b = create("Immunization", dose(&b, "completed"));
         same("after b's visit and dose");
-        let after = refreshes(&ehr);
+        let after = refreshes(ehr);
         assert_eq!(
             (after[0], after[1], after[2]),
             ((false, 1), (false, 1), (false, 1))
@@ -354,7 +337,7 @@ mod tests {
 
         // Nothing written: nothing read again.
         same("unchanged");
-        assert!(refreshes(&ehr).iter().all(|r| *r == (false, 0)));
+        assert!(refreshes(ehr).iter().all(|r| *r == (false, 0)));
 
         // Cancelled, entered in error, deleted, moved.
         update("Encounter", &visit_b, encounter(&b, &df, "cancelled"));
@@ -363,11 +346,11 @@ mod tests {
             &rx,
             prescription(&a, &visit_a, "cancelled"),
         );
-        ehr.delete(&tool, "Immunization", &dose_b).expect("deleted");
+        ehr.delete(tool, "Immunization", &dose_b).expect("deleted");
         update("Patient", &a, patient(&df));
         update("DetectedIssue", &warning_a, warning(&a, "entered-in-error"));
         same("after cancellations, a delete and a move");
-        let rows = both(&ehr);
+        let rows = both(ehr);
         assert!(!rows[2].0.contains("Paracetamol"), "{}", rows[2].0);
         assert!(!rows[0].0.contains("DFSSA004321"), "{}", rows[0].0);
         assert!(!rows[3].0.contains("ordered_anyway: 1"), "{}", rows[3].0);
@@ -377,17 +360,17 @@ mod tests {
         create("Encounter", encounter(&c, &jc, "finished"));
         create("DetectedIssue", warning(&c, "final"));
         same("c's visit and warning");
-        let with_c = both(&ehr);
-        ehr.delete(&tool, "Patient", &c).expect("deleted");
+        let with_c = both(ehr);
+        ehr.delete(tool, "Patient", &c).expect("deleted");
         same("after c was deleted");
-        let without_c = both(&ehr);
+        let without_c = both(ehr);
         assert_ne!(with_c[0].0, without_c[0].0, "c's consultation is gone");
         assert_ne!(with_c[3].0, without_c[3].0, "c's warning is gone");
 
         // The directory changing: everyone read again.
         update("Organization", &jc, org("MCSSA000011"));
         same("after the directory changed");
-        assert!(refreshes(&ehr).iter().all(|(rebuilt, _)| *rebuilt));
-        assert!(both(&ehr)[0].0.contains("MCSSA000011"));
+        assert!(refreshes(ehr).iter().all(|(rebuilt, _)| *rebuilt));
+        assert!(both(ehr)[0].0.contains("MCSSA000011"));
     }
 }

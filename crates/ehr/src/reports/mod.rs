@@ -22,6 +22,8 @@ pub mod incremental;
 pub mod kept;
 pub mod quality;
 pub mod surveillance;
+#[cfg(test)]
+mod testing;
 
 use auth::audit::{AuditAction, Outcome};
 use auth::policy::{Decision, Operation};

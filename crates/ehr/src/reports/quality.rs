@@ -15,7 +15,7 @@ use fhir::Json;
 use mexico::systems;
 use time::Date;
 
-use super::calc::{Facilities, referenced_id};
+use super::calc::{Facilities, reference_id, referenced_id};
 use super::dates::local_date;
 use super::demand::Month;
 
@@ -57,12 +57,7 @@ pub fn warning_facts(issues: &[Json], facilities: &Facilities) -> HashMap<String
         if matches!(status, "entered-in-error" | "cancelled") {
             continue;
         }
-        let Some(patient) = issue
-            .get("patient")
-            .and_then(|p| p.get("reference"))
-            .and_then(Json::as_str)
-            .and_then(|r| referenced_id(r, "Patient"))
-        else {
+        let Some(patient) = reference_id(issue, "patient", "Patient") else {
             continue;
         };
         let Some(day) = issue
@@ -422,8 +417,7 @@ pub fn data_quality(
 
 /// The patient a resource's `subject` names.
 fn subject(resource: &Json) -> Option<&str> {
-    let text = resource.get("subject")?.get("reference")?.as_str()?;
-    referenced_id(text, "Patient")
+    reference_id(resource, "subject", "Patient")
 }
 
 /// The row of a facility, created empty on first use.

@@ -12,7 +12,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::{AppState, Ctx, Layout, blocking, render, report_error, to_login};
+use super::{AppState, Ctx, Layout, blocking, render, report_error, state_of_clues, to_login};
 use crate::{data, svg};
 
 /// Rows listed at most (a page light enough for a slow link).
@@ -48,14 +48,6 @@ struct DemandPage {
     query: String,
     chart_label: String,
     chart: String,
-}
-
-fn state_name(clues: &str) -> String {
-    clues
-        .get(..2)
-        .and_then(mexico::states::by_curp_code)
-        .map(|s| s.name.to_string())
-        .unwrap_or_default()
 }
 
 fn month_text((year, month): ehr::reports::demand::Month) -> String {
@@ -140,7 +132,7 @@ pub async fn page(State(app): AppState, ctx: Ctx, RawQuery(raw): RawQuery) -> Re
             link.append_pair("fila", &format!("{}~{}", r.clues, r.cnis));
             DemandView {
                 clues: r.clues.clone(),
-                state: state_name(&r.clues),
+                state: state_of_clues(&r.clues),
                 cnis: r.cnis.clone(),
                 display: r.display.clone(),
                 last_units: r.history.last().map_or(0, |(_, _, u)| u.ceil() as u64),

@@ -8,7 +8,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use axum::response::Response;
 
-use super::{AppState, Ctx, Layout, blocking, render, report_error, to_login};
+use super::{AppState, Ctx, Layout, blocking, render, report_error, state_of_clues, to_login};
 use crate::{data, svg};
 
 /// A percentage of `whole`, one decimal (0 of nothing is 0).
@@ -18,14 +18,6 @@ fn pct(part: u64, whole: u64) -> f64 {
     } else {
         part as f64 * 100.0 / whole as f64
     }
-}
-
-fn state_name(clues: &str) -> String {
-    clues
-        .get(..2)
-        .and_then(mexico::states::by_curp_code)
-        .map(|s| s.name.to_string())
-        .unwrap_or_default()
 }
 
 /// The query's parameters without the page's own (`lang`) and empty fields.
@@ -84,7 +76,7 @@ pub async fn repeats(State(app): AppState, ctx: Ctx, RawQuery(raw): RawQuery) ->
             let share = pct(r.ordered_anyway, r.warnings);
             RepeatView {
                 clues: r.clues.clone(),
-                state: state_name(&r.clues),
+                state: state_of_clues(&r.clues),
                 month: format!("{:04}-{:02}", r.month.0, r.month.1),
                 warnings: r.warnings,
                 ordered: r.ordered_anyway,
@@ -149,7 +141,7 @@ pub async fn quality(State(app): AppState, ctx: Ctx, RawQuery(raw): RawQuery) ->
             ]
             .map(|share| svg::share_bar(share, share)),
             clues: row.clues.clone(),
-            state: state_name(&row.clues),
+            state: state_of_clues(&row.clues),
             curp_pct: format!("{:.1}", pct(row.valid_curp, row.patients)),
             notes_pct: format!("{:.1}", pct(row.notes_incomplete, row.notes)),
             no_dx_pct: format!(
