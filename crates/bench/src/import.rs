@@ -34,6 +34,14 @@ pub struct FloorResult {
 }
 
 impl FloorResult {
+    /// A floor not measured in this run (`--reuse-work`).
+    pub fn unmeasured() -> FloorResult {
+        FloorResult {
+            rows: 0,
+            seconds: 0.0,
+        }
+    }
+
     pub fn rate(&self) -> f64 {
         self.rows as f64 / self.seconds.max(1e-9)
     }
@@ -91,6 +99,24 @@ pub struct NodeImport {
 }
 
 impl NodeImport {
+    /// An import not measured in this run (`--reuse-work`): the node holds `loaded`.
+    pub fn unmeasured(loaded: u64) -> NodeImport {
+        NodeImport {
+            loaded,
+            rejected: 0,
+            first_rejections: Vec::new(),
+            seconds: 0.0,
+            tail_rate: 0.0,
+            peak_rss_kib: None,
+            rss_before_kib: None,
+        }
+    }
+
+    /// Whether this run measured the import.
+    pub fn measured(&self) -> bool {
+        self.seconds > 0.0
+    }
+
     pub fn rate(&self) -> f64 {
         self.loaded as f64 / self.seconds.max(1e-9)
     }

@@ -70,6 +70,11 @@ pub struct BenchArgs {
     /// Carpeta de trabajo (se conserva); por omisión una temporal / Working folder (kept); default: a temporary one
     #[arg(long)]
     pub work_dir: Option<PathBuf>,
+    /// Reutiliza los datos y el nodo ya importado de --work-dir (una corrida anterior del
+    /// mismo comando); la importación no se mide / Reuse the data and the node already
+    /// imported in --work-dir (an earlier run of the same command); the import is not measured
+    #[arg(long, requires = "work_dir")]
+    pub reuse_work: bool,
     /// Serve inside this process and load with the built-in client instead of wrk (the
     /// harness's own test: no binary, no wrk). The server's memory is not measured.
     #[arg(long, hide = true)]
@@ -205,8 +210,11 @@ pub fn run_report(args: &BenchArgs) -> anyhow::Result<Report> {
         plan.resources,
         ndjson.display()
     ));
+    let reuse = args.reuse_work && ndjson.is_dir() && work.join("node").is_dir();
     let generated_at = Instant::now();
-    data::generate_resources(plan.resources, args.seed, &ndjson)?;
+    if !reuse {
+        data::generate_resources(plan.resources, args.seed, &ndjson)?;
+    }
     let generate_s = generated_at.elapsed().as_secs_f64();
     let data = data::scan(&ndjson, plan.sample, plan.charts, args.seed)?;
     step(&format!(
@@ -226,16 +234,27 @@ pub fn run_report(args: &BenchArgs) -> anyhow::Result<Report> {
     }
 
     // 2. Import: the storage floor, then the node.
-    step("import into a bare SQLite table of JSON blobs (the floor)");
-    let floor_dir = work.join("floor");
-    std::fs::create_dir_all(&floor_dir)?;
-    let floor = import::floor(&data.files, &floor_dir.join("blob.db"))?;
-    step(&format!("floor: {:.0} resources/s", floor.rate()));
-    // The floor's file is not needed any more; at 10^6 it is a gigabyte.
-    let _ = std::fs::remove_dir_all(&floor_dir);
-    step("import into the node (ehr::import_source)");
     let node_dir = work.join("node");
-    let node_import = import::node(&data.files, &node_dir)?;
+    let (floor, node_import) = if reuse {
+        step("reusing the node imported earlier in the working folder (import not measured)");
+        notes.push(
+            "The data and the node were those of an earlier run in the same working folder (--reuse-work): the import is not measured here.".into(),
+        );
+        (
+            import::FloorResult::unmeasured(),
+            import::NodeImport::unmeasured(data.resources),
+        )
+    } else {
+        step("import into a bare SQLite table of JSON blobs (the floor)");
+        let floor_dir = work.join("floor");
+        std::fs::create_dir_all(&floor_dir)?;
+        let floor = import::floor(&data.files, &floor_dir.join("blob.db"))?;
+        step(&format!("floor: {:.0} resources/s", floor.rate()));
+        // The floor's file is not needed any more; at 10^6 it is a gigabyte.
+        let _ = std::fs::remove_dir_all(&floor_dir);
+        step("import into the node (ehr::import_source)");
+        (floor, import::node(&data.files, &node_dir)?)
+    };
     step(&format!(
         "node: {} loaded, {} rejected, {:.1} s, {:.0} resources/s",
         node_import.loaded,
@@ -944,18 +963,21 @@ fn only_reports(
     let peak = node.pid().and_then(memory::peak_kib);
     node.stop();
     let measured = measured?;
-    let mut rows = vec![
-        Row::new(
-            "Bulk import, all search indexes (`ehr::import_source`, as `expediente import`)",
-            node_import.rate(),
-            "res/s",
-        )
-        .detail(format!(
-            "{} resources in {:.1} s",
-            report::format_count(node_import.loaded),
-            node_import.seconds
-        )),
-    ];
+    let mut rows = Vec::new();
+    if node_import.measured() {
+        rows.push(
+            Row::new(
+                "Bulk import, all search indexes (`ehr::import_source`, as `expediente import`)",
+                node_import.rate(),
+                "res/s",
+            )
+            .detail(format!(
+                "{} resources in {:.1} s",
+                report::format_count(node_import.loaded),
+                node_import.seconds
+            )),
+        );
+    }
     for timing in &measured.timings {
         let mut row = Row::new(format!("{}: p95", timing.name), timing.p95_ms, "ms")
             .detail(format!(
