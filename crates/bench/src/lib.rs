@@ -255,13 +255,15 @@ pub fn run_report(args: &BenchArgs) -> anyhow::Result<Report> {
         step("import into the node (ehr::import_source)");
         (floor, import::node(&data.files, &node_dir)?)
     };
-    step(&format!(
-        "node: {} loaded, {} rejected, {:.1} s, {:.0} resources/s",
-        node_import.loaded,
-        node_import.rejected,
-        node_import.seconds,
-        node_import.rate()
-    ));
+    if node_import.measured() {
+        step(&format!(
+            "node: {} loaded, {} rejected, {:.1} s, {:.0} resources/s",
+            node_import.loaded,
+            node_import.rejected,
+            node_import.seconds,
+            node_import.rate()
+        ));
+    }
     if node_import.rejected > 0 {
         notes.push(format!(
             "The node rejected {} generated resources, e.g. {}",
