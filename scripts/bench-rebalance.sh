@@ -3,7 +3,8 @@
 #   scripts/bench-rebalance.sh [PATIENTS] [DIR] [PORT]
 # starts a throwaway Citus cluster in DIR (a coordinator on PORT, two workers, and a spare
 # node on PORT+3 not yet in the cluster), all with wal_level = logical (Citus moves shards by
-# logical replication, so writes go on while a shard moves), loads the records of PATIENTS
+# logical replication, so writes go on while a shard moves) and max_connections = 400 (a
+# multi-shard insert opens connections to every worker; the default 100 ran out), loads the records of PATIENTS
 # synthetic patients (default 2,000: ~290,000 resources) into the hub through
 # `expediente import`, then runs
 # `expediente bench-rebalance`, which adds the spare as a worker and rebalances while clinics
@@ -25,6 +26,7 @@ trap '"$VENDOR/cluster.sh" stop "$DIR"' EXIT
 for node in 0 1 2 3; do
   as_pg psql -X -q -h 127.0.0.1 -p $((PORT + node)) -U postgres \
     -c "ALTER SYSTEM SET wal_level = logical" -c "ALTER SYSTEM SET max_worker_processes = 64" \
+    -c "ALTER SYSTEM SET max_connections = 400" \
     -c "ALTER SYSTEM SET shared_buffers = '2GB'"
 done
 "$VENDOR/cluster.sh" stop "$DIR"
