@@ -28,8 +28,9 @@ pub struct BenchRebalanceArgs {
     /// (host:port, citus created)
     #[arg(long)]
     pub add_worker: String,
-    /// Pacientes por población empujada / Patients per pushed population
-    #[arg(long, default_value_t = 200)]
+    /// Pacientes por población empujada (como `bench-sync`: ~5,000 recursos) / Patients per
+    /// pushed population (as `bench-sync`: ~5,000 resources)
+    #[arg(long, default_value_t = 40)]
     pub patients: u64,
     /// Clínicas que empujan a la vez / Clinics pushing at once
     #[arg(long, default_value_t = 27)]
