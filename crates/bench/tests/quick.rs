@@ -147,8 +147,9 @@ fn quick_run_measures_every_figure_and_appends_a_well_formed_table() {
     }
 }
 
-/// `--only-aggregates`: the import with the new-case aggregates against the import alone, and
-/// the incremental count against the full scan (the run itself fails if the two differ).
+/// `--only-aggregates`: the import with the new-case aggregates against the import alone, the
+/// incremental count against the full scan (the run itself fails if the two differ), and the
+/// six other reports' facts built and then kept after single writes.
 #[test]
 fn quick_aggregates_run_compares_with_the_import_and_the_full_scan() {
     let dir = tempfile::tempdir().unwrap();
@@ -163,9 +164,11 @@ fn quick_aggregates_run_compares_with_the_import_and_the_full_scan() {
     ])
     .unwrap();
     let report = bench::run_report(&cli.args).unwrap();
-    assert_eq!(report.rows.len(), 3, "{:?}", report.rows);
+    assert_eq!(report.rows.len(), 5, "{:?}", report.rows);
     let import = &report.rows[0];
     assert!(import.measure.contains("new-case aggregates"));
+    assert!(report.rows[3].measure.contains("six other reports"));
+    assert!(report.rows[4].measure.contains("after 100 single writes"));
     let baseline = import.baseline_value.unwrap();
     assert!(import.value >= baseline && baseline > 0.0, "{import:?}");
     for row in &report.rows[1..] {

@@ -13,8 +13,8 @@
 use std::process::ExitCode;
 use std::time::Instant;
 
+use super::database::citus::{self as cluster, Worker};
 use clap::Args;
-use store_postgres::cluster::{self, Worker};
 
 use super::bench_sync::{self, BenchSyncArgs};
 use super::cluster::{Mode, address, start_and_wait};

@@ -1,13 +1,13 @@
 //! `expediente cluster`: the workers of a Citus hub (issue 15). Listing what each worker holds,
 //! adding one, and moving shards onto it with Citus's rebalancer while the hub keeps serving
-//! (`store_postgres::cluster`). Clinics need none of this: their SQLite store has no workers.
+//! (`store_postgres::cluster`, reached through `database`). Clinics need none of this: their SQLite store has no workers.
 
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use super::database::citus::{self as cluster, TransferMode};
 use anyhow::{Context, bail};
 use clap::{Args, Subcommand, ValueEnum};
-use store_postgres::cluster::{self, TransferMode};
 
 #[derive(Args)]
 pub struct ClusterArgs {

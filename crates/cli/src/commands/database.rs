@@ -9,6 +9,10 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use clap::Args;
 
+/// A Citus hub's workers (`expediente cluster`, `bench-rebalance`): only a PostgreSQL store
+/// has them, so the commands reach them through here, where the concrete stores are named.
+pub(crate) use store_postgres::cluster as citus;
+
 /// The `--database` option every data command takes.
 #[derive(Args, Clone, Debug, Default)]
 pub struct DatabaseArg {
