@@ -9,7 +9,7 @@
 //! log: the patients whose Patient, Conditions or Observations were written since the last
 //! view are recomputed from their own resources, with the same rule as the full count
 //! ([`calc::control_facts`]); the facility directory changing, too many changes, or the first
-//! view build them from a full scan. The keeping is [`super::facts`]'s, shared with the other
+//! view build them again, patient by patient. The keeping is [`super::facts`]'s, shared with the other
 //! reports that count patients.
 //!
 //! Limits: in memory (a restart's first view pays the scan once); a hub at 10^7 resources

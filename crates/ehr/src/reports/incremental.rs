@@ -7,7 +7,7 @@
 //! to its position) and recomputes only the patients they touch — their Conditions, and the
 //! Encounters those reference — with the same rule as the full count ([`calc::first_cases`]).
 //! A change to the facility directory (Organization, Location), more changes than
-//! [`CHANGES_MAX`], or the first view rebuild it from a full scan.
+//! [`CHANGES_MAX`], or the first view rebuild it: every current Patient, in batches.
 //!
 //! Why the change log and not a hook on the write path: every way a version arrives (the
 //! write path, the import's fast path, sync apply) is in it, and the write path pays nothing
