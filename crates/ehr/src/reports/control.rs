@@ -9,8 +9,8 @@
 //! log: the patients whose Patient, Conditions or Observations were written since the last
 //! view are recomputed from their own resources, with the same rule as the full count
 //! ([`calc::control_facts`]); the facility directory changing, too many changes, or the first
-//! view build them again, patient by patient. The keeping is [`super::facts`]'s, shared with the other
-//! reports that count patients.
+//! view build them again, patient by patient. The keeping is [`super::facts`]'s, shared with
+//! the other reports that count patients.
 //!
 //! Limits: in memory (a restart's first view pays the scan once); a hub at 10^7 resources
 //! holds some 10^5 patients' measurements (a few tens of MB).
